@@ -1,0 +1,1 @@
+//! A packetdrill script parser and runner for the synack core.

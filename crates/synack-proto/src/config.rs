@@ -1,0 +1,146 @@
+//! Stack and connection settings. Defaults follow RFC 9293 and its companions;
+//! where an RFC leaves a choice, Linux's default is taken and named.
+
+use crate::time::Duration;
+
+/// Keepalive settings (RFC 1122 4.2.3.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Idle time before the first probe (RFC 1122: at least 2 hours by default).
+    pub idle: Duration,
+    /// Time between unanswered probes (Linux: 75 s).
+    pub interval: Duration,
+    /// Unanswered probes before the connection is dropped (Linux: 9).
+    pub count: u32,
+}
+
+impl Default for Keepalive {
+    fn default() -> Self {
+        Keepalive {
+            idle: Duration::from_secs(2 * 60 * 60),
+            interval: Duration::from_secs(75),
+            count: 9,
+        }
+    }
+}
+
+/// When a listener answers with SYN cookies (RFC 4987 3.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SynCookies {
+    /// Never: a full SYN queue drops new SYNs.
+    Off,
+    /// When the SYN queue is full (Linux `tcp_syncookies=1`).
+    #[default]
+    WhenFull,
+    /// For every SYN (Linux `tcp_syncookies=2`).
+    Always,
+}
+
+/// Per-connection settings. Each can be changed on a live connection where it
+/// makes sense (Nagle, keepalive, user timeout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnConfig {
+    /// Send buffer size in bytes.
+    pub send_buffer: usize,
+    /// Receive buffer size in bytes (bounds the advertised window).
+    pub recv_buffer: usize,
+    /// Nagle's algorithm (RFC 9293 3.7.4); `false` is TCP_NODELAY.
+    pub nagle: bool,
+    /// Keepalive, off by default (RFC 1122 4.2.3.6).
+    pub keepalive: Option<Keepalive>,
+    /// Abort when data stays unacknowledged this long (RFC 9293 3.8.4, TCP_USER_TIMEOUT).
+    pub user_timeout: Option<Duration>,
+    /// Delayed ACK timeout (RFC 1122: at most 500 ms; Linux's minimum 40 ms).
+    pub delayed_ack: Option<Duration>,
+    /// Initial retransmission timeout (RFC 6298 2.1: 1 s).
+    pub initial_rto: Duration,
+    /// Lower bound of the RTO (Linux: 200 ms; RFC 6298 says 1 s).
+    pub min_rto: Duration,
+    /// Upper bound of the RTO (Linux: 120 s; RFC 6298 allows >= 60 s).
+    pub max_rto: Duration,
+    /// SYN retransmissions before connect fails (Linux `tcp_syn_retries`: 6).
+    pub syn_retries: u32,
+    /// SYN,ACK retransmissions before a half-open entry is dropped (Linux `tcp_synack_retries`: 5).
+    pub synack_retries: u32,
+    /// Data/FIN retransmissions before the connection fails (Linux `tcp_retries2`: 15).
+    pub data_retries: u32,
+    /// Maximum segment lifetime; TIME_WAIT lasts 2*MSL (default 30 s, so 60 s, as Linux).
+    pub msl: Duration,
+    /// How long an orphaned connection may stay in FIN_WAIT_2 (Linux `tcp_fin_timeout`: 60 s).
+    pub fin_wait_2_timeout: Duration,
+    /// MSS to advertise; `None` derives it from the MTU.
+    pub mss: Option<u16>,
+    /// Offer window scaling (RFC 7323).
+    pub window_scaling: bool,
+    /// Offer timestamps (RFC 7323).
+    pub timestamps: bool,
+    /// Offer SACK (RFC 2018).
+    pub sack: bool,
+    /// Initial congestion window in segments (RFC 6928: 10, as Linux).
+    pub initial_cwnd_segments: u32,
+    /// Most out-of-order segments held for reassembly.
+    pub max_ooo_segments: usize,
+}
+
+impl Default for ConnConfig {
+    fn default() -> Self {
+        ConnConfig {
+            send_buffer: 64 * 1024,
+            recv_buffer: 64 * 1024,
+            nagle: true,
+            keepalive: None,
+            user_timeout: None,
+            delayed_ack: Some(Duration::from_millis(40)),
+            initial_rto: Duration::from_secs(1),
+            min_rto: Duration::from_millis(200),
+            max_rto: Duration::from_secs(120),
+            syn_retries: 6,
+            synack_retries: 5,
+            data_retries: 15,
+            msl: Duration::from_secs(30),
+            fin_wait_2_timeout: Duration::from_secs(60),
+            mss: None,
+            window_scaling: true,
+            timestamps: false,
+            sack: false,
+            initial_cwnd_segments: 10,
+            max_ooo_segments: 64,
+        }
+    }
+}
+
+/// Stack-wide settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackConfig {
+    /// Defaults for new connections.
+    pub conn: ConnConfig,
+    /// The link MTU; the advertised MSS is derived from it.
+    pub mtu: u16,
+    /// SYN cookie policy.
+    pub syn_cookies: SynCookies,
+    /// Most connections in total (all states, half-open entries included).
+    pub max_connections: usize,
+    /// Challenge ACKs per second (RFC 5961 7; Linux `tcp_challenge_ack_limit`: 1000).
+    pub challenge_ack_limit: u32,
+    /// Most events kept until polled; older ones are counted as lost.
+    pub max_events: usize,
+    /// Record events at all (off: only counters).
+    pub trace: bool,
+    /// Ephemeral port range (Linux: 32768..=60999).
+    pub ephemeral_ports: (u16, u16),
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        StackConfig {
+            conn: ConnConfig::default(),
+            mtu: 1500,
+            syn_cookies: SynCookies::WhenFull,
+            max_connections: 1 << 20,
+            challenge_ack_limit: 1000,
+            max_events: 1 << 16,
+            trace: true,
+            ephemeral_ports: (32768, 60999),
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Typed errors of the socket calls and of connections.
+
+use core::fmt;
+
+/// Why a connection failed, as the application sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConnError {
+    /// The peer answered our SYN with RST (RFC 9293 3.10.7.3).
+    Refused,
+    /// The peer reset an established connection.
+    Reset,
+    /// Retransmissions, keepalive probes or the user timeout ran out.
+    TimedOut,
+    /// The application aborted the connection.
+    Aborted,
+    /// The stack was closed.
+    StackClosed,
+}
+
+impl fmt::Display for ConnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConnError::Refused => "connection refused",
+            ConnError::Reset => "connection reset",
+            ConnError::TimedOut => "connection timed out",
+            ConnError::Aborted => "connection aborted",
+            ConnError::StackClosed => "stack closed",
+        })
+    }
+}
+
+impl std::error::Error for ConnError {}
+
+/// Errors of the socket calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Error {
+    /// The handle does not name a live connection or listener.
+    InvalidHandle,
+    /// The call is not valid in the connection's state (e.g. send before connect).
+    InvalidState,
+    /// Nothing to read or no room to write now; try again after the next poll.
+    WouldBlock,
+    /// Writing after shutdown(Write) or close (EPIPE).
+    BrokenPipe,
+    /// The connection is not yet established.
+    NotConnected,
+    /// The connection failed.
+    Connection(ConnError),
+    /// The local address and port are taken.
+    AddrInUse,
+    /// The local address is not one of the stack's.
+    AddrNotAvailable,
+    /// No ephemeral port is free for this destination.
+    NoPortsAvailable,
+    /// The connection limit is reached.
+    TooManyConnections,
+    /// An argument is out of range (e.g. backlog 0, port 0 to connect to).
+    InvalidArgument,
+    /// The address families of local and remote differ.
+    AddressFamilyMismatch,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidHandle => f.write_str("invalid connection handle"),
+            Error::InvalidState => f.write_str("operation not valid in this state"),
+            Error::WouldBlock => f.write_str("operation would block"),
+            Error::BrokenPipe => f.write_str("broken pipe: sending side is closed"),
+            Error::NotConnected => f.write_str("not connected"),
+            Error::Connection(e) => fmt::Display::fmt(e, f),
+            Error::AddrInUse => f.write_str("address in use"),
+            Error::AddrNotAvailable => f.write_str("address not available"),
+            Error::NoPortsAvailable => f.write_str("no ephemeral port available"),
+            Error::TooManyConnections => f.write_str("connection limit reached"),
+            Error::InvalidArgument => f.write_str("invalid argument"),
+            Error::AddressFamilyMismatch => f.write_str("address family mismatch"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<ConnError> for Error {
+    fn from(e: ConnError) -> Self {
+        Error::Connection(e)
+    }
+}

@@ -1,0 +1,344 @@
+//! The event stream: every segment sent, received or dropped, every state
+//! change with its cause, every timer that fires, every connection error.
+//! The ladder diagram, pcap, tables and statistics are views of this stream.
+
+use crate::error::ConnError;
+use crate::state::State;
+use crate::time::Instant;
+use std::net::SocketAddr;
+use synack_wire::{SeqNum, TcpFlags, TcpOptions, WireError};
+
+/// A connection handle: a slot index and a generation, so a stale handle
+/// to a reused slot is detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId {
+    /// Slot index.
+    pub index: u32,
+    /// Generation of the slot.
+    pub generation: u32,
+}
+
+/// A listener handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ListenerId(pub u32);
+
+/// The four numbers that name a connection, seen from this stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FourTuple {
+    /// Our address and port.
+    pub local: SocketAddr,
+    /// The peer's address and port.
+    pub remote: SocketAddr,
+}
+
+/// What a segment looked like, without its payload bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SegmentSummary {
+    /// Sender address and port.
+    pub src: SocketAddr,
+    /// Receiver address and port.
+    pub dst: SocketAddr,
+    /// Control bits.
+    pub flags: TcpFlags,
+    /// Sequence number (absolute).
+    pub seq: SeqNum,
+    /// Acknowledgment number (absolute; meaningful with ACK).
+    pub ack: SeqNum,
+    /// Raw window field.
+    pub window: u16,
+    /// Payload length.
+    pub len: u32,
+    /// Options carried.
+    pub options: TcpOptions,
+}
+
+/// Why a segment was sent, for explanations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SendReason {
+    /// Ordinary output: handshake, data, FIN, ACK.
+    Normal,
+    /// A retransmission after the retransmission timer fired.
+    Retransmit,
+    /// A fast retransmission after three duplicate ACKs (RFC 5681 3.2).
+    FastRetransmit,
+    /// A keepalive probe (RFC 1122 4.2.3.6).
+    KeepaliveProbe,
+    /// A zero-window probe (RFC 9293 3.8.6.1).
+    WindowProbe,
+    /// A challenge ACK (RFC 5961).
+    ChallengeAck,
+    /// An ACK for an unacceptable segment (RFC 9293 3.10.7.4).
+    UnacceptableAck,
+    /// A duplicate ACK for an out-of-order segment (RFC 5681 4.2).
+    DuplicateAck,
+    /// An ACK sent when the delayed-ACK timer fired.
+    DelayedAck,
+    /// A reset answering a segment for no connection (RFC 9293 3.10.7.1) or a bad ACK.
+    Reset,
+    /// A reset because the application aborted.
+    Abort,
+    /// A SYN,ACK carrying a SYN cookie (RFC 4987 3.6).
+    SynCookie,
+    /// A window update after the application read data.
+    WindowUpdate,
+    /// An ACK re-sent in TIME_WAIT for a repeated FIN.
+    TimeWaitAck,
+}
+
+/// Why a segment or packet was dropped. Each reason has a counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The packet did not parse.
+    Malformed(WireErrorKind),
+    /// The destination address is not one of ours.
+    NotOurAddress,
+    /// A RST for no connection: never answered (RFC 9293 3.10.7.1).
+    RstNoConnection,
+    /// A segment for no connection, answered with RST.
+    NoConnection,
+    /// A segment to a listener that is neither SYN nor ACK, or a RST (3.10.7.2).
+    ListenerIgnored,
+    /// The listener's SYN queue is full and SYN cookies are off.
+    SynQueueFull,
+    /// The listener's accept queue is full.
+    AcceptQueueFull,
+    /// An ACK to a listener with an invalid SYN cookie.
+    BadCookie,
+    /// The stack's connection limit is reached.
+    ConnectionLimit,
+    /// A segment failing the acceptability test (3.10.7.4); answered with ACK.
+    Unacceptable,
+    /// A RST outside the window or not exact (RFC 5961 3.2).
+    RstNotExact,
+    /// A RST in TIME_WAIT (RFC 1337).
+    RstInTimeWait,
+    /// A segment without ACK in a synchronized state (3.10.7.4 fifth).
+    NoAck,
+    /// An ACK for data never sent (RFC 5961 5).
+    AckTooNew,
+    /// An ACK older than the window (RFC 5961 5).
+    AckTooOld,
+    /// A bad ACK in SYN_SENT (answered with RST unless a RST).
+    BadAckSynSent,
+    /// A segment in SYN_SENT with neither SYN nor RST.
+    SynSentNoSyn,
+    /// Out-of-order data beyond the reassembly bound.
+    ReassemblyFull,
+    /// A SYN in a synchronized state (answered with a challenge ACK, RFC 5961 4).
+    SynInWindow,
+    /// A challenge ACK suppressed by the rate limit (RFC 5961 7).
+    ChallengeAckLimited,
+    /// A segment to a connection that is closed.
+    Closed,
+}
+
+/// A copy of [`WireError`] that can be ordered, for counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum WireErrorKind {
+    /// See [`WireError::Truncated`].
+    Truncated,
+    /// See [`WireError::BadIpVersion`].
+    BadIpVersion,
+    /// See [`WireError::BadLength`].
+    BadLength,
+    /// See [`WireError::BadIpChecksum`].
+    BadIpChecksum,
+    /// See [`WireError::Fragment`].
+    Fragment,
+    /// See [`WireError::IpOptions`].
+    IpOptions,
+    /// See [`WireError::UnsupportedExtension`].
+    UnsupportedExtension,
+    /// See [`WireError::NotTcp`].
+    NotTcp,
+    /// See [`WireError::BadDataOffset`].
+    BadDataOffset,
+    /// See [`WireError::BadOption`].
+    BadOption,
+    /// See [`WireError::BadTcpChecksum`].
+    BadTcpChecksum,
+    /// See [`WireError::BadAddress`].
+    BadAddress,
+    /// A wire error this version does not know.
+    Other,
+}
+
+impl From<WireError> for WireErrorKind {
+    fn from(e: WireError) -> Self {
+        match e {
+            WireError::Truncated => WireErrorKind::Truncated,
+            WireError::BadIpVersion => WireErrorKind::BadIpVersion,
+            WireError::BadLength => WireErrorKind::BadLength,
+            WireError::BadIpChecksum => WireErrorKind::BadIpChecksum,
+            WireError::Fragment => WireErrorKind::Fragment,
+            WireError::IpOptions => WireErrorKind::IpOptions,
+            WireError::UnsupportedExtension => WireErrorKind::UnsupportedExtension,
+            WireError::NotTcp => WireErrorKind::NotTcp,
+            WireError::BadDataOffset => WireErrorKind::BadDataOffset,
+            WireError::BadOption => WireErrorKind::BadOption,
+            WireError::BadTcpChecksum => WireErrorKind::BadTcpChecksum,
+            WireError::BadAddress => WireErrorKind::BadAddress,
+            _ => WireErrorKind::Other,
+        }
+    }
+}
+
+/// What caused a state change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Cause {
+    /// The application called connect (active OPEN).
+    Connect,
+    /// The application called listen (passive OPEN).
+    Listen,
+    /// A SYN arrived at a listener.
+    RecvSyn,
+    /// A SYN arrived in SYN_SENT (simultaneous open).
+    RecvSynSimultaneous,
+    /// A SYN,ACK acknowledging our SYN arrived.
+    RecvSynAck,
+    /// An ACK of our SYN arrived.
+    RecvAckOfSyn,
+    /// A valid ACK recreated a connection from a SYN cookie.
+    SynCookie,
+    /// An ACK of our FIN arrived.
+    RecvAckOfFin,
+    /// The peer's FIN arrived.
+    RecvFin,
+    /// The peer's FIN arrived in a segment that also acknowledges our FIN.
+    RecvFinAck,
+    /// The application closed (or shut down writing).
+    Close,
+    /// The application aborted.
+    Abort,
+    /// A RST arrived.
+    RecvRst,
+    /// The TIME_WAIT timer (2*MSL) expired.
+    TimeWaitExpired,
+    /// The FIN_WAIT_2 timer expired for an orphaned connection.
+    FinWait2Timeout,
+    /// Retransmissions ran out (SYN, SYN,ACK, data or FIN).
+    RetransmitLimit,
+    /// Keepalive probes went unanswered.
+    KeepaliveTimeout,
+    /// The user timeout expired with data unacknowledged.
+    UserTimeout,
+    /// An ACK for something never sent arrived in SYN_RCVD (RST sent).
+    BadAck,
+    /// The stack was closed (process exit).
+    StackClosed,
+    /// A new SYN reused a TIME_WAIT connection (RFC 6191).
+    TimeWaitReuse,
+}
+
+/// The timers of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum TimerKind {
+    /// Retransmission (RFC 6298).
+    Retransmit,
+    /// Delayed ACK (RFC 1122 4.2.3.2).
+    DelayedAck,
+    /// Persist / zero-window probe (RFC 9293 3.8.6.1).
+    Persist,
+    /// Keepalive (RFC 1122 4.2.3.6).
+    Keepalive,
+    /// TIME_WAIT (2*MSL).
+    TimeWait,
+    /// FIN_WAIT_2 for orphaned connections.
+    FinWait2,
+    /// User timeout (RFC 9293 3.8.4).
+    UserTimeout,
+}
+
+impl TimerKind {
+    /// Short name for displays.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TimerKind::Retransmit => "retransmit",
+            TimerKind::DelayedAck => "delayed-ack",
+            TimerKind::Persist => "persist",
+            TimerKind::Keepalive => "keepalive",
+            TimerKind::TimeWait => "time-wait",
+            TimerKind::FinWait2 => "fin-wait-2",
+            TimerKind::UserTimeout => "user-timeout",
+        }
+    }
+}
+
+/// One event of the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// When it happened.
+    pub at: Instant,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A segment left the stack.
+    SegmentSent {
+        /// The connection that sent it, if any (a RST for no connection has none).
+        conn: Option<ConnId>,
+        /// The segment.
+        seg: SegmentSummary,
+        /// Why.
+        reason: SendReason,
+    },
+    /// A segment arrived and parsed.
+    SegmentReceived {
+        /// The connection it was demultiplexed to, if any.
+        conn: Option<ConnId>,
+        /// The segment.
+        seg: SegmentSummary,
+    },
+    /// A packet or segment was dropped.
+    Dropped {
+        /// The connection it was for, if any.
+        conn: Option<ConnId>,
+        /// The segment, if it parsed.
+        seg: Option<SegmentSummary>,
+        /// Why.
+        reason: DropReason,
+    },
+    /// A connection (or listener) changed state.
+    StateChanged {
+        /// The connection (`None` for a listener's own LISTEN/CLOSED changes).
+        conn: Option<ConnId>,
+        /// The listener, for listener changes and half-open entries.
+        listener: Option<ListenerId>,
+        /// Who.
+        tuple: FourTuple,
+        /// From.
+        from: State,
+        /// To.
+        to: State,
+        /// Why.
+        cause: Cause,
+    },
+    /// A timer fired.
+    TimerFired {
+        /// The connection.
+        conn: ConnId,
+        /// Which timer.
+        timer: TimerKind,
+    },
+    /// A connection failed; the application sees this error on its next call.
+    ConnectionError {
+        /// The connection.
+        conn: ConnId,
+        /// The error.
+        error: ConnError,
+    },
+    /// The event queue overflowed and this many events were discarded.
+    EventsLost {
+        /// How many.
+        count: u64,
+    },
+}

@@ -1,0 +1,1 @@
+//! Views of a synack trace: ladder diagram, JSON lines, Mermaid, SVG, pcap.

@@ -1,0 +1,101 @@
+//! Wire formats for synack: IPv4, IPv6 and TCP.
+//!
+//! Each format has a zero-copy view (`*Packet<T: AsRef<[u8]>>`, whose
+//! `new_checked` guarantees that no accessor panics) and a parsed, validated
+//! representation (`*Repr`) with `parse`, `emit` and `buffer_len`.
+//! Malformed input is a typed [`WireError`], never a panic.
+#![forbid(unsafe_code)]
+
+pub mod checksum;
+pub mod ip;
+pub mod seq;
+pub mod tcp;
+
+pub use ip::{IpRepr, Ipv4Repr, Ipv6Repr};
+pub use seq::SeqNum;
+pub use tcp::{SackBlocks, TcpFlags, TcpOptions, TcpRepr, Timestamps};
+
+/// Why a packet could not be parsed. Every variant is counted by the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WireError {
+    /// The buffer ends before the header (or a length field) says it should.
+    Truncated,
+    /// The IP version nibble is neither 4 nor 6.
+    BadIpVersion,
+    /// IPv4 IHL below 5, or IPv6/IPv4 length fields that disagree with the buffer.
+    BadLength,
+    /// IPv4 header checksum mismatch.
+    BadIpChecksum,
+    /// The packet is an IPv4 fragment (not reassembled by synack).
+    Fragment,
+    /// The IPv4 header carries options (not supported by synack).
+    IpOptions,
+    /// An IPv6 extension header that cannot be skipped safely.
+    UnsupportedExtension,
+    /// The transport protocol is not TCP.
+    NotTcp,
+    /// TCP data offset below 5 or beyond the segment.
+    BadDataOffset,
+    /// A TCP option whose length byte is invalid or runs past the header.
+    BadOption,
+    /// TCP checksum mismatch (pseudo-header included).
+    BadTcpChecksum,
+    /// A source or destination address that can never be a TCP peer
+    /// (multicast, broadcast, unspecified).
+    BadAddress,
+}
+
+impl core::fmt::Display for WireError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let s = match self {
+            WireError::Truncated => "packet truncated",
+            WireError::BadIpVersion => "bad IP version",
+            WireError::BadLength => "IP length fields disagree with the packet",
+            WireError::BadIpChecksum => "bad IPv4 header checksum",
+            WireError::Fragment => "IPv4 fragment (not reassembled)",
+            WireError::IpOptions => "IPv4 options (not supported)",
+            WireError::UnsupportedExtension => "unsupported IPv6 extension header",
+            WireError::NotTcp => "not a TCP packet",
+            WireError::BadDataOffset => "bad TCP data offset",
+            WireError::BadOption => "malformed TCP option",
+            WireError::BadTcpChecksum => "bad TCP checksum",
+            WireError::BadAddress => "address cannot be a TCP endpoint",
+        };
+        f.write_str(s)
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// Whether checksums are verified on parse (always computed on emit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChecksumMode {
+    /// Verify IPv4 header and TCP checksums (the default).
+    #[default]
+    Verify,
+    /// Skip verification (for packets whose checksum hardware already checked).
+    Ignore,
+}
+
+/// Parse a whole IP packet carrying TCP: the IP header and the TCP segment.
+///
+/// Returns the IP representation (addresses, TTL ...) and the TCP
+/// representation borrowing its payload from `bytes`.
+pub fn parse_packet(bytes: &[u8], mode: ChecksumMode) -> Result<(IpRepr, TcpRepr<'_>), WireError> {
+    let (ip, tcp_bytes) = IpRepr::parse(bytes, mode)?;
+    let tcp = TcpRepr::parse(tcp_bytes, &ip, mode)?;
+    Ok((ip, tcp))
+}
+
+/// Emit an IP packet carrying `tcp` into `buf` (cleared first). The IP
+/// payload length and both checksums are computed here.
+pub fn emit_packet(ip: &IpRepr, tcp: &TcpRepr<'_>, buf: &mut Vec<u8>) {
+    buf.clear();
+    let ip_len = ip.header_len();
+    let tcp_len = tcp.buffer_len();
+    buf.resize(ip_len + tcp_len, 0);
+    let (ip_buf, tcp_buf) = buf.split_at_mut(ip_len);
+    ip.emit(ip_buf, tcp_len);
+    tcp.emit(tcp_buf, ip);
+}
