@@ -29,3 +29,12 @@ pub use state::State;
 pub use synack_wire as wire;
 pub use synack_wire::SeqNum;
 pub use time::{Duration, Instant};
+
+mod cookie;
+mod crypto;
+mod rtt;
+mod sink;
+mod stack;
+mod tcb;
+
+pub use stack::{ConnStatus, ListenerStatus, Shutdown, Stack, StackStats};

@@ -1,0 +1,147 @@
+//! The retransmission timer's estimator (RFC 6298).
+
+use crate::time::Duration;
+
+/// Clock granularity G of RFC 6298 2 (synack's clock is in microseconds;
+/// Linux uses one jiffy; 1 ms keeps RTTVAR from collapsing on a LAN).
+const GRANULARITY: Duration = Duration::from_millis(1);
+
+/// SRTT, RTTVAR and the RTO with its exponential backoff.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RttEstimator {
+    srtt: Option<Duration>,
+    rttvar: Duration,
+    rto: Duration,
+    backoff: u32,
+    min: Duration,
+    max: Duration,
+}
+
+impl RttEstimator {
+    /// RFC 6298 2.1: before any sample, RTO is the initial value (1 s).
+    pub(crate) fn new(initial: Duration, min: Duration, max: Duration) -> Self {
+        RttEstimator {
+            srtt: None,
+            rttvar: Duration::ZERO,
+            rto: initial.clamp(min, max),
+            backoff: 0,
+            min,
+            max,
+        }
+    }
+
+    /// Feed one RTT measurement (never from a retransmitted segment: Karn's rule).
+    pub(crate) fn sample(&mut self, r: Duration) {
+        match self.srtt {
+            // RFC 6298 2.2: first measurement.
+            None => {
+                self.srtt = Some(r);
+                self.rttvar = r / 2;
+            }
+            // RFC 6298 2.3: alpha = 1/8, beta = 1/4; RTTVAR first, with the old SRTT.
+            Some(srtt) => {
+                let err = srtt.abs_diff(r);
+                self.rttvar = (self.rttvar * 3 + err) / 4;
+                self.srtt = Some((srtt * 7 + r) / 8);
+            }
+        }
+        let srtt = self.srtt.unwrap_or(r);
+        // RFC 6298 2.3 and 2.4: RTO = SRTT + max(G, K*RTTVAR), clamped.
+        self.rto = (srtt + GRANULARITY.max(self.rttvar * 4)).clamp(self.min, self.max);
+        // A valid sample ends any backoff (RFC 6298 5.7 note, as Linux does).
+        self.backoff = 0;
+    }
+
+    /// RFC 6298 5.5: back off the timer (double it, up to the maximum).
+    pub(crate) fn back_off(&mut self) {
+        self.backoff = self.backoff.saturating_add(1).min(16);
+    }
+
+    /// New data was acknowledged: forget the backoff (Linux `icsk_backoff = 0`).
+    pub(crate) fn reset_backoff(&mut self) {
+        self.backoff = 0;
+    }
+
+    /// RFC 6298 5.7: after a retransmitted SYN and with no sample, use 3 s.
+    pub(crate) fn reset_after_syn_retransmit(&mut self) {
+        if self.srtt.is_none() {
+            self.rto = Duration::from_secs(3).clamp(self.min, self.max);
+        }
+    }
+
+    /// The current timeout, backoff included.
+    pub(crate) fn rto(&self) -> Duration {
+        let mut t = self.rto;
+        for _ in 0..self.backoff {
+            t = t.saturating_mul(2);
+            if t >= self.max {
+                return self.max;
+            }
+        }
+        t.min(self.max)
+    }
+
+    /// Smoothed RTT, if measured.
+    pub(crate) fn srtt(&self) -> Option<Duration> {
+        self.srtt
+    }
+
+    /// RTT variance.
+    pub(crate) fn rttvar(&self) -> Duration {
+        self.rttvar
+    }
+
+    /// Number of backoffs in force.
+    pub(crate) fn backoff(&self) -> u32 {
+        self.backoff
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn est() -> RttEstimator {
+        RttEstimator::new(
+            Duration::from_secs(1),
+            Duration::from_millis(200),
+            Duration::from_secs(120),
+        )
+    }
+
+    #[test]
+    fn initial_rto_is_one_second_and_doubles() {
+        let mut e = est();
+        assert_eq!(e.rto(), Duration::from_secs(1));
+        e.back_off();
+        assert_eq!(e.rto(), Duration::from_secs(2));
+        e.back_off();
+        assert_eq!(e.rto(), Duration::from_secs(4));
+        for _ in 0..20 {
+            e.back_off();
+        }
+        assert_eq!(e.rto(), Duration::from_secs(120));
+    }
+
+    #[test]
+    fn first_and_second_sample_follow_rfc6298() {
+        let mut e = est();
+        e.sample(Duration::from_millis(100));
+        // SRTT = 100, RTTVAR = 50, RTO = 100 + 200 = 300 ms.
+        assert_eq!(e.srtt(), Some(Duration::from_millis(100)));
+        assert_eq!(e.rttvar(), Duration::from_millis(50));
+        assert_eq!(e.rto(), Duration::from_millis(300));
+        e.sample(Duration::from_millis(200));
+        // RTTVAR = 3/4*50 + 1/4*100 = 62.5; SRTT = 7/8*100 + 1/8*200 = 112.5
+        assert_eq!(e.rttvar(), Duration::from_micros(62_500));
+        assert_eq!(e.srtt(), Some(Duration::from_micros(112_500)));
+        assert_eq!(e.rto(), Duration::from_micros(112_500 + 250_000));
+    }
+
+    #[test]
+    fn min_rto_clamps() {
+        let mut e = est();
+        e.sample(Duration::from_micros(50));
+        assert_eq!(e.rto(), Duration::from_millis(200));
+    }
+}

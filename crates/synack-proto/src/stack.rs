@@ -1,0 +1,1133 @@
+//! The stack (endpoint): addresses, demultiplexing by 4-tuple, listeners with
+//! SYN and accept queues and SYN cookies, ISNs, ephemeral ports, timers, and
+//! the socket calls applications make.
+
+use crate::config::{ConnConfig, Keepalive, StackConfig, SynCookies};
+use crate::cookie;
+use crate::crypto::{siphash, tuple_words, SipKey};
+use crate::error::{ConnError, Error};
+use crate::event::{
+    Cause, ConnId, DropReason, Event, EventKind, FourTuple, ListenerId, SegmentSummary, SendReason,
+};
+use crate::sink::Sink;
+use crate::state::State;
+use crate::tcb::{Disposition, OutSegment, Owner, SegCtx, Tcb};
+use crate::time::{Duration, Instant};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use synack_wire::{ChecksumMode, IpRepr, SeqNum, TcpFlags, TcpOptions, TcpRepr};
+
+/// Which half of a connection to shut down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// Stop reading: later reads return end of stream.
+    Read,
+    /// Stop writing: a FIN follows the queued data.
+    Write,
+    /// Both.
+    Both,
+}
+
+/// A status snapshot of one connection, like Linux's TCP_INFO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnStatus {
+    /// State.
+    pub state: State,
+    /// Addresses.
+    pub tuple: FourTuple,
+    /// Our initial sequence number.
+    pub iss: SeqNum,
+    /// The peer's initial sequence number (zero before it is known).
+    pub irs: SeqNum,
+    /// Oldest unacknowledged sequence number.
+    pub snd_una: SeqNum,
+    /// Next sequence number to send.
+    pub snd_nxt: SeqNum,
+    /// Next sequence number expected.
+    pub rcv_nxt: SeqNum,
+    /// The peer's window (scaled).
+    pub snd_wnd: u32,
+    /// Our advertised window.
+    pub rcv_wnd: u32,
+    /// The peer's window shift.
+    pub snd_wscale: u8,
+    /// Our window shift.
+    pub rcv_wscale: u8,
+    /// Effective send MSS.
+    pub snd_mss: u16,
+    /// Smoothed RTT, once measured.
+    pub srtt: Option<Duration>,
+    /// RTT variance.
+    pub rttvar: Duration,
+    /// Current retransmission timeout (with backoff).
+    pub rto: Duration,
+    /// Congestion window in bytes.
+    pub cwnd: u32,
+    /// Slow-start threshold in bytes (`u32::MAX` when unset).
+    pub ssthresh: u32,
+    /// Segments retransmitted.
+    pub retransmits: u64,
+    /// Bytes sent and not yet acknowledged.
+    pub bytes_in_flight: u32,
+    /// New payload bytes sent.
+    pub bytes_sent: u64,
+    /// Payload bytes acknowledged by the peer.
+    pub bytes_acked: u64,
+    /// Payload bytes received in order.
+    pub bytes_received: u64,
+    /// Segments sent.
+    pub segs_out: u64,
+    /// Segments received.
+    pub segs_in: u64,
+    /// Bytes waiting to be read.
+    pub unread: usize,
+    /// Bytes in the send buffer (unsent or unacknowledged).
+    pub send_queued: usize,
+    /// Keepalive probes sent without answer.
+    pub keepalive_probes: u32,
+    /// The error the connection failed with, if any.
+    pub error: Option<ConnError>,
+}
+
+/// A listener's counters: what an operator needs to recognise a SYN flood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ListenerStatus {
+    /// Half-open (SYN_RCVD) entries now.
+    pub syn_queue: usize,
+    /// Limit of half-open entries.
+    pub syn_queue_limit: usize,
+    /// Completed connections waiting for accept.
+    pub accept_queue: usize,
+    /// Limit of the accept queue (the backlog).
+    pub accept_queue_limit: usize,
+    /// Distinct source addresses among the half-open entries now.
+    pub distinct_sources: usize,
+    /// SYNs received.
+    pub syns_received: u64,
+    /// SYN,ACKs retransmitted by half-open entries.
+    pub synack_retransmits: u64,
+    /// SYN,ACKs sent with a cookie.
+    pub cookies_sent: u64,
+    /// ACKs whose cookie was valid (connections recreated).
+    pub cookies_validated: u64,
+    /// ACKs whose cookie was invalid.
+    pub cookies_rejected: u64,
+    /// SYNs dropped because a queue was full and cookies were off.
+    pub syns_dropped: u64,
+    /// Completed handshakes dropped because the accept queue was full.
+    pub accept_overflows: u64,
+    /// Handshakes completed.
+    pub established: u64,
+    /// Half-open entries that gave up or were reset.
+    pub half_open_expired: u64,
+}
+
+/// Stack-wide counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StackStats {
+    /// Packets handed to `handle_packet`.
+    pub packets_in: u64,
+    /// Packets produced by `poll_transmit`.
+    pub packets_out: u64,
+    /// RSTs sent for segments that matched no connection.
+    pub resets_sent: u64,
+    /// Connections opened actively.
+    pub active_opens: u64,
+    /// Connections opened passively (handshakes completed).
+    pub passive_opens: u64,
+    /// Every drop, by reason.
+    pub drops: BTreeMap<DropReason, u64>,
+}
+
+#[derive(Debug)]
+struct Listener {
+    local: SocketAddr,
+    backlog: usize,
+    syn_backlog: usize,
+    cfg: ConnConfig,
+    accept: VecDeque<ConnId>,
+    half_open: usize,
+    sources: HashMap<IpAddr, u32>,
+    status: ListenerStatus,
+}
+
+#[derive(Debug)]
+struct Slot {
+    generation: u32,
+    tcb: Option<Box<Tcb>>,
+    scheduled: Option<Instant>,
+    dirty: bool,
+}
+
+/// A control segment owned by no connection (RST replies, cookie SYN,ACKs).
+#[derive(Debug, Clone, Copy)]
+struct CtlSeg {
+    tuple: FourTuple,
+    seq: SeqNum,
+    ack: SeqNum,
+    flags: TcpFlags,
+    window: u16,
+    options: TcpOptions,
+    reason: SendReason,
+}
+
+/// Most control segments queued before further ones are dropped (bounded memory under flood).
+const MAX_CTL_QUEUE: usize = 4096;
+
+/// A TCP/IP stack: the sans-IO core's top-level object.
+///
+/// Inputs: [`Stack::handle_packet`], [`Stack::handle_timeout`] and the socket
+/// calls. Outputs: [`Stack::poll_transmit`] (packets), [`Stack::poll_event`]
+/// (the event stream) and [`Stack::poll_timeout`] (the next deadline). After
+/// any input, drain `poll_transmit` until it returns `false`.
+#[derive(Debug)]
+pub struct Stack {
+    cfg: StackConfig,
+    addrs: Vec<IpAddr>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    live: usize,
+    demux: HashMap<FourTuple, ConnId>,
+    listeners: Vec<Option<Listener>>,
+    listen_map: HashMap<SocketAddr, ListenerId>,
+    timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
+    dirty: VecDeque<ConnId>,
+    ctl: VecDeque<CtlSeg>,
+    sink: Sink,
+    isn_key: SipKey,
+    cookie_key: SipKey,
+    port_seed: u64,
+    challenge_tokens: u32,
+    challenge_refill: Instant,
+    stats: StackStats,
+    scratch: Vec<u8>,
+}
+
+fn summary(src: SocketAddr, dst: SocketAddr, t: &TcpRepr<'_>) -> SegmentSummary {
+    SegmentSummary {
+        src,
+        dst,
+        flags: t.flags,
+        seq: t.seq,
+        ack: t.ack,
+        window: t.window,
+        len: t.payload.len() as u32,
+        options: t.options,
+    }
+}
+
+impl Stack {
+    /// A stack with the given settings. `seed` keys the ISN and cookie hashes
+    /// and the ephemeral port choice: the same seed gives the same run.
+    pub fn new(cfg: StackConfig, seed: u64) -> Stack {
+        Stack {
+            cfg,
+            addrs: Vec::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            demux: HashMap::new(),
+            listeners: Vec::new(),
+            listen_map: HashMap::new(),
+            timers: BinaryHeap::new(),
+            dirty: VecDeque::new(),
+            ctl: VecDeque::new(),
+            sink: Sink::new(cfg.max_events, cfg.trace),
+            isn_key: SipKey::from_seed(seed, 1),
+            cookie_key: SipKey::from_seed(seed, 2),
+            port_seed: seed,
+            challenge_tokens: cfg.challenge_ack_limit,
+            challenge_refill: Instant::ZERO,
+            stats: StackStats::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Add a local address.
+    pub fn add_address(&mut self, addr: IpAddr) {
+        if !self.addrs.contains(&addr) {
+            self.addrs.push(addr);
+        }
+    }
+
+    /// The local addresses.
+    pub fn addresses(&self) -> &[IpAddr] {
+        &self.addrs
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &StackConfig {
+        &self.cfg
+    }
+
+    /// Change the defaults for connections opened from now on.
+    pub fn set_conn_config(&mut self, cfg: ConnConfig) {
+        self.cfg.conn = cfg;
+    }
+
+    fn our_mss(&self, remote: &SocketAddr, cfg: &ConnConfig) -> u16 {
+        // RFC 9293 3.7.1 / RFC 6691: MTU minus fixed IP and TCP headers.
+        let overhead = if remote.is_ipv4() { 40 } else { 60 };
+        let from_mtu = self.cfg.mtu.saturating_sub(overhead).max(64);
+        cfg.mss.map_or(from_mtu, |m| m.min(from_mtu).max(64))
+    }
+
+    /// RFC 6528: ISN = M + F(4-tuple, secret), M ticking every 4 microseconds.
+    fn isn(&self, tuple: &FourTuple, now: Instant) -> SeqNum {
+        let f = siphash(self.isn_key, &tuple_words(tuple, 0)) as u32;
+        SeqNum(((now.micros() / 4) as u32).wrapping_add(f))
+    }
+
+    // ----- handles ---------------------------------------------------------
+
+    fn tcb(&self, id: ConnId) -> Result<&Tcb, Error> {
+        self.slots
+            .get(id.index as usize)
+            .filter(|s| s.generation == id.generation)
+            .and_then(|s| s.tcb.as_deref())
+            .filter(|t| t.owner != Owner::Orphan)
+            .ok_or(Error::InvalidHandle)
+    }
+
+    fn alloc(&mut self) -> Result<ConnId, Error> {
+        if self.live >= self.cfg.max_connections {
+            return Err(Error::TooManyConnections);
+        }
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                let i = u32::try_from(self.slots.len()).map_err(|_| Error::TooManyConnections)?;
+                self.slots.push(Slot { generation: 0, tcb: None, scheduled: None, dirty: false });
+                i
+            }
+        };
+        self.live += 1;
+        let slot = &mut self.slots[index as usize];
+        Ok(ConnId { index, generation: slot.generation })
+    }
+
+    fn release(&mut self, id: ConnId) {
+        if let Some(slot) = self.slots.get_mut(id.index as usize) {
+            if slot.generation == id.generation && slot.tcb.is_some() {
+                if let Some(t) = slot.tcb.take() {
+                    if self.demux.get(&t.tuple) == Some(&id) {
+                        self.demux.remove(&t.tuple);
+                    }
+                }
+                slot.generation = slot.generation.wrapping_add(1);
+                slot.scheduled = None;
+                slot.dirty = false;
+                self.free.push(id.index);
+                self.live -= 1;
+            }
+        }
+    }
+
+    /// Run `f` on a connection with a context, then do the bookkeeping its
+    /// state change requires (accept queue, demux, timers, output, freeing).
+    fn with_tcb<R>(&mut self, id: ConnId, now: Instant, f: impl FnOnce(&mut Tcb, &mut SegCtx<'_>) -> R) -> Option<R> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        let mut tcb = slot.tcb.take()?;
+        let before = tcb.state;
+        let mut ctx = SegCtx { now, sink: &mut self.sink, challenge_tokens: &mut self.challenge_tokens };
+        let r = f(&mut tcb, &mut ctx);
+        let after = tcb.state;
+        self.slots[id.index as usize].tcb = Some(tcb);
+        self.after_change(id, before, after, now);
+        Some(r)
+    }
+
+    fn after_change(&mut self, id: ConnId, before: State, after: State, now: Instant) {
+        let Some(tcb) = self.slots[id.index as usize].tcb.as_deref() else { return };
+        let origin = tcb.origin;
+        let tuple = tcb.tuple;
+        // A passive half-open entry left SYN_RCVD.
+        if before == State::SynReceived && after != State::SynReceived {
+            if let crate::tcb::Origin::Passive(l) = origin {
+                let established = after.is_synchronized();
+                if let Some(lst) = self.listener_mut(l) {
+                    lst.half_open = lst.half_open.saturating_sub(1);
+                    dec_source(&mut lst.sources, tuple.remote.ip());
+                    if established {
+                        lst.status.established += 1;
+                        lst.accept.push_back(id);
+                    } else {
+                        lst.status.half_open_expired += 1;
+                    }
+                }
+                if established {
+                    self.stats.passive_opens += 1;
+                }
+            }
+        }
+        if after == State::Closed && before != State::Closed {
+            if self.demux.get(&tuple) == Some(&id) {
+                self.demux.remove(&tuple);
+            }
+        }
+        self.schedule(id);
+        self.mark_dirty(id);
+        self.maybe_reap(id, now);
+    }
+
+    fn maybe_reap(&mut self, id: ConnId, _now: Instant) {
+        let Some(tcb) = self.slots.get(id.index as usize).and_then(|s| s.tcb.as_deref()) else { return };
+        let passive_dead = tcb.state == State::Closed && tcb.owner == Owner::AcceptQueue && !tcb.wants_output();
+        if tcb.is_reapable() || passive_dead {
+            if passive_dead {
+                if let crate::tcb::Origin::Passive(l) = tcb.origin {
+                    if let Some(lst) = self.listener_mut(l) {
+                        lst.accept.retain(|c| *c != id);
+                    }
+                }
+            }
+            self.release(id);
+        }
+    }
+
+    fn schedule(&mut self, id: ConnId) {
+        let Some(slot) = self.slots.get_mut(id.index as usize) else { return };
+        let Some(tcb) = slot.tcb.as_deref() else { return };
+        let next = tcb.next_deadline();
+        if next != slot.scheduled {
+            slot.scheduled = next;
+            if let Some(d) = next {
+                self.timers.push(Reverse((d, id)));
+            }
+        }
+    }
+
+    fn mark_dirty(&mut self, id: ConnId) {
+        let Some(slot) = self.slots.get_mut(id.index as usize) else { return };
+        if slot.dirty {
+            return;
+        }
+        if slot.tcb.as_deref().is_some_and(|t| t.wants_output()) {
+            slot.dirty = true;
+            self.dirty.push_back(id);
+        }
+    }
+
+    fn listener_mut(&mut self, l: ListenerId) -> Option<&mut Listener> {
+        self.listeners.get_mut(l.0 as usize).and_then(|x| x.as_mut())
+    }
+
+    fn listener(&self, l: ListenerId) -> Result<&Listener, Error> {
+        self.listeners.get(l.0 as usize).and_then(|x| x.as_ref()).ok_or(Error::InvalidHandle)
+    }
+
+    // ----- socket calls ------------------------------------------------------
+
+    /// Listen on `local` (passive OPEN) with the given backlog: the accept queue
+    /// holds `backlog` completed connections and the SYN queue `backlog`
+    /// half-open ones (use [`Stack::listen_with`] to size them apart).
+    pub fn listen(&mut self, local: SocketAddr, backlog: usize) -> Result<ListenerId, Error> {
+        self.listen_with(local, backlog, backlog, self.cfg.conn)
+    }
+
+    /// Listen with separate accept-queue and SYN-queue limits and connection settings.
+    pub fn listen_with(&mut self, local: SocketAddr, backlog: usize, syn_backlog: usize, cfg: ConnConfig) -> Result<ListenerId, Error> {
+        if backlog == 0 || local.port() == 0 {
+            return Err(Error::InvalidArgument);
+        }
+        if !local.ip().is_unspecified() && !self.addrs.contains(&local.ip()) {
+            return Err(Error::AddrNotAvailable);
+        }
+        if self.listen_map.contains_key(&local) {
+            return Err(Error::AddrInUse);
+        }
+        let id = ListenerId(self.listeners.len() as u32);
+        self.listeners.push(Some(Listener {
+            local,
+            backlog,
+            syn_backlog: syn_backlog.max(1),
+            cfg,
+            accept: VecDeque::new(),
+            half_open: 0,
+            sources: HashMap::new(),
+            status: ListenerStatus::default(),
+        }));
+        self.listen_map.insert(local, id);
+        Ok(id)
+    }
+
+    /// Take a completed connection from the listener's accept queue.
+    pub fn accept(&mut self, l: ListenerId) -> Result<ConnId, Error> {
+        let lst = self.listener_mut(l).ok_or(Error::InvalidHandle)?;
+        let Some(id) = lst.accept.pop_front() else { return Err(Error::WouldBlock) };
+        if let Some(t) = self.slots.get_mut(id.index as usize).and_then(|s| s.tcb.as_deref_mut()) {
+            t.owner = Owner::App;
+        }
+        Ok(id)
+    }
+
+    /// Stop listening: half-open entries are dropped, unaccepted connections reset.
+    pub fn close_listener(&mut self, now: Instant, l: ListenerId) -> Result<(), Error> {
+        let lst = self.listeners.get_mut(l.0 as usize).and_then(|x| x.take()).ok_or(Error::InvalidHandle)?;
+        self.listen_map.remove(&lst.local);
+        let mut victims: Vec<ConnId> = lst.accept.into_iter().collect();
+        for (i, s) in self.slots.iter().enumerate() {
+            if let Some(t) = s.tcb.as_deref() {
+                if t.origin == crate::tcb::Origin::Passive(l) && t.state == State::SynReceived {
+                    victims.push(ConnId { index: i as u32, generation: s.generation });
+                }
+            }
+        }
+        for id in victims {
+            self.with_tcb(id, now, |t, ctx| {
+                t.owner = Owner::Orphan;
+                t.abort(ctx);
+            });
+        }
+        Ok(())
+    }
+
+    /// The local address of a listener.
+    pub fn listener_addr(&self, l: ListenerId) -> Result<SocketAddr, Error> {
+        Ok(self.listener(l)?.local)
+    }
+
+    /// A listener's counters and queue lengths.
+    pub fn listener_status(&self, l: ListenerId) -> Result<ListenerStatus, Error> {
+        let lst = self.listener(l)?;
+        let mut s = lst.status;
+        s.syn_queue = lst.half_open;
+        s.syn_queue_limit = lst.syn_backlog;
+        s.accept_queue = lst.accept.len();
+        s.accept_queue_limit = lst.backlog;
+        s.distinct_sources = lst.sources.len();
+        Ok(s)
+    }
+
+    /// Active OPEN to `remote` with the stack's default settings.
+    pub fn connect(&mut self, now: Instant, local: Option<SocketAddr>, remote: SocketAddr) -> Result<ConnId, Error> {
+        self.connect_with(now, local, remote, self.cfg.conn)
+    }
+
+    /// Active OPEN with per-connection settings. `local` may give an address,
+    /// a port, both or neither (port 0 picks an ephemeral port).
+    pub fn connect_with(&mut self, now: Instant, local: Option<SocketAddr>, remote: SocketAddr, cfg: ConnConfig) -> Result<ConnId, Error> {
+        if remote.port() == 0 || remote.ip().is_unspecified() {
+            return Err(Error::InvalidArgument);
+        }
+        let local_ip = match local.map(|l| l.ip()).filter(|ip| !ip.is_unspecified()) {
+            Some(ip) => {
+                if !self.addrs.contains(&ip) {
+                    return Err(Error::AddrNotAvailable);
+                }
+                ip
+            }
+            None => *self
+                .addrs
+                .iter()
+                .find(|a| a.is_ipv4() == remote.is_ipv4())
+                .ok_or(Error::AddrNotAvailable)?,
+        };
+        if local_ip.is_ipv4() != remote.is_ipv4() {
+            return Err(Error::AddressFamilyMismatch);
+        }
+        let port = match local.map(|l| l.port()).filter(|p| *p != 0) {
+            Some(p) => {
+                let tuple = FourTuple { local: SocketAddr::new(local_ip, p), remote };
+                if self.demux.contains_key(&tuple) {
+                    return Err(Error::AddrInUse);
+                }
+                p
+            }
+            None => self.ephemeral_port(local_ip, remote)?,
+        };
+        let tuple = FourTuple { local: SocketAddr::new(local_ip, port), remote };
+        let id = self.alloc()?;
+        let iss = self.isn(&tuple, now);
+        let mss = self.our_mss(&remote, &cfg);
+        let mut ctx = SegCtx { now, sink: &mut self.sink, challenge_tokens: &mut self.challenge_tokens };
+        let tcb = Tcb::new_active(id, tuple, cfg, iss, mss, &mut ctx);
+        self.slots[id.index as usize].tcb = Some(Box::new(tcb));
+        self.demux.insert(tuple, id);
+        self.stats.active_opens += 1;
+        self.schedule(id);
+        self.mark_dirty(id);
+        Ok(id)
+    }
+
+    fn ephemeral_port(&self, local_ip: IpAddr, remote: SocketAddr) -> Result<u16, Error> {
+        // RFC 6056 algorithm 3 in spirit: a keyed hash of the destination picks the start.
+        let (lo, hi) = self.cfg.ephemeral_ports;
+        let span = u32::from(hi.saturating_sub(lo)) + 1;
+        let probe = FourTuple { local: SocketAddr::new(local_ip, 0), remote };
+        let start = siphash(SipKey(self.port_seed, 3), &tuple_words(&probe, self.live as u64)) as u32;
+        for i in 0..span {
+            let port = lo + ((start.wrapping_add(i)) % span) as u16;
+            let tuple = FourTuple { local: SocketAddr::new(local_ip, port), remote };
+            if !self.demux.contains_key(&tuple) && !self.listen_map.contains_key(&tuple.local) {
+                return Ok(port);
+            }
+        }
+        Err(Error::NoPortsAvailable)
+    }
+
+    /// SEND: queue bytes; returns how many were taken (`WouldBlock` when the buffer is full).
+    pub fn send(&mut self, now: Instant, id: ConnId, data: &[u8]) -> Result<usize, Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, now, |t, _| t.send(data)).ok_or(Error::InvalidHandle)?
+    }
+
+    /// RECEIVE: copy out in-order bytes. `Ok(0)` means end of stream (the peer closed).
+    pub fn recv(&mut self, now: Instant, id: ConnId, buf: &mut [u8]) -> Result<usize, Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, now, |t, _| t.recv(buf, false, now)).ok_or(Error::InvalidHandle)?
+    }
+
+    /// Like `recv` but leaves the bytes in the buffer (MSG_PEEK).
+    pub fn peek(&mut self, now: Instant, id: ConnId, buf: &mut [u8]) -> Result<usize, Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, now, |t, _| t.recv(buf, true, now)).ok_or(Error::InvalidHandle)?
+    }
+
+    /// Bytes ready to read without blocking.
+    pub fn recv_ready(&self, id: ConnId) -> Result<usize, Error> {
+        Ok(self.tcb(id)?.recv_ready())
+    }
+
+    /// Room in the send buffer.
+    pub fn send_room(&self, id: ConnId) -> Result<usize, Error> {
+        Ok(self.tcb(id)?.send_room())
+    }
+
+    /// Shut down reading, writing or both.
+    pub fn shutdown(&mut self, now: Instant, id: ConnId, how: Shutdown) -> Result<(), Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, now, |t, ctx| {
+            if matches!(how, Shutdown::Read | Shutdown::Both) {
+                t.shutdown_read();
+            }
+            if matches!(how, Shutdown::Write | Shutdown::Both) {
+                t.shutdown_write(ctx)
+            } else {
+                Ok(())
+            }
+        })
+        .ok_or(Error::InvalidHandle)?
+    }
+
+    /// Close the handle: FIN after queued data, or RST if unread data would be
+    /// lost. The stack finishes the close (TIME_WAIT included) on its own.
+    pub fn close(&mut self, now: Instant, id: ConnId) -> Result<(), Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, now, |t, ctx| t.close(ctx)).ok_or(Error::InvalidHandle)
+    }
+
+    /// ABORT: RST and forget the connection; the handle is released.
+    pub fn abort(&mut self, now: Instant, id: ConnId) -> Result<(), Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, now, |t, ctx| {
+            t.owner = Owner::Orphan;
+            t.abort(ctx);
+        })
+        .ok_or(Error::InvalidHandle)
+    }
+
+    /// The connection's state.
+    pub fn state(&self, id: ConnId) -> Result<State, Error> {
+        Ok(self.tcb(id)?.state)
+    }
+
+    /// The connection's addresses.
+    pub fn tuple(&self, id: ConnId) -> Result<FourTuple, Error> {
+        Ok(self.tcb(id)?.tuple)
+    }
+
+    /// The error a connection failed with, if it failed.
+    pub fn conn_error(&self, id: ConnId) -> Result<Option<ConnError>, Error> {
+        Ok(self.tcb(id)?.error)
+    }
+
+    /// Turn Nagle's algorithm off (`true`, TCP_NODELAY) or on.
+    pub fn set_nodelay(&mut self, id: ConnId, nodelay: bool) -> Result<(), Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, Instant::ZERO, |t, _| t.set_nodelay(nodelay)).ok_or(Error::InvalidHandle)
+    }
+
+    /// Set or clear keepalive on a live connection (restarts the idle timer).
+    pub fn set_keepalive(&mut self, now: Instant, id: ConnId, k: Option<Keepalive>) -> Result<(), Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, now, |t, _| t.set_keepalive(k, now)).ok_or(Error::InvalidHandle)
+    }
+
+    /// Set or clear the user timeout (TCP_USER_TIMEOUT).
+    pub fn set_user_timeout(&mut self, id: ConnId, timeout: Option<Duration>) -> Result<(), Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, Instant::ZERO, |t, _| t.set_user_timeout(timeout)).ok_or(Error::InvalidHandle)
+    }
+
+    /// A TCP_INFO-like snapshot.
+    pub fn status(&self, id: ConnId) -> Result<ConnStatus, Error> {
+        let t = self.tcb(id)?;
+        Ok(conn_status(t))
+    }
+
+    /// Every live connection (orphans in TIME_WAIT included), like `ss -tan`.
+    pub fn connections(&self) -> Vec<(Option<ConnId>, ConnStatus)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                s.tcb.as_deref().map(|t| {
+                    let id = ConnId { index: i as u32, generation: s.generation };
+                    ((t.owner != Owner::Orphan).then_some(id), conn_status(t))
+                })
+            })
+            .collect()
+    }
+
+    /// Number of live connection entries (half-open and TIME_WAIT included).
+    pub fn connection_count(&self) -> usize {
+        self.live
+    }
+
+    /// Stack-wide counters.
+    pub fn stats(&self) -> StackStats {
+        let mut s = self.stats.clone();
+        s.drops = self.sink.drops().clone();
+        s
+    }
+
+    /// What a process exit does: every connection the application holds is
+    /// closed (FIN, or RST when unread data is waiting, SCENARIOS 13), every
+    /// listener closed.
+    pub fn close_all(&mut self, now: Instant) {
+        for l in 0..self.listeners.len() {
+            let _ = self.close_listener(now, ListenerId(l as u32));
+        }
+        let ids: Vec<ConnId> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.tcb.as_deref().is_some_and(|t| t.owner == Owner::App))
+            .map(|(i, s)| ConnId { index: i as u32, generation: s.generation })
+            .collect();
+        for id in ids {
+            let _ = self.close(now, id);
+        }
+    }
+
+    // ----- packets in ---------------------------------------------------------
+
+    fn drop_pkt(&mut self, now: Instant, conn: Option<ConnId>, seg: Option<SegmentSummary>, reason: DropReason) {
+        self.sink.count_drop(reason);
+        self.sink.push(now, EventKind::Dropped { conn, seg, reason });
+    }
+
+    /// An IP packet arrived.
+    pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
+        self.stats.packets_in += 1;
+        self.refill_challenge(now);
+        let (ip, seg) = match synack_wire::parse_packet(packet, ChecksumMode::Verify) {
+            Ok(x) => x,
+            Err(e) => {
+                self.drop_pkt(now, None, None, DropReason::Malformed(e.into()));
+                return;
+            }
+        };
+        let remote = SocketAddr::new(ip.src(), seg.src_port);
+        let local = SocketAddr::new(ip.dst(), seg.dst_port);
+        let sum = summary(remote, local, &seg);
+        if !self.addrs.contains(&local.ip()) {
+            self.drop_pkt(now, None, Some(sum), DropReason::NotOurAddress);
+            return;
+        }
+        let tuple = FourTuple { local, remote };
+        if let Some(&id) = self.demux.get(&tuple) {
+            self.sink.push(now, EventKind::SegmentReceived { conn: Some(id), seg: sum });
+            // RFC 6191 / RFC 1122 4.2.2.13: a new SYN may reopen a TIME_WAIT connection
+            // when its sequence number is above the old RCV.NXT and a listener exists.
+            let reuse = self.tcb_any(id).is_some_and(|t| {
+                t.state == State::TimeWait
+                    && seg.flags.syn()
+                    && !seg.flags.ack()
+                    && !seg.flags.rst()
+                    && seg.seq.gt(t.rcv_nxt)
+            }) && self.find_listener(&local).is_some();
+            if reuse {
+                self.with_tcb(id, now, |t, ctx| {
+                    let _ = ctx;
+                    t.owner = Owner::Orphan;
+                });
+                self.force_close(id, now, Cause::TimeWaitReuse);
+            } else {
+                let disp = self.with_tcb(id, now, |t, ctx| t.on_segment(&seg, ctx));
+                self.dispose(id, now, &tuple, disp.unwrap_or(Disposition::Done));
+                return;
+            }
+        } else {
+            self.sink.push(now, EventKind::SegmentReceived { conn: None, seg: sum });
+        }
+        match self.find_listener(&local) {
+            Some(l) => self.listener_segment(now, l, tuple, &seg, sum),
+            None => {
+                // RFC 9293 3.10.7.1: CLOSED.
+                match crate::tcb::closed_reply(&seg) {
+                    Disposition::Reset { seq, ack } => {
+                        self.drop_pkt(now, None, Some(sum), DropReason::NoConnection);
+                        self.queue_rst(tuple, seq, ack);
+                    }
+                    _ => self.drop_pkt(now, None, Some(sum), DropReason::RstNoConnection),
+                }
+            }
+        }
+    }
+
+    fn tcb_any(&self, id: ConnId) -> Option<&Tcb> {
+        self.slots.get(id.index as usize).filter(|s| s.generation == id.generation).and_then(|s| s.tcb.as_deref())
+    }
+
+    fn force_close(&mut self, id: ConnId, now: Instant, cause: Cause) {
+        if let Some(t) = self.tcb_any(id) {
+            let (tuple, from) = (t.tuple, t.state);
+            self.sink.push(now, EventKind::StateChanged { conn: Some(id), listener: None, tuple, from, to: State::Closed, cause });
+        }
+        self.release(id);
+    }
+
+    fn dispose(&mut self, id: ConnId, now: Instant, tuple: &FourTuple, d: Disposition) {
+        match d {
+            Disposition::Done => {}
+            Disposition::Reset { seq, ack } => self.queue_rst(*tuple, seq, ack),
+            Disposition::BackToListen => {
+                // The half-open entry is forgotten; the listener stays in LISTEN.
+                self.release(id);
+            }
+        }
+        let _ = now;
+    }
+
+    fn find_listener(&self, local: &SocketAddr) -> Option<ListenerId> {
+        self.listen_map.get(local).copied().or_else(|| {
+            let any = if local.is_ipv4() {
+                IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+            };
+            self.listen_map.get(&SocketAddr::new(any, local.port())).copied()
+        })
+    }
+
+    fn queue_rst(&mut self, tuple: FourTuple, seq: SeqNum, ack: Option<SeqNum>) {
+        let flags = if ack.is_some() { TcpFlags::RST | TcpFlags::ACK } else { TcpFlags::RST };
+        self.push_ctl(CtlSeg {
+            tuple,
+            seq,
+            ack: ack.unwrap_or(SeqNum(0)),
+            flags,
+            window: 0,
+            options: TcpOptions::default(),
+            reason: SendReason::Reset,
+        });
+    }
+
+    fn push_ctl(&mut self, c: CtlSeg) {
+        if self.ctl.len() < MAX_CTL_QUEUE {
+            self.ctl.push_back(c);
+        }
+    }
+
+    /// RFC 9293 3.10.7.2: a segment for a listener.
+    fn listener_segment(&mut self, now: Instant, l: ListenerId, tuple: FourTuple, seg: &TcpRepr<'_>, sum: SegmentSummary) {
+        let f = seg.flags;
+        // First, check for a RST: ignore it.
+        if f.rst() {
+            self.drop_pkt(now, None, Some(sum), DropReason::ListenerIgnored);
+            return;
+        }
+        // Second, check for an ACK: a SYN cookie, or a reset.
+        if f.ack() {
+            if !f.syn() && self.cfg.syn_cookies != SynCookies::Off {
+                if let Some(mss) = cookie::check(self.cookie_key, &tuple, seg.seq, seg.ack, now) {
+                    self.cookie_accept(now, l, tuple, seg, mss, sum);
+                    return;
+                }
+                if let Some(lst) = self.listener_mut(l) {
+                    lst.status.cookies_rejected += 1;
+                }
+            }
+            self.drop_pkt(now, None, Some(sum), DropReason::BadCookie);
+            self.queue_rst(tuple, seg.ack, None);
+            return;
+        }
+        // Third, check for a SYN.
+        if !f.syn() {
+            // "Any other control or text-bearing segment (not containing SYN) must have
+            // an ACK and thus would be discarded by the ACK processing."
+            self.drop_pkt(now, None, Some(sum), DropReason::ListenerIgnored);
+            return;
+        }
+        let policy = self.cfg.syn_cookies;
+        let Some(lst) = self.listener_mut(l) else { return };
+        lst.status.syns_received += 1;
+        let syn_full = lst.half_open >= lst.syn_backlog;
+        let accept_full = lst.accept.len() >= lst.backlog;
+        if accept_full {
+            // Linux drops SYNs while the accept queue is full (the client retries).
+            lst.status.syns_dropped += 1;
+            self.drop_pkt(now, None, Some(sum), DropReason::AcceptQueueFull);
+            return;
+        }
+        if policy == SynCookies::Always || (syn_full && policy == SynCookies::WhenFull) {
+            // RFC 4987 3.6: answer with a cookie and keep no state.
+            let peer_mss = seg.options.mss.unwrap_or(if tuple.remote.is_ipv4() { 536 } else { 1220 });
+            let cfg = lst.cfg;
+            let our = self.our_mss(&tuple.remote, &cfg);
+            let (iss, _) = cookie::make(self.cookie_key, &tuple, seg.seq, peer_mss, now);
+            if let Some(lst) = self.listener_mut(l) {
+                lst.status.cookies_sent += 1;
+            }
+            let window = (cfg.recv_buffer.min(0xffff)) as u16;
+            self.push_ctl(CtlSeg {
+                tuple,
+                seq: iss,
+                ack: seg.seq + 1,
+                flags: TcpFlags::SYN | TcpFlags::ACK,
+                window,
+                options: TcpOptions { mss: Some(our), ..TcpOptions::default() },
+                reason: SendReason::SynCookie,
+            });
+            return;
+        }
+        if syn_full {
+            lst.status.syns_dropped += 1;
+            self.drop_pkt(now, None, Some(sum), DropReason::SynQueueFull);
+            return;
+        }
+        let cfg = lst.cfg;
+        let id = match self.alloc() {
+            Ok(id) => id,
+            Err(_) => {
+                if let Some(lst) = self.listener_mut(l) {
+                    lst.status.syns_dropped += 1;
+                }
+                self.drop_pkt(now, None, Some(sum), DropReason::ConnectionLimit);
+                return;
+            }
+        };
+        if let Some(lst) = self.listener_mut(l) {
+            lst.half_open += 1;
+            *lst.sources.entry(tuple.remote.ip()).or_insert(0) += 1;
+        }
+        let iss = self.isn(&tuple, now);
+        let mss = self.our_mss(&tuple.remote, &cfg);
+        let mut ctx = SegCtx { now, sink: &mut self.sink, challenge_tokens: &mut self.challenge_tokens };
+        let tcb = Tcb::new_passive(id, tuple, cfg, iss, mss, l, seg, &mut ctx);
+        self.slots[id.index as usize].tcb = Some(Box::new(tcb));
+        self.demux.insert(tuple, id);
+        self.schedule(id);
+        self.mark_dirty(id);
+    }
+
+    fn cookie_accept(&mut self, now: Instant, l: ListenerId, tuple: FourTuple, seg: &TcpRepr<'_>, mss: u16, sum: SegmentSummary) {
+        let Some(lst) = self.listener_mut(l) else { return };
+        if lst.accept.len() >= lst.backlog {
+            lst.status.accept_overflows += 1;
+            self.drop_pkt(now, None, Some(sum), DropReason::AcceptQueueFull);
+            return;
+        }
+        let cfg = lst.cfg;
+        let Ok(id) = self.alloc() else {
+            self.drop_pkt(now, None, Some(sum), DropReason::ConnectionLimit);
+            return;
+        };
+        let our = self.our_mss(&tuple.remote, &cfg);
+        let mut ctx = SegCtx { now, sink: &mut self.sink, challenge_tokens: &mut self.challenge_tokens };
+        let mut tcb = Tcb::from_cookie(id, tuple, cfg, seg.ack - 1, seg.seq - 1, mss, our, l, seg, &mut ctx);
+        // The ACK may carry data (or a FIN): process it as the first segment.
+        let has_more = !seg.payload.is_empty() || seg.flags.fin();
+        if has_more {
+            let _ = tcb.on_segment(seg, &mut ctx);
+        }
+        self.slots[id.index as usize].tcb = Some(Box::new(tcb));
+        self.demux.insert(tuple, id);
+        if let Some(lst) = self.listener_mut(l) {
+            lst.status.cookies_validated += 1;
+            lst.status.established += 1;
+            lst.accept.push_back(id);
+        }
+        self.stats.passive_opens += 1;
+        self.schedule(id);
+        self.mark_dirty(id);
+    }
+
+    fn refill_challenge(&mut self, now: Instant) {
+        // RFC 5961 7: at most `challenge_ack_limit` challenge ACKs per second.
+        if now.saturating_since(self.challenge_refill) >= Duration::from_secs(1) {
+            self.challenge_refill = now;
+            self.challenge_tokens = self.cfg.challenge_ack_limit;
+        }
+    }
+
+    // ----- packets out, timers, events ----------------------------------------
+
+    /// Write the next outgoing IP packet into `buf`. Returns `false` when
+    /// nothing is waiting.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
+        if let Some(c) = self.ctl.pop_front() {
+            if c.flags.rst() {
+                self.stats.resets_sent += 1;
+            }
+            self.emit(now, None, c.tuple, c.seq, c.ack, c.flags, c.window, c.options, c.reason, &[], buf);
+            return true;
+        }
+        while let Some(id) = self.dirty.pop_front() {
+            let Some(slot) = self.slots.get_mut(id.index as usize) else { continue };
+            if slot.generation != id.generation {
+                continue;
+            }
+            slot.dirty = false;
+            let Some(mut tcb) = slot.tcb.take() else { continue };
+            let mut payload = std::mem::take(&mut self.scratch);
+            let before = tcb.state;
+            let out: Option<OutSegment> = tcb.poll_segment(now, &mut payload);
+            let tuple = tcb.tuple;
+            let after = tcb.state;
+            self.slots[id.index as usize].tcb = Some(tcb);
+            if let Some(o) = out {
+                self.emit(now, Some(id), tuple, o.seq, o.ack, o.flags, o.window, o.options, o.reason, &payload, buf);
+            }
+            self.scratch = payload;
+            self.after_change(id, before, after, now);
+            if out.is_some() {
+                return true;
+            }
+        }
+        false
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        now: Instant,
+        conn: Option<ConnId>,
+        tuple: FourTuple,
+        seq: SeqNum,
+        ack: SeqNum,
+        flags: TcpFlags,
+        window: u16,
+        options: TcpOptions,
+        reason: SendReason,
+        payload: &[u8],
+        buf: &mut Vec<u8>,
+    ) {
+        let repr = TcpRepr {
+            src_port: tuple.local.port(),
+            dst_port: tuple.remote.port(),
+            seq,
+            ack,
+            flags,
+            window,
+            urgent: 0,
+            options,
+            payload,
+        };
+        let Some(ip) = IpRepr::new(tuple.local.ip(), tuple.remote.ip()) else {
+            buf.clear();
+            return;
+        };
+        synack_wire::emit_packet(&ip, &repr, buf);
+        self.stats.packets_out += 1;
+        self.sink.push(now, EventKind::SegmentSent { conn, seg: summary(tuple.local, tuple.remote, &repr), reason });
+    }
+
+    /// The earliest deadline at which `handle_timeout` must be called.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// Fire every timer due at or before `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.refill_challenge(now);
+        while let Some(&Reverse((t, id))) = self.timers.peek() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(slot) = self.slots.get_mut(id.index as usize) else { continue };
+            if slot.generation != id.generation || slot.scheduled != Some(t) {
+                continue; // stale entry
+            }
+            slot.scheduled = None;
+            let tuple = match slot.tcb.as_deref() {
+                Some(tcb) => tcb.tuple,
+                None => continue,
+            };
+            let half_open_listener = slot.tcb.as_deref().and_then(|t| match (t.state, t.origin) {
+                (State::SynReceived, crate::tcb::Origin::Passive(l)) => Some(l),
+                _ => None,
+            });
+            let d = self.with_tcb(id, now, |t, ctx| t.on_timeout(ctx));
+            if let Some(l) = half_open_listener {
+                if self.tcb_any(id).is_some_and(|t| t.state == State::SynReceived && t.wants_output()) {
+                    if let Some(lst) = self.listener_mut(l) {
+                        lst.status.synack_retransmits += 1;
+                    }
+                }
+            }
+            self.dispose(id, now, &tuple, d.unwrap_or(Disposition::Done));
+        }
+    }
+
+    /// The next event of the stream.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.sink.pop()
+    }
+}
+
+fn dec_source(m: &mut HashMap<IpAddr, u32>, ip: IpAddr) {
+    if let Some(c) = m.get_mut(&ip) {
+        *c -= 1;
+        if *c == 0 {
+            m.remove(&ip);
+        }
+    }
+}
+
+fn conn_status(t: &Tcb) -> ConnStatus {
+    let (srtt, rttvar, rto, _backoff, probes) = t.snapshot_parts();
+    ConnStatus {
+        state: t.state,
+        tuple: t.tuple,
+        iss: t.iss,
+        irs: t.irs,
+        snd_una: t.snd_una,
+        snd_nxt: t.snd_nxt,
+        rcv_nxt: t.rcv_nxt,
+        snd_wnd: t.snd_wnd,
+        rcv_wnd: t.rcv_wnd(),
+        snd_wscale: t.snd_wscale,
+        rcv_wscale: t.rcv_wscale,
+        snd_mss: t.snd_mss,
+        srtt,
+        rttvar,
+        rto,
+        cwnd: t.cwnd,
+        ssthresh: t.ssthresh,
+        retransmits: t.counters.retransmits,
+        bytes_in_flight: t.snd_max.since(t.snd_una),
+        bytes_sent: t.counters.bytes_sent,
+        bytes_acked: t.counters.bytes_acked,
+        bytes_received: t.counters.bytes_received,
+        segs_out: t.counters.segs_out,
+        segs_in: t.counters.segs_in,
+        unread: t.recv_ready(),
+        send_queued: t.send_queued(),
+        keepalive_probes: probes,
+        error: t.error,
+    }
+}

@@ -1,0 +1,1599 @@
+//! One connection: the transmission control block and the RFC 9293 3.10
+//! state machine (OPEN, SEND, RECEIVE, CLOSE, ABORT, SEGMENT ARRIVES, timeouts).
+//!
+//! The TCB never builds packets: it consumes parsed segments and produces
+//! [`OutSegment`] descriptions that the stack turns into bytes. Sequence space
+//! bookkeeping follows the RFC names: `snd_una`, `snd_nxt`, `snd_wnd`,
+//! `rcv_nxt`, `rcv_wnd`, `iss`, `irs`. `snd_max` is the highest sequence
+//! number sent so far (`snd_nxt` falls back to `snd_una` on a retransmission
+//! timeout, go-back-N, as BSD and Linux do).
+
+use crate::config::{ConnConfig, Keepalive};
+use crate::error::{ConnError, Error};
+use crate::event::{Cause, ConnId, DropReason, EventKind, FourTuple, ListenerId, SendReason, TimerKind};
+use crate::rtt::RttEstimator;
+use crate::state::State;
+use crate::time::{Duration, Instant};
+use crate::sink::Sink;
+use std::collections::VecDeque;
+use synack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
+
+/// A segment the connection wants sent. The payload is in the caller's scratch buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OutSegment {
+    pub(crate) seq: SeqNum,
+    pub(crate) ack: SeqNum,
+    pub(crate) flags: TcpFlags,
+    pub(crate) window: u16,
+    pub(crate) options: TcpOptions,
+    pub(crate) reason: SendReason,
+}
+
+/// What the stack must do after the TCB handled a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Disposition {
+    /// Nothing more.
+    Done,
+    /// Send a RST `seq=seq` (with `ack` if given) that no TCB owns, e.g. a bad ACK in SYN_SENT.
+    Reset { seq: SeqNum, ack: Option<SeqNum> },
+    /// A passive SYN_RCVD entry was reset or timed out: return it to LISTEN (drop it).
+    BackToListen,
+}
+
+/// How the connection was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Active,
+    Passive(ListenerId),
+}
+
+/// Who holds the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// The application has a handle.
+    App,
+    /// Completed, waiting in a listener's accept queue.
+    AcceptQueue,
+    /// The application closed its handle: the stack finishes the close and frees it.
+    Orphan,
+}
+
+/// Per-connection counters, reported by status snapshots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counters {
+    pub(crate) segs_out: u64,
+    pub(crate) segs_in: u64,
+    pub(crate) bytes_sent: u64,
+    pub(crate) bytes_acked: u64,
+    pub(crate) bytes_received: u64,
+    pub(crate) retransmits: u64,
+    pub(crate) fast_retransmits: u64,
+    pub(crate) rto_expirations: u64,
+    pub(crate) dup_acks_in: u64,
+}
+
+/// An out-of-order segment held for reassembly.
+#[derive(Debug, Clone)]
+struct OooSeg {
+    seq: SeqNum,
+    data: Vec<u8>,
+    fin: bool,
+}
+
+/// The transmission control block.
+#[derive(Debug)]
+pub(crate) struct Tcb {
+    pub(crate) id: ConnId,
+    pub(crate) tuple: FourTuple,
+    pub(crate) state: State,
+    pub(crate) origin: Origin,
+    pub(crate) owner: Owner,
+    pub(crate) cfg: ConnConfig,
+    pub(crate) error: Option<ConnError>,
+    pub(crate) counters: Counters,
+
+    // Send sequence space (RFC 9293 3.3.1).
+    pub(crate) iss: SeqNum,
+    pub(crate) snd_una: SeqNum,
+    pub(crate) snd_nxt: SeqNum,
+    pub(crate) snd_max: SeqNum,
+    pub(crate) snd_wnd: u32,
+    snd_wl1: SeqNum,
+    snd_wl2: SeqNum,
+    max_snd_wnd: u32,
+    /// The peer's window shift (applied to windows it sends).
+    pub(crate) snd_wscale: u8,
+    /// Unacknowledged and unsent data; `tx[0]` is at `data_seq0()`.
+    tx: VecDeque<u8>,
+    /// The application closed its sending side: a FIN follows the data.
+    fin_queued: bool,
+    syn_retransmitted: bool,
+
+    // Receive sequence space.
+    pub(crate) irs: SeqNum,
+    pub(crate) rcv_nxt: SeqNum,
+    /// Right edge of the window last advertised (never moved left, RFC 9293 3.8.6.2.2).
+    rcv_adv: SeqNum,
+    /// Our window shift (applied to windows we send).
+    pub(crate) rcv_wscale: u8,
+    rx: VecDeque<u8>,
+    ooo: Vec<OooSeg>,
+    ooo_bytes: usize,
+    /// The peer's FIN has been received in order.
+    pub(crate) fin_received: bool,
+    /// The application shut down reading.
+    read_closed: bool,
+
+    // Options.
+    /// Effective send MSS (payload bytes per segment).
+    pub(crate) snd_mss: u16,
+    /// MSS we advertised.
+    pub(crate) our_mss: u16,
+    ts_enabled: bool,
+    ts_recent: u32,
+    sack_permitted: bool,
+
+    // Congestion control (RFC 5681, RFC 6582).
+    pub(crate) cwnd: u32,
+    pub(crate) ssthresh: u32,
+    dup_acks: u32,
+    recover: SeqNum,
+    in_recovery: bool,
+    fast_rtx_pending: bool,
+
+    // Timers as deadlines.
+    pub(crate) rtt: RttEstimator,
+    rtt_probe: Option<(SeqNum, Instant)>,
+    rtx_deadline: Option<Instant>,
+    pub(crate) rtx_count: u32,
+    delack_deadline: Option<Instant>,
+    persist_deadline: Option<Instant>,
+    persist_backoff: u32,
+    keepalive_deadline: Option<Instant>,
+    keepalive_probes: u32,
+    time_wait_deadline: Option<Instant>,
+    fin_wait_2_deadline: Option<Instant>,
+    /// When the oldest unacknowledged data was first sent (user timeout).
+    unacked_since: Option<Instant>,
+    last_recv: Instant,
+
+    // Output requests.
+    ack_now: Option<SendReason>,
+    unacked_rx_bytes: u32,
+    rst_pending: Option<(SeqNum, SendReason)>,
+    force_probe: bool,
+    keepalive_probe_pending: bool,
+}
+
+/// A delivered (or reportable) result of a segment, for the stack.
+pub(crate) struct SegCtx<'a> {
+    pub(crate) now: Instant,
+    pub(crate) sink: &'a mut Sink,
+    /// Tokens for challenge ACKs (RFC 5961 7); decremented when one is sent.
+    pub(crate) challenge_tokens: &'a mut u32,
+}
+
+fn rcv_wscale_for(buffer: usize) -> u8 {
+    // RFC 7323 2.3: the smallest shift that lets the 16-bit field cover the buffer, at most 14.
+    let mut shift = 0u8;
+    while shift < 14 && (buffer >> shift) > 0xffff {
+        shift += 1;
+    }
+    shift
+}
+
+impl Tcb {
+    fn blank(id: ConnId, tuple: FourTuple, cfg: ConnConfig, iss: SeqNum, our_mss: u16, now: Instant, origin: Origin) -> Tcb {
+        let rtt = RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto);
+        Tcb {
+            id,
+            tuple,
+            state: State::Closed,
+            origin,
+            owner: if matches!(origin, Origin::Active) { Owner::App } else { Owner::AcceptQueue },
+            cfg,
+            error: None,
+            counters: Counters::default(),
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            snd_wl1: SeqNum(0),
+            snd_wl2: iss,
+            max_snd_wnd: 0,
+            snd_wscale: 0,
+            tx: VecDeque::new(),
+            fin_queued: false,
+            syn_retransmitted: false,
+            irs: SeqNum(0),
+            rcv_nxt: SeqNum(0),
+            rcv_adv: SeqNum(0),
+            rcv_wscale: if cfg.window_scaling { rcv_wscale_for(cfg.recv_buffer) } else { 0 },
+            rx: VecDeque::new(),
+            ooo: Vec::new(),
+            ooo_bytes: 0,
+            fin_received: false,
+            read_closed: false,
+            snd_mss: 536,
+            our_mss,
+            ts_enabled: false,
+            ts_recent: 0,
+            sack_permitted: false,
+            cwnd: 0,
+            ssthresh: u32::MAX,
+            dup_acks: 0,
+            recover: iss,
+            in_recovery: false,
+            fast_rtx_pending: false,
+            rtt,
+            rtt_probe: None,
+            rtx_deadline: None,
+            rtx_count: 0,
+            delack_deadline: None,
+            persist_deadline: None,
+            persist_backoff: 0,
+            keepalive_deadline: None,
+            keepalive_probes: 0,
+            time_wait_deadline: None,
+            fin_wait_2_deadline: None,
+            unacked_since: None,
+            last_recv: now,
+            ack_now: None,
+            unacked_rx_bytes: 0,
+            rst_pending: None,
+            force_probe: false,
+            keepalive_probe_pending: false,
+        }
+    }
+
+    /// OPEN, active (RFC 9293 3.10.1): CLOSED -> SYN_SENT; the SYN goes out on the next poll.
+    pub(crate) fn new_active(id: ConnId, tuple: FourTuple, cfg: ConnConfig, iss: SeqNum, our_mss: u16, ctx: &mut SegCtx<'_>) -> Tcb {
+        let mut t = Tcb::blank(id, tuple, cfg, iss, our_mss, ctx.now, Origin::Active);
+        t.set_state(State::SynSent, Cause::Connect, ctx);
+        t
+    }
+
+    /// A SYN arrived at a listener (RFC 9293 3.10.7.2): LISTEN -> SYN_RCVD for a new entry.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new_passive(
+        id: ConnId,
+        tuple: FourTuple,
+        cfg: ConnConfig,
+        iss: SeqNum,
+        our_mss: u16,
+        listener: ListenerId,
+        syn: &TcpRepr<'_>,
+        ctx: &mut SegCtx<'_>,
+    ) -> Tcb {
+        let mut t = Tcb::blank(id, tuple, cfg, iss, our_mss, ctx.now, Origin::Passive(listener));
+        t.state = State::Listen;
+        t.irs = syn.seq;
+        t.rcv_nxt = syn.seq + 1;
+        t.rcv_adv = t.rcv_nxt;
+        t.apply_syn_options(&syn.options);
+        // RFC 9293 3.10.7.2: SND.WND from the SYN (never scaled on a SYN, RFC 7323 2.2).
+        t.snd_wnd = u32::from(syn.window);
+        t.max_snd_wnd = t.snd_wnd;
+        t.snd_wl1 = syn.seq;
+        t.snd_wl2 = iss;
+        t.set_state(State::SynReceived, Cause::RecvSyn, ctx);
+        t
+    }
+
+    /// A connection recreated from a valid SYN cookie (RFC 4987 3.6): straight to ESTABLISHED.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_cookie(
+        id: ConnId,
+        tuple: FourTuple,
+        cfg: ConnConfig,
+        iss: SeqNum,
+        irs: SeqNum,
+        peer_mss: u16,
+        our_mss: u16,
+        listener: ListenerId,
+        ack: &TcpRepr<'_>,
+        ctx: &mut SegCtx<'_>,
+    ) -> Tcb {
+        let mut t = Tcb::blank(id, tuple, cfg, iss, our_mss, ctx.now, Origin::Passive(listener));
+        t.state = State::Listen;
+        // The cookie cannot carry window scaling, SACK or timestamps (see cookie.rs):
+        // the connection runs without them.
+        t.rcv_wscale = 0;
+        t.irs = irs;
+        t.rcv_nxt = irs + 1;
+        t.rcv_adv = t.rcv_nxt;
+        t.snd_una = iss + 1;
+        t.snd_nxt = iss + 1;
+        t.snd_max = iss + 1;
+        t.snd_mss = peer_mss.min(our_mss).max(64);
+        t.snd_wnd = u32::from(ack.window);
+        t.max_snd_wnd = t.snd_wnd;
+        t.snd_wl1 = ack.seq;
+        t.snd_wl2 = ack.ack;
+        t.init_cwnd();
+        t.set_state(State::Established, Cause::SynCookie, ctx);
+        t.arm_keepalive(ctx.now);
+        t
+    }
+
+    // ----- helpers -------------------------------------------------------
+
+    fn set_state(&mut self, to: State, cause: Cause, ctx: &mut SegCtx<'_>) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        self.state = to;
+        let listener = match self.origin {
+            Origin::Passive(l) => Some(l),
+            Origin::Active => None,
+        };
+        ctx.sink.push(
+            ctx.now,
+            EventKind::StateChanged {
+                conn: Some(self.id),
+                listener,
+                tuple: self.tuple,
+                from,
+                to,
+                cause,
+            },
+        );
+        match to {
+            State::TimeWait => {
+                // RFC 9293 3.10.7.4 (FIN, FIN-WAIT-2): start the 2*MSL timer; all others stop.
+                self.stop_timers();
+                self.time_wait_deadline = Some(ctx.now + self.cfg.msl * 2);
+            }
+            State::Closed => {
+                self.stop_timers();
+                self.tx.clear();
+                self.ooo.clear();
+                self.ooo_bytes = 0;
+            }
+            State::FinWait2 => {
+                self.rtx_deadline = None;
+                if self.owner == Owner::Orphan {
+                    self.fin_wait_2_deadline = Some(ctx.now + self.cfg.fin_wait_2_timeout);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn stop_timers(&mut self) {
+        self.rtx_deadline = None;
+        self.delack_deadline = None;
+        self.persist_deadline = None;
+        self.keepalive_deadline = None;
+        self.time_wait_deadline = None;
+        self.fin_wait_2_deadline = None;
+        self.unacked_since = None;
+    }
+
+    fn fail(&mut self, err: ConnError, cause: Cause, ctx: &mut SegCtx<'_>) {
+        if self.error.is_none() {
+            self.error = Some(err);
+            ctx.sink.push(ctx.now, EventKind::ConnectionError { conn: self.id, error: err });
+        }
+        self.set_state(State::Closed, cause, ctx);
+    }
+
+    fn syn_acked(&self) -> bool {
+        self.snd_una.gt(self.iss)
+    }
+
+    /// Sequence number of `tx[0]`.
+    fn data_seq0(&self) -> SeqNum {
+        if self.syn_acked() {
+            self.snd_una
+        } else {
+            self.iss + 1
+        }
+    }
+
+    /// Sequence number of our FIN, when queued.
+    fn fin_seq(&self) -> SeqNum {
+        self.data_seq0() + self.tx.len() as u32
+    }
+
+    /// Receive window we can offer now.
+    fn rcv_space(&self) -> u32 {
+        (self.cfg.recv_buffer.saturating_sub(self.rx.len())) as u32
+    }
+
+    /// RCV.WND as advertised: from RCV.NXT to the advertised right edge.
+    pub(crate) fn rcv_wnd(&self) -> u32 {
+        let adv = self.rcv_adv.diff(self.rcv_nxt);
+        if adv > 0 {
+            adv as u32
+        } else {
+            0
+        }
+    }
+
+    fn apply_syn_options(&mut self, o: &TcpOptions) {
+        // RFC 9293 3.7.1 / RFC 6691: without the option assume 536 (IPv4) or 1220 (IPv6).
+        let default_mss = if self.tuple.remote.is_ipv4() { 536 } else { 1220 };
+        let peer_mss = o.mss.unwrap_or(default_mss).max(64);
+        self.snd_mss = peer_mss.min(self.our_mss);
+        // RFC 7323 2.2: scaling only if both sides sent the option; shift at most 14 (2.3).
+        match (o.window_scale, self.cfg.window_scaling) {
+            (Some(ws), true) => self.snd_wscale = ws.min(14),
+            _ => {
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+            }
+        }
+        // RFC 7323 3.2: timestamps only if both sides sent them.
+        if let (Some(ts), true) = (o.timestamps, self.cfg.timestamps) {
+            self.ts_enabled = true;
+            self.ts_recent = ts.tsval;
+            self.snd_mss = self.snd_mss.saturating_sub(12).max(64);
+        }
+        self.sack_permitted = o.sack_permitted && self.cfg.sack;
+    }
+
+    fn init_cwnd(&mut self) {
+        // RFC 6928 2: IW = min(10*MSS, max(2*MSS, 14600)) with the default of 10 segments.
+        let mss = u32::from(self.snd_mss);
+        let n = self.cfg.initial_cwnd_segments.max(1);
+        self.cwnd = if n == 10 { (10 * mss).min((2 * mss).max(14600)) } else { n * mss };
+        if self.syn_retransmitted {
+            // RFC 5681 3.1: a lost SYN (or SYN,ACK) means a loss window of one segment.
+            self.cwnd = mss;
+        }
+    }
+
+    fn arm_keepalive(&mut self, now: Instant) {
+        self.keepalive_deadline = self.cfg.keepalive.map(|k| now + k.idle);
+        self.keepalive_probes = 0;
+    }
+
+    fn ts_now(now: Instant) -> u32 {
+        // A 1 ms timestamp clock (RFC 7323 5.4 allows 1 ms to 1 s per tick).
+        (now.micros() / 1000) as u32
+    }
+
+    fn flight(&self) -> u32 {
+        self.snd_nxt.since(self.snd_una)
+    }
+
+    /// Challenge ACK (RFC 5961 3.2, 4.2, 5.2) subject to the stack-wide rate limit (RFC 5961 7).
+    fn challenge_ack(&mut self, ctx: &mut SegCtx<'_>, seg_reason: DropReason) {
+        if *ctx.challenge_tokens > 0 {
+            *ctx.challenge_tokens -= 1;
+            self.ack_now = Some(SendReason::ChallengeAck);
+            self.drop_seg(ctx, seg_reason);
+        } else {
+            self.drop_seg(ctx, DropReason::ChallengeAckLimited);
+        }
+    }
+
+    fn drop_seg(&self, ctx: &mut SegCtx<'_>, reason: DropReason) {
+        ctx.sink.count_drop(reason);
+        ctx.sink.push(
+            ctx.now,
+            EventKind::Dropped { conn: Some(self.id), seg: None, reason },
+        );
+    }
+
+    // ----- SEGMENT ARRIVES ----------------------------------------------
+
+    /// RFC 9293 3.10.7: process one segment for this connection.
+    pub(crate) fn on_segment(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) -> Disposition {
+        self.counters.segs_in += 1;
+        match self.state {
+            State::Closed | State::Listen => {
+                // A closed TCB that still has a handle: behave as 3.10.7.1 says for CLOSED.
+                self.drop_seg(ctx, DropReason::Closed);
+                closed_reply(seg)
+            }
+            State::SynSent => self.on_segment_syn_sent(seg, ctx),
+            _ => self.on_segment_other(seg, ctx),
+        }
+    }
+
+    /// RFC 9293 3.10.7.3: SYN-SENT.
+    fn on_segment_syn_sent(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) -> Disposition {
+        let f = seg.flags;
+        // First, check the ACK bit.
+        if f.ack() {
+            // If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST bit is set).
+            if seg.ack.le(self.iss) || seg.ack.gt(self.snd_max) {
+                self.drop_seg(ctx, DropReason::BadAckSynSent);
+                if f.rst() {
+                    return Disposition::Done;
+                }
+                return Disposition::Reset { seq: seg.ack, ack: None };
+            }
+        }
+        // Second, check the RST bit.
+        if f.rst() {
+            if f.ack() {
+                // RFC 5961 3.2 / RFC 9293: the RST is acceptable if it acknowledges our SYN.
+                self.fail(ConnError::Refused, Cause::RecvRst, ctx);
+            } else {
+                self.drop_seg(ctx, DropReason::BadAckSynSent);
+            }
+            return Disposition::Done;
+        }
+        // Fourth, check the SYN bit.
+        if !f.syn() {
+            // Fifth: neither SYN nor RST: drop.
+            self.drop_seg(ctx, DropReason::SynSentNoSyn);
+            return Disposition::Done;
+        }
+        self.irs = seg.seq;
+        self.rcv_nxt = seg.seq + 1;
+        self.apply_syn_options(&seg.options);
+        self.last_recv = ctx.now;
+        if f.ack() {
+            // Our SYN is acknowledged: ESTABLISHED.
+            self.process_new_ack(seg.ack, ctx);
+            self.snd_wnd = u32::from(seg.window); // RFC 7323 2.2: not scaled on a SYN.
+            self.max_snd_wnd = self.snd_wnd;
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = seg.ack;
+            self.rcv_adv = self.rcv_nxt + self.rcv_space().min(0xffff << self.rcv_wscale);
+            self.init_cwnd();
+            if self.syn_retransmitted {
+                self.rtt.reset_after_syn_retransmit();
+            }
+            self.set_state(State::Established, Cause::RecvSynAck, ctx);
+            self.arm_keepalive(ctx.now);
+            self.ack_now.get_or_insert(SendReason::Normal);
+            // Data or a FIN on the SYN,ACK continue at the sixth step.
+            if !seg.payload.is_empty() || f.fin() {
+                let trimmed = TcpRepr { seq: seg.seq + 1, flags: TcpFlags(f.0 & !TcpFlags::SYN.0), ..*seg };
+                self.process_text_and_fin(&trimmed, ctx);
+            }
+        } else {
+            // Simultaneous open: SYN_RCVD, send SYN,ACK with the original ISS (RFC 9293 3.10.7.3).
+            self.snd_wnd = u32::from(seg.window);
+            self.max_snd_wnd = self.snd_wnd;
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = self.iss;
+            self.rcv_adv = self.rcv_nxt + self.rcv_space().min(0xffff);
+            self.snd_nxt = self.iss; // the SYN,ACK re-sends our SYN's sequence number
+            self.set_state(State::SynReceived, Cause::RecvSynSimultaneous, ctx);
+        }
+        Disposition::Done
+    }
+
+    /// RFC 9293 3.10.7.4 acceptability test (the four cases).
+    fn acceptable(&self, seq: SeqNum, len: u32) -> bool {
+        let wnd = self.rcv_wnd();
+        match (len, wnd) {
+            (0, 0) => seq == self.rcv_nxt,
+            (0, _) => seq.in_window(self.rcv_nxt, wnd),
+            (_, 0) => false,
+            (_, _) => seq.in_window(self.rcv_nxt, wnd) || (seq + (len - 1)).in_window(self.rcv_nxt, wnd),
+        }
+    }
+
+    /// RFC 9293 3.10.7.4: SYN-RECEIVED and the synchronized states.
+    fn on_segment_other(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) -> Disposition {
+        let f = seg.flags;
+
+        // Simultaneous open: the peer's SYN,ACK in SYN_RCVD (Linux tcp_validate_incoming
+        // accepts exactly this; the strict RFC test would reject the SYN's old sequence number).
+        if self.state == State::SynReceived
+            && matches!(self.origin, Origin::Active)
+            && f.syn()
+            && f.ack()
+            && !f.rst()
+            && seg.seq + 1 == self.rcv_nxt
+            && seg.ack == self.snd_max
+        {
+            let rest = TcpRepr { seq: seg.seq + 1, flags: TcpFlags(f.0 & !TcpFlags::SYN.0), ..*seg };
+            return self.on_segment_other(&rest, ctx);
+        }
+
+        // A retransmitted SYN in SYN_RCVD: re-send the SYN,ACK (as Linux does for a duplicate SYN).
+        if self.state == State::SynReceived && f.syn() && !f.ack() && !f.rst() && seg.seq == self.irs {
+            self.snd_nxt = self.iss;
+            self.counters.retransmits += 1;
+            return Disposition::Done;
+        }
+
+        // TIME_WAIT (RFC 9293 3.10.7.4 eighth, TIME-WAIT): a retransmitted FIN is
+        // acknowledged and the 2*MSL timer restarted. Checked before the window test because
+        // the FIN is at RCV.NXT-1.
+        if self.state == State::TimeWait && f.fin() && !f.rst() && !f.syn() && seg.seq + seg.seg_len() == self.rcv_nxt {
+            self.ack_now = Some(SendReason::TimeWaitAck);
+            self.time_wait_deadline = Some(ctx.now + self.cfg.msl * 2);
+            return Disposition::Done;
+        }
+
+        // First, check the sequence number.
+        let seg_len = seg.seg_len();
+        if !self.acceptable(seg.seq, seg_len) {
+            // If an incoming segment is not acceptable, an acknowledgment should be sent in
+            // reply (unless the RST bit is set) and the segment dropped.
+            if f.rst() {
+                self.drop_seg(ctx, DropReason::RstNotExact);
+            } else if f.syn() && self.state.is_synchronized() {
+                // RFC 5961 4.2: a SYN, whatever its sequence number, gets a challenge ACK.
+                self.challenge_ack(ctx, DropReason::SynInWindow);
+            } else {
+                self.drop_seg(ctx, DropReason::Unacceptable);
+                if self.state == State::SynReceived {
+                    // Our SYN is unacknowledged: the only "ACK" we can send is the SYN,ACK.
+                    self.snd_nxt = self.iss;
+                } else {
+                    self.ack_now = Some(SendReason::UnacceptableAck);
+                }
+            }
+            return Disposition::Done;
+        }
+        self.last_recv = ctx.now;
+        if self.cfg.keepalive.is_some() && self.state.is_synchronized() {
+            self.arm_keepalive(ctx.now);
+        }
+
+        // Second, check the RST bit (RFC 5961 3.2: exact match resets, in-window challenges).
+        if f.rst() {
+            if seg.seq != self.rcv_nxt {
+                self.challenge_ack(ctx, DropReason::RstNotExact);
+                return Disposition::Done;
+            }
+            return match self.state {
+                State::SynReceived => match self.origin {
+                    // RFC 9293 3.10.7.4: passive open returns to LISTEN.
+                    Origin::Passive(_) => {
+                        self.set_state(State::Closed, Cause::RecvRst, ctx);
+                        Disposition::BackToListen
+                    }
+                    // Active open: connection refused.
+                    Origin::Active => {
+                        self.fail(ConnError::Refused, Cause::RecvRst, ctx);
+                        Disposition::Done
+                    }
+                },
+                State::TimeWait => {
+                    // RFC 1337: a RST does not cut TIME_WAIT short.
+                    self.drop_seg(ctx, DropReason::RstInTimeWait);
+                    Disposition::Done
+                }
+                State::Closing | State::LastAck => {
+                    self.set_state(State::Closed, Cause::RecvRst, ctx);
+                    Disposition::Done
+                }
+                _ => {
+                    // ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: outstanding calls get "reset".
+                    self.tx.clear();
+                    self.fail(ConnError::Reset, Cause::RecvRst, ctx);
+                    Disposition::Done
+                }
+            };
+        }
+
+        // Fourth, check the SYN bit.
+        if f.syn() {
+            if self.state == State::SynReceived {
+                if let Origin::Passive(_) = self.origin {
+                    // RFC 9293 3.10.7.4: passive open returns to LISTEN.
+                    self.set_state(State::Closed, Cause::RecvRst, ctx);
+                    return Disposition::BackToListen;
+                }
+            }
+            // RFC 5961 4.2: challenge ACK in synchronized states.
+            self.challenge_ack(ctx, DropReason::SynInWindow);
+            return Disposition::Done;
+        }
+
+        // Fifth, check the ACK field.
+        if !f.ack() {
+            self.drop_seg(ctx, DropReason::NoAck);
+            return Disposition::Done;
+        }
+        if self.state == State::SynReceived {
+            // If SND.UNA < SEG.ACK =< SND.NXT, enter ESTABLISHED; otherwise send a reset.
+            if seg.ack.gt(self.snd_una) && seg.ack.le(self.snd_max) {
+                self.process_new_ack(seg.ack, ctx);
+                self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+                self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+                self.snd_wl1 = seg.seq;
+                self.snd_wl2 = seg.ack;
+                self.init_cwnd();
+                if self.syn_retransmitted {
+                    self.rtt.reset_after_syn_retransmit();
+                }
+                self.set_state(State::Established, Cause::RecvAckOfSyn, ctx);
+                self.arm_keepalive(ctx.now);
+                // A FIN may have been queued while in SYN_RCVD (CLOSE in SYN-RECEIVED).
+                if self.fin_queued {
+                    self.set_state(State::FinWait1, Cause::Close, ctx);
+                }
+            } else {
+                self.drop_seg(ctx, DropReason::AckTooNew);
+                return Disposition::Reset { seq: seg.ack, ack: None };
+            }
+        } else {
+            // RFC 5961 5.2: SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT, else ACK and drop.
+            if seg.ack.gt(self.snd_max) {
+                self.drop_seg(ctx, DropReason::AckTooNew);
+                self.ack_now = Some(SendReason::ChallengeAck);
+                return Disposition::Done;
+            }
+            if seg.ack.lt(self.snd_una - self.max_snd_wnd.max(1)) {
+                self.challenge_ack(ctx, DropReason::AckTooOld);
+                return Disposition::Done;
+            }
+            self.process_ack(seg, ctx);
+            if self.state == State::Closed {
+                return Disposition::Done;
+            }
+        }
+
+        // State transitions driven by the ACK of our FIN.
+        let our_fin_acked = self.fin_queued && self.snd_una == self.fin_seq() + 1;
+        match self.state {
+            State::FinWait1 if our_fin_acked => {
+                // If the same segment carries the peer's FIN in order, the eighth step
+                // goes straight to TIME_WAIT (the three-segment close).
+                let fin_in_order = f.fin() && seg.seq + seg.payload.len() as u32 == self.rcv_nxt;
+                if !fin_in_order {
+                    self.set_state(State::FinWait2, Cause::RecvAckOfFin, ctx);
+                }
+            }
+            State::Closing if our_fin_acked => {
+                self.set_state(State::TimeWait, Cause::RecvAckOfFin, ctx);
+                return Disposition::Done;
+            }
+            State::LastAck if our_fin_acked => {
+                self.set_state(State::Closed, Cause::RecvAckOfFin, ctx);
+                return Disposition::Done;
+            }
+            _ => {}
+        }
+
+        // Sixth (URG) is not implemented beyond ignoring the pointer (RFC 6093 deprecates it).
+        // Seventh and eighth: text and FIN.
+        self.process_text_and_fin(seg, ctx);
+        Disposition::Done
+    }
+
+    /// An ACK that advances SND.UNA (the SYN or data): bookkeeping common to all states.
+    fn process_new_ack(&mut self, ack: SeqNum, ctx: &mut SegCtx<'_>) {
+        let mut acked = ack.since(self.snd_una);
+        if acked == 0 {
+            return;
+        }
+        let had_syn = !self.syn_acked();
+        if had_syn {
+            acked -= 1;
+        }
+        let data = (acked as usize).min(self.tx.len());
+        self.tx.drain(..data);
+        self.counters.bytes_acked += data as u64;
+        self.snd_una = ack;
+        if self.snd_nxt.lt(ack) {
+            self.snd_nxt = ack;
+        }
+        // RTT sample (Karn: the probe is cleared when a segment is retransmitted).
+        if let Some((end, sent)) = self.rtt_probe {
+            if ack.ge(end) {
+                self.rtt.sample(ctx.now.saturating_since(sent));
+                self.rtt_probe = None;
+            }
+        }
+        self.rtt.reset_backoff();
+        self.rtx_count = 0;
+        self.persist_backoff = 0;
+        // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
+        if self.snd_una == self.snd_max {
+            self.rtx_deadline = None;
+            self.unacked_since = None;
+        } else {
+            self.rtx_deadline = Some(ctx.now + self.rtt.rto());
+            self.unacked_since = Some(ctx.now);
+        }
+    }
+
+    /// Fifth step in synchronized states: update SND.UNA, the window, congestion control.
+    fn process_ack(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) {
+        let ack = seg.ack;
+        let wnd = u32::from(seg.window) << self.snd_wscale;
+        let mss = u32::from(self.snd_mss);
+        if ack.gt(self.snd_una) {
+            let acked = ack.since(self.snd_una);
+            self.process_new_ack(ack, ctx);
+            // Congestion control (RFC 5681 3.1, RFC 6582 3.2).
+            if self.in_recovery {
+                if ack.ge(self.recover) {
+                    // Full acknowledgment: deflate the window and leave fast recovery.
+                    self.in_recovery = false;
+                    self.cwnd = self.ssthresh.min(self.snd_max.since(self.snd_una).max(mss) + mss);
+                } else {
+                    // Partial acknowledgment: retransmit the next unacknowledged segment,
+                    // deflate by the amount acknowledged, add back one MSS.
+                    self.fast_rtx_pending = true;
+                    self.cwnd = self.cwnd.saturating_sub(acked).saturating_add(mss);
+                }
+            } else if self.cwnd < self.ssthresh {
+                // Slow start: cwnd += min(N, SMSS) (RFC 5681 3.1, ABC RFC 3465 L=1).
+                self.cwnd = self.cwnd.saturating_add(acked.min(mss));
+            } else {
+                // Congestion avoidance: about one MSS per RTT.
+                let inc = ((u64::from(mss) * u64::from(mss)) / u64::from(self.cwnd.max(1))).max(1);
+                self.cwnd = self.cwnd.saturating_add(inc as u32);
+            }
+            self.dup_acks = 0;
+        } else if ack == self.snd_una
+            && seg.payload.is_empty()
+            && !seg.flags.syn()
+            && !seg.flags.fin()
+            && wnd == self.snd_wnd
+            && self.snd_max.gt(self.snd_una)
+        {
+            // RFC 5681 2: a duplicate ACK.
+            self.dup_acks += 1;
+            self.counters.dup_acks_in += 1;
+            if self.in_recovery {
+                // RFC 6582 3.2 step 4: inflate by one MSS for each further duplicate.
+                self.cwnd = self.cwnd.saturating_add(mss);
+            } else if self.dup_acks == 3 && ack.gt(self.recover) {
+                // RFC 5681 3.2 / RFC 6582 3.2: fast retransmit, enter fast recovery.
+                let flight = self.snd_max.since(self.snd_una);
+                self.ssthresh = (flight / 2).max(2 * mss);
+                self.cwnd = self.ssthresh + 3 * mss;
+                self.recover = self.snd_max;
+                self.in_recovery = true;
+                self.fast_rtx_pending = true;
+                self.counters.fast_retransmits += 1;
+            }
+        }
+        // RFC 9293 3.10.7.4: update the window only for newer segments (WL1/WL2 rule).
+        if self.snd_wl1.lt(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.le(ack)) {
+            let opened = wnd > self.snd_wnd;
+            self.snd_wnd = wnd;
+            self.max_snd_wnd = self.max_snd_wnd.max(wnd);
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = ack;
+            if opened && wnd > 0 {
+                self.persist_deadline = None;
+                self.persist_backoff = 0;
+            }
+        }
+    }
+
+    /// Seventh (segment text) and eighth (FIN) steps.
+    fn process_text_and_fin(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) {
+        let accepts_data = matches!(self.state, State::Established | State::FinWait1 | State::FinWait2);
+        let has_data = !seg.payload.is_empty();
+        if has_data && !accepts_data {
+            // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: "This should not occur since a FIN
+            // has been received from the remote side. Ignore the segment text."
+            if !seg.flags.fin() {
+                return;
+            }
+        }
+        if has_data && accepts_data && self.owner == Owner::Orphan {
+            // Data for a connection the application has closed: nobody will read it.
+            // Linux resets (tcp_rcv_state_process, "abort on data"); RFC 9293 3.10.4 allows it.
+            self.rst_pending = Some((self.snd_nxt.max(self.snd_una), SendReason::Reset));
+            self.fail(ConnError::Reset, Cause::Abort, ctx);
+            return;
+        }
+        let mut fin = seg.flags.fin();
+        if has_data && accepts_data {
+            // Trim what we already have and what lies beyond the window.
+            let mut seq = seg.seq;
+            let mut data = seg.payload;
+            let behind = self.rcv_nxt.diff(seq);
+            if behind > 0 {
+                let cut = (behind as usize).min(data.len());
+                data = &data[cut..];
+                seq = seq + cut as u32;
+            }
+            let wnd = self.rcv_wnd() as usize;
+            let offset = seq.since(self.rcv_nxt) as usize;
+            let room = wnd.saturating_sub(offset);
+            if data.len() > room {
+                data = &data[..room];
+                fin = false; // the FIN lies beyond the window
+            }
+            if data.is_empty() && !fin {
+                // Nothing new (a duplicate): ACK at once (RFC 5681 4.2).
+                self.ack_now = Some(SendReason::DuplicateAck);
+                return;
+            }
+            if seq == self.rcv_nxt {
+                self.rx.extend(data);
+                self.rcv_nxt += data.len() as u32;
+                self.counters.bytes_received += data.len() as u64;
+                self.unacked_rx_bytes += data.len() as u32;
+                let filled_hole = !self.ooo.is_empty();
+                let ooo_fin = self.drain_ooo();
+                fin = fin || ooo_fin;
+                if filled_hole {
+                    // RFC 5681 4.2: a segment that fills a hole is acknowledged at once.
+                    self.ack_now = Some(SendReason::Normal);
+                } else {
+                    self.schedule_ack(ctx.now);
+                }
+            } else {
+                // Out of order: hold it, and send a duplicate ACK at once (RFC 5681 4.2).
+                if !self.insert_ooo(seq, data, fin) {
+                    self.drop_seg(ctx, DropReason::ReassemblyFull);
+                }
+                self.ack_now = Some(SendReason::DuplicateAck);
+                return;
+            }
+        } else if fin && seg.seq != self.rcv_nxt {
+            // A FIN beyond RCV.NXT with no data: hold it until the gap fills.
+            if accepts_data && seg.seq.gt(self.rcv_nxt) {
+                let _ = self.insert_ooo(seg.seq, &[], true);
+                self.ack_now = Some(SendReason::DuplicateAck);
+            }
+            return;
+        }
+        if fin {
+            self.on_fin(ctx);
+        }
+    }
+
+    fn schedule_ack(&mut self, now: Instant) {
+        // RFC 1122 4.2.3.2 / RFC 5681 4.2: ACK at least every second full-sized segment,
+        // otherwise within the delayed-ACK timeout.
+        match self.cfg.delayed_ack {
+            Some(d) if self.unacked_rx_bytes < 2 * u32::from(self.our_mss) => {
+                if self.delack_deadline.is_none() {
+                    self.delack_deadline = Some(now + d);
+                }
+            }
+            _ => {
+                self.ack_now.get_or_insert(SendReason::Normal);
+            }
+        }
+    }
+
+    fn insert_ooo(&mut self, seq: SeqNum, data: &[u8], fin: bool) -> bool {
+        if self.ooo.len() >= self.cfg.max_ooo_segments
+            || self.ooo_bytes + data.len() > self.cfg.recv_buffer
+        {
+            return false;
+        }
+        // Skip an exact duplicate.
+        if self.ooo.iter().any(|s| s.seq == seq && s.data.len() >= data.len() && (s.fin || !fin)) {
+            return true;
+        }
+        let pos = self.ooo.iter().position(|s| seq.lt(s.seq)).unwrap_or(self.ooo.len());
+        self.ooo_bytes += data.len();
+        self.ooo.insert(pos, OooSeg { seq, data: data.to_vec(), fin });
+        true
+    }
+
+    /// Move now-contiguous out-of-order data into the receive buffer. Returns whether an
+    /// in-order FIN was reached.
+    fn drain_ooo(&mut self) -> bool {
+        let mut fin = false;
+        while let Some(first) = self.ooo.first() {
+            if first.seq.gt(self.rcv_nxt) {
+                break;
+            }
+            let s = self.ooo.remove(0);
+            self.ooo_bytes -= s.data.len();
+            let skip = self.rcv_nxt.since(s.seq) as usize;
+            if skip < s.data.len() {
+                let new = &s.data[skip..];
+                self.rx.extend(new);
+                self.rcv_nxt += new.len() as u32;
+                self.counters.bytes_received += new.len() as u64;
+                self.unacked_rx_bytes += new.len() as u32;
+            }
+            if s.fin && s.seq + s.data.len() as u32 == self.rcv_nxt {
+                fin = true;
+                break;
+            }
+        }
+        if fin {
+            self.ooo.clear();
+            self.ooo_bytes = 0;
+        }
+        fin
+    }
+
+    /// RFC 9293 3.10.7.4 eighth: the FIN bit, in order.
+    fn on_fin(&mut self, ctx: &mut SegCtx<'_>) {
+        if self.fin_received {
+            self.ack_now = Some(SendReason::Normal);
+            return;
+        }
+        self.fin_received = true;
+        self.rcv_nxt += 1;
+        // FIN implies PUSH; acknowledge it at once.
+        self.ack_now = Some(SendReason::Normal);
+        self.delack_deadline = None;
+        let our_fin_acked = self.fin_queued && self.snd_una == self.fin_seq() + 1;
+        match self.state {
+            State::SynReceived | State::Established => self.set_state(State::CloseWait, Cause::RecvFin, ctx),
+            State::FinWait1 => {
+                if our_fin_acked {
+                    // Our FIN was acknowledged by this very segment: FIN,ACK -> TIME_WAIT.
+                    self.set_state(State::TimeWait, Cause::RecvFinAck, ctx);
+                } else {
+                    self.set_state(State::Closing, Cause::RecvFin, ctx);
+                }
+            }
+            State::FinWait2 => self.set_state(State::TimeWait, Cause::RecvFin, ctx),
+            _ => {}
+        }
+    }
+
+    // ----- user calls ----------------------------------------------------
+
+    /// SEND (RFC 9293 3.10.2): queue data. Returns bytes queued.
+    pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, Error> {
+        if let Some(e) = self.error {
+            return Err(Error::Connection(e));
+        }
+        if self.fin_queued {
+            return Err(Error::BrokenPipe);
+        }
+        match self.state {
+            // SYN-SENT, SYN-RECEIVED: queue for transmission after entering ESTABLISHED.
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait => {}
+            State::Closed | State::Listen => return Err(Error::NotConnected),
+            _ => return Err(Error::BrokenPipe),
+        }
+        let room = self.cfg.send_buffer.saturating_sub(self.tx.len());
+        if room == 0 {
+            return Err(Error::WouldBlock);
+        }
+        let n = room.min(data.len());
+        self.tx.extend(&data[..n]);
+        Ok(n)
+    }
+
+    /// Room in the send buffer.
+    pub(crate) fn send_room(&self) -> usize {
+        self.cfg.send_buffer.saturating_sub(self.tx.len())
+    }
+
+    /// RECEIVE (RFC 9293 3.10.3): copy out in-order data. `Ok(0)` is end of stream.
+    pub(crate) fn recv(&mut self, buf: &mut [u8], peek: bool, now: Instant) -> Result<usize, Error> {
+        if !self.rx.is_empty() && !buf.is_empty() {
+            let n = buf.len().min(self.rx.len());
+            let (a, b) = self.rx.as_slices();
+            let na = n.min(a.len());
+            buf[..na].copy_from_slice(&a[..na]);
+            if n > na {
+                buf[na..n].copy_from_slice(&b[..n - na]);
+            }
+            if !peek {
+                self.rx.drain(..n);
+                self.maybe_window_update(now);
+            }
+            return Ok(n);
+        }
+        if let Some(e) = self.error {
+            return Err(Error::Connection(e));
+        }
+        if self.fin_received || self.read_closed {
+            return Ok(0);
+        }
+        match self.state {
+            State::Closed | State::Listen => Err(Error::NotConnected),
+            State::TimeWait | State::Closing | State::LastAck | State::CloseWait => Ok(0),
+            _ => Err(Error::WouldBlock),
+        }
+    }
+
+    /// Bytes ready to read.
+    pub(crate) fn recv_ready(&self) -> usize {
+        self.rx.len()
+    }
+
+    fn maybe_window_update(&mut self, _now: Instant) {
+        // RFC 9293 3.8.6.2.2: announce a larger window only when it grows by
+        // min(buffer/2, MSS) or more (receiver-side silly window avoidance).
+        if !self.state.is_synchronized() || self.fin_received {
+            return;
+        }
+        let potential = self.rcv_nxt + self.rcv_space();
+        let grow = potential.diff(self.rcv_adv);
+        let threshold = (self.cfg.recv_buffer / 2).min(usize::from(self.our_mss)) as i32;
+        if grow >= threshold.max(1) {
+            // Was the window closed or small? Tell the peer at once.
+            if self.rcv_wnd() < u32::from(self.our_mss) * 2 {
+                self.ack_now.get_or_insert(SendReason::WindowUpdate);
+            }
+        }
+    }
+
+    /// CLOSE of the sending side (shutdown(Write)); RFC 9293 3.10.4.
+    pub(crate) fn shutdown_write(&mut self, ctx: &mut SegCtx<'_>) -> Result<(), Error> {
+        if self.fin_queued {
+            return Ok(());
+        }
+        match self.state {
+            State::SynSent => {
+                // "Delete the TCB and return 'error: closing'": nothing was synchronized.
+                self.set_state(State::Closed, Cause::Close, ctx);
+            }
+            State::SynReceived => {
+                // Queue the FIN until ESTABLISHED; the state moves on the ACK of our SYN.
+                self.fin_queued = true;
+            }
+            State::Established => {
+                self.fin_queued = true;
+                self.set_state(State::FinWait1, Cause::Close, ctx);
+            }
+            State::CloseWait => {
+                self.fin_queued = true;
+                self.set_state(State::LastAck, Cause::Close, ctx);
+            }
+            State::Closed | State::Listen => return Err(Error::NotConnected),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// shutdown(Read): later reads return end of stream.
+    pub(crate) fn shutdown_read(&mut self) {
+        self.read_closed = true;
+        self.rx.clear();
+    }
+
+    /// close(): a graceful close, or an abort when unread data would be lost
+    /// (RFC 2525 2.17, as Linux and BSD do).
+    pub(crate) fn close(&mut self, ctx: &mut SegCtx<'_>) {
+        self.owner = Owner::Orphan;
+        if !self.rx.is_empty() && self.state.is_synchronized() && self.state != State::TimeWait {
+            self.abort(ctx);
+            return;
+        }
+        let _ = self.shutdown_write(ctx);
+        if self.state == State::FinWait2 {
+            self.fin_wait_2_deadline = Some(ctx.now + self.cfg.fin_wait_2_timeout);
+        }
+    }
+
+    /// ABORT (RFC 9293 3.10.5): send RST in synchronized states and SYN_RCVD, then CLOSED.
+    pub(crate) fn abort(&mut self, ctx: &mut SegCtx<'_>) {
+        match self.state {
+            State::SynReceived | State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                // <SEQ=SND.NXT><CTL=RST>
+                self.rst_pending = Some((self.snd_max, SendReason::Abort));
+            }
+            _ => {}
+        }
+        self.error.get_or_insert(ConnError::Aborted);
+        self.set_state(State::Closed, Cause::Abort, ctx);
+    }
+
+    /// Change keepalive settings on a live connection.
+    pub(crate) fn set_keepalive(&mut self, k: Option<Keepalive>, now: Instant) {
+        self.cfg.keepalive = k;
+        if self.state.is_synchronized() {
+            self.arm_keepalive(now);
+        }
+    }
+
+    /// Change Nagle on a live connection.
+    pub(crate) fn set_nodelay(&mut self, nodelay: bool) {
+        self.cfg.nagle = !nodelay;
+    }
+
+    /// Change the user timeout.
+    pub(crate) fn set_user_timeout(&mut self, t: Option<Duration>) {
+        self.cfg.user_timeout = t;
+    }
+
+    // ----- timers --------------------------------------------------------
+
+    /// The earliest deadline of this connection.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.rtx_deadline,
+            self.delack_deadline,
+            self.persist_deadline,
+            self.keepalive_deadline,
+            self.time_wait_deadline,
+            self.fin_wait_2_deadline,
+            self.unacked_since.and_then(|t| self.cfg.user_timeout.map(|u| t + u)),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn fired(deadline: &mut Option<Instant>, now: Instant) -> bool {
+        match *deadline {
+            Some(d) if d <= now => {
+                *deadline = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn timer_event(&self, ctx: &mut SegCtx<'_>, timer: TimerKind) {
+        ctx.sink.push(ctx.now, EventKind::TimerFired { conn: self.id, timer });
+    }
+
+    /// Fire every expired timer. Returns `BackToListen` when a half-open entry gives up.
+    pub(crate) fn on_timeout(&mut self, ctx: &mut SegCtx<'_>) -> Disposition {
+        let now = ctx.now;
+        if Tcb::fired(&mut self.time_wait_deadline, now) {
+            self.timer_event(ctx, TimerKind::TimeWait);
+            self.set_state(State::Closed, Cause::TimeWaitExpired, ctx);
+            return Disposition::Done;
+        }
+        if Tcb::fired(&mut self.fin_wait_2_deadline, now) {
+            self.timer_event(ctx, TimerKind::FinWait2);
+            if self.state == State::FinWait2 {
+                self.set_state(State::Closed, Cause::FinWait2Timeout, ctx);
+                return Disposition::Done;
+            }
+        }
+        if let (Some(since), Some(limit)) = (self.unacked_since, self.cfg.user_timeout) {
+            if since + limit <= now && self.snd_max.gt(self.snd_una) {
+                // RFC 9293 3.8.4: the user timeout aborts the connection.
+                self.timer_event(ctx, TimerKind::UserTimeout);
+                self.fail(ConnError::TimedOut, Cause::UserTimeout, ctx);
+                return Disposition::Done;
+            }
+        }
+        if Tcb::fired(&mut self.rtx_deadline, now) {
+            self.timer_event(ctx, TimerKind::Retransmit);
+            if let Some(d) = self.on_rto(ctx) {
+                return d;
+            }
+        }
+        if Tcb::fired(&mut self.delack_deadline, now) {
+            self.timer_event(ctx, TimerKind::DelayedAck);
+            if self.unacked_rx_bytes > 0 {
+                self.ack_now.get_or_insert(SendReason::DelayedAck);
+            }
+        }
+        if Tcb::fired(&mut self.persist_deadline, now) {
+            self.timer_event(ctx, TimerKind::Persist);
+            if self.snd_wnd == 0 && self.has_unsent() {
+                // RFC 9293 3.8.6.1: probe the zero window with one octet of new data.
+                self.force_probe = true;
+                self.persist_backoff = self.persist_backoff.saturating_add(1).min(16);
+            }
+        }
+        if Tcb::fired(&mut self.keepalive_deadline, now) {
+            self.timer_event(ctx, TimerKind::Keepalive);
+            if let Some(k) = self.cfg.keepalive {
+                if self.snd_max != self.snd_una || !self.state.is_synchronized() {
+                    // Data in flight: the retransmission timer watches the peer instead.
+                    self.keepalive_deadline = Some(now + k.idle);
+                } else if self.keepalive_probes >= k.count {
+                    // RFC 1122 4.2.3.6: only the configured count of unanswered probes kills.
+                    self.fail(ConnError::TimedOut, Cause::KeepaliveTimeout, ctx);
+                    return Disposition::Done;
+                } else {
+                    self.keepalive_probes += 1;
+                    self.keepalive_probe_pending = true;
+                    self.keepalive_deadline = Some(now + k.interval);
+                }
+            }
+        }
+        Disposition::Done
+    }
+
+    fn on_rto(&mut self, ctx: &mut SegCtx<'_>) -> Option<Disposition> {
+        if self.snd_max == self.snd_una {
+            return None;
+        }
+        self.counters.rto_expirations += 1;
+        self.rtx_count += 1;
+        let limit = match self.state {
+            State::SynSent => self.cfg.syn_retries,
+            State::SynReceived => self.cfg.synack_retries,
+            _ => self.cfg.data_retries,
+        };
+        if self.rtx_count > limit {
+            if self.state == State::SynReceived {
+                if let Origin::Passive(_) = self.origin {
+                    // The half-open entry gives up silently (Linux: request sock expires).
+                    self.set_state(State::Closed, Cause::RetransmitLimit, ctx);
+                    return Some(Disposition::BackToListen);
+                }
+            }
+            self.fail(ConnError::TimedOut, Cause::RetransmitLimit, ctx);
+            return Some(Disposition::Done);
+        }
+        if !self.syn_acked() {
+            self.syn_retransmitted = true;
+        }
+        // RFC 5681 3.1 (4): after a timeout, ssthresh = max(FlightSize/2, 2*SMSS), cwnd = 1 MSS.
+        if self.syn_acked() {
+            let mss = u32::from(self.snd_mss);
+            let flight = self.snd_max.since(self.snd_una);
+            self.ssthresh = (flight / 2).max(2 * mss);
+            self.cwnd = mss;
+            self.in_recovery = false;
+            self.recover = self.snd_max;
+            self.dup_acks = 0;
+        }
+        // RFC 6298 5.4-5.6: retransmit the earliest segment, back off, restart the timer.
+        self.rtt.back_off();
+        self.rtt_probe = None; // Karn's rule
+        self.snd_nxt = self.snd_una;
+        self.rtx_deadline = Some(ctx.now + self.rtt.rto());
+        None
+    }
+
+    fn has_unsent(&self) -> bool {
+        let sent_data = self.snd_nxt.since(self.data_seq0()) as usize;
+        sent_data < self.tx.len() || (self.fin_queued && self.snd_nxt.le(self.fin_seq()))
+    }
+
+    // ----- output --------------------------------------------------------
+
+    fn window_field(&mut self, syn: bool) -> u16 {
+        // Advertise the buffer space, never moving the right edge left (RFC 9293 3.8.6.2.2)
+        // and announcing growth only in MSS-sized steps (receiver SWS avoidance).
+        let space = self.rcv_space();
+        let potential = self.rcv_nxt + space;
+        let grow = potential.diff(self.rcv_adv);
+        let threshold = (self.cfg.recv_buffer / 2).min(usize::from(self.our_mss)) as i32;
+        if grow >= threshold.max(1) || self.rcv_adv.lt(self.rcv_nxt) || self.rcv_wnd() == 0 && space > 0 && grow > 0 {
+            self.rcv_adv = potential;
+        }
+        let wnd = self.rcv_wnd();
+        if syn {
+            // RFC 7323 2.2: the window field of a SYN is never scaled.
+            wnd.min(0xffff) as u16
+        } else {
+            let shifted = wnd >> self.rcv_wscale;
+            let field = shifted.min(0xffff);
+            // The advertised edge is what the field can express.
+            self.rcv_adv = self.rcv_nxt + (field << self.rcv_wscale);
+            field as u16
+        }
+    }
+
+    fn options_for(&self, syn: bool, now: Instant) -> TcpOptions {
+        let mut o = TcpOptions::default();
+        if syn {
+            o.mss = Some(self.our_mss);
+            let offer_ws = self.cfg.window_scaling && (self.state == State::SynSent || self.snd_wscale > 0 || self.rcv_wscale > 0);
+            if offer_ws && (self.state == State::SynSent || self.rcv_wscale > 0 || self.snd_wscale > 0) {
+                o.window_scale = Some(self.rcv_wscale);
+            }
+            if self.cfg.sack && (self.state == State::SynSent || self.sack_permitted) {
+                o.sack_permitted = true;
+            }
+            if self.cfg.timestamps && (self.state == State::SynSent || self.ts_enabled) {
+                o.timestamps = Some(Timestamps { tsval: Tcb::ts_now(now), tsecr: self.ts_recent });
+            }
+        } else if self.ts_enabled {
+            o.timestamps = Some(Timestamps { tsval: Tcb::ts_now(now), tsecr: self.ts_recent });
+        }
+        o
+    }
+
+    fn finish(&mut self, seq: SeqNum, flags: TcpFlags, reason: SendReason, now: Instant) -> OutSegment {
+        let syn = flags.syn();
+        let window = self.window_field(syn);
+        let ack = if flags.ack() { self.rcv_nxt } else { SeqNum(0) };
+        if flags.ack() {
+            self.ack_now = None;
+            self.delack_deadline = None;
+            self.unacked_rx_bytes = 0;
+        }
+        self.counters.segs_out += 1;
+        OutSegment { seq, ack, flags, window, options: self.options_for(syn, now), reason }
+    }
+
+    /// Produce the next segment to send, writing any payload into `payload`.
+    pub(crate) fn poll_segment(&mut self, now: Instant, payload: &mut Vec<u8>) -> Option<OutSegment> {
+        payload.clear();
+        if let Some((seq, reason)) = self.rst_pending.take() {
+            self.counters.segs_out += 1;
+            return Some(OutSegment {
+                seq,
+                ack: SeqNum(0),
+                flags: TcpFlags::RST,
+                window: 0,
+                options: TcpOptions::default(),
+                reason,
+            });
+        }
+        match self.state {
+            State::Closed | State::Listen => return None,
+            State::TimeWait => {
+                return self.ack_now.map(|r| self.finish(self.snd_max, TcpFlags::ACK, r, now));
+            }
+            _ => {}
+        }
+
+        // SYN or SYN,ACK: when SND.NXT is at ISS.
+        if self.snd_nxt == self.iss {
+            let passive_or_simul = self.state != State::SynSent;
+            let flags = if passive_or_simul { TcpFlags::SYN | TcpFlags::ACK } else { TcpFlags::SYN };
+            let reason = if self.snd_max != self.iss { SendReason::Retransmit } else { SendReason::Normal };
+            if reason == SendReason::Retransmit {
+                self.counters.retransmits += 1;
+            }
+            self.snd_nxt = self.iss + 1;
+            if self.snd_max == self.iss {
+                self.snd_max = self.iss + 1;
+                self.rtt_probe = Some((self.iss + 1, now));
+            }
+            self.rtx_deadline.get_or_insert(now + self.rtt.rto());
+            return Some(self.finish(self.iss, flags, reason, now));
+        }
+        if !self.syn_acked() && !matches!(self.state, State::SynSent | State::SynReceived) {
+            // Should not happen; be safe.
+            return None;
+        }
+        if !self.syn_acked() {
+            // Data and FIN wait for the handshake (only an ACK may go out).
+            return self.ack_now.map(|r| self.finish(self.snd_nxt, TcpFlags::ACK, r, now));
+        }
+
+        // Keepalive probe: <SEQ=SND.NXT-1>, no data (RFC 1122 4.2.3.6).
+        if std::mem::take(&mut self.keepalive_probe_pending) {
+            return Some(self.finish(self.snd_max - 1, TcpFlags::ACK, SendReason::KeepaliveProbe, now));
+        }
+
+        let mss = usize::from(self.snd_mss);
+        let data0 = self.data_seq0();
+
+        // Fast retransmit (RFC 5681 3.2) of the first unacknowledged segment.
+        if std::mem::take(&mut self.fast_rtx_pending) {
+            let n = mss.min(self.tx.len());
+            if n > 0 {
+                payload.extend(self.tx.range(..n));
+                self.counters.retransmits += 1;
+                self.rtt_probe = None;
+                self.counters.bytes_sent += n as u64;
+                let mut flags = TcpFlags::ACK;
+                if n == self.tx.len() {
+                    flags |= TcpFlags::PSH;
+                }
+                return Some(self.finish(self.snd_una, flags, SendReason::FastRetransmit, now));
+            }
+        }
+
+        let offset = self.snd_nxt.since(data0) as usize;
+        let unsent = self.tx.len().saturating_sub(offset);
+        let wnd = self.snd_wnd.min(self.cwnd.max(u32::from(self.snd_mss)));
+        let usable = (self.snd_una + wnd).diff(self.snd_nxt).max(0) as usize;
+        let retransmitting = self.snd_nxt.lt(self.snd_max);
+
+        // Zero-window probe: one octet past the closed window (RFC 9293 3.8.6.1).
+        if std::mem::take(&mut self.force_probe) && unsent > 0 {
+            payload.extend(self.tx.range(offset..offset + 1));
+            let seq = self.snd_nxt;
+            self.snd_nxt += 1;
+            if self.snd_nxt.gt(self.snd_max) {
+                self.snd_max = self.snd_nxt;
+            }
+            self.arm_persist(now);
+            return Some(self.finish(seq, TcpFlags::ACK, SendReason::WindowProbe, now));
+        }
+
+        if unsent > 0 && usable > 0 {
+            let n = unsent.min(usable).min(mss);
+            let is_last = n == unsent;
+            // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1, 3.7.4).
+            let send = retransmitting
+                || n == mss
+                || (is_last && (!self.cfg.nagle || self.flight() == 0 || self.fin_queued))
+                || (self.max_snd_wnd > 0 && n as u32 >= self.max_snd_wnd / 2);
+            if send {
+                payload.extend(self.tx.range(offset..offset + n));
+                let seq = self.snd_nxt;
+                self.snd_nxt += n as u32;
+                let mut flags = TcpFlags::ACK;
+                if is_last {
+                    flags |= TcpFlags::PSH;
+                }
+                // Piggyback the FIN on the last data segment.
+                if is_last && self.fin_queued && self.snd_nxt == self.fin_seq() && usable > n {
+                    flags |= TcpFlags::FIN;
+                    self.snd_nxt += 1;
+                }
+                let reason = if retransmitting { SendReason::Retransmit } else { SendReason::Normal };
+                if retransmitting {
+                    self.counters.retransmits += 1;
+                } else {
+                    self.counters.bytes_sent += n as u64;
+                    if self.rtt_probe.is_none() {
+                        self.rtt_probe = Some((self.snd_nxt, now));
+                    }
+                }
+                if self.snd_nxt.gt(self.snd_max) {
+                    self.snd_max = self.snd_nxt;
+                }
+                self.on_sent_something(now);
+                return Some(self.finish(seq, flags, reason, now));
+            }
+        }
+
+        // A bare FIN once all data is sent.
+        if self.fin_queued && unsent == 0 && self.snd_nxt == self.fin_seq() {
+            let seq = self.snd_nxt;
+            self.snd_nxt += 1;
+            let reason = if self.snd_nxt.le(self.snd_max) { SendReason::Retransmit } else { SendReason::Normal };
+            if reason == SendReason::Retransmit {
+                self.counters.retransmits += 1;
+            }
+            if self.snd_nxt.gt(self.snd_max) {
+                self.snd_max = self.snd_nxt;
+            }
+            self.on_sent_something(now);
+            return Some(self.finish(seq, TcpFlags::FIN | TcpFlags::ACK, reason, now));
+        }
+
+        // Zero window with data waiting and nothing in flight: arm the persist timer.
+        if unsent > 0 && self.snd_wnd == 0 && self.snd_max == self.snd_una && self.persist_deadline.is_none() {
+            self.arm_persist(now);
+        }
+
+        // A pure ACK.
+        if let Some(r) = self.ack_now {
+            return Some(self.finish(self.snd_nxt, TcpFlags::ACK, r, now));
+        }
+        None
+    }
+
+    fn arm_persist(&mut self, now: Instant) {
+        let mut t = self.rtt.rto().max(self.cfg.min_rto);
+        for _ in 0..self.persist_backoff {
+            t = (t * 2).min(self.cfg.max_rto);
+        }
+        self.persist_deadline = Some(now + t.min(self.cfg.max_rto));
+    }
+
+    fn on_sent_something(&mut self, now: Instant) {
+        // RFC 6298 5.1: start the timer if it is not running.
+        if self.rtx_deadline.is_none() {
+            self.rtx_deadline = Some(now + self.rtt.rto());
+        }
+        if self.unacked_since.is_none() {
+            self.unacked_since = Some(now);
+        }
+    }
+
+    /// Whether the connection can be freed: closed and nobody holds a handle.
+    pub(crate) fn is_reapable(&self) -> bool {
+        self.state == State::Closed && self.owner == Owner::Orphan && self.rst_pending.is_none()
+    }
+
+    /// Whether there is output pending (for the stack's dirty list).
+    pub(crate) fn wants_output(&self) -> bool {
+        self.rst_pending.is_some()
+            || self.ack_now.is_some()
+            || self.keepalive_probe_pending
+            || self.force_probe
+            || self.fast_rtx_pending
+            || (self.state != State::Closed && self.snd_nxt == self.iss && self.state != State::Listen)
+            || (self.syn_acked() && self.has_unsent())
+    }
+
+    /// Bytes in the send buffer not yet acknowledged.
+    pub(crate) fn send_queued(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Status fields used by snapshots.
+    pub(crate) fn snapshot_parts(&self) -> (Option<Duration>, Duration, Duration, u32, u32) {
+        (self.rtt.srtt(), self.rtt.rttvar(), self.rtt.rto(), self.rtt.backoff(), self.keepalive_probes)
+    }
+}
+
+/// RFC 9293 3.10.7.1: the reply to a segment for a CLOSED connection.
+pub(crate) fn closed_reply(seg: &TcpRepr<'_>) -> Disposition {
+    if seg.flags.rst() {
+        // An incoming segment containing a RST is discarded.
+        Disposition::Done
+    } else if seg.flags.ack() {
+        // <SEQ=SEG.ACK><CTL=RST>
+        Disposition::Reset { seq: seg.ack, ack: None }
+    } else {
+        // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+        Disposition::Reset { seq: SeqNum(0), ack: Some(seg.seq + seg.seg_len()) }
+    }
+}
