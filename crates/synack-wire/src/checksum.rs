@@ -1,12 +1,69 @@
 //! The Internet checksum (RFC 1071) and the TCP pseudo-headers.
+//!
+//! The sum is accumulated 64 bits at a time: one's-complement addition is
+//! associative and commutative, and 2^16 = 1 modulo 2^16 - 1, so adding
+//! big-endian 64-bit words with an end-around carry and folding the result
+//! to 16 bits gives the same value as adding 16-bit words (RFC 1071 2(B),
+//! "parallel summation").
 
 use std::net::IpAddr;
 
+/// One's-complement addition of two 64-bit words (end-around carry).
+#[inline(always)]
+fn add64(a: u64, b: u64) -> u64 {
+    let (s, carry) = a.overflowing_add(b);
+    // With a carry, `s` is at most 2^64 - 2, so adding it back cannot overflow.
+    s + carry as u64
+}
+
+#[inline(always)]
+fn be64(chunk: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(chunk);
+    u64::from_be_bytes(w)
+}
+
+/// Fold a 64-bit one's-complement accumulator to 16 bits.
+#[inline]
+fn fold64(acc: u64) -> u16 {
+    let s = add64(acc >> 32, acc & 0xffff_ffff);
+    // `s` fits in 33 bits; two more 32-bit folds bring it to 16.
+    let s = (s >> 32) + (s & 0xffff_ffff);
+    let s = (s >> 16) + (s & 0xffff);
+    let s = (s >> 16) + (s & 0xffff);
+    let s = (s >> 16) + (s & 0xffff);
+    s as u16
+}
+
 /// One's-complement sum of `data` folded to 16 bits, starting from `initial`
 /// (an unfolded 32-bit partial sum). Not inverted.
+///
+/// `data` is read as big-endian 16-bit words; an odd final byte is padded
+/// with a zero byte on the right (RFC 1071 1).
 pub fn sum(initial: u32, data: &[u8]) -> u32 {
-    let _ = (initial, data);
-    todo!("wire: checksum::sum")
+    // Two independent accumulators let the CPU overlap the carry chains.
+    let mut a = initial as u64;
+    let mut b = 0u64;
+    let mut blocks = data.chunks_exact(32);
+    for blk in &mut blocks {
+        a = add64(a, be64(&blk[0..8]));
+        b = add64(b, be64(&blk[8..16]));
+        a = add64(a, be64(&blk[16..24]));
+        b = add64(b, be64(&blk[24..32]));
+    }
+    let mut words = blocks.remainder().chunks_exact(8);
+    for w in &mut words {
+        a = add64(a, be64(w));
+    }
+    let mut tail = words.remainder().chunks_exact(2);
+    for w in &mut tail {
+        b = add64(b, u64::from(u16::from_be_bytes([w[0], w[1]])));
+    }
+    if let [last] = tail.remainder() {
+        // RFC 1071 1: an odd byte count is padded with a zero octet.
+        b = add64(b, u64::from(*last) << 8);
+    }
+    u32::from(fold64(add64(a, b)))
 }
 
 /// Fold a 32-bit partial sum to 16 bits.
@@ -17,8 +74,126 @@ pub fn fold(mut s: u32) -> u16 {
     s as u16
 }
 
+/// The checksum field value for `data` starting from partial sum `initial`:
+/// the one's complement of the folded one's-complement sum.
+pub fn checksum(initial: u32, data: &[u8]) -> u16 {
+    !fold(sum(initial, data))
+}
+
+/// True when `data` (checksum field included) sums to all ones, i.e. the
+/// checksum it carries is correct (RFC 1071 1, "the result is checked").
+pub fn verify(initial: u32, data: &[u8]) -> bool {
+    fold(sum(initial, data)) == 0xffff
+}
+
 /// Partial sum of the TCP pseudo-header (RFC 9293 3.1 for IPv4, RFC 8200 8.1 for IPv6).
+///
+/// `length` is the TCP length (header plus payload, without IP headers or
+/// extension headers). The IPv4 pseudo-header carries it in 16 bits and the
+/// IPv6 one in 32; both sum the same way for lengths below 2^16. Mixed
+/// address families are a caller bug; both addresses are summed anyway.
 pub fn pseudo_header(src: IpAddr, dst: IpAddr, protocol: u8, length: u32) -> u32 {
-    let _ = (src, dst, protocol, length);
-    todo!("wire: checksum::pseudo_header")
+    let mut s = 0u32;
+    for addr in [src, dst] {
+        s = match addr {
+            IpAddr::V4(a) => sum(s, &a.octets()),
+            IpAddr::V6(a) => sum(s, &a.octets()),
+        };
+    }
+    // RFC 9293 3.1: zero, PTCL, TCP length. RFC 8200 8.1: upper-layer packet
+    // length (32 bits), three zero octets, next header.
+    s += length >> 16;
+    s += length & 0xffff;
+    s += u32::from(protocol);
+    u32::from(fold(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    /// The textbook RFC 1071 loop, one 16-bit word at a time.
+    fn reference(data: &[u8]) -> u16 {
+        let mut s: u64 = 0;
+        let mut i = 0;
+        while i + 1 < data.len() {
+            s += (u64::from(data[i]) << 8) | u64::from(data[i + 1]);
+            i += 2;
+        }
+        if i < data.len() {
+            s += u64::from(data[i]) << 8;
+        }
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s as u16
+    }
+
+    #[test]
+    fn rfc1071_example() {
+        // RFC 1071 3: the bytes 00 01 f2 03 f4 f5 f6 f7 sum to 0xddf2.
+        let d = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(sum(0, &d), 0xddf2);
+        assert_eq!(checksum(0, &d), !0xddf2u16);
+    }
+
+    #[test]
+    fn odd_length_and_empty() {
+        assert_eq!(sum(0, &[]), 0);
+        assert_eq!(sum(0, &[0xab]), 0xab00);
+        assert_eq!(sum(0, &[0x12, 0x34, 0x56]), 0x1234 + 0x5600);
+        assert_eq!(sum(0x1_0000, &[]), 1);
+    }
+
+    #[test]
+    fn all_ones_folds_to_ffff() {
+        let d = [0xffu8; 1500];
+        assert_eq!(sum(0, &d), 0xffff);
+    }
+
+    #[test]
+    fn pseudo_header_v4_by_hand() {
+        let src = Ipv4Addr::new(10, 0, 0, 1);
+        let dst = Ipv4Addr::new(10, 0, 0, 2);
+        // 0a00 + 0001 + 0a00 + 0002 + 0006 + 0014
+        let want = 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 0x0006 + 0x0014;
+        assert_eq!(pseudo_header(src.into(), dst.into(), 6, 20), want);
+    }
+
+    #[test]
+    fn pseudo_header_v6_matches_layout() {
+        let src: Ipv6Addr = "2001:db8::1".parse().unwrap_or(Ipv6Addr::LOCALHOST);
+        let dst: Ipv6Addr = "2001:db8::2".parse().unwrap_or(Ipv6Addr::LOCALHOST);
+        let len = 70_000u32;
+        let mut ph = Vec::new();
+        ph.extend_from_slice(&src.octets());
+        ph.extend_from_slice(&dst.octets());
+        ph.extend_from_slice(&len.to_be_bytes());
+        ph.extend_from_slice(&[0, 0, 0, 6]);
+        assert_eq!(
+            pseudo_header(src.into(), dst.into(), 6, len),
+            u32::from(reference(&ph))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn matches_reference(data in proptest::collection::vec(any::<u8>(), 0..3000), init in 0u32..0x10_0000) {
+            let mut with_init = reference(&data) as u64 + init as u64;
+            while with_init > 0xffff {
+                with_init = (with_init & 0xffff) + (with_init >> 16);
+            }
+            prop_assert_eq!(sum(init, &data), with_init as u32);
+            prop_assert_eq!(sum(0, &data), u32::from(reference(&data)));
+        }
+
+        #[test]
+        fn split_anywhere_at_even_offset(data in proptest::collection::vec(any::<u8>(), 0..600), cut in 0usize..300) {
+            let cut = (cut * 2).min(data.len() & !1);
+            let (a, b) = data.split_at(cut);
+            prop_assert_eq!(sum(sum(0, a), b), sum(0, &data));
+        }
+    }
 }

@@ -7,13 +7,14 @@
 #![forbid(unsafe_code)]
 
 pub mod checksum;
+mod field;
 pub mod ip;
 pub mod seq;
 pub mod tcp;
 
-pub use ip::{IpRepr, Ipv4Repr, Ipv6Repr};
+pub use ip::{IpRepr, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr};
 pub use seq::SeqNum;
-pub use tcp::{SackBlocks, TcpFlags, TcpOptions, TcpRepr, Timestamps};
+pub use tcp::{SackBlocks, TcpFlags, TcpOptions, TcpPacket, TcpRepr, Timestamps};
 
 /// Why a packet could not be parsed. Every variant is counted by the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,9 +1,35 @@
 //! The TCP header and its options (RFC 9293 3.1, RFC 7323, RFC 2018).
 
-use crate::ip::IpRepr;
+use crate::checksum;
+use crate::field::{set_u16, set_u32, u16_at, u32_at, u8_at};
+use crate::ip::{IpRepr, PROTO_TCP};
 use crate::seq::SeqNum;
 use crate::{ChecksumMode, WireError};
 use core::fmt;
+use std::net::IpAddr;
+
+/// Length of a TCP header without options.
+pub const TCP_HEADER_LEN: usize = 20;
+/// Most option bytes a header can carry (data offset 15 words).
+pub const MAX_OPTIONS_LEN: usize = 40;
+
+/// TCP option kinds (RFC 9293 3.2, RFC 7323, RFC 2018).
+pub mod option_kind {
+    /// End of option list.
+    pub const EOL: u8 = 0;
+    /// No operation (padding).
+    pub const NOP: u8 = 1;
+    /// Maximum segment size, length 4.
+    pub const MSS: u8 = 2;
+    /// Window scale, length 3 (RFC 7323 2.2).
+    pub const WINDOW_SCALE: u8 = 3;
+    /// SACK permitted, length 2 (RFC 2018 2).
+    pub const SACK_PERMITTED: u8 = 4;
+    /// SACK, length 2 + 8n (RFC 2018 3).
+    pub const SACK: u8 = 5;
+    /// Timestamps, length 10 (RFC 7323 3.2).
+    pub const TIMESTAMPS: u8 = 8;
+}
 
 /// The TCP control bits. Any combination can be parsed and emitted (hostile
 /// input included); the connection decides what each combination means.
@@ -192,8 +218,384 @@ pub struct TcpOptions {
 
 impl TcpOptions {
     /// Length in bytes these options take on the wire, padded to a multiple of 4.
+    ///
+    /// Agrees exactly with [`TcpOptions::emit`]; see there for the layout.
     pub fn wire_len(&self) -> usize {
-        todo!("wire: TcpOptions::wire_len")
+        let fixed = self.fixed_len();
+        let n = self.sack_blocks_emitted();
+        if n == 0 {
+            fixed
+        } else {
+            fixed + 4 + 8 * n
+        }
+    }
+
+    /// Bytes taken by everything but the SACK blocks (at most 20).
+    fn fixed_len(&self) -> usize {
+        let mut len = 0;
+        if self.mss.is_some() {
+            len += 4;
+        }
+        if self.timestamps.is_some() {
+            // SACK-permitted rides in the two bytes before TS that would
+            // otherwise be NOP, NOP.
+            len += 12;
+        } else if self.sack_permitted {
+            len += 4;
+        }
+        if self.window_scale.is_some() {
+            len += 4;
+        }
+        len
+    }
+
+    /// How many of `self.sack` blocks [`TcpOptions::emit`] writes: as many
+    /// as fit in the 40 option bytes left after the other options, first
+    /// blocks first (RFC 2018 4: the first block must report the most
+    /// recently received segment, so the ones at the end are dropped).
+    /// With timestamps that is 3 blocks, with every SYN option 2.
+    pub fn sack_blocks_emitted(&self) -> usize {
+        let room = MAX_OPTIONS_LEN - self.fixed_len();
+        // NOP, NOP, kind, length, then 8 bytes per block.
+        let fit = room.saturating_sub(4) / 8;
+        self.sack.len().min(fit)
+    }
+
+    /// The options as they read back after [`TcpOptions::emit`]: SACK
+    /// blocks that do not fit are dropped and `unknown` is zero (unknown
+    /// options are never emitted).
+    pub fn normalized(&self) -> TcpOptions {
+        let mut out = *self;
+        out.unknown = 0;
+        out.sack = SackBlocks::default();
+        for &(l, r) in self.sack.as_slice().iter().take(self.sack_blocks_emitted()) {
+            out.sack.push(l, r);
+        }
+        out
+    }
+
+    /// Parse the option bytes of a TCP header (after the fixed 20 bytes).
+    ///
+    /// * EOL ends parsing; whatever follows is ignored (RFC 9293 3.2).
+    /// * NOP is skipped.
+    /// * MSS (len 4), window scale (len 3), SACK-permitted (len 2), SACK
+    ///   (len 2 + 8n, n in 1..=4) and timestamps (len 10) are decoded; a
+    ///   known kind with any other length is [`WireError::BadOption`].
+    /// * Unknown kinds are skipped by their length byte and counted in
+    ///   `unknown` (saturating) (RFC 9293 3.2: "must be prepared to handle
+    ///   an illegal option length ... without crashing").
+    /// * A length byte below 2, missing, or running past the header is
+    ///   [`WireError::BadOption`].
+    /// * Duplicated known options: the last one wins (a duplicate SACK
+    ///   option replaces the earlier blocks). Rejecting them would make
+    ///   synack stricter than the peers it talks to, which accept them.
+    pub fn parse(mut bytes: &[u8]) -> Result<TcpOptions, WireError> {
+        use option_kind as k;
+        let mut o = TcpOptions::default();
+        loop {
+            let (kind, rest) = match bytes {
+                [] => break,
+                [kind, rest @ ..] => (*kind, rest),
+            };
+            match kind {
+                k::EOL => break,
+                k::NOP => {
+                    bytes = rest;
+                    continue;
+                }
+                _ => {}
+            }
+            let len = usize::from(*rest.first().ok_or(WireError::BadOption)?);
+            if len < 2 {
+                return Err(WireError::BadOption);
+            }
+            let opt = bytes.get(..len).ok_or(WireError::BadOption)?;
+            let body = opt.get(2..).unwrap_or(&[]);
+            match (kind, body) {
+                (k::MSS, &[a, b]) => o.mss = Some(u16::from_be_bytes([a, b])),
+                // RFC 7323 2.2: shift.cnt is kept as sent; clamping to 14 is
+                // the connection's job (2.3).
+                (k::WINDOW_SCALE, &[s]) => o.window_scale = Some(s),
+                (k::SACK_PERMITTED, &[]) => o.sack_permitted = true,
+                (k::SACK, body) if !body.is_empty() && body.len() % 8 == 0 && body.len() <= 32 => {
+                    // RFC 2018 3: 8 bytes per block, left edge then right edge.
+                    let mut sack = SackBlocks::default();
+                    for blk in body.chunks_exact(8) {
+                        let left = SeqNum(u32_at(blk, 0));
+                        let right = SeqNum(u32_at(blk, 4));
+                        sack.push(left, right);
+                    }
+                    o.sack = sack;
+                }
+                (k::TIMESTAMPS, body) if body.len() == 8 => {
+                    // RFC 7323 3.2: TSval then TSecr.
+                    o.timestamps = Some(Timestamps {
+                        tsval: u32_at(body, 0),
+                        tsecr: u32_at(body, 4),
+                    });
+                }
+                (k::MSS | k::WINDOW_SCALE | k::SACK_PERMITTED | k::SACK | k::TIMESTAMPS, _) => {
+                    return Err(WireError::BadOption);
+                }
+                _ => o.unknown = o.unknown.saturating_add(1),
+            }
+            bytes = bytes.get(len..).unwrap_or(&[]);
+        }
+        Ok(o)
+    }
+
+    /// Write the options into `buf[..self.wire_len()]`, returning that length.
+    ///
+    /// The layout is the one Linux uses, each piece already 4-byte aligned:
+    ///
+    /// 1. `MSS` (4 bytes);
+    /// 2. with timestamps: `SACK_PERM, TS` when SACK is permitted, else
+    ///    `NOP, NOP, TS` (12 bytes); without timestamps but with SACK
+    ///    permitted: `NOP, NOP, SACK_PERM` (4 bytes);
+    /// 3. `NOP, WSCALE` (4 bytes);
+    /// 4. `NOP, NOP, SACK` with as many blocks as fit (see
+    ///    [`TcpOptions::sack_blocks_emitted`]).
+    ///
+    /// So a SYN with everything is `MSS, SACK_PERM, TS, NOP, WSCALE`
+    /// (20 bytes). Every option that is set is written whatever the
+    /// segment's flags; which options belong on which segment is the
+    /// connection's decision.
+    ///
+    /// # Panics
+    /// If `buf` is shorter than [`TcpOptions::wire_len`].
+    pub fn emit(&self, buf: &mut [u8]) -> usize {
+        use option_kind as k;
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            buf[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        if let Some(mss) = self.mss {
+            let [a, b] = mss.to_be_bytes();
+            put(&[k::MSS, 4, a, b]);
+        }
+        if let Some(ts) = self.timestamps {
+            if self.sack_permitted {
+                put(&[k::SACK_PERMITTED, 2]);
+            } else {
+                put(&[k::NOP, k::NOP]);
+            }
+            put(&[k::TIMESTAMPS, 10]);
+            put(&ts.tsval.to_be_bytes());
+            put(&ts.tsecr.to_be_bytes());
+        } else if self.sack_permitted {
+            put(&[k::NOP, k::NOP, k::SACK_PERMITTED, 2]);
+        }
+        if let Some(ws) = self.window_scale {
+            put(&[k::NOP, k::WINDOW_SCALE, 3, ws]);
+        }
+        let n = self.sack_blocks_emitted();
+        if n > 0 {
+            put(&[k::NOP, k::NOP, k::SACK, (2 + 8 * n) as u8]);
+            for &(l, r) in self.sack.as_slice().iter().take(n) {
+                put(&l.0.to_be_bytes());
+                put(&r.0.to_be_bytes());
+            }
+        }
+        debug_assert_eq!(at, self.wire_len());
+        at
+    }
+}
+
+mod field {
+    pub(super) const SRC_PORT: usize = 0;
+    pub(super) const DST_PORT: usize = 2;
+    pub(super) const SEQ: usize = 4;
+    pub(super) const ACK: usize = 8;
+    pub(super) const DATA_OFFSET: usize = 12;
+    pub(super) const FLAGS: usize = 13;
+    pub(super) const WINDOW: usize = 14;
+    pub(super) const CHECKSUM: usize = 16;
+    pub(super) const URGENT: usize = 18;
+}
+
+/// A zero-copy view of a TCP segment.
+///
+/// After [`TcpPacket::new_checked`] succeeds, no accessor panics and the
+/// data offset lies inside the buffer. Readers on a view built with
+/// [`TcpPacket::new_unchecked`] never panic either; fields outside the
+/// buffer read as zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpPacket<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> TcpPacket<T> {
+    /// Wrap `buffer` without checking it.
+    pub const fn new_unchecked(buffer: T) -> Self {
+        TcpPacket { buffer }
+    }
+
+    /// Wrap `buffer` (the whole segment, header and payload), checking that
+    /// the fixed header fits ([`WireError::Truncated`]) and that the data
+    /// offset is at least 5 and inside the buffer ([`WireError::BadDataOffset`],
+    /// RFC 9293 3.1).
+    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+        let p = TcpPacket { buffer };
+        p.check_len()?;
+        Ok(p)
+    }
+
+    /// The length checks of [`TcpPacket::new_checked`].
+    pub fn check_len(&self) -> Result<(), WireError> {
+        let len = self.b().len();
+        if len < TCP_HEADER_LEN {
+            return Err(WireError::Truncated);
+        }
+        let hlen = self.header_len();
+        if hlen < TCP_HEADER_LEN || hlen > len {
+            return Err(WireError::BadDataOffset);
+        }
+        Ok(())
+    }
+
+    /// The wrapped buffer.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    fn b(&self) -> &[u8] {
+        self.buffer.as_ref()
+    }
+
+    /// Source port.
+    pub fn src_port(&self) -> u16 {
+        u16_at(self.b(), field::SRC_PORT)
+    }
+
+    /// Destination port.
+    pub fn dst_port(&self) -> u16 {
+        u16_at(self.b(), field::DST_PORT)
+    }
+
+    /// Sequence number.
+    pub fn seq_number(&self) -> SeqNum {
+        SeqNum(u32_at(self.b(), field::SEQ))
+    }
+
+    /// Acknowledgment number.
+    pub fn ack_number(&self) -> SeqNum {
+        SeqNum(u32_at(self.b(), field::ACK))
+    }
+
+    /// Data offset in 32-bit words.
+    pub fn data_offset(&self) -> u8 {
+        u8_at(self.b(), field::DATA_OFFSET) >> 4
+    }
+
+    /// Header length in bytes (data offset * 4).
+    pub fn header_len(&self) -> usize {
+        usize::from(self.data_offset()) * 4
+    }
+
+    /// The control bits (all eight).
+    pub fn flags(&self) -> TcpFlags {
+        TcpFlags(u8_at(self.b(), field::FLAGS))
+    }
+
+    /// The window field (unscaled).
+    pub fn window_len(&self) -> u16 {
+        u16_at(self.b(), field::WINDOW)
+    }
+
+    /// The checksum field.
+    pub fn checksum(&self) -> u16 {
+        u16_at(self.b(), field::CHECKSUM)
+    }
+
+    /// The urgent pointer.
+    pub fn urgent_at(&self) -> u16 {
+        u16_at(self.b(), field::URGENT)
+    }
+
+    /// The option bytes (between the fixed header and the data offset).
+    pub fn options(&self) -> &[u8] {
+        self.b()
+            .get(TCP_HEADER_LEN..self.header_len())
+            .unwrap_or(&[])
+    }
+
+    /// The payload (after the data offset).
+    pub fn payload(&self) -> &[u8] {
+        self.b().get(self.header_len()..).unwrap_or(&[])
+    }
+
+    /// The checksum is correct for the pseudo-header of `src` and `dst`
+    /// (RFC 9293 3.1; RFC 8200 8.1 for IPv6).
+    pub fn verify_checksum(&self, src: IpAddr, dst: IpAddr) -> bool {
+        let b = self.b();
+        let len = u32::try_from(b.len()).unwrap_or(u32::MAX);
+        checksum::verify(checksum::pseudo_header(src, dst, PROTO_TCP, len), b)
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
+    fn bm(&mut self) -> &mut [u8] {
+        self.buffer.as_mut()
+    }
+
+    /// Set the source port.
+    ///
+    /// # Panics
+    /// All setters panic if the buffer is shorter than 20 bytes.
+    pub fn set_src_port(&mut self, v: u16) {
+        set_u16(self.bm(), field::SRC_PORT, v);
+    }
+
+    /// Set the destination port.
+    pub fn set_dst_port(&mut self, v: u16) {
+        set_u16(self.bm(), field::DST_PORT, v);
+    }
+
+    /// Set the sequence number.
+    pub fn set_seq_number(&mut self, v: SeqNum) {
+        set_u32(self.bm(), field::SEQ, v.0);
+    }
+
+    /// Set the acknowledgment number.
+    pub fn set_ack_number(&mut self, v: SeqNum) {
+        set_u32(self.bm(), field::ACK, v.0);
+    }
+
+    /// Set the header length in bytes (a multiple of 4, 20..=60); the
+    /// reserved bits are cleared.
+    pub fn set_header_len(&mut self, len: usize) {
+        self.bm()[field::DATA_OFFSET] = ((len / 4) as u8) << 4;
+    }
+
+    /// Set the control bits.
+    pub fn set_flags(&mut self, f: TcpFlags) {
+        self.bm()[field::FLAGS] = f.0;
+    }
+
+    /// Set the window field.
+    pub fn set_window_len(&mut self, v: u16) {
+        set_u16(self.bm(), field::WINDOW, v);
+    }
+
+    /// Set the checksum field.
+    pub fn set_checksum(&mut self, v: u16) {
+        set_u16(self.bm(), field::CHECKSUM, v);
+    }
+
+    /// Set the urgent pointer.
+    pub fn set_urgent_at(&mut self, v: u16) {
+        set_u16(self.bm(), field::URGENT, v);
+    }
+
+    /// Compute and store the checksum over the whole buffer with the
+    /// pseudo-header of `src` and `dst`.
+    pub fn fill_checksum(&mut self, src: IpAddr, dst: IpAddr) {
+        self.set_checksum(0);
+        let b = self.b();
+        let len = u32::try_from(b.len()).unwrap_or(u32::MAX);
+        let c = checksum::checksum(checksum::pseudo_header(src, dst, PROTO_TCP, len), b);
+        self.set_checksum(c);
     }
 }
 
@@ -224,9 +626,33 @@ impl<'a> TcpRepr<'a> {
     /// Parse a TCP segment (header, options, payload) from `bytes`, the IP
     /// payload, verifying the checksum with `ip`'s pseudo-header unless `mode`
     /// says not to.
-    pub fn parse(bytes: &'a [u8], ip: &IpRepr, mode: ChecksumMode) -> Result<TcpRepr<'a>, WireError> {
-        let _ = (bytes, ip, mode);
-        todo!("wire: TcpRepr::parse")
+    ///
+    /// Checks, in order: lengths and data offset (see
+    /// [`TcpPacket::new_checked`]), the checksum when `mode` is
+    /// [`ChecksumMode::Verify`] ([`WireError::BadTcpChecksum`]), then the
+    /// options (see [`TcpOptions::parse`]). Any combination of flags is
+    /// accepted; the reserved bits are ignored.
+    pub fn parse(
+        bytes: &'a [u8],
+        ip: &IpRepr,
+        mode: ChecksumMode,
+    ) -> Result<TcpRepr<'a>, WireError> {
+        let p = TcpPacket::new_checked(bytes)?;
+        if mode == ChecksumMode::Verify && !p.verify_checksum(ip.src(), ip.dst()) {
+            return Err(WireError::BadTcpChecksum);
+        }
+        let options = TcpOptions::parse(p.options())?;
+        Ok(TcpRepr {
+            src_port: p.src_port(),
+            dst_port: p.dst_port(),
+            seq: p.seq_number(),
+            ack: p.ack_number(),
+            flags: p.flags(),
+            window: p.window_len(),
+            urgent: p.urgent_at(),
+            options,
+            payload: p.into_inner().get(p.header_len()..).unwrap_or(&[]),
+        })
     }
 
     /// Header length including options.
@@ -241,9 +667,30 @@ impl<'a> TcpRepr<'a> {
 
     /// Write the segment into `buf[..self.buffer_len()]`, computing the checksum
     /// with `ip`'s pseudo-header.
+    ///
+    /// # Panics
+    /// If `buf` is shorter than [`TcpRepr::buffer_len`].
     pub fn emit(&self, buf: &mut [u8], ip: &IpRepr) {
-        let _ = (buf, ip);
-        todo!("wire: TcpRepr::emit")
+        let hlen = self.header_len();
+        let total = hlen + self.payload.len();
+        let buf = &mut buf[..total];
+        let (head, data) = buf.split_at_mut(hlen);
+        data.copy_from_slice(self.payload);
+        let (fixed, opts) = head.split_at_mut(TCP_HEADER_LEN);
+        self.options.emit(opts);
+        let mut p = TcpPacket::new_unchecked(fixed);
+        p.set_src_port(self.src_port);
+        p.set_dst_port(self.dst_port);
+        p.set_seq_number(self.seq);
+        p.set_ack_number(self.ack);
+        p.set_header_len(hlen);
+        p.set_flags(self.flags);
+        p.set_window_len(self.window);
+        p.set_checksum(0);
+        p.set_urgent_at(self.urgent);
+        // RFC 9293 3.1: the checksum covers pseudo-header, header and data.
+        let mut p = TcpPacket::new_unchecked(buf);
+        p.fill_checksum(ip.src(), ip.dst());
     }
 
     /// SEG.LEN of RFC 9293 3.4: payload octets plus one for SYN and one for FIN.

@@ -1,0 +1,8 @@
+//! Integration tests for synack-wire: golden packets, per-error unit tests,
+//! round-trip and mutation properties.
+#![allow(missing_docs, unreachable_pub)]
+
+mod common;
+mod errors;
+mod golden;
+mod props;
