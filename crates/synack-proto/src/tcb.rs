@@ -107,6 +107,8 @@ pub(crate) struct Tcb {
     tx: VecDeque<u8>,
     /// The application closed its sending side: a FIN follows the data.
     fin_queued: bool,
+    /// Sequence number of our FIN, fixed when it is queued (no data follows it).
+    fin_at: SeqNum,
     syn_retransmitted: bool,
 
     // Receive sequence space.
@@ -205,6 +207,7 @@ impl Tcb {
             snd_wscale: 0,
             tx: VecDeque::new(),
             fin_queued: false,
+            fin_at: iss,
             syn_retransmitted: false,
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
@@ -395,7 +398,13 @@ impl Tcb {
 
     /// Sequence number of our FIN, when queued.
     fn fin_seq(&self) -> SeqNum {
-        self.data_seq0() + self.tx.len() as u32
+        self.fin_at
+    }
+
+    /// Queue our FIN after all data now in the send buffer.
+    fn queue_fin(&mut self) {
+        self.fin_queued = true;
+        self.fin_at = self.data_seq0() + self.tx.len() as u32;
     }
 
     /// Receive window we can offer now.
@@ -1117,14 +1126,14 @@ impl Tcb {
             }
             State::SynReceived => {
                 // Queue the FIN until ESTABLISHED; the state moves on the ACK of our SYN.
-                self.fin_queued = true;
+                self.queue_fin();
             }
             State::Established => {
-                self.fin_queued = true;
+                self.queue_fin();
                 self.set_state(State::FinWait1, Cause::Close, ctx);
             }
             State::CloseWait => {
-                self.fin_queued = true;
+                self.queue_fin();
                 self.set_state(State::LastAck, Cause::Close, ctx);
             }
             State::Closed | State::Listen => return Err(Error::NotConnected),

@@ -1,0 +1,224 @@
+//! A two-host harness for scenario tests: stacks C (client, 10.0.0.1) and
+//! S (server, 10.0.0.2) joined by a link with a one-way delay, on a virtual
+//! clock that jumps to the next delivery or deadline. Every segment sent and
+//! every state change is logged with relative sequence numbers, so a test can
+//! pin a whole exchange.
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::{IpAddr, SocketAddr};
+use synack_proto::wire::{parse_packet, ChecksumMode, SeqNum, TcpFlags};
+use synack_proto::{Duration, EventKind, Instant, Stack, StackConfig};
+
+pub const C_IP: &str = "10.0.0.1";
+pub const S_IP: &str = "10.0.0.2";
+
+pub fn s_addr(port: u16) -> SocketAddr {
+    SocketAddr::new(S_IP.parse().unwrap(), port)
+}
+pub fn c_addr(port: u16) -> SocketAddr {
+    SocketAddr::new(C_IP.parse().unwrap(), port)
+}
+
+/// A filter deciding the fate of each packet: `(from 0=C 1=S, flags, nth packet from that side with exactly these flags counted from 1)` -> drop?
+pub type DropFn = Box<dyn FnMut(usize, TcpFlags, usize, &[u8]) -> bool>;
+
+pub struct Net {
+    pub now: Instant,
+    pub hosts: [Stack; 2],
+    pub delay: Duration,
+    pending: Vec<(Instant, u64, usize, Vec<u8>)>,
+    seqno: u64,
+    pub log: Vec<String>,
+    pub drop: Option<DropFn>,
+    iss: [Option<SeqNum>; 2],
+    counts: std::collections::HashMap<(usize, u8), usize>,
+    pub with_window: bool,
+    pub with_time: bool,
+}
+
+pub fn name(h: usize) -> &'static str {
+    if h == 0 {
+        "C"
+    } else {
+        "S"
+    }
+}
+
+impl Net {
+    pub fn new(cfg: StackConfig) -> Net {
+        Net::with_configs(cfg, cfg)
+    }
+
+    pub fn with_configs(c: StackConfig, s: StackConfig) -> Net {
+        let mut a = Stack::new(c, 1);
+        a.add_address(C_IP.parse::<IpAddr>().unwrap());
+        let mut b = Stack::new(s, 2);
+        b.add_address(S_IP.parse::<IpAddr>().unwrap());
+        Net {
+            now: Instant::ZERO,
+            hosts: [a, b],
+            delay: Duration::from_millis(10),
+            pending: Vec::new(),
+            seqno: 0,
+            log: Vec::new(),
+            drop: None,
+            iss: [None, None],
+            counts: Default::default(),
+            with_window: false,
+            with_time: false,
+        }
+    }
+
+    pub fn c(&mut self) -> &mut Stack {
+        &mut self.hosts[0]
+    }
+    pub fn s(&mut self) -> &mut Stack {
+        &mut self.hosts[1]
+    }
+
+    fn rel(&self, h: usize, v: SeqNum) -> u32 {
+        self.iss[h].map_or(v.get(), |i| v.since(i))
+    }
+
+    /// Move every pending output onto the link and every event into the log.
+    pub fn flush(&mut self) {
+        let mut buf = Vec::new();
+        for h in 0..2 {
+            while self.hosts[h].poll_transmit(self.now, &mut buf) {
+                let (_, seg) = parse_packet(&buf, ChecksumMode::Verify).expect("stack emitted a bad packet");
+                let flags = seg.flags;
+                let n = {
+                    let c = self.counts.entry((h, flags.0)).or_insert(0);
+                    *c += 1;
+                    *c
+                };
+                let dropped = match self.drop.as_mut() {
+                    Some(f) => f(h, flags, n, &buf),
+                    None => false,
+                };
+                self.seqno += 1;
+                if dropped {
+                    self.log.push(format!("{}{} X dropped", self.t(), name(h)));
+                } else {
+                    self.pending.push((self.now + self.delay, self.seqno, 1 - h, buf.clone()));
+                }
+            }
+        }
+        for h in 0..2 {
+            while let Some(e) = self.hosts[h].poll_event() {
+                self.log_event(h, e.kind);
+            }
+        }
+    }
+
+    fn t(&self) -> String {
+        if self.with_time {
+            format!("{:>7} ", self.now.millis())
+        } else {
+            String::new()
+        }
+    }
+
+    fn log_event(&mut self, h: usize, k: EventKind) {
+        match k {
+            EventKind::SegmentSent { seg, .. } => {
+                if seg.flags.syn() && self.iss[h].is_none() {
+                    self.iss[h] = Some(seg.seq);
+                }
+                let seq = self.rel(h, seg.seq);
+                let ack = self.rel(1 - h, seg.ack);
+                let mut s = format!("{}{}>{} {} seq={}", self.t(), name(h), name(1 - h), seg.flags, seq);
+                if seg.flags.ack() {
+                    s += &format!(" ack={ack}");
+                }
+                if self.with_window {
+                    s += &format!(" win={}", seg.window);
+                }
+                s += &format!(" len={}", seg.len);
+                self.log.push(s);
+            }
+            EventKind::StateChanged { from, to, .. } => {
+                let s = format!("{}{} {}->{}", self.t(), name(h), from, to);
+                self.log.push(s);
+            }
+            EventKind::ConnectionError { error, .. } => {
+                let s = format!("{}{} error {}", self.t(), name(h), error);
+                self.log.push(s);
+            }
+            _ => {}
+        }
+    }
+
+    /// Advance to the next delivery or deadline and process it. Returns false when idle.
+    pub fn step(&mut self) -> bool {
+        self.flush();
+        let next_pkt = self.pending.iter().map(|p| (p.0, p.1)).min();
+        let next_timer = [self.hosts[0].poll_timeout(), self.hosts[1].poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        let t = match (next_pkt.map(|p| p.0), next_timer) {
+            (None, None) => return false,
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (Some(a), Some(b)) => a.min(b),
+        };
+        self.now = self.now.max(t);
+        if let Some((pt, ps)) = next_pkt {
+            if pt <= t {
+                let i = self.pending.iter().position(|p| p.0 == pt && p.1 == ps).unwrap();
+                let (_, _, to, bytes) = self.pending.remove(i);
+                self.hosts[to].handle_packet(self.now, &bytes);
+                self.flush();
+                return true;
+            }
+        }
+        for h in 0..2 {
+            self.hosts[h].handle_timeout(self.now);
+        }
+        self.flush();
+        true
+    }
+
+    /// Run until nothing is pending or `limit` of virtual time has passed.
+    pub fn run_for(&mut self, limit: Duration) {
+        let end = self.now + limit;
+        for _ in 0..1_000_000 {
+            let next = self.next_time();
+            match next {
+                Some(t) if t <= end => {
+                    self.step();
+                }
+                _ => break,
+            }
+        }
+        self.now = self.now.max(end.min(self.next_time().unwrap_or(end)));
+        self.flush();
+    }
+
+    pub fn next_time(&mut self) -> Option<Instant> {
+        self.flush();
+        let p = self.pending.iter().map(|p| p.0).min();
+        let t = [self.hosts[0].poll_timeout(), self.hosts[1].poll_timeout()].into_iter().flatten().min();
+        [p, t].into_iter().flatten().min()
+    }
+
+    /// Run until idle (bounded by 10 virtual hours).
+    pub fn run(&mut self) {
+        self.run_for(Duration::from_secs(36_000));
+    }
+
+    pub fn take_log(&mut self) -> Vec<String> {
+        self.flush();
+        std::mem::take(&mut self.log)
+    }
+}
+
+/// Compare logs with a readable diff on failure.
+#[track_caller]
+pub fn assert_log(actual: &[String], expected: &[&str]) {
+    let a: Vec<&str> = actual.iter().map(|s| s.as_str()).collect();
+    if a != expected {
+        panic!("log differs\n--- expected\n{}\n--- actual\n{}\n", expected.join("\n"), a.join("\n"));
+    }
+}
