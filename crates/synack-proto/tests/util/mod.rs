@@ -22,7 +22,12 @@ pub fn c_addr(port: u16) -> SocketAddr {
 /// A filter deciding the fate of each packet: `(from 0=C 1=S, flags, nth packet from that side with exactly these flags counted from 1)` -> drop?
 pub type DropFn = Box<dyn FnMut(usize, TcpFlags, usize, &[u8]) -> bool>;
 
+/// Application logic run on a host after each packet or timeout it handles,
+/// before its output is collected (so a reply can share a segment with an ACK).
+pub type AppFn = Box<dyn FnMut(&mut Stack, Instant)>;
+
 pub struct Net {
+    pub apps: [Option<AppFn>; 2],
     pub now: Instant,
     pub hosts: [Stack; 2],
     pub delay: Duration,
@@ -55,6 +60,7 @@ impl Net {
         let mut b = Stack::new(s, 2);
         b.add_address(S_IP.parse::<IpAddr>().unwrap());
         Net {
+            apps: [None, None],
             now: Instant::ZERO,
             hosts: [a, b],
             delay: Duration::from_millis(10),
@@ -169,15 +175,23 @@ impl Net {
                 let i = self.pending.iter().position(|p| p.0 == pt && p.1 == ps).unwrap();
                 let (_, _, to, bytes) = self.pending.remove(i);
                 self.hosts[to].handle_packet(self.now, &bytes);
+                self.run_app(to);
                 self.flush();
                 return true;
             }
         }
         for h in 0..2 {
             self.hosts[h].handle_timeout(self.now);
+            self.run_app(h);
         }
         self.flush();
         true
+    }
+
+    fn run_app(&mut self, h: usize) {
+        if let Some(app) = self.apps[h].as_mut() {
+            app(&mut self.hosts[h], self.now);
+        }
     }
 
     /// Run until nothing is pending or `limit` of virtual time has passed.
