@@ -131,6 +131,17 @@ impl IpRepr {
         }
     }
 
+    /// The largest TCP segment (header plus payload) this header can carry:
+    /// 65515 bytes for IPv4 (16-bit total length), 65535 for IPv6 (16-bit
+    /// payload length; jumbograms are not supported). [`IpRepr::emit`] must
+    /// not be asked for more.
+    pub const fn max_payload_len(&self) -> usize {
+        match self {
+            IpRepr::V4(_) => u16::MAX as usize - IPV4_HEADER_LEN,
+            IpRepr::V6(_) => u16::MAX as usize,
+        }
+    }
+
     /// Parse an IP header from the start of `bytes`, returning the header and
     /// the TCP bytes it carries (trimmed to the IP length field; link padding
     /// after it is ignored).
@@ -745,5 +756,119 @@ impl Ipv6Repr {
         p.set_hop_limit(self.hop_limit);
         p.set_src_addr(self.src);
         p.set_dst_addr(self.dst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unchecked_views_never_panic_on_short_buffers() {
+        for len in 0..64 {
+            let buf = vec![0xffu8; len];
+            let p = Ipv4Packet::new_unchecked(&buf[..]);
+            let _ = (
+                p.version(),
+                p.header_len(),
+                p.total_len(),
+                p.ident(),
+                p.dont_frag(),
+            );
+            let _ = (
+                p.more_frags(),
+                p.frag_offset(),
+                p.ttl(),
+                p.protocol(),
+                p.checksum(),
+            );
+            let _ = (
+                p.src_addr(),
+                p.dst_addr(),
+                p.verify_checksum(),
+                p.options(),
+                p.payload(),
+            );
+            let _ = (p.tos(), p.ihl(), p.check_len());
+            let p = Ipv6Packet::new_unchecked(&buf[..]);
+            let _ = (
+                p.version(),
+                p.traffic_class(),
+                p.flow_label(),
+                p.payload_len(),
+            );
+            let _ = (
+                p.next_header(),
+                p.hop_limit(),
+                p.src_addr(),
+                p.dst_addr(),
+                p.payload(),
+            );
+            let _ = p.check_len();
+        }
+    }
+
+    #[test]
+    fn checked_views() {
+        assert_eq!(
+            Ipv4Packet::new_checked(&[0x45u8; 19][..]).err(),
+            Some(WireError::Truncated)
+        );
+        let mut h = [0u8; 24];
+        h[0] = 0x46;
+        h[3] = 24;
+        let p = Ipv4Packet::new_checked(&h[..]).expect("IHL 6 view");
+        assert_eq!(p.options().len(), 4);
+        assert!(p.payload().is_empty());
+        h[0] = 0x47;
+        assert_eq!(
+            Ipv4Packet::new_checked(&h[..]).err(),
+            Some(WireError::Truncated)
+        );
+        let mut h6 = [0u8; 41];
+        h6[0] = 0x60;
+        h6[5] = 2;
+        assert_eq!(
+            Ipv6Packet::new_checked(&h6[..]).err(),
+            Some(WireError::Truncated)
+        );
+        h6[5] = 1;
+        assert_eq!(
+            Ipv6Packet::new_checked(&h6[..]).map(|p| p.payload().len()),
+            Ok(1)
+        );
+    }
+
+    #[test]
+    fn setters_round_trip_through_getters() {
+        let mut b = [0u8; 20];
+        let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
+        p.set_version_and_header_len(20);
+        p.set_total_len(20);
+        p.set_flags_and_frag(false, true, 1480);
+        p.set_ttl(3);
+        p.fill_checksum();
+        assert!(p.verify_checksum());
+        assert!(p.more_frags() && !p.dont_frag());
+        assert_eq!(p.frag_offset(), 1480);
+        let mut b = [0u8; 40];
+        let mut p = Ipv6Packet::new_unchecked(&mut b[..]);
+        p.set_version_tc_flow(0xab, 0xfff_ffff);
+        assert_eq!(
+            (p.version(), p.traffic_class(), p.flow_label()),
+            (6, 0xab, 0xf_ffff)
+        );
+    }
+
+    #[test]
+    fn max_payload() {
+        let v4 = IpRepr::new(Ipv4Addr::LOCALHOST.into(), Ipv4Addr::LOCALHOST.into());
+        let v6 = IpRepr::new(Ipv6Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into());
+        assert_eq!(v4.map(|r| r.max_payload_len()), Some(65515));
+        assert_eq!(v6.map(|r| r.max_payload_len()), Some(65535));
+        assert_eq!(
+            IpRepr::new(Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()),
+            None
+        );
     }
 }

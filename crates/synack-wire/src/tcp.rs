@@ -698,3 +698,86 @@ impl<'a> TcpRepr<'a> {
         self.payload.len() as u32 + self.flags.syn() as u32 + self.flags.fin() as u32
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unchecked_view_never_panics_on_short_buffers() {
+        for len in 0..64 {
+            let buf = vec![0xffu8; len];
+            let p = TcpPacket::new_unchecked(&buf[..]);
+            let _ = (p.src_port(), p.dst_port(), p.seq_number(), p.ack_number());
+            let _ = (p.data_offset(), p.header_len(), p.flags(), p.window_len());
+            let _ = (
+                p.checksum(),
+                p.urgent_at(),
+                p.options(),
+                p.payload(),
+                p.check_len(),
+            );
+            let a = IpAddr::from([10, 0, 0, 1]);
+            let _ = p.verify_checksum(a, a);
+        }
+    }
+
+    #[test]
+    fn checked_view() {
+        let mut b = [0u8; 24];
+        assert_eq!(
+            TcpPacket::new_checked(&b[..19]).err(),
+            Some(WireError::Truncated)
+        );
+        assert_eq!(
+            TcpPacket::new_checked(&b[..]).err(),
+            Some(WireError::BadDataOffset)
+        );
+        b[12] = 0x60;
+        let p = TcpPacket::new_checked(&b[..]).expect("offset 6");
+        assert_eq!((p.options().len(), p.payload().len()), (4, 0));
+        b[12] = 0x70;
+        assert_eq!(
+            TcpPacket::new_checked(&b[..]).err(),
+            Some(WireError::BadDataOffset)
+        );
+    }
+
+    #[test]
+    fn all_flag_bits_survive() {
+        let a = IpAddr::from([10, 0, 0, 1]);
+        let ip = IpRepr::new(a, IpAddr::from([10, 0, 0, 2])).expect("v4 pair");
+        for f in 0..=255u8 {
+            let r = TcpRepr {
+                src_port: 1,
+                dst_port: 2,
+                seq: SeqNum(3),
+                ack: SeqNum(4),
+                flags: TcpFlags(f),
+                window: 5,
+                urgent: 6,
+                options: TcpOptions::default(),
+                payload: b"",
+            };
+            let mut buf = [0u8; 20];
+            r.emit(&mut buf, &ip);
+            assert_eq!(TcpRepr::parse(&buf, &ip, ChecksumMode::Verify), Ok(r));
+        }
+    }
+
+    #[test]
+    fn seg_len_counts_syn_and_fin() {
+        let r = TcpRepr {
+            src_port: 1,
+            dst_port: 2,
+            seq: SeqNum(0),
+            ack: SeqNum(0),
+            flags: TcpFlags::SYN | TcpFlags::FIN,
+            window: 0,
+            urgent: 0,
+            options: TcpOptions::default(),
+            payload: b"abc",
+        };
+        assert_eq!(r.seg_len(), 5);
+    }
+}
