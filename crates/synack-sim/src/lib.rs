@@ -2,10 +2,48 @@
 //! [`Node`]), links with delay, bandwidth, loss, duplication, reordering and
 //! corruption, targeted faults, a seeded RNG and a virtual clock that jumps to
 //! the next deadline.
+//!
+//! ```
+//! use synack_sim::{LinkConfig, Node, RunOutcome, Sim};
+//! use synack_proto::{Duration, Event, Instant};
+//!
+//! /// Counts what it receives.
+//! #[derive(Default)]
+//! struct Sink(usize);
+//! impl Node for Sink {
+//!     fn handle_packet(&mut self, _: Instant, _: &[u8]) { self.0 += 1 }
+//!     fn poll_transmit(&mut self, _: Instant, _: &mut Vec<u8>) -> bool { false }
+//!     fn poll_timeout(&self) -> Option<Instant> { None }
+//!     fn handle_timeout(&mut self, _: Instant) {}
+//!     fn poll_event(&mut self) -> Option<Event> { None }
+//! }
+//!
+//! let mut sim = Sim::new(42);
+//! let a = sim.add_host("a", [10, 0, 0, 1], Sink::default());
+//! let b = sim.add_host("b", [10, 0, 0, 2], Sink::default());
+//! sim.link(a, b, LinkConfig::default().with_delay(Duration::from_millis(5)));
+//! let mut packet = vec![0u8; 20];
+//! packet[0] = 0x45;
+//! packet[16..20].copy_from_slice(&[10, 0, 0, 2]);
+//! sim.inject(a, packet);
+//! assert_eq!(sim.run_until_idle(Instant::from_millis(1000)).unwrap(), RunOutcome::Idle);
+//! assert_eq!(sim.now(), Instant::from_millis(5));
+//! assert_eq!(sim.node(b).0, 1);
+//! ```
 #![forbid(unsafe_code)]
 
+pub mod fault;
+mod link;
+pub mod peek;
+pub mod rng;
+mod sim;
 pub mod trace;
 
+pub use fault::{FaultAction, FaultRule, FaultSpecError};
+pub use link::{LinkConfig, LinkStats};
+pub use peek::Flags;
+pub use rng::Rng;
+pub use sim::{App, FaultStatus, RunOutcome, Sim, SimConfig, SimError, Wake};
 pub use trace::{DropCause, HostId, LinkEvent, LinkFate, TraceEntry, TraceKind};
 
 use synack_proto::{Event, Instant};

@@ -32,7 +32,8 @@ pub enum TraceKind {
 pub struct LinkEvent {
     /// Sending host.
     pub from: HostId,
-    /// Receiving host.
+    /// Receiving host: the owner of the destination address. When no host
+    /// owns it ([`DropCause::NoRoute`]) this is the sender itself.
     pub to: HostId,
     /// The IP packet as sent (before any corruption).
     pub packet: Vec<u8>,
@@ -41,6 +42,12 @@ pub struct LinkEvent {
 }
 
 /// What a link did with a packet.
+///
+/// A packet held back for reordering is `Delivered` (or `Corrupted`,
+/// `Duplicated`) at its later time, so the trace shows packets sent after it
+/// arriving first; the link's `reordered` counter counts them. When a
+/// packet is both corrupted and duplicated, the fate is `Duplicated` (both
+/// copies carry the same flipped bytes) and the `corrupted` counter says so.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkFate {
     /// Delivered at the given time.
