@@ -555,6 +555,8 @@ pub(crate) struct Words {
     pub(crate) relative: &'static str,
     pub(crate) absolute: &'static str,
     pub(crate) others_hidden: &'static str,
+    pub(crate) sep: &'static str,
+    pub(crate) colon: &'static str,
 }
 
 pub(crate) fn words(lang: Lang) -> &'static Words {
@@ -577,6 +579,8 @@ pub(crate) fn words(lang: Lang) -> &'static Words {
         relative: "relative seq/ack (each side's ISN = 0)",
         absolute: "absolute seq/ack",
         others_hidden: "events of other hosts not shown",
+        sep: "; ",
+        colon: ": ",
     };
     const ZH: Words = Words {
         arrives: "到达",
@@ -597,6 +601,8 @@ pub(crate) fn words(lang: Lang) -> &'static Words {
         relative: "相对 seq/ack（每一方的 ISN 记为 0）",
         absolute: "绝对 seq/ack",
         others_hidden: "其他主机的事件未显示",
+        sep: "；",
+        colon: "：",
     };
     match lang {
         Lang::En => &EN,

@@ -40,10 +40,12 @@ mod svg;
 mod text;
 
 pub use explain::{
-    cause_text, conn_error_text, drop_reason_name, drop_reason_text, link_drop_text,
+    cause_name, cause_text, conn_error_text, drop_reason_name, drop_reason_text, link_drop_text,
     send_reason_name, send_reason_text, state_text, timer_text,
 };
 pub use json::{render_jsonl, JsonOptions};
+pub use summary::{connection_summaries, listener_stats, ConnSummary, ListenerStats, ListenerView};
+pub use text::{render_text, TextOptions, Theme};
 
 use std::net::IpAddr;
 pub use synack_sim::TraceEntry;

@@ -5,10 +5,7 @@ use crate::HostInfo;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use synack_proto::wire::{TcpFlags, TcpOptions};
-use synack_proto::{
-    Cause, ConnId, DropReason, EventKind, FourTuple, ListenerId, SegmentSummary, SendReason, State,
-    TimerKind,
-};
+use synack_proto::{Cause, DropReason, EventKind, SegmentSummary, SendReason, State, TimerKind};
 use synack_proto::{ConnError, SeqNum};
 use synack_sim::{DropCause, HostId, LinkFate, TraceEntry, TraceKind};
 
@@ -251,10 +248,6 @@ pub(crate) struct SegStep {
 pub(crate) enum StepKind {
     Segment(Box<SegStep>),
     State {
-        #[allow(dead_code)]
-        conn: Option<ConnId>,
-        listener: Option<ListenerId>,
-        tuple: FourTuple,
         from: State,
         to: State,
         cause: Cause,
@@ -387,7 +380,7 @@ fn expected_receives(a: &Arrival) -> usize {
 /// Pair each link entry with the `SegmentSent` of the same host at the same
 /// instant, in order (preferring one with the packet's seq and flags).
 /// Returns, per entry index, the link entry index for each matched send.
-fn pair_links(entries: &[TraceEntry]) -> (HashMap<usize, usize>, Vec<bool>) {
+pub(crate) fn pair_links(entries: &[TraceEntry]) -> (HashMap<usize, usize>, Vec<bool>) {
     let mut sends: HashMap<(HostId, u64), Vec<usize>> = HashMap::new();
     for (i, e) in entries.iter().enumerate() {
         if let TraceKind::Stack(ev) = &e.kind {
@@ -415,12 +408,10 @@ fn pair_links(entries: &[TraceEntry]) -> (HashMap<usize, usize>, Vec<bool>) {
                 _ => false,
             }
         };
-        let pos = cands.iter().position(same).or(if raw.is_none() {
-            (!cands.is_empty()).then_some(0)
-        } else {
-            None
-        });
-        let pos = pos.or((!cands.is_empty()).then_some(0));
+        let pos = cands
+            .iter()
+            .position(same)
+            .or((!cands.is_empty()).then_some(0));
         if let Some(pos) = pos {
             let j = cands.remove(pos);
             send_to_link.insert(j, i);
@@ -608,19 +599,11 @@ pub(crate) fn build(entries: &[TraceEntry], hosts: &[HostInfo<'_>], absolute: bo
                     }
                 }
                 EventKind::StateChanged {
-                    conn,
-                    listener,
-                    tuple,
-                    from,
-                    to,
-                    cause,
+                    from, to, cause, ..
                 } => steps.push(Step {
                     at,
                     host: e.host,
                     kind: StepKind::State {
-                        conn: *conn,
-                        listener: *listener,
-                        tuple: *tuple,
                         from: *from,
                         to: *to,
                         cause: *cause,
