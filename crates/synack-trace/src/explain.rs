@@ -473,7 +473,7 @@ pub(crate) fn segment_text(
                     .to_string()
             }
             Meaning::SynAck { acks_isn: true } => format!(
-                "SYN,ACK: my own SYN plus the ACK of yours; SYN consumes one sequence number: the ACK is ISN+1 = {ack}"
+                "SYN,ACK: my SYN plus the ACK of the peer's; a SYN consumes one sequence number, so the ACK is the peer's ISN+1 = {ack}"
             ),
             Meaning::SynAck { acks_isn: false } => {
                 "SYN,ACK: my own SYN plus the ACK of the peer's SYN".to_string()
@@ -508,7 +508,7 @@ pub(crate) fn segment_text(
             }
             Meaning::Syn => "SYN：打开连接；其 ISN 记为 0，SYN 占用一个序号".to_string(),
             Meaning::SynAck { acks_isn: true } => format!(
-                "SYN,ACK：我方的 SYN 加上对你的 SYN 的确认；SYN 占用一个序号，所以 ACK 是 ISN+1 = {ack}"
+                "SYN,ACK：我方的 SYN 加上对对端 SYN 的确认；SYN 占用一个序号，所以 ACK 是对端的 ISN+1 = {ack}"
             ),
             Meaning::SynAck { acks_isn: false } => {
                 "SYN,ACK：我方的 SYN 加上对对端 SYN 的确认".to_string()

@@ -44,7 +44,10 @@ pub use explain::{
     send_reason_name, send_reason_text, state_text, timer_text,
 };
 pub use json::{render_jsonl, JsonOptions};
+pub use mermaid::{render_mermaid, MermaidOptions};
+pub use pcap::{write_pcap, PcapOptions, LINKTYPE_RAW, PCAP_MAGIC};
 pub use summary::{connection_summaries, listener_stats, ConnSummary, ListenerStats, ListenerView};
+pub use svg::{render_svg, SvgOptions};
 pub use text::{render_text, TextOptions, Theme};
 
 use std::net::IpAddr;

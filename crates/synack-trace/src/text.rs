@@ -434,18 +434,15 @@ pub fn render_text(entries: &[TraceEntry], hosts: &[HostInfo<'_>], opts: &TextOp
                     }
                     (_, Some(_), Col::R) => format!("{}{}", shaft(inner.saturating_sub(1)), cross),
                     (_, Some(_), Col::L) => format!("{}{}", cross, shaft(inner.saturating_sub(1))),
-                    (_, None, Col::R) => format!(
-                        "{}{}",
-                        shaft(inner.saturating_sub(1)),
-                        p.paint(style, g.right)
+                    (_, None, Col::R) => p.paint(
+                        style,
+                        &format!("{}{}", g.h.repeat(inner.saturating_sub(1)), g.right),
                     ),
-                    (_, None, Col::L) => format!(
-                        "{}{}",
-                        p.paint(style, g.left),
-                        shaft(inner.saturating_sub(1))
+                    (_, None, Col::L) => p.paint(
+                        style,
+                        &format!("{}{}", g.left, g.h.repeat(inner.saturating_sub(1))),
                     ),
                 };
-                let _ = f;
                 let note_style = if bad { &th.drop } else { &th.note };
                 line(&mut out, &blank_time, arrow, &note, note_style);
             }
