@@ -291,14 +291,12 @@ pub fn seg(
 pub fn textbook() -> Vec<TraceEntry> {
     const C: HostId = 0;
     const S: HostId = 1;
-    let cc = Some(ConnId {
+    const CONN: ConnId = ConnId {
         index: 0,
         generation: 0,
-    });
-    let sc = Some(ConnId {
-        index: 0,
-        generation: 0,
-    });
+    };
+    let cc = Some(CONN);
+    let sc = Some(CONN);
     let l = Some(ListenerId(0));
     let (c, s) = (CLIENT_ISN, SERVER_ISN);
     let ct = FourTuple {
@@ -388,15 +386,7 @@ pub fn textbook() -> Vec<TraceEntry> {
         State::Established,
         Cause::RecvAckOfSyn,
     );
-    b.timer(
-        220,
-        C,
-        cc.unwrap_or(ConnId {
-            index: 0,
-            generation: 0,
-        }),
-        TimerKind::Retransmit,
-    );
+    b.timer(220, C, CONN, TimerKind::Retransmit);
     b.segment(
         220,
         C,
@@ -481,15 +471,7 @@ pub fn textbook() -> Vec<TraceEntry> {
         State::Closed,
         Cause::RecvAckOfFin,
     );
-    b.timer(
-        60_290,
-        C,
-        cc.unwrap_or(ConnId {
-            index: 0,
-            generation: 0,
-        }),
-        TimerKind::TimeWait,
-    );
+    b.timer(60_290, C, CONN, TimerKind::TimeWait);
     b.state(
         60_290,
         C,

@@ -28,6 +28,22 @@
 //! on sequence numbers wraps modulo 2^32.
 //!
 //! [`fixture`] builds the events of a textbook connection for tests and demos.
+//!
+//! ```
+//! use synack_trace::{fixture, render_text, TextOptions};
+//!
+//! let ladder = render_text(&fixture::textbook(), &fixture::hosts(), &TextOptions::default());
+//! assert!(ladder.contains("CLOSED → SYN_SENT"));
+//! assert!(ladder.contains("SYN,ACK seq=0 ack=1"));
+//! ```
+//!
+//! # Snapshots
+//! The expected output of every view for [`fixture::textbook`] is kept in
+//! `crates/synack-trace/tests/snapshots/` and compared byte for byte by
+//! `cargo test -p synack-trace`. After a deliberate change of a view, run
+//! `SYNACK_BLESS=1 cargo test -p synack-trace` to rewrite them, then read
+//! the diff: the snapshots are the specification of what a learner sees.
+//! The pcap test reads files back with `tcpdump`, which must be installed.
 
 mod explain;
 pub mod fixture;

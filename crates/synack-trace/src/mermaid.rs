@@ -73,8 +73,7 @@ pub fn render_mermaid(
     for st in &m.steps {
         let Some(col) = m.step_col(st) else { continue };
         let time = crate::fmt_ms(st.at);
-        let explain: String;
-        match &st.kind {
+        let explain: String = match &st.kind {
             StepKind::Segment(s) => {
                 let Some((f, t)) = m.seg_cols(s) else {
                     continue;
@@ -89,7 +88,7 @@ pub fn render_mermaid(
                     format!("{time} {label}")
                 };
                 out.push_str(&format!("    {}{arrow}{}: {}\n", id(f), id(t), esc(&text)));
-                explain = seg_explain(s, opts.absolute, opts.lang);
+                seg_explain(s, opts.absolute, opts.lang)
             }
             StepKind::State {
                 from, to, cause, ..
@@ -99,12 +98,12 @@ pub fn render_mermaid(
                     id(col),
                     esc(&format!("{time} {} → {}", from.name(), to.name()))
                 ));
-                explain = format!(
+                format!(
                     "{}{}{}",
                     cause_text(*cause, opts.lang),
                     w.sep,
                     state_text(*to, opts.lang)
-                );
+                )
             }
             StepKind::Timer(t) => {
                 out.push_str(&format!(
@@ -112,7 +111,7 @@ pub fn render_mermaid(
                     id(col),
                     esc(&format!("{time} {} {}", t.name(), w.timer))
                 ));
-                explain = timer_text(*t, opts.lang).to_string();
+                timer_text(*t, opts.lang).to_string()
             }
             StepKind::Drop { reason, .. } => {
                 let text = format!(
@@ -122,7 +121,7 @@ pub fn render_mermaid(
                     drop_reason_text(*reason, opts.lang)
                 );
                 out.push_str(&format!("    Note over {}: {}\n", id(col), esc(&text)));
-                explain = String::new();
+                String::new()
             }
             StepKind::Error(e) => {
                 out.push_str(&format!(
@@ -130,7 +129,7 @@ pub fn render_mermaid(
                     id(col),
                     esc(&format!("{time} {}{}{e}", w.error, w.colon))
                 ));
-                explain = String::new();
+                String::new()
             }
             StepKind::Lost(n) => {
                 out.push_str(&format!(
@@ -138,9 +137,9 @@ pub fn render_mermaid(
                     id(col),
                     esc(&format!("{time} {n} {}", w.events_lost))
                 ));
-                explain = String::new();
+                String::new()
             }
-        }
+        };
         if opts.explain && !explain.is_empty() {
             let side = if col == Col::L { "left of" } else { "right of" };
             out.push_str(&format!("    Note {side} {}: {}\n", id(col), esc(&explain)));

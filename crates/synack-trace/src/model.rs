@@ -269,10 +269,11 @@ pub(crate) struct Model {
     /// The two hosts drawn: left (client) and right (server, `None` when only one host).
     pub(crate) left: HostId,
     pub(crate) right: Option<HostId>,
-    /// Hosts that appear in the trace or the host list.
+    /// Distinct hosts in the trace or the host list.
     pub(crate) host_count: usize,
     /// The pair was chosen among more than two hosts.
     pub(crate) chosen: bool,
+    /// The names of the listed hosts.
     pub(crate) names: Vec<String>,
 }
 
@@ -630,15 +631,15 @@ pub(crate) fn build(entries: &[TraceEntry], hosts: &[HostInfo<'_>], absolute: bo
     }
 
     // Which two hosts to draw.
-    let mut host_count = hosts.len();
+    let mut seen: std::collections::HashSet<HostId> = (0..hosts.len()).collect();
     for e in entries {
-        host_count = host_count.max(e.host.saturating_add(1));
+        seen.insert(e.host);
         if let TraceKind::Link(l) = &e.kind {
-            host_count = host_count
-                .max(l.from.saturating_add(1))
-                .max(l.to.saturating_add(1));
+            seen.insert(l.from);
+            seen.insert(l.to);
         }
     }
+    let host_count = seen.len();
     let mut pairs: HashMap<(HostId, HostId), usize> = HashMap::new();
     for st in &steps {
         if let StepKind::Segment(s) = &st.kind {
@@ -685,9 +686,7 @@ pub(crate) fn build(entries: &[TraceEntry], hosts: &[HostInfo<'_>], absolute: bo
             }
         }
     }
-    let names = (0..host_count.max(1))
-        .map(|h| host_name(hosts, h))
-        .collect();
+    let names = hosts.iter().map(|h| h.name.to_string()).collect();
     Model {
         steps,
         left,

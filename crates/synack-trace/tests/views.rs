@@ -969,3 +969,26 @@ fn arbitrary_traces_never_panic() {
     assert!(empty.contains("host0"));
     xml_ok(&render_svg(&[], &[], &SvgOptions::default()));
 }
+
+#[test]
+fn huge_host_ids_are_named_not_allocated() {
+    let mut entries = fixture::textbook();
+    entries.push(TraceEntry {
+        at: Instant::from_millis(1),
+        host: usize::MAX,
+        kind: TraceKind::Stack(Event {
+            at: Instant::from_millis(1),
+            kind: EventKind::TimerFired {
+                conn: ConnId {
+                    index: 0,
+                    generation: 0,
+                },
+                timer: TimerKind::Keepalive,
+            },
+        }),
+    });
+    let out = render_text(&entries, &fixture::hosts(), &plain());
+    assert!(out.contains("3 hosts in the trace"), "{out}");
+    let json = render_jsonl(&entries, &fixture::hosts(), &JsonOptions::default());
+    assert!(json.contains(&format!("\"host\":\"host{}\"", usize::MAX)));
+}

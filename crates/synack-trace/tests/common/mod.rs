@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 /// Compare `actual` with `tests/snapshots/<name>`; with `SYNACK_BLESS=1`,
 /// rewrite the file instead.
-pub fn snapshot(name: &str, actual: &str) {
+pub(crate) fn snapshot(name: &str, actual: &str) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("snapshots")
