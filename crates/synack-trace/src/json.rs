@@ -22,7 +22,8 @@ use crate::explain::{
     cause_name, cause_text, conn_error_name, conn_error_text, drop_reason_name, drop_reason_text,
     link_drop_name, link_drop_text, send_reason_name, state_text, timer_text, words,
 };
-use crate::model::{host_name, pair_links, parse_packet, Isns};
+use crate::model::{build, host_name, pair_links, parse_packet, Isns, StepKind};
+use crate::text::seg_explain;
 use crate::{HostInfo, Lang, TraceEntry};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -133,6 +134,7 @@ impl Obj {
 /// Render one JSON object per line per event (see the module table above).
 pub fn render_jsonl(entries: &[TraceEntry], hosts: &[HostInfo<'_>], opts: &JsonOptions) -> String {
     let isns = Isns::learn(entries);
+    let model = build(entries, hosts, opts.absolute);
     let (send_to_link, _) = pair_links(entries);
     let link_to_send: HashMap<usize, usize> = send_to_link.iter().map(|(s, l)| (*l, *s)).collect();
     let lang = opts.lang;
@@ -193,7 +195,17 @@ pub fn render_jsonl(entries: &[TraceEntry], hosts: &[HostInfo<'_>], opts: &JsonO
                         .conn(*conn)
                         .seg(seg, &isns, opts.absolute);
                     o.str("reason", send_reason_name(*reason));
-                    explain = Some(crate::explain::send_reason_text(*reason, lang).to_string());
+                    explain = Some(
+                        match model
+                            .sent_steps
+                            .get(&i)
+                            .and_then(|s| model.steps.get(*s))
+                            .map(|s| &s.kind)
+                        {
+                            Some(StepKind::Segment(s)) => seg_explain(s, opts.absolute, lang),
+                            _ => crate::explain::send_reason_text(*reason, lang).to_string(),
+                        },
+                    );
                 }
                 EventKind::SegmentReceived { conn, seg } => {
                     o.str("event", "recv")

@@ -275,6 +275,8 @@ pub(crate) struct Model {
     pub(crate) chosen: bool,
     /// The names of the listed hosts.
     pub(crate) names: Vec<String>,
+    /// The step drawn for each `SegmentSent` entry, by entry index.
+    pub(crate) sent_steps: HashMap<usize, usize>,
 }
 
 type SegKey = (SocketAddr, SocketAddr, u8, u32, u32, u16, u32);
@@ -430,6 +432,8 @@ pub(crate) fn build(entries: &[TraceEntry], hosts: &[HostInfo<'_>], absolute: bo
     let (send_to_link, link_matched) = pair_links(entries);
     let mut flows = HashMap::new();
     let mut steps: Vec<Step> = Vec::new();
+    // The step of each SegmentSent entry.
+    let mut sent_steps: HashMap<usize, usize> = HashMap::new();
     // Segments that may still be received, by their fields.
     let mut pending: HashMap<SegKey, VecDeque<usize>> = HashMap::new();
     // Segments received, by (host, time, fields), for drops right after.
@@ -510,6 +514,7 @@ pub(crate) fn build(entries: &[TraceEntry], hosts: &[HostInfo<'_>], absolute: bo
                         &mut flows,
                     );
                     let idx = steps.len();
+                    sent_steps.insert(i, idx);
                     for _ in 0..n {
                         pending.entry(key(seg)).or_default().push_back(idx);
                     }
@@ -694,6 +699,7 @@ pub(crate) fn build(entries: &[TraceEntry], hosts: &[HostInfo<'_>], absolute: bo
         host_count,
         chosen: host_count > 2,
         names,
+        sent_steps,
     }
 }
 
