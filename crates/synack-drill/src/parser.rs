@@ -213,8 +213,14 @@ impl<'a> Parser<'a> {
                         self.bump();
                         script.cleanup_command = Some(cmd);
                     } else {
-                        return Err(self.expected(
-                            "a time before the command (only the first and last command may be untimed)",
+                        return Err(self.error_at(
+                            t,
+                            ParseErrorKind::Expected {
+                                expected: "a time before the command (only the first and \
+                                           last command may be untimed)"
+                                    .into(),
+                                found: describe(t),
+                            },
                         ));
                     }
                 }
