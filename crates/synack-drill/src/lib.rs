@@ -19,6 +19,13 @@
 //! assert!(matches!(script.events[1].kind, EventKind::Packet(_)));
 //! ```
 //!
+//! Names in syscall lines (`SOL_SOCKET`, `O_NONBLOCK`, `ECONNRESET`) stay
+//! symbolic: their values depend on the system a script was written for, so
+//! the runner maps them. `#ifdef`/`#ifndef`/`#else`/`#endif` are applied
+//! while reading, against a [`Defines`] set chosen by the caller (the runner
+//! uses [`Defines::standard`]); `#include "file"` is resolved against the
+//! including file's folder, at most [`MAX_INCLUDE_DEPTH`] levels deep.
+//!
 //! The parser never panics: every malformed input yields a [`ParseError`]
 //! naming the file, line and column and what was expected there.
 #![forbid(unsafe_code)]

@@ -896,7 +896,8 @@ impl<'a> Parser<'a> {
 
     fn expr_inner(&mut self) -> PResult<Expr> {
         let first = self.term()?;
-        if self.eat(&Tok::Eq) {
+        // Only a name (or a call form like `msg_iov(1)`) can be assigned.
+        if matches!(first, Expr::Symbol(_) | Expr::Call { .. }) && self.eat(&Tok::Eq) {
             let rhs = self.expr()?;
             return Ok(Expr::Field {
                 lhs: Box::new(first),

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use synack_drill::{parse_file, Defines};
 
-/// Fraction of corpus scripts that must parse (committed baseline).
+/// Fraction of corpus scripts that must parse (committed baseline); the
+/// scripts listed in `corpus-known-failures.txt` are excused from it.
 const BASELINE_FRACTION: f64 = 1.0;
 
 fn corpus_dir() -> Option<PathBuf> {
@@ -99,13 +100,19 @@ fn run_corpus(defines: &Defines, label: &str) {
     for f in &failures {
         eprintln!("  FAIL {f}");
     }
-    let fraction = parsed as f64 / files.len() as f64;
     assert!(
-        unexpected.is_empty()
-            && fraction + 1e-9 >= BASELINE_FRACTION - known.len() as f64 / files.len() as f64,
-        "{} corpus scripts failed to parse unexpectedly:\n{}",
+        unexpected.is_empty(),
+        "{} corpus scripts failed to parse and are not in corpus-known-failures.txt:\n{}",
         unexpected.len(),
         unexpected.join("\n")
+    );
+    // Known failures are excused from the baseline; anything else counts.
+    let required = BASELINE_FRACTION * files.len() as f64 - known.len() as f64;
+    assert!(
+        parsed as f64 + 1e-9 >= required,
+        "only {parsed} of {} corpus scripts parse (baseline {BASELINE_FRACTION}):\n{}",
+        files.len(),
+        failures.join("\n")
     );
 }
 

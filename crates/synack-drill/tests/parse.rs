@@ -826,6 +826,11 @@ fn bad_arguments() {
     assert_eq!(exp, "',' or ')' in the call arguments");
     let (_, found) = expected_msg(&err("0 f(3, $) = 0\n"));
     assert_eq!(found, "'$'");
+    let e = err("0 close(3 = 0\n");
+    assert_eq!(
+        e.to_string(),
+        "t.pkt:1:11: expected ')' after syscall arguments, found '='"
+    );
     let (exp, _) = expected_msg(&err("0 f(3, -x) = 0\n"));
     assert_eq!(exp, "a number");
 }
