@@ -340,11 +340,11 @@ impl Stack {
         let r = f(&mut tcb, &mut ctx);
         let after = tcb.state;
         self.slots[id.index as usize].tcb = Some(tcb);
-        self.after_change(id, before, after, now);
+        self.after_change(id, before, after, now, true);
         Some(r)
     }
 
-    fn after_change(&mut self, id: ConnId, before: State, after: State, now: Instant) {
+    fn after_change(&mut self, id: ConnId, before: State, after: State, now: Instant, requeue: bool) {
         let Some(tcb) = self.slots[id.index as usize].tcb.as_deref() else { return };
         let origin = tcb.origin;
         let tuple = tcb.tuple;
@@ -373,7 +373,9 @@ impl Stack {
             }
         }
         self.schedule(id);
-        self.mark_dirty(id);
+        if requeue {
+            self.mark_dirty(id);
+        }
         self.maybe_reap(id, now);
     }
 
@@ -1000,7 +1002,9 @@ impl Stack {
                 self.emit(now, Some(id), tuple, o.seq, o.ack, o.flags, o.window, o.options, o.reason, &payload, buf);
             }
             self.scratch = payload;
-            self.after_change(id, before, after, now);
+            // Only a connection that produced a segment may have more to say now; one that
+            // produced nothing waits for its next input (ACK, window, timer, user call).
+            self.after_change(id, before, after, now, out.is_some());
             if out.is_some() {
                 return true;
             }

@@ -124,15 +124,15 @@ fn three_segment_close() {
     assert_log(
         &n.take_log(),
         &[
-            "    110 C ESTABLISHED->FIN_WAIT_1",
-            "    110 C>S FIN,ACK seq=1 ack=1 len=0",
-            "    120 S ESTABLISHED->CLOSE_WAIT",
-            "    120 S CLOSE_WAIT->LAST_ACK",
-            "    120 S>C FIN,ACK seq=1 ack=2 len=0",
-            "    130 C FIN_WAIT_1->TIME_WAIT",
-            "    130 C>S ACK seq=2 ack=2 len=0",
-            "    140 S LAST_ACK->CLOSED",
-            "  60130 C TIME_WAIT->CLOSED",
+            "    100 C ESTABLISHED->FIN_WAIT_1",
+            "    100 C>S FIN,ACK seq=1 ack=1 len=0",
+            "    110 S ESTABLISHED->CLOSE_WAIT",
+            "    110 S CLOSE_WAIT->LAST_ACK",
+            "    110 S>C FIN,ACK seq=1 ack=2 len=0",
+            "    120 C FIN_WAIT_1->TIME_WAIT",
+            "    120 C>S ACK seq=2 ack=2 len=0",
+            "    130 S LAST_ACK->CLOSED",
+            "  60120 C TIME_WAIT->CLOSED",
         ],
     );
 }
@@ -171,8 +171,10 @@ fn half_close_keeps_data_flowing() {
             "C FIN_WAIT_1->FIN_WAIT_2",
             "S>C ACK seq=1 ack=2 len=1460",
             "S>C ACK seq=1461 ack=2 len=1460",
+            // Every second full-sized segment is acknowledged at once (RFC 1122 4.2.3.2) ...
+            "C>S ACK seq=2 ack=2921 len=0",
+            // ... and Nagle held the 80-byte tail until nothing was in flight (RFC 9293 3.7.4).
             "S>C PSH,ACK seq=2921 ack=2 len=80",
-            "C>S ACK seq=2 ack=1461 len=0",
             "C>S ACK seq=2 ack=3001 len=0",
             "S CLOSE_WAIT->LAST_ACK",
             "S>C FIN,ACK seq=3001 ack=2 len=0",
@@ -195,8 +197,8 @@ fn simultaneous_close() {
         &n.take_log(),
         &[
             "C ESTABLISHED->FIN_WAIT_1",
-            "S ESTABLISHED->FIN_WAIT_1",
             "C>S FIN,ACK seq=1 ack=1 len=0",
+            "S ESTABLISHED->FIN_WAIT_1",
             "S>C FIN,ACK seq=1 ack=1 len=0",
             "S FIN_WAIT_1->CLOSING",
             "S>C ACK seq=2 ack=2 len=0",
@@ -224,8 +226,8 @@ fn simultaneous_open() {
         &n.take_log(),
         &[
             "C CLOSED->SYN_SENT",
-            "S CLOSED->SYN_SENT",
             "C>S SYN seq=0 len=0",
+            "S CLOSED->SYN_SENT",
             "S>C SYN seq=0 len=0",
             "S SYN_SENT->SYN_RCVD",
             "S>C SYN,ACK seq=0 ack=1 len=0",
@@ -261,22 +263,22 @@ fn lost_final_ack_is_repaired_by_time_wait() {
     assert_log(
         &n.take_log(),
         &[
-            "    110 C ESTABLISHED->FIN_WAIT_1",
-            "    110 C>S FIN,ACK seq=1 ack=1 len=0",
-            "    120 S ESTABLISHED->CLOSE_WAIT",
-            "    120 S>C ACK seq=1 ack=2 len=0",
-            "    130 C FIN_WAIT_1->FIN_WAIT_2",
-            "    210 S CLOSE_WAIT->LAST_ACK",
-            "    210 S>C FIN,ACK seq=1 ack=2 len=0",
-            "    220 C FIN_WAIT_2->TIME_WAIT",
-            "    220 C>S ACK seq=2 ack=2 len=0",
-            "    220 C X dropped",
+            "    100 C ESTABLISHED->FIN_WAIT_1",
+            "    100 C>S FIN,ACK seq=1 ack=1 len=0",
+            "    110 S ESTABLISHED->CLOSE_WAIT",
+            "    110 S>C ACK seq=1 ack=2 len=0",
+            "    120 C FIN_WAIT_1->FIN_WAIT_2",
+            "    200 S CLOSE_WAIT->LAST_ACK",
+            "    200 S>C FIN,ACK seq=1 ack=2 len=0",
+            "    210 C FIN_WAIT_2->TIME_WAIT",
+            "    210 C>S ACK seq=2 ack=2 len=0",
+            "    210 C X dropped",
             // The server's RTO (SRTT 20 ms -> min RTO 200 ms) fires; it re-sends its FIN.
-            "    410 S>C FIN,ACK seq=1 ack=2 len=0",
+            "    400 S>C FIN,ACK seq=1 ack=2 len=0",
             // TIME_WAIT answers with a fresh ACK and restarts its 2*MSL timer.
-            "    420 C>S ACK seq=2 ack=2 len=0",
-            "    430 S LAST_ACK->CLOSED",
-            "  60420 C TIME_WAIT->CLOSED",
+            "    410 C>S ACK seq=2 ack=2 len=0",
+            "    420 S LAST_ACK->CLOSED",
+            "  60410 C TIME_WAIT->CLOSED",
         ],
     );
 }

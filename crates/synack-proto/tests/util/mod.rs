@@ -86,11 +86,14 @@ impl Net {
         self.iss[h].map_or(v.get(), |i| v.since(i))
     }
 
-    /// Move every pending output onto the link and every event into the log.
+    /// Move every pending output onto the link and every event into the log,
+    /// in the order they happened on each host.
     pub fn flush(&mut self) {
         let mut buf = Vec::new();
         for h in 0..2 {
+            self.drain_events(h);
             while self.hosts[h].poll_transmit(self.now, &mut buf) {
+                self.drain_events(h);
                 let (_, seg) = parse_packet(&buf, ChecksumMode::Verify).expect("stack emitted a bad packet");
                 let flags = seg.flags;
                 let n = {
@@ -110,10 +113,11 @@ impl Net {
                 }
             }
         }
-        for h in 0..2 {
-            while let Some(e) = self.hosts[h].poll_event() {
-                self.log_event(h, e.kind);
-            }
+    }
+
+    fn drain_events(&mut self, h: usize) {
+        while let Some(e) = self.hosts[h].poll_event() {
+            self.log_event(h, e.kind);
         }
     }
 
