@@ -2,7 +2,7 @@
 
 mod util;
 
-use synack_proto::{Duration, Shutdown, StackConfig, State};
+use synack_proto::{Duration, Instant, Shutdown, StackConfig, State};
 use util::*;
 
 fn cfg() -> StackConfig {
@@ -279,6 +279,291 @@ fn lost_final_ack_is_repaired_by_time_wait() {
             "    410 C>S ACK seq=2 ack=2 len=0",
             "    420 S LAST_ACK->CLOSED",
             "  60410 C TIME_WAIT->CLOSED",
+        ],
+    );
+}
+
+#[test]
+fn lost_syn_is_retransmitted_after_one_second() {
+    let mut n = Net::new(cfg());
+    n.with_time = true;
+    n.drop = Some(Box::new(|from, flags, nth, _| from == 0 && flags.syn() && nth == 1));
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    let c = n.hosts[0].connect(n.now, Some(c_addr(40000)), s_addr(80)).unwrap();
+    n.run_for(Duration::from_secs(2));
+    assert!(n.s().accept(l).is_ok());
+    assert_log(
+        &n.take_log(),
+        &[
+            "      0 C CLOSED->SYN_SENT",
+            "      0 C>S SYN seq=0 len=0",
+            "      0 C X dropped",
+            "   1000 C>S SYN seq=0 len=0",
+            "   1010 S LISTEN->SYN_RCVD",
+            "   1010 S>C SYN,ACK seq=0 ack=1 len=0",
+            "   1020 C SYN_SENT->ESTABLISHED",
+            "   1020 C>S ACK seq=1 ack=1 len=0",
+            "   1030 S SYN_RCVD->ESTABLISHED",
+        ],
+    );
+    // RFC 6298 5.7: the SYN was retransmitted and no RTT was sampled (Karn), so RTO = 3 s.
+    assert_eq!(n.c().status(c).unwrap().rto, Duration::from_secs(3));
+}
+
+#[test]
+fn connect_times_out_after_six_syn_retries() {
+    let mut n = Net::new(cfg());
+    n.with_time = true;
+    n.drop = Some(Box::new(|from, _, _, _| from == 0));
+    let c = n.hosts[0].connect(n.now, Some(c_addr(40000)), s_addr(80)).unwrap();
+    n.run();
+    let log = n.take_log();
+    let syn_times: Vec<&str> = log.iter().filter(|l| l.contains("C>S SYN")).map(|l| l[..7].trim()).collect();
+    // Exponential backoff from 1 s (RFC 6298 5.5): 0, 1, 3, 7, 15, 31, 63 s; fail at 127 s.
+    assert_eq!(syn_times, ["0", "1000", "3000", "7000", "15000", "31000", "63000"]);
+    assert_eq!(log[log.len() - 2], " 127000 C error connection timed out");
+    assert_eq!(log[log.len() - 1], " 127000 C SYN_SENT->CLOSED");
+    let mut b = [0u8; 1];
+    assert_eq!(
+        n.hosts[0].recv(n.now, c, &mut b),
+        Err(synack_proto::Error::Connection(synack_proto::ConnError::TimedOut))
+    );
+}
+
+#[test]
+fn lost_syn_ack_is_repaired_by_both_timers() {
+    let mut n = Net::new(cfg());
+    n.with_time = true;
+    n.drop = Some(Box::new(|from, flags, nth, _| from == 1 && flags.syn() && nth == 1));
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    n.hosts[0].connect(n.now, Some(c_addr(40000)), s_addr(80)).unwrap();
+    n.run_for(Duration::from_secs(2));
+    assert!(n.s().accept(l).is_ok());
+    assert_log(
+        &n.take_log(),
+        &[
+            "      0 C CLOSED->SYN_SENT",
+            "      0 C>S SYN seq=0 len=0",
+            "     10 S LISTEN->SYN_RCVD",
+            "     10 S>C SYN,ACK seq=0 ack=1 len=0",
+            "     10 S X dropped",
+            // The client's SYN timer fires first and its SYN reaches the half-open entry,
+            // which answers with its SYN,ACK again (as Linux does for a duplicate SYN).
+            "   1000 C>S SYN seq=0 len=0",
+            "   1010 S>C SYN,ACK seq=0 ack=1 len=0",
+            "   1010 S>C SYN,ACK seq=0 ack=1 len=0",
+            "   1020 C SYN_SENT->ESTABLISHED",
+            "   1020 C>S ACK seq=1 ack=1 len=0",
+            "   1020 C>S ACK seq=1 ack=1 len=0",
+            "   1030 S SYN_RCVD->ESTABLISHED",
+        ],
+    );
+}
+
+#[test]
+fn half_open_entry_gives_up_after_five_syn_ack_retries() {
+    let mut n = Net::new(cfg());
+    n.with_time = true;
+    // The client never hears the server: the entry retransmits and then goes away.
+    n.drop = Some(Box::new(|from, _, _, _| from == 1));
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    let mut c_cfg = synack_proto::ConnConfig::default();
+    c_cfg.syn_retries = 0;
+    n.hosts[0].connect_with(n.now, Some(c_addr(40000)), s_addr(80), c_cfg).unwrap();
+    n.run();
+    let log = n.take_log();
+    let synack_times: Vec<&str> = log.iter().filter(|l| l.contains("S>C SYN,ACK")).map(|l| l[..7].trim()).collect();
+    assert_eq!(synack_times, ["10", "1010", "3010", "7010", "15010", "31010"]);
+    assert!(log.contains(&"  63010 S SYN_RCVD->CLOSED".to_string()), "{log:#?}");
+    let st = n.s().listener_status(l).unwrap();
+    assert_eq!((st.syn_queue, st.half_open_expired, st.synack_retransmits), (0, 1, 5));
+    assert_eq!(n.s().connection_count(), 0);
+}
+
+#[test]
+fn lost_third_ack_then_data_completes_the_handshake() {
+    let mut n = Net::new(cfg());
+    n.drop = Some(Box::new(|from, flags, nth, _| from == 0 && flags.0 == 0x10 && nth == 1));
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    let c = n.hosts[0].connect(n.now, Some(c_addr(40000)), s_addr(80)).unwrap();
+    n.run_for(Duration::from_millis(50));
+    assert_eq!(n.c().state(c).unwrap(), State::Established);
+    assert_eq!(n.s().accept(l), Err(synack_proto::Error::WouldBlock), "server still in SYN_RCVD");
+    let now = n.now;
+    n.c().send(now, c, b"hello").unwrap();
+    n.run_for(Duration::from_millis(100));
+    let s = n.s().accept(l).unwrap();
+    let now = n.now;
+    assert_eq!(read_all(n.s(), now, s).0, b"hello");
+    assert_log(
+        &n.take_log(),
+        &[
+            "C CLOSED->SYN_SENT",
+            "C>S SYN seq=0 len=0",
+            "S LISTEN->SYN_RCVD",
+            "S>C SYN,ACK seq=0 ack=1 len=0",
+            "C SYN_SENT->ESTABLISHED",
+            "C>S ACK seq=1 ack=1 len=0",
+            "C X dropped",
+            "C>S PSH,ACK seq=1 ack=1 len=5",
+            // The data segment carries the ACK of the SYN,ACK: the handshake completes.
+            "S SYN_RCVD->ESTABLISHED",
+            // One small segment: its ACK waits for the delayed-ACK timer (RFC 1122 4.2.3.2).
+            "S>C ACK seq=1 ack=6 len=0",
+        ],
+    );
+}
+
+#[test]
+fn lost_third_ack_without_data_is_repaired_by_syn_ack_retransmission() {
+    let mut n = Net::new(cfg());
+    n.with_time = true;
+    n.drop = Some(Box::new(|from, flags, nth, _| from == 0 && flags.0 == 0x10 && nth == 1));
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    n.hosts[0].connect(n.now, Some(c_addr(40000)), s_addr(80)).unwrap();
+    n.run_for(Duration::from_secs(2));
+    assert!(n.s().accept(l).is_ok());
+    let log = n.take_log();
+    assert_eq!(
+        &log[6..],
+        [
+            "     20 C X dropped",
+            "   1010 S>C SYN,ACK seq=0 ack=1 len=0",
+            "   1020 C>S ACK seq=1 ack=1 len=0",
+            "   1030 S SYN_RCVD->ESTABLISHED",
+        ]
+    );
+}
+
+#[test]
+fn old_duplicate_syn_is_reset_and_never_accepted() {
+    let mut n = Net::new(cfg());
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    // A stale SYN from an earlier incarnation of client port 40000 reaches the server.
+    let stale = raw_packet(c_addr(40000), s_addr(80), 90_000, 0, synack_proto::wire::TcpFlags::SYN, 65535, &[]);
+    n.s().handle_packet(Instant::ZERO, &stale);
+    n.run_for(Duration::from_millis(100));
+    assert_eq!(n.s().accept(l), Err(synack_proto::Error::WouldBlock));
+    assert_eq!(n.s().connection_count(), 0, "the half-open entry went back to LISTEN");
+    let log = n.take_log();
+    assert_eq!(log[0], "S LISTEN->SYN_RCVD");
+    assert!(log[1].starts_with("S>C SYN,ACK seq=0 ack=90001"), "{log:?}");
+    // The client has no such connection: RST with seq = the SYN,ACK's ack (RFC 9293 3.10.7.1).
+    assert_eq!(log[2], "C>S RST seq=90001 len=0");
+    assert_eq!(log[3], "S SYN_RCVD->CLOSED");
+    assert_eq!(n.s().listener_status(l).unwrap().half_open_expired, 1);
+}
+
+#[test]
+fn old_duplicate_syn_while_client_is_in_syn_sent() {
+    let mut n = Net::new(cfg());
+    n.delay = Duration::from_millis(10);
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    let c = n.hosts[0].connect(n.now, Some(c_addr(40000)), s_addr(80)).unwrap();
+    // The stale SYN arrives at the server just before the real one.
+    let stale = raw_packet(c_addr(40000), s_addr(80), 90_000, 0, synack_proto::wire::TcpFlags::SYN, 65535, &[]);
+    n.s().handle_packet(Instant::from_millis(5), &stale);
+    n.run_for(Duration::from_secs(3));
+    // The client rejected the SYN,ACK for the stale SYN with a RST, the server forgot that
+    // entry, and the real handshake completed (after the client's SYN retransmission).
+    assert_eq!(n.c().state(c).unwrap(), State::Established);
+    let s = n.s().accept(l).unwrap();
+    assert_eq!(n.s().tuple(s).unwrap().remote, c_addr(40000));
+    let log = n.take_log();
+    // (Relative numbers: the RST's seq is the stale SYN's ISN + 1, far from the client's ISN.)
+    assert!(log.iter().any(|l| l.starts_with("C>S RST seq=")), "{log:#?}");
+    assert_eq!(log.iter().filter(|l| *l == "S SYN_RCVD->CLOSED").count(), 1, "{log:#?}");
+    assert_eq!(n.s().listener_status(l).unwrap().established, 1);
+}
+
+#[test]
+fn connection_refused() {
+    let mut n = Net::new(cfg());
+    let c = n.hosts[0].connect(n.now, Some(c_addr(40000)), s_addr(81)).unwrap();
+    n.run();
+    assert_log(
+        &n.take_log(),
+        &[
+            "C CLOSED->SYN_SENT",
+            "C>S SYN seq=0 len=0",
+            // No listener: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> (RFC 9293 3.10.7.1).
+            "S>C RST,ACK seq=0 ack=1 len=0",
+            "C error connection refused",
+            "C SYN_SENT->CLOSED",
+        ],
+    );
+    assert_eq!(
+        n.hosts[0].send(n.now, c, b"x"),
+        Err(synack_proto::Error::Connection(synack_proto::ConnError::Refused))
+    );
+    assert_eq!(n.s().stats().resets_sent, 1);
+}
+
+#[test]
+fn abort_resets_the_peer() {
+    let mut n = Net::new(cfg());
+    let (c, s, _) = open(&mut n);
+    let now = n.now;
+    n.c().abort(now, c).unwrap();
+    n.run();
+    assert_log(
+        &n.take_log(),
+        &["C ESTABLISHED->CLOSED", "C>S RST seq=1 len=0", "S error connection reset", "S ESTABLISHED->CLOSED"],
+    );
+    let now = n.now;
+    let mut b = [0u8; 4];
+    let reset = Err(synack_proto::Error::Connection(synack_proto::ConnError::Reset));
+    assert_eq!(n.s().recv(now, s, &mut b), reset);
+    assert_eq!(n.s().send(now, s, b"x"), reset);
+    assert_eq!(n.c().state(c), Err(synack_proto::Error::InvalidHandle), "an aborted handle is released");
+}
+
+#[test]
+fn close_with_unread_data_sends_rst() {
+    let mut n = Net::new(cfg());
+    let (c, s, _) = open(&mut n);
+    let now = n.now;
+    n.c().send(now, c, b"unread").unwrap();
+    n.run_for(Duration::from_millis(100));
+    let now = n.now;
+    n.s().close(now, s).unwrap();
+    n.run();
+    let log = n.take_log();
+    assert_eq!(&log[log.len() - 4..], ["S ESTABLISHED->CLOSED", "S>C RST seq=1 len=0", "C error connection reset", "C ESTABLISHED->CLOSED"]);
+}
+
+#[test]
+fn stack_close_all_is_a_process_exit() {
+    let mut n = Net::new(cfg());
+    let (c, s, _) = open(&mut n);
+    let now = n.now;
+    n.s().close_all(now);
+    n.run();
+    let now = n.now;
+    // The server's connection was closed gracefully: the client reads EOF.
+    assert_eq!(read_all(n.c(), now, c), (vec![], true));
+    let _ = s;
+}
+
+#[test]
+fn peer_reboot_resets_the_survivor() {
+    let mut n = Net::new(cfg());
+    let (c, _s, _) = open(&mut n);
+    // The server loses all its state (a reboot): a fresh stack at the same address.
+    let mut fresh = synack_proto::Stack::new(cfg(), 99);
+    fresh.add_address(S_IP.parse().unwrap());
+    n.hosts[1] = fresh;
+    let now = n.now;
+    n.c().send(now, c, b"are you there?").unwrap();
+    n.run();
+    assert_log(
+        &n.take_log(),
+        &[
+            "C>S PSH,ACK seq=1 ack=1 len=14",
+            // The peer knows no such connection: <SEQ=SEG.ACK><CTL=RST>.
+            "S>C RST seq=1 len=0",
+            "C error connection reset",
+            "C ESTABLISHED->CLOSED",
         ],
     );
 }

@@ -240,3 +240,23 @@ pub fn assert_log(actual: &[String], expected: &[&str]) {
         panic!("log differs\n--- expected\n{}\n--- actual\n{}\n", expected.join("\n"), a.join("\n"));
     }
 }
+
+/// Build an IPv4 TCP packet (for injecting stale or spoofed segments).
+pub fn raw_packet(src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, flags: TcpFlags, window: u16, payload: &[u8]) -> Vec<u8> {
+    use synack_proto::wire::{emit_packet, IpRepr, TcpOptions, TcpRepr};
+    let ip = IpRepr::new(src.ip(), dst.ip()).unwrap();
+    let tcp = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        seq: SeqNum(seq),
+        ack: SeqNum(ack),
+        flags,
+        window,
+        urgent: 0,
+        options: TcpOptions { mss: flags.syn().then_some(1460), ..Default::default() },
+        payload,
+    };
+    let mut buf = Vec::new();
+    emit_packet(&ip, &tcp, &mut buf);
+    buf
+}
