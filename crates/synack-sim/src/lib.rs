@@ -62,3 +62,23 @@ pub trait Node {
     /// The next event of the node's stream, if it has one.
     fn poll_event(&mut self) -> Option<Event>;
 }
+
+/// A synack stack is a node: the simulator drives it exactly as the TUN
+/// driver does, with the virtual clock in place of the real one.
+impl Node for synack_proto::Stack {
+    fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
+        synack_proto::Stack::handle_packet(self, now, packet);
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
+        synack_proto::Stack::poll_transmit(self, now, buf)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        synack_proto::Stack::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        synack_proto::Stack::handle_timeout(self, now);
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        synack_proto::Stack::poll_event(self)
+    }
+}
