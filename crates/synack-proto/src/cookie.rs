@@ -29,7 +29,13 @@ fn hash24(key: SipKey, tuple: &FourTuple, t: u32, client_isn: SeqNum, mss_idx: u
 }
 
 /// Make the cookie ISN for a SYN from `tuple.remote` with ISN `client_isn` and MSS option `mss`.
-pub(crate) fn make(key: SipKey, tuple: &FourTuple, client_isn: SeqNum, mss: u16, now: Instant) -> (SeqNum, u16) {
+pub(crate) fn make(
+    key: SipKey,
+    tuple: &FourTuple,
+    client_isn: SeqNum,
+    mss: u16,
+    now: Instant,
+) -> (SeqNum, u16) {
     let idx = MSS_TABLE.iter().rposition(|&m| m <= mss).unwrap_or(0) as u32;
     let t = slot(now);
     let h = hash24(key, tuple, t, client_isn, idx);
@@ -37,7 +43,13 @@ pub(crate) fn make(key: SipKey, tuple: &FourTuple, client_isn: SeqNum, mss: u16,
 }
 
 /// Check the ACK of a cookie SYN,ACK. Returns the MSS it encoded when valid.
-pub(crate) fn check(key: SipKey, tuple: &FourTuple, seg_seq: SeqNum, seg_ack: SeqNum, now: Instant) -> Option<u16> {
+pub(crate) fn check(
+    key: SipKey,
+    tuple: &FourTuple,
+    seg_seq: SeqNum,
+    seg_ack: SeqNum,
+    now: Instant,
+) -> Option<u16> {
     let cookie = (seg_ack - 1).get();
     let client_isn = seg_seq - 1;
     let t = cookie >> 27;
@@ -47,7 +59,8 @@ pub(crate) fn check(key: SipKey, tuple: &FourTuple, seg_seq: SeqNum, seg_ack: Se
     if t != cur && t != (cur + 31) & 0x1f {
         return None;
     }
-    (hash24(key, tuple, t, client_isn, idx) == cookie & 0x00ff_ffff).then_some(MSS_TABLE[idx as usize])
+    (hash24(key, tuple, t, client_isn, idx) == cookie & 0x00ff_ffff)
+        .then_some(MSS_TABLE[idx as usize])
 }
 
 #[cfg(test)]
@@ -55,7 +68,10 @@ mod tests {
     use super::*;
 
     fn tuple() -> FourTuple {
-        FourTuple { local: "10.0.0.2:80".parse().unwrap(), remote: "10.0.0.1:40000".parse().unwrap() }
+        FourTuple {
+            local: "10.0.0.2:80".parse().unwrap(),
+            remote: "10.0.0.1:40000".parse().unwrap(),
+        }
     }
 
     #[test]
@@ -65,11 +81,32 @@ mod tests {
         let (c, mss) = make(key, &tuple(), SeqNum(5000), 1460, now);
         assert_eq!(mss, 1460);
         assert_eq!(check(key, &tuple(), SeqNum(5001), c + 1, now), Some(1460));
-        assert_eq!(check(key, &tuple(), SeqNum(5001), c + 1, now + crate::Duration::from_secs(100)), Some(1460));
-        assert_eq!(check(key, &tuple(), SeqNum(5001), c + 1, now + crate::Duration::from_secs(200)), None);
+        assert_eq!(
+            check(
+                key,
+                &tuple(),
+                SeqNum(5001),
+                c + 1,
+                now + crate::Duration::from_secs(100)
+            ),
+            Some(1460)
+        );
+        assert_eq!(
+            check(
+                key,
+                &tuple(),
+                SeqNum(5001),
+                c + 1,
+                now + crate::Duration::from_secs(200)
+            ),
+            None
+        );
         // Wrong client ISN, wrong key, wrong tuple.
         assert_eq!(check(key, &tuple(), SeqNum(5002), c + 1, now), None);
-        assert_eq!(check(SipKey(1, 3), &tuple(), SeqNum(5001), c + 1, now), None);
+        assert_eq!(
+            check(SipKey(1, 3), &tuple(), SeqNum(5001), c + 1, now),
+            None
+        );
         let mut other = tuple();
         other.remote.set_port(40001);
         assert_eq!(check(key, &other, SeqNum(5001), c + 1, now), None);

@@ -22,8 +22,8 @@ pub mod time;
 pub use config::{ConnConfig, Keepalive, StackConfig, SynCookies};
 pub use error::{ConnError, Error};
 pub use event::{
-    Cause, ConnId, DropReason, Event, EventKind, FourTuple, ListenerId, SegmentSummary,
-    SendReason, TimerKind,
+    Cause, ConnId, DropReason, Event, EventKind, FourTuple, ListenerId, SegmentSummary, SendReason,
+    TimerKind,
 };
 pub use state::State;
 pub use synack_wire as wire;

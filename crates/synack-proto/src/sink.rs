@@ -16,7 +16,13 @@ pub(crate) struct Sink {
 
 impl Sink {
     pub(crate) fn new(max: usize, enabled: bool) -> Sink {
-        Sink { events: VecDeque::new(), max, enabled, lost: 0, drops: BTreeMap::new() }
+        Sink {
+            events: VecDeque::new(),
+            max,
+            enabled,
+            lost: 0,
+            drops: BTreeMap::new(),
+        }
     }
 
     /// Record an event (bounded: beyond the limit events are counted as lost).
@@ -40,7 +46,10 @@ impl Sink {
         if self.lost > 0 {
             let count = std::mem::take(&mut self.lost);
             let at = self.events.front().map(|e| e.at).unwrap_or_default();
-            return Some(Event { at, kind: EventKind::EventsLost { count } });
+            return Some(Event {
+                at,
+                kind: EventKind::EventsLost { count },
+            });
         }
         self.events.pop_front()
     }

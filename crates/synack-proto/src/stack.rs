@@ -301,13 +301,21 @@ impl Stack {
             Some(i) => i,
             None => {
                 let i = u32::try_from(self.slots.len()).map_err(|_| Error::TooManyConnections)?;
-                self.slots.push(Slot { generation: 0, tcb: None, scheduled: None, dirty: false });
+                self.slots.push(Slot {
+                    generation: 0,
+                    tcb: None,
+                    scheduled: None,
+                    dirty: false,
+                });
                 i
             }
         };
         self.live += 1;
         let slot = &mut self.slots[index as usize];
-        Ok(ConnId { index, generation: slot.generation })
+        Ok(ConnId {
+            index,
+            generation: slot.generation,
+        })
     }
 
     fn release(&mut self, id: ConnId) {
@@ -329,14 +337,23 @@ impl Stack {
 
     /// Run `f` on a connection with a context, then do the bookkeeping its
     /// state change requires (accept queue, demux, timers, output, freeing).
-    fn with_tcb<R>(&mut self, id: ConnId, now: Instant, f: impl FnOnce(&mut Tcb, &mut SegCtx<'_>) -> R) -> Option<R> {
+    fn with_tcb<R>(
+        &mut self,
+        id: ConnId,
+        now: Instant,
+        f: impl FnOnce(&mut Tcb, &mut SegCtx<'_>) -> R,
+    ) -> Option<R> {
         let slot = self.slots.get_mut(id.index as usize)?;
         if slot.generation != id.generation {
             return None;
         }
         let mut tcb = slot.tcb.take()?;
         let before = tcb.state;
-        let mut ctx = SegCtx { now, sink: &mut self.sink, challenge_tokens: &mut self.challenge_tokens };
+        let mut ctx = SegCtx {
+            now,
+            sink: &mut self.sink,
+            challenge_tokens: &mut self.challenge_tokens,
+        };
         let r = f(&mut tcb, &mut ctx);
         let after = tcb.state;
         self.slots[id.index as usize].tcb = Some(tcb);
@@ -344,8 +361,17 @@ impl Stack {
         Some(r)
     }
 
-    fn after_change(&mut self, id: ConnId, before: State, after: State, now: Instant, requeue: bool) {
-        let Some(tcb) = self.slots[id.index as usize].tcb.as_deref() else { return };
+    fn after_change(
+        &mut self,
+        id: ConnId,
+        before: State,
+        after: State,
+        now: Instant,
+        requeue: bool,
+    ) {
+        let Some(tcb) = self.slots[id.index as usize].tcb.as_deref() else {
+            return;
+        };
         let origin = tcb.origin;
         let tuple = tcb.tuple;
         // A passive half-open entry left SYN_RCVD.
@@ -367,10 +393,9 @@ impl Stack {
                 }
             }
         }
-        if after == State::Closed && before != State::Closed {
-            if self.demux.get(&tuple) == Some(&id) {
-                self.demux.remove(&tuple);
-            }
+        if after == State::Closed && before != State::Closed && self.demux.get(&tuple) == Some(&id)
+        {
+            self.demux.remove(&tuple);
         }
         self.schedule(id);
         if requeue {
@@ -380,8 +405,15 @@ impl Stack {
     }
 
     fn maybe_reap(&mut self, id: ConnId, _now: Instant) {
-        let Some(tcb) = self.slots.get(id.index as usize).and_then(|s| s.tcb.as_deref()) else { return };
-        let passive_dead = tcb.state == State::Closed && tcb.owner == Owner::AcceptQueue && !tcb.wants_output();
+        let Some(tcb) = self
+            .slots
+            .get(id.index as usize)
+            .and_then(|s| s.tcb.as_deref())
+        else {
+            return;
+        };
+        let passive_dead =
+            tcb.state == State::Closed && tcb.owner == Owner::AcceptQueue && !tcb.wants_output();
         if tcb.is_reapable() || passive_dead {
             if passive_dead {
                 if let crate::tcb::Origin::Passive(l) = tcb.origin {
@@ -395,8 +427,12 @@ impl Stack {
     }
 
     fn schedule(&mut self, id: ConnId) {
-        let Some(slot) = self.slots.get_mut(id.index as usize) else { return };
-        let Some(tcb) = slot.tcb.as_deref() else { return };
+        let Some(slot) = self.slots.get_mut(id.index as usize) else {
+            return;
+        };
+        let Some(tcb) = slot.tcb.as_deref() else {
+            return;
+        };
         let next = tcb.next_deadline();
         if next != slot.scheduled {
             slot.scheduled = next;
@@ -407,7 +443,9 @@ impl Stack {
     }
 
     fn mark_dirty(&mut self, id: ConnId) {
-        let Some(slot) = self.slots.get_mut(id.index as usize) else { return };
+        let Some(slot) = self.slots.get_mut(id.index as usize) else {
+            return;
+        };
         if slot.dirty {
             return;
         }
@@ -418,11 +456,16 @@ impl Stack {
     }
 
     fn listener_mut(&mut self, l: ListenerId) -> Option<&mut Listener> {
-        self.listeners.get_mut(l.0 as usize).and_then(|x| x.as_mut())
+        self.listeners
+            .get_mut(l.0 as usize)
+            .and_then(|x| x.as_mut())
     }
 
     fn listener(&self, l: ListenerId) -> Result<&Listener, Error> {
-        self.listeners.get(l.0 as usize).and_then(|x| x.as_ref()).ok_or(Error::InvalidHandle)
+        self.listeners
+            .get(l.0 as usize)
+            .and_then(|x| x.as_ref())
+            .ok_or(Error::InvalidHandle)
     }
 
     // ----- socket calls ------------------------------------------------------
@@ -435,7 +478,13 @@ impl Stack {
     }
 
     /// Listen with separate accept-queue and SYN-queue limits and connection settings.
-    pub fn listen_with(&mut self, local: SocketAddr, backlog: usize, syn_backlog: usize, cfg: ConnConfig) -> Result<ListenerId, Error> {
+    pub fn listen_with(
+        &mut self,
+        local: SocketAddr,
+        backlog: usize,
+        syn_backlog: usize,
+        cfg: ConnConfig,
+    ) -> Result<ListenerId, Error> {
         if backlog == 0 || local.port() == 0 {
             return Err(Error::InvalidArgument);
         }
@@ -463,8 +512,14 @@ impl Stack {
     /// Take a completed connection from the listener's accept queue.
     pub fn accept(&mut self, l: ListenerId) -> Result<ConnId, Error> {
         let lst = self.listener_mut(l).ok_or(Error::InvalidHandle)?;
-        let Some(id) = lst.accept.pop_front() else { return Err(Error::WouldBlock) };
-        if let Some(t) = self.slots.get_mut(id.index as usize).and_then(|s| s.tcb.as_deref_mut()) {
+        let Some(id) = lst.accept.pop_front() else {
+            return Err(Error::WouldBlock);
+        };
+        if let Some(t) = self
+            .slots
+            .get_mut(id.index as usize)
+            .and_then(|s| s.tcb.as_deref_mut())
+        {
             t.owner = Owner::App;
         }
         Ok(id)
@@ -472,13 +527,20 @@ impl Stack {
 
     /// Stop listening: half-open entries are dropped, unaccepted connections reset.
     pub fn close_listener(&mut self, now: Instant, l: ListenerId) -> Result<(), Error> {
-        let lst = self.listeners.get_mut(l.0 as usize).and_then(|x| x.take()).ok_or(Error::InvalidHandle)?;
+        let lst = self
+            .listeners
+            .get_mut(l.0 as usize)
+            .and_then(|x| x.take())
+            .ok_or(Error::InvalidHandle)?;
         self.listen_map.remove(&lst.local);
         let mut victims: Vec<ConnId> = lst.accept.into_iter().collect();
         for (i, s) in self.slots.iter().enumerate() {
             if let Some(t) = s.tcb.as_deref() {
                 if t.origin == crate::tcb::Origin::Passive(l) && t.state == State::SynReceived {
-                    victims.push(ConnId { index: i as u32, generation: s.generation });
+                    victims.push(ConnId {
+                        index: i as u32,
+                        generation: s.generation,
+                    });
                 }
             }
         }
@@ -509,13 +571,24 @@ impl Stack {
     }
 
     /// Active OPEN to `remote` with the stack's default settings.
-    pub fn connect(&mut self, now: Instant, local: Option<SocketAddr>, remote: SocketAddr) -> Result<ConnId, Error> {
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
+    ) -> Result<ConnId, Error> {
         self.connect_with(now, local, remote, self.cfg.conn)
     }
 
     /// Active OPEN with per-connection settings. `local` may give an address,
     /// a port, both or neither (port 0 picks an ephemeral port).
-    pub fn connect_with(&mut self, now: Instant, local: Option<SocketAddr>, remote: SocketAddr, cfg: ConnConfig) -> Result<ConnId, Error> {
+    pub fn connect_with(
+        &mut self,
+        now: Instant,
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
+        cfg: ConnConfig,
+    ) -> Result<ConnId, Error> {
         if remote.port() == 0 || remote.ip().is_unspecified() {
             return Err(Error::InvalidArgument);
         }
@@ -537,7 +610,10 @@ impl Stack {
         }
         let port = match local.map(|l| l.port()).filter(|p| *p != 0) {
             Some(p) => {
-                let tuple = FourTuple { local: SocketAddr::new(local_ip, p), remote };
+                let tuple = FourTuple {
+                    local: SocketAddr::new(local_ip, p),
+                    remote,
+                };
                 if self.demux.contains_key(&tuple) {
                     return Err(Error::AddrInUse);
                 }
@@ -545,11 +621,18 @@ impl Stack {
             }
             None => self.ephemeral_port(local_ip, remote)?,
         };
-        let tuple = FourTuple { local: SocketAddr::new(local_ip, port), remote };
+        let tuple = FourTuple {
+            local: SocketAddr::new(local_ip, port),
+            remote,
+        };
         let id = self.alloc()?;
         let iss = self.isn(&tuple, now);
         let mss = self.our_mss(&remote, &cfg);
-        let mut ctx = SegCtx { now, sink: &mut self.sink, challenge_tokens: &mut self.challenge_tokens };
+        let mut ctx = SegCtx {
+            now,
+            sink: &mut self.sink,
+            challenge_tokens: &mut self.challenge_tokens,
+        };
         let tcb = Tcb::new_active(id, tuple, cfg, iss, mss, &mut ctx);
         self.slots[id.index as usize].tcb = Some(Box::new(tcb));
         self.demux.insert(tuple, id);
@@ -563,11 +646,20 @@ impl Stack {
         // RFC 6056 algorithm 3 in spirit: a keyed hash of the destination picks the start.
         let (lo, hi) = self.cfg.ephemeral_ports;
         let span = u32::from(hi.saturating_sub(lo)) + 1;
-        let probe = FourTuple { local: SocketAddr::new(local_ip, 0), remote };
-        let start = siphash(SipKey(self.port_seed, 3), &tuple_words(&probe, self.live as u64)) as u32;
+        let probe = FourTuple {
+            local: SocketAddr::new(local_ip, 0),
+            remote,
+        };
+        let start = siphash(
+            SipKey(self.port_seed, 3),
+            &tuple_words(&probe, self.live as u64),
+        ) as u32;
         for i in 0..span {
             let port = lo + ((start.wrapping_add(i)) % span) as u16;
-            let tuple = FourTuple { local: SocketAddr::new(local_ip, port), remote };
+            let tuple = FourTuple {
+                local: SocketAddr::new(local_ip, port),
+                remote,
+            };
             if !self.demux.contains_key(&tuple) && !self.listen_map.contains_key(&tuple.local) {
                 return Ok(port);
             }
@@ -578,19 +670,22 @@ impl Stack {
     /// SEND: queue bytes; returns how many were taken (`WouldBlock` when the buffer is full).
     pub fn send(&mut self, now: Instant, id: ConnId, data: &[u8]) -> Result<usize, Error> {
         self.tcb(id)?;
-        self.with_tcb(id, now, |t, _| t.send(data)).ok_or(Error::InvalidHandle)?
+        self.with_tcb(id, now, |t, _| t.send(data))
+            .ok_or(Error::InvalidHandle)?
     }
 
     /// RECEIVE: copy out in-order bytes. `Ok(0)` means end of stream (the peer closed).
     pub fn recv(&mut self, now: Instant, id: ConnId, buf: &mut [u8]) -> Result<usize, Error> {
         self.tcb(id)?;
-        self.with_tcb(id, now, |t, _| t.recv(buf, false, now)).ok_or(Error::InvalidHandle)?
+        self.with_tcb(id, now, |t, _| t.recv(buf, false, now))
+            .ok_or(Error::InvalidHandle)?
     }
 
     /// Like `recv` but leaves the bytes in the buffer (MSG_PEEK).
     pub fn peek(&mut self, now: Instant, id: ConnId, buf: &mut [u8]) -> Result<usize, Error> {
         self.tcb(id)?;
-        self.with_tcb(id, now, |t, _| t.recv(buf, true, now)).ok_or(Error::InvalidHandle)?
+        self.with_tcb(id, now, |t, _| t.recv(buf, true, now))
+            .ok_or(Error::InvalidHandle)?
     }
 
     /// Bytes ready to read without blocking.
@@ -623,7 +718,8 @@ impl Stack {
     /// lost. The stack finishes the close (TIME_WAIT included) on its own.
     pub fn close(&mut self, now: Instant, id: ConnId) -> Result<(), Error> {
         self.tcb(id)?;
-        self.with_tcb(id, now, |t, ctx| t.close(ctx)).ok_or(Error::InvalidHandle)
+        self.with_tcb(id, now, |t, ctx| t.close(ctx))
+            .ok_or(Error::InvalidHandle)
     }
 
     /// ABORT: RST and forget the connection; the handle is released.
@@ -654,19 +750,27 @@ impl Stack {
     /// Turn Nagle's algorithm off (`true`, TCP_NODELAY) or on.
     pub fn set_nodelay(&mut self, id: ConnId, nodelay: bool) -> Result<(), Error> {
         self.tcb(id)?;
-        self.with_tcb(id, Instant::ZERO, |t, _| t.set_nodelay(nodelay)).ok_or(Error::InvalidHandle)
+        self.with_tcb(id, Instant::ZERO, |t, _| t.set_nodelay(nodelay))
+            .ok_or(Error::InvalidHandle)
     }
 
     /// Set or clear keepalive on a live connection (restarts the idle timer).
-    pub fn set_keepalive(&mut self, now: Instant, id: ConnId, k: Option<Keepalive>) -> Result<(), Error> {
+    pub fn set_keepalive(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        k: Option<Keepalive>,
+    ) -> Result<(), Error> {
         self.tcb(id)?;
-        self.with_tcb(id, now, |t, _| t.set_keepalive(k, now)).ok_or(Error::InvalidHandle)
+        self.with_tcb(id, now, |t, _| t.set_keepalive(k, now))
+            .ok_or(Error::InvalidHandle)
     }
 
     /// Set or clear the user timeout (TCP_USER_TIMEOUT).
     pub fn set_user_timeout(&mut self, id: ConnId, timeout: Option<Duration>) -> Result<(), Error> {
         self.tcb(id)?;
-        self.with_tcb(id, Instant::ZERO, |t, _| t.set_user_timeout(timeout)).ok_or(Error::InvalidHandle)
+        self.with_tcb(id, Instant::ZERO, |t, _| t.set_user_timeout(timeout))
+            .ok_or(Error::InvalidHandle)
     }
 
     /// A TCP_INFO-like snapshot.
@@ -682,7 +786,10 @@ impl Stack {
             .enumerate()
             .filter_map(|(i, s)| {
                 s.tcb.as_deref().map(|t| {
-                    let id = ConnId { index: i as u32, generation: s.generation };
+                    let id = ConnId {
+                        index: i as u32,
+                        generation: s.generation,
+                    };
                     ((t.owner != Owner::Orphan).then_some(id), conn_status(t))
                 })
             })
@@ -713,7 +820,10 @@ impl Stack {
             .iter()
             .enumerate()
             .filter(|(_, s)| s.tcb.as_deref().is_some_and(|t| t.owner == Owner::App))
-            .map(|(i, s)| ConnId { index: i as u32, generation: s.generation })
+            .map(|(i, s)| ConnId {
+                index: i as u32,
+                generation: s.generation,
+            })
             .collect();
         for id in ids {
             let _ = self.close(now, id);
@@ -722,9 +832,16 @@ impl Stack {
 
     // ----- packets in ---------------------------------------------------------
 
-    fn drop_pkt(&mut self, now: Instant, conn: Option<ConnId>, seg: Option<SegmentSummary>, reason: DropReason) {
+    fn drop_pkt(
+        &mut self,
+        now: Instant,
+        conn: Option<ConnId>,
+        seg: Option<SegmentSummary>,
+        reason: DropReason,
+    ) {
         self.sink.count_drop(reason);
-        self.sink.push(now, EventKind::Dropped { conn, seg, reason });
+        self.sink
+            .push(now, EventKind::Dropped { conn, seg, reason });
     }
 
     /// An IP packet arrived.
@@ -747,7 +864,13 @@ impl Stack {
         }
         let tuple = FourTuple { local, remote };
         if let Some(&id) = self.demux.get(&tuple) {
-            self.sink.push(now, EventKind::SegmentReceived { conn: Some(id), seg: sum });
+            self.sink.push(
+                now,
+                EventKind::SegmentReceived {
+                    conn: Some(id),
+                    seg: sum,
+                },
+            );
             // RFC 6191 / RFC 1122 4.2.2.13: a new SYN may reopen a TIME_WAIT connection
             // when its sequence number is above the old RCV.NXT and a listener exists.
             let reuse = self.tcb_any(id).is_some_and(|t| {
@@ -769,7 +892,13 @@ impl Stack {
                 return;
             }
         } else {
-            self.sink.push(now, EventKind::SegmentReceived { conn: None, seg: sum });
+            self.sink.push(
+                now,
+                EventKind::SegmentReceived {
+                    conn: None,
+                    seg: sum,
+                },
+            );
         }
         match self.find_listener(&local) {
             Some(l) => self.listener_segment(now, l, tuple, &seg, sum),
@@ -787,13 +916,26 @@ impl Stack {
     }
 
     fn tcb_any(&self, id: ConnId) -> Option<&Tcb> {
-        self.slots.get(id.index as usize).filter(|s| s.generation == id.generation).and_then(|s| s.tcb.as_deref())
+        self.slots
+            .get(id.index as usize)
+            .filter(|s| s.generation == id.generation)
+            .and_then(|s| s.tcb.as_deref())
     }
 
     fn force_close(&mut self, id: ConnId, now: Instant, cause: Cause) {
         if let Some(t) = self.tcb_any(id) {
             let (tuple, from) = (t.tuple, t.state);
-            self.sink.push(now, EventKind::StateChanged { conn: Some(id), listener: None, tuple, from, to: State::Closed, cause });
+            self.sink.push(
+                now,
+                EventKind::StateChanged {
+                    conn: Some(id),
+                    listener: None,
+                    tuple,
+                    from,
+                    to: State::Closed,
+                    cause,
+                },
+            );
         }
         self.release(id);
     }
@@ -817,12 +959,18 @@ impl Stack {
             } else {
                 IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
             };
-            self.listen_map.get(&SocketAddr::new(any, local.port())).copied()
+            self.listen_map
+                .get(&SocketAddr::new(any, local.port()))
+                .copied()
         })
     }
 
     fn queue_rst(&mut self, tuple: FourTuple, seq: SeqNum, ack: Option<SeqNum>) {
-        let flags = if ack.is_some() { TcpFlags::RST | TcpFlags::ACK } else { TcpFlags::RST };
+        let flags = if ack.is_some() {
+            TcpFlags::RST | TcpFlags::ACK
+        } else {
+            TcpFlags::RST
+        };
         self.push_ctl(CtlSeg {
             tuple,
             seq,
@@ -841,7 +989,14 @@ impl Stack {
     }
 
     /// RFC 9293 3.10.7.2: a segment for a listener.
-    fn listener_segment(&mut self, now: Instant, l: ListenerId, tuple: FourTuple, seg: &TcpRepr<'_>, sum: SegmentSummary) {
+    fn listener_segment(
+        &mut self,
+        now: Instant,
+        l: ListenerId,
+        tuple: FourTuple,
+        seg: &TcpRepr<'_>,
+        sum: SegmentSummary,
+    ) {
         let f = seg.flags;
         // First, check for a RST: ignore it.
         if f.rst() {
@@ -871,7 +1026,9 @@ impl Stack {
             return;
         }
         let policy = self.cfg.syn_cookies;
-        let Some(lst) = self.listener_mut(l) else { return };
+        let Some(lst) = self.listener_mut(l) else {
+            return;
+        };
         lst.status.syns_received += 1;
         let syn_full = lst.half_open >= lst.syn_backlog;
         let accept_full = lst.accept.len() >= lst.backlog;
@@ -883,7 +1040,10 @@ impl Stack {
         }
         if policy == SynCookies::Always || (syn_full && policy == SynCookies::WhenFull) {
             // RFC 4987 3.6: answer with a cookie and keep no state.
-            let peer_mss = seg.options.mss.unwrap_or(if tuple.remote.is_ipv4() { 536 } else { 1220 });
+            let peer_mss =
+                seg.options
+                    .mss
+                    .unwrap_or(if tuple.remote.is_ipv4() { 536 } else { 1220 });
             let cfg = lst.cfg;
             let our = self.our_mss(&tuple.remote, &cfg);
             let (iss, _) = cookie::make(self.cookie_key, &tuple, seg.seq, peer_mss, now);
@@ -897,7 +1057,10 @@ impl Stack {
                 ack: seg.seq + 1,
                 flags: TcpFlags::SYN | TcpFlags::ACK,
                 window,
-                options: TcpOptions { mss: Some(our), ..TcpOptions::default() },
+                options: TcpOptions {
+                    mss: Some(our),
+                    ..TcpOptions::default()
+                },
                 reason: SendReason::SynCookie,
             });
             return;
@@ -924,7 +1087,11 @@ impl Stack {
         }
         let iss = self.isn(&tuple, now);
         let mss = self.our_mss(&tuple.remote, &cfg);
-        let mut ctx = SegCtx { now, sink: &mut self.sink, challenge_tokens: &mut self.challenge_tokens };
+        let mut ctx = SegCtx {
+            now,
+            sink: &mut self.sink,
+            challenge_tokens: &mut self.challenge_tokens,
+        };
         let tcb = Tcb::new_passive(id, tuple, cfg, iss, mss, l, seg, &mut ctx);
         self.slots[id.index as usize].tcb = Some(Box::new(tcb));
         self.demux.insert(tuple, id);
@@ -932,8 +1099,18 @@ impl Stack {
         self.mark_dirty(id);
     }
 
-    fn cookie_accept(&mut self, now: Instant, l: ListenerId, tuple: FourTuple, seg: &TcpRepr<'_>, mss: u16, sum: SegmentSummary) {
-        let Some(lst) = self.listener_mut(l) else { return };
+    fn cookie_accept(
+        &mut self,
+        now: Instant,
+        l: ListenerId,
+        tuple: FourTuple,
+        seg: &TcpRepr<'_>,
+        mss: u16,
+        sum: SegmentSummary,
+    ) {
+        let Some(lst) = self.listener_mut(l) else {
+            return;
+        };
         if lst.accept.len() >= lst.backlog {
             lst.status.accept_overflows += 1;
             self.drop_pkt(now, None, Some(sum), DropReason::AcceptQueueFull);
@@ -945,8 +1122,23 @@ impl Stack {
             return;
         };
         let our = self.our_mss(&tuple.remote, &cfg);
-        let mut ctx = SegCtx { now, sink: &mut self.sink, challenge_tokens: &mut self.challenge_tokens };
-        let mut tcb = Tcb::from_cookie(id, tuple, cfg, seg.ack - 1, seg.seq - 1, mss, our, l, seg, &mut ctx);
+        let mut ctx = SegCtx {
+            now,
+            sink: &mut self.sink,
+            challenge_tokens: &mut self.challenge_tokens,
+        };
+        let mut tcb = Tcb::from_cookie(
+            id,
+            tuple,
+            cfg,
+            seg.ack - 1,
+            seg.seq - 1,
+            mss,
+            our,
+            l,
+            seg,
+            &mut ctx,
+        );
         // The ACK may carry data (or a FIN): process it as the first segment.
         let has_more = !seg.payload.is_empty() || seg.flags.fin();
         if has_more {
@@ -982,16 +1174,32 @@ impl Stack {
             if c.flags.rst() {
                 self.stats.resets_sent += 1;
             }
-            self.emit(now, None, c.tuple, c.seq, c.ack, c.flags, c.window, c.options, c.reason, &[], buf);
+            self.emit(
+                now,
+                None,
+                c.tuple,
+                c.seq,
+                c.ack,
+                c.flags,
+                c.window,
+                c.options,
+                c.reason,
+                &[],
+                buf,
+            );
             return true;
         }
         while let Some(id) = self.dirty.pop_front() {
-            let Some(slot) = self.slots.get_mut(id.index as usize) else { continue };
+            let Some(slot) = self.slots.get_mut(id.index as usize) else {
+                continue;
+            };
             if slot.generation != id.generation {
                 continue;
             }
             slot.dirty = false;
-            let Some(mut tcb) = slot.tcb.take() else { continue };
+            let Some(mut tcb) = slot.tcb.take() else {
+                continue;
+            };
             let mut payload = std::mem::take(&mut self.scratch);
             let before = tcb.state;
             let out: Option<OutSegment> = tcb.poll_segment(now, &mut payload);
@@ -999,7 +1207,19 @@ impl Stack {
             let after = tcb.state;
             self.slots[id.index as usize].tcb = Some(tcb);
             if let Some(o) = out {
-                self.emit(now, Some(id), tuple, o.seq, o.ack, o.flags, o.window, o.options, o.reason, &payload, buf);
+                self.emit(
+                    now,
+                    Some(id),
+                    tuple,
+                    o.seq,
+                    o.ack,
+                    o.flags,
+                    o.window,
+                    o.options,
+                    o.reason,
+                    &payload,
+                    buf,
+                );
             }
             self.scratch = payload;
             // Only a connection that produced a segment may have more to say now; one that
@@ -1044,7 +1264,14 @@ impl Stack {
         };
         synack_wire::emit_packet(&ip, &repr, buf);
         self.stats.packets_out += 1;
-        self.sink.push(now, EventKind::SegmentSent { conn, seg: summary(tuple.local, tuple.remote, &repr), reason });
+        self.sink.push(
+            now,
+            EventKind::SegmentSent {
+                conn,
+                seg: summary(tuple.local, tuple.remote, &repr),
+                reason,
+            },
+        );
     }
 
     /// The earliest deadline at which `handle_timeout` must be called.
@@ -1061,7 +1288,9 @@ impl Stack {
                 break;
             }
             self.timers.pop();
-            let Some(slot) = self.slots.get_mut(id.index as usize) else { continue };
+            let Some(slot) = self.slots.get_mut(id.index as usize) else {
+                continue;
+            };
             if slot.generation != id.generation || slot.scheduled != Some(t) {
                 continue; // stale entry
             }
@@ -1076,7 +1305,10 @@ impl Stack {
             });
             let d = self.with_tcb(id, now, |t, ctx| t.on_timeout(ctx));
             if let Some(l) = half_open_listener {
-                if self.tcb_any(id).is_some_and(|t| t.state == State::SynReceived && t.wants_output()) {
+                if self
+                    .tcb_any(id)
+                    .is_some_and(|t| t.state == State::SynReceived && t.wants_output())
+                {
                     if let Some(lst) = self.listener_mut(l) {
                         lst.status.synack_retransmits += 1;
                     }

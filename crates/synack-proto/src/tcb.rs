@@ -10,11 +10,13 @@
 
 use crate::config::{ConnConfig, Keepalive};
 use crate::error::{ConnError, Error};
-use crate::event::{Cause, ConnId, DropReason, EventKind, FourTuple, ListenerId, SendReason, TimerKind};
+use crate::event::{
+    Cause, ConnId, DropReason, EventKind, FourTuple, ListenerId, SendReason, TimerKind,
+};
 use crate::rtt::RttEstimator;
+use crate::sink::Sink;
 use crate::state::State;
 use crate::time::{Duration, Instant};
-use crate::sink::Sink;
 use std::collections::VecDeque;
 use synack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
@@ -185,14 +187,26 @@ fn rcv_wscale_for(buffer: usize) -> u8 {
 }
 
 impl Tcb {
-    fn blank(id: ConnId, tuple: FourTuple, cfg: ConnConfig, iss: SeqNum, our_mss: u16, now: Instant, origin: Origin) -> Tcb {
+    fn blank(
+        id: ConnId,
+        tuple: FourTuple,
+        cfg: ConnConfig,
+        iss: SeqNum,
+        our_mss: u16,
+        now: Instant,
+        origin: Origin,
+    ) -> Tcb {
         let rtt = RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto);
         Tcb {
             id,
             tuple,
             state: State::Closed,
             origin,
-            owner: if matches!(origin, Origin::Active) { Owner::App } else { Owner::AcceptQueue },
+            owner: if matches!(origin, Origin::Active) {
+                Owner::App
+            } else {
+                Owner::AcceptQueue
+            },
             cfg,
             error: None,
             counters: Counters::default(),
@@ -212,7 +226,11 @@ impl Tcb {
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
-            rcv_wscale: if cfg.window_scaling { rcv_wscale_for(cfg.recv_buffer) } else { 0 },
+            rcv_wscale: if cfg.window_scaling {
+                rcv_wscale_for(cfg.recv_buffer)
+            } else {
+                0
+            },
             rx: VecDeque::new(),
             ooo: Vec::new(),
             ooo_bytes: 0,
@@ -251,7 +269,14 @@ impl Tcb {
     }
 
     /// OPEN, active (RFC 9293 3.10.1): CLOSED -> SYN_SENT; the SYN goes out on the next poll.
-    pub(crate) fn new_active(id: ConnId, tuple: FourTuple, cfg: ConnConfig, iss: SeqNum, our_mss: u16, ctx: &mut SegCtx<'_>) -> Tcb {
+    pub(crate) fn new_active(
+        id: ConnId,
+        tuple: FourTuple,
+        cfg: ConnConfig,
+        iss: SeqNum,
+        our_mss: u16,
+        ctx: &mut SegCtx<'_>,
+    ) -> Tcb {
         let mut t = Tcb::blank(id, tuple, cfg, iss, our_mss, ctx.now, Origin::Active);
         t.set_state(State::SynSent, Cause::Connect, ctx);
         t
@@ -269,7 +294,15 @@ impl Tcb {
         syn: &TcpRepr<'_>,
         ctx: &mut SegCtx<'_>,
     ) -> Tcb {
-        let mut t = Tcb::blank(id, tuple, cfg, iss, our_mss, ctx.now, Origin::Passive(listener));
+        let mut t = Tcb::blank(
+            id,
+            tuple,
+            cfg,
+            iss,
+            our_mss,
+            ctx.now,
+            Origin::Passive(listener),
+        );
         t.state = State::Listen;
         t.irs = syn.seq;
         t.rcv_nxt = syn.seq + 1;
@@ -298,14 +331,23 @@ impl Tcb {
         ack: &TcpRepr<'_>,
         ctx: &mut SegCtx<'_>,
     ) -> Tcb {
-        let mut t = Tcb::blank(id, tuple, cfg, iss, our_mss, ctx.now, Origin::Passive(listener));
+        let mut t = Tcb::blank(
+            id,
+            tuple,
+            cfg,
+            iss,
+            our_mss,
+            ctx.now,
+            Origin::Passive(listener),
+        );
         t.state = State::Listen;
         // The cookie cannot carry window scaling, SACK or timestamps (see cookie.rs):
         // the connection runs without them.
         t.rcv_wscale = 0;
         t.irs = irs;
         t.rcv_nxt = irs + 1;
-        t.rcv_adv = t.rcv_nxt;
+        // The cookie SYN,ACK advertised min(buffer, 65535) unscaled (see Stack::listener_segment).
+        t.rcv_adv = t.rcv_nxt + cfg.recv_buffer.min(0xffff) as u32;
         t.snd_una = iss + 1;
         t.snd_nxt = iss + 1;
         t.snd_max = iss + 1;
@@ -378,7 +420,13 @@ impl Tcb {
     fn fail(&mut self, err: ConnError, cause: Cause, ctx: &mut SegCtx<'_>) {
         if self.error.is_none() {
             self.error = Some(err);
-            ctx.sink.push(ctx.now, EventKind::ConnectionError { conn: self.id, error: err });
+            ctx.sink.push(
+                ctx.now,
+                EventKind::ConnectionError {
+                    conn: self.id,
+                    error: err,
+                },
+            );
         }
         self.set_state(State::Closed, cause, ctx);
     }
@@ -424,7 +472,11 @@ impl Tcb {
 
     fn apply_syn_options(&mut self, o: &TcpOptions) {
         // RFC 9293 3.7.1 / RFC 6691: without the option assume 536 (IPv4) or 1220 (IPv6).
-        let default_mss = if self.tuple.remote.is_ipv4() { 536 } else { 1220 };
+        let default_mss = if self.tuple.remote.is_ipv4() {
+            536
+        } else {
+            1220
+        };
         let peer_mss = o.mss.unwrap_or(default_mss).max(64);
         self.snd_mss = peer_mss.min(self.our_mss);
         // RFC 7323 2.2: scaling only if both sides sent the option; shift at most 14 (2.3).
@@ -448,7 +500,11 @@ impl Tcb {
         // RFC 6928 2: IW = min(10*MSS, max(2*MSS, 14600)) with the default of 10 segments.
         let mss = u32::from(self.snd_mss);
         let n = self.cfg.initial_cwnd_segments.max(1);
-        self.cwnd = if n == 10 { (10 * mss).min((2 * mss).max(14600)) } else { n * mss };
+        self.cwnd = if n == 10 {
+            (10 * mss).min((2 * mss).max(14600))
+        } else {
+            n * mss
+        };
         if self.syn_retransmitted {
             // RFC 5681 3.1: a lost SYN (or SYN,ACK) means a loss window of one segment.
             self.cwnd = mss;
@@ -484,7 +540,11 @@ impl Tcb {
         ctx.sink.count_drop(reason);
         ctx.sink.push(
             ctx.now,
-            EventKind::Dropped { conn: Some(self.id), seg: None, reason },
+            EventKind::Dropped {
+                conn: Some(self.id),
+                seg: None,
+                reason,
+            },
         );
     }
 
@@ -515,7 +575,10 @@ impl Tcb {
                 if f.rst() {
                     return Disposition::Done;
                 }
-                return Disposition::Reset { seq: seg.ack, ack: None };
+                return Disposition::Reset {
+                    seq: seg.ack,
+                    ack: None,
+                };
             }
         }
         // Second, check the RST bit.
@@ -555,7 +618,11 @@ impl Tcb {
             self.ack_now.get_or_insert(SendReason::Normal);
             // Data or a FIN on the SYN,ACK continue at the sixth step.
             if !seg.payload.is_empty() || f.fin() {
-                let trimmed = TcpRepr { seq: seg.seq + 1, flags: TcpFlags(f.0 & !TcpFlags::SYN.0), ..*seg };
+                let trimmed = TcpRepr {
+                    seq: seg.seq + 1,
+                    flags: TcpFlags(f.0 & !TcpFlags::SYN.0),
+                    ..*seg
+                };
                 self.process_text_and_fin(&trimmed, ctx);
             }
         } else {
@@ -578,7 +645,9 @@ impl Tcb {
             (0, 0) => seq == self.rcv_nxt,
             (0, _) => seq.in_window(self.rcv_nxt, wnd),
             (_, 0) => false,
-            (_, _) => seq.in_window(self.rcv_nxt, wnd) || (seq + (len - 1)).in_window(self.rcv_nxt, wnd),
+            (_, _) => {
+                seq.in_window(self.rcv_nxt, wnd) || (seq + (len - 1)).in_window(self.rcv_nxt, wnd)
+            }
         }
     }
 
@@ -596,12 +665,21 @@ impl Tcb {
             && seg.seq + 1 == self.rcv_nxt
             && seg.ack == self.snd_max
         {
-            let rest = TcpRepr { seq: seg.seq + 1, flags: TcpFlags(f.0 & !TcpFlags::SYN.0), ..*seg };
+            let rest = TcpRepr {
+                seq: seg.seq + 1,
+                flags: TcpFlags(f.0 & !TcpFlags::SYN.0),
+                ..*seg
+            };
             return self.on_segment_other(&rest, ctx);
         }
 
         // A retransmitted SYN in SYN_RCVD: re-send the SYN,ACK (as Linux does for a duplicate SYN).
-        if self.state == State::SynReceived && f.syn() && !f.ack() && !f.rst() && seg.seq == self.irs {
+        if self.state == State::SynReceived
+            && f.syn()
+            && !f.ack()
+            && !f.rst()
+            && seg.seq == self.irs
+        {
             self.snd_nxt = self.iss;
             self.counters.retransmits += 1;
             return Disposition::Done;
@@ -610,7 +688,12 @@ impl Tcb {
         // TIME_WAIT (RFC 9293 3.10.7.4 eighth, TIME-WAIT): a retransmitted FIN is
         // acknowledged and the 2*MSL timer restarted. Checked before the window test because
         // the FIN is at RCV.NXT-1.
-        if self.state == State::TimeWait && f.fin() && !f.rst() && !f.syn() && seg.seq + seg.seg_len() == self.rcv_nxt {
+        if self.state == State::TimeWait
+            && f.fin()
+            && !f.rst()
+            && !f.syn()
+            && seg.seq + seg.seg_len() == self.rcv_nxt
+        {
             self.ack_now = Some(SendReason::TimeWaitAck);
             self.time_wait_deadline = Some(ctx.now + self.cfg.msl * 2);
             return Disposition::Done;
@@ -718,7 +801,10 @@ impl Tcb {
                 }
             } else {
                 self.drop_seg(ctx, DropReason::AckTooNew);
-                return Disposition::Reset { seq: seg.ack, ack: None };
+                return Disposition::Reset {
+                    seq: seg.ack,
+                    ack: None,
+                };
             }
         } else {
             // RFC 5961 5.2: SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT, else ACK and drop.
@@ -796,6 +882,9 @@ impl Tcb {
         if self.snd_una == self.snd_max {
             self.rtx_deadline = None;
             self.unacked_since = None;
+        } else if self.persist_deadline.is_some() {
+            // Probing a zero window: the persist timer paces the connection.
+            self.rtx_deadline = None;
         } else {
             self.rtx_deadline = Some(ctx.now + self.rtt.rto());
             self.unacked_since = Some(ctx.now);
@@ -815,7 +904,9 @@ impl Tcb {
                 if ack.ge(self.recover) {
                     // Full acknowledgment: deflate the window and leave fast recovery.
                     self.in_recovery = false;
-                    self.cwnd = self.ssthresh.min(self.snd_max.since(self.snd_una).max(mss) + mss);
+                    self.cwnd = self
+                        .ssthresh
+                        .min(self.snd_max.since(self.snd_una).max(mss) + mss);
                 } else {
                     // Partial acknowledgment: retransmit the next unacknowledged segment,
                     // deflate by the amount acknowledged, add back one MSS.
@@ -871,7 +962,10 @@ impl Tcb {
 
     /// Seventh (segment text) and eighth (FIN) steps.
     fn process_text_and_fin(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) {
-        let accepts_data = matches!(self.state, State::Established | State::FinWait1 | State::FinWait2);
+        let accepts_data = matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        );
         let has_data = !seg.payload.is_empty();
         if has_data && !accepts_data {
             // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: "This should not occur since a FIN
@@ -896,7 +990,7 @@ impl Tcb {
             if behind > 0 {
                 let cut = (behind as usize).min(data.len());
                 data = &data[cut..];
-                seq = seq + cut as u32;
+                seq += cut as u32;
             }
             let wnd = self.rcv_wnd() as usize;
             let offset = seq.since(self.rcv_nxt) as usize;
@@ -967,12 +1061,27 @@ impl Tcb {
             return false;
         }
         // Skip an exact duplicate.
-        if self.ooo.iter().any(|s| s.seq == seq && s.data.len() >= data.len() && (s.fin || !fin)) {
+        if self
+            .ooo
+            .iter()
+            .any(|s| s.seq == seq && s.data.len() >= data.len() && (s.fin || !fin))
+        {
             return true;
         }
-        let pos = self.ooo.iter().position(|s| seq.lt(s.seq)).unwrap_or(self.ooo.len());
+        let pos = self
+            .ooo
+            .iter()
+            .position(|s| seq.lt(s.seq))
+            .unwrap_or(self.ooo.len());
         self.ooo_bytes += data.len();
-        self.ooo.insert(pos, OooSeg { seq, data: data.to_vec(), fin });
+        self.ooo.insert(
+            pos,
+            OooSeg {
+                seq,
+                data: data.to_vec(),
+                fin,
+            },
+        );
         true
     }
 
@@ -1019,7 +1128,9 @@ impl Tcb {
         self.delack_deadline = None;
         let our_fin_acked = self.fin_queued && self.snd_una == self.fin_seq() + 1;
         match self.state {
-            State::SynReceived | State::Established => self.set_state(State::CloseWait, Cause::RecvFin, ctx),
+            State::SynReceived | State::Established => {
+                self.set_state(State::CloseWait, Cause::RecvFin, ctx)
+            }
             State::FinWait1 => {
                 if our_fin_acked {
                     // Our FIN was acknowledged by this very segment: FIN,ACK -> TIME_WAIT.
@@ -1064,7 +1175,12 @@ impl Tcb {
     }
 
     /// RECEIVE (RFC 9293 3.10.3): copy out in-order data. `Ok(0)` is end of stream.
-    pub(crate) fn recv(&mut self, buf: &mut [u8], peek: bool, now: Instant) -> Result<usize, Error> {
+    pub(crate) fn recv(
+        &mut self,
+        buf: &mut [u8],
+        peek: bool,
+        now: Instant,
+    ) -> Result<usize, Error> {
         if !self.rx.is_empty() && !buf.is_empty() {
             let n = buf.len().min(self.rx.len());
             let (a, b) = self.rx.as_slices();
@@ -1165,7 +1281,11 @@ impl Tcb {
     /// ABORT (RFC 9293 3.10.5): send RST in synchronized states and SYN_RCVD, then CLOSED.
     pub(crate) fn abort(&mut self, ctx: &mut SegCtx<'_>) {
         match self.state {
-            State::SynReceived | State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+            State::SynReceived
+            | State::Established
+            | State::FinWait1
+            | State::FinWait2
+            | State::CloseWait => {
                 // <SEQ=SND.NXT><CTL=RST>
                 self.rst_pending = Some((self.snd_max, SendReason::Abort));
             }
@@ -1204,7 +1324,8 @@ impl Tcb {
             self.keepalive_deadline,
             self.time_wait_deadline,
             self.fin_wait_2_deadline,
-            self.unacked_since.and_then(|t| self.cfg.user_timeout.map(|u| t + u)),
+            self.unacked_since
+                .and_then(|t| self.cfg.user_timeout.map(|u| t + u)),
         ]
         .into_iter()
         .flatten()
@@ -1222,7 +1343,13 @@ impl Tcb {
     }
 
     fn timer_event(&self, ctx: &mut SegCtx<'_>, timer: TimerKind) {
-        ctx.sink.push(ctx.now, EventKind::TimerFired { conn: self.id, timer });
+        ctx.sink.push(
+            ctx.now,
+            EventKind::TimerFired {
+                conn: self.id,
+                timer,
+            },
+        );
     }
 
     /// Fire every expired timer. Returns `BackToListen` when a half-open entry gives up.
@@ -1262,7 +1389,7 @@ impl Tcb {
         }
         if Tcb::fired(&mut self.persist_deadline, now) {
             self.timer_event(ctx, TimerKind::Persist);
-            if self.snd_wnd == 0 && self.has_unsent() {
+            if self.snd_wnd == 0 && !self.tx.is_empty() {
                 // RFC 9293 3.8.6.1: probe the zero window with one octet of new data.
                 self.force_probe = true;
                 self.persist_backoff = self.persist_backoff.saturating_add(1).min(16);
@@ -1345,7 +1472,10 @@ impl Tcb {
         let potential = self.rcv_nxt + space;
         let grow = potential.diff(self.rcv_adv);
         let threshold = (self.cfg.recv_buffer / 2).min(usize::from(self.our_mss)) as i32;
-        if grow >= threshold.max(1) || self.rcv_adv.lt(self.rcv_nxt) || self.rcv_wnd() == 0 && space > 0 && grow > 0 {
+        if grow >= threshold.max(1)
+            || self.rcv_adv.lt(self.rcv_nxt)
+            || self.rcv_wnd() == 0 && space > 0 && grow > 0
+        {
             self.rcv_adv = potential;
         }
         let wnd = self.rcv_wnd();
@@ -1365,23 +1495,38 @@ impl Tcb {
         let mut o = TcpOptions::default();
         if syn {
             o.mss = Some(self.our_mss);
-            let offer_ws = self.cfg.window_scaling && (self.state == State::SynSent || self.snd_wscale > 0 || self.rcv_wscale > 0);
-            if offer_ws && (self.state == State::SynSent || self.rcv_wscale > 0 || self.snd_wscale > 0) {
+            let offer_ws = self.cfg.window_scaling
+                && (self.state == State::SynSent || self.snd_wscale > 0 || self.rcv_wscale > 0);
+            if offer_ws
+                && (self.state == State::SynSent || self.rcv_wscale > 0 || self.snd_wscale > 0)
+            {
                 o.window_scale = Some(self.rcv_wscale);
             }
             if self.cfg.sack && (self.state == State::SynSent || self.sack_permitted) {
                 o.sack_permitted = true;
             }
             if self.cfg.timestamps && (self.state == State::SynSent || self.ts_enabled) {
-                o.timestamps = Some(Timestamps { tsval: Tcb::ts_now(now), tsecr: self.ts_recent });
+                o.timestamps = Some(Timestamps {
+                    tsval: Tcb::ts_now(now),
+                    tsecr: self.ts_recent,
+                });
             }
         } else if self.ts_enabled {
-            o.timestamps = Some(Timestamps { tsval: Tcb::ts_now(now), tsecr: self.ts_recent });
+            o.timestamps = Some(Timestamps {
+                tsval: Tcb::ts_now(now),
+                tsecr: self.ts_recent,
+            });
         }
         o
     }
 
-    fn finish(&mut self, seq: SeqNum, flags: TcpFlags, reason: SendReason, now: Instant) -> OutSegment {
+    fn finish(
+        &mut self,
+        seq: SeqNum,
+        flags: TcpFlags,
+        reason: SendReason,
+        now: Instant,
+    ) -> OutSegment {
         let syn = flags.syn();
         let window = self.window_field(syn);
         let ack = if flags.ack() { self.rcv_nxt } else { SeqNum(0) };
@@ -1391,11 +1536,22 @@ impl Tcb {
             self.unacked_rx_bytes = 0;
         }
         self.counters.segs_out += 1;
-        OutSegment { seq, ack, flags, window, options: self.options_for(syn, now), reason }
+        OutSegment {
+            seq,
+            ack,
+            flags,
+            window,
+            options: self.options_for(syn, now),
+            reason,
+        }
     }
 
     /// Produce the next segment to send, writing any payload into `payload`.
-    pub(crate) fn poll_segment(&mut self, now: Instant, payload: &mut Vec<u8>) -> Option<OutSegment> {
+    pub(crate) fn poll_segment(
+        &mut self,
+        now: Instant,
+        payload: &mut Vec<u8>,
+    ) -> Option<OutSegment> {
         payload.clear();
         if let Some((seq, reason)) = self.rst_pending.take() {
             self.counters.segs_out += 1;
@@ -1411,7 +1567,9 @@ impl Tcb {
         match self.state {
             State::Closed | State::Listen => return None,
             State::TimeWait => {
-                return self.ack_now.map(|r| self.finish(self.snd_max, TcpFlags::ACK, r, now));
+                return self
+                    .ack_now
+                    .map(|r| self.finish(self.snd_max, TcpFlags::ACK, r, now));
             }
             _ => {}
         }
@@ -1419,8 +1577,16 @@ impl Tcb {
         // SYN or SYN,ACK: when SND.NXT is at ISS.
         if self.snd_nxt == self.iss {
             let passive_or_simul = self.state != State::SynSent;
-            let flags = if passive_or_simul { TcpFlags::SYN | TcpFlags::ACK } else { TcpFlags::SYN };
-            let reason = if self.snd_max != self.iss { SendReason::Retransmit } else { SendReason::Normal };
+            let flags = if passive_or_simul {
+                TcpFlags::SYN | TcpFlags::ACK
+            } else {
+                TcpFlags::SYN
+            };
+            let reason = if self.snd_max != self.iss {
+                SendReason::Retransmit
+            } else {
+                SendReason::Normal
+            };
             if reason == SendReason::Retransmit {
                 self.counters.retransmits += 1;
             }
@@ -1438,12 +1604,19 @@ impl Tcb {
         }
         if !self.syn_acked() {
             // Data and FIN wait for the handshake (only an ACK may go out).
-            return self.ack_now.map(|r| self.finish(self.snd_nxt, TcpFlags::ACK, r, now));
+            return self
+                .ack_now
+                .map(|r| self.finish(self.snd_nxt, TcpFlags::ACK, r, now));
         }
 
         // Keepalive probe: <SEQ=SND.NXT-1>, no data (RFC 1122 4.2.3.6).
         if std::mem::take(&mut self.keepalive_probe_pending) {
-            return Some(self.finish(self.snd_max - 1, TcpFlags::ACK, SendReason::KeepaliveProbe, now));
+            return Some(self.finish(
+                self.snd_max - 1,
+                TcpFlags::ACK,
+                SendReason::KeepaliveProbe,
+                now,
+            ));
         }
 
         let mss = usize::from(self.snd_mss);
@@ -1471,14 +1644,17 @@ impl Tcb {
         let usable = (self.snd_una + wnd).diff(self.snd_nxt).max(0) as usize;
         let retransmitting = self.snd_nxt.lt(self.snd_max);
 
-        // Zero-window probe: one octet past the closed window (RFC 9293 3.8.6.1).
-        if std::mem::take(&mut self.force_probe) && unsent > 0 {
-            payload.extend(self.tx.range(offset..offset + 1));
-            let seq = self.snd_nxt;
-            self.snd_nxt += 1;
+        // Zero-window probe: the first octet past the closed window (RFC 9293 3.8.6.1), always
+        // the same octet at SND.UNA until the peer takes it; the persist timer, not the
+        // retransmission timer, paces the probes.
+        if std::mem::take(&mut self.force_probe) && !self.tx.is_empty() {
+            payload.extend(self.tx.range(..1));
+            let seq = self.snd_una;
+            self.snd_nxt = self.snd_una + 1;
             if self.snd_nxt.gt(self.snd_max) {
                 self.snd_max = self.snd_nxt;
             }
+            self.rtx_deadline = None;
             self.arm_persist(now);
             return Some(self.finish(seq, TcpFlags::ACK, SendReason::WindowProbe, now));
         }
@@ -1487,10 +1663,15 @@ impl Tcb {
             let n = unsent.min(usable).min(mss);
             let is_last = n == unsent;
             // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1, 3.7.4).
+            let idle = self.flight() == 0;
             let send = retransmitting
                 || n == mss
-                || (is_last && (!self.cfg.nagle || self.flight() == 0 || self.fin_queued))
-                || (self.max_snd_wnd > 0 && n as u32 >= self.max_snd_wnd / 2);
+                || (is_last && (!self.cfg.nagle || idle || self.fin_queued))
+                || (self.max_snd_wnd > 0 && n as u32 >= self.max_snd_wnd / 2)
+                // The window, not the data, limits the segment and nothing is in flight:
+                // RFC 9293 3.8.6.2.1 would wait for its override timeout; Linux sends at
+                // once (receiver-side SWS avoidance already keeps such windows large).
+                || (idle && n == usable);
             if send {
                 payload.extend(self.tx.range(offset..offset + n));
                 let seq = self.snd_nxt;
@@ -1504,7 +1685,11 @@ impl Tcb {
                     flags |= TcpFlags::FIN;
                     self.snd_nxt += 1;
                 }
-                let reason = if retransmitting { SendReason::Retransmit } else { SendReason::Normal };
+                let reason = if retransmitting {
+                    SendReason::Retransmit
+                } else {
+                    SendReason::Normal
+                };
                 if retransmitting {
                     self.counters.retransmits += 1;
                 } else {
@@ -1525,7 +1710,11 @@ impl Tcb {
         if self.fin_queued && unsent == 0 && self.snd_nxt == self.fin_seq() {
             let seq = self.snd_nxt;
             self.snd_nxt += 1;
-            let reason = if self.snd_nxt.le(self.snd_max) { SendReason::Retransmit } else { SendReason::Normal };
+            let reason = if self.snd_nxt.le(self.snd_max) {
+                SendReason::Retransmit
+            } else {
+                SendReason::Normal
+            };
             if reason == SendReason::Retransmit {
                 self.counters.retransmits += 1;
             }
@@ -1537,7 +1726,11 @@ impl Tcb {
         }
 
         // Zero window with data waiting and nothing in flight: arm the persist timer.
-        if unsent > 0 && self.snd_wnd == 0 && self.snd_max == self.snd_una && self.persist_deadline.is_none() {
+        if unsent > 0
+            && self.snd_wnd == 0
+            && self.snd_max == self.snd_una
+            && self.persist_deadline.is_none()
+        {
             self.arm_persist(now);
         }
 
@@ -1578,7 +1771,9 @@ impl Tcb {
             || self.keepalive_probe_pending
             || self.force_probe
             || self.fast_rtx_pending
-            || (self.state != State::Closed && self.snd_nxt == self.iss && self.state != State::Listen)
+            || (self.state != State::Closed
+                && self.snd_nxt == self.iss
+                && self.state != State::Listen)
             || (self.syn_acked() && self.has_unsent())
     }
 
@@ -1589,7 +1784,13 @@ impl Tcb {
 
     /// Status fields used by snapshots.
     pub(crate) fn snapshot_parts(&self) -> (Option<Duration>, Duration, Duration, u32, u32) {
-        (self.rtt.srtt(), self.rtt.rttvar(), self.rtt.rto(), self.rtt.backoff(), self.keepalive_probes)
+        (
+            self.rtt.srtt(),
+            self.rtt.rttvar(),
+            self.rtt.rto(),
+            self.rtt.backoff(),
+            self.keepalive_probes,
+        )
     }
 }
 
@@ -1600,9 +1801,15 @@ pub(crate) fn closed_reply(seg: &TcpRepr<'_>) -> Disposition {
         Disposition::Done
     } else if seg.flags.ack() {
         // <SEQ=SEG.ACK><CTL=RST>
-        Disposition::Reset { seq: seg.ack, ack: None }
+        Disposition::Reset {
+            seq: seg.ack,
+            ack: None,
+        }
     } else {
         // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
-        Disposition::Reset { seq: SeqNum(0), ack: Some(seg.seq + seg.seg_len()) }
+        Disposition::Reset {
+            seq: SeqNum(0),
+            ack: Some(seg.seq + seg.seg_len()),
+        }
     }
 }

@@ -94,7 +94,8 @@ impl Net {
             self.drain_events(h);
             while self.hosts[h].poll_transmit(self.now, &mut buf) {
                 self.drain_events(h);
-                let (_, seg) = parse_packet(&buf, ChecksumMode::Verify).expect("stack emitted a bad packet");
+                let (_, seg) =
+                    parse_packet(&buf, ChecksumMode::Verify).expect("stack emitted a bad packet");
                 let flags = seg.flags;
                 let n = {
                     let c = self.counts.entry((h, flags.0)).or_insert(0);
@@ -109,7 +110,8 @@ impl Net {
                 if dropped {
                     self.log.push(format!("{}{} X dropped", self.t(), name(h)));
                 } else {
-                    self.pending.push((self.now + self.delay, self.seqno, 1 - h, buf.clone()));
+                    self.pending
+                        .push((self.now + self.delay, self.seqno, 1 - h, buf.clone()));
                 }
             }
         }
@@ -137,7 +139,14 @@ impl Net {
                 }
                 let seq = self.rel(h, seg.seq);
                 let ack = self.rel(1 - h, seg.ack);
-                let mut s = format!("{}{}>{} {} seq={}", self.t(), name(h), name(1 - h), seg.flags, seq);
+                let mut s = format!(
+                    "{}{}>{} {} seq={}",
+                    self.t(),
+                    name(h),
+                    name(1 - h),
+                    seg.flags,
+                    seq
+                );
                 if seg.flags.ack() {
                     s += &format!(" ack={ack}");
                 }
@@ -176,7 +185,11 @@ impl Net {
         self.now = self.now.max(t);
         if let Some((pt, ps)) = next_pkt {
             if pt <= t {
-                let i = self.pending.iter().position(|p| p.0 == pt && p.1 == ps).unwrap();
+                let i = self
+                    .pending
+                    .iter()
+                    .position(|p| p.0 == pt && p.1 == ps)
+                    .unwrap();
                 let (_, _, to, bytes) = self.pending.remove(i);
                 self.hosts[to].handle_packet(self.now, &bytes);
                 self.run_app(to);
@@ -217,7 +230,10 @@ impl Net {
     pub fn next_time(&mut self) -> Option<Instant> {
         self.flush();
         let p = self.pending.iter().map(|p| p.0).min();
-        let t = [self.hosts[0].poll_timeout(), self.hosts[1].poll_timeout()].into_iter().flatten().min();
+        let t = [self.hosts[0].poll_timeout(), self.hosts[1].poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
         [p, t].into_iter().flatten().min()
     }
 
@@ -237,12 +253,24 @@ impl Net {
 pub fn assert_log(actual: &[String], expected: &[&str]) {
     let a: Vec<&str> = actual.iter().map(|s| s.as_str()).collect();
     if a != expected {
-        panic!("log differs\n--- expected\n{}\n--- actual\n{}\n", expected.join("\n"), a.join("\n"));
+        panic!(
+            "log differs\n--- expected\n{}\n--- actual\n{}\n",
+            expected.join("\n"),
+            a.join("\n")
+        );
     }
 }
 
 /// Build an IPv4 TCP packet (for injecting stale or spoofed segments).
-pub fn raw_packet(src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, flags: TcpFlags, window: u16, payload: &[u8]) -> Vec<u8> {
+pub fn raw_packet(
+    src: SocketAddr,
+    dst: SocketAddr,
+    seq: u32,
+    ack: u32,
+    flags: TcpFlags,
+    window: u16,
+    payload: &[u8],
+) -> Vec<u8> {
     use synack_proto::wire::{emit_packet, IpRepr, TcpOptions, TcpRepr};
     let ip = IpRepr::new(src.ip(), dst.ip()).unwrap();
     let tcp = TcpRepr {
@@ -253,7 +281,10 @@ pub fn raw_packet(src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, flags: T
         flags,
         window,
         urgent: 0,
-        options: TcpOptions { mss: flags.syn().then_some(1460), ..Default::default() },
+        options: TcpOptions {
+            mss: flags.syn().then_some(1460),
+            ..Default::default()
+        },
         payload,
     };
     let mut buf = Vec::new();
