@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The lifecycle scenarios, pinned segment by segment and state by state.
 
 mod util;

@@ -3,7 +3,7 @@
 //! clock that jumps to the next delivery or deadline. Every segment sent and
 //! every state change is logged with relative sequence numbers, so a test can
 //! pin a whole exchange.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::net::{IpAddr, SocketAddr};
 use synack_proto::wire::{parse_packet, ChecksumMode, SeqNum, TcpFlags};
