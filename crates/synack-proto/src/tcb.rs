@@ -1734,9 +1734,11 @@ impl Tcb {
             self.arm_persist(now);
         }
 
-        // A pure ACK.
+        // A pure ACK carries the highest sequence number sent (<SEQ=SND.NXT> in the RFC's
+        // terms), not the go-back-N retransmission point: a receiver would find a sequence
+        // number below its RCV.NXT unacceptable and ignore the acknowledgment in it.
         if let Some(r) = self.ack_now {
-            return Some(self.finish(self.snd_nxt, TcpFlags::ACK, r, now));
+            return Some(self.finish(self.snd_max, TcpFlags::ACK, r, now));
         }
         None
     }

@@ -408,7 +408,10 @@ fn half_open_entry_gives_up_after_five_syn_ack_retries() {
     // The client never hears the server: the entry retransmits and then goes away.
     n.drop = Some(Box::new(|from, _, _, _| from == 1));
     let l = n.s().listen(s_addr(80), 8).unwrap();
-    let c_cfg = synack_proto::ConnConfig { syn_retries: 0, ..Default::default() };
+    let c_cfg = synack_proto::ConnConfig {
+        syn_retries: 0,
+        ..Default::default()
+    };
     n.hosts[0]
         .connect_with(n.now, Some(c_addr(40000)), s_addr(80), c_cfg)
         .unwrap();

@@ -53,8 +53,12 @@ pub struct LinkConfig {
     pub reorder: f64,
     /// The extra delay of a reordered packet.
     pub reorder_delay: Duration,
-    /// Probability that the delivered copy has one to three bytes flipped.
+    /// Probability that the delivered copy has one to `corrupt_max_bytes` bytes flipped.
     pub corrupt: f64,
+    /// The most bytes one corruption changes (default 3). With 1 every corruption is
+    /// caught by the Internet checksum; with more, two changes can cancel in the
+    /// one's-complement sum and a corrupted segment is accepted, as on real links.
+    pub corrupt_max_bytes: u8,
 }
 
 impl Default for LinkConfig {
@@ -70,6 +74,7 @@ impl Default for LinkConfig {
             reorder: 0.0,
             reorder_delay: Duration::from_millis(10),
             corrupt: 0.0,
+            corrupt_max_bytes: 3,
         }
     }
 }
@@ -116,6 +121,12 @@ impl LinkConfig {
         self.reorder_delay = extra;
         self
     }
+    /// Set the most bytes one corruption changes (at least 1).
+    pub fn with_corrupt_max_bytes(mut self, n: u8) -> Self {
+        self.corrupt_max_bytes = n.max(1);
+        self
+    }
+
     /// Set the corruption probability.
     pub fn with_corrupt(mut self, p: f64) -> Self {
         self.corrupt = p;
@@ -297,11 +308,13 @@ impl Link {
         Duration::from_micros(self.rng.up_to(max))
     }
 
-    /// Flip one to three distinct bytes of a non-empty packet, each XORed with
-    /// a non-zero value, so the copy always differs from the original.
+    /// Flip one to `corrupt_max_bytes` distinct bytes of a non-empty packet, each
+    /// XORed with a non-zero value, so the copy always differs from the original.
     fn corrupt(&mut self, bytes: &mut [u8]) {
         let len = bytes.len() as u64;
-        let count = 1 + self.rng.below(len.min(3));
+        let count = 1 + self
+            .rng
+            .below(len.min(u64::from(self.config.corrupt_max_bytes.max(1))));
         let mut chosen: Vec<u64> = Vec::with_capacity(3);
         let mut attempts = 0;
         while (chosen.len() as u64) < count && attempts < 64 {
