@@ -1,0 +1,315 @@
+//! Timers, limits and congestion control, each pinned by what a user sees.
+#![allow(clippy::unwrap_used)]
+
+mod util;
+
+use std::net::{IpAddr, SocketAddr};
+use synack_proto::wire::TcpFlags;
+use synack_proto::{
+    ConnConfig, ConnError, DropReason, Duration, Error, Instant, Stack, StackConfig, State,
+};
+use util::*;
+
+fn open(
+    n: &mut Net,
+) -> (
+    synack_proto::ConnId,
+    synack_proto::ConnId,
+    synack_proto::ListenerId,
+) {
+    let l = n.hosts[1].listen(s_addr(80), 8).unwrap();
+    let c = n.hosts[0]
+        .connect(n.now, Some(c_addr(40000)), s_addr(80))
+        .unwrap();
+    n.run_for(Duration::from_millis(100));
+    let s = n.hosts[1].accept(l).unwrap();
+    n.take_log();
+    (c, s, l)
+}
+
+#[test]
+fn user_timeout_aborts_unacknowledged_data() {
+    let mut n = Net::new(StackConfig::default());
+    n.with_time = true;
+    let (c, _s, _) = open(&mut n);
+    n.hosts[0]
+        .set_user_timeout(c, Some(Duration::from_secs(5)))
+        .unwrap();
+    n.drop = Some(Box::new(|from, _, _, _| from == 0));
+    n.hosts[0].send(n.now, c, b"lost forever").unwrap();
+    n.run();
+    let log = n.take_log();
+    assert_eq!(
+        log[log.len() - 2],
+        "   5100 C error connection timed out",
+        "{log:#?}"
+    );
+    let mut b = [0u8; 4];
+    assert_eq!(
+        n.hosts[0].recv(n.now, c, &mut b),
+        Err(Error::Connection(ConnError::TimedOut))
+    );
+}
+
+#[test]
+fn data_retransmissions_back_off_and_give_up() {
+    let mut n = Net::new(StackConfig::default());
+    n.with_time = true;
+    let (c, _s, _) = open(&mut n);
+    n.drop = Some(Box::new(|from, _, _, _| from == 0));
+    n.hosts[0].send(n.now, c, b"x").unwrap();
+    n.run();
+    let log = n.take_log();
+    let times: Vec<u64> = log
+        .iter()
+        .filter(|l| l.contains("C>S PSH,ACK"))
+        .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    // RTO after the handshake's 20 ms sample: max(200 ms min, 20 + 4*10) = 200 ms, doubling to 120 s.
+    assert_eq!(
+        times.len(),
+        16,
+        "the original and 15 retransmissions (tcp_retries2)"
+    );
+    let gaps: Vec<u64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(
+        &gaps[..10],
+        &[200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 102400]
+    );
+    assert!(
+        gaps[10..].iter().all(|&g| g == 120_000),
+        "capped at 120 s: {gaps:?}"
+    );
+    assert!(log.last().unwrap().ends_with("C ESTABLISHED->CLOSED"));
+}
+
+#[test]
+fn orphaned_fin_wait_2_times_out() {
+    let mut n = Net::new(StackConfig::default());
+    n.with_time = true;
+    let (c, _s, _) = open(&mut n);
+    n.hosts[0].close(n.now, c).unwrap();
+    // The server never closes: the client's orphaned FIN_WAIT_2 lasts tcp_fin_timeout (60 s).
+    n.run_for(Duration::from_secs(120));
+    let log = n.take_log();
+    assert!(
+        log.contains(&"    120 C FIN_WAIT_1->FIN_WAIT_2".to_string()),
+        "{log:#?}"
+    );
+    assert!(
+        log.contains(&"  60120 C FIN_WAIT_2->CLOSED".to_string()),
+        "{log:#?}"
+    );
+    assert_eq!(n.hosts[0].connection_count(), 0);
+}
+
+#[test]
+fn half_closed_fin_wait_2_does_not_time_out() {
+    let mut n = Net::new(StackConfig::default());
+    let (c, _s, _) = open(&mut n);
+    n.hosts[0]
+        .shutdown(n.now, c, synack_proto::Shutdown::Write)
+        .unwrap();
+    n.run_for(Duration::from_secs(600));
+    assert_eq!(
+        n.hosts[0].state(c).unwrap(),
+        State::FinWait2,
+        "the application still reads"
+    );
+}
+
+#[test]
+fn ipv6_handshake_and_mss() {
+    let a_ip: IpAddr = "fd00::1".parse().unwrap();
+    let b_ip: IpAddr = "fd00::2".parse().unwrap();
+    let mut a = Stack::new(StackConfig::default(), 1);
+    a.add_address(a_ip);
+    let mut b = Stack::new(StackConfig::default(), 2);
+    b.add_address(b_ip);
+    let l = b.listen(SocketAddr::new(b_ip, 443), 4).unwrap();
+    let c = a
+        .connect(Instant::ZERO, None, SocketAddr::new(b_ip, 443))
+        .unwrap();
+    let mut buf = Vec::new();
+    for _ in 0..4 {
+        while a.poll_transmit(Instant::ZERO, &mut buf) {
+            b.handle_packet(Instant::ZERO, &buf);
+        }
+        while b.poll_transmit(Instant::ZERO, &mut buf) {
+            a.handle_packet(Instant::ZERO, &buf);
+        }
+    }
+    let s = b.accept(l).unwrap();
+    assert_eq!(a.state(c).unwrap(), State::Established);
+    // MTU 1500 minus 40 (IPv6) and 20 (TCP).
+    assert_eq!(a.status(c).unwrap().snd_mss, 1440);
+    assert_eq!(b.tuple(s).unwrap().remote.ip(), a_ip);
+}
+
+#[test]
+fn fast_retransmit_on_third_duplicate_ack_halves_the_window() {
+    let mut n = Net::new(StackConfig::default());
+    n.with_time = true;
+    let (c, s, _) = open(&mut n);
+    // Lose the client's 2nd data segment once.
+    n.drop = Some(Box::new(|from, flags, nth, _| {
+        from == 0 && flags == TcpFlags::ACK && nth == 2
+    }));
+    let data = vec![7u8; 10 * 1460];
+    n.hosts[0].send(n.now, c, &data).unwrap();
+    n.run_for(Duration::from_millis(100));
+    let st = n.hosts[0].status(c).unwrap();
+    assert_eq!(st.retransmits, 1);
+    let log = n.take_log();
+    // Repaired within one RTT by the fast retransmit, long before the 200 ms RTO.
+    let rtx = log
+        .iter()
+        .find(|l| l.contains("C>S ACK seq=1461 "))
+        .unwrap();
+    let (t, rest) = rtx.trim().split_once(' ').unwrap();
+    assert!(t.parse::<u64>().unwrap() < 200, "{rtx}");
+    assert!(rest.contains("len=1460"));
+    // NewReno: ssthresh = FlightSize/2 = 5 segments.
+    assert_eq!(st.ssthresh, 5 * 1460);
+    let now = n.now;
+    let mut got = Vec::new();
+    let mut b = [0u8; 20000];
+    while let Ok(k) = n.hosts[1].recv(now, s, &mut b) {
+        got.extend_from_slice(&b[..k]);
+    }
+    assert_eq!(got, data);
+}
+
+#[test]
+fn time_wait_is_reopened_by_a_new_syn_above_rcv_nxt() {
+    // RFC 6191 / RFC 1122 4.2.2.13: the server is the active closer; the same client
+    // port reconnects while the server holds TIME_WAIT.
+    let mut n = Net::new(StackConfig::default());
+    let (c, s, l) = open(&mut n);
+    n.hosts[1].close(n.now, s).unwrap();
+    n.run_for(Duration::from_millis(100));
+    n.hosts[0].close(n.now, c).unwrap();
+    n.run_for(Duration::from_millis(100));
+    assert_eq!(n.hosts[1].connections()[0].1.state, State::TimeWait);
+    let c2 = n.hosts[0]
+        .connect(n.now, Some(c_addr(40000)), s_addr(80))
+        .unwrap();
+    n.run_for(Duration::from_millis(100));
+    assert_eq!(n.hosts[0].state(c2).unwrap(), State::Established);
+    assert!(n.hosts[1].accept(l).is_ok());
+    assert!(n.take_log().iter().any(|l| l == "S TIME_WAIT->CLOSED"));
+}
+
+#[test]
+fn challenge_acks_are_rate_limited() {
+    let cfg = StackConfig {
+        challenge_ack_limit: 10,
+        ..StackConfig::default()
+    };
+    let mut n = Net::new(cfg);
+    let (c, _s, _) = open(&mut n);
+    let st = n.hosts[0].status(c).unwrap();
+    let mut acks = 0;
+    let mut buf = Vec::new();
+    for i in 0..100u32 {
+        // SYNs into a synchronized connection: each deserves a challenge ACK (RFC 5961 4.2).
+        let p = raw_packet(
+            s_addr(80),
+            c_addr(40000),
+            st.rcv_nxt.get() + i,
+            0,
+            TcpFlags::SYN,
+            1000,
+            &[],
+        );
+        n.hosts[0].handle_packet(n.now, &p);
+        while n.hosts[0].poll_transmit(n.now, &mut buf) {
+            acks += 1;
+        }
+    }
+    assert_eq!(
+        acks, 10,
+        "RFC 5961 7: at most challenge_ack_limit per second"
+    );
+    assert_eq!(
+        n.hosts[0]
+            .stats()
+            .drops
+            .get(&DropReason::ChallengeAckLimited),
+        Some(&90)
+    );
+    assert_eq!(n.hosts[0].state(c).unwrap(), State::Established);
+}
+
+#[test]
+fn full_accept_queue_drops_syns_until_accept() {
+    let mut n = Net::new(StackConfig::default());
+    let l = n.hosts[1].listen(s_addr(80), 1).unwrap();
+    let c1 = n.hosts[0].connect(n.now, None, s_addr(80)).unwrap();
+    n.run_for(Duration::from_millis(100));
+    let c2 = n.hosts[0].connect(n.now, None, s_addr(80)).unwrap();
+    n.run_for(Duration::from_millis(500));
+    assert_eq!(n.hosts[0].state(c1).unwrap(), State::Established);
+    assert_eq!(
+        n.hosts[0].state(c2).unwrap(),
+        State::SynSent,
+        "its SYN was dropped: the accept queue is full"
+    );
+    assert_eq!(n.hosts[1].listener_status(l).unwrap().syns_dropped, 1);
+    // The application accepts; the retransmitted SYN now gets through.
+    n.hosts[1].accept(l).unwrap();
+    n.run_for(Duration::from_secs(2));
+    assert_eq!(n.hosts[0].state(c2).unwrap(), State::Established);
+}
+
+#[test]
+fn connection_limit_refuses_new_work() {
+    let cfg = StackConfig {
+        max_connections: 2,
+        ..StackConfig::default()
+    };
+    let mut n = Net::new(cfg);
+    n.hosts[0].connect(n.now, None, s_addr(80)).unwrap();
+    n.hosts[0].connect(n.now, None, s_addr(81)).unwrap();
+    assert_eq!(
+        n.hosts[0].connect(n.now, None, s_addr(82)),
+        Err(Error::TooManyConnections)
+    );
+}
+
+#[test]
+fn bad_arguments_are_typed_errors() {
+    let mut st = Stack::new(StackConfig::default(), 0);
+    st.add_address(C_IP.parse().unwrap());
+    assert_eq!(st.listen(c_addr(0), 4), Err(Error::InvalidArgument));
+    assert_eq!(st.listen(c_addr(80), 0), Err(Error::InvalidArgument));
+    assert_eq!(st.listen(s_addr(80), 4), Err(Error::AddrNotAvailable));
+    st.listen(c_addr(80), 4).unwrap();
+    assert_eq!(st.listen(c_addr(80), 4), Err(Error::AddrInUse));
+    assert_eq!(
+        st.connect(Instant::ZERO, None, s_addr(0)),
+        Err(Error::InvalidArgument)
+    );
+    assert_eq!(
+        st.connect(Instant::ZERO, None, "[fd00::9]:80".parse().unwrap()),
+        Err(Error::AddrNotAvailable)
+    );
+    let stale = synack_proto::ConnId {
+        index: 99,
+        generation: 0,
+    };
+    assert_eq!(
+        st.send(Instant::ZERO, stale, b"x"),
+        Err(Error::InvalidHandle)
+    );
+    let c = st
+        .connect(Instant::ZERO, Some(c_addr(1234)), s_addr(80))
+        .unwrap();
+    assert_eq!(
+        st.connect(Instant::ZERO, Some(c_addr(1234)), s_addr(80)),
+        Err(Error::AddrInUse)
+    );
+    let mut b = [0u8; 1];
+    assert_eq!(st.recv(Instant::ZERO, c, &mut b), Err(Error::WouldBlock));
+    let _ = ConnConfig::default();
+}
