@@ -682,14 +682,22 @@ fn syn_flood(o: &Options) -> Result<Outcome, ScenarioError> {
         let pkt = raw_syn(src, server_addr(PORT), (a >> 32) as u32);
         w.sim.with_node(server, |now, st: &mut Stack| st.handle_packet(now, &pkt))?;
     }
+    // What an operator sees while the attack is on, as the real client arrives.
+    w.sim.run_until(start)?;
+    let peak = w.sim.node(server).listener_status(l).ok();
+    let when = format!(" at {} ms, under attack", start.millis());
+    if let Some(v) = w.listener_view(server, l, &when) {
+        w.snapshots.push(v);
+    }
+    w.sim.run_until(start)?;
     w.run(LIMIT)?;
     let st = w.sim.node(server).listener_status(l).ok();
     let cookies = stack_config(o).syn_cookies;
     let served = cr.borrow().received == RESPONSE && sr.borrow().received == REQUEST;
     if let Some(st) = st {
         w.check_path(
-            st.distinct_sources > 1 || st.syns_received as usize > spoofed,
-            "the spoofed SYNs came from many addresses",
+            peak.is_some_and(|p| p.distinct_sources > 1 && p.syn_queue == p.syn_queue_limit),
+            "under attack, the SYN queue was full of half-open entries from many addresses",
         );
         match cookies {
             SynCookies::Off => {
@@ -702,6 +710,11 @@ fn syn_flood(o: &Options) -> Result<Outcome, ScenarioError> {
                     "the real client's ACK carried a valid cookie",
                 );
                 w.check(served, "the real client was served despite the flood");
+                let client = w.client;
+                w.check_path(
+                    !w.sent(client).iter().any(|x| x.2 == SendReason::Retransmit),
+                    "the request riding on the cookie-validating ACK was accepted at once (no retransmission)",
+                );
             }
         }
         w.check_path(
@@ -781,7 +794,9 @@ fn bulk_transfer(o: &Options) -> Result<Outcome, ScenarioError> {
 fn zero_window(o: &Options) -> Result<Outcome, ScenarioError> {
     let mut w = World::new(o)?;
     let mut cfg = stack_config(o).conn;
-    cfg.recv_buffer = 4096;
+    // Room for exactly two full segments: the sender fills it and the window closes.
+    let mss = usize::from(o.mtu.unwrap_or(1500)).saturating_sub(40).max(1);
+    cfg.recv_buffer = 2 * mss;
     let l = w.listen(Some(cfg))?;
     let data = pattern(10_000);
     let cp = Peer::new(w.connect_role())
@@ -804,6 +819,22 @@ fn zero_window(o: &Options) -> Result<Outcome, ScenarioError> {
         w.sent(c).iter().any(|x| x.2 == SendReason::WindowProbe),
         "the client probed the closed window (persist timer)",
     );
+    let probes: Vec<SeqNum> = w
+        .sent(c)
+        .iter()
+        .filter(|x| x.2 == SendReason::WindowProbe)
+        .map(|x| x.1.seq)
+        .collect();
+    w.check_path(
+        probes.windows(2).all(|p| p[0] == p[1]),
+        "every window probe repeats the first unacknowledged byte (the window is still zero)",
+    );
+    w.check_path(
+        !w.sent(c).iter().any(|x| {
+            matches!(x.2, SendReason::Retransmit | SendReason::FastRetransmit) && x.1.len > 1
+        }),
+        "no data segment had to be retransmitted",
+    );
     w.check(
         w.sent(s).iter().any(|x| x.2 == SendReason::WindowUpdate),
         "the server announced the reopened window once its application read",
@@ -818,8 +849,9 @@ fn zero_window(o: &Options) -> Result<Outcome, ScenarioError> {
 pub fn demo(o: &Options) -> Result<Outcome, ScenarioError> {
     let mut w = World::new(o)?;
     let l = w.listen(None)?;
+    // The request is written once the handshake's ACK has left.
     let cp = Peer::new(w.connect_role())
-        .send_on(Trigger::Established, REQUEST.to_vec())
+        .send_after(Trigger::Established, Duration::ZERO, REQUEST.to_vec())
         .then(Trigger::Received(RESPONSE.len()), Duration::ZERO, Action::Close);
     let sp = Peer::new(Role::Accept(l))
         .send_on(Trigger::Received(REQUEST.len()), RESPONSE.to_vec())

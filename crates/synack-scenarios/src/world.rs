@@ -6,10 +6,10 @@ use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use synack_proto::{
-    ConnConfig, ConnError, ConnId, Duration, Error, EventKind, Instant, ListenerId,
-    SegmentSummary, SendReason, Stack, StackConfig, State,
+    Cause, ConnConfig, ConnError, ConnId, Duration, Error, Event, EventKind, FourTuple, Instant,
+    ListenerId, SegmentSummary, SendReason, Stack, StackConfig, State,
 };
-use synack_sim::{App, HostId, LinkConfig, RunOutcome, Sim, TraceKind};
+use synack_sim::{App, HostId, LinkConfig, RunOutcome, Sim, TraceEntry, TraceKind};
 use synack_trace::ListenerView;
 
 pub(crate) const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -104,11 +104,12 @@ pub(crate) struct Peer {
     start: Instant,
     conn: Option<ConnId>,
     started: bool,
-    send: Option<(Trigger, Vec<u8>)>,
+    send: Option<(Trigger, Duration, Vec<u8>)>,
     steps: Vec<(Trigger, Duration, Action)>,
     read_from: Instant,
     fired: Vec<Option<Instant>>,
     send_fired: Option<Instant>,
+    send_own_wake: bool,
     done: bool,
     record: Rc<RefCell<Record>>,
 }
@@ -125,6 +126,7 @@ impl Peer {
             read_from: Instant::ZERO,
             fired: Vec::new(),
             send_fired: None,
+            send_own_wake: false,
             done: false,
             record: Rc::new(RefCell::new(Record::default())),
         }
@@ -138,7 +140,15 @@ impl Peer {
 
     /// Write `data` when `t` fires.
     pub(crate) fn send_on(mut self, t: Trigger, data: impl Into<Vec<u8>>) -> Peer {
-        self.send = Some((t, data.into()));
+        self.send = Some((t, Duration::ZERO, data.into()));
+        self
+    }
+
+    /// Write `data` `delay` after `t` fires, in a wake-up of its own (so
+    /// what the stack sent on its own, such as an ACK, leaves first).
+    pub(crate) fn send_after(mut self, t: Trigger, delay: Duration, data: impl Into<Vec<u8>>) -> Peer {
+        self.send = Some((t, delay, data.into()));
+        self.send_own_wake = true;
         self
     }
 
@@ -168,7 +178,7 @@ impl Peer {
             Trigger::Eof => r.eof,
             Trigger::At(at) => now >= at,
             Trigger::Sent => {
-                let all_written = self.send.as_ref().map_or(true, |(_, d)| r.sent >= d.len());
+                let all_written = self.send.as_ref().map_or(true, |(_, _, d)| r.sent >= d.len());
                 all_written && st.status(c).map_or(true, |s| s.send_queued == 0)
             }
         }
@@ -252,19 +262,36 @@ impl App<Stack> for Peer {
         } else {
             next = earliest(next, self.read_from);
         }
+        // A failed connection: report it (done above) and release the handle.
+        if matches!(self.record.borrow().error, Some(Error::Connection(_))) {
+            let _ = st.close(now, c);
+            self.done = true;
+            return None;
+        }
         // Write once the trigger fires, as much as the buffer takes.
-        if let Some((t, _)) = self.send {
+        let mut send_due = false;
+        if let Some((t, delay, _)) = self.send {
+            let mut just_fired = false;
             if self.send_fired.is_none() && self.holds(t, now, st, c) {
                 self.send_fired = Some(now);
+                just_fired = true;
             }
             if let Trigger::At(at) = t {
                 if now < at {
                     next = earliest(next, at);
                 }
             }
+            if let Some(f) = self.send_fired {
+                let due = f + delay;
+                if now < due || (just_fired && self.send_own_wake) {
+                    next = earliest(next, due);
+                } else {
+                    send_due = true;
+                }
+            }
         }
-        if self.send_fired.is_some() {
-            if let Some((_, data)) = &self.send {
+        if send_due {
+            if let Some((_, _, data)) = &self.send {
                 let sent = self.record.borrow().sent;
                 if sent < data.len() {
                     match st.send(now, c, &data[sent..]) {
@@ -327,8 +354,10 @@ pub(crate) struct World {
     pub(crate) client: HostId,
     pub(crate) server: HostId,
     pub(crate) opts: Options,
-    pub(crate) listeners: Vec<(HostId, ListenerId)>,
+    pub(crate) listeners: Vec<(HostId, ListenerId, Instant)>,
     pub(crate) checks: Vec<Check>,
+    /// Listener snapshots taken during the run, shown before the final ones.
+    pub(crate) snapshots: Vec<ListenerView>,
 }
 
 impl World {
@@ -369,6 +398,7 @@ impl World {
             opts: opts.clone(),
             listeners: Vec::new(),
             checks: Vec::new(),
+            snapshots: Vec::new(),
         })
     }
 
@@ -398,7 +428,8 @@ impl World {
                 call: "listen",
                 error,
             })?;
-        self.listeners.push((self.server, l));
+        let now = self.sim.now();
+        self.listeners.push((self.server, l, now));
         Ok(l)
     }
 
@@ -526,6 +557,26 @@ impl World {
         }
     }
 
+    /// A listener's counters as its stack reports them now; `when` is
+    /// appended to its name.
+    pub(crate) fn listener_view(&self, h: HostId, l: ListenerId, when: &str) -> Option<ListenerView> {
+        let st = self.sim.node(h);
+        let (s, addr) = (st.listener_status(l).ok()?, st.listener_addr(l).ok()?);
+        Some(ListenerView {
+            name: format!("{} {}{when}", self.sim.host_name(h), addr),
+            half_open: s.syn_queue as u64,
+            half_open_limit: Some(s.syn_queue_limit as u64),
+            accept_queue: Some(s.accept_queue as u64),
+            accept_limit: Some(s.accept_queue_limit as u64),
+            distinct_sources: s.distinct_sources as u64,
+            cookies_sent: s.cookies_sent,
+            cookies_validated: s.cookies_validated,
+            syns_dropped: s.syns_dropped,
+            synack_retransmits: s.synack_retransmits,
+            established: s.established,
+        })
+    }
+
     /// The outcome: the trace, the hosts, the listeners' own counters and
     /// the connections left.
     pub(crate) fn finish(mut self) -> Result<Outcome, ScenarioError> {
@@ -535,23 +586,10 @@ impl World {
                 addr: self.sim.addresses(h)[0],
             })
             .collect::<Vec<_>>();
-        let mut listeners = Vec::new();
-        for &(h, l) in &self.listeners {
-            let st = self.sim.node(h);
-            if let (Ok(s), Ok(addr)) = (st.listener_status(l), st.listener_addr(l)) {
-                listeners.push(ListenerView {
-                    name: format!("{} {}", self.sim.host_name(h), addr),
-                    half_open: s.syn_queue as u64,
-                    half_open_limit: Some(s.syn_queue_limit as u64),
-                    accept_queue: Some(s.accept_queue as u64),
-                    accept_limit: Some(s.accept_queue_limit as u64),
-                    distinct_sources: s.distinct_sources as u64,
-                    cookies_sent: s.cookies_sent,
-                    cookies_validated: s.cookies_validated,
-                    syns_dropped: s.syns_dropped,
-                    synack_retransmits: s.synack_retransmits,
-                    established: s.established,
-                });
+        let mut listeners = std::mem::take(&mut self.snapshots);
+        for &(h, l, _) in &self.listeners {
+            if let Some(v) = self.listener_view(h, l, "") {
+                listeners.push(v);
             }
         }
         let mut connections = Vec::new();
@@ -563,8 +601,12 @@ impl World {
                 });
             }
         }
+        let mut trace = self.sim.take_trace();
+        for &(h, l, t) in &self.listeners {
+            note_listen(&mut trace, self.sim.node(h), h, l, t);
+        }
         let outcome = Outcome {
-            trace: self.sim.take_trace(),
+            trace,
             hosts,
             listeners,
             connections,
@@ -575,4 +617,45 @@ impl World {
         }
         Ok(outcome)
     }
+}
+
+/// The stack records no CLOSED -> LISTEN change when an application calls
+/// listen; add it where the call happened so the ladder shows the server
+/// entering LISTEN. Does nothing if the stack recorded it itself.
+fn note_listen(trace: &mut Vec<TraceEntry>, st: &Stack, h: HostId, l: ListenerId, at: Instant) {
+    let recorded = trace.iter().any(|e| {
+        e.host == h
+            && matches!(&e.kind, TraceKind::Stack(ev) if matches!(ev.kind,
+                EventKind::StateChanged { to: State::Listen, listener: Some(x), .. } if x == l))
+    });
+    let Ok(local) = st.listener_addr(l) else {
+        return;
+    };
+    if recorded {
+        return;
+    }
+    let unspecified = match local {
+        SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        SocketAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    };
+    let entry = TraceEntry {
+        at,
+        host: h,
+        kind: TraceKind::Stack(Event {
+            at,
+            kind: EventKind::StateChanged {
+                conn: None,
+                listener: Some(l),
+                tuple: FourTuple {
+                    local,
+                    remote: SocketAddr::new(unspecified, 0),
+                },
+                from: State::Closed,
+                to: State::Listen,
+                cause: Cause::Listen,
+            },
+        }),
+    };
+    let i = trace.iter().position(|e| e.at >= at).unwrap_or(trace.len());
+    trace.insert(i, entry);
 }
