@@ -1,2 +1,20 @@
-//! The synack command.
-fn main() {}
+//! The synack command: watch every segment and every state of a TCP
+//! connection, run in the simulator (no privileges, no network).
+//!
+//! * `synack demo`: a client and a server open a connection, exchange a
+//!   request and a response, and close it (client first).
+//! * `synack scenario --list`, `synack scenario NAME`: the lifecycle
+//!   scenarios, each with its own checks (exit code 1 if the stack misbehaves).
+//!
+//! Exit codes: 0 success, 1 failure (the stack misbehaved, the output could
+//! not be written), 2 bad usage.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod output;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::main()
+}

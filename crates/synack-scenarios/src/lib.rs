@@ -1,0 +1,299 @@
+//! The connection lifecycle scenarios of synack (`/work/shared/SCENARIOS.md`),
+//! each runnable in the simulator with two hosts, `client` (10.0.0.1) and
+//! `server` (10.0.0.2), applications written against the [`Stack`] socket
+//! calls, and optional link faults.
+//!
+//! A scenario returns its [`Outcome`]: the simulator's trace (for the ladder
+//! diagram, JSON lines, Mermaid, SVG and pcap views), the hosts, the
+//! listeners' counters as the stack reports them, every connection still
+//! alive at the end, and the checks of the scenario's key behaviour. A check
+//! that fails means the stack did not behave as the RFCs say:
+//! [`ScenarioError::Misbehaved`] carries the outcome so it can still be shown.
+//!
+//! ```
+//! use synack_scenarios::{find, Options};
+//! let refused = find("refused").expect("in the catalog");
+//! let outcome = (refused.run)(&Options::default()).expect("the stack behaves");
+//! assert!(outcome.checks.iter().all(|c| c.passed));
+//! ```
+#![forbid(unsafe_code)]
+
+mod catalog;
+mod world;
+
+use core::fmt;
+use std::net::IpAddr;
+use synack_proto::{ConnStatus, Duration, Keepalive, SynCookies};
+use synack_sim::{FaultSpecError, SimError, TraceEntry};
+use synack_trace::{HostInfo, ListenerView};
+
+pub use catalog::{demo, SCENARIOS};
+
+/// One entry of the catalog.
+#[derive(Clone, Copy)]
+pub struct ScenarioInfo {
+    /// The name used on the command line (`handshake`, `lost-syn`...).
+    pub name: &'static str,
+    /// One line saying what it shows.
+    pub description: &'static str,
+    /// Run it.
+    pub run: fn(&Options) -> Result<Outcome, ScenarioError>,
+}
+
+impl fmt::Debug for ScenarioInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScenarioInfo")
+            .field("name", &self.name)
+            .field("description", &self.description)
+            .finish()
+    }
+}
+
+/// The scenario called `name`, if there is one.
+pub fn find(name: &str) -> Option<&'static ScenarioInfo> {
+    SCENARIOS.iter().find(|s| s.name == name)
+}
+
+/// The names of every scenario, in catalog order.
+pub fn names() -> Vec<&'static str> {
+    SCENARIOS.iter().map(|s| s.name).collect()
+}
+
+/// How to run a scenario: the seed, the link and the stacks' settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Seed of every random decision (ISNs, ports, link faults).
+    pub seed: u64,
+    /// One-way delay of the link (default 10 ms).
+    pub delay: Duration,
+    /// Extra random delay, up to this much, per packet.
+    pub jitter: Duration,
+    /// Probability that a packet is lost.
+    pub loss: f64,
+    /// Probability that a packet is held back so later ones overtake it.
+    pub reorder: f64,
+    /// Probability that a packet is delivered twice.
+    pub duplicate: f64,
+    /// Probability that a packet arrives with bytes flipped.
+    pub corrupt: f64,
+    /// Link and stack MTU (default 1500).
+    pub mtu: Option<u16>,
+    /// Targeted drops in the simulator's fault spec grammar
+    /// (e.g. `client:2:ACK,!SYN,!FIN`). When given, they replace the
+    /// scenario's own targeted drop.
+    pub drops: Vec<String>,
+    /// Maximum segment lifetime: TIME_WAIT lasts 2*MSL (default 30 s).
+    pub msl: Option<Duration>,
+    /// Keepalive settings for the keepalive scenario (default: 2 h, 75 s, 9).
+    pub keepalive: Option<Keepalive>,
+    /// SYN cookie policy of the server (default: when the SYN queue is full).
+    pub syn_cookies: Option<SynCookies>,
+    /// The server's listen backlog (accept and SYN queue limits).
+    pub backlog: Option<usize>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            seed: 1,
+            delay: Duration::from_millis(10),
+            jitter: Duration::ZERO,
+            loss: 0.0,
+            reorder: 0.0,
+            duplicate: 0.0,
+            corrupt: 0.0,
+            mtu: None,
+            drops: Vec::new(),
+            msl: None,
+            keepalive: None,
+            syn_cookies: None,
+            backlog: None,
+        }
+    }
+}
+
+/// The smallest MTU accepted (an IPv4 header, a TCP header and room for data).
+pub const MIN_MTU: u16 = 128;
+
+impl Options {
+    /// Check the values: probabilities in `[0, 1]`, a usable MTU, a backlog
+    /// of at least one, a keepalive count of at least one.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        for (name, p) in [
+            ("--loss", self.loss),
+            ("--reorder", self.reorder),
+            ("--duplicate", self.duplicate),
+            ("--corrupt", self.corrupt),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(ScenarioError::BadOption {
+                    option: name,
+                    problem: format!("{p} is not a probability between 0 and 1"),
+                });
+            }
+        }
+        if let Some(m) = self.mtu {
+            if m < MIN_MTU {
+                return Err(ScenarioError::BadOption {
+                    option: "--mtu",
+                    problem: format!("{m} is below the minimum of {MIN_MTU} bytes"),
+                });
+            }
+        }
+        if self.backlog == Some(0) {
+            return Err(ScenarioError::BadOption {
+                option: "--backlog",
+                problem: "the backlog must be at least 1".into(),
+            });
+        }
+        if let Some(k) = self.keepalive {
+            if k.count == 0 || k.idle.is_zero() || k.interval.is_zero() {
+                return Err(ScenarioError::BadOption {
+                    option: "--keepalive",
+                    problem: "idle and interval must be positive and count at least 1".into(),
+                });
+            }
+        }
+        if self.msl.is_some_and(|m| m.is_zero()) {
+            return Err(ScenarioError::BadOption {
+                option: "--msl",
+                problem: "the MSL must be positive".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// No random link fault and no targeted drop from the user: the run
+    /// follows the textbook path exactly, so the path itself is checked.
+    pub fn is_clean(&self) -> bool {
+        self.jitter.is_zero()
+            && self.loss == 0.0
+            && self.reorder == 0.0
+            && self.duplicate == 0.0
+            && self.corrupt == 0.0
+            && self.drops.is_empty()
+    }
+}
+
+/// A host of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// Its name (`client`, `server`).
+    pub name: String,
+    /// Its address.
+    pub addr: IpAddr,
+}
+
+/// One check of a scenario's key behaviour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// What should hold, in words.
+    pub what: String,
+    /// Whether it held.
+    pub passed: bool,
+}
+
+/// A connection still alive at the end of the run, as its stack reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostConn {
+    /// The host's name.
+    pub host: String,
+    /// The stack's snapshot.
+    pub status: ConnStatus,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The simulator's trace: every stack event and every packet on the link.
+    pub trace: Vec<TraceEntry>,
+    /// The hosts, in host id order.
+    pub hosts: Vec<Host>,
+    /// Each listener's counters as its stack reports them at the end.
+    pub listeners: Vec<ListenerView>,
+    /// Connections still alive at the end (TIME_WAIT included).
+    pub connections: Vec<HostConn>,
+    /// The scenario's checks.
+    pub checks: Vec<Check>,
+}
+
+impl Outcome {
+    /// The hosts as the trace renderers take them.
+    pub fn host_infos(&self) -> Vec<HostInfo<'_>> {
+        self.hosts
+            .iter()
+            .map(|h| HostInfo {
+                name: &h.name,
+                addr: h.addr,
+            })
+            .collect()
+    }
+
+    /// The checks that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.passed)
+    }
+}
+
+/// Why a scenario could not run, or what it found wrong.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    /// An option has a value out of range.
+    BadOption {
+        /// The option, as written on the command line.
+        option: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A `--drop` spec does not parse.
+    BadDrop {
+        /// The spec given.
+        spec: String,
+        /// Why it does not parse.
+        error: FaultSpecError,
+    },
+    /// The simulation could not go on (livelock, flood).
+    Sim(SimError),
+    /// A socket call failed where it must not.
+    Stack {
+        /// The call.
+        call: &'static str,
+        /// Its error.
+        error: synack_proto::Error,
+    },
+    /// The stack did not behave as the scenario requires: some checks
+    /// failed. The outcome is kept so the run can still be shown.
+    Misbehaved(Box<Outcome>),
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScenarioError::BadOption { option, problem } => write!(f, "invalid {option}: {problem}"),
+            ScenarioError::BadDrop { spec, error } => write!(
+                f,
+                "invalid --drop {spec:?}: {error} (format HOST[>HOST]:N|*:FLAGS[@START-END][+DELAY], e.g. client:2:ACK,!SYN,!FIN)"
+            ),
+            ScenarioError::Sim(e) => write!(f, "simulation failed: {e}"),
+            ScenarioError::Stack { call, error } => write!(f, "{call} failed: {error}"),
+            ScenarioError::Misbehaved(o) => {
+                let failed: Vec<&str> = o.failures().map(|c| c.what.as_str()).collect();
+                write!(f, "the stack misbehaved: {}", failed.join("; "))
+            }
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl From<SimError> for ScenarioError {
+    fn from(e: SimError) -> Self {
+        ScenarioError::Sim(e)
+    }
+}
+
+/// A stack as the scenarios build them (for tools that want the same settings).
+pub fn stack_config(opts: &Options) -> synack_proto::StackConfig {
+    world::stack_config(opts)
+}
