@@ -91,7 +91,11 @@ fn checks_text(o: &Outcome, r: &Rendering) -> String {
     };
     let mut s = format!("\n{title}\n");
     for c in &o.checks {
-        let (mark, color) = if c.passed { ("ok  ", "32") } else { ("FAIL", "1;31") };
+        let (mark, color) = if c.passed {
+            ("ok  ", "32")
+        } else {
+            ("FAIL", "1;31")
+        };
         if r.color {
             s.push_str(&format!("  \x1b[{color}m{mark}\x1b[0m  {}\n", c.what));
         } else {

@@ -133,6 +133,8 @@ pub(crate) struct Tcb {
     pub(crate) snd_mss: u16,
     /// MSS we advertised.
     pub(crate) our_mss: u16,
+    /// Both sides sent the window scale option (RFC 7323 2.2).
+    ws_enabled: bool,
     ts_enabled: bool,
     ts_recent: u32,
     sack_permitted: bool,
@@ -238,6 +240,7 @@ impl Tcb {
             read_closed: false,
             snd_mss: 536,
             our_mss,
+            ws_enabled: false,
             ts_enabled: false,
             ts_recent: 0,
             sack_permitted: false,
@@ -481,7 +484,10 @@ impl Tcb {
         self.snd_mss = peer_mss.min(self.our_mss);
         // RFC 7323 2.2: scaling only if both sides sent the option; shift at most 14 (2.3).
         match (o.window_scale, self.cfg.window_scaling) {
-            (Some(ws), true) => self.snd_wscale = ws.min(14),
+            (Some(ws), true) => {
+                self.snd_wscale = ws.min(14);
+                self.ws_enabled = true;
+            }
             _ => {
                 self.snd_wscale = 0;
                 self.rcv_wscale = 0;
@@ -1495,11 +1501,10 @@ impl Tcb {
         let mut o = TcpOptions::default();
         if syn {
             o.mss = Some(self.our_mss);
-            let offer_ws = self.cfg.window_scaling
-                && (self.state == State::SynSent || self.snd_wscale > 0 || self.rcv_wscale > 0);
-            if offer_ws
-                && (self.state == State::SynSent || self.rcv_wscale > 0 || self.snd_wscale > 0)
-            {
+            // RFC 7323 2.2: offer on our SYN; on a SYN,ACK only if the peer's SYN had it.
+            let offer_ws =
+                self.cfg.window_scaling && (self.state == State::SynSent || self.ws_enabled);
+            if offer_ws {
                 o.window_scale = Some(self.rcv_wscale);
             }
             if self.cfg.sack && (self.state == State::SynSent || self.sack_permitted) {
