@@ -205,6 +205,8 @@ pub struct Stack {
     challenge_refill: Instant,
     stats: StackStats,
     scratch: Vec<u8>,
+    /// The latest `now` any call brought: the time of events from calls that take none.
+    last_now: Instant,
 }
 
 fn summary(src: SocketAddr, dst: SocketAddr, t: &TcpRepr<'_>) -> SegmentSummary {
@@ -244,6 +246,7 @@ impl Stack {
             challenge_refill: Instant::ZERO,
             stats: StackStats::default(),
             scratch: Vec::new(),
+            last_now: Instant::ZERO,
         }
     }
 
@@ -343,6 +346,7 @@ impl Stack {
         now: Instant,
         f: impl FnOnce(&mut Tcb, &mut SegCtx<'_>) -> R,
     ) -> Option<R> {
+        self.last_now = self.last_now.max(now);
         let slot = self.slots.get_mut(id.index as usize)?;
         if slot.generation != id.generation {
             return None;
@@ -506,6 +510,23 @@ impl Stack {
             status: ListenerStatus::default(),
         }));
         self.listen_map.insert(local, id);
+        // RFC 9293 3.10.1 (OPEN, passive): CLOSED -> LISTEN.
+        let any = if local.is_ipv4() {
+            SocketAddr::from(([0, 0, 0, 0], 0))
+        } else {
+            SocketAddr::from(([0u16; 8], 0))
+        };
+        self.sink.push(
+            self.last_now,
+            EventKind::StateChanged {
+                conn: None,
+                listener: Some(id),
+                tuple: FourTuple { local, remote: any },
+                from: State::Closed,
+                to: State::Listen,
+                cause: Cause::Listen,
+            },
+        );
         Ok(id)
     }
 
@@ -533,6 +554,25 @@ impl Stack {
             .and_then(|x| x.take())
             .ok_or(Error::InvalidHandle)?;
         self.listen_map.remove(&lst.local);
+        let any = if lst.local.is_ipv4() {
+            SocketAddr::from(([0, 0, 0, 0], 0))
+        } else {
+            SocketAddr::from(([0u16; 8], 0))
+        };
+        self.sink.push(
+            now,
+            EventKind::StateChanged {
+                conn: None,
+                listener: Some(l),
+                tuple: FourTuple {
+                    local: lst.local,
+                    remote: any,
+                },
+                from: State::Listen,
+                to: State::Closed,
+                cause: Cause::Close,
+            },
+        );
         let mut victims: Vec<ConnId> = lst.accept.into_iter().collect();
         for (i, s) in self.slots.iter().enumerate() {
             if let Some(t) = s.tcb.as_deref() {
@@ -589,6 +629,7 @@ impl Stack {
         remote: SocketAddr,
         cfg: ConnConfig,
     ) -> Result<ConnId, Error> {
+        self.last_now = self.last_now.max(now);
         if remote.port() == 0 || remote.ip().is_unspecified() {
             return Err(Error::InvalidArgument);
         }
@@ -846,6 +887,7 @@ impl Stack {
 
     /// An IP packet arrived.
     pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
+        self.last_now = self.last_now.max(now);
         self.stats.packets_in += 1;
         self.refill_challenge(now);
         let (ip, seg) = match synack_wire::parse_packet(packet, ChecksumMode::Verify) {
@@ -1282,6 +1324,7 @@ impl Stack {
 
     /// Fire every timer due at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
         self.refill_challenge(now);
         while let Some(&Reverse((t, id))) = self.timers.peek() {
             if t > now {

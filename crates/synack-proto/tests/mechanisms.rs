@@ -313,3 +313,31 @@ fn bad_arguments_are_typed_errors() {
     assert_eq!(st.recv(Instant::ZERO, c, &mut b), Err(Error::WouldBlock));
     let _ = ConnConfig::default();
 }
+
+#[test]
+fn listen_and_close_listener_are_state_changes() {
+    let mut st = Stack::new(StackConfig::default(), 0);
+    st.add_address(S_IP.parse().unwrap());
+    st.handle_timeout(Instant::from_millis(5));
+    let l = st.listen(s_addr(80), 4).unwrap();
+    st.close_listener(Instant::from_millis(9), l).unwrap();
+    let changes: Vec<(u64, State, State)> = std::iter::from_fn(|| st.poll_event())
+        .filter_map(|e| match e.kind {
+            synack_proto::EventKind::StateChanged {
+                listener: Some(_),
+                conn: None,
+                from,
+                to,
+                ..
+            } => Some((e.at.millis(), from, to)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (5, State::Closed, State::Listen),
+            (9, State::Listen, State::Closed)
+        ]
+    );
+}

@@ -156,6 +156,8 @@ impl Net {
                 s += &format!(" len={}", seg.len);
                 self.log.push(s);
             }
+            // A listener's own LISTEN/CLOSED changes are pinned by their own test.
+            EventKind::StateChanged { conn: None, .. } => {}
             EventKind::StateChanged { from, to, .. } => {
                 let s = format!("{}{} {}->{}", self.t(), name(h), from, to);
                 self.log.push(s);
