@@ -144,7 +144,8 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
 }
 
 fn parse_keepalive(s: &str) -> Result<Keepalive, String> {
-    let bad = || "expected IDLE,INTERVAL,COUNT: seconds, seconds, probes, e.g. 7200,75,9".to_string();
+    let bad =
+        || "expected IDLE,INTERVAL,COUNT: seconds, seconds, probes, e.g. 7200,75,9".to_string();
     let parts: Vec<&str> = s.split(',').map(str::trim).collect();
     let [idle, interval, count] = parts.as_slice() else {
         return Err(bad());
@@ -219,13 +220,19 @@ pub(crate) fn main() -> ExitCode {
                 return output::print(&out);
             }
             let Some(name) = args.name else {
-                return fail(USAGE, &format!("error: name a scenario; valid scenarios: {}", valid()));
+                return fail(
+                    USAGE,
+                    &format!("error: name a scenario; valid scenarios: {}", valid()),
+                );
             };
             match synack_scenarios::find(&name) {
                 Some(s) => run(s.run, &args.common),
                 None => fail(
                     USAGE,
-                    &format!("error: unknown scenario {name:?}; valid scenarios: {}", valid()),
+                    &format!(
+                        "error: unknown scenario {name:?}; valid scenarios: {}",
+                        valid()
+                    ),
                 ),
             }
         }
@@ -262,7 +269,11 @@ fn usage_error(e: clap::Error) -> ExitCode {
             let line = text
                 .lines()
                 .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:"))
+                .filter(|l| {
+                    !l.is_empty()
+                        && !l.starts_with("For more information")
+                        && !l.starts_with("Usage:")
+                })
                 .collect::<Vec<_>>()
                 .join(" ");
             fail(USAGE, &format!("{line} (see --help)"))

@@ -206,7 +206,10 @@ fn check_active_close(w: &mut World, active: usize, name: &str) {
     let closed = w.went_at(active, State::TimeWait, State::Closed);
     w.check_path(
         matches!((tw, closed), (Some(a), Some(b)) if b - a == msl * 2),
-        format!("{name} held TIME_WAIT for 2*MSL = {} s", (msl * 2).as_secs_f64()),
+        format!(
+            "{name} held TIME_WAIT for 2*MSL = {} s",
+            (msl * 2).as_secs_f64()
+        ),
     );
     let all_closed = w.all_closed();
     w.check(all_closed, "no connection is left on either side");
@@ -250,7 +253,11 @@ fn three_segment_close(o: &Options) -> Result<Outcome, ScenarioError> {
     );
     let fins: Vec<_> = w.sent(s).into_iter().filter(|x| x.1.flags.fin()).collect();
     let client_fin = w.sent(c).into_iter().find(|x| x.1.flags.fin());
-    let one_segment = w.sent(s).iter().all(|x| !(x.1.flags == TcpFlags::ACK && x.2 == SendReason::Normal && client_fin.is_some_and(|f| x.1.ack == f.1.seq + 1)));
+    let one_segment = w.sent(s).iter().all(|x| {
+        !(x.1.flags == TcpFlags::ACK
+            && x.2 == SendReason::Normal
+            && client_fin.is_some_and(|f| x.1.ack == f.1.seq + 1))
+    });
     w.check_path(
         fins.len() == 1
             && fins[0].1.flags.ack()
@@ -331,14 +338,14 @@ fn simultaneous_open(o: &Options) -> Result<Outcome, ScenarioError> {
     let cp = Peer::new(Role::Connect {
         local: Some(client_addr(1000)),
         remote: server_addr(2000),
-        cfg: conn,
+        cfg: Box::new(conn),
     })
     .send_on(Trigger::Established, b"ping".to_vec())
     .then(Trigger::Received(4), THINK, Action::Close);
     let sp = Peer::new(Role::Connect {
         local: Some(server_addr(2000)),
         remote: client_addr(1000),
-        cfg: conn,
+        cfg: Box::new(conn),
     })
     .send_on(Trigger::Established, b"pong".to_vec())
     .then(Trigger::Eof, THINK, Action::Close);
@@ -377,21 +384,30 @@ fn lost_final_ack(o: &Options) -> Result<Outcome, ScenarioError> {
         .iter()
         .find(|x| x.1.flags.fin() && x.2 == SendReason::Retransmit)
         .map(|x| x.0);
-    w.check_path(refin.is_some(), "the server, in LAST_ACK, resent its FIN after its RTO");
+    w.check_path(
+        refin.is_some(),
+        "the server, in LAST_ACK, resent its FIN after its RTO",
+    );
     let reack = w
         .sent(c)
         .iter()
         .filter(|x| refin.is_some_and(|t| x.0 > t) && x.1.flags == TcpFlags::ACK)
         .map(|x| x.0)
         .next();
-    w.check_path(reack.is_some(), "the client, in TIME_WAIT, answered with a fresh ACK");
+    w.check_path(
+        reack.is_some(),
+        "the client, in TIME_WAIT, answered with a fresh ACK",
+    );
     let msl = stack_config(o).conn.msl;
     let closed = w.went_at(c, State::TimeWait, State::Closed);
     w.check_path(
         matches!((reack, closed), (Some(a), Some(b)) if b - a == msl * 2),
         "the client restarted its 2*MSL timer when it answered",
     );
-    w.check(w.went(s, State::LastAck, State::Closed), "server: LAST_ACK -> CLOSED");
+    w.check(
+        w.went(s, State::LastAck, State::Closed),
+        "server: LAST_ACK -> CLOSED",
+    );
     let all_closed = w.all_closed();
     w.check(all_closed, "no connection is left on either side");
     w.finish()
@@ -403,11 +419,19 @@ fn lost_syn(o: &Options) -> Result<Outcome, ScenarioError> {
     teardown_apps(&mut w)?;
     w.run(LIMIT)?;
     let c = w.client;
-    let syns: Vec<Instant> = w.sent(c).iter().filter(|x| x.1.flags.syn()).map(|x| x.0).collect();
+    let syns: Vec<Instant> = w
+        .sent(c)
+        .iter()
+        .filter(|x| x.1.flags.syn())
+        .map(|x| x.0)
+        .collect();
     let rto = stack_config(o).conn.initial_rto;
     w.check_path(
         syns.len() == 2 && syns[1] - syns[0] == rto,
-        format!("the SYN was sent again after the initial RTO ({} s)", rto.as_secs_f64()),
+        format!(
+            "the SYN was sent again after the initial RTO ({} s)",
+            rto.as_secs_f64()
+        ),
     );
     w.check(
         w.went(c, State::SynSent, State::Established),
@@ -498,7 +522,10 @@ fn old_duplicate_syn(o: &Options) -> Result<Outcome, ScenarioError> {
     w.sim.inject(client, stale);
     w.run(LIMIT)?;
     let (c, s) = (w.client, w.server);
-    let synack = w.sent(s).into_iter().find(|x| x.1.flags.syn() && x.1.flags.ack());
+    let synack = w
+        .sent(s)
+        .into_iter()
+        .find(|x| x.1.flags.syn() && x.1.flags.ack());
     w.check(
         synack.is_some_and(|x| x.1.ack == SeqNum(90_001)),
         "the server answered the stale SYN with SYN,ACK ack=90001",
@@ -522,7 +549,10 @@ fn old_duplicate_syn(o: &Options) -> Result<Outcome, ScenarioError> {
         .listener_status(l)
         .map(|st| st.half_open_expired)
         .unwrap_or(0);
-    w.check_path(expired == 1, "the listener counts one half-open entry removed");
+    w.check_path(
+        expired == 1,
+        "the listener counts one half-open entry removed",
+    );
     let all_closed = w.all_closed();
     w.check(all_closed, "no connection is left on either side");
     w.finish()
@@ -534,7 +564,7 @@ fn refused(o: &Options) -> Result<Outcome, ScenarioError> {
     let cp = Peer::new(Role::Connect {
         local: None,
         remote: server_addr(81),
-        cfg: stack_config(o).conn,
+        cfg: Box::new(stack_config(o).conn),
     });
     let cr = cp.record();
     w.sim.set_app(w.client, cp);
@@ -557,7 +587,10 @@ fn refused(o: &Options) -> Result<Outcome, ScenarioError> {
             err.map_or("no error".to_string(), |e| e.to_string())
         ),
     );
-    w.check(w.went(c, State::SynSent, State::Closed), "client: SYN_SENT -> CLOSED");
+    w.check(
+        w.went(c, State::SynSent, State::Closed),
+        "client: SYN_SENT -> CLOSED",
+    );
     w.finish()
 }
 
@@ -572,7 +605,9 @@ fn abort(o: &Options) -> Result<Outcome, ScenarioError> {
     w.run(LIMIT)?;
     let (c, s) = (w.client, w.server);
     w.check(
-        w.sent(c).iter().any(|x| x.1.flags.rst() && x.2 == SendReason::Abort),
+        w.sent(c)
+            .iter()
+            .any(|x| x.1.flags.rst() && x.2 == SendReason::Abort),
         "the client's abort sent RST",
     );
     let err = sr.borrow().conn_error();
@@ -601,7 +636,7 @@ fn keepalive(o: &Options) -> Result<Outcome, ScenarioError> {
     let cp = Peer::new(Role::Connect {
         local: None,
         remote: server_addr(PORT),
-        cfg,
+        cfg: Box::new(cfg),
     });
     let sp = Peer::new(Role::Accept(l));
     let cr = cp.record();
@@ -662,7 +697,11 @@ fn syn_flood(o: &Options) -> Result<Outcome, ScenarioError> {
     let cp = Peer::new(w.connect_role())
         .starting_at(start)
         .send_on(Trigger::Established, REQUEST.to_vec())
-        .then(Trigger::Received(RESPONSE.len()), Duration::ZERO, Action::Close);
+        .then(
+            Trigger::Received(RESPONSE.len()),
+            Duration::ZERO,
+            Action::Close,
+        );
     let sp = Peer::new(Role::Accept(l))
         .send_on(Trigger::Received(REQUEST.len()), RESPONSE.to_vec())
         .then(Trigger::Eof, Duration::ZERO, Action::Close);
@@ -676,11 +715,17 @@ fn syn_flood(o: &Options) -> Result<Outcome, ScenarioError> {
         w.sim.run_until(at(Duration::from_millis(i as u64)))?;
         let a = rng.next_u64();
         let src = SocketAddr::new(
-            IpAddr::V4(Ipv4Addr::new(198, 18 + (a & 1) as u8, (a >> 8) as u8, 1 + (a >> 16) as u8 % 254)),
+            IpAddr::V4(Ipv4Addr::new(
+                198,
+                18 + (a & 1) as u8,
+                (a >> 8) as u8,
+                1 + (a >> 16) as u8 % 254,
+            )),
             1024 + (a >> 24) as u16 % 60000,
         );
         let pkt = raw_syn(src, server_addr(PORT), (a >> 32) as u32);
-        w.sim.with_node(server, |now, st: &mut Stack| st.handle_packet(now, &pkt))?;
+        w.sim
+            .with_node(server, |now, st: &mut Stack| st.handle_packet(now, &pkt))?;
     }
     // What an operator sees while the attack is on, as the real client arrives.
     w.sim.run_until(start)?;
@@ -701,10 +746,16 @@ fn syn_flood(o: &Options) -> Result<Outcome, ScenarioError> {
         );
         match cookies {
             SynCookies::Off => {
-                w.check_path(st.syns_dropped > 0, "with cookies off, the full SYN queue dropped SYNs");
+                w.check_path(
+                    st.syns_dropped > 0,
+                    "with cookies off, the full SYN queue dropped SYNs",
+                );
             }
             SynCookies::WhenFull | SynCookies::Always => {
-                w.check_path(st.cookies_sent > 0, "the listener answered with SYN cookies");
+                w.check_path(
+                    st.cookies_sent > 0,
+                    "the listener answered with SYN cookies",
+                );
                 w.check_path(
                     st.cookies_validated >= 1,
                     "the real client's ACK carried a valid cookie",
@@ -852,7 +903,11 @@ pub fn demo(o: &Options) -> Result<Outcome, ScenarioError> {
     // The request is written once the handshake's ACK has left.
     let cp = Peer::new(w.connect_role())
         .send_after(Trigger::Established, Duration::ZERO, REQUEST.to_vec())
-        .then(Trigger::Received(RESPONSE.len()), Duration::ZERO, Action::Close);
+        .then(
+            Trigger::Received(RESPONSE.len()),
+            Duration::ZERO,
+            Action::Close,
+        );
     let sp = Peer::new(Role::Accept(l))
         .send_on(Trigger::Received(REQUEST.len()), RESPONSE.to_vec())
         .then(Trigger::Eof, THINK, Action::Close);

@@ -66,13 +66,13 @@ pub(crate) enum Action {
 }
 
 /// How a peer gets its connection.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum Role {
     /// Active open.
     Connect {
         local: Option<SocketAddr>,
         remote: SocketAddr,
-        cfg: ConnConfig,
+        cfg: Box<ConnConfig>,
     },
     /// Passive open: take the first connection the listener completes.
     Accept(ListenerId),
@@ -146,7 +146,12 @@ impl Peer {
 
     /// Write `data` `delay` after `t` fires, in a wake-up of its own (so
     /// what the stack sent on its own, such as an ACK, leaves first).
-    pub(crate) fn send_after(mut self, t: Trigger, delay: Duration, data: impl Into<Vec<u8>>) -> Peer {
+    pub(crate) fn send_after(
+        mut self,
+        t: Trigger,
+        delay: Duration,
+        data: impl Into<Vec<u8>>,
+    ) -> Peer {
         self.send = Some((t, delay, data.into()));
         self.send_own_wake = true;
         self
@@ -178,7 +183,7 @@ impl Peer {
             Trigger::Eof => r.eof,
             Trigger::At(at) => now >= at,
             Trigger::Sent => {
-                let all_written = self.send.as_ref().map_or(true, |(_, _, d)| r.sent >= d.len());
+                let all_written = self.send.as_ref().is_none_or(|(_, _, d)| r.sent >= d.len());
                 all_written && st.status(c).map_or(true, |s| s.send_queued == 0)
             }
         }
@@ -199,11 +204,11 @@ impl App<Stack> for Peer {
             return Some(self.start);
         }
         if self.conn.is_none() {
-            match self.role {
+            match &self.role {
                 Role::Connect { local, remote, cfg } => {
                     if !self.started {
                         self.started = true;
-                        match st.connect_with(now, local, remote, cfg) {
+                        match st.connect_with(now, *local, *remote, **cfg) {
                             Ok(c) => self.conn = Some(c),
                             Err(e) => {
                                 self.record.borrow_mut().error = Some(e);
@@ -214,7 +219,7 @@ impl App<Stack> for Peer {
                     }
                 }
                 Role::Accept(l) => {
-                    if let Ok(c) = st.accept(l) {
+                    if let Ok(c) = st.accept(*l) {
                         self.conn = Some(c);
                     }
                 }
@@ -438,7 +443,7 @@ impl World {
         Role::Connect {
             local: None,
             remote: server_addr(PORT),
-            cfg: stack_config(&self.opts).conn,
+            cfg: Box::new(stack_config(&self.opts).conn),
         }
     }
 
@@ -483,15 +488,19 @@ impl World {
 
     /// When a host first went through `from -> to`.
     pub(crate) fn went_at(&self, h: HostId, from: State, to: State) -> Option<Instant> {
-        self.sim.trace().iter().filter(|e| e.host == h).find_map(|e| match &e.kind {
-            TraceKind::Stack(ev) => match &ev.kind {
-                EventKind::StateChanged { from: f, to: t, .. } if *f == from && *t == to => {
-                    Some(e.at)
-                }
+        self.sim
+            .trace()
+            .iter()
+            .filter(|e| e.host == h)
+            .find_map(|e| match &e.kind {
+                TraceKind::Stack(ev) => match &ev.kind {
+                    EventKind::StateChanged { from: f, to: t, .. } if *f == from && *t == to => {
+                        Some(e.at)
+                    }
+                    _ => None,
+                },
                 _ => None,
-            },
-            _ => None,
-        })
+            })
     }
 
     /// Whether a host went through `from -> to`.
@@ -559,7 +568,12 @@ impl World {
 
     /// A listener's counters as its stack reports them now; `when` is
     /// appended to its name.
-    pub(crate) fn listener_view(&self, h: HostId, l: ListenerId, when: &str) -> Option<ListenerView> {
+    pub(crate) fn listener_view(
+        &self,
+        h: HostId,
+        l: ListenerId,
+        when: &str,
+    ) -> Option<ListenerView> {
         let st = self.sim.node(h);
         let (s, addr) = (st.listener_status(l).ok()?, st.listener_addr(l).ok()?);
         Some(ListenerView {

@@ -64,11 +64,16 @@ fn every_scenario_passes_its_checks_for_seeds_1_to_20() {
             for c in &outcome.checks {
                 let known = KNOWN_STACK_BUGS.contains(&(s.name, c.what.as_str()));
                 assert_eq!(
-                    c.passed, !known,
+                    c.passed,
+                    !known,
                     "{} seed {seed}: check {:?} {}",
                     s.name,
                     c.what,
-                    if known { "now passes: remove it from KNOWN_STACK_BUGS" } else { "failed" }
+                    if known {
+                        "now passes: remove it from KNOWN_STACK_BUGS"
+                    } else {
+                        "failed"
+                    }
                 );
             }
         }
@@ -116,7 +121,10 @@ fn bad_options_are_typed_errors() {
     };
     assert!(matches!(
         synack_scenarios::demo(&bad),
-        Err(ScenarioError::BadOption { option: "--loss", .. })
+        Err(ScenarioError::BadOption {
+            option: "--loss",
+            ..
+        })
     ));
     let bad = Options {
         drops: vec!["mallory:1:SYN".into()],
