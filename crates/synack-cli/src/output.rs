@@ -154,14 +154,11 @@ impl PcapTarget {
             error,
         };
         if path.is_dir() {
-            return Err(err(io::Error::new(
-                io::ErrorKind::Other,
-                "it is a directory",
-            )));
+            return Err(err(io::Error::other("it is a directory")));
         }
         let name = path
             .file_name()
-            .ok_or_else(|| err(io::Error::new(io::ErrorKind::Other, "no file name")))?;
+            .ok_or_else(|| err(io::Error::other("no file name")))?;
         let mut tmp_name = std::ffi::OsString::from(".");
         tmp_name.push(name);
         tmp_name.push(format!(".{}.tmp", std::process::id()));
@@ -185,7 +182,7 @@ impl PcapTarget {
             error,
         };
         let Some(file) = self.file.take() else {
-            return Err(err(io::Error::new(io::ErrorKind::Other, "already written")));
+            return Err(err(io::Error::other("already written")));
         };
         let mut w = BufWriter::new(file);
         let n = write_pcap(trace, &mut w, &PcapOptions::default()).map_err(err)?;

@@ -338,14 +338,14 @@ fn simultaneous_open(o: &Options) -> Result<Outcome, ScenarioError> {
     let cp = Peer::new(Role::Connect {
         local: Some(client_addr(1000)),
         remote: server_addr(2000),
-        cfg: conn,
+        cfg: Box::new(conn),
     })
     .send_on(Trigger::Established, b"ping".to_vec())
     .then(Trigger::Received(4), THINK, Action::Close);
     let sp = Peer::new(Role::Connect {
         local: Some(server_addr(2000)),
         remote: client_addr(1000),
-        cfg: conn,
+        cfg: Box::new(conn),
     })
     .send_on(Trigger::Established, b"pong".to_vec())
     .then(Trigger::Eof, THINK, Action::Close);
@@ -564,7 +564,7 @@ fn refused(o: &Options) -> Result<Outcome, ScenarioError> {
     let cp = Peer::new(Role::Connect {
         local: None,
         remote: server_addr(81),
-        cfg: stack_config(o).conn,
+        cfg: Box::new(stack_config(o).conn),
     });
     let cr = cp.record();
     w.sim.set_app(w.client, cp);
@@ -636,7 +636,7 @@ fn keepalive(o: &Options) -> Result<Outcome, ScenarioError> {
     let cp = Peer::new(Role::Connect {
         local: None,
         remote: server_addr(PORT),
-        cfg,
+        cfg: Box::new(cfg),
     });
     let sp = Peer::new(Role::Accept(l));
     let cr = cp.record();

@@ -66,13 +66,13 @@ pub(crate) enum Action {
 }
 
 /// How a peer gets its connection.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum Role {
     /// Active open.
     Connect {
         local: Option<SocketAddr>,
         remote: SocketAddr,
-        cfg: ConnConfig,
+        cfg: Box<ConnConfig>,
     },
     /// Passive open: take the first connection the listener completes.
     Accept(ListenerId),
@@ -183,10 +183,7 @@ impl Peer {
             Trigger::Eof => r.eof,
             Trigger::At(at) => now >= at,
             Trigger::Sent => {
-                let all_written = self
-                    .send
-                    .as_ref()
-                    .map_or(true, |(_, _, d)| r.sent >= d.len());
+                let all_written = self.send.as_ref().is_none_or(|(_, _, d)| r.sent >= d.len());
                 all_written && st.status(c).map_or(true, |s| s.send_queued == 0)
             }
         }
@@ -207,11 +204,11 @@ impl App<Stack> for Peer {
             return Some(self.start);
         }
         if self.conn.is_none() {
-            match self.role {
+            match &self.role {
                 Role::Connect { local, remote, cfg } => {
                     if !self.started {
                         self.started = true;
-                        match st.connect_with(now, local, remote, cfg) {
+                        match st.connect_with(now, *local, *remote, **cfg) {
                             Ok(c) => self.conn = Some(c),
                             Err(e) => {
                                 self.record.borrow_mut().error = Some(e);
@@ -222,7 +219,7 @@ impl App<Stack> for Peer {
                     }
                 }
                 Role::Accept(l) => {
-                    if let Ok(c) = st.accept(l) {
+                    if let Ok(c) = st.accept(*l) {
                         self.conn = Some(c);
                     }
                 }
@@ -446,7 +443,7 @@ impl World {
         Role::Connect {
             local: None,
             remote: server_addr(PORT),
-            cfg: stack_config(&self.opts).conn,
+            cfg: Box::new(stack_config(&self.opts).conn),
         }
     }
 
