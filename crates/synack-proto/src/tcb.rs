@@ -934,6 +934,10 @@ impl Tcb {
             && !seg.flags.fin()
             && wnd == self.snd_wnd
             && self.snd_max.gt(self.snd_una)
+            // Answers to zero-window probes are not a sign of loss (Linux keeps the probe
+            // out of its retransmission queue for the same reason).
+            && wnd != 0
+            && self.persist_deadline.is_none()
         {
             // RFC 5681 2: a duplicate ACK.
             self.dup_acks += 1;
@@ -960,7 +964,14 @@ impl Tcb {
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = ack;
             if opened && wnd > 0 {
-                self.persist_deadline = None;
+                if self.persist_deadline.take().is_some() && self.snd_nxt.gt(self.snd_una) {
+                    // The window opened without taking the probe octet: it was never
+                    // accepted, so it counts as unsent and data resumes at SND.UNA.
+                    if self.snd_max == self.snd_una + 1 {
+                        self.snd_max = self.snd_una;
+                    }
+                    self.snd_nxt = self.snd_una;
+                }
                 self.persist_backoff = 0;
             }
         }
