@@ -60,23 +60,15 @@ fn scenario_names() -> Vec<String> {
         .collect()
 }
 
-/// Scenarios whose checks fail today because of known stack misbehaviour.
-const KNOWN_STACK_BUGS: &[&str] = &["zero-window", "syn-flood"];
-
 #[test]
 fn every_scenario_text_is_pinned() {
     let names = scenario_names();
     assert_eq!(names.len(), 19);
     for name in &names {
         let o = synack(&["scenario", name, "--no-color"]);
-        let expected_code = if KNOWN_STACK_BUGS.contains(&name.as_str()) {
-            1
-        } else {
-            0
-        };
         assert_eq!(
             o.status.code(),
-            Some(expected_code),
+            Some(0),
             "{name}: {}",
             stderr(&o)
         );

@@ -1,21 +1,7 @@
-//! Every scenario's own checks hold for many seeds with default options,
-//! except the checks that catch known misbehaviours of the stack, which must
-//! still fail exactly as recorded here (so a fix is noticed and this list shrunk).
+//! Every scenario's own checks hold for many seeds with default options.
 
 use synack_scenarios::{find, names, Options, ScenarioError, SCENARIOS};
 
-/// Scenario and check that fail today because of the stack, not the scenario.
-const KNOWN_STACK_BUGS: &[(&str, &str)] = &[
-    (
-        "zero-window",
-        "every window probe repeats the first unacknowledged byte (the window is still zero)",
-    ),
-    ("zero-window", "no data segment had to be retransmitted"),
-    (
-        "syn-flood",
-        "the request riding on the cookie-validating ACK was accepted at once (no retransmission)",
-    ),
-];
 
 #[test]
 fn catalog_matches_scenarios_md() {
@@ -62,19 +48,7 @@ fn every_scenario_passes_its_checks_for_seeds_1_to_20() {
             };
             assert!(!outcome.checks.is_empty(), "{} has no checks", s.name);
             for c in &outcome.checks {
-                let known = KNOWN_STACK_BUGS.contains(&(s.name, c.what.as_str()));
-                assert_eq!(
-                    c.passed,
-                    !known,
-                    "{} seed {seed}: check {:?} {}",
-                    s.name,
-                    c.what,
-                    if known {
-                        "now passes: remove it from KNOWN_STACK_BUGS"
-                    } else {
-                        "failed"
-                    }
-                );
+                assert!(c.passed, "{} seed {seed}: check {:?} failed", s.name, c.what);
             }
         }
     }
