@@ -560,6 +560,11 @@ impl<'a> Runner<'a> {
             trace: false,
             ..StackConfig::default()
         };
+        // The systems these scripts were written for offer timestamps and
+        // SACK by default (FreeBSD rfc1323=1, sack.enable=1; Linux
+        // tcp_timestamps=1, tcp_sack=1); scripts turn them off explicitly.
+        stack_cfg.conn.timestamps = true;
+        stack_cfg.conn.sack = true;
         if let Some(mtu) = num("mtu")? {
             stack_cfg.mtu = u16::try_from(mtu).or_else(|_| not_run(format!("--mtu={mtu}")))?;
         }
@@ -2082,7 +2087,7 @@ impl<'a> Runner<'a> {
             s.connections()
                 .iter()
                 .filter(|(_, st)| st.state == state)
-                .filter(|(_, st)| port.map_or(true, |p| st.tuple.local.port() == p))
+                .filter(|(_, st)| port.is_none() || port == Some(st.tuple.local.port()))
                 .count()
         });
         if actual != n {
@@ -2102,9 +2107,12 @@ impl<'a> Runner<'a> {
             .map(|s| s.kind)
         {
             Some(SockKind::Listener(_)) => Subject::Listener,
-            Some(SockKind::Conn(id)) => {
-                Subject::Conn(self.stack.as_ref().and_then(|s| s.status(id).ok()))
-            }
+            Some(SockKind::Conn(id)) => Subject::Conn(
+                self.stack
+                    .as_ref()
+                    .and_then(|s| s.status(id).ok())
+                    .map(Box::new),
+            ),
             _ => {
                 // The socket was closed: find its connection in the table.
                 let st = self.current.and_then(|id| {
@@ -2115,7 +2123,7 @@ impl<'a> Runner<'a> {
                         .find(|(cid, _)| *cid == Some(id))
                         .map(|(_, s)| s)
                 });
-                Subject::Conn(st)
+                Subject::Conn(st.map(Box::new))
             }
         };
         match tcpinfo::evaluate(text, &subject) {

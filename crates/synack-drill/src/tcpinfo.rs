@@ -24,12 +24,12 @@ pub(crate) enum CodeError {
 }
 
 /// What a block sees: the socket under test.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum Subject {
     /// A listening socket.
     Listener,
     /// A connection's status (`None` once it is gone: CLOSED).
-    Conn(Option<ConnStatus>),
+    Conn(Option<Box<ConnStatus>>),
 }
 
 /// A state's number in the block's namespace (shared by the Linux `TCP_*`
