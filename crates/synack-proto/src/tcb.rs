@@ -644,7 +644,7 @@ impl Tcb {
 
         // Second, check the RST bit (RFC 5961 3.2: exact match resets, in-window challenges).
         if f.rst() {
-            if seg.seq != self.rcv_nxt {
+            if seg.seq != self.rcv_nxt && self.cfg.rst_challenge {
                 self.challenge_ack(ctx, DropReason::RstNotExact);
                 return Disposition::Done;
             }
@@ -687,6 +687,13 @@ impl Tcb {
                     self.set_state(State::Closed, Cause::RecvRst, ctx);
                     return Disposition::BackToListen;
                 }
+            }
+            if !self.cfg.syn_challenge {
+                // RFC 793 3.9: an in-window SYN is an error: reset, flush, CLOSED.
+                let (seq, ack) = (self.snd_max, self.rcv_nxt);
+                self.tx.clear();
+                self.fail(ConnError::Reset, Cause::RecvRst, ctx);
+                return Disposition::Reset { seq, ack: Some(ack) };
             }
             // RFC 5961 4.2: challenge ACK in synchronized states.
             self.challenge_ack(ctx, DropReason::SynInWindow);
