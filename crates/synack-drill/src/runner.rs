@@ -1940,12 +1940,18 @@ impl<'a> Runner<'a> {
                 let on = num()? != 0;
                 self.set_conn(|c| c.sack = on);
             }
-            "net.inet.tcp.blackhole"
-            | "net.inet.tcp.insecure_rst"
-            | "net.inet.tcp.insecure_syn" => {
+            "net.inet.tcp.blackhole" => {
                 if num()? != 0 {
                     return unsupported();
                 }
+            }
+            "net.inet.tcp.insecure_rst" => {
+                let on = num()? != 0;
+                self.set_conn(|c| c.rst_challenge = !on);
+            }
+            "net.inet.tcp.insecure_syn" => {
+                let on = num()? != 0;
+                self.set_conn(|c| c.syn_challenge = !on);
             }
             "net.inet.tcp.ecn.enable" => {
                 // 0: off; 2: only answer ECN requests (synack has no ECN).
