@@ -78,3 +78,25 @@ fn syn_challenge_off_resets_on_an_in_window_syn() {
     assert_eq!(st.state(id), Ok(State::Closed));
     assert_eq!(st.conn_error(id), Ok(Some(ConnError::Reset)));
 }
+
+#[test]
+fn text_on_a_simultaneous_open_syn_is_delivered_after_established() {
+    // RFC 9293 3.10.7.3: text on a SYN received in SYN-SENT is queued for
+    // processing once ESTABLISHED is reached, not dropped.
+    let mut st = Stack::new(StackConfig::default(), 7);
+    st.add_address(s_addr(80).ip());
+    let t0 = Instant::from_millis(1);
+    let id = st.connect(t0, Some(s_addr(5000)), c_addr(1000)).expect("connect");
+    let syn = drain(&mut st, t0);
+    let iss = syn.first().map(|(_, seq, _)| *seq).expect("SYN");
+    st.handle_packet(T, &raw_packet(c_addr(1000), s_addr(5000), 0, 0, TcpFlags::SYN, 32767, b"abc"));
+    // The SYN,ACK acknowledges the SYN only; the data waits.
+    assert_eq!(drain(&mut st, T), vec![(TcpFlags::SYN | TcpFlags::ACK, iss, 1)]);
+    assert_eq!(st.state(id), Ok(State::SynReceived));
+    let t2 = Instant::from_millis(200);
+    st.handle_packet(t2, &raw_packet(c_addr(1000), s_addr(5000), 4, iss + 1, TcpFlags::ACK, 32767, &[]));
+    assert_eq!(st.state(id), Ok(State::Established));
+    let mut buf = [0u8; 100];
+    assert_eq!(st.recv(t2, id, &mut buf), Ok(3));
+    assert_eq!(&buf[..3], b"abc");
+}
