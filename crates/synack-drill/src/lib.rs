@@ -26,6 +26,12 @@
 //! uses [`Defines::standard`]); `#include "file"` is resolved against the
 //! including file's folder, at most [`MAX_INCLUDE_DEPTH`] levels deep.
 //!
+//! [`run_script`] executes a parsed script against a fresh synack stack on a
+//! virtual clock (the script plays the remote host) and reports one of three
+//! outcomes: passed, failed at the first difference, or not run for a missing
+//! feature. [`run_paths`] runs many scripts in parallel threads and
+//! [`run_cli`] is the `drill` command line.
+//!
 //! The parser never panics: every malformed input yields a [`ParseError`]
 //! naming the file, line and column and what was expected there.
 #![forbid(unsafe_code)]
@@ -34,6 +40,9 @@ mod ast;
 mod error;
 mod lexer;
 mod parser;
+mod report;
+mod runner;
+mod tcpinfo;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -46,6 +55,10 @@ pub use ast::{
 pub use error::{ParseError, ParseErrorKind};
 pub use lexer::MAX_INCLUDE_DEPTH;
 pub use parser::MAX_EXPR_DEPTH;
+pub use report::{
+    run_cli, run_file, run_paths, Report, RunError, RunOptions, ScriptResult, Totals,
+};
+pub use runner::{run_script, Difference, Mode, Outcome};
 
 /// Preprocessor symbols for `#ifdef`/`#ifndef`, with optional values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

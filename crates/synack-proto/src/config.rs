@@ -80,6 +80,14 @@ pub struct ConnConfig {
     pub initial_cwnd_segments: u32,
     /// Most out-of-order segments held for reassembly.
     pub max_ooo_segments: usize,
+    /// RFC 5961 3.2: a RST inside the window but not exactly at RCV.NXT gets
+    /// a challenge ACK (the default, as Linux). `false` is RFC 793's rule,
+    /// any in-window RST resets (FreeBSD `net.inet.tcp.insecure_rst=1`).
+    pub rst_challenge: bool,
+    /// RFC 5961 4.2: a SYN on a synchronized connection gets a challenge ACK
+    /// (the default, as Linux). `false` is RFC 793's rule, an in-window SYN
+    /// resets the connection (FreeBSD `net.inet.tcp.insecure_syn=1`).
+    pub syn_challenge: bool,
 }
 
 impl Default for ConnConfig {
@@ -105,6 +113,8 @@ impl Default for ConnConfig {
             sack: false,
             initial_cwnd_segments: 10,
             max_ooo_segments: 64,
+            rst_challenge: true,
+            syn_challenge: true,
         }
     }
 }

@@ -640,6 +640,11 @@ impl Tcb {
             self.rcv_adv = self.rcv_nxt + self.rcv_space().min(0xffff);
             self.snd_nxt = self.iss; // the SYN,ACK re-sends our SYN's sequence number
             self.set_state(State::SynReceived, Cause::RecvSynSimultaneous, ctx);
+            // "If there are other controls or text in the segment, queue them for
+            // processing after the ESTABLISHED state has been reached."
+            if !seg.payload.is_empty() || f.fin() {
+                let _ = self.insert_ooo(seg.seq + 1, seg.payload, f.fin());
+            }
         }
         Disposition::Done
     }
@@ -733,7 +738,7 @@ impl Tcb {
 
         // Second, check the RST bit (RFC 5961 3.2: exact match resets, in-window challenges).
         if f.rst() {
-            if seg.seq != self.rcv_nxt {
+            if seg.seq != self.rcv_nxt && self.cfg.rst_challenge {
                 self.challenge_ack(ctx, DropReason::RstNotExact);
                 return Disposition::Done;
             }
@@ -777,6 +782,13 @@ impl Tcb {
                     return Disposition::BackToListen;
                 }
             }
+            if !self.cfg.syn_challenge {
+                // RFC 793 3.9: an in-window SYN is an error: reset, flush, CLOSED.
+                let (seq, ack) = (self.snd_max, self.rcv_nxt);
+                self.tx.clear();
+                self.fail(ConnError::Reset, Cause::RecvRst, ctx);
+                return Disposition::Reset { seq, ack: Some(ack) };
+            }
             // RFC 5961 4.2: challenge ACK in synchronized states.
             self.challenge_ack(ctx, DropReason::SynInWindow);
             return Disposition::Done;
@@ -801,6 +813,14 @@ impl Tcb {
                 }
                 self.set_state(State::Established, Cause::RecvAckOfSyn, ctx);
                 self.arm_keepalive(ctx.now);
+                // Text or a FIN queued in SYN_RCVD (RFC 9293 3.10.7.3) is processed now.
+                if self.ooo.first().is_some_and(|s| s.seq == self.rcv_nxt) {
+                    let fin = self.drain_ooo();
+                    self.schedule_ack(ctx.now);
+                    if fin {
+                        self.on_fin(ctx);
+                    }
+                }
                 // A FIN may have been queued while in SYN_RCVD (CLOSE in SYN-RECEIVED).
                 if self.fin_queued {
                     self.set_state(State::FinWait1, Cause::Close, ctx);

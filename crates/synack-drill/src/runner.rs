@@ -1,0 +1,2145 @@
+//! Executes one parsed script against a fresh synack [`Stack`] on a virtual
+//! clock. The script plays the remote host: inbound packets are built and
+//! injected, outbound packets are matched in order, syscalls map onto the
+//! stack's socket calls.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use synack_proto::wire::{self, ChecksumMode, IpRepr, SackBlocks, TcpRepr, Timestamps};
+use synack_proto::{
+    ConnConfig, ConnError, ConnId, Duration, Error, Instant, Keepalive, ListenerId, SeqNum,
+    Shutdown, Stack, StackConfig, State, SynCookies,
+};
+
+use crate::ast::{
+    Direction, EcnCodepoint, Event, EventKind, Expr, IpAttr, PacketEvent, Script, SeqSpec,
+    SyscallEvent, TcpFlags, TcpOption, TcpOptions, TcpPacket, TimeSpec,
+};
+use crate::tcpinfo::{self, CodeError, Subject};
+
+/// How strictly outbound packets and syscall results are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Exactly as packetdrill compares: options in order with their padding,
+    /// window values, PSH, buffer sizes.
+    Strict,
+    /// Options as a set (NOP/EOL padding and order ignored, the window scale
+    /// shift and timestamp values not compared), window values other than
+    /// zero not compared, PSH not compared, buffer sizes returned by
+    /// getsockopt taken as wildcards.
+    #[default]
+    Semantic,
+}
+
+impl Mode {
+    /// The mode's name as the command line spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Strict => "strict",
+            Mode::Semantic => "semantic",
+        }
+    }
+}
+
+/// Where synack first differed from a script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// Line of the script (1-based) where the difference showed.
+    pub line: u32,
+    /// What the script expected (a segment, a return value, a condition).
+    pub expected: String,
+    /// What synack did.
+    pub actual: String,
+}
+
+/// The result of running one script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every line held.
+    Passed,
+    /// synack differed from the script; the first difference.
+    Failed(Difference),
+    /// The script needs something synack (or the runner) does not model;
+    /// the missing feature.
+    NotRun(String),
+}
+
+impl Outcome {
+    /// `passed`, `failed` or `not_run`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed(_) => "failed",
+            Outcome::NotRun(_) => "not_run",
+        }
+    }
+}
+
+/// Why execution stopped early.
+#[derive(Debug)]
+enum Stop {
+    Fail(Difference),
+    NotRun(String),
+}
+
+type Res<T> = Result<T, Stop>;
+
+fn not_run<T>(reason: impl Into<String>) -> Res<T> {
+    Err(Stop::NotRun(reason.into()))
+}
+
+fn fail<T>(line: u32, expected: impl Into<String>, actual: impl Into<String>) -> Res<T> {
+    Err(Stop::Fail(Difference {
+        line,
+        expected: expected.into(),
+        actual: actual.into(),
+    }))
+}
+
+/// How long the runner waits past an outbound packet's expected time
+/// before declaring it missing (packetdrill: 2 s).
+const SNIFF_SLACK_US: u64 = 2_000_000;
+/// How long `*` may wait for a packet.
+const ANY_TIME_LIMIT_US: u64 = 3_600_000_000;
+/// The remote port the runner uses when the script opens passively.
+const REMOTE_PASSIVE_PORT: u16 = 40_000;
+/// Seed of every stack: runs are reproducible.
+const SEED: u64 = 0x5eed;
+
+const O_RDWR: i64 = 0x2;
+const O_NONBLOCK_FREEBSD: i64 = 0x4;
+const O_NONBLOCK_LINUX: i64 = 0x800;
+
+/// A syscall's return: a value or an errno name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SysRet {
+    Value(i64),
+    Errno(&'static str),
+}
+
+impl std::fmt::Display for SysRet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SysRet::Value(v) => write!(f, "{v}"),
+            SysRet::Errno(e) => write!(f, "-1 {e}"),
+        }
+    }
+}
+
+enum Attempt {
+    Done(SysRet),
+    Block,
+}
+
+fn errno_of(e: Error) -> &'static str {
+    match e {
+        Error::InvalidHandle => "EBADF",
+        Error::InvalidState | Error::InvalidArgument => "EINVAL",
+        Error::WouldBlock => "EAGAIN",
+        Error::BrokenPipe => "EPIPE",
+        Error::NotConnected => "ENOTCONN",
+        Error::Connection(c) => conn_errno(c),
+        Error::AddrInUse => "EADDRINUSE",
+        Error::AddrNotAvailable => "EADDRNOTAVAIL",
+        Error::NoPortsAvailable => "EAGAIN",
+        Error::TooManyConnections => "ENOBUFS",
+        Error::AddressFamilyMismatch => "EAFNOSUPPORT",
+        _ => "EIO",
+    }
+}
+
+fn conn_errno(c: ConnError) -> &'static str {
+    match c {
+        ConnError::Refused => "ECONNREFUSED",
+        ConnError::Reset => "ECONNRESET",
+        ConnError::TimedOut => "ETIMEDOUT",
+        ConnError::Aborted => "ECONNABORTED",
+        _ => "EIO",
+    }
+}
+
+/// Keepalive parameters kept per socket whether keepalive is on or off.
+#[derive(Debug, Clone, Copy)]
+struct KeepParams {
+    idle: Duration,
+    interval: Duration,
+    count: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum SockKind {
+    Fresh,
+    Listener(ListenerId),
+    Conn(ConnId),
+}
+
+#[derive(Debug, Clone)]
+struct Socket {
+    kind: SockKind,
+    nonblocking: bool,
+    cfg: ConnConfig,
+    keep: KeepParams,
+    keep_on: bool,
+    linger_zero: bool,
+    bound: Option<SocketAddr>,
+    err_reported: bool,
+}
+
+/// A blocking syscall that has not returned yet.
+struct Pending {
+    event: usize,
+    start: u64,
+    end: u64,
+    progress: usize,
+}
+
+/// One packet the stack emitted, with its virtual send time.
+struct Captured {
+    at: u64,
+    bytes: Vec<u8>,
+}
+
+/// A TCP option as seen on the wire (padding included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum WireOpt {
+    Nop,
+    Eol,
+    Mss(u16),
+    Ws(u8),
+    SackOk,
+    Sack(Vec<(u32, u32)>),
+    Ts(u32, u32),
+    Other(u8),
+}
+
+fn wire_options(mut b: &[u8]) -> Vec<WireOpt> {
+    let mut out = Vec::new();
+    while let Some((&kind, rest)) = b.split_first() {
+        match kind {
+            0 => {
+                out.push(WireOpt::Eol);
+                b = rest;
+                continue;
+            }
+            1 => {
+                out.push(WireOpt::Nop);
+                b = rest;
+                continue;
+            }
+            _ => {}
+        }
+        let len = usize::from(rest.first().copied().unwrap_or(0));
+        let Some(opt) = b.get(..len.max(2)) else {
+            out.push(WireOpt::Other(kind));
+            break;
+        };
+        let body = opt.get(2..).unwrap_or(&[]);
+        let u32_at = |i: usize| {
+            body.get(i..i + 4)
+                .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+        };
+        out.push(match (kind, body.len()) {
+            (2, 2) => WireOpt::Mss(u16::from_be_bytes([body[0], body[1]])),
+            (3, 1) => WireOpt::Ws(body[0]),
+            (4, 0) => WireOpt::SackOk,
+            (5, n) if n % 8 == 0 => WireOpt::Sack(
+                (0..n / 8)
+                    .map(|i| (u32_at(8 * i), u32_at(8 * i + 4)))
+                    .collect(),
+            ),
+            (8, 8) => WireOpt::Ts(u32_at(0), u32_at(4)),
+            _ => WireOpt::Other(kind),
+        });
+        b = b.get(len.max(2)..).unwrap_or(&[]);
+    }
+    out
+}
+
+fn fmt_wire_opts(opts: &[WireOpt]) -> String {
+    let parts: Vec<String> = opts
+        .iter()
+        .map(|o| match o {
+            WireOpt::Nop => "nop".into(),
+            WireOpt::Eol => "eol".into(),
+            WireOpt::Mss(m) => format!("mss {m}"),
+            WireOpt::Ws(w) => format!("wscale {w}"),
+            WireOpt::SackOk => "sackOK".into(),
+            WireOpt::Sack(b) => {
+                let blocks: Vec<String> = b.iter().map(|(l, r)| format!("{l}:{r}")).collect();
+                format!("sack {}", blocks.join(" "))
+            }
+            WireOpt::Ts(v, e) => format!("TS val {v} ecr {e}"),
+            WireOpt::Other(k) => format!("kind {k}"),
+        })
+        .collect();
+    format!("<{}>", parts.join(","))
+}
+
+fn fmt_script_opts(opts: &TcpOptions) -> String {
+    match opts {
+        TcpOptions::None => String::new(),
+        TcpOptions::Any => " <...>".into(),
+        TcpOptions::List(l) => {
+            let parts: Vec<String> = l
+                .iter()
+                .map(|o| match o {
+                    TcpOption::Nop => "nop".into(),
+                    TcpOption::Eol => "eol".into(),
+                    TcpOption::Mss(m) => format!("mss {m}"),
+                    TcpOption::WindowScale(w) => format!("wscale {w}"),
+                    TcpOption::SackPermitted => "sackOK".into(),
+                    TcpOption::Sack(b) => {
+                        let blocks: Vec<String> = b
+                            .iter()
+                            .map(|s| format!("{}:{}", s.left, s.right))
+                            .collect();
+                        format!("sack {}", blocks.join(" "))
+                    }
+                    TcpOption::Timestamp { val, ecr, .. } => match val {
+                        Some(v) => format!("TS val {v} ecr {ecr}"),
+                        None => format!("TS val ... ecr {ecr}"),
+                    },
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            format!(" <{}>", parts.join(","))
+        }
+    }
+}
+
+fn fmt_flags(f: &TcpFlags) -> String {
+    let mut s = String::new();
+    for (on, c) in [
+        (f.fin, 'F'),
+        (f.syn, 'S'),
+        (f.rst, 'R'),
+        (f.psh, 'P'),
+        (f.urg, 'U'),
+        (f.ece, 'E'),
+        (f.cwr, 'W'),
+        (f.ack, '.'),
+    ] {
+        if on {
+            s.push(c);
+        }
+    }
+    if s.is_empty() {
+        s.push('-');
+    }
+    s
+}
+
+fn flags_of_wire(f: wire::TcpFlags) -> TcpFlags {
+    TcpFlags {
+        fin: f.fin(),
+        syn: f.syn(),
+        rst: f.rst(),
+        psh: f.psh(),
+        ack: f.ack(),
+        urg: f.contains(wire::TcpFlags::URG),
+        ece: f.contains(wire::TcpFlags::ECE),
+        cwr: f.contains(wire::TcpFlags::CWR),
+        ae: false,
+        ace: None,
+    }
+}
+
+fn fmt_script_packet(p: &TcpPacket) -> String {
+    let mut s = fmt_flags(&p.flags);
+    match p.seq {
+        SeqSpec::Range {
+            start, end, len, ..
+        } => {
+            let _ = write!(s, " {start}:{end}({len})");
+        }
+        SeqSpec::Any { len } => {
+            let _ = write!(s, " ...({len})");
+        }
+    }
+    if let Some(a) = p.ack {
+        let _ = write!(s, " ack {a}");
+    }
+    if let Some(w) = p.window {
+        let _ = write!(s, " win {w}");
+    }
+    s.push_str(&fmt_script_opts(&p.options));
+    s
+}
+
+/// An outbound packet, decoded and mapped into the script's number space.
+struct Seen {
+    at: u64,
+    flags: TcpFlags,
+    seq: u32,
+    ack: u32,
+    window: u16,
+    len: u32,
+    opts: Vec<WireOpt>,
+    ecn: u8,
+    src_port: u16,
+    dst_port: u16,
+}
+
+impl Seen {
+    fn describe(&self) -> String {
+        let mut s = format!(
+            "{} {}:{}({})",
+            fmt_flags(&self.flags),
+            self.seq,
+            self.seq.wrapping_add(self.len),
+            self.len
+        );
+        if self.flags.ack || self.ack != 0 {
+            let _ = write!(s, " ack {}", self.ack);
+        }
+        let _ = write!(s, " win {}", self.window);
+        if !self.opts.is_empty() {
+            s.push(' ');
+            s.push_str(&fmt_wire_opts(&self.opts));
+        }
+        s
+    }
+}
+
+fn int_of(e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Int(v) => Some(*v),
+        Expr::Array(v) if v.len() == 1 => int_of(&v[0]),
+        _ => None,
+    }
+}
+
+fn has_symbol(e: &Expr, name: &str) -> bool {
+    match e {
+        Expr::Symbol(s) => s == name,
+        Expr::BitOr(v) | Expr::Array(v) | Expr::Struct(v) => v.iter().any(|x| has_symbol(x, name)),
+        _ => false,
+    }
+}
+
+fn symbol_of(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Symbol(s) => Some(s),
+        Expr::Array(v) if v.len() == 1 => symbol_of(&v[0]),
+        _ => None,
+    }
+}
+
+fn fmt_expr(e: &Expr) -> String {
+    match e {
+        Expr::Ellipsis => "...".into(),
+        Expr::Int(v) => v.to_string(),
+        Expr::Symbol(s) => s.clone(),
+        Expr::Str(s) => format!("\"{s}\""),
+        Expr::StrPrefix(s) => format!("\"{s}\"..."),
+        Expr::BitOr(v) => v.iter().map(fmt_expr).collect::<Vec<_>>().join(" | "),
+        Expr::Array(v) => format!(
+            "[{}]",
+            v.iter().map(fmt_expr).collect::<Vec<_>>().join(", ")
+        ),
+        Expr::Struct(v) => format!(
+            "{{{}}}",
+            v.iter().map(fmt_expr).collect::<Vec<_>>().join(", ")
+        ),
+        Expr::Field { lhs, rhs } => format!("{}={}", fmt_expr(lhs), fmt_expr(rhs)),
+        Expr::Call { name, args } => {
+            format!(
+                "{name}({})",
+                args.iter().map(fmt_expr).collect::<Vec<_>>().join(", ")
+            )
+        }
+    }
+}
+
+/// A struct field's integer value, e.g. `l_onoff` in `{l_onoff=1, l_linger=0}`.
+fn struct_field(e: &Expr, names: &[&str]) -> Option<i64> {
+    let Expr::Struct(fields) = e else { return None };
+    fields.iter().find_map(|f| match f {
+        Expr::Field { lhs, rhs } => match lhs.as_ref() {
+            Expr::Symbol(n) if names.contains(&n.as_str()) => int_of(rhs),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// Runs `script` in `mode` and reports the outcome.
+pub fn run_script(script: &Script, mode: Mode) -> Outcome {
+    let mut r = match Runner::new(script, mode) {
+        Ok(r) => r,
+        Err(Stop::NotRun(s)) => return Outcome::NotRun(s),
+        Err(Stop::Fail(d)) => return Outcome::Failed(d),
+    };
+    match r.run() {
+        Ok(()) => Outcome::Passed,
+        Err(Stop::NotRun(s)) => Outcome::NotRun(s),
+        Err(Stop::Fail(d)) => Outcome::Failed(d),
+    }
+}
+
+struct Runner<'a> {
+    script: &'a Script,
+    mode: Mode,
+    stack_cfg: StackConfig,
+    stack: Option<Stack>,
+    keep_defaults: KeepParams,
+    now: u64,
+    last_event: u64,
+    local_ip: IpAddr,
+    remote_ip: IpAddr,
+    bind_port: u16,
+    connect_port: u16,
+    sockets: BTreeMap<i64, Socket>,
+    out: VecDeque<Captured>,
+    isn_offset: Option<u32>,
+    ts_base: Option<(u32, u32)>,
+    pending: Option<Pending>,
+    tol_us: u64,
+    tol_pct: f64,
+    freebsd: bool,
+    strict_segments: bool,
+    /// The connection packets belong to (connect() or the last accepted or
+    /// half-open one); `None` before any.
+    current: Option<ConnId>,
+    current_tuple: Option<(u16, u16)>,
+    /// The fd of the socket under test, for `%{ }%` blocks.
+    subject_fd: Option<i64>,
+    scratch: Vec<u8>,
+}
+
+impl<'a> Runner<'a> {
+    fn new(script: &'a Script, mode: Mode) -> Res<Runner<'a>> {
+        let ipv = script.ip_version().unwrap_or("ipv4");
+        let ipv6 = match ipv {
+            "ipv4" | "ipv4-mapped-ipv6" => false,
+            "ipv6" => true,
+            other => return not_run(format!("--ip_version={other}")),
+        };
+        for o in &script.options {
+            match o.name.as_str() {
+                "ip_version" | "tolerance_usecs" | "tolerance_percent" | "mtu" | "bind_port"
+                | "connect_port" | "local_ip" | "remote_ip" | "strict_segments"
+                | "tcp_ts_tick_usecs" | "gateway_ip" | "netmask_ip" | "non_fatal" => {}
+                "udp_encapsulation" => return not_run("TCP over UDP encapsulation"),
+                other => return not_run(format!("script option --{other}")),
+            }
+        }
+        let parse_ip = |name: &str, default: IpAddr| -> Res<IpAddr> {
+            match script.option(name).flatten() {
+                None => Ok(default),
+                Some(v) => v
+                    .parse()
+                    .or_else(|_| not_run(format!("--{name}={v} (not an address)"))),
+            }
+        };
+        let (local_default, remote_default) = if ipv6 {
+            (
+                IpAddr::V6(Ipv6Addr::new(0xfd3d, 0xfa7b, 0xd17d, 0, 0, 0, 0, 1)),
+                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+            )
+        } else {
+            (
+                IpAddr::V4(Ipv4Addr::new(192, 168, 0, 1)),
+                IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            )
+        };
+        let local_ip = parse_ip("local_ip", local_default)?;
+        let remote_ip = parse_ip("remote_ip", remote_default)?;
+        let num = |name: &str| -> Res<Option<u64>> {
+            match script.option(name).flatten() {
+                None => Ok(None),
+                Some(v) => v
+                    .parse::<u64>()
+                    .map(Some)
+                    .or_else(|_| not_run(format!("--{name}={v}"))),
+            }
+        };
+        let mut stack_cfg = StackConfig {
+            trace: false,
+            ..StackConfig::default()
+        };
+        // The systems these scripts were written for offer timestamps and
+        // SACK by default (FreeBSD rfc1323=1, sack.enable=1; Linux
+        // tcp_timestamps=1, tcp_sack=1); scripts turn them off explicitly.
+        stack_cfg.conn.timestamps = true;
+        stack_cfg.conn.sack = true;
+        if let Some(mtu) = num("mtu")? {
+            stack_cfg.mtu = u16::try_from(mtu).or_else(|_| not_run(format!("--mtu={mtu}")))?;
+        }
+        let tol_pct = match script.option("tolerance_percent").flatten() {
+            None => 0.0,
+            Some(v) => v
+                .parse::<f64>()
+                .or_else(|_| not_run(format!("--tolerance_percent={v}")))?,
+        };
+        let port = |name: &str| -> Res<u16> {
+            Ok(num(name)?
+                .and_then(|p| u16::try_from(p).ok())
+                .unwrap_or(8080))
+        };
+        let freebsd = script.name.contains("freebsd")
+            || script.name.contains("/bsd/")
+            || script.events.iter().any(|e| {
+                matches!(&e.kind, EventKind::Command(c) if c.contains("net.inet.") || c.contains("sockstat"))
+            });
+        let def = Keepalive::default();
+        Ok(Runner {
+            script,
+            mode,
+            stack_cfg,
+            stack: None,
+            keep_defaults: KeepParams {
+                idle: def.idle,
+                interval: def.interval,
+                count: if freebsd { 8 } else { def.count },
+            },
+            now: 0,
+            last_event: 0,
+            local_ip,
+            remote_ip,
+            bind_port: port("bind_port")?,
+            connect_port: port("connect_port")?,
+            sockets: BTreeMap::new(),
+            out: VecDeque::new(),
+            isn_offset: None,
+            ts_base: None,
+            pending: None,
+            tol_us: num("tolerance_usecs")?.unwrap_or(4000),
+            tol_pct,
+            freebsd,
+            strict_segments: script.option("strict_segments").is_some(),
+            current: None,
+            current_tuple: None,
+            subject_fd: None,
+            scratch: Vec::new(),
+        })
+    }
+
+    fn stack(&mut self) -> &mut Stack {
+        let cfg = self.stack_cfg;
+        let local = self.local_ip;
+        self.stack.get_or_insert_with(|| {
+            let mut s = Stack::new(cfg, SEED);
+            s.add_address(local);
+            s
+        })
+    }
+
+    fn at(&self) -> Instant {
+        Instant::from_micros(self.now)
+    }
+
+    fn run(&mut self) -> Res<()> {
+        if let Some(c) = &self.script.init_command {
+            self.command(c.line, &c.text)?;
+        }
+        let script = self.script;
+        for (i, ev) in script.events.iter().enumerate() {
+            self.event(i, ev)?;
+        }
+        if let Some(c) = &self.script.cleanup_command {
+            self.command(c.line, &c.text)?;
+        }
+        // A call still blocked at the end must return within its window.
+        if let Some(p) = &self.pending {
+            let limit = p.end + self.tolerance(p.end, p.start) + SNIFF_SLACK_US;
+            self.advance_to(limit)?;
+            if let Some(p) = self.pending.take() {
+                let ev = &script.events[p.event];
+                return fail(
+                    ev.line,
+                    format!("the call to return by {}", secs(p.end)),
+                    "still blocked at the end of the script",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn tolerance(&self, expected: u64, base: u64) -> u64 {
+        let pct = (expected.saturating_sub(base) as f64 * self.tol_pct / 100.0) as u64;
+        self.tol_us.max(pct)
+    }
+
+    /// Drains the stack's output into the capture queue and retries a
+    /// blocked call.
+    fn settle(&mut self) -> Res<()> {
+        if let Some(stack) = self.stack.as_mut() {
+            let now = Instant::from_micros(self.now);
+            let mut buf = Vec::new();
+            while stack.poll_transmit(now, &mut buf) {
+                self.out.push_back(Captured {
+                    at: self.now,
+                    bytes: std::mem::take(&mut buf),
+                });
+            }
+            while stack.poll_event().is_some() {}
+        }
+        self.retry_pending()
+    }
+
+    fn retry_pending(&mut self) -> Res<()> {
+        let Some(mut p) = self.pending.take() else {
+            return Ok(());
+        };
+        let script = self.script;
+        let ev = &script.events[p.event];
+        let EventKind::Syscall(call) = &ev.kind else {
+            return Ok(());
+        };
+        match self.attempt(ev.line, call, &mut p.progress, true)? {
+            Attempt::Block => {
+                self.pending = Some(p);
+                Ok(())
+            }
+            Attempt::Done(ret) => {
+                self.check_return_time(ev.line, p.start, p.end)?;
+                self.check_result(ev.line, call, &ret)?;
+                // Output caused by the call (e.g. an ACK after a read).
+                self.settle()
+            }
+        }
+    }
+
+    fn check_return_time(&self, line: u32, start: u64, end: u64) -> Res<()> {
+        let tol = self.tolerance(end, start);
+        if self.now + tol < end || self.now > end + tol {
+            return fail(
+                line,
+                format!("the call to return at {}", secs(end)),
+                format!("it returned at {}", secs(self.now)),
+            );
+        }
+        Ok(())
+    }
+
+    /// Advances the virtual clock to `t`, firing every timer due on the way.
+    fn advance_to(&mut self, t: u64) -> Res<()> {
+        loop {
+            let next = self.stack.as_ref().and_then(|s| s.poll_timeout());
+            match next {
+                Some(d) if d.micros() <= t => {
+                    self.now = self.now.max(d.micros());
+                    let now = self.at();
+                    if let Some(s) = self.stack.as_mut() {
+                        s.handle_timeout(now);
+                    }
+                    self.settle()?;
+                }
+                _ => break,
+            }
+        }
+        self.now = self.now.max(t);
+        self.settle()
+    }
+
+    fn event(&mut self, index: usize, ev: &Event) -> Res<()> {
+        let base = self.last_event;
+        match (&ev.kind, ev.time) {
+            (EventKind::Packet(PacketEvent::Tcp(p)), _) if p.direction == Direction::Outbound => {
+                let (lo, hi, exact) = match ev.time {
+                    TimeSpec::Absolute(t) => (t, t, true),
+                    TimeSpec::Relative(d) => (base + d, base + d, true),
+                    TimeSpec::Any => (0, u64::MAX, false),
+                    TimeSpec::Range {
+                        relative,
+                        start,
+                        end,
+                    } => {
+                        let b = if relative { base } else { 0 };
+                        (b + start, b + end, false)
+                    }
+                    TimeSpec::Blocking { .. } => return not_run("a blocking time on a packet"),
+                };
+                self.outbound(ev.line, p, lo, hi, exact, base)
+            }
+            (
+                EventKind::Syscall(call),
+                TimeSpec::Blocking {
+                    relative,
+                    start,
+                    end,
+                },
+            ) => {
+                let b = if relative { base } else { 0 };
+                let (s, e) = (b + start, b + end);
+                self.advance_to(s)?;
+                self.last_event = s;
+                self.syscall(index, ev.line, call, s, e)
+            }
+            (kind, time) => {
+                let t = match time {
+                    TimeSpec::Absolute(t) => t,
+                    TimeSpec::Relative(d) => base + d,
+                    _ => return not_run("a time range on a line other than an outbound packet"),
+                };
+                self.advance_to(t)?;
+                self.last_event = t.max(self.last_event);
+                match kind {
+                    EventKind::Packet(PacketEvent::Tcp(p)) => self.inbound(ev.line, p),
+                    EventKind::Packet(PacketEvent::Icmp(_)) => not_run("ICMP packets"),
+                    EventKind::Packet(PacketEvent::Udp(_)) => not_run("UDP packets"),
+                    EventKind::Syscall(call) => self.syscall(index, ev.line, call, t, t),
+                    EventKind::Command(c) => self.command(ev.action_line, c),
+                    EventKind::Code(c) => self.code(ev.action_line, c),
+                }
+            }
+        }
+    }
+
+    // ----- packets ---------------------------------------------------------
+
+    fn ports_in(&self, p: &TcpPacket) -> (u16, u16) {
+        if let Some((s, d)) = p.ports {
+            return (s, d);
+        }
+        if let Some(t) = self.current_tuple {
+            return t;
+        }
+        (REMOTE_PASSIVE_PORT, self.bind_port)
+    }
+
+    fn inbound(&mut self, line: u32, p: &TcpPacket) -> Res<()> {
+        if p.encapsulation.is_some() {
+            return not_run("TCP over UDP encapsulation");
+        }
+        if p.flags.ae || p.flags.ace.is_some() {
+            return not_run("accurate ECN (AE/ACE flags)");
+        }
+        for a in &p.ip {
+            match a {
+                IpAttr::Ecn(_) => {}
+                other => return not_run(format!("IP header field {other:?} on an inbound packet")),
+            }
+        }
+        let (seq, len) = match p.seq {
+            SeqSpec::Range { start, len, .. } => (start, len),
+            SeqSpec::Any { .. } => return not_run("inbound packet with any sequence number"),
+        };
+        let offset = self.isn_offset.unwrap_or(0);
+        let ack = p.ack.map_or(0, |a| {
+            if p.ack_absolute {
+                a
+            } else {
+                a.wrapping_add(offset)
+            }
+        });
+        let mut options = wire::TcpOptions::default();
+        if let TcpOptions::List(list) = &p.options {
+            for o in list {
+                match o {
+                    TcpOption::Nop | TcpOption::Eol => {}
+                    TcpOption::Mss(m) => options.mss = Some(*m),
+                    TcpOption::WindowScale(w) => options.window_scale = Some(*w),
+                    TcpOption::SackPermitted => options.sack_permitted = true,
+                    TcpOption::Sack(blocks) => {
+                        let mut s = SackBlocks::default();
+                        for b in blocks {
+                            let _ = s.push(
+                                SeqNum(b.left.wrapping_add(offset)),
+                                SeqNum(b.right.wrapping_add(offset)),
+                            );
+                        }
+                        options.sack = s;
+                    }
+                    TcpOption::Timestamp {
+                        val,
+                        ecr,
+                        ecr_absolute,
+                    } => {
+                        let ecr = if *ecr_absolute {
+                            *ecr
+                        } else {
+                            match self.ts_base {
+                                Some((script, live)) => ecr.wrapping_sub(script).wrapping_add(live),
+                                None => *ecr,
+                            }
+                        };
+                        options.timestamps = Some(Timestamps {
+                            tsval: val.unwrap_or(0),
+                            tsecr: ecr,
+                        });
+                    }
+                    TcpOption::FastOpen { .. } => return not_run("TCP Fast Open option"),
+                    TcpOption::Md5(_) => return not_run("TCP MD5 signature option"),
+                    TcpOption::AccEcn { .. } => return not_run("accurate ECN option"),
+                }
+            }
+        } else if p.options == TcpOptions::Any {
+            return not_run("`<...>` options on an inbound packet");
+        }
+        let f = &p.flags;
+        let mut flags = wire::TcpFlags::NONE;
+        for (on, bit) in [
+            (f.fin, wire::TcpFlags::FIN),
+            (f.syn, wire::TcpFlags::SYN),
+            (f.rst, wire::TcpFlags::RST),
+            (f.psh, wire::TcpFlags::PSH),
+            (f.ack, wire::TcpFlags::ACK),
+            (f.urg, wire::TcpFlags::URG),
+            (f.ece, wire::TcpFlags::ECE),
+            (f.cwr, wire::TcpFlags::CWR),
+        ] {
+            if on {
+                flags |= bit;
+            }
+        }
+        let (sport, dport) = self.ports_in(p);
+        let payload = vec![0u8; len as usize];
+        let repr = TcpRepr {
+            src_port: sport,
+            dst_port: dport,
+            seq: SeqNum(seq),
+            ack: SeqNum(ack),
+            flags,
+            window: p.window.unwrap_or(0),
+            urgent: p.urgent.unwrap_or(0),
+            options,
+            payload: &payload,
+        };
+        let Some(ip) = IpRepr::new(self.remote_ip, self.local_ip) else {
+            return not_run("mixed address families");
+        };
+        if options.wire_len() > 40 {
+            return not_run("inbound options longer than 40 bytes");
+        }
+        let mut buf = std::mem::take(&mut self.scratch);
+        wire::emit_packet(&ip, &repr, &mut buf);
+        let now = self.at();
+        self.stack().handle_packet(now, &buf);
+        self.scratch = buf;
+        let _ = line;
+        self.settle()?;
+        self.track_half_open();
+        Ok(())
+    }
+
+    /// A SYN to a listener creates the connection packets belong to.
+    fn track_half_open(&mut self) {
+        if self.current.is_some() {
+            return;
+        }
+        let Some(stack) = self.stack.as_ref() else {
+            return;
+        };
+        if let Some((id, st)) = stack.connections().into_iter().next() {
+            let _ = id;
+            self.current_tuple = Some((st.tuple.remote.port(), st.tuple.local.port()));
+        }
+    }
+
+    fn decode(&self, c: &Captured) -> Option<Seen> {
+        let (ip, tcp) = wire::parse_packet(&c.bytes, ChecksumMode::Verify).ok()?;
+        let hl = ip.header_len();
+        let raw = c.bytes.get(hl..)?;
+        let view = wire::TcpPacket::new_checked(raw).ok()?;
+        let opts = wire_options(view.options());
+        let ecn = match ip {
+            IpRepr::V4(_) => c.bytes.get(1).map_or(0, |b| b & 3),
+            IpRepr::V6(_) => c.bytes.get(1).map_or(0, |b| (b >> 4) & 3),
+        };
+        let offset = self.isn_offset.unwrap_or(0);
+        Some(Seen {
+            at: c.at,
+            flags: flags_of_wire(tcp.flags),
+            seq: tcp.seq.0.wrapping_sub(offset),
+            ack: tcp.ack.0,
+            window: tcp.window,
+            len: tcp.payload.len() as u32,
+            opts,
+            ecn,
+            src_port: tcp.src_port,
+            dst_port: tcp.dst_port,
+        })
+    }
+
+    /// Waits (on the virtual clock) for the next outbound packet and matches it.
+    fn outbound(
+        &mut self,
+        line: u32,
+        p: &TcpPacket,
+        lo: u64,
+        hi: u64,
+        exact: bool,
+        base: u64,
+    ) -> Res<()> {
+        if p.encapsulation.is_some() {
+            return not_run("TCP over UDP encapsulation");
+        }
+        let tol = if exact {
+            self.tolerance(lo, base)
+        } else {
+            self.tol_us
+        };
+        let deadline = if hi == u64::MAX {
+            self.now.saturating_add(ANY_TIME_LIMIT_US)
+        } else {
+            hi + tol + SNIFF_SLACK_US
+        };
+        loop {
+            if !self.out.is_empty() {
+                break;
+            }
+            let next = self.stack.as_ref().and_then(|s| s.poll_timeout());
+            match next {
+                Some(d) if d.micros() <= deadline => self.advance_to(d.micros())?,
+                _ => {
+                    return fail(
+                        line,
+                        fmt_script_packet(p),
+                        format!(
+                            "no packet by {}",
+                            secs(deadline.min(hi.saturating_add(tol)))
+                        ),
+                    )
+                }
+            }
+        }
+        let Some(first) = self.out.pop_front() else {
+            return fail(line, fmt_script_packet(p), "no packet");
+        };
+        // Learn the ISN from the stack's first SYN before mapping.
+        let Some(mut seen) = self.decode(&first) else {
+            return fail(line, fmt_script_packet(p), "an unparsable packet");
+        };
+        if seen.flags.syn && self.isn_offset.is_none() {
+            if let SeqSpec::Range {
+                start,
+                absolute: false,
+                ..
+            } = p.seq
+            {
+                self.isn_offset = Some(seen.seq.wrapping_sub(start));
+                seen.seq = start;
+            }
+        }
+        // Several segments may make up one larger script segment (TSO).
+        if !self.strict_segments {
+            while seen.len < p.seq.len() {
+                let Some(next) = self.out.front().and_then(|c| self.decode(c)) else {
+                    break;
+                };
+                if next.seq != seen.seq.wrapping_add(seen.len) || next.flags.syn || next.len == 0 {
+                    break;
+                }
+                self.out.pop_front();
+                seen.len += next.len;
+                seen.flags.psh |= next.flags.psh;
+                seen.flags.fin |= next.flags.fin;
+                seen.ack = next.ack;
+            }
+        }
+        // The connection's ports, for later inbound packets.
+        if self.current_tuple.is_none() || seen.flags.syn {
+            self.current_tuple = Some((seen.dst_port, seen.src_port));
+        }
+        self.compare(line, p, &seen)?;
+        // Timing.
+        let ok = if exact {
+            seen.at + tol >= lo && seen.at <= lo + tol
+        } else {
+            seen.at + tol >= lo && (hi == u64::MAX || seen.at <= hi + tol)
+        };
+        if !ok {
+            let want = if exact {
+                secs(lo)
+            } else if hi == u64::MAX {
+                format!("after {}", secs(lo))
+            } else {
+                format!("{}~{}", secs(lo), secs(hi))
+            };
+            return fail(
+                line,
+                format!("{} at {want}", fmt_script_packet(p)),
+                format!("{} at {}", seen.describe(), secs(seen.at)),
+            );
+        }
+        self.last_event = seen.at;
+        Ok(())
+    }
+
+    fn compare(&mut self, line: u32, p: &TcpPacket, seen: &Seen) -> Res<()> {
+        let semantic = self.mode == Mode::Semantic;
+        let mismatch = |what: &str| -> Res<()> {
+            fail(
+                line,
+                fmt_script_packet(p),
+                format!("{} ({what} differs)", seen.describe()),
+            )
+        };
+        let mut want = p.flags;
+        let mut got = seen.flags;
+        if semantic {
+            want.psh = false;
+            got.psh = false;
+        }
+        want.ae = false;
+        want.ace = None;
+        if want != got {
+            return mismatch("flags");
+        }
+        match p.seq {
+            SeqSpec::Range {
+                start,
+                len,
+                absolute,
+                ..
+            } => {
+                let seq = if absolute {
+                    seen.seq.wrapping_add(self.isn_offset.unwrap_or(0))
+                } else {
+                    seen.seq
+                };
+                if seq != start {
+                    return mismatch("sequence number");
+                }
+                if seen.len != len {
+                    return mismatch("payload length");
+                }
+            }
+            SeqSpec::Any { len } => {
+                if seen.len != len {
+                    return mismatch("payload length");
+                }
+            }
+        }
+        let want_ack = p.ack.unwrap_or(0);
+        if (p.ack.is_some() || p.flags.ack) && seen.ack != want_ack {
+            return mismatch("ack number");
+        }
+        if let Some(w) = p.window {
+            let differs = if semantic {
+                (w == 0) != (seen.window == 0)
+            } else {
+                w != seen.window
+            };
+            if differs {
+                return mismatch("window");
+            }
+        }
+        for a in &p.ip {
+            if let IpAttr::Ecn(e) = a {
+                let ok = match e {
+                    EcnCodepoint::NotEct => seen.ecn == 0,
+                    EcnCodepoint::Ect1 => seen.ecn == 1,
+                    EcnCodepoint::Ect0 => seen.ecn == 2,
+                    EcnCodepoint::Ect01 => seen.ecn == 1 || seen.ecn == 2,
+                    EcnCodepoint::Ce => seen.ecn == 3,
+                };
+                if !ok {
+                    return mismatch("ECN field");
+                }
+            }
+        }
+        self.compare_options(p, seen, semantic)
+            .or_else(|what| mismatch(&what))?;
+        // The first outbound TS value is the baseline for inbound ecr values.
+        if self.ts_base.is_none() {
+            if let TcpOptions::List(l) = &p.options {
+                let script_val = l.iter().find_map(|o| match o {
+                    TcpOption::Timestamp { val: Some(v), .. } => Some(*v),
+                    _ => None,
+                });
+                let live = seen.opts.iter().find_map(|o| match o {
+                    WireOpt::Ts(v, _) => Some(*v),
+                    _ => None,
+                });
+                if let (Some(s), Some(l)) = (script_val, live) {
+                    self.ts_base = Some((s, l));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn compare_options(&self, p: &TcpPacket, seen: &Seen, semantic: bool) -> Result<(), String> {
+        let list: &[TcpOption] = match &p.options {
+            TcpOptions::Any => return Ok(()),
+            TcpOptions::None => &[],
+            TcpOptions::List(l) => l,
+        };
+        let ts_ok = |val: Option<u32>, live: u32| -> bool {
+            match (self.ts_base, val) {
+                // The first TS value sets the baseline; later ones are not compared.
+                (None, _) | (_, None) => true,
+                (Some(_), Some(_)) => {
+                    let _ = live;
+                    true
+                }
+            }
+        };
+        let matches = |want: &TcpOption, got: &WireOpt, semantic: bool| -> bool {
+            match (want, got) {
+                (TcpOption::Nop, WireOpt::Nop) | (TcpOption::Eol, WireOpt::Eol) => true,
+                (TcpOption::Mss(a), WireOpt::Mss(b)) => a == b,
+                (TcpOption::WindowScale(a), WireOpt::Ws(b)) => semantic || a == b,
+                (TcpOption::SackPermitted, WireOpt::SackOk) => true,
+                (TcpOption::Sack(a), WireOpt::Sack(b)) => {
+                    a.len() == b.len()
+                        && a.iter()
+                            .zip(b)
+                            .all(|(x, y)| x.left == y.0 && x.right == y.1)
+                }
+                (TcpOption::Timestamp { val, .. }, WireOpt::Ts(v, _)) => {
+                    semantic || ts_ok(*val, *v)
+                }
+                _ => false,
+            }
+        };
+        if semantic {
+            let padding = |o: &&TcpOption| matches!(o, TcpOption::Nop | TcpOption::Eol);
+            let want: Vec<&TcpOption> = list.iter().filter(|o| !padding(o)).collect();
+            let mut got: Vec<&WireOpt> = seen
+                .opts
+                .iter()
+                .filter(|o| !matches!(o, WireOpt::Nop | WireOpt::Eol))
+                .collect();
+            for w in &want {
+                match got.iter().position(|g| matches(w, g, true)) {
+                    Some(i) => {
+                        got.remove(i);
+                    }
+                    None => return Err("options".into()),
+                }
+            }
+            if !got.is_empty() {
+                return Err("options".into());
+            }
+            return Ok(());
+        }
+        if list.len() != seen.opts.len()
+            || !list
+                .iter()
+                .zip(&seen.opts)
+                .all(|(w, g)| matches(w, g, false))
+        {
+            return Err("options".into());
+        }
+        Ok(())
+    }
+
+    // ----- syscalls --------------------------------------------------------
+
+    fn syscall(
+        &mut self,
+        index: usize,
+        line: u32,
+        call: &SyscallEvent,
+        start: u64,
+        end: u64,
+    ) -> Res<()> {
+        let mut progress = 0usize;
+        match self.attempt(line, call, &mut progress, false)? {
+            Attempt::Done(ret) => {
+                self.check_return_time(line, start, end)?;
+                self.check_result(line, call, &ret)?;
+                self.settle()
+            }
+            Attempt::Block => {
+                if self.pending.is_some() {
+                    return not_run("two blocking calls at once");
+                }
+                self.pending = Some(Pending {
+                    event: index,
+                    start,
+                    end,
+                    progress,
+                });
+                self.settle()
+            }
+        }
+    }
+
+    fn check_result(&self, line: u32, call: &SyscallEvent, ret: &SysRet) -> Res<()> {
+        let expected = match (&call.result.value, &call.result.errno) {
+            (v, Some(e)) => format!("{} {e}", fmt_expr(v)),
+            (v, None) => fmt_expr(v),
+        };
+        let ok =
+            match (&call.result.value, ret) {
+                (Expr::Ellipsis, _) => true,
+                (v, SysRet::Value(got)) => {
+                    if call.result.errno.is_some() {
+                        false
+                    } else if matches!(call.name.as_str(), "socket" | "accept") {
+                        *got >= 0 && int_of(v).is_some_and(|n| n >= 0)
+                    } else {
+                        int_of(v) == Some(*got)
+                    }
+                }
+                (v, SysRet::Errno(e)) => {
+                    int_of(v) == Some(-1)
+                        && call.result.errno.as_deref().is_some_and(|want| {
+                            want == *e || (want == "EWOULDBLOCK" && *e == "EAGAIN")
+                        })
+                }
+            };
+        if ok {
+            Ok(())
+        } else {
+            fail(
+                line,
+                format!("{}(...) = {expected}", call.name),
+                format!("{}(...) = {ret}", call.name),
+            )
+        }
+    }
+
+    fn fd_arg(&self, call: &SyscallEvent) -> Res<i64> {
+        call.args.first().and_then(int_of).map_or_else(
+            || not_run(format!("{} without a file descriptor", call.name)),
+            Ok,
+        )
+    }
+
+    fn sock(&self, fd: i64) -> Option<&Socket> {
+        self.sockets.get(&fd)
+    }
+
+    fn conn_of(&self, fd: i64) -> Option<ConnId> {
+        match self.sock(fd)?.kind {
+            SockKind::Conn(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    fn new_socket(&self) -> Socket {
+        let cfg = self.stack_cfg.conn;
+        Socket {
+            kind: SockKind::Fresh,
+            nonblocking: false,
+            cfg,
+            keep: self.keep_defaults,
+            keep_on: false,
+            linger_zero: false,
+            bound: None,
+            err_reported: false,
+        }
+    }
+
+    fn sock_cfg(s: &Socket) -> ConnConfig {
+        let mut cfg = s.cfg;
+        cfg.keepalive = s.keep_on.then_some(Keepalive {
+            idle: s.keep.idle,
+            interval: s.keep.interval,
+            count: s.keep.count,
+        });
+        cfg
+    }
+
+    /// The connection error an application would see now, once.
+    fn take_error(&mut self, fd: i64) -> Option<&'static str> {
+        let id = self.conn_of(fd)?;
+        let err = self.stack.as_ref()?.conn_error(id).ok().flatten()?;
+        let s = self.sockets.get_mut(&fd)?;
+        if s.err_reported {
+            return None;
+        }
+        s.err_reported = true;
+        Some(conn_errno(err))
+    }
+
+    fn attempt(
+        &mut self,
+        line: u32,
+        call: &SyscallEvent,
+        progress: &mut usize,
+        retry: bool,
+    ) -> Res<Attempt> {
+        let _ = line;
+        let args = &call.args;
+        let done = |v: i64| Ok(Attempt::Done(SysRet::Value(v)));
+        let errno = |e: &'static str| Ok(Attempt::Done(SysRet::Errno(e)));
+        match call.name.as_str() {
+            "socket" => {
+                let Some(fd) = int_of(&call.result.value) else {
+                    return not_run("socket() without a descriptor number");
+                };
+                let s = self.new_socket();
+                self.sockets.insert(fd, s);
+                done(fd)
+            }
+            "bind" => {
+                let fd = self.fd_arg(call)?;
+                let addr = SocketAddr::new(self.local_ip, self.bind_port);
+                if args.get(1).is_some_and(|a| *a != Expr::Ellipsis) {
+                    return not_run("bind() to an explicit address");
+                }
+                match self.sockets.get_mut(&fd) {
+                    Some(s) => {
+                        s.bound = Some(addr);
+                        done(0)
+                    }
+                    None => errno("EBADF"),
+                }
+            }
+            "listen" => {
+                let fd = self.fd_arg(call)?;
+                let backlog = args.get(1).and_then(int_of).unwrap_or(1).max(1) as usize;
+                let Some(s) = self.sockets.get(&fd) else {
+                    return errno("EBADF");
+                };
+                if let SockKind::Listener(_) = s.kind {
+                    return done(0);
+                }
+                let addr = s
+                    .bound
+                    .unwrap_or(SocketAddr::new(self.local_ip, self.bind_port));
+                let cfg = Self::sock_cfg(s);
+                let now = self.at();
+                let _ = now;
+                match self.stack().listen_with(addr, backlog, backlog, cfg) {
+                    Ok(l) => {
+                        if let Some(s) = self.sockets.get_mut(&fd) {
+                            s.kind = SockKind::Listener(l);
+                        }
+                        self.subject_fd = Some(fd);
+                        done(0)
+                    }
+                    Err(e) => errno(errno_of(e)),
+                }
+            }
+            "accept" | "accept4" => {
+                let fd = self.fd_arg(call)?;
+                let Some(s) = self.sockets.get(&fd).cloned() else {
+                    return errno("EBADF");
+                };
+                let SockKind::Listener(l) = s.kind else {
+                    return errno("EINVAL");
+                };
+                match self.stack().accept(l) {
+                    Ok(id) => {
+                        let Some(newfd) = int_of(&call.result.value) else {
+                            return not_run("accept() without a descriptor number");
+                        };
+                        let mut ns = s.clone();
+                        ns.kind = SockKind::Conn(id);
+                        ns.bound = None;
+                        ns.err_reported = false;
+                        // FreeBSD's accepted sockets inherit O_NONBLOCK; Linux's do not.
+                        ns.nonblocking = self.freebsd && s.nonblocking;
+                        self.sockets.insert(newfd, ns);
+                        self.current = Some(id);
+                        if let Some(st) = self.stack.as_ref().and_then(|st| st.tuple(id).ok()) {
+                            self.current_tuple = Some((st.remote.port(), st.local.port()));
+                        }
+                        self.subject_fd = Some(newfd);
+                        done(newfd)
+                    }
+                    Err(Error::WouldBlock) if !s.nonblocking => Ok(Attempt::Block),
+                    Err(e) => errno(errno_of(e)),
+                }
+            }
+            "connect" => {
+                let fd = self.fd_arg(call)?;
+                if args.get(1).is_some_and(|a| *a != Expr::Ellipsis) {
+                    return not_run("connect() to an explicit address");
+                }
+                let Some(s) = self.sockets.get(&fd).cloned() else {
+                    return errno("EBADF");
+                };
+                match s.kind {
+                    SockKind::Conn(id) => {
+                        let stack = self.stack();
+                        let state = stack.state(id).unwrap_or(State::Closed);
+                        if let Ok(Some(e)) = stack.conn_error(id) {
+                            if let Some(s) = self.sockets.get_mut(&fd) {
+                                s.err_reported = true;
+                            }
+                            return errno(conn_errno(e));
+                        }
+                        if state.is_synchronized() {
+                            return if retry { done(0) } else { errno("EISCONN") };
+                        }
+                        if s.nonblocking {
+                            errno("EALREADY")
+                        } else {
+                            Ok(Attempt::Block)
+                        }
+                    }
+                    SockKind::Listener(_) => errno("EINVAL"),
+                    SockKind::Fresh => {
+                        let remote = SocketAddr::new(self.remote_ip, self.connect_port);
+                        let cfg = Self::sock_cfg(&s);
+                        let now = self.at();
+                        match self.stack().connect_with(now, s.bound, remote, cfg) {
+                            Ok(id) => {
+                                if let Some(sm) = self.sockets.get_mut(&fd) {
+                                    sm.kind = SockKind::Conn(id);
+                                }
+                                self.current = Some(id);
+                                if let Some(t) =
+                                    self.stack.as_ref().and_then(|st| st.tuple(id).ok())
+                                {
+                                    self.current_tuple = Some((t.remote.port(), t.local.port()));
+                                }
+                                self.subject_fd = Some(fd);
+                                *progress = 1;
+                                if s.nonblocking {
+                                    errno("EINPROGRESS")
+                                } else {
+                                    Ok(Attempt::Block)
+                                }
+                            }
+                            Err(e) => errno(errno_of(e)),
+                        }
+                    }
+                }
+            }
+            "read" | "recv" | "recvfrom" => {
+                let fd = self.fd_arg(call)?;
+                let n = args.get(2).and_then(int_of).unwrap_or(0).max(0) as usize;
+                let peek =
+                    call.name != "read" && args.get(3).is_some_and(|f| has_symbol(f, "MSG_PEEK"));
+                if call.name != "read" {
+                    if let Some(f) = args.get(3) {
+                        if !matches!(f, Expr::Int(0))
+                            && !matches!(f, Expr::Symbol(s) if s == "MSG_PEEK")
+                        {
+                            return not_run(format!("recv flags {}", fmt_expr(f)));
+                        }
+                    }
+                }
+                let Some(s) = self.sockets.get(&fd).cloned() else {
+                    return errno("EBADF");
+                };
+                let SockKind::Conn(id) = s.kind else {
+                    return errno("ENOTCONN");
+                };
+                let mut buf = vec![0u8; n];
+                let now = self.at();
+                let stack = self.stack();
+                let r = if peek {
+                    stack.peek(now, id, &mut buf)
+                } else {
+                    stack.recv(now, id, &mut buf)
+                };
+                match r {
+                    Ok(k) => done(k as i64),
+                    Err(Error::WouldBlock) if !s.nonblocking => Ok(Attempt::Block),
+                    Err(Error::Connection(c)) => {
+                        let sm = self.sockets.get_mut(&fd);
+                        match sm {
+                            Some(sm) if !sm.err_reported => {
+                                sm.err_reported = true;
+                                errno(conn_errno(c))
+                            }
+                            _ => done(0),
+                        }
+                    }
+                    Err(e) => errno(errno_of(e)),
+                }
+            }
+            "write" | "send" | "sendto" => {
+                let fd = self.fd_arg(call)?;
+                let n = args.get(2).and_then(int_of).unwrap_or(0).max(0) as usize;
+                if call.name != "write" {
+                    if let Some(f) = args.get(3) {
+                        if !matches!(f, Expr::Int(0)) {
+                            return not_run(format!("send flags {}", fmt_expr(f)));
+                        }
+                    }
+                }
+                let Some(s) = self.sockets.get(&fd).cloned() else {
+                    return errno("EBADF");
+                };
+                let SockKind::Conn(id) = s.kind else {
+                    return errno("ENOTCONN");
+                };
+                if let Some(e) = self.take_error(fd) {
+                    return errno(e);
+                }
+                let now = self.at();
+                let want = n.saturating_sub(*progress);
+                let buf = vec![0u8; want];
+                match self.stack().send(now, id, &buf) {
+                    Ok(k) => {
+                        *progress += k;
+                        if *progress >= n || s.nonblocking {
+                            done(*progress as i64)
+                        } else {
+                            Ok(Attempt::Block)
+                        }
+                    }
+                    Err(Error::WouldBlock) if s.nonblocking => {
+                        if *progress > 0 {
+                            done(*progress as i64)
+                        } else {
+                            errno("EAGAIN")
+                        }
+                    }
+                    Err(Error::WouldBlock) => Ok(Attempt::Block),
+                    Err(e) => errno(errno_of(e)),
+                }
+            }
+            "close" => {
+                let fd = self.fd_arg(call)?;
+                let Some(s) = self.sockets.remove(&fd) else {
+                    return errno("EBADF");
+                };
+                let now = self.at();
+                match s.kind {
+                    SockKind::Fresh => {}
+                    SockKind::Listener(l) => {
+                        let _ = self.stack().close_listener(now, l);
+                    }
+                    SockKind::Conn(id) => {
+                        if s.linger_zero {
+                            let _ = self.stack().abort(now, id);
+                        } else {
+                            let _ = self.stack().close(now, id);
+                        }
+                    }
+                }
+                done(0)
+            }
+            "shutdown" => {
+                let fd = self.fd_arg(call)?;
+                let how = match args.get(1) {
+                    Some(Expr::Symbol(s)) if s == "SHUT_RD" => Shutdown::Read,
+                    Some(Expr::Symbol(s)) if s == "SHUT_WR" => Shutdown::Write,
+                    Some(Expr::Symbol(s)) if s == "SHUT_RDWR" => Shutdown::Both,
+                    Some(Expr::Int(0)) => Shutdown::Read,
+                    Some(Expr::Int(1)) => Shutdown::Write,
+                    Some(Expr::Int(2)) => Shutdown::Both,
+                    other => return not_run(format!("shutdown how {other:?}")),
+                };
+                let Some(id) = self.conn_of(fd) else {
+                    return errno("ENOTCONN");
+                };
+                let now = self.at();
+                match self.stack().shutdown(now, id, how) {
+                    Ok(()) => done(0),
+                    Err(e) => errno(errno_of(e)),
+                }
+            }
+            "fcntl" => {
+                let fd = self.fd_arg(call)?;
+                let cmd = args.get(1).and_then(symbol_of).unwrap_or("");
+                let Some(s) = self.sockets.get_mut(&fd) else {
+                    return errno("EBADF");
+                };
+                match cmd {
+                    "F_GETFL" => {
+                        let nb = if s.nonblocking {
+                            if self.freebsd {
+                                O_NONBLOCK_FREEBSD
+                            } else {
+                                O_NONBLOCK_LINUX
+                            }
+                        } else {
+                            0
+                        };
+                        // The script's own dialect decides the numbers.
+                        match int_of(&call.result.value) {
+                            Some(v) if v & !(O_NONBLOCK_FREEBSD | O_NONBLOCK_LINUX) == O_RDWR => {
+                                let want_nb = v & (O_NONBLOCK_FREEBSD | O_NONBLOCK_LINUX) != 0;
+                                if want_nb == s.nonblocking {
+                                    done(v)
+                                } else {
+                                    done(O_RDWR | nb)
+                                }
+                            }
+                            _ => done(O_RDWR | nb),
+                        }
+                    }
+                    "F_SETFL" => {
+                        s.nonblocking = args.get(2).is_some_and(|a| has_symbol(a, "O_NONBLOCK"));
+                        done(0)
+                    }
+                    other => not_run(format!("fcntl {other}")),
+                }
+            }
+            "ioctl" => {
+                let fd = self.fd_arg(call)?;
+                let cmd = args.get(1).and_then(symbol_of).unwrap_or("");
+                if !matches!(cmd, "SIOCINQ" | "FIONREAD") {
+                    return not_run(format!("ioctl {cmd}"));
+                }
+                let Some(id) = self.conn_of(fd) else {
+                    return errno("ENOTCONN");
+                };
+                let ready = self.stack().recv_ready(id).unwrap_or(0) as i64;
+                match args.get(2).and_then(int_of) {
+                    Some(want) if want != ready => fail(
+                        line,
+                        format!("ioctl {cmd} = [{want}]"),
+                        format!("ioctl {cmd} = [{ready}]"),
+                    ),
+                    _ => done(0),
+                }
+            }
+            "setsockopt" => self.setsockopt(call),
+            "getsockopt" => self.getsockopt(line, call),
+            other => not_run(format!("syscall {other}")),
+        }
+    }
+
+    fn setsockopt(&mut self, call: &SyscallEvent) -> Res<Attempt> {
+        let fd = self.fd_arg(call)?;
+        let level = call
+            .args
+            .get(1)
+            .and_then(symbol_of)
+            .unwrap_or("")
+            .to_string();
+        let name = call
+            .args
+            .get(2)
+            .and_then(symbol_of)
+            .unwrap_or("")
+            .to_string();
+        let val = call.args.get(3);
+        let int = val.and_then(int_of);
+        let now = self.at();
+        let Some(s) = self.sockets.get(&fd).cloned() else {
+            return Ok(Attempt::Done(SysRet::Errno("EBADF")));
+        };
+        let conn = match s.kind {
+            SockKind::Conn(id) => Some(id),
+            _ => None,
+        };
+        let live = !matches!(s.kind, SockKind::Fresh);
+        let mut ns = s.clone();
+        let need =
+            |v: Option<i64>| v.map_or_else(|| not_run(format!("setsockopt {name} value")), Ok);
+        match name.as_str() {
+            "SO_REUSEADDR" | "SO_REUSEPORT" => {}
+            "SO_RCVBUF" | "SO_SNDBUF" => {
+                if live {
+                    return not_run(format!("{name} on a connected or listening socket"));
+                }
+                let v = need(int)?.max(0) as usize;
+                if name == "SO_RCVBUF" {
+                    ns.cfg.recv_buffer = v;
+                } else {
+                    ns.cfg.send_buffer = v;
+                }
+            }
+            "SO_LINGER" => {
+                let Some(v) = val else {
+                    return not_run("SO_LINGER value");
+                };
+                let on = struct_field(v, &["l_onoff", "onoff"]).unwrap_or(0);
+                let secs = struct_field(v, &["l_linger", "linger"]).unwrap_or(0);
+                if on != 0 && secs != 0 {
+                    return not_run("SO_LINGER with a non-zero timeout");
+                }
+                ns.linger_zero = on != 0;
+            }
+            "SO_KEEPALIVE" => ns.keep_on = need(int)? != 0,
+            "TCP_NODELAY" => {
+                ns.cfg.nagle = need(int)? == 0;
+                if let Some(id) = conn {
+                    let _ = self.stack().set_nodelay(id, !ns.cfg.nagle);
+                }
+            }
+            "TCP_MAXSEG" => {
+                if live {
+                    return not_run("TCP_MAXSEG on a connected or listening socket");
+                }
+                let v = need(int)?;
+                ns.cfg.mss =
+                    Some(u16::try_from(v).or_else(|_| not_run(format!("TCP_MAXSEG {v}")))?);
+            }
+            "TCP_KEEPIDLE" => ns.keep.idle = Duration::from_secs(need(int)?.max(0) as u64),
+            "TCP_KEEPINTVL" => ns.keep.interval = Duration::from_secs(need(int)?.max(0) as u64),
+            "TCP_KEEPCNT" => ns.keep.count = need(int)?.max(0) as u32,
+            "TCP_USER_TIMEOUT" => {
+                let ms = need(int)?.max(0) as u64;
+                let t = (ms > 0).then(|| Duration::from_millis(ms));
+                ns.cfg.user_timeout = t;
+                if let Some(id) = conn {
+                    let _ = self.stack().set_user_timeout(id, t);
+                }
+            }
+            "TCP_NOOPT" => {
+                if live {
+                    return not_run("TCP_NOOPT on a connected or listening socket");
+                }
+                let off = need(int)? != 0;
+                ns.cfg.window_scaling = !off && self.stack_cfg.conn.window_scaling;
+                ns.cfg.timestamps = !off && self.stack_cfg.conn.timestamps;
+                ns.cfg.sack = !off && self.stack_cfg.conn.sack;
+            }
+            other => return not_run(format!("setsockopt {level} {other}")),
+        }
+        if matches!(
+            name.as_str(),
+            "SO_KEEPALIVE" | "TCP_KEEPIDLE" | "TCP_KEEPINTVL" | "TCP_KEEPCNT"
+        ) {
+            if let (Some(id), true) = (conn, ns.keep_on) {
+                let k = Self::sock_cfg(&ns).keepalive;
+                let _ = self.stack().set_keepalive(now, id, k);
+            } else if let (Some(id), false) = (conn, ns.keep_on) {
+                let _ = self.stack().set_keepalive(now, id, None);
+            }
+        }
+        self.sockets.insert(fd, ns);
+        Ok(Attempt::Done(SysRet::Value(0)))
+    }
+
+    fn getsockopt(&mut self, line: u32, call: &SyscallEvent) -> Res<Attempt> {
+        let fd = self.fd_arg(call)?;
+        let name = call
+            .args
+            .get(2)
+            .and_then(symbol_of)
+            .unwrap_or("")
+            .to_string();
+        let want = call.args.get(3);
+        let Some(s) = self.sockets.get(&fd).cloned() else {
+            return Ok(Attempt::Done(SysRet::Errno("EBADF")));
+        };
+        let conn = match s.kind {
+            SockKind::Conn(id) => Some(id),
+            _ => None,
+        };
+        let semantic = self.mode == Mode::Semantic;
+        // The value synack has, as a number or an errno name.
+        let (value, wildcard): (Result<i64, &'static str>, bool) = match name.as_str() {
+            "SO_RCVBUF" => (Ok(s.cfg.recv_buffer as i64), semantic),
+            "SO_SNDBUF" => (Ok(s.cfg.send_buffer as i64), semantic),
+            "SO_ERROR" => match self.take_error(fd) {
+                Some(e) => (Err(e), false),
+                None => (Ok(0), false),
+            },
+            "SO_KEEPALIVE" => (Ok(i64::from(s.keep_on)), false),
+            "TCP_NODELAY" => (Ok(i64::from(!s.cfg.nagle)), false),
+            "TCP_KEEPIDLE" => (Ok(s.keep.idle.as_secs() as i64), false),
+            "TCP_KEEPINTVL" => (Ok(s.keep.interval.as_secs() as i64), false),
+            "TCP_KEEPCNT" => (Ok(i64::from(s.keep.count)), false),
+            "TCP_MAXSEG" => {
+                let mss = match conn.and_then(|id| self.stack.as_ref()?.status(id).ok()) {
+                    Some(st) if st.state != State::SynSent => i64::from(st.snd_mss),
+                    _ => i64::from(s.cfg.mss.unwrap_or(536)),
+                };
+                (Ok(mss), false)
+            }
+            other => return not_run(format!("getsockopt {other}")),
+        };
+        let Some(want) = want else {
+            return Ok(Attempt::Done(SysRet::Value(0)));
+        };
+        let shown = match value {
+            Ok(v) => v.to_string(),
+            Err(e) => e.to_string(),
+        };
+        let ok = wildcard
+            || *want == Expr::Ellipsis
+            || match (value, want) {
+                (Ok(v), w) => int_of(w) == Some(v),
+                (Err(e), w) => symbol_of(w) == Some(e),
+            };
+        if !ok {
+            return fail(
+                line,
+                format!("getsockopt {name} = {}", fmt_expr(want)),
+                format!("getsockopt {name} = [{shown}]"),
+            );
+        }
+        Ok(Attempt::Done(SysRet::Value(0)))
+    }
+
+    // ----- shell commands and code blocks ---------------------------------
+
+    fn set_conn(&mut self, f: impl FnOnce(&mut ConnConfig)) {
+        f(&mut self.stack_cfg.conn);
+        let c = self.stack_cfg.conn;
+        if let Some(s) = self.stack.as_mut() {
+            s.set_conn_config(c);
+        }
+    }
+
+    fn set_stack(&mut self, what: &str, f: impl FnOnce(&mut StackConfig)) -> Res<()> {
+        if self.stack.is_some() {
+            return not_run(format!("{what} changed after the stack started"));
+        }
+        f(&mut self.stack_cfg);
+        Ok(())
+    }
+
+    fn command(&mut self, line: u32, text: &str) -> Res<()> {
+        for part in text.split(['\n', ';']).flat_map(|p| p.split("&&")) {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            self.one_command(line, part)?;
+        }
+        Ok(())
+    }
+
+    fn one_command(&mut self, line: u32, cmd: &str) -> Res<()> {
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        let first = words.first().copied().unwrap_or("");
+        if first.ends_with("common/defaults.sh") {
+            // Linux's production defaults that matter to synack.
+            self.set_conn(|c| {
+                c.timestamps = true;
+                c.sack = true;
+                c.window_scaling = true;
+            });
+            return Ok(());
+        }
+        if first.starts_with("/tmp/sysctl_restore") {
+            return Ok(());
+        }
+        if first == "sysctl" {
+            for w in &words[1..] {
+                if w.starts_with('-') {
+                    continue;
+                }
+                let Some((k, v)) = w.split_once('=') else {
+                    return not_run(format!("command `{cmd}`"));
+                };
+                self.sysctl(k, v.trim_matches('"'))?;
+            }
+            return Ok(());
+        }
+        if first.ends_with("set_sysctls.py") {
+            for w in &words[1..] {
+                let Some((k, v)) = w.split_once('=') else {
+                    return not_run(format!("command `{cmd}`"));
+                };
+                let key = k.trim_start_matches("/proc/sys/").replace('/', ".");
+                self.sysctl(&key, v.trim_matches('"'))?;
+            }
+            return Ok(());
+        }
+        if first == "sockstat" {
+            return self.sockstat(line, cmd);
+        }
+        if first == "ip" && words.get(1) == Some(&"tcp_metrics") {
+            return Ok(());
+        }
+        not_run(format!("command `{cmd}`"))
+    }
+
+    fn sysctl(&mut self, key: &str, value: &str) -> Res<()> {
+        let num = || -> Res<i64> {
+            value
+                .trim()
+                .parse::<i64>()
+                .or_else(|_| not_run(format!("sysctl {key}={value}")))
+        };
+        let unsupported = || not_run(format!("sysctl {key}={value}"));
+        let key = key.trim_start_matches("net.ipv4.");
+        match key {
+            // FreeBSD.
+            "net.inet.tcp.rfc1323" => {
+                let on = num()? != 0;
+                self.set_conn(|c| {
+                    c.window_scaling = on;
+                    c.timestamps = on;
+                });
+            }
+            "net.inet.tcp.sack.enable" | "tcp_sack" => {
+                let on = num()? != 0;
+                self.set_conn(|c| c.sack = on);
+            }
+            "net.inet.tcp.blackhole" => {
+                if num()? != 0 {
+                    return unsupported();
+                }
+            }
+            "net.inet.tcp.insecure_rst" => {
+                let on = num()? != 0;
+                self.set_conn(|c| c.rst_challenge = !on);
+            }
+            "net.inet.tcp.insecure_syn" => {
+                let on = num()? != 0;
+                self.set_conn(|c| c.syn_challenge = !on);
+            }
+            "net.inet.tcp.ecn.enable" => {
+                // 0: off; 2: only answer ECN requests (synack has no ECN).
+                if num()? == 1 {
+                    return not_run("ECN (sysctl net.inet.tcp.ecn.enable=1)");
+                }
+            }
+            "net.inet.tcp.recvspace" => {
+                let v = num()?.max(0) as usize;
+                self.set_conn(|c| c.recv_buffer = v);
+            }
+            "net.inet.tcp.sendspace" => {
+                let v = num()?.max(0) as usize;
+                self.set_conn(|c| c.send_buffer = v);
+            }
+            "net.inet.tcp.rexmit_initial" => {
+                let v = num()?.max(1) as u64;
+                self.set_conn(|c| c.initial_rto = Duration::from_millis(v));
+            }
+            "net.inet.tcp.delacktime" => {
+                let v = num()?.max(0) as u64;
+                self.set_conn(|c| c.delayed_ack = (v > 0).then(|| Duration::from_millis(v)));
+            }
+            "net.inet.tcp.keepidle" => {
+                self.keep_defaults.idle = Duration::from_millis(num()?.max(0) as u64)
+            }
+            "net.inet.tcp.keepintvl" => {
+                self.keep_defaults.interval = Duration::from_millis(num()?.max(0) as u64)
+            }
+            "net.inet.tcp.keepcnt" => self.keep_defaults.count = num()?.max(0) as u32,
+            "net.inet.tcp.keepinit" => {
+                if num()? != 75_000 {
+                    return unsupported();
+                }
+            }
+            "net.inet.tcp.syncookies" | "tcp_syncookies" => {
+                let mode = match num()? {
+                    0 => SynCookies::Off,
+                    2 if key == "tcp_syncookies" => SynCookies::Always,
+                    _ => SynCookies::WhenFull,
+                };
+                self.set_stack("syncookies", |s| s.syn_cookies = mode)?;
+            }
+            "net.inet.tcp.syncookies_only" => {
+                if num()? != 0 {
+                    self.set_stack("syncookies_only", |s| s.syn_cookies = SynCookies::Always)?;
+                }
+            }
+            // Settings of mechanisms synack does not have, at values that
+            // leave the tested behaviour alone.
+            "kern.ipc.maxsockbuf"
+            | "net.inet.tcp.hostcache.purgenow"
+            | "net.inet.tcp.rexmit_slop"
+            | "net.inet.tcp.ecn.maxretries"
+            | "net.inet.tcp.icmp_may_rst"
+            | "net.inet.tcp.tolerate_missing_ts"
+            | "tcp_min_tso_segs"
+            | "tcp_dsack"
+            | "tcp_fack"
+            | "tcp_frto"
+            | "tcp_reordering"
+            | "tcp_congestion_control"
+            | "tcp_slow_start_after_idle"
+            | "tcp_early_retrans"
+            | "tcp_recovery" => {}
+            "net.inet.tcp.rexmit_drop_options" => {
+                if num()? != 0 {
+                    return unsupported();
+                }
+            }
+            "tcp_timestamps" => {
+                let on = num()? != 0;
+                self.set_conn(|c| c.timestamps = on);
+            }
+            "tcp_window_scaling" => {
+                let on = num()? != 0;
+                self.set_conn(|c| c.window_scaling = on);
+            }
+            "tcp_syn_retries" => {
+                let v = num()?.max(0) as u32;
+                self.set_conn(|c| c.syn_retries = v);
+            }
+            "tcp_synack_retries" => {
+                let v = num()?.max(0) as u32;
+                self.set_conn(|c| c.synack_retries = v);
+            }
+            "tcp_fin_timeout" => {
+                let v = num()?.max(0) as u64;
+                self.set_conn(|c| c.fin_wait_2_timeout = Duration::from_secs(v));
+            }
+            "tcp_rmem" | "tcp_wmem" => {
+                let parts: Vec<usize> = value
+                    .split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect();
+                let Some(&def) = parts.get(1) else {
+                    return unsupported();
+                };
+                if key == "tcp_rmem" {
+                    self.set_conn(|c| c.recv_buffer = def);
+                } else {
+                    self.set_conn(|c| c.send_buffer = def);
+                }
+            }
+            _ => return unsupported(),
+        }
+        Ok(())
+    }
+
+    /// `sockstat ... | grep -c STATE | grep N`: counts connections in a state.
+    fn sockstat(&mut self, line: u32, cmd: &str) -> Res<()> {
+        let stages: Vec<Vec<&str>> = cmd
+            .split('|')
+            .map(|s| s.split_whitespace().collect())
+            .collect();
+        let mut port: Option<u16> = None;
+        if let Some(first) = stages.first() {
+            if let Some(i) = first.iter().position(|w| *w == "-p") {
+                port = first.get(i + 1).and_then(|p| p.parse().ok());
+            }
+        }
+        let mut state_name: Option<&str> = None;
+        let mut count: Option<usize> = None;
+        for st in &stages[1..] {
+            match st.as_slice() {
+                ["grep", "packetdril"] => {}
+                ["grep", "-c", s] => state_name = Some(s),
+                ["grep", n] if state_name.is_some() => count = n.parse().ok(),
+                _ => return not_run(format!("command `{cmd}`")),
+            }
+        }
+        let (Some(name), Some(n)) = (state_name, count) else {
+            return not_run(format!("command `{cmd}`"));
+        };
+        let Some(state) = State::from_name(name) else {
+            return not_run(format!("sockstat state {name}"));
+        };
+        let actual = self.stack.as_ref().map_or(0, |s| {
+            s.connections()
+                .iter()
+                .filter(|(_, st)| st.state == state)
+                .filter(|(_, st)| port.is_none() || port == Some(st.tuple.local.port()))
+                .count()
+        });
+        if actual != n {
+            return fail(
+                line,
+                format!("{n} connection(s) in {}", state.name()),
+                format!("{actual} connection(s) in {}", state.name()),
+            );
+        }
+        Ok(())
+    }
+
+    fn code(&mut self, line: u32, text: &str) -> Res<()> {
+        let subject = match self
+            .subject_fd
+            .and_then(|fd| self.sockets.get(&fd))
+            .map(|s| s.kind)
+        {
+            Some(SockKind::Listener(_)) => Subject::Listener,
+            Some(SockKind::Conn(id)) => Subject::Conn(
+                self.stack
+                    .as_ref()
+                    .and_then(|s| s.status(id).ok())
+                    .map(Box::new),
+            ),
+            _ => {
+                // The socket was closed: find its connection in the table.
+                let st = self.current.and_then(|id| {
+                    self.stack
+                        .as_ref()?
+                        .connections()
+                        .into_iter()
+                        .find(|(cid, _)| *cid == Some(id))
+                        .map(|(_, s)| s)
+                });
+                Subject::Conn(st.map(Box::new))
+            }
+        };
+        match tcpinfo::evaluate(text, &subject) {
+            Ok(()) => Ok(()),
+            Err(CodeError::Unsupported(what)) => not_run(what),
+            Err(CodeError::Failed { assertion, values }) => fail(line, assertion, values),
+        }
+    }
+}
+
+fn secs(us: u64) -> String {
+    format!("{}.{:06}s", us / 1_000_000, us % 1_000_000)
+}

@@ -1,0 +1,281 @@
+//! Unit tests of the script runner: one small hand-written script per kind
+//! of line and per outcome.
+
+use synack_drill::{parse_str, run_paths, run_script, Defines, Mode, Outcome, RunOptions};
+
+fn run(text: &str, mode: Mode) -> Outcome {
+    let script = match parse_str(text, "t.pkt", &Defines::standard()) {
+        Ok(s) => s,
+        Err(e) => panic!("script does not parse: {e}"),
+    };
+    run_script(&script, mode)
+}
+
+fn semantic(text: &str) -> Outcome {
+    run(text, Mode::Semantic)
+}
+
+/// A passive open with data both ways and a close, Linux style.
+const PASSIVE: &str = "\
+--tolerance_usecs=10000
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0.1 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
++0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 1>
++0.1 < . 1:1(0) ack 1 win 257
++0 accept(3, ..., ...) = 4
++0 %{ assert tcpi_state == TCP_ESTABLISHED }%
++0 write(4, ..., 1000) = 1000
++0 > P. 1:1001(1000) ack 1
++0.1 < . 1:1(0) ack 1001 win 257
++0 close(4) = 0
++0 > F. 1001:1001(0) ack 1
++0.1 < F. 1:1(0) ack 1002 win 257
++0 > . 1002:1002(0) ack 2
++0 `sockstat -4 -P tcp -s | grep packetdril | grep -c TIME_WAIT | grep 1`
+";
+
+#[test]
+fn passes_a_passive_open_data_and_close() {
+    assert_eq!(semantic(PASSIVE), Outcome::Passed);
+}
+
+#[test]
+fn strict_mode_compares_option_order_and_wscale() {
+    // synack writes <mss,nop,nop,sackOK,nop,wscale 1>; the script asks for
+    // another layout and shift, which only strict mode checks.
+    let text = PASSIVE.replace(
+        "<mss 1460,nop,nop,sackOK,nop,wscale 1>",
+        "<mss 1460,sackOK,nop,wscale 7>",
+    );
+    assert_eq!(semantic(&text), Outcome::Passed);
+    match run(&text, Mode::Strict) {
+        Outcome::Failed(d) => {
+            assert_eq!(d.line, 7);
+            assert!(d.actual.contains("options differs"), "{d:?}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn fails_at_an_outbound_packet_with_expected_and_actual() {
+    let text = PASSIVE.replace("> P. 1:1001(1000) ack 1", "> P. 1:501(500) ack 1");
+    match semantic(&text) {
+        Outcome::Failed(d) => {
+            assert_eq!(d.line, 12);
+            assert_eq!(d.expected, "P. 1:501(500) ack 1");
+            assert!(d.actual.starts_with("P. 1:1001(1000) ack 1"), "{d:?}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn fails_at_a_syscall_return() {
+    let text = PASSIVE.replace("write(4, ..., 1000) = 1000", "write(4, ..., 1000) = 999");
+    match semantic(&text) {
+        Outcome::Failed(d) => {
+            assert_eq!(d.line, 11);
+            assert_eq!(d.expected, "write(...) = 999");
+            assert_eq!(d.actual, "write(...) = 1000");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn fails_on_timing_outside_the_tolerance() {
+    let text = PASSIVE.replace("+0 > P. 1:1001(1000) ack 1", "+0.5 > P. 1:1001(1000) ack 1");
+    match semantic(&text) {
+        Outcome::Failed(d) => assert_eq!(d.line, 12, "{d:?}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn not_run_for_an_unknown_backtick_command() {
+    let text = PASSIVE.replace(
+        "--tolerance_usecs=10000\n",
+        "--tolerance_usecs=10000\n0 `tc qdisc add dev tun0 root netem delay 10ms`\n",
+    );
+    match semantic(&text) {
+        Outcome::NotRun(reason) => assert!(reason.contains("tc qdisc"), "{reason}"),
+        other => panic!("expected not run, got {other:?}"),
+    }
+}
+
+#[test]
+fn not_run_for_an_unknown_tcp_info_field() {
+    let text = PASSIVE.replace("tcpi_state == TCP_ESTABLISHED", "tcpi_fancy_field == 3");
+    match semantic(&text) {
+        Outcome::NotRun(reason) => assert!(reason.contains("tcpi_fancy_field"), "{reason}"),
+        other => panic!("expected not run, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_false_tcp_info_assertion_fails() {
+    let text = PASSIVE.replace("tcpi_state == TCP_ESTABLISHED", "tcpi_state == TCP_LISTEN");
+    match semantic(&text) {
+        Outcome::Failed(d) => {
+            assert_eq!(d.line, 10);
+            assert!(d.actual.contains("ESTABLISHED"), "{d:?}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_wrong_sockstat_count_fails() {
+    let text = PASSIVE.replace("grep -c TIME_WAIT | grep 1", "grep -c TIME_WAIT | grep 2");
+    match semantic(&text) {
+        Outcome::Failed(d) => assert_eq!(d.actual, "1 connection(s) in TIME_WAIT"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn active_open_maps_the_isn_and_reports_reset_errors() {
+    // FreeBSD style: nonblocking connect, sysctls, SO_ERROR after a RST.
+    let text = "\
+--tolerance_usecs=10000
+0 `sysctl -w net.inet.tcp.rfc1323=0`
++0 `sysctl -w net.inet.tcp.sack.enable=0`
++0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 fcntl(3, F_GETFL) = 0x2 (flags O_RDWR)
++0 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0 fcntl(3, F_GETFL) = 0x6 (flags O_RDWR|O_NONBLOCK)
++0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0 > S 0:0(0) win 65535 <mss 1460>
++0.1 < S. 0:0(0) ack 1 win 32767 <mss 1460>
++0 > . 1:1(0) ack 1 win 65535
++0.1 recv(3, ..., 1024, 0) = -1 EAGAIN (Resource temporarily unavailable)
++0 < R 1:1(0) win 0
++0 getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNRESET], [4]) = 0
++0 getsockopt(3, SOL_SOCKET, SO_ERROR, [0], [4]) = 0
++0 close(3) = 0
+";
+    assert_eq!(semantic(text), Outcome::Passed);
+    assert_eq!(run(text, Mode::Strict), Outcome::Passed);
+}
+
+#[test]
+fn blocking_calls_wait_on_the_virtual_clock() {
+    let text = "\
+--tolerance_usecs=10000
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0...0.2 accept(3, ..., ...) = 4
++0.1 < S 0:0(0) win 32792 <mss 1000>
++0 > S. 0:0(0) ack 1 <...>
++0.1 < . 1:1(0) ack 1 win 32792
++0...0.1 read(4, ..., 100) = 100
++0.1 < P. 1:101(100) ack 1 win 32792
++0.04 > . 1:1(0) ack 101
+";
+    assert_eq!(semantic(text), Outcome::Passed);
+    // A blocking call that returns at the wrong time fails at its own line.
+    let late = text.replace("+0...0.1 read", "+0...0.3 read");
+    match semantic(&late) {
+        Outcome::Failed(d) => assert_eq!(d.line, 9, "{d:?}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn blocking_connect_times_out_on_the_virtual_clock() {
+    let text = "\
+--tolerance_usecs=10000
+0 `../common/defaults.sh`
+0 `sysctl -q net.ipv4.tcp_syn_retries=1`
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+0...3 connect(3, ..., ...) = -1 ETIMEDOUT (Connection timed out)
+0 > S 0:0(0) <...>
+1 > S 0:0(0) <...>
+";
+    assert_eq!(semantic(text), Outcome::Passed);
+}
+
+#[test]
+fn passive_reset_to_a_bare_ack_and_ipv6() {
+    let text = "\
+--ip_version=ipv6
+--tolerance_usecs=10000
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0.1 < . 17:17(0) ack 34 win 32767
++0 > R 34:34(0) win 0
++0 %{ assert tcpi_state == TCPI_LISTEN }%
++0 close(3) = 0
+";
+    assert_eq!(semantic(text), Outcome::Passed);
+}
+
+#[test]
+fn unsupported_packets_and_options_are_not_run() {
+    let icmp = format!("{PASSIVE}+0 < icmp unreachable port_unreachable [1:1(0)]\n");
+    assert!(matches!(semantic(&icmp), Outcome::NotRun(r) if r.contains("ICMP")));
+    let opt = PASSIVE.replace(
+        "+0 write(4",
+        "+0 setsockopt(4, IPPROTO_IP, IP_TTL, [3], 4) = 0\n+0 write(4",
+    );
+    assert!(matches!(semantic(&opt), Outcome::NotRun(r) if r.contains("IP_TTL")));
+}
+
+#[test]
+fn run_paths_reports_all_three_outcomes_and_json() {
+    let dir = std::env::temp_dir().join(format!("synack-drill-test-{}", std::process::id()));
+    let sub = dir.join("sub");
+    std::fs::create_dir_all(&sub).expect("temp dir");
+    std::fs::write(dir.join("a-pass.pkt"), PASSIVE).expect("write");
+    std::fs::write(sub.join("b-fail.pkt"), PASSIVE.replace("= 1000\n", "= 7\n")).expect("write");
+    std::fs::write(
+        sub.join("c-notrun.pkt"),
+        PASSIVE.replace("+0 bind(", "+0 `ethtool -K tun0 tso off`\n+0 bind("),
+    )
+    .expect("write");
+    let opts = RunOptions {
+        mode: Mode::Semantic,
+        jobs: 2,
+    };
+    let report = run_paths(&[&dir], &opts).expect("run");
+    let t = report.totals();
+    assert_eq!((t.passed, t.failed, t.not_run, t.errors), (1, 1, 1, 0));
+    assert_eq!(report.folder_totals().len(), 2);
+    let mut out = Vec::new();
+    report.write_json(&mut out).expect("json");
+    let text = String::from_utf8(out).expect("utf8");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["outcome"], "passed");
+    assert_eq!(lines[1]["outcome"], "failed");
+    assert_eq!(lines[1]["line"], 11);
+    assert!(lines[1]["expected"].is_string() && lines[1]["actual"].is_string());
+    assert_eq!(lines[2]["outcome"], "not_run");
+    assert!(lines[2]["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("ethtool")));
+    assert_eq!(lines[3]["totals"]["passed"], 1);
+    assert_eq!(lines[3]["totals"]["mode"], "semantic");
+    let mut txt = Vec::new();
+    report.write_text(&mut txt).expect("text");
+    let txt = String::from_utf8(txt).expect("utf8");
+    assert!(txt.starts_with("mode: semantic\n"));
+    assert!(txt.contains("1 passed    1 failed    1 not run  total (semantic mode)"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cli_exit_status() {
+    assert_eq!(synack_drill::run_cli(["--mode", "bogus", "x"]), 2);
+    assert_eq!(synack_drill::run_cli(Vec::<String>::new()), 2);
+    assert_eq!(synack_drill::run_cli(["/nonexistent/synack/drill/path"]), 1);
+}
