@@ -66,12 +66,7 @@ fn every_scenario_text_is_pinned() {
     assert_eq!(names.len(), 19);
     for name in &names {
         let o = synack(&["scenario", name, "--no-color"]);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{name}: {}",
-            stderr(&o)
-        );
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
         let text = stdout(&o);
         assert!(!text.contains('\x1b'), "{name}: colour in a pipe");
         snapshot(&format!("scenario_{name}.txt"), &text);

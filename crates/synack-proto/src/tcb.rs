@@ -787,7 +787,10 @@ impl Tcb {
                 let (seq, ack) = (self.snd_max, self.rcv_nxt);
                 self.tx.clear();
                 self.fail(ConnError::Reset, Cause::RecvRst, ctx);
-                return Disposition::Reset { seq, ack: Some(ack) };
+                return Disposition::Reset {
+                    seq,
+                    ack: Some(ack),
+                };
             }
             // RFC 5961 4.2: challenge ACK in synchronized states.
             self.challenge_ack(ctx, DropReason::SynInWindow);

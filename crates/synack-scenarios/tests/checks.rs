@@ -2,7 +2,6 @@
 
 use synack_scenarios::{find, names, Options, ScenarioError, SCENARIOS};
 
-
 #[test]
 fn catalog_matches_scenarios_md() {
     let expected = [
@@ -48,7 +47,11 @@ fn every_scenario_passes_its_checks_for_seeds_1_to_20() {
             };
             assert!(!outcome.checks.is_empty(), "{} has no checks", s.name);
             for c in &outcome.checks {
-                assert!(c.passed, "{} seed {seed}: check {:?} failed", s.name, c.what);
+                assert!(
+                    c.passed,
+                    "{} seed {seed}: check {:?} failed",
+                    s.name, c.what
+                );
             }
         }
     }
