@@ -11,6 +11,7 @@
 //!   the `io::ErrorKind` std's sockets report.
 //! * Async sockets for tokio (feature `tokio`): [`tokio::TcpListener`] and
 //!   [`tokio::TcpStream`], implementing `AsyncRead` + `AsyncWrite`.
+//! * [`http`]: a minimal HTTP/1.0 responder and client.
 //! * [`netns`]: network namespaces and TUN links for tests, demos and benchmarks.
 //! * [`cli`]: the `synack-tun` command (serve, connect, get, demo, bench).
 //!
@@ -32,6 +33,7 @@ pub mod blocking;
 pub mod cli;
 pub mod device;
 pub mod error;
+pub mod http;
 pub mod netns;
 mod pcap;
 mod runtime;
