@@ -44,7 +44,7 @@ pub mod tokio;
 pub use blocking::{ConnectOptions, TcpListener, TcpStream};
 pub use device::{Device, MemDevice, TunDevice};
 pub use error::to_io;
-pub use runtime::{EventHook, Impairment, Runtime, RuntimeConfig};
+pub use runtime::{Direction, EventHook, Impairment, PacketHook, Runtime, RuntimeConfig};
 pub use synack_proto as proto;
 pub use synack_proto::{ConnConfig, ConnStatus, Keepalive, StackConfig, State};
 pub use sys::euid;

@@ -134,6 +134,11 @@ impl Netns {
     ) -> io::Result<TunDevice> {
         let dev = TunDevice::open_in_netns(ifname, &self.path())?.with_mtu(mtu);
         let name = dev.name().to_owned();
+        // IPv6 router solicitations would only be noise for an IPv4 stack.
+        let _ = self.run(
+            "sysctl",
+            &["-qw", &format!("net.ipv6.conf.{name}.disable_ipv6=1")],
+        );
         self.ip(&["link", "set", "dev", &name, "mtu", &mtu.to_string()])?;
         self.ip(&[
             "addr",

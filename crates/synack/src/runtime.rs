@@ -25,6 +25,18 @@ use synack_proto::{
 /// A callback that sees every event of the stack as it happens (live traces).
 pub type EventHook = Box<dyn FnMut(&Event) + Send>;
 
+/// Which way a packet went through the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the device into the stack.
+    In,
+    /// From the stack out to the device.
+    Out,
+}
+
+/// A callback that sees every packet in and out, with the stack's clock.
+pub type PacketHook = Box<dyn FnMut(Instant, Direction, &[u8]) + Send>;
+
 /// Faults the runtime applies to packets in both directions, like `netem`
 /// on both ends of the link: loss, delay with jitter, duplication and
 /// reordering (a reordered packet skips the delay and overtakes others).
@@ -56,6 +68,8 @@ pub struct RuntimeConfig {
     pub impairment: Option<Impairment>,
     /// Sees every event of the stack.
     pub on_event: Option<EventHook>,
+    /// Sees every packet in and out.
+    pub on_packet: Option<PacketHook>,
     /// Receives a pcap capture of every packet in and out.
     pub pcap: Option<Box<dyn Write + Send>>,
     /// How long the driver keeps running after the runtime is dropped so
@@ -72,6 +86,7 @@ impl RuntimeConfig {
             seed: None,
             impairment: None,
             on_event: None,
+            on_packet: None,
             pcap: None,
             linger: Duration::from_millis(300),
         }
@@ -179,6 +194,7 @@ pub(crate) struct Inner {
     closing: bool,
     stopped: bool,
     hook: Option<EventHook>,
+    packet_hook: Option<PacketHook>,
     pcap: Option<PcapWriter>,
     impair: Option<Impairer>,
     buf: Vec<u8>,
@@ -225,6 +241,9 @@ impl Inner {
         while self.stack.poll_transmit(now, &mut buf) {
             if let Some(p) = self.pcap.as_mut() {
                 p.record(&buf);
+            }
+            if let Some(h) = self.packet_hook.as_mut() {
+                h(now, Direction::Out, &buf);
             }
             buf = self.send_out(dev, now, buf);
         }
@@ -280,6 +299,9 @@ impl Inner {
     fn inbound(&mut self, dev: &dyn Device, now: Instant, packet: &[u8]) {
         if let Some(p) = self.pcap.as_mut() {
             p.record(packet);
+        }
+        if let Some(h) = self.packet_hook.as_mut() {
+            h(now, Direction::In, packet);
         }
         if let Some(imp) = self.impair.as_mut() {
             for d in imp.fate() {
@@ -580,6 +602,7 @@ impl Runtime {
             closing: false,
             stopped: false,
             hook: cfg.on_event,
+            packet_hook: cfg.on_packet,
             pcap,
             impair,
             buf: Vec::with_capacity(2048),
