@@ -464,9 +464,9 @@ import socket, sys
 l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 l.bind((sys.argv[1], int(sys.argv[2]))); l.listen()
 mode = sys.argv[3]; size = int(sys.argv[4])
-for _ in range(2):
-    c, _ = l.accept()
-    if mode == 'sink' or _ == 0:
+for i in range(2):
+    c, peer = l.accept()
+    if mode == 'sink' or i == 0:
         buf = bytearray(1 << 20)
         while c.recv_into(buf):
             pass

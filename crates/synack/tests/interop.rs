@@ -793,3 +793,47 @@ asyncio.run(main())
     drop(lab);
     server.join().expect("server");
 }
+
+// ----- tokio and hyper -------------------------------------------------------------
+
+#[test]
+fn curl_fetches_from_hyper_on_synack() {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    let Some(lab) = lab() else { return };
+    let l = synack::tokio::TcpListener::bind(&lab.rt, sa(S, 8080)).expect("bind");
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("tokio");
+        rt.block_on(async move {
+            for _ in 0..3 {
+                let (s, _) = l.accept().await.expect("accept");
+                let svc = hyper::service::service_fn(
+                    |req: hyper::Request<hyper::body::Incoming>| async move {
+                        let body = format!("hyper on synack: {}\n", req.uri().path());
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                            Bytes::from(body),
+                        )))
+                    },
+                );
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
+                    .await
+                    .expect("serve");
+            }
+        });
+    });
+    for i in 0..3 {
+        let url = format!("http://10.77.0.2:8080/page{i}");
+        let out = lab
+            .ns
+            .run("curl", &["-sS", "--max-time", "10", &url])
+            .expect("curl");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("hyper on synack: /page{i}\n")
+        );
+    }
+    server.join().expect("server");
+}
