@@ -1,0 +1,50 @@
+//! The synack runtime: the sans-IO core ([`synack_proto::Stack`]) driven
+//! over a real device, with sockets applications can use.
+//!
+//! * [`device`]: where packets come from: a Linux TUN device
+//!   ([`TunDevice`]) or an in-memory pair ([`MemDevice`]) for tests.
+//! * [`Runtime`]: a driver thread that owns the device side of a stack,
+//!   feeds it packets and the monotonic clock, sleeps until the next
+//!   deadline or packet, and wakes the applications.
+//! * Blocking sockets with `std::net`'s shape: [`TcpListener`], [`TcpStream`]
+//!   (`Read` + `Write`, timeouts, shutdown, keepalive, status), errors with
+//!   the `io::ErrorKind` std's sockets report.
+//! * Async sockets for tokio (feature `tokio`): [`tokio::TcpListener`] and
+//!   [`tokio::TcpStream`], implementing `AsyncRead` + `AsyncWrite`.
+//! * [`http`]: a minimal HTTP/1.0 responder and client.
+//! * [`netns`]: network namespaces and TUN links for tests, demos and benchmarks.
+//! * [`cli`]: the `synack-tun` command (serve, connect, get, demo, bench).
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use synack::{Runtime, RuntimeConfig, TcpListener, TunDevice};
+//!
+//! let dev = TunDevice::open("synack0")?; // then: ip addr add 10.77.0.1/24 dev synack0; ip link set synack0 up
+//! let rt = Runtime::new(dev, RuntimeConfig::new(vec!["10.77.0.2".parse().unwrap()]))?;
+//! let listener = TcpListener::bind(&rt, "10.77.0.2:7".parse().unwrap())?;
+//! let (mut s, _) = listener.accept()?;
+//! let mut buf = [0; 1024];
+//! let n = s.read(&mut buf)?;
+//! s.write_all(&buf[..n])?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+pub mod blocking;
+pub mod cli;
+pub mod device;
+pub mod error;
+pub mod http;
+pub mod netns;
+mod pcap;
+mod runtime;
+mod sys;
+#[cfg(feature = "tokio")]
+pub mod tokio;
+
+pub use blocking::{ConnectOptions, TcpListener, TcpStream};
+pub use device::{Device, MemDevice, TunDevice};
+pub use error::to_io;
+pub use runtime::{Direction, EventHook, Impairment, PacketHook, Runtime, RuntimeConfig};
+pub use synack_proto as proto;
+pub use synack_proto::{ConnConfig, ConnStatus, Keepalive, StackConfig, State};
+pub use sys::euid;

@@ -1,0 +1,681 @@
+//! The driver: one thread owns the device side of a [`Stack`], feeds it
+//! packets and the real clock, sleeps until the stack's next deadline or
+//! the next packet, and wakes the applications whose sockets changed.
+//!
+//! Application calls lock the stack, make the socket call, write whatever
+//! the stack has to send straight to the device, and wake the driver only
+//! when the call brought the next deadline forward.
+
+use crate::device::Device;
+use crate::error::to_io;
+use crate::pcap::PcapWriter;
+use crate::sys::{self, EventFd};
+use std::collections::{BinaryHeap, HashMap};
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Wake, Waker};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use synack_proto::{
+    ConnError, ConnId, ConnStatus, Error, Event, EventKind, Instant, ListenerId, Stack,
+    StackConfig, StackStats, State,
+};
+
+/// A callback that sees every event of the stack as it happens (live traces).
+pub type EventHook = Box<dyn FnMut(&Event) + Send>;
+
+/// Which way a packet went through the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the device into the stack.
+    In,
+    /// From the stack out to the device.
+    Out,
+}
+
+/// A callback that sees every packet in and out, with the stack's clock.
+pub type PacketHook = Box<dyn FnMut(Instant, Direction, &[u8]) + Send>;
+
+/// Faults the runtime applies to packets in both directions, like `netem`
+/// on both ends of the link: loss, delay with jitter, duplication and
+/// reordering (a reordered packet skips the delay and overtakes others).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Impairment {
+    /// Probability that a packet is lost.
+    pub loss: f64,
+    /// Base one-way delay.
+    pub delay: Duration,
+    /// Delay varies uniformly by up to this much either way.
+    pub jitter: Duration,
+    /// Probability that a packet is delivered twice.
+    pub duplicate: f64,
+    /// Probability that a packet is sent at once, overtaking delayed ones.
+    pub reorder: f64,
+    /// Seed of the fault generator.
+    pub seed: u64,
+}
+
+/// How to build a [`Runtime`].
+pub struct RuntimeConfig {
+    /// Stack settings; the MTU is taken from the device.
+    pub stack: StackConfig,
+    /// The stack's own addresses.
+    pub addresses: Vec<IpAddr>,
+    /// Seed of ISNs and ephemeral ports (`None`: from the clock and pid).
+    pub seed: Option<u64>,
+    /// Faults to inject on the link, if any.
+    pub impairment: Option<Impairment>,
+    /// Sees every event of the stack.
+    pub on_event: Option<EventHook>,
+    /// Sees every packet in and out.
+    pub on_packet: Option<PacketHook>,
+    /// Receives a pcap capture of every packet in and out.
+    pub pcap: Option<Box<dyn Write + Send>>,
+    /// How long the driver keeps running after the runtime is dropped so
+    /// closing handshakes can finish.
+    pub linger: Duration,
+}
+
+impl RuntimeConfig {
+    /// Default settings for a stack owning `addresses`.
+    pub fn new(addresses: Vec<IpAddr>) -> RuntimeConfig {
+        RuntimeConfig {
+            stack: StackConfig::default(),
+            addresses,
+            seed: None,
+            impairment: None,
+            on_event: None,
+            on_packet: None,
+            pcap: None,
+            linger: Duration::from_millis(300),
+        }
+    }
+}
+
+impl std::fmt::Debug for RuntimeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeConfig")
+            .field("stack", &self.stack)
+            .field("addresses", &self.addresses)
+            .field("impairment", &self.impairment)
+            .field("linger", &self.linger)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a waiter waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Key {
+    Conn(ConnId),
+    Listener(ListenerId),
+}
+
+struct Delayed {
+    at: u64,
+    order: u64,
+    packet: Vec<u8>,
+}
+
+impl PartialEq for Delayed {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.order) == (o.at, o.order)
+    }
+}
+impl Eq for Delayed {}
+impl PartialOrd for Delayed {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Delayed {
+    // Reversed: BinaryHeap pops the earliest.
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (o.at, o.order).cmp(&(self.at, self.order))
+    }
+}
+
+struct Impairer {
+    cfg: Impairment,
+    rng: u64,
+    order: u64,
+    inbound: BinaryHeap<Delayed>,
+    outbound: BinaryHeap<Delayed>,
+}
+
+impl Impairer {
+    fn rand(&mut self) -> f64 {
+        // xorshift64*
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// The delays (in µs) of the copies of one packet: none when lost.
+    fn fate(&mut self) -> Vec<u64> {
+        if self.rand() < self.cfg.loss {
+            return Vec::new();
+        }
+        let copies = if self.rand() < self.cfg.duplicate {
+            2
+        } else {
+            1
+        };
+        (0..copies)
+            .map(|_| {
+                if self.rand() < self.cfg.reorder {
+                    return 0;
+                }
+                let base = self.cfg.delay.as_micros() as f64;
+                let j = self.cfg.jitter.as_micros() as f64;
+                (base + (self.rand() * 2.0 - 1.0) * j).max(0.0) as u64
+            })
+            .collect()
+    }
+
+    fn next_release(&self) -> Option<u64> {
+        let a = self.inbound.peek().map(|d| d.at);
+        let b = self.outbound.peek().map(|d| d.at);
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Everything behind the lock.
+pub(crate) struct Inner {
+    pub(crate) stack: Stack,
+    /// The driver's wake-up time in µs (`u64::MAX`: none; 0: awake).
+    planned: u64,
+    wakers: HashMap<Key, Vec<Waker>>,
+    to_wake: Vec<Waker>,
+    closing: bool,
+    stopped: bool,
+    hook: Option<EventHook>,
+    packet_hook: Option<PacketHook>,
+    pcap: Option<PcapWriter>,
+    impair: Option<Impairer>,
+    buf: Vec<u8>,
+    send_errors: u64,
+}
+
+impl Inner {
+    fn next_deadline(&self) -> u64 {
+        let s = self.stack.poll_timeout().map_or(u64::MAX, |t| t.micros());
+        let i = self
+            .impair
+            .as_ref()
+            .and_then(|i| i.next_release())
+            .unwrap_or(u64::MAX);
+        s.min(i)
+    }
+
+    fn send_out(&mut self, dev: &dyn Device, now: Instant, packet: Vec<u8>) -> Vec<u8> {
+        if let Some(imp) = self.impair.as_mut() {
+            for d in imp.fate() {
+                if d == 0 {
+                    if dev.send(&packet).is_err() {
+                        self.send_errors += 1;
+                    }
+                } else {
+                    imp.order += 1;
+                    let order = imp.order;
+                    imp.outbound.push(Delayed {
+                        at: now.micros() + d,
+                        order,
+                        packet: packet.clone(),
+                    });
+                }
+            }
+        } else if dev.send(&packet).is_err() {
+            self.send_errors += 1;
+        }
+        packet
+    }
+
+    /// Drain the stack's output and events after any input.
+    fn after_input(&mut self, dev: &dyn Device, now: Instant) {
+        let mut buf = std::mem::take(&mut self.buf);
+        while self.stack.poll_transmit(now, &mut buf) {
+            if let Some(p) = self.pcap.as_mut() {
+                p.record(&buf);
+            }
+            if let Some(h) = self.packet_hook.as_mut() {
+                h(now, Direction::Out, &buf);
+            }
+            buf = self.send_out(dev, now, buf);
+        }
+        self.buf = buf;
+        while let Some(ev) = self.stack.poll_event() {
+            if let Some(h) = self.hook.as_mut() {
+                h(&ev);
+            }
+            let (c, l) = match &ev.kind {
+                EventKind::SegmentReceived { conn, .. } => (*conn, None),
+                EventKind::StateChanged { conn, listener, .. } => (*conn, *listener),
+                EventKind::TimerFired { conn, .. } => (Some(*conn), None),
+                EventKind::ConnectionError { conn, .. } => (Some(*conn), None),
+                EventKind::EventsLost { .. } => {
+                    self.wake_everyone();
+                    (None, None)
+                }
+                _ => (None, None),
+            };
+            if let Some(c) = c {
+                self.wake(Key::Conn(c));
+            }
+            if let Some(l) = l {
+                self.wake(Key::Listener(l));
+            }
+        }
+    }
+
+    fn wake(&mut self, key: Key) {
+        if let Some(ws) = self.wakers.remove(&key) {
+            self.to_wake.extend(ws);
+        }
+    }
+
+    fn wake_everyone(&mut self) {
+        for (_, ws) in self.wakers.drain() {
+            self.to_wake.extend(ws);
+        }
+    }
+
+    fn register(&mut self, key: Key, waker: &Waker) {
+        let ws = self.wakers.entry(key).or_default();
+        if !ws.iter().any(|w| w.will_wake(waker)) {
+            ws.push(waker.clone());
+        }
+    }
+
+    /// Forget the waiters of a handle that is going away.
+    pub(crate) fn forget(&mut self, key: Key) {
+        self.wakers.remove(&key);
+    }
+
+    fn inbound(&mut self, dev: &dyn Device, now: Instant, packet: &[u8]) {
+        if let Some(p) = self.pcap.as_mut() {
+            p.record(packet);
+        }
+        if let Some(h) = self.packet_hook.as_mut() {
+            h(now, Direction::In, packet);
+        }
+        if let Some(imp) = self.impair.as_mut() {
+            for d in imp.fate() {
+                if d == 0 {
+                    self.stack.handle_packet(now, packet);
+                    self.after_input(dev, now);
+                } else if let Some(imp) = self.impair.as_mut() {
+                    imp.order += 1;
+                    let order = imp.order;
+                    imp.inbound.push(Delayed {
+                        at: now.micros() + d,
+                        order,
+                        packet: packet.to_vec(),
+                    });
+                }
+            }
+            return;
+        }
+        self.stack.handle_packet(now, packet);
+        self.after_input(dev, now);
+    }
+
+    fn release_due(&mut self, dev: &dyn Device, now: Instant) {
+        loop {
+            let Some(imp) = self.impair.as_mut() else {
+                return;
+            };
+            if let Some(d) = imp.outbound.peek() {
+                if d.at <= now.micros() {
+                    if let Some(d) = imp.outbound.pop() {
+                        if dev.send(&d.packet).is_err() {
+                            self.send_errors += 1;
+                        }
+                    }
+                    continue;
+                }
+            }
+            if let Some(d) = imp.inbound.peek() {
+                if d.at <= now.micros() {
+                    if let Some(d) = imp.inbound.pop() {
+                        self.stack.handle_packet(now, &d.packet);
+                        self.after_input(dev, now);
+                    }
+                    continue;
+                }
+            }
+            return;
+        }
+    }
+}
+
+/// State shared by the driver thread and every socket.
+pub(crate) struct Shared {
+    inner: Mutex<Inner>,
+    dev: Box<dyn Device>,
+    wake: EventFd,
+    start: std::time::Instant,
+    linger: Duration,
+}
+
+/// A thread waiting in a blocking call.
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+fn stopped_error() -> io::Error {
+    to_io(Error::Connection(ConnError::StackClosed))
+}
+
+impl Shared {
+    pub(crate) fn now(&self) -> Instant {
+        Instant::from_micros(self.start.elapsed().as_micros() as u64)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves the stack usable enough to close.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Finish an application call: flush output, wake the driver if its
+    /// deadline moved earlier, then wake the waiters outside the lock.
+    fn finish(&self, mut g: MutexGuard<'_, Inner>, now: Instant) {
+        g.after_input(&*self.dev, now);
+        let signal = g.next_deadline() < g.planned;
+        let wakers = std::mem::take(&mut g.to_wake);
+        drop(g);
+        if signal {
+            self.wake.signal();
+        }
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Make one socket call.
+    pub(crate) fn call<T>(
+        &self,
+        f: impl FnOnce(&mut Stack, Instant) -> Result<T, Error>,
+    ) -> io::Result<T> {
+        let mut g = self.lock();
+        if g.stopped {
+            return Err(stopped_error());
+        }
+        let now = self.now();
+        let r = f(&mut g.stack, now);
+        self.finish(g, now);
+        r.map_err(to_io)
+    }
+
+    /// Make a call with the inner state (forgetting wakers, etc.).
+    pub(crate) fn with_inner<T>(&self, f: impl FnOnce(&mut Inner, Instant) -> T) -> T {
+        let mut g = self.lock();
+        let now = self.now();
+        let r = f(&mut g, now);
+        self.finish(g, now);
+        r
+    }
+
+    /// Make a call; on `WouldBlock` register `waker` under `key` and return `Pending`.
+    pub(crate) fn poll_call<T>(
+        &self,
+        key: Key,
+        waker: &Waker,
+        f: impl FnOnce(&mut Stack, Instant) -> Result<T, Error>,
+    ) -> Poll<io::Result<T>> {
+        let mut g = self.lock();
+        if g.stopped {
+            return Poll::Ready(Err(stopped_error()));
+        }
+        let now = self.now();
+        let r = f(&mut g.stack, now);
+        let pending = matches!(r, Err(Error::WouldBlock));
+        if pending {
+            g.register(key, waker);
+        }
+        self.finish(g, now);
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(r.map_err(to_io))
+        }
+    }
+
+    /// Make a call until it stops returning `WouldBlock`, sleeping in
+    /// between; `Err(WouldBlock)` when `deadline` passes first.
+    pub(crate) fn block_call<T>(
+        &self,
+        key: Key,
+        deadline: Option<std::time::Instant>,
+        mut f: impl FnMut(&mut Stack, Instant) -> Result<T, Error>,
+    ) -> io::Result<T> {
+        let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+        loop {
+            match self.poll_call(key, &waker, &mut f) {
+                Poll::Ready(r) => return r,
+                Poll::Pending => match deadline {
+                    Some(d) => {
+                        let left = d.saturating_duration_since(std::time::Instant::now());
+                        if left.is_zero() {
+                            self.with_inner(|i, _| i.forget(key));
+                            return Err(io::Error::new(
+                                io::ErrorKind::WouldBlock,
+                                "operation timed out",
+                            ));
+                        }
+                        std::thread::park_timeout(left);
+                    }
+                    None => std::thread::park(),
+                },
+            }
+        }
+    }
+
+    fn drive(&self) {
+        let dev = &*self.dev;
+        let mut rbuf = vec![0u8; 65_536];
+        let mut linger_until: Option<u64> = None;
+        let linger = self.linger;
+        loop {
+            let timeout = {
+                let mut g = self.lock();
+                let now = self.now();
+                if g.closing && linger_until.is_none() {
+                    g.stack.close_all(now);
+                    g.after_input(dev, now);
+                    linger_until = Some(now.micros() + linger.as_micros() as u64);
+                }
+                if let Some(until) = linger_until {
+                    let quiet = g
+                        .stack
+                        .connections()
+                        .iter()
+                        .all(|(_, s)| matches!(s.state, State::TimeWait | State::Closed));
+                    if quiet || now.micros() >= until {
+                        g.stopped = true;
+                        g.wake_everyone();
+                        let wakers = std::mem::take(&mut g.to_wake);
+                        drop(g);
+                        for w in wakers {
+                            w.wake();
+                        }
+                        return;
+                    }
+                }
+                let next = g.next_deadline().min(linger_until.unwrap_or(u64::MAX));
+                g.planned = next;
+                (next != u64::MAX).then(|| Duration::from_micros(next.saturating_sub(now.micros())))
+            };
+            let ready =
+                sys::wait_readable(&[dev.fd(), self.wake.fd()], timeout).unwrap_or_default();
+            if ready.get(1).copied().unwrap_or(false) {
+                self.wake.drain();
+            }
+            let mut g = self.lock();
+            g.planned = 0;
+            let now = self.now();
+            for _ in 0..512 {
+                match dev.recv(&mut rbuf) {
+                    Ok(n) => {
+                        let pkt = rbuf.get(..n).unwrap_or(&[]);
+                        g.inbound(dev, now, pkt);
+                    }
+                    Err(_) => break,
+                }
+            }
+            g.release_due(dev, now);
+            if g.stack.poll_timeout().is_some_and(|t| t <= now) {
+                g.stack.handle_timeout(now);
+            }
+            g.after_input(dev, now);
+            let wakers = std::mem::take(&mut g.to_wake);
+            drop(g);
+            for w in wakers {
+                w.wake();
+            }
+        }
+    }
+}
+
+/// A running synack stack: a driver thread and the device it owns.
+///
+/// Sockets ([`crate::TcpListener`], [`crate::TcpStream`] and the async ones)
+/// are opened on a runtime. Dropping the runtime closes every connection
+/// (FIN, or RST where unread data waits), lets the closing handshakes run
+/// for the configured linger time, and stops the driver; sockets still
+/// open then fail with [`io::ErrorKind::ConnectionAborted`].
+pub struct Runtime {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Start a runtime on `device`.
+    pub fn new(device: impl Device, cfg: RuntimeConfig) -> io::Result<Runtime> {
+        let mut scfg = cfg.stack;
+        scfg.mtu = device.mtu();
+        // The driver wakes sockets from the event stream.
+        scfg.trace = true;
+        let seed = cfg.seed.unwrap_or_else(|| {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            t ^ (u64::from(std::process::id()) << 32)
+        });
+        let mut stack = Stack::new(scfg, seed);
+        for a in &cfg.addresses {
+            stack.add_address(*a);
+        }
+        let pcap = match cfg.pcap {
+            Some(w) => Some(PcapWriter::new(w)?),
+            None => None,
+        };
+        let impair = cfg.impairment.map(|c| Impairer {
+            cfg: c,
+            rng: c.seed | 1,
+            order: 0,
+            inbound: BinaryHeap::new(),
+            outbound: BinaryHeap::new(),
+        });
+        let inner = Inner {
+            stack,
+            planned: 0,
+            wakers: HashMap::new(),
+            to_wake: Vec::new(),
+            closing: false,
+            stopped: false,
+            hook: cfg.on_event,
+            packet_hook: cfg.on_packet,
+            pcap,
+            impair,
+            buf: Vec::with_capacity(2048),
+            send_errors: 0,
+        };
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(inner),
+            dev: Box::new(device),
+            wake: EventFd::new()?,
+            start: std::time::Instant::now(),
+            linger: cfg.linger,
+        });
+        let s2 = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("synack-driver".into())
+            .spawn(move || s2.drive())?;
+        Ok(Runtime {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
+    }
+
+    /// Stack-wide counters.
+    pub fn stats(&self) -> StackStats {
+        self.shared.lock().stack.stats()
+    }
+
+    /// Every live connection, like `ss -tan`.
+    pub fn connections(&self) -> Vec<ConnStatus> {
+        self.shared
+            .lock()
+            .stack
+            .connections()
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect()
+    }
+
+    /// Packets the device refused to take.
+    pub fn send_errors(&self) -> u64 {
+        self.shared.lock().send_errors
+    }
+
+    /// Run `f` on the stack itself (for settings and inspection). Output it
+    /// causes is sent when `f` returns.
+    pub fn with_stack<T>(&self, f: impl FnOnce(&mut Stack, Instant) -> T) -> T {
+        self.shared.with_inner(|i, now| f(&mut i.stack, now))
+    }
+
+    /// Close everything and stop the driver (what dropping does), waiting
+    /// for it to finish.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.shared.lock().closing = true;
+        self.shared.wake.signal();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Some(p) = self.shared.lock().pcap.as_mut() {
+            p.flush();
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

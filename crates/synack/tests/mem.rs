@@ -1,0 +1,177 @@
+//! The socket APIs over an in-memory link between two synack runtimes: no
+//! privileges needed.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::time::Duration;
+use synack::{MemDevice, Runtime, RuntimeConfig, TcpListener, TcpStream};
+
+const A: &str = "10.99.0.1";
+const B: &str = "10.99.0.2";
+
+fn pair() -> (Runtime, Runtime) {
+    let (da, db) = MemDevice::pair().expect("socketpair");
+    let ip = |s: &str| s.parse::<IpAddr>().expect("addr");
+    let mut ca = RuntimeConfig::new(vec![ip(A)]);
+    ca.seed = Some(1);
+    let mut cb = RuntimeConfig::new(vec![ip(B)]);
+    cb.seed = Some(2);
+    (
+        Runtime::new(da, ca).expect("rt a"),
+        Runtime::new(db, cb).expect("rt b"),
+    )
+}
+
+fn sa(ip: &str, port: u16) -> SocketAddr {
+    SocketAddr::new(ip.parse().expect("ip"), port)
+}
+
+#[test]
+fn echo_and_half_close() {
+    let (a, b) = pair();
+    let l = TcpListener::bind(&b, sa(B, 7)).expect("bind");
+    let server = std::thread::spawn(move || {
+        let (mut s, peer) = l.accept().expect("accept");
+        assert_eq!(peer.ip().to_string(), A);
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).expect("read");
+        s.write_all(&all).expect("echo");
+        drop(s);
+        all.len()
+    });
+    let c = TcpStream::connect_timeout(&a, sa(B, 7), Duration::from_secs(5)).expect("connect");
+    assert_eq!(c.peer_addr().expect("peer"), sa(B, 7));
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let mut back = Vec::new();
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            (&c).write_all(&data).expect("write");
+            c.shutdown(Shutdown::Write).expect("shutdown");
+        });
+        (&c).read_to_end(&mut back).expect("read back");
+    });
+    assert_eq!(server.join().expect("server"), data.len());
+    assert_eq!(back, data);
+    let st = c.status().expect("status");
+    assert!(st.bytes_received as usize == data.len());
+}
+
+#[test]
+fn refused_and_addr_in_use() {
+    let (a, b) = pair();
+    let e = TcpStream::connect_timeout(&a, sa(B, 9), Duration::from_secs(5))
+        .expect_err("nobody listens");
+    assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+    let _l = TcpListener::bind(&b, sa(B, 80)).expect("bind");
+    let e = TcpListener::bind(&b, sa(B, 80)).expect_err("taken");
+    assert_eq!(e.kind(), ErrorKind::AddrInUse);
+}
+
+#[test]
+fn read_timeout_and_reset_on_abort() {
+    let (a, b) = pair();
+    let l = TcpListener::bind(&b, sa(B, 7)).expect("bind");
+    let mut c = TcpStream::connect(&a, sa(B, 7)).expect("connect");
+    let (s, _) = l.accept().expect("accept");
+    c.set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("timeout");
+    let mut buf = [0u8; 16];
+    let e = c.read(&mut buf).expect_err("nothing to read");
+    assert_eq!(e.kind(), ErrorKind::WouldBlock);
+    c.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.abort().expect("abort");
+    let e = c.read(&mut buf).expect_err("reset");
+    assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+}
+
+#[test]
+fn drop_with_unread_data_resets() {
+    let (a, b) = pair();
+    let l = TcpListener::bind(&b, sa(B, 7)).expect("bind");
+    let mut c = TcpStream::connect(&a, sa(B, 7)).expect("connect");
+    let (s, _) = l.accept().expect("accept");
+    c.write_all(b"unread").expect("write");
+    // Wait until the bytes are there, then drop without reading.
+    let mut one = [0u8; 1];
+    s.peek(&mut one).expect("peek");
+    drop(s);
+    c.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let e = c.read(&mut one).expect_err("reset");
+    assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+}
+
+#[test]
+fn connect_timeout_when_nobody_answers() {
+    let (a, _b) = pair();
+    // 10.99.0.3 is nobody: the SYNs go unanswered.
+    let e = TcpStream::connect_timeout(&a, sa("10.99.0.3", 80), Duration::from_millis(200))
+        .expect_err("timeout");
+    assert_eq!(e.kind(), ErrorKind::TimedOut);
+}
+
+#[test]
+fn dropping_the_runtime_closes_connections() {
+    let (a, b) = pair();
+    let l = TcpListener::bind(&b, sa(B, 7)).expect("bind");
+    let c = TcpStream::connect(&a, sa(B, 7)).expect("connect");
+    let (mut s, _) = l.accept().expect("accept");
+    drop(a);
+    let mut buf = [0u8; 4];
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    assert_eq!(s.read(&mut buf).expect("eof"), 0);
+    let e = (&c).write(b"x").expect_err("runtime gone");
+    assert_eq!(e.kind(), ErrorKind::ConnectionAborted);
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn tokio_echo() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (a, b) = pair();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio");
+    rt.block_on(async {
+        let l = synack::tokio::TcpListener::bind(&b, sa(B, 7)).expect("bind");
+        let server = tokio::spawn(async move {
+            for _ in 0..20 {
+                let (mut s, _) = l.accept().await.expect("accept");
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    loop {
+                        let n = s.read(&mut buf).await.expect("read");
+                        if n == 0 {
+                            break;
+                        }
+                        s.write_all(&buf[..n]).await.expect("write");
+                    }
+                });
+            }
+        });
+        let mut tasks = Vec::new();
+        for i in 0..20u8 {
+            let c = synack::tokio::TcpStream::connect(&a, sa(B, 7));
+            let mut c = c.await.expect("connect");
+            tasks.push(tokio::spawn(async move {
+                let msg = vec![i; 50_000];
+                let (mut r, mut w) = tokio::io::split(&mut c);
+                let wr = async {
+                    w.write_all(&msg).await.expect("write");
+                    w.shutdown().await.expect("shutdown");
+                };
+                let mut back = Vec::new();
+                let rd = r.read_to_end(&mut back);
+                let (_, n) = tokio::join!(wr, rd);
+                n.expect("read");
+                assert_eq!(back, msg);
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+        server.await.expect("server");
+    });
+}
