@@ -29,6 +29,25 @@ enum Command {
     Demo(Common),
     /// Run one lifecycle scenario (see --list) and print its ladder diagram.
     Scenario(ScenarioArgs),
+    /// Run packetdrill scripts against synack on a virtual clock:
+    /// `synack drill [--mode strict|semantic] [--json] [--jobs N] PATH...`.
+    #[command(disable_help_flag = true)]
+    Drill(PassThrough),
+    /// Talk to real hosts through a TUN device (needs root or a user namespace):
+    /// `synack tun serve echo|discard|http`, `tun connect`, `tun get`, `tun demo`, `tun bench`.
+    #[command(disable_help_flag = true)]
+    Tun(PassThrough),
+}
+
+/// Arguments handed unchanged to a subcommand with its own parser.
+#[derive(Debug, Args)]
+struct PassThrough {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    args: Vec<String>,
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 #[derive(Debug, Args)]
@@ -210,6 +229,8 @@ pub(crate) fn main() -> ExitCode {
     };
     match cli.command {
         Command::Demo(common) => run(synack_scenarios::demo, &common),
+        Command::Drill(p) => exit(synack_drill::run_cli(p.args)),
+        Command::Tun(p) => exit(synack::cli::tun_main(&p.args)),
         Command::Scenario(args) => {
             if args.list {
                 let width = SCENARIOS.iter().map(|s| s.name.len()).max().unwrap_or(0);

@@ -5,6 +5,8 @@
 //!   request and a response, and close it (client first).
 //! * `synack scenario --list`, `synack scenario NAME`: the lifecycle
 //!   scenarios, each with its own checks (exit code 1 if the stack misbehaves).
+//! * `synack drill PATH...`: packetdrill scripts against synack.
+//! * `synack tun ...`: synack on a TUN device, against real hosts.
 //!
 //! Exit codes: 0 success, 1 failure (the stack misbehaved, the output could
 //! not be written), 2 bad usage.

@@ -791,7 +791,7 @@ impl Stack {
     /// Turn Nagle's algorithm off (`true`, TCP_NODELAY) or on.
     pub fn set_nodelay(&mut self, id: ConnId, nodelay: bool) -> Result<(), Error> {
         self.tcb(id)?;
-        self.with_tcb(id, Instant::ZERO, |t, _| t.set_nodelay(nodelay))
+        self.with_tcb(id, self.last_now, |t, _| t.set_nodelay(nodelay))
             .ok_or(Error::InvalidHandle)
     }
 
@@ -810,7 +810,7 @@ impl Stack {
     /// Set or clear the user timeout (TCP_USER_TIMEOUT).
     pub fn set_user_timeout(&mut self, id: ConnId, timeout: Option<Duration>) -> Result<(), Error> {
         self.tcb(id)?;
-        self.with_tcb(id, Instant::ZERO, |t, _| t.set_user_timeout(timeout))
+        self.with_tcb(id, self.last_now, |t, _| t.set_user_timeout(timeout))
             .ok_or(Error::InvalidHandle)
     }
 
