@@ -40,12 +40,14 @@ usage: synack-bench [--quick] [--json] [--only LIST] [--reps N]
   --json       print the results as JSON instead of a table
   --only LIST  comma-separated subset of: bulk,lifecycle,memory,flood
   --reps N     repetitions of each timed measurement (default 5, quick 1)
+  --synack-only  skip the peers and the bound (to profile synack alone)
 ";
 
 /// How much work each figure does.
 #[derive(Debug, Clone, Copy)]
 struct Plan {
     quick: bool,
+    synack_only: bool,
     reps: usize,
     bulk_bytes: u64,
     lifecycles: u64,
@@ -60,6 +62,7 @@ impl Plan {
         if quick {
             Plan {
                 quick,
+                synack_only: false,
                 reps: 1,
                 bulk_bytes: 64 << 20,
                 lifecycles: 20_000,
@@ -71,9 +74,10 @@ impl Plan {
         } else {
             Plan {
                 quick,
+                synack_only: false,
                 reps: 5,
-                bulk_bytes: 512 << 20,
-                lifecycles: 200_000,
+                bulk_bytes: 1 << 30,
+                lifecycles: 300_000,
                 kernel_time: Duration::from_secs(2),
                 memory_conns: 100_000,
                 flood_syns: 2_000_000,
@@ -123,12 +127,15 @@ fn bench_bulk(plan: &Plan, json: bool, rows: &mut Vec<Row>) -> Result<(), String
                 &format!("bulk MTU {mtu}: run {}/{}", rep + 1, plan.reps),
             );
             let rs = bulk::synack(mtu, plan.bulk_bytes, &pat)?;
-            let rm = bulk::smoltcp(mtu, plan.bulk_bytes, &pat)?;
-            let rb = bulk::bound(mss, plan.bulk_bytes, &pat)?;
             s.0.push(bulk::gbps(plan.bulk_bytes, rs.elapsed));
-            m.0.push(bulk::gbps(plan.bulk_bytes, rm.elapsed));
-            b.0.push(bulk::gbps(plan.bulk_bytes, rb.elapsed));
-            pkts = (rs.packets, rm.packets, rs.timer_jumps + rm.timer_jumps);
+            pkts = (rs.packets, 0, rs.timer_jumps);
+            if !plan.synack_only {
+                let rm = bulk::smoltcp(mtu, plan.bulk_bytes, &pat)?;
+                let rb = bulk::bound(mss, plan.bulk_bytes, &pat)?;
+                m.0.push(bulk::gbps(plan.bulk_bytes, rm.elapsed));
+                b.0.push(bulk::gbps(plan.bulk_bytes, rb.elapsed));
+                pkts = (rs.packets, rm.packets, rs.timer_jumps + rm.timer_jumps);
+            }
         }
         let mib = plan.bulk_bytes >> 20;
         let mut r = row(
@@ -317,6 +324,7 @@ fn bench_flood(plan: &Plan, json: bool, rows: &mut Vec<Row>) -> Result<(), Strin
 fn run() -> Result<(), String> {
     let mut json = false;
     let mut quick = false;
+    let mut synack_only = false;
     let mut only: Option<Vec<String>> = None;
     let mut reps = None;
     let mut args = std::env::args().skip(1);
@@ -324,6 +332,7 @@ fn run() -> Result<(), String> {
         match a.as_str() {
             "--json" => json = true,
             "--quick" => quick = true,
+            "--synack-only" => synack_only = true,
             "--only" => {
                 only = Some(
                     args.next()
@@ -352,6 +361,7 @@ fn run() -> Result<(), String> {
     if let Some(n) = reps {
         plan.reps = n;
     }
+    plan.synack_only = synack_only;
     let wants = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == name));
     if cfg!(debug_assertions) {
         eprintln!("warning: a debug build; run with --release for meaningful figures");

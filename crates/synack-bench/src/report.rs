@@ -81,9 +81,10 @@ impl Row {
 
     /// Whether the goal is met (`None` without a goal).
     pub(crate) fn met(&self) -> Option<bool> {
-        self.goal.map(|g| match self.better {
-            Better::Higher => self.judged() >= g,
-            Better::Lower => self.judged() <= g,
+        let x = self.judged();
+        self.goal.filter(|_| x.is_finite()).map(|g| match self.better {
+            Better::Higher => x >= g,
+            Better::Lower => x <= g,
         })
     }
 }
