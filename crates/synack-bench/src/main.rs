@@ -185,13 +185,14 @@ fn bench_lifecycle(plan: &Plan, json: bool, rows: &mut Vec<Row>) -> Result<(), S
     for rep in 0..plan.reps {
         progress(json, &format!("lifecycle: run {}/{}", rep + 1, plan.reps));
         let rs = lifecycle::synack(plan.lifecycles)?;
-        let rm = lifecycle::smoltcp(plan.lifecycles)?;
         s.0.push(rs.rate());
+        per.0 = rs.packets as f64 / rs.count as f64;
+        if plan.synack_only {
+            continue;
+        }
+        let rm = lifecycle::smoltcp(plan.lifecycles)?;
         m.0.push(rm.rate());
-        per = (
-            rs.packets as f64 / rs.count as f64,
-            rm.packets as f64 / rm.count as f64,
-        );
+        per.1 = rm.packets as f64 / rm.count as f64;
         if rep < kreps {
             let r = lifecycle::kernel(plan.kernel_time)?;
             kcount = r.count;

@@ -82,10 +82,12 @@ impl Row {
     /// Whether the goal is met (`None` without a goal).
     pub(crate) fn met(&self) -> Option<bool> {
         let x = self.judged();
-        self.goal.filter(|_| x.is_finite()).map(|g| match self.better {
-            Better::Higher => x >= g,
-            Better::Lower => x <= g,
-        })
+        self.goal
+            .filter(|_| x.is_finite())
+            .map(|g| match self.better {
+                Better::Higher => x >= g,
+                Better::Lower => x <= g,
+            })
     }
 }
 
