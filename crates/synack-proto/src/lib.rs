@@ -32,6 +32,7 @@ pub use time::{Duration, Instant};
 
 mod cookie;
 mod crypto;
+mod hash;
 mod rtt;
 mod sink;
 mod stack;

@@ -9,6 +9,7 @@ use crate::error::{ConnError, Error};
 use crate::event::{
     Cause, ConnId, DropReason, Event, EventKind, FourTuple, ListenerId, SegmentSummary, SendReason,
 };
+use crate::hash::TableHash;
 use crate::sink::Sink;
 use crate::state::State;
 use crate::tcb::{Disposition, OutSegment, Owner, SegCtx, Tcb};
@@ -191,9 +192,9 @@ pub struct Stack {
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
-    demux: HashMap<FourTuple, ConnId>,
+    demux: HashMap<FourTuple, ConnId, TableHash>,
     listeners: Vec<Option<Listener>>,
-    listen_map: HashMap<SocketAddr, ListenerId>,
+    listen_map: HashMap<SocketAddr, ListenerId, TableHash>,
     timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
     dirty: VecDeque<ConnId>,
     ctl: VecDeque<CtlSeg>,
@@ -232,9 +233,9 @@ impl Stack {
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
-            demux: HashMap::new(),
+            demux: HashMap::default(),
             listeners: Vec::new(),
-            listen_map: HashMap::new(),
+            listen_map: HashMap::default(),
             timers: BinaryHeap::new(),
             dirty: VecDeque::new(),
             ctl: VecDeque::new(),

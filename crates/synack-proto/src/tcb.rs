@@ -179,6 +179,18 @@ pub(crate) struct SegCtx<'a> {
     pub(crate) challenge_tokens: &'a mut u32,
 }
 
+/// Append `buf[start..end]` to `out` as at most two slice copies (iterating a
+/// `VecDeque` range moves one byte at a time).
+fn copy_range(buf: &VecDeque<u8>, start: usize, end: usize, out: &mut Vec<u8>) {
+    let (a, b) = buf.as_slices();
+    if start < a.len() {
+        out.extend_from_slice(&a[start..end.min(a.len())]);
+    }
+    if end > a.len() {
+        out.extend_from_slice(&b[start.saturating_sub(a.len())..end - a.len()]);
+    }
+}
+
 fn rcv_wscale_for(buffer: usize) -> u8 {
     // RFC 7323 2.3: the smallest shift that lets the 16-bit field cover the buffer, at most 14.
     let mut shift = 0u8;
@@ -1665,7 +1677,7 @@ impl Tcb {
         if std::mem::take(&mut self.fast_rtx_pending) {
             let n = mss.min(self.tx.len());
             if n > 0 {
-                payload.extend(self.tx.range(..n));
+                copy_range(&self.tx, 0, n, payload);
                 self.counters.retransmits += 1;
                 self.rtt_probe = None;
                 self.counters.bytes_sent += n as u64;
@@ -1687,7 +1699,7 @@ impl Tcb {
         // the same octet at SND.UNA until the peer takes it; the persist timer, not the
         // retransmission timer, paces the probes.
         if std::mem::take(&mut self.force_probe) && !self.tx.is_empty() {
-            payload.extend(self.tx.range(..1));
+            copy_range(&self.tx, 0, 1, payload);
             let seq = self.snd_una;
             self.snd_nxt = self.snd_una + 1;
             if self.snd_nxt.gt(self.snd_max) {
@@ -1712,7 +1724,7 @@ impl Tcb {
                 // once (receiver-side SWS avoidance already keeps such windows large).
                 || (idle && n == usable);
             if send {
-                payload.extend(self.tx.range(offset..offset + n));
+                copy_range(&self.tx, offset, offset + n, payload);
                 let seq = self.snd_nxt;
                 self.snd_nxt += n as u32;
                 let mut flags = TcpFlags::ACK;
