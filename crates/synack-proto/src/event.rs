@@ -91,7 +91,7 @@ pub enum SendReason {
 #[non_exhaustive]
 pub enum DropReason {
     /// The packet did not parse.
-    Malformed(WireErrorKind),
+    Malformed(WireError),
     /// The destination address is not one of ours.
     NotOurAddress,
     /// A RST for no connection: never answered (RFC 9293 3.10.7.1).
@@ -132,58 +132,6 @@ pub enum DropReason {
     ChallengeAckLimited,
     /// A segment to a connection that is closed.
     Closed,
-}
-
-/// A copy of [`WireError`] that can be ordered, for counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum WireErrorKind {
-    /// See [`WireError::Truncated`].
-    Truncated,
-    /// See [`WireError::BadIpVersion`].
-    BadIpVersion,
-    /// See [`WireError::BadLength`].
-    BadLength,
-    /// See [`WireError::BadIpChecksum`].
-    BadIpChecksum,
-    /// See [`WireError::Fragment`].
-    Fragment,
-    /// See [`WireError::IpOptions`].
-    IpOptions,
-    /// See [`WireError::UnsupportedExtension`].
-    UnsupportedExtension,
-    /// See [`WireError::NotTcp`].
-    NotTcp,
-    /// See [`WireError::BadDataOffset`].
-    BadDataOffset,
-    /// See [`WireError::BadOption`].
-    BadOption,
-    /// See [`WireError::BadTcpChecksum`].
-    BadTcpChecksum,
-    /// See [`WireError::BadAddress`].
-    BadAddress,
-    /// A wire error this version does not know.
-    Other,
-}
-
-impl From<WireError> for WireErrorKind {
-    fn from(e: WireError) -> Self {
-        match e {
-            WireError::Truncated => WireErrorKind::Truncated,
-            WireError::BadIpVersion => WireErrorKind::BadIpVersion,
-            WireError::BadLength => WireErrorKind::BadLength,
-            WireError::BadIpChecksum => WireErrorKind::BadIpChecksum,
-            WireError::Fragment => WireErrorKind::Fragment,
-            WireError::IpOptions => WireErrorKind::IpOptions,
-            WireError::UnsupportedExtension => WireErrorKind::UnsupportedExtension,
-            WireError::NotTcp => WireErrorKind::NotTcp,
-            WireError::BadDataOffset => WireErrorKind::BadDataOffset,
-            WireError::BadOption => WireErrorKind::BadOption,
-            WireError::BadTcpChecksum => WireErrorKind::BadTcpChecksum,
-            WireError::BadAddress => WireErrorKind::BadAddress,
-            _ => WireErrorKind::Other,
-        }
-    }
 }
 
 /// What caused a state change.

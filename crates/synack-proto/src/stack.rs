@@ -894,7 +894,7 @@ impl Stack {
         let (ip, seg) = match synack_wire::parse_packet(packet, ChecksumMode::Verify) {
             Ok(x) => x,
             Err(e) => {
-                self.drop_pkt(now, None, None, DropReason::Malformed(e.into()));
+                self.drop_pkt(now, None, None, DropReason::Malformed(e));
                 return;
             }
         };

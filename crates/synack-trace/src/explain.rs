@@ -3,7 +3,7 @@
 
 use crate::model::Meaning;
 use crate::Lang;
-use synack_proto::event::WireErrorKind;
+use synack_proto::wire::WireError;
 use synack_proto::{Cause, ConnError, DropReason, SendReason, State, TimerKind};
 use synack_sim::DropCause;
 
@@ -206,55 +206,55 @@ pub fn send_reason_name(r: SendReason) -> &'static str {
     }
 }
 
-fn wire_text(k: WireErrorKind, lang: Lang) -> &'static str {
+fn wire_text(k: WireError, lang: Lang) -> &'static str {
     match lang {
         Lang::En => match k {
-            WireErrorKind::Truncated => "truncated",
-            WireErrorKind::BadIpVersion => "bad IP version",
-            WireErrorKind::BadLength => "IP length fields disagree with the packet",
-            WireErrorKind::BadIpChecksum => "bad IPv4 header checksum",
-            WireErrorKind::Fragment => "an IPv4 fragment",
-            WireErrorKind::IpOptions => "IPv4 options",
-            WireErrorKind::UnsupportedExtension => "an unsupported IPv6 extension header",
-            WireErrorKind::NotTcp => "not TCP",
-            WireErrorKind::BadDataOffset => "bad TCP data offset",
-            WireErrorKind::BadOption => "a malformed TCP option",
-            WireErrorKind::BadTcpChecksum => "bad TCP checksum (corrupted on the way)",
-            WireErrorKind::BadAddress => "an address that cannot be a TCP endpoint",
+            WireError::Truncated => "truncated",
+            WireError::BadIpVersion => "bad IP version",
+            WireError::BadLength => "IP length fields disagree with the packet",
+            WireError::BadIpChecksum => "bad IPv4 header checksum",
+            WireError::Fragment => "an IPv4 fragment",
+            WireError::IpOptions => "IPv4 options",
+            WireError::UnsupportedExtension => "an unsupported IPv6 extension header",
+            WireError::NotTcp => "not TCP",
+            WireError::BadDataOffset => "bad TCP data offset",
+            WireError::BadOption => "a malformed TCP option",
+            WireError::BadTcpChecksum => "bad TCP checksum (corrupted on the way)",
+            WireError::BadAddress => "an address that cannot be a TCP endpoint",
             _ => "a wire error",
         },
         Lang::Zh => match k {
-            WireErrorKind::Truncated => "报文被截断",
-            WireErrorKind::BadIpVersion => "IP 版本错误",
-            WireErrorKind::BadLength => "IP 长度字段与报文不符",
-            WireErrorKind::BadIpChecksum => "IPv4 首部校验和错误",
-            WireErrorKind::Fragment => "IPv4 分片",
-            WireErrorKind::IpOptions => "带 IPv4 选项",
-            WireErrorKind::UnsupportedExtension => "不支持的 IPv6 扩展首部",
-            WireErrorKind::NotTcp => "不是 TCP",
-            WireErrorKind::BadDataOffset => "TCP 数据偏移错误",
-            WireErrorKind::BadOption => "TCP 选项格式错误",
-            WireErrorKind::BadTcpChecksum => "TCP 校验和错误（传输中损坏）",
-            WireErrorKind::BadAddress => "不能作为 TCP 端点的地址",
+            WireError::Truncated => "报文被截断",
+            WireError::BadIpVersion => "IP 版本错误",
+            WireError::BadLength => "IP 长度字段与报文不符",
+            WireError::BadIpChecksum => "IPv4 首部校验和错误",
+            WireError::Fragment => "IPv4 分片",
+            WireError::IpOptions => "带 IPv4 选项",
+            WireError::UnsupportedExtension => "不支持的 IPv6 扩展首部",
+            WireError::NotTcp => "不是 TCP",
+            WireError::BadDataOffset => "TCP 数据偏移错误",
+            WireError::BadOption => "TCP 选项格式错误",
+            WireError::BadTcpChecksum => "TCP 校验和错误（传输中损坏）",
+            WireError::BadAddress => "不能作为 TCP 端点的地址",
             _ => "线路格式错误",
         },
     }
 }
 
-fn wire_name(k: WireErrorKind) -> &'static str {
+fn wire_name(k: WireError) -> &'static str {
     match k {
-        WireErrorKind::Truncated => "truncated",
-        WireErrorKind::BadIpVersion => "bad_ip_version",
-        WireErrorKind::BadLength => "bad_length",
-        WireErrorKind::BadIpChecksum => "bad_ip_checksum",
-        WireErrorKind::Fragment => "fragment",
-        WireErrorKind::IpOptions => "ip_options",
-        WireErrorKind::UnsupportedExtension => "unsupported_extension",
-        WireErrorKind::NotTcp => "not_tcp",
-        WireErrorKind::BadDataOffset => "bad_data_offset",
-        WireErrorKind::BadOption => "bad_option",
-        WireErrorKind::BadTcpChecksum => "bad_tcp_checksum",
-        WireErrorKind::BadAddress => "bad_address",
+        WireError::Truncated => "truncated",
+        WireError::BadIpVersion => "bad_ip_version",
+        WireError::BadLength => "bad_length",
+        WireError::BadIpChecksum => "bad_ip_checksum",
+        WireError::Fragment => "fragment",
+        WireError::IpOptions => "ip_options",
+        WireError::UnsupportedExtension => "unsupported_extension",
+        WireError::NotTcp => "not_tcp",
+        WireError::BadDataOffset => "bad_data_offset",
+        WireError::BadOption => "bad_option",
+        WireError::BadTcpChecksum => "bad_tcp_checksum",
+        WireError::BadAddress => "bad_address",
         _ => "other",
     }
 }

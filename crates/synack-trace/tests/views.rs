@@ -3,8 +3,8 @@
 //! JSON and XML validity, several hosts, and arbitrary traces.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use synack_proto::event::WireErrorKind;
 use synack_proto::wire::TcpFlags;
+use synack_proto::wire::WireError;
 use synack_proto::{
     Cause, ConnError, ConnId, DropReason, Event, EventKind, FourTuple, Instant, SendReason, State,
     TimerKind,
@@ -353,19 +353,19 @@ const TIMERS: [TimerKind; 7] = [
     TimerKind::FinWait2,
     TimerKind::UserTimeout,
 ];
-const WIRE: [WireErrorKind; 12] = [
-    WireErrorKind::Truncated,
-    WireErrorKind::BadIpVersion,
-    WireErrorKind::BadLength,
-    WireErrorKind::BadIpChecksum,
-    WireErrorKind::Fragment,
-    WireErrorKind::IpOptions,
-    WireErrorKind::UnsupportedExtension,
-    WireErrorKind::NotTcp,
-    WireErrorKind::BadDataOffset,
-    WireErrorKind::BadOption,
-    WireErrorKind::BadTcpChecksum,
-    WireErrorKind::BadAddress,
+const WIRE: [WireError; 12] = [
+    WireError::Truncated,
+    WireError::BadIpVersion,
+    WireError::BadLength,
+    WireError::BadIpChecksum,
+    WireError::Fragment,
+    WireError::IpOptions,
+    WireError::UnsupportedExtension,
+    WireError::NotTcp,
+    WireError::BadDataOffset,
+    WireError::BadOption,
+    WireError::BadTcpChecksum,
+    WireError::BadAddress,
 ];
 
 fn drops() -> Vec<DropReason> {
