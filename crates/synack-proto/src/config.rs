@@ -50,7 +50,8 @@ pub struct ConnConfig {
     pub keepalive: Option<Keepalive>,
     /// Abort when data stays unacknowledged this long (RFC 9293 3.8.4, TCP_USER_TIMEOUT).
     pub user_timeout: Option<Duration>,
-    /// Delayed ACK timeout (RFC 1122: at most 500 ms; Linux's minimum 40 ms).
+    /// Delayed ACK timeout (RFC 1122: at most 500 ms; Linux's minimum 40 ms). Values above
+    /// 200 ms are treated as 200 ms; `None` acknowledges every segment at once.
     pub delayed_ack: Option<Duration>,
     /// Initial retransmission timeout (RFC 6298 2.1: 1 s).
     pub initial_rto: Duration,

@@ -191,6 +191,9 @@ fn copy_range(buf: &VecDeque<u8>, start: usize, end: usize, out: &mut Vec<u8>) {
     }
 }
 
+/// The longest an ACK is delayed, whatever the configuration says.
+const MAX_DELAYED_ACK: Duration = Duration::from_millis(200);
+
 fn rcv_wscale_for(buffer: usize) -> u8 {
     // RFC 7323 2.3: the smallest shift that lets the 16-bit field cover the buffer, at most 14.
     let mut shift = 0u8;
@@ -1097,7 +1100,8 @@ impl Tcb {
         match self.cfg.delayed_ack {
             Some(d) if self.unacked_rx_bytes < 2 * u32::from(self.our_mss) => {
                 if self.delack_deadline.is_none() {
-                    self.delack_deadline = Some(now + d);
+                    // RFC 1122 4.2.3.2 allows up to 500 ms; synack caps it at 200 ms (Linux's maximum).
+                    self.delack_deadline = Some(now + d.min(MAX_DELAYED_ACK));
                 }
             }
             _ => {
