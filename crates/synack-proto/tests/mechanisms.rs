@@ -341,3 +341,26 @@ fn listen_and_close_listener_are_state_changes() {
         ]
     );
 }
+
+#[test]
+fn delayed_ack_waits_40_ms_by_default_and_never_over_200_ms() {
+    for (setting, expected_gap) in [(None, 40), (Some(Duration::from_secs(1)), 200)] {
+        let mut cfg = StackConfig::default();
+        if let Some(d) = setting {
+            cfg.conn.delayed_ack = Some(d);
+        }
+        let mut n = Net::new(cfg);
+        n.with_time = true;
+        let (c, _s, _) = open(&mut n);
+        n.hosts[0].send(n.now, c, b"one small segment").unwrap();
+        n.run_for(Duration::from_secs(2));
+        let log = n.take_log();
+        let at = |prefix: &str| -> u64 {
+            let l = log.iter().find(|l| l.contains(prefix)).unwrap();
+            l.split_whitespace().next().unwrap().parse().unwrap()
+        };
+        // The segment arrives 10 ms after it is sent; its ACK waits for the timer.
+        let gap = at("S>C ACK seq=1 ack=18") - (at("C>S PSH,ACK seq=1") + 10);
+        assert_eq!(gap, expected_gap, "{log:#?}");
+    }
+}
