@@ -6,10 +6,10 @@ use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use synack_proto::{
-    Cause, ConnConfig, ConnError, ConnId, Duration, Error, Event, EventKind, FourTuple, Instant,
-    ListenerId, SegmentSummary, SendReason, Stack, StackConfig, State,
+    ConnConfig, ConnError, ConnId, Duration, Error, EventKind, Instant, ListenerId, SegmentSummary,
+    SendReason, Stack, StackConfig, State,
 };
-use synack_sim::{App, HostId, LinkConfig, RunOutcome, Sim, TraceEntry, TraceKind};
+use synack_sim::{App, HostId, LinkConfig, RunOutcome, Sim, TraceKind};
 use synack_trace::ListenerView;
 
 pub(crate) const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -615,10 +615,7 @@ impl World {
                 });
             }
         }
-        let mut trace = self.sim.take_trace();
-        for &(h, l, t) in &self.listeners {
-            note_listen(&mut trace, self.sim.node(h), h, l, t);
-        }
+        let trace = self.sim.take_trace();
         let outcome = Outcome {
             trace,
             hosts,
@@ -631,45 +628,4 @@ impl World {
         }
         Ok(outcome)
     }
-}
-
-/// The stack records no CLOSED -> LISTEN change when an application calls
-/// listen; add it where the call happened so the ladder shows the server
-/// entering LISTEN. Does nothing if the stack recorded it itself.
-fn note_listen(trace: &mut Vec<TraceEntry>, st: &Stack, h: HostId, l: ListenerId, at: Instant) {
-    let recorded = trace.iter().any(|e| {
-        e.host == h
-            && matches!(&e.kind, TraceKind::Stack(ev) if matches!(ev.kind,
-                EventKind::StateChanged { to: State::Listen, listener: Some(x), .. } if x == l))
-    });
-    let Ok(local) = st.listener_addr(l) else {
-        return;
-    };
-    if recorded {
-        return;
-    }
-    let unspecified = match local {
-        SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        SocketAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
-    };
-    let entry = TraceEntry {
-        at,
-        host: h,
-        kind: TraceKind::Stack(Event {
-            at,
-            kind: EventKind::StateChanged {
-                conn: None,
-                listener: Some(l),
-                tuple: FourTuple {
-                    local,
-                    remote: SocketAddr::new(unspecified, 0),
-                },
-                from: State::Closed,
-                to: State::Listen,
-                cause: Cause::Listen,
-            },
-        }),
-    };
-    let i = trace.iter().position(|e| e.at >= at).unwrap_or(trace.len());
-    trace.insert(i, entry);
 }
