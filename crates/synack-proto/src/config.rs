@@ -52,6 +52,12 @@ pub struct ConnConfig {
     pub user_timeout: Option<Duration>,
     /// Delayed ACK timeout (RFC 1122: at most 500 ms; Linux's minimum 40 ms).
     pub delayed_ack: Option<Duration>,
+    /// Count data segments, not bytes, for the "every second segment" rule of
+    /// delayed ACKs: the second data segment since the last ACK is acknowledged at
+    /// once whatever its size (FreeBSD's `DELAY_ACK`; RFC 1122 4.2.3.2 allows
+    /// acknowledging more often). Off by default: an ACK for at least every second
+    /// full-sized segment's worth of data (RFC 5681 4.2, as Linux).
+    pub delayed_ack_by_segments: bool,
     /// Initial retransmission timeout (RFC 6298 2.1: 1 s).
     pub initial_rto: Duration,
     /// Lower bound of the RTO (Linux: 200 ms; RFC 6298 says 1 s).
@@ -74,8 +80,13 @@ pub struct ConnConfig {
     pub window_scaling: bool,
     /// Offer timestamps (RFC 7323).
     pub timestamps: bool,
-    /// Offer SACK (RFC 2018).
+    /// Offer SACK (RFC 2018), on by default as in Linux (`tcp_sack=1`). When both
+    /// SYNs carry SACK-permitted, ACKs report the reassembly queue in SACK blocks;
+    /// SACK blocks received are ignored (no RFC 6675 recovery).
     pub sack: bool,
+    /// Report duplicate segments in a first D-SACK block (RFC 2883), when SACK is
+    /// in use; on by default as in Linux (`tcp_dsack=1`).
+    pub dsack: bool,
     /// Initial congestion window in segments (RFC 6928: 10, as Linux).
     pub initial_cwnd_segments: u32,
     /// Most out-of-order segments held for reassembly.
@@ -99,6 +110,7 @@ impl Default for ConnConfig {
             keepalive: None,
             user_timeout: None,
             delayed_ack: Some(Duration::from_millis(40)),
+            delayed_ack_by_segments: false,
             initial_rto: Duration::from_secs(1),
             min_rto: Duration::from_millis(200),
             max_rto: Duration::from_secs(120),
@@ -110,7 +122,8 @@ impl Default for ConnConfig {
             mss: None,
             window_scaling: true,
             timestamps: false,
-            sack: false,
+            sack: true,
+            dsack: true,
             initial_cwnd_segments: 10,
             max_ooo_segments: 64,
             rst_challenge: true,
