@@ -586,6 +586,11 @@ impl<'a> Runner<'a> {
             });
         // FreeBSD acknowledges every second data segment, whatever its size.
         stack_cfg.conn.delayed_ack_by_segments = freebsd;
+        // FreeBSD rounds the receive buffer to whole segments and accepts what the
+        // buffer holds even beyond the 16-bit window field (the scripts'
+        // `getsockopt(SO_RCVBUF) = [65700]`).
+        stack_cfg.conn.round_recv_buffer_to_mss = freebsd;
+        stack_cfg.conn.accept_up_to_buffer_space = freebsd;
         let def = Keepalive::default();
         Ok(Runner {
             script,

@@ -76,6 +76,18 @@ pub struct ConnConfig {
     pub fin_wait_2_timeout: Duration,
     /// MSS to advertise; `None` derives it from the MTU.
     pub mss: Option<u16>,
+    /// At connection setup, round the receive buffer up to a multiple of the send
+    /// MSS (FreeBSD's `tcp_mss`: 65536 becomes 65700 for MSS 1460, 66240 for 1440),
+    /// so that the window holds whole segments. Off by default (Linux keeps the
+    /// configured size).
+    pub round_recv_buffer_to_mss: bool,
+    /// Accept segments up to the free receive buffer space even beyond the right
+    /// edge last advertised (FreeBSD's `rcv_wnd = max(sbspace, rcv_adv - rcv_nxt)`:
+    /// without window scaling a 65700-byte buffer advertises 65535 but takes
+    /// 65700). RFC 9293 3.10.7.4 tests against RCV.WND; taking the buffer space as
+    /// RCV.WND only accepts more of what fits. Off by default: the advertised
+    /// window is the limit, as Linux.
+    pub accept_up_to_buffer_space: bool,
     /// Offer window scaling (RFC 7323).
     pub window_scaling: bool,
     /// Offer timestamps (RFC 7323).
@@ -120,6 +132,8 @@ impl Default for ConnConfig {
             msl: Duration::from_secs(30),
             fin_wait_2_timeout: Duration::from_secs(60),
             mss: None,
+            round_recv_buffer_to_mss: false,
+            accept_up_to_buffer_space: false,
             window_scaling: true,
             timestamps: false,
             sack: true,

@@ -485,6 +485,27 @@ impl Tcb {
         }
     }
 
+    /// The window the acceptability test and the trimming of text use: RCV.WND, or
+    /// with `accept_up_to_buffer_space` the free buffer space when that is larger.
+    /// A passive half-open entry and TIME-WAIT have no buffer of their own there
+    /// (FreeBSD's syncache and `tcptw`): they keep to what the window field can say.
+    fn rcv_wnd_accept(&self) -> u32 {
+        let mut wnd = self.rcv_wnd();
+        if self.state == State::SynReceived {
+            // RFC 7323 2.2: all the peer has been told is our SYN,ACK's unscaled
+            // window field; RCV.NXT + 65535 is already beyond it.
+            wnd = wnd.min(0xffff);
+        }
+        if !self.cfg.accept_up_to_buffer_space {
+            return wnd;
+        }
+        match self.state {
+            State::SynReceived if self.origin != Origin::Active => wnd,
+            State::TimeWait => wnd.max(self.rcv_space().min(0xffff << self.rcv_wscale)),
+            _ => wnd.max(self.rcv_space()),
+        }
+    }
+
     fn apply_syn_options(&mut self, o: &TcpOptions) {
         // RFC 9293 3.7.1 / RFC 6691: without the option assume 536 (IPv4) or 1220 (IPv6).
         let default_mss = if self.tuple.remote.is_ipv4() {
@@ -512,6 +533,21 @@ impl Tcb {
             self.snd_mss = self.snd_mss.saturating_sub(12).max(64);
         }
         self.sack_permitted = o.sack_permitted && self.cfg.sack;
+        if self.origin == Origin::Active {
+            self.round_recv_buffer();
+        }
+    }
+
+    /// `round_recv_buffer_to_mss`: once the MSS is known and the connection has its
+    /// own buffer (at once for an active open, on ESTABLISHED for a passive one, as
+    /// FreeBSD sizes the socket the syncache creates).
+    fn round_recv_buffer(&mut self) {
+        if self.cfg.round_recv_buffer_to_mss {
+            let mss = usize::from(self.snd_mss);
+            if self.cfg.recv_buffer > mss {
+                self.cfg.recv_buffer = self.cfg.recv_buffer.div_ceil(mss) * mss;
+            }
+        }
     }
 
     fn init_cwnd(&mut self) {
@@ -663,7 +699,7 @@ impl Tcb {
 
     /// RFC 9293 3.10.7.4 acceptability test (the four cases).
     fn acceptable(&self, seq: SeqNum, len: u32) -> bool {
-        let wnd = self.rcv_wnd();
+        let wnd = self.rcv_wnd_accept();
         match (len, wnd) {
             (0, 0) => seq == self.rcv_nxt,
             (0, _) => seq.in_window(self.rcv_nxt, wnd),
@@ -833,6 +869,9 @@ impl Tcb {
                 self.init_cwnd();
                 if self.syn_retransmitted {
                     self.rtt.reset_after_syn_retransmit();
+                }
+                if self.origin != Origin::Active {
+                    self.round_recv_buffer();
                 }
                 self.set_state(State::Established, Cause::RecvAckOfSyn, ctx);
                 self.arm_keepalive(ctx.now);
@@ -1055,7 +1094,7 @@ impl Tcb {
                 data = &data[cut..];
                 seq += cut as u32;
             }
-            let wnd = self.rcv_wnd() as usize;
+            let wnd = self.rcv_wnd_accept() as usize;
             let offset = seq.since(self.rcv_nxt) as usize;
             let room = wnd.saturating_sub(offset);
             if data.len() > room {
@@ -1613,7 +1652,13 @@ impl Tcb {
         let wnd = self.rcv_wnd();
         if syn {
             // RFC 7323 2.2: the window field of a SYN is never scaled.
-            wnd.min(0xffff) as u16
+            let field = wnd.min(0xffff);
+            if self.rcv_wscale == 0 {
+                // Unscaled windows can say exactly what the field says: the advertised
+                // right edge is RCV.NXT + 65535, not the buffer's end one octet on.
+                self.rcv_adv = self.rcv_nxt + field;
+            }
+            field as u16
         } else {
             let shifted = wnd >> self.rcv_wscale;
             let field = shifted.min(0xffff);

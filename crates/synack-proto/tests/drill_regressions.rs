@@ -414,3 +414,47 @@ fn sack_blocks_on_a_data_segment_shorten_its_payload() {
     assert_eq!(t.options.sack.as_slice(), &[(SeqNum(1021), SeqNum(1031))]);
     assert_eq!(t.payload.len(), 1460 - 12);
 }
+
+#[test]
+fn syn_ack_window_field_bounds_the_half_open_window() {
+    // RFC 7323 2.2 / RFC 9293 3.10.7.4: the SYN,ACK advertises 65535 (unscaled), so
+    // RCV.NXT + 65535 lies outside the window: a RST there is dropped unanswered
+    // instead of drawing a challenge ACK.
+    let mut st = Stack::new(StackConfig::default(), 7);
+    st.add_address(s_addr(80).ip());
+    st.listen(s_addr(80), 4).expect("listen");
+    let now = Instant::from_millis(1);
+    st.handle_packet(
+        now,
+        &raw_packet(c_addr(1000), s_addr(80), 1000, 0, TcpFlags::SYN, 65535, &[]),
+    );
+    let _ = drain(&mut st, now);
+    let rst = |seq| raw_packet(c_addr(1000), s_addr(80), seq, 0, TcpFlags::RST, 0, &[]);
+    st.handle_packet(T, &rst(1001 + 65535));
+    assert_eq!(drain(&mut st, T), vec![]);
+    st.handle_packet(T, &rst(1001 + 65534));
+    assert_eq!(drain(&mut st, T).len(), 1, "in window: challenged");
+}
+
+#[test]
+fn freebsd_receive_buffer_knobs_widen_the_acceptable_window() {
+    // round_recv_buffer_to_mss: 65536 becomes 45 * 1460 = 65700 on ESTABLISHED;
+    // accept_up_to_buffer_space: segments up to that space are acceptable although
+    // the unscaled window field says 65535.
+    let cfg = ConnConfig {
+        round_recv_buffer_to_mss: true,
+        accept_up_to_buffer_space: true,
+        ..ConnConfig::default()
+    };
+    let (mut st, id, iss) = established(cfg);
+    let rst = |seq| raw_packet(c_addr(1000), s_addr(80), seq, 0, TcpFlags::RST, 0, &[]);
+    st.handle_packet(T, &rst(1001 + 65700));
+    assert_eq!(drain(&mut st, T), vec![]);
+    st.handle_packet(T, &rst(1001 + 65699));
+    assert_eq!(drain(&mut st, T), vec![(TcpFlags::ACK, iss + 1, 1001)]);
+    assert_eq!(st.state(id), Ok(State::Established));
+    // Without them the advertised 65535 is the limit.
+    let (mut st, _, _) = established(ConnConfig::default());
+    st.handle_packet(T, &rst(1001 + 65535));
+    assert_eq!(drain(&mut st, T), vec![]);
+}
