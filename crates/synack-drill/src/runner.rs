@@ -584,6 +584,13 @@ impl<'a> Runner<'a> {
             || script.events.iter().any(|e| {
                 matches!(&e.kind, EventKind::Command(c) if c.contains("net.inet.") || c.contains("sockstat"))
             });
+        // FreeBSD acknowledges every second data segment, whatever its size.
+        stack_cfg.conn.delayed_ack_by_segments = freebsd;
+        // FreeBSD rounds the receive buffer to whole segments and accepts what the
+        // buffer holds even beyond the 16-bit window field (the scripts'
+        // `getsockopt(SO_RCVBUF) = [65700]`).
+        stack_cfg.conn.round_recv_buffer_to_mss = freebsd;
+        stack_cfg.conn.accept_up_to_buffer_space = freebsd;
         let def = Keepalive::default();
         Ok(Runner {
             script,
@@ -2009,7 +2016,6 @@ impl<'a> Runner<'a> {
             | "net.inet.tcp.icmp_may_rst"
             | "net.inet.tcp.tolerate_missing_ts"
             | "tcp_min_tso_segs"
-            | "tcp_dsack"
             | "tcp_fack"
             | "tcp_frto"
             | "tcp_reordering"
@@ -2021,6 +2027,10 @@ impl<'a> Runner<'a> {
                 if num()? != 0 {
                     return unsupported();
                 }
+            }
+            "tcp_dsack" => {
+                let on = num()? != 0;
+                self.set_conn(|c| c.dsack = on);
             }
             "tcp_timestamps" => {
                 let on = num()? != 0;

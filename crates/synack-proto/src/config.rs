@@ -53,6 +53,12 @@ pub struct ConnConfig {
     /// Delayed ACK timeout (RFC 1122: at most 500 ms; Linux's minimum 40 ms). Values above
     /// 200 ms are treated as 200 ms; `None` acknowledges every segment at once.
     pub delayed_ack: Option<Duration>,
+    /// Count data segments, not bytes, for the "every second segment" rule of
+    /// delayed ACKs: the second data segment since the last ACK is acknowledged at
+    /// once whatever its size (FreeBSD's `DELAY_ACK`; RFC 1122 4.2.3.2 allows
+    /// acknowledging more often). Off by default: an ACK for at least every second
+    /// full-sized segment's worth of data (RFC 5681 4.2, as Linux).
+    pub delayed_ack_by_segments: bool,
     /// Initial retransmission timeout (RFC 6298 2.1: 1 s).
     pub initial_rto: Duration,
     /// Lower bound of the RTO (Linux: 200 ms; RFC 6298 says 1 s).
@@ -71,12 +77,29 @@ pub struct ConnConfig {
     pub fin_wait_2_timeout: Duration,
     /// MSS to advertise; `None` derives it from the MTU.
     pub mss: Option<u16>,
+    /// At connection setup, round the receive buffer up to a multiple of the send
+    /// MSS (FreeBSD's `tcp_mss`: 65536 becomes 65700 for MSS 1460, 66240 for 1440),
+    /// so that the window holds whole segments. Off by default (Linux keeps the
+    /// configured size).
+    pub round_recv_buffer_to_mss: bool,
+    /// Accept segments up to the free receive buffer space even beyond the right
+    /// edge last advertised (FreeBSD's `rcv_wnd = max(sbspace, rcv_adv - rcv_nxt)`:
+    /// without window scaling a 65700-byte buffer advertises 65535 but takes
+    /// 65700). RFC 9293 3.10.7.4 tests against RCV.WND; taking the buffer space as
+    /// RCV.WND only accepts more of what fits. Off by default: the advertised
+    /// window is the limit, as Linux.
+    pub accept_up_to_buffer_space: bool,
     /// Offer window scaling (RFC 7323).
     pub window_scaling: bool,
     /// Offer timestamps (RFC 7323).
     pub timestamps: bool,
-    /// Offer SACK (RFC 2018).
+    /// Offer SACK (RFC 2018), on by default as in Linux (`tcp_sack=1`). When both
+    /// SYNs carry SACK-permitted, ACKs report the reassembly queue in SACK blocks;
+    /// SACK blocks received are ignored (no RFC 6675 recovery).
     pub sack: bool,
+    /// Report duplicate segments in a first D-SACK block (RFC 2883), when SACK is
+    /// in use; on by default as in Linux (`tcp_dsack=1`).
+    pub dsack: bool,
     /// Initial congestion window in segments (RFC 6928: 10, as Linux).
     pub initial_cwnd_segments: u32,
     /// Most out-of-order segments held for reassembly.
@@ -100,6 +123,7 @@ impl Default for ConnConfig {
             keepalive: None,
             user_timeout: None,
             delayed_ack: Some(Duration::from_millis(40)),
+            delayed_ack_by_segments: false,
             initial_rto: Duration::from_secs(1),
             min_rto: Duration::from_millis(200),
             max_rto: Duration::from_secs(120),
@@ -109,9 +133,12 @@ impl Default for ConnConfig {
             msl: Duration::from_secs(30),
             fin_wait_2_timeout: Duration::from_secs(60),
             mss: None,
+            round_recv_buffer_to_mss: false,
+            accept_up_to_buffer_space: false,
             window_scaling: true,
             timestamps: false,
-            sack: false,
+            sack: true,
+            dsack: true,
             initial_cwnd_segments: 10,
             max_ooo_segments: 64,
             rst_challenge: true,

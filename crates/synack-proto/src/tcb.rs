@@ -138,6 +138,11 @@ pub(crate) struct Tcb {
     ts_enabled: bool,
     ts_recent: u32,
     sack_permitted: bool,
+    /// SACK blocks describing the reassembly queue, the block holding the most
+    /// recently received segment first (RFC 2018 4).
+    sack_blocks: Vec<(SeqNum, SeqNum)>,
+    /// A duplicate range to report in the first block of the next ACK (RFC 2883 4).
+    dsack: Option<(SeqNum, SeqNum)>,
 
     // Congestion control (RFC 5681, RFC 6582).
     pub(crate) cwnd: u32,
@@ -166,6 +171,8 @@ pub(crate) struct Tcb {
     // Output requests.
     ack_now: Option<SendReason>,
     unacked_rx_bytes: u32,
+    /// Data segments received since the last ACK went out.
+    unacked_rx_segs: u32,
     rst_pending: Option<(SeqNum, SendReason)>,
     force_probe: bool,
     keepalive_probe_pending: bool,
@@ -259,6 +266,8 @@ impl Tcb {
             ts_enabled: false,
             ts_recent: 0,
             sack_permitted: false,
+            sack_blocks: Vec::new(),
+            dsack: None,
             cwnd: 0,
             ssthresh: u32::MAX,
             dup_acks: 0,
@@ -280,6 +289,7 @@ impl Tcb {
             last_recv: now,
             ack_now: None,
             unacked_rx_bytes: 0,
+            unacked_rx_segs: 0,
             rst_pending: None,
             force_probe: false,
             keepalive_probe_pending: false,
@@ -414,6 +424,8 @@ impl Tcb {
                 self.tx.clear();
                 self.ooo.clear();
                 self.ooo_bytes = 0;
+                self.sack_blocks.clear();
+                self.dsack = None;
             }
             State::FinWait2 => {
                 self.rtx_deadline = None;
@@ -488,6 +500,27 @@ impl Tcb {
         }
     }
 
+    /// The window the acceptability test and the trimming of text use: RCV.WND, or
+    /// with `accept_up_to_buffer_space` the free buffer space when that is larger.
+    /// A passive half-open entry and TIME-WAIT have no buffer of their own there
+    /// (FreeBSD's syncache and `tcptw`): they keep to what the window field can say.
+    fn rcv_wnd_accept(&self) -> u32 {
+        let mut wnd = self.rcv_wnd();
+        if self.state == State::SynReceived {
+            // RFC 7323 2.2: all the peer has been told is our SYN,ACK's unscaled
+            // window field; RCV.NXT + 65535 is already beyond it.
+            wnd = wnd.min(0xffff);
+        }
+        if !self.cfg.accept_up_to_buffer_space {
+            return wnd;
+        }
+        match self.state {
+            State::SynReceived if self.origin != Origin::Active => wnd,
+            State::TimeWait => wnd.max(self.rcv_space().min(0xffff << self.rcv_wscale)),
+            _ => wnd.max(self.rcv_space()),
+        }
+    }
+
     fn apply_syn_options(&mut self, o: &TcpOptions) {
         // RFC 9293 3.7.1 / RFC 6691: without the option assume 536 (IPv4) or 1220 (IPv6).
         let default_mss = if self.tuple.remote.is_ipv4() {
@@ -515,6 +548,21 @@ impl Tcb {
             self.snd_mss = self.snd_mss.saturating_sub(12).max(64);
         }
         self.sack_permitted = o.sack_permitted && self.cfg.sack;
+        if self.origin == Origin::Active {
+            self.round_recv_buffer();
+        }
+    }
+
+    /// `round_recv_buffer_to_mss`: once the MSS is known and the connection has its
+    /// own buffer (at once for an active open, on ESTABLISHED for a passive one, as
+    /// FreeBSD sizes the socket the syncache creates).
+    fn round_recv_buffer(&mut self) {
+        if self.cfg.round_recv_buffer_to_mss {
+            let mss = usize::from(self.snd_mss);
+            if self.cfg.recv_buffer > mss {
+                self.cfg.recv_buffer = self.cfg.recv_buffer.div_ceil(mss) * mss;
+            }
+        }
     }
 
     fn init_cwnd(&mut self) {
@@ -666,7 +714,7 @@ impl Tcb {
 
     /// RFC 9293 3.10.7.4 acceptability test (the four cases).
     fn acceptable(&self, seq: SeqNum, len: u32) -> bool {
-        let wnd = self.rcv_wnd();
+        let wnd = self.rcv_wnd_accept();
         match (len, wnd) {
             (0, 0) => seq == self.rcv_nxt,
             (0, _) => seq.in_window(self.rcv_nxt, wnd),
@@ -742,6 +790,14 @@ impl Tcb {
                     self.snd_nxt = self.iss;
                 } else {
                     self.ack_now = Some(SendReason::UnacceptableAck);
+                    if self.sack_permitted
+                        && self.cfg.dsack
+                        && !seg.payload.is_empty()
+                        && seg.seq.lt(self.rcv_nxt)
+                    {
+                        // RFC 2883 4: data we already have is reported in a D-SACK block.
+                        self.dsack = self.duplicate_range(seg.seq, seg.payload.len() as u32);
+                    }
                 }
             }
             return Disposition::Done;
@@ -828,6 +884,9 @@ impl Tcb {
                 self.init_cwnd();
                 if self.syn_retransmitted {
                     self.rtt.reset_after_syn_retransmit();
+                }
+                if self.origin != Origin::Active {
+                    self.round_recv_buffer();
                 }
                 self.set_state(State::Established, Cause::RecvAckOfSyn, ctx);
                 self.arm_keepalive(ctx.now);
@@ -1038,6 +1097,9 @@ impl Tcb {
         }
         let mut fin = seg.flags.fin();
         if has_data && accepts_data {
+            if self.sack_permitted && self.cfg.dsack {
+                self.dsack = self.duplicate_range(seg.seq, seg.payload.len() as u32);
+            }
             // Trim what we already have and what lies beyond the window.
             let mut seq = seg.seq;
             let mut data = seg.payload;
@@ -1047,7 +1109,7 @@ impl Tcb {
                 data = &data[cut..];
                 seq += cut as u32;
             }
-            let wnd = self.rcv_wnd() as usize;
+            let wnd = self.rcv_wnd_accept() as usize;
             let offset = seq.since(self.rcv_nxt) as usize;
             let room = wnd.saturating_sub(offset);
             if data.len() > room {
@@ -1064,12 +1126,18 @@ impl Tcb {
                 self.rcv_nxt += data.len() as u32;
                 self.counters.bytes_received += data.len() as u64;
                 self.unacked_rx_bytes += data.len() as u32;
+                self.unacked_rx_segs += 1;
                 let filled_hole = !self.ooo.is_empty();
                 let ooo_fin = self.drain_ooo();
                 fin = fin || ooo_fin;
+                self.prune_sack_blocks();
                 if filled_hole {
                     // RFC 5681 4.2: a segment that fills a hole is acknowledged at once.
                     self.ack_now = Some(SendReason::Normal);
+                } else if self.dsack.is_some() {
+                    // RFC 2883 4: part of the segment was a duplicate; report it while the
+                    // sender can still tell a spurious retransmission from a loss.
+                    self.ack_now = Some(SendReason::DuplicateAck);
                 } else {
                     self.schedule_ack(ctx.now);
                 }
@@ -1077,6 +1145,8 @@ impl Tcb {
                 // Out of order: hold it, and send a duplicate ACK at once (RFC 5681 4.2).
                 if !self.insert_ooo(seq, data, fin) {
                     self.drop_seg(ctx, DropReason::ReassemblyFull);
+                } else if self.sack_permitted && !data.is_empty() {
+                    self.note_sack_block(seq, seq + data.len() as u32);
                 }
                 self.ack_now = Some(SendReason::DuplicateAck);
                 return;
@@ -1094,11 +1164,71 @@ impl Tcb {
         }
     }
 
+    /// RFC 2883 4: the part of an arriving segment `[seq, seq+len)` that duplicates
+    /// data already received: below RCV.NXT if any, else the lowest overlap with the
+    /// reassembly queue (as FreeBSD reports it; RFC 2883 lets a receiver report one).
+    fn duplicate_range(&self, seq: SeqNum, len: u32) -> Option<(SeqNum, SeqNum)> {
+        let end = seq + len;
+        if len == 0 {
+            return None;
+        }
+        if seq.lt(self.rcv_nxt) {
+            let right = if end.lt(self.rcv_nxt) {
+                end
+            } else {
+                self.rcv_nxt
+            };
+            return Some((seq, right));
+        }
+        self.sack_blocks
+            .iter()
+            .filter(|&&(l, r)| l.lt(end) && seq.lt(r))
+            .map(|&(l, r)| {
+                (
+                    if l.gt(seq) { l } else { seq },
+                    if r.lt(end) { r } else { end },
+                )
+            })
+            .min_by(|a, b| a.0.diff(b.0).cmp(&0))
+    }
+
+    /// RFC 2018 4: `[left, right)` was just queued out of order. Its block, merged with
+    /// every block it overlaps or touches, becomes the first one.
+    fn note_sack_block(&mut self, mut left: SeqNum, mut right: SeqNum) {
+        self.sack_blocks.retain(|&(l, r)| {
+            if l.le(right) && left.le(r) {
+                if l.lt(left) {
+                    left = l;
+                }
+                if r.gt(right) {
+                    right = r;
+                }
+                false
+            } else {
+                true
+            }
+        });
+        self.sack_blocks.insert(0, (left, right));
+    }
+
+    /// Drop the blocks RCV.NXT has passed (RFC 2018 4: blocks report data above it).
+    fn prune_sack_blocks(&mut self) {
+        let nxt = self.rcv_nxt;
+        self.sack_blocks.retain(|&(_, r)| r.gt(nxt));
+        for b in &mut self.sack_blocks {
+            if b.0.lt(nxt) {
+                b.0 = nxt;
+            }
+        }
+    }
+
     fn schedule_ack(&mut self, now: Instant) {
         // RFC 1122 4.2.3.2 / RFC 5681 4.2: ACK at least every second full-sized segment,
         // otherwise within the delayed-ACK timeout.
+        // With `delayed_ack_by_segments`, every second data segment whatever its size.
+        let second_segment = self.cfg.delayed_ack_by_segments && self.unacked_rx_segs >= 2;
         match self.cfg.delayed_ack {
-            Some(d) if self.unacked_rx_bytes < 2 * u32::from(self.our_mss) => {
+            Some(d) if self.unacked_rx_bytes < 2 * u32::from(self.our_mss) && !second_segment => {
                 if self.delack_deadline.is_none() {
                     // RFC 1122 4.2.3.2 allows up to 500 ms; synack caps it at 200 ms (Linux's maximum).
                     self.delack_deadline = Some(now + d.min(MAX_DELAYED_ACK));
@@ -1167,6 +1297,7 @@ impl Tcb {
         if fin {
             self.ooo.clear();
             self.ooo_bytes = 0;
+            self.sack_blocks.clear();
         }
         fin
     }
@@ -1537,7 +1668,13 @@ impl Tcb {
         let wnd = self.rcv_wnd();
         if syn {
             // RFC 7323 2.2: the window field of a SYN is never scaled.
-            wnd.min(0xffff) as u16
+            let field = wnd.min(0xffff);
+            if self.rcv_wscale == 0 {
+                // Unscaled windows can say exactly what the field says: the advertised
+                // right edge is RCV.NXT + 65535, not the buffer's end one octet on.
+                self.rcv_adv = self.rcv_nxt + field;
+            }
+            field as u16
         } else {
             let shifted = wnd >> self.rcv_wscale;
             let field = shifted.min(0xffff);
@@ -1545,6 +1682,20 @@ impl Tcb {
             self.rcv_adv = self.rcv_nxt + (field << self.rcv_wscale);
             field as u16
         }
+    }
+
+    /// Bytes the SACK option of the next non-SYN segment takes (NOP, NOP, kind,
+    /// length, 8 per block), as many blocks as fit beside the timestamps.
+    fn sack_option_len(&self) -> usize {
+        if !self.sack_permitted {
+            return 0;
+        }
+        let n = self.sack_blocks.len() + usize::from(self.dsack.is_some());
+        if n == 0 {
+            return 0;
+        }
+        let room = if self.ts_enabled { 40 - 12 } else { 40 };
+        4 + 8 * n.min((room - 4) / 8)
     }
 
     fn options_for(&self, syn: bool, now: Instant) -> TcpOptions {
@@ -1566,11 +1717,27 @@ impl Tcb {
                     tsecr: self.ts_recent,
                 });
             }
-        } else if self.ts_enabled {
-            o.timestamps = Some(Timestamps {
-                tsval: Tcb::ts_now(now),
-                tsecr: self.ts_recent,
-            });
+        } else {
+            if self.ts_enabled {
+                o.timestamps = Some(Timestamps {
+                    tsval: Tcb::ts_now(now),
+                    tsecr: self.ts_recent,
+                });
+            }
+            if self.sack_permitted {
+                // RFC 2883 4: a D-SACK block comes first; then RFC 2018 4: the block
+                // holding the most recently received segment, then the others by
+                // recency. Blocks that do not fit in the option space are dropped
+                // when the header is written.
+                if let Some((l, r)) = self.dsack {
+                    o.sack.push(l, r);
+                }
+                for &(l, r) in &self.sack_blocks {
+                    if !o.sack.push(l, r) {
+                        break;
+                    }
+                }
+            }
         }
         o
     }
@@ -1585,10 +1752,14 @@ impl Tcb {
         let syn = flags.syn();
         let window = self.window_field(syn);
         let ack = if flags.ack() { self.rcv_nxt } else { SeqNum(0) };
+        let options = self.options_for(syn, now);
         if flags.ack() {
+            // RFC 2883 4: a duplicate is reported once.
+            self.dsack = None;
             self.ack_now = None;
             self.delack_deadline = None;
             self.unacked_rx_bytes = 0;
+            self.unacked_rx_segs = 0;
         }
         self.counters.segs_out += 1;
         OutSegment {
@@ -1596,7 +1767,7 @@ impl Tcb {
             ack,
             flags,
             window,
-            options: self.options_for(syn, now),
+            options,
             reason,
         }
     }
@@ -1674,7 +1845,11 @@ impl Tcb {
             ));
         }
 
-        let mss = usize::from(self.snd_mss);
+        // RFC 6691: the MSS counts data only, so SACK blocks riding on a data segment
+        // take their room from the payload.
+        let mss = usize::from(self.snd_mss)
+            .saturating_sub(self.sack_option_len())
+            .max(1);
         let data0 = self.data_seq0();
 
         // Fast retransmit (RFC 5681 3.2) of the first unacknowledged segment.

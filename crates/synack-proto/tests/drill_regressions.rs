@@ -3,7 +3,7 @@
 
 mod util;
 
-use synack_proto::wire::{parse_packet, ChecksumMode, TcpFlags};
+use synack_proto::wire::{parse_packet, ChecksumMode, SeqNum, TcpFlags};
 use synack_proto::{ConnConfig, ConnError, ConnId, Instant, Stack, StackConfig, State};
 use util::{c_addr, raw_packet, s_addr};
 
@@ -178,4 +178,283 @@ fn text_on_a_simultaneous_open_syn_is_delivered_after_established() {
     let mut buf = [0u8; 100];
     assert_eq!(st.recv(t2, id, &mut buf), Ok(3));
     assert_eq!(&buf[..3], b"abc");
+}
+
+/// An IPv4 segment from C:1000 to S:80, with SACK-permitted on a SYN when `sack_ok`.
+fn seg_from_client(seq: u32, ack: u32, flags: TcpFlags, payload: &[u8], sack_ok: bool) -> Vec<u8> {
+    use synack_proto::wire::{emit_packet, IpRepr, TcpOptions, TcpRepr};
+    let (src, dst) = (c_addr(1000), s_addr(80));
+    let ip = IpRepr::new(src.ip(), dst.ip()).expect("IPv4 pair");
+    let tcp = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        seq: SeqNum(seq),
+        ack: SeqNum(ack),
+        flags,
+        window: 65535,
+        urgent: 0,
+        options: TcpOptions {
+            mss: flags.syn().then_some(1460),
+            sack_permitted: flags.syn() && sack_ok,
+            ..Default::default()
+        },
+        payload,
+    };
+    let mut buf = Vec::new();
+    emit_packet(&ip, &tcp, &mut buf);
+    buf
+}
+
+/// A sent segment as (flags, ack, SACK-permitted, SACK blocks).
+type SackView = (TcpFlags, u32, bool, Vec<(u32, u32)>);
+
+/// Every packet the stack sends now.
+fn drain_sack(st: &mut Stack, now: Instant) -> Vec<SackView> {
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    while st.poll_transmit(now, &mut buf) {
+        let (_, t) = parse_packet(&buf, ChecksumMode::Verify).expect("valid packet");
+        let blocks = t
+            .options
+            .sack
+            .as_slice()
+            .iter()
+            .map(|(l, r)| (l.0, r.0))
+            .collect();
+        out.push((t.flags, t.ack.0, t.options.sack_permitted, blocks));
+    }
+    out
+}
+
+/// A server connection from C:1000 (peer ISN 1000) whose SYN offered SACK when
+/// `sack_ok`. Returns the stack, the connection, the SYN,ACK's SACK-permitted flag
+/// and the ISS.
+fn established_sack(cfg: ConnConfig, sack_ok: bool) -> (Stack, ConnId, bool, u32) {
+    let mut st = Stack::new(
+        StackConfig {
+            conn: cfg,
+            ..StackConfig::default()
+        },
+        7,
+    );
+    st.add_address(s_addr(80).ip());
+    let l = st.listen(s_addr(80), 4).expect("listen");
+    let now = Instant::from_millis(1);
+    st.handle_packet(now, &seg_from_client(1000, 0, TcpFlags::SYN, &[], sack_ok));
+    let mut buf = Vec::new();
+    assert!(st.poll_transmit(now, &mut buf));
+    let (_, synack) = parse_packet(&buf, ChecksumMode::Verify).expect("SYN,ACK");
+    let (offered, iss) = (synack.options.sack_permitted, synack.seq.0);
+    st.handle_packet(
+        now,
+        &seg_from_client(1001, iss + 1, TcpFlags::ACK, &[], false),
+    );
+    let _ = drain_sack(&mut st, now);
+    let id = st.accept(l).expect("accepted");
+    (st, id, offered, iss)
+}
+
+#[test]
+fn sack_blocks_describe_the_reassembly_queue_most_recent_first() {
+    // RFC 2018 4: the first block holds the most recently received segment, the
+    // others follow by recency; contiguous blocks merge; none once the hole fills.
+    let (mut st, _, offered, iss) = established_sack(ConnConfig::default(), true);
+    assert!(offered, "SACK-permitted answered on the SYN,ACK");
+    let a = iss + 1;
+    let data = |st: &mut Stack, seq: u32, len: usize| {
+        st.handle_packet(
+            T,
+            &seg_from_client(seq, a, TcpFlags::ACK, &vec![7u8; len], false),
+        );
+        drain_sack(st, T)
+    };
+    let ack = TcpFlags::ACK;
+    assert_eq!(
+        data(&mut st, 1021, 10),
+        vec![(ack, 1001, false, vec![(1021, 1031)])]
+    );
+    assert_eq!(
+        data(&mut st, 1041, 10),
+        vec![(ack, 1001, false, vec![(1041, 1051), (1021, 1031)])]
+    );
+    assert_eq!(
+        data(&mut st, 1061, 10),
+        vec![(
+            ack,
+            1001,
+            false,
+            vec![(1061, 1071), (1041, 1051), (1021, 1031)]
+        )]
+    );
+    assert_eq!(
+        data(&mut st, 1031, 10),
+        vec![(ack, 1001, false, vec![(1021, 1051), (1061, 1071)])]
+    );
+    assert_eq!(
+        data(&mut st, 1001, 20),
+        vec![(ack, 1051, false, vec![(1061, 1071)])]
+    );
+    assert_eq!(data(&mut st, 1051, 10), vec![(ack, 1071, false, vec![])]);
+}
+
+#[test]
+fn duplicate_data_is_reported_in_a_first_dsack_block() {
+    // RFC 2883 4: the duplicate range first, then the block containing it, then the rest.
+    let (mut st, _, _, iss) = established_sack(ConnConfig::default(), true);
+    let a = iss + 1;
+    let data = |st: &mut Stack, seq: u32, len: usize| {
+        st.handle_packet(
+            T,
+            &seg_from_client(seq, a, TcpFlags::ACK, &vec![7u8; len], false),
+        );
+        drain_sack(st, T)
+    };
+    let ack = TcpFlags::ACK;
+    let _ = data(&mut st, 1001, 10);
+    let _ = data(&mut st, 1021, 10);
+    let _ = data(&mut st, 1041, 10);
+    // Entirely below RCV.NXT.
+    assert_eq!(
+        data(&mut st, 1001, 5),
+        vec![(
+            ack,
+            1011,
+            false,
+            vec![(1001, 1006), (1041, 1051), (1021, 1031)]
+        )]
+    );
+    // A duplicate inside a queued block moves that block to the front.
+    assert_eq!(
+        data(&mut st, 1025, 6),
+        vec![(
+            ack,
+            1011,
+            false,
+            vec![(1025, 1031), (1021, 1031), (1041, 1051)]
+        )]
+    );
+    // Reported once: the next ACK has only the queue.
+    assert_eq!(
+        data(&mut st, 1061, 10)[0].3,
+        vec![(1061, 1071), (1021, 1031), (1041, 1051)]
+    );
+    // Partly old data is acknowledged at once with its duplicate part.
+    let _ = data(&mut st, 1011, 10);
+    let _ = data(&mut st, 1031, 10);
+    assert_eq!(data(&mut st, 1051, 10), vec![(ack, 1071, false, vec![])]);
+    assert_eq!(
+        data(&mut st, 1066, 15),
+        vec![(ack, 1081, false, vec![(1066, 1071)])]
+    );
+}
+
+#[test]
+fn no_sack_without_the_peers_sack_permitted() {
+    // RFC 2018 2: SACK-permitted is answered only if the SYN carried it, and blocks
+    // are sent only when both sides offered it.
+    let (mut st, _, offered, iss) = established_sack(ConnConfig::default(), false);
+    assert!(!offered);
+    st.handle_packet(
+        T,
+        &seg_from_client(1021, iss + 1, TcpFlags::ACK, &[7; 10], false),
+    );
+    assert_eq!(
+        drain_sack(&mut st, T),
+        vec![(TcpFlags::ACK, 1001, false, vec![])]
+    );
+}
+
+#[test]
+fn delayed_ack_by_segments_acknowledges_every_second_small_segment() {
+    let cfg = ConnConfig {
+        delayed_ack_by_segments: true,
+        ..ConnConfig::default()
+    };
+    let (mut st, _, _, iss) = established_sack(cfg, true);
+    st.handle_packet(
+        T,
+        &seg_from_client(1001, iss + 1, TcpFlags::ACK, &[7; 1], false),
+    );
+    assert_eq!(drain_sack(&mut st, T), vec![]);
+    st.handle_packet(
+        T,
+        &seg_from_client(1002, iss + 1, TcpFlags::ACK, &[7; 2], false),
+    );
+    assert_eq!(
+        drain_sack(&mut st, T),
+        vec![(TcpFlags::ACK, 1004, false, vec![])]
+    );
+    // The default counts bytes: two small segments wait for the delayed-ACK timer.
+    let (mut st, _, _, iss) = established_sack(ConnConfig::default(), true);
+    st.handle_packet(
+        T,
+        &seg_from_client(1001, iss + 1, TcpFlags::ACK, &[7; 1], false),
+    );
+    st.handle_packet(
+        T,
+        &seg_from_client(1002, iss + 1, TcpFlags::ACK, &[7; 2], false),
+    );
+    assert_eq!(drain_sack(&mut st, T), vec![]);
+}
+
+#[test]
+fn sack_blocks_on_a_data_segment_shorten_its_payload() {
+    // RFC 6691: the MSS counts data only; options other than the fixed ones come
+    // out of the payload, so the packet stays within the MTU.
+    let (mut st, id, _, iss) = established_sack(ConnConfig::default(), true);
+    st.handle_packet(
+        T,
+        &seg_from_client(1021, iss + 1, TcpFlags::ACK, &[7; 10], false),
+    );
+    let _ = drain_sack(&mut st, T);
+    st.send(T, id, &[1u8; 3000]).expect("send");
+    let mut buf = Vec::new();
+    assert!(st.poll_transmit(T, &mut buf));
+    let (_, t) = parse_packet(&buf, ChecksumMode::Verify).expect("valid packet");
+    assert_eq!(t.options.sack.as_slice(), &[(SeqNum(1021), SeqNum(1031))]);
+    assert_eq!(t.payload.len(), 1460 - 12);
+}
+
+#[test]
+fn syn_ack_window_field_bounds_the_half_open_window() {
+    // RFC 7323 2.2 / RFC 9293 3.10.7.4: the SYN,ACK advertises 65535 (unscaled), so
+    // RCV.NXT + 65535 lies outside the window: a RST there is dropped unanswered
+    // instead of drawing a challenge ACK.
+    let mut st = Stack::new(StackConfig::default(), 7);
+    st.add_address(s_addr(80).ip());
+    st.listen(s_addr(80), 4).expect("listen");
+    let now = Instant::from_millis(1);
+    st.handle_packet(
+        now,
+        &raw_packet(c_addr(1000), s_addr(80), 1000, 0, TcpFlags::SYN, 65535, &[]),
+    );
+    let _ = drain(&mut st, now);
+    let rst = |seq| raw_packet(c_addr(1000), s_addr(80), seq, 0, TcpFlags::RST, 0, &[]);
+    st.handle_packet(T, &rst(1001 + 65535));
+    assert_eq!(drain(&mut st, T), vec![]);
+    st.handle_packet(T, &rst(1001 + 65534));
+    assert_eq!(drain(&mut st, T).len(), 1, "in window: challenged");
+}
+
+#[test]
+fn freebsd_receive_buffer_knobs_widen_the_acceptable_window() {
+    // round_recv_buffer_to_mss: 65536 becomes 45 * 1460 = 65700 on ESTABLISHED;
+    // accept_up_to_buffer_space: segments up to that space are acceptable although
+    // the unscaled window field says 65535.
+    let cfg = ConnConfig {
+        round_recv_buffer_to_mss: true,
+        accept_up_to_buffer_space: true,
+        ..ConnConfig::default()
+    };
+    let (mut st, id, iss) = established(cfg);
+    let rst = |seq| raw_packet(c_addr(1000), s_addr(80), seq, 0, TcpFlags::RST, 0, &[]);
+    st.handle_packet(T, &rst(1001 + 65700));
+    assert_eq!(drain(&mut st, T), vec![]);
+    st.handle_packet(T, &rst(1001 + 65699));
+    assert_eq!(drain(&mut st, T), vec![(TcpFlags::ACK, iss + 1, 1001)]);
+    assert_eq!(st.state(id), Ok(State::Established));
+    // Without them the advertised 65535 is the limit.
+    let (mut st, _, _) = established(ConnConfig::default());
+    st.handle_packet(T, &rst(1001 + 65535));
+    assert_eq!(drain(&mut st, T), vec![]);
 }
