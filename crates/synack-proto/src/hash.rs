@@ -43,7 +43,10 @@ impl BuildHasher for TableHash {
 
     #[inline]
     fn build_hasher(&self) -> TableHasher {
-        TableHasher { state: self.k0, key: self.k1 }
+        TableHasher {
+            state: self.k0,
+            key: self.k1,
+        }
     }
 }
 
@@ -139,6 +142,9 @@ mod tests {
             local: std::net::SocketAddr::from(([10, 0, 0, 2], 80)),
             remote: std::net::SocketAddr::from(([10, 0, 0, 1], 40000)),
         };
-        assert_ne!(TableHash::default().hash_one(t), TableHash::default().hash_one(t));
+        assert_ne!(
+            TableHash::default().hash_one(t),
+            TableHash::default().hash_one(t)
+        );
     }
 }

@@ -205,7 +205,6 @@ pub struct Stack {
     challenge_tokens: u32,
     challenge_refill: Instant,
     stats: StackStats,
-    scratch: Vec<u8>,
     /// The latest `now` any call brought: the time of events from calls that take none.
     last_now: Instant,
 }
@@ -246,7 +245,6 @@ impl Stack {
             challenge_tokens: cfg.challenge_ack_limit,
             challenge_refill: Instant::ZERO,
             stats: StackStats::default(),
-            scratch: Vec::new(),
             last_now: Instant::ZERO,
         }
     }
@@ -1227,8 +1225,9 @@ impl Stack {
                 c.window,
                 c.options,
                 c.reason,
-                &[],
                 buf,
+                0,
+                |_| {},
             );
             return true;
         }
@@ -1243,13 +1242,14 @@ impl Stack {
             let Some(mut tcb) = slot.tcb.take() else {
                 continue;
             };
-            let mut payload = std::mem::take(&mut self.scratch);
+            let mut payload = 0..0;
             let before = tcb.state;
             let out: Option<OutSegment> = tcb.poll_segment(now, &mut payload);
             let tuple = tcb.tuple;
             let after = tcb.state;
-            self.slots[id.index as usize].tcb = Some(tcb);
             if let Some(o) = out {
+                // The payload goes from the send buffer straight into the packet.
+                let t = &*tcb;
                 self.emit(
                     now,
                     Some(id),
@@ -1260,11 +1260,12 @@ impl Stack {
                     o.window,
                     o.options,
                     o.reason,
-                    &payload,
                     buf,
+                    payload.len(),
+                    |b| t.copy_payload(payload, b),
                 );
             }
-            self.scratch = payload;
+            self.slots[id.index as usize].tcb = Some(tcb);
             // Only a connection that produced a segment may have more to say now; one that
             // produced nothing waits for its next input (ACK, window, timer, user call).
             self.after_change(id, before, after, now, out.is_some());
@@ -1287,8 +1288,9 @@ impl Stack {
         window: u16,
         options: TcpOptions,
         reason: SendReason,
-        payload: &[u8],
         buf: &mut Vec<u8>,
+        payload_len: usize,
+        fill: impl FnOnce(&mut Vec<u8>),
     ) {
         let repr = TcpRepr {
             src_port: tuple.local.port(),
@@ -1299,22 +1301,18 @@ impl Stack {
             window,
             urgent: 0,
             options,
-            payload,
+            payload: &[],
         };
         let Some(ip) = IpRepr::new(tuple.local.ip(), tuple.remote.ip()) else {
             buf.clear();
             return;
         };
-        synack_wire::emit_packet(&ip, &repr, buf);
+        synack_wire::emit_packet_with(&ip, &repr, payload_len, buf, fill);
         self.stats.packets_out += 1;
-        self.sink.push(
-            now,
-            EventKind::SegmentSent {
-                conn,
-                seg: summary(tuple.local, tuple.remote, &repr),
-                reason,
-            },
-        );
+        let mut seg = summary(tuple.local, tuple.remote, &repr);
+        seg.len = payload_len as u32;
+        self.sink
+            .push(now, EventKind::SegmentSent { conn, seg, reason });
     }
 
     /// The earliest deadline at which `handle_timeout` must be called.

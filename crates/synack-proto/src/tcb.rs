@@ -18,9 +18,10 @@ use crate::sink::Sink;
 use crate::state::State;
 use crate::time::{Duration, Instant};
 use std::collections::VecDeque;
+use std::ops::Range;
 use synack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
-/// A segment the connection wants sent. The payload is in the caller's scratch buffer.
+/// A segment the connection wants sent. Its payload is a range of the send buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct OutSegment {
     pub(crate) seq: SeqNum,
@@ -189,6 +190,12 @@ fn copy_range(buf: &VecDeque<u8>, start: usize, end: usize, out: &mut Vec<u8>) {
     if end > a.len() {
         out.extend_from_slice(&b[start.saturating_sub(a.len())..end - a.len()]);
     }
+}
+
+/// Where a segment's payload lies in the send buffer: the stack copies it
+/// straight from there into the packet.
+fn take_range(_buf: &VecDeque<u8>, start: usize, end: usize, out: &mut Range<usize>) {
+    *out = start..end;
 }
 
 fn rcv_wscale_for(buffer: usize) -> u8 {
@@ -1597,13 +1604,14 @@ impl Tcb {
         }
     }
 
-    /// Produce the next segment to send, writing any payload into `payload`.
+    /// Produce the next segment to send, setting `payload` to its payload's
+    /// range in the send buffer (see [`Tcb::copy_payload`]).
     pub(crate) fn poll_segment(
         &mut self,
         now: Instant,
-        payload: &mut Vec<u8>,
+        payload: &mut Range<usize>,
     ) -> Option<OutSegment> {
-        payload.clear();
+        *payload = 0..0;
         if let Some((seq, reason)) = self.rst_pending.take() {
             self.counters.segs_out += 1;
             return Some(OutSegment {
@@ -1677,7 +1685,7 @@ impl Tcb {
         if std::mem::take(&mut self.fast_rtx_pending) {
             let n = mss.min(self.tx.len());
             if n > 0 {
-                copy_range(&self.tx, 0, n, payload);
+                take_range(&self.tx, 0, n, payload);
                 self.counters.retransmits += 1;
                 self.rtt_probe = None;
                 self.counters.bytes_sent += n as u64;
@@ -1699,7 +1707,7 @@ impl Tcb {
         // the same octet at SND.UNA until the peer takes it; the persist timer, not the
         // retransmission timer, paces the probes.
         if std::mem::take(&mut self.force_probe) && !self.tx.is_empty() {
-            copy_range(&self.tx, 0, 1, payload);
+            take_range(&self.tx, 0, 1, payload);
             let seq = self.snd_una;
             self.snd_nxt = self.snd_una + 1;
             if self.snd_nxt.gt(self.snd_max) {
@@ -1724,7 +1732,7 @@ impl Tcb {
                 // once (receiver-side SWS avoidance already keeps such windows large).
                 || (idle && n == usable);
             if send {
-                copy_range(&self.tx, offset, offset + n, payload);
+                take_range(&self.tx, offset, offset + n, payload);
                 let seq = self.snd_nxt;
                 self.snd_nxt += n as u32;
                 let mut flags = TcpFlags::ACK;
@@ -1828,6 +1836,11 @@ impl Tcb {
                 && self.snd_nxt == self.iss
                 && self.state != State::Listen)
             || (self.syn_acked() && self.has_unsent())
+    }
+
+    /// Append the send buffer's bytes in `range` (from [`Tcb::poll_segment`]) to `out`.
+    pub(crate) fn copy_payload(&self, range: Range<usize>, out: &mut Vec<u8>) {
+        copy_range(&self.tx, range.start, range.end, out);
     }
 
     /// Bytes in the send buffer not yet acknowledged.
