@@ -19,6 +19,7 @@ use crate::state::State;
 use crate::time::{Duration, Instant};
 use std::collections::VecDeque;
 use std::ops::Range;
+use std::sync::Arc;
 use synack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
 /// A segment the connection wants sent. Its payload is a range of the send buffer.
@@ -91,7 +92,9 @@ pub(crate) struct Tcb {
     pub(crate) state: State,
     pub(crate) origin: Origin,
     pub(crate) owner: Owner,
-    pub(crate) cfg: ConnConfig,
+    /// Shared with the listener or the stack; copied on write when a setting
+    /// changes on this connection (Nagle, keepalive, user timeout).
+    pub(crate) cfg: Arc<ConnConfig>,
     pub(crate) error: Option<ConnError>,
     pub(crate) counters: Counters,
 
@@ -211,13 +214,18 @@ impl Tcb {
     fn blank(
         id: ConnId,
         tuple: FourTuple,
-        cfg: ConnConfig,
+        cfg: Arc<ConnConfig>,
         iss: SeqNum,
         our_mss: u16,
         now: Instant,
         origin: Origin,
     ) -> Tcb {
         let rtt = RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto);
+        let rcv_wscale = if cfg.window_scaling {
+            rcv_wscale_for(cfg.recv_buffer)
+        } else {
+            0
+        };
         Tcb {
             id,
             tuple,
@@ -247,11 +255,7 @@ impl Tcb {
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
-            rcv_wscale: if cfg.window_scaling {
-                rcv_wscale_for(cfg.recv_buffer)
-            } else {
-                0
-            },
+            rcv_wscale,
             rx: VecDeque::new(),
             ooo: Vec::new(),
             ooo_bytes: 0,
@@ -294,7 +298,7 @@ impl Tcb {
     pub(crate) fn new_active(
         id: ConnId,
         tuple: FourTuple,
-        cfg: ConnConfig,
+        cfg: Arc<ConnConfig>,
         iss: SeqNum,
         our_mss: u16,
         ctx: &mut SegCtx<'_>,
@@ -309,7 +313,7 @@ impl Tcb {
     pub(crate) fn new_passive(
         id: ConnId,
         tuple: FourTuple,
-        cfg: ConnConfig,
+        cfg: Arc<ConnConfig>,
         iss: SeqNum,
         our_mss: u16,
         listener: ListenerId,
@@ -344,7 +348,7 @@ impl Tcb {
     pub(crate) fn from_cookie(
         id: ConnId,
         tuple: FourTuple,
-        cfg: ConnConfig,
+        cfg: Arc<ConnConfig>,
         iss: SeqNum,
         irs: SeqNum,
         peer_mss: u16,
@@ -369,7 +373,7 @@ impl Tcb {
         t.irs = irs;
         t.rcv_nxt = irs + 1;
         // The cookie SYN,ACK advertised min(buffer, 65535) unscaled (see Stack::listener_segment).
-        t.rcv_adv = t.rcv_nxt + cfg.recv_buffer.min(0xffff) as u32;
+        t.rcv_adv = t.rcv_nxt + t.cfg.recv_buffer.min(0xffff) as u32;
         t.snd_una = iss + 1;
         t.snd_nxt = iss + 1;
         t.snd_max = iss + 1;
@@ -1356,7 +1360,7 @@ impl Tcb {
 
     /// Change keepalive settings on a live connection.
     pub(crate) fn set_keepalive(&mut self, k: Option<Keepalive>, now: Instant) {
-        self.cfg.keepalive = k;
+        Arc::make_mut(&mut self.cfg).keepalive = k;
         if self.state.is_synchronized() {
             self.arm_keepalive(now);
         }
@@ -1364,12 +1368,12 @@ impl Tcb {
 
     /// Change Nagle on a live connection.
     pub(crate) fn set_nodelay(&mut self, nodelay: bool) {
-        self.cfg.nagle = !nodelay;
+        Arc::make_mut(&mut self.cfg).nagle = !nodelay;
     }
 
     /// Change the user timeout.
     pub(crate) fn set_user_timeout(&mut self, t: Option<Duration>) {
-        self.cfg.user_timeout = t;
+        Arc::make_mut(&mut self.cfg).user_timeout = t;
     }
 
     // ----- timers --------------------------------------------------------
