@@ -6,48 +6,66 @@ use crate::time::Duration;
 /// Linux uses one jiffy; 1 ms keeps RTTVAR from collapsing on a LAN).
 const GRANULARITY: Duration = Duration::from_millis(1);
 
+/// "No sample yet" in `srtt`.
+const NO_SRTT: u64 = u64::MAX;
+
+/// Nanoseconds of `d` (saturating; 584 years).
+fn ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX - 1)
+}
+
 /// SRTT, RTTVAR and the RTO with its exponential backoff.
+///
+/// Kept per connection, so stored compactly: durations as nanoseconds (exact
+/// for every `Duration` the arithmetic below produces), SRTT's absence as a
+/// sentinel.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RttEstimator {
-    srtt: Option<Duration>,
-    rttvar: Duration,
-    rto: Duration,
-    backoff: u32,
-    min: Duration,
-    max: Duration,
+    srtt: u64,
+    rttvar: u64,
+    rto: u64,
+    min: u64,
+    max: u64,
+    backoff: u8,
 }
 
 impl RttEstimator {
     /// RFC 6298 2.1: before any sample, RTO is the initial value (1 s).
     pub(crate) fn new(initial: Duration, min: Duration, max: Duration) -> Self {
         RttEstimator {
-            srtt: None,
-            rttvar: Duration::ZERO,
-            rto: initial.clamp(min, max),
+            srtt: NO_SRTT,
+            rttvar: 0,
+            rto: ns(initial.clamp(min, max)),
             backoff: 0,
-            min,
-            max,
+            min: ns(min),
+            max: ns(max),
         }
+    }
+
+    fn min(&self) -> Duration {
+        Duration::from_nanos(self.min)
+    }
+
+    fn max(&self) -> Duration {
+        Duration::from_nanos(self.max)
     }
 
     /// Feed one RTT measurement (never from a retransmitted segment: Karn's rule).
     pub(crate) fn sample(&mut self, r: Duration) {
-        match self.srtt {
+        let (srtt, rttvar) = match self.srtt() {
             // RFC 6298 2.2: first measurement.
-            None => {
-                self.srtt = Some(r);
-                self.rttvar = r / 2;
-            }
+            None => (r, r / 2),
             // RFC 6298 2.3: alpha = 1/8, beta = 1/4; RTTVAR first, with the old SRTT.
             Some(srtt) => {
                 let err = srtt.abs_diff(r);
-                self.rttvar = (self.rttvar * 3 + err) / 4;
-                self.srtt = Some((srtt * 7 + r) / 8);
+                let rttvar = (self.rttvar() * 3 + err) / 4;
+                (((srtt * 7 + r) / 8), rttvar)
             }
-        }
-        let srtt = self.srtt.unwrap_or(r);
+        };
+        self.srtt = ns(srtt);
+        self.rttvar = ns(rttvar);
         // RFC 6298 2.3 and 2.4: RTO = SRTT + max(G, K*RTTVAR), clamped.
-        self.rto = (srtt + GRANULARITY.max(self.rttvar * 4)).clamp(self.min, self.max);
+        self.rto = ns((srtt + GRANULARITY.max(rttvar * 4)).clamp(self.min(), self.max()));
         // A valid sample ends any backoff (RFC 6298 5.7 note, as Linux does).
         self.backoff = 0;
     }
@@ -64,36 +82,37 @@ impl RttEstimator {
 
     /// RFC 6298 5.7: after a retransmitted SYN and with no sample, use 3 s.
     pub(crate) fn reset_after_syn_retransmit(&mut self) {
-        if self.srtt.is_none() {
-            self.rto = Duration::from_secs(3).clamp(self.min, self.max);
+        if self.srtt == NO_SRTT {
+            self.rto = ns(Duration::from_secs(3).clamp(self.min(), self.max()));
         }
     }
 
     /// The current timeout, backoff included.
     pub(crate) fn rto(&self) -> Duration {
-        let mut t = self.rto;
+        let max = self.max();
+        let mut t = Duration::from_nanos(self.rto);
         for _ in 0..self.backoff {
             t = t.saturating_mul(2);
-            if t >= self.max {
-                return self.max;
+            if t >= max {
+                return max;
             }
         }
-        t.min(self.max)
+        t.min(max)
     }
 
     /// Smoothed RTT, if measured.
     pub(crate) fn srtt(&self) -> Option<Duration> {
-        self.srtt
+        (self.srtt != NO_SRTT).then(|| Duration::from_nanos(self.srtt))
     }
 
     /// RTT variance.
     pub(crate) fn rttvar(&self) -> Duration {
-        self.rttvar
+        Duration::from_nanos(self.rttvar)
     }
 
     /// Number of backoffs in force.
     pub(crate) fn backoff(&self) -> u32 {
-        self.backoff
+        u32::from(self.backoff)
     }
 }
 

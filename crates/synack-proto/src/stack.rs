@@ -14,9 +14,9 @@ use crate::sink::Sink;
 use crate::state::State;
 use crate::tcb::{Disposition, OutSegment, Owner, SegCtx, Tcb};
 use crate::time::{Duration, Instant};
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use synack_wire::{ChecksumMode, IpRepr, SeqNum, TcpFlags, TcpOptions, TcpRepr};
 
 /// Which half of a connection to shut down.
@@ -149,7 +149,7 @@ struct Listener {
     local: SocketAddr,
     backlog: usize,
     syn_backlog: usize,
-    cfg: ConnConfig,
+    cfg: Arc<ConnConfig>,
     accept: VecDeque<ConnId>,
     half_open: usize,
     sources: HashMap<IpAddr, u32>,
@@ -160,8 +160,114 @@ struct Listener {
 struct Slot {
     generation: u32,
     tcb: Option<Box<Tcb>>,
-    scheduled: Option<Instant>,
+    /// Position of this slot's entry in the timer heap (`NOT_QUEUED`: none).
+    heap_pos: u32,
     dirty: bool,
+}
+
+/// `Slot::heap_pos` of a slot with no deadline.
+const NOT_QUEUED: u32 = u32::MAX;
+
+/// The connections' deadlines: a binary min-heap of (deadline, slot index)
+/// with at most one entry per slot, whose slot records the entry's position,
+/// so a deadline that changes moves its entry instead of leaving a stale one
+/// behind. Ties go to the lower slot index.
+#[derive(Debug, Default)]
+struct TimerHeap {
+    heap: Vec<(Instant, u32)>,
+}
+
+impl TimerHeap {
+    fn peek(&self) -> Option<(Instant, u32)> {
+        self.heap.first().copied()
+    }
+
+    /// Set (or with `None` remove) the deadline of slot `index`.
+    fn set(&mut self, slots: &mut [Slot], index: u32, deadline: Option<Instant>) {
+        let pos = slots[index as usize].heap_pos;
+        match (pos, deadline) {
+            (NOT_QUEUED, None) => {}
+            (NOT_QUEUED, Some(d)) => {
+                let at = self.heap.len();
+                self.heap.push((d, index));
+                slots[index as usize].heap_pos = at as u32;
+                self.sift_up(slots, at);
+            }
+            (pos, Some(d)) => {
+                let pos = pos as usize;
+                let old = self.heap[pos];
+                if old.0 != d {
+                    self.heap[pos].0 = d;
+                    if (d, index) < old {
+                        self.sift_up(slots, pos);
+                    } else {
+                        self.sift_down(slots, pos);
+                    }
+                }
+            }
+            (pos, None) => {
+                let pos = pos as usize;
+                slots[index as usize].heap_pos = NOT_QUEUED;
+                let last = self.heap.len() - 1;
+                if pos != last {
+                    let moved = self.heap[last];
+                    let removed = self.heap[pos];
+                    self.heap[pos] = moved;
+                    self.heap.pop();
+                    slots[moved.1 as usize].heap_pos = pos as u32;
+                    if moved < removed {
+                        self.sift_up(slots, pos);
+                    } else {
+                        self.sift_down(slots, pos);
+                    }
+                } else {
+                    self.heap.pop();
+                }
+            }
+        }
+    }
+
+    fn sift_up(&mut self, slots: &mut [Slot], mut pos: usize) {
+        let e = self.heap[pos];
+        while pos > 0 {
+            let parent = (pos - 1) / 2;
+            let p = self.heap[parent];
+            if p <= e {
+                break;
+            }
+            self.heap[pos] = p;
+            slots[p.1 as usize].heap_pos = pos as u32;
+            pos = parent;
+        }
+        self.heap[pos] = e;
+        slots[e.1 as usize].heap_pos = pos as u32;
+    }
+
+    fn sift_down(&mut self, slots: &mut [Slot], mut pos: usize) {
+        let e = self.heap[pos];
+        let n = self.heap.len();
+        loop {
+            let l = 2 * pos + 1;
+            if l >= n {
+                break;
+            }
+            let r = l + 1;
+            let c = if r < n && self.heap[r] < self.heap[l] {
+                r
+            } else {
+                l
+            };
+            let ch = self.heap[c];
+            if e <= ch {
+                break;
+            }
+            self.heap[pos] = ch;
+            slots[ch.1 as usize].heap_pos = pos as u32;
+            pos = c;
+        }
+        self.heap[pos] = e;
+        slots[e.1 as usize].heap_pos = pos as u32;
+    }
 }
 
 /// A control segment owned by no connection (RST replies, cookie SYN,ACKs).
@@ -188,6 +294,8 @@ const MAX_CTL_QUEUE: usize = 4096;
 #[derive(Debug)]
 pub struct Stack {
     cfg: StackConfig,
+    /// `cfg.conn`, shared by the connections that use the defaults.
+    conn_cfg: Arc<ConnConfig>,
     addrs: Vec<IpAddr>,
     slots: Vec<Slot>,
     free: Vec<u32>,
@@ -195,7 +303,7 @@ pub struct Stack {
     demux: HashMap<FourTuple, ConnId, TableHash>,
     listeners: Vec<Option<Listener>>,
     listen_map: HashMap<SocketAddr, ListenerId, TableHash>,
-    timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
+    timers: TimerHeap,
     dirty: VecDeque<ConnId>,
     ctl: VecDeque<CtlSeg>,
     sink: Sink,
@@ -205,7 +313,6 @@ pub struct Stack {
     challenge_tokens: u32,
     challenge_refill: Instant,
     stats: StackStats,
-    scratch: Vec<u8>,
     /// The latest `now` any call brought: the time of events from calls that take none.
     last_now: Instant,
 }
@@ -229,6 +336,7 @@ impl Stack {
     pub fn new(cfg: StackConfig, seed: u64) -> Stack {
         Stack {
             cfg,
+            conn_cfg: Arc::new(cfg.conn),
             addrs: Vec::new(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -236,7 +344,7 @@ impl Stack {
             demux: HashMap::default(),
             listeners: Vec::new(),
             listen_map: HashMap::default(),
-            timers: BinaryHeap::new(),
+            timers: TimerHeap::default(),
             dirty: VecDeque::new(),
             ctl: VecDeque::new(),
             sink: Sink::new(cfg.max_events, cfg.trace),
@@ -246,7 +354,6 @@ impl Stack {
             challenge_tokens: cfg.challenge_ack_limit,
             challenge_refill: Instant::ZERO,
             stats: StackStats::default(),
-            scratch: Vec::new(),
             last_now: Instant::ZERO,
         }
     }
@@ -271,6 +378,16 @@ impl Stack {
     /// Change the defaults for connections opened from now on.
     pub fn set_conn_config(&mut self, cfg: ConnConfig) {
         self.cfg.conn = cfg;
+        self.conn_cfg = Arc::new(cfg);
+    }
+
+    /// A shared copy of `cfg`: the stack's defaults when equal, else a new one.
+    fn shared_conn_config(&self, cfg: ConnConfig) -> Arc<ConnConfig> {
+        if cfg == *self.conn_cfg {
+            Arc::clone(&self.conn_cfg)
+        } else {
+            Arc::new(cfg)
+        }
     }
 
     fn our_mss(&self, remote: &SocketAddr, cfg: &ConnConfig) -> u16 {
@@ -308,7 +425,7 @@ impl Stack {
                 self.slots.push(Slot {
                     generation: 0,
                     tcb: None,
-                    scheduled: None,
+                    heap_pos: NOT_QUEUED,
                     dirty: false,
                 });
                 i
@@ -331,8 +448,8 @@ impl Stack {
                     }
                 }
                 slot.generation = slot.generation.wrapping_add(1);
-                slot.scheduled = None;
                 slot.dirty = false;
+                self.timers.set(&mut self.slots, id.index, None);
                 self.free.push(id.index);
                 self.live -= 1;
             }
@@ -439,12 +556,7 @@ impl Stack {
             return;
         };
         let next = tcb.next_deadline();
-        if next != slot.scheduled {
-            slot.scheduled = next;
-            if let Some(d) = next {
-                self.timers.push(Reverse((d, id)));
-            }
-        }
+        self.timers.set(&mut self.slots, id.index, next);
     }
 
     fn mark_dirty(&mut self, id: ConnId) {
@@ -504,7 +616,7 @@ impl Stack {
             local,
             backlog,
             syn_backlog: syn_backlog.max(1),
-            cfg,
+            cfg: self.shared_conn_config(cfg),
             accept: VecDeque::new(),
             half_open: 0,
             sources: HashMap::new(),
@@ -670,12 +782,13 @@ impl Stack {
         let id = self.alloc()?;
         let iss = self.isn(&tuple, now);
         let mss = self.our_mss(&remote, &cfg);
+        let shared = self.shared_conn_config(cfg);
         let mut ctx = SegCtx {
             now,
             sink: &mut self.sink,
             challenge_tokens: &mut self.challenge_tokens,
         };
-        let tcb = Tcb::new_active(id, tuple, cfg, iss, mss, &mut ctx);
+        let tcb = Tcb::new_active(id, tuple, shared, iss, mss, &mut ctx);
         self.slots[id.index as usize].tcb = Some(Box::new(tcb));
         self.demux.insert(tuple, id);
         self.stats.active_opens += 1;
@@ -1087,7 +1200,7 @@ impl Stack {
                 seg.options
                     .mss
                     .unwrap_or(if tuple.remote.is_ipv4() { 536 } else { 1220 });
-            let cfg = lst.cfg;
+            let cfg = Arc::clone(&lst.cfg);
             let our = self.our_mss(&tuple.remote, &cfg);
             let (iss, _) = cookie::make(self.cookie_key, &tuple, seg.seq, peer_mss, now);
             if let Some(lst) = self.listener_mut(l) {
@@ -1113,7 +1226,7 @@ impl Stack {
             self.drop_pkt(now, None, Some(sum), DropReason::SynQueueFull);
             return;
         }
-        let cfg = lst.cfg;
+        let cfg = Arc::clone(&lst.cfg);
         let id = match self.alloc() {
             Ok(id) => id,
             Err(_) => {
@@ -1159,7 +1272,7 @@ impl Stack {
             self.drop_pkt(now, None, Some(sum), DropReason::AcceptQueueFull);
             return;
         }
-        let cfg = lst.cfg;
+        let cfg = Arc::clone(&lst.cfg);
         let Ok(id) = self.alloc() else {
             self.drop_pkt(now, None, Some(sum), DropReason::ConnectionLimit);
             return;
@@ -1227,8 +1340,9 @@ impl Stack {
                 c.window,
                 c.options,
                 c.reason,
-                &[],
                 buf,
+                0,
+                |_| {},
             );
             return true;
         }
@@ -1243,13 +1357,14 @@ impl Stack {
             let Some(mut tcb) = slot.tcb.take() else {
                 continue;
             };
-            let mut payload = std::mem::take(&mut self.scratch);
+            let mut payload = 0..0;
             let before = tcb.state;
             let out: Option<OutSegment> = tcb.poll_segment(now, &mut payload);
             let tuple = tcb.tuple;
             let after = tcb.state;
-            self.slots[id.index as usize].tcb = Some(tcb);
             if let Some(o) = out {
+                // The payload goes from the send buffer straight into the packet.
+                let t = &*tcb;
                 self.emit(
                     now,
                     Some(id),
@@ -1260,11 +1375,12 @@ impl Stack {
                     o.window,
                     o.options,
                     o.reason,
-                    &payload,
                     buf,
+                    payload.len(),
+                    |b| t.copy_payload(payload, b),
                 );
             }
-            self.scratch = payload;
+            self.slots[id.index as usize].tcb = Some(tcb);
             // Only a connection that produced a segment may have more to say now; one that
             // produced nothing waits for its next input (ACK, window, timer, user call).
             self.after_change(id, before, after, now, out.is_some());
@@ -1287,8 +1403,9 @@ impl Stack {
         window: u16,
         options: TcpOptions,
         reason: SendReason,
-        payload: &[u8],
         buf: &mut Vec<u8>,
+        payload_len: usize,
+        fill: impl FnOnce(&mut Vec<u8>),
     ) {
         let repr = TcpRepr {
             src_port: tuple.local.port(),
@@ -1299,46 +1416,40 @@ impl Stack {
             window,
             urgent: 0,
             options,
-            payload,
+            payload: &[],
         };
         let Some(ip) = IpRepr::new(tuple.local.ip(), tuple.remote.ip()) else {
             buf.clear();
             return;
         };
-        synack_wire::emit_packet(&ip, &repr, buf);
+        synack_wire::emit_packet_with(&ip, &repr, payload_len, buf, fill);
         self.stats.packets_out += 1;
-        self.sink.push(
-            now,
-            EventKind::SegmentSent {
-                conn,
-                seg: summary(tuple.local, tuple.remote, &repr),
-                reason,
-            },
-        );
+        let mut seg = summary(tuple.local, tuple.remote, &repr);
+        seg.len = payload_len as u32;
+        self.sink
+            .push(now, EventKind::SegmentSent { conn, seg, reason });
     }
 
     /// The earliest deadline at which `handle_timeout` must be called.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _))| *t)
+        self.timers.peek().map(|(t, _)| t)
     }
 
     /// Fire every timer due at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = self.last_now.max(now);
         self.refill_challenge(now);
-        while let Some(&Reverse((t, id))) = self.timers.peek() {
+        while let Some((t, index)) = self.timers.peek() {
             if t > now {
                 break;
             }
-            self.timers.pop();
-            let Some(slot) = self.slots.get_mut(id.index as usize) else {
-                continue;
+            self.timers.set(&mut self.slots, index, None);
+            let slot = &self.slots[index as usize];
+            let id = ConnId {
+                index,
+                generation: slot.generation,
             };
-            if slot.generation != id.generation || slot.scheduled != Some(t) {
-                continue; // stale entry
-            }
-            slot.scheduled = None;
             let tuple = match slot.tcb.as_deref() {
                 Some(tcb) => tcb.tuple,
                 None => continue,

@@ -18,9 +18,11 @@ use crate::sink::Sink;
 use crate::state::State;
 use crate::time::{Duration, Instant};
 use std::collections::VecDeque;
+use std::ops::Range;
+use std::sync::Arc;
 use synack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
-/// A segment the connection wants sent. The payload is in the caller's scratch buffer.
+/// A segment the connection wants sent. Its payload is a range of the send buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct OutSegment {
     pub(crate) seq: SeqNum,
@@ -90,7 +92,9 @@ pub(crate) struct Tcb {
     pub(crate) state: State,
     pub(crate) origin: Origin,
     pub(crate) owner: Owner,
-    pub(crate) cfg: ConnConfig,
+    /// Shared with the listener or the stack; copied on write when a setting
+    /// changes on this connection (Nagle, keepalive, user timeout).
+    pub(crate) cfg: Arc<ConnConfig>,
     pub(crate) error: Option<ConnError>,
     pub(crate) counters: Counters,
 
@@ -201,6 +205,12 @@ fn copy_range(buf: &VecDeque<u8>, start: usize, end: usize, out: &mut Vec<u8>) {
 /// The longest an ACK is delayed, whatever the configuration says.
 const MAX_DELAYED_ACK: Duration = Duration::from_millis(200);
 
+/// Where a segment's payload lies in the send buffer: the stack copies it
+/// straight from there into the packet.
+fn take_range(_buf: &VecDeque<u8>, start: usize, end: usize, out: &mut Range<usize>) {
+    *out = start..end;
+}
+
 fn rcv_wscale_for(buffer: usize) -> u8 {
     // RFC 7323 2.3: the smallest shift that lets the 16-bit field cover the buffer, at most 14.
     let mut shift = 0u8;
@@ -214,13 +224,18 @@ impl Tcb {
     fn blank(
         id: ConnId,
         tuple: FourTuple,
-        cfg: ConnConfig,
+        cfg: Arc<ConnConfig>,
         iss: SeqNum,
         our_mss: u16,
         now: Instant,
         origin: Origin,
     ) -> Tcb {
         let rtt = RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto);
+        let rcv_wscale = if cfg.window_scaling {
+            rcv_wscale_for(cfg.recv_buffer)
+        } else {
+            0
+        };
         Tcb {
             id,
             tuple,
@@ -250,11 +265,7 @@ impl Tcb {
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
-            rcv_wscale: if cfg.window_scaling {
-                rcv_wscale_for(cfg.recv_buffer)
-            } else {
-                0
-            },
+            rcv_wscale,
             rx: VecDeque::new(),
             ooo: Vec::new(),
             ooo_bytes: 0,
@@ -300,7 +311,7 @@ impl Tcb {
     pub(crate) fn new_active(
         id: ConnId,
         tuple: FourTuple,
-        cfg: ConnConfig,
+        cfg: Arc<ConnConfig>,
         iss: SeqNum,
         our_mss: u16,
         ctx: &mut SegCtx<'_>,
@@ -315,7 +326,7 @@ impl Tcb {
     pub(crate) fn new_passive(
         id: ConnId,
         tuple: FourTuple,
-        cfg: ConnConfig,
+        cfg: Arc<ConnConfig>,
         iss: SeqNum,
         our_mss: u16,
         listener: ListenerId,
@@ -350,7 +361,7 @@ impl Tcb {
     pub(crate) fn from_cookie(
         id: ConnId,
         tuple: FourTuple,
-        cfg: ConnConfig,
+        cfg: Arc<ConnConfig>,
         iss: SeqNum,
         irs: SeqNum,
         peer_mss: u16,
@@ -375,7 +386,7 @@ impl Tcb {
         t.irs = irs;
         t.rcv_nxt = irs + 1;
         // The cookie SYN,ACK advertised min(buffer, 65535) unscaled (see Stack::listener_segment).
-        t.rcv_adv = t.rcv_nxt + cfg.recv_buffer.min(0xffff) as u32;
+        t.rcv_adv = t.rcv_nxt + t.cfg.recv_buffer.min(0xffff) as u32;
         t.snd_una = iss + 1;
         t.snd_nxt = iss + 1;
         t.snd_max = iss + 1;
@@ -560,7 +571,9 @@ impl Tcb {
         if self.cfg.round_recv_buffer_to_mss {
             let mss = usize::from(self.snd_mss);
             if self.cfg.recv_buffer > mss {
-                self.cfg.recv_buffer = self.cfg.recv_buffer.div_ceil(mss) * mss;
+                // Only the connections using this FreeBSD knob pay for their own copy.
+                let rounded = self.cfg.recv_buffer.div_ceil(mss) * mss;
+                Arc::make_mut(&mut self.cfg).recv_buffer = rounded;
             }
         }
     }
@@ -1484,7 +1497,7 @@ impl Tcb {
 
     /// Change keepalive settings on a live connection.
     pub(crate) fn set_keepalive(&mut self, k: Option<Keepalive>, now: Instant) {
-        self.cfg.keepalive = k;
+        Arc::make_mut(&mut self.cfg).keepalive = k;
         if self.state.is_synchronized() {
             self.arm_keepalive(now);
         }
@@ -1492,12 +1505,12 @@ impl Tcb {
 
     /// Change Nagle on a live connection.
     pub(crate) fn set_nodelay(&mut self, nodelay: bool) {
-        self.cfg.nagle = !nodelay;
+        Arc::make_mut(&mut self.cfg).nagle = !nodelay;
     }
 
     /// Change the user timeout.
     pub(crate) fn set_user_timeout(&mut self, t: Option<Duration>) {
-        self.cfg.user_timeout = t;
+        Arc::make_mut(&mut self.cfg).user_timeout = t;
     }
 
     // ----- timers --------------------------------------------------------
@@ -1772,13 +1785,14 @@ impl Tcb {
         }
     }
 
-    /// Produce the next segment to send, writing any payload into `payload`.
+    /// Produce the next segment to send, setting `payload` to its payload's
+    /// range in the send buffer (see [`Tcb::copy_payload`]).
     pub(crate) fn poll_segment(
         &mut self,
         now: Instant,
-        payload: &mut Vec<u8>,
+        payload: &mut Range<usize>,
     ) -> Option<OutSegment> {
-        payload.clear();
+        *payload = 0..0;
         if let Some((seq, reason)) = self.rst_pending.take() {
             self.counters.segs_out += 1;
             return Some(OutSegment {
@@ -1856,7 +1870,7 @@ impl Tcb {
         if std::mem::take(&mut self.fast_rtx_pending) {
             let n = mss.min(self.tx.len());
             if n > 0 {
-                copy_range(&self.tx, 0, n, payload);
+                take_range(&self.tx, 0, n, payload);
                 self.counters.retransmits += 1;
                 self.rtt_probe = None;
                 self.counters.bytes_sent += n as u64;
@@ -1878,7 +1892,7 @@ impl Tcb {
         // the same octet at SND.UNA until the peer takes it; the persist timer, not the
         // retransmission timer, paces the probes.
         if std::mem::take(&mut self.force_probe) && !self.tx.is_empty() {
-            copy_range(&self.tx, 0, 1, payload);
+            take_range(&self.tx, 0, 1, payload);
             let seq = self.snd_una;
             self.snd_nxt = self.snd_una + 1;
             if self.snd_nxt.gt(self.snd_max) {
@@ -1903,7 +1917,7 @@ impl Tcb {
                 // once (receiver-side SWS avoidance already keeps such windows large).
                 || (idle && n == usable);
             if send {
-                copy_range(&self.tx, offset, offset + n, payload);
+                take_range(&self.tx, offset, offset + n, payload);
                 let seq = self.snd_nxt;
                 self.snd_nxt += n as u32;
                 let mut flags = TcpFlags::ACK;
@@ -2007,6 +2021,11 @@ impl Tcb {
                 && self.snd_nxt == self.iss
                 && self.state != State::Listen)
             || (self.syn_acked() && self.has_unsent())
+    }
+
+    /// Append the send buffer's bytes in `range` (from [`Tcb::poll_segment`]) to `out`.
+    pub(crate) fn copy_payload(&self, range: Range<usize>, out: &mut Vec<u8>) {
+        copy_range(&self.tx, range.start, range.end, out);
     }
 
     /// Bytes in the send buffer not yet acknowledged.

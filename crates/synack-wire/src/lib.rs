@@ -100,3 +100,33 @@ pub fn emit_packet(ip: &IpRepr, tcp: &TcpRepr<'_>, buf: &mut Vec<u8>) {
     ip.emit(ip_buf, tcp_len);
     tcp.emit(tcp_buf, ip);
 }
+
+/// Emit an IP packet carrying `tcp`'s header and a payload of `payload_len`
+/// bytes that `fill` appends to `buf` (`tcp.payload` is ignored). `buf` is
+/// cleared first; only the headers are zero-filled before being written, the
+/// payload is written once, by `fill`, and the TCP checksum is computed over
+/// the final bytes.
+///
+/// # Panics
+/// If `fill` does not append exactly `payload_len` bytes.
+pub fn emit_packet_with(
+    ip: &IpRepr,
+    tcp: &TcpRepr<'_>,
+    payload_len: usize,
+    buf: &mut Vec<u8>,
+    fill: impl FnOnce(&mut Vec<u8>),
+) {
+    buf.clear();
+    let ip_len = ip.header_len();
+    let tcp_hlen = tcp.header_len();
+    let tcp_len = tcp_hlen + payload_len;
+    buf.reserve(ip_len + tcp_len);
+    buf.resize(ip_len + tcp_hlen, 0);
+    fill(buf);
+    assert_eq!(buf.len(), ip_len + tcp_len, "payload length mismatch");
+    let (ip_buf, tcp_buf) = buf.split_at_mut(ip_len);
+    ip.emit(ip_buf, tcp_len);
+    tcp.emit_header(tcp_buf);
+    // RFC 9293 3.1: the checksum covers pseudo-header, header and data.
+    tcp::TcpPacket::new_unchecked(tcp_buf).fill_checksum(ip.src(), ip.dst());
+}

@@ -676,6 +676,20 @@ impl<'a> TcpRepr<'a> {
         let buf = &mut buf[..total];
         let (head, data) = buf.split_at_mut(hlen);
         data.copy_from_slice(self.payload);
+        self.emit_header(head);
+        // RFC 9293 3.1: the checksum covers pseudo-header, header and data.
+        let mut p = TcpPacket::new_unchecked(buf);
+        p.fill_checksum(ip.src(), ip.dst());
+    }
+
+    /// Write the header and options into `head[..self.header_len()]` with a
+    /// zero checksum field; `self.payload` is not written (nor read).
+    ///
+    /// # Panics
+    /// If `head` is shorter than [`TcpRepr::header_len`].
+    pub fn emit_header(&self, head: &mut [u8]) {
+        let hlen = self.header_len();
+        let head = &mut head[..hlen];
         let (fixed, opts) = head.split_at_mut(TCP_HEADER_LEN);
         self.options.emit(opts);
         let mut p = TcpPacket::new_unchecked(fixed);
@@ -688,9 +702,6 @@ impl<'a> TcpRepr<'a> {
         p.set_window_len(self.window);
         p.set_checksum(0);
         p.set_urgent_at(self.urgent);
-        // RFC 9293 3.1: the checksum covers pseudo-header, header and data.
-        let mut p = TcpPacket::new_unchecked(buf);
-        p.fill_checksum(ip.src(), ip.dst());
     }
 
     /// SEG.LEN of RFC 9293 3.4: payload octets plus one for SYN and one for FIN.
