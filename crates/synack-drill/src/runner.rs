@@ -1770,6 +1770,7 @@ impl<'a> Runner<'a> {
                 ns.cfg.window_scaling = !off && self.stack_cfg.conn.window_scaling;
                 ns.cfg.timestamps = !off && self.stack_cfg.conn.timestamps;
                 ns.cfg.sack = !off && self.stack_cfg.conn.sack;
+                ns.cfg.mss_option = !off;
             }
             other => return not_run(format!("setsockopt {level} {other}")),
         }

@@ -88,6 +88,12 @@ fn field(name: &str, subject: &Subject) -> Result<i64, CodeError> {
                 "tcpi_total_retrans" => s.retransmits as i64,
                 "tcpi_snd_wscale" => i64::from(s.snd_wscale),
                 "tcpi_rcv_wscale" => i64::from(s.rcv_wscale),
+                // TCPI_OPT_TIMESTAMPS 1, TCPI_OPT_SACK 2, TCPI_OPT_WSCALE 4 (as Linux and FreeBSD).
+                "tcpi_options" => {
+                    i64::from(s.timestamps)
+                        | i64::from(s.sack) << 1
+                        | i64::from(s.window_scaling) << 2
+                }
                 "tcpi_unacked" => i64::from(s.bytes_in_flight / u32::from(s.snd_mss.max(1))),
                 "tcpi_bytes_acked" => s.bytes_acked as i64,
                 "tcpi_bytes_received" => s.bytes_received as i64,

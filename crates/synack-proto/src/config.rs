@@ -97,6 +97,9 @@ pub struct ConnConfig {
     /// SYNs carry SACK-permitted, ACKs report the reassembly queue in SACK blocks;
     /// SACK blocks received are ignored (no RFC 6675 recovery).
     pub sack: bool,
+    /// Send the MSS option on SYNs (RFC 9293 3.7.1). Off only when the application asks
+    /// for a SYN without options (TCP_NOOPT); the peer then assumes 536 (1220 for IPv6).
+    pub mss_option: bool,
     /// Report duplicate segments in a first D-SACK block (RFC 2883), when SACK is
     /// in use; on by default as in Linux (`tcp_dsack=1`).
     pub dsack: bool,
@@ -138,6 +141,7 @@ impl Default for ConnConfig {
             window_scaling: true,
             timestamps: false,
             sack: true,
+            mss_option: true,
             dsack: true,
             initial_cwnd_segments: 10,
             max_ooo_segments: 64,

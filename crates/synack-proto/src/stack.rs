@@ -88,6 +88,12 @@ pub struct ConnStatus {
     pub send_queued: usize,
     /// Keepalive probes sent without answer.
     pub keepalive_probes: u32,
+    /// Window scaling is in use (both SYNs carried the option, RFC 7323 2.2).
+    pub window_scaling: bool,
+    /// SACK is in use (both SYNs carried SACK-permitted, RFC 2018).
+    pub sack: bool,
+    /// Timestamps are in use (both SYNs carried them, RFC 7323 3.2).
+    pub timestamps: bool,
     /// The error the connection failed with, if any.
     pub error: Option<ConnError>,
 }
@@ -1519,6 +1525,9 @@ fn conn_status(t: &Tcb) -> ConnStatus {
         unread: t.recv_ready(),
         send_queued: t.send_queued(),
         keepalive_probes: probes,
+        window_scaling: t.ws_enabled,
+        sack: t.sack_permitted,
+        timestamps: t.ts_enabled,
         error: t.error,
     }
 }

@@ -138,10 +138,10 @@ pub(crate) struct Tcb {
     /// MSS we advertised.
     pub(crate) our_mss: u16,
     /// Both sides sent the window scale option (RFC 7323 2.2).
-    ws_enabled: bool,
-    ts_enabled: bool,
+    pub(crate) ws_enabled: bool,
+    pub(crate) ts_enabled: bool,
     ts_recent: u32,
-    sack_permitted: bool,
+    pub(crate) sack_permitted: bool,
     /// SACK blocks describing the reassembly queue, the block holding the most
     /// recently received segment first (RFC 2018 4).
     sack_blocks: Vec<(SeqNum, SeqNum)>,
@@ -845,7 +845,9 @@ impl Tcb {
                     Disposition::Done
                 }
                 State::Closing | State::LastAck => {
-                    self.set_state(State::Closed, Cause::RecvRst, ctx);
+                    // RFC 9293 3.10.7.4: enter CLOSED. The application may still hold the
+                    // socket (after shutdown(Write)); like Linux's tcp_reset, it sees the reset.
+                    self.fail(ConnError::Reset, Cause::RecvRst, ctx);
                     Disposition::Done
                 }
                 _ => {
@@ -1714,7 +1716,9 @@ impl Tcb {
     fn options_for(&self, syn: bool, now: Instant) -> TcpOptions {
         let mut o = TcpOptions::default();
         if syn {
-            o.mss = Some(self.our_mss);
+            // RFC 9293 3.7.1 / RFC 6691: every SYN carries MSS, unless the application
+            // asked for no options at all (TCP_NOOPT).
+            o.mss = self.cfg.mss_option.then_some(self.our_mss);
             // RFC 7323 2.2: offer on our SYN; on a SYN,ACK only if the peer's SYN had it.
             let offer_ws =
                 self.cfg.window_scaling && (self.state == State::SynSent || self.ws_enabled);

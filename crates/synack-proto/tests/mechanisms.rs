@@ -364,3 +364,53 @@ fn delayed_ack_waits_40_ms_by_default_and_never_over_200_ms() {
         assert_eq!(gap, expected_gap, "{log:#?}");
     }
 }
+
+#[test]
+fn rst_in_last_ack_is_reported_as_reset() {
+    let mut n = Net::new(StackConfig::default());
+    let (c, s, _) = open(&mut n);
+    n.hosts[0]
+        .shutdown(n.now, c, synack_proto::Shutdown::Write)
+        .unwrap();
+    n.run_for(Duration::from_millis(100));
+    n.drop = Some(Box::new(|_, _, _, _| true));
+    n.hosts[1]
+        .shutdown(n.now, s, synack_proto::Shutdown::Write)
+        .unwrap();
+    n.run_for(Duration::from_millis(5));
+    assert_eq!(n.hosts[1].state(s).unwrap(), State::LastAck);
+    let st = n.hosts[1].status(s).unwrap();
+    let rst = raw_packet(
+        c_addr(40000),
+        s_addr(80),
+        st.rcv_nxt.get(),
+        0,
+        TcpFlags::RST,
+        0,
+        &[],
+    );
+    n.hosts[1].handle_packet(n.now, &rst);
+    // RFC 9293 3.10.7.4 closes the connection; the application still holding it learns why.
+    assert_eq!(n.hosts[1].state(s).unwrap(), State::Closed);
+    assert_eq!(n.hosts[1].conn_error(s).unwrap(), Some(ConnError::Reset));
+}
+
+#[test]
+fn syn_without_options_when_asked() {
+    let cfg = ConnConfig {
+        mss_option: false,
+        window_scaling: false,
+        sack: false,
+        ..ConnConfig::default()
+    };
+    let mut st = Stack::new(StackConfig::default(), 0);
+    st.add_address(C_IP.parse().unwrap());
+    st.connect_with(Instant::ZERO, None, s_addr(80), cfg)
+        .unwrap();
+    let mut buf = Vec::new();
+    assert!(st.poll_transmit(Instant::ZERO, &mut buf));
+    let (_, syn) =
+        synack_proto::wire::parse_packet(&buf, synack_proto::wire::ChecksumMode::Verify).unwrap();
+    assert_eq!(syn.options, synack_proto::wire::TcpOptions::default());
+    assert_eq!(syn.header_len(), 20);
+}
