@@ -91,7 +91,10 @@ pub struct ConnConfig {
     pub accept_up_to_buffer_space: bool,
     /// Offer window scaling (RFC 7323).
     pub window_scaling: bool,
-    /// Offer timestamps (RFC 7323).
+    /// Offer timestamps (RFC 7323), on by default as in Linux (`tcp_timestamps=1`).
+    /// When both SYNs carry them, every segment does: TSecr times the round trip
+    /// (also of retransmissions, 4.1) and PAWS drops old duplicates (5.3). A
+    /// connection recreated from a SYN cookie runs without them.
     pub timestamps: bool,
     /// Offer SACK (RFC 2018), on by default as in Linux (`tcp_sack=1`). When both
     /// SYNs carry SACK-permitted, ACKs report the reassembly queue in SACK blocks;
@@ -139,7 +142,7 @@ impl Default for ConnConfig {
             round_recv_buffer_to_mss: false,
             accept_up_to_buffer_space: false,
             window_scaling: true,
-            timestamps: false,
+            timestamps: true,
             sack: true,
             mss_option: true,
             dsack: true,

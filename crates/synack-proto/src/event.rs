@@ -132,6 +132,9 @@ pub enum DropReason {
     ChallengeAckLimited,
     /// A segment to a connection that is closed.
     Closed,
+    /// A segment whose timestamp is older than the last one accepted: an old
+    /// duplicate (PAWS, RFC 7323 5.3); answered with ACK.
+    PawsRejected,
 }
 
 /// What caused a state change.

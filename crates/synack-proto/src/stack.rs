@@ -315,6 +315,7 @@ pub struct Stack {
     sink: Sink,
     isn_key: SipKey,
     cookie_key: SipKey,
+    ts_key: SipKey,
     port_seed: u64,
     challenge_tokens: u32,
     challenge_refill: Instant,
@@ -356,6 +357,7 @@ impl Stack {
             sink: Sink::new(cfg.max_events, cfg.trace),
             isn_key: SipKey::from_seed(seed, 1),
             cookie_key: SipKey::from_seed(seed, 2),
+            ts_key: SipKey::from_seed(seed, 4),
             port_seed: seed,
             challenge_tokens: cfg.challenge_ack_limit,
             challenge_refill: Instant::ZERO,
@@ -407,6 +409,12 @@ impl Stack {
     fn isn(&self, tuple: &FourTuple, now: Instant) -> SeqNum {
         let f = siphash(self.isn_key, &tuple_words(tuple, 0)) as u32;
         SeqNum(((now.micros() / 4) as u32).wrapping_add(f))
+    }
+
+    /// RFC 7323 5.4 (as RFC 6528 for ISNs): a per-connection offset for the
+    /// timestamp clock, a keyed hash of the 4-tuple, so TSvals do not reveal uptime.
+    fn ts_offset(&self, tuple: &FourTuple) -> u32 {
+        siphash(self.ts_key, &tuple_words(tuple, 0)) as u32
     }
 
     // ----- handles ---------------------------------------------------------
@@ -787,6 +795,7 @@ impl Stack {
         };
         let id = self.alloc()?;
         let iss = self.isn(&tuple, now);
+        let ts_offset = self.ts_offset(&tuple);
         let mss = self.our_mss(&remote, &cfg);
         let shared = self.shared_conn_config(cfg);
         let mut ctx = SegCtx {
@@ -794,7 +803,8 @@ impl Stack {
             sink: &mut self.sink,
             challenge_tokens: &mut self.challenge_tokens,
         };
-        let tcb = Tcb::new_active(id, tuple, shared, iss, mss, &mut ctx);
+        let mut tcb = Tcb::new_active(id, tuple, shared, iss, mss, &mut ctx);
+        tcb.ts_offset = ts_offset;
         self.slots[id.index as usize].tcb = Some(Box::new(tcb));
         self.demux.insert(tuple, id);
         self.stats.active_opens += 1;
@@ -1219,6 +1229,8 @@ impl Stack {
                 ack: seg.seq + 1,
                 flags: TcpFlags::SYN | TcpFlags::ACK,
                 window,
+                // Only the MSS survives in a cookie: no window scale, SACK or
+                // timestamps (RFC 7323 3.2: the client then sends none either).
                 options: TcpOptions {
                     mss: Some(our),
                     ..TcpOptions::default()
@@ -1248,13 +1260,15 @@ impl Stack {
             *lst.sources.entry(tuple.remote.ip()).or_insert(0) += 1;
         }
         let iss = self.isn(&tuple, now);
+        let ts_offset = self.ts_offset(&tuple);
         let mss = self.our_mss(&tuple.remote, &cfg);
         let mut ctx = SegCtx {
             now,
             sink: &mut self.sink,
             challenge_tokens: &mut self.challenge_tokens,
         };
-        let tcb = Tcb::new_passive(id, tuple, cfg, iss, mss, l, seg, &mut ctx);
+        let mut tcb = Tcb::new_passive(id, tuple, cfg, iss, mss, l, seg, &mut ctx);
+        tcb.ts_offset = ts_offset;
         self.slots[id.index as usize].tcb = Some(Box::new(tcb));
         self.demux.insert(tuple, id);
         self.schedule(id);

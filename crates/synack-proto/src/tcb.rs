@@ -140,7 +140,20 @@ pub(crate) struct Tcb {
     /// Both sides sent the window scale option (RFC 7323 2.2).
     pub(crate) ws_enabled: bool,
     pub(crate) ts_enabled: bool,
+    /// TS.Recent (RFC 7323 4.3): the TSval to echo next.
     ts_recent: u32,
+    /// When TS.Recent was last set, for its 24-day validity (RFC 7323 5.5).
+    ts_recent_stamp: Instant,
+    /// Last.ACK.sent (RFC 7323 4.3): the ACK field of the last ACK sent.
+    last_ack_sent: SeqNum,
+    /// Added to the 1 ms clock so TSvals do not reveal uptime (RFC 7323 5.4);
+    /// set by the stack from a keyed hash of the 4-tuple.
+    pub(crate) ts_offset: u32,
+    /// A retransmission cleared the RTT probe (Karn's rule): the first ACK of new
+    /// data echoing this TSval or a later one (so answering the retransmission, not
+    /// an earlier transmission or a stale TS.Recent) is timed from its TSecr
+    /// instead (RFC 7323 4.1, RFC 6298 3).
+    ts_rtt_from: Option<u32>,
     pub(crate) sack_permitted: bool,
     /// SACK blocks describing the reassembly queue, the block holding the most
     /// recently received segment first (RFC 2018 4).
@@ -201,6 +214,9 @@ fn copy_range(buf: &VecDeque<u8>, start: usize, end: usize, out: &mut Vec<u8>) {
         out.extend_from_slice(&b[start.saturating_sub(a.len())..end - a.len()]);
     }
 }
+
+/// RFC 7323 5.5: how long TS.Recent stays valid for PAWS (24 days).
+const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 60 * 60);
 
 /// The longest an ACK is delayed, whatever the configuration says.
 const MAX_DELAYED_ACK: Duration = Duration::from_millis(200);
@@ -276,6 +292,10 @@ impl Tcb {
             ws_enabled: false,
             ts_enabled: false,
             ts_recent: 0,
+            ts_recent_stamp: now,
+            last_ack_sent: SeqNum(0),
+            ts_offset: 0,
+            ts_rtt_from: None,
             sack_permitted: false,
             sack_blocks: Vec::new(),
             dsack: None,
@@ -552,11 +572,16 @@ impl Tcb {
                 self.rcv_wscale = 0;
             }
         }
-        // RFC 7323 3.2: timestamps only if both sides sent them.
+        // RFC 7323 3.2: timestamps only if both sides sent them; the SYN's TSval is
+        // the first TS.Recent, and every later segment gives up 12 bytes to the option.
+        self.last_ack_sent = self.rcv_nxt;
         if let (Some(ts), true) = (o.timestamps, self.cfg.timestamps) {
             self.ts_enabled = true;
             self.ts_recent = ts.tsval;
+            self.ts_recent_stamp = self.last_recv;
             self.snd_mss = self.snd_mss.saturating_sub(12).max(64);
+        } else {
+            self.ts_enabled = false;
         }
         self.sack_permitted = o.sack_permitted && self.cfg.sack;
         if self.origin == Origin::Active {
@@ -598,9 +623,72 @@ impl Tcb {
         self.keepalive_probes = 0;
     }
 
-    fn ts_now(now: Instant) -> u32 {
-        // A 1 ms timestamp clock (RFC 7323 5.4 allows 1 ms to 1 s per tick).
-        (now.micros() / 1000) as u32
+    /// TSval: a 1 ms clock (RFC 7323 5.4 allows 1 ms to 1 s per tick) plus the
+    /// connection's random offset, monotonic modulo 2^32 as `now` is.
+    fn ts_now(&self, now: Instant) -> u32 {
+        ((now.micros() / 1000) as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// RFC 7323 5.5: TS.Recent older than 24 days is no longer valid for PAWS.
+    fn ts_recent_valid(&self, now: Instant) -> bool {
+        now.saturating_since(self.ts_recent_stamp) <= PAWS_IDLE_LIMIT
+    }
+
+    /// RFC 7323 5.3 R1: in a synchronized state, a non-RST segment whose TSval is
+    /// older than a valid TS.Recent is not acceptable.
+    fn paws_reject(&self, seg: &TcpRepr<'_>, now: Instant) -> bool {
+        match seg.options.timestamps {
+            Some(ts) if self.ts_enabled && !seg.flags.rst() && self.state.is_synchronized() => {
+                (ts.tsval.wrapping_sub(self.ts_recent) as i32) < 0 && self.ts_recent_valid(now)
+            }
+            _ => false,
+        }
+    }
+
+    /// RFC 7323 4.3 (2): TS.Recent takes SEG.TSval when SEG.TSval >= TS.Recent (or
+    /// TS.Recent is stale, 5.5) and SEG.SEQ =< Last.ACK.sent, i.e. the segment
+    /// covers the point last acknowledged: the echo then times the oldest segment
+    /// the next ACK acknowledges, and a delayed ACK echoes the earliest of the run.
+    fn update_ts_recent(&mut self, seg: &TcpRepr<'_>, now: Instant) {
+        let Some(ts) = seg.options.timestamps else {
+            return;
+        };
+        if !self.ts_enabled || !seg.seq.le(self.last_ack_sent) {
+            return;
+        }
+        if (ts.tsval.wrapping_sub(self.ts_recent) as i32) >= 0 || !self.ts_recent_valid(now) {
+            self.ts_recent = ts.tsval;
+            self.ts_recent_stamp = now;
+        }
+    }
+
+    /// RFC 7323 4.1 / RFC 6298 3: RTT from the echoed timestamp of an ACK of new
+    /// data, used once after a retransmission (Karn's rule holds back the
+    /// sequence-based sample then; a TSecr names the transmission it answers).
+    fn ts_rtt_sample(&mut self, seg: &TcpRepr<'_>, now: Instant) {
+        let Some(from) = self.ts_rtt_from else {
+            return;
+        };
+        if !seg.flags.ack() || !seg.ack.gt(self.snd_una) {
+            return;
+        }
+        if self.rtt_probe.is_some_and(|(end, _)| seg.ack.ge(end)) {
+            // New data sent since the retransmission is timed exactly by the probe.
+            self.ts_rtt_from = None;
+            return;
+        }
+        let Some(ts) = seg.options.timestamps.filter(|_| self.ts_enabled) else {
+            return;
+        };
+        // RFC 7323 3.2: TSecr is valid only with ACK; 0 is what an unset echo sends
+        // (as Linux, ignore it). An echo from the future is not ours.
+        let elapsed = self.ts_now(now).wrapping_sub(ts.tsecr) as i32;
+        if ts.tsecr == 0 || elapsed < 0 || (ts.tsecr.wrapping_sub(from) as i32) < 0 {
+            return;
+        }
+        self.rtt
+            .sample(Duration::from_millis(u64::from(elapsed.max(1) as u32)));
+        self.ts_rtt_from = None;
     }
 
     fn flight(&self) -> u32 {
@@ -685,6 +773,7 @@ impl Tcb {
         self.last_recv = ctx.now;
         if f.ack() {
             // Our SYN is acknowledged: ESTABLISHED.
+            self.ts_rtt_sample(seg, ctx.now);
             self.process_new_ack(seg.ack, ctx);
             self.snd_wnd = u32::from(seg.window); // RFC 7323 2.2: not scaled on a SYN.
             self.max_snd_wnd = self.snd_wnd;
@@ -767,8 +856,19 @@ impl Tcb {
             && !f.rst()
             && seg.seq == self.irs
         {
+            // RFC 7323 4.3: SEG.SEQ (the ISN) =< Last.ACK.sent: the SYN,ACK echoes the
+            // newest SYN, so the peer can time it.
+            self.update_ts_recent(seg, ctx.now);
             self.snd_nxt = self.iss;
             self.counters.retransmits += 1;
+            return Disposition::Done;
+        }
+
+        // RFC 7323 5.3 R1 (PAWS), before the window test: an old TSval marks an old
+        // duplicate; acknowledge (as for an unacceptable segment) and drop it.
+        if self.paws_reject(seg, ctx.now) {
+            self.drop_seg(ctx, DropReason::PawsRejected);
+            self.ack_now = Some(SendReason::UnacceptableAck);
             return Disposition::Done;
         }
 
@@ -883,11 +983,15 @@ impl Tcb {
             return Disposition::Done;
         }
 
+        // RFC 7323 4.3: an acceptable segment may advance TS.Recent.
+        self.update_ts_recent(seg, ctx.now);
+
         // Fifth, check the ACK field.
         if !f.ack() {
             self.drop_seg(ctx, DropReason::NoAck);
             return Disposition::Done;
         }
+        self.ts_rtt_sample(seg, ctx.now);
         if self.state == State::SynReceived {
             // If SND.UNA < SEG.ACK =< SND.NXT, enter ESTABLISHED; otherwise send a reset.
             if seg.ack.gt(self.snd_una) && seg.ack.le(self.snd_max) {
@@ -1237,13 +1341,19 @@ impl Tcb {
         }
     }
 
+    /// A full-sized segment from the peer: our MSS less the timestamps option it
+    /// carries in every segment (RFC 7323 3.2; as Linux's measured receive MSS).
+    fn rcv_full_segment(&self) -> u32 {
+        u32::from(self.our_mss) - if self.ts_enabled { 12 } else { 0 }
+    }
+
     fn schedule_ack(&mut self, now: Instant) {
         // RFC 1122 4.2.3.2 / RFC 5681 4.2: ACK at least every second full-sized segment,
         // otherwise within the delayed-ACK timeout.
         // With `delayed_ack_by_segments`, every second data segment whatever its size.
         let second_segment = self.cfg.delayed_ack_by_segments && self.unacked_rx_segs >= 2;
         match self.cfg.delayed_ack {
-            Some(d) if self.unacked_rx_bytes < 2 * u32::from(self.our_mss) && !second_segment => {
+            Some(d) if self.unacked_rx_bytes < 2 * self.rcv_full_segment() && !second_segment => {
                 if self.delack_deadline.is_none() {
                     // RFC 1122 4.2.3.2 allows up to 500 ms; synack caps it at 200 ms (Linux's maximum).
                     self.delack_deadline = Some(now + d.min(MAX_DELAYED_ACK));
@@ -1655,6 +1765,10 @@ impl Tcb {
         // RFC 6298 5.4-5.6: retransmit the earliest segment, back off, restart the timer.
         self.rtt.back_off();
         self.rtt_probe = None; // Karn's rule
+                               // A SYN offering timestamps too: the SYN,ACK's echo may time it.
+        if self.ts_enabled || (self.cfg.timestamps && !self.syn_acked()) {
+            self.ts_rtt_from = Some(self.ts_now(ctx.now));
+        }
         self.snd_nxt = self.snd_una;
         self.rtx_deadline = Some(ctx.now + self.rtt.rto());
         None
@@ -1728,16 +1842,23 @@ impl Tcb {
             if self.cfg.sack && (self.state == State::SynSent || self.sack_permitted) {
                 o.sack_permitted = true;
             }
+            // RFC 7323 3.2: offer on our SYN (TSecr 0); on a SYN,ACK only if the
+            // peer's SYN had it, echoing its TSval.
             if self.cfg.timestamps && (self.state == State::SynSent || self.ts_enabled) {
                 o.timestamps = Some(Timestamps {
-                    tsval: Tcb::ts_now(now),
-                    tsecr: self.ts_recent,
+                    tsval: self.ts_now(now),
+                    tsecr: if self.state == State::SynSent {
+                        0
+                    } else {
+                        self.ts_recent
+                    },
                 });
             }
         } else {
+            // RFC 7323 3.2: once both SYNs carried it, on every segment; TSecr = TS.Recent.
             if self.ts_enabled {
                 o.timestamps = Some(Timestamps {
-                    tsval: Tcb::ts_now(now),
+                    tsval: self.ts_now(now),
                     tsecr: self.ts_recent,
                 });
             }
@@ -1771,6 +1892,8 @@ impl Tcb {
         let ack = if flags.ack() { self.rcv_nxt } else { SeqNum(0) };
         let options = self.options_for(syn, now);
         if flags.ack() {
+            // RFC 7323 4.3: Last.ACK.sent.
+            self.last_ack_sent = ack;
             // RFC 2883 4: a duplicate is reported once.
             self.dsack = None;
             self.ack_now = None;
@@ -1877,6 +2000,9 @@ impl Tcb {
                 take_range(&self.tx, 0, n, payload);
                 self.counters.retransmits += 1;
                 self.rtt_probe = None;
+                if self.ts_enabled {
+                    self.ts_rtt_from = Some(self.ts_now(now));
+                }
                 self.counters.bytes_sent += n as u64;
                 let mut flags = TcpFlags::ACK;
                 if n == self.tx.len() {

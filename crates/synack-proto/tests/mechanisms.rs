@@ -141,8 +141,8 @@ fn ipv6_handshake_and_mss() {
     }
     let s = b.accept(l).unwrap();
     assert_eq!(a.state(c).unwrap(), State::Established);
-    // MTU 1500 minus 40 (IPv6) and 20 (TCP).
-    assert_eq!(a.status(c).unwrap().snd_mss, 1440);
+    // MTU 1500 minus 40 (IPv6), 20 (TCP) and 12 (timestamps, RFC 7323 3.2).
+    assert_eq!(a.status(c).unwrap().snd_mss, 1428);
     assert_eq!(b.tuple(s).unwrap().remote.ip(), a_ip);
 }
 
@@ -164,13 +164,14 @@ fn fast_retransmit_on_third_duplicate_ack_halves_the_window() {
     // Repaired within one RTT by the fast retransmit, long before the 200 ms RTO.
     let rtx = log
         .iter()
-        .find(|l| l.contains("C>S ACK seq=1461 "))
+        .find(|l| l.contains("C>S ACK seq=1449 "))
         .unwrap();
     let (t, rest) = rtx.trim().split_once(' ').unwrap();
     assert!(t.parse::<u64>().unwrap() < 200, "{rtx}");
-    assert!(rest.contains("len=1460"));
+    // 1460 minus 12 for the timestamps option (RFC 7323 3.2).
+    assert!(rest.contains("len=1448"));
     // NewReno: ssthresh = FlightSize/2 = 5 segments.
-    assert_eq!(st.ssthresh, 5 * 1460);
+    assert_eq!(st.ssthresh, 5 * 1448);
     let now = n.now;
     let mut got = Vec::new();
     let mut b = [0u8; 20000];
@@ -401,6 +402,7 @@ fn syn_without_options_when_asked() {
         mss_option: false,
         window_scaling: false,
         sack: false,
+        timestamps: false,
         ..ConnConfig::default()
     };
     let mut st = Stack::new(StackConfig::default(), 0);

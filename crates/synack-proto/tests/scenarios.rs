@@ -183,12 +183,12 @@ fn half_close_keeps_data_flowing() {
             "S ESTABLISHED->CLOSE_WAIT",
             "S>C ACK seq=1 ack=2 len=0",
             "C FIN_WAIT_1->FIN_WAIT_2",
-            "S>C ACK seq=1 ack=2 len=1460",
-            "S>C ACK seq=1461 ack=2 len=1460",
+            "S>C ACK seq=1 ack=2 len=1448",
+            "S>C ACK seq=1449 ack=2 len=1448",
             // Every second full-sized segment is acknowledged at once (RFC 1122 4.2.3.2) ...
-            "C>S ACK seq=2 ack=2921 len=0",
-            // ... and Nagle held the 80-byte tail until nothing was in flight (RFC 9293 3.7.4).
-            "S>C PSH,ACK seq=2921 ack=2 len=80",
+            "C>S ACK seq=2 ack=2897 len=0",
+            // ... and Nagle held the 104-byte tail until nothing was in flight (RFC 9293 3.7.4).
+            "S>C PSH,ACK seq=2897 ack=2 len=104",
             "C>S ACK seq=2 ack=3001 len=0",
             "S CLOSE_WAIT->LAST_ACK",
             "S>C FIN,ACK seq=3001 ack=2 len=0",
@@ -332,8 +332,15 @@ fn lost_syn_is_retransmitted_after_one_second() {
             "   1030 S SYN_RCVD->ESTABLISHED",
         ],
     );
-    // RFC 6298 5.7: the SYN was retransmitted and no RTT was sampled (Karn), so RTO = 3 s.
-    assert_eq!(n.c().status(c).unwrap().rto, Duration::from_secs(3));
+    // Karn's rule forbids timing the retransmitted SYN by sequence numbers, but the
+    // SYN,ACK's TSecr names the SYN it answers (RFC 7323 4.1): SRTT 20 ms, so the
+    // RTO is the 200 ms minimum, not RFC 6298 5.7's 3 s fallback for "no sample"
+    // (as Linux; tests/timestamps.rs pins the fallback without timestamps).
+    assert_eq!(
+        n.c().status(c).unwrap().srtt,
+        Some(Duration::from_millis(20))
+    );
+    assert_eq!(n.c().status(c).unwrap().rto, Duration::from_millis(200));
 }
 
 #[test]

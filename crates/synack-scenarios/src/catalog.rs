@@ -846,7 +846,11 @@ fn zero_window(o: &Options) -> Result<Outcome, ScenarioError> {
     let mut w = World::new(o)?;
     let mut cfg = stack_config(o).conn;
     // Room for exactly two full segments: the sender fills it and the window closes.
-    let mss = usize::from(o.mtu.unwrap_or(1500)).saturating_sub(40).max(1);
+    // A full segment is the MSS less the 12-byte timestamps option when in use (RFC 7323 3.2).
+    let ts = if cfg.timestamps { 12 } else { 0 };
+    let mss = usize::from(o.mtu.unwrap_or(1500))
+        .saturating_sub(40 + ts)
+        .max(1);
     cfg.recv_buffer = 2 * mss;
     let l = w.listen(Some(cfg))?;
     let data = pattern(10_000);

@@ -290,6 +290,9 @@ pub fn drop_reason_text(r: DropReason, lang: Lang) -> String {
             }
             DropReason::ChallengeAckLimited => "challenge ACK suppressed by the rate limit (RFC 5961)",
             DropReason::Closed => "the connection is closed",
+            DropReason::PawsRejected => {
+                "its timestamp is older than the last one accepted: an old duplicate, dropped and answered with an ACK (PAWS, RFC 7323)"
+            }
             _ => "another reason",
         },
         Lang::Zh => match r {
@@ -314,6 +317,9 @@ pub fn drop_reason_text(r: DropReason, lang: Lang) -> String {
             DropReason::SynInWindow => "已打开的连接上出现 SYN：以挑战 ACK 回应（RFC 5961）",
             DropReason::ChallengeAckLimited => "挑战 ACK 被速率限制抑制（RFC 5961）",
             DropReason::Closed => "连接已关闭",
+            DropReason::PawsRejected => {
+                "时间戳早于上次接受的时间戳：旧的重复报文段，丢弃并以 ACK 回应（PAWS，RFC 7323）"
+            }
             _ => "其他原因",
         },
     };
@@ -344,6 +350,7 @@ pub fn drop_reason_name(r: DropReason) -> String {
         DropReason::SynInWindow => "syn_in_window",
         DropReason::ChallengeAckLimited => "challenge_ack_limited",
         DropReason::Closed => "closed",
+        DropReason::PawsRejected => "paws_rejected",
         _ => "other",
     };
     s.to_string()

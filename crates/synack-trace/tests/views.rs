@@ -391,6 +391,7 @@ fn drops() -> Vec<DropReason> {
         DropReason::SynInWindow,
         DropReason::ChallengeAckLimited,
         DropReason::Closed,
+        DropReason::PawsRejected,
     ]);
     v
 }
