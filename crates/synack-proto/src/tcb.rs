@@ -1765,7 +1765,8 @@ impl Tcb {
         // RFC 6298 5.4-5.6: retransmit the earliest segment, back off, restart the timer.
         self.rtt.back_off();
         self.rtt_probe = None; // Karn's rule
-                               // A SYN offering timestamps too: the SYN,ACK's echo may time it.
+                               // RFC 7323 4.1: the ACK's TSecr may still time the retransmission (also of a
+                               // SYN that offered timestamps: the SYN,ACK's echo).
         if self.ts_enabled || (self.cfg.timestamps && !self.syn_acked()) {
             self.ts_rtt_from = Some(self.ts_now(ctx.now));
         }

@@ -533,3 +533,70 @@ fn segments_fit_the_mtu_with_sack_and_timestamps() {
     assert!(seen.iter().all(|p| p.bytes <= 1500 && p.ts.is_some()));
     assert!(seen.iter().filter(|p| p.from == 0).all(|p| p.len <= 1448));
 }
+
+#[test]
+fn lost_syn_ack_is_timed_through_the_echo_of_the_retransmitted_syn() {
+    // S got the first SYN; its SYN,ACK is lost. The retransmitted SYN refreshes
+    // TS.Recent (RFC 7323 4.3), so the next SYN,ACK's TSecr times that SYN.
+    let mut n = Net::new(StackConfig::default());
+    let mut first = true;
+    let t = tap_with(&mut n, move |p| {
+        let d = p.from == 1 && p.flags.syn() && first;
+        first &= !d;
+        d
+    });
+    let (c, _s) = open_slow(&mut n);
+    let seen = t.borrow();
+    let syns: Vec<&Seen> = seen
+        .iter()
+        .filter(|p| p.from == 0 && p.flags.syn())
+        .collect();
+    let synacks: Vec<&Seen> = seen
+        .iter()
+        .filter(|p| p.from == 1 && p.flags.syn())
+        .collect();
+    assert_eq!(syns.len(), 2);
+    assert_eq!(
+        synacks.last().unwrap().ts.unwrap().tsecr,
+        syns[1].ts.unwrap().tsval
+    );
+    assert_eq!(
+        n.hosts[0].status(c).unwrap().srtt,
+        Some(Duration::from_millis(20))
+    );
+}
+
+#[test]
+fn a_stale_echo_does_not_time_a_retransmission() {
+    // The data arrives but S's ACK is lost. The retransmission is a duplicate below
+    // S's window: S's ACK echoes the original's TSval, older than the retransmission,
+    // so it times nothing (it would include the whole RTO).
+    let mut cfg = StackConfig::default();
+    cfg.conn.delayed_ack = None;
+    let mut n = Net::new(cfg);
+    // Drop S's first ACK after C's first data segment, once.
+    let (mut armed, mut done) = (false, false);
+    let t = tap_with(&mut n, move |p| {
+        if p.from == 0 && p.len > 0 {
+            armed = !done;
+            return false;
+        }
+        let d = armed && p.from == 1 && p.len == 0;
+        if d {
+            (armed, done) = (false, true);
+        }
+        d
+    });
+    let (c, _s) = open(&mut n);
+    n.hosts[0].send(n.now, c, b"ack lost").unwrap();
+    n.run_for(Duration::from_secs(2));
+    let st = n.hosts[0].status(c).unwrap();
+    assert_eq!(st.retransmits, 1);
+    assert_eq!(st.bytes_acked, 8);
+    assert_eq!(st.srtt, Some(Duration::from_millis(20)), "no sample taken");
+    let seen = t.borrow();
+    let data: Vec<&Seen> = seen.iter().filter(|p| p.from == 0 && p.len > 0).collect();
+    assert_eq!(data.len(), 2);
+    let last_ack = seen.iter().rev().find(|p| p.from == 1).unwrap();
+    assert_eq!(last_ack.ts.unwrap().tsecr, data[0].ts.unwrap().tsval);
+}
