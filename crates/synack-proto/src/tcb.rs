@@ -983,9 +983,6 @@ impl Tcb {
             return Disposition::Done;
         }
 
-        // RFC 7323 4.3: an acceptable segment may advance TS.Recent.
-        self.update_ts_recent(seg, ctx.now);
-
         // Fifth, check the ACK field.
         if !f.ack() {
             self.drop_seg(ctx, DropReason::NoAck);
@@ -995,6 +992,8 @@ impl Tcb {
         if self.state == State::SynReceived {
             // If SND.UNA < SEG.ACK =< SND.NXT, enter ESTABLISHED; otherwise send a reset.
             if seg.ack.gt(self.snd_una) && seg.ack.le(self.snd_max) {
+                // RFC 7323 4.3: an acceptable segment may advance TS.Recent.
+                self.update_ts_recent(seg, ctx.now);
                 self.process_new_ack(seg.ack, ctx);
                 self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
                 self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
@@ -1039,6 +1038,10 @@ impl Tcb {
                 self.challenge_ack(ctx, DropReason::AckTooOld);
                 return Disposition::Done;
             }
+            // RFC 7323 4.3: an acceptable segment may advance TS.Recent; only once its
+            // ACK passed too (as Linux), so a blind segment with a bad ACK cannot push
+            // TS.Recent ahead and make PAWS drop the peer's real segments.
+            self.update_ts_recent(seg, ctx.now);
             self.process_ack(seg, ctx);
             if self.state == State::Closed {
                 return Disposition::Done;

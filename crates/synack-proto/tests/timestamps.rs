@@ -600,3 +600,29 @@ fn a_stale_echo_does_not_time_a_retransmission() {
     let last_ack = seen.iter().rev().find(|p| p.from == 1).unwrap();
     assert_eq!(last_ack.ts.unwrap().tsecr, data[0].ts.unwrap().tsval);
 }
+
+#[test]
+fn a_segment_with_an_invalid_ack_does_not_move_ts_recent() {
+    let (mut n, s, t, seq, ack, recent) = established_with_recent();
+    let now = n.now;
+    // Its ACK is for data S never sent: dropped, and its huge TSval is not recorded.
+    n.hosts[1].handle_packet(
+        now,
+        &from_c(
+            seq,
+            ack + 100_000,
+            b"",
+            ts(recent.wrapping_add(1 << 20), 0),
+            false,
+        ),
+    );
+    n.flush();
+    n.hosts[1].handle_packet(now, &from_c(seq, ack, b"real", ts(recent + 1, 0), false));
+    n.flush();
+    assert_eq!(paws_drops(&n), 0, "the real segment passes PAWS");
+    let reply = last_from_s(&t);
+    assert_eq!(reply.ack, seq + 4);
+    assert_eq!(reply.ts.unwrap().tsecr, recent + 1);
+    let mut b = [0u8; 64];
+    assert_eq!(n.hosts[1].recv(n.now, s, &mut b).unwrap(), 9);
+}
