@@ -14,7 +14,9 @@ use crate::sink::Sink;
 use crate::state::State;
 use crate::tcb::{Disposition, OutSegment, Owner, SegCtx, Tcb};
 use crate::time::{Duration, Instant};
+use hashbrown::HashTable;
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use synack_wire::{ChecksumMode, IpRepr, SeqNum, TcpFlags, TcpOptions, TcpRepr};
@@ -162,17 +164,44 @@ struct Listener {
     status: ListenerStatus,
 }
 
+/// One connection entry: 16 bytes, as there is one per connection.
 #[derive(Debug)]
 struct Slot {
     generation: u32,
+    /// Position of this slot's entry in the timer heap (`NOT_QUEUED`: none) in
+    /// the low 31 bits; the top bit says the slot is in the output queue.
+    heap_and_dirty: u32,
     tcb: Option<Box<Tcb>>,
-    /// Position of this slot's entry in the timer heap (`NOT_QUEUED`: none).
-    heap_pos: u32,
-    dirty: bool,
 }
 
 /// `Slot::heap_pos` of a slot with no deadline.
-const NOT_QUEUED: u32 = u32::MAX;
+const NOT_QUEUED: u32 = u32::MAX >> 1;
+/// The "in the output queue" bit of `Slot::heap_and_dirty`.
+const DIRTY: u32 = 1 << 31;
+/// Slot indices stay below this, so that heap positions fit in 31 bits.
+const MAX_SLOTS: u32 = NOT_QUEUED;
+
+impl Slot {
+    fn heap_pos(&self) -> u32 {
+        self.heap_and_dirty & !DIRTY
+    }
+
+    fn set_heap_pos(&mut self, pos: u32) {
+        self.heap_and_dirty = (self.heap_and_dirty & DIRTY) | pos;
+    }
+
+    fn dirty(&self) -> bool {
+        self.heap_and_dirty & DIRTY != 0
+    }
+
+    fn set_dirty(&mut self, dirty: bool) {
+        if dirty {
+            self.heap_and_dirty |= DIRTY;
+        } else {
+            self.heap_and_dirty &= !DIRTY;
+        }
+    }
+}
 
 /// The connections' deadlines: a binary min-heap of (deadline, slot index)
 /// with at most one entry per slot, whose slot records the entry's position,
@@ -190,13 +219,13 @@ impl TimerHeap {
 
     /// Set (or with `None` remove) the deadline of slot `index`.
     fn set(&mut self, slots: &mut [Slot], index: u32, deadline: Option<Instant>) {
-        let pos = slots[index as usize].heap_pos;
+        let pos = slots[index as usize].heap_pos();
         match (pos, deadline) {
             (NOT_QUEUED, None) => {}
             (NOT_QUEUED, Some(d)) => {
                 let at = self.heap.len();
                 self.heap.push((d, index));
-                slots[index as usize].heap_pos = at as u32;
+                slots[index as usize].set_heap_pos(at as u32);
                 self.sift_up(slots, at);
             }
             (pos, Some(d)) => {
@@ -213,14 +242,14 @@ impl TimerHeap {
             }
             (pos, None) => {
                 let pos = pos as usize;
-                slots[index as usize].heap_pos = NOT_QUEUED;
+                slots[index as usize].set_heap_pos(NOT_QUEUED);
                 let last = self.heap.len() - 1;
                 if pos != last {
                     let moved = self.heap[last];
                     let removed = self.heap[pos];
                     self.heap[pos] = moved;
                     self.heap.pop();
-                    slots[moved.1 as usize].heap_pos = pos as u32;
+                    slots[moved.1 as usize].set_heap_pos(pos as u32);
                     if moved < removed {
                         self.sift_up(slots, pos);
                     } else {
@@ -242,11 +271,11 @@ impl TimerHeap {
                 break;
             }
             self.heap[pos] = p;
-            slots[p.1 as usize].heap_pos = pos as u32;
+            slots[p.1 as usize].set_heap_pos(pos as u32);
             pos = parent;
         }
         self.heap[pos] = e;
-        slots[e.1 as usize].heap_pos = pos as u32;
+        slots[e.1 as usize].set_heap_pos(pos as u32);
     }
 
     fn sift_down(&mut self, slots: &mut [Slot], mut pos: usize) {
@@ -268,11 +297,11 @@ impl TimerHeap {
                 break;
             }
             self.heap[pos] = ch;
-            slots[ch.1 as usize].heap_pos = pos as u32;
+            slots[ch.1 as usize].set_heap_pos(pos as u32);
             pos = c;
         }
         self.heap[pos] = e;
-        slots[e.1 as usize].heap_pos = pos as u32;
+        slots[e.1 as usize].set_heap_pos(pos as u32);
     }
 }
 
@@ -306,7 +335,11 @@ pub struct Stack {
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
-    demux: HashMap<FourTuple, ConnId, TableHash>,
+    /// Connections by 4-tuple: slot indices, the tuple itself kept once, in
+    /// the slot's TCB (every indexed slot holds its TCB, except inside
+    /// `with_tcb`'s and `poll_transmit`'s callbacks, which never touch the table).
+    demux: HashTable<u32>,
+    demux_hash: TableHash,
     listeners: Vec<Option<Listener>>,
     listen_map: HashMap<SocketAddr, ListenerId, TableHash>,
     timers: TimerHeap,
@@ -347,7 +380,8 @@ impl Stack {
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
-            demux: HashMap::default(),
+            demux: HashTable::new(),
+            demux_hash: TableHash::default(),
             listeners: Vec::new(),
             listen_map: HashMap::default(),
             timers: TimerHeap::default(),
@@ -420,6 +454,42 @@ impl Stack {
             .ok_or(Error::InvalidHandle)
     }
 
+    /// The connection with this 4-tuple in the demultiplexing table.
+    fn demux_get(&self, tuple: &FourTuple) -> Option<ConnId> {
+        let slots = &self.slots;
+        self.demux
+            .find(self.demux_hash.hash_one(tuple), |&i| {
+                slots[i as usize]
+                    .tcb
+                    .as_deref()
+                    .is_some_and(|t| t.tuple == *tuple)
+            })
+            .map(|&index| ConnId {
+                index,
+                generation: slots[index as usize].generation,
+            })
+    }
+
+    /// Index `id` (whose slot already holds its TCB) under `tuple`.
+    fn demux_insert(&mut self, tuple: &FourTuple, id: ConnId) {
+        let (slots, hash) = (&self.slots, self.demux_hash);
+        self.demux
+            .insert_unique(hash.hash_one(tuple), id.index, |&i| {
+                let t = slots[i as usize].tcb.as_deref();
+                hash.hash_one(t.map(|t| t.tuple).expect("indexed slot holds its TCB"))
+            });
+    }
+
+    /// Remove `id`'s entry under `tuple`, if it has one.
+    fn demux_remove(&mut self, tuple: &FourTuple, id: ConnId) {
+        if let Ok(e) = self
+            .demux
+            .find_entry(self.demux_hash.hash_one(tuple), |&i| i == id.index)
+        {
+            e.remove();
+        }
+    }
+
     fn alloc(&mut self) -> Result<ConnId, Error> {
         if self.live >= self.cfg.max_connections {
             return Err(Error::TooManyConnections);
@@ -428,11 +498,13 @@ impl Stack {
             Some(i) => i,
             None => {
                 let i = u32::try_from(self.slots.len()).map_err(|_| Error::TooManyConnections)?;
+                if i >= MAX_SLOTS {
+                    return Err(Error::TooManyConnections);
+                }
                 self.slots.push(Slot {
                     generation: 0,
+                    heap_and_dirty: NOT_QUEUED,
                     tcb: None,
-                    heap_pos: NOT_QUEUED,
-                    dirty: false,
                 });
                 i
             }
@@ -448,13 +520,13 @@ impl Stack {
     fn release(&mut self, id: ConnId) {
         if let Some(slot) = self.slots.get_mut(id.index as usize) {
             if slot.generation == id.generation && slot.tcb.is_some() {
-                if let Some(t) = slot.tcb.take() {
-                    if self.demux.get(&t.tuple) == Some(&id) {
-                        self.demux.remove(&t.tuple);
-                    }
+                if let Some(tuple) = slot.tcb.as_deref().map(|t| t.tuple) {
+                    self.demux_remove(&tuple, id);
                 }
+                let slot = &mut self.slots[id.index as usize];
+                slot.tcb = None;
                 slot.generation = slot.generation.wrapping_add(1);
-                slot.dirty = false;
+                slot.set_dirty(false);
                 self.timers.set(&mut self.slots, id.index, None);
                 self.free.push(id.index);
                 self.live -= 1;
@@ -521,9 +593,8 @@ impl Stack {
                 }
             }
         }
-        if after == State::Closed && before != State::Closed && self.demux.get(&tuple) == Some(&id)
-        {
-            self.demux.remove(&tuple);
+        if after == State::Closed && before != State::Closed {
+            self.demux_remove(&tuple, id);
         }
         self.schedule(id);
         if requeue {
@@ -569,11 +640,11 @@ impl Stack {
         let Some(slot) = self.slots.get_mut(id.index as usize) else {
             return;
         };
-        if slot.dirty {
+        if slot.dirty() {
             return;
         }
         if slot.tcb.as_deref().is_some_and(|t| t.wants_output()) {
-            slot.dirty = true;
+            slot.set_dirty(true);
             self.dirty.push_back(id);
         }
     }
@@ -774,7 +845,7 @@ impl Stack {
                     local: SocketAddr::new(local_ip, p),
                     remote,
                 };
-                if self.demux.contains_key(&tuple) {
+                if self.demux_get(&tuple).is_some() {
                     return Err(Error::AddrInUse);
                 }
                 p
@@ -796,7 +867,7 @@ impl Stack {
         };
         let tcb = Tcb::new_active(id, tuple, shared, iss, mss, &mut ctx);
         self.slots[id.index as usize].tcb = Some(Box::new(tcb));
-        self.demux.insert(tuple, id);
+        self.demux_insert(&tuple, id);
         self.stats.active_opens += 1;
         self.schedule(id);
         self.mark_dirty(id);
@@ -821,7 +892,7 @@ impl Stack {
                 local: SocketAddr::new(local_ip, port),
                 remote,
             };
-            if !self.demux.contains_key(&tuple) && !self.listen_map.contains_key(&tuple.local) {
+            if self.demux_get(&tuple).is_none() && !self.listen_map.contains_key(&tuple.local) {
                 return Ok(port);
             }
         }
@@ -1025,7 +1096,7 @@ impl Stack {
             return;
         }
         let tuple = FourTuple { local, remote };
-        if let Some(&id) = self.demux.get(&tuple) {
+        if let Some(id) = self.demux_get(&tuple) {
             self.sink.push(
                 now,
                 EventKind::SegmentReceived {
@@ -1256,7 +1327,7 @@ impl Stack {
         };
         let tcb = Tcb::new_passive(id, tuple, cfg, iss, mss, l, seg, &mut ctx);
         self.slots[id.index as usize].tcb = Some(Box::new(tcb));
-        self.demux.insert(tuple, id);
+        self.demux_insert(&tuple, id);
         self.schedule(id);
         self.mark_dirty(id);
     }
@@ -1307,7 +1378,7 @@ impl Stack {
             let _ = tcb.on_segment(seg, &mut ctx);
         }
         self.slots[id.index as usize].tcb = Some(Box::new(tcb));
-        self.demux.insert(tuple, id);
+        self.demux_insert(&tuple, id);
         if let Some(lst) = self.listener_mut(l) {
             lst.status.cookies_validated += 1;
             lst.status.established += 1;
@@ -1359,7 +1430,7 @@ impl Stack {
             if slot.generation != id.generation {
                 continue;
             }
-            slot.dirty = false;
+            slot.set_dirty(false);
             let Some(mut tcb) = slot.tcb.take() else {
                 continue;
             };
