@@ -1586,7 +1586,7 @@ fn conn_status(t: &Tcb) -> ConnStatus {
         rto,
         cwnd: t.cwnd,
         ssthresh: t.ssthresh,
-        retransmits: t.counters.retransmits,
+        retransmits: t.counters.retransmits.into(),
         bytes_in_flight: t.snd_max.since(t.snd_una),
         bytes_sent: t.counters.bytes_sent,
         bytes_acked: t.counters.bytes_acked,
