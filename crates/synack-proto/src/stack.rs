@@ -2,6 +2,7 @@
 //! SYN and accept queues and SYN cookies, ISNs, ephemeral ports, timers, and
 //! the socket calls applications make.
 
+use crate::compact::PackedTuple;
 use crate::config::{ConnConfig, Keepalive, StackConfig, SynCookies};
 use crate::cookie;
 use crate::crypto::{siphash, tuple_words, SipKey};
@@ -457,12 +458,13 @@ impl Stack {
     /// The connection with this 4-tuple in the demultiplexing table.
     fn demux_get(&self, tuple: &FourTuple) -> Option<ConnId> {
         let slots = &self.slots;
+        let key = PackedTuple::from(*tuple);
         self.demux
-            .find(self.demux_hash.hash_one(tuple), |&i| {
+            .find(self.demux_hash.hash_one(key), |&i| {
                 slots[i as usize]
                     .tcb
                     .as_deref()
-                    .is_some_and(|t| t.tuple == *tuple)
+                    .is_some_and(|t| t.packed_tuple == key)
             })
             .map(|&index| ConnId {
                 index,
@@ -474,17 +476,20 @@ impl Stack {
     fn demux_insert(&mut self, tuple: &FourTuple, id: ConnId) {
         let (slots, hash) = (&self.slots, self.demux_hash);
         self.demux
-            .insert_unique(hash.hash_one(tuple), id.index, |&i| {
+            .insert_unique(hash.hash_one(PackedTuple::from(*tuple)), id.index, |&i| {
                 let t = slots[i as usize].tcb.as_deref();
-                hash.hash_one(t.map(|t| t.tuple).expect("indexed slot holds its TCB"))
+                hash.hash_one(
+                    t.map(|t| t.packed_tuple)
+                        .expect("indexed slot holds its TCB"),
+                )
             });
     }
 
     /// Remove `id`'s entry under `tuple`, if it has one.
-    fn demux_remove(&mut self, tuple: &FourTuple, id: ConnId) {
+    fn demux_remove(&mut self, key: PackedTuple, id: ConnId) {
         if let Ok(e) = self
             .demux
-            .find_entry(self.demux_hash.hash_one(tuple), |&i| i == id.index)
+            .find_entry(self.demux_hash.hash_one(key), |&i| i == id.index)
         {
             e.remove();
         }
@@ -520,8 +525,8 @@ impl Stack {
     fn release(&mut self, id: ConnId) {
         if let Some(slot) = self.slots.get_mut(id.index as usize) {
             if slot.generation == id.generation && slot.tcb.is_some() {
-                if let Some(tuple) = slot.tcb.as_deref().map(|t| t.tuple) {
-                    self.demux_remove(&tuple, id);
+                if let Some(tuple) = slot.tcb.as_deref().map(|t| t.packed_tuple) {
+                    self.demux_remove(tuple, id);
                 }
                 let slot = &mut self.slots[id.index as usize];
                 slot.tcb = None;
@@ -573,14 +578,14 @@ impl Stack {
             return;
         };
         let origin = tcb.origin;
-        let tuple = tcb.tuple;
+        let key = tcb.packed_tuple;
         // A passive half-open entry left SYN_RCVD.
         if before == State::SynReceived && after != State::SynReceived {
             if let crate::tcb::Origin::Passive(l) = origin {
                 let established = after.is_synchronized();
                 if let Some(lst) = self.listener_mut(l) {
                     lst.half_open = lst.half_open.saturating_sub(1);
-                    dec_source(&mut lst.sources, tuple.remote.ip());
+                    dec_source(&mut lst.sources, key.unpack().remote.ip());
                     if established {
                         lst.status.established += 1;
                         lst.accept.push_back(id);
@@ -594,7 +599,7 @@ impl Stack {
             }
         }
         if after == State::Closed && before != State::Closed {
-            self.demux_remove(&tuple, id);
+            self.demux_remove(key, id);
         }
         self.schedule(id);
         if requeue {
@@ -971,7 +976,7 @@ impl Stack {
 
     /// The connection's addresses.
     pub fn tuple(&self, id: ConnId) -> Result<FourTuple, Error> {
-        Ok(self.tcb(id)?.tuple)
+        Ok(self.tcb(id)?.tuple())
     }
 
     /// The error a connection failed with, if it failed.
@@ -1157,7 +1162,7 @@ impl Stack {
 
     fn force_close(&mut self, id: ConnId, now: Instant, cause: Cause) {
         if let Some(t) = self.tcb_any(id) {
-            let (tuple, from) = (t.tuple, t.state);
+            let (tuple, from) = (t.tuple(), t.state);
             self.sink.push(
                 now,
                 EventKind::StateChanged {
@@ -1437,7 +1442,7 @@ impl Stack {
             let mut payload = 0..0;
             let before = tcb.state;
             let out: Option<OutSegment> = tcb.poll_segment(now, &mut payload);
-            let tuple = tcb.tuple;
+            let tuple = tcb.tuple();
             let after = tcb.state;
             if let Some(o) = out {
                 // The payload goes from the send buffer straight into the packet.
@@ -1528,7 +1533,7 @@ impl Stack {
                 generation: slot.generation,
             };
             let tuple = match slot.tcb.as_deref() {
-                Some(tcb) => tcb.tuple,
+                Some(tcb) => tcb.tuple(),
                 None => continue,
             };
             let half_open_listener = slot.tcb.as_deref().and_then(|t| match (t.state, t.origin) {
@@ -1570,7 +1575,7 @@ fn conn_status(t: &Tcb) -> ConnStatus {
     let (srtt, rttvar, rto, _backoff, probes) = t.snapshot_parts();
     ConnStatus {
         state: t.state,
-        tuple: t.tuple,
+        tuple: t.tuple(),
         iss: t.iss,
         irs: t.irs,
         snd_una: t.snd_una,

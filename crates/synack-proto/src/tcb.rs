@@ -8,7 +8,7 @@
 //! number sent so far (`snd_nxt` falls back to `snd_una` on a retransmission
 //! timeout, go-back-N, as BSD and Linux do).
 
-use crate::compact::{ByteRing, LazyVec};
+use crate::compact::{ByteRing, LazyVec, PackedTuple};
 use crate::config::{ConnConfig, Keepalive};
 use crate::error::{ConnError, Error};
 use crate::event::{
@@ -88,7 +88,8 @@ struct OooSeg {
 #[derive(Debug)]
 pub(crate) struct Tcb {
     pub(crate) id: ConnId,
-    pub(crate) tuple: FourTuple,
+    /// The 4-tuple, packed (see [`Tcb::tuple`]).
+    pub(crate) packed_tuple: PackedTuple,
     pub(crate) state: State,
     pub(crate) origin: Origin,
     pub(crate) owner: Owner,
@@ -221,6 +222,11 @@ fn rcv_wscale_for(buffer: usize) -> u8 {
 }
 
 impl Tcb {
+    /// The connection's addresses.
+    pub(crate) fn tuple(&self) -> FourTuple {
+        self.packed_tuple.unpack()
+    }
+
     fn blank(
         id: ConnId,
         tuple: FourTuple,
@@ -238,7 +244,7 @@ impl Tcb {
         };
         Tcb {
             id,
-            tuple,
+            packed_tuple: PackedTuple::from(tuple),
             state: State::Closed,
             origin,
             owner: if matches!(origin, Origin::Active) {
@@ -418,7 +424,7 @@ impl Tcb {
             EventKind::StateChanged {
                 conn: Some(self.id),
                 listener,
-                tuple: self.tuple,
+                tuple: self.tuple(),
                 from,
                 to,
                 cause,
@@ -534,7 +540,7 @@ impl Tcb {
 
     fn apply_syn_options(&mut self, o: &TcpOptions) {
         // RFC 9293 3.7.1 / RFC 6691: without the option assume 536 (IPv4) or 1220 (IPv6).
-        let default_mss = if self.tuple.remote.is_ipv4() {
+        let default_mss = if self.tuple().remote.is_ipv4() {
             536
         } else {
             1220
