@@ -259,7 +259,20 @@ impl TimerHeap {
                 } else {
                     self.heap.pop();
                 }
+                self.shrink_if_sparse();
             }
+        }
+    }
+
+    /// Give memory back once at most a quarter of the heap's capacity is in
+    /// use (deadlines of a burst of connections have passed; idle
+    /// connections have none): shrink to twice the entries. Amortized O(1):
+    /// the entries must halve again before the next shrink.
+    fn shrink_if_sparse(&mut self) {
+        const MIN_CAPACITY: usize = 64;
+        let cap = self.heap.capacity();
+        if cap > MIN_CAPACITY && self.heap.len() < cap / 4 {
+            self.heap.shrink_to((2 * self.heap.len()).max(MIN_CAPACITY));
         }
     }
 
