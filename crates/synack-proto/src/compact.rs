@@ -3,13 +3,14 @@
 //! a `Vec` header 24).
 
 use crate::event::FourTuple;
+use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::ops::{Deref, DerefMut, RangeTo};
 
 /// A connection's 4-tuple in 38 bytes instead of 64: the addresses and
 /// ports without `SocketAddrV6`'s flow label and scope, which segments never
 /// carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PackedTuple {
     local_ip: IpAddr,
     remote_ip: IpAddr,
@@ -22,6 +23,29 @@ impl PackedTuple {
         FourTuple {
             local: SocketAddr::new(self.local_ip, self.local_port),
             remote: SocketAddr::new(self.remote_ip, self.remote_port),
+        }
+    }
+}
+
+impl Hash for PackedTuple {
+    /// Two words for an IPv4 tuple (the connection table's usual key), the
+    /// address bytes for IPv6; equal tuples hash equally.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let ports = u64::from(self.local_port) << 16 | u64::from(self.remote_port);
+        match (self.local_ip, self.remote_ip) {
+            (IpAddr::V4(l), IpAddr::V4(r)) => {
+                state.write_u64(u64::from(l.to_bits()) << 32 | u64::from(r.to_bits()));
+                state.write_u64(ports);
+            }
+            (l, r) => {
+                state.write_u64(ports | 1 << 32);
+                for ip in [l, r] {
+                    match ip {
+                        IpAddr::V4(a) => state.write_u32(a.to_bits()),
+                        IpAddr::V6(a) => state.write_u128(a.to_bits()),
+                    }
+                }
+            }
         }
     }
 }

@@ -584,16 +584,53 @@ impl Stack {
         id: ConnId,
         before: State,
         after: State,
-        now: Instant,
+        _now: Instant,
         requeue: bool,
     ) {
+        if self.slots[id.index as usize].tcb.is_none() {
+            return;
+        }
+        if before != after {
+            self.state_changed(id, before, after);
+        }
+        // One look at the TCB for the timer, the output queue and reaping.
+        let Some(tcb) = self.slots[id.index as usize].tcb.as_deref() else {
+            return;
+        };
+        let next = tcb.next_deadline();
+        let wants_output = tcb.wants_output();
+        let passive_dead =
+            tcb.state == State::Closed && tcb.owner == Owner::AcceptQueue && !wants_output;
+        let reap = tcb.is_reapable() || passive_dead;
+        let origin = tcb.origin;
+        self.timers.set(&mut self.slots, id.index, next);
+        let slot = &mut self.slots[id.index as usize];
+        if requeue && wants_output && !slot.dirty() {
+            slot.set_dirty(true);
+            self.dirty.push_back(id);
+        }
+        if reap {
+            if passive_dead {
+                if let crate::tcb::Origin::Passive(l) = origin {
+                    if let Some(lst) = self.listener_mut(l) {
+                        lst.accept.retain(|c| *c != id);
+                    }
+                }
+            }
+            self.release(id);
+        }
+    }
+
+    /// The bookkeeping a state change requires: the listener's queues when a
+    /// half-open entry leaves SYN_RCVD, the demultiplexing entry on CLOSED.
+    fn state_changed(&mut self, id: ConnId, before: State, after: State) {
         let Some(tcb) = self.slots[id.index as usize].tcb.as_deref() else {
             return;
         };
         let origin = tcb.origin;
         let key = tcb.packed_tuple;
         // A passive half-open entry left SYN_RCVD.
-        if before == State::SynReceived && after != State::SynReceived {
+        if before == State::SynReceived {
             if let crate::tcb::Origin::Passive(l) = origin {
                 let established = after.is_synchronized();
                 if let Some(lst) = self.listener_mut(l) {
@@ -611,35 +648,8 @@ impl Stack {
                 }
             }
         }
-        if after == State::Closed && before != State::Closed {
+        if after == State::Closed {
             self.demux_remove(key, id);
-        }
-        self.schedule(id);
-        if requeue {
-            self.mark_dirty(id);
-        }
-        self.maybe_reap(id, now);
-    }
-
-    fn maybe_reap(&mut self, id: ConnId, _now: Instant) {
-        let Some(tcb) = self
-            .slots
-            .get(id.index as usize)
-            .and_then(|s| s.tcb.as_deref())
-        else {
-            return;
-        };
-        let passive_dead =
-            tcb.state == State::Closed && tcb.owner == Owner::AcceptQueue && !tcb.wants_output();
-        if tcb.is_reapable() || passive_dead {
-            if passive_dead {
-                if let crate::tcb::Origin::Passive(l) = tcb.origin {
-                    if let Some(lst) = self.listener_mut(l) {
-                        lst.accept.retain(|c| *c != id);
-                    }
-                }
-            }
-            self.release(id);
         }
     }
 

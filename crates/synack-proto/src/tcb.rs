@@ -1536,8 +1536,7 @@ impl Tcb {
                 .and_then(|t| self.cfg.user_timeout.map(|u| t + u)),
         ]
         .into_iter()
-        .flatten()
-        .min()
+        .fold(None, Instant::earliest)
     }
 
     fn fired(deadline: &mut Option<Instant>, now: Instant) -> bool {
