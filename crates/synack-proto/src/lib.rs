@@ -30,6 +30,7 @@ pub use synack_wire as wire;
 pub use synack_wire::SeqNum;
 pub use time::{Duration, Instant};
 
+mod compact;
 mod cookie;
 mod crypto;
 mod hash;

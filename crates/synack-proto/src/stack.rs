@@ -2,6 +2,7 @@
 //! SYN and accept queues and SYN cookies, ISNs, ephemeral ports, timers, and
 //! the socket calls applications make.
 
+use crate::compact::PackedTuple;
 use crate::config::{ConnConfig, Keepalive, StackConfig, SynCookies};
 use crate::cookie;
 use crate::crypto::{siphash, tuple_words, SipKey};
@@ -14,7 +15,9 @@ use crate::sink::Sink;
 use crate::state::State;
 use crate::tcb::{Disposition, OutSegment, Owner, SegCtx, Tcb};
 use crate::time::{Duration, Instant};
+use hashbrown::HashTable;
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use synack_wire::{ChecksumMode, IpRepr, SeqNum, TcpFlags, TcpOptions, TcpRepr};
@@ -162,17 +165,44 @@ struct Listener {
     status: ListenerStatus,
 }
 
+/// One connection entry: 16 bytes, as there is one per connection.
 #[derive(Debug)]
 struct Slot {
     generation: u32,
+    /// Position of this slot's entry in the timer heap (`NOT_QUEUED`: none) in
+    /// the low 31 bits; the top bit says the slot is in the output queue.
+    heap_and_dirty: u32,
     tcb: Option<Box<Tcb>>,
-    /// Position of this slot's entry in the timer heap (`NOT_QUEUED`: none).
-    heap_pos: u32,
-    dirty: bool,
 }
 
 /// `Slot::heap_pos` of a slot with no deadline.
-const NOT_QUEUED: u32 = u32::MAX;
+const NOT_QUEUED: u32 = u32::MAX >> 1;
+/// The "in the output queue" bit of `Slot::heap_and_dirty`.
+const DIRTY: u32 = 1 << 31;
+/// Slot indices stay below this, so that heap positions fit in 31 bits.
+const MAX_SLOTS: u32 = NOT_QUEUED;
+
+impl Slot {
+    fn heap_pos(&self) -> u32 {
+        self.heap_and_dirty & !DIRTY
+    }
+
+    fn set_heap_pos(&mut self, pos: u32) {
+        self.heap_and_dirty = (self.heap_and_dirty & DIRTY) | pos;
+    }
+
+    fn dirty(&self) -> bool {
+        self.heap_and_dirty & DIRTY != 0
+    }
+
+    fn set_dirty(&mut self, dirty: bool) {
+        if dirty {
+            self.heap_and_dirty |= DIRTY;
+        } else {
+            self.heap_and_dirty &= !DIRTY;
+        }
+    }
+}
 
 /// The connections' deadlines: a binary min-heap of (deadline, slot index)
 /// with at most one entry per slot, whose slot records the entry's position,
@@ -190,13 +220,13 @@ impl TimerHeap {
 
     /// Set (or with `None` remove) the deadline of slot `index`.
     fn set(&mut self, slots: &mut [Slot], index: u32, deadline: Option<Instant>) {
-        let pos = slots[index as usize].heap_pos;
+        let pos = slots[index as usize].heap_pos();
         match (pos, deadline) {
             (NOT_QUEUED, None) => {}
             (NOT_QUEUED, Some(d)) => {
                 let at = self.heap.len();
                 self.heap.push((d, index));
-                slots[index as usize].heap_pos = at as u32;
+                slots[index as usize].set_heap_pos(at as u32);
                 self.sift_up(slots, at);
             }
             (pos, Some(d)) => {
@@ -213,14 +243,14 @@ impl TimerHeap {
             }
             (pos, None) => {
                 let pos = pos as usize;
-                slots[index as usize].heap_pos = NOT_QUEUED;
+                slots[index as usize].set_heap_pos(NOT_QUEUED);
                 let last = self.heap.len() - 1;
                 if pos != last {
                     let moved = self.heap[last];
                     let removed = self.heap[pos];
                     self.heap[pos] = moved;
                     self.heap.pop();
-                    slots[moved.1 as usize].heap_pos = pos as u32;
+                    slots[moved.1 as usize].set_heap_pos(pos as u32);
                     if moved < removed {
                         self.sift_up(slots, pos);
                     } else {
@@ -229,7 +259,20 @@ impl TimerHeap {
                 } else {
                     self.heap.pop();
                 }
+                self.shrink_if_sparse();
             }
+        }
+    }
+
+    /// Give memory back once at most a quarter of the heap's capacity is in
+    /// use (deadlines of a burst of connections have passed; idle
+    /// connections have none): shrink to twice the entries. Amortized O(1):
+    /// the entries must halve again before the next shrink.
+    fn shrink_if_sparse(&mut self) {
+        const MIN_CAPACITY: usize = 64;
+        let cap = self.heap.capacity();
+        if cap > MIN_CAPACITY && self.heap.len() < cap / 4 {
+            self.heap.shrink_to((2 * self.heap.len()).max(MIN_CAPACITY));
         }
     }
 
@@ -242,11 +285,11 @@ impl TimerHeap {
                 break;
             }
             self.heap[pos] = p;
-            slots[p.1 as usize].heap_pos = pos as u32;
+            slots[p.1 as usize].set_heap_pos(pos as u32);
             pos = parent;
         }
         self.heap[pos] = e;
-        slots[e.1 as usize].heap_pos = pos as u32;
+        slots[e.1 as usize].set_heap_pos(pos as u32);
     }
 
     fn sift_down(&mut self, slots: &mut [Slot], mut pos: usize) {
@@ -268,11 +311,11 @@ impl TimerHeap {
                 break;
             }
             self.heap[pos] = ch;
-            slots[ch.1 as usize].heap_pos = pos as u32;
+            slots[ch.1 as usize].set_heap_pos(pos as u32);
             pos = c;
         }
         self.heap[pos] = e;
-        slots[e.1 as usize].heap_pos = pos as u32;
+        slots[e.1 as usize].set_heap_pos(pos as u32);
     }
 }
 
@@ -306,7 +349,11 @@ pub struct Stack {
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
-    demux: HashMap<FourTuple, ConnId, TableHash>,
+    /// Connections by 4-tuple: slot indices, the tuple itself kept once, in
+    /// the slot's TCB (every indexed slot holds its TCB, except inside
+    /// `with_tcb`'s and `poll_transmit`'s callbacks, which never touch the table).
+    demux: HashTable<u32>,
+    demux_hash: TableHash,
     listeners: Vec<Option<Listener>>,
     listen_map: HashMap<SocketAddr, ListenerId, TableHash>,
     timers: TimerHeap,
@@ -348,7 +395,8 @@ impl Stack {
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
-            demux: HashMap::default(),
+            demux: HashTable::new(),
+            demux_hash: TableHash::default(),
             listeners: Vec::new(),
             listen_map: HashMap::default(),
             timers: TimerHeap::default(),
@@ -428,6 +476,46 @@ impl Stack {
             .ok_or(Error::InvalidHandle)
     }
 
+    /// The connection with this 4-tuple in the demultiplexing table.
+    fn demux_get(&self, tuple: &FourTuple) -> Option<ConnId> {
+        let slots = &self.slots;
+        let key = PackedTuple::from(*tuple);
+        self.demux
+            .find(self.demux_hash.hash_one(key), |&i| {
+                slots[i as usize]
+                    .tcb
+                    .as_deref()
+                    .is_some_and(|t| t.packed_tuple == key)
+            })
+            .map(|&index| ConnId {
+                index,
+                generation: slots[index as usize].generation,
+            })
+    }
+
+    /// Index `id` (whose slot already holds its TCB) under `tuple`.
+    fn demux_insert(&mut self, tuple: &FourTuple, id: ConnId) {
+        let (slots, hash) = (&self.slots, self.demux_hash);
+        self.demux
+            .insert_unique(hash.hash_one(PackedTuple::from(*tuple)), id.index, |&i| {
+                let t = slots[i as usize].tcb.as_deref();
+                hash.hash_one(
+                    t.map(|t| t.packed_tuple)
+                        .expect("indexed slot holds its TCB"),
+                )
+            });
+    }
+
+    /// Remove `id`'s entry under `tuple`, if it has one.
+    fn demux_remove(&mut self, key: PackedTuple, id: ConnId) {
+        if let Ok(e) = self
+            .demux
+            .find_entry(self.demux_hash.hash_one(key), |&i| i == id.index)
+        {
+            e.remove();
+        }
+    }
+
     fn alloc(&mut self) -> Result<ConnId, Error> {
         if self.live >= self.cfg.max_connections {
             return Err(Error::TooManyConnections);
@@ -436,11 +524,13 @@ impl Stack {
             Some(i) => i,
             None => {
                 let i = u32::try_from(self.slots.len()).map_err(|_| Error::TooManyConnections)?;
+                if i >= MAX_SLOTS {
+                    return Err(Error::TooManyConnections);
+                }
                 self.slots.push(Slot {
                     generation: 0,
+                    heap_and_dirty: NOT_QUEUED,
                     tcb: None,
-                    heap_pos: NOT_QUEUED,
-                    dirty: false,
                 });
                 i
             }
@@ -456,13 +546,13 @@ impl Stack {
     fn release(&mut self, id: ConnId) {
         if let Some(slot) = self.slots.get_mut(id.index as usize) {
             if slot.generation == id.generation && slot.tcb.is_some() {
-                if let Some(t) = slot.tcb.take() {
-                    if self.demux.get(&t.tuple) == Some(&id) {
-                        self.demux.remove(&t.tuple);
-                    }
+                if let Some(tuple) = slot.tcb.as_deref().map(|t| t.packed_tuple) {
+                    self.demux_remove(tuple, id);
                 }
+                let slot = &mut self.slots[id.index as usize];
+                slot.tcb = None;
                 slot.generation = slot.generation.wrapping_add(1);
-                slot.dirty = false;
+                slot.set_dirty(false);
                 self.timers.set(&mut self.slots, id.index, None);
                 self.free.push(id.index);
                 self.live -= 1;
@@ -502,21 +592,58 @@ impl Stack {
         id: ConnId,
         before: State,
         after: State,
-        now: Instant,
+        _now: Instant,
         requeue: bool,
     ) {
+        if self.slots[id.index as usize].tcb.is_none() {
+            return;
+        }
+        if before != after {
+            self.state_changed(id, before, after);
+        }
+        // One look at the TCB for the timer, the output queue and reaping.
+        let Some(tcb) = self.slots[id.index as usize].tcb.as_deref() else {
+            return;
+        };
+        let next = tcb.next_deadline();
+        let wants_output = tcb.wants_output();
+        let passive_dead =
+            tcb.state == State::Closed && tcb.owner == Owner::AcceptQueue && !wants_output;
+        let reap = tcb.is_reapable() || passive_dead;
+        let origin = tcb.origin;
+        self.timers.set(&mut self.slots, id.index, next);
+        let slot = &mut self.slots[id.index as usize];
+        if requeue && wants_output && !slot.dirty() {
+            slot.set_dirty(true);
+            self.dirty.push_back(id);
+        }
+        if reap {
+            if passive_dead {
+                if let crate::tcb::Origin::Passive(l) = origin {
+                    if let Some(lst) = self.listener_mut(l) {
+                        lst.accept.retain(|c| *c != id);
+                    }
+                }
+            }
+            self.release(id);
+        }
+    }
+
+    /// The bookkeeping a state change requires: the listener's queues when a
+    /// half-open entry leaves SYN_RCVD, the demultiplexing entry on CLOSED.
+    fn state_changed(&mut self, id: ConnId, before: State, after: State) {
         let Some(tcb) = self.slots[id.index as usize].tcb.as_deref() else {
             return;
         };
         let origin = tcb.origin;
-        let tuple = tcb.tuple;
+        let key = tcb.packed_tuple;
         // A passive half-open entry left SYN_RCVD.
-        if before == State::SynReceived && after != State::SynReceived {
+        if before == State::SynReceived {
             if let crate::tcb::Origin::Passive(l) = origin {
                 let established = after.is_synchronized();
                 if let Some(lst) = self.listener_mut(l) {
                     lst.half_open = lst.half_open.saturating_sub(1);
-                    dec_source(&mut lst.sources, tuple.remote.ip());
+                    dec_source(&mut lst.sources, key.unpack().remote.ip());
                     if established {
                         lst.status.established += 1;
                         lst.accept.push_back(id);
@@ -529,36 +656,8 @@ impl Stack {
                 }
             }
         }
-        if after == State::Closed && before != State::Closed && self.demux.get(&tuple) == Some(&id)
-        {
-            self.demux.remove(&tuple);
-        }
-        self.schedule(id);
-        if requeue {
-            self.mark_dirty(id);
-        }
-        self.maybe_reap(id, now);
-    }
-
-    fn maybe_reap(&mut self, id: ConnId, _now: Instant) {
-        let Some(tcb) = self
-            .slots
-            .get(id.index as usize)
-            .and_then(|s| s.tcb.as_deref())
-        else {
-            return;
-        };
-        let passive_dead =
-            tcb.state == State::Closed && tcb.owner == Owner::AcceptQueue && !tcb.wants_output();
-        if tcb.is_reapable() || passive_dead {
-            if passive_dead {
-                if let crate::tcb::Origin::Passive(l) = tcb.origin {
-                    if let Some(lst) = self.listener_mut(l) {
-                        lst.accept.retain(|c| *c != id);
-                    }
-                }
-            }
-            self.release(id);
+        if after == State::Closed {
+            self.demux_remove(key, id);
         }
     }
 
@@ -577,11 +676,11 @@ impl Stack {
         let Some(slot) = self.slots.get_mut(id.index as usize) else {
             return;
         };
-        if slot.dirty {
+        if slot.dirty() {
             return;
         }
         if slot.tcb.as_deref().is_some_and(|t| t.wants_output()) {
-            slot.dirty = true;
+            slot.set_dirty(true);
             self.dirty.push_back(id);
         }
     }
@@ -782,7 +881,7 @@ impl Stack {
                     local: SocketAddr::new(local_ip, p),
                     remote,
                 };
-                if self.demux.contains_key(&tuple) {
+                if self.demux_get(&tuple).is_some() {
                     return Err(Error::AddrInUse);
                 }
                 p
@@ -806,7 +905,7 @@ impl Stack {
         let mut tcb = Tcb::new_active(id, tuple, shared, iss, mss, &mut ctx);
         tcb.ts_offset = ts_offset;
         self.slots[id.index as usize].tcb = Some(Box::new(tcb));
-        self.demux.insert(tuple, id);
+        self.demux_insert(&tuple, id);
         self.stats.active_opens += 1;
         self.schedule(id);
         self.mark_dirty(id);
@@ -831,7 +930,7 @@ impl Stack {
                 local: SocketAddr::new(local_ip, port),
                 remote,
             };
-            if !self.demux.contains_key(&tuple) && !self.listen_map.contains_key(&tuple.local) {
+            if self.demux_get(&tuple).is_none() && !self.listen_map.contains_key(&tuple.local) {
                 return Ok(port);
             }
         }
@@ -910,7 +1009,7 @@ impl Stack {
 
     /// The connection's addresses.
     pub fn tuple(&self, id: ConnId) -> Result<FourTuple, Error> {
-        Ok(self.tcb(id)?.tuple)
+        Ok(self.tcb(id)?.tuple())
     }
 
     /// The error a connection failed with, if it failed.
@@ -1035,7 +1134,7 @@ impl Stack {
             return;
         }
         let tuple = FourTuple { local, remote };
-        if let Some(&id) = self.demux.get(&tuple) {
+        if let Some(id) = self.demux_get(&tuple) {
             self.sink.push(
                 now,
                 EventKind::SegmentReceived {
@@ -1096,7 +1195,7 @@ impl Stack {
 
     fn force_close(&mut self, id: ConnId, now: Instant, cause: Cause) {
         if let Some(t) = self.tcb_any(id) {
-            let (tuple, from) = (t.tuple, t.state);
+            let (tuple, from) = (t.tuple(), t.state);
             self.sink.push(
                 now,
                 EventKind::StateChanged {
@@ -1270,7 +1369,7 @@ impl Stack {
         let mut tcb = Tcb::new_passive(id, tuple, cfg, iss, mss, l, seg, &mut ctx);
         tcb.ts_offset = ts_offset;
         self.slots[id.index as usize].tcb = Some(Box::new(tcb));
-        self.demux.insert(tuple, id);
+        self.demux_insert(&tuple, id);
         self.schedule(id);
         self.mark_dirty(id);
     }
@@ -1321,7 +1420,7 @@ impl Stack {
             let _ = tcb.on_segment(seg, &mut ctx);
         }
         self.slots[id.index as usize].tcb = Some(Box::new(tcb));
-        self.demux.insert(tuple, id);
+        self.demux_insert(&tuple, id);
         if let Some(lst) = self.listener_mut(l) {
             lst.status.cookies_validated += 1;
             lst.status.established += 1;
@@ -1373,14 +1472,14 @@ impl Stack {
             if slot.generation != id.generation {
                 continue;
             }
-            slot.dirty = false;
+            slot.set_dirty(false);
             let Some(mut tcb) = slot.tcb.take() else {
                 continue;
             };
             let mut payload = 0..0;
             let before = tcb.state;
             let out: Option<OutSegment> = tcb.poll_segment(now, &mut payload);
-            let tuple = tcb.tuple;
+            let tuple = tcb.tuple();
             let after = tcb.state;
             if let Some(o) = out {
                 // The payload goes from the send buffer straight into the packet.
@@ -1471,7 +1570,7 @@ impl Stack {
                 generation: slot.generation,
             };
             let tuple = match slot.tcb.as_deref() {
-                Some(tcb) => tcb.tuple,
+                Some(tcb) => tcb.tuple(),
                 None => continue,
             };
             let half_open_listener = slot.tcb.as_deref().and_then(|t| match (t.state, t.origin) {
@@ -1513,7 +1612,7 @@ fn conn_status(t: &Tcb) -> ConnStatus {
     let (srtt, rttvar, rto, _backoff, probes) = t.snapshot_parts();
     ConnStatus {
         state: t.state,
-        tuple: t.tuple,
+        tuple: t.tuple(),
         iss: t.iss,
         irs: t.irs,
         snd_una: t.snd_una,
@@ -1529,7 +1628,7 @@ fn conn_status(t: &Tcb) -> ConnStatus {
         rto,
         cwnd: t.cwnd,
         ssthresh: t.ssthresh,
-        retransmits: t.counters.retransmits,
+        retransmits: t.counters.retransmits.into(),
         bytes_in_flight: t.snd_max.since(t.snd_una),
         bytes_sent: t.counters.bytes_sent,
         bytes_acked: t.counters.bytes_acked,

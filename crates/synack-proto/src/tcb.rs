@@ -8,6 +8,7 @@
 //! number sent so far (`snd_nxt` falls back to `snd_una` on a retransmission
 //! timeout, go-back-N, as BSD and Linux do).
 
+use crate::compact::{ByteRing, LazyVec, PackedTuple};
 use crate::config::{ConnConfig, Keepalive};
 use crate::error::{ConnError, Error};
 use crate::event::{
@@ -17,7 +18,6 @@ use crate::rtt::RttEstimator;
 use crate::sink::Sink;
 use crate::state::State;
 use crate::time::{Duration, Instant};
-use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::Arc;
 use synack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
@@ -70,10 +70,10 @@ pub(crate) struct Counters {
     pub(crate) bytes_sent: u64,
     pub(crate) bytes_acked: u64,
     pub(crate) bytes_received: u64,
-    pub(crate) retransmits: u64,
-    pub(crate) fast_retransmits: u64,
-    pub(crate) rto_expirations: u64,
-    pub(crate) dup_acks_in: u64,
+    pub(crate) retransmits: u32,
+    pub(crate) fast_retransmits: u32,
+    pub(crate) rto_expirations: u32,
+    pub(crate) dup_acks_in: u32,
 }
 
 /// An out-of-order segment held for reassembly.
@@ -88,7 +88,8 @@ struct OooSeg {
 #[derive(Debug)]
 pub(crate) struct Tcb {
     pub(crate) id: ConnId,
-    pub(crate) tuple: FourTuple,
+    /// The 4-tuple, packed (see [`Tcb::tuple`]).
+    pub(crate) packed_tuple: PackedTuple,
     pub(crate) state: State,
     pub(crate) origin: Origin,
     pub(crate) owner: Owner,
@@ -110,7 +111,7 @@ pub(crate) struct Tcb {
     /// The peer's window shift (applied to windows it sends).
     pub(crate) snd_wscale: u8,
     /// Unacknowledged and unsent data; `tx[0]` is at `data_seq0()`.
-    tx: VecDeque<u8>,
+    tx: ByteRing,
     /// The application closed its sending side: a FIN follows the data.
     fin_queued: bool,
     /// Sequence number of our FIN, fixed when it is queued (no data follows it).
@@ -124,8 +125,8 @@ pub(crate) struct Tcb {
     rcv_adv: SeqNum,
     /// Our window shift (applied to windows we send).
     pub(crate) rcv_wscale: u8,
-    rx: VecDeque<u8>,
-    ooo: Vec<OooSeg>,
+    rx: ByteRing,
+    ooo: LazyVec<OooSeg>,
     ooo_bytes: usize,
     /// The peer's FIN has been received in order.
     pub(crate) fin_received: bool,
@@ -157,7 +158,7 @@ pub(crate) struct Tcb {
     pub(crate) sack_permitted: bool,
     /// SACK blocks describing the reassembly queue, the block holding the most
     /// recently received segment first (RFC 2018 4).
-    sack_blocks: Vec<(SeqNum, SeqNum)>,
+    sack_blocks: LazyVec<(SeqNum, SeqNum)>,
     /// A duplicate range to report in the first block of the next ACK (RFC 2883 4).
     dsack: Option<(SeqNum, SeqNum)>,
 
@@ -203,9 +204,9 @@ pub(crate) struct SegCtx<'a> {
     pub(crate) challenge_tokens: &'a mut u32,
 }
 
-/// Append `buf[start..end]` to `out` as at most two slice copies (iterating a
-/// `VecDeque` range moves one byte at a time).
-fn copy_range(buf: &VecDeque<u8>, start: usize, end: usize, out: &mut Vec<u8>) {
+/// Append `buf[start..end]` to `out` as at most two slice copies (the ring's
+/// two halves), never byte by byte.
+fn copy_range(buf: &ByteRing, start: usize, end: usize, out: &mut Vec<u8>) {
     let (a, b) = buf.as_slices();
     if start < a.len() {
         out.extend_from_slice(&a[start..end.min(a.len())]);
@@ -223,7 +224,7 @@ const MAX_DELAYED_ACK: Duration = Duration::from_millis(200);
 
 /// Where a segment's payload lies in the send buffer: the stack copies it
 /// straight from there into the packet.
-fn take_range(_buf: &VecDeque<u8>, start: usize, end: usize, out: &mut Range<usize>) {
+fn take_range(_buf: &ByteRing, start: usize, end: usize, out: &mut Range<usize>) {
     *out = start..end;
 }
 
@@ -237,6 +238,11 @@ fn rcv_wscale_for(buffer: usize) -> u8 {
 }
 
 impl Tcb {
+    /// The connection's addresses.
+    pub(crate) fn tuple(&self) -> FourTuple {
+        self.packed_tuple.unpack()
+    }
+
     fn blank(
         id: ConnId,
         tuple: FourTuple,
@@ -254,7 +260,7 @@ impl Tcb {
         };
         Tcb {
             id,
-            tuple,
+            packed_tuple: PackedTuple::from(tuple),
             state: State::Closed,
             origin,
             owner: if matches!(origin, Origin::Active) {
@@ -274,7 +280,7 @@ impl Tcb {
             snd_wl2: iss,
             max_snd_wnd: 0,
             snd_wscale: 0,
-            tx: VecDeque::new(),
+            tx: ByteRing::new(),
             fin_queued: false,
             fin_at: iss,
             syn_retransmitted: false,
@@ -282,8 +288,8 @@ impl Tcb {
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
             rcv_wscale,
-            rx: VecDeque::new(),
-            ooo: Vec::new(),
+            rx: ByteRing::new(),
+            ooo: LazyVec::new(),
             ooo_bytes: 0,
             fin_received: false,
             read_closed: false,
@@ -297,7 +303,7 @@ impl Tcb {
             ts_offset: 0,
             ts_rtt_from: None,
             sack_permitted: false,
-            sack_blocks: Vec::new(),
+            sack_blocks: LazyVec::new(),
             dsack: None,
             cwnd: 0,
             ssthresh: u32::MAX,
@@ -438,7 +444,7 @@ impl Tcb {
             EventKind::StateChanged {
                 conn: Some(self.id),
                 listener,
-                tuple: self.tuple,
+                tuple: self.tuple(),
                 from,
                 to,
                 cause,
@@ -554,7 +560,7 @@ impl Tcb {
 
     fn apply_syn_options(&mut self, o: &TcpOptions) {
         // RFC 9293 3.7.1 / RFC 6691: without the option assume 536 (IPv4) or 1220 (IPv6).
-        let default_mss = if self.tuple.remote.is_ipv4() {
+        let default_mss = if self.tuple().remote.is_ipv4() {
             536
         } else {
             1220
@@ -1643,8 +1649,7 @@ impl Tcb {
                 .and_then(|t| self.cfg.user_timeout.map(|u| t + u)),
         ]
         .into_iter()
-        .flatten()
-        .min()
+        .fold(None, Instant::earliest)
     }
 
     fn fired(deadline: &mut Option<Instant>, now: Instant) -> bool {

@@ -51,6 +51,23 @@ impl Instant {
         self.micros() / 1000
     }
 
+    /// The earlier of two optional deadlines (`None` is "never"), without
+    /// branches: `None` is stored as zero, so it is compared as the largest value.
+    #[inline]
+    pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+        let key = |x: Option<Instant>| x.map_or(0, |i| i.0.get()).wrapping_sub(1);
+        Instant::from_key(key(a).min(key(b)))
+    }
+
+    /// The inverse of `earliest`'s key: `u64::MAX` is `None`.
+    #[inline]
+    const fn from_key(k: u64) -> Option<Instant> {
+        match NonZeroU64::new(k.wrapping_add(1)) {
+            Some(n) => Some(Instant(n)),
+            None => None,
+        }
+    }
+
     /// `self - earlier`, zero if `earlier` is later.
     pub fn saturating_since(self, earlier: Instant) -> Duration {
         Duration::from_micros(self.0.get().saturating_sub(earlier.0.get()))
@@ -91,5 +108,19 @@ impl fmt::Debug for Instant {
 impl fmt::Display for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn earliest_treats_none_as_never() {
+        let (a, b) = (Instant::from_micros(0), Instant::from_micros(u64::MAX));
+        assert_eq!(Instant::earliest(None, None), None);
+        assert_eq!(Instant::earliest(Some(a), None), Some(a));
+        assert_eq!(Instant::earliest(None, Some(b)), Some(b));
+        assert_eq!(Instant::earliest(Some(b), Some(a)), Some(a));
     }
 }

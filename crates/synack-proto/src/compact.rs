@@ -1,0 +1,263 @@
+//! Compact containers for per-connection state: one TCB exists per
+//! connection, so every header word counts (a `VecDeque` header is 32 bytes,
+//! a `Vec` header 24).
+
+use crate::event::FourTuple;
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, SocketAddr};
+use std::ops::{Deref, DerefMut, RangeTo};
+
+/// A connection's 4-tuple in 38 bytes instead of 64: the addresses and
+/// ports without `SocketAddrV6`'s flow label and scope, which segments never
+/// carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PackedTuple {
+    local_ip: IpAddr,
+    remote_ip: IpAddr,
+    local_port: u16,
+    remote_port: u16,
+}
+
+impl PackedTuple {
+    pub(crate) fn unpack(&self) -> FourTuple {
+        FourTuple {
+            local: SocketAddr::new(self.local_ip, self.local_port),
+            remote: SocketAddr::new(self.remote_ip, self.remote_port),
+        }
+    }
+}
+
+impl Hash for PackedTuple {
+    /// Two words for an IPv4 tuple (the connection table's usual key), the
+    /// address bytes for IPv6; equal tuples hash equally.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let ports = u64::from(self.local_port) << 16 | u64::from(self.remote_port);
+        match (self.local_ip, self.remote_ip) {
+            (IpAddr::V4(l), IpAddr::V4(r)) => {
+                state.write_u64(u64::from(l.to_bits()) << 32 | u64::from(r.to_bits()));
+                state.write_u64(ports);
+            }
+            (l, r) => {
+                state.write_u64(ports | 1 << 32);
+                for ip in [l, r] {
+                    match ip {
+                        IpAddr::V4(a) => state.write_u32(a.to_bits()),
+                        IpAddr::V6(a) => state.write_u128(a.to_bits()),
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl From<FourTuple> for PackedTuple {
+    fn from(t: FourTuple) -> Self {
+        PackedTuple {
+            local_ip: t.local.ip(),
+            remote_ip: t.remote.ip(),
+            local_port: t.local.port(),
+            remote_port: t.remote.port(),
+        }
+    }
+}
+
+/// A vector that is usually empty: one pointer, the vector allocated on the
+/// first push and freed again when it empties.
+// The box is the point: 8 bytes in the TCB instead of a 24-byte header.
+#[allow(clippy::box_collection)]
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LazyVec<T>(Option<Box<Vec<T>>>);
+
+impl<T> LazyVec<T> {
+    pub(crate) const fn new() -> Self {
+        LazyVec(None)
+    }
+
+    fn vec(&mut self) -> &mut Vec<T> {
+        self.0.get_or_insert_with(Box::default)
+    }
+
+    /// Free the vector when it holds nothing.
+    fn release_if_empty(&mut self) {
+        if self.0.as_ref().is_some_and(|v| v.is_empty()) {
+            self.0 = None;
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.0 = None;
+    }
+
+    pub(crate) fn insert(&mut self, index: usize, value: T) {
+        self.vec().insert(index, value);
+    }
+
+    pub(crate) fn remove(&mut self, index: usize) -> T {
+        let v = self.vec().remove(index);
+        self.release_if_empty();
+        v
+    }
+
+    pub(crate) fn retain(&mut self, f: impl FnMut(&T) -> bool) {
+        if let Some(v) = self.0.as_mut() {
+            v.retain(f);
+            self.release_if_empty();
+        }
+    }
+}
+
+impl<T> Deref for LazyVec<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+}
+
+impl<T> DerefMut for LazyVec<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        self.0.as_deref_mut().map_or(&mut [], Vec::as_mut_slice)
+    }
+}
+
+impl<'a, T> IntoIterator for &'a LazyVec<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a mut LazyVec<T> {
+    type Item = &'a mut T;
+    type IntoIter = std::slice::IterMut<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter_mut()
+    }
+}
+
+/// A byte ring buffer: the part of `VecDeque<u8>` a connection's send and
+/// receive buffers use, in 24 bytes instead of 32 (32-bit head and length;
+/// a buffer never comes near 4 GiB). Capacity grows as `VecDeque`'s does.
+#[derive(Debug, Default)]
+pub(crate) struct ByteRing {
+    buf: Box<[u8]>,
+    head: u32,
+    len: u32,
+}
+
+impl ByteRing {
+    pub(crate) fn new() -> Self {
+        ByteRing::default()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.head = 0;
+        self.len = 0;
+    }
+
+    /// The bytes in order, as two slices (the second empty unless they wrap).
+    pub(crate) fn as_slices(&self) -> (&[u8], &[u8]) {
+        let cap = self.buf.len();
+        let (head, len) = (self.head as usize, self.len as usize);
+        if head + len <= cap {
+            (&self.buf[head..head + len], &[])
+        } else {
+            (&self.buf[head..], &self.buf[..head + len - cap])
+        }
+    }
+
+    /// Remove the first `range.end` bytes.
+    pub(crate) fn drain(&mut self, range: RangeTo<usize>) {
+        let n = range.end;
+        assert!(n <= self.len(), "drain beyond the end of a ByteRing");
+        if n == self.len() {
+            self.clear();
+            return;
+        }
+        let mut head = self.head as usize + n;
+        if head >= self.buf.len() {
+            head -= self.buf.len();
+        }
+        self.head = head as u32;
+        self.len -= n as u32;
+    }
+
+    /// Append `data`.
+    pub(crate) fn extend(&mut self, data: &[u8]) {
+        let need = self.len() + data.len();
+        if need > self.buf.len() {
+            self.grow(need);
+        }
+        let cap = self.buf.len();
+        // head < cap and len <= cap: one subtraction wraps the tail.
+        let mut tail = self.head as usize + self.len();
+        if tail >= cap {
+            tail -= cap;
+        }
+        let first = data.len().min(cap - tail);
+        self.buf[tail..tail + first].copy_from_slice(&data[..first]);
+        self.buf[..data.len() - first].copy_from_slice(&data[first..]);
+        self.len = u32::try_from(need).expect("ByteRing stays below 4 GiB");
+    }
+
+    fn grow(&mut self, need: usize) {
+        let cap = need.max(2 * self.buf.len()).max(8);
+        let mut buf = Vec::with_capacity(cap);
+        let (a, b) = self.as_slices();
+        buf.extend_from_slice(a);
+        buf.extend_from_slice(b);
+        buf.resize(cap, 0);
+        self.buf = buf.into_boxed_slice();
+        self.head = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    #[test]
+    fn ring_matches_vecdeque() {
+        let mut r = ByteRing::new();
+        let mut d: VecDeque<u8> = VecDeque::new();
+        let mut x = 0u32;
+        for step in 0..2000u32 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let n = (x >> 16) as usize % 40;
+            if step % 3 == 2 {
+                let k = n.min(d.len());
+                d.drain(..k);
+                r.drain(..k);
+            } else {
+                let data: Vec<u8> = (0..n).map(|i| (step as usize + i) as u8).collect();
+                d.extend(&data);
+                r.extend(&data);
+            }
+            let (a, b) = r.as_slices();
+            let got: Vec<u8> = a.iter().chain(b).copied().collect();
+            assert_eq!(got, d.iter().copied().collect::<Vec<u8>>());
+            assert_eq!(r.len(), d.len());
+        }
+    }
+
+    #[test]
+    fn lazy_vec_frees_when_empty() {
+        let mut v: LazyVec<u32> = LazyVec::new();
+        assert!(v.is_empty());
+        v.insert(0, 1);
+        v.insert(1, 2);
+        v.retain(|&x| x == 2);
+        assert_eq!(&*v, &[2]);
+        assert_eq!(v.remove(0), 2);
+        assert!(v.0.is_none());
+    }
+}
