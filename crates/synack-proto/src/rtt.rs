@@ -24,9 +24,15 @@ pub(crate) struct RttEstimator {
     srtt: u64,
     rttvar: u64,
     rto: u64,
-    min: u64,
-    max: u64,
     backoff: u8,
+}
+
+/// The RTO's bounds (`ConnConfig::min_rto`, `max_rto`), passed in rather than kept in
+/// every connection's estimator: the shared configuration already holds them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RtoBounds {
+    pub(crate) min: Duration,
+    pub(crate) max: Duration,
 }
 
 impl RttEstimator {
@@ -37,21 +43,11 @@ impl RttEstimator {
             rttvar: 0,
             rto: ns(initial.clamp(min, max)),
             backoff: 0,
-            min: ns(min),
-            max: ns(max),
         }
     }
 
-    fn min(&self) -> Duration {
-        Duration::from_nanos(self.min)
-    }
-
-    fn max(&self) -> Duration {
-        Duration::from_nanos(self.max)
-    }
-
     /// Feed one RTT measurement (never from a retransmitted segment: Karn's rule).
-    pub(crate) fn sample(&mut self, r: Duration) {
+    pub(crate) fn sample(&mut self, r: Duration, b: RtoBounds) {
         let (srtt, rttvar) = match self.srtt() {
             // RFC 6298 2.2: first measurement.
             None => (r, r / 2),
@@ -65,7 +61,7 @@ impl RttEstimator {
         self.srtt = ns(srtt);
         self.rttvar = ns(rttvar);
         // RFC 6298 2.3 and 2.4: RTO = SRTT + max(G, K*RTTVAR), clamped.
-        self.rto = ns((srtt + GRANULARITY.max(rttvar * 4)).clamp(self.min(), self.max()));
+        self.rto = ns((srtt + GRANULARITY.max(rttvar * 4)).clamp(b.min, b.max));
         // A valid sample ends any backoff (RFC 6298 5.7 note, as Linux does).
         self.backoff = 0;
     }
@@ -81,15 +77,15 @@ impl RttEstimator {
     }
 
     /// RFC 6298 5.7: after a retransmitted SYN and with no sample, use 3 s.
-    pub(crate) fn reset_after_syn_retransmit(&mut self) {
+    pub(crate) fn reset_after_syn_retransmit(&mut self, b: RtoBounds) {
         if self.srtt == NO_SRTT {
-            self.rto = ns(Duration::from_secs(3).clamp(self.min(), self.max()));
+            self.rto = ns(Duration::from_secs(3).clamp(b.min, b.max));
         }
     }
 
     /// The current timeout, backoff included.
-    pub(crate) fn rto(&self) -> Duration {
-        let max = self.max();
+    pub(crate) fn rto(&self, b: RtoBounds) -> Duration {
+        let max = b.max;
         let mut t = Duration::from_nanos(self.rto);
         for _ in 0..self.backoff {
             t = t.saturating_mul(2);
@@ -120,6 +116,11 @@ impl RttEstimator {
 mod tests {
     use super::*;
 
+    const B: RtoBounds = RtoBounds {
+        min: Duration::from_millis(200),
+        max: Duration::from_secs(120),
+    };
+
     fn est() -> RttEstimator {
         RttEstimator::new(
             Duration::from_secs(1),
@@ -131,36 +132,36 @@ mod tests {
     #[test]
     fn initial_rto_is_one_second_and_doubles() {
         let mut e = est();
-        assert_eq!(e.rto(), Duration::from_secs(1));
+        assert_eq!(e.rto(B), Duration::from_secs(1));
         e.back_off();
-        assert_eq!(e.rto(), Duration::from_secs(2));
+        assert_eq!(e.rto(B), Duration::from_secs(2));
         e.back_off();
-        assert_eq!(e.rto(), Duration::from_secs(4));
+        assert_eq!(e.rto(B), Duration::from_secs(4));
         for _ in 0..20 {
             e.back_off();
         }
-        assert_eq!(e.rto(), Duration::from_secs(120));
+        assert_eq!(e.rto(B), Duration::from_secs(120));
     }
 
     #[test]
     fn first_and_second_sample_follow_rfc6298() {
         let mut e = est();
-        e.sample(Duration::from_millis(100));
+        e.sample(Duration::from_millis(100), B);
         // SRTT = 100, RTTVAR = 50, RTO = 100 + 200 = 300 ms.
         assert_eq!(e.srtt(), Some(Duration::from_millis(100)));
         assert_eq!(e.rttvar(), Duration::from_millis(50));
-        assert_eq!(e.rto(), Duration::from_millis(300));
-        e.sample(Duration::from_millis(200));
+        assert_eq!(e.rto(B), Duration::from_millis(300));
+        e.sample(Duration::from_millis(200), B);
         // RTTVAR = 3/4*50 + 1/4*100 = 62.5; SRTT = 7/8*100 + 1/8*200 = 112.5
         assert_eq!(e.rttvar(), Duration::from_micros(62_500));
         assert_eq!(e.srtt(), Some(Duration::from_micros(112_500)));
-        assert_eq!(e.rto(), Duration::from_micros(112_500 + 250_000));
+        assert_eq!(e.rto(B), Duration::from_micros(112_500 + 250_000));
     }
 
     #[test]
     fn min_rto_clamps() {
         let mut e = est();
-        e.sample(Duration::from_micros(50));
-        assert_eq!(e.rto(), Duration::from_millis(200));
+        e.sample(Duration::from_micros(50), B);
+        assert_eq!(e.rto(B), Duration::from_millis(200));
     }
 }

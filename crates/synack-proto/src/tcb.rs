@@ -14,7 +14,7 @@ use crate::error::{ConnError, Error};
 use crate::event::{
     Cause, ConnId, DropReason, EventKind, FourTuple, ListenerId, SendReason, TimerKind,
 };
-use crate::rtt::RttEstimator;
+use crate::rtt::{RtoBounds, RttEstimator};
 use crate::sink::Sink;
 use crate::state::State;
 use crate::time::{Duration, Instant};
@@ -692,9 +692,20 @@ impl Tcb {
         if ts.tsecr == 0 || elapsed < 0 || (ts.tsecr.wrapping_sub(from) as i32) < 0 {
             return;
         }
-        self.rtt
-            .sample(Duration::from_millis(u64::from(elapsed.max(1) as u32)));
+        let bounds = self.rto_bounds();
+        self.rtt.sample(
+            Duration::from_millis(u64::from(elapsed.max(1) as u32)),
+            bounds,
+        );
         self.ts_rtt_from = None;
+    }
+
+    /// The RTO's bounds from the (shared) configuration.
+    fn rto_bounds(&self) -> RtoBounds {
+        RtoBounds {
+            min: self.cfg.min_rto,
+            max: self.cfg.max_rto,
+        }
     }
 
     fn flight(&self) -> u32 {
@@ -788,7 +799,7 @@ impl Tcb {
             self.rcv_adv = self.rcv_nxt + self.rcv_space().min(0xffff << self.rcv_wscale);
             self.init_cwnd();
             if self.syn_retransmitted {
-                self.rtt.reset_after_syn_retransmit();
+                self.rtt.reset_after_syn_retransmit(self.rto_bounds());
             }
             self.set_state(State::Established, Cause::RecvSynAck, ctx);
             self.arm_keepalive(ctx.now);
@@ -1007,7 +1018,7 @@ impl Tcb {
                 self.snd_wl2 = seg.ack;
                 self.init_cwnd();
                 if self.syn_retransmitted {
-                    self.rtt.reset_after_syn_retransmit();
+                    self.rtt.reset_after_syn_retransmit(self.rto_bounds());
                 }
                 if self.origin != Origin::Active {
                     self.round_recv_buffer();
@@ -1102,7 +1113,8 @@ impl Tcb {
         // RTT sample (Karn: the probe is cleared when a segment is retransmitted).
         if let Some((end, sent)) = self.rtt_probe {
             if ack.ge(end) {
-                self.rtt.sample(ctx.now.saturating_since(sent));
+                self.rtt
+                    .sample(ctx.now.saturating_since(sent), self.rto_bounds());
                 self.rtt_probe = None;
             }
         }
@@ -1117,7 +1129,7 @@ impl Tcb {
             // Probing a zero window: the persist timer paces the connection.
             self.rtx_deadline = None;
         } else {
-            self.rtx_deadline = Some(ctx.now + self.rtt.rto());
+            self.rtx_deadline = Some(ctx.now + self.rtt.rto(self.rto_bounds()));
             self.unacked_since = Some(ctx.now);
         }
     }
@@ -1779,7 +1791,7 @@ impl Tcb {
             self.ts_rtt_from = Some(self.ts_now(ctx.now));
         }
         self.snd_nxt = self.snd_una;
-        self.rtx_deadline = Some(ctx.now + self.rtt.rto());
+        self.rtx_deadline = Some(ctx.now + self.rtt.rto(self.rto_bounds()));
         None
     }
 
@@ -1971,7 +1983,8 @@ impl Tcb {
                 self.snd_max = self.iss + 1;
                 self.rtt_probe = Some((self.iss + 1, now));
             }
-            self.rtx_deadline.get_or_insert(now + self.rtt.rto());
+            self.rtx_deadline
+                .get_or_insert(now + self.rtt.rto(self.rto_bounds()));
             return Some(self.finish(self.iss, flags, reason, now));
         }
         if !self.syn_acked() && !matches!(self.state, State::SynSent | State::SynReceived) {
@@ -2127,7 +2140,7 @@ impl Tcb {
     }
 
     fn arm_persist(&mut self, now: Instant) {
-        let mut t = self.rtt.rto().max(self.cfg.min_rto);
+        let mut t = self.rtt.rto(self.rto_bounds()).max(self.cfg.min_rto);
         for _ in 0..self.persist_backoff {
             t = (t * 2).min(self.cfg.max_rto);
         }
@@ -2137,7 +2150,7 @@ impl Tcb {
     fn on_sent_something(&mut self, now: Instant) {
         // RFC 6298 5.1: start the timer if it is not running.
         if self.rtx_deadline.is_none() {
-            self.rtx_deadline = Some(now + self.rtt.rto());
+            self.rtx_deadline = Some(now + self.rtt.rto(self.rto_bounds()));
         }
         if self.unacked_since.is_none() {
             self.unacked_since = Some(now);
@@ -2177,7 +2190,7 @@ impl Tcb {
         (
             self.rtt.srtt(),
             self.rtt.rttvar(),
-            self.rtt.rto(),
+            self.rtt.rto(self.rto_bounds()),
             self.rtt.backoff(),
             self.keepalive_probes,
         )
