@@ -580,12 +580,10 @@ fn refused(o: &Options) -> Result<Outcome, ScenarioError> {
         "the server answered RST,ACK seq=0 ack=x+1",
     );
     let err = cr.borrow().conn_error();
-    w.check(
-        err == Some(synack_proto::ConnError::Refused),
-        format!(
-            "connect failed with \"connection refused\" (got {})",
-            err.map_or("no error".to_string(), |e| e.to_string())
-        ),
+    w.check_error(
+        err,
+        synack_proto::ConnError::Refused,
+        "connect failed with \"connection refused\"",
     );
     w.check(
         w.went(c, State::SynSent, State::Closed),
@@ -611,12 +609,10 @@ fn abort(o: &Options) -> Result<Outcome, ScenarioError> {
         "the client's abort sent RST",
     );
     let err = sr.borrow().conn_error();
-    w.check(
-        err == Some(synack_proto::ConnError::Reset),
-        format!(
-            "the server's next call failed with \"connection reset\" (got {})",
-            err.map_or("no error".to_string(), |e| e.to_string())
-        ),
+    w.check_error(
+        err,
+        synack_proto::ConnError::Reset,
+        "the server's next call failed with \"connection reset\"",
     );
     w.check(
         w.went(s, State::Established, State::Closed),
@@ -801,12 +797,10 @@ fn peer_reboot(o: &Options) -> Result<Outcome, ScenarioError> {
         "the rebooted server answered the unknown connection's segment with RST",
     );
     let err = cr.borrow().conn_error();
-    w.check(
-        err == Some(synack_proto::ConnError::Reset),
-        format!(
-            "the client saw \"connection reset\" (got {})",
-            err.map_or("no error".to_string(), |e| e.to_string())
-        ),
+    w.check_error(
+        err,
+        synack_proto::ConnError::Reset,
+        "the client saw \"connection reset\"",
     );
     w.check(
         w.went(c, State::Established, State::Closed),

@@ -463,6 +463,13 @@ impl World {
         });
     }
 
+    /// Record that a connection failed with `expected`; the check's text names what
+    /// it got instead, if anything.
+    pub(crate) fn check_error(&mut self, got: Option<ConnError>, expected: ConnError, what: &str) {
+        let seen = got.map_or("no error".to_string(), |e| e.to_string());
+        self.check(got == Some(expected), format!("{what} (got {seen})"));
+    }
+
     /// Record a check of the exact textbook path, only when the link is clean.
     pub(crate) fn check_path(&mut self, passed: bool, what: impl Into<String>) {
         if self.opts.is_clean() {
