@@ -327,37 +327,31 @@ impl TcpStream {
     }
 }
 
+/// `read` for both `TcpStream` and `&TcpStream`.
+fn read_impl(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    let id = stream.id;
+    if buf.is_empty() {
+        return Ok(0);
+    }
+    if stream.nonblocking {
+        return stream.shared.call(|s, now| s.recv(now, id, buf));
+    }
+    stream.shared.block_call(
+        Key::Conn(id),
+        TcpStream::deadline(stream.read_timeout),
+        |s, now| s.recv(now, id, buf),
+    )
+}
+
 impl Read for TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let id = self.id;
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        if self.nonblocking {
-            return self.shared.call(|s, now| s.recv(now, id, buf));
-        }
-        self.shared.block_call(
-            Key::Conn(id),
-            Self::deadline(self.read_timeout),
-            |s, now| s.recv(now, id, buf),
-        )
+        read_impl(self, buf)
     }
 }
 
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let id = self.id;
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        if self.nonblocking {
-            return self.shared.call(|s, now| s.recv(now, id, buf));
-        }
-        self.shared.block_call(
-            Key::Conn(id),
-            TcpStream::deadline(self.read_timeout),
-            |s, now| s.recv(now, id, buf),
-        )
+        read_impl(self, buf)
     }
 }
 
