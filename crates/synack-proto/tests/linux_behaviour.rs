@@ -1,0 +1,83 @@
+//! Where the RFCs leave a choice and synack does as Linux, pinned by what a user sees.
+#![allow(clippy::unwrap_used)]
+
+mod util;
+
+use synack_proto::{Duration, StackConfig};
+use util::*;
+
+fn open(n: &mut Net) -> (synack_proto::ConnId, synack_proto::ConnId) {
+    let l = n.hosts[1].listen(s_addr(80), 8).unwrap();
+    let c = n.hosts[0]
+        .connect(n.now, Some(c_addr(40000)), s_addr(80))
+        .unwrap();
+    n.run_for(Duration::from_millis(100));
+    let s = n.hosts[1].accept(l).unwrap();
+    n.take_log();
+    (c, s)
+}
+
+/// Time (ms) of the first log line containing `needle`.
+fn at(log: &[String], needle: &str) -> u64 {
+    let l = log
+        .iter()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no {needle:?} in {log:#?}"));
+    l.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn quick_acks_at_start_then_delayed_acks_and_again_after_idle() {
+    let mut n = Net::new(StackConfig::default());
+    n.with_time = true;
+    let (c, s) = open(&mut n);
+    // 64 KiB window, MSS 1448: min(65535 / 2896, 16) = 16 quick ACKs.
+    for i in 0..18u32 {
+        let now = n.now;
+        n.hosts[0].send(now, c, b"ping").unwrap();
+        n.run_for(Duration::from_millis(100));
+        let now = n.now;
+        let mut buf = [0u8; 16];
+        n.hosts[1].recv(now, s, &mut buf).unwrap();
+        let log = n.take_log();
+        let sent = at(&log, "C>S PSH,ACK");
+        let acked = at(&log, "S>C ACK");
+        let expect = if i < 16 { 10 } else { 50 };
+        assert_eq!(acked - sent, expect, "segment {i}: {log:#?}");
+    }
+    // Idle for longer than the RTO: quick ACKs again.
+    n.run_for(Duration::from_secs(2));
+    n.take_log();
+    let now = n.now;
+    n.hosts[0].send(now, c, b"ping").unwrap();
+    n.run_for(Duration::from_millis(100));
+    let log = n.take_log();
+    assert_eq!(
+        at(&log, "S>C ACK") - at(&log, "C>S PSH,ACK"),
+        10,
+        "{log:#?}"
+    );
+}
+
+#[test]
+fn fin_after_data_is_acked_with_delay_fin_alone_at_once() {
+    for data_first in [false, true] {
+        let mut n = Net::new(StackConfig::default());
+        n.with_time = true;
+        let (c, _s) = open(&mut n);
+        if data_first {
+            let now = n.now;
+            n.hosts[0].send(now, c, b"request").unwrap();
+            n.run_for(Duration::from_millis(100));
+        }
+        n.take_log();
+        let now = n.now;
+        n.hosts[0].close(now, c).unwrap();
+        n.run_for(Duration::from_millis(100));
+        let log = n.take_log();
+        // Linux's `tcp_fin`: in ESTABLISHED the FIN's ACK waits for the delayed-ACK
+        // timer once data has arrived; before any data, it goes at once.
+        let gap = at(&log, "S>C ACK") - at(&log, "C>S FIN,ACK");
+        assert_eq!(gap, if data_first { 50 } else { 10 }, "{log:#?}");
+    }
+}
