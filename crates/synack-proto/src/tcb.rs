@@ -1987,15 +1987,10 @@ impl Tcb {
     ) -> Option<OutSegment> {
         *payload = 0..0;
         if let Some((seq, reason)) = self.rst_pending.take() {
-            self.counters.segs_out += 1;
-            return Some(OutSegment {
-                seq,
-                ack: SeqNum(0),
-                flags: TcpFlags::RST,
-                window: 0,
-                options: TcpOptions::default(),
-                reason,
-            });
+            // A reset from a connection that has a RCV.NXT carries the ACK bit and the
+            // usual window and options, as Linux's `tcp_send_active_reset` (RFC 9293
+            // 3.10.7 allows ACK on a RST; a RST for no connection is built elsewhere).
+            return Some(self.finish(seq, TcpFlags::RST | TcpFlags::ACK, reason, now));
         }
         match self.state {
             State::Closed | State::Listen => return None,

@@ -81,3 +81,22 @@ fn fin_after_data_is_acked_with_delay_fin_alone_at_once() {
         assert_eq!(gap, if data_first { 50 } else { 10 }, "{log:#?}");
     }
 }
+
+#[test]
+fn abort_sends_rst_ack_with_rcv_nxt() {
+    // Linux's `tcp_send_active_reset`: RST,ACK at SND.NXT acknowledging RCV.NXT.
+    let mut n = Net::new(StackConfig::default());
+    let (c, s) = open(&mut n);
+    let now = n.now;
+    n.hosts[1].send(now, s, b"12345").unwrap();
+    n.run_for(Duration::from_millis(100));
+    n.take_log();
+    let now = n.now;
+    n.hosts[0].abort(now, c).unwrap();
+    n.run_for(Duration::from_millis(100));
+    let log = n.take_log();
+    assert!(
+        log.iter().any(|l| l == "C>S RST,ACK seq=1 ack=6 len=0"),
+        "{log:#?}"
+    );
+}

@@ -622,7 +622,8 @@ fn abort_resets_the_peer() {
         &n.take_log(),
         &[
             "C ESTABLISHED->CLOSED",
-            "C>S RST seq=1 len=0",
+            // From a synchronized connection: RST,ACK with ack = RCV.NXT (Linux).
+            "C>S RST,ACK seq=1 ack=1 len=0",
             "S error connection reset",
             "S ESTABLISHED->CLOSED",
         ],
@@ -656,7 +657,7 @@ fn close_with_unread_data_sends_rst() {
         &log[log.len() - 4..],
         [
             "S ESTABLISHED->CLOSED",
-            "S>C RST seq=1 len=0",
+            "S>C RST,ACK seq=1 ack=7 len=0",
             "C error connection reset",
             "C ESTABLISHED->CLOSED"
         ]
