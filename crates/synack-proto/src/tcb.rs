@@ -2076,7 +2076,20 @@ impl Tcb {
 
         let offset = self.snd_nxt.since(data0) as usize;
         let unsent = self.tx.len().saturating_sub(offset);
-        let wnd = self.snd_wnd.min(self.cwnd.max(u32::from(self.snd_mss)));
+        // RFC 3042 limited transmit: the first and second duplicate ACKs each let one
+        // new segment go beyond cwnd (up to cwnd + 2 * SMSS), within the peer's window;
+        // cwnd itself is unchanged. Linux does the same by counting duplicate ACKs as
+        // segments that left the network (`tcp_add_reno_sack`).
+        let limited_transmit = if self.in_recovery {
+            0
+        } else {
+            self.dup_acks.min(2) * u32::from(self.snd_mss)
+        };
+        let wnd = self.snd_wnd.min(
+            self.cwnd
+                .max(u32::from(self.snd_mss))
+                .saturating_add(limited_transmit),
+        );
         let usable = (self.snd_una + wnd).diff(self.snd_nxt).max(0) as usize;
         let retransmitting = self.snd_nxt.lt(self.snd_max);
 

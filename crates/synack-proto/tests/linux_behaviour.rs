@@ -100,3 +100,44 @@ fn abort_sends_rst_ack_with_rcv_nxt() {
         "{log:#?}"
     );
 }
+
+#[test]
+fn limited_transmit_sends_new_data_on_the_first_two_duplicate_acks() {
+    let mut cfg = StackConfig::default();
+    // No SACK: duplicate ACKs are all the sender learns (RFC 3042 without RFC 6675).
+    cfg.conn.sack = false;
+    let mut n = Net::new(cfg);
+    let (c, _s) = open(&mut n);
+    // The first data segment is lost once.
+    let mut lost = false;
+    n.drop = Some(Box::new(move |from, _, _, payload| {
+        if from == 0 && !payload.is_empty() && !lost {
+            lost = true;
+            return true;
+        }
+        false
+    }));
+    let now = n.now;
+    n.hosts[0].send(now, c, &[7u8; 20 * 1448]).unwrap();
+    n.run_for(Duration::from_millis(100));
+    let log = n.take_log();
+    let pos = |needle: &str| {
+        log.iter()
+            .position(|l| l.starts_with(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in {log:#?}"))
+    };
+    // The initial window is 10 segments (1..14481). The first and second duplicate
+    // ACKs each release one new segment beyond it, before the third brings the fast
+    // retransmission (without limited transmit nothing new could go before it).
+    let first_dup = pos("S>C ACK seq=1 ack=1 len=0");
+    let eleventh = pos("C>S ACK seq=14481 ack=1 len=1448");
+    let twelfth = pos("C>S ACK seq=15929 ack=1 len=1448");
+    let retransmit = log
+        .iter()
+        .rposition(|l| l.starts_with("C>S ACK seq=1 ack=1 len=1448"))
+        .unwrap();
+    assert!(
+        first_dup < eleventh && eleventh < twelfth && twelfth < retransmit,
+        "{log:#?}"
+    );
+}
