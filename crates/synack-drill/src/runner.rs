@@ -586,6 +586,11 @@ impl<'a> Runner<'a> {
             });
         // FreeBSD acknowledges every second data segment, whatever its size.
         stack_cfg.conn.delayed_ack_by_segments = freebsd;
+        // FreeBSD has no quick-ACK mode: data is delayed-ACKed from the first segment.
+        if freebsd {
+            stack_cfg.conn.quick_ack_segments = 0;
+            stack_cfg.conn.delayed_fin_ack = false;
+        }
         // FreeBSD rounds the receive buffer to whole segments and accepts what the
         // buffer holds even beyond the 16-bit window field (the scripts'
         // `getsockopt(SO_RCVBUF) = [65700]`).

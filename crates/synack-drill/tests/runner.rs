@@ -175,7 +175,7 @@ fn blocking_calls_wait_on_the_virtual_clock() {
 +0.1 < . 1:1(0) ack 1 win 32792
 +0...0.1 read(4, ..., 100) = 100
 +0.1 < P. 1:101(100) ack 1 win 32792
-+0.04 > . 1:1(0) ack 101
++0 > . 1:1(0) ack 101
 ";
     assert_eq!(semantic(text), Outcome::Passed);
     // A blocking call that returns at the wrong time fails at its own line.

@@ -59,6 +59,17 @@ pub struct ConnConfig {
     /// acknowledging more often). Off by default: an ACK for at least every second
     /// full-sized segment's worth of data (RFC 5681 4.2, as Linux).
     pub delayed_ack_by_segments: bool,
+    /// Quick-ACK mode: acknowledge the first data segments at once instead of
+    /// delaying, so a peer in slow start is not held back (Linux `tcp_incr_quickack`,
+    /// `TCP_MAX_QUICKACKS`: 16). Entered when data first arrives and again when data
+    /// arrives after the receiver was idle longer than the RTO; each ACK sent uses one
+    /// of min(window / (2 * MSS), this) quick ACKs. RFC 1122 4.2.3.2 allows ACKing
+    /// at once. `0` always delays.
+    pub quick_ack_segments: u32,
+    /// A FIN arriving in ESTABLISHED is acknowledged after the delayed-ACK timeout
+    /// (unless the application's reply or close carries the ACK first), as Linux
+    /// (`tcp_fin` enters interactive mode). `false` ACKs it at once (FreeBSD).
+    pub delayed_fin_ack: bool,
     /// Initial retransmission timeout (RFC 6298 2.1: 1 s).
     pub initial_rto: Duration,
     /// Lower bound of the RTO (Linux: 200 ms; RFC 6298 says 1 s).
@@ -130,6 +141,8 @@ impl Default for ConnConfig {
             user_timeout: None,
             delayed_ack: Some(Duration::from_millis(40)),
             delayed_ack_by_segments: false,
+            quick_ack_segments: 16,
+            delayed_fin_ack: true,
             initial_rto: Duration::from_secs(1),
             min_rto: Duration::from_millis(200),
             max_rto: Duration::from_secs(120),

@@ -191,6 +191,10 @@ pub(crate) struct Tcb {
     unacked_rx_bytes: u32,
     /// Data segments received since the last ACK went out.
     unacked_rx_segs: u32,
+    /// ACKs still to be sent at once rather than delayed (quick-ACK mode).
+    quick_acks: u32,
+    /// When in-order data last arrived (`None`: never), for re-entering quick-ACK mode.
+    last_data_rx: Option<Instant>,
     rst_pending: Option<(SeqNum, SendReason)>,
     force_probe: bool,
     keepalive_probe_pending: bool,
@@ -327,6 +331,8 @@ impl Tcb {
             ack_now: None,
             unacked_rx_bytes: 0,
             unacked_rx_segs: 0,
+            quick_acks: 0,
+            last_data_rx: None,
             rst_pending: None,
             force_probe: false,
             keepalive_probe_pending: false,
@@ -1267,6 +1273,7 @@ impl Tcb {
                 self.counters.bytes_received += data.len() as u64;
                 self.unacked_rx_bytes += data.len() as u32;
                 self.unacked_rx_segs += 1;
+                self.note_data_rx(ctx.now);
                 let filled_hole = !self.ooo.is_empty();
                 let ooo_fin = self.drain_ooo();
                 fin = fin || ooo_fin;
@@ -1368,13 +1375,35 @@ impl Tcb {
         u32::from(self.our_mss) - if self.ts_enabled { 12 } else { 0 }
     }
 
+    /// In-order data arrived. As Linux's `tcp_event_data_recv`: the first data of the
+    /// connection, or data after an idle period longer than the RTO, enters quick-ACK
+    /// mode with min(window / (2 * MSS), `quick_ack_segments`) ACKs, at least 2
+    /// (`tcp_incr_quickack`).
+    fn note_data_rx(&mut self, now: Instant) {
+        let idle = match self.last_data_rx {
+            None => true,
+            Some(t) => now.saturating_since(t) > self.rtt.rto(self.rto_bounds()),
+        };
+        if idle {
+            let quick = (self.rcv_wnd() / (2 * self.rcv_full_segment()))
+                .max(2)
+                .min(self.cfg.quick_ack_segments);
+            self.quick_acks = self.quick_acks.max(quick);
+        }
+        self.last_data_rx = Some(now);
+    }
+
     fn schedule_ack(&mut self, now: Instant) {
         // RFC 1122 4.2.3.2 / RFC 5681 4.2: ACK at least every second full-sized segment,
         // otherwise within the delayed-ACK timeout.
         // With `delayed_ack_by_segments`, every second data segment whatever its size.
         let second_segment = self.cfg.delayed_ack_by_segments && self.unacked_rx_segs >= 2;
         match self.cfg.delayed_ack {
-            Some(d) if self.unacked_rx_bytes < 2 * self.rcv_full_segment() && !second_segment => {
+            Some(d)
+                if self.unacked_rx_bytes < 2 * self.rcv_full_segment()
+                    && !second_segment
+                    && self.quick_acks == 0 =>
+            {
                 if self.delack_deadline.is_none() {
                     // RFC 1122 4.2.3.2 allows up to 500 ms; synack caps it at 200 ms (Linux's maximum).
                     self.delack_deadline = Some(now + d.min(MAX_DELAYED_ACK));
@@ -1456,9 +1485,23 @@ impl Tcb {
         }
         self.fin_received = true;
         self.rcv_nxt += 1;
-        // FIN implies PUSH; acknowledge it at once.
-        self.ack_now = Some(SendReason::Normal);
-        self.delack_deadline = None;
+        if self.state == State::Established
+            && self.cfg.delayed_fin_ack
+            && self.last_data_rx.is_some()
+        {
+            // Linux's `tcp_fin`: ESTABLISHED -> CLOSE_WAIT enters interactive
+            // ("pingpong") mode, so the FIN is ACKed with delay, in the hope that
+            // the application's reply or close carries the ACK. No more quick ACKs.
+            // (Before any data its delayed-ACK timeout is still 0: an ACK at once.)
+            self.quick_acks = 0;
+            // The FIN's sequence number is the received octet awaiting the ACK.
+            self.unacked_rx_bytes += 1;
+            self.schedule_ack(ctx.now);
+        } else {
+            // FIN implies PUSH; acknowledge it at once.
+            self.ack_now = Some(SendReason::Normal);
+            self.delack_deadline = None;
+        }
         let our_fin_acked = self.fin_queued && self.snd_una == self.fin_seq() + 1;
         match self.state {
             State::SynReceived | State::Established => {
@@ -1921,6 +1964,8 @@ impl Tcb {
             self.delack_deadline = None;
             self.unacked_rx_bytes = 0;
             self.unacked_rx_segs = 0;
+            // Every segment carrying an ACK uses up a quick ACK (Linux `tcp_dec_quickack_mode`).
+            self.quick_acks = self.quick_acks.saturating_sub(1);
         }
         self.counters.segs_out += 1;
         OutSegment {
@@ -1942,15 +1987,10 @@ impl Tcb {
     ) -> Option<OutSegment> {
         *payload = 0..0;
         if let Some((seq, reason)) = self.rst_pending.take() {
-            self.counters.segs_out += 1;
-            return Some(OutSegment {
-                seq,
-                ack: SeqNum(0),
-                flags: TcpFlags::RST,
-                window: 0,
-                options: TcpOptions::default(),
-                reason,
-            });
+            // A reset from a connection that has a RCV.NXT carries the ACK bit and the
+            // usual window and options, as Linux's `tcp_send_active_reset` (RFC 9293
+            // 3.10.7 allows ACK on a RST; a RST for no connection is built elsewhere).
+            return Some(self.finish(seq, TcpFlags::RST | TcpFlags::ACK, reason, now));
         }
         match self.state {
             State::Closed | State::Listen => return None,
@@ -2036,7 +2076,20 @@ impl Tcb {
 
         let offset = self.snd_nxt.since(data0) as usize;
         let unsent = self.tx.len().saturating_sub(offset);
-        let wnd = self.snd_wnd.min(self.cwnd.max(u32::from(self.snd_mss)));
+        // RFC 3042 limited transmit: the first and second duplicate ACKs each let one
+        // new segment go beyond cwnd (up to cwnd + 2 * SMSS), within the peer's window;
+        // cwnd itself is unchanged. Linux does the same by counting duplicate ACKs as
+        // segments that left the network (`tcp_add_reno_sack`).
+        let limited_transmit = if self.in_recovery {
+            0
+        } else {
+            self.dup_acks.min(2) * u32::from(self.snd_mss)
+        };
+        let wnd = self.snd_wnd.min(
+            self.cwnd
+                .max(u32::from(self.snd_mss))
+                .saturating_add(limited_transmit),
+        );
         let usable = (self.snd_una + wnd).diff(self.snd_nxt).max(0) as usize;
         let retransmitting = self.snd_nxt.lt(self.snd_max);
 

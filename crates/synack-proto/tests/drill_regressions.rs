@@ -368,6 +368,8 @@ fn no_sack_without_the_peers_sack_permitted() {
 fn delayed_ack_by_segments_acknowledges_every_second_small_segment() {
     let cfg = ConnConfig {
         delayed_ack_by_segments: true,
+        // FreeBSD's mode: no quick ACKs at connection start.
+        quick_ack_segments: 0,
         ..ConnConfig::default()
     };
     let (mut st, _, _, iss) = established_sack(cfg, true);
@@ -384,8 +386,13 @@ fn delayed_ack_by_segments_acknowledges_every_second_small_segment() {
         drain_sack(&mut st, T),
         vec![(TcpFlags::ACK, 1004, false, vec![])]
     );
-    // The default counts bytes: two small segments wait for the delayed-ACK timer.
-    let (mut st, _, _, iss) = established_sack(ConnConfig::default(), true);
+    // The default counts bytes: two small segments wait for the delayed-ACK timer
+    // (once past quick-ACK mode, here switched off).
+    let cfg = ConnConfig {
+        quick_ack_segments: 0,
+        ..ConnConfig::default()
+    };
+    let (mut st, _, _, iss) = established_sack(cfg, true);
     st.handle_packet(
         T,
         &seg_from_client(1001, iss + 1, TcpFlags::ACK, &[7; 1], false),

@@ -350,6 +350,8 @@ fn delayed_ack_waits_40_ms_by_default_and_never_over_200_ms() {
         if let Some(d) = setting {
             cfg.conn.delayed_ack = Some(d);
         }
+        // Without quick ACKs the very first data segment is delayed.
+        cfg.conn.quick_ack_segments = 0;
         let mut n = Net::new(cfg);
         n.with_time = true;
         let (c, _s, _) = open(&mut n);

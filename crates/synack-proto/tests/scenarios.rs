@@ -185,7 +185,9 @@ fn half_close_keeps_data_flowing() {
             "C FIN_WAIT_1->FIN_WAIT_2",
             "S>C ACK seq=1 ack=2 len=1448",
             "S>C ACK seq=1449 ack=2 len=1448",
-            // Every second full-sized segment is acknowledged at once (RFC 1122 4.2.3.2) ...
+            // The client's first data: quick-ACK mode acknowledges each segment at
+            // once (as Linux; RFC 1122 4.2.3.2 allows it) ...
+            "C>S ACK seq=2 ack=1449 len=0",
             "C>S ACK seq=2 ack=2897 len=0",
             // ... and Nagle held the 104-byte tail until nothing was in flight (RFC 9293 3.7.4).
             "S>C PSH,ACK seq=2897 ack=2 len=104",
@@ -620,7 +622,8 @@ fn abort_resets_the_peer() {
         &n.take_log(),
         &[
             "C ESTABLISHED->CLOSED",
-            "C>S RST seq=1 len=0",
+            // From a synchronized connection: RST,ACK with ack = RCV.NXT (Linux).
+            "C>S RST,ACK seq=1 ack=1 len=0",
             "S error connection reset",
             "S ESTABLISHED->CLOSED",
         ],
@@ -654,7 +657,7 @@ fn close_with_unread_data_sends_rst() {
         &log[log.len() - 4..],
         [
             "S ESTABLISHED->CLOSED",
-            "S>C RST seq=1 len=0",
+            "S>C RST,ACK seq=1 ack=7 len=0",
             "C error connection reset",
             "C ESTABLISHED->CLOSED"
         ]
