@@ -127,7 +127,8 @@ pub(crate) struct Tcb {
     pub(crate) rcv_wscale: u8,
     rx: ByteRing,
     ooo: LazyVec<OooSeg>,
-    ooo_bytes: usize,
+    /// Bytes held for reassembly (at most the receive buffer, so u32).
+    ooo_bytes: u32,
     /// The peer's FIN has been received in order.
     pub(crate) fin_received: bool,
     /// The application shut down reading.
@@ -177,7 +178,7 @@ pub(crate) struct Tcb {
     pub(crate) rtx_count: u32,
     delack_deadline: Option<Instant>,
     persist_deadline: Option<Instant>,
-    persist_backoff: u32,
+    persist_backoff: u8,
     keepalive_deadline: Option<Instant>,
     keepalive_probes: u32,
     time_wait_deadline: Option<Instant>,
@@ -192,7 +193,8 @@ pub(crate) struct Tcb {
     /// Data segments received since the last ACK went out.
     unacked_rx_segs: u32,
     /// ACKs still to be sent at once rather than delayed (quick-ACK mode).
-    quick_acks: u32,
+    /// Immediate ACKs left (Linux caps quick-ack mode at 16; kept in a u16).
+    quick_acks: u16,
     /// When in-order data last arrived (`None`: never), for re-entering quick-ACK mode.
     last_data_rx: Option<Instant>,
     rst_pending: Option<(SeqNum, SendReason)>,
@@ -1388,7 +1390,9 @@ impl Tcb {
             let quick = (self.rcv_wnd() / (2 * self.rcv_full_segment()))
                 .max(2)
                 .min(self.cfg.quick_ack_segments);
-            self.quick_acks = self.quick_acks.max(quick);
+            self.quick_acks = self
+                .quick_acks
+                .max(u16::try_from(quick).unwrap_or(u16::MAX));
         }
         self.last_data_rx = Some(now);
     }
@@ -1417,7 +1421,7 @@ impl Tcb {
 
     fn insert_ooo(&mut self, seq: SeqNum, data: &[u8], fin: bool) -> bool {
         if self.ooo.len() >= self.cfg.max_ooo_segments
-            || self.ooo_bytes + data.len() > self.cfg.recv_buffer
+            || self.ooo_bytes as usize + data.len() > self.cfg.recv_buffer
         {
             return false;
         }
@@ -1434,7 +1438,7 @@ impl Tcb {
             .iter()
             .position(|s| seq.lt(s.seq))
             .unwrap_or(self.ooo.len());
-        self.ooo_bytes += data.len();
+        self.ooo_bytes += data.len() as u32;
         self.ooo.insert(
             pos,
             OooSeg {
@@ -1455,7 +1459,7 @@ impl Tcb {
                 break;
             }
             let s = self.ooo.remove(0);
-            self.ooo_bytes -= s.data.len();
+            self.ooo_bytes -= s.data.len() as u32;
             let skip = self.rcv_nxt.since(s.seq) as usize;
             if skip < s.data.len() {
                 let new = &s.data[skip..];
