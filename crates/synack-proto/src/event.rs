@@ -18,7 +18,8 @@ pub struct ConnId {
     pub generation: u32,
 }
 
-/// A listener handle.
+/// A listener handle. After `close_listener` its number may name the next listener,
+/// as a closed file descriptor's number is reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ListenerId(pub u32);
 

@@ -724,8 +724,7 @@ impl Stack {
         if self.listen_map.contains_key(&local) {
             return Err(Error::AddrInUse);
         }
-        let id = ListenerId(self.listeners.len() as u32);
-        self.listeners.push(Some(Listener {
+        let listener = Listener {
             local,
             backlog,
             syn_backlog: syn_backlog.max(1),
@@ -734,7 +733,21 @@ impl Stack {
             half_open: 0,
             sources: HashMap::new(),
             status: ListenerStatus::default(),
-        }));
+        };
+        // Reuse a closed listener's slot (as a file descriptor number is reused), so
+        // listening and closing again and again does not grow the table.
+        let id = match self.listeners.iter().position(Option::is_none) {
+            Some(i) => {
+                self.listeners[i] = Some(listener);
+                ListenerId(i as u32)
+            }
+            None => {
+                let i =
+                    u32::try_from(self.listeners.len()).map_err(|_| Error::TooManyConnections)?;
+                self.listeners.push(Some(listener));
+                ListenerId(i)
+            }
+        };
         self.listen_map.insert(local, id);
         // RFC 9293 3.10.1 (OPEN, passive): CLOSED -> LISTEN.
         let any = if local.is_ipv4() {
@@ -1159,7 +1172,7 @@ impl Stack {
                 self.force_close(id, now, Cause::TimeWaitReuse);
             } else {
                 let disp = self.with_tcb(id, now, |t, ctx| t.on_segment(&seg, ctx));
-                self.dispose(id, now, &tuple, disp.unwrap_or(Disposition::Done));
+                self.dispose(id, &tuple, disp.unwrap_or(Disposition::Done));
                 return;
             }
         } else {
@@ -1211,7 +1224,7 @@ impl Stack {
         self.release(id);
     }
 
-    fn dispose(&mut self, id: ConnId, now: Instant, tuple: &FourTuple, d: Disposition) {
+    fn dispose(&mut self, id: ConnId, tuple: &FourTuple, d: Disposition) {
         match d {
             Disposition::Done => {}
             Disposition::Reset { seq, ack } => self.queue_rst(*tuple, seq, ack),
@@ -1220,7 +1233,6 @@ impl Stack {
                 self.release(id);
             }
         }
-        let _ = now;
     }
 
     fn find_listener(&self, local: &SocketAddr) -> Option<ListenerId> {
@@ -1588,7 +1600,7 @@ impl Stack {
                     }
                 }
             }
-            self.dispose(id, now, &tuple, d.unwrap_or(Disposition::Done));
+            self.dispose(id, &tuple, d.unwrap_or(Disposition::Done));
         }
     }
 

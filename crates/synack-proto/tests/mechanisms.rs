@@ -312,7 +312,6 @@ fn bad_arguments_are_typed_errors() {
     );
     let mut b = [0u8; 1];
     assert_eq!(st.recv(Instant::ZERO, c, &mut b), Err(Error::WouldBlock));
-    let _ = ConnConfig::default();
 }
 
 #[test]
@@ -417,4 +416,21 @@ fn syn_without_options_when_asked() {
         synack_proto::wire::parse_packet(&buf, synack_proto::wire::ChecksumMode::Verify).unwrap();
     assert_eq!(syn.options, synack_proto::wire::TcpOptions::default());
     assert_eq!(syn.header_len(), 20);
+}
+
+#[test]
+fn listen_and_close_in_a_loop_reuses_the_listener_slot() {
+    let mut st = Stack::new(StackConfig::default(), 0);
+    st.add_address(S_IP.parse().unwrap());
+    let first = st.listen(s_addr(80), 4).unwrap();
+    st.close_listener(Instant::ZERO, first).unwrap();
+    for _ in 0..1000 {
+        let l = st.listen(s_addr(80), 4).unwrap();
+        assert_eq!(
+            l, first,
+            "a closed listener's slot is reused: the table stays bounded"
+        );
+        st.close_listener(Instant::ZERO, l).unwrap();
+    }
+    assert_eq!(st.listener_status(first), Err(Error::InvalidHandle));
 }

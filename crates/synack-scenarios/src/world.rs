@@ -359,7 +359,7 @@ pub(crate) struct World {
     pub(crate) client: HostId,
     pub(crate) server: HostId,
     pub(crate) opts: Options,
-    pub(crate) listeners: Vec<(HostId, ListenerId, Instant)>,
+    pub(crate) listeners: Vec<(HostId, ListenerId)>,
     pub(crate) checks: Vec<Check>,
     /// Listener snapshots taken during the run, shown before the final ones.
     pub(crate) snapshots: Vec<ListenerView>,
@@ -433,8 +433,7 @@ impl World {
                 call: "listen",
                 error,
             })?;
-        let now = self.sim.now();
-        self.listeners.push((self.server, l, now));
+        self.listeners.push((self.server, l));
         Ok(l)
     }
 
@@ -608,7 +607,7 @@ impl World {
             })
             .collect::<Vec<_>>();
         let mut listeners = std::mem::take(&mut self.snapshots);
-        for &(h, l, _) in &self.listeners {
+        for &(h, l) in &self.listeners {
             if let Some(v) = self.listener_view(h, l, "") {
                 listeners.push(v);
             }
