@@ -596,6 +596,8 @@ impl<'a> Runner<'a> {
         // `getsockopt(SO_RCVBUF) = [65700]`).
         stack_cfg.conn.round_recv_buffer_to_mss = freebsd;
         stack_cfg.conn.accept_up_to_buffer_space = freebsd;
+        // FreeBSD's `tcp_output` re-sends an unacknowledged FIN on every ACK.
+        stack_cfg.conn.fin_on_every_ack = freebsd;
         let def = Keepalive::default();
         Ok(Runner {
             script,

@@ -129,6 +129,14 @@ pub struct ConnConfig {
     /// (the default, as Linux). `false` is RFC 793's rule, an in-window SYN
     /// resets the connection (FreeBSD `net.inet.tcp.insecure_syn=1`).
     pub syn_challenge: bool,
+    /// While our FIN is sent but unacknowledged (FIN_WAIT_1, CLOSING, LAST_ACK),
+    /// every acknowledgment we send carries the FIN again at its sequence number,
+    /// as 4.4BSD and FreeBSD do (`tcp_output` rewinds SND.NXT over an unacknowledged
+    /// FIN). A retransmission of the FIN is always allowed (RFC 9293 3.8.1); it lets
+    /// a peer that lost our FIN learn of it with the next ACK instead of at our RTO,
+    /// at the cost of a duplicate FIN when the two FINs only crossed. Off by default:
+    /// Linux and RFC 9293 3.10.7.4 send a plain `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`.
+    pub fin_on_every_ack: bool,
 }
 
 impl Default for ConnConfig {
@@ -163,6 +171,7 @@ impl Default for ConnConfig {
             max_ooo_segments: 64,
             rst_challenge: true,
             syn_challenge: true,
+            fin_on_every_ack: false,
         }
     }
 }

@@ -923,6 +923,39 @@ impl Tcb {
                 self.challenge_ack(ctx, DropReason::SynInWindow);
             } else {
                 self.drop_seg(ctx, DropReason::Unacceptable);
+                let stale_ack_news = self.state.is_synchronized()
+                    && f.ack()
+                    && seg_len > 0
+                    && seg.seq + seg_len == self.rcv_nxt
+                    && seg.ack.gt(self.snd_una)
+                    && seg.ack.le(self.snd_max);
+                if stale_ack_news {
+                    // A retransmission ending exactly at RCV.NXT (typically the peer's
+                    // FIN again) whose ACK field acknowledges new data of ours: its text
+                    // is old, but its acknowledgment is news. RFC 9293 3.10.7.4 would
+                    // drop it whole; Linux (`tcp_sequence` tests the end against
+                    // RCV.WUP) and FreeBSD (which trims the old part) both take the ACK,
+                    // so that e.g. CLOSING learns that its FIN arrived without waiting
+                    // for its own retransmission. The old text is acknowledged below.
+                    let rest = TcpRepr {
+                        seq: self.rcv_nxt,
+                        flags: TcpFlags(f.0 & !(TcpFlags::FIN.0 | TcpFlags::PSH.0)),
+                        payload: &[],
+                        ..*seg
+                    };
+                    let d = self.on_segment_other(&rest, ctx);
+                    match self.state {
+                        _ if !matches!(d, Disposition::Done) => return d,
+                        State::Closed => return d,
+                        State::TimeWait => {
+                            // RFC 9293 3.10.7.4 (TIME-WAIT): a retransmitted FIN is
+                            // acknowledged again.
+                            self.ack_now = Some(SendReason::TimeWaitAck);
+                            return d;
+                        }
+                        _ => {}
+                    }
+                }
                 if self.state == State::SynReceived {
                     // Our SYN is unacknowledged: the only "ACK" we can send is the SYN,ACK.
                     self.snd_nxt = self.iss;
@@ -2191,6 +2224,19 @@ impl Tcb {
         // terms), not the go-back-N retransmission point: a receiver would find a sequence
         // number below its RCV.NXT unacceptable and ignore the acknowledgment in it.
         if let Some(r) = self.ack_now {
+            if self.cfg.fin_on_every_ack
+                && self.fin_queued
+                && self.snd_max == self.fin_seq() + 1
+                && self.snd_una != self.snd_max
+                && r != SendReason::ChallengeAck
+            {
+                // BSD habit (`fin_on_every_ack`): the ACK re-sends our unacknowledged
+                // FIN at its own sequence number (RFC 9293 3.8.1: any unacknowledged
+                // octet, the FIN included, may be retransmitted). RFC 5961 challenge
+                // ACKs stay plain: FreeBSD builds them outside `tcp_output`.
+                let seq = self.fin_seq();
+                return Some(self.finish(seq, TcpFlags::FIN | TcpFlags::ACK, r, now));
+            }
             return Some(self.finish(self.snd_max, TcpFlags::ACK, r, now));
         }
         None

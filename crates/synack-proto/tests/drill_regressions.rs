@@ -465,3 +465,99 @@ fn freebsd_receive_buffer_knobs_widen_the_acceptable_window() {
     st.handle_packet(T, &rst(1001 + 65535));
     assert_eq!(drain(&mut st, T), vec![]);
 }
+
+/// Server in CLOSING: it sent its FIN (seq ISS+1), the peer's FIN (seq 1001) crossed
+/// it without acknowledging it. Returns what the server sent for the peer's FIN.
+fn closing(conn: ConnConfig) -> (Stack, ConnId, u32, Vec<(TcpFlags, u32, u32)>) {
+    let (mut st, id, iss) = established(conn);
+    st.shutdown(T, id, synack_proto::Shutdown::Write)
+        .expect("shutdown");
+    assert_eq!(
+        drain(&mut st, T),
+        vec![(TcpFlags::FIN | TcpFlags::ACK, iss + 1, 1001)]
+    );
+    st.handle_packet(
+        T,
+        &raw_packet(
+            c_addr(1000),
+            s_addr(80),
+            1001,
+            iss + 1,
+            TcpFlags::FIN | TcpFlags::ACK,
+            65535,
+            &[],
+        ),
+    );
+    assert_eq!(st.state(id), Ok(State::Closing));
+    let out = drain(&mut st, T);
+    (st, id, iss, out)
+}
+
+#[test]
+fn closing_acknowledges_the_peer_fin_with_a_plain_ack_by_default() {
+    // RFC 9293 3.10.7.4 eighth: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+    let (_, _, iss, out) = closing(ConnConfig::default());
+    assert_eq!(out, vec![(TcpFlags::ACK, iss + 2, 1002)]);
+}
+
+#[test]
+fn fin_on_every_ack_resends_the_unacknowledged_fin() {
+    // BSD: the ACK of the peer's FIN carries our FIN again, at its own sequence number.
+    let cfg = ConnConfig {
+        fin_on_every_ack: true,
+        ..ConnConfig::default()
+    };
+    let (mut st, id, iss, out) = closing(cfg);
+    assert_eq!(out, vec![(TcpFlags::FIN | TcpFlags::ACK, iss + 1, 1002)]);
+    // An RFC 5961 challenge ACK stays a plain ACK at SND.NXT.
+    let later = Instant::from_millis(300);
+    st.handle_packet(
+        later,
+        &raw_packet(c_addr(1000), s_addr(80), 5000, 0, TcpFlags::SYN, 65535, &[]),
+    );
+    assert_eq!(drain(&mut st, later), vec![(TcpFlags::ACK, iss + 2, 1002)]);
+    assert_eq!(st.state(id), Ok(State::Closing));
+}
+
+#[test]
+fn a_retransmitted_fin_that_acknowledges_ours_ends_closing() {
+    // The peer's FIN again (seq RCV.NXT-1), now acknowledging our FIN: the text is
+    // old but the ACK is new; CLOSING moves to TIME_WAIT and re-acknowledges the FIN.
+    let (mut st, id, iss, _) = closing(ConnConfig::default());
+    let later = Instant::from_millis(300);
+    st.handle_packet(
+        later,
+        &raw_packet(
+            c_addr(1000),
+            s_addr(80),
+            1001,
+            iss + 2,
+            TcpFlags::FIN | TcpFlags::ACK,
+            65535,
+            &[],
+        ),
+    );
+    assert_eq!(st.state(id), Ok(State::TimeWait));
+    assert_eq!(drain(&mut st, later), vec![(TcpFlags::ACK, iss + 2, 1002)]);
+}
+
+#[test]
+fn an_old_segment_with_an_old_ack_is_still_dropped() {
+    // The same retransmitted FIN without news in its ACK field changes nothing.
+    let (mut st, id, iss, _) = closing(ConnConfig::default());
+    let later = Instant::from_millis(300);
+    st.handle_packet(
+        later,
+        &raw_packet(
+            c_addr(1000),
+            s_addr(80),
+            1001,
+            iss + 1,
+            TcpFlags::FIN | TcpFlags::ACK,
+            65535,
+            &[],
+        ),
+    );
+    assert_eq!(st.state(id), Ok(State::Closing));
+    assert_eq!(drain(&mut st, later), vec![(TcpFlags::ACK, iss + 2, 1002)]);
+}
