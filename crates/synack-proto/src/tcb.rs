@@ -913,6 +913,22 @@ impl Tcb {
 
         // First, check the sequence number.
         let seg_len = seg.seg_len();
+        if self.state == State::TimeWait
+            && f.ack()
+            && !f.rst()
+            && !f.syn()
+            && (seg.seq != self.rcv_nxt || seg_len != 0)
+            && self.acceptable(seg.seq, seg_len)
+        {
+            // TIME-WAIT: only a retransmitted FIN is expected (RFC 9293 3.10.7.4 fifth);
+            // any other acceptable segment with the ACK bit but a bare ACK at exactly
+            // RCV.NXT is answered with an ACK of where we stand, as Linux
+            // (`tcp_timewait_state_process`) and FreeBSD (`tcp_twcheck`) do, so a peer
+            // that missed our last ACK learns it. Without the ACK bit the fifth step
+            // drops it silently.
+            self.ack_now = Some(SendReason::TimeWaitAck);
+            return Disposition::Done;
+        }
         if !self.acceptable(seg.seq, seg_len) {
             // If an incoming segment is not acceptable, an acknowledgment should be sent in
             // reply (unless the RST bit is set) and the segment dropped.

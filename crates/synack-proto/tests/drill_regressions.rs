@@ -561,3 +561,25 @@ fn an_old_segment_with_an_old_ack_is_still_dropped() {
     assert_eq!(st.state(id), Ok(State::Closing));
     assert_eq!(drain(&mut st, later), vec![(TcpFlags::ACK, iss + 2, 1002)]);
 }
+
+#[test]
+fn time_wait_answers_acceptable_segments_other_than_the_exact_bare_ack() {
+    let (mut st, id, iss, _) = closing(ConnConfig::default());
+    let t = Instant::from_millis(300);
+    let seg = |seq: u32, flags: TcpFlags| {
+        raw_packet(c_addr(1000), s_addr(80), seq, iss + 2, flags, 65535, &[])
+    };
+    st.handle_packet(t, &seg(1002, TcpFlags::ACK));
+    assert_eq!(st.state(id), Ok(State::TimeWait));
+    assert_eq!(drain(&mut st, t), vec![]);
+    // A bare ACK at exactly RCV.NXT: nothing to say.
+    st.handle_packet(t, &seg(1002, TcpFlags::ACK));
+    assert_eq!(drain(&mut st, t), vec![]);
+    // An in-window ACK elsewhere: acknowledge where we stand.
+    st.handle_packet(t, &seg(1003, TcpFlags::ACK));
+    assert_eq!(drain(&mut st, t), vec![(TcpFlags::ACK, iss + 2, 1002)]);
+    // No ACK bit: RFC 9293 3.10.7.4 fifth drops it silently.
+    st.handle_packet(t, &seg(1003, TcpFlags::FIN));
+    assert_eq!(drain(&mut st, t), vec![]);
+    assert_eq!(st.state(id), Ok(State::TimeWait));
+}
