@@ -713,6 +713,7 @@ impl Tcb {
         RtoBounds {
             min: self.cfg.min_rto,
             max: self.cfg.max_rto,
+            slop: self.cfg.rto_slop,
         }
     }
 

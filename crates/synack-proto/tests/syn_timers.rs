@@ -1,0 +1,103 @@
+//! Connection setup under loss: the RTO's slop, the connection-establishment
+//! timer, SYN option dropping and the MSS a tiny link advertises, each pinned
+//! by exact segment times on the virtual clock.
+#![allow(clippy::unwrap_used)]
+
+mod util;
+
+use synack_proto::{ConnConfig, ConnError, Duration, Error, StackConfig};
+use util::*;
+
+/// FreeBSD's retransmission timing, as its sysctls and constants set it:
+/// `rexmit_initial` 1 s, `rexmit_slop` 200 ms, `rexmit_min` 30 ms,
+/// `TCPTV_REXMTMAX` 64 s, `TCP_MAXRXTSHIFT` 12.
+fn freebsd_timing() -> StackConfig {
+    let mut cfg = StackConfig::default();
+    cfg.conn.initial_rto = Duration::from_secs(1);
+    cfg.conn.rto_slop = Duration::from_millis(200);
+    cfg.conn.min_rto = Duration::from_millis(30);
+    cfg.conn.max_rto = Duration::from_secs(64);
+    cfg.conn.syn_retries = 12;
+    cfg
+}
+
+/// Times (ms) of the log lines containing `needle`.
+fn times_of(log: &[String], needle: &str) -> Vec<u64> {
+    log.iter()
+        .filter(|l| l.contains(needle))
+        .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn syn_retransmissions_add_the_slop_to_every_backed_off_rto() {
+    let mut n = Net::new(freebsd_timing());
+    n.with_time = true;
+    n.drop = Some(Box::new(|from, _, _, _| from == 0));
+    let c = n.hosts[0]
+        .connect(n.now, Some(c_addr(40000)), s_addr(80))
+        .unwrap();
+    n.run();
+    let log = n.take_log();
+    // RTO 1 s, then 1 s * 2^k + 200 ms, at most 64 s: 1.0, 2.2, 4.2, 8.2, 16.2, 32.2,
+    // 64, 64 ... s. The original SYN and 12 retransmissions; the 13th expiry fails.
+    assert_eq!(
+        times_of(&log, "C>S SYN"),
+        [
+            0, 1000, 3200, 7400, 15600, 31800, 64000, 128000, 192000, 256000, 320000, 384000,
+            448000
+        ]
+    );
+    assert_eq!(log[log.len() - 2], " 512000 C error connection timed out");
+    assert_eq!(
+        n.hosts[0].recv(n.now, c, &mut [0u8; 1]),
+        Err(Error::Connection(ConnError::TimedOut))
+    );
+}
+
+#[test]
+fn data_rto_after_a_sample_carries_the_slop() {
+    let mut n = Net::new(freebsd_timing());
+    n.with_time = true;
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    let c = n.hosts[0]
+        .connect(n.now, Some(c_addr(40000)), s_addr(80))
+        .unwrap();
+    n.run_for(Duration::from_millis(100));
+    n.s().accept(l).unwrap();
+    n.take_log();
+    // The handshake's 20 ms sample: SRTT 20 ms, RTTVAR 10 ms, RTO 20 + 4 * 10 = 60 ms,
+    // then 60 ms * 2^k; each with 200 ms of slop on top.
+    n.drop = Some(Box::new(|from, _, _, _| from == 0));
+    n.hosts[0].send(n.now, c, b"x").unwrap();
+    let start = n.now.millis();
+    n.run_for(Duration::from_secs(2));
+    let sent: Vec<u64> = times_of(&n.take_log(), "C>S PSH,ACK")
+        .into_iter()
+        .map(|t| t - start)
+        .collect();
+    assert_eq!(sent, [0, 260, 580, 1020, 1700]);
+}
+
+#[test]
+fn without_slop_the_syn_schedule_is_rfc_6298s() {
+    // The default: no slop, so 1, 2, 4 ... s exactly (RFC 6298 2.1, 5.5).
+    let mut n = Net::new(StackConfig::default());
+    n.with_time = true;
+    n.drop = Some(Box::new(|from, _, _, _| from == 0));
+    n.hosts[0]
+        .connect_with(
+            n.now,
+            Some(c_addr(40000)),
+            s_addr(80),
+            ConnConfig {
+                syn_retries: 3,
+                ..ConnConfig::default()
+            },
+        )
+        .unwrap();
+    n.run();
+    let log = n.take_log();
+    assert_eq!(times_of(&log, "C>S SYN"), [0, 1000, 3000, 7000]);
+    assert_eq!(log[log.len() - 2], "  15000 C error connection timed out");
+}
