@@ -1056,6 +1056,20 @@ impl Stack {
             .ok_or(Error::InvalidHandle)
     }
 
+    /// Set or clear the connection-establishment timeout (FreeBSD's TCP_KEEPINIT,
+    /// see [`ConnConfig::establish_timeout`]); on a connection still in SYN_SENT or
+    /// SYN_RCVD the timer restarts now.
+    pub fn set_establish_timeout(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, now, |t, ctx| t.set_establish_timeout(timeout, ctx.now))
+            .ok_or(Error::InvalidHandle)
+    }
+
     /// A TCP_INFO-like snapshot.
     pub fn status(&self, id: ConnId) -> Result<ConnStatus, Error> {
         let t = self.tcb(id)?;

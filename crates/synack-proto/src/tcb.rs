@@ -185,6 +185,8 @@ pub(crate) struct Tcb {
     fin_wait_2_deadline: Option<Instant>,
     /// When the oldest unacknowledged data was first sent (user timeout).
     unacked_since: Option<Instant>,
+    /// When an attempt still in SYN_SENT or SYN_RCVD gives up (`establish_timeout`).
+    establish_deadline: Option<Instant>,
     last_recv: Instant,
 
     // Output requests.
@@ -329,6 +331,7 @@ impl Tcb {
             time_wait_deadline: None,
             fin_wait_2_deadline: None,
             unacked_since: None,
+            establish_deadline: None,
             last_recv: now,
             ack_now: None,
             unacked_rx_bytes: 0,
@@ -352,6 +355,7 @@ impl Tcb {
     ) -> Tcb {
         let mut t = Tcb::blank(id, tuple, cfg, iss, our_mss, ctx.now, Origin::Active);
         t.set_state(State::SynSent, Cause::Connect, ctx);
+        t.arm_establish(ctx.now);
         t
     }
 
@@ -387,6 +391,7 @@ impl Tcb {
         t.snd_wl1 = syn.seq;
         t.snd_wl2 = iss;
         t.set_state(State::SynReceived, Cause::RecvSyn, ctx);
+        t.arm_establish(ctx.now);
         t
     }
 
@@ -443,6 +448,10 @@ impl Tcb {
             return;
         }
         self.state = to;
+        if !matches!(to, State::SynSent | State::SynReceived) {
+            // The handshake is over, one way or the other.
+            self.establish_deadline = None;
+        }
         let listener = match self.origin {
             Origin::Passive(l) => Some(l),
             Origin::Active => None,
@@ -490,6 +499,7 @@ impl Tcb {
         self.time_wait_deadline = None;
         self.fin_wait_2_deadline = None;
         self.unacked_since = None;
+        self.establish_deadline = None;
     }
 
     fn fail(&mut self, err: ConnError, cause: Cause, ctx: &mut SegCtx<'_>) {
@@ -630,6 +640,12 @@ impl Tcb {
             // RFC 5681 3.1: a lost SYN (or SYN,ACK) means a loss window of one segment.
             self.cwnd = mss;
         }
+    }
+
+    /// Start the connection-establishment timer at the OPEN (FreeBSD arms TCP_KEEPINIT
+    /// in `tcp_connect` and for the syncache's SYN; a later segment does not restart it).
+    fn arm_establish(&mut self, now: Instant) {
+        self.establish_deadline = self.cfg.establish_timeout.map(|t| now + t);
     }
 
     fn arm_keepalive(&mut self, now: Instant) {
@@ -1694,6 +1710,15 @@ impl Tcb {
         Arc::make_mut(&mut self.cfg).user_timeout = t;
     }
 
+    /// Change the connection-establishment timeout; while the handshake runs the
+    /// timer restarts from `now` (as FreeBSD's TCP_KEEPINIT setsockopt does).
+    pub(crate) fn set_establish_timeout(&mut self, t: Option<Duration>, now: Instant) {
+        Arc::make_mut(&mut self.cfg).establish_timeout = t;
+        if matches!(self.state, State::SynSent | State::SynReceived) {
+            self.arm_establish(now);
+        }
+    }
+
     // ----- timers --------------------------------------------------------
 
     /// The earliest deadline of this connection.
@@ -1707,6 +1732,7 @@ impl Tcb {
             self.fin_wait_2_deadline,
             self.unacked_since
                 .and_then(|t| self.cfg.user_timeout.map(|u| t + u)),
+            self.establish_deadline,
         ]
         .into_iter()
         .fold(None, Instant::earliest)
@@ -1746,6 +1772,19 @@ impl Tcb {
                 self.set_state(State::Closed, Cause::FinWait2Timeout, ctx);
                 return Disposition::Done;
             }
+        }
+        if Tcb::fired(&mut self.establish_deadline, now) {
+            // RFC 1122 4.2.3.5 lets the application give up an open attempt before
+            // the SYN retransmissions run out; `establish_timeout` (FreeBSD's
+            // TCP_KEEPINIT, `tcp_timer_keep` below ESTABLISHED) does so with ETIMEDOUT.
+            self.timer_event(ctx, TimerKind::Establish);
+            if let (State::SynReceived, Origin::Passive(_)) = (self.state, self.origin) {
+                // A listener's half-open entry has no application to tell: it goes quietly.
+                self.set_state(State::Closed, Cause::EstablishTimeout, ctx);
+                return Disposition::BackToListen;
+            }
+            self.fail(ConnError::TimedOut, Cause::EstablishTimeout, ctx);
+            return Disposition::Done;
         }
         if let (Some(since), Some(limit)) = (self.unacked_since, self.cfg.user_timeout) {
             if since + limit <= now && self.snd_max.gt(self.snd_una) {

@@ -101,3 +101,157 @@ fn without_slop_the_syn_schedule_is_rfc_6298s() {
     assert_eq!(times_of(&log, "C>S SYN"), [0, 1000, 3000, 7000]);
     assert_eq!(log[log.len() - 2], "  15000 C error connection timed out");
 }
+
+/// `freebsd_timing` with a connection-establishment timeout.
+fn with_establish_timeout(t: Duration) -> StackConfig {
+    let mut cfg = freebsd_timing();
+    cfg.conn.establish_timeout = Some(t);
+    cfg
+}
+
+#[test]
+fn establish_timeout_ends_an_unanswered_connect() {
+    let mut n = Net::new(with_establish_timeout(Duration::from_secs(5)));
+    n.with_time = true;
+    n.drop = Some(Box::new(|from, _, _, _| from == 0));
+    let c = n.hosts[0]
+        .connect(n.now, Some(c_addr(40000)), s_addr(80))
+        .unwrap();
+    n.run();
+    // SYNs at 0, 1.0 and 3.2 s; the next would be at 7.4 s, but the attempt
+    // ends at 5 s (FreeBSD's TCP_KEEPINIT of 5 s).
+    assert_log(
+        &n.take_log(),
+        &[
+            "      0 C CLOSED->SYN_SENT",
+            "      0 C>S SYN seq=0 len=0",
+            "      0 C X dropped",
+            "   1000 C>S SYN seq=0 len=0",
+            "   1000 C X dropped",
+            "   3200 C>S SYN seq=0 len=0",
+            "   3200 C X dropped",
+            "   5000 C error connection timed out",
+            "   5000 C SYN_SENT->CLOSED",
+        ],
+    );
+    assert_eq!(
+        n.hosts[0].recv(n.now, c, &mut [0u8; 1]),
+        Err(Error::Connection(ConnError::TimedOut))
+    );
+}
+
+#[test]
+fn establish_timeout_drops_a_half_open_entry_quietly() {
+    let mut n = Net::new(freebsd_timing());
+    n.with_time = true;
+    // The server's SYN,ACKs are lost; the client sends one SYN only.
+    n.drop = Some(Box::new(|from, _, _, _| from == 1));
+    let l = n.hosts[1]
+        .listen_with(
+            s_addr(80),
+            8,
+            8,
+            ConnConfig {
+                establish_timeout: Some(Duration::from_millis(2500)),
+                ..freebsd_timing().conn
+            },
+        )
+        .unwrap();
+    n.hosts[0]
+        .connect_with(
+            n.now,
+            Some(c_addr(40000)),
+            s_addr(80),
+            ConnConfig {
+                syn_retries: 0,
+                ..ConnConfig::default()
+            },
+        )
+        .unwrap();
+    n.run_for(Duration::from_secs(2));
+    assert_eq!(n.hosts[1].listener_status(l).unwrap().syn_queue, 1);
+    n.run();
+    let log = n.take_log();
+    // SYN,ACKs at 10 ms and 1.01 s; the next (3.21 s) never goes: the entry
+    // ends 2.5 s after the SYN arrived, without a RST or an error.
+    assert_eq!(times_of(&log, "S>C SYN,ACK"), [10, 1010]);
+    assert!(
+        log.contains(&"   2510 S SYN_RCVD->CLOSED".to_string()),
+        "{log:#?}"
+    );
+    assert!(!log.iter().any(|l| l.contains("S error")), "{log:#?}");
+    assert_eq!(n.hosts[1].listener_status(l).unwrap().syn_queue, 0);
+}
+
+#[test]
+fn establish_timeout_ends_a_simultaneous_open_in_syn_rcvd() {
+    let mut n = Net::new(with_establish_timeout(Duration::from_secs(4)));
+    n.with_time = true;
+    // Both SYNs cross; every SYN,ACK is lost, so both sides stay in SYN_RCVD.
+    n.drop = Some(Box::new(|_, flags, _, _| flags.syn() && flags.ack()));
+    let c = n.hosts[0]
+        .connect(n.now, Some(c_addr(40000)), s_addr(80))
+        .unwrap();
+    let s = n.hosts[1]
+        .connect(n.now, Some(s_addr(80)), c_addr(40000))
+        .unwrap();
+    n.run();
+    let log = n.take_log();
+    assert!(
+        log.contains(&"     10 C SYN_SENT->SYN_RCVD".to_string()),
+        "{log:#?}"
+    );
+    // The SYN,ACK answers the peer's SYN at 10 ms; the SYN's retransmission timer,
+    // running since 0, resends it at 1.0 and 3.2 s; the attempt ends 4 s after the OPEN.
+    assert_eq!(times_of(&log, "C>S SYN,ACK"), [10, 1000, 3200]);
+    assert!(
+        log.ends_with(&[
+            "   4000 C error connection timed out".to_string(),
+            "   4000 C SYN_RCVD->CLOSED".to_string(),
+            "   4000 S error connection timed out".to_string(),
+            "   4000 S SYN_RCVD->CLOSED".to_string(),
+        ]),
+        "{log:#?}"
+    );
+    for (h, id) in [(0, c), (1, s)] {
+        assert_eq!(
+            n.hosts[h].recv(n.now, id, &mut [0u8; 1]),
+            Err(Error::Connection(ConnError::TimedOut))
+        );
+    }
+}
+
+#[test]
+fn establish_timeout_stops_once_established() {
+    let mut n = Net::new(with_establish_timeout(Duration::from_secs(2)));
+    n.with_time = true;
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    let c = n.hosts[0]
+        .connect(n.now, Some(c_addr(40000)), s_addr(80))
+        .unwrap();
+    n.run_for(Duration::from_secs(10));
+    let s = n.s().accept(l).unwrap();
+    assert_eq!(n.c().state(c).unwrap(), synack_proto::State::Established);
+    assert_eq!(n.s().state(s).unwrap(), synack_proto::State::Established);
+    assert_eq!(n.c().conn_error(c).unwrap(), None);
+    assert_eq!(n.next_time(), None, "no timer left running");
+}
+
+#[test]
+fn setting_the_establish_timeout_while_connecting_restarts_it() {
+    let mut n = Net::new(freebsd_timing());
+    n.with_time = true;
+    n.drop = Some(Box::new(|from, _, _, _| from == 0));
+    let c = n.hosts[0]
+        .connect(n.now, Some(c_addr(40000)), s_addr(80))
+        .unwrap();
+    n.run_for(Duration::from_secs(2));
+    let now = n.now;
+    n.hosts[0]
+        .set_establish_timeout(now, c, Some(Duration::from_secs(3)))
+        .unwrap();
+    n.run();
+    let log = n.take_log();
+    assert_eq!(times_of(&log, "C>S SYN"), [0, 1000, 3200]);
+    assert_eq!(log[log.len() - 2], "   5000 C error connection timed out");
+}
