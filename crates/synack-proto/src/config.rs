@@ -90,11 +90,13 @@ pub struct ConnConfig {
     /// (`net.inet.tcp.keepinit`, 75 s there). `None` by default: the SYN and
     /// SYN,ACK retries alone decide, as Linux.
     pub establish_timeout: Option<Duration>,
-    /// From the third SYN retransmission on, send the SYN with the MSS option only,
-    /// and use none of window scaling, timestamps and SACK on the connection even
-    /// if the SYN,ACK offers them: FreeBSD's `net.inet.tcp.rexmit_drop_options`, a
-    /// workaround for middleboxes that drop SYNs carrying options they do not
-    /// know. Off by default (Linux always offers the configured options).
+    /// From the third SYN retransmission on, send the SYN with the MSS option only
+    /// (no window scaling, timestamps or SACK): FreeBSD's
+    /// `net.inet.tcp.rexmit_drop_options`, a workaround for middleboxes that drop
+    /// SYNs carrying options they do not know. A SYN,ACK that answers an earlier
+    /// SYN with the options still enables them, as RFC 7323 and RFC 2018 say
+    /// (FreeBSD ignores them then). Off by default (Linux always offers the
+    /// configured options).
     pub syn_rexmit_drop_options: bool,
     /// SYN,ACK retransmissions before a half-open entry is dropped (Linux `tcp_synack_retries`: 5).
     pub synack_retries: u32,

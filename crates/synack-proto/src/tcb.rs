@@ -117,6 +117,9 @@ pub(crate) struct Tcb {
     /// Sequence number of our FIN, fixed when it is queued (no data follows it).
     fin_at: SeqNum,
     syn_retransmitted: bool,
+    /// `syn_rexmit_drop_options` struck window scaling, timestamps and SACK from
+    /// our SYN (a SYN,ACK answering an earlier SYN may still bring them).
+    syn_options_dropped: bool,
 
     // Receive sequence space.
     pub(crate) irs: SeqNum,
@@ -292,6 +295,7 @@ impl Tcb {
             fin_queued: false,
             fin_at: iss,
             syn_retransmitted: false,
+            syn_options_dropped: false,
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
@@ -586,6 +590,11 @@ impl Tcb {
         let peer_mss = o.mss.unwrap_or(default_mss).max(64);
         self.snd_mss = peer_mss.min(self.our_mss);
         // RFC 7323 2.2: scaling only if both sides sent the option; shift at most 14 (2.3).
+        // A SYN,ACK carrying an option answers one of our SYNs that offered it, even
+        // after `syn_rexmit_drop_options` struck it from later ones (the peer may only
+        // send these options in reply to ours: RFC 7323 2.2, 3.2; RFC 2018 2), so
+        // both sides did send it and the connection uses it. FreeBSD ignores them
+        // then, and disagrees with the peer about window scaling.
         match (o.window_scale, self.cfg.window_scaling) {
             (Some(ws), true) => {
                 self.snd_wscale = ws.min(14);
@@ -611,6 +620,21 @@ impl Tcb {
         if self.origin == Origin::Active {
             self.round_recv_buffer();
         }
+    }
+
+    /// Window scaling is configured and was not dropped from our SYN.
+    fn offers_ws(&self) -> bool {
+        self.cfg.window_scaling && !self.syn_options_dropped
+    }
+
+    /// Timestamps are configured and were not dropped from our SYN.
+    fn offers_ts(&self) -> bool {
+        self.cfg.timestamps && !self.syn_options_dropped
+    }
+
+    /// SACK is configured and was not dropped from our SYN.
+    fn offers_sack(&self) -> bool {
+        self.cfg.sack && !self.syn_options_dropped
     }
 
     /// `round_recv_buffer_to_mss`: once the MSS is known and the connection has its
@@ -1859,6 +1883,13 @@ impl Tcb {
         if !self.syn_acked() {
             self.syn_retransmitted = true;
         }
+        if self.state == State::SynSent && self.cfg.syn_rexmit_drop_options && self.rtx_count >= 3 {
+            // FreeBSD `tcp_timer_rexmt` (rexmit_drop_options): no answer to three SYNs
+            // may mean a middlebox that drops unknown options, so the third and later
+            // retransmissions carry only the MSS option (which RFC 9293 3.7.1 wants on
+            // every SYN).
+            self.syn_options_dropped = true;
+        }
         // RFC 5681 3.1 (4): after a timeout, ssthresh = max(FlightSize/2, 2*SMSS), cwnd = 1 MSS.
         if self.syn_acked() {
             let mss = u32::from(self.snd_mss);
@@ -1942,17 +1973,16 @@ impl Tcb {
             // asked for no options at all (TCP_NOOPT).
             o.mss = self.cfg.mss_option.then_some(self.our_mss);
             // RFC 7323 2.2: offer on our SYN; on a SYN,ACK only if the peer's SYN had it.
-            let offer_ws =
-                self.cfg.window_scaling && (self.state == State::SynSent || self.ws_enabled);
+            let offer_ws = self.offers_ws() && (self.state == State::SynSent || self.ws_enabled);
             if offer_ws {
                 o.window_scale = Some(self.rcv_wscale);
             }
-            if self.cfg.sack && (self.state == State::SynSent || self.sack_permitted) {
+            if self.offers_sack() && (self.state == State::SynSent || self.sack_permitted) {
                 o.sack_permitted = true;
             }
             // RFC 7323 3.2: offer on our SYN (TSecr 0); on a SYN,ACK only if the
             // peer's SYN had it, echoing its TSval.
-            if self.cfg.timestamps && (self.state == State::SynSent || self.ts_enabled) {
+            if self.offers_ts() && (self.state == State::SynSent || self.ts_enabled) {
                 o.timestamps = Some(Timestamps {
                     tsval: self.ts_now(now),
                     tsecr: if self.state == State::SynSent {

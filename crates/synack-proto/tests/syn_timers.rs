@@ -255,3 +255,89 @@ fn setting_the_establish_timeout_while_connecting_restarts_it() {
     assert_eq!(times_of(&log, "C>S SYN"), [0, 1000, 3200]);
     assert_eq!(log[log.len() - 2], "   5000 C error connection timed out");
 }
+
+/// The options of every SYN the client sent, as `mss,ws,sack,ts` flags.
+fn syn_options(n: &mut Net, from: usize) -> std::rc::Rc<std::cell::RefCell<Vec<String>>> {
+    use synack_proto::wire::{parse_packet, ChecksumMode};
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let out = std::rc::Rc::clone(&seen);
+    let mut inner = n.drop.take();
+    n.drop = Some(Box::new(move |h, flags, nth, bytes| {
+        if h == from && flags.syn() {
+            let (_, seg) = parse_packet(bytes, ChecksumMode::Verify).unwrap();
+            let o = seg.options;
+            out.borrow_mut().push(format!(
+                "mss={:?} ws={:?} sack={} ts={}",
+                o.mss,
+                o.window_scale,
+                o.sack_permitted,
+                o.timestamps.is_some()
+            ));
+        }
+        inner.as_mut().is_some_and(|f| f(h, flags, nth, bytes))
+    }));
+    seen
+}
+
+#[test]
+fn syn_options_are_dropped_from_the_third_retransmission_on() {
+    let mut cfg = freebsd_timing();
+    cfg.conn.syn_rexmit_drop_options = true;
+    let mut n = Net::new(cfg);
+    n.with_time = true;
+    // The first four SYNs are lost; the fifth gets through.
+    n.drop = Some(Box::new(|from, flags, nth, _| {
+        from == 0 && flags.syn() && nth <= 4
+    }));
+    let seen = syn_options(&mut n, 0);
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    let c = n.hosts[0]
+        .connect(n.now, Some(c_addr(40000)), s_addr(80))
+        .unwrap();
+    n.run_for(Duration::from_secs(20));
+    let log = n.take_log();
+    assert_eq!(times_of(&log, "C>S SYN"), [0, 1000, 3200, 7400, 15600]);
+    let full = "mss=Some(1460) ws=Some(1) sack=true ts=true";
+    let bare = "mss=Some(1460) ws=None sack=false ts=false";
+    assert_eq!(*seen.borrow(), [full, full, full, bare, bare]);
+    // The server, offered nothing, answers without options; the connection runs
+    // without window scaling, timestamps and SACK.
+    let s = n.s().accept(l).unwrap();
+    for (h, id) in [(0, c), (1, s)] {
+        let st = n.hosts[h].status(id).unwrap();
+        assert_eq!(st.state, synack_proto::State::Established);
+        assert!(!st.timestamps && !st.sack && st.snd_wscale == 0 && st.rcv_wscale == 0);
+    }
+}
+
+#[test]
+fn a_syn_ack_answering_an_earlier_syn_still_enables_its_options() {
+    let mut cfg = freebsd_timing();
+    cfg.conn.syn_rexmit_drop_options = true;
+    let mut n = Net::new(cfg);
+    n.with_time = true;
+    // The server's SYN,ACKs are lost until the client has dropped its options; the
+    // half-open entry took the first SYN's options, so its SYN,ACKs offer them.
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    n.drop = Some(Box::new(|from, flags, nth, _| {
+        (from == 0 && flags.syn() && (2..=4).contains(&nth)) || (from == 1 && nth <= 3)
+    }));
+    let seen = syn_options(&mut n, 0);
+    let c = n.hosts[0]
+        .connect(n.now, Some(c_addr(40000)), s_addr(80))
+        .unwrap();
+    n.run_for(Duration::from_secs(20));
+    let log = n.take_log();
+    assert_eq!(times_of(&log, "S>C SYN,ACK"), [10, 1010, 3210, 7410]);
+    let full = "mss=Some(1460) ws=Some(1) sack=true ts=true";
+    let bare = "mss=Some(1460) ws=None sack=false ts=false";
+    assert_eq!(*seen.borrow(), [full, full, full, bare]);
+    // Both sides sent the options (RFC 7323 2.2, 3.2; RFC 2018 2), so both use
+    // them: the peer scales its windows and expects ours scaled.
+    let s = n.s().accept(l).unwrap();
+    for (h, id) in [(0, c), (1, s)] {
+        let st = n.hosts[h].status(id).unwrap();
+        assert_eq!(st.state, synack_proto::State::Established, "{log:#?}");
+        assert!(st.timestamps && st.sack && st.snd_wscale == 1 && st.rcv_wscale == 1);
+    }
+}
