@@ -22,6 +22,11 @@ use std::ops::Range;
 use std::sync::Arc;
 use synack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
+/// The least MSS used toward a peer that advertises a tiny one (Linux's
+/// `TCP_MIN_SND_MSS` is 48): smaller segments cost more in headers than they
+/// carry and invite resource exhaustion. Our own link's MSS still caps it.
+pub(crate) const MIN_SND_MSS: u16 = 64;
+
 /// A segment the connection wants sent. Its payload is a range of the send buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct OutSegment {
@@ -433,7 +438,7 @@ impl Tcb {
         t.snd_una = iss + 1;
         t.snd_nxt = iss + 1;
         t.snd_max = iss + 1;
-        t.snd_mss = peer_mss.min(our_mss).max(64);
+        t.snd_mss = peer_mss.max(MIN_SND_MSS).min(our_mss);
         t.snd_wnd = u32::from(ack.window);
         t.max_snd_wnd = t.snd_wnd;
         t.snd_wl1 = ack.seq;
@@ -587,7 +592,8 @@ impl Tcb {
         } else {
             1220
         };
-        let peer_mss = o.mss.unwrap_or(default_mss).max(64);
+        // The floor applies to what the peer claims, never beyond what our link carries.
+        let peer_mss = o.mss.unwrap_or(default_mss).max(MIN_SND_MSS);
         self.snd_mss = peer_mss.min(self.our_mss);
         // RFC 7323 2.2: scaling only if both sides sent the option; shift at most 14 (2.3).
         // A SYN,ACK carrying an option answers one of our SYNs that offered it, even
@@ -612,7 +618,8 @@ impl Tcb {
             self.ts_enabled = true;
             self.ts_recent = ts.tsval;
             self.ts_recent_stamp = self.last_recv;
-            self.snd_mss = self.snd_mss.saturating_sub(12).max(64);
+            let link = self.our_mss.saturating_sub(12);
+            self.snd_mss = self.snd_mss.saturating_sub(12).max(MIN_SND_MSS.min(link));
         } else {
             self.ts_enabled = false;
         }

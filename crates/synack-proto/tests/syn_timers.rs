@@ -341,3 +341,30 @@ fn a_syn_ack_answering_an_earlier_syn_still_enables_its_options() {
         assert!(st.timestamps && st.sack && st.snd_wscale == 1 && st.rcv_wscale == 1);
     }
 }
+
+#[test]
+fn a_tiny_link_advertises_its_true_mss() {
+    // The client's link has an MTU of 72: 72 - 20 - 20 = 32 octets of payload.
+    let tiny = StackConfig {
+        mtu: 72,
+        ..StackConfig::default()
+    };
+    let mut n = Net::with_configs(tiny, StackConfig::default());
+    let seen = syn_options(&mut n, 0);
+    let server_syn = syn_options(&mut n, 1);
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    let c = n.hosts[0]
+        .connect(n.now, Some(c_addr(40000)), s_addr(80))
+        .unwrap();
+    n.run_for(Duration::from_millis(100));
+    let s = n.s().accept(l).unwrap();
+    assert_eq!(seen.borrow()[0], "mss=Some(32) ws=Some(1) sack=true ts=true");
+    assert_eq!(
+        server_syn.borrow()[0],
+        "mss=Some(1460) ws=Some(1) sack=true ts=true"
+    );
+    // The client sends what its link carries: 32 - 12 octets of timestamps.
+    assert_eq!(n.c().status(c).unwrap().snd_mss, 20);
+    // The server does not go below its 64-octet floor for a peer's tiny MSS.
+    assert_eq!(n.s().status(s).unwrap().snd_mss, 64);
+}
