@@ -450,7 +450,11 @@ impl Stack {
         // RFC 9293 3.7.1 / RFC 6691: the MSS we advertise is what our link can receive,
         // its MTU minus the fixed IP and TCP headers, however small (an MTU of 72 gives
         // 32). IPv4 links carry at least 68 octets (RFC 791), IPv6 links 1280 (RFC 8200 5).
-        let (overhead, min_mtu) = if remote.is_ipv4() { (40, 68) } else { (60, 1280) };
+        let (overhead, min_mtu) = if remote.is_ipv4() {
+            (40, 68)
+        } else {
+            (60, 1280)
+        };
         let from_mtu = self.cfg.mtu.max(min_mtu) - overhead;
         // TCP_MAXSEG lowers it, though not below the floor for the MSS we use.
         cfg.mss

@@ -358,7 +358,10 @@ fn a_tiny_link_advertises_its_true_mss() {
         .unwrap();
     n.run_for(Duration::from_millis(100));
     let s = n.s().accept(l).unwrap();
-    assert_eq!(seen.borrow()[0], "mss=Some(32) ws=Some(1) sack=true ts=true");
+    assert_eq!(
+        seen.borrow()[0],
+        "mss=Some(32) ws=Some(1) sack=true ts=true"
+    );
     assert_eq!(
         server_syn.borrow()[0],
         "mss=Some(1460) ws=Some(1) sack=true ts=true"
