@@ -104,6 +104,7 @@ impl RttEstimator {
             }
         }
         if self.backoff > 0 || self.srtt != NO_SRTT {
+            // FreeBSD TCPT_RANGESET: the slop rides on every computed RTO; RFC 6298 has none.
             t = t.saturating_add(b.slop);
         }
         t.min(max)

@@ -618,6 +618,8 @@ impl Tcb {
             self.ts_enabled = true;
             self.ts_recent = ts.tsval;
             self.ts_recent_stamp = self.last_recv;
+            // RFC 6691: the option's 12 octets come out of the payload; the floor
+            // again only as far as our own link carries it.
             let link = self.our_mss.saturating_sub(12);
             self.snd_mss = self.snd_mss.saturating_sub(12).max(MIN_SND_MSS.min(link));
         } else {
