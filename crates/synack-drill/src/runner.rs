@@ -590,6 +590,17 @@ impl<'a> Runner<'a> {
         if freebsd {
             stack_cfg.conn.quick_ack_segments = 0;
             stack_cfg.conn.delayed_fin_ack = false;
+            // FreeBSD's retransmission timing and connection-setup limits, as its
+            // defaults have them until a script's sysctls change them: RTO at least
+            // net.inet.tcp.rexmit_min (30 ms) and at most TCPTV_REXMTMAX (64 s), with
+            // net.inet.tcp.rexmit_slop (200 ms) on every RTO after the first;
+            // TCP_MAXRXTSHIFT (12) SYN retransmissions; and the connection-establishment
+            // timer TCP_KEEPINIT (net.inet.tcp.keepinit, 75 s).
+            stack_cfg.conn.min_rto = Duration::from_millis(30);
+            stack_cfg.conn.max_rto = Duration::from_secs(64);
+            stack_cfg.conn.rto_slop = Duration::from_millis(200);
+            stack_cfg.conn.syn_retries = 12;
+            stack_cfg.conn.establish_timeout = Some(Duration::from_secs(75));
         }
         // FreeBSD rounds the receive buffer to whole segments and accepts what the
         // buffer holds even beyond the 16-bit window field (the scripts'
@@ -1761,6 +1772,22 @@ impl<'a> Runner<'a> {
             "TCP_KEEPIDLE" => ns.keep.idle = Duration::from_secs(need(int)?.max(0) as u64),
             "TCP_KEEPINTVL" => ns.keep.interval = Duration::from_secs(need(int)?.max(0) as u64),
             "TCP_KEEPCNT" => ns.keep.count = need(int)?.max(0) as u32,
+            "TCP_KEEPINIT" => {
+                // FreeBSD: seconds; 0 falls back to net.inet.tcp.keepinit. On a
+                // connection still in its handshake the timer restarts now.
+                let secs = need(int)?;
+                let Ok(secs) = u64::try_from(secs) else {
+                    return Ok(Attempt::Done(SysRet::Errno("EINVAL")));
+                };
+                let t = match secs {
+                    0 => self.stack_cfg.conn.establish_timeout,
+                    s => Some(Duration::from_secs(s)),
+                };
+                ns.cfg.establish_timeout = t;
+                if let Some(id) = conn {
+                    let _ = self.stack().set_establish_timeout(now, id, t);
+                }
+            }
             "TCP_USER_TIMEOUT" => {
                 let ms = need(int)?.max(0) as u64;
                 let t = (ms > 0).then(|| Duration::from_millis(ms));
@@ -1826,6 +1853,10 @@ impl<'a> Runner<'a> {
             "TCP_KEEPIDLE" => (Ok(s.keep.idle.as_secs() as i64), false),
             "TCP_KEEPINTVL" => (Ok(s.keep.interval.as_secs() as i64), false),
             "TCP_KEEPCNT" => (Ok(i64::from(s.keep.count)), false),
+            "TCP_KEEPINIT" => {
+                let t = s.cfg.establish_timeout.unwrap_or_default();
+                (Ok(i64::try_from(t.as_secs()).unwrap_or(i64::MAX)), false)
+            }
             "TCP_MAXSEG" => {
                 let mss = match conn.and_then(|id| self.stack.as_ref()?.status(id).ok()) {
                     Some(st) if st.state != State::SynSent => i64::from(st.snd_mss),
@@ -1986,6 +2017,14 @@ impl<'a> Runner<'a> {
                 let v = num()?.max(1) as u64;
                 self.set_conn(|c| c.initial_rto = Duration::from_millis(v));
             }
+            "net.inet.tcp.rexmit_min" => {
+                let v = num()?.max(1) as u64;
+                self.set_conn(|c| c.min_rto = Duration::from_millis(v));
+            }
+            "net.inet.tcp.rexmit_slop" => {
+                let v = num()?.max(0) as u64;
+                self.set_conn(|c| c.rto_slop = Duration::from_millis(v));
+            }
             "net.inet.tcp.delacktime" => {
                 let v = num()?.max(0) as u64;
                 self.set_conn(|c| c.delayed_ack = (v > 0).then(|| Duration::from_millis(v)));
@@ -1998,9 +2037,9 @@ impl<'a> Runner<'a> {
             }
             "net.inet.tcp.keepcnt" => self.keep_defaults.count = num()?.max(0) as u32,
             "net.inet.tcp.keepinit" => {
-                if num()? != 75_000 {
-                    return unsupported();
-                }
+                // Milliseconds; 0 stops the timer.
+                let v = num()?.max(0) as u64;
+                self.set_conn(|c| c.establish_timeout = (v > 0).then(|| Duration::from_millis(v)));
             }
             "net.inet.tcp.syncookies" | "tcp_syncookies" => {
                 let mode = match num()? {
@@ -2019,7 +2058,6 @@ impl<'a> Runner<'a> {
             // leave the tested behaviour alone.
             "kern.ipc.maxsockbuf"
             | "net.inet.tcp.hostcache.purgenow"
-            | "net.inet.tcp.rexmit_slop"
             | "net.inet.tcp.ecn.maxretries"
             | "net.inet.tcp.icmp_may_rst"
             | "net.inet.tcp.tolerate_missing_ts"
@@ -2032,9 +2070,8 @@ impl<'a> Runner<'a> {
             | "tcp_early_retrans"
             | "tcp_recovery" => {}
             "net.inet.tcp.rexmit_drop_options" => {
-                if num()? != 0 {
-                    return unsupported();
-                }
+                let on = num()? != 0;
+                self.set_conn(|c| c.syn_rexmit_drop_options = on);
             }
             "tcp_dsack" => {
                 let on = num()? != 0;

@@ -200,6 +200,101 @@ fn blocking_connect_times_out_on_the_virtual_clock() {
     assert_eq!(semantic(text), Outcome::Passed);
 }
 
+/// A blocking FreeBSD connect limited by TCP_KEEPINIT (`keepinit` seconds).
+fn keepinit_script(keepinit: u32, returns_at: &str) -> String {
+    format!(
+        "\
+--tolerance_usecs=50000
+0 `sysctl -w net.inet.tcp.rexmit_initial=1000`
++0 `sysctl -w net.inet.tcp.rexmit_slop=200`
++0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, IPPROTO_TCP, TCP_KEEPINIT, [{keepinit}], 4) = 0
++0 getsockopt(3, IPPROTO_TCP, TCP_KEEPINIT, [{keepinit}], [4]) = 0
+1.00...{returns_at} connect(3, ..., ...) = -1 ETIMEDOUT (Operation timed out)
++0 > S 0:0(0) <...>
++1.0 > S 0:0(0) <...>
++2.2 > S 0:0(0) <...>
+7 close(3) = 0
+"
+    )
+}
+
+#[test]
+fn tcp_keepinit_ends_a_blocking_connect() {
+    // SYNs at 1.0, 2.0 and 4.2 s (1 s, then 2 s + 200 ms of slop); the next would
+    // go at 8.4 s, but the 5-second TCP_KEEPINIT ends the attempt at 6 s.
+    assert_eq!(semantic(&keepinit_script(5, "6.00")), Outcome::Passed);
+    // The limit counts from the connect: 4 seconds end it at 5 s, not 6 s.
+    match semantic(&keepinit_script(4, "6.00")) {
+        Outcome::Failed(d) => {
+            assert_eq!(d.line, 7, "{d:?}");
+            assert!(d.actual.contains("returned at 5.0"), "{d:?}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    // Without the slop the third SYN is 200 ms early.
+    let no_slop = keepinit_script(5, "6.00").replace("rexmit_slop=200", "rexmit_slop=0");
+    match semantic(&no_slop) {
+        Outcome::Failed(d) => assert_eq!(d.line, 10, "{d:?}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn tcp_keepinit_follows_the_sysctl_and_zero_restores_it() {
+    let text = "\
+--tolerance_usecs=10000
+0 `sysctl -w net.inet.tcp.keepinit=75000`
++0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 getsockopt(3, IPPROTO_TCP, TCP_KEEPINIT, [75], [4]) = 0
++0 `sysctl -w net.inet.tcp.keepinit=15000`
++0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 4
++0 getsockopt(4, IPPROTO_TCP, TCP_KEEPINIT, [15], [4]) = 0
++0 setsockopt(4, IPPROTO_TCP, TCP_KEEPINIT, [7], 4) = 0
++0 getsockopt(4, IPPROTO_TCP, TCP_KEEPINIT, [7], [4]) = 0
++0 setsockopt(4, IPPROTO_TCP, TCP_KEEPINIT, [0], 4) = 0
++0 getsockopt(4, IPPROTO_TCP, TCP_KEEPINIT, [15], [4]) = 0
++0 `sysctl -w net.inet.tcp.keepinit=0`
++0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 5
++0 getsockopt(5, IPPROTO_TCP, TCP_KEEPINIT, [0], [4]) = 0
+";
+    assert_eq!(semantic(text), Outcome::Passed);
+    let wrong = text.replace(
+        "[15], [4]) = 0\n+0 setsockopt",
+        "[75], [4]) = 0\n+0 setsockopt",
+    );
+    match semantic(&wrong) {
+        Outcome::Failed(d) => assert_eq!(d.line, 7, "{d:?}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn rexmit_drop_options_strips_the_fourth_syn() {
+    let text = "\
+--tolerance_usecs=50000
+0 `sysctl -w net.inet.tcp.rexmit_drop_options=1`
++0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0 > S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 1>
++1.0 > S 0:0(0) win 65535 <mss 1460,sackOK,TS val 1100 ecr 0,nop,wscale 1>
++2.2 > S 0:0(0) win 65535 <mss 1460,sackOK,TS val 3300 ecr 0,nop,wscale 1>
++4.2 > S 0:0(0) win 65535 <mss 1460>
++0 close(3) = 0
+";
+    // FreeBSD's defaults (rexmit_slop 200 ms) apply without a sysctl for them.
+    assert_eq!(semantic(text), Outcome::Passed);
+    let off = text.replace("rexmit_drop_options=1", "rexmit_drop_options=0");
+    match semantic(&off) {
+        Outcome::Failed(d) => {
+            assert_eq!(d.line, 9, "{d:?}");
+            assert!(d.actual.contains("options differs"), "{d:?}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
 #[test]
 fn passive_reset_to_a_bare_ack_and_ipv6() {
     let text = "\

@@ -76,8 +76,28 @@ pub struct ConnConfig {
     pub min_rto: Duration,
     /// Upper bound of the RTO (Linux: 120 s; RFC 6298 allows >= 60 s).
     pub max_rto: Duration,
+    /// Added to every RTO computed after the initial one (after a backoff or an RTT
+    /// sample), before `max_rto` applies: FreeBSD's `net.inet.tcp.rexmit_slop`
+    /// (200 ms there), so a lost SYN is sent again at 1.0 s and 3.2 s instead of
+    /// 1 s and 3 s. Zero by default, as RFC 6298 (and Linux) compute the RTO.
+    pub rto_slop: Duration,
     /// SYN retransmissions before connect fails (Linux `tcp_syn_retries`: 6).
     pub syn_retries: u32,
+    /// How long the connection may stay in SYN_SENT or SYN_RCVD before it fails
+    /// with `TimedOut` (a half-open entry of a listener is dropped silently),
+    /// counted from the active OPEN or the SYN's arrival; whichever of this and the
+    /// retransmission limit comes first ends the attempt. FreeBSD's TCP_KEEPINIT
+    /// (`net.inet.tcp.keepinit`, 75 s there). `None` by default: the SYN and
+    /// SYN,ACK retries alone decide, as Linux.
+    pub establish_timeout: Option<Duration>,
+    /// From the third SYN retransmission on, send the SYN with the MSS option only
+    /// (no window scaling, timestamps or SACK): FreeBSD's
+    /// `net.inet.tcp.rexmit_drop_options`, a workaround for middleboxes that drop
+    /// SYNs carrying options they do not know. A SYN,ACK that answers an earlier
+    /// SYN with the options still enables them, as RFC 7323 and RFC 2018 say
+    /// (FreeBSD ignores them then). Off by default (Linux always offers the
+    /// configured options).
+    pub syn_rexmit_drop_options: bool,
     /// SYN,ACK retransmissions before a half-open entry is dropped (Linux `tcp_synack_retries`: 5).
     pub synack_retries: u32,
     /// Data/FIN retransmissions before the connection fails (Linux `tcp_retries2`: 15).
@@ -154,7 +174,10 @@ impl Default for ConnConfig {
             initial_rto: Duration::from_secs(1),
             min_rto: Duration::from_millis(200),
             max_rto: Duration::from_secs(120),
+            rto_slop: Duration::ZERO,
             syn_retries: 6,
+            establish_timeout: None,
+            syn_rexmit_drop_options: false,
             synack_retries: 5,
             data_retries: 15,
             msl: Duration::from_secs(30),

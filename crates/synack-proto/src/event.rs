@@ -178,6 +178,9 @@ pub enum Cause {
     KeepaliveTimeout,
     /// The user timeout expired with data unacknowledged.
     UserTimeout,
+    /// The connection-establishment timer expired in SYN_SENT or SYN_RCVD
+    /// (`ConnConfig::establish_timeout`, FreeBSD's TCP_KEEPINIT).
+    EstablishTimeout,
     /// An ACK for something never sent arrived in SYN_RCVD (RST sent).
     BadAck,
     /// The stack was closed (process exit).
@@ -204,6 +207,8 @@ pub enum TimerKind {
     FinWait2,
     /// User timeout (RFC 9293 3.8.4).
     UserTimeout,
+    /// Connection establishment (`ConnConfig::establish_timeout`, FreeBSD's TCP_KEEPINIT).
+    Establish,
 }
 
 impl TimerKind {
@@ -217,6 +222,7 @@ impl TimerKind {
             TimerKind::TimeWait => "time-wait",
             TimerKind::FinWait2 => "fin-wait-2",
             TimerKind::UserTimeout => "user-timeout",
+            TimerKind::Establish => "establish",
         }
     }
 }

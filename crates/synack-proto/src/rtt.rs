@@ -27,12 +27,17 @@ pub(crate) struct RttEstimator {
     backoff: u8,
 }
 
-/// The RTO's bounds (`ConnConfig::min_rto`, `max_rto`), passed in rather than kept in
-/// every connection's estimator: the shared configuration already holds them.
+/// The RTO's bounds and slop (`ConnConfig::min_rto`, `max_rto`, `rto_slop`), passed
+/// in rather than kept in every connection's estimator: the shared configuration
+/// already holds them.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RtoBounds {
     pub(crate) min: Duration,
     pub(crate) max: Duration,
+    /// Added to every RTO computed after the initial one, before the upper bound
+    /// applies (FreeBSD's `TCPT_RANGESET` adds `net.inet.tcp.rexmit_slop`); zero
+    /// is RFC 6298.
+    pub(crate) slop: Duration,
 }
 
 impl RttEstimator {
@@ -84,6 +89,11 @@ impl RttEstimator {
     }
 
     /// The current timeout, backoff included.
+    ///
+    /// RFC 6298 5.5 doubles the RTO on each expiry, up to the maximum (2.5).
+    /// FreeBSD computes `RTO = min(base * 2^k + slop, max)` for the k-th backoff and
+    /// after every RTT sample, but not for the initial RTO before any sample
+    /// (`t_rxtcur = tcp_rexmit_initial`); with a zero slop both are the same.
     pub(crate) fn rto(&self, b: RtoBounds) -> Duration {
         let max = b.max;
         let mut t = Duration::from_nanos(self.rto);
@@ -92,6 +102,10 @@ impl RttEstimator {
             if t >= max {
                 return max;
             }
+        }
+        if self.backoff > 0 || self.srtt != NO_SRTT {
+            // FreeBSD TCPT_RANGESET: the slop rides on every computed RTO; RFC 6298 has none.
+            t = t.saturating_add(b.slop);
         }
         t.min(max)
     }
@@ -119,6 +133,7 @@ mod tests {
     const B: RtoBounds = RtoBounds {
         min: Duration::from_millis(200),
         max: Duration::from_secs(120),
+        slop: Duration::ZERO,
     };
 
     fn est() -> RttEstimator {
@@ -163,5 +178,27 @@ mod tests {
         let mut e = est();
         e.sample(Duration::from_micros(50), B);
         assert_eq!(e.rto(B), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn slop_is_added_to_every_rto_after_the_initial_one() {
+        // FreeBSD with rexmit_initial 1000 ms and rexmit_slop 200 ms: a SYN's
+        // timeouts are 1.0, 2.2, 4.2, 8.2 ... s, capped by TCPTV_REXMTMAX (64 s).
+        let b = RtoBounds {
+            min: Duration::from_millis(30),
+            max: Duration::from_secs(64),
+            slop: Duration::from_millis(200),
+        };
+        let mut e = est();
+        let mut seen = vec![e.rto(b)];
+        for _ in 0..7 {
+            e.back_off();
+            seen.push(e.rto(b));
+        }
+        let ms: Vec<u128> = seen.iter().map(|d| d.as_millis()).collect();
+        assert_eq!(ms, [1000, 2200, 4200, 8200, 16200, 32200, 64000, 64000]);
+        // After a sample the slop comes on top of SRTT + 4 * RTTVAR.
+        e.sample(Duration::from_millis(100), b);
+        assert_eq!(e.rto(b), Duration::from_millis(300 + 200));
     }
 }

@@ -447,10 +447,18 @@ impl Stack {
     }
 
     fn our_mss(&self, remote: &SocketAddr, cfg: &ConnConfig) -> u16 {
-        // RFC 9293 3.7.1 / RFC 6691: MTU minus fixed IP and TCP headers.
-        let overhead = if remote.is_ipv4() { 40 } else { 60 };
-        let from_mtu = self.cfg.mtu.saturating_sub(overhead).max(64);
-        cfg.mss.map_or(from_mtu, |m| m.min(from_mtu).max(64))
+        // RFC 9293 3.7.1 / RFC 6691: the MSS we advertise is what our link can receive,
+        // its MTU minus the fixed IP and TCP headers, however small (an MTU of 72 gives
+        // 32). IPv4 links carry at least 68 octets (RFC 791), IPv6 links 1280 (RFC 8200 5).
+        let (overhead, min_mtu) = if remote.is_ipv4() {
+            (40, 68)
+        } else {
+            (60, 1280)
+        };
+        let from_mtu = self.cfg.mtu.max(min_mtu) - overhead;
+        // TCP_MAXSEG lowers it, though not below the floor for the MSS we use.
+        cfg.mss
+            .map_or(from_mtu, |m| m.max(crate::tcb::MIN_SND_MSS).min(from_mtu))
     }
 
     /// RFC 6528: ISN = M + F(4-tuple, secret), M ticking every 4 microseconds.
@@ -1053,6 +1061,20 @@ impl Stack {
     pub fn set_user_timeout(&mut self, id: ConnId, timeout: Option<Duration>) -> Result<(), Error> {
         self.tcb(id)?;
         self.with_tcb(id, self.last_now, |t, _| t.set_user_timeout(timeout))
+            .ok_or(Error::InvalidHandle)
+    }
+
+    /// Set or clear the connection-establishment timeout (FreeBSD's TCP_KEEPINIT,
+    /// see [`ConnConfig::establish_timeout`]); on a connection still in SYN_SENT or
+    /// SYN_RCVD the timer restarts now.
+    pub fn set_establish_timeout(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, now, |t, ctx| t.set_establish_timeout(timeout, ctx.now))
             .ok_or(Error::InvalidHandle)
     }
 

@@ -22,6 +22,11 @@ use std::ops::Range;
 use std::sync::Arc;
 use synack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
+/// The least MSS used toward a peer that advertises a tiny one (Linux's
+/// `TCP_MIN_SND_MSS` is 48): smaller segments cost more in headers than they
+/// carry and invite resource exhaustion. Our own link's MSS still caps it.
+pub(crate) const MIN_SND_MSS: u16 = 64;
+
 /// A segment the connection wants sent. Its payload is a range of the send buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct OutSegment {
@@ -117,6 +122,9 @@ pub(crate) struct Tcb {
     /// Sequence number of our FIN, fixed when it is queued (no data follows it).
     fin_at: SeqNum,
     syn_retransmitted: bool,
+    /// `syn_rexmit_drop_options` struck window scaling, timestamps and SACK from
+    /// our SYN (a SYN,ACK answering an earlier SYN may still bring them).
+    syn_options_dropped: bool,
 
     // Receive sequence space.
     pub(crate) irs: SeqNum,
@@ -185,6 +193,8 @@ pub(crate) struct Tcb {
     fin_wait_2_deadline: Option<Instant>,
     /// When the oldest unacknowledged data was first sent (user timeout).
     unacked_since: Option<Instant>,
+    /// When an attempt still in SYN_SENT or SYN_RCVD gives up (`establish_timeout`).
+    establish_deadline: Option<Instant>,
     last_recv: Instant,
 
     // Output requests.
@@ -290,6 +300,7 @@ impl Tcb {
             fin_queued: false,
             fin_at: iss,
             syn_retransmitted: false,
+            syn_options_dropped: false,
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
@@ -329,6 +340,7 @@ impl Tcb {
             time_wait_deadline: None,
             fin_wait_2_deadline: None,
             unacked_since: None,
+            establish_deadline: None,
             last_recv: now,
             ack_now: None,
             unacked_rx_bytes: 0,
@@ -352,6 +364,7 @@ impl Tcb {
     ) -> Tcb {
         let mut t = Tcb::blank(id, tuple, cfg, iss, our_mss, ctx.now, Origin::Active);
         t.set_state(State::SynSent, Cause::Connect, ctx);
+        t.arm_establish(ctx.now);
         t
     }
 
@@ -387,6 +400,7 @@ impl Tcb {
         t.snd_wl1 = syn.seq;
         t.snd_wl2 = iss;
         t.set_state(State::SynReceived, Cause::RecvSyn, ctx);
+        t.arm_establish(ctx.now);
         t
     }
 
@@ -424,7 +438,7 @@ impl Tcb {
         t.snd_una = iss + 1;
         t.snd_nxt = iss + 1;
         t.snd_max = iss + 1;
-        t.snd_mss = peer_mss.min(our_mss).max(64);
+        t.snd_mss = peer_mss.max(MIN_SND_MSS).min(our_mss);
         t.snd_wnd = u32::from(ack.window);
         t.max_snd_wnd = t.snd_wnd;
         t.snd_wl1 = ack.seq;
@@ -443,6 +457,10 @@ impl Tcb {
             return;
         }
         self.state = to;
+        if !matches!(to, State::SynSent | State::SynReceived) {
+            // The handshake is over, one way or the other.
+            self.establish_deadline = None;
+        }
         let listener = match self.origin {
             Origin::Passive(l) => Some(l),
             Origin::Active => None,
@@ -490,6 +508,7 @@ impl Tcb {
         self.time_wait_deadline = None;
         self.fin_wait_2_deadline = None;
         self.unacked_since = None;
+        self.establish_deadline = None;
     }
 
     fn fail(&mut self, err: ConnError, cause: Cause, ctx: &mut SegCtx<'_>) {
@@ -573,9 +592,15 @@ impl Tcb {
         } else {
             1220
         };
-        let peer_mss = o.mss.unwrap_or(default_mss).max(64);
+        // The floor applies to what the peer claims, never beyond what our link carries.
+        let peer_mss = o.mss.unwrap_or(default_mss).max(MIN_SND_MSS);
         self.snd_mss = peer_mss.min(self.our_mss);
         // RFC 7323 2.2: scaling only if both sides sent the option; shift at most 14 (2.3).
+        // A SYN,ACK carrying an option answers one of our SYNs that offered it, even
+        // after `syn_rexmit_drop_options` struck it from later ones (the peer may only
+        // send these options in reply to ours: RFC 7323 2.2, 3.2; RFC 2018 2), so
+        // both sides did send it and the connection uses it. FreeBSD ignores them
+        // then, and disagrees with the peer about window scaling.
         match (o.window_scale, self.cfg.window_scaling) {
             (Some(ws), true) => {
                 self.snd_wscale = ws.min(14);
@@ -593,7 +618,10 @@ impl Tcb {
             self.ts_enabled = true;
             self.ts_recent = ts.tsval;
             self.ts_recent_stamp = self.last_recv;
-            self.snd_mss = self.snd_mss.saturating_sub(12).max(64);
+            // RFC 6691: the option's 12 octets come out of the payload; the floor
+            // again only as far as our own link carries it.
+            let link = self.our_mss.saturating_sub(12);
+            self.snd_mss = self.snd_mss.saturating_sub(12).max(MIN_SND_MSS.min(link));
         } else {
             self.ts_enabled = false;
         }
@@ -601,6 +629,21 @@ impl Tcb {
         if self.origin == Origin::Active {
             self.round_recv_buffer();
         }
+    }
+
+    /// Window scaling is configured and was not dropped from our SYN.
+    fn offers_ws(&self) -> bool {
+        self.cfg.window_scaling && !self.syn_options_dropped
+    }
+
+    /// Timestamps are configured and were not dropped from our SYN.
+    fn offers_ts(&self) -> bool {
+        self.cfg.timestamps && !self.syn_options_dropped
+    }
+
+    /// SACK is configured and was not dropped from our SYN.
+    fn offers_sack(&self) -> bool {
+        self.cfg.sack && !self.syn_options_dropped
     }
 
     /// `round_recv_buffer_to_mss`: once the MSS is known and the connection has its
@@ -630,6 +673,12 @@ impl Tcb {
             // RFC 5681 3.1: a lost SYN (or SYN,ACK) means a loss window of one segment.
             self.cwnd = mss;
         }
+    }
+
+    /// Start the connection-establishment timer at the OPEN (FreeBSD arms TCP_KEEPINIT
+    /// in `tcp_connect` and for the syncache's SYN; a later segment does not restart it).
+    fn arm_establish(&mut self, now: Instant) {
+        self.establish_deadline = self.cfg.establish_timeout.map(|t| now + t);
     }
 
     fn arm_keepalive(&mut self, now: Instant) {
@@ -713,6 +762,7 @@ impl Tcb {
         RtoBounds {
             min: self.cfg.min_rto,
             max: self.cfg.max_rto,
+            slop: self.cfg.rto_slop,
         }
     }
 
@@ -1742,6 +1792,15 @@ impl Tcb {
         Arc::make_mut(&mut self.cfg).user_timeout = t;
     }
 
+    /// Change the connection-establishment timeout; while the handshake runs the
+    /// timer restarts from `now` (as FreeBSD's TCP_KEEPINIT setsockopt does).
+    pub(crate) fn set_establish_timeout(&mut self, t: Option<Duration>, now: Instant) {
+        Arc::make_mut(&mut self.cfg).establish_timeout = t;
+        if matches!(self.state, State::SynSent | State::SynReceived) {
+            self.arm_establish(now);
+        }
+    }
+
     // ----- timers --------------------------------------------------------
 
     /// The earliest deadline of this connection.
@@ -1755,6 +1814,7 @@ impl Tcb {
             self.fin_wait_2_deadline,
             self.unacked_since
                 .and_then(|t| self.cfg.user_timeout.map(|u| t + u)),
+            self.establish_deadline,
         ]
         .into_iter()
         .fold(None, Instant::earliest)
@@ -1794,6 +1854,19 @@ impl Tcb {
                 self.set_state(State::Closed, Cause::FinWait2Timeout, ctx);
                 return Disposition::Done;
             }
+        }
+        if Tcb::fired(&mut self.establish_deadline, now) {
+            // RFC 1122 4.2.3.5 lets the application give up an open attempt before
+            // the SYN retransmissions run out; `establish_timeout` (FreeBSD's
+            // TCP_KEEPINIT, `tcp_timer_keep` below ESTABLISHED) does so with ETIMEDOUT.
+            self.timer_event(ctx, TimerKind::Establish);
+            if let (State::SynReceived, Origin::Passive(_)) = (self.state, self.origin) {
+                // A listener's half-open entry has no application to tell: it goes quietly.
+                self.set_state(State::Closed, Cause::EstablishTimeout, ctx);
+                return Disposition::BackToListen;
+            }
+            self.fail(ConnError::TimedOut, Cause::EstablishTimeout, ctx);
+            return Disposition::Done;
         }
         if let (Some(since), Some(limit)) = (self.unacked_since, self.cfg.user_timeout) {
             if since + limit <= now && self.snd_max.gt(self.snd_una) {
@@ -1867,6 +1940,13 @@ impl Tcb {
         }
         if !self.syn_acked() {
             self.syn_retransmitted = true;
+        }
+        if self.state == State::SynSent && self.cfg.syn_rexmit_drop_options && self.rtx_count >= 3 {
+            // FreeBSD `tcp_timer_rexmt` (rexmit_drop_options): no answer to three SYNs
+            // may mean a middlebox that drops unknown options, so the third and later
+            // retransmissions carry only the MSS option (which RFC 9293 3.7.1 wants on
+            // every SYN).
+            self.syn_options_dropped = true;
         }
         // RFC 5681 3.1 (4): after a timeout, ssthresh = max(FlightSize/2, 2*SMSS), cwnd = 1 MSS.
         if self.syn_acked() {
@@ -1951,17 +2031,16 @@ impl Tcb {
             // asked for no options at all (TCP_NOOPT).
             o.mss = self.cfg.mss_option.then_some(self.our_mss);
             // RFC 7323 2.2: offer on our SYN; on a SYN,ACK only if the peer's SYN had it.
-            let offer_ws =
-                self.cfg.window_scaling && (self.state == State::SynSent || self.ws_enabled);
+            let offer_ws = self.offers_ws() && (self.state == State::SynSent || self.ws_enabled);
             if offer_ws {
                 o.window_scale = Some(self.rcv_wscale);
             }
-            if self.cfg.sack && (self.state == State::SynSent || self.sack_permitted) {
+            if self.offers_sack() && (self.state == State::SynSent || self.sack_permitted) {
                 o.sack_permitted = true;
             }
             // RFC 7323 3.2: offer on our SYN (TSecr 0); on a SYN,ACK only if the
             // peer's SYN had it, echoing its TSval.
-            if self.cfg.timestamps && (self.state == State::SynSent || self.ts_enabled) {
+            if self.offers_ts() && (self.state == State::SynSent || self.ts_enabled) {
                 o.timestamps = Some(Timestamps {
                     tsval: self.ts_now(now),
                     tsecr: if self.state == State::SynSent {

@@ -67,6 +67,7 @@ pub fn cause_text(c: Cause, lang: Lang) -> &'static str {
             Cause::RetransmitLimit => "retransmissions ran out",
             Cause::KeepaliveTimeout => "keepalive probes went unanswered",
             Cause::UserTimeout => "the user timeout expired with data unacknowledged",
+            Cause::EstablishTimeout => "the connection was not established in time",
             Cause::BadAck => "an ACK for something never sent arrived (answered with RST)",
             Cause::StackClosed => "the stack was closed",
             Cause::TimeWaitReuse => "a new SYN reused the TIME_WAIT connection (RFC 6191)",
@@ -91,6 +92,7 @@ pub fn cause_text(c: Cause, lang: Lang) -> &'static str {
             Cause::RetransmitLimit => "重传次数用尽",
             Cause::KeepaliveTimeout => "保活探测没有得到回应",
             Cause::UserTimeout => "用户超时到期，数据仍未被确认",
+            Cause::EstablishTimeout => "连接未能在限定时间内建立",
             Cause::BadAck => "收到了确认从未发送内容的 ACK（以 RST 回应）",
             Cause::StackClosed => "协议栈已关闭",
             Cause::TimeWaitReuse => "新的 SYN 复用了 TIME_WAIT 连接（RFC 6191）",
@@ -120,6 +122,7 @@ pub fn cause_name(c: Cause) -> &'static str {
         Cause::RetransmitLimit => "retransmit_limit",
         Cause::KeepaliveTimeout => "keepalive_timeout",
         Cause::UserTimeout => "user_timeout",
+        Cause::EstablishTimeout => "establish_timeout",
         Cause::BadAck => "bad_ack",
         Cause::StackClosed => "stack_closed",
         Cause::TimeWaitReuse => "time_wait_reuse",
@@ -371,6 +374,9 @@ pub fn timer_text(t: TimerKind, lang: Lang) -> &'static str {
                 "FIN_WAIT_2 timer: the orphaned connection waited long enough for the peer's FIN"
             }
             TimerKind::UserTimeout => "user timeout: data stayed unacknowledged too long",
+            TimerKind::Establish => {
+                "connection-establishment timer: the handshake took too long, give up"
+            }
             _ => "a timer fired",
         },
         Lang::Zh => match t {
@@ -381,6 +387,7 @@ pub fn timer_text(t: TimerKind, lang: Lang) -> &'static str {
             TimerKind::TimeWait => "TIME_WAIT 定时器：2*MSL 已过，连接可以释放",
             TimerKind::FinWait2 => "FIN_WAIT_2 定时器：孤儿连接等对端的 FIN 已经够久",
             TimerKind::UserTimeout => "用户超时：数据太久没有被确认",
+            TimerKind::Establish => "连接建立定时器：握手耗时过长，放弃连接",
             _ => "定时器到期",
         },
     }

@@ -305,7 +305,7 @@ fn svg_is_xml() {
 }
 
 const STATES: [State; 11] = State::ALL;
-const CAUSES: [Cause; 21] = [
+const CAUSES: [Cause; 22] = [
     Cause::Connect,
     Cause::Listen,
     Cause::RecvSyn,
@@ -324,6 +324,7 @@ const CAUSES: [Cause; 21] = [
     Cause::RetransmitLimit,
     Cause::KeepaliveTimeout,
     Cause::UserTimeout,
+    Cause::EstablishTimeout,
     Cause::BadAck,
     Cause::StackClosed,
     Cause::TimeWaitReuse,
@@ -344,7 +345,7 @@ const REASONS: [SendReason; 14] = [
     SendReason::WindowUpdate,
     SendReason::TimeWaitAck,
 ];
-const TIMERS: [TimerKind; 7] = [
+const TIMERS: [TimerKind; 8] = [
     TimerKind::Retransmit,
     TimerKind::DelayedAck,
     TimerKind::Persist,
@@ -352,6 +353,7 @@ const TIMERS: [TimerKind; 7] = [
     TimerKind::TimeWait,
     TimerKind::FinWait2,
     TimerKind::UserTimeout,
+    TimerKind::Establish,
 ];
 const WIRE: [WireError; 12] = [
     WireError::Truncated,

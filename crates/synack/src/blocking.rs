@@ -111,7 +111,10 @@ impl Drop for TcpListener {
 /// Options of [`TcpStream::connect_with`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ConnectOptions {
-    /// Give up after this long (`TimedOut`); `None`: the SYN retries decide.
+    /// Give up after this long (`TimedOut`): the stack's connection-establishment
+    /// timer ends the attempt (the shorter of this and the configuration's
+    /// [`ConnConfig::establish_timeout`], FreeBSD's TCP_KEEPINIT). `None`: the
+    /// SYN retries and `establish_timeout` decide.
     pub timeout: Option<Duration>,
     /// Local address or port to use.
     pub local: Option<SocketAddr>,
@@ -133,6 +136,14 @@ impl std::fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TcpStream").field("id", &self.id).finish()
     }
+}
+
+/// `cfg` with its connection-establishment timeout shortened to `limit`.
+pub(crate) fn with_establish_limit(mut cfg: ConnConfig, limit: Option<Duration>) -> ConnConfig {
+    if let Some(t) = limit {
+        cfg.establish_timeout = Some(cfg.establish_timeout.map_or(t, |e| e.min(t)));
+    }
+    cfg
 }
 
 /// `Ok(())` once the handshake is done, `WouldBlock` while it runs, the
@@ -189,7 +200,7 @@ impl TcpStream {
     ) -> io::Result<TcpStream> {
         let shared = rt.shared();
         let id = shared.call(|s, now| {
-            let cfg = opts.config.unwrap_or(s.config().conn);
+            let cfg = with_establish_limit(opts.config.unwrap_or(s.config().conn), opts.timeout);
             s.connect_with(now, opts.local, addr, cfg)
         })?;
         // From here on, dropping `stream` releases the handle.

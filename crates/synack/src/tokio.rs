@@ -5,7 +5,7 @@
 //! The driver is the runtime's own thread; these sockets only register
 //! wakers, so they work on any tokio runtime (current-thread included).
 
-use crate::blocking::connect_progress;
+use crate::blocking::{connect_progress, with_establish_limit};
 use crate::runtime::{Key, Runtime, Shared};
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use std::future::poll_fn;
@@ -132,9 +132,29 @@ impl TcpStream {
         addr: SocketAddr,
         cfg: Option<ConnConfig>,
     ) -> io::Result<TcpStream> {
+        Self::open(rt, addr, cfg, None).await
+    }
+
+    /// Open a connection, giving up after `timeout` with `TimedOut`: the stack's
+    /// connection-establishment timer ([`ConnConfig::establish_timeout`], FreeBSD's
+    /// TCP_KEEPINIT) ends the attempt.
+    pub async fn connect_timeout(
+        rt: &Runtime,
+        addr: SocketAddr,
+        timeout: std::time::Duration,
+    ) -> io::Result<TcpStream> {
+        Self::open(rt, addr, None, Some(timeout)).await
+    }
+
+    async fn open(
+        rt: &Runtime,
+        addr: SocketAddr,
+        cfg: Option<ConnConfig>,
+        timeout: Option<std::time::Duration>,
+    ) -> io::Result<TcpStream> {
         let shared = rt.shared();
         let id = shared.call(|s, now| {
-            let cfg = cfg.unwrap_or(s.config().conn);
+            let cfg = with_establish_limit(cfg.unwrap_or(s.config().conn), timeout);
             s.connect_with(now, None, addr, cfg)
         })?;
         let stream = TcpStream::from_parts(Arc::clone(&shared), id);

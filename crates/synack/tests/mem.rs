@@ -4,7 +4,9 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::time::Duration;
-use synack::{MemDevice, Runtime, RuntimeConfig, TcpListener, TcpStream};
+use synack::{
+    ConnConfig, ConnectOptions, MemDevice, Runtime, RuntimeConfig, TcpListener, TcpStream,
+};
 
 const A: &str = "10.99.0.1";
 const B: &str = "10.99.0.2";
@@ -109,6 +111,42 @@ fn connect_timeout_when_nobody_answers() {
     let e = TcpStream::connect_timeout(&a, sa("10.99.0.3", 80), Duration::from_millis(200))
         .expect_err("timeout");
     assert_eq!(e.kind(), ErrorKind::TimedOut);
+}
+
+#[test]
+fn establish_timeout_of_the_config_ends_a_connect() {
+    let (a, _b) = pair();
+    // No wall-clock limit: the stack's own connection-establishment timer
+    // (TCP_KEEPINIT) ends the attempt, before the first SYN retransmission.
+    let opts = ConnectOptions {
+        config: Some(ConnConfig {
+            establish_timeout: Some(Duration::from_millis(300)),
+            ..ConnConfig::default()
+        }),
+        ..ConnectOptions::default()
+    };
+    let t = std::time::Instant::now();
+    let e = TcpStream::connect_with(&a, sa("10.99.0.3", 80), opts).expect_err("timeout");
+    assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn tokio_connect_timeout_when_nobody_answers() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let (a, _b) = pair();
+    let e = rt
+        .block_on(synack::tokio::TcpStream::connect_timeout(
+            &a,
+            sa("10.99.0.3", 80),
+            Duration::from_millis(200),
+        ))
+        .expect_err("timeout");
+    assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
 }
 
 #[test]
