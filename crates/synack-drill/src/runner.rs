@@ -347,7 +347,20 @@ fn flags_of_wire(f: wire::TcpFlags) -> TcpFlags {
 }
 
 fn fmt_script_packet(p: &TcpPacket) -> String {
-    let mut s = fmt_flags(&p.flags);
+    let mut s = String::new();
+    for a in &p.ip {
+        if let IpAttr::Ecn(e) = a {
+            let name = match e {
+                EcnCodepoint::NotEct => "noecn",
+                EcnCodepoint::Ect0 => "ect0",
+                EcnCodepoint::Ect1 => "ect1",
+                EcnCodepoint::Ect01 => "ect01",
+                EcnCodepoint::Ce => "ce",
+            };
+            let _ = write!(s, "[{name}] ");
+        }
+    }
+    s.push_str(&fmt_flags(&p.flags));
     match p.seq {
         SeqSpec::Range {
             start, end, len, ..
@@ -1147,7 +1160,17 @@ impl<'a> Runner<'a> {
                     EcnCodepoint::Ce => seen.ecn == Ecn::Ce,
                 };
                 if !ok {
-                    return mismatch("ECN field");
+                    let sent = match seen.ecn {
+                        Ecn::NotEct => "noecn",
+                        Ecn::Ect0 => "ect0",
+                        Ecn::Ect1 => "ect1",
+                        Ecn::Ce => "ce",
+                    };
+                    return fail(
+                        line,
+                        fmt_script_packet(p),
+                        format!("[{sent}] {} (ECN field differs)", seen.describe()),
+                    );
                 }
             }
         }

@@ -245,7 +245,7 @@ fn ecn_flags_and_codepoints_are_compared_and_injected() {
     }
     // The IP ECN field and the E/W flags are compared in both modes.
     for (from, to, line) in [
-        (">[ect0] P. 1:1001", ">[noecn] P. 1:1001", 12),
+        (">[ect0] P. 1:1001", ">[ect1] P. 1:1001", 12),
         (
             ">[noecn] E. 1001:1001(0) ack 101",
             ">[noecn] . 1001:1001(0) ack 101",
@@ -260,6 +260,18 @@ fn ecn_flags_and_codepoints_are_compared_and_injected() {
                 other => panic!("{from} {mode:?}: expected a failure, got {other:?}"),
             }
         }
+    }
+    // A differing codepoint is named on both sides.
+    match semantic(&PASSIVE_ECN.replace(">[ect0] P. 1:1001", ">[ect1] P. 1:1001")) {
+        Outcome::Failed(d) => {
+            assert_eq!(d.expected, "[ect1] P. 1:1001(1000) ack 1");
+            assert!(
+                d.actual.starts_with("[ect0] P. 1:1001(1000) ack 1")
+                    && d.actual.ends_with("(ECN field differs)"),
+                "{d:?}"
+            );
+        }
+        other => panic!("expected a failure, got {other:?}"),
     }
     let off = PASSIVE_ECN.replace(
         "0 socket",
