@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use synack_proto::wire::{self, ChecksumMode, IpRepr, SackBlocks, TcpRepr, Timestamps};
+use synack_proto::wire::{self, ChecksumMode, Ecn, IpRepr, SackBlocks, TcpRepr, Timestamps};
 use synack_proto::{
-    ConnConfig, ConnError, ConnId, Duration, Error, Instant, Keepalive, ListenerId, SeqNum,
-    Shutdown, Stack, StackConfig, State, SynCookies,
+    ConnConfig, ConnError, ConnId, Duration, EcnMode, Error, Instant, Keepalive, ListenerId,
+    SeqNum, Shutdown, Stack, StackConfig, State, SynCookies,
 };
 
 use crate::ast::{
@@ -347,7 +347,20 @@ fn flags_of_wire(f: wire::TcpFlags) -> TcpFlags {
 }
 
 fn fmt_script_packet(p: &TcpPacket) -> String {
-    let mut s = fmt_flags(&p.flags);
+    let mut s = String::new();
+    for a in &p.ip {
+        if let IpAttr::Ecn(e) = a {
+            let name = match e {
+                EcnCodepoint::NotEct => "noecn",
+                EcnCodepoint::Ect0 => "ect0",
+                EcnCodepoint::Ect1 => "ect1",
+                EcnCodepoint::Ect01 => "ect01",
+                EcnCodepoint::Ce => "ce",
+            };
+            let _ = write!(s, "[{name}] ");
+        }
+    }
+    s.push_str(&fmt_flags(&p.flags));
     match p.seq {
         SeqSpec::Range {
             start, end, len, ..
@@ -377,7 +390,7 @@ struct Seen {
     window: u16,
     len: u32,
     opts: Vec<WireOpt>,
-    ecn: u8,
+    ecn: Ecn,
     src_port: u16,
     dst_port: u16,
 }
@@ -833,9 +846,17 @@ impl<'a> Runner<'a> {
         if p.flags.ae || p.flags.ace.is_some() {
             return not_run("accurate ECN (AE/ACE flags)");
         }
+        // The ECN field of the injected packet: not-ECT unless the script says.
+        let mut ecn = Ecn::NotEct;
         for a in &p.ip {
             match a {
-                IpAttr::Ecn(_) => {}
+                IpAttr::Ecn(EcnCodepoint::NotEct) => ecn = Ecn::NotEct,
+                IpAttr::Ecn(EcnCodepoint::Ect0) => ecn = Ecn::Ect0,
+                IpAttr::Ecn(EcnCodepoint::Ect1) => ecn = Ecn::Ect1,
+                IpAttr::Ecn(EcnCodepoint::Ce) => ecn = Ecn::Ce,
+                IpAttr::Ecn(EcnCodepoint::Ect01) => {
+                    return not_run("`[ect01]` (either ECT codepoint) on an inbound packet")
+                }
                 other => return not_run(format!("IP header field {other:?} on an inbound packet")),
             }
         }
@@ -927,6 +948,7 @@ impl<'a> Runner<'a> {
         let Some(ip) = IpRepr::new(self.remote_ip, self.local_ip) else {
             return not_run("mixed address families");
         };
+        let ip = ip.with_ecn(ecn);
         if options.wire_len() > 40 {
             return not_run("inbound options longer than 40 bytes");
         }
@@ -961,10 +983,7 @@ impl<'a> Runner<'a> {
         let raw = c.bytes.get(hl..)?;
         let view = wire::TcpPacket::new_checked(raw).ok()?;
         let opts = wire_options(view.options());
-        let ecn = match ip {
-            IpRepr::V4(_) => c.bytes.get(1).map_or(0, |b| b & 3),
-            IpRepr::V6(_) => c.bytes.get(1).map_or(0, |b| (b >> 4) & 3),
-        };
+        let ecn = ip.ecn();
         let offset = self.isn_offset.unwrap_or(0);
         Some(Seen {
             at: c.at,
@@ -1147,14 +1166,24 @@ impl<'a> Runner<'a> {
         for a in &p.ip {
             if let IpAttr::Ecn(e) = a {
                 let ok = match e {
-                    EcnCodepoint::NotEct => seen.ecn == 0,
-                    EcnCodepoint::Ect1 => seen.ecn == 1,
-                    EcnCodepoint::Ect0 => seen.ecn == 2,
-                    EcnCodepoint::Ect01 => seen.ecn == 1 || seen.ecn == 2,
-                    EcnCodepoint::Ce => seen.ecn == 3,
+                    EcnCodepoint::NotEct => seen.ecn == Ecn::NotEct,
+                    EcnCodepoint::Ect1 => seen.ecn == Ecn::Ect1,
+                    EcnCodepoint::Ect0 => seen.ecn == Ecn::Ect0,
+                    EcnCodepoint::Ect01 => matches!(seen.ecn, Ecn::Ect0 | Ecn::Ect1),
+                    EcnCodepoint::Ce => seen.ecn == Ecn::Ce,
                 };
                 if !ok {
-                    return mismatch("ECN field");
+                    let sent = match seen.ecn {
+                        Ecn::NotEct => "noecn",
+                        Ecn::Ect0 => "ect0",
+                        Ecn::Ect1 => "ect1",
+                        Ecn::Ce => "ce",
+                    };
+                    return fail(
+                        line,
+                        fmt_script_packet(p),
+                        format!("[{sent}] {} (ECN field differs)", seen.describe()),
+                    );
                 }
             }
         }
@@ -1923,10 +1952,14 @@ impl<'a> Runner<'a> {
         let first = words.first().copied().unwrap_or("");
         if first.ends_with("common/defaults.sh") {
             // Linux's production defaults that matter to synack.
+            // defaults.sh turns ECN off (tcp_ecn=0); retransmitted SYNs would drop
+            // ECE and CWR (tcp_ecn_fallback=1).
             self.set_conn(|c| {
                 c.timestamps = true;
                 c.sack = true;
                 c.window_scaling = true;
+                c.ecn = EcnMode::Off;
+                c.ecn_syn_retries = 0;
             });
             return Ok(());
         }
@@ -1999,11 +2032,20 @@ impl<'a> Runner<'a> {
                 let on = num()? != 0;
                 self.set_conn(|c| c.syn_challenge = !on);
             }
-            "net.inet.tcp.ecn.enable" => {
-                // 0: off; 2: only answer ECN requests (synack has no ECN).
-                if num()? == 1 {
-                    return not_run("ECN (sysctl net.inet.tcp.ecn.enable=1)");
-                }
+            // FreeBSD's net.inet.tcp.ecn.enable and Linux's tcp_ecn: 0 off, 1 ask
+            // and accept, 2 accept only; 3 and 4 are accurate ECN.
+            "net.inet.tcp.ecn.enable" | "tcp_ecn" => {
+                let mode = match num()? {
+                    0 => EcnMode::Off,
+                    1 => EcnMode::Request,
+                    2 => EcnMode::Accept,
+                    _ => return not_run(format!("accurate ECN (sysctl {key}={value})")),
+                };
+                self.set_conn(|c| c.ecn = mode);
+            }
+            "net.inet.tcp.ecn.maxretries" => {
+                let v = u32::try_from(num()?.max(0)).unwrap_or(u32::MAX);
+                self.set_conn(|c| c.ecn_syn_retries = v);
             }
             "net.inet.tcp.recvspace" => {
                 let v = num()?.max(0) as usize;
@@ -2058,7 +2100,6 @@ impl<'a> Runner<'a> {
             // leave the tested behaviour alone.
             "kern.ipc.maxsockbuf"
             | "net.inet.tcp.hostcache.purgenow"
-            | "net.inet.tcp.ecn.maxretries"
             | "net.inet.tcp.icmp_may_rst"
             | "net.inet.tcp.tolerate_missing_ts"
             | "tcp_min_tso_segs"

@@ -39,6 +39,17 @@ fn state_number(s: State) -> i64 {
 }
 
 fn constant(name: &str) -> Option<i64> {
+    // `tcpi_options` bits, the same in Linux and FreeBSD.
+    let option = match name {
+        "TCPI_OPT_TIMESTAMPS" => Some(1),
+        "TCPI_OPT_SACK" => Some(2),
+        "TCPI_OPT_WSCALE" => Some(4),
+        "TCPI_OPT_ECN" => Some(8),
+        _ => None,
+    };
+    if option.is_some() {
+        return option;
+    }
     let bare = name
         .strip_prefix("TCPI_")
         .or_else(|| name.strip_prefix("TCP_"))?;
@@ -88,11 +99,13 @@ fn field(name: &str, subject: &Subject) -> Result<i64, CodeError> {
                 "tcpi_total_retrans" => s.retransmits as i64,
                 "tcpi_snd_wscale" => i64::from(s.snd_wscale),
                 "tcpi_rcv_wscale" => i64::from(s.rcv_wscale),
-                // TCPI_OPT_TIMESTAMPS 1, TCPI_OPT_SACK 2, TCPI_OPT_WSCALE 4 (as Linux and FreeBSD).
+                // TCPI_OPT_TIMESTAMPS 1, TCPI_OPT_SACK 2, TCPI_OPT_WSCALE 4,
+                // TCPI_OPT_ECN 8 (as Linux and FreeBSD).
                 "tcpi_options" => {
                     i64::from(s.timestamps)
                         | i64::from(s.sack) << 1
                         | i64::from(s.window_scaling) << 2
+                        | i64::from(s.ecn) << 3
                 }
                 "tcpi_unacked" => i64::from(s.bytes_in_flight / u32::from(s.snd_mss.max(1))),
                 "tcpi_bytes_acked" => s.bytes_acked as i64,
@@ -403,5 +416,12 @@ mod tests {
             evaluate("assert tcpi_options == 0", &s),
             Err(CodeError::Unsupported(_))
         ));
+        assert_eq!(
+            evaluate(
+                "assert (TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE | TCPI_OPT_ECN) == 15",
+                &s
+            ),
+            Ok(())
+        );
     }
 }

@@ -311,6 +311,105 @@ fn passive_reset_to_a_bare_ack_and_ipv6() {
     assert_eq!(semantic(text), Outcome::Passed);
 }
 
+/// A passive ECN connection: ECE/CWR flags and the IP ECN field both ways.
+const PASSIVE_ECN: &str = "\
+--tolerance_usecs=10000
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0.1 < SEW 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
++0 >[noecn] SE. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 1>
++0.1 < . 1:1(0) ack 1 win 257
++0 accept(3, ..., ...) = 4
++0 %{ assert tcpi_options & TCPI_OPT_ECN == TCPI_OPT_ECN }%
++0 write(4, ..., 1000) = 1000
++0 >[ect0] P. 1:1001(1000) ack 1
++0.1 <[ce] P. 1:101(100) ack 1001 win 257
++0 >[noecn] E. 1001:1001(0) ack 101
++0.1 <[ect0] P. 101:201(100) ack 1001 win 257
++0 > E. 1001:1001(0) ack 201
++0.1 <[ect0] PW. 201:301(100) ack 1001 win 257
++0 >[noecn] . 1001:1001(0) ack 301
+";
+
+#[test]
+fn ecn_flags_and_codepoints_are_compared_and_injected() {
+    for mode in [Mode::Semantic, Mode::Strict] {
+        assert_eq!(run(PASSIVE_ECN, mode), Outcome::Passed, "{mode:?}");
+    }
+    // The IP ECN field and the E/W flags are compared in both modes.
+    for (from, to, line) in [
+        (">[ect0] P. 1:1001", ">[ect1] P. 1:1001", 12),
+        (
+            ">[noecn] E. 1001:1001(0) ack 101",
+            ">[noecn] . 1001:1001(0) ack 101",
+            14,
+        ),
+        ("<[ce] P. 1:101", "<[ect0] P. 1:101", 14),
+    ] {
+        let text = PASSIVE_ECN.replace(from, to);
+        for mode in [Mode::Semantic, Mode::Strict] {
+            match run(&text, mode) {
+                Outcome::Failed(d) => assert_eq!(d.line, line, "{from} {mode:?}: {d:?}"),
+                other => panic!("{from} {mode:?}: expected a failure, got {other:?}"),
+            }
+        }
+    }
+    // A differing codepoint is named on both sides.
+    match semantic(&PASSIVE_ECN.replace(">[ect0] P. 1:1001", ">[ect1] P. 1:1001")) {
+        Outcome::Failed(d) => {
+            assert_eq!(d.expected, "[ect1] P. 1:1001(1000) ack 1");
+            assert!(
+                d.actual.starts_with("[ect0] P. 1:1001(1000) ack 1")
+                    && d.actual.ends_with("(ECN field differs)"),
+                "{d:?}"
+            );
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    let off = PASSIVE_ECN.replace(
+        "0 socket",
+        "0 `sysctl -w net.inet.tcp.ecn.enable=0`\n0 socket",
+    );
+    match semantic(&off) {
+        Outcome::Failed(d) => {
+            assert_eq!(d.line, 8);
+            assert!(d.actual.starts_with("S. 0:0(0) ack 1"), "{d:?}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    let either = PASSIVE_ECN.replace("<[ce] P. 1:101", "<[ect01] P. 1:101");
+    assert!(matches!(semantic(&either), Outcome::NotRun(r) if r.contains("ect01")));
+}
+
+#[test]
+fn ecn_sysctls_ask_on_active_opens_and_fall_back() {
+    for (sysctls, second) in [
+        ("`sysctl -w net.inet.tcp.ecn.enable=1`", "SEW"),
+        (
+            "`sysctl -w net.inet.tcp.ecn.enable=1`\n+0 `sysctl -w net.inet.tcp.ecn.maxretries=0`",
+            "S",
+        ),
+        ("`sysctl -q net.ipv4.tcp_ecn=1`", "SEW"),
+    ] {
+        let text = format!(
+            "\
+--tolerance_usecs=10000
+0 {sysctls}
++0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0 >[noecn] SEW 0:0(0) <...>
++1 >[noecn] {second} 0:0(0) <...>
+"
+        );
+        assert_eq!(semantic(&text), Outcome::Passed, "{sysctls}");
+    }
+    let accurate = "0 `sysctl -w net.inet.tcp.ecn.enable=3`\n";
+    assert!(matches!(semantic(accurate), Outcome::NotRun(r) if r.contains("accurate ECN")));
+}
+
 #[test]
 fn unsupported_packets_and_options_are_not_run() {
     let icmp = format!("{PASSIVE}+0 < icmp unreachable port_unreachable [1:1(0)]\n");

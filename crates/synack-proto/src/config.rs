@@ -36,6 +36,21 @@ pub enum SynCookies {
     Always,
 }
 
+/// Explicit Congestion Notification (RFC 3168): whether a connection asks
+/// for it and whether it agrees when the peer asks. The values follow
+/// FreeBSD's `net.inet.tcp.ecn.enable` and Linux's `tcp_ecn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EcnMode {
+    /// Never: SYNs and SYN,ACKs carry neither ECE nor CWR (`0`).
+    Off,
+    /// Answer an ECN-setup SYN with an ECN-setup SYN,ACK, but send plain SYNs
+    /// (`2`, the default of FreeBSD and Linux).
+    #[default]
+    Accept,
+    /// Also ask on active opens with an ECN-setup SYN (`1`).
+    Request,
+}
+
 /// Per-connection settings. Each can be changed on a live connection where it
 /// makes sense (Nagle, keepalive, user timeout).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +152,14 @@ pub struct ConnConfig {
     /// Report duplicate segments in a first D-SACK block (RFC 2883), when SACK is
     /// in use; on by default as in Linux (`tcp_dsack=1`).
     pub dsack: bool,
+    /// ECN (RFC 3168): once both SYNs agreed, new data goes out ECT(0),
+    /// congestion marks are echoed with ECE until the peer's CWR, and an ECE
+    /// halves the congestion window once per window of data.
+    pub ecn: EcnMode,
+    /// SYN retransmissions that still ask for ECN; later ones are plain SYNs in
+    /// case a middlebox drops ECN-setup SYNs (RFC 3168 6.1.1.1; FreeBSD's
+    /// `net.inet.tcp.ecn.maxretries`: 1; Linux falls back at once, 0).
+    pub ecn_syn_retries: u32,
     /// Initial congestion window in segments (RFC 6928: 10, as Linux).
     pub initial_cwnd_segments: u32,
     /// Most out-of-order segments held for reassembly.
@@ -190,6 +213,8 @@ impl Default for ConnConfig {
             sack: true,
             mss_option: true,
             dsack: true,
+            ecn: EcnMode::Accept,
+            ecn_syn_retries: 1,
             initial_cwnd_segments: 10,
             max_ooo_segments: 64,
             rst_challenge: true,

@@ -19,7 +19,7 @@ pub mod event;
 pub mod state;
 pub mod time;
 
-pub use config::{ConnConfig, Keepalive, StackConfig, SynCookies};
+pub use config::{ConnConfig, EcnMode, Keepalive, StackConfig, SynCookies};
 pub use error::{ConnError, Error};
 pub use event::{
     Cause, ConnId, DropReason, Event, EventKind, FourTuple, ListenerId, SegmentSummary, SendReason,
@@ -33,6 +33,7 @@ pub use time::{Duration, Instant};
 mod compact;
 mod cookie;
 mod crypto;
+mod ecn;
 mod hash;
 mod rtt;
 mod sink;

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use synack_wire::{ChecksumMode, IpRepr, SeqNum, TcpFlags, TcpOptions, TcpRepr};
+use synack_wire::{ChecksumMode, Ecn, IpRepr, SeqNum, TcpFlags, TcpOptions, TcpRepr};
 
 /// Which half of a connection to shut down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +97,9 @@ pub struct ConnStatus {
     pub sack: bool,
     /// Timestamps are in use (both SYNs carried them, RFC 7323 3.2).
     pub timestamps: bool,
+    /// ECN is in use (RFC 3168 6.1.1: both sides sent only ECN-setup SYNs and
+    /// SYN,ACKs): new data goes out ECT(0) and ECE halves the window.
+    pub ecn: bool,
     /// The error the connection failed with, if any.
     pub error: Option<ConnError>,
 }
@@ -1193,7 +1196,9 @@ impl Stack {
                 });
                 self.force_close(id, now, Cause::TimeWaitReuse);
             } else {
-                let disp = self.with_tcb(id, now, |t, ctx| t.on_segment(&seg, ctx));
+                // RFC 3168 6.1.3: the TCB decides whether a CE mark counts.
+                let ce = ip.ecn() == Ecn::Ce;
+                let disp = self.with_tcb(id, now, |t, ctx| t.on_packet(&seg, ce, ctx));
                 self.dispose(id, &tuple, disp.unwrap_or(Disposition::Done));
                 return;
             }
@@ -1364,6 +1369,7 @@ impl Stack {
                 window,
                 // Only the MSS survives in a cookie: no window scale, SACK or
                 // timestamps (RFC 7323 3.2: the client then sends none either).
+                // Nor ECN: RFC 3168 6.1.1, a SYN,ACK without ECE means no ECN.
                 options: TcpOptions {
                     mss: Some(our),
                     ..TcpOptions::default()
@@ -1493,6 +1499,7 @@ impl Stack {
                 c.window,
                 c.options,
                 c.reason,
+                Ecn::NotEct,
                 buf,
                 0,
                 |_| {},
@@ -1528,6 +1535,7 @@ impl Stack {
                     o.window,
                     o.options,
                     o.reason,
+                    if o.ect { Ecn::Ect0 } else { Ecn::NotEct },
                     buf,
                     payload.len(),
                     |b| t.copy_payload(payload, b),
@@ -1556,6 +1564,7 @@ impl Stack {
         window: u16,
         options: TcpOptions,
         reason: SendReason,
+        ecn: Ecn,
         buf: &mut Vec<u8>,
         payload_len: usize,
         fill: impl FnOnce(&mut Vec<u8>),
@@ -1575,6 +1584,7 @@ impl Stack {
             buf.clear();
             return;
         };
+        let ip = ip.with_ecn(ecn);
         synack_wire::emit_packet_with(&ip, &repr, payload_len, buf, fill);
         self.stats.packets_out += 1;
         let mut seg = summary(tuple.local, tuple.remote, &repr);
@@ -1675,6 +1685,7 @@ fn conn_status(t: &Tcb) -> ConnStatus {
         window_scaling: t.ws_enabled,
         sack: t.sack_permitted,
         timestamps: t.ts_enabled,
+        ecn: t.ecn.sender(),
         error: t.error,
     }
 }

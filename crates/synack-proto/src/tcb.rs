@@ -10,6 +10,7 @@
 
 use crate::compact::{ByteRing, LazyVec, PackedTuple};
 use crate::config::{ConnConfig, Keepalive};
+use crate::ecn::EcnState;
 use crate::error::{ConnError, Error};
 use crate::event::{
     Cause, ConnId, DropReason, EventKind, FourTuple, ListenerId, SendReason, TimerKind,
@@ -36,6 +37,8 @@ pub(crate) struct OutSegment {
     pub(crate) window: u16,
     pub(crate) options: TcpOptions,
     pub(crate) reason: SendReason,
+    /// Send it ECN-capable, ECT(0) (RFC 3168 6.1.2: new data of an ECN connection).
+    pub(crate) ect: bool,
 }
 
 /// What the stack must do after the TCB handled a segment.
@@ -170,6 +173,8 @@ pub(crate) struct Tcb {
     sack_blocks: LazyVec<(SeqNum, SeqNum)>,
     /// A duplicate range to report in the first block of the next ACK (RFC 2883 4).
     dsack: Option<(SeqNum, SeqNum)>,
+    /// ECN negotiation and signals (RFC 3168 6.1).
+    pub(crate) ecn: EcnState,
 
     // Congestion control (RFC 5681, RFC 6582).
     pub(crate) cwnd: u32,
@@ -322,6 +327,7 @@ impl Tcb {
             sack_permitted: false,
             sack_blocks: LazyVec::new(),
             dsack: None,
+            ecn: EcnState::default(),
             cwnd: 0,
             ssthresh: u32::MAX,
             dup_acks: 0,
@@ -394,6 +400,8 @@ impl Tcb {
         t.rcv_nxt = syn.seq + 1;
         t.rcv_adv = t.rcv_nxt;
         t.apply_syn_options(&syn.options);
+        // RFC 3168 6.1.1: whether the SYN is ECN-setup decides the SYN,ACK.
+        t.ecn.syn_received(syn.flags);
         // RFC 9293 3.10.7.2: SND.WND from the SYN (never scaled on a SYN, RFC 7323 2.2).
         t.snd_wnd = u32::from(syn.window);
         t.max_snd_wnd = t.snd_wnd;
@@ -460,6 +468,10 @@ impl Tcb {
         if !matches!(to, State::SynSent | State::SynReceived) {
             // The handshake is over, one way or the other.
             self.establish_deadline = None;
+        }
+        if matches!(to, State::TimeWait | State::Closed) {
+            // RFC 3168 6.1.1: TIME-WAIT and CLOSED ignore the ECN negotiation.
+            self.ecn.forget();
         }
         let listener = match self.origin {
             Origin::Passive(l) => Some(l),
@@ -795,6 +807,20 @@ impl Tcb {
 
     // ----- SEGMENT ARRIVES ----------------------------------------------
 
+    /// [`Tcb::on_segment`] for a segment whose IP header carried the CE codepoint
+    /// (`ce`): the mark counts only where RFC 3168 6.1.3 / 6.1.5 say it does.
+    pub(crate) fn on_packet(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        ce: bool,
+        ctx: &mut SegCtx<'_>,
+    ) -> Disposition {
+        self.ecn.set_ce_in(ce);
+        let d = self.on_segment(seg, ctx);
+        self.ecn.set_ce_in(false);
+        d
+    }
+
     /// RFC 9293 3.10.7: process one segment for this connection.
     pub(crate) fn on_segment(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) -> Disposition {
         self.counters.segs_in += 1;
@@ -847,6 +873,9 @@ impl Tcb {
         self.apply_syn_options(&seg.options);
         self.last_recv = ctx.now;
         if f.ack() {
+            // RFC 3168 6.1.1: an ECN-setup SYN,ACK (ECE without CWR) completes the
+            // negotiation our ECN-setup SYN began; any other SYN,ACK means no ECN.
+            self.ecn.syn_ack_received(f);
             // Our SYN is acknowledged: ESTABLISHED.
             self.ts_rtt_sample(seg, ctx.now);
             self.process_new_ack(seg.ack, ctx);
@@ -872,6 +901,9 @@ impl Tcb {
                 self.process_text_and_fin(&trimmed, ctx);
             }
         } else {
+            // RFC 3168 6.1.1: in a simultaneous open the peer's SYN is answered as a
+            // listener would; our SYN,ACK says whether we agree.
+            self.ecn.syn_received(f);
             // Simultaneous open: SYN_RCVD, send SYN,ACK with the original ISS (RFC 9293 3.10.7.3).
             self.snd_wnd = u32::from(seg.window);
             self.max_snd_wnd = self.snd_wnd;
@@ -916,6 +948,8 @@ impl Tcb {
             && seg.seq + 1 == self.rcv_nxt
             && seg.ack == self.snd_max
         {
+            // RFC 3168 6.1.1: the peer's SYN,ACK counts in the negotiation as well.
+            self.ecn.syn_ack_received(f);
             let rest = TcpRepr {
                 seq: seg.seq + 1,
                 flags: TcpFlags(f.0 & !TcpFlags::SYN.0),
@@ -934,6 +968,9 @@ impl Tcb {
             // RFC 7323 4.3: SEG.SEQ (the ISN) =< Last.ACK.sent: the SYN,ACK echoes the
             // newest SYN, so the peer can time it.
             self.update_ts_recent(seg, ctx.now);
+            // RFC 3168 6.1.1.1: a peer that gave up on ECN retransmits a plain SYN;
+            // the SYN,ACK answering it is plain too and ECN stays off.
+            self.ecn.syn_received(f);
             self.snd_nxt = self.iss;
             self.counters.retransmits += 1;
             return Disposition::Done;
@@ -1027,6 +1064,10 @@ impl Tcb {
                     self.snd_nxt = self.iss;
                 } else {
                     self.ack_now = Some(SendReason::UnacceptableAck);
+                    if !seg.payload.is_empty() && seg.seq == self.rcv_nxt {
+                        // A probe of our zero window (RFC 3168 6.1.6).
+                        self.ecn.on_window_probe();
+                    }
                     if self.sack_permitted
                         && self.cfg.dsack
                         && !seg.payload.is_empty()
@@ -1194,6 +1235,11 @@ impl Tcb {
             _ => {}
         }
 
+        // RFC 3168 6.1.3 / 6.1.5: CE and CWR count on segments inside the window only.
+        if self.ecn.on_segment(f, !seg.payload.is_empty()) {
+            self.ack_now.get_or_insert(SendReason::Normal);
+        }
+
         // Sixth (URG) is not implemented beyond ignoring the pointer (RFC 6093 deprecates it).
         // Seventh and eighth: text and FIN.
         self.process_text_and_fin(seg, ctx);
@@ -1246,6 +1292,8 @@ impl Tcb {
         let ack = seg.ack;
         let wnd = u32::from(seg.window) << self.snd_wscale;
         let mss = u32::from(self.snd_mss);
+        // RFC 3168 6.1.2: an ECE from the peer of an ECN connection signals congestion.
+        let ece = seg.flags.ece() && self.ecn.sender();
         if ack.gt(self.snd_una) {
             let acked = ack.since(self.snd_una);
             self.process_new_ack(ack, ctx);
@@ -1263,6 +1311,9 @@ impl Tcb {
                     self.fast_rtx_pending = true;
                     self.cwnd = self.cwnd.saturating_sub(acked).saturating_add(mss);
                 }
+            } else if ece {
+                // RFC 3168 6.1.2: "The sending TCP SHOULD NOT increase the congestion
+                // window in response to the receipt of an ECN-Echo ACK packet."
             } else if self.cwnd < self.ssthresh {
                 // Slow start: cwnd += min(N, SMSS) (RFC 5681 3.1, ABC RFC 3465 L=1).
                 self.cwnd = self.cwnd.saturating_add(acked.min(mss));
@@ -1298,7 +1349,17 @@ impl Tcb {
                 self.in_recovery = true;
                 self.fast_rtx_pending = true;
                 self.counters.fast_retransmits += 1;
+                // RFC 3168 6.1.2: any window reduction is announced with CWR.
+                self.ecn.window_reduced();
             }
+        }
+        if !self.in_recovery && self.recover.lt(self.snd_una) {
+            // `recover` only needs to be below SND.UNA here; keeping it just below stops
+            // it wrapping out of reach of `gt` after 2^31 octets without a reduction.
+            self.recover = self.snd_una - 1;
+        }
+        if ece && !self.in_recovery && ack.gt(self.recover) {
+            self.ecn_reduce(ctx.now);
         }
         // RFC 9293 3.10.7.4: update the window only for newer segments (WL1/WL2 rule).
         if self.snd_wl1.lt(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.le(ack)) {
@@ -1318,6 +1379,26 @@ impl Tcb {
                 }
                 self.persist_backoff = 0;
             }
+        }
+    }
+
+    /// RFC 3168 6.1.2: an ECE "should be treated just as a congestion loss": halve
+    /// cwnd and reduce ssthresh, at most once per window of data (`recover` is the
+    /// highest sequence number sent at the reduction, as RFC 6582 uses it for fast
+    /// recovery, so ECEs for data sent before it are ignored), and set CWR on the
+    /// next new data segment.
+    fn ecn_reduce(&mut self, now: Instant) {
+        let mss = u32::from(self.snd_mss);
+        let one_segment = self.cwnd <= mss;
+        // RFC 5681 3.1: ssthresh at least 2 * SMSS; cwnd never grows here.
+        self.ssthresh = (self.cwnd / 2).max(2 * mss);
+        self.cwnd = self.cwnd.min(self.ssthresh);
+        self.recover = self.snd_max;
+        self.ecn.window_reduced();
+        if one_segment && self.snd_max.gt(self.snd_una) {
+            // RFC 3168 6.1.2: with a window of one segment the sender "MUST reset
+            // the retransmit timer on receiving the ECN-Echo packet".
+            self.rtx_deadline = Some(now + self.rtt.rto(self.rto_bounds()));
         }
     }
 
@@ -1957,6 +2038,8 @@ impl Tcb {
             self.in_recovery = false;
             self.recover = self.snd_max;
             self.dup_acks = 0;
+            // RFC 3168 6.1.2: any window reduction is announced with CWR.
+            self.ecn.window_reduced();
         }
         // RFC 6298 5.4-5.6: retransmit the earliest segment, back off, restart the timer.
         self.rtt.back_off();
@@ -2079,11 +2162,24 @@ impl Tcb {
     fn finish(
         &mut self,
         seq: SeqNum,
-        flags: TcpFlags,
+        mut flags: TcpFlags,
         reason: SendReason,
         now: Instant,
     ) -> OutSegment {
         let syn = flags.syn();
+        if syn && !flags.ack() {
+            // RFC 3168 6.1.1 / 6.1.1.1: ECE and CWR on our SYN (not on retransmissions
+            // beyond `ecn_syn_retries`).
+            flags |= self
+                .ecn
+                .syn_flags(self.cfg.ecn, self.rtx_count, self.cfg.ecn_syn_retries);
+        } else if syn {
+            // RFC 3168 6.1.1: ECE alone on a SYN,ACK that agrees to ECN.
+            flags |= self.ecn.syn_ack_flags(self.cfg.ecn);
+        } else if !flags.rst() {
+            // RFC 3168 6.1.3: ECE on every ACK while a CE mark is unanswered by CWR.
+            flags |= self.ecn.ack_flags();
+        }
         let window = self.window_field(syn);
         let ack = if flags.ack() { self.rcv_nxt } else { SeqNum(0) };
         let options = self.options_for(syn, now);
@@ -2107,6 +2203,9 @@ impl Tcb {
             window,
             options,
             reason,
+            // RFC 3168 6.1.1, 6.1.4: SYNs, pure ACKs and control segments are not-ECT;
+            // `poll_segment` marks new data.
+            ect: false,
         }
     }
 
@@ -2283,7 +2382,13 @@ impl Tcb {
                     self.snd_max = self.snd_nxt;
                 }
                 self.on_sent_something(now);
-                return Some(self.finish(seq, flags, reason, now));
+                let mut out = self.finish(seq, flags, reason, now);
+                if !retransmitting {
+                    // RFC 3168 6.1.2: new data goes out ECT(0), with CWR after a window
+                    // reduction; 6.1.5: retransmissions never carry ECT.
+                    out.ect = self.ecn.new_data(&mut out.flags);
+                }
+                return Some(out);
             }
         }
 

@@ -301,7 +301,14 @@ fn check(state: State, h: &Hostile) -> Result<(), TestCaseError> {
                 prop_assert_eq!(out, vec![(TcpFlags::RST, ack.get(), 0, 0)]);
             } else if flags.syn() {
                 prop_assert_eq!(out.len(), 1);
-                prop_assert_eq!(out[0].0, TcpFlags::SYN | TcpFlags::ACK);
+                // RFC 3168 6.1.1: an ECN-setup SYN (ECE and CWR) is answered with an
+                // ECN-setup SYN,ACK (ECE alone), as ECN is accepted by default.
+                let ecn = if flags.contains(TcpFlags::ECE | TcpFlags::CWR) {
+                    TcpFlags::ECE
+                } else {
+                    TcpFlags::NONE
+                };
+                prop_assert_eq!(out[0].0, TcpFlags::SYN | TcpFlags::ACK | ecn);
                 prop_assert_eq!(out[0].2, (seq + 1).get());
                 prop_assert_eq!(after, Some(State::SynReceived));
             } else {

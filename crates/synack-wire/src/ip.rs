@@ -48,6 +48,43 @@ pub mod next_header {
     pub const EXPERIMENT_2: u8 = 254;
 }
 
+/// The ECN field of the IP header: the low two bits of the IPv4 TOS byte
+/// and of the IPv6 traffic class (RFC 3168 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Ecn {
+    /// `00`: the transport is not ECN-capable.
+    #[default]
+    NotEct,
+    /// `01`: ECN-capable transport, ECT(1).
+    Ect1,
+    /// `10`: ECN-capable transport, ECT(0) (RFC 3168 6.1.2: what TCP sends).
+    Ect0,
+    /// `11`: congestion experienced.
+    Ce,
+}
+
+impl Ecn {
+    /// The codepoint in the low two bits of `byte` (the other bits are the DSCP).
+    pub const fn from_bits(byte: u8) -> Ecn {
+        match byte & 3 {
+            0 => Ecn::NotEct,
+            1 => Ecn::Ect1,
+            2 => Ecn::Ect0,
+            _ => Ecn::Ce,
+        }
+    }
+
+    /// The two-bit codepoint.
+    pub const fn bits(self) -> u8 {
+        match self {
+            Ecn::NotEct => 0,
+            Ecn::Ect1 => 1,
+            Ecn::Ect0 => 2,
+            Ecn::Ce => 3,
+        }
+    }
+}
+
 /// A parsed IPv4 header (no options, not a fragment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Ipv4Repr {
@@ -61,6 +98,8 @@ pub struct Ipv4Repr {
     pub dont_frag: bool,
     /// The identification field.
     pub ident: u16,
+    /// The ECN field (the DSCP is sent as zero and ignored on receipt).
+    pub ecn: Ecn,
 }
 
 /// A parsed IPv6 fixed header (extension headers already skipped).
@@ -74,6 +113,8 @@ pub struct Ipv6Repr {
     pub hop_limit: u8,
     /// Flow label (20 bits).
     pub flow_label: u32,
+    /// The ECN field (the DSCP is sent as zero and ignored on receipt).
+    pub ecn: Ecn,
 }
 
 /// An IPv4 or IPv6 header carrying TCP.
@@ -96,12 +137,14 @@ impl IpRepr {
                 ttl: 64,
                 dont_frag: true,
                 ident: 0,
+                ecn: Ecn::NotEct,
             })),
             (IpAddr::V6(src), IpAddr::V6(dst)) => Some(IpRepr::V6(Ipv6Repr {
                 src,
                 dst,
                 hop_limit: 64,
                 flow_label: 0,
+                ecn: Ecn::NotEct,
             })),
             _ => None,
         }
@@ -120,6 +163,23 @@ impl IpRepr {
         match self {
             IpRepr::V4(r) => IpAddr::V4(r.dst),
             IpRepr::V6(r) => IpAddr::V6(r.dst),
+        }
+    }
+
+    /// The ECN field.
+    pub fn ecn(&self) -> Ecn {
+        match self {
+            IpRepr::V4(r) => r.ecn,
+            IpRepr::V6(r) => r.ecn,
+        }
+    }
+
+    /// The same header with the ECN field set to `ecn`.
+    #[must_use]
+    pub fn with_ecn(self, ecn: Ecn) -> IpRepr {
+        match self {
+            IpRepr::V4(r) => IpRepr::V4(Ipv4Repr { ecn, ..r }),
+            IpRepr::V6(r) => IpRepr::V6(Ipv6Repr { ecn, ..r }),
         }
     }
 
@@ -477,6 +537,7 @@ impl Ipv4Repr {
             ttl: p.ttl(),
             dont_frag: p.dont_frag(),
             ident: p.ident(),
+            ecn: Ecn::from_bits(p.tos()),
         };
         let payload = bytes
             .get(p.header_len()..usize::from(p.total_len()))
@@ -484,7 +545,8 @@ impl Ipv4Repr {
         Ok((repr, payload))
     }
 
-    /// Write a 20-byte header for a TCP payload of `payload_len` bytes.
+    /// Write a 20-byte header for a TCP payload of `payload_len` bytes (the
+    /// TOS byte holds only the ECN field).
     ///
     /// A total length above 65535 cannot be represented and is clamped (a
     /// caller bug: segments are sized by the MSS).
@@ -496,7 +558,7 @@ impl Ipv4Repr {
         let total = u16::try_from(payload_len.saturating_add(IPV4_HEADER_LEN)).unwrap_or(u16::MAX);
         let mut p = Ipv4Packet::new_unchecked(&mut buf[..IPV4_HEADER_LEN]);
         p.set_version_and_header_len(IPV4_HEADER_LEN);
-        p.set_tos(0);
+        p.set_tos(self.ecn.bits());
         p.set_total_len(total);
         p.set_ident(self.ident);
         p.set_flags_and_frag(self.dont_frag, false, 0);
@@ -735,14 +797,15 @@ impl Ipv6Repr {
             dst,
             hop_limit: p.hop_limit(),
             flow_label: p.flow_label(),
+            ecn: Ecn::from_bits(p.traffic_class()),
         };
         Ok((repr, tcp))
     }
 
-    /// Write the 40-byte fixed header (next header TCP, traffic class 0) for
-    /// a TCP payload of `payload_len` bytes. The flow label is masked to 20
-    /// bits; a payload above 65535 bytes is clamped (jumbograms are not
-    /// supported).
+    /// Write the 40-byte fixed header (next header TCP, a traffic class
+    /// holding only the ECN field) for a TCP payload of `payload_len` bytes.
+    /// The flow label is masked to 20 bits; a payload above 65535 bytes is
+    /// clamped (jumbograms are not supported).
     ///
     /// # Panics
     /// If `buf` is shorter than 40 bytes.
@@ -750,7 +813,7 @@ impl Ipv6Repr {
         debug_assert!(payload_len <= usize::from(u16::MAX));
         let plen = u16::try_from(payload_len).unwrap_or(u16::MAX);
         let mut p = Ipv6Packet::new_unchecked(&mut buf[..IPV6_HEADER_LEN]);
-        p.set_version_tc_flow(0, self.flow_label);
+        p.set_version_tc_flow(self.ecn.bits(), self.flow_label);
         p.set_payload_len(plen);
         p.set_next_header(PROTO_TCP);
         p.set_hop_limit(self.hop_limit);
@@ -870,5 +933,43 @@ mod tests {
             IpRepr::new(Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()),
             None
         );
+    }
+
+    #[test]
+    fn ecn_field_is_the_low_two_bits_of_tos_and_traffic_class() {
+        // RFC 3168 5: 00 Not-ECT, 01 ECT(1), 10 ECT(0), 11 CE.
+        for (bits, e) in [
+            (0, Ecn::NotEct),
+            (1, Ecn::Ect1),
+            (2, Ecn::Ect0),
+            (3, Ecn::Ce),
+        ] {
+            assert_eq!(Ecn::from_bits(0xb8 | bits), e);
+            assert_eq!(e.bits(), bits);
+        }
+        let a: IpAddr = Ipv4Addr::new(192, 0, 2, 1).into();
+        let b: IpAddr = Ipv4Addr::new(192, 0, 2, 2).into();
+        let Some(v4) = IpRepr::new(a, b) else {
+            panic!("v4 header");
+        };
+        assert_eq!(v4.ecn(), Ecn::NotEct);
+        let mut buf = [0u8; 20];
+        v4.with_ecn(Ecn::Ect0).emit(&mut buf, 0);
+        assert_eq!(buf[1], 0x02);
+        buf[1] = 0x03;
+        Ipv4Packet::new_unchecked(&mut buf[..]).fill_checksum();
+        assert_eq!(
+            Ipv4Repr::parse(&buf, ChecksumMode::Verify).map(|(r, _)| r.ecn),
+            Ok(Ecn::Ce)
+        );
+        let a: IpAddr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1).into();
+        let b: IpAddr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2).into();
+        let Some(v6) = IpRepr::new(a, b) else {
+            panic!("v6 header");
+        };
+        let mut buf = [0u8; 40];
+        v6.with_ecn(Ecn::Ce).emit(&mut buf, 0);
+        assert_eq!(Ipv6Packet::new_unchecked(&buf[..]).traffic_class(), 0x03);
+        assert_eq!(Ipv6Repr::parse(&buf).map(|(r, _)| r.ecn), Ok(Ecn::Ce));
     }
 }

@@ -93,6 +93,16 @@ impl TcpFlags {
     pub const fn psh(self) -> bool {
         self.contains(Self::PSH)
     }
+    /// ECE bit (RFC 3168 6.1).
+    #[inline]
+    pub const fn ece(self) -> bool {
+        self.contains(Self::ECE)
+    }
+    /// CWR bit (RFC 3168 6.1).
+    #[inline]
+    pub const fn cwr(self) -> bool {
+        self.contains(Self::CWR)
+    }
 
     /// The names of the set bits, in the order tcpdump prints them.
     pub fn names(self) -> impl Iterator<Item = &'static str> {

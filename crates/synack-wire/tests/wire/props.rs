@@ -5,7 +5,7 @@ use crate::common::{set_tcp_checksum, v4_pseudo, v6_pseudo};
 use proptest::prelude::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use synack_wire::{
-    emit_packet, emit_packet_with, parse_packet, ChecksumMode, IpRepr, Ipv4Repr, Ipv6Repr,
+    emit_packet, emit_packet_with, parse_packet, ChecksumMode, Ecn, IpRepr, Ipv4Repr, Ipv6Repr,
     SackBlocks, SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps, WireError,
 };
 
@@ -33,23 +33,35 @@ fn ip_repr() -> impl Strategy<Value = IpRepr> {
             v4_addr(),
             any::<u8>(),
             any::<bool>(),
-            any::<u16>()
+            any::<u16>(),
+            any::<u8>()
         )
-            .prop_map(|(src, dst, ttl, dont_frag, ident)| IpRepr::V4(Ipv4Repr {
-                src,
-                dst,
-                ttl,
-                dont_frag,
-                ident
-            })),
-        (v6_addr(), v6_addr(), any::<u8>(), 0u32..(1 << 20)).prop_map(
-            |(src, dst, hop_limit, flow_label)| IpRepr::V6(Ipv6Repr {
-                src,
-                dst,
-                hop_limit,
-                flow_label
-            })
-        ),
+            .prop_map(
+                |(src, dst, ttl, dont_frag, ident, ecn)| IpRepr::V4(Ipv4Repr {
+                    src,
+                    dst,
+                    ttl,
+                    dont_frag,
+                    ident,
+                    ecn: Ecn::from_bits(ecn)
+                })
+            ),
+        (
+            v6_addr(),
+            v6_addr(),
+            any::<u8>(),
+            0u32..(1 << 20),
+            any::<u8>()
+        )
+            .prop_map(
+                |(src, dst, hop_limit, flow_label, ecn)| IpRepr::V6(Ipv6Repr {
+                    src,
+                    dst,
+                    hop_limit,
+                    flow_label,
+                    ecn: Ecn::from_bits(ecn)
+                })
+            ),
     ]
 }
 
