@@ -194,12 +194,13 @@ pub(crate) struct Tcb {
     persist_backoff: u8,
     keepalive_deadline: Option<Instant>,
     keepalive_probes: u32,
-    time_wait_deadline: Option<Instant>,
-    fin_wait_2_deadline: Option<Instant>,
+    /// The deadline of the current stage, whose meaning the state gives (the three
+    /// never overlap, so they share one field): in SYN_SENT/SYN_RCVD the attempt
+    /// gives up (`establish_timeout`), in FIN_WAIT_2 an orphan goes
+    /// (`fin_wait_2_timeout`), in TIME_WAIT 2*MSL ends.
+    stage_deadline: Option<Instant>,
     /// When the oldest unacknowledged data was first sent (user timeout).
     unacked_since: Option<Instant>,
-    /// When an attempt still in SYN_SENT or SYN_RCVD gives up (`establish_timeout`).
-    establish_deadline: Option<Instant>,
     last_recv: Instant,
 
     // Output requests.
@@ -343,10 +344,8 @@ impl Tcb {
             persist_backoff: 0,
             keepalive_deadline: None,
             keepalive_probes: 0,
-            time_wait_deadline: None,
-            fin_wait_2_deadline: None,
+            stage_deadline: None,
             unacked_since: None,
-            establish_deadline: None,
             last_recv: now,
             ack_now: None,
             unacked_rx_bytes: 0,
@@ -465,9 +464,11 @@ impl Tcb {
             return;
         }
         self.state = to;
-        if !matches!(to, State::SynSent | State::SynReceived) {
-            // The handshake is over, one way or the other.
-            self.establish_deadline = None;
+        if matches!(from, State::SynSent | State::SynReceived)
+            && !matches!(to, State::SynSent | State::SynReceived)
+        {
+            // The handshake is over, one way or the other: no establishment timer.
+            self.stage_deadline = None;
         }
         if matches!(to, State::TimeWait | State::Closed) {
             // RFC 3168 6.1.1: TIME-WAIT and CLOSED ignore the ECN negotiation.
@@ -492,7 +493,7 @@ impl Tcb {
             State::TimeWait => {
                 // RFC 9293 3.10.7.4 (FIN, FIN-WAIT-2): start the 2*MSL timer; all others stop.
                 self.stop_timers();
-                self.time_wait_deadline = Some(ctx.now + self.cfg.msl * 2);
+                self.stage_deadline = Some(ctx.now + self.cfg.msl * 2);
             }
             State::Closed => {
                 self.stop_timers();
@@ -505,7 +506,7 @@ impl Tcb {
             State::FinWait2 => {
                 self.rtx_deadline = None;
                 if self.owner == Owner::Orphan {
-                    self.fin_wait_2_deadline = Some(ctx.now + self.cfg.fin_wait_2_timeout);
+                    self.stage_deadline = Some(ctx.now + self.cfg.fin_wait_2_timeout);
                 }
             }
             _ => {}
@@ -517,10 +518,8 @@ impl Tcb {
         self.delack_deadline = None;
         self.persist_deadline = None;
         self.keepalive_deadline = None;
-        self.time_wait_deadline = None;
-        self.fin_wait_2_deadline = None;
+        self.stage_deadline = None;
         self.unacked_since = None;
-        self.establish_deadline = None;
     }
 
     fn fail(&mut self, err: ConnError, cause: Cause, ctx: &mut SegCtx<'_>) {
@@ -690,7 +689,7 @@ impl Tcb {
     /// Start the connection-establishment timer at the OPEN (FreeBSD arms TCP_KEEPINIT
     /// in `tcp_connect` and for the syncache's SYN; a later segment does not restart it).
     fn arm_establish(&mut self, now: Instant) {
-        self.establish_deadline = self.cfg.establish_timeout.map(|t| now + t);
+        self.stage_deadline = self.cfg.establish_timeout.map(|t| now + t);
     }
 
     fn arm_keepalive(&mut self, now: Instant) {
@@ -994,7 +993,7 @@ impl Tcb {
             && seg.seq + seg.seg_len() == self.rcv_nxt
         {
             self.ack_now = Some(SendReason::TimeWaitAck);
-            self.time_wait_deadline = Some(ctx.now + self.cfg.msl * 2);
+            self.stage_deadline = Some(ctx.now + self.cfg.msl * 2);
             return Disposition::Done;
         }
 
@@ -1834,7 +1833,7 @@ impl Tcb {
         }
         let _ = self.shutdown_write(ctx);
         if self.state == State::FinWait2 {
-            self.fin_wait_2_deadline = Some(ctx.now + self.cfg.fin_wait_2_timeout);
+            self.stage_deadline = Some(ctx.now + self.cfg.fin_wait_2_timeout);
         }
     }
 
@@ -1891,11 +1890,9 @@ impl Tcb {
             self.delack_deadline,
             self.persist_deadline,
             self.keepalive_deadline,
-            self.time_wait_deadline,
-            self.fin_wait_2_deadline,
+            self.stage_deadline,
             self.unacked_since
                 .and_then(|t| self.cfg.user_timeout.map(|u| t + u)),
-            self.establish_deadline,
         ]
         .into_iter()
         .fold(None, Instant::earliest)
@@ -1924,19 +1921,18 @@ impl Tcb {
     /// Fire every expired timer. Returns `BackToListen` when a half-open entry gives up.
     pub(crate) fn on_timeout(&mut self, ctx: &mut SegCtx<'_>) -> Disposition {
         let now = ctx.now;
-        if Tcb::fired(&mut self.time_wait_deadline, now) {
+        let stage_fired = Tcb::fired(&mut self.stage_deadline, now);
+        if stage_fired && self.state == State::TimeWait {
             self.timer_event(ctx, TimerKind::TimeWait);
             self.set_state(State::Closed, Cause::TimeWaitExpired, ctx);
             return Disposition::Done;
         }
-        if Tcb::fired(&mut self.fin_wait_2_deadline, now) {
+        if stage_fired && self.state == State::FinWait2 {
             self.timer_event(ctx, TimerKind::FinWait2);
-            if self.state == State::FinWait2 {
-                self.set_state(State::Closed, Cause::FinWait2Timeout, ctx);
-                return Disposition::Done;
-            }
+            self.set_state(State::Closed, Cause::FinWait2Timeout, ctx);
+            return Disposition::Done;
         }
-        if Tcb::fired(&mut self.establish_deadline, now) {
+        if stage_fired && matches!(self.state, State::SynSent | State::SynReceived) {
             // RFC 1122 4.2.3.5 lets the application give up an open attempt before
             // the SYN retransmissions run out; `establish_timeout` (FreeBSD's
             // TCP_KEEPINIT, `tcp_timer_keep` below ESTABLISHED) does so with ETIMEDOUT.
