@@ -28,6 +28,9 @@ impl EcnState {
     const CWR_PENDING: u8 = 1 << 5;
     /// The segment being processed arrived CE-marked (valid during one input).
     const CE_IN: u8 = 1 << 6;
+    /// The sender's `recover` point was set by an ECE reduction, not by loss
+    /// recovery: it limits further ECE reductions, not fast retransmit.
+    const RECOVER_BY_ECE: u8 = 1 << 7;
 
     fn has(self, bit: u8) -> bool {
         self.0 & bit != 0
@@ -186,6 +189,17 @@ impl EcnState {
         if self.sender() {
             self.set(Self::CWR_PENDING, true);
         }
+    }
+
+    /// Record whether the sender's `recover` point now marks an ECE reduction
+    /// (`true`) or a loss recovery or timeout (`false`).
+    pub(crate) fn set_recover_by_ece(&mut self, by_ece: bool) {
+        self.set(Self::RECOVER_BY_ECE, by_ece);
+    }
+
+    /// Whether the sender's `recover` point marks an ECE reduction.
+    pub(crate) fn recover_by_ece(self) -> bool {
+        self.has(Self::RECOVER_BY_ECE)
     }
 
     /// A segment of new data (not a retransmission, not a window probe) is

@@ -452,13 +452,11 @@ impl Stack {
     fn our_mss(&self, remote: &SocketAddr, cfg: &ConnConfig) -> u16 {
         // RFC 9293 3.7.1 / RFC 6691: the MSS we advertise is what our link can receive,
         // its MTU minus the fixed IP and TCP headers, however small (an MTU of 72 gives
-        // 32). IPv4 links carry at least 68 octets (RFC 791), IPv6 links 1280 (RFC 8200 5).
-        let (overhead, min_mtu) = if remote.is_ipv4() {
-            (40, 68)
-        } else {
-            (60, 1280)
-        };
-        let from_mtu = self.cfg.mtu.max(min_mtu) - overhead;
+        // 32). The configured MTU is the truth for both families, even below IPv6's
+        // 1280 (RFC 8200 5; advertising more would invite packets the link drops);
+        // only values below IPv4's minimum of 68 octets (RFC 791) are raised to it.
+        let overhead = if remote.is_ipv4() { 40 } else { 60 };
+        let from_mtu = self.cfg.mtu.max(68) - overhead;
         // TCP_MAXSEG lowers it, though not below the floor for the MSS we use.
         cfg.mss
             .map_or(from_mtu, |m| m.max(crate::tcb::MIN_SND_MSS).min(from_mtu))

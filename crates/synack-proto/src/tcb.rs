@@ -1339,12 +1339,19 @@ impl Tcb {
             if self.in_recovery {
                 // RFC 6582 3.2 step 4: inflate by one MSS for each further duplicate.
                 self.cwnd = self.cwnd.saturating_add(mss);
-            } else if self.dup_acks == 3 && ack.gt(self.recover) {
+            } else if self.dup_acks == 3 && (ack.gt(self.recover) || self.ecn.recover_by_ece()) {
                 // RFC 5681 3.2 / RFC 6582 3.2: fast retransmit, enter fast recovery.
-                let flight = self.snd_max.since(self.snd_una);
-                self.ssthresh = (flight / 2).max(2 * mss);
+                // An ECE reduction in this window already halved ssthresh: the loss
+                // is still repaired at once, but the window is not cut twice (RFC 3168
+                // 6.1.2: at most one reduction per window; Linux goes from CWR to
+                // Recovery the same way).
+                if !(self.ecn.recover_by_ece() && ack.le(self.recover)) {
+                    let flight = self.snd_max.since(self.snd_una);
+                    self.ssthresh = (flight / 2).max(2 * mss);
+                }
                 self.cwnd = self.ssthresh + 3 * mss;
                 self.recover = self.snd_max;
+                self.ecn.set_recover_by_ece(false);
                 self.in_recovery = true;
                 self.fast_rtx_pending = true;
                 self.counters.fast_retransmits += 1;
@@ -1384,8 +1391,9 @@ impl Tcb {
     /// RFC 3168 6.1.2: an ECE "should be treated just as a congestion loss": halve
     /// cwnd and reduce ssthresh, at most once per window of data (`recover` is the
     /// highest sequence number sent at the reduction, as RFC 6582 uses it for fast
-    /// recovery, so ECEs for data sent before it are ignored), and set CWR on the
-    /// next new data segment.
+    /// recovery, so ECEs for data sent before it are ignored; a loss in that window
+    /// is still fast-retransmitted, see `recover_by_ece`), and set CWR on the next
+    /// new data segment.
     fn ecn_reduce(&mut self, now: Instant) {
         let mss = u32::from(self.snd_mss);
         let one_segment = self.cwnd <= mss;
@@ -1393,8 +1401,9 @@ impl Tcb {
         self.ssthresh = (self.cwnd / 2).max(2 * mss);
         self.cwnd = self.cwnd.min(self.ssthresh);
         self.recover = self.snd_max;
+        self.ecn.set_recover_by_ece(true);
         self.ecn.window_reduced();
-        if one_segment && self.snd_max.gt(self.snd_una) {
+        if one_segment && self.snd_max.gt(self.snd_una) && self.persist_deadline.is_none() {
             // RFC 3168 6.1.2: with a window of one segment the sender "MUST reset
             // the retransmit timer on receiving the ECN-Echo packet".
             self.rtx_deadline = Some(now + self.rtt.rto(self.rto_bounds()));
@@ -2033,6 +2042,7 @@ impl Tcb {
             self.cwnd = mss;
             self.in_recovery = false;
             self.recover = self.snd_max;
+            self.ecn.set_recover_by_ece(false);
             self.dup_acks = 0;
             // RFC 3168 6.1.2: any window reduction is announced with CWR.
             self.ecn.window_reduced();
@@ -2109,17 +2119,20 @@ impl Tcb {
             // RFC 9293 3.7.1 / RFC 6691: every SYN carries MSS, unless the application
             // asked for no options at all (TCP_NOOPT).
             o.mss = self.cfg.mss_option.then_some(self.our_mss);
-            // RFC 7323 2.2: offer on our SYN; on a SYN,ACK only if the peer's SYN had it.
-            let offer_ws = self.offers_ws() && (self.state == State::SynSent || self.ws_enabled);
-            if offer_ws {
+            // RFC 7323 2.2: offer on our SYN; on a SYN,ACK exactly what the peer's SYN
+            // and our configuration agreed (`*_enabled`), so both ends hold the same
+            // view even when `syn_rexmit_drop_options` struck them from our last SYN
+            // of a simultaneous open.
+            let syn_sent = self.state == State::SynSent;
+            if (syn_sent && self.offers_ws()) || (!syn_sent && self.ws_enabled) {
                 o.window_scale = Some(self.rcv_wscale);
             }
-            if self.offers_sack() && (self.state == State::SynSent || self.sack_permitted) {
+            if (syn_sent && self.offers_sack()) || (!syn_sent && self.sack_permitted) {
                 o.sack_permitted = true;
             }
             // RFC 7323 3.2: offer on our SYN (TSecr 0); on a SYN,ACK only if the
             // peer's SYN had it, echoing its TSval.
-            if self.offers_ts() && (self.state == State::SynSent || self.ts_enabled) {
+            if (syn_sent && self.offers_ts()) || (!syn_sent && self.ts_enabled) {
                 o.timestamps = Some(Timestamps {
                     tsval: self.ts_now(now),
                     tsecr: if self.state == State::SynSent {
@@ -2431,6 +2444,12 @@ impl Tcb {
                 // octet, the FIN included, may be retransmitted). RFC 5961 challenge
                 // ACKs stay plain: FreeBSD builds them outside `tcp_output`.
                 let seq = self.fin_seq();
+                self.counters.retransmits += 1;
+                // RFC 6298 3 (Karn): an ACK of the FIN no longer says which copy it
+                // answers.
+                if self.rtt_probe.is_some_and(|(end, _)| end.gt(seq)) {
+                    self.rtt_probe = None;
+                }
                 return Some(self.finish(seq, TcpFlags::FIN | TcpFlags::ACK, r, now));
             }
             return Some(self.finish(self.snd_max, TcpFlags::ACK, r, now));

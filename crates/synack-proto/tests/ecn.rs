@@ -488,3 +488,25 @@ fn time_wait_forgets_ecn() {
     h.inject(11, 2, ACK | TcpFlags::FIN, Ecn::NotEct, 0);
     assert_eq!(h.out(), ["ACK seq=2 ack=12 len=0 not-ect"]);
 }
+
+#[test]
+fn a_loss_after_an_ece_is_still_fast_retransmitted() {
+    // Queues that mark first and drop later: an ECE halves the window, then a
+    // segment of the same window is lost. Three duplicate ACKs still trigger fast
+    // retransmit at once (RFC 5681 3.2), without halving ssthresh a second time.
+    let mut h = Host::new();
+    let c = h.connected(cfg(EcnMode::Request));
+    h.send(c, 10 * MSS as usize);
+    assert_eq!(h.out().len(), 10);
+    h.inject(1, 1 + MSS, ACK | ECE, Ecn::NotEct, 0);
+    let st = h.stack.status(c).unwrap();
+    assert_eq!((st.cwnd, st.ssthresh), (5 * MSS, 5 * MSS));
+    // The second segment is lost: the later ones each bring a duplicate ACK.
+    for _ in 0..3 {
+        h.inject(1, 1 + MSS, ACK, Ecn::NotEct, 0);
+    }
+    let out = h.out();
+    assert_eq!(out[0], "ACK seq=1461 ack=1 len=1460 not-ect", "{out:#?}");
+    let st = h.stack.status(c).unwrap();
+    assert_eq!((st.cwnd, st.ssthresh), (8 * MSS, 5 * MSS));
+}
