@@ -107,9 +107,11 @@ struct Common {
     /// Link and stack MTU in bytes.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(i64::from(synack_scenarios::MIN_MTU)..))]
     mtu: Option<u16>,
-    /// A targeted drop, HOST[>HOST]:N|*:FLAGS[@START-END][+DELAY] with hosts
+    /// A targeted drop, HOST[>HOST]:N|*:FLAGS[@START-END][+DELAY|=ce] with hosts
     /// client and server, e.g. client:2:ACK,!SYN,!FIN (the 2nd pure ACK from
-    /// the client) or server:1:SYN,ACK. Repeatable; replaces the scenario's own drop.
+    /// the client) or server:1:SYN,ACK; +DELAY delays instead, =ce sets
+    /// Congestion Experienced on an ECN-capable packet. Repeatable; replaces
+    /// the scenario's own drop.
     #[arg(long = "drop", value_name = "SPEC")]
     drops: Vec<String>,
     /// Maximum segment lifetime in seconds (TIME_WAIT lasts 2*MSL).

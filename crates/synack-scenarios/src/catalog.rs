@@ -6,7 +6,7 @@ use crate::world::{
 use crate::{Options, Outcome, ScenarioError, ScenarioInfo};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use synack_proto::wire::{emit_packet, IpRepr, SeqNum, TcpFlags, TcpOptions, TcpRepr};
-use synack_proto::{Duration, Instant, SendReason, Stack, State, SynCookies};
+use synack_proto::{Duration, EcnMode, Instant, SendReason, Stack, State, SynCookies};
 use synack_sim::{FaultRule, Rng};
 
 /// How long an application "thinks" before its next call.
@@ -110,6 +110,11 @@ pub static SCENARIOS: &[ScenarioInfo] = &[
         name: "bulk-transfer",
         description: "20 000 bytes from client to server: seq/ack advance by bytes, every byte arrives in order",
         run: bulk_transfer,
+    },
+    ScenarioInfo {
+        name: "ecn",
+        description: "a congested queue marks a data segment CE instead of dropping it: ECE echoes, the sender halves cwnd and answers CWR, nothing is lost",
+        run: ecn,
     },
     ScenarioInfo {
         name: "zero-window",
@@ -833,6 +838,74 @@ fn bulk_transfer(o: &Options) -> Result<Outcome, ScenarioError> {
     );
     let all_closed = w.all_closed();
     w.check(all_closed, "no connection is left on either side");
+    w.finish()
+}
+
+fn ecn(o: &Options) -> Result<Outcome, ScenarioError> {
+    let mut w = World::new(o)?;
+    // The client asks for ECN (RFC 3168 6.1.1); the server accepts, as by default.
+    let mut cfg = stack_config(o).conn;
+    cfg.ecn = EcnMode::Request;
+    // The client's 2nd non-SYN packet, its second data segment (the handshake's
+    // ACK rides on the first): a congested queue sets CE on it.
+    w.default_drop("client:2:ACK,!SYN=ce")?;
+    let l = w.listen(None)?;
+    let data = pattern(20_000);
+    let cp = Peer::new(Role::Connect {
+        local: None,
+        remote: server_addr(PORT),
+        cfg: Box::new(cfg),
+    })
+    .send_on(Trigger::Established, data.clone())
+    .then(Trigger::Sent, Duration::ZERO, Action::Close);
+    let sp = Peer::new(Role::Accept(l)).then(Trigger::Eof, THINK, Action::Close);
+    let sr = sp.record();
+    w.sim.set_app(w.client, cp);
+    w.sim.set_app(w.server, sp);
+    w.run(LIMIT)?;
+    let r = sr.borrow().clone();
+    w.check_bytes("server", &data, &r);
+    let (c, s) = (w.client, w.server);
+    let cs = w.sent(c);
+    let ss = w.sent(s);
+    let syn = cs.iter().find(|x| x.1.flags.syn()).map(|x| x.1.flags);
+    let syn_ack = ss.iter().find(|x| x.1.flags.syn()).map(|x| x.1.flags);
+    w.check(
+        syn.is_some_and(|f| f.ece() && f.cwr()) && syn_ack.is_some_and(|f| f.ece() && !f.cwr()),
+        "ECN negotiated: SYN with ECE,CWR, SYN,ACK with ECE only (RFC 3168 6.1.1)",
+    );
+    let eces: Vec<Instant> = ss
+        .iter()
+        .filter(|x| !x.1.flags.syn() && x.1.flags.ece())
+        .map(|x| x.0)
+        .collect();
+    let cwrs: Vec<&(Instant, synack_proto::SegmentSummary, SendReason)> = cs
+        .iter()
+        .filter(|x| x.1.flags.cwr() && !x.1.flags.syn())
+        .collect();
+    w.check_path(
+        !eces.is_empty(),
+        "the server's ACKs carried ECE after the CE-marked segment (RFC 3168 6.1.3)",
+    );
+    w.check_path(
+        cwrs.len() == 1 && cwrs[0].1.len > 0 && cwrs[0].2 == SendReason::Normal,
+        "the client answered with CWR once, on new data (RFC 3168 6.1.2)",
+    );
+    // Every ACK of data at or past the CWR segment is free of ECE.
+    let cwr_end = cwrs.first().map(|x| x.1.seq + x.1.len);
+    w.check_path(
+        cwr_end.is_some_and(|end| {
+            ss.iter()
+                .filter(|x| !x.1.flags.syn() && x.1.ack.ge(end))
+                .all(|x| !x.1.flags.ece())
+        }),
+        "the server stopped echoing ECE once the CWR segment arrived",
+    );
+    w.check(
+        !cs.iter().any(|x| x.2 != SendReason::Normal && x.1.len > 0),
+        "no data was retransmitted: the congestion signal cost no packet",
+    );
+    w.check(w.all_closed(), "no connection is left on either side");
     w.finish()
 }
 

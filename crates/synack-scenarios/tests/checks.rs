@@ -23,6 +23,7 @@ fn catalog_matches_scenarios_md() {
         "syn-flood",
         "peer-reboot",
         "bulk-transfer",
+        "ecn",
         "zero-window",
     ];
     assert_eq!(names(), expected);

@@ -19,7 +19,7 @@
 //! [`FaultRule::parse`] reads the compact form used on the command line:
 //!
 //! ```text
-//! spec    = from [ ">" to ] ":" count ":" flags [ "@" window ] [ "+" delay ]
+//! spec    = from [ ">" to ] ":" count ":" flags [ "@" window ] [ "+" delay | "=ce" ]
 //! from    = host name            the sender
 //! to      = host name            the receiver (default: any receiver)
 //! count   = N | "*"              the Nth matching packet (N >= 1), or every one
@@ -30,10 +30,13 @@
 //! window  = time "-" time        only packets sent at start <= t < end; a
 //!                                start without unit takes the end's unit
 //! delay   = time                 delay the packet by this instead of dropping it
+//! "=ce"                          set Congestion Experienced instead of dropping
+//!                                (RFC 3168 5: an ECN-capable packet is marked,
+//!                                one that is not ECN-capable is dropped)
 //! time    = digits unit          unit is "us", "ms" or "s"
 //! ```
 //!
-//! The `@window` and `+delay` suffixes may come in either order. Host names
+//! The `@window`, `+delay` and `=ce` suffixes may come in any order. Host names
 //! are matched exactly against the names given to the simulation.
 //!
 //! Examples, with hosts `client` and `server`:
@@ -45,6 +48,7 @@
 //! | `client:*:ACK,!SYN` | drop every packet from client with ACK and without SYN |
 //! | `client>server:*:*@1000-2000ms` | partition client->server from 1 s to 2 s |
 //! | `client:2:SYN+3s` | delay the 2nd SYN from client by 3 s |
+//! | `client:3:ACK,!SYN=ce` | CE-mark the 3rd non-SYN packet from client |
 //!
 //! A flag or port matcher only matches packets with a readable TCP header;
 //! a rule with no flags and no port matches any packet, garbage included.
@@ -61,6 +65,9 @@ pub enum FaultAction {
     Drop,
     /// Delay the packet by this much on top of the link's delay.
     Delay(Duration),
+    /// Set Congestion Experienced on an ECN-capable packet; drop one that is
+    /// not (what a congested ECN-capable queue does, RFC 3168 5).
+    MarkCe,
 }
 
 /// A targeted fault. See the [module documentation](self) for how rules
@@ -212,6 +219,7 @@ impl FaultRule {
         let mut s = match self.action {
             FaultAction::Drop => "drop ".to_string(),
             FaultAction::Delay(d) => format!("delay by {d:?} "),
+            FaultAction::MarkCe => "CE-mark ".to_string(),
         };
         match self.nth {
             Some(n) => s.push_str(&format!("the {} packet ", ordinal(n))),
@@ -252,17 +260,18 @@ impl FaultRule {
         if spec.is_empty() {
             return Err(FaultSpecError::Empty);
         }
-        let head_end = spec.find(['@', '+']).unwrap_or(spec.len());
+        let head_end = spec.find(['@', '+', '=']).unwrap_or(spec.len());
         let (head, mut rest) = spec.split_at(head_end);
         let mut window_text = None;
         let mut delay_text = None;
+        let mut mark_text = None;
         while let Some(marker) = rest.chars().next() {
             let body = &rest[1..];
-            let end = body.find(['@', '+']).unwrap_or(body.len());
-            let slot = if marker == '@' {
-                &mut window_text
-            } else {
-                &mut delay_text
+            let end = body.find(['@', '+', '=']).unwrap_or(body.len());
+            let slot = match marker {
+                '@' => &mut window_text,
+                '+' => &mut delay_text,
+                _ => &mut mark_text,
             };
             if slot.is_some() {
                 return Err(FaultSpecError::Repeated { marker });
@@ -306,9 +315,16 @@ impl FaultRule {
         };
         let (include, exclude) = parse_flags(flags)?;
         let window = window_text.map(parse_window).transpose()?;
-        let action = match delay_text {
-            Some(t) => FaultAction::Delay(parse_time(t, None)?),
-            None => FaultAction::Drop,
+        let action = match (delay_text, mark_text) {
+            (Some(_), Some(_)) => return Err(FaultSpecError::DelayAndMark),
+            (Some(t), None) => FaultAction::Delay(parse_time(t, None)?),
+            (None, Some(m)) if m.trim().eq_ignore_ascii_case("ce") => FaultAction::MarkCe,
+            (None, Some(m)) => {
+                return Err(FaultSpecError::UnknownMark {
+                    text: m.trim().to_string(),
+                })
+            }
+            (None, None) => FaultAction::Drop,
         };
         Ok(FaultRule {
             from,
@@ -459,10 +475,17 @@ pub enum FaultSpecError {
         /// The text given.
         text: String,
     },
-    /// `@window` or `+delay` was given twice.
+    /// `@window`, `+delay` or `=mark` was given twice.
     Repeated {
         /// The marker repeated.
         marker: char,
+    },
+    /// Both `+delay` and `=ce`: a rule does one thing to a packet.
+    DelayAndMark,
+    /// A `=` mark other than `ce`.
+    UnknownMark {
+        /// The text given.
+        text: String,
     },
 }
 
@@ -499,6 +522,12 @@ impl fmt::Display for FaultSpecError {
                 write!(f, "window {text:?} ends at or before its start")
             }
             FaultSpecError::Repeated { marker } => write!(f, "'{marker}' given more than once"),
+            FaultSpecError::DelayAndMark => {
+                write!(f, "a rule either delays (+time) or marks (=ce), not both")
+            }
+            FaultSpecError::UnknownMark { text } => {
+                write!(f, "unknown mark '={text}' (the only mark is '=ce')")
+            }
         }
     }
 }

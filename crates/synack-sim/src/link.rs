@@ -1,6 +1,7 @@
 //! One direction of a link: its configuration, its statistics, and the
 //! model that decides when (and whether) each packet arrives.
 
+use crate::peek;
 use crate::rng::Rng;
 use crate::trace::{DropCause, LinkFate};
 use std::collections::VecDeque;
@@ -59,6 +60,13 @@ pub struct LinkConfig {
     /// caught by the Internet checksum; with more, two changes can cancel in the
     /// one's-complement sum and a corrupted segment is accepted, as on real links.
     pub corrupt_max_bytes: u8,
+    /// ECN marking threshold (RFC 3168 5): an ECT packet that finds at least
+    /// this many packets queued is delivered with Congestion Experienced
+    /// instead of waiting for the queue to overflow (step marking, as a
+    /// DCTCP-style or RED-in-instantaneous-mode queue does). Not-ECT packets
+    /// are unaffected. `None` (the default) never marks. Meaningless with
+    /// infinite bandwidth (nothing ever waits).
+    pub ecn_mark_threshold: Option<usize>,
 }
 
 impl Default for LinkConfig {
@@ -75,6 +83,7 @@ impl Default for LinkConfig {
             reorder_delay: Duration::from_millis(10),
             corrupt: 0.0,
             corrupt_max_bytes: 3,
+            ecn_mark_threshold: None,
         }
     }
 }
@@ -173,6 +182,9 @@ pub struct LinkStats {
     pub dropped_queue_full: u64,
     /// Packets dropped because they exceeded the MTU.
     pub dropped_too_big: u64,
+    /// ECT packets delivered with Congestion Experienced set (by the marking
+    /// threshold or a fault rule).
+    pub ce_marked: u64,
 }
 
 impl LinkStats {
@@ -188,6 +200,9 @@ pub(crate) enum RuleVerdict {
     Pass,
     Drop(String),
     Delay(Duration),
+    /// Mark CE if the packet is ECT, else drop it as a congested AQM queue
+    /// would (RFC 3168 5).
+    MarkCe(String),
 }
 
 /// What the link did with a packet: the fate for the trace and the copies
@@ -237,11 +252,21 @@ impl Link {
     pub(crate) fn offer(&mut self, now: Instant, packet: &[u8], rule: RuleVerdict) -> Outcome {
         self.stats.sent_packets += 1;
         self.stats.sent_bytes += packet.len() as u64;
+        let mut mark = false;
         let rule_delay = match rule {
             RuleVerdict::Drop(description) => return self.drop(DropCause::Rule(description)),
             RuleVerdict::Delay(d) => {
                 self.stats.delayed_by_rule += 1;
                 d
+            }
+            RuleVerdict::MarkCe(description) => {
+                if !peek::is_ect(packet) {
+                    // RFC 3168 5: a router marks only ECN-capable packets; others
+                    // it drops.
+                    return self.drop(DropCause::Rule(description));
+                }
+                mark = true;
+                Duration::ZERO
             }
             RuleVerdict::Pass => Duration::ZERO,
         };
@@ -257,6 +282,15 @@ impl Link {
             .is_some_and(|limit| self.queue.len() >= limit)
         {
             return self.drop(DropCause::QueueFull);
+        }
+        // RFC 3168 5: a queue past its marking threshold sets CE on ECT packets.
+        if self
+            .config
+            .ecn_mark_threshold
+            .is_some_and(|k| self.queue.len() >= k)
+            && peek::is_ect(packet)
+        {
+            mark = true;
         }
         let serialization = self.config.serialization(packet.len());
         let sent = if serialization.is_zero() {
@@ -276,6 +310,11 @@ impl Link {
             at += self.config.reorder_delay;
         }
         let mut copy = packet.to_vec();
+        if mark && peek::mark_ce(&mut copy) {
+            self.stats.ce_marked += 1;
+        } else {
+            mark = false;
+        }
         let corrupted = !copy.is_empty() && self.rng.chance(self.config.corrupt);
         if corrupted {
             self.stats.corrupted += 1;
@@ -291,6 +330,8 @@ impl Link {
         }
         let fate = if corrupted {
             LinkFate::Corrupted { at }
+        } else if mark {
+            LinkFate::Marked { at }
         } else {
             LinkFate::Delivered { at }
         };

@@ -309,6 +309,63 @@ pub fn tcp(packet: &[u8]) -> Option<TcpInfo> {
     peek(packet)?.tcp
 }
 
+/// The ECN codepoint of an IP packet (the low two bits of the IPv4 TOS byte
+/// or the IPv6 traffic class), if the version is readable.
+pub fn ecn(packet: &[u8]) -> Option<synack_proto::wire::Ecn> {
+    let tc = match ip_version(packet)? {
+        4 => *packet.get(1)?,
+        _ => (u16::from_be_bytes(array::<2>(packet, 0)?) >> 4) as u8,
+    };
+    Some(synack_proto::wire::Ecn::from_bits(tc))
+}
+
+/// Whether the packet is ECN-capable (ECT(0), ECT(1) or already CE).
+pub fn is_ect(packet: &[u8]) -> bool {
+    use synack_proto::wire::Ecn;
+    matches!(ecn(packet), Some(Ecn::Ect0 | Ecn::Ect1 | Ecn::Ce))
+}
+
+/// Set Congestion Experienced on an ECT packet, as an ECN-capable router's
+/// queue does instead of dropping it (RFC 3168 5), and repair the IPv4
+/// header checksum. Returns `false` (and leaves the packet alone) for a
+/// not-ECT or unreadable packet.
+pub fn mark_ce(packet: &mut [u8]) -> bool {
+    use synack_proto::wire::Ecn;
+    match ecn(packet) {
+        Some(Ecn::Ect0 | Ecn::Ect1) => {}
+        Some(Ecn::Ce) => return true,
+        _ => return false,
+    }
+    match ip_version(packet) {
+        Some(4) => {
+            let ihl = packet.first().map_or(0, |b| usize::from(b & 0x0f) * 4);
+            let Some(header) = packet.get_mut(..ihl.max(20)) else {
+                return false;
+            };
+            header[1] |= 0b11;
+            // The header checksum is recomputed over the (at most 60-byte) header.
+            header[10] = 0;
+            header[11] = 0;
+            let mut sum = 0u32;
+            for w in header.chunks(2) {
+                sum += u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+            }
+            while sum > 0xffff {
+                sum = (sum & 0xffff) + (sum >> 16);
+            }
+            let c = !(sum as u16);
+            header[10..12].copy_from_slice(&c.to_be_bytes());
+            true
+        }
+        Some(6) if packet.len() >= 40 => {
+            // Traffic class bits 4..11 of the first word; ECN is its low two bits.
+            packet[1] |= 0b11 << 4;
+            true
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

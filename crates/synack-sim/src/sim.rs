@@ -817,6 +817,7 @@ impl<N: Node> Sim<N> {
                     verdict = match armed.rule.action {
                         FaultAction::Drop => RuleVerdict::Drop(armed.description.clone()),
                         FaultAction::Delay(d) => RuleVerdict::Delay(d),
+                        FaultAction::MarkCe => RuleVerdict::MarkCe(armed.description.clone()),
                     };
                 }
             }

@@ -60,6 +60,12 @@ pub enum LinkFate {
         /// Arrival time.
         at: Instant,
     },
+    /// Delivered at the given time with Congestion Experienced set in its IP
+    /// header (RFC 3168 5: a congested queue marked it instead of dropping it).
+    Marked {
+        /// Arrival time.
+        at: Instant,
+    },
     /// Delivered twice.
     Duplicated {
         /// First arrival.

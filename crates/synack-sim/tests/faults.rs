@@ -334,3 +334,43 @@ fn specs_drive_a_simulation() {
         "drop the 3rd packet client->* with FIN"
     );
 }
+
+#[test]
+fn a_ce_rule_marks_ect_packets_and_drops_the_others() {
+    use synack_proto::wire::Ecn;
+    use synack_sim::{peek, FaultAction, FaultSpecError};
+    let names = ["a", "b"];
+    let r = FaultRule::parse("a:*:ACK=ce", &names).expect("parses");
+    assert_eq!(r.action, FaultAction::MarkCe);
+    assert_eq!(
+        FaultRule::parse("a:1:ACK=ce+1s", &names),
+        Err(FaultSpecError::DelayAndMark)
+    );
+    assert_eq!(
+        FaultRule::parse("a:1:ACK=ect1", &names),
+        Err(FaultSpecError::UnknownMark {
+            text: "ect1".to_string()
+        })
+    );
+    // An ECT(0) packet is marked, a not-ECT one dropped (RFC 3168 5).
+    let mut ect = tcp4(A, B, 0, Flags::ACK, 10);
+    ect[1] |= 0b10;
+    let plain = tcp4(A, B, 1, Flags::ACK, 10);
+    let mut sim = Sim::new(1);
+    let x = sim.add_host(
+        "a",
+        A,
+        TestNode::scripted(vec![(Instant::ZERO, ect), (Instant::ZERO, plain)]),
+    );
+    let y = sim.add_host("b", B, TestNode::default());
+    sim.link(x, y, LinkConfig::default());
+    sim.add_fault(r);
+    assert!(sim.run_until_idle(Instant::from_millis(1000)).is_ok());
+    let got: Vec<Option<Ecn>> = sim
+        .node(1)
+        .received
+        .iter()
+        .map(|(_, p)| peek::ecn(p))
+        .collect();
+    assert_eq!(got, [Some(Ecn::Ce)]);
+}

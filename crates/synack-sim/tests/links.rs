@@ -355,3 +355,65 @@ fn directions_have_independent_randomness() {
     };
     assert_eq!(forward(false), forward(true));
 }
+
+/// `p` with its IP ECN field set to ECT(0).
+fn ect0(mut p: Vec<u8>) -> Vec<u8> {
+    if p[0] >> 4 == 4 {
+        p[1] |= 0b10;
+    } else {
+        p[1] |= 0b10 << 4;
+    }
+    p
+}
+
+#[test]
+fn a_queue_past_its_threshold_marks_ect_packets_ce() {
+    use synack_proto::wire::{ChecksumMode, Ecn, Ipv4Repr};
+    use synack_sim::peek;
+    // 1000-byte packets at 8 Mbit/s: each waits for those before it. The third and
+    // fourth ECT packets find two and three queued and are marked; a not-ECT one
+    // deep in the queue is left alone (RFC 3168 5).
+    let mut script: Vec<_> = (0..4)
+        .map(|i| (Instant::ZERO, ect0(tcp4(A, B, i, Flags::ACK, 960))))
+        .collect();
+    script.push((Instant::ZERO, tcp4(A, B, 4, Flags::ACK, 960)));
+    let mut config = LinkConfig::default()
+        .with_delay(ms(10))
+        .with_bandwidth(8_000_000);
+    config.ecn_mark_threshold = Some(2);
+    let mut sim = pair(1, TestNode::scripted(script), config);
+    run(&mut sim);
+    let got: Vec<Option<Ecn>> = sim
+        .node(1)
+        .received
+        .iter()
+        .map(|(_, p)| peek::ecn(p))
+        .collect();
+    assert_eq!(
+        got,
+        [Ecn::Ect0, Ecn::Ect0, Ecn::Ce, Ecn::Ce, Ecn::NotEct].map(Some)
+    );
+    for (_, p) in &sim.node(1).received[2..4] {
+        // The header checksum was recomputed after the TOS byte changed.
+        assert!(Ipv4Repr::parse(p, ChecksumMode::Verify).is_ok());
+    }
+    let fates: Vec<LinkFate> = link_fates(sim.trace()).into_iter().map(|f| f.3).collect();
+    assert!(matches!(fates[2], LinkFate::Marked { .. }));
+    assert!(matches!(fates[4], LinkFate::Delivered { .. }));
+    assert_eq!(sim.link_stats(0, 1).map(|s| s.ce_marked), Some(2));
+}
+
+#[test]
+fn ipv6_packets_are_marked_in_the_traffic_class() {
+    use synack_proto::wire::Ecn;
+    use synack_sim::peek;
+    let mut p = ect0(tcp6([0; 16], [1; 16], 0, Flags::ACK, 10));
+    assert_eq!(peek::ecn(&p), Some(Ecn::Ect0));
+    assert!(peek::mark_ce(&mut p));
+    assert_eq!(peek::ecn(&p), Some(Ecn::Ce));
+    // The version nibble and the rest of the traffic class are untouched.
+    assert_eq!(p[0], 0x60);
+    let mut plain = tcp6([0; 16], [1; 16], 0, Flags::ACK, 10);
+    assert!(!peek::mark_ce(&mut plain));
+    assert_eq!(peek::ecn(&plain), Some(Ecn::NotEct));
+}

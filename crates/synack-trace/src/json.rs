@@ -179,6 +179,12 @@ pub fn render_jsonl(entries: &[TraceEntry], hosts: &[HostInfo<'_>], opts: &JsonO
                         o.str("fate", "corrupted").num("arrive_us", at.micros());
                         explain = Some(words(lang).corrupted.to_string());
                     }
+                    LinkFate::Marked { at } => {
+                        o.str("event", "link");
+                        put_seg(&mut o);
+                        o.str("fate", "ce_marked").num("arrive_us", at.micros());
+                        explain = Some(words(lang).ce_marked.to_string());
+                    }
                     LinkFate::Duplicated { at, again } => {
                         o.str("event", "link");
                         put_seg(&mut o);

@@ -189,6 +189,8 @@ pub(crate) enum Arrival {
     Duplicated(u64, u64),
     /// Arrived with flipped bytes.
     Corrupted(u64),
+    /// Arrived with Congestion Experienced set by a congested queue (RFC 3168 5).
+    Marked(u64),
     /// The link dropped it.
     LinkDropped(DropCause),
 }
@@ -366,6 +368,7 @@ fn arrival_of(fate: &LinkFate) -> Arrival {
     match fate {
         LinkFate::Delivered { at } => Arrival::Delivered(at.micros()),
         LinkFate::Corrupted { at } => Arrival::Corrupted(at.micros()),
+        LinkFate::Marked { at } => Arrival::Marked(at.micros()),
         LinkFate::Duplicated { at, again } => Arrival::Duplicated(at.micros(), again.micros()),
         LinkFate::Dropped(c) => Arrival::LinkDropped(c.clone()),
     }
@@ -376,7 +379,7 @@ fn expected_receives(a: &Arrival) -> usize {
     match a {
         Arrival::LinkDropped(_) | Arrival::Corrupted(_) => 0,
         Arrival::Duplicated(..) => 2,
-        Arrival::Unknown | Arrival::Delivered(_) => 1,
+        Arrival::Unknown | Arrival::Delivered(_) | Arrival::Marked(_) => 1,
     }
 }
 

@@ -87,7 +87,10 @@ pub fn render_svg(entries: &[TraceEntry], hosts: &[HostInfo<'_>], opts: &SvgOpti
             *slots.entry(st.at).or_default() += 1;
             if let StepKind::Segment(s) = &st.kind {
                 match s.arrival {
-                    Arrival::Delivered(t) | Arrival::Corrupted(t) | Arrival::Duplicated(t, _) => {
+                    Arrival::Delivered(t)
+                    | Arrival::Corrupted(t)
+                    | Arrival::Marked(t)
+                    | Arrival::Duplicated(t, _) => {
                         slots.entry(t).or_default();
                     }
                     _ => {}
@@ -280,6 +283,7 @@ pub fn render_svg(entries: &[TraceEntry], hosts: &[HostInfo<'_>], opts: &SvgOpti
                         let y2 = match a {
                             Arrival::Delivered(t)
                             | Arrival::Corrupted(t)
+                            | Arrival::Marked(t)
                             | Arrival::Duplicated(t, _) => arrive_y(*t),
                             _ => y0 + ROW * 0.75,
                         };

@@ -213,6 +213,7 @@ pub(crate) fn arrival_note(m: &Model, s: &SegStep, lang: Lang) -> (String, bool)
             fmt_ms(*b)
         )),
         Arrival::Corrupted(t) => Some(format!("{} {}", w.corrupted, fmt_ms(*t))),
+        Arrival::Marked(t) => Some(format!("{} {}", w.ce_marked, fmt_ms(*t))),
         Arrival::LinkDropped(c) => {
             return (
                 format!("{}{}{}", w.lost, w.colon, link_drop_text(c, lang)),
@@ -242,7 +243,28 @@ pub(crate) fn arrival_note(m: &Model, s: &SegStep, lang: Lang) -> (String, bool)
 
 /// The explanation of a segment step.
 pub(crate) fn seg_explain(s: &SegStep, absolute: bool, lang: Lang) -> String {
-    segment_text(s.meaning, s.reason, s.seq, s.ack, absolute, lang)
+    let mut text = segment_text(s.meaning, s.reason, s.seq, s.ack, absolute, lang);
+    // RFC 3168: ECE and CWR mean something else on a SYN (the negotiation).
+    let f = s.seg.flags;
+    if f.syn() && f.ece() {
+        let w = words(lang);
+        text.push_str(if f.ack() {
+            w.ecn_agreed_note
+        } else if f.cwr() {
+            w.ecn_setup_note
+        } else {
+            ""
+        });
+    } else if !f.syn() && (f.ece() || f.cwr()) {
+        let w = words(lang);
+        if f.ece() {
+            text.push_str(w.ece_note);
+        }
+        if f.cwr() {
+            text.push_str(w.cwr_note);
+        }
+    }
+    text
 }
 
 /// Render the ladder diagram of a trace.
