@@ -9,7 +9,9 @@ use proptest::test_runner::{Config, RngSeed};
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
-use synack_proto::{ConnConfig, ConnId, Duration, Error, Instant, Shutdown, Stack, StackConfig};
+use synack_proto::{
+    ConnConfig, ConnId, Duration, EcnMode, Error, Instant, Shutdown, Stack, StackConfig,
+};
 use synack_sim::{LinkConfig, RunOutcome, Sim, SimConfig};
 
 #[derive(Default)]
@@ -74,6 +76,9 @@ struct Case {
     mtu: u16,
     up: usize,
     down: usize,
+    /// The client asks for ECN and the link, at 50 Mbit/s, CE-marks ECT packets
+    /// once this many wait in its queue.
+    ecn_mark: Option<usize>,
 }
 
 fn data(len: usize, salt: u8) -> Vec<u8> {
@@ -82,7 +87,8 @@ fn data(len: usize, salt: u8) -> Vec<u8> {
         .collect()
 }
 
-fn run(case: &Case) -> Result<(), String> {
+/// Runs the case; returns how many packets the link CE-marked.
+fn run(case: &Case) -> Result<u64, String> {
     let debug = std::env::var("SYNACK_DEBUG").is_ok();
     let mut cfg = StackConfig {
         mtu: case.mtu,
@@ -93,6 +99,11 @@ fn run(case: &Case) -> Result<(), String> {
     cfg.conn = ConnConfig {
         syn_retries: 12,
         synack_retries: 12,
+        ecn: if case.ecn_mark.is_some() {
+            EcnMode::Request
+        } else {
+            ConnConfig::default().ecn
+        },
         ..ConnConfig::default()
     };
     let mut sim: Sim<Stack> = Sim::with_config(SimConfig {
@@ -120,6 +131,14 @@ fn run(case: &Case) -> Result<(), String> {
         // is detectable; with more, TCP's 16-bit checksum can be fooled (seen at seed
         // 17202030571816426606 with three-byte corruption), which no stack can repair.
         .with_corrupt_max_bytes(1);
+    let link = match case.ecn_mark {
+        Some(k) => {
+            let mut l = link.with_bandwidth(50_000_000);
+            l.ecn_mark_threshold = Some(k);
+            l
+        }
+        None => link,
+    };
     sim.link(c, s, link);
 
     let up = Rc::new(data(case.up, 1));
@@ -206,7 +225,12 @@ fn run(case: &Case) -> Result<(), String> {
     if nc != 0 || ns != 0 {
         return Err(format!("connections left: client {nc}, server {ns}"));
     }
-    Ok(())
+    let marked = [(c, s), (s, c)]
+        .iter()
+        .filter_map(|&(a, b)| sim.link_stats(a, b))
+        .map(|st| st.ce_marked)
+        .sum();
+    Ok(marked)
 }
 
 /// Cases per property run: 48 in CI; `SYNACK_PROPTEST_CASES=N` for a soak, and
@@ -232,11 +256,47 @@ proptest! {
         up in 0usize..150_000,
         down in 0usize..150_000,
     ) {
-        let case = Case { seed, loss, dup, reorder, corrupt, mtu, up, down };
+        let case = Case { seed, loss, dup, reorder, corrupt, mtu, up, down, ecn_mark: None };
         if let Err(e) = run(&case) {
             prop_assert!(false, "seed {seed} loss {loss:.3} dup {dup:.3} reorder {reorder:.3} corrupt {corrupt:.3} mtu {mtu} up {up} down {down}: {e}");
         }
     }
+
+    /// With ECN on a bottleneck that CE-marks instead of dropping (RFC 3168), plus
+    /// some loss and reordering, the bytes still arrive exactly.
+    #[test]
+    fn ecn_over_a_marking_queue(
+        seed: u64,
+        loss in 0.0f64..0.05,
+        reorder in 0.0f64..0.05,
+        mark in 2usize..16,
+        up in 0usize..300_000,
+        down in 0usize..300_000,
+    ) {
+        let case = Case { seed, loss, dup: 0.0, reorder, corrupt: 0.0, mtu: 1500, up, down, ecn_mark: Some(mark) };
+        if let Err(e) = run(&case) {
+            prop_assert!(false, "ECN seed {seed} loss {loss:.3} reorder {reorder:.3} mark {mark} up {up} down {down}: {e}");
+        }
+    }
+}
+
+#[test]
+fn a_marking_queue_marks_and_the_bytes_arrive() {
+    // A 1 MiB transfer into a queue that marks at 4 packets: CE marks happen (the
+    // senders slow down through ECE/CWR rather than losses) and every byte arrives.
+    let case = Case {
+        seed: 11,
+        loss: 0.0,
+        dup: 0.0,
+        reorder: 0.0,
+        corrupt: 0.0,
+        mtu: 1500,
+        up: 1 << 20,
+        down: 64 << 10,
+        ecn_mark: Some(4),
+    };
+    let marked = run(&case).unwrap();
+    assert!(marked > 0, "no CE marks");
 }
 
 #[test]
@@ -250,6 +310,7 @@ fn heavy_loss_still_delivers_exactly() {
         mtu: 576,
         up: 300_000,
         down: 300_000,
+        ecn_mark: None,
     };
     run(&case).unwrap();
 }
@@ -265,6 +326,7 @@ fn jumbo_mtu_clean_link() {
         mtu: 9000,
         up: 1 << 20,
         down: 1 << 20,
+        ecn_mark: None,
     };
     run(&case).unwrap();
 }
@@ -284,6 +346,7 @@ fn simultaneous_recovery_acks_stay_acceptable() {
         mtu: 2126,
         up: 27119,
         down: 31632,
+        ecn_mark: None,
     };
     run(&case).unwrap();
 }
