@@ -6,8 +6,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use synack_proto::wire::{emit_packet, IpRepr, SeqNum, TcpFlags, TcpOptions, TcpRepr};
-use synack_proto::{Duration, Instant, Shutdown, Stack, StackConfig};
+use synack_proto::wire::{emit_packet, Ecn, IpRepr, SeqNum, TcpFlags, TcpOptions, TcpRepr};
+use synack_proto::{ConnConfig, Duration, EcnMode, Instant, Shutdown, Stack, StackConfig};
 
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
 
@@ -19,7 +19,9 @@ fn take<const N: usize>(data: &mut &[u8]) -> Option<[u8; N]> {
 
 fuzz_target!(|input: &[u8]| {
     let mut data = input;
-    let cfg = StackConfig { max_connections: 64, ..StackConfig::default() };
+    // The connection asks for ECN, so ECE/CWR and CE marks reach its ECN logic.
+    let conn_cfg = ConnConfig { ecn: EcnMode::Request, ..ConnConfig::default() };
+    let cfg = StackConfig { max_connections: 64, conn: conn_cfg, ..StackConfig::default() };
     let mut st = Stack::new(cfg, 7);
     st.add_address(LOCAL);
     let Ok(listener) = st.listen(SocketAddr::new(LOCAL, 80), 4) else { return };
@@ -54,6 +56,7 @@ fuzz_target!(|input: &[u8]| {
                     payload,
                 };
                 if let Some(ip) = IpRepr::new(src.ip(), dst.ip()) {
+                    let ip = ip.with_ecn(Ecn::from_bits(a >> 6));
                     let mut pkt = Vec::new();
                     emit_packet(&ip, &tcp, &mut pkt);
                     st.handle_packet(now, &pkt);
