@@ -354,7 +354,9 @@ pub enum EventKind {
         conn: ConnId,
         /// The new path MTU (IP header included).
         mtu: u16,
-        /// The new send MSS (payload bytes per segment).
+        /// The largest payload a segment may now carry (TCP options such as
+        /// timestamps come out of it; in SYN_SENT it caps the MSS the peer
+        /// will announce).
         mss: u16,
     },
     /// The event queue overflowed and this many events were discarded.
