@@ -6,7 +6,10 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use synack_proto::wire::{emit_packet, Ecn, IpRepr, SeqNum, TcpFlags, TcpOptions, TcpRepr};
+use synack_proto::wire::{
+    emit_icmp_packet, emit_packet, ChecksumMode, Ecn, IcmpRepr, IpRepr, SeqNum, TcpFlags,
+    TcpOptions, TcpRepr,
+};
 use synack_proto::{ConnConfig, Duration, EcnMode, Instant, Shutdown, Stack, StackConfig};
 
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
@@ -32,8 +35,37 @@ fuzz_target!(|input: &[u8]| {
     let mut rbuf = [0u8; 512];
     while let Some([op, a, b, c]) = take::<4>(&mut data) {
         match op % 8 {
+            // An ICMP error (type and code from the input) about a segment from
+            // one of our ports to one of a few peers.
+            3 => {
+                let Some(head) = take::<8>(&mut data) else { break };
+                let local = SocketAddr::new(LOCAL, [80, 4000, 81][usize::from(a % 3)]);
+                let remote = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1 + b % 3)), [5555, 5556, 40000][usize::from(c % 3)]);
+                let (Some(fwd), Some(back)) = (IpRepr::new(local.ip(), remote.ip()), IpRepr::new(remote.ip(), local.ip())) else { continue };
+                let tcp = TcpRepr {
+                    src_port: local.port(),
+                    dst_port: remote.port(),
+                    seq: SeqNum(u32::from_le_bytes([head[4], head[5], head[6], head[7]])),
+                    ack: SeqNum(0),
+                    flags: TcpFlags::ACK,
+                    window: 0,
+                    urgent: 0,
+                    options: TcpOptions::default(),
+                    payload: &[],
+                };
+                let mut quote = Vec::new();
+                emit_packet(&fwd, &tcp, &mut quote);
+                quote.truncate(20 + usize::from(head[3] % 32));
+                let raw = [head[0], head[1], 0, 0, 0, 0, head[2], head[3]];
+                if let Ok(msg) = IcmpRepr::parse(&raw, &back, ChecksumMode::Ignore) {
+                    let mut pkt = Vec::new();
+                    if emit_icmp_packet(&back, &IcmpRepr { quote: &quote, ..msg }, &mut pkt).is_ok() {
+                        st.handle_packet(now, &pkt);
+                    }
+                }
+            }
             // A segment from one of a few peers to one of a few ports.
-            0..=3 => {
+            0..=2 => {
                 let Some(head) = take::<12>(&mut data) else { break };
                 let len = usize::from(c % 64).min(data.len());
                 let (payload, rest) = data.split_at(len);

@@ -412,8 +412,12 @@ fn ecn_sysctls_ask_on_active_opens_and_fall_back() {
 
 #[test]
 fn unsupported_packets_and_options_are_not_run() {
-    let icmp = format!("{PASSIVE}+0 < icmp unreachable port_unreachable [1:1(0)]\n");
+    let icmp = format!("{PASSIVE}+0 > icmp unreachable port_unreachable [1:1(0)]\n");
     assert!(matches!(semantic(&icmp), Outcome::NotRun(r) if r.contains("ICMP")));
+    let icmp = format!("{PASSIVE}+0 < icmp unreachable martian_code [1:1(0)]\n");
+    assert!(matches!(semantic(&icmp), Outcome::NotRun(r) if r.contains("martian_code")));
+    let icmp = format!("{PASSIVE}+0 < icmp unreachable port_unreachable mtu 1000 [1:1(0)]\n");
+    assert!(matches!(semantic(&icmp), Outcome::NotRun(r) if r.contains("MTU")));
     let opt = PASSIVE.replace(
         "+0 write(4",
         "+0 setsockopt(4, IPPROTO_IP, IP_TTL, [3], 4) = 0\n+0 write(4",
@@ -472,4 +476,60 @@ fn cli_exit_status() {
     assert_eq!(synack_drill::run_cli(["--mode", "bogus", "x"]), 2);
     assert_eq!(synack_drill::run_cli(Vec::<String>::new()), 2);
     assert_eq!(synack_drill::run_cli(["/nonexistent/synack/drill/path"]), 1);
+}
+
+/// An active open the script answers with ICMP errors about the SYN.
+const ICMP_ACTIVE: &str = "\
+--tolerance_usecs=10000
+0 `sysctl -w net.inet.tcp.icmp_may_rst=MAY_RST`
++0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0 > S 0:0(0) <...>
++0.1 < icmp unreachable port_unreachable [1:1(0)]
++0 getsockopt(3, SOL_SOCKET, SO_ERROR, [0], [4]) = 0
++0.1 < icmp unreachable port_unreachable [0:0(0)]
++0 getsockopt(3, SOL_SOCKET, SO_ERROR, [WANT], [4]) = 0
+";
+
+#[test]
+fn icmp_errors_about_the_syn_run() {
+    // The quoted sequence number is mapped through the ISN: 1 is past the SYN
+    // and ignored (RFC 5927 4.1), 0 is the SYN.
+    let refused = ICMP_ACTIVE
+        .replace("MAY_RST", "1")
+        .replace("WANT", "ECONNREFUSED");
+    assert_eq!(semantic(&refused), Outcome::Passed);
+    // With icmp_may_rst=0 the error is soft: nothing to report yet.
+    let soft = ICMP_ACTIVE.replace("MAY_RST", "0").replace("WANT", "0");
+    assert_eq!(semantic(&soft), Outcome::Passed);
+    let wrong = ICMP_ACTIVE
+        .replace("MAY_RST", "0")
+        .replace("WANT", "ECONNREFUSED");
+    assert!(matches!(semantic(&wrong), Outcome::Failed(d) if d.line == 10));
+}
+
+#[test]
+fn icmp_frag_needed_shrinks_the_segments_in_flight() {
+    let text = "\
+--tolerance_usecs=10000
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0.1 < S 0:0(0) win 65535 <mss 1460>
++0 > S. 0:0(0) ack 1 <mss 1460>
++0.1 < . 1:1(0) ack 1 win 65535
++0 accept(3, ..., ...) = 4
++0 setsockopt(4, IPPROTO_TCP, TCP_NODELAY, [1], 4) = 0
++0 write(4, ..., 2000) = 2000
++0 > . 1:1461(1460) ack 1
++0 > P. 1461:2001(540) ack 1
++0.01 < icmp unreachable frag_needed mtu 1000 [1:1461(1460)]
++0 > . 1:961(960) ack 1
++0 > . 961:1921(960) ack 1
++0 > P. 1921:2001(80) ack 1
++0.1 < . 1:1(0) ack 2001 win 65535
+";
+    assert_eq!(semantic(text), Outcome::Passed);
 }

@@ -180,6 +180,20 @@ pub struct ConnConfig {
     /// at the cost of a duplicate FIN when the two FINs only crossed. Off by default:
     /// Linux and RFC 9293 3.10.7.4 send a plain `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`.
     pub fin_on_every_ack: bool,
+    /// An ICMP error that RFC 1122 4.2.3.9 calls hard (protocol or port
+    /// unreachable; also administratively prohibited, and time exceeded in
+    /// transit, as FreeBSD and Linux treat them) aborts a connection that is
+    /// still opening (SYN_SENT, SYN_RCVD), as FreeBSD's `net.inet.tcp.icmp_may_rst=1`
+    /// (its default; Linux always does). `false` records it as a soft error
+    /// instead. In synchronized states every ICMP error is soft (RFC 5927 5.2).
+    pub icmp_may_rst: bool,
+    /// When an ICMP Packet Too Big (or fragmentation needed) lowers the path
+    /// MTU while our SYN or SYN,ACK may still be sent again, the MSS option
+    /// of the next one is lowered to fit the path, so the peer's segments fit
+    /// too (Linux's `tcp_advertise_mss`; FreeBSD for IPv6). `false` keeps the
+    /// option at what the link can receive, as RFC 1191 3.1 and RFC 6691
+    /// define it (FreeBSD for IPv4). The segments we send fit the path either way.
+    pub syn_mss_follows_path_mtu: bool,
 }
 
 impl Default for ConnConfig {
@@ -220,6 +234,8 @@ impl Default for ConnConfig {
             rst_challenge: true,
             syn_challenge: true,
             fin_on_every_ack: false,
+            icmp_may_rst: true,
+            syn_mss_follows_path_mtu: true,
         }
     }
 }
@@ -243,6 +259,12 @@ pub struct StackConfig {
     pub trace: bool,
     /// Ephemeral port range (Linux: 32768..=60999).
     pub ephemeral_ports: (u16, u16),
+    /// The least IPv4 path MTU an ICMP "fragmentation needed" can bring a
+    /// connection down to (Linux's `min_pmtu`: 552). RFC 1191 3 only forbids
+    /// going below 68; a higher floor keeps a forged message from shrinking
+    /// segments to a few bytes (RFC 5927 7). IPv6 never goes below its
+    /// minimum link MTU, 1280 (RFC 8201 4).
+    pub min_path_mtu: u16,
 }
 
 impl Default for StackConfig {
@@ -256,6 +278,7 @@ impl Default for StackConfig {
             max_events: 1 << 16,
             trace: true,
             ephemeral_ports: (32768, 60999),
+            min_path_mtu: 552,
         }
     }
 }

@@ -6,7 +6,10 @@ use core::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ConnError {
-    /// The peer answered our SYN with RST (RFC 9293 3.10.7.3).
+    /// The peer answered our SYN with RST (RFC 9293 3.10.7.3), or while the
+    /// connection was opening an ICMP error said its port or protocol is
+    /// unreachable or the communication administratively prohibited
+    /// (ECONNREFUSED, as Linux and FreeBSD report them).
     Refused,
     /// The peer reset an established connection.
     Reset,
@@ -16,6 +19,17 @@ pub enum ConnError {
     Aborted,
     /// The stack was closed.
     StackClosed,
+    /// An ICMP error said the peer's host cannot be reached (host unreachable,
+    /// time exceeded and similar codes; EHOSTUNREACH): reported when the
+    /// connection times out after such an error, or when the error aborts an
+    /// opening connection.
+    HostUnreachable,
+    /// An ICMP error said the peer's network cannot be reached (ENETUNREACH),
+    /// reported as [`ConnError::HostUnreachable`] is.
+    NetworkUnreachable,
+    /// An ICMP Parameter Problem said a router could not process our packets'
+    /// headers (EPROTO), reported as [`ConnError::HostUnreachable`] is.
+    ProtocolError,
 }
 
 impl fmt::Display for ConnError {
@@ -26,6 +40,9 @@ impl fmt::Display for ConnError {
             ConnError::TimedOut => "connection timed out",
             ConnError::Aborted => "connection aborted",
             ConnError::StackClosed => "stack closed",
+            ConnError::HostUnreachable => "no route to host",
+            ConnError::NetworkUnreachable => "network unreachable",
+            ConnError::ProtocolError => "protocol error",
         })
     }
 }

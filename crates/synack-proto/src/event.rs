@@ -5,8 +5,8 @@
 use crate::error::ConnError;
 use crate::state::State;
 use crate::time::Instant;
-use std::net::SocketAddr;
-use synack_wire::{SeqNum, TcpFlags, TcpOptions, WireError};
+use std::net::{IpAddr, SocketAddr};
+use synack_wire::{IcmpMessage, SeqNum, TcpFlags, TcpOptions, WireError};
 
 /// A connection handle: a slot index and a generation, so a stale handle
 /// to a reused slot is detected.
@@ -136,6 +136,30 @@ pub enum DropReason {
     /// A segment whose timestamp is older than the last one accepted: an old
     /// duplicate (PAWS, RFC 7323 5.3); answered with ACK.
     PawsRejected,
+    /// An ICMP or ICMPv6 message that did not parse, or whose quoted packet
+    /// is not a TCP segment synack can identify (too short, not TCP, a later
+    /// fragment, the wrong IP version).
+    IcmpMalformed(WireError),
+    /// An ICMP message that is not an error (echo and other queries): TCP has
+    /// no use for it.
+    IcmpNotError,
+    /// An ICMP Source Quench: ignored (RFC 6633 2: TCP MUST silently discard it).
+    IcmpSourceQuench,
+    /// An ICMP Redirect: it changes the route, which is not TCP's business
+    /// (RFC 1122 3.2.2.2); synack keeps no route cache to update.
+    IcmpRedirect,
+    /// An ICMP error type or code with no meaning for TCP.
+    IcmpUnknownCode,
+    /// An ICMP error quoting a segment of no connection (or one in TIME_WAIT).
+    IcmpNoConnection,
+    /// An ICMP error whose quoted sequence number is outside SND.UNA to
+    /// SND.MAX - 1, so not about a segment in flight: a stale or forged
+    /// message (RFC 5927 4.1).
+    IcmpSeqOutOfWindow,
+    /// A Packet Too Big (or fragmentation needed) reporting an MTU no lower
+    /// than the connection's path MTU: a path MTU is never raised by ICMP
+    /// (RFC 1191 3, RFC 8201 4).
+    IcmpMtuNotLower,
 }
 
 /// What caused a state change.
@@ -187,6 +211,10 @@ pub enum Cause {
     StackClosed,
     /// A new SYN reused a TIME_WAIT connection (RFC 6191).
     TimeWaitReuse,
+    /// An ICMP error (port or protocol unreachable, administratively
+    /// prohibited, time exceeded in transit) ended an opening connection
+    /// (RFC 1122 4.2.3.9, RFC 5927 5.2; `ConnConfig::icmp_may_rst`).
+    IcmpError,
 }
 
 /// The timers of a connection.
@@ -293,6 +321,43 @@ pub enum EventKind {
         conn: ConnId,
         /// The error.
         error: ConnError,
+    },
+    /// An ICMP or ICMPv6 error message arrived and parsed. What came of it
+    /// follows: a `Dropped` event, a `SoftError`, a `PathMtuReduced`, or a
+    /// `ConnectionError` and a state change with [`Cause::IcmpError`].
+    IcmpReceived {
+        /// The connection whose segment it quotes, if any.
+        conn: Option<ConnId>,
+        /// Who sent it (a router on the path, or the peer).
+        from: IpAddr,
+        /// Type, code and fields.
+        message: IcmpMessage,
+        /// The quoted segment's connection, seen from this stack, when the
+        /// quote parsed.
+        tuple: Option<FourTuple>,
+        /// The quoted segment's sequence number, when the quote parsed.
+        seq: Option<SeqNum>,
+    },
+    /// A soft ICMP error was recorded on a connection (RFC 1122 4.2.3.9): the
+    /// connection goes on, and reports this error rather than `TimedOut` if
+    /// it later times out.
+    SoftError {
+        /// The connection.
+        conn: ConnId,
+        /// The error it would report.
+        error: ConnError,
+    },
+    /// A Packet Too Big (or fragmentation needed) lowered the path MTU of a
+    /// connection (RFC 1191, RFC 8201): it now sends smaller segments.
+    PathMtuReduced {
+        /// The connection.
+        conn: ConnId,
+        /// The new path MTU (IP header included).
+        mtu: u16,
+        /// The largest payload a segment may now carry (TCP options such as
+        /// timestamps come out of it; in SYN_SENT it caps the MSS the peer
+        /// will announce).
+        mss: u16,
     },
     /// The event queue overflowed and this many events were discarded.
     EventsLost {

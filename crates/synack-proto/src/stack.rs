@@ -11,6 +11,7 @@ use crate::event::{
     Cause, ConnId, DropReason, Event, EventKind, FourTuple, ListenerId, SegmentSummary, SendReason,
 };
 use crate::hash::TableHash;
+use crate::icmp::{self, IcmpAction, IcmpEffect};
 use crate::sink::Sink;
 use crate::state::State;
 use crate::tcb::{Disposition, OutSegment, Owner, SegCtx, Tcb};
@@ -20,7 +21,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use synack_wire::{ChecksumMode, Ecn, IpRepr, SeqNum, TcpFlags, TcpOptions, TcpRepr};
+use synack_wire::{ChecksumMode, Ecn, IpRepr, SeqNum, TcpFlags, TcpOptions, TcpRepr, WireError};
 
 /// Which half of a connection to shut down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +153,9 @@ pub struct StackStats {
     pub active_opens: u64,
     /// Connections opened passively (handshakes completed).
     pub passive_opens: u64,
+    /// ICMP and ICMPv6 messages that parsed, whatever came of them (those
+    /// ignored are also counted in `drops`).
+    pub icmp_in: u64,
     /// Every drop, by reason.
     pub drops: BTreeMap<DropReason, u64>,
 }
@@ -1157,6 +1161,10 @@ impl Stack {
         self.refill_challenge(now);
         let (ip, seg) = match synack_wire::parse_packet(packet, ChecksumMode::Verify) {
             Ok(x) => x,
+            Err(WireError::NotTcp) => {
+                self.handle_icmp(now, packet);
+                return;
+            }
             Err(e) => {
                 self.drop_pkt(now, None, None, DropReason::Malformed(e));
                 return;
@@ -1222,6 +1230,75 @@ impl Stack {
                 }
             }
         }
+    }
+
+    /// A packet that is not TCP: an ICMP or ICMPv6 error about one of our
+    /// segments (RFC 1122 4.2.3.9, RFC 4443 2.4), or something for no one.
+    fn handle_icmp(&mut self, now: Instant, packet: &[u8]) {
+        let (ip, msg) = match synack_wire::parse_icmp_packet(packet, ChecksumMode::Verify) {
+            Ok(x) => x,
+            Err(WireError::NotIcmp) => {
+                // Neither TCP nor ICMP (UDP, ...): counted as before, not TCP.
+                self.drop_pkt(now, None, None, DropReason::Malformed(WireError::NotTcp));
+                return;
+            }
+            Err(e) => {
+                self.drop_pkt(now, None, None, DropReason::IcmpMalformed(e));
+                return;
+            }
+        };
+        self.stats.icmp_in += 1;
+        if !self.addrs.contains(&ip.dst()) {
+            self.drop_pkt(now, None, None, DropReason::NotOurAddress);
+            return;
+        }
+        // The quoted segment went from us to the peer: its source is our end.
+        let quote = msg.quoted_tcp();
+        let tuple = quote.ok().map(|q| FourTuple {
+            local: q.src,
+            remote: q.dst,
+        });
+        let conn = tuple.and_then(|t| self.demux_get(&t));
+        self.sink.push(
+            now,
+            EventKind::IcmpReceived {
+                conn,
+                from: ip.src(),
+                message: msg.message,
+                tuple,
+                seq: quote.ok().map(|q| q.seq),
+            },
+        );
+        let effect = match icmp::classify(&msg.message) {
+            Ok(e) => e,
+            Err(reason) => {
+                self.drop_pkt(now, conn, None, reason);
+                return;
+            }
+        };
+        let q = match quote {
+            Ok(q) => q,
+            Err(e) => {
+                self.drop_pkt(now, None, None, DropReason::IcmpMalformed(e));
+                return;
+            }
+        };
+        let (Some(id), Some(tuple)) = (conn, tuple) else {
+            self.drop_pkt(now, None, None, DropReason::IcmpNoConnection);
+            return;
+        };
+        let action = match effect {
+            IcmpEffect::Fatal(e) => IcmpAction::Fatal(e),
+            IcmpEffect::Soft(e) => IcmpAction::Soft(e),
+            IcmpEffect::TooBig(reported) => IcmpAction::PathMtu(icmp::path_mtu(
+                tuple.remote.is_ipv4(),
+                reported,
+                q.ip_len,
+                self.cfg.min_path_mtu,
+            )),
+        };
+        let disp = self.with_tcb(id, now, |t, ctx| t.on_icmp(action, q.seq, ctx));
+        self.dispose(id, &tuple, disp.unwrap_or(Disposition::Done));
     }
 
     fn tcb_any(&self, id: ConnId) -> Option<&Tcb> {

@@ -15,6 +15,7 @@ use crate::error::{ConnError, Error};
 use crate::event::{
     Cause, ConnId, DropReason, EventKind, FourTuple, ListenerId, SendReason, TimerKind,
 };
+use crate::icmp::IcmpAction;
 use crate::rtt::{RtoBounds, RttEstimator};
 use crate::sink::Sink;
 use crate::state::State;
@@ -105,6 +106,9 @@ pub(crate) struct Tcb {
     /// changes on this connection (Nagle, keepalive, user timeout).
     pub(crate) cfg: Arc<ConnConfig>,
     pub(crate) error: Option<ConnError>,
+    /// The last soft ICMP error (RFC 1122 4.2.3.9), reported instead of
+    /// `TimedOut` if the connection times out; cleared by an ACK of new data.
+    soft_error: Option<ConnError>,
     pub(crate) counters: Counters,
 
     // Send sequence space (RFC 9293 3.3.1).
@@ -150,6 +154,9 @@ pub(crate) struct Tcb {
     pub(crate) snd_mss: u16,
     /// MSS we advertised.
     pub(crate) our_mss: u16,
+    /// The largest payload the path carries, from the link MTU and ICMP
+    /// Packet Too Big messages (RFC 1191, RFC 8201); caps `snd_mss`.
+    path_mss: u16,
     /// Both sides sent the window scale option (RFC 7323 2.2).
     pub(crate) ws_enabled: bool,
     pub(crate) ts_enabled: bool,
@@ -292,6 +299,7 @@ impl Tcb {
             },
             cfg,
             error: None,
+            soft_error: None,
             counters: Counters::default(),
             iss,
             snd_una: iss,
@@ -318,6 +326,7 @@ impl Tcb {
             read_closed: false,
             snd_mss: 536,
             our_mss,
+            path_mss: our_mss,
             ws_enabled: false,
             ts_enabled: false,
             ts_recent: 0,
@@ -523,6 +532,12 @@ impl Tcb {
     }
 
     fn fail(&mut self, err: ConnError, cause: Cause, ctx: &mut SegCtx<'_>) {
+        // RFC 1122 4.2.3.9: a soft error is reported when the connection gives up
+        // (Linux `tcp_write_err`: EHOSTUNREACH rather than ETIMEDOUT).
+        let err = match (err, self.soft_error) {
+            (ConnError::TimedOut, Some(soft)) => soft,
+            _ => err,
+        };
         if self.error.is_none() {
             self.error = Some(err);
             ctx.sink.push(
@@ -605,7 +620,7 @@ impl Tcb {
         };
         // The floor applies to what the peer claims, never beyond what our link carries.
         let peer_mss = o.mss.unwrap_or(default_mss).max(MIN_SND_MSS);
-        self.snd_mss = peer_mss.min(self.our_mss);
+        self.snd_mss = peer_mss.min(self.our_mss).min(self.path_mss);
         // RFC 7323 2.2: scaling only if both sides sent the option; shift at most 14 (2.3).
         // A SYN,ACK carrying an option answers one of our SYNs that offered it, even
         // after `syn_rexmit_drop_options` struck it from later ones (the peer may only
@@ -1259,6 +1274,9 @@ impl Tcb {
         self.tx.drain(..data);
         self.counters.bytes_acked += data as u64;
         self.snd_una = ack;
+        // Something got through: forget a soft error (Linux `tcp_ack`, FreeBSD
+        // `tcp_xmit_timer`), it no longer explains a later timeout.
+        self.soft_error = None;
         if self.snd_nxt.lt(ack) {
             self.snd_nxt = ack;
         }
@@ -1710,6 +1728,117 @@ impl Tcb {
             State::FinWait2 => self.set_state(State::TimeWait, Cause::RecvFin, ctx),
             _ => {}
         }
+    }
+
+    // ----- ICMP ----------------------------------------------------------
+
+    /// An ICMP or ICMPv6 error quoting this connection's segment with
+    /// sequence number `seq` (the stack classified it and found the connection).
+    pub(crate) fn on_icmp(
+        &mut self,
+        action: IcmpAction,
+        seq: SeqNum,
+        ctx: &mut SegCtx<'_>,
+    ) -> Disposition {
+        match self.state {
+            State::Closed | State::Listen => {
+                self.drop_seg(ctx, DropReason::Closed);
+                return Disposition::Done;
+            }
+            State::TimeWait => {
+                // Nothing is in flight; FreeBSD skips TIME_WAIT connections too.
+                self.drop_seg(ctx, DropReason::IcmpNoConnection);
+                return Disposition::Done;
+            }
+            _ => {}
+        }
+        // RFC 5927 4.1: act only on an error about a segment in flight,
+        // SND.UNA =< SEG.SEQ < SND.NXT (SND.MAX here: SND.NXT goes back on a
+        // retransmission timeout), which a blind attacker has to guess.
+        if !(seq.ge(self.snd_una) && seq.lt(self.snd_max)) {
+            self.drop_seg(ctx, DropReason::IcmpSeqOutOfWindow);
+            return Disposition::Done;
+        }
+        match action {
+            IcmpAction::Fatal(err) if !self.state.is_synchronized() && self.cfg.icmp_may_rst => {
+                // RFC 1122 4.2.3.9: a hard error SHOULD abort the connection; RFC 5927
+                // 5.2: only one that is not yet synchronized.
+                if let (State::SynReceived, Origin::Passive(_)) = (self.state, self.origin) {
+                    // A listener's half-open entry has no application to tell: it goes
+                    // quietly (Linux drops the request socket).
+                    self.set_state(State::Closed, Cause::IcmpError, ctx);
+                    return Disposition::BackToListen;
+                }
+                self.fail(err, Cause::IcmpError, ctx);
+            }
+            IcmpAction::Fatal(err) | IcmpAction::Soft(err) => {
+                // RFC 1122 4.2.3.9: soft errors MUST NOT abort the connection, and
+                // RFC 5927 5.2 treats hard ones as soft once synchronized: recorded,
+                // reported if the connection times out.
+                self.soft_error = Some(err);
+                ctx.sink.push(
+                    ctx.now,
+                    EventKind::SoftError {
+                        conn: self.id,
+                        error: err,
+                    },
+                );
+            }
+            IcmpAction::PathMtu(mtu) => self.path_mtu_reduced(mtu, ctx),
+        }
+        Disposition::Done
+    }
+
+    /// RFC 1191 6.4, RFC 8201 5: the path MTU is now `mtu`.
+    fn path_mtu_reduced(&mut self, mtu: u16, ctx: &mut SegCtx<'_>) {
+        let overhead = if self.tuple().remote.is_ipv4() {
+            40
+        } else {
+            60
+        };
+        let path_mss = mtu.saturating_sub(overhead).max(1);
+        if path_mss >= self.path_mss {
+            // RFC 1191 3, RFC 8201 4: a Packet Too Big never raises the estimate, and
+            // one that does not lower it changes nothing (RFC 1191 6.4: not one
+            // retransmission per message about the same burst).
+            self.drop_seg(ctx, DropReason::IcmpMtuNotLower);
+            return;
+        }
+        self.path_mss = path_mss;
+        if self.cfg.syn_mss_follows_path_mtu
+            && matches!(self.state, State::SynSent | State::SynReceived)
+        {
+            // The SYN (SYN,ACK) sent again advertises what the path carries.
+            self.our_mss = self.our_mss.min(path_mss);
+        }
+        if self.state != State::SynSent {
+            // RFC 6691: timestamps take their 12 octets from the payload.
+            let mss = path_mss
+                .saturating_sub(if self.ts_enabled { 12 } else { 0 })
+                .max(1);
+            if mss < self.snd_mss {
+                self.snd_mss = mss;
+                if self.syn_acked() && self.snd_max.gt(self.snd_una) {
+                    // RFC 1191 6.4: the segment was dropped; retransmit at once in
+                    // segments that fit, without counting it as congestion: cwnd and
+                    // the RTO stay (Linux `tcp_simple_retransmit`). Karn's rule
+                    // applies to what is sent again.
+                    self.snd_nxt = self.snd_una;
+                    self.rtt_probe = None;
+                    if self.ts_enabled {
+                        self.ts_rtt_from = Some(self.ts_now(ctx.now));
+                    }
+                }
+            }
+        }
+        ctx.sink.push(
+            ctx.now,
+            EventKind::PathMtuReduced {
+                conn: self.id,
+                mtu,
+                mss: path_mss,
+            },
+        );
     }
 
     // ----- user calls ----------------------------------------------------

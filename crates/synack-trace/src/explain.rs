@@ -71,6 +71,9 @@ pub fn cause_text(c: Cause, lang: Lang) -> &'static str {
             Cause::BadAck => "an ACK for something never sent arrived (answered with RST)",
             Cause::StackClosed => "the stack was closed",
             Cause::TimeWaitReuse => "a new SYN reused the TIME_WAIT connection (RFC 6191)",
+            Cause::IcmpError => {
+                "an ICMP error (unreachable, prohibited, time exceeded) ended the connection attempt"
+            }
             _ => "another cause",
         },
         Lang::Zh => match c {
@@ -96,6 +99,7 @@ pub fn cause_text(c: Cause, lang: Lang) -> &'static str {
             Cause::BadAck => "收到了确认从未发送内容的 ACK（以 RST 回应）",
             Cause::StackClosed => "协议栈已关闭",
             Cause::TimeWaitReuse => "新的 SYN 复用了 TIME_WAIT 连接（RFC 6191）",
+            Cause::IcmpError => "ICMP 差错（不可达、被禁止、超时）终止了连接尝试",
             _ => "其他原因",
         },
     }
@@ -126,6 +130,7 @@ pub fn cause_name(c: Cause) -> &'static str {
         Cause::BadAck => "bad_ack",
         Cause::StackClosed => "stack_closed",
         Cause::TimeWaitReuse => "time_wait_reuse",
+        Cause::IcmpError => "icmp_error",
         _ => "other",
     }
 }
@@ -224,6 +229,8 @@ fn wire_text(k: WireError, lang: Lang) -> &'static str {
             WireError::BadOption => "a malformed TCP option",
             WireError::BadTcpChecksum => "bad TCP checksum (corrupted on the way)",
             WireError::BadAddress => "an address that cannot be a TCP endpoint",
+            WireError::NotIcmp => "not ICMP",
+            WireError::BadIcmpChecksum => "bad ICMP checksum (corrupted on the way)",
             _ => "a wire error",
         },
         Lang::Zh => match k {
@@ -239,6 +246,8 @@ fn wire_text(k: WireError, lang: Lang) -> &'static str {
             WireError::BadOption => "TCP 选项格式错误",
             WireError::BadTcpChecksum => "TCP 校验和错误（传输中损坏）",
             WireError::BadAddress => "不能作为 TCP 端点的地址",
+            WireError::NotIcmp => "不是 ICMP",
+            WireError::BadIcmpChecksum => "ICMP 校验和错误（传输中损坏）",
             _ => "线路格式错误",
         },
     }
@@ -258,6 +267,8 @@ fn wire_name(k: WireError) -> &'static str {
         WireError::BadOption => "bad_option",
         WireError::BadTcpChecksum => "bad_tcp_checksum",
         WireError::BadAddress => "bad_address",
+        WireError::NotIcmp => "not_icmp",
+        WireError::BadIcmpChecksum => "bad_icmp_checksum",
         _ => "other",
     }
 }
@@ -296,6 +307,20 @@ pub fn drop_reason_text(r: DropReason, lang: Lang) -> String {
             DropReason::PawsRejected => {
                 "its timestamp is older than the last one accepted: an old duplicate, dropped and answered with an ACK (PAWS, RFC 7323)"
             }
+            DropReason::IcmpMalformed(k) => {
+                return format!("malformed ICMP message or quote: {}", wire_text(k, lang))
+            }
+            DropReason::IcmpNotError => "an ICMP message that is not an error: nothing for TCP",
+            DropReason::IcmpSourceQuench => "an ICMP Source Quench is ignored (RFC 6633)",
+            DropReason::IcmpRedirect => "an ICMP Redirect changes routes, not TCP connections",
+            DropReason::IcmpUnknownCode => "an ICMP error type or code with no meaning for TCP",
+            DropReason::IcmpNoConnection => "an ICMP error about a segment of no connection",
+            DropReason::IcmpSeqOutOfWindow => {
+                "an ICMP error quoting a sequence number not in flight: stale or forged (RFC 5927)"
+            }
+            DropReason::IcmpMtuNotLower => {
+                "a Packet Too Big that does not lower the path MTU (RFC 1191, RFC 8201)"
+            }
             _ => "another reason",
         },
         Lang::Zh => match r {
@@ -323,6 +348,18 @@ pub fn drop_reason_text(r: DropReason, lang: Lang) -> String {
             DropReason::PawsRejected => {
                 "时间戳早于上次接受的时间戳：旧的重复报文段，丢弃并以 ACK 回应（PAWS，RFC 7323）"
             }
+            DropReason::IcmpMalformed(k) => {
+                return format!("格式错误的 ICMP 报文或引用：{}", wire_text(k, lang))
+            }
+            DropReason::IcmpNotError => "不是差错报文的 ICMP：与 TCP 无关",
+            DropReason::IcmpSourceQuench => "ICMP 源抑制被忽略（RFC 6633）",
+            DropReason::IcmpRedirect => "ICMP 重定向改变的是路由，不是 TCP 连接",
+            DropReason::IcmpUnknownCode => "对 TCP 没有意义的 ICMP 差错类型或代码",
+            DropReason::IcmpNoConnection => "ICMP 差错引用的报文段不属于任何连接",
+            DropReason::IcmpSeqOutOfWindow => {
+                "ICMP 差错引用的序号不在发送中的范围内：过时或伪造（RFC 5927）"
+            }
+            DropReason::IcmpMtuNotLower => "没有降低路径 MTU 的“报文过大”消息（RFC 1191、RFC 8201）",
             _ => "其他原因",
         },
     };
@@ -354,6 +391,14 @@ pub fn drop_reason_name(r: DropReason) -> String {
         DropReason::ChallengeAckLimited => "challenge_ack_limited",
         DropReason::Closed => "closed",
         DropReason::PawsRejected => "paws_rejected",
+        DropReason::IcmpMalformed(k) => return format!("icmp_malformed:{}", wire_name(k)),
+        DropReason::IcmpNotError => "icmp_not_error",
+        DropReason::IcmpSourceQuench => "icmp_source_quench",
+        DropReason::IcmpRedirect => "icmp_redirect",
+        DropReason::IcmpUnknownCode => "icmp_unknown_code",
+        DropReason::IcmpNoConnection => "icmp_no_connection",
+        DropReason::IcmpSeqOutOfWindow => "icmp_seq_out_of_window",
+        DropReason::IcmpMtuNotLower => "icmp_mtu_not_lower",
         _ => "other",
     };
     s.to_string()
@@ -433,6 +478,13 @@ pub fn conn_error_text(e: ConnError, lang: Lang) -> &'static str {
             ConnError::TimedOut => "connection timed out",
             ConnError::Aborted => "connection aborted by the application",
             ConnError::StackClosed => "the stack was closed",
+            ConnError::HostUnreachable => "no route to host: an ICMP error said the host cannot be reached",
+            ConnError::NetworkUnreachable => {
+                "network unreachable: an ICMP error said the network cannot be reached"
+            }
+            ConnError::ProtocolError => {
+                "protocol error: an ICMP Parameter Problem said a router could not process the headers"
+            }
             _ => "connection failed",
         },
         Lang::Zh => match e {
@@ -441,6 +493,9 @@ pub fn conn_error_text(e: ConnError, lang: Lang) -> &'static str {
             ConnError::TimedOut => "连接超时",
             ConnError::Aborted => "连接被应用中止",
             ConnError::StackClosed => "协议栈已关闭",
+            ConnError::HostUnreachable => "主机不可达：ICMP 差错表明无法到达该主机",
+            ConnError::NetworkUnreachable => "网络不可达：ICMP 差错表明无法到达该网络",
+            ConnError::ProtocolError => "协议错误：ICMP 参数问题表明路由器无法处理首部",
             _ => "连接失败",
         },
     }
@@ -454,6 +509,9 @@ pub(crate) fn conn_error_name(e: ConnError) -> &'static str {
         ConnError::TimedOut => "timed_out",
         ConnError::Aborted => "aborted",
         ConnError::StackClosed => "stack_closed",
+        ConnError::HostUnreachable => "host_unreachable",
+        ConnError::NetworkUnreachable => "network_unreachable",
+        ConnError::ProtocolError => "protocol_error",
         _ => "other",
     }
 }

@@ -7,6 +7,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// IP protocol number of TCP.
 pub const PROTO_TCP: u8 = 6;
+/// IP protocol number of ICMP (RFC 792).
+pub const PROTO_ICMP: u8 = 1;
+/// IPv6 next-header value of ICMPv6 (RFC 4443).
+pub const PROTO_ICMPV6: u8 = 58;
 
 /// Length of an IPv4 header without options.
 pub const IPV4_HEADER_LEN: usize = 20;
@@ -504,6 +508,17 @@ impl Ipv4Repr {
     /// ([`WireError::IpOptions`]), fragmentation ([`WireError::Fragment`]),
     /// protocol ([`WireError::NotTcp`]) and addresses ([`WireError::BadAddress`]).
     pub fn parse(bytes: &[u8], mode: ChecksumMode) -> Result<(Ipv4Repr, &[u8]), WireError> {
+        Ipv4Repr::parse_carrying(bytes, mode, PROTO_TCP, WireError::NotTcp)
+    }
+
+    /// [`Ipv4Repr::parse`] for a packet carrying `protocol` rather than TCP:
+    /// the same checks in the same order, with `wrong` where the protocol differs.
+    pub(crate) fn parse_carrying(
+        bytes: &[u8],
+        mode: ChecksumMode,
+        protocol: u8,
+        wrong: WireError,
+    ) -> Result<(Ipv4Repr, &[u8]), WireError> {
         let first = *bytes.first().ok_or(WireError::Truncated)?;
         if first >> 4 != 4 {
             return Err(WireError::BadIpVersion);
@@ -521,8 +536,8 @@ impl Ipv4Repr {
         if p.more_frags() || p.frag_offset() != 0 {
             return Err(WireError::Fragment);
         }
-        if p.protocol() != PROTO_TCP {
-            return Err(WireError::NotTcp);
+        if p.protocol() != protocol {
+            return Err(wrong);
         }
         let (src, dst) = (p.src_addr(), p.dst_addr());
         // RFC 9293 3.10.7.2 / RFC 1122 4.2.3.10: segments from or to a
@@ -554,6 +569,11 @@ impl Ipv4Repr {
     /// # Panics
     /// If `buf` is shorter than 20 bytes.
     pub fn emit(&self, buf: &mut [u8], payload_len: usize) {
+        self.emit_carrying(buf, payload_len, PROTO_TCP);
+    }
+
+    /// [`Ipv4Repr::emit`] for a payload of `protocol` rather than TCP.
+    pub(crate) fn emit_carrying(&self, buf: &mut [u8], payload_len: usize, protocol: u8) {
         debug_assert!(payload_len <= usize::from(u16::MAX) - IPV4_HEADER_LEN);
         let total = u16::try_from(payload_len.saturating_add(IPV4_HEADER_LEN)).unwrap_or(u16::MAX);
         let mut p = Ipv4Packet::new_unchecked(&mut buf[..IPV4_HEADER_LEN]);
@@ -563,7 +583,7 @@ impl Ipv4Repr {
         p.set_ident(self.ident);
         p.set_flags_and_frag(self.dont_frag, false, 0);
         p.set_ttl(self.ttl);
-        p.set_protocol(PROTO_TCP);
+        p.set_protocol(protocol);
         p.set_src_addr(self.src);
         p.set_dst_addr(self.dst);
         p.fill_checksum();
@@ -723,12 +743,25 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
 /// segments left) and chains longer than [`MAX_IPV6_EXTENSION_HEADERS`] are
 /// [`WireError::UnsupportedExtension`]. No Next Header and every other
 /// upper-layer protocol are [`WireError::NotTcp`].
-pub fn skip_extension_headers(mut next: u8, payload: &[u8]) -> Result<&[u8], WireError> {
+pub fn skip_extension_headers(next: u8, payload: &[u8]) -> Result<&[u8], WireError> {
+    skip_to(next, payload, next_header::TCP, WireError::NotTcp)
+}
+
+/// [`skip_extension_headers`] looking for the upper-layer protocol `want`
+/// rather than TCP, with `wrong` for any other upper layer.
+pub(crate) fn skip_to(
+    mut next: u8,
+    payload: &[u8],
+    want: u8,
+    wrong: WireError,
+) -> Result<&[u8], WireError> {
     use next_header as nh;
     let mut rest = payload;
     for i in 0..=MAX_IPV6_EXTENSION_HEADERS {
+        if next == want {
+            return Ok(rest);
+        }
         let len = match next {
-            nh::TCP => return Ok(rest),
             nh::HOP_BY_HOP if i != 0 => {
                 // RFC 8200 4.1: Hop-by-Hop must immediately follow the IPv6 header.
                 return Err(WireError::UnsupportedExtension);
@@ -763,7 +796,7 @@ pub fn skip_extension_headers(mut next: u8, payload: &[u8]) -> Result<&[u8], Wir
             | nh::EXPERIMENT_1
             | nh::EXPERIMENT_2 => return Err(WireError::UnsupportedExtension),
             // RFC 8200 4.7 (No Next Header) and any other upper layer.
-            _ => return Err(WireError::NotTcp),
+            _ => return Err(wrong),
         };
         rest = rest.get(len..).ok_or(WireError::Truncated)?;
     }
@@ -779,6 +812,16 @@ impl Ipv6Repr {
     /// [`skip_extension_headers`]), then addresses ([`WireError::BadAddress`]).
     /// IPv6 has no header checksum.
     pub fn parse(bytes: &[u8]) -> Result<(Ipv6Repr, &[u8]), WireError> {
+        Ipv6Repr::parse_carrying(bytes, next_header::TCP, WireError::NotTcp)
+    }
+
+    /// [`Ipv6Repr::parse`] for a packet whose upper layer is `want` rather
+    /// than TCP: the same checks in the same order, with `wrong` for another.
+    pub(crate) fn parse_carrying(
+        bytes: &[u8],
+        want: u8,
+        wrong: WireError,
+    ) -> Result<(Ipv6Repr, &[u8]), WireError> {
         let first = *bytes.first().ok_or(WireError::Truncated)?;
         if first >> 4 != 6 {
             return Err(WireError::BadIpVersion);
@@ -787,7 +830,7 @@ impl Ipv6Repr {
         let payload = bytes
             .get(IPV6_HEADER_LEN..IPV6_HEADER_LEN + usize::from(p.payload_len()))
             .ok_or(WireError::Truncated)?;
-        let tcp = skip_extension_headers(p.next_header(), payload)?;
+        let upper = skip_to(p.next_header(), payload, want, wrong)?;
         let (src, dst) = (p.src_addr(), p.dst_addr());
         if !v6_addr_ok(src) || !v6_addr_ok(dst) {
             return Err(WireError::BadAddress);
@@ -799,7 +842,7 @@ impl Ipv6Repr {
             flow_label: p.flow_label(),
             ecn: Ecn::from_bits(p.traffic_class()),
         };
-        Ok((repr, tcp))
+        Ok((repr, upper))
     }
 
     /// Write the 40-byte fixed header (next header TCP, a traffic class
@@ -810,12 +853,17 @@ impl Ipv6Repr {
     /// # Panics
     /// If `buf` is shorter than 40 bytes.
     pub fn emit(&self, buf: &mut [u8], payload_len: usize) {
+        self.emit_carrying(buf, payload_len, PROTO_TCP);
+    }
+
+    /// [`Ipv6Repr::emit`] with next header `next` rather than TCP.
+    pub(crate) fn emit_carrying(&self, buf: &mut [u8], payload_len: usize, next: u8) {
         debug_assert!(payload_len <= usize::from(u16::MAX));
         let plen = u16::try_from(payload_len).unwrap_or(u16::MAX);
         let mut p = Ipv6Packet::new_unchecked(&mut buf[..IPV6_HEADER_LEN]);
         p.set_version_tc_flow(self.ecn.bits(), self.flow_label);
         p.set_payload_len(plen);
-        p.set_next_header(PROTO_TCP);
+        p.set_next_header(next);
         p.set_hop_limit(self.hop_limit);
         p.set_src_addr(self.src);
         p.set_dst_addr(self.dst);

@@ -1,4 +1,5 @@
-//! Wire formats for synack: IPv4, IPv6 and TCP.
+//! Wire formats for synack: IPv4, IPv6, TCP, and the ICMP and ICMPv6
+//! errors that concern TCP.
 //!
 //! Each format has a zero-copy view (`*Packet<T: AsRef<[u8]>>`, whose
 //! `new_checked` guarantees that no accessor panics) and a parsed, validated
@@ -8,10 +9,15 @@
 
 pub mod checksum;
 mod field;
+pub mod icmp;
 pub mod ip;
 pub mod seq;
 pub mod tcp;
 
+pub use icmp::{
+    IcmpMessage, IcmpRepr, Icmpv4Message, Icmpv4Unreachable, Icmpv6Message, Icmpv6ParamProblem,
+    Icmpv6Unreachable, QuotedTcp, TimeExceeded,
+};
 pub use ip::{Ecn, IpRepr, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr};
 pub use seq::SeqNum;
 pub use tcp::{SackBlocks, TcpFlags, TcpOptions, TcpPacket, TcpRepr, Timestamps};
@@ -45,6 +51,11 @@ pub enum WireError {
     /// A source or destination address that can never be a TCP peer
     /// (multicast, broadcast, unspecified).
     BadAddress,
+    /// The packet carries neither ICMP (over IPv4) nor ICMPv6 (over IPv6):
+    /// [`parse_icmp_packet`]'s counterpart of [`WireError::NotTcp`].
+    NotIcmp,
+    /// ICMP or ICMPv6 checksum mismatch (pseudo-header included for ICMPv6).
+    BadIcmpChecksum,
 }
 
 impl core::fmt::Display for WireError {
@@ -62,6 +73,8 @@ impl core::fmt::Display for WireError {
             WireError::BadOption => "malformed TCP option",
             WireError::BadTcpChecksum => "bad TCP checksum",
             WireError::BadAddress => "address cannot be a TCP endpoint",
+            WireError::NotIcmp => "not an ICMP packet",
+            WireError::BadIcmpChecksum => "bad ICMP checksum",
         };
         f.write_str(s)
     }
@@ -87,6 +100,61 @@ pub fn parse_packet(bytes: &[u8], mode: ChecksumMode) -> Result<(IpRepr, TcpRepr
     let (ip, tcp_bytes) = IpRepr::parse(bytes, mode)?;
     let tcp = TcpRepr::parse(tcp_bytes, &ip, mode)?;
     Ok((ip, tcp))
+}
+
+/// Parse a whole IP packet carrying an ICMP message (IPv4, protocol 1) or an
+/// ICMPv6 message (IPv6, next header 58): the IP header and the message.
+///
+/// The IP header gets the checks of [`IpRepr::parse`] in the same order,
+/// [`WireError::NotIcmp`] taking the place of [`WireError::NotTcp`]; then
+/// see [`IcmpRepr::parse`]. Whether the message quotes a TCP segment is
+/// [`IcmpRepr::quoted_tcp`]'s business.
+pub fn parse_icmp_packet(
+    bytes: &[u8],
+    mode: ChecksumMode,
+) -> Result<(IpRepr, IcmpRepr<'_>), WireError> {
+    let first = *bytes.first().ok_or(WireError::Truncated)?;
+    let (ip, payload) = match first >> 4 {
+        4 => Ipv4Repr::parse_carrying(bytes, mode, ip::PROTO_ICMP, WireError::NotIcmp)
+            .map(|(r, p)| (IpRepr::V4(r), p))?,
+        6 => Ipv6Repr::parse_carrying(bytes, ip::PROTO_ICMPV6, WireError::NotIcmp)
+            .map(|(r, p)| (IpRepr::V6(r), p))?,
+        _ => return Err(WireError::BadIpVersion),
+    };
+    let icmp = IcmpRepr::parse(payload, &ip, mode)?;
+    Ok((ip, icmp))
+}
+
+/// Emit an IP packet carrying the ICMP message `icmp` into `buf` (cleared
+/// first), computing the lengths and checksums.
+///
+/// Errors (nothing is written): an ICMPv4 message under an IPv6 header or
+/// the other way round ([`WireError::BadIpVersion`]), and a message longer
+/// than the IP length field can say ([`WireError::BadLength`]).
+pub fn emit_icmp_packet(
+    ip: &IpRepr,
+    icmp: &IcmpRepr<'_>,
+    buf: &mut Vec<u8>,
+) -> Result<(), WireError> {
+    buf.clear();
+    let len = icmp.buffer_len();
+    if len > ip.max_payload_len() {
+        return Err(WireError::BadLength);
+    }
+    let ip_len = ip.header_len();
+    match (ip, icmp.message) {
+        (IpRepr::V4(r), IcmpMessage::V4(_)) => {
+            buf.resize(ip_len + len, 0);
+            r.emit_carrying(buf, len, ip::PROTO_ICMP);
+        }
+        (IpRepr::V6(r), IcmpMessage::V6(_)) => {
+            buf.resize(ip_len + len, 0);
+            r.emit_carrying(buf, len, ip::PROTO_ICMPV6);
+        }
+        _ => return Err(WireError::BadIpVersion),
+    }
+    icmp.emit(&mut buf[ip_len..], ip);
+    Ok(())
 }
 
 /// Emit an IP packet carrying `tcp` into `buf` (cleared first). The IP

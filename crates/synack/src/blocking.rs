@@ -111,7 +111,8 @@ impl Drop for TcpListener {
 /// Options of [`TcpStream::connect_with`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ConnectOptions {
-    /// Give up after this long (`TimedOut`): the stack's connection-establishment
+    /// Give up after this long (`TimedOut`, or the error of an ICMP message
+    /// about the attempt, such as host unreachable): the stack's connection-establishment
     /// timer ends the attempt (the shorter of this and the configuration's
     /// [`ConnConfig::establish_timeout`], FreeBSD's TCP_KEEPINIT). `None`: the
     /// SYN retries and `establish_timeout` decide.
@@ -176,7 +177,8 @@ impl TcpStream {
         Self::connect_with(rt, addr, ConnectOptions::default())
     }
 
-    /// Open a connection, giving up after `timeout` with `TimedOut`.
+    /// Open a connection, giving up after `timeout` with `TimedOut` (or the
+    /// error of an ICMP message about the attempt, such as host unreachable).
     pub fn connect_timeout(
         rt: &Runtime,
         addr: SocketAddr,

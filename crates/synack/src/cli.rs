@@ -168,6 +168,21 @@ pub fn event_line(ev: &Event) -> String {
         EventKind::TimerFired { timer, .. } => format!("timer fired: {}", timer.name()),
         EventKind::ConnectionError { error, .. } => format!("connection error: {error}"),
         EventKind::EventsLost { count } => format!("{count} events lost"),
+        EventKind::IcmpReceived {
+            from,
+            message,
+            tuple,
+            seq,
+            ..
+        } => match (tuple, seq) {
+            (Some(t), Some(q)) => format!(
+                "{} ← {from}  ICMP {message:?} about {} → {} seq={}",
+                t.local, t.local, t.remote, q.0
+            ),
+            _ => format!("ICMP from {from}: {message:?}"),
+        },
+        EventKind::SoftError { error, .. } => format!("soft error recorded: {error}"),
+        EventKind::PathMtuReduced { mtu, mss, .. } => format!("path MTU now {mtu} (MSS {mss})"),
         _ => format!("{:?}", ev.kind),
     };
     format!("{t}  {body}")

@@ -135,7 +135,8 @@ impl TcpStream {
         Self::open(rt, addr, cfg, None).await
     }
 
-    /// Open a connection, giving up after `timeout` with `TimedOut`: the stack's
+    /// Open a connection, giving up after `timeout` with `TimedOut` (or the error
+    /// of an ICMP message about the attempt, such as host unreachable): the stack's
     /// connection-establishment timer ([`ConnConfig::establish_timeout`], FreeBSD's
     /// TCP_KEEPINIT) ends the attempt.
     pub async fn connect_timeout(

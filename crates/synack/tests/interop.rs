@@ -678,6 +678,41 @@ fn synack_connect_to_closed_kernel_port_is_refused() {
     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
 }
 
+#[test]
+fn synack_connect_through_a_prohibit_route_fails_at_once() {
+    let Some(lab) = lab() else { return };
+    // The kernel forwards synack's SYN; a `prohibit` route makes it answer with an
+    // ICMP "communication administratively prohibited" (code 13) quoting the SYN,
+    // which ends the attempt (RFC 1122 4.2.3.9, as Linux and FreeBSD do) long
+    // before the 5 s limit.
+    lab.ns
+        .run("sysctl", &["-qw", "net.ipv4.ip_forward=1"])
+        .expect("enable forwarding");
+    lab.ns
+        .ip(&["route", "add", "prohibit", "10.78.0.0/24"])
+        .expect("ip route add prohibit");
+    let t = Instant::now();
+    let e = TcpStream::connect_timeout(
+        &lab.rt,
+        sa(Ipv4Addr::new(10, 78, 0, 1), 80),
+        Duration::from_secs(5),
+    )
+    .expect_err("the route prohibits it");
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        t.elapsed()
+    );
+    let stats = lab.rt.stats();
+    assert!(stats.icmp_in >= 1, "{stats:?}");
+    let drops = stats.drops;
+    assert!(
+        !drops.keys().any(|r| format!("{r:?}").starts_with("Icmp")),
+        "ICMP ignored: {drops:?}"
+    );
+}
+
 // ----- (6) keepalive ------------------------------------------------------------
 
 #[test]

@@ -5,4 +5,5 @@
 mod common;
 mod errors;
 mod golden;
+mod icmp;
 mod props;
