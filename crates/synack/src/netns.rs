@@ -97,7 +97,7 @@ impl Netns {
     }
 
     /// Start a process; it is killed (by PID) when the namespace is dropped.
-    /// Returns its index for [`Netns::wait`].
+    /// Returns its index for [`Netns::child`] and [`Netns::kill`].
     pub fn spawn(&mut self, cmd: &mut Command) -> io::Result<usize> {
         let child = cmd.spawn().map_err(|e| {
             io::Error::new(
