@@ -1,6 +1,6 @@
 //! The connection lifecycle scenarios of synack (`/work/shared/SCENARIOS.md`),
 //! each runnable in the simulator with two hosts, `client` (10.0.0.1) and
-//! `server` (10.0.0.2), applications written against the [`Stack`] socket
+//! `server` (10.0.0.2), applications written against the [`Stack`](synack_proto::Stack) socket
 //! calls, and optional link faults.
 //!
 //! A scenario returns its [`Outcome`]: the simulator's trace (for the ladder
