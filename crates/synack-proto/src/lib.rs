@@ -35,6 +35,7 @@ mod cookie;
 mod crypto;
 mod ecn;
 mod hash;
+mod probe;
 mod rtt;
 mod sink;
 mod stack;
