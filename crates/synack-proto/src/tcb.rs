@@ -1358,26 +1358,18 @@ impl Tcb {
                 self.cwnd = self.cwnd.saturating_add(mss);
             } else if self.dup_acks == 3 && (ack.gt(self.recover) || self.ecn.recover_by_ece()) {
                 // RFC 5681 3.2 / RFC 6582 3.2: fast retransmit, enter fast recovery.
-                // An ECE reduction in this window already halved ssthresh: the loss
-                // is still repaired at once, but the window is not cut twice (RFC 3168
-                // 6.1.2: at most one reduction per window; Linux goes from CWR to
-                // Recovery the same way).
-                if !(self.ecn.recover_by_ece() && ack.le(self.recover)) {
-                    let flight = self.snd_max.since(self.snd_una);
-                    self.ssthresh = (flight / 2).max(2 * mss);
-                }
-                self.cwnd = self.ssthresh + 3 * mss;
-                self.recover = self.snd_max;
-                self.ecn.set_recover_by_ece(false);
-                self.in_recovery = true;
-                self.fast_rtx_pending = true;
-                // The reduction of fast recovery covers any loss a TLP episode
-                // would report (RFC 8985 7.4.2; Linux `tcp_init_cwnd_reduction`).
-                self.probes.set(Probes::EPISODE, false);
-                self.counters.fast_retransmits += 1;
-                // RFC 3168 6.1.2: any window reduction is announced with CWR.
-                self.ecn.window_reduced();
+                self.enter_fast_recovery(ack, 3);
             }
+        }
+        if !self.in_recovery
+            && self.probe_sacked_beyond_hole(seg)
+            && (ack.gt(self.recover) || self.ecn.recover_by_ece())
+        {
+            // RFC 8985 7.4.1: the loss probe arrived but data sent before it, at
+            // least a PTO earlier, did not: lost (RACK would mark it so, 6.2), so
+            // fast recovery repairs it now instead of the RTO. Each duplicate ACK
+            // so far, at least this one, is a segment that left the network.
+            self.enter_fast_recovery(ack, self.dup_acks.max(1));
         }
         if !self.in_recovery && self.recover.lt(self.snd_una) {
             // `recover` only needs to be below SND.UNA here; keeping it just below stops
@@ -1410,6 +1402,31 @@ impl Tcb {
             // RFC 8985 7.2: an ACK of new data restarts the PTO.
             self.schedule_loss_probe(ctx.now);
         }
+    }
+
+    /// RFC 5681 3.2 / RFC 6582 3.2: fast retransmit of SND.UNA and fast recovery,
+    /// the window inflated by the `left` segments that left the network.
+    fn enter_fast_recovery(&mut self, ack: SeqNum, left: u32) {
+        let mss = u32::from(self.snd_mss);
+        // An ECE reduction in this window already halved ssthresh: the loss is
+        // still repaired at once, but the window is not cut twice (RFC 3168 6.1.2:
+        // at most one reduction per window; Linux goes from CWR to Recovery the
+        // same way).
+        if !(self.ecn.recover_by_ece() && ack.le(self.recover)) {
+            let flight = self.snd_max.since(self.snd_una);
+            self.ssthresh = (flight / 2).max(2 * mss);
+        }
+        self.cwnd = self.ssthresh + left * mss;
+        self.recover = self.snd_max;
+        self.ecn.set_recover_by_ece(false);
+        self.in_recovery = true;
+        self.fast_rtx_pending = true;
+        // The reduction of fast recovery covers any loss a TLP episode would
+        // report (RFC 8985 7.4.2; Linux `tcp_init_cwnd_reduction`).
+        self.probes.set(Probes::EPISODE, false);
+        self.counters.fast_retransmits += 1;
+        // RFC 3168 6.1.2: any window reduction is announced with CWR.
+        self.ecn.window_reduced();
     }
 
     /// RFC 3168 6.1.2: an ECE "should be treated just as a congestion loss": halve
@@ -2324,6 +2341,21 @@ impl Tcb {
             // RFC 3168 6.1.2: any window reduction is announced with CWR.
             self.ecn.window_reduced();
         }
+    }
+
+    /// RFC 8985 7.4.1: this ACK reports the outstanding loss probe's last octet in
+    /// a SACK block while the cumulative ACK stays below the block: the probe
+    /// arrived beyond a hole.
+    fn probe_sacked_beyond_hole(&self, seg: &TcpRepr<'_>) -> bool {
+        if !self.probes.has(Probes::EPISODE) || !seg.ack.lt(self.tlp_end) {
+            return false;
+        }
+        let last = self.tlp_end - 1;
+        seg.options
+            .sack
+            .as_slice()
+            .iter()
+            .any(|&(left, right)| seg.ack.lt(left) && left.le(last) && last.lt(right))
     }
 
     fn has_unsent(&self) -> bool {

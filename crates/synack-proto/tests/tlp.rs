@@ -327,3 +327,47 @@ fn no_probe_without_sack_or_when_turned_off() {
         );
     }
 }
+
+#[test]
+fn a_probe_sacked_beyond_a_lost_tail_starts_fast_recovery() {
+    let mut n = net();
+    let (c, _s) = open(&mut n);
+    // The last two of six segments are lost (C's first ACK-only segment was the
+    // handshake's).
+    n.drop = Some(Box::new(|from, f, k, _| {
+        from == 0 && (f == TcpFlags::ACK && k == 6 || f == PSH_ACK && k == 1)
+    }));
+    n.hosts[0].send(n.now, c, &[1u8; 6 * 1448]).unwrap();
+    n.run_for(Duration::from_secs(3));
+    // The ACK of the first four (at 1300) leaves two segments in flight: PTO =
+    // 2*SRTT + 2 ms. The probe retransmits the last segment; S holds it beyond
+    // the hole and SACKs it. The data sent before the probe, a PTO earlier, is
+    // lost (RFC 8985 7.4.1): fast recovery retransmits it at once, one round
+    // trip before the RTO (2050) would have fired, and the ACK covers all.
+    assert_log(
+        &n.take_log(),
+        &[
+            "   1000 C>S ACK seq=1 ack=1 len=1448",
+            "   1000 C>S ACK seq=1449 ack=1 len=1448",
+            "   1000 C>S ACK seq=2897 ack=1 len=1448",
+            "   1000 C>S ACK seq=4345 ack=1 len=1448",
+            "   1000 C>S ACK seq=5793 ack=1 len=1448",
+            "   1000 C X dropped",
+            "   1000 C>S PSH,ACK seq=7241 ack=1 len=1448",
+            "   1000 C X dropped",
+            "   1150 S>C ACK seq=1 ack=1449 len=0",
+            "   1150 S>C ACK seq=1 ack=2897 len=0",
+            "   1150 S>C ACK seq=1 ack=4345 len=0",
+            "   1150 S>C ACK seq=1 ack=5793 len=0",
+            "   1902 C timer loss-probe",
+            "   1902 C>S PSH,ACK seq=7241 ack=1 len=1448 (LossProbe)",
+            "   2052 S>C ACK seq=1 ack=5793 len=0 (DuplicateAck)",
+            "   2202 C>S ACK seq=5793 ack=1 len=1448 (FastRetransmit)",
+            "   2352 S>C ACK seq=1 ack=8689 len=0",
+        ],
+    );
+    let st = n.hosts[0].status(c).unwrap();
+    assert_eq!(st.bytes_in_flight, 0);
+    // One reduction, fast recovery's: ssthresh = max(FlightSize / 2, 2*SMSS).
+    assert_eq!(st.ssthresh, 2 * u32::from(st.snd_mss));
+}
