@@ -2008,9 +2008,11 @@ impl Tcb {
         }
         if Tcb::fired(&mut self.rtx_deadline, now) {
             if self.probes.take(Probes::PTO) {
+                // RFC 8985 7.3: the slot held the PTO: a loss probe, not an RTO.
                 self.timer_event(ctx, TimerKind::LossProbe);
                 self.on_pto(now);
             } else {
+                // RFC 6298 5.4: the RTO.
                 self.timer_event(ctx, TimerKind::Retransmit);
                 if let Some(d) = self.on_rto(ctx) {
                     return d;
