@@ -630,6 +630,9 @@ impl<'a> Runner<'a> {
         // FreeBSD's SYN advertises its route's MTU: an ICMPv6 Packet Too Big lowers
         // it, an IPv4 fragmentation-needed (kept in the host cache) does not.
         stack_cfg.conn.syn_mss_follows_path_mtu = !freebsd || ipv6;
+        // FreeBSD has no tail loss probe (RFC 8985); Linux probes by default
+        // (`tcp_early_retrans=3`).
+        stack_cfg.conn.tail_loss_probe = !freebsd;
         let def = Keepalive::default();
         Ok(Runner {
             script,
@@ -2216,8 +2219,13 @@ impl<'a> Runner<'a> {
             | "tcp_reordering"
             | "tcp_congestion_control"
             | "tcp_slow_start_after_idle"
-            | "tcp_early_retrans"
             | "tcp_recovery" => {}
+            // Linux: 3 and 4 enable the tail loss probe (RFC 8985 7), every
+            // other value leaves it off (`tcp_schedule_loss_probe`).
+            "tcp_early_retrans" => {
+                let on = matches!(num()?, 3 | 4);
+                self.set_conn(|c| c.tail_loss_probe = on);
+            }
             "net.inet.tcp.rexmit_drop_options" => {
                 let on = num()? != 0;
                 self.set_conn(|c| c.syn_rexmit_drop_options = on);

@@ -162,6 +162,16 @@ pub struct ConnConfig {
     pub ecn_syn_retries: u32,
     /// Initial congestion window in segments (RFC 6928: 10, as Linux).
     pub initial_cwnd_segments: u32,
+    /// Tail Loss Probe (RFC 8985 7): when no ACK has come for about two
+    /// round-trip times (2*SRTT, plus 200 ms for a lone segment whose ACK may
+    /// be delayed, never later than the RTO), send one probe segment (new
+    /// data if the peer's window takes it, else the last segment again), so
+    /// that the ACK it elicits repairs a lost tail of a flight instead of a
+    /// retransmission timeout. Only on connections that use SACK (RFC 8985 4,
+    /// Linux `tcp_is_sack`) and have an RTT sample; NewReno stays the loss
+    /// recovery. On by default, as Linux (`tcp_early_retrans=3`); FreeBSD has
+    /// no TLP.
+    pub tail_loss_probe: bool,
     /// Most out-of-order segments held for reassembly.
     pub max_ooo_segments: usize,
     /// RFC 5961 3.2: a RST inside the window but not exactly at RCV.NXT gets
@@ -230,6 +240,7 @@ impl Default for ConnConfig {
             ecn: EcnMode::Accept,
             ecn_syn_retries: 1,
             initial_cwnd_segments: 10,
+            tail_loss_probe: true,
             max_ooo_segments: 64,
             rst_challenge: true,
             syn_challenge: true,

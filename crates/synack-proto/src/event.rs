@@ -63,6 +63,10 @@ pub enum SendReason {
     Retransmit,
     /// A fast retransmission after three duplicate ACKs (RFC 5681 3.2).
     FastRetransmit,
+    /// A tail loss probe (RFC 8985 7.3): the probe timeout passed without an
+    /// ACK, so new data (if the peer's window allows) or else the last segment
+    /// again goes out to elicit one.
+    LossProbe,
     /// A keepalive probe (RFC 1122 4.2.3.6).
     KeepaliveProbe,
     /// A zero-window probe (RFC 9293 3.8.6.1).
@@ -237,6 +241,9 @@ pub enum TimerKind {
     UserTimeout,
     /// Connection establishment (`ConnConfig::establish_timeout`, FreeBSD's TCP_KEEPINIT).
     Establish,
+    /// Tail loss probe timeout, PTO (RFC 8985 7.2): about two round trips
+    /// without an ACK. It holds the retransmission timer's place while armed.
+    LossProbe,
 }
 
 impl TimerKind {
@@ -251,6 +258,7 @@ impl TimerKind {
             TimerKind::FinWait2 => "fin-wait-2",
             TimerKind::UserTimeout => "user-timeout",
             TimerKind::Establish => "establish",
+            TimerKind::LossProbe => "loss-probe",
         }
     }
 }

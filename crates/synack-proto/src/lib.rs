@@ -36,6 +36,7 @@ mod crypto;
 mod ecn;
 mod hash;
 mod icmp;
+mod probe;
 mod rtt;
 mod sink;
 mod stack;

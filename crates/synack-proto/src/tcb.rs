@@ -16,6 +16,7 @@ use crate::event::{
     Cause, ConnId, DropReason, EventKind, FourTuple, ListenerId, SendReason, TimerKind,
 };
 use crate::icmp::IcmpAction;
+use crate::probe::{self, Probes};
 use crate::rtt::{RtoBounds, RttEstimator};
 use crate::sink::Sink;
 use crate::state::State;
@@ -194,6 +195,9 @@ pub(crate) struct Tcb {
     // Timers as deadlines.
     pub(crate) rtt: RttEstimator,
     rtt_probe: Option<(SeqNum, Instant)>,
+    /// The retransmission timer: the RTO (RFC 6298), or while `Probes::PTO` is
+    /// set the tail loss probe timeout (RFC 8985 7.2), which never fires later
+    /// than the RTO would, so the two share the slot. Set through `set_rtx`.
     rtx_deadline: Option<Instant>,
     pub(crate) rtx_count: u32,
     delack_deadline: Option<Instant>,
@@ -221,8 +225,12 @@ pub(crate) struct Tcb {
     /// When in-order data last arrived (`None`: never), for re-entering quick-ACK mode.
     last_data_rx: Option<Instant>,
     rst_pending: Option<(SeqNum, SendReason)>,
-    force_probe: bool,
+    /// Zero-window and tail loss probe flags (see `Probes`).
+    probes: Probes,
     keepalive_probe_pending: bool,
+    /// TLP.end_seq (RFC 8985 7.1): SND.NXT when the outstanding loss probe
+    /// went out; meaningful while `Probes::EPISODE` is set.
+    tlp_end: SeqNum,
 }
 
 /// A delivered (or reportable) result of a segment, for the stack.
@@ -362,8 +370,9 @@ impl Tcb {
             quick_acks: 0,
             last_data_rx: None,
             rst_pending: None,
-            force_probe: false,
+            probes: Probes::default(),
             keepalive_probe_pending: false,
+            tlp_end: iss,
         }
     }
 
@@ -513,7 +522,7 @@ impl Tcb {
                 self.dsack = None;
             }
             State::FinWait2 => {
-                self.rtx_deadline = None;
+                self.set_rtx(None);
                 if self.owner == Owner::Orphan {
                     self.stage_deadline = Some(ctx.now + self.cfg.fin_wait_2_timeout);
                 }
@@ -523,7 +532,8 @@ impl Tcb {
     }
 
     fn stop_timers(&mut self) {
-        self.rtx_deadline = None;
+        self.set_rtx(None);
+        self.probes.set(Probes::TLP_DUE, false);
         self.delack_deadline = None;
         self.persist_deadline = None;
         self.keepalive_deadline = None;
@@ -1293,13 +1303,13 @@ impl Tcb {
         self.persist_backoff = 0;
         // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
         if self.snd_una == self.snd_max {
-            self.rtx_deadline = None;
+            self.set_rtx(None);
             self.unacked_since = None;
         } else if self.persist_deadline.is_some() {
             // Probing a zero window: the persist timer paces the connection.
-            self.rtx_deadline = None;
+            self.set_rtx(None);
         } else {
-            self.rtx_deadline = Some(ctx.now + self.rtt.rto(self.rto_bounds()));
+            self.set_rtx(Some(ctx.now + self.rtt.rto(self.rto_bounds())));
             self.unacked_since = Some(ctx.now);
         }
     }
@@ -1311,7 +1321,11 @@ impl Tcb {
         let mss = u32::from(self.snd_mss);
         // RFC 3168 6.1.2: an ECE from the peer of an ECN connection signals congestion.
         let ece = seg.flags.ece() && self.ecn.sender();
-        if ack.gt(self.snd_una) {
+        // RFC 8985 7.4.2: an ACK may end a TLP episode (before SND.UNA and the
+        // window move, which tell a pure duplicate ACK).
+        self.tlp_process_ack(seg, wnd);
+        let advanced = ack.gt(self.snd_una);
+        if advanced {
             let acked = ack.since(self.snd_una);
             self.process_new_ack(ack, ctx);
             // Congestion control (RFC 5681 3.1, RFC 6582 3.2).
@@ -1354,28 +1368,26 @@ impl Tcb {
             // RFC 5681 2: a duplicate ACK.
             self.dup_acks += 1;
             self.counters.dup_acks_in += 1;
+            // RFC 8985 7.2: no PTO once segments arrived beyond a hole: duplicate
+            // ACKs, not a probe, drive the recovery now.
+            self.cancel_pto(ctx.now);
             if self.in_recovery {
                 // RFC 6582 3.2 step 4: inflate by one MSS for each further duplicate.
                 self.cwnd = self.cwnd.saturating_add(mss);
             } else if self.dup_acks == 3 && (ack.gt(self.recover) || self.ecn.recover_by_ece()) {
                 // RFC 5681 3.2 / RFC 6582 3.2: fast retransmit, enter fast recovery.
-                // An ECE reduction in this window already halved ssthresh: the loss
-                // is still repaired at once, but the window is not cut twice (RFC 3168
-                // 6.1.2: at most one reduction per window; Linux goes from CWR to
-                // Recovery the same way).
-                if !(self.ecn.recover_by_ece() && ack.le(self.recover)) {
-                    let flight = self.snd_max.since(self.snd_una);
-                    self.ssthresh = (flight / 2).max(2 * mss);
-                }
-                self.cwnd = self.ssthresh + 3 * mss;
-                self.recover = self.snd_max;
-                self.ecn.set_recover_by_ece(false);
-                self.in_recovery = true;
-                self.fast_rtx_pending = true;
-                self.counters.fast_retransmits += 1;
-                // RFC 3168 6.1.2: any window reduction is announced with CWR.
-                self.ecn.window_reduced();
+                self.enter_fast_recovery(ack, 3);
             }
+        }
+        if !self.in_recovery
+            && self.probe_sacked_beyond_hole(seg)
+            && (ack.gt(self.recover) || self.ecn.recover_by_ece())
+        {
+            // RFC 8985 7.4.1: the loss probe arrived but data sent before it, at
+            // least a PTO earlier, did not: lost (RACK would mark it so, 6.2), so
+            // fast recovery repairs it now instead of the RTO. Each duplicate ACK
+            // so far, at least this one, is a segment that left the network.
+            self.enter_fast_recovery(ack, self.dup_acks.max(1));
         }
         if !self.in_recovery && self.recover.lt(self.snd_una) {
             // `recover` only needs to be below SND.UNA here; keeping it just below stops
@@ -1404,6 +1416,35 @@ impl Tcb {
                 self.persist_backoff = 0;
             }
         }
+        if advanced {
+            // RFC 8985 7.2: an ACK of new data restarts the PTO.
+            self.schedule_loss_probe(ctx.now);
+        }
+    }
+
+    /// RFC 5681 3.2 / RFC 6582 3.2: fast retransmit of SND.UNA and fast recovery,
+    /// the window inflated by the `left` segments that left the network.
+    fn enter_fast_recovery(&mut self, ack: SeqNum, left: u32) {
+        let mss = u32::from(self.snd_mss);
+        // An ECE reduction in this window already halved ssthresh: the loss is
+        // still repaired at once, but the window is not cut twice (RFC 3168 6.1.2:
+        // at most one reduction per window; Linux goes from CWR to Recovery the
+        // same way).
+        if !(self.ecn.recover_by_ece() && ack.le(self.recover)) {
+            let flight = self.snd_max.since(self.snd_una);
+            self.ssthresh = (flight / 2).max(2 * mss);
+        }
+        self.cwnd = self.ssthresh + left * mss;
+        self.recover = self.snd_max;
+        self.ecn.set_recover_by_ece(false);
+        self.in_recovery = true;
+        self.fast_rtx_pending = true;
+        // The reduction of fast recovery covers any loss a TLP episode would
+        // report (RFC 8985 7.4.2; Linux `tcp_init_cwnd_reduction`).
+        self.probes.set(Probes::EPISODE, false);
+        self.counters.fast_retransmits += 1;
+        // RFC 3168 6.1.2: any window reduction is announced with CWR.
+        self.ecn.window_reduced();
     }
 
     /// RFC 3168 6.1.2: an ECE "should be treated just as a congestion loss": halve
@@ -1421,10 +1462,13 @@ impl Tcb {
         self.recover = self.snd_max;
         self.ecn.set_recover_by_ece(true);
         self.ecn.window_reduced();
+        // This reduction covers any loss a TLP episode would report (Linux
+        // `tcp_enter_cwr` ends the episode).
+        self.probes.set(Probes::EPISODE, false);
         if one_segment && self.snd_max.gt(self.snd_una) && self.persist_deadline.is_none() {
             // RFC 3168 6.1.2: with a window of one segment the sender "MUST reset
             // the retransmit timer on receiving the ECN-Echo packet".
-            self.rtx_deadline = Some(now + self.rtt.rto(self.rto_bounds()));
+            self.set_rtx(Some(now + self.rtt.rto(self.rto_bounds())));
         }
     }
 
@@ -2092,9 +2136,16 @@ impl Tcb {
             }
         }
         if Tcb::fired(&mut self.rtx_deadline, now) {
-            self.timer_event(ctx, TimerKind::Retransmit);
-            if let Some(d) = self.on_rto(ctx) {
-                return d;
+            if self.probes.take(Probes::PTO) {
+                // RFC 8985 7.3: the slot held the PTO: a loss probe, not an RTO.
+                self.timer_event(ctx, TimerKind::LossProbe);
+                self.on_pto(now);
+            } else {
+                // RFC 6298 5.4: the RTO.
+                self.timer_event(ctx, TimerKind::Retransmit);
+                if let Some(d) = self.on_rto(ctx) {
+                    return d;
+                }
             }
         }
         if Tcb::fired(&mut self.delack_deadline, now) {
@@ -2107,7 +2158,7 @@ impl Tcb {
             self.timer_event(ctx, TimerKind::Persist);
             if self.snd_wnd == 0 && !self.tx.is_empty() {
                 // RFC 9293 3.8.6.1: probe the zero window with one octet of new data.
-                self.force_probe = true;
+                self.probes.set(Probes::WINDOW, true);
                 self.persist_backoff = self.persist_backoff.saturating_add(1).min(16);
             }
         }
@@ -2137,6 +2188,9 @@ impl Tcb {
         }
         self.counters.rto_expirations += 1;
         self.rtx_count += 1;
+        // RFC 8985 7.3: the RTO is the last resort after a loss probe; the
+        // timeout ends any TLP episode (as Linux's `tcp_enter_loss`).
+        self.probes.set(Probes::EPISODE | Probes::TLP_DUE, false);
         let limit = match self.state {
             State::SynSent => self.cfg.syn_retries,
             State::SynReceived => self.cfg.synack_retries,
@@ -2185,8 +2239,254 @@ impl Tcb {
             self.ts_rtt_from = Some(self.ts_now(ctx.now));
         }
         self.snd_nxt = self.snd_una;
-        self.rtx_deadline = Some(ctx.now + self.rtt.rto(self.rto_bounds()));
+        self.set_rtx(Some(ctx.now + self.rtt.rto(self.rto_bounds())));
         None
+    }
+
+    // ----- tail loss probe (RFC 8985 7) ------------------------------------
+
+    /// Set the retransmission timer to the RTO `deadline` (or stop it): any
+    /// PTO in the slot gives way.
+    fn set_rtx(&mut self, deadline: Option<Instant>) {
+        self.rtx_deadline = deadline;
+        self.probes.set(Probes::PTO, false);
+    }
+
+    /// Our FIN is sent and not yet acknowledged.
+    fn fin_outstanding(&self) -> bool {
+        self.fin_queued && self.snd_max == self.fin_seq() + 1 && self.snd_una.le(self.fin_seq())
+    }
+
+    /// When the RTO fires or would fire (RFC 6298 5.1, 5.3: started by a send
+    /// with nothing outstanding, restarted by every ACK of new data, which is
+    /// when `unacked_since` is set): the deadline in the slot while it holds the
+    /// RTO, otherwise counted from `unacked_since`, and never before an armed PTO.
+    fn rto_expiry(&self, now: Instant) -> Instant {
+        let rto = self.rtt.rto(self.rto_bounds());
+        match self.rtx_deadline {
+            Some(d) if !self.probes.has(Probes::PTO) => d,
+            Some(pto) => self.unacked_since.map_or(now + rto, |t| t + rto).max(pto),
+            None => now + rto,
+        }
+    }
+
+    /// RFC 8985 7.2: may a PTO be scheduled now?
+    fn tlp_allowed(&self) -> bool {
+        // Fast recovery, or RTO recovery: SND.UNA short of the highest sequence
+        // number sent at the timeout (`recover`, RFC 6582 4; an ECE reduction sets
+        // it as well, but then the window was only reduced, as Linux's CWR state).
+        let recovering = self.in_recovery
+            || (self.snd_una.lt(self.recover) && !self.ecn.recover_by_ece())
+            || self.snd_nxt != self.snd_max;
+        self.cfg.tail_loss_probe
+            // RFC 8985 4: RACK-TLP requires SACK (Linux: `tcp_is_sack`).
+            && self.sack_permitted
+            // No round-trip estimate to base 2*SRTT on: the RTO alone watches the
+            // flight (RFC 8985 7.2 would probe at 1 s; synack leaves that to the RTO).
+            && self.rtt.srtt().is_some()
+            && self.syn_acked()
+            && self.state.is_synchronized()
+            && self.snd_max.gt(self.snd_una)
+            && !recovering
+            // RFC 8985 7.2: not when segments were delivered beyond a hole: the
+            // duplicate ACKs drive recovery (Linux probes only in the Open and CWR
+            // states, not in Disorder).
+            && self.dup_acks == 0
+            // RFC 8985 7.3: at most one probe outstanding; until its episode ends
+            // the RTO stays the last resort.
+            && !self.probes.has(Probes::EPISODE)
+            // A closed window is the persist timer's business.
+            && self.snd_wnd > 0
+            && self.persist_deadline.is_none()
+    }
+
+    /// RFC 8985 7.2: after new data went out (not itself a probe) or an ACK
+    /// acknowledged new data, (re)start the PTO in the retransmission timer's
+    /// slot, or give the slot back to the RTO when no probe may be scheduled.
+    fn schedule_loss_probe(&mut self, now: Instant) {
+        if !self.tlp_allowed() {
+            self.cancel_pto(now);
+            return;
+        }
+        let Some(srtt) = self.rtt.srtt() else {
+            return;
+        };
+        // RFC 8985 7.2: "If FlightSize is one segment" (as Linux's `packets_out
+        // == 1`: the data fits one SMSS, and a FIN sent by itself counts apart).
+        let fin = self.fin_outstanding();
+        let data = self.snd_max.since(self.snd_una) - u32::from(fin);
+        let segments = data.div_ceil(u32::from(self.snd_mss).max(1))
+            + u32::from(fin && (data == 0 || self.probes.has(Probes::FIN_ALONE)));
+        let pto = probe::pto(srtt, segments <= 1);
+        // RFC 8985 7.2: "If Now() + PTO > TCP_RTO_expiration(): PTO =
+        // TCP_RTO_expiration() - Now()": never later than the RTO.
+        let at = (now + pto).min(self.rto_expiry(now));
+        self.rtx_deadline = Some(at);
+        self.probes.set(Probes::PTO, true);
+    }
+
+    /// A PTO in the slot gives way to the RTO it stood in for.
+    fn cancel_pto(&mut self, now: Instant) {
+        if self.probes.has(Probes::PTO) {
+            let rto = self.rto_expiry(now);
+            self.set_rtx(Some(rto));
+        }
+    }
+
+    /// RFC 8985 7.3: the PTO fired. The probe itself goes out with the next
+    /// output (`loss_probe`); the RTO, not a PTO, is re-armed, so that RTO
+    /// recovery remains the last resort if the probe fails.
+    fn on_pto(&mut self, now: Instant) {
+        if self.snd_max == self.snd_una {
+            return;
+        }
+        self.probes.set(Probes::TLP_DUE, true);
+        self.set_rtx(Some(now + self.rtt.rto(self.rto_bounds())));
+    }
+
+    /// RFC 8985 7.3 (`TLP_send_probe`): the loss probe, one segment: previously
+    /// unsent data if there is some and the peer's receive window takes it
+    /// (the congestion window and Nagle do not hold a probe back, as Linux's
+    /// `tcp_send_loss_probe`), else the most recently sent segment again.
+    fn loss_probe(
+        &mut self,
+        now: Instant,
+        mss: usize,
+        payload: &mut Range<usize>,
+    ) -> Option<OutSegment> {
+        if self.snd_max == self.snd_una || self.snd_nxt != self.snd_max || self.snd_wnd == 0 {
+            // Acknowledged meanwhile, a timeout's go-back-N under way, or the
+            // window closed: the RTO (or the persist timer) takes over.
+            return None;
+        }
+        let data0 = self.data_seq0();
+        let offset = self.snd_nxt.since(data0) as usize;
+        let unsent = self.tx.len().saturating_sub(offset);
+        let room = (self.snd_una + self.snd_wnd).diff(self.snd_nxt).max(0) as usize;
+        let n = unsent.min(mss);
+        let out = if n > 0 && n <= room {
+            // RFC 8985 7.3: "Transmit the lowest-sequence unsent Segment".
+            take_range(&self.tx, offset, offset + n, payload);
+            let seq = self.snd_nxt;
+            self.snd_nxt += n as u32;
+            let is_last = n == unsent;
+            let mut flags = TcpFlags::ACK;
+            if is_last {
+                flags |= TcpFlags::PSH;
+                if self.fin_queued && self.snd_nxt == self.fin_seq() && room > n {
+                    flags |= TcpFlags::FIN;
+                    self.snd_nxt += 1;
+                }
+            }
+            self.snd_max = self.snd_nxt;
+            self.counters.bytes_sent += n as u64;
+            if self.rtt_probe.is_none() {
+                self.rtt_probe = Some((self.snd_nxt, now));
+            }
+            self.probes.set(Probes::RETRANS, false);
+            let mut out = self.finish(seq, flags, SendReason::LossProbe, now);
+            // RFC 3168 6.1.2: new data goes out ECT(0).
+            out.ect = self.ecn.new_data(&mut out.flags);
+            out
+        } else {
+            // RFC 8985 7.3: "Retransmit the highest-sequence Segment sent": we keep
+            // no segment boundaries, so the last SMSS of data (which holds the last
+            // segment whole) with the FIN if it is outstanding, or the FIN alone
+            // when it went out alone.
+            let fin = self.fin_outstanding();
+            let end = if fin { self.fin_seq() } else { self.snd_max };
+            let data = end.since(self.snd_una) as usize;
+            let n = if fin && self.probes.has(Probes::FIN_ALONE) {
+                0
+            } else {
+                data.min(mss)
+            };
+            if n == 0 && !fin {
+                return None;
+            }
+            let seq = end - n as u32;
+            let start = seq.since(data0) as usize;
+            take_range(&self.tx, start, start + n, payload);
+            let mut flags = TcpFlags::ACK;
+            if n > 0 {
+                flags |= TcpFlags::PSH;
+            }
+            if fin {
+                flags |= TcpFlags::FIN;
+            }
+            self.counters.retransmits += 1;
+            // RFC 6298 3 (Karn): an ACK covering the retransmitted octets no longer
+            // says which copy it answers; RFC 7323 4.1: its TSecr does.
+            if self.rtt_probe.is_some_and(|(e, _)| e.gt(seq)) {
+                self.rtt_probe = None;
+            }
+            if self.ts_enabled {
+                self.ts_rtt_from = Some(self.ts_now(now));
+            }
+            self.probes.set(Probes::RETRANS, true);
+            self.finish(seq, flags, SendReason::LossProbe, now)
+        };
+        // RFC 8985 7.3: TLP.end_seq = SND.NXT; the episode lasts until its ACK
+        // (7.4.2). The RTO, not the PTO, watches the flight now.
+        self.tlp_end = self.snd_max;
+        self.probes.set(Probes::EPISODE, true);
+        self.set_rtx(Some(now + self.rtt.rto(self.rto_bounds())));
+        if self.unacked_since.is_none() {
+            self.unacked_since = Some(now);
+        }
+        Some(out)
+    }
+
+    /// RFC 8985 7.4.2 (`TLP_process_ack`): an ACK during a TLP episode. A probe
+    /// of new data ends it when acknowledged. A retransmitted probe ends it when
+    /// the ACK shows that both the original and the probe arrived (a D-SACK of
+    /// the probe, or a pure duplicate ACK), or when an ACK goes beyond
+    /// TLP.end_seq without that: the probe alone repaired the loss of the last
+    /// segment, and the congestion window is reduced for it, once.
+    fn tlp_process_ack(&mut self, seg: &TcpRepr<'_>, wnd: u32) {
+        if !self.probes.has(Probes::EPISODE) || seg.ack.lt(self.tlp_end) {
+            return;
+        }
+        let end = self.tlp_end;
+        let dsack = seg
+            .options
+            .sack
+            .as_slice()
+            .first()
+            .is_some_and(|&(_, right)| right == end && right.le(seg.ack));
+        let pure_dup = seg.ack == self.snd_una
+            && seg.payload.is_empty()
+            && seg.options.sack.is_empty()
+            && wnd == self.snd_wnd;
+        if !self.probes.has(Probes::RETRANS) || dsack || pure_dup {
+            // "TLP of new data delivered" / "Retransmission was spurious".
+            self.probes.set(Probes::EPISODE, false);
+        } else if seg.ack.gt(end) {
+            // "Repaired the single loss": invoke congestion control once, as for
+            // a loss (Linux: `tcp_init_cwnd_reduction` and `tcp_end_cwnd_reduction`
+            // in CWR), ssthresh = max(cwnd/2, 2*SMSS) and cwnd = ssthresh.
+            self.probes.set(Probes::EPISODE, false);
+            let mss = u32::from(self.snd_mss);
+            self.ssthresh = (self.cwnd / 2).max(2 * mss);
+            self.cwnd = self.cwnd.min(self.ssthresh);
+            // RFC 3168 6.1.2: any window reduction is announced with CWR.
+            self.ecn.window_reduced();
+        }
+    }
+
+    /// RFC 8985 7.4.1: this ACK reports the outstanding loss probe's last octet in
+    /// a SACK block while the cumulative ACK stays below the block: the probe
+    /// arrived beyond a hole.
+    fn probe_sacked_beyond_hole(&self, seg: &TcpRepr<'_>) -> bool {
+        if !self.probes.has(Probes::EPISODE) || !seg.ack.lt(self.tlp_end) {
+            return false;
+        }
+        let last = self.tlp_end - 1;
+        seg.options
+            .sack
+            .as_slice()
+            .iter()
+            .any(|&(left, right)| seg.ack.lt(left) && left.le(last) && last.lt(right))
     }
 
     fn has_unsent(&self) -> bool {
@@ -2392,8 +2692,9 @@ impl Tcb {
                 self.snd_max = self.iss + 1;
                 self.rtt_probe = Some((self.iss + 1, now));
             }
-            self.rtx_deadline
-                .get_or_insert(now + self.rtt.rto(self.rto_bounds()));
+            if self.rtx_deadline.is_none() {
+                self.set_rtx(Some(now + self.rtt.rto(self.rto_bounds())));
+            }
             return Some(self.finish(self.iss, flags, reason, now));
         }
         if !self.syn_acked() && !matches!(self.state, State::SynSent | State::SynReceived) {
@@ -2462,17 +2763,24 @@ impl Tcb {
         let usable = (self.snd_una + wnd).diff(self.snd_nxt).max(0) as usize;
         let retransmitting = self.snd_nxt.lt(self.snd_max);
 
+        // RFC 8985 7.3: the PTO fired: one loss probe.
+        if self.probes.take(Probes::TLP_DUE) {
+            if let Some(out) = self.loss_probe(now, mss, payload) {
+                return Some(out);
+            }
+        }
+
         // Zero-window probe: the first octet past the closed window (RFC 9293 3.8.6.1), always
         // the same octet at SND.UNA until the peer takes it; the persist timer, not the
         // retransmission timer, paces the probes.
-        if std::mem::take(&mut self.force_probe) && !self.tx.is_empty() {
+        if self.probes.take(Probes::WINDOW) && !self.tx.is_empty() {
             take_range(&self.tx, 0, 1, payload);
             let seq = self.snd_una;
             self.snd_nxt = self.snd_una + 1;
             if self.snd_nxt.gt(self.snd_max) {
                 self.snd_max = self.snd_nxt;
             }
-            self.rtx_deadline = None;
+            self.set_rtx(None);
             self.arm_persist(now);
             return Some(self.finish(seq, TcpFlags::ACK, SendReason::WindowProbe, now));
         }
@@ -2520,6 +2828,10 @@ impl Tcb {
                     self.snd_max = self.snd_nxt;
                 }
                 self.on_sent_something(now);
+                if !retransmitting {
+                    // RFC 8985 7.2: new data went out: (re)start the PTO.
+                    self.schedule_loss_probe(now);
+                }
                 let mut out = self.finish(seq, flags, reason, now);
                 if !retransmitting {
                     // RFC 3168 6.1.2: new data goes out ECT(0), with CWR after a window
@@ -2546,6 +2858,12 @@ impl Tcb {
                 self.snd_max = self.snd_nxt;
             }
             self.on_sent_something(now);
+            if reason == SendReason::Normal {
+                // A probe retransmitting the last segment sends this FIN alone.
+                self.probes.set(Probes::FIN_ALONE, true);
+                // RFC 8985 7.2: new data (the FIN) went out: (re)start the PTO.
+                self.schedule_loss_probe(now);
+            }
             return Some(self.finish(seq, TcpFlags::FIN | TcpFlags::ACK, reason, now));
         }
 
@@ -2597,7 +2915,7 @@ impl Tcb {
     fn on_sent_something(&mut self, now: Instant) {
         // RFC 6298 5.1: start the timer if it is not running.
         if self.rtx_deadline.is_none() {
-            self.rtx_deadline = Some(now + self.rtt.rto(self.rto_bounds()));
+            self.set_rtx(Some(now + self.rtt.rto(self.rto_bounds())));
         }
         if self.unacked_since.is_none() {
             self.unacked_since = Some(now);
@@ -2614,7 +2932,7 @@ impl Tcb {
         self.rst_pending.is_some()
             || self.ack_now.is_some()
             || self.keepalive_probe_pending
-            || self.force_probe
+            || self.probes.has(Probes::WINDOW | Probes::TLP_DUE)
             || self.fast_rtx_pending
             || (self.state != State::Closed
                 && self.snd_nxt == self.iss

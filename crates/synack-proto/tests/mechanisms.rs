@@ -66,18 +66,21 @@ fn data_retransmissions_back_off_and_give_up() {
         .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
         .collect();
     // RTO after the handshake's 20 ms sample: max(200 ms min, 20 + 4*10) = 200 ms, doubling to 120 s.
+    // First the tail loss probe (RFC 8985 7.2): PTO = 2*SRTT + 200 ms for a lone
+    // segment = 240 ms, capped at the RTO's 200 ms; after it the RTO is re-armed
+    // (7.3), unbacked-off; the probe does not count against tcp_retries2.
     assert_eq!(
         times.len(),
-        16,
-        "the original and 15 retransmissions (tcp_retries2)"
+        17,
+        "the original, the loss probe and 15 retransmissions (tcp_retries2): {times:?}"
     );
     let gaps: Vec<u64> = times.windows(2).map(|w| w[1] - w[0]).collect();
     assert_eq!(
-        &gaps[..10],
-        &[200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 102400]
+        &gaps[..11],
+        &[200, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 102400]
     );
     assert!(
-        gaps[10..].iter().all(|&g| g == 120_000),
+        gaps[11..].iter().all(|&g| g == 120_000),
         "capped at 120 s: {gaps:?}"
     );
     assert!(log.last().unwrap().ends_with("C ESTABLISHED->CLOSED"));

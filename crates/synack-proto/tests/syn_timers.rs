@@ -10,7 +10,7 @@ use util::*;
 
 /// FreeBSD's retransmission timing, as its sysctls and constants set it:
 /// `rexmit_initial` 1 s, `rexmit_slop` 200 ms, `rexmit_min` 30 ms,
-/// `TCPTV_REXMTMAX` 64 s, `TCP_MAXRXTSHIFT` 12.
+/// `TCPTV_REXMTMAX` 64 s, `TCP_MAXRXTSHIFT` 12; and no tail loss probe.
 fn freebsd_timing() -> StackConfig {
     let mut cfg = StackConfig::default();
     cfg.conn.initial_rto = Duration::from_secs(1);
@@ -18,6 +18,9 @@ fn freebsd_timing() -> StackConfig {
     cfg.conn.min_rto = Duration::from_millis(30);
     cfg.conn.max_rto = Duration::from_secs(64);
     cfg.conn.syn_retries = 12;
+    // FreeBSD has no tail loss probe (RFC 8985): its first data retransmission
+    // is the RTO's.
+    cfg.conn.tail_loss_probe = false;
     cfg
 }
 

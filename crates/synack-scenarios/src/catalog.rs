@@ -385,13 +385,15 @@ fn lost_final_ack(o: &Options) -> Result<Outcome, ScenarioError> {
     w.run(LIMIT)?;
     let (c, s) = (w.client, w.server);
     let server_sent = w.sent(s);
+    // The FIN alone is in flight: the tail loss probe (RFC 8985 7.3) resends it,
+    // at 2*SRTT + 200 ms or the RTO, whichever comes first.
     let refin = server_sent
         .iter()
-        .find(|x| x.1.flags.fin() && x.2 == SendReason::Retransmit)
+        .find(|x| x.1.flags.fin() && matches!(x.2, SendReason::Retransmit | SendReason::LossProbe))
         .map(|x| x.0);
     w.check_path(
         refin.is_some(),
-        "the server, in LAST_ACK, resent its FIN after its RTO",
+        "the server, in LAST_ACK, resent its FIN after its loss probe timeout",
     );
     let reack = w
         .sent(c)

@@ -144,6 +144,9 @@ pub fn send_reason_text(r: SendReason, lang: Lang) -> &'static str {
             SendReason::FastRetransmit => {
                 "fast retransmission: three duplicate ACKs say this segment was lost"
             }
+            SendReason::LossProbe => {
+                "tail loss probe (RFC 8985): no ACK for about two round trips, so new data or the last segment goes out to draw one"
+            }
             SendReason::KeepaliveProbe => "keepalive probe: seq=SND.NXT-1 asks the peer to answer",
             SendReason::WindowProbe => {
                 "zero-window probe: asks whether the peer's window has opened"
@@ -177,6 +180,9 @@ pub fn send_reason_text(r: SendReason, lang: Lang) -> &'static str {
             SendReason::Normal => "普通输出：握手、数据、FIN 或 ACK",
             SendReason::Retransmit => "重传：RTO 内没有收到 ACK，于是再发一次",
             SendReason::FastRetransmit => "快速重传：三个重复 ACK 表明这个报文段丢了",
+            SendReason::LossProbe => {
+                "尾部丢失探测（RFC 8985）：约两个往返时间没有 ACK，发送新数据或重发最后一个报文段来引出 ACK"
+            }
             SendReason::KeepaliveProbe => "保活探测：seq=SND.NXT-1，要求对端回应",
             SendReason::WindowProbe => "零窗口探测：询问对端的窗口是否已打开",
             SendReason::ChallengeAck => "挑战 ACK（RFC 5961）：真正的对端会回应，盲目的攻击者不能",
@@ -199,6 +205,7 @@ pub fn send_reason_name(r: SendReason) -> &'static str {
         SendReason::Normal => "normal",
         SendReason::Retransmit => "retransmit",
         SendReason::FastRetransmit => "fast_retransmit",
+        SendReason::LossProbe => "loss_probe",
         SendReason::KeepaliveProbe => "keepalive_probe",
         SendReason::WindowProbe => "window_probe",
         SendReason::ChallengeAck => "challenge_ack",
@@ -422,6 +429,9 @@ pub fn timer_text(t: TimerKind, lang: Lang) -> &'static str {
             TimerKind::Establish => {
                 "connection-establishment timer: the handshake took too long, give up"
             }
+            TimerKind::LossProbe => {
+                "loss probe timer (PTO): no ACK for about two round trips, send one probe before resorting to the RTO"
+            }
             _ => "a timer fired",
         },
         Lang::Zh => match t {
@@ -433,6 +443,7 @@ pub fn timer_text(t: TimerKind, lang: Lang) -> &'static str {
             TimerKind::FinWait2 => "FIN_WAIT_2 定时器：孤儿连接等对端的 FIN 已经够久",
             TimerKind::UserTimeout => "用户超时：数据太久没有被确认",
             TimerKind::Establish => "连接建立定时器：握手耗时过长，放弃连接",
+            TimerKind::LossProbe => "丢失探测定时器（PTO）：约两个往返时间没有 ACK，先发一个探测，之后才依靠 RTO",
             _ => "定时器到期",
         },
     }

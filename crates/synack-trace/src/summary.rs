@@ -91,10 +91,14 @@ pub fn connection_summaries(
                         seq,
                         ack: seg.flags.ack().then_some(ack),
                         len: seg.len,
-                        rexmit: matches!(
-                            reason,
-                            SendReason::Retransmit | SendReason::FastRetransmit
-                        ),
+                        seg_len: seg.len + u32::from(seg.flags.syn()) + u32::from(seg.flags.fin()),
+                        rexmit: match reason {
+                            SendReason::Retransmit | SendReason::FastRetransmit => Some(true),
+                            // A tail loss probe is new data or a retransmission of
+                            // the last segment: told by its sequence numbers below.
+                            SendReason::LossProbe => None,
+                            _ => Some(false),
+                        },
                     },
                 ));
             }
@@ -104,6 +108,8 @@ pub fn connection_summaries(
             _ => {}
         }
     }
+    // The end of the highest sequence space each row has sent.
+    let mut high: Vec<Option<u32>> = vec![None; rows.len()];
     for (i, u) in updates {
         let Some(r) = rows.get_mut(i) else { continue };
         match u {
@@ -113,10 +119,21 @@ pub fn connection_summaries(
                 seq,
                 ack,
                 len,
+                seg_len,
                 rexmit,
             } => {
                 if r.isn.is_none() {
                     r.isn = isn;
+                }
+                let end = seq.wrapping_add(seg_len);
+                let high_end = high.get(i).copied().flatten();
+                let rexmit = rexmit.unwrap_or_else(|| {
+                    high_end.is_some_and(|h| seg_len > 0 && h.wrapping_sub(end) as i32 >= 0)
+                });
+                if high_end.is_none_or(|h| end.wrapping_sub(h) as i32 > 0) {
+                    if let Some(slot) = high.get_mut(i) {
+                        *slot = Some(end);
+                    }
                 }
                 r.last_seq = Some(seq);
                 if ack.is_some() {
@@ -142,7 +159,10 @@ enum Update {
         seq: u32,
         ack: Option<u32>,
         len: u32,
-        rexmit: bool,
+        /// Sequence space taken: the payload, SYN and FIN.
+        seg_len: u32,
+        /// Whether a retransmission, when the reason tells.
+        rexmit: Option<bool>,
     },
     Received(u32),
 }

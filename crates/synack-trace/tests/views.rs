@@ -329,10 +329,11 @@ const CAUSES: [Cause; 22] = [
     Cause::StackClosed,
     Cause::TimeWaitReuse,
 ];
-const REASONS: [SendReason; 14] = [
+const REASONS: [SendReason; 15] = [
     SendReason::Normal,
     SendReason::Retransmit,
     SendReason::FastRetransmit,
+    SendReason::LossProbe,
     SendReason::KeepaliveProbe,
     SendReason::WindowProbe,
     SendReason::ChallengeAck,
@@ -345,7 +346,7 @@ const REASONS: [SendReason; 14] = [
     SendReason::WindowUpdate,
     SendReason::TimeWaitAck,
 ];
-const TIMERS: [TimerKind; 8] = [
+const TIMERS: [TimerKind; 9] = [
     TimerKind::Retransmit,
     TimerKind::DelayedAck,
     TimerKind::Persist,
@@ -354,6 +355,7 @@ const TIMERS: [TimerKind; 8] = [
     TimerKind::FinWait2,
     TimerKind::UserTimeout,
     TimerKind::Establish,
+    TimerKind::LossProbe,
 ];
 const WIRE: [WireError; 12] = [
     WireError::Truncated,
@@ -843,7 +845,7 @@ fn arbitrary_traces_never_panic() {
                     kind: EventKind::SegmentSent {
                         conn: conn(),
                         seg: s,
-                        reason: REASONS[rng.below(14) as usize],
+                        reason: REASONS[rng.below(REASONS.len() as u64) as usize],
                     },
                 }),
                 1 => TraceKind::Stack(Event {

@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use synack_proto::wire::{parse_packet, ChecksumMode, SeqNum, TcpFlags};
-use synack_proto::{Duration, EventKind, Instant, Stack, StackConfig};
+use synack_proto::{Duration, EventKind, Instant, SendReason, Stack, StackConfig};
 
 pub const C_IP: &str = "10.0.0.1";
 pub const S_IP: &str = "10.0.0.2";
@@ -39,6 +39,9 @@ pub struct Net {
     counts: std::collections::HashMap<(usize, u8), usize>,
     pub with_window: bool,
     pub with_time: bool,
+    /// Log why each segment was sent (other than ordinary output) and every
+    /// timer that fires.
+    pub with_reasons: bool,
 }
 
 pub fn name(h: usize) -> &'static str {
@@ -72,6 +75,7 @@ impl Net {
             counts: Default::default(),
             with_window: false,
             with_time: false,
+            with_reasons: false,
         }
     }
 
@@ -133,7 +137,7 @@ impl Net {
 
     fn log_event(&mut self, h: usize, k: EventKind) {
         match k {
-            EventKind::SegmentSent { seg, .. } => {
+            EventKind::SegmentSent { seg, reason, .. } => {
                 if seg.flags.syn() && self.iss[h].is_none() {
                     self.iss[h] = Some(seg.seq);
                 }
@@ -154,6 +158,9 @@ impl Net {
                     s += &format!(" win={}", seg.window);
                 }
                 s += &format!(" len={}", seg.len);
+                if self.with_reasons && reason != SendReason::Normal {
+                    s += &format!(" ({reason:?})");
+                }
                 self.log.push(s);
             }
             // A listener's own LISTEN/CLOSED changes are pinned by their own test.
@@ -164,6 +171,10 @@ impl Net {
             }
             EventKind::ConnectionError { error, .. } => {
                 let s = format!("{}{} error {}", self.t(), name(h), error);
+                self.log.push(s);
+            }
+            EventKind::TimerFired { timer, .. } if self.with_reasons => {
+                let s = format!("{}{} timer {}", self.t(), name(h), timer.name());
                 self.log.push(s);
             }
             _ => {}
