@@ -2727,7 +2727,13 @@ impl Tcb {
 
         // Fast retransmit (RFC 5681 3.2) of the first unacknowledged segment.
         if std::mem::take(&mut self.fast_rtx_pending) {
-            let n = mss.min(self.tx.len());
+            // Only octets already sent: a retransmission that ran past SND.MAX would
+            // hand the peer data this side still counts as unsent (SND.NXT/SND.MAX
+            // do not move here), and the peer's ACK of it would then be "too new"
+            // for ever. (Segments sent while SACK blocks shortened them can end
+            // before a full MSS does.)
+            let sent = (self.snd_max.since(data0) as usize).min(self.tx.len());
+            let n = mss.min(sent);
             if n > 0 {
                 take_range(&self.tx, 0, n, payload);
                 self.counters.retransmits += 1;
