@@ -1489,7 +1489,12 @@ impl Tcb {
         if has_data && accepts_data && self.owner == Owner::Orphan {
             // Data for a connection the application has closed: nobody will read it.
             // Linux resets (tcp_rcv_state_process, "abort on data"); RFC 9293 3.10.4 allows it.
-            self.rst_pending = Some((self.snd_nxt.max(self.snd_una), SendReason::Reset));
+            // The reset takes the form of one for no connection, <SEQ=SEG.ACK><CTL=RST>
+            // (RFC 9293 3.10.7.1, as Linux's `tcp_v4_send_reset`): SEG.ACK is exactly
+            // the peer's RCV.NXT, so the RST is acceptable to it even while our FIN
+            // is still unacknowledged (SND.NXT would be ahead of what the peer has
+            // and only draw an RFC 5961 challenge ACK).
+            self.rst_pending = Some((seg.ack, SendReason::Reset));
             self.fail(ConnError::Reset, Cause::Abort, ctx);
             return;
         }
@@ -2656,6 +2661,13 @@ impl Tcb {
     ) -> Option<OutSegment> {
         *payload = 0..0;
         if let Some((seq, reason)) = self.rst_pending.take() {
+            if reason == SendReason::Reset {
+                // The reset for data after close: <SEQ=SEG.ACK><CTL=RST>, no ACK.
+                let mut out = self.finish(seq, TcpFlags::RST, reason, now);
+                out.window = 0;
+                out.options = TcpOptions::default();
+                return Some(out);
+            }
             // A reset from a connection that has a RCV.NXT carries the ACK bit and the
             // usual window and options, as Linux's `tcp_send_active_reset` (RFC 9293
             // 3.10.7 allows ACK on a RST; a RST for no connection is built elsewhere).

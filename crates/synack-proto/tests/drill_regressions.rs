@@ -583,3 +583,29 @@ fn time_wait_answers_acceptable_segments_other_than_the_exact_bare_ack() {
     assert_eq!(drain(&mut st, t), vec![]);
     assert_eq!(st.state(id), Ok(State::TimeWait));
 }
+
+#[test]
+fn data_after_close_is_reset_at_the_peers_ack() {
+    // Linux's "abort on data": the reset has the form of one for no connection,
+    // <SEQ=SEG.ACK><CTL=RST>, so it is acceptable to the peer although our FIN
+    // (which SND.NXT counts) has not reached it.
+    let (mut st, id, iss) = established(ConnConfig::default());
+    st.close(T, id).expect("close");
+    assert_eq!(
+        drain(&mut st, T),
+        vec![(TcpFlags::FIN | TcpFlags::ACK, iss + 1, 1001)]
+    );
+    st.handle_packet(
+        T,
+        &raw_packet(
+            c_addr(1000),
+            s_addr(80),
+            1001,
+            iss + 1,
+            TcpFlags::ACK | TcpFlags::PSH,
+            65535,
+            b"late",
+        ),
+    );
+    assert_eq!(drain(&mut st, T), vec![(TcpFlags::RST, iss + 1, 0)]);
+}
