@@ -135,6 +135,10 @@ pub enum DropReason {
     SynInWindow,
     /// A challenge ACK suppressed by the rate limit (RFC 5961 7).
     ChallengeAckLimited,
+    /// An out-of-window or invalid pure ACK left unanswered: the connection
+    /// answered one less than 500 ms ago (Linux `tcp_invalid_ratelimit`),
+    /// which stops two ends that disagree from ACKing each other for ever.
+    OowAckLimited,
     /// A segment to a connection that is closed.
     Closed,
     /// A segment whose timestamp is older than the last one accepted: an old

@@ -30,6 +30,15 @@ use synack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 /// carry and invite resource exhaustion. Our own link's MSS still caps it.
 pub(crate) const MIN_SND_MSS: u16 = 64;
 
+/// The least time between two ACKs answering out-of-window pure ACKs on one
+/// connection (Linux `tcp_invalid_ratelimit`: 500 ms).
+const OOW_ACK_INTERVAL_MS: u32 = 500;
+
+/// `now` in milliseconds, wrapping (only differences are used).
+fn ms_of(now: Instant) -> u32 {
+    (now.micros() / 1000) as u32
+}
+
 /// A segment the connection wants sent. Its payload is a range of the send buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct OutSegment {
@@ -165,6 +174,9 @@ pub(crate) struct Tcb {
     ts_recent: u32,
     /// When TS.Recent was last set, for its 24-day validity (RFC 7323 5.5).
     ts_recent_stamp: Instant,
+    /// When (milliseconds, wrapping) we last answered a pure ACK that was out of
+    /// window or otherwise invalid (`OOW_ACK_INTERVAL_MS`).
+    last_oow_ack_ms: u32,
     /// Last.ACK.sent (RFC 7323 4.3): the ACK field of the last ACK sent.
     last_ack_sent: SeqNum,
     /// Added to the 1 ms clock so TSvals do not reveal uptime (RFC 7323 5.4);
@@ -339,6 +351,7 @@ impl Tcb {
             ts_enabled: false,
             ts_recent: 0,
             ts_recent_stamp: now,
+            last_oow_ack_ms: ms_of(now).wrapping_sub(OOW_ACK_INTERVAL_MS),
             last_ack_sent: SeqNum(0),
             ts_offset: 0,
             ts_rtt_from: None,
@@ -807,8 +820,39 @@ impl Tcb {
     }
 
     /// Challenge ACK (RFC 5961 3.2, 4.2, 5.2) subject to the stack-wide rate limit (RFC 5961 7).
-    fn challenge_ack(&mut self, ctx: &mut SegCtx<'_>, seg_reason: DropReason) {
-        if *ctx.challenge_tokens > 0 {
+    /// Linux `tcp_oow_rate_limited`: an ACK answering a pure ACK (no data, SYN or
+    /// FIN) that was out of window or invalid goes out at most once per
+    /// `OOW_ACK_INTERVAL_MS` per connection. Two ends that disagree about the
+    /// sequence space would otherwise answer each other's ACKs for ever, one more
+    /// loop with every retransmission (an "ACK war"). Answers to data, SYNs and
+    /// FINs are never held back: they can be what a peer needs to recover.
+    fn oow_ack_limited(&mut self, seg: &TcpRepr<'_>, now: Instant) -> bool {
+        if !seg.payload.is_empty() || seg.flags.syn() || seg.flags.fin() {
+            return false;
+        }
+        let ms = ms_of(now);
+        if ms.wrapping_sub(self.last_oow_ack_ms) < OOW_ACK_INTERVAL_MS {
+            return true;
+        }
+        self.last_oow_ack_ms = ms;
+        false
+    }
+
+    /// Answer an out-of-window or invalid segment with an ACK, unless the
+    /// per-connection limit holds it back (then the drop is counted).
+    fn oow_ack(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>, reason: SendReason) {
+        if self.oow_ack_limited(seg, ctx.now) {
+            self.drop_seg(ctx, DropReason::OowAckLimited);
+        } else {
+            self.ack_now = Some(reason);
+        }
+    }
+
+    fn challenge_ack(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>, seg_reason: DropReason) {
+        if self.oow_ack_limited(seg, ctx.now) {
+            // RFC 5961 7 leaves the limit's form open: per connection first (Linux).
+            self.drop_seg(ctx, DropReason::OowAckLimited);
+        } else if *ctx.challenge_tokens > 0 {
             *ctx.challenge_tokens -= 1;
             self.ack_now = Some(SendReason::ChallengeAck);
             self.drop_seg(ctx, seg_reason);
@@ -1004,7 +1048,7 @@ impl Tcb {
         // duplicate; acknowledge (as for an unacceptable segment) and drop it.
         if self.paws_reject(seg, ctx.now) {
             self.drop_seg(ctx, DropReason::PawsRejected);
-            self.ack_now = Some(SendReason::UnacceptableAck);
+            self.oow_ack(seg, ctx, SendReason::UnacceptableAck);
             return Disposition::Done;
         }
 
@@ -1037,7 +1081,7 @@ impl Tcb {
             // (`tcp_timewait_state_process`) and FreeBSD (`tcp_twcheck`) do, so a peer
             // that missed our last ACK learns it. Without the ACK bit the fifth step
             // drops it silently.
-            self.ack_now = Some(SendReason::TimeWaitAck);
+            self.oow_ack(seg, ctx, SendReason::TimeWaitAck);
             return Disposition::Done;
         }
         if !self.acceptable(seg.seq, seg_len) {
@@ -1047,7 +1091,7 @@ impl Tcb {
                 self.drop_seg(ctx, DropReason::RstNotExact);
             } else if f.syn() && self.state.is_synchronized() {
                 // RFC 5961 4.2: a SYN, whatever its sequence number, gets a challenge ACK.
-                self.challenge_ack(ctx, DropReason::SynInWindow);
+                self.challenge_ack(seg, ctx, DropReason::SynInWindow);
             } else {
                 self.drop_seg(ctx, DropReason::Unacceptable);
                 let stale_ack_news = self.state.is_synchronized()
@@ -1087,7 +1131,7 @@ impl Tcb {
                     // Our SYN is unacknowledged: the only "ACK" we can send is the SYN,ACK.
                     self.snd_nxt = self.iss;
                 } else {
-                    self.ack_now = Some(SendReason::UnacceptableAck);
+                    self.oow_ack(seg, ctx, SendReason::UnacceptableAck);
                     if !seg.payload.is_empty() && seg.seq == self.rcv_nxt {
                         // A probe of our zero window (RFC 3168 6.1.6).
                         self.ecn.on_window_probe();
@@ -1112,7 +1156,7 @@ impl Tcb {
         // Second, check the RST bit (RFC 5961 3.2: exact match resets, in-window challenges).
         if f.rst() {
             if seg.seq != self.rcv_nxt && self.cfg.rst_challenge {
-                self.challenge_ack(ctx, DropReason::RstNotExact);
+                self.challenge_ack(seg, ctx, DropReason::RstNotExact);
                 return Disposition::Done;
             }
             return match self.state {
@@ -1168,7 +1212,7 @@ impl Tcb {
                 };
             }
             // RFC 5961 4.2: challenge ACK in synchronized states.
-            self.challenge_ack(ctx, DropReason::SynInWindow);
+            self.challenge_ack(seg, ctx, DropReason::SynInWindow);
             return Disposition::Done;
         }
 
@@ -1220,11 +1264,11 @@ impl Tcb {
             // RFC 5961 5.2: SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT, else ACK and drop.
             if seg.ack.gt(self.snd_max) {
                 self.drop_seg(ctx, DropReason::AckTooNew);
-                self.ack_now = Some(SendReason::ChallengeAck);
+                self.oow_ack(seg, ctx, SendReason::ChallengeAck);
                 return Disposition::Done;
             }
             if seg.ack.lt(self.snd_una - self.max_snd_wnd.max(1)) {
-                self.challenge_ack(ctx, DropReason::AckTooOld);
+                self.challenge_ack(seg, ctx, DropReason::AckTooOld);
                 return Disposition::Done;
             }
             // RFC 7323 4.3: an acceptable segment may advance TS.Recent; only once its

@@ -609,3 +609,49 @@ fn data_after_close_is_reset_at_the_peers_ack() {
     );
     assert_eq!(drain(&mut st, T), vec![(TcpFlags::RST, iss + 1, 0)]);
 }
+
+#[test]
+fn out_of_window_pure_acks_are_answered_at_most_every_500_ms() {
+    // Linux `tcp_invalid_ratelimit`: two ends that disagree about the sequence
+    // space must not ACK each other's ACKs for ever.
+    let (mut st, _, iss) = established(ConnConfig::default());
+    let old_ack = |seq: u32| {
+        raw_packet(
+            c_addr(1000),
+            s_addr(80),
+            seq,
+            iss + 1,
+            TcpFlags::ACK,
+            65535,
+            &[],
+        )
+    };
+    let t0 = Instant::from_millis(1000);
+    st.handle_packet(t0, &old_ack(900));
+    assert_eq!(drain(&mut st, t0), vec![(TcpFlags::ACK, iss + 1, 1001)]);
+    let t1 = Instant::from_millis(1100);
+    st.handle_packet(t1, &old_ack(900));
+    assert_eq!(drain(&mut st, t1), vec![], "a second one within 500 ms");
+    // Data below RCV.NXT is always answered: the peer may need that ACK.
+    st.handle_packet(
+        t1,
+        &raw_packet(
+            c_addr(1000),
+            s_addr(80),
+            990,
+            iss + 1,
+            TcpFlags::ACK,
+            65535,
+            b"0123456789",
+        ),
+    );
+    assert_eq!(drain(&mut st, t1), vec![(TcpFlags::ACK, iss + 1, 1001)]);
+    let t2 = Instant::from_millis(1500);
+    st.handle_packet(t2, &old_ack(900));
+    assert_eq!(drain(&mut st, t2), vec![(TcpFlags::ACK, iss + 1, 1001)]);
+    let stats = st.stats();
+    assert_eq!(
+        stats.drops.get(&synack_proto::DropReason::OowAckLimited),
+        Some(&1)
+    );
+}

@@ -310,6 +310,9 @@ pub fn drop_reason_text(r: DropReason, lang: Lang) -> String {
                 "a SYN on an open connection: answered with a challenge ACK (RFC 5961)"
             }
             DropReason::ChallengeAckLimited => "challenge ACK suppressed by the rate limit (RFC 5961)",
+            DropReason::OowAckLimited => {
+                "out-of-window ACK not answered: one was answered less than 500 ms ago (no ACK war)"
+            }
             DropReason::Closed => "the connection is closed",
             DropReason::PawsRejected => {
                 "its timestamp is older than the last one accepted: an old duplicate, dropped and answered with an ACK (PAWS, RFC 7323)"
@@ -351,6 +354,7 @@ pub fn drop_reason_text(r: DropReason, lang: Lang) -> String {
             DropReason::ReassemblyFull => "乱序数据超出了协议栈愿意保存的范围",
             DropReason::SynInWindow => "已打开的连接上出现 SYN：以挑战 ACK 回应（RFC 5961）",
             DropReason::ChallengeAckLimited => "挑战 ACK 被速率限制抑制（RFC 5961）",
+            DropReason::OowAckLimited => "窗口外的 ACK 未回应：500 毫秒内已回应过一次（防止 ACK 风暴）",
             DropReason::Closed => "连接已关闭",
             DropReason::PawsRejected => {
                 "时间戳早于上次接受的时间戳：旧的重复报文段，丢弃并以 ACK 回应（PAWS，RFC 7323）"
@@ -396,6 +400,7 @@ pub fn drop_reason_name(r: DropReason) -> String {
         DropReason::ReassemblyFull => "reassembly_full",
         DropReason::SynInWindow => "syn_in_window",
         DropReason::ChallengeAckLimited => "challenge_ack_limited",
+        DropReason::OowAckLimited => "oow_ack_limited",
         DropReason::Closed => "closed",
         DropReason::PawsRejected => "paws_rejected",
         DropReason::IcmpMalformed(k) => return format!("icmp_malformed:{}", wire_name(k)),

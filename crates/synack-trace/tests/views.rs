@@ -394,6 +394,7 @@ fn drops() -> Vec<DropReason> {
         DropReason::ReassemblyFull,
         DropReason::SynInWindow,
         DropReason::ChallengeAckLimited,
+        DropReason::OowAckLimited,
         DropReason::Closed,
         DropReason::PawsRejected,
     ]);
