@@ -63,7 +63,7 @@ fn scenario_names() -> Vec<String> {
 #[test]
 fn every_scenario_text_is_pinned() {
     let names = scenario_names();
-    assert_eq!(names.len(), 20);
+    assert_eq!(names.len(), 21);
     for name in &names {
         let o = synack(&["scenario", name, "--no-color"]);
         assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));

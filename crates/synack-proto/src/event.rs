@@ -63,6 +63,9 @@ pub enum SendReason {
     Retransmit,
     /// A fast retransmission after three duplicate ACKs (RFC 5681 3.2).
     FastRetransmit,
+    /// Data sent again in smaller segments because an ICMP error lowered the
+    /// path MTU (RFC 1191 6.4, RFC 8201): the original was dropped on the way.
+    PathMtuRetransmit,
     /// A tail loss probe (RFC 8985 7.3): the probe timeout passed without an
     /// ACK, so new data (if the peer's window allows) or else the last segment
     /// again goes out to elicit one.

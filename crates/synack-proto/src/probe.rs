@@ -45,6 +45,9 @@ impl Probes {
     /// Our FIN went out in a segment of its own rather than on the last data
     /// segment: a probe retransmitting the last segment sends the FIN alone.
     pub(crate) const FIN_ALONE: u8 = 1 << 5;
+    /// The path MTU fell and what was in flight is being sent again in smaller
+    /// segments (RFC 1191 6.4), not because a timer expired.
+    pub(crate) const PMTU_RESEND: u8 = 1 << 6;
 
     /// Whether `bit` is set.
     pub(crate) fn has(self, bit: u8) -> bool {

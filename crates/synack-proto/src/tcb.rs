@@ -1917,6 +1917,7 @@ impl Tcb {
                     // the RTO stay (Linux `tcp_simple_retransmit`). Karn's rule
                     // applies to what is sent again.
                     self.snd_nxt = self.snd_una;
+                    self.probes.set(Probes::PMTU_RESEND, true);
                     self.rtt_probe = None;
                     if self.ts_enabled {
                         self.ts_rtt_from = Some(self.ts_now(ctx.now));
@@ -2232,6 +2233,8 @@ impl Tcb {
     }
 
     fn on_rto(&mut self, ctx: &mut SegCtx<'_>) -> Option<Disposition> {
+        // What goes again now goes because the timer expired.
+        self.probes.set(Probes::PMTU_RESEND, false);
         if self.snd_max == self.snd_una {
             return None;
         }
@@ -2873,10 +2876,13 @@ impl Tcb {
                     flags |= TcpFlags::FIN;
                     self.snd_nxt += 1;
                 }
-                let reason = if retransmitting {
-                    SendReason::Retransmit
-                } else {
+                let reason = if !retransmitting {
+                    self.probes.set(Probes::PMTU_RESEND, false);
                     SendReason::Normal
+                } else if self.probes.has(Probes::PMTU_RESEND) {
+                    SendReason::PathMtuRetransmit
+                } else {
+                    SendReason::Retransmit
                 };
                 if retransmitting {
                     self.counters.retransmits += 1;

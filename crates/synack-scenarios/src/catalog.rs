@@ -117,6 +117,11 @@ pub static SCENARIOS: &[ScenarioInfo] = &[
         run: ecn,
     },
     ScenarioInfo {
+        name: "path-mtu",
+        description: "a link on the path carries only 1280-byte packets: its router answers the first full-sized segments with ICMP; the sender lowers its MSS and resends",
+        run: path_mtu,
+    },
+    ScenarioInfo {
         name: "zero-window",
         description: "a slow reader's window closes to zero; the sender probes it (persist timer) until it opens",
         run: zero_window,
@@ -907,6 +912,71 @@ fn ecn(o: &Options) -> Result<Outcome, ScenarioError> {
         !cs.iter().any(|x| x.2 != SendReason::Normal && x.1.len > 0),
         "no data was retransmitted: the congestion signal cost no packet",
     );
+    w.check(w.all_closed(), "no connection is left on either side");
+    w.finish()
+}
+
+fn path_mtu(o: &Options) -> Result<Outcome, ScenarioError> {
+    let mut w = World::new(o)?;
+    // Both hosts sit on links of the configured MTU (1500 by default); the path
+    // between them carries at most 1280 octets, and its router says so (RFC 1191,
+    // RFC 8201) instead of dropping silently.
+    let path = 1280usize;
+    let host_mtu = usize::from(o.mtu.unwrap_or(1500));
+    w.relink(|mut l| {
+        l.mtu = path.min(host_mtu);
+        l.too_big_icmp = true;
+        l
+    });
+    let l = w.listen(None)?;
+    let data = pattern(20_000);
+    let cp = Peer::new(w.connect_role())
+        .send_on(Trigger::Established, data.clone())
+        .then(Trigger::Sent, Duration::ZERO, Action::Close);
+    let sp = Peer::new(Role::Accept(l)).then(Trigger::Eof, THINK, Action::Close);
+    let sr = sp.record();
+    w.sim.set_app(w.client, cp);
+    w.sim.set_app(w.server, sp);
+    w.run(LIMIT)?;
+    let r = sr.borrow().clone();
+    w.check_bytes("server", &data, &r);
+    let c = w.client;
+    let reduced: Vec<(u16, u16)> = w
+        .sim
+        .trace()
+        .iter()
+        .filter(|e| e.host == c)
+        .filter_map(|e| match &e.kind {
+            synack_sim::TraceKind::Stack(ev) => match ev.kind {
+                synack_proto::EventKind::PathMtuReduced { mtu, mss, .. } => Some((mtu, mss)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    if host_mtu > path {
+        w.check(
+            reduced
+                .first()
+                .is_some_and(|&(mtu, _)| usize::from(mtu) == path),
+            format!("the client learnt the path MTU of {path} from the router's ICMP error"),
+        );
+        let mss = reduced.first().map_or(0, |&(_, m)| u32::from(m));
+        let after = w
+            .sent(c)
+            .into_iter()
+            .skip_while(|x| x.1.len <= mss)
+            .skip_while(|x| x.1.len > mss)
+            .collect::<Vec<_>>();
+        w.check_path(
+            after.iter().all(|x| x.1.len <= mss),
+            format!("after it, every segment carried at most {mss} bytes"),
+        );
+        w.check_path(
+            !w.sent(c).iter().any(|x| x.2 == SendReason::Retransmit),
+            "the drops were repaired without waiting for a retransmission timeout",
+        );
+    }
     w.check(w.all_closed(), "no connection is left on either side");
     w.finish()
 }

@@ -407,6 +407,14 @@ impl World {
         })
     }
 
+    /// Change the client-server link (both directions), keeping what the
+    /// options set.
+    pub(crate) fn relink(&mut self, f: impl FnOnce(LinkConfig) -> LinkConfig) {
+        if let Some(c) = self.sim.link_config(self.client, self.server).cloned() {
+            self.sim.link(self.client, self.server, f(c));
+        }
+    }
+
     /// Install the scenario's own targeted drop, unless the user gave some.
     pub(crate) fn default_drop(&mut self, spec: &str) -> Result<(), ScenarioError> {
         if self.opts.drops.is_empty() {

@@ -24,6 +24,7 @@ fn catalog_matches_scenarios_md() {
         "peer-reboot",
         "bulk-transfer",
         "ecn",
+        "path-mtu",
         "zero-window",
     ];
     assert_eq!(names(), expected);

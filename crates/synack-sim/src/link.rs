@@ -67,6 +67,12 @@ pub struct LinkConfig {
     /// are unaffected. `None` (the default) never marks. Meaningless with
     /// infinite bandwidth (nothing ever waits).
     pub ecn_mark_threshold: Option<usize>,
+    /// Answer a packet dropped for exceeding the MTU with the ICMP error a
+    /// router sends (RFC 1191: IPv4 "fragmentation needed" with the next-hop
+    /// MTU; RFC 8201: ICMPv6 Packet Too Big), from the far end's address, back
+    /// to the sender after the link's delay. Off by default: a silent drop is
+    /// an ICMP black hole.
+    pub too_big_icmp: bool,
 }
 
 impl Default for LinkConfig {
@@ -84,6 +90,7 @@ impl Default for LinkConfig {
             corrupt: 0.0,
             corrupt_max_bytes: 3,
             ecn_mark_threshold: None,
+            too_big_icmp: false,
         }
     }
 }

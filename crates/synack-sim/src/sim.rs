@@ -823,6 +823,9 @@ impl<N: Node> Sim<N> {
             }
         }
         let outcome = link.offer(now, &packet, verdict);
+        let too_big = (matches!(outcome.fate, LinkFate::Dropped(DropCause::TooBig))
+            && link.config.too_big_icmp)
+            .then_some((link.config.mtu, link.config.delay));
         for (at, bytes) in outcome.copies {
             self.next_seq += 1;
             self.deliveries.insert(
@@ -834,6 +837,10 @@ impl<N: Node> Sim<N> {
                 },
             );
         }
+        let icmp = too_big.and_then(|(mtu, delay)| {
+            let router = *self.hosts[to].addrs.first()?;
+            too_big_error(router, &packet, mtu).map(|p| (p, delay))
+        });
         self.record(
             from,
             TraceKind::Link(LinkEvent {
@@ -843,7 +850,62 @@ impl<N: Node> Sim<N> {
                 fate: outcome.fate,
             }),
         );
+        if let Some((error, delay)) = icmp {
+            // The router's answer travels back over the link's delay, past the
+            // link's other faults (it is the router's own packet).
+            let at = now + delay;
+            self.next_seq += 1;
+            self.deliveries.insert(
+                (at, self.next_seq),
+                Delivery {
+                    from: to,
+                    to: from,
+                    packet: error.clone(),
+                },
+            );
+            self.record(
+                to,
+                TraceKind::Link(LinkEvent {
+                    from: to,
+                    to: from,
+                    packet: error,
+                    fate: LinkFate::Delivered { at },
+                }),
+            );
+        }
     }
+}
+
+/// The ICMP error a router on a link of `mtu` octets sends about `packet`,
+/// too big to forward (RFC 1191 4, RFC 8201 4): quoting as much of it as the
+/// error may carry (RFC 1812 4.3.2.3: up to 576 octets in all for IPv4; RFC
+/// 4443 2.4: up to the IPv6 minimum MTU).
+fn too_big_error(router: std::net::IpAddr, packet: &[u8], mtu: usize) -> Option<Vec<u8>> {
+    use synack_proto::wire::{
+        emit_icmp_packet, IcmpMessage, IcmpRepr, Icmpv4Message, Icmpv4Unreachable, Icmpv6Message,
+        IpRepr,
+    };
+    let sender = peek::src_addr(packet)?;
+    let ip = IpRepr::new(router, sender)?;
+    let (message, room) = match sender {
+        std::net::IpAddr::V4(_) => (
+            IcmpMessage::V4(Icmpv4Message::DestUnreachable {
+                code: Icmpv4Unreachable::FragNeeded,
+                next_hop_mtu: u16::try_from(mtu).unwrap_or(u16::MAX),
+            }),
+            576 - 20 - 8,
+        ),
+        std::net::IpAddr::V6(_) => (
+            IcmpMessage::V6(Icmpv6Message::PacketTooBig {
+                mtu: u32::try_from(mtu).unwrap_or(u32::MAX),
+            }),
+            1280 - 40 - 8,
+        ),
+    };
+    let quote = &packet[..packet.len().min(room)];
+    let mut buf = Vec::new();
+    emit_icmp_packet(&ip, &IcmpRepr { message, quote }, &mut buf).ok()?;
+    Some(buf)
 }
 
 /// A fault rule as installed, with its counters.

@@ -417,3 +417,38 @@ fn ipv6_packets_are_marked_in_the_traffic_class() {
     assert!(!peek::mark_ce(&mut plain));
     assert_eq!(peek::ecn(&plain), Some(Ecn::NotEct));
 }
+
+#[test]
+fn a_too_big_packet_draws_an_icmp_error_when_the_link_says_so() {
+    use synack_proto::wire::{parse_icmp_packet, ChecksumMode, IcmpMessage, Icmpv4Message};
+    // 1000-byte packet over a 576-byte link whose router reports it (RFC 1191).
+    let script = vec![(Instant::ZERO, tcp4(A, B, 7, Flags::ACK, 960))];
+    let mut config = LinkConfig::default().with_delay(ms(10)).with_mtu(576);
+    config.too_big_icmp = true;
+    let mut sim = pair(1, TestNode::scripted(script), config);
+    run(&mut sim);
+    assert!(sim.node(1).received.is_empty());
+    let back = &sim.node(0).received;
+    assert_eq!(back.len(), 1, "the sender got the router's error");
+    let (at, packet) = &back[0];
+    assert_eq!(at.micros(), 10_000);
+    let (_, icmp) = parse_icmp_packet(packet, ChecksumMode::Verify).expect("valid ICMP");
+    assert!(matches!(
+        icmp.message,
+        IcmpMessage::V4(Icmpv4Message::DestUnreachable {
+            next_hop_mtu: 576,
+            ..
+        })
+    ));
+    let quoted = icmp.quoted_tcp().expect("quotes the TCP header");
+    assert_eq!(quoted.seq.get(), 7);
+    // Without the flag the drop is silent (an ICMP black hole).
+    let script = vec![(Instant::ZERO, tcp4(A, B, 7, Flags::ACK, 960))];
+    let mut sim = pair(
+        1,
+        TestNode::scripted(script),
+        LinkConfig::default().with_mtu(576),
+    );
+    run(&mut sim);
+    assert!(sim.node(0).received.is_empty());
+}

@@ -144,6 +144,9 @@ pub fn send_reason_text(r: SendReason, lang: Lang) -> &'static str {
             SendReason::FastRetransmit => {
                 "fast retransmission: three duplicate ACKs say this segment was lost"
             }
+            SendReason::PathMtuRetransmit => {
+                "sent again in smaller segments: the path MTU fell and the original was dropped on the way"
+            }
             SendReason::LossProbe => {
                 "tail loss probe (RFC 8985): no ACK for about two round trips, so new data or the last segment goes out to draw one"
             }
@@ -180,6 +183,7 @@ pub fn send_reason_text(r: SendReason, lang: Lang) -> &'static str {
             SendReason::Normal => "普通输出：握手、数据、FIN 或 ACK",
             SendReason::Retransmit => "重传：RTO 内没有收到 ACK，于是再发一次",
             SendReason::FastRetransmit => "快速重传：三个重复 ACK 表明这个报文段丢了",
+            SendReason::PathMtuRetransmit => "以更小的报文段重发：路径 MTU 降低，原报文段在途中被丢弃",
             SendReason::LossProbe => {
                 "尾部丢失探测（RFC 8985）：约两个往返时间没有 ACK，发送新数据或重发最后一个报文段来引出 ACK"
             }
@@ -205,6 +209,7 @@ pub fn send_reason_name(r: SendReason) -> &'static str {
         SendReason::Normal => "normal",
         SendReason::Retransmit => "retransmit",
         SendReason::FastRetransmit => "fast_retransmit",
+        SendReason::PathMtuRetransmit => "path_mtu_retransmit",
         SendReason::LossProbe => "loss_probe",
         SendReason::KeepaliveProbe => "keepalive_probe",
         SendReason::WindowProbe => "window_probe",
@@ -710,5 +715,71 @@ pub(crate) fn words(lang: Lang) -> &'static Words {
     match lang {
         Lang::En => &EN,
         Lang::Zh => &ZH,
+    }
+}
+
+/// A short name for an ICMP message.
+fn icmp_name(m: &synack_proto::wire::IcmpMessage) -> String {
+    use synack_proto::wire::{IcmpMessage, Icmpv4Message, Icmpv4Unreachable, Icmpv6Message};
+    match m {
+        IcmpMessage::V4(Icmpv4Message::DestUnreachable {
+            code: Icmpv4Unreachable::FragNeeded,
+            next_hop_mtu,
+        }) => format!("fragmentation needed, next-hop MTU {next_hop_mtu}"),
+        IcmpMessage::V4(Icmpv4Message::DestUnreachable { code, .. }) => {
+            format!("destination unreachable ({code:?})")
+        }
+        IcmpMessage::V6(Icmpv6Message::PacketTooBig { mtu }) => {
+            format!("packet too big, MTU {mtu}")
+        }
+        IcmpMessage::V6(Icmpv6Message::DestUnreachable { code }) => {
+            format!("destination unreachable ({code:?})")
+        }
+        IcmpMessage::V4(Icmpv4Message::TimeExceeded { .. })
+        | IcmpMessage::V6(Icmpv6Message::TimeExceeded { .. }) => "time exceeded".to_string(),
+        IcmpMessage::V4(Icmpv4Message::ParameterProblem { .. })
+        | IcmpMessage::V6(Icmpv6Message::ParameterProblem { .. }) => {
+            "parameter problem".to_string()
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// The side label of an ICMP note.
+pub(crate) fn note_label(n: &crate::model::Note) -> String {
+    use crate::model::Note;
+    match n {
+        Note::Icmp { message, seq } => match seq {
+            Some(q) => format!("✉ ICMP {} (about seq={q})", icmp_name(message)),
+            None => format!("✉ ICMP {}", icmp_name(message)),
+        },
+        Note::PathMtu { mtu, mss } => format!("path MTU {mtu}: segments ≤ {mss} bytes"),
+        Note::SoftError(e) => format!("soft error: {e}"),
+    }
+}
+
+/// What an ICMP note means.
+pub(crate) fn note_text(n: &crate::model::Note, lang: Lang) -> &'static str {
+    use crate::model::Note;
+    use synack_proto::wire::{IcmpMessage, Icmpv4Message, Icmpv4Unreachable, Icmpv6Message};
+    let too_big = matches!(
+        n,
+        Note::Icmp {
+            message: IcmpMessage::V4(Icmpv4Message::DestUnreachable {
+                code: Icmpv4Unreachable::FragNeeded,
+                ..
+            }) | IcmpMessage::V6(Icmpv6Message::PacketTooBig { .. }),
+            ..
+        }
+    );
+    match (lang, n) {
+        (Lang::En, Note::Icmp { .. }) if too_big => "a router could not forward my segment, larger than its link's MTU, and said so; it counts only because it quotes a segment I have in flight (RFC 5927)",
+        (Lang::En, Note::Icmp { .. }) => "an ICMP error about a segment I have in flight (RFC 5927): hard errors end an opening connection, others are only recorded",
+        (Lang::En, Note::PathMtu { .. }) => "path MTU discovery (RFC 1191, RFC 8201): smaller segments from now on, and what was in flight goes again at once, without a congestion response",
+        (Lang::En, Note::SoftError(_)) => "recorded; reported instead of \"timed out\" only if the connection gives up",
+        (Lang::Zh, Note::Icmp { .. }) if too_big => "路由器无法转发我的报文段（超过其链路 MTU）并发来通知；只因它引用了我在途的报文段才被采纳（RFC 5927）",
+        (Lang::Zh, Note::Icmp { .. }) => "关于我在途报文段的 ICMP 错误（RFC 5927）：硬错误终止正在建立的连接，其余只记录",
+        (Lang::Zh, Note::PathMtu { .. }) => "路径 MTU 发现（RFC 1191、RFC 8201）：此后发送更小的报文段，在途数据立即重发，不视为拥塞",
+        (Lang::Zh, Note::SoftError(_)) => "已记录；仅当连接放弃时代替\u{201c}超时\u{201d}报告",
     }
 }

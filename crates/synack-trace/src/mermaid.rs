@@ -139,6 +139,14 @@ pub fn render_mermaid(
                 ));
                 String::new()
             }
+            StepKind::Note(n) => {
+                out.push_str(&format!(
+                    "    Note over {}: {}\n",
+                    id(col),
+                    esc(&format!("{time} {}", crate::explain::note_label(n)))
+                ));
+                crate::explain::note_text(n, opts.lang).to_string()
+            }
         };
         if opts.explain && !explain.is_empty() {
             let side = if col == Col::L { "left of" } else { "right of" };

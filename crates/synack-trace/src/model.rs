@@ -246,6 +246,20 @@ pub(crate) struct SegStep {
     pub(crate) meaning: Meaning,
 }
 
+/// Side notes from the stack's ICMP handling.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Note {
+    /// An ICMP error about one of our segments (`seq` as shown).
+    Icmp {
+        message: synack_proto::wire::IcmpMessage,
+        seq: Option<u32>,
+    },
+    /// The path MTU fell (RFC 1191, RFC 8201).
+    PathMtu { mtu: u16, mss: u16 },
+    /// A soft error was recorded (reported only if the connection gives up).
+    SoftError(ConnError),
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum StepKind {
     Segment(Box<SegStep>),
@@ -255,6 +269,9 @@ pub(crate) enum StepKind {
         cause: Cause,
     },
     Timer(TimerKind),
+    /// An ICMP error reached the stack, the path MTU fell, or a soft error
+    /// was recorded.
+    Note(Note),
     /// A stack drop not attached to a drawn segment.
     Drop {
         seg: Option<(SegmentSummary, u32, u32)>,
@@ -404,6 +421,11 @@ pub(crate) fn pair_links(entries: &[TraceEntry]) -> (HashMap<usize, usize>, Vec<
         let Some(cands) = sends.get_mut(&(link.from, e.at.micros())) else {
             continue;
         };
+        // Only TCP segments pair with SegmentSent events (a router's ICMP error
+        // is the link's own packet; the stack reports it on arrival).
+        if synack_sim::peek::peek(&link.packet).is_some_and(|p| p.protocol != 6) {
+            continue;
+        }
         let raw = parse_packet(&link.packet);
         let same = |j: &usize| -> bool {
             match (&entries.get(*j).map(|x| &x.kind), raw) {
@@ -627,6 +649,42 @@ pub(crate) fn build(entries: &[TraceEntry], hosts: &[HostInfo<'_>], absolute: bo
                     at,
                     host: e.host,
                     kind: StepKind::Error(*error),
+                }),
+                EventKind::IcmpReceived {
+                    message,
+                    tuple,
+                    seq,
+                    ..
+                } => {
+                    let shown = match (tuple, seq) {
+                        (Some(_), Some(q)) if absolute => Some(q.get()),
+                        (Some(t), Some(q)) => Some(match isns.get(t.local, t.remote) {
+                            Some(isn) => q.since(isn),
+                            None => q.get(),
+                        }),
+                        _ => None,
+                    };
+                    steps.push(Step {
+                        at,
+                        host: e.host,
+                        kind: StepKind::Note(Note::Icmp {
+                            message: *message,
+                            seq: shown,
+                        }),
+                    });
+                }
+                EventKind::PathMtuReduced { mtu, mss, .. } => steps.push(Step {
+                    at,
+                    host: e.host,
+                    kind: StepKind::Note(Note::PathMtu {
+                        mtu: *mtu,
+                        mss: *mss,
+                    }),
+                }),
+                EventKind::SoftError { error, .. } => steps.push(Step {
+                    at,
+                    host: e.host,
+                    kind: StepKind::Note(Note::SoftError(*error)),
                 }),
                 EventKind::EventsLost { count } => steps.push(Step {
                     at,

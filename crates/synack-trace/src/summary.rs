@@ -93,7 +93,9 @@ pub fn connection_summaries(
                         len: seg.len,
                         seg_len: seg.len + u32::from(seg.flags.syn()) + u32::from(seg.flags.fin()),
                         rexmit: match reason {
-                            SendReason::Retransmit | SendReason::FastRetransmit => Some(true),
+                            SendReason::Retransmit
+                            | SendReason::FastRetransmit
+                            | SendReason::PathMtuRetransmit => Some(true),
                             // A tail loss probe is new data or a retransmission of
                             // the last segment: told by its sequence numbers below.
                             SendReason::LossProbe => None,

@@ -144,6 +144,10 @@ pub fn render_svg(entries: &[TraceEntry], hosts: &[HostInfo<'_>], opts: &SvgOpti
                 format!("! {n} {}", w.events_lost),
                 w.events_lost_text.to_string(),
             ),
+            StepKind::Note(n) => (
+                crate::explain::note_label(n),
+                crate::explain::note_text(n, opts.lang).to_string(),
+            ),
         };
         match col {
             Col::L => lstate = lstate.max(width(&side_text)),
@@ -331,6 +335,7 @@ pub fn render_svg(entries: &[TraceEntry], hosts: &[HostInfo<'_>], opts: &SvgOpti
                     StepKind::Drop { .. } => (format!("✖ {}", w.dropped), "drop"),
                     StepKind::Error(e) => (format!("✖ {}{}{e}", w.error, w.colon), "drop"),
                     StepKind::Lost(n) => (format!("! {n} {}", w.events_lost), "drop"),
+                    StepKind::Note(n) => (crate::explain::note_label(n), "timer"),
                     _ => (String::new(), "note"),
                 };
                 let (x, anchor) = if *col == Col::L {

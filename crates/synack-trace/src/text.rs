@@ -347,6 +347,10 @@ pub fn render_text(entries: &[TraceEntry], hosts: &[HostInfo<'_>], opts: &TextOp
                 Row::Side(col, format!("! {n} {}", w.events_lost), th.drop.clone()),
                 w.events_lost_text.to_string(),
             ),
+            StepKind::Note(n) => (
+                Row::Side(col, crate::explain::note_label(n), th.timer.clone()),
+                crate::explain::note_text(n, opts.lang).to_string(),
+            ),
         };
         rows.push((st.at, row, expl));
     }
