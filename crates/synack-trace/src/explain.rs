@@ -719,7 +719,7 @@ pub(crate) fn words(lang: Lang) -> &'static Words {
 }
 
 /// A short name for an ICMP message.
-fn icmp_name(m: &synack_proto::wire::IcmpMessage) -> String {
+pub(crate) fn icmp_name(m: &synack_proto::wire::IcmpMessage) -> String {
     use synack_proto::wire::{IcmpMessage, Icmpv4Message, Icmpv4Unreachable, Icmpv6Message};
     match m {
         IcmpMessage::V4(Icmpv4Message::DestUnreachable {

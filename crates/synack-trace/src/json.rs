@@ -261,6 +261,40 @@ pub fn render_jsonl(entries: &[TraceEntry], hosts: &[HostInfo<'_>], opts: &JsonO
                         .str("error", conn_error_name(*error));
                     explain = Some(conn_error_text(*error, lang).to_string());
                 }
+                EventKind::IcmpReceived {
+                    conn,
+                    from,
+                    message,
+                    ..
+                } => {
+                    let note = crate::model::Note::Icmp {
+                        message: *message,
+                        seq: None,
+                    };
+                    o.str("event", "icmp")
+                        .conn(*conn)
+                        .str("from", &from.to_string())
+                        .str("message", &crate::explain::icmp_name(message));
+                    explain = Some(crate::explain::note_text(&note, lang).to_string());
+                }
+                EventKind::PathMtuReduced { conn, mtu, mss } => {
+                    let note = crate::model::Note::PathMtu {
+                        mtu: *mtu,
+                        mss: *mss,
+                    };
+                    o.str("event", "path_mtu")
+                        .conn(Some(*conn))
+                        .num("mtu", u64::from(*mtu))
+                        .num("mss", u64::from(*mss));
+                    explain = Some(crate::explain::note_text(&note, lang).to_string());
+                }
+                EventKind::SoftError { conn, error } => {
+                    o.str("event", "soft_error")
+                        .conn(Some(*conn))
+                        .str("error", conn_error_name(*error));
+                    let note = crate::model::Note::SoftError(*error);
+                    explain = Some(crate::explain::note_text(&note, lang).to_string());
+                }
                 EventKind::EventsLost { count } => {
                     o.str("event", "error")
                         .raw("conn", "null")
