@@ -6,6 +6,7 @@ use crate::event::FourTuple;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::ops::{Deref, DerefMut, RangeTo};
+use synack_wire::SeqNum;
 
 /// A connection's 4-tuple in 38 bytes instead of 64: the addresses and
 /// ports without `SocketAddrV6`'s flow label and scope, which segments never
@@ -259,5 +260,25 @@ mod tests {
         assert_eq!(&*v, &[2]);
         assert_eq!(v.remove(0), 2);
         assert!(v.0.is_none());
+    }
+}
+
+/// An optional non-empty sequence range in 8 bytes: `None` is stored as an
+/// empty range (an `Option<(SeqNum, SeqNum)>` takes 12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OptRange(SeqNum, SeqNum);
+
+impl OptRange {
+    /// No range.
+    pub(crate) const NONE: OptRange = OptRange(SeqNum(0), SeqNum(0));
+
+    /// The range, if one is set.
+    pub(crate) fn get(self) -> Option<(SeqNum, SeqNum)> {
+        (self.0 != self.1).then_some((self.0, self.1))
+    }
+
+    /// Set (an empty range clears it) or clear the range.
+    pub(crate) fn set(&mut self, range: Option<(SeqNum, SeqNum)>) {
+        *self = range.map_or(OptRange::NONE, |(l, r)| OptRange(l, r));
     }
 }

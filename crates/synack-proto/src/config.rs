@@ -144,8 +144,15 @@ pub struct ConnConfig {
     pub timestamps: bool,
     /// Offer SACK (RFC 2018), on by default as in Linux (`tcp_sack=1`). When both
     /// SYNs carry SACK-permitted, ACKs report the reassembly queue in SACK blocks;
-    /// SACK blocks received are ignored (no RFC 6675 recovery).
+    /// SACK blocks received drive loss recovery when `sack_recovery` is on.
     pub sack: bool,
+    /// Conservative SACK-based loss recovery (RFC 6675) on connections that
+    /// negotiated SACK: a scoreboard of the SACKed ranges decides which holes
+    /// are lost (IsLost), retransmits only those while the octets in flight
+    /// (pipe) stay below cwnd, and can repair several losses in one round
+    /// trip. On by default (Linux and FreeBSD recover with SACK too); `false`
+    /// keeps NewReno (RFC 6582), which connections without SACK always use.
+    pub sack_recovery: bool,
     /// Send the MSS option on SYNs (RFC 9293 3.7.1). Off only when the application asks
     /// for a SYN without options (TCP_NOOPT); the peer then assumes 536 (1220 for IPv6).
     pub mss_option: bool,
@@ -235,6 +242,7 @@ impl Default for ConnConfig {
             window_scaling: true,
             timestamps: true,
             sack: true,
+            sack_recovery: true,
             mss_option: true,
             dsack: true,
             ecn: EcnMode::Accept,

@@ -38,6 +38,7 @@ mod hash;
 mod icmp;
 mod probe;
 mod rtt;
+mod sack;
 mod sink;
 mod stack;
 mod tcb;

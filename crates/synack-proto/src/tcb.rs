@@ -8,7 +8,7 @@
 //! number sent so far (`snd_nxt` falls back to `snd_una` on a retransmission
 //! timeout, go-back-N, as BSD and Linux do).
 
-use crate::compact::{ByteRing, LazyVec, PackedTuple};
+use crate::compact::{ByteRing, LazyVec, OptRange, PackedTuple};
 use crate::config::{ConnConfig, Keepalive};
 use crate::ecn::EcnState;
 use crate::error::{ConnError, Error};
@@ -18,6 +18,7 @@ use crate::event::{
 use crate::icmp::IcmpAction;
 use crate::probe::{self, Probes};
 use crate::rtt::{RtoBounds, RttEstimator};
+use crate::sack::{Retransmission, Scoreboard};
 use crate::sink::Sink;
 use crate::state::State;
 use crate::time::{Duration, Instant};
@@ -192,15 +193,19 @@ pub(crate) struct Tcb {
     /// recently received segment first (RFC 2018 4).
     sack_blocks: LazyVec<(SeqNum, SeqNum)>,
     /// A duplicate range to report in the first block of the next ACK (RFC 2883 4).
-    dsack: Option<(SeqNum, SeqNum)>,
+    dsack: OptRange,
     /// ECN negotiation and signals (RFC 3168 6.1).
     pub(crate) ecn: EcnState,
 
     // Congestion control (RFC 5681, RFC 6582).
     pub(crate) cwnd: u32,
     pub(crate) ssthresh: u32,
-    dup_acks: u32,
+    /// Duplicate ACKs in a row (saturating; only small counts matter).
+    dup_acks: u8,
     recover: SeqNum,
+    /// The SACK scoreboard (RFC 6675 3), allocated only while the peer's SACK
+    /// blocks report data above SND.UNA or a SACK-driven recovery runs.
+    board: Option<Box<Scoreboard>>,
     in_recovery: bool,
     fast_rtx_pending: bool,
 
@@ -357,12 +362,13 @@ impl Tcb {
             ts_rtt_from: None,
             sack_permitted: false,
             sack_blocks: LazyVec::new(),
-            dsack: None,
+            dsack: OptRange::NONE,
             ecn: EcnState::default(),
             cwnd: 0,
             ssthresh: u32::MAX,
             dup_acks: 0,
             recover: iss,
+            board: None,
             in_recovery: false,
             fast_rtx_pending: false,
             rtt,
@@ -532,7 +538,8 @@ impl Tcb {
                 self.ooo.clear();
                 self.ooo_bytes = 0;
                 self.sack_blocks.clear();
-                self.dsack = None;
+                self.dsack.set(None);
+                self.board = None;
             }
             State::FinWait2 => {
                 self.set_rtx(None);
@@ -1142,7 +1149,8 @@ impl Tcb {
                         && seg.seq.lt(self.rcv_nxt)
                     {
                         // RFC 2883 4: data we already have is reported in a D-SACK block.
-                        self.dsack = self.duplicate_range(seg.seq, seg.payload.len() as u32);
+                        self.dsack
+                            .set(self.duplicate_range(seg.seq, seg.payload.len() as u32));
                     }
                 }
             }
@@ -1369,17 +1377,26 @@ impl Tcb {
         // window move, which tell a pure duplicate ACK).
         self.tlp_process_ack(seg, wnd);
         let advanced = ack.gt(self.snd_una);
+        // RFC 6675 4 (Update()): record the SACKed octets before SND.UNA moves
+        // past them; `sacked_new` makes the ACK a duplicate ACK (RFC 6675 2).
+        let sacked_new = self.sack_update(if advanced { ack } else { self.snd_una }, seg);
+        let sack_episode = self.sack_episode();
         if advanced {
             let acked = ack.since(self.snd_una);
             self.process_new_ack(ack, ctx);
             // Congestion control (RFC 5681 3.1, RFC 6582 3.2).
             if self.in_recovery {
                 if ack.ge(self.recover) {
-                    // Full acknowledgment: deflate the window and leave fast recovery.
+                    // Full acknowledgment: deflate the window and leave fast recovery
+                    // (RFC 6675 5: loss recovery ends when HighACK reaches RecoveryPoint).
                     self.in_recovery = false;
+                    self.end_sack_episode();
                     self.cwnd = self
                         .ssthresh
                         .min(self.snd_max.since(self.snd_una).max(mss) + mss);
+                } else if sack_episode {
+                    // RFC 6675 5 (step C): a partial ACK changes neither cwnd nor
+                    // what is retransmitted: NextSeg() and pipe decide, per ACK.
                 } else {
                     // Partial acknowledgment: retransmit the next unacknowledged segment,
                     // deflate by the amount acknowledged, add back one MSS.
@@ -1399,29 +1416,48 @@ impl Tcb {
             }
             self.dup_acks = 0;
         } else if ack == self.snd_una
-            && seg.payload.is_empty()
-            && !seg.flags.syn()
-            && !seg.flags.fin()
-            && wnd == self.snd_wnd
             && self.snd_max.gt(self.snd_una)
             // Answers to zero-window probes are not a sign of loss (Linux keeps the probe
             // out of its retransmission queue for the same reason).
             && wnd != 0
             && self.persist_deadline.is_none()
+            && ((seg.payload.is_empty() && !seg.flags.syn() && !seg.flags.fin() && wnd == self.snd_wnd)
+                // RFC 6675 2: with SACK, an ACK that SACKs new octets is a duplicate
+                // ACK even if it changes the window or carries data.
+                || sacked_new)
         {
             // RFC 5681 2: a duplicate ACK.
-            self.dup_acks += 1;
+            self.dup_acks = self.dup_acks.saturating_add(1);
             self.counters.dup_acks_in += 1;
             // RFC 8985 7.2: no PTO once segments arrived beyond a hole: duplicate
             // ACKs, not a probe, drive the recovery now.
             self.cancel_pto(ctx.now);
             if self.in_recovery {
-                // RFC 6582 3.2 step 4: inflate by one MSS for each further duplicate.
-                self.cwnd = self.cwnd.saturating_add(mss);
+                if !sack_episode {
+                    // RFC 6582 3.2 step 4: inflate by one MSS for each further duplicate.
+                    self.cwnd = self.cwnd.saturating_add(mss);
+                }
+                // RFC 6675 5 (step C): no inflation; pipe accounts for what left.
             } else if self.dup_acks == 3 && (ack.gt(self.recover) || self.ecn.recover_by_ece()) {
-                // RFC 5681 3.2 / RFC 6582 3.2: fast retransmit, enter fast recovery.
+                // RFC 5681 3.2 / RFC 6582 3.2: fast retransmit, enter fast recovery
+                // (RFC 6675 5 (step A): DupAcks reached DupThresh).
                 self.enter_fast_recovery(ack, 3);
             }
+        }
+        if !self.in_recovery
+            && sacked_new
+            && self.sack_recovery()
+            && self.snd_max.gt(self.snd_una)
+            && self.persist_deadline.is_none()
+            && (ack.gt(self.recover) || self.ecn.recover_by_ece())
+            && self
+                .board
+                .as_ref()
+                .is_some_and(|b| b.is_lost(self.snd_una, self.snd_una, mss))
+        {
+            // RFC 6675 5 (step B): fewer than DupThresh duplicate ACKs, but the SACK
+            // information already makes IsLost(HighACK + 1) true: enter recovery.
+            self.enter_fast_recovery(ack, u32::from(self.dup_acks.max(1)));
         }
         if !self.in_recovery
             && self.probe_sacked_beyond_hole(seg)
@@ -1431,7 +1467,7 @@ impl Tcb {
             // least a PTO earlier, did not: lost (RACK would mark it so, 6.2), so
             // fast recovery repairs it now instead of the RTO. Each duplicate ACK
             // so far, at least this one, is a segment that left the network.
-            self.enter_fast_recovery(ack, self.dup_acks.max(1));
+            self.enter_fast_recovery(ack, u32::from(self.dup_acks.max(1)));
         }
         if !self.in_recovery && self.recover.lt(self.snd_una) {
             // `recover` only needs to be below SND.UNA here; keeping it just below stops
@@ -1466,6 +1502,106 @@ impl Tcb {
         }
     }
 
+    /// SACK information drives loss recovery on this connection (RFC 6675).
+    fn sack_recovery(&self) -> bool {
+        self.sack_permitted && self.cfg.sack_recovery
+    }
+
+    /// The current recovery is RFC 6675's, driven by the scoreboard (it had
+    /// SACK information when it began; otherwise NewReno runs it).
+    fn sack_episode(&self) -> bool {
+        self.in_recovery && self.board.as_ref().is_some_and(|b| b.active)
+    }
+
+    /// RFC 6675 5: loss recovery ended; the scoreboard goes once empty.
+    fn end_sack_episode(&mut self) {
+        if let Some(b) = self.board.as_mut() {
+            b.active = false;
+            b.rescue = None;
+        }
+        self.release_board();
+    }
+
+    /// Free the scoreboard when it holds nothing a recovery needs: an idle
+    /// connection keeps only the null pointer.
+    fn release_board(&mut self) {
+        let needed = self
+            .board
+            .as_ref()
+            .is_some_and(|b| !b.is_empty() || (b.active && self.in_recovery));
+        if !needed {
+            self.board = None;
+        }
+    }
+
+    /// RFC 6675 4 (Update()): fold the ACK's SACK blocks into the scoreboard,
+    /// SND.UNA being `una` after the ACK. Returns whether octets not SACKed
+    /// before were SACKed (RFC 6675 2: a duplicate ACK).
+    fn sack_update(&mut self, una: SeqNum, seg: &TcpRepr<'_>) -> bool {
+        if !self.sack_recovery() {
+            return false;
+        }
+        let blocks = seg.options.sack.as_slice();
+        let max = self.snd_max;
+        let new = match self.board.as_mut() {
+            Some(b) => b.update(una, max, blocks),
+            None if !blocks.is_empty() => {
+                let mut b = Scoreboard::new(una);
+                let new = b.update(una, max, blocks);
+                if new {
+                    self.board = Some(Box::new(b));
+                }
+                new
+            }
+            None => false,
+        };
+        self.release_board();
+        new
+    }
+
+    /// NextSeg() (RFC 6675 4) for a retransmission, when cwnd - pipe allows a
+    /// segment: rule 1 (a lost hole) if `lost_only`, else rule 3 (any hole
+    /// below the highest SACKed octet), then rule 4 (the rescue retransmission).
+    fn sack_next_seg(&self, lost_only: bool) -> Option<Retransmission> {
+        let b = self
+            .board
+            .as_ref()
+            .filter(|b| b.active && self.in_recovery)?;
+        let smss = u32::from(self.snd_mss);
+        let (una, max) = (self.snd_una, self.snd_max);
+        // RFC 6675 5 (step C): transmit only while cwnd - pipe >= 1 SMSS.
+        if self.cwnd.saturating_sub(b.pipe(una, max, smss)) < smss {
+            return None;
+        }
+        // RFC 6675 4 (NextSeg rule 1): the first lost octet above HighRxt.
+        if let Some(r) = b.next_hole(una, smss, true) {
+            return Some(r);
+        }
+        if lost_only {
+            return None;
+        }
+        // RFC 6675 4 (NextSeg rule 3): no new data could go (rule 2): the first
+        // unSACKed octet above HighRxt below the highest SACKed one.
+        if let Some(r) = b.next_hole(una, smss, false) {
+            return Some(r);
+        }
+        // RFC 6675 4 (NextSeg rule 4): once per recovery, with no new data to
+        // send, the last segment of the unSACKed tail keeps the ACK clock going
+        // (RescueRxt).
+        let top = b.high_sacked().unwrap_or(una).max(una).max(b.rxt_end);
+        let data_end = self.data_seq0() + self.tx.len() as u32;
+        let end = max.min(data_end);
+        if b.rescue.is_none() && top.lt(end) && !self.has_unsent() {
+            let len = end.since(top).min(smss);
+            return Some(Retransmission {
+                seq: end - len,
+                len,
+                rescue: true,
+            });
+        }
+        None
+    }
+
     /// RFC 5681 3.2 / RFC 6582 3.2: fast retransmit of SND.UNA and fast recovery,
     /// the window inflated by the `left` segments that left the network.
     fn enter_fast_recovery(&mut self, ack: SeqNum, left: u32) {
@@ -1480,6 +1616,16 @@ impl Tcb {
         }
         self.cwnd = self.ssthresh + left * mss;
         self.recover = self.snd_max;
+        if self.sack_recovery() {
+            if let Some(b) = self.board.as_mut().filter(|b| !b.is_empty()) {
+                // RFC 6675 5 (step 4.2): cwnd = ssthresh, no inflation: pipe counts
+                // what left the network. RecoveryPoint = HighData (`recover`).
+                self.cwnd = self.ssthresh;
+                b.active = true;
+                b.rxt_end = self.snd_una;
+                b.rescue = None;
+            }
+        }
         self.ecn.set_recover_by_ece(false);
         self.in_recovery = true;
         self.fast_rtx_pending = true;
@@ -1545,7 +1691,8 @@ impl Tcb {
         let mut fin = seg.flags.fin();
         if has_data && accepts_data {
             if self.sack_permitted && self.cfg.dsack {
-                self.dsack = self.duplicate_range(seg.seq, seg.payload.len() as u32);
+                self.dsack
+                    .set(self.duplicate_range(seg.seq, seg.payload.len() as u32));
             }
             // Trim what we already have and what lies beyond the window.
             let mut seq = seg.seq;
@@ -1582,7 +1729,7 @@ impl Tcb {
                 if filled_hole {
                     // RFC 5681 4.2: a segment that fills a hole is acknowledged at once.
                     self.ack_now = Some(SendReason::Normal);
-                } else if self.dsack.is_some() {
+                } else if self.dsack.get().is_some() {
                     // RFC 2883 4: part of the segment was a duplicate; report it while the
                     // sender can still tell a spurious retransmission from a loss.
                     self.ack_now = Some(SendReason::DuplicateAck);
@@ -2276,6 +2423,11 @@ impl Tcb {
             self.ssthresh = (flight / 2).max(2 * mss);
             self.cwnd = mss;
             self.in_recovery = false;
+            // RFC 6675 5.1: an RTO ends the SACK recovery; RecoveryPoint = HighData
+            // (`recover`) keeps a new recovery from starting before it is ACKed.
+            // RFC 2018 8: the receiver may have reneged, so the SACKed marks go
+            // (later ACKs rebuild them, RFC 6675 5.1: Update() goes on).
+            self.board = None;
             self.recover = self.snd_max;
             self.ecn.set_recover_by_ece(false);
             self.dup_acks = 0;
@@ -2412,6 +2564,21 @@ impl Tcb {
             return None;
         }
         let data0 = self.data_seq0();
+        // RFC 6675 4 (NextSeg rule 1): in SACK recovery, a lost hole goes first.
+        if let Some(r) = self.sack_next_seg(true) {
+            return Some(self.sack_retransmit(r, mss, now, payload));
+        }
+        if self.snd_nxt.lt(self.snd_max) {
+            // Go-back-N after a timeout: octets the peer SACKed since are skipped
+            // (RFC 6675 5.1: the scoreboard keeps them from being resent).
+            if let Some(r) = self
+                .board
+                .as_ref()
+                .and_then(|b| b.sacked_until(self.snd_nxt))
+            {
+                self.snd_nxt = r.min(self.snd_max);
+            }
+        }
         let offset = self.snd_nxt.since(data0) as usize;
         let unsent = self.tx.len().saturating_sub(offset);
         let room = (self.snd_una + self.snd_wnd).diff(self.snd_nxt).max(0) as usize;
@@ -2586,7 +2753,7 @@ impl Tcb {
         if !self.sack_permitted {
             return 0;
         }
-        let n = self.sack_blocks.len() + usize::from(self.dsack.is_some());
+        let n = self.sack_blocks.len() + usize::from(self.dsack.get().is_some());
         if n == 0 {
             return 0;
         }
@@ -2636,7 +2803,7 @@ impl Tcb {
                 // holding the most recently received segment, then the others by
                 // recency. Blocks that do not fit in the option space are dropped
                 // when the header is written.
-                if let Some((l, r)) = self.dsack {
+                if let Some((l, r)) = self.dsack.get() {
                     o.sack.push(l, r);
                 }
                 for &(l, r) in &self.sack_blocks {
@@ -2677,7 +2844,7 @@ impl Tcb {
             // RFC 7323 4.3: Last.ACK.sent.
             self.last_ack_sent = ack;
             // RFC 2883 4: a duplicate is reported once.
-            self.dsack = None;
+            self.dsack.set(None);
             self.ack_now = None;
             self.delack_deadline = None;
             self.unacked_rx_bytes = 0;
@@ -2792,7 +2959,15 @@ impl Tcb {
             // for ever. (Segments sent while SACK blocks shortened them can end
             // before a full MSS does.)
             let sent = (self.snd_max.since(data0) as usize).min(self.tx.len());
-            let n = mss.min(sent);
+            let mut n = mss.min(sent);
+            if let Some(b) = self.board.as_mut() {
+                // RFC 6675 4: never retransmit octets the peer SACKed.
+                if let Some(l) = b.next_sacked(self.snd_una) {
+                    n = n.min(l.since(self.snd_una) as usize);
+                }
+                // RFC 6675 5 (step 4.3): HighRxt = the last octet retransmitted.
+                b.rxt_end = b.rxt_end.max(self.snd_una + n as u32);
+            }
             if n > 0 {
                 take_range(&self.tx, 0, n, payload);
                 self.counters.retransmits += 1;
@@ -2809,6 +2984,21 @@ impl Tcb {
             }
         }
 
+        // RFC 6675 4 (NextSeg rule 1): in SACK recovery, a lost hole goes first.
+        if let Some(r) = self.sack_next_seg(true) {
+            return Some(self.sack_retransmit(r, mss, now, payload));
+        }
+        if self.snd_nxt.lt(self.snd_max) {
+            // Go-back-N after a timeout: octets the peer SACKed since are skipped
+            // (RFC 6675 5.1: the scoreboard keeps them from being resent).
+            if let Some(r) = self
+                .board
+                .as_ref()
+                .and_then(|b| b.sacked_until(self.snd_nxt))
+            {
+                self.snd_nxt = r.min(self.snd_max);
+            }
+        }
         let offset = self.snd_nxt.since(data0) as usize;
         let unsent = self.tx.len().saturating_sub(offset);
         // RFC 3042 limited transmit: the first and second duplicate ACKs each let one
@@ -2818,14 +3008,40 @@ impl Tcb {
         let limited_transmit = if self.in_recovery {
             0
         } else {
-            self.dup_acks.min(2) * u32::from(self.snd_mss)
+            u32::from(self.dup_acks.min(2)) * u32::from(self.snd_mss)
         };
         let wnd = self.snd_wnd.min(
             self.cwnd
                 .max(u32::from(self.snd_mss))
                 .saturating_add(limited_transmit),
         );
-        let usable = (self.snd_una + wnd).diff(self.snd_nxt).max(0) as usize;
+        let mut usable = (self.snd_una + wnd).diff(self.snd_nxt).max(0) as usize;
+        if self.sack_episode() {
+            // RFC 6675 4 (NextSeg rule 2) and 5 (step C): new data as far as
+            // cwnd - pipe (at least one SMSS) and the peer's window allow.
+            let smss = u32::from(self.snd_mss);
+            let pipe = self
+                .board
+                .as_ref()
+                .map_or(0, |b| b.pipe(self.snd_una, self.snd_max, smss));
+            let room = self.cwnd.saturating_sub(pipe);
+            let peer = (self.snd_una + self.snd_wnd).diff(self.snd_nxt).max(0) as u32;
+            usable = if room >= smss {
+                room.min(peer) as usize
+            } else {
+                0
+            };
+        }
+        if self.snd_nxt.lt(self.snd_max) {
+            // Go-back-N: stop short of the next SACKed range.
+            if let Some(l) = self
+                .board
+                .as_ref()
+                .and_then(|b| b.next_sacked(self.snd_nxt))
+            {
+                usable = usable.min(l.since(self.snd_nxt) as usize);
+            }
+        }
         let retransmitting = self.snd_nxt.lt(self.snd_max);
 
         // RFC 8985 7.3: the PTO fired: one loss probe.
@@ -2935,6 +3151,12 @@ impl Tcb {
             return Some(self.finish(seq, TcpFlags::FIN | TcpFlags::ACK, reason, now));
         }
 
+        // RFC 6675 4 (NextSeg rules 3 and 4): no new data went, but cwnd - pipe
+        // still allows a retransmission.
+        if let Some(r) = self.sack_next_seg(false) {
+            return Some(self.sack_retransmit(r, mss, now, payload));
+        }
+
         // Zero window with data waiting and nothing in flight: arm the persist timer.
         if unsent > 0
             && self.snd_wnd == 0
@@ -2972,6 +3194,47 @@ impl Tcb {
         None
     }
 
+    /// Send the retransmission NextSeg() chose (RFC 6675 4), at most `mss`
+    /// octets of data already sent.
+    fn sack_retransmit(
+        &mut self,
+        r: Retransmission,
+        mss: usize,
+        now: Instant,
+        payload: &mut Range<usize>,
+    ) -> OutSegment {
+        let data0 = self.data_seq0();
+        let off = (r.seq.since(data0) as usize).min(self.tx.len());
+        let sent = (self.snd_max.since(data0) as usize).min(self.tx.len());
+        let n = (r.len as usize).min(mss).min(sent.saturating_sub(off));
+        take_range(&self.tx, off, off + n, payload);
+        let end = r.seq + n as u32;
+        if let Some(b) = self.board.as_mut() {
+            // RFC 6675 4 (NextSeg rules 1, 3): HighRxt = the last octet sent.
+            b.rxt_end = b.rxt_end.max(end);
+            if r.rescue {
+                // RFC 6675 4 (NextSeg rule 4): RescueRxt = RecoveryPoint.
+                b.rescue = Some(self.recover);
+            }
+            if n == 0 {
+                // Nothing left to send in that range (only a FIN): skip it.
+                b.rxt_end = b.rxt_end.max(r.seq + r.len);
+            }
+        }
+        self.counters.retransmits += 1;
+        // RFC 6298 3 (Karn): no RTT sample from retransmitted data.
+        self.rtt_probe = None;
+        if self.ts_enabled {
+            self.ts_rtt_from = Some(self.ts_now(now));
+        }
+        self.counters.bytes_sent += n as u64;
+        let mut flags = TcpFlags::ACK;
+        if off + n == self.tx.len() {
+            flags |= TcpFlags::PSH;
+        }
+        self.finish(r.seq, flags, SendReason::FastRetransmit, now)
+    }
+
     fn arm_persist(&mut self, now: Instant) {
         let mut t = self.rtt.rto(self.rto_bounds()).max(self.cfg.min_rto);
         for _ in 0..self.persist_backoff {
@@ -3002,6 +3265,7 @@ impl Tcb {
             || self.keepalive_probe_pending
             || self.probes.has(Probes::WINDOW | Probes::TLP_DUE)
             || self.fast_rtx_pending
+            || self.sack_next_seg(false).is_some()
             || (self.state != State::Closed
                 && self.snd_nxt == self.iss
                 && self.state != State::Listen)
