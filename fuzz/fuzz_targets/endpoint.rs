@@ -72,17 +72,28 @@ fuzz_target!(|input: &[u8]| {
                 data = rest;
                 let src = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1 + a % 3)), [5555, 5556, 40000][usize::from(b % 3)]);
                 let dst = SocketAddr::new(LOCAL, [80, 4000, 81][usize::from(op % 3)]);
+                let ack = SeqNum(u32::from_le_bytes([head[4], head[5], head[6], head[7]]));
+                // SACK blocks near the ACK, so the sender's scoreboard sees hostile ones.
+                let mut sack = synack_proto::wire::SackBlocks::default();
+                if head[11] & 4 != 0 {
+                    let left = ack + u32::from(b) * 8;
+                    sack.push(left, left + u32::from(c) * 16 + 1);
+                    let left2 = ack + u32::from(a) * 64;
+                    sack.push(left2, left2 + u32::from(head[10]) * 32);
+                }
                 let tcp = TcpRepr {
                     src_port: src.port(),
                     dst_port: dst.port(),
                     seq: SeqNum(u32::from_le_bytes([head[0], head[1], head[2], head[3]])),
-                    ack: SeqNum(u32::from_le_bytes([head[4], head[5], head[6], head[7]])),
+                    ack,
                     flags: TcpFlags(head[8]),
                     window: u16::from_le_bytes([head[9], head[10]]),
                     urgent: 0,
                     options: TcpOptions {
                         mss: (head[11] & 1 != 0).then_some(536 + u16::from(head[11])),
                         window_scale: (head[11] & 2 != 0).then_some(head[11] >> 4),
+                        sack_permitted: head[11] & 8 != 0,
+                        sack,
                         ..TcpOptions::default()
                     },
                     payload,
