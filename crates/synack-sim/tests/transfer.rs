@@ -1,5 +1,5 @@
 //! Property: over faulty links (loss up to 20 %, duplication, reordering,
-//! corruption, MTUs from 576 to 9000), bulk transfers in both directions with
+//! corruption, MTUs from 576 to 9000, IPv4 or IPv6), bulk transfers in both directions with
 //! half-close deliver exactly the bytes sent, and both sides end in CLOSED
 //! after TIME_WAIT.
 #![allow(clippy::unwrap_used)]
@@ -79,6 +79,8 @@ struct Case {
     /// The client asks for ECN and the link, at 50 Mbit/s, CE-marks ECT packets
     /// once this many wait in its queue.
     ecn_mark: Option<usize>,
+    /// Over IPv6 instead of IPv4.
+    v6: bool,
 }
 
 fn data(len: usize, salt: u8) -> Vec<u8> {
@@ -111,8 +113,11 @@ fn run(case: &Case) -> Result<u64, String> {
         trace_cap: if debug { 1 << 20 } else { 0 },
         ..SimConfig::default()
     });
-    let c_ip: IpAddr = "10.0.0.1".parse().unwrap();
-    let s_ip: IpAddr = "10.0.0.2".parse().unwrap();
+    let (c_ip, s_ip): (IpAddr, IpAddr) = if case.v6 {
+        ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap())
+    } else {
+        ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap())
+    };
     let mut cs = Stack::new(cfg, case.seed ^ 1);
     cs.add_address(c_ip);
     let mut ss = Stack::new(cfg, case.seed ^ 2);
@@ -255,10 +260,11 @@ proptest! {
         mtu in 576u16..=9000,
         up in 0usize..150_000,
         down in 0usize..150_000,
+        v6: bool,
     ) {
-        let case = Case { seed, loss, dup, reorder, corrupt, mtu, up, down, ecn_mark: None };
+        let case = Case { seed, loss, dup, reorder, corrupt, mtu, up, down, ecn_mark: None, v6 };
         if let Err(e) = run(&case) {
-            prop_assert!(false, "seed {seed} loss {loss:.3} dup {dup:.3} reorder {reorder:.3} corrupt {corrupt:.3} mtu {mtu} up {up} down {down}: {e}");
+            prop_assert!(false, "seed {seed} loss {loss:.3} dup {dup:.3} reorder {reorder:.3} corrupt {corrupt:.3} mtu {mtu} up {up} down {down} v6 {v6}: {e}");
         }
     }
 
@@ -273,7 +279,7 @@ proptest! {
         up in 0usize..300_000,
         down in 0usize..300_000,
     ) {
-        let case = Case { seed, loss, dup: 0.0, reorder, corrupt: 0.0, mtu: 1500, up, down, ecn_mark: Some(mark) };
+        let case = Case { seed, loss, dup: 0.0, reorder, corrupt: 0.0, mtu: 1500, up, down, ecn_mark: Some(mark), v6: false };
         if let Err(e) = run(&case) {
             prop_assert!(false, "ECN seed {seed} loss {loss:.3} reorder {reorder:.3} mark {mark} up {up} down {down}: {e}");
         }
@@ -294,6 +300,7 @@ fn a_marking_queue_marks_and_the_bytes_arrive() {
         up: 1 << 20,
         down: 64 << 10,
         ecn_mark: Some(4),
+        v6: false,
     };
     let marked = run(&case).unwrap();
     assert!(marked > 0, "no CE marks");
@@ -311,6 +318,7 @@ fn heavy_loss_still_delivers_exactly() {
         up: 300_000,
         down: 300_000,
         ecn_mark: None,
+        v6: false,
     };
     run(&case).unwrap();
 }
@@ -327,6 +335,7 @@ fn jumbo_mtu_clean_link() {
         up: 1 << 20,
         down: 1 << 20,
         ecn_mark: None,
+        v6: false,
     };
     run(&case).unwrap();
 }
@@ -347,6 +356,7 @@ fn simultaneous_recovery_acks_stay_acceptable() {
         up: 27119,
         down: 31632,
         ecn_mark: None,
+        v6: false,
     };
     run(&case).unwrap();
 }
@@ -368,6 +378,7 @@ fn fast_retransmit_never_runs_past_snd_max() {
         up: 26329,
         down: 15405,
         ecn_mark: None,
+        v6: false,
     };
     run(&case).unwrap();
 }
