@@ -834,7 +834,9 @@ impl Tcb {
     /// loop with every retransmission (an "ACK war"). Answers to data, SYNs and
     /// FINs are never held back: they can be what a peer needs to recover.
     fn oow_ack_limited(&mut self, seg: &TcpRepr<'_>, now: Instant) -> bool {
-        if !seg.payload.is_empty() || seg.flags.syn() || seg.flags.fin() {
+        // Linux exempts data and FIN segments without SYN; challenge ACKs for
+        // SYNs (RFC 5961 4.2) are limited per connection too.
+        if (!seg.payload.is_empty() || seg.flags.fin()) && !seg.flags.syn() {
             return false;
         }
         let ms = ms_of(now);
@@ -1591,7 +1593,9 @@ impl Tcb {
         let top = b.high_sacked().unwrap_or(una).max(una).max(b.rxt_end);
         let data_end = self.data_seq0() + self.tx.len() as u32;
         let end = max.min(data_end);
-        if b.rescue.is_none() && top.lt(end) && !self.has_unsent() {
+        // RFC 6675 4 (NextSeg rule 4): only once HighACK passed RescueRxt.
+        let rescue_ok = b.rescue.is_none_or(|r| una.gt(r));
+        if rescue_ok && top.lt(end) && !self.has_unsent() {
             let len = end.since(top).min(smss);
             return Some(Retransmission {
                 seq: end - len,
@@ -1623,15 +1627,18 @@ impl Tcb {
                 self.cwnd = self.ssthresh;
                 b.active = true;
                 b.rxt_end = self.snd_una;
-                b.rescue = None;
+                // RFC 6675 5 (step 4.3): RescueRxt = the end of the first
+                // retransmission, "to prevent ... a premature rescue retransmission".
+                b.rescue = Some(self.snd_una + mss);
             }
         }
         self.ecn.set_recover_by_ece(false);
         self.in_recovery = true;
         self.fast_rtx_pending = true;
         // The reduction of fast recovery covers any loss a TLP episode would
-        // report (RFC 8985 7.4.2; Linux `tcp_init_cwnd_reduction`).
-        self.probes.set(Probes::EPISODE, false);
+        // report (RFC 8985 7.4.2; Linux `tcp_init_cwnd_reduction`); a PTO that
+        // fired meanwhile sends no probe in recovery (7.2).
+        self.probes.set(Probes::EPISODE | Probes::TLP_DUE, false);
         self.counters.fast_retransmits += 1;
         // RFC 3168 6.1.2: any window reduction is announced with CWR.
         self.ecn.window_reduced();
@@ -2065,6 +2072,16 @@ impl Tcb {
                     // applies to what is sent again.
                     self.snd_nxt = self.snd_una;
                     self.probes.set(Probes::PMTU_RESEND, true);
+                    if self.board.as_ref().is_some_and(|b| b.active) {
+                        // A SACK recovery's pipe accounting does not hold for a
+                        // go-back-N resend: end the episode as an RTO does (RFC 6675
+                        // 5.1) but keep cwnd (no congestion response), so the resend
+                        // runs under cwnd from SND.UNA.
+                        self.board = None;
+                        self.in_recovery = false;
+                        self.recover = self.snd_max;
+                        self.dup_acks = 0;
+                    }
                     self.rtt_probe = None;
                     if self.ts_enabled {
                         self.ts_rtt_from = Some(self.ts_now(ctx.now));
@@ -2499,6 +2516,9 @@ impl Tcb {
             // RFC 8985 7.3: at most one probe outstanding; until its episode ends
             // the RTO stays the last resort.
             && !self.probes.has(Probes::EPISODE)
+            // RFC 8985 7.2: no probe while the peer has SACKed data above a hole:
+            // that is loss recovery's business (RFC 6675).
+            && self.board.as_ref().is_none_or(|b| b.is_empty())
             // A closed window is the persist timer's business.
             && self.snd_wnd > 0
             && self.persist_deadline.is_none()
@@ -2558,9 +2578,10 @@ impl Tcb {
         mss: usize,
         payload: &mut Range<usize>,
     ) -> Option<OutSegment> {
-        if self.snd_max == self.snd_una || self.snd_nxt != self.snd_max || self.snd_wnd == 0 {
-            // Acknowledged meanwhile, a timeout's go-back-N under way, or the
-            // window closed: the RTO (or the persist timer) takes over.
+        if self.snd_max == self.snd_una || self.snd_nxt != self.snd_max || !self.tlp_allowed() {
+            // Acknowledged meanwhile, a timeout's go-back-N under way, recovery
+            // begun or the window closed since the PTO fired: the RTO (or the
+            // persist timer, or recovery) takes over.
             return None;
         }
         let data0 = self.data_seq0();
@@ -3210,11 +3231,13 @@ impl Tcb {
         take_range(&self.tx, off, off + n, payload);
         let end = r.seq + n as u32;
         if let Some(b) = self.board.as_mut() {
-            // RFC 6675 4 (NextSeg rules 1, 3): HighRxt = the last octet sent.
-            b.rxt_end = b.rxt_end.max(end);
             if r.rescue {
-                // RFC 6675 4 (NextSeg rule 4): RescueRxt = RecoveryPoint.
+                // RFC 6675 4 (NextSeg rule 4): RescueRxt = RecoveryPoint, and
+                // "HighRxt MUST NOT be updated".
                 b.rescue = Some(self.recover);
+            } else {
+                // RFC 6675 4 (NextSeg rules 1, 3): HighRxt = the last octet sent.
+                b.rxt_end = b.rxt_end.max(end);
             }
             if n == 0 {
                 // Nothing left to send in that range (only a FIN): skip it.

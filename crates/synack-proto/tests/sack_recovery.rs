@@ -66,20 +66,20 @@ fn two_holes_in_one_window_are_repaired_in_one_round_trip() {
     // The third duplicate ACK (sent at 1050, arriving at 1100) starts the
     // recovery (RFC 6675 5): SND.UNA's segment goes at once; the second hole
     // follows within the same round trip as soon as three segments above it
-    // are SACKed (IsLost) and cwnd - pipe allows (NextSeg rule 1). With no new
-    // data, rule 4 sends one rescue retransmission of the last unSACKed
-    // segment. No RTO.
+    // are SACKed (IsLost) and cwnd - pipe allows (NextSeg rule 1). No rescue
+    // retransmission (rule 4) follows: RescueRxt was set to the end of the first
+    // retransmission (RFC 6675 5 step 4.3) and the cumulative ACK that would
+    // pass it already covers everything. No RTO.
     assert_log(
         &retransmissions(&log),
         &[
             "   1100 C>S ACK seq=1 ack=1 len=1448 (FastRetransmit)",
             "   1100 C>S ACK seq=2897 ack=1 len=1448 (FastRetransmit)",
-            "   1100 C>S PSH,ACK seq=13033 ack=1 len=1448 (FastRetransmit)",
         ],
     );
     assert_eq!(received(&mut n, s), data);
     let st = n.hosts[0].status(c).unwrap();
-    assert_eq!(st.retransmits, 3);
+    assert_eq!(st.retransmits, 2);
     assert_eq!(st.ssthresh, 5 * 1448);
 }
 
