@@ -608,6 +608,8 @@ impl<'a> Runner<'a> {
         if freebsd {
             stack_cfg.conn.quick_ack_segments = 0;
             stack_cfg.conn.delayed_fin_ack = false;
+            // FreeBSD's delayed-ACK timeout, `net.inet.tcp.delacktime`: 100 ms.
+            stack_cfg.conn.delayed_ack = Some(Duration::from_millis(100));
             // FreeBSD's retransmission timing and connection-setup limits, as its
             // defaults have them until a script's sysctls change them: RTO at least
             // net.inet.tcp.rexmit_min (30 ms) and at most TCPTV_REXMTMAX (64 s), with

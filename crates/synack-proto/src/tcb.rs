@@ -1852,12 +1852,16 @@ impl Tcb {
 
     fn schedule_ack(&mut self, now: Instant) {
         // RFC 1122 4.2.3.2 / RFC 5681 4.2: ACK at least every second full-sized segment,
-        // otherwise within the delayed-ACK timeout.
+        // otherwise within the delayed-ACK timeout. As Linux (`__tcp_ack_snd_check`,
+        // "more than one full frame received") the ACK goes at once as soon as more
+        // than one full-sized segment's worth is unacknowledged, so one oversized
+        // (coalesced) segment or small segments adding up to more are ACKed as two
+        // full-sized ones would be (FreeBSD: never delay a segment above the MSS).
         // With `delayed_ack_by_segments`, every second data segment whatever its size.
         let second_segment = self.cfg.delayed_ack_by_segments && self.unacked_rx_segs >= 2;
         match self.cfg.delayed_ack {
             Some(d)
-                if self.unacked_rx_bytes < 2 * self.rcv_full_segment()
+                if self.unacked_rx_bytes <= self.rcv_full_segment()
                     && !second_segment
                     && self.quick_acks == 0 =>
             {

@@ -655,3 +655,34 @@ fn out_of_window_pure_acks_are_answered_at_most_every_500_ms() {
         Some(&1)
     );
 }
+
+#[test]
+fn more_than_one_full_segment_unacknowledged_is_acked_at_once() {
+    // Linux's "more than one full frame received": small segments adding up to
+    // more than one full-sized segment are ACKed at once, as two full-sized
+    // segments would be; up to one is left to the delayed-ACK timer.
+    let cfg = ConnConfig {
+        quick_ack_segments: 0,
+        timestamps: false,
+        ..ConnConfig::default()
+    };
+    let (mut st, _, iss) = established(cfg);
+    let data = |seq: u32, len: usize| {
+        raw_packet(
+            c_addr(1000),
+            s_addr(80),
+            seq,
+            iss + 1,
+            TcpFlags::ACK,
+            65535,
+            &vec![7u8; len],
+        )
+    };
+    st.handle_packet(T, &data(1001, 1000));
+    assert_eq!(drain(&mut st, T), vec![], "1000 bytes: delayed");
+    st.handle_packet(T, &data(2001, 1000));
+    assert_eq!(drain(&mut st, T), vec![(TcpFlags::ACK, iss + 1, 3001)]);
+    // One oversized (coalesced) segment of 2000 bytes: at once as well.
+    st.handle_packet(T, &data(3001, 2000));
+    assert_eq!(drain(&mut st, T), vec![(TcpFlags::ACK, iss + 1, 5001)]);
+}
