@@ -2589,20 +2589,8 @@ impl Tcb {
             return None;
         }
         let data0 = self.data_seq0();
-        // RFC 6675 4 (NextSeg rule 1): in SACK recovery, a lost hole goes first.
-        if let Some(r) = self.sack_next_seg(true) {
-            return Some(self.sack_retransmit(r, mss, now, payload));
-        }
-        if self.snd_nxt.lt(self.snd_max) {
-            // Go-back-N after a timeout: octets the peer SACKed since are skipped
-            // (RFC 6675 5.1: the scoreboard keeps them from being resent).
-            if let Some(r) = self
-                .board
-                .as_ref()
-                .and_then(|b| b.sacked_until(self.snd_nxt))
-            {
-                self.snd_nxt = r.min(self.snd_max);
-            }
+        if let Some(out) = self.sack_hole_or_skip_sacked(mss, now, payload) {
+            return Some(out);
         }
         let offset = self.snd_nxt.since(data0) as usize;
         let unsent = self.tx.len().saturating_sub(offset);
@@ -3009,20 +2997,8 @@ impl Tcb {
             }
         }
 
-        // RFC 6675 4 (NextSeg rule 1): in SACK recovery, a lost hole goes first.
-        if let Some(r) = self.sack_next_seg(true) {
-            return Some(self.sack_retransmit(r, mss, now, payload));
-        }
-        if self.snd_nxt.lt(self.snd_max) {
-            // Go-back-N after a timeout: octets the peer SACKed since are skipped
-            // (RFC 6675 5.1: the scoreboard keeps them from being resent).
-            if let Some(r) = self
-                .board
-                .as_ref()
-                .and_then(|b| b.sacked_until(self.snd_nxt))
-            {
-                self.snd_nxt = r.min(self.snd_max);
-            }
+        if let Some(out) = self.sack_hole_or_skip_sacked(mss, now, payload) {
+            return Some(out);
         }
         let offset = self.snd_nxt.since(data0) as usize;
         let unsent = self.tx.len().saturating_sub(offset);
@@ -3215,6 +3191,31 @@ impl Tcb {
                 return Some(self.finish(seq, TcpFlags::FIN | TcpFlags::ACK, r, now));
             }
             return Some(self.finish(self.snd_max, TcpFlags::ACK, r, now));
+        }
+        None
+    }
+
+    /// RFC 6675 4 (NextSeg rule 1): in SACK recovery, a lost hole goes first
+    /// (returned). Otherwise, during a go-back-N after a timeout, octets the peer
+    /// SACKed since are skipped (RFC 6675 5.1: the scoreboard keeps them from
+    /// being resent) and `None` lets the caller send from SND.NXT.
+    fn sack_hole_or_skip_sacked(
+        &mut self,
+        mss: usize,
+        now: Instant,
+        payload: &mut Range<usize>,
+    ) -> Option<OutSegment> {
+        if let Some(r) = self.sack_next_seg(true) {
+            return Some(self.sack_retransmit(r, mss, now, payload));
+        }
+        if self.snd_nxt.lt(self.snd_max) {
+            if let Some(r) = self
+                .board
+                .as_ref()
+                .and_then(|b| b.sacked_until(self.snd_nxt))
+            {
+                self.snd_nxt = r.min(self.snd_max);
+            }
         }
         None
     }
