@@ -1416,7 +1416,10 @@ impl Tcb {
                 let inc = ((u64::from(mss) * u64::from(mss)) / u64::from(self.cwnd.max(1))).max(1);
                 self.cwnd = self.cwnd.saturating_add(inc as u32);
             }
-            self.dup_acks = 0;
+            // RFC 6675 5: a cumulative ACK resets DupAcks; one that also SACKs new
+            // octets is a duplicate ACK "regardless of its status as a cumulative
+            // acknowledgment" (section 2), so it counts as the first.
+            self.dup_acks = u8::from(sacked_new && self.sack_recovery());
         } else if ack == self.snd_una
             && self.snd_max.gt(self.snd_una)
             // Answers to zero-window probes are not a sign of loss (Linux keeps the probe
