@@ -11,8 +11,8 @@ use synack_proto::wire::{
     self, ChecksumMode, Ecn, IcmpRepr, IpRepr, SackBlocks, TcpRepr, Timestamps,
 };
 use synack_proto::{
-    ConnConfig, ConnError, ConnId, Duration, EcnMode, Error, Instant, Keepalive, ListenerId,
-    SeqNum, Shutdown, Stack, StackConfig, State, SynCookies,
+    BindId, ConnConfig, ConnError, ConnId, Duration, EcnMode, Error, Instant, Keepalive,
+    ListenerId, SeqNum, Shutdown, Stack, StackConfig, State, SynCookies,
 };
 
 use crate::ast::{
@@ -189,6 +189,8 @@ struct Socket {
     keep_on: bool,
     linger_zero: bool,
     bound: Option<SocketAddr>,
+    /// The stack's binding of `bound` while the socket neither listens nor connects.
+    bind_id: Option<BindId>,
     err_reported: bool,
 }
 
@@ -396,6 +398,10 @@ struct Seen {
     len: u32,
     opts: Vec<WireOpt>,
     ecn: Ecn,
+    /// IPv4 TTL / IPv6 hop limit.
+    ttl: u8,
+    /// IPv4 TOS / IPv6 traffic class byte: DSCP and ECN.
+    tos: u8,
     src_port: u16,
     dst_port: u16,
 }
@@ -426,6 +432,44 @@ fn int_of(e: &Expr) -> Option<i64> {
         Expr::Int(v) => Some(*v),
         Expr::Array(v) if v.len() == 1 => int_of(&v[0]),
         _ => None,
+    }
+}
+
+/// An IP_TOS / IPV6_TCLASS value: a number or one of the `IPTOS_*` names of
+/// FreeBSD's and Linux's `<netinet/ip.h>` (RFC 2474 4.2.2.1 class selectors,
+/// RFC 2597 AF, RFC 3246 EF, RFC 1349 TOS bits).
+fn tos_of(e: &Expr) -> Option<i64> {
+    if let Some(v) = int_of(e) {
+        return Some(v);
+    }
+    let name = symbol_of(e)?;
+    let dscp = |d: i64| Some(d << 2);
+    match name {
+        "IPTOS_LOWDELAY" => Some(0x10),
+        "IPTOS_THROUGHPUT" => Some(0x08),
+        "IPTOS_RELIABILITY" => Some(0x04),
+        "IPTOS_MINCOST" => Some(0x02),
+        "IPTOS_DSCP_EF" => dscp(46),
+        _ => {
+            let rest = name.strip_prefix("IPTOS_DSCP_")?;
+            if let Some(n) = rest.strip_prefix("CS") {
+                // RFC 2474 4.2.2.1: class selector n is DSCP n << 3.
+                let n: i64 = n.parse().ok().filter(|n| (0..8).contains(n))?;
+                dscp(n << 3)
+            } else if let Some(xy) = rest.strip_prefix("AF") {
+                // RFC 2597 6: AFxy is DSCP 8x + 2y.
+                let b = xy.as_bytes();
+                let (x, y) = match b {
+                    [x @ b'1'..=b'4', y @ b'1'..=b'3'] => {
+                        (i64::from(x - b'0'), i64::from(y - b'0'))
+                    }
+                    _ => return None,
+                };
+                dscp(8 * x + 2 * y)
+            } else {
+                None
+            }
+        }
     }
 }
 
@@ -859,8 +903,11 @@ impl<'a> Runner<'a> {
         if p.flags.ae || p.flags.ace.is_some() {
             return not_run("accurate ECN (AE/ACE flags)");
         }
-        // The ECN field of the injected packet: not-ECT unless the script says.
+        // The ECN field of the injected packet: not-ECT unless the script says;
+        // likewise DSCP 0 and the default TTL.
         let mut ecn = Ecn::NotEct;
+        let mut dscp = 0u8;
+        let mut ttl = None;
         for a in &p.ip {
             match a {
                 IpAttr::Ecn(EcnCodepoint::NotEct) => ecn = Ecn::NotEct,
@@ -869,6 +916,20 @@ impl<'a> Runner<'a> {
                 IpAttr::Ecn(EcnCodepoint::Ce) => ecn = Ecn::Ce,
                 IpAttr::Ecn(EcnCodepoint::Ect01) => {
                     return not_run("`[ect01]` (either ECT codepoint) on an inbound packet")
+                }
+                // RFC 2474 3 / RFC 3168 5: the whole byte, DSCP and ECN.
+                IpAttr::Tos(v) | IpAttr::TrafficClass(v) => {
+                    let Ok(b) = u8::try_from(*v) else {
+                        return not_run(format!("TOS {v:#x} beyond a byte"));
+                    };
+                    dscp = b >> 2;
+                    ecn = Ecn::from_bits(b);
+                }
+                IpAttr::Ttl(v) | IpAttr::HopLimit(v) => {
+                    let Ok(t) = u8::try_from(*v) else {
+                        return not_run(format!("TTL {v} beyond a byte"));
+                    };
+                    ttl = Some(t);
                 }
                 other => return not_run(format!("IP header field {other:?} on an inbound packet")),
             }
@@ -961,7 +1022,10 @@ impl<'a> Runner<'a> {
         let Some(ip) = IpRepr::new(self.remote_ip, self.local_ip) else {
             return not_run("mixed address families");
         };
-        let ip = ip.with_ecn(ecn);
+        let mut ip = ip.with_ecn(ecn).with_dscp(dscp);
+        if let Some(t) = ttl {
+            ip = ip.with_ttl(t);
+        }
         if options.wire_len() > 40 {
             return not_run("inbound options longer than 40 bytes");
         }
@@ -1104,6 +1168,8 @@ impl<'a> Runner<'a> {
             len: tcp.payload.len() as u32,
             opts,
             ecn,
+            ttl: ip.ttl(),
+            tos: (ip.dscp() << 2) | ecn.bits(),
             src_port: tcp.src_port,
             dst_port: tcp.dst_port,
         })
@@ -1271,6 +1337,29 @@ impl<'a> Runner<'a> {
             };
             if differs {
                 return mismatch("window");
+            }
+        }
+        for a in &p.ip {
+            // RFC 791 3.1 TTL / RFC 8200 3 hop limit; RFC 2474 3 DSCP with the ECN
+            // bits, the whole TOS / traffic class byte.
+            let (what, want, got) = match a {
+                IpAttr::Ttl(v) => ("ttl", *v, seen.ttl),
+                IpAttr::HopLimit(v) => ("hlim", *v, seen.ttl),
+                IpAttr::Tos(v) => ("tos", *v, seen.tos),
+                IpAttr::TrafficClass(v) => ("class", *v, seen.tos),
+                _ => continue,
+            };
+            if want != u32::from(got) {
+                let shown = if matches!(a, IpAttr::Ttl(_) | IpAttr::HopLimit(_)) {
+                    format!("({what} {got})")
+                } else {
+                    format!("({what} {got:#04x})")
+                };
+                return fail(
+                    line,
+                    fmt_script_packet(p),
+                    format!("{shown} {} ({what} differs)", seen.describe()),
+                );
             }
         }
         for a in &p.ip {
@@ -1479,6 +1568,7 @@ impl<'a> Runner<'a> {
             keep_on: false,
             linger_zero: false,
             bound: None,
+            bind_id: None,
             err_reported: false,
         }
     }
@@ -1531,13 +1621,27 @@ impl<'a> Runner<'a> {
                 if args.get(1).is_some_and(|a| *a != Expr::Ellipsis) {
                     return not_run("bind() to an explicit address");
                 }
-                match self.sockets.get_mut(&fd) {
-                    Some(s) => {
-                        s.bound = Some(addr);
-                        done(0)
-                    }
-                    None => errno("EBADF"),
+                let Some(s) = self.sockets.get(&fd) else {
+                    return errno("EBADF");
+                };
+                if s.bound.is_some() || !matches!(s.kind, SockKind::Fresh) {
+                    return errno("EINVAL");
                 }
+                // The stack answers segments to the address from the socket now
+                // (its RSTs carry the socket's TTL and DSCP).
+                let cfg = Self::sock_cfg(s);
+                let bind_id = match self.stack().bind(addr, cfg) {
+                    Ok(b) => Some(b),
+                    // SO_REUSEADDR/SO_REUSEPORT sharing is not modelled: the address
+                    // stays the other socket's for unmatched segments.
+                    Err(Error::AddrInUse) => None,
+                    Err(e) => return errno(errno_of(e)),
+                };
+                if let Some(s) = self.sockets.get_mut(&fd) {
+                    s.bound = Some(addr);
+                    s.bind_id = bind_id;
+                }
+                done(0)
             }
             "listen" => {
                 let fd = self.fd_arg(call)?;
@@ -1556,8 +1660,10 @@ impl<'a> Runner<'a> {
                 let _ = now;
                 match self.stack().listen_with(addr, backlog, backlog, cfg) {
                     Ok(l) => {
+                        // The listener took the binding over.
                         if let Some(s) = self.sockets.get_mut(&fd) {
                             s.kind = SockKind::Listener(l);
+                            s.bind_id = None;
                         }
                         self.subject_fd = Some(fd);
                         done(0)
@@ -1581,6 +1687,7 @@ impl<'a> Runner<'a> {
                         let mut ns = s.clone();
                         ns.kind = SockKind::Conn(id);
                         ns.bound = None;
+                        ns.bind_id = None;
                         ns.err_reported = false;
                         // FreeBSD's accepted sockets inherit O_NONBLOCK; Linux's do not.
                         ns.nonblocking = self.freebsd && s.nonblocking;
@@ -1630,8 +1737,10 @@ impl<'a> Runner<'a> {
                         let now = self.at();
                         match self.stack().connect_with(now, s.bound, remote, cfg) {
                             Ok(id) => {
+                                // The connection took any binding over.
                                 if let Some(sm) = self.sockets.get_mut(&fd) {
                                     sm.kind = SockKind::Conn(id);
+                                    sm.bind_id = None;
                                 }
                                 self.current = Some(id);
                                 if let Some(t) =
@@ -1745,7 +1854,11 @@ impl<'a> Runner<'a> {
                 };
                 let now = self.at();
                 match s.kind {
-                    SockKind::Fresh => {}
+                    SockKind::Fresh => {
+                        if let Some(b) = s.bind_id {
+                            let _ = self.stack().unbind(b);
+                        }
+                    }
                     SockKind::Listener(l) => {
                         let _ = self.stack().close_listener(now, l);
                     }
@@ -1945,7 +2058,53 @@ impl<'a> Runner<'a> {
                 ns.cfg.sack = !off && self.stack_cfg.conn.sack;
                 ns.cfg.mss_option = !off;
             }
+            "IP_TTL" | "IPV6_UNICAST_HOPS" => {
+                // RFC 791 3.1 TTL / RFC 8200 3 hop limit; -1 is the default (RFC 3493 5.1).
+                let v = need(int)?;
+                ns.cfg.ttl = match v {
+                    -1 => None,
+                    _ => match u8::try_from(v) {
+                        Ok(t) => Some(t),
+                        Err(_) => return Ok(Attempt::Done(SysRet::Errno("EINVAL"))),
+                    },
+                };
+            }
+            "IP_TOS" | "IPV6_TCLASS" => {
+                let v = val.and_then(tos_of);
+                let v = v.map_or_else(|| not_run(format!("setsockopt {name} value")), Ok)?;
+                // RFC 2474 3: the DSCP is the upper six bits; the ECN bits stay
+                // TCP's (RFC 3168 5; Linux masks them off too). -1 is the default.
+                ns.cfg.dscp = match v {
+                    -1 => 0,
+                    _ => match u8::try_from(v) {
+                        Ok(t) => t >> 2,
+                        Err(_) => return Ok(Attempt::Done(SysRet::Errno("EINVAL"))),
+                    },
+                };
+            }
             other => return not_run(format!("setsockopt {level} {other}")),
+        }
+        if matches!(
+            name.as_str(),
+            "IP_TTL" | "IPV6_UNICAST_HOPS" | "IP_TOS" | "IPV6_TCLASS"
+        ) {
+            match ns.kind {
+                SockKind::Conn(id) => {
+                    let _ = self.stack().set_ip_options(id, ns.cfg.ttl, ns.cfg.dscp);
+                }
+                SockKind::Listener(_) => {
+                    return not_run(format!("{name} on a listening socket"));
+                }
+                SockKind::Fresh => {
+                    // A bound socket's RSTs carry the new values: bind again.
+                    if let (Some(b), Some(addr)) = (ns.bind_id, ns.bound) {
+                        let cfg = Self::sock_cfg(&ns);
+                        let stack = self.stack();
+                        let _ = stack.unbind(b);
+                        ns.bind_id = stack.bind(addr, cfg).ok();
+                    }
+                }
+            }
         }
         if matches!(
             name.as_str(),
@@ -1989,6 +2148,11 @@ impl<'a> Runner<'a> {
             },
             "SO_KEEPALIVE" => (Ok(i64::from(s.keep_on)), false),
             "TCP_NODELAY" => (Ok(i64::from(!s.cfg.nagle)), false),
+            "IP_TTL" | "IPV6_UNICAST_HOPS" => (
+                Ok(i64::from(s.cfg.ttl.unwrap_or(synack_proto::DEFAULT_TTL))),
+                false,
+            ),
+            "IP_TOS" | "IPV6_TCLASS" => (Ok(i64::from(s.cfg.dscp) << 2), false),
             "TCP_KEEPIDLE" => (Ok(s.keep.idle.as_secs() as i64), false),
             "TCP_KEEPINTVL" => (Ok(s.keep.interval.as_secs() as i64), false),
             "TCP_KEEPCNT" => (Ok(i64::from(s.keep.count)), false),

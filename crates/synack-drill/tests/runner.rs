@@ -420,9 +420,9 @@ fn unsupported_packets_and_options_are_not_run() {
     assert!(matches!(semantic(&icmp), Outcome::NotRun(r) if r.contains("MTU")));
     let opt = PASSIVE.replace(
         "+0 write(4",
-        "+0 setsockopt(4, IPPROTO_IP, IP_TTL, [3], 4) = 0\n+0 write(4",
+        "+0 setsockopt(4, IPPROTO_IP, IP_MULTICAST_TTL, [3], 4) = 0\n+0 write(4",
     );
-    assert!(matches!(semantic(&opt), Outcome::NotRun(r) if r.contains("IP_TTL")));
+    assert!(matches!(semantic(&opt), Outcome::NotRun(r) if r.contains("IP_MULTICAST_TTL")));
 }
 
 #[test]
@@ -532,4 +532,49 @@ fn icmp_frag_needed_shrinks_the_segments_in_flight() {
 +0.1 < . 1:1(0) ack 2001 win 65535
 ";
     assert_eq!(semantic(text), Outcome::Passed);
+}
+
+/// FreeBSD's socket-api-setsockopt-tos-passive-ipv4, trimmed: a bound socket's
+/// RST, the SYN,ACK and data carry IP_TOS (ECN bits masked), a live change
+/// applies to the next segment.
+const TOS: &str = "\
+--ip_version=ipv4
+--tolerance_usecs=50000
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, IPPROTO_IP, IP_TOS, [IPTOS_DSCP_CS1], 4) = 0
++0 setsockopt(3, IPPROTO_IP, IP_TTL, [4], 4) = 0
++0 bind(3, ..., ...) = 0
++0 < (tos 0x28) S 0:0(0) win 32767 <mss 1460>
++0 > (tos 0x20) R. 0:0(0) ack 1 win 0
++0 listen(3, 1) = 0
++0 < (tos 0x28) S 0:0(0) win 32767 <mss 1460>
++0 > (ttl 4) S. 0:0(0) ack 1 <...>
++0.1 < (ttl 3) . 1:1(0) ack 1 win 32767
++0 accept(3, ..., ...) = 4
++0 getsockopt(4, IPPROTO_IP, IP_TOS, [32], [4]) = 0
++0 setsockopt(4, IPPROTO_IP, IP_TOS, [0xe3], 4) = 0
++0 getsockopt(4, IPPROTO_IP, IP_TOS, [224], [4]) = 0
++0 setsockopt(4, IPPROTO_IP, IP_TTL, [6], 4) = 0
++0 write(4, ..., 100) = 100
++0 > (tos 0xe0) P. 1:101(100) ack 1
+";
+
+#[test]
+fn ip_tos_and_ttl_reach_every_segment() {
+    let text = TOS.to_string();
+    assert_eq!(semantic(&text), Outcome::Passed);
+    assert_eq!(
+        semantic(&text.replace("> (tos 0xe0) P.", "> (ttl 6) P.")),
+        Outcome::Passed
+    );
+    for (from, to, what) in [
+        ("> (tos 0xe0) P.", "> (tos 0x20) P.", "tos differs"),
+        ("> (ttl 4) S.", "> (ttl 64) S.", "ttl differs"),
+        ("> (tos 0x20) R.", "> (tos 0x00) R.", "tos differs"),
+    ] {
+        match semantic(&text.replace(from, to)) {
+            Outcome::Failed(d) => assert!(d.actual.contains(what), "{d:?}"),
+            other => panic!("expected a failure for {to}, got {other:?}"),
+        }
+    }
 }

@@ -211,7 +211,22 @@ pub struct ConnConfig {
     /// option at what the link can receive, as RFC 1191 3.1 and RFC 6691
     /// define it (FreeBSD for IPv4). The segments we send fit the path either way.
     pub syn_mss_follows_path_mtu: bool,
+    /// The IPv4 TTL (RFC 791 3.1) or IPv6 hop limit (RFC 8200 3) of every
+    /// segment of the connection: IP_TTL / IPV6_UNICAST_HOPS. `None` is the
+    /// stack's default, [`DEFAULT_TTL`].
+    pub ttl: Option<u8>,
+    /// The Differentiated Services codepoint (RFC 2474 3) of every segment of
+    /// the connection, in the low six bits (only those count): the upper six
+    /// bits of IP_TOS / IPV6_TCLASS. The ECN bits of the byte stay the stack's
+    /// (RFC 3168 5; Linux masks them off IP_TOS on TCP sockets too). 0, default
+    /// forwarding, by default (RFC 2474 4.1).
+    pub dscp: u8,
 }
+
+/// The TTL / hop limit when [`ConnConfig::ttl`] is `None`: 64, as Linux and
+/// FreeBSD (RFC 1700's recommendation; RFC 1122 3.2.1.7 asks for a fixed default
+/// large enough for the Internet's diameter).
+pub const DEFAULT_TTL: u8 = 64;
 
 impl Default for ConnConfig {
     fn default() -> Self {
@@ -255,6 +270,8 @@ impl Default for ConnConfig {
             fin_on_every_ack: false,
             icmp_may_rst: true,
             syn_mss_follows_path_mtu: true,
+            ttl: None,
+            dscp: 0,
         }
     }
 }

@@ -19,7 +19,7 @@ pub mod event;
 pub mod state;
 pub mod time;
 
-pub use config::{ConnConfig, EcnMode, Keepalive, StackConfig, SynCookies};
+pub use config::{ConnConfig, EcnMode, Keepalive, StackConfig, SynCookies, DEFAULT_TTL};
 pub use error::{ConnError, Error};
 pub use event::{
     Cause, ConnId, DropReason, Event, EventKind, FourTuple, ListenerId, SegmentSummary, SendReason,
@@ -43,4 +43,4 @@ mod sink;
 mod stack;
 mod tcb;
 
-pub use stack::{ConnStatus, ListenerStatus, Shutdown, Stack, StackStats};
+pub use stack::{BindId, ConnStatus, ListenerStatus, Shutdown, Stack, StackStats, MAX_BOUND};

@@ -3,7 +3,7 @@
 //! the socket calls applications make.
 
 use crate::compact::PackedTuple;
-use crate::config::{ConnConfig, Keepalive, StackConfig, SynCookies};
+use crate::config::{ConnConfig, Keepalive, StackConfig, SynCookies, DEFAULT_TTL};
 use crate::cookie;
 use crate::crypto::{siphash, tuple_words, SipKey};
 use crate::error::{ConnError, Error};
@@ -326,10 +326,45 @@ impl TimerHeap {
     }
 }
 
+/// The IP header fields a socket chooses for its segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IpOpts {
+    /// RFC 791 3.1 TTL / RFC 8200 3 hop limit.
+    ttl: u8,
+    /// RFC 2474 3: DSCP, low six bits.
+    dscp: u8,
+}
+
+impl IpOpts {
+    fn of(cfg: &ConnConfig) -> IpOpts {
+        IpOpts {
+            ttl: cfg.ttl.unwrap_or(DEFAULT_TTL),
+            dscp: cfg.dscp & 0x3f,
+        }
+    }
+}
+
+/// A bound socket's handle ([`Stack::bind`]). After [`Stack::unbind`] (or a
+/// listener taking the address over) its number may name the next bound socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BindId(pub u32);
+
+/// A socket bound to a local address but neither listening nor connected.
+#[derive(Debug)]
+struct Bound {
+    local: SocketAddr,
+    cfg: ConnConfig,
+}
+
+/// Most bound sockets at once: binding without listening or connecting is a
+/// short step between socket() and listen()/connect(), so a small table does.
+pub const MAX_BOUND: usize = 256;
+
 /// A control segment owned by no connection (RST replies, cookie SYN,ACKs).
 #[derive(Debug, Clone, Copy)]
 struct CtlSeg {
     tuple: FourTuple,
+    ip: IpOpts,
     seq: SeqNum,
     ack: SeqNum,
     flags: TcpFlags,
@@ -363,6 +398,8 @@ pub struct Stack {
     demux_hash: TableHash,
     listeners: Vec<Option<Listener>>,
     listen_map: HashMap<SocketAddr, ListenerId, TableHash>,
+    /// Bound sockets ([`Stack::bind`]), at most [`MAX_BOUND`]; `None` is a free slot.
+    bound: Vec<Option<Bound>>,
     timers: TimerHeap,
     dirty: VecDeque<ConnId>,
     ctl: VecDeque<CtlSeg>,
@@ -406,6 +443,7 @@ impl Stack {
             demux_hash: TableHash::default(),
             listeners: Vec::new(),
             listen_map: HashMap::default(),
+            bound: Vec::new(),
             timers: TimerHeap::default(),
             dirty: VecDeque::new(),
             ctl: VecDeque::new(),
@@ -737,6 +775,8 @@ impl Stack {
         if self.listen_map.contains_key(&local) {
             return Err(Error::AddrInUse);
         }
+        // A socket bound to this very address becomes the listener (listen() after bind()).
+        self.take_bound(&local);
         let listener = Listener {
             local,
             backlog,
@@ -845,6 +885,72 @@ impl Stack {
         Ok(())
     }
 
+    /// Reserve `local` for a socket that is neither listening nor connected
+    /// yet (bind() before listen() or connect()). A segment for the address that
+    /// matches no connection or listener is answered as RFC 9293 3.10.7.1 says
+    /// for CLOSED, but the RST carries `cfg`'s TTL and DSCP, as it comes from the
+    /// socket (FreeBSD answers from the socket's inpcb). [`Stack::listen_with`]
+    /// on the same address, or [`Stack::connect_with`] from it, takes the address
+    /// over and ends the binding; the caller passes the settings again there.
+    ///
+    /// Errors: `InvalidArgument` for port 0, `AddrNotAvailable` for an address
+    /// not the stack's, `AddrInUse` when a listener or another bound socket has
+    /// the address, `TooManyConnections` beyond [`MAX_BOUND`] bound sockets.
+    pub fn bind(&mut self, local: SocketAddr, cfg: ConnConfig) -> Result<BindId, Error> {
+        if local.port() == 0 {
+            return Err(Error::InvalidArgument);
+        }
+        if !local.ip().is_unspecified() && !self.addrs.contains(&local.ip()) {
+            return Err(Error::AddrNotAvailable);
+        }
+        if self.listen_map.contains_key(&local)
+            || self.bound.iter().flatten().any(|b| b.local == local)
+        {
+            return Err(Error::AddrInUse);
+        }
+        let entry = Some(Bound { local, cfg });
+        let i = match self.bound.iter().position(Option::is_none) {
+            Some(i) => {
+                self.bound[i] = entry;
+                i
+            }
+            None if self.bound.len() < MAX_BOUND => {
+                self.bound.push(entry);
+                self.bound.len() - 1
+            }
+            None => return Err(Error::TooManyConnections),
+        };
+        // MAX_BOUND fits in u32.
+        Ok(BindId(i as u32))
+    }
+
+    /// Release a bound socket's address (close() of a socket that was only bound).
+    pub fn unbind(&mut self, b: BindId) -> Result<(), Error> {
+        self.bound
+            .get_mut(b.0 as usize)
+            .and_then(Option::take)
+            .map(|_| ())
+            .ok_or(Error::InvalidHandle)
+    }
+
+    /// End the binding of exactly `local`, if any (a listener or connection takes it over).
+    fn take_bound(&mut self, local: &SocketAddr) {
+        for slot in &mut self.bound {
+            if slot.as_ref().is_some_and(|b| b.local == *local) {
+                *slot = None;
+            }
+        }
+    }
+
+    /// The bound socket a segment to `local` reaches: the exact address, else
+    /// the wildcard address of the port.
+    fn find_bound(&self, local: &SocketAddr) -> Option<&Bound> {
+        let live = || self.bound.iter().flatten();
+        live().find(|b| b.local == *local).or_else(|| {
+            live().find(|b| b.local.ip().is_unspecified() && b.local.port() == local.port())
+        })
+    }
+
     /// The local address of a listener.
     pub fn listener_addr(&self, l: ListenerId) -> Result<SocketAddr, Error> {
         Ok(self.listener(l)?.local)
@@ -919,6 +1025,10 @@ impl Stack {
             remote,
         };
         let id = self.alloc()?;
+        // A socket bound to the address connects (connect() after bind()).
+        if let Some(l) = local {
+            self.take_bound(&l);
+        }
         let iss = self.isn(&tuple, now);
         let ts_offset = self.ts_offset(&tuple);
         let mss = self.our_mss(&remote, &cfg);
@@ -1048,6 +1158,28 @@ impl Stack {
         self.tcb(id)?;
         self.with_tcb(id, self.last_now, |t, _| t.set_nodelay(nodelay))
             .ok_or(Error::InvalidHandle)
+    }
+
+    /// Change the TTL / hop limit (`None`: [`DEFAULT_TTL`]) and DSCP (low six
+    /// bits) of a live connection (IP_TTL, IP_TOS and their IPv6 twins after
+    /// connect or accept): every segment sent from now on carries them,
+    /// retransmissions included (RFC 791 3.1, RFC 2474 3).
+    pub fn set_ip_options(&mut self, id: ConnId, ttl: Option<u8>, dscp: u8) -> Result<(), Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, self.last_now, |t, _| {
+            if t.cfg.ttl != ttl || t.cfg.dscp != dscp & 0x3f {
+                // The settings may be shared with other connections: copy on write.
+                let cfg = Arc::make_mut(&mut t.cfg);
+                cfg.ttl = ttl;
+                cfg.dscp = dscp & 0x3f;
+            }
+        })
+        .ok_or(Error::InvalidHandle)
+    }
+
+    /// A connection's settings, as changed since it opened (IP options, Nagle, ...).
+    pub fn conn_config(&self, id: ConnId) -> Result<ConnConfig, Error> {
+        Ok(*self.tcb(id)?.cfg)
     }
 
     /// Set or clear keepalive on a live connection (restarts the idle timer).
@@ -1204,8 +1336,11 @@ impl Stack {
             } else {
                 // RFC 3168 6.1.3: the TCB decides whether a CE mark counts.
                 let ce = ip.ecn() == Ecn::Ce;
-                let disp = self.with_tcb(id, now, |t, ctx| t.on_packet(&seg, ce, ctx));
-                self.dispose(id, &tuple, disp.unwrap_or(Disposition::Done));
+                let disp = self.with_tcb(id, now, |t, ctx| {
+                    (t.on_packet(&seg, ce, ctx), IpOpts::of(&t.cfg))
+                });
+                let (disp, ip) = disp.unwrap_or((Disposition::Done, self.default_ip()));
+                self.dispose(id, &tuple, disp, ip);
                 return;
             }
         } else {
@@ -1224,7 +1359,12 @@ impl Stack {
                 match crate::tcb::closed_reply(&seg) {
                     Disposition::Reset { seq, ack } => {
                         self.drop_pkt(now, None, Some(sum), DropReason::NoConnection);
-                        self.queue_rst(tuple, seq, ack);
+                        // A bound socket answers with its own TTL and DSCP.
+                        let ip = match self.find_bound(&local) {
+                            Some(b) => IpOpts::of(&b.cfg),
+                            None => self.default_ip(),
+                        };
+                        self.queue_rst(tuple, seq, ack, ip);
                     }
                     _ => self.drop_pkt(now, None, Some(sum), DropReason::RstNoConnection),
                 }
@@ -1297,8 +1437,11 @@ impl Stack {
                 self.cfg.min_path_mtu,
             )),
         };
-        let disp = self.with_tcb(id, now, |t, ctx| t.on_icmp(action, q.seq, ctx));
-        self.dispose(id, &tuple, disp.unwrap_or(Disposition::Done));
+        let disp = self.with_tcb(id, now, |t, ctx| {
+            (t.on_icmp(action, q.seq, ctx), IpOpts::of(&t.cfg))
+        });
+        let (disp, ip) = disp.unwrap_or((Disposition::Done, self.default_ip()));
+        self.dispose(id, &tuple, disp, ip);
     }
 
     fn tcb_any(&self, id: ConnId) -> Option<&Tcb> {
@@ -1326,10 +1469,12 @@ impl Stack {
         self.release(id);
     }
 
-    fn dispose(&mut self, id: ConnId, tuple: &FourTuple, d: Disposition) {
+    /// What a connection's `on_packet` asked for; a RST it sends carries its
+    /// IP options `ip`.
+    fn dispose(&mut self, id: ConnId, tuple: &FourTuple, d: Disposition, ip: IpOpts) {
         match d {
             Disposition::Done => {}
-            Disposition::Reset { seq, ack } => self.queue_rst(*tuple, seq, ack),
+            Disposition::Reset { seq, ack } => self.queue_rst(*tuple, seq, ack, ip),
             Disposition::BackToListen => {
                 // The half-open entry is forgotten; the listener stays in LISTEN.
                 self.release(id);
@@ -1350,7 +1495,12 @@ impl Stack {
         })
     }
 
-    fn queue_rst(&mut self, tuple: FourTuple, seq: SeqNum, ack: Option<SeqNum>) {
+    /// The IP options of segments no socket owns: the stack's connection defaults.
+    fn default_ip(&self) -> IpOpts {
+        IpOpts::of(&self.conn_cfg)
+    }
+
+    fn queue_rst(&mut self, tuple: FourTuple, seq: SeqNum, ack: Option<SeqNum>, ip: IpOpts) {
         let flags = if ack.is_some() {
             TcpFlags::RST | TcpFlags::ACK
         } else {
@@ -1358,6 +1508,7 @@ impl Stack {
         };
         self.push_ctl(CtlSeg {
             tuple,
+            ip,
             seq,
             ack: ack.unwrap_or(SeqNum(0)),
             flags,
@@ -1400,7 +1551,11 @@ impl Stack {
                 }
             }
             self.drop_pkt(now, None, Some(sum), DropReason::BadCookie);
-            self.queue_rst(tuple, seg.ack, None);
+            // The listener's socket answers, with its IP options.
+            let ip = self
+                .listener(l)
+                .map_or_else(|_| self.default_ip(), |lst| IpOpts::of(&lst.cfg));
+            self.queue_rst(tuple, seg.ack, None, ip);
             return;
         }
         // Third, check for a SYN.
@@ -1438,6 +1593,7 @@ impl Stack {
             let window = (cfg.recv_buffer.min(0xffff)) as u16;
             self.push_ctl(CtlSeg {
                 tuple,
+                ip: IpOpts::of(&cfg),
                 seq: iss,
                 ack: seg.seq + 1,
                 flags: TcpFlags::SYN | TcpFlags::ACK,
@@ -1575,6 +1731,7 @@ impl Stack {
                 c.options,
                 c.reason,
                 Ecn::NotEct,
+                c.ip,
                 buf,
                 0,
                 |_| {},
@@ -1611,6 +1768,7 @@ impl Stack {
                     o.options,
                     o.reason,
                     if o.ect { Ecn::Ect0 } else { Ecn::NotEct },
+                    IpOpts::of(&t.cfg),
                     buf,
                     payload.len(),
                     |b| t.copy_payload(payload, b),
@@ -1640,6 +1798,7 @@ impl Stack {
         options: TcpOptions,
         reason: SendReason,
         ecn: Ecn,
+        ip_opts: IpOpts,
         buf: &mut Vec<u8>,
         payload_len: usize,
         fill: impl FnOnce(&mut Vec<u8>),
@@ -1659,7 +1818,11 @@ impl Stack {
             buf.clear();
             return;
         };
-        let ip = ip.with_ecn(ecn);
+        // RFC 791 3.1 TTL, RFC 2474 3 DSCP: the socket's; RFC 3168 5: ECN, the TCP's.
+        let ip = ip
+            .with_ecn(ecn)
+            .with_ttl(ip_opts.ttl)
+            .with_dscp(ip_opts.dscp);
         synack_wire::emit_packet_with(&ip, &repr, payload_len, buf, fill);
         self.stats.packets_out += 1;
         let mut seg = summary(tuple.local, tuple.remote, &repr);
@@ -1696,7 +1859,7 @@ impl Stack {
                 (State::SynReceived, crate::tcb::Origin::Passive(l)) => Some(l),
                 _ => None,
             });
-            let d = self.with_tcb(id, now, |t, ctx| t.on_timeout(ctx));
+            let d = self.with_tcb(id, now, |t, ctx| (t.on_timeout(ctx), IpOpts::of(&t.cfg)));
             if let Some(l) = half_open_listener {
                 if self
                     .tcb_any(id)
@@ -1707,7 +1870,8 @@ impl Stack {
                     }
                 }
             }
-            self.dispose(id, &tuple, d.unwrap_or(Disposition::Done));
+            let (d, ip) = d.unwrap_or((Disposition::Done, self.default_ip()));
+            self.dispose(id, &tuple, d, ip);
         }
     }
 

@@ -102,7 +102,10 @@ pub struct Ipv4Repr {
     pub dont_frag: bool,
     /// The identification field.
     pub ident: u16,
-    /// The ECN field (the DSCP is sent as zero and ignored on receipt).
+    /// The Differentiated Services field: the upper six bits of the TOS byte
+    /// (RFC 2474 3), kept in the low six bits here.
+    pub dscp: u8,
+    /// The ECN field, the low two bits of the TOS byte (RFC 3168 5).
     pub ecn: Ecn,
 }
 
@@ -117,7 +120,10 @@ pub struct Ipv6Repr {
     pub hop_limit: u8,
     /// Flow label (20 bits).
     pub flow_label: u32,
-    /// The ECN field (the DSCP is sent as zero and ignored on receipt).
+    /// The Differentiated Services field: the upper six bits of the traffic
+    /// class (RFC 2474 3, RFC 8200 7), kept in the low six bits here.
+    pub dscp: u8,
+    /// The ECN field, the low two bits of the traffic class (RFC 3168 5).
     pub ecn: Ecn,
 }
 
@@ -131,7 +137,8 @@ pub enum IpRepr {
 }
 
 impl IpRepr {
-    /// Build a header for a segment from `src` to `dst` with default TTL/hop limit 64.
+    /// Build a header for a segment from `src` to `dst` with default TTL/hop limit 64
+    /// and DSCP 0 (default forwarding, RFC 2474 4.1).
     /// Mixed address families are a caller bug and give `None`.
     pub fn new(src: IpAddr, dst: IpAddr) -> Option<IpRepr> {
         match (src, dst) {
@@ -141,6 +148,7 @@ impl IpRepr {
                 ttl: 64,
                 dont_frag: true,
                 ident: 0,
+                dscp: 0,
                 ecn: Ecn::NotEct,
             })),
             (IpAddr::V6(src), IpAddr::V6(dst)) => Some(IpRepr::V6(Ipv6Repr {
@@ -148,6 +156,7 @@ impl IpRepr {
                 dst,
                 hop_limit: 64,
                 flow_label: 0,
+                dscp: 0,
                 ecn: Ecn::NotEct,
             })),
             _ => None,
@@ -184,6 +193,44 @@ impl IpRepr {
         match self {
             IpRepr::V4(r) => IpRepr::V4(Ipv4Repr { ecn, ..r }),
             IpRepr::V6(r) => IpRepr::V6(Ipv6Repr { ecn, ..r }),
+        }
+    }
+
+    /// The TTL (IPv4) or hop limit (IPv6).
+    pub fn ttl(&self) -> u8 {
+        match self {
+            IpRepr::V4(r) => r.ttl,
+            IpRepr::V6(r) => r.hop_limit,
+        }
+    }
+
+    /// The same header with TTL (IPv4, RFC 791 3.1) or hop limit (IPv6, RFC 8200 3) `ttl`.
+    #[must_use]
+    pub fn with_ttl(self, ttl: u8) -> IpRepr {
+        match self {
+            IpRepr::V4(r) => IpRepr::V4(Ipv4Repr { ttl, ..r }),
+            IpRepr::V6(r) => IpRepr::V6(Ipv6Repr {
+                hop_limit: ttl,
+                ..r
+            }),
+        }
+    }
+
+    /// The DSCP (RFC 2474 3), in the low six bits.
+    pub fn dscp(&self) -> u8 {
+        match self {
+            IpRepr::V4(r) => r.dscp,
+            IpRepr::V6(r) => r.dscp,
+        }
+    }
+
+    /// The same header with DSCP `dscp` (only its low six bits count; RFC 2474 3).
+    #[must_use]
+    pub fn with_dscp(self, dscp: u8) -> IpRepr {
+        let dscp = dscp & 0x3f;
+        match self {
+            IpRepr::V4(r) => IpRepr::V4(Ipv4Repr { dscp, ..r }),
+            IpRepr::V6(r) => IpRepr::V6(Ipv6Repr { dscp, ..r }),
         }
     }
 
@@ -552,6 +599,7 @@ impl Ipv4Repr {
             ttl: p.ttl(),
             dont_frag: p.dont_frag(),
             ident: p.ident(),
+            dscp: p.tos() >> 2,
             ecn: Ecn::from_bits(p.tos()),
         };
         let payload = bytes
@@ -561,7 +609,7 @@ impl Ipv4Repr {
     }
 
     /// Write a 20-byte header for a TCP payload of `payload_len` bytes (the
-    /// TOS byte holds only the ECN field).
+    /// TOS byte holds the DSCP and the ECN field).
     ///
     /// A total length above 65535 cannot be represented and is clamped (a
     /// caller bug: segments are sized by the MSS).
@@ -578,7 +626,8 @@ impl Ipv4Repr {
         let total = u16::try_from(payload_len.saturating_add(IPV4_HEADER_LEN)).unwrap_or(u16::MAX);
         let mut p = Ipv4Packet::new_unchecked(&mut buf[..IPV4_HEADER_LEN]);
         p.set_version_and_header_len(IPV4_HEADER_LEN);
-        p.set_tos(self.ecn.bits());
+        // RFC 2474 3: DSCP in the upper six bits; RFC 3168 5: ECN in the lower two.
+        p.set_tos((self.dscp << 2) | self.ecn.bits());
         p.set_total_len(total);
         p.set_ident(self.ident);
         p.set_flags_and_frag(self.dont_frag, false, 0);
@@ -840,13 +889,14 @@ impl Ipv6Repr {
             dst,
             hop_limit: p.hop_limit(),
             flow_label: p.flow_label(),
+            dscp: p.traffic_class() >> 2,
             ecn: Ecn::from_bits(p.traffic_class()),
         };
         Ok((repr, upper))
     }
 
     /// Write the 40-byte fixed header (next header TCP, a traffic class
-    /// holding only the ECN field) for a TCP payload of `payload_len` bytes.
+    /// holding the DSCP and the ECN field) for a TCP payload of `payload_len` bytes.
     /// The flow label is masked to 20 bits; a payload above 65535 bytes is
     /// clamped (jumbograms are not supported).
     ///
@@ -861,7 +911,9 @@ impl Ipv6Repr {
         debug_assert!(payload_len <= usize::from(u16::MAX));
         let plen = u16::try_from(payload_len).unwrap_or(u16::MAX);
         let mut p = Ipv6Packet::new_unchecked(&mut buf[..IPV6_HEADER_LEN]);
-        p.set_version_tc_flow(self.ecn.bits(), self.flow_label);
+        // RFC 8200 7 / RFC 2474 3: DSCP in the upper six bits of the traffic
+        // class; RFC 3168 5: ECN in the lower two.
+        p.set_version_tc_flow((self.dscp << 2) | self.ecn.bits(), self.flow_label);
         p.set_payload_len(plen);
         p.set_next_header(next);
         p.set_hop_limit(self.hop_limit);
@@ -1019,5 +1071,42 @@ mod tests {
         v6.with_ecn(Ecn::Ce).emit(&mut buf, 0);
         assert_eq!(Ipv6Packet::new_unchecked(&buf[..]).traffic_class(), 0x03);
         assert_eq!(Ipv6Repr::parse(&buf).map(|(r, _)| r.ecn), Ok(Ecn::Ce));
+    }
+
+    #[test]
+    fn dscp_is_the_upper_six_bits_next_to_ecn() {
+        // RFC 2474 3: DSCP in bits 0-5 of the TOS / traffic class; RFC 3168 5:
+        // ECN in bits 6-7. Setting one leaves the other alone.
+        let a: IpAddr = Ipv4Addr::new(192, 0, 2, 1).into();
+        let b: IpAddr = Ipv4Addr::new(192, 0, 2, 2).into();
+        let Some(v4) = IpRepr::new(a, b) else {
+            panic!("v4 header");
+        };
+        let v4 = v4.with_ecn(Ecn::Ect0).with_dscp(0x38).with_ttl(4);
+        assert_eq!((v4.dscp(), v4.ecn(), v4.ttl()), (0x38, Ecn::Ect0, 4));
+        let mut buf = [0u8; 20];
+        v4.emit(&mut buf, 0);
+        assert_eq!((buf[1], buf[8]), (0xe2, 4));
+        let parsed =
+            Ipv4Repr::parse(&buf, ChecksumMode::Verify).map(|(r, _)| (r.dscp, r.ecn, r.ttl));
+        assert_eq!(parsed, Ok((0x38, Ecn::Ect0, 4)));
+        // Only six bits fit.
+        assert_eq!(v4.with_dscp(0xff).dscp(), 0x3f);
+        let a: IpAddr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1).into();
+        let b: IpAddr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2).into();
+        let Some(v6) = IpRepr::new(a, b) else {
+            panic!("v6 header");
+        };
+        let mut buf = [0u8; 40];
+        v6.with_dscp(0x08)
+            .with_ecn(Ecn::Ce)
+            .with_ttl(6)
+            .emit(&mut buf, 0);
+        let p = Ipv6Packet::new_unchecked(&buf[..]);
+        assert_eq!((p.traffic_class(), p.hop_limit()), (0x23, 6));
+        assert_eq!(
+            Ipv6Repr::parse(&buf).map(|(r, _)| (r.dscp, r.ecn, r.hop_limit)),
+            Ok((0x08, Ecn::Ce, 6))
+        );
     }
 }

@@ -375,6 +375,7 @@ fn ip_pair() -> impl Strategy<Value = IpRepr> {
                 ttl,
                 dont_frag: df,
                 ident,
+                dscp: 0,
                 ecn: Ecn::NotEct,
             }
         )),
@@ -383,6 +384,7 @@ fn ip_pair() -> impl Strategy<Value = IpRepr> {
             dst: A6,
             hop_limit,
             flow_label,
+            dscp: 0,
             ecn: Ecn::NotEct,
         })),
     ]

@@ -43,6 +43,7 @@ fn ip_repr() -> impl Strategy<Value = IpRepr> {
                     ttl,
                     dont_frag,
                     ident,
+                    dscp: ecn >> 2,
                     ecn: Ecn::from_bits(ecn)
                 })
             ),
@@ -59,6 +60,7 @@ fn ip_repr() -> impl Strategy<Value = IpRepr> {
                     dst,
                     hop_limit,
                     flow_label,
+                    dscp: ecn >> 2,
                     ecn: Ecn::from_bits(ecn)
                 })
             ),
