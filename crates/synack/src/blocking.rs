@@ -281,6 +281,14 @@ impl TcpStream {
         self.shared.call(|s, _| s.set_user_timeout(id, t))
     }
 
+    /// IP_TTL / IPV6_UNICAST_HOPS and the DSCP half of IP_TOS / IPV6_TCLASS for
+    /// the segments this connection sends from now on (`ttl: None` is the stack
+    /// default, 64; `dscp` is six bits, RFC 2474; the ECN bits stay the stack's).
+    pub fn set_ip_options(&self, ttl: Option<u8>, dscp: u8) -> io::Result<()> {
+        let id = self.id;
+        self.shared.call(|s, _| s.set_ip_options(id, ttl, dscp))
+    }
+
     /// SO_RCVTIMEO: reads give up with `WouldBlock` after this long.
     pub fn set_read_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {
         if t == Some(Duration::ZERO) {

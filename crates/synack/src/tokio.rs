@@ -188,6 +188,14 @@ impl TcpStream {
         self.shared.call(|s, now| s.set_keepalive(now, id, k))
     }
 
+    /// IP_TTL / IPV6_UNICAST_HOPS and the DSCP half of IP_TOS / IPV6_TCLASS for
+    /// the segments this connection sends from now on (`ttl: None` is the stack
+    /// default, 64; `dscp` is six bits, RFC 2474; the ECN bits stay the stack's).
+    pub fn set_ip_options(&self, ttl: Option<u8>, dscp: u8) -> io::Result<()> {
+        let id = self.id;
+        self.shared.call(|s, _| s.set_ip_options(id, ttl, dscp))
+    }
+
     /// A TCP_INFO-like snapshot.
     pub fn status(&self) -> io::Result<ConnStatus> {
         let id = self.id;

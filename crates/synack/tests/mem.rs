@@ -213,3 +213,41 @@ fn tokio_echo() {
         server.await.expect("server");
     });
 }
+
+#[test]
+fn ip_options_set_on_a_stream_reach_its_packets() {
+    use std::sync::{Arc, Mutex};
+    // Runtime A records the TTL and TOS byte of every IPv4 packet it sends.
+    let seen: Arc<Mutex<Vec<(u8, u8)>>> = Arc::default();
+    let (da, db) = MemDevice::pair().expect("socketpair");
+    let ip = |s: &str| s.parse::<IpAddr>().expect("addr");
+    let mut ca = RuntimeConfig::new(vec![ip(A)]);
+    ca.seed = Some(1);
+    let log = Arc::clone(&seen);
+    ca.on_packet = Some(Box::new(move |_, dir, p: &[u8]| {
+        if dir == synack::Direction::Out && p.len() >= 20 {
+            log.lock().expect("lock").push((p[8], p[1]));
+        }
+    }));
+    let mut cb = RuntimeConfig::new(vec![ip(B)]);
+    cb.seed = Some(2);
+    let a = Runtime::new(da, ca).expect("rt a");
+    let b = Runtime::new(db, cb).expect("rt b");
+    let l = TcpListener::bind(&b, sa(B, 9)).expect("bind");
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().expect("accept");
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).expect("read");
+        all.len()
+    });
+    let mut c = TcpStream::connect_timeout(&a, sa(B, 9), Duration::from_secs(5)).expect("connect");
+    // TTL 7 and DSCP CS1 (TOS 0x20) from now on.
+    c.set_ip_options(Some(7), 8).expect("set");
+    c.write_all(b"marked").expect("write");
+    c.shutdown(Shutdown::Write).expect("shutdown");
+    assert_eq!(server.join().expect("server"), 6);
+    let seen = seen.lock().expect("lock").clone();
+    // The handshake went with the defaults, what followed with the new values.
+    assert_eq!(seen.first(), Some(&(64, 0)));
+    assert!(seen.contains(&(7, 0x20)), "{seen:?}");
+}
