@@ -1781,9 +1781,12 @@ impl<'a> Runner<'a> {
                 let SockKind::Conn(id) = s.kind else {
                     return errno("ENOTCONN");
                 };
-                let mut buf = vec![0u8; n];
                 let now = self.at();
                 let stack = self.stack();
+                // The script's count is input: allocate no more than can be read
+                // now (at least one byte, so an empty buffer still blocks).
+                let ready = stack.recv_ready(id).unwrap_or(0).max(1);
+                let mut buf = vec![0u8; n.min(ready)];
                 let r = if peek {
                     stack.peek(now, id, &mut buf)
                 } else {
@@ -1825,7 +1828,10 @@ impl<'a> Runner<'a> {
                     return errno(e);
                 }
                 let now = self.at();
-                let want = n.saturating_sub(*progress);
+                // The script's count is input: allocate no more than the send
+                // buffer takes now (at least one byte, so a full buffer blocks).
+                let room = self.stack().send_room(id).unwrap_or(0).max(1);
+                let want = n.saturating_sub(*progress).min(room);
                 let buf = vec![0u8; want];
                 match self.stack().send(now, id, &buf) {
                     Ok(k) => {

@@ -578,3 +578,26 @@ fn ip_tos_and_ttl_reach_every_segment() {
         }
     }
 }
+
+#[test]
+fn huge_read_and_write_counts_allocate_only_what_the_buffers_take() {
+    // A non-blocking write of a terabyte returns what the send buffer took, and
+    // a read of a terabyte what had arrived: the runner never allocates the
+    // script's count.
+    let script = "\
+--tolerance_usecs=10000
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0.1 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
++0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 1>
++0.1 < . 1:1(0) ack 1 win 257
++0 accept(3, ..., ...) = 4
++0 fcntl(4, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0 < P. 1:11(10) ack 1 win 257
++0 read(4, ..., 1000000000000) = 10
++0 write(4, ..., 1000000000000) = 65536
+";
+    assert_eq!(semantic(script), Outcome::Passed);
+}

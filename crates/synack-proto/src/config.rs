@@ -228,6 +228,32 @@ pub struct ConnConfig {
 /// large enough for the Internet's diameter).
 pub const DEFAULT_TTL: u8 = 64;
 
+/// The largest send or receive buffer a connection may have: TCP's window
+/// cannot describe more than 2^30 octets (RFC 7323 2.3: shift at most 14).
+pub const MAX_BUFFER: usize = 1 << 30;
+
+impl ConnConfig {
+    /// Whether the settings make sense: buffers of at most [`MAX_BUFFER`]
+    /// octets and a TTL (hop limit) other than 0, which no router forwards
+    /// (RFC 791, RFC 8200). `listen_with`, `connect_with` and `bind` refuse
+    /// others with `InvalidArgument`.
+    pub fn is_valid(&self) -> bool {
+        self.send_buffer <= MAX_BUFFER && self.recv_buffer <= MAX_BUFFER && self.ttl != Some(0)
+    }
+
+    /// The same settings with the buffers cut to [`MAX_BUFFER`] and a TTL of 0
+    /// replaced by the default, for the places that cannot return an error
+    /// (`Stack::new`, `Stack::set_conn_config`).
+    pub fn clamped(mut self) -> ConnConfig {
+        self.send_buffer = self.send_buffer.min(MAX_BUFFER);
+        self.recv_buffer = self.recv_buffer.min(MAX_BUFFER);
+        if self.ttl == Some(0) {
+            self.ttl = None;
+        }
+        self
+    }
+}
+
 impl Default for ConnConfig {
     fn default() -> Self {
         ConnConfig {

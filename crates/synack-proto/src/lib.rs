@@ -19,7 +19,9 @@ pub mod event;
 pub mod state;
 pub mod time;
 
-pub use config::{ConnConfig, EcnMode, Keepalive, StackConfig, SynCookies, DEFAULT_TTL};
+pub use config::{
+    ConnConfig, EcnMode, Keepalive, StackConfig, SynCookies, DEFAULT_TTL, MAX_BUFFER,
+};
 pub use error::{ConnError, Error};
 pub use event::{
     Cause, ConnId, DropReason, Event, EventKind, FourTuple, ListenerId, SegmentSummary, SendReason,

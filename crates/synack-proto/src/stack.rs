@@ -431,7 +431,8 @@ fn summary(src: SocketAddr, dst: SocketAddr, t: &TcpRepr<'_>) -> SegmentSummary 
 impl Stack {
     /// A stack with the given settings. `seed` keys the ISN and cookie hashes
     /// and the ephemeral port choice: the same seed gives the same run.
-    pub fn new(cfg: StackConfig, seed: u64) -> Stack {
+    pub fn new(mut cfg: StackConfig, seed: u64) -> Stack {
+        cfg.conn = cfg.conn.clamped();
         Stack {
             cfg,
             conn_cfg: Arc::new(cfg.conn),
@@ -478,6 +479,7 @@ impl Stack {
 
     /// Change the defaults for connections opened from now on.
     pub fn set_conn_config(&mut self, cfg: ConnConfig) {
+        let cfg = cfg.clamped();
         self.cfg.conn = cfg;
         self.conn_cfg = Arc::new(cfg);
     }
@@ -766,7 +768,7 @@ impl Stack {
         syn_backlog: usize,
         cfg: ConnConfig,
     ) -> Result<ListenerId, Error> {
-        if backlog == 0 || local.port() == 0 {
+        if backlog == 0 || local.port() == 0 || !cfg.is_valid() {
             return Err(Error::InvalidArgument);
         }
         if !local.ip().is_unspecified() && !self.addrs.contains(&local.ip()) {
@@ -897,7 +899,7 @@ impl Stack {
     /// not the stack's, `AddrInUse` when a listener or another bound socket has
     /// the address, `TooManyConnections` beyond [`MAX_BOUND`] bound sockets.
     pub fn bind(&mut self, local: SocketAddr, cfg: ConnConfig) -> Result<BindId, Error> {
-        if local.port() == 0 {
+        if local.port() == 0 || !cfg.is_valid() {
             return Err(Error::InvalidArgument);
         }
         if !local.ip().is_unspecified() && !self.addrs.contains(&local.ip()) {
@@ -988,7 +990,7 @@ impl Stack {
         cfg: ConnConfig,
     ) -> Result<ConnId, Error> {
         self.last_now = self.last_now.max(now);
-        if remote.port() == 0 || remote.ip().is_unspecified() {
+        if remote.port() == 0 || remote.ip().is_unspecified() || !cfg.is_valid() {
             return Err(Error::InvalidArgument);
         }
         let local_ip = match local.map(|l| l.ip()).filter(|ip| !ip.is_unspecified()) {
@@ -1165,6 +1167,9 @@ impl Stack {
     /// connect or accept): every segment sent from now on carries them,
     /// retransmissions included (RFC 791 3.1, RFC 2474 3).
     pub fn set_ip_options(&mut self, id: ConnId, ttl: Option<u8>, dscp: u8) -> Result<(), Error> {
+        if ttl == Some(0) {
+            return Err(Error::InvalidArgument);
+        }
         self.tcb(id)?;
         self.with_tcb(id, self.last_now, |t, _| {
             if t.cfg.ttl != ttl || t.cfg.dscp != dscp & 0x3f {

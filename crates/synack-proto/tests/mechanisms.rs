@@ -311,6 +311,23 @@ fn bad_arguments_are_typed_errors() {
         st.connect(Instant::ZERO, None, "[fd00::9]:80".parse().unwrap()),
         Err(Error::AddrNotAvailable)
     );
+    // Buffers beyond what a TCP window can describe (RFC 7323 2.3), TTL 0.
+    let huge = synack_proto::ConnConfig {
+        send_buffer: synack_proto::MAX_BUFFER + 1,
+        ..synack_proto::ConnConfig::default()
+    };
+    assert_eq!(
+        st.connect_with(Instant::ZERO, None, s_addr(80), huge),
+        Err(Error::InvalidArgument)
+    );
+    let ttl0 = synack_proto::ConnConfig {
+        ttl: Some(0),
+        ..synack_proto::ConnConfig::default()
+    };
+    assert_eq!(
+        st.listen_with(c_addr(81), 4, 4, ttl0),
+        Err(Error::InvalidArgument)
+    );
     let stale = synack_proto::ConnId {
         index: 99,
         generation: 0,
