@@ -821,11 +821,16 @@ fn peer_reboot(o: &Options) -> Result<Outcome, ScenarioError> {
     w.finish()
 }
 
-fn bulk_transfer(o: &Options) -> Result<Outcome, ScenarioError> {
-    let mut w = World::new(o)?;
+/// The client (as `client`) writes 20 000 patterned bytes once ESTABLISHED and
+/// closes; the server reads to EOF and closes. Runs the world and checks the
+/// bytes; returns them and what the server read.
+fn one_way_transfer(
+    w: &mut World,
+    client: Role,
+) -> Result<(Vec<u8>, crate::world::Record), ScenarioError> {
     let l = w.listen(None)?;
     let data = pattern(20_000);
-    let cp = Peer::new(w.connect_role())
+    let cp = Peer::new(client)
         .send_on(Trigger::Established, data.clone())
         .then(Trigger::Sent, Duration::ZERO, Action::Close);
     let sp = Peer::new(Role::Accept(l)).then(Trigger::Eof, THINK, Action::Close);
@@ -835,6 +840,13 @@ fn bulk_transfer(o: &Options) -> Result<Outcome, ScenarioError> {
     w.run(LIMIT)?;
     let r = sr.borrow().clone();
     w.check_bytes("server", &data, &r);
+    Ok((data, r))
+}
+
+fn bulk_transfer(o: &Options) -> Result<Outcome, ScenarioError> {
+    let mut w = World::new(o)?;
+    let role = w.connect_role();
+    let (data, r) = one_way_transfer(&mut w, role)?;
     w.check(r.eof, "the server read EOF after the data");
     let c = w.client;
     let fin = w.sent(c).into_iter().find(|x| x.1.flags.fin());
@@ -856,22 +868,12 @@ fn ecn(o: &Options) -> Result<Outcome, ScenarioError> {
     // The client's 2nd non-SYN packet, its second data segment (the handshake's
     // ACK rides on the first): a congested queue sets CE on it.
     w.default_drop("client:2:ACK,!SYN=ce")?;
-    let l = w.listen(None)?;
-    let data = pattern(20_000);
-    let cp = Peer::new(Role::Connect {
+    let role = Role::Connect {
         local: None,
         remote: server_addr(PORT),
         cfg: Box::new(cfg),
-    })
-    .send_on(Trigger::Established, data.clone())
-    .then(Trigger::Sent, Duration::ZERO, Action::Close);
-    let sp = Peer::new(Role::Accept(l)).then(Trigger::Eof, THINK, Action::Close);
-    let sr = sp.record();
-    w.sim.set_app(w.client, cp);
-    w.sim.set_app(w.server, sp);
-    w.run(LIMIT)?;
-    let r = sr.borrow().clone();
-    w.check_bytes("server", &data, &r);
+    };
+    one_way_transfer(&mut w, role)?;
     let (c, s) = (w.client, w.server);
     let cs = w.sent(c);
     let ss = w.sent(s);
@@ -928,18 +930,8 @@ fn path_mtu(o: &Options) -> Result<Outcome, ScenarioError> {
         l.too_big_icmp = true;
         l
     });
-    let l = w.listen(None)?;
-    let data = pattern(20_000);
-    let cp = Peer::new(w.connect_role())
-        .send_on(Trigger::Established, data.clone())
-        .then(Trigger::Sent, Duration::ZERO, Action::Close);
-    let sp = Peer::new(Role::Accept(l)).then(Trigger::Eof, THINK, Action::Close);
-    let sr = sp.record();
-    w.sim.set_app(w.client, cp);
-    w.sim.set_app(w.server, sp);
-    w.run(LIMIT)?;
-    let r = sr.borrow().clone();
-    w.check_bytes("server", &data, &r);
+    let role = w.connect_role();
+    one_way_transfer(&mut w, role)?;
     let c = w.client;
     let reduced: Vec<(u16, u16)> = w
         .sim
