@@ -206,6 +206,7 @@ impl ByteRing {
         let first = data.len().min(cap - tail);
         self.buf[tail..tail + first].copy_from_slice(&data[..first]);
         self.buf[..data.len() - first].copy_from_slice(&data[first..]);
+        // Connections hold at most MAX_BUFFER (2^30) octets per ring (ConnConfig::is_valid).
         self.len = u32::try_from(need).expect("ByteRing stays below 4 GiB");
     }
 
