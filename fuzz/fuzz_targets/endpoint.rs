@@ -25,7 +25,7 @@ fuzz_target!(|input: &[u8]| {
     // The connection asks for ECN, so ECE/CWR and CE marks reach its ECN logic.
     let conn_cfg = ConnConfig { ecn: EcnMode::Request, ..ConnConfig::default() };
     let cfg = StackConfig { max_connections: 64, conn: conn_cfg, ..StackConfig::default() };
-    let mut st = Stack::new(cfg, 7);
+    let mut st = Stack::new_deterministic(cfg, 7);
     st.add_address(LOCAL);
     let Ok(listener) = st.listen(SocketAddr::new(LOCAL, 80), 4) else { return };
     let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 5555);

@@ -51,9 +51,9 @@ pub(crate) struct Pair {
 impl Pair {
     /// Two stacks with the same settings.
     pub(crate) fn new(cfg: StackConfig) -> Pair {
-        let mut client = Stack::new(cfg, 0x5eed_0001);
+        let mut client = Stack::new_deterministic(cfg, 0x5eed_0001);
         client.add_address(IpAddr::V4(CLIENT_IP));
-        let mut server = Stack::new(cfg, 0x5eed_0002);
+        let mut server = Stack::new_deterministic(cfg, 0x5eed_0002);
         server.add_address(IpAddr::V4(SERVER_IP));
         Pair {
             client,

@@ -716,7 +716,7 @@ impl<'a> Runner<'a> {
         let cfg = self.stack_cfg;
         let local = self.local_ip;
         self.stack.get_or_insert_with(|| {
-            let mut s = Stack::new(cfg, SEED);
+            let mut s = Stack::new_deterministic(cfg, SEED);
             s.add_address(local);
             s
         })

@@ -12,6 +12,9 @@ use crate::event::{
 };
 use crate::hash::TableHash;
 use crate::icmp::{self, IcmpAction, IcmpEffect};
+#[cfg(feature = "os-random")]
+use crate::secrets::SecretsError;
+use crate::secrets::{SecretKey, Secrets};
 use crate::sink::Sink;
 use crate::state::State;
 use crate::tcb::{Disposition, OutSegment, Owner, SegCtx, Tcb};
@@ -404,10 +407,11 @@ pub struct Stack {
     dirty: VecDeque<ConnId>,
     ctl: VecDeque<CtlSeg>,
     sink: Sink,
-    isn_key: SipKey,
-    cookie_key: SipKey,
-    ts_key: SipKey,
-    port_seed: u64,
+    /// The keyed functions' keys (ISN, cookie, timestamp offset, port).
+    secrets: Secrets,
+    /// The cookie key before the last rotation: cookies it made stay valid
+    /// for their lifetime (RFC 4987 3.6), as Linux keeps its previous key.
+    cookie_prev: Option<SipKey>,
     challenge_tokens: u32,
     challenge_refill: Instant,
     stats: StackStats,
@@ -429,9 +433,25 @@ fn summary(src: SocketAddr, dst: SocketAddr, t: &TcpRepr<'_>) -> SegmentSummary 
 }
 
 impl Stack {
-    /// A stack with the given settings. `seed` keys the ISN and cookie hashes
-    /// and the ephemeral port choice: the same seed gives the same run.
-    pub fn new(mut cfg: StackConfig, seed: u64) -> Stack {
+    /// A stack for real traffic: its ISN, SYN-cookie, timestamp-offset and
+    /// port keys come from the operating system's random source.
+    #[cfg(feature = "os-random")]
+    pub fn new(cfg: StackConfig) -> Result<Stack, SecretsError> {
+        Ok(Stack::with_secrets(cfg, Secrets::from_os()?))
+    }
+
+    /// **Insecure on a real network.** A stack whose keys are stretched from
+    /// `seed` ([`Secrets::deterministic`]), so the same seed repeats the same
+    /// run byte for byte: for the simulator, the conformance runner,
+    /// benchmarks and tests. Anyone who guesses the seed can predict its ISNs
+    /// and forge its SYN cookies.
+    pub fn new_deterministic(cfg: StackConfig, seed: u64) -> Stack {
+        Stack::with_secrets(cfg, Secrets::deterministic(seed))
+    }
+
+    /// A stack with keys the caller provides (e.g. from a platform RNG
+    /// through [`Secrets::from_bytes`]).
+    pub fn with_secrets(mut cfg: StackConfig, secrets: Secrets) -> Stack {
         cfg.conn = cfg.conn.clamped();
         Stack {
             cfg,
@@ -449,10 +469,8 @@ impl Stack {
             dirty: VecDeque::new(),
             ctl: VecDeque::new(),
             sink: Sink::new(cfg.max_events, cfg.trace),
-            isn_key: SipKey::from_seed(seed, 1),
-            cookie_key: SipKey::from_seed(seed, 2),
-            ts_key: SipKey::from_seed(seed, 4),
-            port_seed: seed,
+            secrets,
+            cookie_prev: None,
             challenge_tokens: cfg.challenge_ack_limit,
             challenge_refill: Instant::ZERO,
             stats: StackStats::default(),
@@ -508,14 +526,55 @@ impl Stack {
 
     /// RFC 6528: ISN = M + F(4-tuple, secret), M ticking every 4 microseconds.
     fn isn(&self, tuple: &FourTuple, now: Instant) -> SeqNum {
-        let f = siphash(self.isn_key, &tuple_words(tuple, 0)) as u32;
+        let f = siphash(self.secrets.isn, &tuple_words(tuple, 0)) as u32;
         SeqNum(((now.micros() / 4) as u32).wrapping_add(f))
     }
 
     /// RFC 7323 5.4 (as RFC 6528 for ISNs): a per-connection offset for the
     /// timestamp clock, a keyed hash of the 4-tuple, so TSvals do not reveal uptime.
     fn ts_offset(&self, tuple: &FourTuple) -> u32 {
-        siphash(self.ts_key, &tuple_words(tuple, 0)) as u32
+        siphash(self.secrets.ts, &tuple_words(tuple, 0)) as u32
+    }
+
+    /// Check the ACK of a cookie SYN,ACK against the current cookie key, then
+    /// against the one before the last rotation.
+    fn check_cookie(&self, tuple: &FourTuple, seg: &TcpRepr<'_>, now: Instant) -> Option<u16> {
+        cookie::check(self.secrets.cookie, tuple, seg.seq, seg.ack, now).or_else(|| {
+            self.cookie_prev
+                .and_then(|k| cookie::check(k, tuple, seg.seq, seg.ack, now))
+        })
+    }
+
+    /// Replace the SYN-cookie key. Cookies made with the key it replaces stay
+    /// valid until they expire (at most 128 s, two 64-second slots), so a
+    /// rotation never fails a handshake in flight; the key before that is
+    /// forgotten. Rotating bounds what an attacker gains from working on one
+    /// key (RFC 4987 3.6), as Linux keeps a current and a previous key.
+    pub fn rotate_cookie_secret(&mut self, key: SecretKey) {
+        self.cookie_prev = Some(self.secrets.cookie);
+        self.secrets.cookie = key.sip();
+    }
+
+    /// Replace the keys of the ISN function, the timestamp offsets and the
+    /// ephemeral-port choice for connections opened from now on (RFC 6528 3:
+    /// the key may be changed after some time or some number of ISNs).
+    /// Open connections keep their sequence and timestamp spaces. The cost
+    /// RFC 6528 names: a new connection reusing a 4-tuple whose previous
+    /// incarnation the peer still holds in TIME_WAIT may get an ISN below the
+    /// old one, and a peer without timestamps (RFC 6191) may then refuse it
+    /// until its TIME_WAIT ends; rotate rarely (hours, not seconds).
+    pub fn rotate_isn_secret(&mut self, key: SecretKey) {
+        let fresh = key.sip();
+        self.secrets.isn = fresh;
+        // The other two keys are derived from the new one, each in its own domain.
+        self.secrets.ts = SipKey(
+            siphash(fresh, &[0x7473_5f6f_6666_7365]),
+            siphash(fresh, &[0x7473_5f6f_6666_7366]),
+        );
+        self.secrets.port = SipKey(
+            siphash(fresh, &[0x706f_7274_5f6b_6579]),
+            siphash(fresh, &[0x706f_7274_5f6b_657a]),
+        );
     }
 
     // ----- handles ---------------------------------------------------------
@@ -1058,10 +1117,7 @@ impl Stack {
             local: SocketAddr::new(local_ip, 0),
             remote,
         };
-        let start = siphash(
-            SipKey(self.port_seed, 3),
-            &tuple_words(&probe, self.live as u64),
-        ) as u32;
+        let start = siphash(self.secrets.port, &tuple_words(&probe, self.live as u64)) as u32;
         for i in 0..span {
             let port = lo + ((start.wrapping_add(i)) % span) as u16;
             let tuple = FourTuple {
@@ -1547,7 +1603,7 @@ impl Stack {
         // Second, check for an ACK: a SYN cookie, or a reset.
         if f.ack() {
             if !f.syn() && self.cfg.syn_cookies != SynCookies::Off {
-                if let Some(mss) = cookie::check(self.cookie_key, &tuple, seg.seq, seg.ack, now) {
+                if let Some(mss) = self.check_cookie(&tuple, seg, now) {
                     self.cookie_accept(now, l, tuple, seg, mss, sum);
                     return;
                 }
@@ -1591,7 +1647,7 @@ impl Stack {
                     .unwrap_or(if tuple.remote.is_ipv4() { 536 } else { 1220 });
             let cfg = Arc::clone(&lst.cfg);
             let our = self.our_mss(&tuple.remote, &cfg);
-            let (iss, _) = cookie::make(self.cookie_key, &tuple, seg.seq, peer_mss, now);
+            let (iss, _) = cookie::make(self.secrets.cookie, &tuple, seg.seq, peer_mss, now);
             if let Some(lst) = self.listener_mut(l) {
                 lst.status.cookies_sent += 1;
             }

@@ -10,7 +10,7 @@ use util::{c_addr, raw_packet, s_addr};
 /// A server stack with one accepted ESTABLISHED connection from C:1000
 /// (peer ISN 1000). Returns the stack, the connection and its ISS.
 fn established(conn: ConnConfig) -> (Stack, ConnId, u32) {
-    let mut st = Stack::new(
+    let mut st = Stack::new_deterministic(
         StackConfig {
             conn,
             ..StackConfig::default()
@@ -135,7 +135,7 @@ fn syn_challenge_off_resets_on_an_in_window_syn() {
 fn text_on_a_simultaneous_open_syn_is_delivered_after_established() {
     // RFC 9293 3.10.7.3: text on a SYN received in SYN-SENT is queued for
     // processing once ESTABLISHED is reached, not dropped.
-    let mut st = Stack::new(StackConfig::default(), 7);
+    let mut st = Stack::new_deterministic(StackConfig::default(), 7);
     st.add_address(s_addr(80).ip());
     let t0 = Instant::from_millis(1);
     let id = st
@@ -230,7 +230,7 @@ fn drain_sack(st: &mut Stack, now: Instant) -> Vec<SackView> {
 /// `sack_ok`. Returns the stack, the connection, the SYN,ACK's SACK-permitted flag
 /// and the ISS.
 fn established_sack(cfg: ConnConfig, sack_ok: bool) -> (Stack, ConnId, bool, u32) {
-    let mut st = Stack::new(
+    let mut st = Stack::new_deterministic(
         StackConfig {
             conn: cfg,
             ..StackConfig::default()
@@ -427,7 +427,7 @@ fn syn_ack_window_field_bounds_the_half_open_window() {
     // RFC 7323 2.2 / RFC 9293 3.10.7.4: the SYN,ACK advertises 65535 (unscaled), so
     // RCV.NXT + 65535 lies outside the window: a RST there is dropped unanswered
     // instead of drawing a challenge ACK.
-    let mut st = Stack::new(StackConfig::default(), 7);
+    let mut st = Stack::new_deterministic(StackConfig::default(), 7);
     st.add_address(s_addr(80).ip());
     st.listen(s_addr(80), 4).expect("listen");
     let now = Instant::from_millis(1);

@@ -46,7 +46,7 @@ struct Host {
 
 impl Host {
     fn new() -> Host {
-        let mut stack = Stack::new(StackConfig::default(), 7);
+        let mut stack = Stack::new_deterministic(StackConfig::default(), 7);
         stack.add_address(US.parse().unwrap());
         Host {
             stack,

@@ -61,7 +61,7 @@ fn syn_sent(
     local: IpAddr,
     remote: SocketAddr,
 ) -> (Stack, ConnId, SocketAddr, Out) {
-    let mut st = Stack::new(conf, 11);
+    let mut st = Stack::new_deterministic(conf, 11);
     st.add_address(local);
     let id = st.connect(Instant::ZERO, None, remote).expect("connect");
     let syn = drain(&mut st, Instant::ZERO);
@@ -530,7 +530,7 @@ fn icmpv6_hard_errors() {
 
 #[test]
 fn half_open_entry_goes_quietly_on_a_hard_error() {
-    let mut st = Stack::new(cfg(ConnConfig::default()), 3);
+    let mut st = Stack::new_deterministic(cfg(ConnConfig::default()), 3);
     st.add_address(s_addr(80).ip());
     let l = st.listen(s_addr(80), 4).expect("listen");
     st.handle_packet(

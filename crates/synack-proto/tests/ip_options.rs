@@ -47,7 +47,7 @@ struct Host {
 impl Host {
     fn new(us: &str, peer: &str) -> Host {
         let us: IpAddr = us.parse().unwrap();
-        let mut stack = Stack::new(StackConfig::default(), 7);
+        let mut stack = Stack::new_deterministic(StackConfig::default(), 7);
         stack.add_address(us);
         Host {
             stack,

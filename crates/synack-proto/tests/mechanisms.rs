@@ -125,9 +125,9 @@ fn half_closed_fin_wait_2_does_not_time_out() {
 fn ipv6_handshake_and_mss() {
     let a_ip: IpAddr = "fd00::1".parse().unwrap();
     let b_ip: IpAddr = "fd00::2".parse().unwrap();
-    let mut a = Stack::new(StackConfig::default(), 1);
+    let mut a = Stack::new_deterministic(StackConfig::default(), 1);
     a.add_address(a_ip);
-    let mut b = Stack::new(StackConfig::default(), 2);
+    let mut b = Stack::new_deterministic(StackConfig::default(), 2);
     b.add_address(b_ip);
     let l = b.listen(SocketAddr::new(b_ip, 443), 4).unwrap();
     let c = a
@@ -296,7 +296,7 @@ fn connection_limit_refuses_new_work() {
 
 #[test]
 fn bad_arguments_are_typed_errors() {
-    let mut st = Stack::new(StackConfig::default(), 0);
+    let mut st = Stack::new_deterministic(StackConfig::default(), 0);
     st.add_address(C_IP.parse().unwrap());
     assert_eq!(st.listen(c_addr(0), 4), Err(Error::InvalidArgument));
     assert_eq!(st.listen(c_addr(80), 0), Err(Error::InvalidArgument));
@@ -349,7 +349,7 @@ fn bad_arguments_are_typed_errors() {
 
 #[test]
 fn listen_and_close_listener_are_state_changes() {
-    let mut st = Stack::new(StackConfig::default(), 0);
+    let mut st = Stack::new_deterministic(StackConfig::default(), 0);
     st.add_address(S_IP.parse().unwrap());
     st.handle_timeout(Instant::from_millis(5));
     let l = st.listen(s_addr(80), 4).unwrap();
@@ -439,7 +439,7 @@ fn syn_without_options_when_asked() {
         timestamps: false,
         ..ConnConfig::default()
     };
-    let mut st = Stack::new(StackConfig::default(), 0);
+    let mut st = Stack::new_deterministic(StackConfig::default(), 0);
     st.add_address(C_IP.parse().unwrap());
     st.connect_with(Instant::ZERO, None, s_addr(80), cfg)
         .unwrap();
@@ -453,7 +453,7 @@ fn syn_without_options_when_asked() {
 
 #[test]
 fn listen_and_close_in_a_loop_reuses_the_listener_slot() {
-    let mut st = Stack::new(StackConfig::default(), 0);
+    let mut st = Stack::new_deterministic(StackConfig::default(), 0);
     st.add_address(S_IP.parse().unwrap());
     let first = st.listen(s_addr(80), 4).unwrap();
     st.close_listener(Instant::ZERO, first).unwrap();

@@ -682,7 +682,7 @@ fn peer_reboot_resets_the_survivor() {
     let mut n = Net::new(cfg());
     let (c, _s, _) = open(&mut n);
     // The server loses all its state (a reboot): a fresh stack at the same address.
-    let mut fresh = synack_proto::Stack::new(cfg(), 99);
+    let mut fresh = synack_proto::Stack::new_deterministic(cfg(), 99);
     fresh.add_address(S_IP.parse().unwrap());
     n.hosts[1] = fresh;
     let now = n.now;

@@ -798,7 +798,7 @@ fn peer_reboot(o: &Options) -> Result<Outcome, ScenarioError> {
     // The server loses every connection: a fresh stack at the same address.
     let server = w.server;
     w.sim.remove_app(server);
-    let mut fresh = Stack::new(stack_config(o), o.seed.wrapping_add(99));
+    let mut fresh = Stack::new_deterministic(stack_config(o), o.seed.wrapping_add(99));
     fresh.add_address(w.sim.addresses(server)[0]);
     *w.sim.node_mut(server) = fresh;
     w.listeners.clear();

@@ -372,9 +372,9 @@ impl World {
         opts.validate()?;
         let cfg = stack_config(opts);
         let mut sim = Sim::new(opts.seed);
-        let mut c = Stack::new(cfg, opts.seed.wrapping_mul(2).wrapping_add(1));
+        let mut c = Stack::new_deterministic(cfg, opts.seed.wrapping_mul(2).wrapping_add(1));
         c.add_address(IpAddr::V4(CLIENT_IP));
-        let mut s = Stack::new(cfg, opts.seed.wrapping_mul(2).wrapping_add(2));
+        let mut s = Stack::new_deterministic(cfg, opts.seed.wrapping_mul(2).wrapping_add(2));
         s.add_address(IpAddr::V4(SERVER_IP));
         let client = sim.try_add_host("client", CLIENT_IP, c)?;
         let server = sim.try_add_host("server", SERVER_IP, s)?;

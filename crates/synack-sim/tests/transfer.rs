@@ -118,9 +118,9 @@ fn run(case: &Case) -> Result<u64, String> {
     } else {
         ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap())
     };
-    let mut cs = Stack::new(cfg, case.seed ^ 1);
+    let mut cs = Stack::new_deterministic(cfg, case.seed ^ 1);
     cs.add_address(c_ip);
-    let mut ss = Stack::new(cfg, case.seed ^ 2);
+    let mut ss = Stack::new_deterministic(cfg, case.seed ^ 2);
     ss.add_address(s_ip);
     let listener = ss.listen(SocketAddr::new(s_ip, 80), 8).unwrap();
     let c = sim.add_host("client", c_ip, cs);

@@ -18,7 +18,7 @@ use std::task::{Poll, Wake, Waker};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use synack_proto::{
-    ConnError, ConnId, ConnStatus, Error, Event, EventKind, Instant, ListenerId, Stack,
+    ConnError, ConnId, ConnStatus, Error, Event, EventKind, Instant, ListenerId, SecretKey, Stack,
     StackConfig, StackStats, State,
 };
 
@@ -62,8 +62,21 @@ pub struct RuntimeConfig {
     pub stack: StackConfig,
     /// The stack's own addresses.
     pub addresses: Vec<IpAddr>,
-    /// Seed of ISNs and ephemeral ports (`None`: from the clock and pid).
-    pub seed: Option<u64>,
+    /// **Insecure on a real network.** `Some(seed)` makes the stack's ISN,
+    /// SYN-cookie, timestamp-offset and port keys a function of `seed`
+    /// ([`synack_proto::Stack::new_deterministic`]) and turns key rotation
+    /// off, so a test can repeat a run; anyone who guesses the seed can
+    /// predict ISNs and forge cookies. `None` (the default): fresh keys from
+    /// the operating system's random source.
+    pub deterministic_seed: Option<u64>,
+    /// How often the SYN-cookie key is replaced with a fresh random one (the
+    /// previous key stays valid for the cookies it made); `None`: never.
+    /// Default: every hour.
+    pub cookie_key_rotation: Option<Duration>,
+    /// How often the ISN, timestamp-offset and port keys are replaced
+    /// ([`synack_proto::Stack::rotate_isn_secret`] says what that costs);
+    /// `None` (the default): never, as Linux keeps its key for the boot.
+    pub isn_key_rotation: Option<Duration>,
     /// Faults to inject on the link, if any.
     pub impairment: Option<Impairment>,
     /// Sees every event of the stack.
@@ -83,7 +96,9 @@ impl RuntimeConfig {
         RuntimeConfig {
             stack: StackConfig::default(),
             addresses,
-            seed: None,
+            deterministic_seed: None,
+            cookie_key_rotation: Some(Duration::from_secs(3600)),
+            isn_key_rotation: None,
             impairment: None,
             on_event: None,
             on_packet: None,
@@ -199,6 +214,56 @@ pub(crate) struct Inner {
     impair: Option<Impairer>,
     buf: Vec<u8>,
     send_errors: u64,
+    rotation: Rotation,
+}
+
+/// When the driver next replaces the stack's keys with fresh random ones.
+#[derive(Debug, Default)]
+struct Rotation {
+    cookie_every: Option<u64>,
+    next_cookie: u64,
+    isn_every: Option<u64>,
+    next_isn: u64,
+    /// Draws from the random source that failed (the old key stays; retried
+    /// at the next period).
+    failures: u64,
+}
+
+impl Rotation {
+    fn new(cookie: Option<Duration>, isn: Option<Duration>) -> Rotation {
+        let us = |d: Duration| (d.as_micros() as u64).max(1);
+        let cookie_every = cookie.map(us);
+        let isn_every = isn.map(us);
+        Rotation {
+            cookie_every,
+            next_cookie: cookie_every.unwrap_or(u64::MAX),
+            isn_every,
+            next_isn: isn_every.unwrap_or(u64::MAX),
+            failures: 0,
+        }
+    }
+
+    fn next(&self) -> u64 {
+        self.next_cookie.min(self.next_isn)
+    }
+
+    /// Rotate what is due at `now` (µs since the runtime started).
+    fn run(&mut self, stack: &mut Stack, now: u64) {
+        if let Some(every) = self.cookie_every.filter(|_| now >= self.next_cookie) {
+            match SecretKey::from_os() {
+                Ok(k) => stack.rotate_cookie_secret(k),
+                Err(_) => self.failures += 1,
+            }
+            self.next_cookie = now.saturating_add(every);
+        }
+        if let Some(every) = self.isn_every.filter(|_| now >= self.next_isn) {
+            match SecretKey::from_os() {
+                Ok(k) => stack.rotate_isn_secret(k),
+                Err(_) => self.failures += 1,
+            }
+            self.next_isn = now.saturating_add(every);
+        }
+    }
 }
 
 impl Inner {
@@ -209,7 +274,7 @@ impl Inner {
             .as_ref()
             .and_then(|i| i.next_release())
             .unwrap_or(u64::MAX);
-        s.min(i)
+        s.min(i).min(self.rotation.next())
     }
 
     fn send_out(&mut self, dev: &dyn Device, now: Instant, packet: Vec<u8>) -> Vec<u8> {
@@ -535,6 +600,10 @@ impl Shared {
                 }
             }
             g.release_due(dev, now);
+            let Inner {
+                rotation, stack, ..
+            } = &mut *g;
+            rotation.run(stack, now.micros());
             if g.stack.poll_timeout().is_some_and(|t| t <= now) {
                 g.stack.handle_timeout(now);
             }
@@ -573,13 +642,13 @@ impl Runtime {
         scfg.mtu = device.mtu();
         // The driver wakes sockets from the event stream.
         scfg.trace = true;
-        let seed = cfg.seed.unwrap_or_else(|| {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            t ^ (u64::from(std::process::id()) << 32)
-        });
-        let mut stack = Stack::new(scfg, seed);
+        let (mut stack, rotation) = match cfg.deterministic_seed {
+            Some(seed) => (Stack::new_deterministic(scfg, seed), Rotation::default()),
+            None => (
+                Stack::new(scfg).map_err(io::Error::other)?,
+                Rotation::new(cfg.cookie_key_rotation, cfg.isn_key_rotation),
+            ),
+        };
         for a in &cfg.addresses {
             stack.add_address(*a);
         }
@@ -607,6 +676,7 @@ impl Runtime {
             impair,
             buf: Vec::with_capacity(2048),
             send_errors: 0,
+            rotation,
         };
         let shared = Arc::new(Shared {
             inner: Mutex::new(inner),

@@ -58,9 +58,9 @@ impl Net {
     }
 
     pub fn with_configs(c: StackConfig, s: StackConfig) -> Net {
-        let mut a = Stack::new(c, 1);
+        let mut a = Stack::new_deterministic(c, 1);
         a.add_address(C_IP.parse::<IpAddr>().unwrap());
-        let mut b = Stack::new(s, 2);
+        let mut b = Stack::new_deterministic(s, 2);
         b.add_address(S_IP.parse::<IpAddr>().unwrap());
         Net {
             apps: [None, None],
