@@ -5,6 +5,7 @@ use super::{http, open_runtime, ConnectArgs, GetArgs, ServeArgs, ServeKind};
 use clap::ValueEnum;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 use synack::{TcpListener, TcpStream};
 
@@ -56,37 +57,44 @@ fn serve_conn(kind: ServeKind, s: &mut TcpStream) -> io::Result<()> {
     }
 }
 
-/// Like nc: standard input goes to the peer (its end becomes our FIN), what
-/// the peer sends goes to standard output.
+/// Like ncat: standard input goes to the peer (its end becomes our FIN),
+/// what the peer sends goes to standard output, and the command ends once
+/// the peer has closed its side and all of that has been written out, even
+/// while standard input is still open.
 pub(super) fn connect(a: &ConnectArgs) -> io::Result<()> {
     let rt = open_runtime(&a.device)?;
-    let s = TcpStream::connect_timeout(&rt, a.target, CONNECT_TIMEOUT)?;
+    let s = Arc::new(TcpStream::connect_timeout(&rt, a.target, CONNECT_TIMEOUT)?);
     eprintln!(
         "synack tun: connected to {} from {}",
         a.target,
         s.local_addr()?
     );
-    std::thread::scope(|sc| {
-        sc.spawn(|| {
-            let mut stdin = io::stdin().lock();
-            let mut buf = vec![0u8; 16384];
-            loop {
-                match stdin.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if (&s).write_all(&buf[..n]).is_err() {
-                            break;
-                        }
+    let up = Arc::clone(&s);
+    // Not joined: a read of standard input cannot be interrupted, and the
+    // command must not wait for it once the peer is done.
+    std::thread::spawn(move || {
+        let mut stdin = io::stdin().lock();
+        let mut buf = vec![0u8; 16384];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if (&*up).write_all(&buf[..n]).is_err() {
+                        break;
                     }
                 }
             }
-            let _ = s.shutdown(Shutdown::Write);
-        });
-        let mut out = io::stdout().lock();
-        let r = io::copy(&mut &s, &mut out);
-        let _ = out.flush();
-        r.map(|_| ())
-    })
+        }
+        let _ = up.shutdown(Shutdown::Write);
+    });
+    let mut out = io::stdout().lock();
+    io::copy(&mut &*s, &mut out)?;
+    out.flush()?;
+    // Our FIN, whatever standard input is doing; dropping the runtime then
+    // waits (up to its linger) for the closing handshake.
+    let _ = s.shutdown(Shutdown::Write);
+    drop(rt);
+    Ok(())
 }
 
 pub(super) fn get(a: &GetArgs) -> io::Result<()> {
