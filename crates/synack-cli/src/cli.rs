@@ -34,8 +34,8 @@ enum Command {
     /// `synack drill [--mode strict|semantic] [--json] [--jobs N] PATH...`.
     #[command(disable_help_flag = true)]
     Drill(PassThrough),
-    /// Talk to real hosts through a TUN device (needs root): serve, connect,
-    /// get, demo, bench.
+    /// Talk to real hosts through a TUN device (needs root or a user
+    /// namespace): serve, connect, get, demo, bench.
     Tun(TunArgs),
 }
 

@@ -4,8 +4,8 @@
 //! `synack0`) in the current namespace or in `--netns NAME`, give the
 //! kernel's side of it the first other address of the prefix (synack's own
 //! address is `--addr`, default 10.77.0.2/24) and bring it up. `demo` and
-//! `bench` make namespaces of their own and remove them. All need root
-//! (CAP_NET_ADMIN, and CAP_SYS_ADMIN for namespaces).
+//! `bench` make namespaces of their own and remove them. All need root, or
+//! a user namespace (CAP_NET_ADMIN, and CAP_SYS_ADMIN for namespaces).
 
 mod bench;
 mod demo;
@@ -20,7 +20,7 @@ use synack::test_util::{http, netns};
 use synack::{Runtime, RuntimeConfig, TunDevice};
 use synack_proto::{Event, EventKind, SegmentSummary};
 
-/// Talk to real hosts through a TUN device (needs root).
+/// The arguments of `synack tun`.
 #[derive(Debug, Args)]
 pub(crate) struct TunArgs {
     #[command(subcommand)]
