@@ -1,6 +1,7 @@
 //! Command-line parsing and the commands.
 
 use crate::output::{self, Format, Rendering};
+use crate::tun::{self, TunArgs};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -33,10 +34,9 @@ enum Command {
     /// `synack drill [--mode strict|semantic] [--json] [--jobs N] PATH...`.
     #[command(disable_help_flag = true)]
     Drill(PassThrough),
-    /// Talk to real hosts through a TUN device (needs root or a user namespace):
-    /// `synack tun serve echo|discard|http`, `tun connect`, `tun get`, `tun demo`, `tun bench`.
-    #[command(disable_help_flag = true)]
-    Tun(PassThrough),
+    /// Talk to real hosts through a TUN device (needs root or a user
+    /// namespace): serve, connect, get, demo, bench.
+    Tun(TunArgs),
 }
 
 /// Arguments handed unchanged to a subcommand with its own parser.
@@ -232,7 +232,7 @@ pub(crate) fn main() -> ExitCode {
     match cli.command {
         Command::Demo(common) => run(synack_scenarios::demo, &common),
         Command::Drill(p) => exit(synack_drill::run_cli(p.args)),
-        Command::Tun(p) => exit(synack::cli::tun_main(&p.args)),
+        Command::Tun(args) => tun::run(args),
         Command::Scenario(args) => {
             if args.list {
                 let width = SCENARIOS.iter().map(|s| s.name.len()).max().unwrap_or(0);

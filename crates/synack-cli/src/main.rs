@@ -1,12 +1,14 @@
 //! The synack command: watch every segment and every state of a TCP
-//! connection, run in the simulator (no privileges, no network).
+//! connection, run in the simulator (no privileges, no network), or run
+//! synack on a TUN device against real hosts.
 //!
 //! * `synack demo`: a client and a server open a connection, exchange a
 //!   request and a response, and close it (client first).
 //! * `synack scenario --list`, `synack scenario NAME`: the lifecycle
 //!   scenarios, each with its own checks (exit code 1 if the stack misbehaves).
 //! * `synack drill PATH...`: packetdrill scripts against synack.
-//! * `synack tun ...`: synack on a TUN device, against real hosts.
+//! * `synack tun serve|connect|get|demo|bench`: synack on a TUN device,
+//!   against real hosts (needs root).
 //!
 //! Exit codes: 0 success, 1 failure (the stack misbehaved, the output could
 //! not be written), 2 bad usage.
@@ -14,6 +16,7 @@
 
 mod cli;
 mod output;
+mod tun;
 
 use std::process::ExitCode;
 

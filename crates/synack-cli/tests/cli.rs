@@ -184,12 +184,25 @@ fn help_on_every_command() {
         &["--help"][..],
         &["demo", "--help"],
         &["scenario", "--help"],
+        &["tun", "--help"],
+        &["tun", "serve", "--help"],
+        &["tun", "connect", "--help"],
+        &["tun", "get", "--help"],
+        &["tun", "demo", "--help"],
+        &["tun", "bench", "--help"],
     ] {
         let o = synack(args);
         assert_eq!(o.status.code(), Some(0));
         assert!(stdout(&o).contains("Usage"), "{args:?}");
     }
     assert!(stdout(&synack(&["demo", "--help"])).contains("--syn-cookies"));
+    let serve = stdout(&synack(&["tun", "serve", "--help"]));
+    for option in [
+        "--addr", "--port", "--netns", "--dev", "--trace", "--pcap", "--count",
+    ] {
+        assert!(serve.contains(option), "tun serve --help lacks {option}");
+    }
+    assert!(stdout(&synack(&["tun", "bench", "--help"])).contains("--size"));
 }
 
 fn bad_usage(args: &[&str], needles: &[&str]) {
@@ -233,6 +246,29 @@ fn wrong_input_is_one_line_and_exit_code_2() {
     bad_usage(&["demo", "--drop", "client:x:SYN"], &["--drop"]);
     bad_usage(&["demo", "--bogus"], &["--bogus"]);
     bad_usage(&["frobnicate"], &["frobnicate"]);
+}
+
+#[test]
+fn wrong_tun_input_is_one_line_and_exit_code_2() {
+    bad_usage(
+        &["tun", "serve", "gopher"],
+        &["gopher", "echo, discard, http"],
+    );
+    bad_usage(&["tun", "serve", "echo", "--port", "x"], &["--port"]);
+    bad_usage(
+        &["tun", "serve", "echo", "--addr", "10.0.0.1/31"],
+        &["--addr", "8 to 30"],
+    );
+    bad_usage(
+        &["tun", "serve", "echo", "--addr", "10.0.0/24"],
+        &["--addr"],
+    );
+    bad_usage(&["tun", "connect", "10.77.0.1"], &["IP:PORT"]);
+    bad_usage(&["tun", "connect"], &["IP:PORT"]);
+    bad_usage(&["tun", "get", "ftp://10.77.0.1/"], &["http://"]);
+    bad_usage(&["tun", "bench", "--size", "0"], &["--size"]);
+    bad_usage(&["tun", "demo", "--bogus"], &["--bogus"]);
+    bad_usage(&["tun", "frobnicate"], &["frobnicate"]);
 }
 
 fn temp_dir(name: &str) -> PathBuf {

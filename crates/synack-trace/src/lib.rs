@@ -61,7 +61,7 @@ pub use explain::{
 };
 pub use json::{render_jsonl, JsonOptions};
 pub use mermaid::{render_mermaid, MermaidOptions};
-pub use pcap::{write_pcap, PcapOptions, LINKTYPE_RAW, PCAP_MAGIC};
+pub use pcap::{write_pcap, PcapOptions, PcapWriter, LINKTYPE_RAW, PCAP_MAGIC};
 pub use summary::{connection_summaries, listener_stats, ConnSummary, ListenerStats, ListenerView};
 pub use svg::{render_svg, SvgOptions};
 pub use text::{render_text, TextOptions, Theme};

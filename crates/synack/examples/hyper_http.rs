@@ -19,7 +19,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use synack::netns::{unique_name, Netns};
+use synack::test_util::netns::{self, unique_name, Netns};
 use synack::{Runtime, RuntimeConfig, TunDevice};
 
 async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .cloned()
     };
     let requests: Option<usize> = arg("--requests").map(|s| s.parse()).transpose()?;
-    if let Some(why) = synack::netns::missing_privileges() {
+    if let Some(why) = netns::missing_privileges() {
         eprintln!("hyper_http: {why}");
         std::process::exit(1);
     }
@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ipn = |a: &[&str]| {
         let mut v = vec!["-n", ns_name.as_str()];
         v.extend_from_slice(a);
-        synack::netns::ip(&v)
+        netns::ip(&v)
     };
     ipn(&["addr", "add", &format!("{kernel}/24"), "dev", &ifname])?;
     ipn(&["link", "set", "dev", &ifname, "up"])?;

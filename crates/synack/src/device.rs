@@ -30,7 +30,7 @@ pub trait Device: Send + Sync + 'static {
 ///
 /// Opening creates the interface if it does not exist; it disappears when
 /// the device is dropped. Configuring it (addresses, MTU, up) is the job of
-/// `ip`, see [`crate::netns`].
+/// `ip`, as `Netns::tun` in `test_util::netns` (feature `test-util`) does.
 #[derive(Debug)]
 pub struct TunDevice {
     file: File,

@@ -11,9 +11,12 @@
 //!   the `io::ErrorKind` std's sockets report.
 //! * Async sockets for tokio (feature `tokio`): [`tokio::TcpListener`] and
 //!   [`tokio::TcpStream`], implementing `AsyncRead` + `AsyncWrite`.
-//! * [`http`]: a minimal HTTP/1.0 responder and client.
-//! * [`netns`]: network namespaces and TUN links for tests, demos and benchmarks.
-//! * [`cli`]: the `synack-tun` command (serve, connect, get, demo, bench).
+//! * `test_util` (feature `test-util`, off by default): network namespaces
+//!   with TUN links and a minimal HTTP/1.0 responder, for tests, demos and
+//!   benchmarks against the kernel's TCP.
+//!
+//! The `synack tun` command (serve, connect, get, demo, bench) lives in the
+//! `synack-cli` crate.
 //!
 //! ```no_run
 //! use std::io::{Read, Write};
@@ -30,14 +33,13 @@
 //! ```
 
 pub mod blocking;
-pub mod cli;
 pub mod device;
 pub mod error;
-pub mod http;
-pub mod netns;
 mod pcap;
 mod runtime;
 mod sys;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 

@@ -17,9 +17,10 @@ use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use synack::netns::{have, missing_privileges, unique_name, Netns};
 use synack::proto::wire::{parse_packet, ChecksumMode, Ecn, TcpFlags};
 use synack::proto::EcnMode;
+use synack::test_util::http;
+use synack::test_util::netns::{have, missing_privileges, unique_name, Netns};
 use synack::{
     ConnConfig, ConnectOptions, Impairment, Keepalive, Runtime, RuntimeConfig, State, TcpListener,
     TcpStream,
@@ -246,7 +247,7 @@ fn curl_fetches_a_page_from_synack() {
     let l = TcpListener::bind(&lab.rt, sa(S, 80)).expect("bind");
     let server = std::thread::spawn(move || {
         let (mut s, _) = l.accept().expect("accept");
-        synack::http::serve_conn(&mut s).expect("serve")
+        http::serve_conn(&mut s).expect("serve")
     });
     let out = lab
         .ns
@@ -255,7 +256,7 @@ fn curl_fetches_a_page_from_synack() {
             &["-sS", "--max-time", "10", "http://10.77.0.2/hello"],
         )
         .expect("curl");
-    assert_eq!(out.stdout, synack::http::page("/hello"));
+    assert_eq!(out.stdout, http::page("/hello"));
     assert_eq!(server.join().expect("server"), "/hello");
 }
 
@@ -313,7 +314,7 @@ fn synack_gets_from_python_http_server() {
     .stdin(Stdio::null());
     lab.ns.spawn(&mut cmd).expect("http.server");
     lab.wait_listen(8000);
-    let r = synack::http::get(
+    let r = http::get(
         &lab.rt,
         "http://10.77.0.1:8000/blob.bin",
         Duration::from_secs(10),

@@ -319,3 +319,74 @@ fn runtimes_started_together_choose_unrelated_isns() {
         "same seed, ISNs {c} and {d} are {gap} ticks apart"
     );
 }
+
+/// A `Write` whose bytes the test can read afterwards.
+#[derive(Clone, Default)]
+struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn pcap_capture_holds_every_packet_in_and_out() {
+    let (da, db) = MemDevice::pair().expect("socketpair");
+    let ip = |s: &str| s.parse::<IpAddr>().expect("addr");
+    let file = Shared::default();
+    let seen = Shared::default();
+    let mut ca = RuntimeConfig::new(vec![ip(A)]);
+    ca.pcap = Some(Box::new(file.clone()));
+    let mut log = seen.clone();
+    ca.on_packet = Some(Box::new(move |_, _, p: &[u8]| {
+        let _ = log.write_all(&(p.len() as u32).to_le_bytes());
+        let _ = log.write_all(p);
+    }));
+    let a = Runtime::new(da, ca).expect("rt a");
+    let b = Runtime::new(db, RuntimeConfig::new(vec![ip(B)])).expect("rt b");
+    let l = TcpListener::bind(&b, sa(B, 7)).expect("bind");
+    let mut c = TcpStream::connect_timeout(&a, sa(B, 7), Duration::from_secs(5)).expect("connect");
+    let (mut s, _) = l.accept().expect("accept");
+    c.write_all(b"hello").expect("write");
+    let mut got = [0u8; 5];
+    s.read_exact(&mut got).expect("read");
+    drop((c, s));
+    drop(a);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let pcap = file.0.lock().expect("lock").clone();
+    let word = |at: usize| u32::from_le_bytes(pcap[at..at + 4].try_into().expect("4 bytes"));
+    assert_eq!(word(0), 0xa1b2_c3d4, "magic");
+    assert_eq!(word(20), 101, "LINKTYPE_RAW");
+    // The records are the packets the hook saw, in the same order.
+    let mut expected = Vec::new();
+    let log = seen.0.lock().expect("lock").clone();
+    let mut at = 0;
+    while at < log.len() {
+        let n = u32::from_le_bytes(log[at..at + 4].try_into().expect("len")) as usize;
+        expected.push(log[at + 4..at + 4 + n].to_vec());
+        at += 4 + n;
+    }
+    let mut records = Vec::new();
+    let mut at = 24;
+    while at < pcap.len() {
+        let (secs, cap, orig) = (word(at), word(at + 8) as usize, word(at + 12) as usize);
+        assert!(u64::from(secs) + 60 >= now, "wall-clock time");
+        assert_eq!(cap, orig);
+        records.push(pcap[at + 16..at + 16 + cap].to_vec());
+        at += 16 + cap;
+    }
+    assert!(
+        expected.len() >= 7,
+        "handshake, data, ACK, FINs: {}",
+        expected.len()
+    );
+    assert_eq!(records, expected);
+}
