@@ -105,3 +105,88 @@ impl From<ConnError> for Error {
         Error::Connection(e)
     }
 }
+
+impl ConnError {
+    /// The `std::io::ErrorKind` a std socket reports for the same failure.
+    pub fn io_kind(self) -> std::io::ErrorKind {
+        use std::io::ErrorKind as K;
+        match self {
+            ConnError::Refused => K::ConnectionRefused,
+            ConnError::Reset => K::ConnectionReset,
+            ConnError::TimedOut => K::TimedOut,
+            ConnError::Aborted | ConnError::StackClosed => K::ConnectionAborted,
+            ConnError::HostUnreachable => K::HostUnreachable,
+            ConnError::NetworkUnreachable => K::NetworkUnreachable,
+            ConnError::ProtocolError => K::InvalidData,
+        }
+    }
+}
+
+impl Error {
+    /// The `std::io::ErrorKind` a std socket reports for the same situation
+    /// (EAGAIN, EPIPE, ENOTCONN, ECONNREFUSED, ECONNRESET, ETIMEDOUT,
+    /// EADDRINUSE, EADDRNOTAVAIL, EINVAL...).
+    pub fn io_kind(self) -> std::io::ErrorKind {
+        use std::io::ErrorKind as K;
+        match self {
+            Error::WouldBlock => K::WouldBlock,
+            Error::BrokenPipe => K::BrokenPipe,
+            Error::NotConnected | Error::InvalidHandle => K::NotConnected,
+            Error::Connection(c) => c.io_kind(),
+            Error::AddrInUse => K::AddrInUse,
+            Error::AddrNotAvailable | Error::NoPortsAvailable => K::AddrNotAvailable,
+            Error::InvalidArgument | Error::AddressFamilyMismatch | Error::InvalidState => {
+                K::InvalidInput
+            }
+            Error::TooManyConnections => K::OutOfMemory,
+        }
+    }
+}
+
+impl From<Error> for std::io::Error {
+    /// The error with the kind [`Error::io_kind`] gives; the source is kept.
+    fn from(e: Error) -> std::io::Error {
+        std::io::Error::new(e.io_kind(), e)
+    }
+}
+
+impl From<ConnError> for std::io::Error {
+    fn from(e: ConnError) -> std::io::Error {
+        std::io::Error::new(e.io_kind(), e)
+    }
+}
+
+#[cfg(test)]
+mod io_tests {
+    use super::*;
+    use std::io::ErrorKind as K;
+
+    #[test]
+    fn kinds_match_std_sockets() {
+        let k = |e: Error| std::io::Error::from(e).kind();
+        assert_eq!(
+            k(Error::Connection(ConnError::Refused)),
+            K::ConnectionRefused
+        );
+        assert_eq!(k(Error::Connection(ConnError::Reset)), K::ConnectionReset);
+        assert_eq!(k(Error::Connection(ConnError::TimedOut)), K::TimedOut);
+        assert_eq!(
+            k(Error::Connection(ConnError::HostUnreachable)),
+            K::HostUnreachable
+        );
+        assert_eq!(
+            k(Error::Connection(ConnError::NetworkUnreachable)),
+            K::NetworkUnreachable
+        );
+        assert_eq!(k(Error::BrokenPipe), K::BrokenPipe);
+        assert_eq!(k(Error::AddrInUse), K::AddrInUse);
+        assert_eq!(k(Error::WouldBlock), K::WouldBlock);
+        assert_eq!(k(Error::InvalidArgument), K::InvalidInput);
+        // The source stays reachable.
+        let e = std::io::Error::from(Error::BrokenPipe);
+        assert_eq!(
+            e.get_ref().and_then(|s| s.downcast_ref::<Error>()),
+            Some(&Error::BrokenPipe)
+        );
+    }
+}

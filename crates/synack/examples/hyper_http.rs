@@ -63,12 +63,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         RuntimeConfig::new(vec![IpAddr::V4(Ipv4Addr::new(10, 77, 0, 2))]),
     )?;
     let addr = SocketAddr::from(([10, 77, 0, 2], 80));
-    let listener = synack::tokio::TcpListener::bind(&rt, addr)?;
-    println!("hyper serving on http://{addr}/ (namespace {ns_name})");
-
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()?;
+    let listener = tokio_rt.block_on(synack::tokio::TcpListener::bind(&rt, addr))?;
+    println!("hyper serving on http://{addr}/ (namespace {ns_name})");
     let fetch_once = arg("--netns").is_none();
     let limit = if fetch_once { Some(1) } else { requests };
     let server = tokio_rt.spawn(async move {

@@ -1,19 +1,24 @@
-//! Blocking sockets with the shape of `std::net`'s.
+//! Blocking sockets with the shape of `std::net`'s: addresses as
+//! [`ToSocketAddrs`], setters on `&self`, `std::io::Error` kinds as std's
+//! sockets report them.
 
 use crate::runtime::{Key, Runtime, Shared};
+use crate::socket::{
+    connect_progress, each_addr, start_connect, start_listen, Conn, ConnectOptions, ListenOptions,
+};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown as StdShutdown, SocketAddr};
+use std::net::{Shutdown as StdShutdown, SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use synack_proto::{
-    ConnConfig, ConnError, ConnId, ConnStatus, Error, Keepalive, ListenerId, Shutdown, Stack, State,
-};
+use synack_proto::{ConnId, ConnStatus, Keepalive, ListenerId};
 
 /// A listening socket on a synack runtime.
 pub struct TcpListener {
     shared: Arc<Shared>,
     id: ListenerId,
     local: SocketAddr,
+    nonblocking: AtomicBool,
 }
 
 impl std::fmt::Debug for TcpListener {
@@ -24,59 +29,40 @@ impl std::fmt::Debug for TcpListener {
     }
 }
 
-/// Default backlog, as Linux's `somaxconn`.
-pub const DEFAULT_BACKLOG: usize = 4096;
-
 impl TcpListener {
-    /// Listen on `addr` with the default backlog.
-    pub fn bind(rt: &Runtime, addr: SocketAddr) -> io::Result<TcpListener> {
-        Self::bind_with_backlog(rt, addr, DEFAULT_BACKLOG)
+    /// Listen on `addr` (the first of its addresses that works) with the
+    /// default backlog ([`crate::DEFAULT_BACKLOG`]).
+    pub fn bind(rt: &Runtime, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        Self::bind_with(rt, addr, ListenOptions::default())
     }
 
-    /// Listen on `addr`; the accept queue and the SYN queue hold `backlog` entries each.
-    pub fn bind_with_backlog(
+    /// Listen with a backlog and settings for the accepted connections.
+    pub fn bind_with(
         rt: &Runtime,
-        addr: SocketAddr,
-        backlog: usize,
+        addr: impl ToSocketAddrs,
+        opts: ListenOptions,
     ) -> io::Result<TcpListener> {
         let shared = rt.shared();
-        let id = shared.call(|s, _| s.listen(addr, backlog))?;
-        Ok(TcpListener {
-            shared,
-            id,
-            local: addr,
+        each_addr(addr, |a| {
+            let id = start_listen(&shared, a, opts)?;
+            Ok(TcpListener {
+                shared: Arc::clone(&shared),
+                id,
+                local: a,
+                nonblocking: AtomicBool::new(false),
+            })
         })
     }
 
-    /// Listen with per-connection settings for accepted connections.
-    pub fn bind_with_config(
-        rt: &Runtime,
-        addr: SocketAddr,
-        backlog: usize,
-        cfg: ConnConfig,
-    ) -> io::Result<TcpListener> {
-        let shared = rt.shared();
-        let id = shared.call(|s, _| s.listen_with(addr, backlog, backlog, cfg))?;
-        Ok(TcpListener {
-            shared,
-            id,
-            local: addr,
-        })
-    }
-
-    /// Wait for the next connection.
+    /// Wait for the next connection (`WouldBlock` at once when nonblocking).
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let id = self
-            .shared
-            .block_call(Key::Listener(self.id), None, |s, _| s.accept(self.id))?;
-        let stream = TcpStream::from_parts(Arc::clone(&self.shared), id);
-        let peer = stream.peer_addr()?;
-        Ok((stream, peer))
-    }
-
-    /// Take a connection if one is ready (`WouldBlock` otherwise).
-    pub fn try_accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let id = self.shared.call(|s, _| s.accept(self.id))?;
+        let l = self.id;
+        let id = if self.nonblocking.load(Ordering::Relaxed) {
+            self.shared.call(|s, _| s.accept(l))?
+        } else {
+            self.shared
+                .block_call(Key::Listener(l), None, |s, _| s.accept(l))?
+        };
         let stream = TcpStream::from_parts(Arc::clone(&self.shared), id);
         let peer = stream.peer_addr()?;
         Ok((stream, peer))
@@ -85,6 +71,12 @@ impl TcpListener {
     /// An iterator over accepted connections.
     pub fn incoming(&self) -> impl Iterator<Item = io::Result<TcpStream>> + '_ {
         std::iter::from_fn(move || Some(self.accept().map(|(s, _)| s)))
+    }
+
+    /// O_NONBLOCK: `accept` returns `WouldBlock` instead of waiting.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.nonblocking.store(nonblocking, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The address listened on.
@@ -108,72 +100,63 @@ impl Drop for TcpListener {
     }
 }
 
-/// Options of [`TcpStream::connect_with`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ConnectOptions {
-    /// Give up after this long (`TimedOut`, or the error of an ICMP message
-    /// about the attempt, such as host unreachable): the stack's connection-establishment
-    /// timer ends the attempt (the shorter of this and the configuration's
-    /// [`ConnConfig::establish_timeout`], FreeBSD's TCP_KEEPINIT). `None`: the
-    /// SYN retries and `establish_timeout` decide.
-    pub timeout: Option<Duration>,
-    /// Local address or port to use.
-    pub local: Option<SocketAddr>,
-    /// Connection settings (`None`: the stack's defaults).
-    pub config: Option<ConnConfig>,
+/// A timeout kept in an atomic: nanoseconds, 0 for none.
+#[derive(Debug, Default)]
+struct Timeout(AtomicU64);
+
+impl Timeout {
+    fn set(&self, t: Option<Duration>) -> io::Result<()> {
+        if t == Some(Duration::ZERO) {
+            // As std: a zero timeout is an error, not "no timeout".
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "zero timeout"));
+        }
+        let ns = t.map_or(0, |t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX));
+        self.0.store(ns, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn get(&self) -> Option<Duration> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(Duration::from_nanos(ns)),
+        }
+    }
+
+    fn deadline(&self) -> Option<std::time::Instant> {
+        self.get().map(|t| std::time::Instant::now() + t)
+    }
 }
 
 /// A TCP connection on a synack runtime. Dropping it closes it like std
 /// does: FIN after the queued data, or RST if unread data is waiting.
 pub struct TcpStream {
-    shared: Arc<Shared>,
-    id: ConnId,
-    read_timeout: Option<Duration>,
-    write_timeout: Option<Duration>,
-    nonblocking: bool,
+    conn: Conn,
+    read_timeout: Timeout,
+    write_timeout: Timeout,
+    nonblocking: AtomicBool,
 }
 
 impl std::fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TcpStream").field("id", &self.id).finish()
-    }
-}
-
-/// `cfg` with its connection-establishment timeout shortened to `limit`.
-pub(crate) fn with_establish_limit(mut cfg: ConnConfig, limit: Option<Duration>) -> ConnConfig {
-    if let Some(t) = limit {
-        cfg.establish_timeout = Some(cfg.establish_timeout.map_or(t, |e| e.min(t)));
-    }
-    cfg
-}
-
-/// `Ok(())` once the handshake is done, `WouldBlock` while it runs, the
-/// connection's error when it failed.
-pub(crate) fn connect_progress(s: &mut Stack, id: ConnId) -> Result<(), Error> {
-    let st = s.status(id)?;
-    if let Some(e) = st.error {
-        return Err(Error::Connection(e));
-    }
-    match st.state {
-        State::SynSent | State::SynReceived => Err(Error::WouldBlock),
-        State::Closed | State::Listen => Err(Error::Connection(ConnError::Refused)),
-        _ => Ok(()),
+        f.debug_struct("TcpStream")
+            .field("id", &self.conn.id)
+            .finish()
     }
 }
 
 impl TcpStream {
     pub(crate) fn from_parts(shared: Arc<Shared>, id: ConnId) -> TcpStream {
         TcpStream {
-            shared,
-            id,
-            read_timeout: None,
-            write_timeout: None,
-            nonblocking: false,
+            conn: Conn::new(shared, id),
+            read_timeout: Timeout::default(),
+            write_timeout: Timeout::default(),
+            nonblocking: AtomicBool::new(false),
         }
     }
 
-    /// Open a connection to `addr` and wait for the handshake.
-    pub fn connect(rt: &Runtime, addr: SocketAddr) -> io::Result<TcpStream> {
+    /// Open a connection to `addr` (each of its addresses in turn, as std
+    /// does) and wait for the handshake.
+    pub fn connect(rt: &Runtime, addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         Self::connect_with(rt, addr, ConnectOptions::default())
     }
 
@@ -181,7 +164,7 @@ impl TcpStream {
     /// error of an ICMP message about the attempt, such as host unreachable).
     pub fn connect_timeout(
         rt: &Runtime,
-        addr: SocketAddr,
+        addr: &SocketAddr,
         timeout: Duration,
     ) -> io::Result<TcpStream> {
         Self::connect_with(
@@ -194,24 +177,29 @@ impl TcpStream {
         )
     }
 
-    /// Open a connection with options.
+    /// Open a connection with options (timeout, local address, settings).
     pub fn connect_with(
         rt: &Runtime,
-        addr: SocketAddr,
+        addr: impl ToSocketAddrs,
         opts: ConnectOptions,
     ) -> io::Result<TcpStream> {
         let shared = rt.shared();
-        let id = shared.call(|s, now| {
-            let cfg = with_establish_limit(opts.config.unwrap_or(s.config().conn), opts.timeout);
-            s.connect_with(now, opts.local, addr, cfg)
-        })?;
+        each_addr(addr, |a| Self::connect_one(&shared, a, opts))
+    }
+
+    fn connect_one(
+        shared: &Arc<Shared>,
+        addr: SocketAddr,
+        opts: ConnectOptions,
+    ) -> io::Result<TcpStream> {
+        let id = start_connect(shared, addr, opts)?;
         // From here on, dropping `stream` releases the handle.
-        let stream = TcpStream::from_parts(Arc::clone(&shared), id);
+        let stream = TcpStream::from_parts(Arc::clone(shared), id);
         let deadline = opts.timeout.map(|t| std::time::Instant::now() + t);
         match shared.block_call(Key::Conn(id), deadline, |s, _| connect_progress(s, id)) {
             Ok(()) => Ok(stream),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                stream.abort_quietly();
+                stream.conn.abort_quietly();
                 Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     "connection timed out",
@@ -221,147 +209,135 @@ impl TcpStream {
         }
     }
 
-    fn abort_quietly(&self) {
-        let id = self.id;
-        let _ = self.shared.call(|s, now| s.abort(now, id));
-    }
-
-    fn deadline(t: Option<Duration>) -> Option<std::time::Instant> {
-        t.map(|t| std::time::Instant::now() + t)
-    }
-
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        let id = self.id;
-        self.shared.call(|s, _| s.tuple(id)).map(|t| t.remote)
+        self.conn.peer_addr()
     }
 
     /// Our address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        let id = self.id;
-        self.shared.call(|s, _| s.tuple(id)).map(|t| t.local)
+        self.conn.local_addr()
     }
 
-    /// Shut down reading, writing or both.
+    /// Shut down reading, writing (FIN after the queued data) or both.
     pub fn shutdown(&self, how: StdShutdown) -> io::Result<()> {
-        let how = match how {
-            StdShutdown::Read => Shutdown::Read,
-            StdShutdown::Write => Shutdown::Write,
-            StdShutdown::Both => Shutdown::Both,
-        };
-        let id = self.id;
-        self.shared.call(|s, now| s.shutdown(now, id, how))
+        self.conn.shutdown(how)
     }
 
     /// Reset the connection now (RST), discarding queued data.
     pub fn abort(self) -> io::Result<()> {
-        let id = self.id;
-        let r = self.shared.call(|s, now| s.abort(now, id));
-        // The handle is released by the abort; skip close in Drop.
-        std::mem::forget(self);
-        r
+        self.conn.abort()
     }
 
-    /// TCP_NODELAY.
+    /// TCP_NODELAY: send small segments at once instead of waiting (Nagle off).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        let id = self.id;
-        self.shared.call(|s, _| s.set_nodelay(id, nodelay))
+        self.conn.set_nodelay(nodelay)
+    }
+
+    /// Whether TCP_NODELAY is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.conn.nodelay()
+    }
+
+    /// IP_TTL / IPV6_UNICAST_HOPS of the segments sent from now on (1 to 255).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.conn.set_ttl(ttl)
+    }
+
+    /// The TTL / hop limit of the segments this connection sends.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.conn.ttl()
     }
 
     /// SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT in one call
     /// (`None` turns keepalive off).
     pub fn set_keepalive(&self, k: Option<Keepalive>) -> io::Result<()> {
-        let id = self.id;
-        self.shared.call(|s, now| s.set_keepalive(now, id, k))
+        self.conn.set_keepalive(k)
+    }
+
+    /// The keepalive settings (`None`: off).
+    pub fn keepalive(&self) -> io::Result<Option<Keepalive>> {
+        self.conn.keepalive()
     }
 
     /// TCP_USER_TIMEOUT.
     pub fn set_user_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        let id = self.id;
-        self.shared.call(|s, _| s.set_user_timeout(id, t))
+        self.conn.set_user_timeout(t)
     }
 
     /// IP_TTL / IPV6_UNICAST_HOPS and the DSCP half of IP_TOS / IPV6_TCLASS for
     /// the segments this connection sends from now on (`ttl: None` is the stack
     /// default, 64; `dscp` is six bits, RFC 2474; the ECN bits stay the stack's).
     pub fn set_ip_options(&self, ttl: Option<u8>, dscp: u8) -> io::Result<()> {
-        let id = self.id;
-        self.shared.call(|s, _| s.set_ip_options(id, ttl, dscp))
+        self.conn.set_ip_options(ttl, dscp)
     }
 
-    /// SO_RCVTIMEO: reads give up with `WouldBlock` after this long.
-    pub fn set_read_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {
-        if t == Some(Duration::ZERO) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "zero timeout"));
-        }
-        self.read_timeout = t;
-        Ok(())
+    /// SO_RCVTIMEO: reads give up with `WouldBlock` after this long
+    /// (`Some(Duration::ZERO)` is `InvalidInput`, as in std).
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.read_timeout.set(t)
     }
 
     /// SO_SNDTIMEO: writes give up with `WouldBlock` after this long.
-    pub fn set_write_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {
-        if t == Some(Duration::ZERO) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "zero timeout"));
-        }
-        self.write_timeout = t;
-        Ok(())
+    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.write_timeout.set(t)
     }
 
     /// The read timeout.
-    pub fn read_timeout(&self) -> Option<Duration> {
-        self.read_timeout
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.read_timeout.get())
     }
 
     /// The write timeout.
-    pub fn write_timeout(&self) -> Option<Duration> {
-        self.write_timeout
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.write_timeout.get())
     }
 
     /// O_NONBLOCK: calls return `WouldBlock` instead of waiting.
-    pub fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
-        self.nonblocking = nonblocking;
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.nonblocking.store(nonblocking, Ordering::Relaxed);
         Ok(())
     }
 
     /// A TCP_INFO-like snapshot: state, sequence numbers, RTT, window, counters.
     pub fn status(&self) -> io::Result<ConnStatus> {
-        let id = self.id;
-        self.shared.call(|s, _| s.status(id))
+        self.conn.status()
     }
 
     /// Read without consuming (MSG_PEEK).
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let id = self.id;
-        if self.nonblocking {
-            return self.shared.call(|s, now| s.peek(now, id, buf));
+        let id = self.conn.id;
+        if self.nonblocking.load(Ordering::Relaxed) {
+            return self.conn.call(|s, now| s.peek(now, id, buf));
         }
-        self.shared.block_call(
-            Key::Conn(id),
-            Self::deadline(self.read_timeout),
-            |s, now| s.peek(now, id, buf),
-        )
+        self.conn
+            .shared
+            .block_call(Key::Conn(id), self.read_timeout.deadline(), |s, now| {
+                s.peek(now, id, buf)
+            })
     }
 
     /// The connection handle in the core.
     pub fn id(&self) -> ConnId {
-        self.id
+        self.conn.id
     }
 }
 
 /// `read` for both `TcpStream` and `&TcpStream`.
 fn read_impl(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    let id = stream.id;
+    let id = stream.conn.id;
     if buf.is_empty() {
         return Ok(0);
     }
-    if stream.nonblocking {
-        return stream.shared.call(|s, now| s.recv(now, id, buf));
+    if stream.nonblocking.load(Ordering::Relaxed) {
+        return stream.conn.call(|s, now| s.recv(now, id, buf));
     }
-    stream.shared.block_call(
-        Key::Conn(id),
-        TcpStream::deadline(stream.read_timeout),
-        |s, now| s.recv(now, id, buf),
-    )
+    stream
+        .conn
+        .shared
+        .block_call(Key::Conn(id), stream.read_timeout.deadline(), |s, now| {
+            s.recv(now, id, buf)
+        })
 }
 
 impl Read for TcpStream {
@@ -377,18 +353,18 @@ impl Read for &TcpStream {
 }
 
 fn write_impl(st: &TcpStream, buf: &[u8]) -> io::Result<usize> {
-    let id = st.id;
+    let id = st.conn.id;
     if buf.is_empty() {
         return Ok(0);
     }
-    if st.nonblocking {
-        return st.shared.call(|s, now| s.send(now, id, buf));
+    if st.nonblocking.load(Ordering::Relaxed) {
+        return st.conn.call(|s, now| s.send(now, id, buf));
     }
-    st.shared.block_call(
-        Key::Conn(id),
-        TcpStream::deadline(st.write_timeout),
-        |s, now| s.send(now, id, buf),
-    )
+    st.conn
+        .shared
+        .block_call(Key::Conn(id), st.write_timeout.deadline(), |s, now| {
+            s.send(now, id, buf)
+        })
 }
 
 impl Write for TcpStream {
@@ -408,15 +384,5 @@ impl Write for &TcpStream {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-impl Drop for TcpStream {
-    fn drop(&mut self) {
-        let id = self.id;
-        self.shared.with_inner(|i, now| {
-            i.forget(Key::Conn(id));
-            let _ = i.stack.close(now, id);
-        });
     }
 }

@@ -37,16 +37,18 @@ pub mod device;
 pub mod error;
 mod pcap;
 mod runtime;
+mod socket;
 mod sys;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
-pub use blocking::{ConnectOptions, TcpListener, TcpStream};
+pub use blocking::{TcpListener, TcpStream};
 pub use device::{Device, MemDevice, TunDevice};
 pub use error::to_io;
 pub use runtime::{Direction, EventHook, Impairment, PacketHook, Runtime, RuntimeConfig};
+pub use socket::{ConnectOptions, ListenOptions, DEFAULT_BACKLOG};
 pub use synack_proto as proto;
 pub use synack_proto::{ConnConfig, ConnStatus, Keepalive, StackConfig, State};
 pub use sys::euid;

@@ -1,20 +1,27 @@
-//! Async sockets for tokio: [`TcpListener`] and [`TcpStream`] implement the
-//! same calls as `tokio::net`'s, and the stream implements `AsyncRead` and
-//! `AsyncWrite`, so codecs and HTTP servers run on synack unchanged.
+//! Async sockets for tokio: [`TcpListener`] and [`TcpStream`] have the calls
+//! of `tokio::net`'s (async `bind` and `connect`, `split` and `into_split`,
+//! `shutdown` through `AsyncWrite`), and the stream implements `AsyncRead`
+//! and `AsyncWrite`, so codecs and HTTP servers run on synack unchanged.
 //!
 //! The driver is the runtime's own thread; these sockets only register
 //! wakers, so they work on any tokio runtime (current-thread included).
+//! Addresses are `std::net::ToSocketAddrs`: IP literals resolve at once, a
+//! host name uses the system resolver and blocks the task while it does.
 
-use crate::blocking::{connect_progress, with_establish_limit};
 use crate::runtime::{Key, Runtime, Shared};
+use crate::socket::{
+    connect_progress, each_addr, no_addresses, start_connect, start_listen, Conn, ConnectOptions,
+    ListenOptions,
+};
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use std::future::poll_fn;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use synack_proto::{ConnConfig, ConnId, ConnStatus, Keepalive, ListenerId, Shutdown};
+use std::time::Duration;
+use synack_proto::{ConnId, ConnStatus, Keepalive, ListenerId, Shutdown};
 
 /// An async listening socket.
 pub struct TcpListener {
@@ -32,36 +39,26 @@ impl std::fmt::Debug for TcpListener {
 }
 
 impl TcpListener {
-    /// Listen on `addr` with the default backlog.
-    pub fn bind(rt: &Runtime, addr: SocketAddr) -> io::Result<TcpListener> {
-        Self::bind_with_backlog(rt, addr, crate::blocking::DEFAULT_BACKLOG)
+    /// Listen on `addr` (the first of its addresses that works) with the
+    /// default backlog ([`crate::DEFAULT_BACKLOG`]).
+    pub async fn bind(rt: &Runtime, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        Self::bind_with(rt, addr, ListenOptions::default()).await
     }
 
-    /// Listen on `addr` with `backlog` entries in the accept and SYN queues.
-    pub fn bind_with_backlog(
+    /// Listen with a backlog and settings for the accepted connections.
+    pub async fn bind_with(
         rt: &Runtime,
-        addr: SocketAddr,
-        backlog: usize,
-    ) -> io::Result<TcpListener> {
-        Self::bind_with_config(rt, addr, backlog, None)
-    }
-
-    /// Listen with per-connection settings for accepted connections.
-    pub fn bind_with_config(
-        rt: &Runtime,
-        addr: SocketAddr,
-        backlog: usize,
-        cfg: Option<ConnConfig>,
+        addr: impl ToSocketAddrs,
+        opts: ListenOptions,
     ) -> io::Result<TcpListener> {
         let shared = rt.shared();
-        let id = shared.call(|s, _| {
-            let cfg = cfg.unwrap_or(s.config().conn);
-            s.listen_with(addr, backlog, backlog, cfg)
-        })?;
-        Ok(TcpListener {
-            shared,
-            id,
-            local: addr,
+        each_addr(addr, |a| {
+            let id = start_listen(&shared, a, opts)?;
+            Ok(TcpListener {
+                shared: Arc::clone(&shared),
+                id,
+                local: a,
+            })
         })
     }
 
@@ -92,6 +89,11 @@ impl TcpListener {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.local)
     }
+
+    /// The listener's queue lengths and counters.
+    pub fn status(&self) -> io::Result<synack_proto::ListenerStatus> {
+        self.shared.call(|s, _| s.listener_status(self.id))
+    }
 }
 
 impl Drop for TcpListener {
@@ -106,59 +108,72 @@ impl Drop for TcpListener {
 
 /// An async TCP connection. Dropping it closes it (FIN, or RST with unread data).
 pub struct TcpStream {
-    shared: Arc<Shared>,
-    id: ConnId,
+    conn: Arc<Conn>,
 }
 
 impl std::fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TcpStream").field("id", &self.id).finish()
+        f.debug_struct("TcpStream")
+            .field("id", &self.conn.id)
+            .finish()
     }
 }
 
 impl TcpStream {
     fn from_parts(shared: Arc<Shared>, id: ConnId) -> TcpStream {
-        TcpStream { shared, id }
+        TcpStream {
+            conn: Arc::new(Conn::new(shared, id)),
+        }
     }
 
-    /// Open a connection and wait for the handshake.
-    pub async fn connect(rt: &Runtime, addr: SocketAddr) -> io::Result<TcpStream> {
-        Self::connect_with(rt, addr, None).await
-    }
-
-    /// Open a connection with per-connection settings.
-    pub async fn connect_with(
-        rt: &Runtime,
-        addr: SocketAddr,
-        cfg: Option<ConnConfig>,
-    ) -> io::Result<TcpStream> {
-        Self::open(rt, addr, cfg, None).await
+    /// Open a connection to `addr` (each of its addresses in turn) and wait
+    /// for the handshake.
+    pub async fn connect(rt: &Runtime, addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        Self::connect_with(rt, addr, ConnectOptions::default()).await
     }
 
     /// Open a connection, giving up after `timeout` with `TimedOut` (or the error
     /// of an ICMP message about the attempt, such as host unreachable): the stack's
-    /// connection-establishment timer ([`ConnConfig::establish_timeout`], FreeBSD's
-    /// TCP_KEEPINIT) ends the attempt.
+    /// connection-establishment timer ([`synack_proto::ConnConfig::establish_timeout`],
+    /// FreeBSD's TCP_KEEPINIT) ends the attempt.
     pub async fn connect_timeout(
         rt: &Runtime,
-        addr: SocketAddr,
-        timeout: std::time::Duration,
+        addr: &SocketAddr,
+        timeout: Duration,
     ) -> io::Result<TcpStream> {
-        Self::open(rt, addr, None, Some(timeout)).await
+        let opts = ConnectOptions {
+            timeout: Some(timeout),
+            ..ConnectOptions::default()
+        };
+        Self::connect_with(rt, addr, opts).await
     }
 
-    async fn open(
+    /// Open a connection with options (timeout, local address, settings):
+    /// the same [`ConnectOptions`] as the blocking stream's.
+    pub async fn connect_with(
         rt: &Runtime,
-        addr: SocketAddr,
-        cfg: Option<ConnConfig>,
-        timeout: Option<std::time::Duration>,
+        addr: impl ToSocketAddrs,
+        opts: ConnectOptions,
     ) -> io::Result<TcpStream> {
         let shared = rt.shared();
-        let id = shared.call(|s, now| {
-            let cfg = with_establish_limit(cfg.unwrap_or(s.config().conn), timeout);
-            s.connect_with(now, None, addr, cfg)
-        })?;
-        let stream = TcpStream::from_parts(Arc::clone(&shared), id);
+        let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+        let mut last = None;
+        for a in addrs {
+            match Self::connect_one(&shared, a, opts).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(no_addresses))
+    }
+
+    async fn connect_one(
+        shared: &Arc<Shared>,
+        addr: SocketAddr,
+        opts: ConnectOptions,
+    ) -> io::Result<TcpStream> {
+        let id = start_connect(shared, addr, opts)?;
+        let stream = TcpStream::from_parts(Arc::clone(shared), id);
         poll_fn(|cx| shared.poll_call(Key::Conn(id), cx.waker(), |s, _| connect_progress(s, id)))
             .await?;
         Ok(stream)
@@ -166,52 +181,150 @@ impl TcpStream {
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        let id = self.id;
-        self.shared.call(|s, _| s.tuple(id)).map(|t| t.remote)
+        self.conn.peer_addr()
     }
 
     /// Our address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        let id = self.id;
-        self.shared.call(|s, _| s.tuple(id)).map(|t| t.local)
+        self.conn.local_addr()
     }
 
-    /// TCP_NODELAY.
+    /// TCP_NODELAY: send small segments at once instead of waiting (Nagle off).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        let id = self.id;
-        self.shared.call(|s, _| s.set_nodelay(id, nodelay))
+        self.conn.set_nodelay(nodelay)
+    }
+
+    /// Whether TCP_NODELAY is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.conn.nodelay()
+    }
+
+    /// IP_TTL / IPV6_UNICAST_HOPS of the segments sent from now on (1 to 255).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.conn.set_ttl(ttl)
+    }
+
+    /// The TTL / hop limit of the segments this connection sends.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.conn.ttl()
     }
 
     /// Keepalive settings (`None`: off).
     pub fn set_keepalive(&self, k: Option<Keepalive>) -> io::Result<()> {
-        let id = self.id;
-        self.shared.call(|s, now| s.set_keepalive(now, id, k))
+        self.conn.set_keepalive(k)
+    }
+
+    /// The keepalive settings (`None`: off).
+    pub fn keepalive(&self) -> io::Result<Option<Keepalive>> {
+        self.conn.keepalive()
+    }
+
+    /// TCP_USER_TIMEOUT.
+    pub fn set_user_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.conn.set_user_timeout(t)
     }
 
     /// IP_TTL / IPV6_UNICAST_HOPS and the DSCP half of IP_TOS / IPV6_TCLASS for
     /// the segments this connection sends from now on (`ttl: None` is the stack
     /// default, 64; `dscp` is six bits, RFC 2474; the ECN bits stay the stack's).
     pub fn set_ip_options(&self, ttl: Option<u8>, dscp: u8) -> io::Result<()> {
-        let id = self.id;
-        self.shared.call(|s, _| s.set_ip_options(id, ttl, dscp))
+        self.conn.set_ip_options(ttl, dscp)
     }
 
     /// A TCP_INFO-like snapshot.
     pub fn status(&self) -> io::Result<ConnStatus> {
-        let id = self.id;
-        self.shared.call(|s, _| s.status(id))
+        self.conn.status()
     }
 
-    /// Shut down reading, writing or both.
-    pub fn shutdown_std(&self, how: std::net::Shutdown) -> io::Result<()> {
-        let how = match how {
-            std::net::Shutdown::Read => Shutdown::Read,
-            std::net::Shutdown::Write => Shutdown::Write,
-            std::net::Shutdown::Both => Shutdown::Both,
-        };
-        let id = self.id;
-        self.shared.call(|s, now| s.shutdown(now, id, how))
+    /// The connection handle in the core.
+    pub fn id(&self) -> ConnId {
+        self.conn.id
     }
+
+    /// Borrowed read and write halves, usable at the same time (as
+    /// `tokio::net::TcpStream::split`).
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        (ReadHalf(&self.conn), WriteHalf(&self.conn))
+    }
+
+    /// Owned halves that can move to different tasks (as
+    /// `tokio::net::TcpStream::into_split`). Dropping the write half shuts
+    /// down writing (FIN); the connection closes when both are dropped.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        (
+            OwnedReadHalf(Arc::clone(&self.conn)),
+            OwnedWriteHalf(self.conn),
+        )
+    }
+}
+
+fn poll_read(conn: &Conn, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    let id = conn.id;
+    let dst = buf.initialize_unfilled();
+    if dst.is_empty() {
+        return Poll::Ready(Ok(()));
+    }
+    match conn
+        .shared
+        .poll_call(Key::Conn(id), cx.waker(), |s, now| s.recv(now, id, dst))
+    {
+        Poll::Ready(Ok(n)) => {
+            buf.advance(n);
+            Poll::Ready(Ok(()))
+        }
+        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+fn poll_write(conn: &Conn, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    if buf.is_empty() {
+        return Poll::Ready(Ok(0));
+    }
+    let id = conn.id;
+    conn.shared
+        .poll_call(Key::Conn(id), cx.waker(), |s, now| s.send(now, id, buf))
+}
+
+/// `AsyncWrite::poll_shutdown`: the FIN goes after the queued data (as
+/// `shutdown(Write)`); reading stays possible.
+fn poll_shutdown(conn: &Conn) -> Poll<io::Result<()>> {
+    let id = conn.id;
+    Poll::Ready(conn.call(|s, now| s.shutdown(now, id, Shutdown::Write)))
+}
+
+/// Implement `AsyncRead` and `AsyncWrite` for a type that derefs to a `Conn`.
+macro_rules! async_io {
+    ($t:ty, read) => {
+        impl AsyncRead for $t {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                poll_read(&self.0, cx, buf)
+            }
+        }
+    };
+    ($t:ty, write) => {
+        impl AsyncWrite for $t {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                poll_write(&self.0, cx, buf)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                poll_shutdown(&self.0)
+            }
+        }
+    };
 }
 
 impl AsyncRead for TcpStream {
@@ -220,22 +333,7 @@ impl AsyncRead for TcpStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let id = self.id;
-        let dst = buf.initialize_unfilled();
-        if dst.is_empty() {
-            return Poll::Ready(Ok(()));
-        }
-        match self
-            .shared
-            .poll_call(Key::Conn(id), cx.waker(), |s, now| s.recv(now, id, dst))
-        {
-            Poll::Ready(Ok(n)) => {
-                buf.advance(n);
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
+        poll_read(&self.conn, cx, buf)
     }
 }
 
@@ -245,12 +343,7 @@ impl AsyncWrite for TcpStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        let id = self.id;
-        self.shared
-            .poll_call(Key::Conn(id), cx.waker(), |s, now| s.send(now, id, buf))
+        poll_write(&self.conn, cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -258,20 +351,49 @@ impl AsyncWrite for TcpStream {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let id = self.id;
-        Poll::Ready(
-            self.shared
-                .call(|s, now| s.shutdown(now, id, Shutdown::Write)),
-        )
+        poll_shutdown(&self.conn)
     }
 }
 
-impl Drop for TcpStream {
+/// The read half of [`TcpStream::split`].
+#[derive(Debug)]
+pub struct ReadHalf<'a>(&'a Conn);
+
+/// The write half of [`TcpStream::split`].
+#[derive(Debug)]
+pub struct WriteHalf<'a>(&'a Conn);
+
+/// The read half of [`TcpStream::into_split`].
+#[derive(Debug)]
+pub struct OwnedReadHalf(Arc<Conn>);
+
+/// The write half of [`TcpStream::into_split`]; dropping it sends the FIN.
+#[derive(Debug)]
+pub struct OwnedWriteHalf(Arc<Conn>);
+
+async_io!(ReadHalf<'_>, read);
+async_io!(WriteHalf<'_>, write);
+async_io!(OwnedReadHalf, read);
+async_io!(OwnedWriteHalf, write);
+
+impl OwnedReadHalf {
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.0.peer_addr()
+    }
+}
+
+impl OwnedWriteHalf {
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.0.peer_addr()
+    }
+}
+
+impl Drop for OwnedWriteHalf {
     fn drop(&mut self) {
-        let id = self.id;
-        self.shared.with_inner(|i, now| {
-            i.forget(Key::Conn(id));
-            let _ = i.stack.close(now, id);
-        });
+        // As tokio's: dropping the write half shuts down writing.
+        let id = self.0.id;
+        let _ = self.0.call(|s, now| s.shutdown(now, id, Shutdown::Write));
     }
 }

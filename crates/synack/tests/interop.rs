@@ -278,7 +278,7 @@ fn synack_client_to_python_echo_server() {
     lab.py_bg(PY_ECHO_SERVER, &["10.77.0.1", "9000"], false);
     lab.wait_listen(9000);
     let c =
-        TcpStream::connect_timeout(&lab.rt, sa(K, 9000), Duration::from_secs(5)).expect("connect");
+        TcpStream::connect_timeout(&lab.rt, &sa(K, 9000), Duration::from_secs(5)).expect("connect");
     let data = pattern(500_000, 3);
     let mut back = Vec::new();
     std::thread::scope(|sc| {
@@ -620,7 +620,7 @@ c.close()
     lab.py_bg(py, &[], false);
     lab.wait_listen(6004);
     let mut c =
-        TcpStream::connect_timeout(&lab.rt, sa(K, 6004), Duration::from_secs(5)).expect("connect");
+        TcpStream::connect_timeout(&lab.rt, &sa(K, 6004), Duration::from_secs(5)).expect("connect");
     c.write_all(&pattern(100_000, 5)).expect("write");
     c.shutdown(Shutdown::Write).expect("shutdown write");
     assert_eq!(
@@ -674,7 +674,7 @@ except Exception as e:
 #[test]
 fn synack_connect_to_closed_kernel_port_is_refused() {
     let Some(lab) = lab() else { return };
-    let e = TcpStream::connect_timeout(&lab.rt, sa(K, 6998), Duration::from_secs(5))
+    let e = TcpStream::connect_timeout(&lab.rt, &sa(K, 6998), Duration::from_secs(5))
         .expect_err("nothing listens");
     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
 }
@@ -695,7 +695,7 @@ fn synack_connect_through_a_prohibit_route_fails_at_once() {
     let t = Instant::now();
     let e = TcpStream::connect_timeout(
         &lab.rt,
-        sa(Ipv4Addr::new(10, 78, 0, 1), 80),
+        &sa(Ipv4Addr::new(10, 78, 0, 1), 80),
         Duration::from_secs(5),
     )
     .expect_err("the route prohibits it");
@@ -784,12 +784,29 @@ print(s.recv(4).decode())
     );
 }
 
+/// Run a future to completion on a throwaway current-thread runtime.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio")
+        .block_on(f)
+}
+
 // ----- (7) many connections -------------------------------------------------------
 
 #[test]
 fn thousand_concurrent_kernel_clients_all_served() {
     let Some(lab) = lab() else { return };
-    let l = synack::tokio::TcpListener::bind_with_backlog(&lab.rt, sa(S, 7), 2048).expect("bind");
+    let opts = synack::ListenOptions {
+        backlog: 2048,
+        config: None,
+    };
+    let l = block_on(synack::tokio::TcpListener::bind_with(
+        &lab.rt,
+        sa(S, 7),
+        opts,
+    ))
+    .expect("bind");
     let server = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -840,7 +857,7 @@ fn curl_fetches_from_hyper_on_synack() {
     use http_body_util::Full;
     use hyper::body::Bytes;
     let Some(lab) = lab() else { return };
-    let l = synack::tokio::TcpListener::bind(&lab.rt, sa(S, 8080)).expect("bind");
+    let l = block_on(synack::tokio::TcpListener::bind(&lab.rt, sa(S, 8080))).expect("bind");
     let server = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()

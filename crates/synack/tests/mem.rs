@@ -41,7 +41,7 @@ fn echo_and_half_close() {
         drop(s);
         all.len()
     });
-    let c = TcpStream::connect_timeout(&a, sa(B, 7), Duration::from_secs(5)).expect("connect");
+    let c = TcpStream::connect_timeout(&a, &sa(B, 7), Duration::from_secs(5)).expect("connect");
     assert_eq!(c.peer_addr().expect("peer"), sa(B, 7));
     let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
     let mut back = Vec::new();
@@ -61,7 +61,7 @@ fn echo_and_half_close() {
 #[test]
 fn refused_and_addr_in_use() {
     let (a, b) = pair();
-    let e = TcpStream::connect_timeout(&a, sa(B, 9), Duration::from_secs(5))
+    let e = TcpStream::connect_timeout(&a, &sa(B, 9), Duration::from_secs(5))
         .expect_err("nobody listens");
     assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
     let _l = TcpListener::bind(&b, sa(B, 80)).expect("bind");
@@ -108,7 +108,7 @@ fn drop_with_unread_data_resets() {
 fn connect_timeout_when_nobody_answers() {
     let (a, _b) = pair();
     // 10.99.0.3 is nobody: the SYNs go unanswered.
-    let e = TcpStream::connect_timeout(&a, sa("10.99.0.3", 80), Duration::from_millis(200))
+    let e = TcpStream::connect_timeout(&a, &sa("10.99.0.3", 80), Duration::from_millis(200))
         .expect_err("timeout");
     assert_eq!(e.kind(), ErrorKind::TimedOut);
 }
@@ -161,7 +161,7 @@ fn tokio_connect_timeout_when_nobody_answers() {
     let e = rt
         .block_on(synack::tokio::TcpStream::connect_timeout(
             &a,
-            sa("10.99.0.3", 80),
+            &sa("10.99.0.3", 80),
             Duration::from_millis(200),
         ))
         .expect_err("timeout");
@@ -192,7 +192,9 @@ fn tokio_echo() {
         .build()
         .expect("tokio");
     rt.block_on(async {
-        let l = synack::tokio::TcpListener::bind(&b, sa(B, 7)).expect("bind");
+        let l = synack::tokio::TcpListener::bind(&b, sa(B, 7))
+            .await
+            .expect("bind");
         let server = tokio::spawn(async move {
             for _ in 0..20 {
                 let (mut s, _) = l.accept().await.expect("accept");
@@ -259,7 +261,7 @@ fn ip_options_set_on_a_stream_reach_its_packets() {
         s.read_to_end(&mut all).expect("read");
         all.len()
     });
-    let mut c = TcpStream::connect_timeout(&a, sa(B, 9), Duration::from_secs(5)).expect("connect");
+    let mut c = TcpStream::connect_timeout(&a, &sa(B, 9), Duration::from_secs(5)).expect("connect");
     // TTL 7 and DSCP CS1 (TOS 0x20) from now on.
     c.set_ip_options(Some(7), 8).expect("set");
     c.write_all(b"marked").expect("write");
@@ -350,7 +352,7 @@ fn pcap_capture_holds_every_packet_in_and_out() {
     let a = Runtime::new(da, ca).expect("rt a");
     let b = Runtime::new(db, RuntimeConfig::new(vec![ip(B)])).expect("rt b");
     let l = TcpListener::bind(&b, sa(B, 7)).expect("bind");
-    let mut c = TcpStream::connect_timeout(&a, sa(B, 7), Duration::from_secs(5)).expect("connect");
+    let mut c = TcpStream::connect_timeout(&a, &sa(B, 7), Duration::from_secs(5)).expect("connect");
     let (mut s, _) = l.accept().expect("accept");
     c.write_all(b"hello").expect("write");
     let mut got = [0u8; 5];
@@ -389,4 +391,85 @@ fn pcap_capture_holds_every_packet_in_and_out() {
         expected.len()
     );
     assert_eq!(records, expected);
+}
+
+#[test]
+fn addresses_as_std_takes_them_and_setters_on_shared_references() {
+    let (a, b) = pair();
+    // A string and a (host, port) pair, as std::net accepts them.
+    let l = TcpListener::bind(&b, "10.99.0.2:7").expect("bind");
+    l.set_nonblocking(true).expect("nonblocking");
+    let e = l.accept().expect_err("nothing to accept yet");
+    assert_eq!(e.kind(), ErrorKind::WouldBlock);
+    l.set_nonblocking(false).expect("blocking");
+    let c = TcpStream::connect(&a, ("10.99.0.2", 7)).expect("connect");
+    let (s, _) = l.accept().expect("accept");
+    // Setters take &self, getters report what was set.
+    let shared = &c;
+    shared
+        .set_read_timeout(Some(Duration::from_millis(40)))
+        .expect("timeout");
+    assert_eq!(
+        c.read_timeout().expect("get"),
+        Some(Duration::from_millis(40))
+    );
+    let zero = c.set_read_timeout(Some(Duration::ZERO)).expect_err("zero");
+    assert_eq!(zero.kind(), ErrorKind::InvalidInput);
+    assert!(!c.nodelay().expect("nodelay"));
+    c.set_nodelay(true).expect("set nodelay");
+    assert!(c.nodelay().expect("nodelay"));
+    assert_eq!(c.ttl().expect("ttl"), 64);
+    c.set_ttl(9).expect("ttl");
+    assert_eq!(c.ttl().expect("ttl"), 9);
+    assert_eq!(
+        c.set_ttl(0).expect_err("ttl 0").kind(),
+        ErrorKind::InvalidInput
+    );
+    // Nothing to read: the timeout ends the read with WouldBlock, as std's.
+    let mut one = [0u8; 1];
+    let e = (&c).read(&mut one).expect_err("timeout");
+    assert_eq!(e.kind(), ErrorKind::WouldBlock);
+    drop(s);
+    // No address at all is std's error.
+    let none: &[SocketAddr] = &[];
+    let e = TcpStream::connect(&a, none).expect_err("no address");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn tokio_into_split_halves_work_apart_and_the_write_half_sends_the_fin() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (a, b) = pair();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio");
+    rt.block_on(async {
+        let l = synack::tokio::TcpListener::bind(&b, (B, 7))
+            .await
+            .expect("bind");
+        let server = tokio::spawn(async move {
+            let (s, _) = l.accept().await.expect("accept");
+            let (mut r, mut w) = s.into_split();
+            // Echo until the client's FIN, then close our side.
+            let mut all = Vec::new();
+            r.read_to_end(&mut all).await.expect("read");
+            w.write_all(&all).await.expect("echo");
+            drop(w);
+            all.len()
+        });
+        let c = synack::tokio::TcpStream::connect(&a, sa(B, 7))
+            .await
+            .expect("connect");
+        let (mut r, mut w) = c.into_split();
+        let writer = tokio::spawn(async move {
+            w.write_all(&[7u8; 5000]).await.expect("write");
+            // Dropping the write half sends the FIN.
+        });
+        let mut back = Vec::new();
+        r.read_to_end(&mut back).await.expect("read back");
+        writer.await.expect("writer");
+        assert_eq!(server.await.expect("server"), 5000);
+        assert_eq!(back, vec![7u8; 5000]);
+    });
 }

@@ -63,7 +63,7 @@ fn serve_conn(kind: ServeKind, s: &mut TcpStream) -> io::Result<()> {
 /// while standard input is still open.
 pub(super) fn connect(a: &ConnectArgs) -> io::Result<()> {
     let rt = open_runtime(&a.device)?;
-    let s = Arc::new(TcpStream::connect_timeout(&rt, a.target, CONNECT_TIMEOUT)?);
+    let s = Arc::new(TcpStream::connect_timeout(&rt, &a.target, CONNECT_TIMEOUT)?);
     eprintln!(
         "synack tun: connected to {} from {}",
         a.target,

@@ -108,7 +108,7 @@ pub fn parse_response(raw: &[u8]) -> io::Result<Response> {
 /// GET `url` over synack with HTTP/1.0 and read the whole response.
 pub fn get(rt: &Runtime, url: &str, timeout: Duration) -> io::Result<Response> {
     let (addr, path) = parse_url(url)?;
-    let mut s = TcpStream::connect_timeout(rt, addr, timeout)?;
+    let mut s = TcpStream::connect_timeout(rt, &addr, timeout)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
     write!(

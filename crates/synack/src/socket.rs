@@ -1,0 +1,256 @@
+//! What the blocking and the tokio sockets share: the options types, address
+//! resolution as `std::net` does it, and a connection handle whose socket
+//! options both stream types expose.
+
+use crate::runtime::{Key, Shared};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+use synack_proto::{
+    ConnConfig, ConnError, ConnId, ConnStatus, Error, Keepalive, Shutdown, Stack, State,
+    DEFAULT_TTL,
+};
+
+/// Default backlog, as Linux's `somaxconn`.
+pub const DEFAULT_BACKLOG: usize = 4096;
+
+/// How to open a connection: [`crate::TcpStream::connect_with`] and
+/// [`crate::tokio::TcpStream::connect_with`] take the same options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConnectOptions {
+    /// Give up after this long (`TimedOut`, or the error of an ICMP message
+    /// about the attempt, such as host unreachable): the stack's connection-establishment
+    /// timer ends the attempt (the shorter of this and the configuration's
+    /// [`ConnConfig::establish_timeout`], FreeBSD's TCP_KEEPINIT). `None`: the
+    /// SYN retries and `establish_timeout` decide.
+    pub timeout: Option<Duration>,
+    /// Local address or port to use.
+    pub local: Option<SocketAddr>,
+    /// Connection settings (`None`: the stack's defaults).
+    pub config: Option<ConnConfig>,
+}
+
+/// How to listen: [`crate::TcpListener::bind_with`] and
+/// [`crate::tokio::TcpListener::bind_with`] take the same options.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenOptions {
+    /// Entries in the accept queue and in the SYN queue (`listen(2)`'s backlog).
+    pub backlog: usize,
+    /// Settings of the accepted connections (`None`: the stack's defaults).
+    pub config: Option<ConnConfig>,
+}
+
+impl Default for ListenOptions {
+    fn default() -> ListenOptions {
+        ListenOptions {
+            backlog: DEFAULT_BACKLOG,
+            config: None,
+        }
+    }
+}
+
+/// Resolve `addr` as `std::net` does and try `f` on each address in turn,
+/// returning the first success or the last error. Name lookups use the
+/// system resolver and block; IP literals do not.
+pub(crate) fn each_addr<T>(
+    addr: impl ToSocketAddrs,
+    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last = None;
+    for a in addr.to_socket_addrs()? {
+        match f(a) {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(no_addresses))
+}
+
+/// The error when an address resolves to nothing (as std's).
+pub(crate) fn no_addresses() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "could not resolve to any addresses",
+    )
+}
+
+/// `cfg` with its connection-establishment timeout shortened to `limit`.
+pub(crate) fn with_establish_limit(mut cfg: ConnConfig, limit: Option<Duration>) -> ConnConfig {
+    if let Some(t) = limit {
+        cfg.establish_timeout = Some(cfg.establish_timeout.map_or(t, |e| e.min(t)));
+    }
+    cfg
+}
+
+/// `Ok(())` once the handshake is done, `WouldBlock` while it runs, the
+/// connection's error when it failed.
+pub(crate) fn connect_progress(s: &mut Stack, id: ConnId) -> Result<(), Error> {
+    let st = s.status(id)?;
+    if let Some(e) = st.error {
+        return Err(Error::Connection(e));
+    }
+    match st.state {
+        State::SynSent | State::SynReceived => Err(Error::WouldBlock),
+        State::Closed | State::Listen => Err(Error::Connection(ConnError::Refused)),
+        _ => Ok(()),
+    }
+}
+
+/// Start an active open with `opts` (the handshake runs on the driver).
+pub(crate) fn start_connect(
+    shared: &Shared,
+    addr: SocketAddr,
+    opts: ConnectOptions,
+) -> io::Result<ConnId> {
+    shared.call(|s, now| {
+        let cfg = with_establish_limit(opts.config.unwrap_or(s.config().conn), opts.timeout);
+        s.connect_with(now, opts.local, addr, cfg)
+    })
+}
+
+/// Open a listener with `opts`.
+pub(crate) fn start_listen(
+    shared: &Shared,
+    addr: SocketAddr,
+    opts: ListenOptions,
+) -> io::Result<synack_proto::ListenerId> {
+    shared.call(|s, _| {
+        let cfg = opts.config.unwrap_or(s.config().conn);
+        s.listen_with(addr, opts.backlog, opts.backlog, cfg)
+    })
+}
+
+/// One connection of the core, as a socket: the options and queries both
+/// stream types offer. Dropping it closes the connection like std does (FIN
+/// after the queued data, or RST if unread data is waiting).
+pub(crate) struct Conn {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) id: ConnId,
+    /// Cleared by `abort`, which releases the handle itself.
+    open: bool,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn").field("id", &self.id).finish()
+    }
+}
+
+impl Conn {
+    pub(crate) fn new(shared: Arc<Shared>, id: ConnId) -> Conn {
+        Conn {
+            shared,
+            id,
+            open: true,
+        }
+    }
+
+    pub(crate) fn call<T>(
+        &self,
+        f: impl FnOnce(&mut Stack, synack_proto::Instant) -> Result<T, Error>,
+    ) -> io::Result<T> {
+        self.shared.call(f)
+    }
+
+    pub(crate) fn peer_addr(&self) -> io::Result<SocketAddr> {
+        let id = self.id;
+        self.call(|s, _| s.tuple(id)).map(|t| t.remote)
+    }
+
+    pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
+        let id = self.id;
+        self.call(|s, _| s.tuple(id)).map(|t| t.local)
+    }
+
+    pub(crate) fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        let how = match how {
+            std::net::Shutdown::Read => Shutdown::Read,
+            std::net::Shutdown::Write => Shutdown::Write,
+            std::net::Shutdown::Both => Shutdown::Both,
+        };
+        let id = self.id;
+        self.call(|s, now| s.shutdown(now, id, how))
+    }
+
+    pub(crate) fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        let id = self.id;
+        self.call(|s, _| s.set_nodelay(id, nodelay))
+    }
+
+    pub(crate) fn nodelay(&self) -> io::Result<bool> {
+        let id = self.id;
+        self.call(|s, _| s.conn_config(id)).map(|c| !c.nagle)
+    }
+
+    pub(crate) fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        let ttl = u8::try_from(ttl)
+            .ok()
+            .filter(|t| *t > 0)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "TTL must be 1 to 255"))?;
+        let id = self.id;
+        self.call(|s, _| {
+            let dscp = s.conn_config(id)?.dscp;
+            s.set_ip_options(id, Some(ttl), dscp)
+        })
+    }
+
+    pub(crate) fn ttl(&self) -> io::Result<u32> {
+        let id = self.id;
+        self.call(|s, _| s.conn_config(id))
+            .map(|c| u32::from(c.ttl.unwrap_or(DEFAULT_TTL)))
+    }
+
+    pub(crate) fn set_keepalive(&self, k: Option<Keepalive>) -> io::Result<()> {
+        let id = self.id;
+        self.call(|s, now| s.set_keepalive(now, id, k))
+    }
+
+    pub(crate) fn keepalive(&self) -> io::Result<Option<Keepalive>> {
+        let id = self.id;
+        self.call(|s, _| s.conn_config(id)).map(|c| c.keepalive)
+    }
+
+    pub(crate) fn set_user_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        let id = self.id;
+        self.call(|s, _| s.set_user_timeout(id, t))
+    }
+
+    pub(crate) fn set_ip_options(&self, ttl: Option<u8>, dscp: u8) -> io::Result<()> {
+        let id = self.id;
+        self.call(|s, _| s.set_ip_options(id, ttl, dscp))
+    }
+
+    pub(crate) fn status(&self) -> io::Result<ConnStatus> {
+        let id = self.id;
+        self.call(|s, _| s.status(id))
+    }
+
+    /// Reset now; the handle is released, so the close in `Drop` is skipped.
+    pub(crate) fn abort(mut self) -> io::Result<()> {
+        let id = self.id;
+        let r = self.call(|s, now| s.abort(now, id));
+        self.shared.with_inner(|i, _| i.forget(Key::Conn(id)));
+        self.open = false;
+        r
+    }
+
+    /// Abort without reporting (a failed connect attempt).
+    pub(crate) fn abort_quietly(&self) {
+        let id = self.id;
+        let _ = self.call(|s, now| s.abort(now, id));
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        let id = self.id;
+        self.shared.with_inner(|i, now| {
+            i.forget(Key::Conn(id));
+            let _ = i.stack.close(now, id);
+        });
+    }
+}
