@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::ast::{EcnCodepoint, IpAttr, SeqSpec, TcpFlags, TcpOption, TcpOptions, TcpPacket};
 
-use super::WireOpt;
+use super::sniff::WireOpt;
 
 pub(super) fn fmt_wire_opts(opts: &[WireOpt]) -> String {
     let parts: Vec<String> = opts
