@@ -7,13 +7,14 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use synack_proto::{
-    BindId, ConnConfig, ConnError, ConnId, Duration, EcnMode, Error, Instant, Keepalive,
-    ListenerId, Shutdown, Stack, StackConfig, State, SynCookies,
+    BindId, ConnConfig, ConnError, ConnId, Duration, EcnMode, Error, Keepalive, ListenerId,
+    Shutdown, Stack, StackConfig, State, SynCookies,
 };
 
 use crate::ast::{Direction, Event, EventKind, Expr, PacketEvent, Script, SyscallEvent, TimeSpec};
 use crate::tcpinfo::{self, CodeError, Subject};
 
+mod clock;
 mod compare;
 mod expr;
 mod format;
@@ -399,10 +400,6 @@ impl<'a> Runner<'a> {
         })
     }
 
-    fn at(&self) -> Instant {
-        Instant::from_micros(self.now)
-    }
-
     fn run(&mut self) -> Res<()> {
         if let Some(c) = &self.script.init_command {
             self.command(c.line, &c.text)?;
@@ -430,28 +427,6 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    fn tolerance(&self, expected: u64, base: u64) -> u64 {
-        let pct = (expected.saturating_sub(base) as f64 * self.tol_pct / 100.0) as u64;
-        self.tol_us.max(pct)
-    }
-
-    /// Drains the stack's output into the capture queue and retries a
-    /// blocked call.
-    fn settle(&mut self) -> Res<()> {
-        if let Some(stack) = self.stack.as_mut() {
-            let now = Instant::from_micros(self.now);
-            let mut buf = Vec::new();
-            while stack.poll_transmit(now, &mut buf) {
-                self.out.push_back(Captured {
-                    at: self.now,
-                    bytes: std::mem::take(&mut buf),
-                });
-            }
-            while stack.poll_event().is_some() {}
-        }
-        self.retry_pending()
-    }
-
     fn retry_pending(&mut self) -> Res<()> {
         let Some(mut p) = self.pending.take() else {
             return Ok(());
@@ -473,38 +448,6 @@ impl<'a> Runner<'a> {
                 self.settle()
             }
         }
-    }
-
-    fn check_return_time(&self, line: u32, start: u64, end: u64) -> Res<()> {
-        let tol = self.tolerance(end, start);
-        if self.now + tol < end || self.now > end + tol {
-            return fail(
-                line,
-                format!("the call to return at {}", secs(end)),
-                format!("it returned at {}", secs(self.now)),
-            );
-        }
-        Ok(())
-    }
-
-    /// Advances the virtual clock to `t`, firing every timer due on the way.
-    fn advance_to(&mut self, t: u64) -> Res<()> {
-        loop {
-            let next = self.stack.as_ref().and_then(|s| s.poll_timeout());
-            match next {
-                Some(d) if d.micros() <= t => {
-                    self.now = self.now.max(d.micros());
-                    let now = self.at();
-                    if let Some(s) = self.stack.as_mut() {
-                        s.handle_timeout(now);
-                    }
-                    self.settle()?;
-                }
-                _ => break,
-            }
-        }
-        self.now = self.now.max(t);
-        self.settle()
     }
 
     fn event(&mut self, index: usize, ev: &Event) -> Res<()> {
