@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use synack_proto::{
-    BindId, ConnConfig, ConnError, ConnId, Duration, EcnMode, Error, Keepalive, ListenerId,
-    Shutdown, Stack, StackConfig, State, SynCookies,
+    ConnConfig, ConnError, ConnId, Duration, EcnMode, Error, Keepalive, Shutdown, Stack,
+    StackConfig, State, SynCookies,
 };
 
 use crate::ast::{Direction, Event, EventKind, Expr, PacketEvent, Script, SyscallEvent, TimeSpec};
@@ -21,10 +21,12 @@ mod format;
 mod icmp;
 mod inject;
 mod sniff;
+mod socket;
 
 use expr::{fmt_expr, has_symbol, int_of, struct_field, symbol_of, tos_of};
 use format::secs;
 use sniff::Captured;
+use socket::{KeepParams, SockKind, Socket};
 
 /// How strictly outbound packets and syscall results are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -166,35 +168,6 @@ fn conn_errno(c: ConnError) -> &'static str {
         ConnError::ProtocolError => "EPROTO",
         _ => "EIO",
     }
-}
-
-/// Keepalive parameters kept per socket whether keepalive is on or off.
-#[derive(Debug, Clone, Copy)]
-struct KeepParams {
-    idle: Duration,
-    interval: Duration,
-    count: u32,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum SockKind {
-    Fresh,
-    Listener(ListenerId),
-    Conn(ConnId),
-}
-
-#[derive(Debug, Clone)]
-struct Socket {
-    kind: SockKind,
-    nonblocking: bool,
-    cfg: ConnConfig,
-    keep: KeepParams,
-    keep_on: bool,
-    linger_zero: bool,
-    bound: Option<SocketAddr>,
-    /// The stack's binding of `bound` while the socket neither listens nor connects.
-    bind_id: Option<BindId>,
-    err_reported: bool,
 }
 
 /// A blocking syscall that has not returned yet.
@@ -578,54 +551,6 @@ impl<'a> Runner<'a> {
             || not_run(format!("{} without a file descriptor", call.name)),
             Ok,
         )
-    }
-
-    fn sock(&self, fd: i64) -> Option<&Socket> {
-        self.sockets.get(&fd)
-    }
-
-    fn conn_of(&self, fd: i64) -> Option<ConnId> {
-        match self.sock(fd)?.kind {
-            SockKind::Conn(id) => Some(id),
-            _ => None,
-        }
-    }
-
-    fn new_socket(&self) -> Socket {
-        let cfg = self.stack_cfg.conn;
-        Socket {
-            kind: SockKind::Fresh,
-            nonblocking: false,
-            cfg,
-            keep: self.keep_defaults,
-            keep_on: false,
-            linger_zero: false,
-            bound: None,
-            bind_id: None,
-            err_reported: false,
-        }
-    }
-
-    fn sock_cfg(s: &Socket) -> ConnConfig {
-        let mut cfg = s.cfg;
-        cfg.keepalive = s.keep_on.then_some(Keepalive {
-            idle: s.keep.idle,
-            interval: s.keep.interval,
-            count: s.keep.count,
-        });
-        cfg
-    }
-
-    /// The connection error an application would see now, once.
-    fn take_error(&mut self, fd: i64) -> Option<&'static str> {
-        let id = self.conn_of(fd)?;
-        let err = self.stack.as_ref()?.conn_error(id).ok().flatten()?;
-        let s = self.sockets.get_mut(&fd)?;
-        if s.err_reported {
-            return None;
-        }
-        s.err_reported = true;
-        Some(conn_errno(err))
     }
 
     fn attempt(
