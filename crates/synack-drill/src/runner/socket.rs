@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 
 use synack_proto::{BindId, ConnConfig, ConnId, Duration, Keepalive, ListenerId};
 
-use super::{conn_errno, Runner};
+use super::syscall::conn_errno;
+use super::Runner;
 
 /// Keepalive parameters kept per socket whether keepalive is on or off.
 #[derive(Debug, Clone, Copy)]
