@@ -115,6 +115,7 @@ const SNIFF_SLACK_US: u64 = 2_000_000;
 const REMOTE_PASSIVE_PORT: u16 = 40_000;
 /// Seed of every stack: runs are reproducible.
 const SEED: u64 = 0x5eed;
+
 /// Runs `script` in `mode` and reports the outcome.
 pub fn run_script(script: &Script, mode: Mode) -> Outcome {
     let mut r = match Runner::new(script, mode) {
