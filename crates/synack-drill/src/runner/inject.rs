@@ -5,7 +5,7 @@
 use synack_proto::wire::{self, Ecn, IpRepr, SackBlocks, TcpRepr, Timestamps};
 use synack_proto::SeqNum;
 
-use crate::ast::{EcnCodepoint, IpAttr, SeqSpec, TcpOption, TcpOptions, TcpPacket};
+use crate::ast::{EcnCodepoint, IpAttr, SeqSpec, TcpFlags, TcpOption, TcpOptions, TcpPacket};
 
 use super::{not_run, Res, Runner, REMOTE_PASSIVE_PORT};
 
@@ -20,6 +20,7 @@ impl Runner<'_> {
         (REMOTE_PASSIVE_PORT, self.bind_port)
     }
 
+    /// A `<` TCP line: builds the segment and hands it to the stack.
     pub(super) fn inbound(&mut self, line: u32, p: &TcpPacket) -> Res<()> {
         if p.encapsulation.is_some() {
             return not_run("TCP over UDP encapsulation");
@@ -27,37 +28,7 @@ impl Runner<'_> {
         if p.flags.ae || p.flags.ace.is_some() {
             return not_run("accurate ECN (AE/ACE flags)");
         }
-        // The ECN field of the injected packet: not-ECT unless the script says;
-        // likewise DSCP 0 and the default TTL.
-        let mut ecn = Ecn::NotEct;
-        let mut dscp = 0u8;
-        let mut ttl = None;
-        for a in &p.ip {
-            match a {
-                IpAttr::Ecn(EcnCodepoint::NotEct) => ecn = Ecn::NotEct,
-                IpAttr::Ecn(EcnCodepoint::Ect0) => ecn = Ecn::Ect0,
-                IpAttr::Ecn(EcnCodepoint::Ect1) => ecn = Ecn::Ect1,
-                IpAttr::Ecn(EcnCodepoint::Ce) => ecn = Ecn::Ce,
-                IpAttr::Ecn(EcnCodepoint::Ect01) => {
-                    return not_run("`[ect01]` (either ECT codepoint) on an inbound packet")
-                }
-                // RFC 2474 3 / RFC 3168 5: the whole byte, DSCP and ECN.
-                IpAttr::Tos(v) | IpAttr::TrafficClass(v) => {
-                    let Ok(b) = u8::try_from(*v) else {
-                        return not_run(format!("TOS {v:#x} beyond a byte"));
-                    };
-                    dscp = b >> 2;
-                    ecn = Ecn::from_bits(b);
-                }
-                IpAttr::Ttl(v) | IpAttr::HopLimit(v) => {
-                    let Ok(t) = u8::try_from(*v) else {
-                        return not_run(format!("TTL {v} beyond a byte"));
-                    };
-                    ttl = Some(t);
-                }
-                other => return not_run(format!("IP header field {other:?} on an inbound packet")),
-            }
-        }
+        let (ecn, dscp, ttl) = ip_fields(p)?;
         let (seq, len) = match p.seq {
             SeqSpec::Range { start, len, .. } => (start, len),
             SeqSpec::Any { .. } => return not_run("inbound packet with any sequence number"),
@@ -70,6 +41,45 @@ impl Runner<'_> {
                 a.wrapping_add(offset)
             }
         });
+        let options = self.inbound_options(p, offset)?;
+        let flags = wire_flags(&p.flags);
+        let (sport, dport) = self.ports_in(p);
+        let payload = vec![0u8; len as usize];
+        let repr = TcpRepr {
+            src_port: sport,
+            dst_port: dport,
+            seq: SeqNum(seq),
+            ack: SeqNum(ack),
+            flags,
+            window: p.window.unwrap_or(0),
+            urgent: p.urgent.unwrap_or(0),
+            options,
+            payload: &payload,
+        };
+        let Some(ip) = IpRepr::new(self.remote_ip, self.local_ip) else {
+            return not_run("mixed address families");
+        };
+        let mut ip = ip.with_ecn(ecn).with_dscp(dscp);
+        if let Some(t) = ttl {
+            ip = ip.with_ttl(t);
+        }
+        if options.wire_len() > 40 {
+            return not_run("inbound options longer than 40 bytes");
+        }
+        let mut buf = std::mem::take(&mut self.scratch);
+        wire::emit_packet(&ip, &repr, &mut buf);
+        let now = self.at();
+        self.stack().handle_packet(now, &buf);
+        self.scratch = buf;
+        let _ = line;
+        self.settle()?;
+        self.track_half_open();
+        Ok(())
+    }
+
+    /// The TCP options of an injected packet, SACK blocks mapped through
+    /// synack's ISN and the echoed timestamp through its first TS value.
+    fn inbound_options(&self, p: &TcpPacket, offset: u32) -> Res<wire::TcpOptions> {
         let mut options = wire::TcpOptions::default();
         if let TcpOptions::List(list) = &p.options {
             for o in list {
@@ -114,54 +124,7 @@ impl Runner<'_> {
         } else if p.options == TcpOptions::Any {
             return not_run("`<...>` options on an inbound packet");
         }
-        let f = &p.flags;
-        let mut flags = wire::TcpFlags::NONE;
-        for (on, bit) in [
-            (f.fin, wire::TcpFlags::FIN),
-            (f.syn, wire::TcpFlags::SYN),
-            (f.rst, wire::TcpFlags::RST),
-            (f.psh, wire::TcpFlags::PSH),
-            (f.ack, wire::TcpFlags::ACK),
-            (f.urg, wire::TcpFlags::URG),
-            (f.ece, wire::TcpFlags::ECE),
-            (f.cwr, wire::TcpFlags::CWR),
-        ] {
-            if on {
-                flags |= bit;
-            }
-        }
-        let (sport, dport) = self.ports_in(p);
-        let payload = vec![0u8; len as usize];
-        let repr = TcpRepr {
-            src_port: sport,
-            dst_port: dport,
-            seq: SeqNum(seq),
-            ack: SeqNum(ack),
-            flags,
-            window: p.window.unwrap_or(0),
-            urgent: p.urgent.unwrap_or(0),
-            options,
-            payload: &payload,
-        };
-        let Some(ip) = IpRepr::new(self.remote_ip, self.local_ip) else {
-            return not_run("mixed address families");
-        };
-        let mut ip = ip.with_ecn(ecn).with_dscp(dscp);
-        if let Some(t) = ttl {
-            ip = ip.with_ttl(t);
-        }
-        if options.wire_len() > 40 {
-            return not_run("inbound options longer than 40 bytes");
-        }
-        let mut buf = std::mem::take(&mut self.scratch);
-        wire::emit_packet(&ip, &repr, &mut buf);
-        let now = self.at();
-        self.stack().handle_packet(now, &buf);
-        self.scratch = buf;
-        let _ = line;
-        self.settle()?;
-        self.track_half_open();
-        Ok(())
+        Ok(options)
     }
 
     /// A SYN to a listener creates the connection packets belong to.
@@ -177,4 +140,61 @@ impl Runner<'_> {
             self.current_tuple = Some((st.tuple.remote.port(), st.tuple.local.port()));
         }
     }
+}
+
+/// The IP header fields of an injected packet: the ECN field, DSCP and TTL
+/// (`None`: the default).
+fn ip_fields(p: &TcpPacket) -> Res<(Ecn, u8, Option<u8>)> {
+    // The ECN field of the injected packet: not-ECT unless the script says;
+    // likewise DSCP 0 and the default TTL.
+    let mut ecn = Ecn::NotEct;
+    let mut dscp = 0u8;
+    let mut ttl = None;
+    for a in &p.ip {
+        match a {
+            IpAttr::Ecn(EcnCodepoint::NotEct) => ecn = Ecn::NotEct,
+            IpAttr::Ecn(EcnCodepoint::Ect0) => ecn = Ecn::Ect0,
+            IpAttr::Ecn(EcnCodepoint::Ect1) => ecn = Ecn::Ect1,
+            IpAttr::Ecn(EcnCodepoint::Ce) => ecn = Ecn::Ce,
+            IpAttr::Ecn(EcnCodepoint::Ect01) => {
+                return not_run("`[ect01]` (either ECT codepoint) on an inbound packet")
+            }
+            // RFC 2474 3 / RFC 3168 5: the whole byte, DSCP and ECN.
+            IpAttr::Tos(v) | IpAttr::TrafficClass(v) => {
+                let Ok(b) = u8::try_from(*v) else {
+                    return not_run(format!("TOS {v:#x} beyond a byte"));
+                };
+                dscp = b >> 2;
+                ecn = Ecn::from_bits(b);
+            }
+            IpAttr::Ttl(v) | IpAttr::HopLimit(v) => {
+                let Ok(t) = u8::try_from(*v) else {
+                    return not_run(format!("TTL {v} beyond a byte"));
+                };
+                ttl = Some(t);
+            }
+            other => return not_run(format!("IP header field {other:?} on an inbound packet")),
+        }
+    }
+    Ok((ecn, dscp, ttl))
+}
+
+/// The wire flags of a script's flags (AE and ACE are refused earlier).
+fn wire_flags(f: &TcpFlags) -> wire::TcpFlags {
+    let mut flags = wire::TcpFlags::NONE;
+    for (on, bit) in [
+        (f.fin, wire::TcpFlags::FIN),
+        (f.syn, wire::TcpFlags::SYN),
+        (f.rst, wire::TcpFlags::RST),
+        (f.psh, wire::TcpFlags::PSH),
+        (f.ack, wire::TcpFlags::ACK),
+        (f.urg, wire::TcpFlags::URG),
+        (f.ece, wire::TcpFlags::ECE),
+        (f.cwr, wire::TcpFlags::CWR),
+    ] {
+        if on {
+            flags |= bit;
+        }
+    }
+    flags
 }
