@@ -12,6 +12,8 @@ use super::sniff::{Seen, WireOpt};
 use super::{fail, Mode, Res, Runner};
 
 impl Runner<'_> {
+    /// Compares the packet synack sent with the script's line; the first field
+    /// that differs fails the script.
     pub(super) fn compare(&mut self, line: u32, p: &TcpPacket, seen: &Seen) -> Res<()> {
         let semantic = self.mode == Mode::Semantic;
         let mismatch = |what: &str| -> Res<()> {
@@ -71,56 +73,15 @@ impl Runner<'_> {
                 return mismatch("window");
             }
         }
-        for a in &p.ip {
-            // RFC 791 3.1 TTL / RFC 8200 3 hop limit; RFC 2474 3 DSCP with the ECN
-            // bits, the whole TOS / traffic class byte.
-            let (what, want, got) = match a {
-                IpAttr::Ttl(v) => ("ttl", *v, seen.ttl),
-                IpAttr::HopLimit(v) => ("hlim", *v, seen.ttl),
-                IpAttr::Tos(v) => ("tos", *v, seen.tos),
-                IpAttr::TrafficClass(v) => ("class", *v, seen.tos),
-                _ => continue,
-            };
-            if want != u32::from(got) {
-                let shown = if matches!(a, IpAttr::Ttl(_) | IpAttr::HopLimit(_)) {
-                    format!("({what} {got})")
-                } else {
-                    format!("({what} {got:#04x})")
-                };
-                return fail(
-                    line,
-                    fmt_script_packet(p),
-                    format!("{shown} {} ({what} differs)", seen.describe()),
-                );
-            }
-        }
-        for a in &p.ip {
-            if let IpAttr::Ecn(e) = a {
-                let ok = match e {
-                    EcnCodepoint::NotEct => seen.ecn == Ecn::NotEct,
-                    EcnCodepoint::Ect1 => seen.ecn == Ecn::Ect1,
-                    EcnCodepoint::Ect0 => seen.ecn == Ecn::Ect0,
-                    EcnCodepoint::Ect01 => matches!(seen.ecn, Ecn::Ect0 | Ecn::Ect1),
-                    EcnCodepoint::Ce => seen.ecn == Ecn::Ce,
-                };
-                if !ok {
-                    let sent = match seen.ecn {
-                        Ecn::NotEct => "noecn",
-                        Ecn::Ect0 => "ect0",
-                        Ecn::Ect1 => "ect1",
-                        Ecn::Ce => "ce",
-                    };
-                    return fail(
-                        line,
-                        fmt_script_packet(p),
-                        format!("[{sent}] {} (ECN field differs)", seen.describe()),
-                    );
-                }
-            }
-        }
+        compare_ip(line, p, seen)?;
         self.compare_options(p, seen, semantic)
             .or_else(|what| mismatch(&what))?;
-        // The first outbound TS value is the baseline for inbound ecr values.
+        self.learn_ts_base(p, seen);
+        Ok(())
+    }
+
+    /// The first outbound TS value is the baseline for inbound ecr values.
+    fn learn_ts_base(&mut self, p: &TcpPacket, seen: &Seen) {
         if self.ts_base.is_none() {
             if let TcpOptions::List(l) = &p.options {
                 let script_val = l.iter().find_map(|o| match o {
@@ -136,7 +97,6 @@ impl Runner<'_> {
                 }
             }
         }
-        Ok(())
     }
 
     fn compare_options(&self, p: &TcpPacket, seen: &Seen, semantic: bool) -> Result<(), String> {
@@ -204,4 +164,57 @@ impl Runner<'_> {
         }
         Ok(())
     }
+}
+
+/// The IP header fields the script gives (TTL, TOS, ECN) against the ones
+/// synack sent; compared in both modes.
+fn compare_ip(line: u32, p: &TcpPacket, seen: &Seen) -> Res<()> {
+    for a in &p.ip {
+        // RFC 791 3.1 TTL / RFC 8200 3 hop limit; RFC 2474 3 DSCP with the ECN
+        // bits, the whole TOS / traffic class byte.
+        let (what, want, got) = match a {
+            IpAttr::Ttl(v) => ("ttl", *v, seen.ttl),
+            IpAttr::HopLimit(v) => ("hlim", *v, seen.ttl),
+            IpAttr::Tos(v) => ("tos", *v, seen.tos),
+            IpAttr::TrafficClass(v) => ("class", *v, seen.tos),
+            _ => continue,
+        };
+        if want != u32::from(got) {
+            let shown = if matches!(a, IpAttr::Ttl(_) | IpAttr::HopLimit(_)) {
+                format!("({what} {got})")
+            } else {
+                format!("({what} {got:#04x})")
+            };
+            return fail(
+                line,
+                fmt_script_packet(p),
+                format!("{shown} {} ({what} differs)", seen.describe()),
+            );
+        }
+    }
+    for a in &p.ip {
+        if let IpAttr::Ecn(e) = a {
+            let ok = match e {
+                EcnCodepoint::NotEct => seen.ecn == Ecn::NotEct,
+                EcnCodepoint::Ect1 => seen.ecn == Ecn::Ect1,
+                EcnCodepoint::Ect0 => seen.ecn == Ecn::Ect0,
+                EcnCodepoint::Ect01 => matches!(seen.ecn, Ecn::Ect0 | Ecn::Ect1),
+                EcnCodepoint::Ce => seen.ecn == Ecn::Ce,
+            };
+            if !ok {
+                let sent = match seen.ecn {
+                    Ecn::NotEct => "noecn",
+                    Ecn::Ect0 => "ect0",
+                    Ecn::Ect1 => "ect1",
+                    Ecn::Ce => "ce",
+                };
+                return fail(
+                    line,
+                    fmt_script_packet(p),
+                    format!("[{sent}] {} (ECN field differs)", seen.describe()),
+                );
+            }
+        }
+    }
+    Ok(())
 }
