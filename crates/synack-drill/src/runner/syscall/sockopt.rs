@@ -1,35 +1,27 @@
 //! `setsockopt` and `getsockopt`: socket, TCP and IP options mapped onto a
 //! socket's synack settings (and onto its live connection, if any).
 
-use synack_proto::{Duration, State};
+use synack_proto::{ConnId, Duration, Instant, State};
 
 use crate::ast::{Expr, SyscallEvent};
 use crate::runner::expr::{fmt_expr, int_of, struct_field, symbol_of, tos_of};
-use crate::runner::socket::SockKind;
+use crate::runner::socket::{SockKind, Socket};
 use crate::runner::{fail, not_run, Mode, Res, Runner};
 
-use super::{Attempt, SysRet};
+use super::{done, errno, Attempt, SysRet};
 
 impl Runner<'_> {
+    /// `setsockopt`: the option's value into the socket's settings, and onto
+    /// its connection if it has one.
     pub(super) fn setsockopt(&mut self, call: &SyscallEvent) -> Res<Attempt> {
         let fd = self.fd_arg(call)?;
-        let level = call
-            .args
-            .get(1)
-            .and_then(symbol_of)
-            .unwrap_or("")
-            .to_string();
-        let name = call
-            .args
-            .get(2)
-            .and_then(symbol_of)
-            .unwrap_or("")
-            .to_string();
+        let level = symbol_arg(call, 1);
+        let name = symbol_arg(call, 2);
         let val = call.args.get(3);
         let int = val.and_then(int_of);
         let now = self.at();
         let Some(s) = self.sockets.get(&fd).cloned() else {
-            return Ok(Attempt::Done(SysRet::Errno("EBADF")));
+            return errno("EBADF");
         };
         let conn = match s.kind {
             SockKind::Conn(id) => Some(id),
@@ -52,17 +44,7 @@ impl Runner<'_> {
                     ns.cfg.send_buffer = v;
                 }
             }
-            "SO_LINGER" => {
-                let Some(v) = val else {
-                    return not_run("SO_LINGER value");
-                };
-                let on = struct_field(v, &["l_onoff", "onoff"]).unwrap_or(0);
-                let secs = struct_field(v, &["l_linger", "linger"]).unwrap_or(0);
-                if on != 0 && secs != 0 {
-                    return not_run("SO_LINGER with a non-zero timeout");
-                }
-                ns.linger_zero = on != 0;
-            }
+            "SO_LINGER" => ns.linger_zero = linger_zero(val)?,
             "SO_KEEPALIVE" => ns.keep_on = need(int)? != 0,
             "TCP_NODELAY" => {
                 ns.cfg.nagle = need(int)? == 0;
@@ -84,9 +66,8 @@ impl Runner<'_> {
             "TCP_KEEPINIT" => {
                 // FreeBSD: seconds; 0 falls back to net.inet.tcp.keepinit. On a
                 // connection still in its handshake the timer restarts now.
-                let secs = need(int)?;
-                let Ok(secs) = u64::try_from(secs) else {
-                    return Ok(Attempt::Done(SysRet::Errno("EINVAL")));
+                let Ok(secs) = u64::try_from(need(int)?) else {
+                    return errno("EINVAL");
                 };
                 let t = match secs {
                     0 => self.stack_cfg.conn.establish_timeout,
@@ -117,78 +98,84 @@ impl Runner<'_> {
             }
             "IP_TTL" | "IPV6_UNICAST_HOPS" => {
                 // RFC 791 3.1 TTL / RFC 8200 3 hop limit; -1 is the default (RFC 3493 5.1).
-                let v = need(int)?;
-                ns.cfg.ttl = match v {
-                    -1 => None,
-                    _ => match u8::try_from(v) {
-                        Ok(t) => Some(t),
-                        Err(_) => return Ok(Attempt::Done(SysRet::Errno("EINVAL"))),
-                    },
+                let Some(ttl) = ttl_value(need(int)?) else {
+                    return errno("EINVAL");
                 };
+                ns.cfg.ttl = ttl;
             }
             "IP_TOS" | "IPV6_TCLASS" => {
-                let v = val.and_then(tos_of);
-                let v = v.map_or_else(|| not_run(format!("setsockopt {name} value")), Ok)?;
+                let v = need(val.and_then(tos_of))?;
                 // RFC 2474 3: the DSCP is the upper six bits; the ECN bits stay
                 // TCP's (RFC 3168 5; Linux masks them off too). -1 is the default.
                 ns.cfg.dscp = match v {
                     -1 => 0,
                     _ => match u8::try_from(v) {
                         Ok(t) => t >> 2,
-                        Err(_) => return Ok(Attempt::Done(SysRet::Errno("EINVAL"))),
+                        Err(_) => return errno("EINVAL"),
                     },
                 };
             }
             other => return not_run(format!("setsockopt {level} {other}")),
         }
-        if matches!(
-            name.as_str(),
-            "IP_TTL" | "IPV6_UNICAST_HOPS" | "IP_TOS" | "IPV6_TCLASS"
-        ) {
-            match ns.kind {
-                SockKind::Conn(id) => {
-                    let _ = self.stack().set_ip_options(id, ns.cfg.ttl, ns.cfg.dscp);
-                }
-                SockKind::Listener(_) => {
-                    return not_run(format!("{name} on a listening socket"));
-                }
-                SockKind::Fresh => {
-                    // A bound socket's RSTs carry the new values: bind again.
-                    if let (Some(b), Some(addr)) = (ns.bind_id, ns.bound) {
-                        let cfg = Self::sock_cfg(&ns);
-                        let stack = self.stack();
-                        let _ = stack.unbind(b);
-                        ns.bind_id = stack.bind(addr, cfg).ok();
-                    }
-                }
-            }
-        }
-        if matches!(
-            name.as_str(),
-            "SO_KEEPALIVE" | "TCP_KEEPIDLE" | "TCP_KEEPINTVL" | "TCP_KEEPCNT"
-        ) {
-            if let (Some(id), true) = (conn, ns.keep_on) {
-                let k = Self::sock_cfg(&ns).keepalive;
-                let _ = self.stack().set_keepalive(now, id, k);
-            } else if let (Some(id), false) = (conn, ns.keep_on) {
-                let _ = self.stack().set_keepalive(now, id, None);
-            }
-        }
+        self.apply_ip_options(&name, &mut ns)?;
+        self.apply_keepalive(&name, conn, &ns, now);
         self.sockets.insert(fd, ns);
-        Ok(Attempt::Done(SysRet::Value(0)))
+        done(0)
     }
 
+    /// After an IP option changed: the connection's packets, or a bound
+    /// socket's RSTs, carry the new TTL and DSCP.
+    fn apply_ip_options(&mut self, name: &str, ns: &mut Socket) -> Res<()> {
+        if !matches!(
+            name,
+            "IP_TTL" | "IPV6_UNICAST_HOPS" | "IP_TOS" | "IPV6_TCLASS"
+        ) {
+            return Ok(());
+        }
+        match ns.kind {
+            SockKind::Conn(id) => {
+                let _ = self.stack().set_ip_options(id, ns.cfg.ttl, ns.cfg.dscp);
+            }
+            SockKind::Listener(_) => {
+                return not_run(format!("{name} on a listening socket"));
+            }
+            SockKind::Fresh => {
+                // A bound socket's RSTs carry the new values: bind again.
+                if let (Some(b), Some(addr)) = (ns.bind_id, ns.bound) {
+                    let cfg = Self::sock_cfg(ns);
+                    let stack = self.stack();
+                    let _ = stack.unbind(b);
+                    ns.bind_id = stack.bind(addr, cfg).ok();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After a keepalive option changed: the connection's keepalive timer
+    /// follows.
+    fn apply_keepalive(&mut self, name: &str, conn: Option<ConnId>, ns: &Socket, now: Instant) {
+        if !matches!(
+            name,
+            "SO_KEEPALIVE" | "TCP_KEEPIDLE" | "TCP_KEEPINTVL" | "TCP_KEEPCNT"
+        ) {
+            return;
+        }
+        if let (Some(id), true) = (conn, ns.keep_on) {
+            let k = Self::sock_cfg(ns).keepalive;
+            let _ = self.stack().set_keepalive(now, id, k);
+        } else if let (Some(id), false) = (conn, ns.keep_on) {
+            let _ = self.stack().set_keepalive(now, id, None);
+        }
+    }
+
+    /// `getsockopt`: the value synack has, checked against the script's.
     pub(super) fn getsockopt(&mut self, line: u32, call: &SyscallEvent) -> Res<Attempt> {
         let fd = self.fd_arg(call)?;
-        let name = call
-            .args
-            .get(2)
-            .and_then(symbol_of)
-            .unwrap_or("")
-            .to_string();
+        let name = symbol_arg(call, 2);
         let want = call.args.get(3);
         let Some(s) = self.sockets.get(&fd).cloned() else {
-            return Ok(Attempt::Done(SysRet::Errno("EBADF")));
+            return errno("EBADF");
         };
         let conn = match s.kind {
             SockKind::Conn(id) => Some(id),
@@ -247,5 +234,37 @@ impl Runner<'_> {
             );
         }
         Ok(Attempt::Done(SysRet::Value(0)))
+    }
+}
+
+/// An `SO_LINGER` value: whether close aborts (linger on with a zero time);
+/// other linger times are not modelled.
+fn linger_zero(val: Option<&Expr>) -> Res<bool> {
+    let Some(v) = val else {
+        return not_run("SO_LINGER value");
+    };
+    let on = struct_field(v, &["l_onoff", "onoff"]).unwrap_or(0);
+    let secs = struct_field(v, &["l_linger", "linger"]).unwrap_or(0);
+    if on != 0 && secs != 0 {
+        return not_run("SO_LINGER with a non-zero timeout");
+    }
+    Ok(on != 0)
+}
+
+/// The symbol in argument `i` (a level or option name), or "".
+fn symbol_arg(call: &SyscallEvent, i: usize) -> String {
+    call.args
+        .get(i)
+        .and_then(symbol_of)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// An `IP_TTL`/`IPV6_UNICAST_HOPS` value: `Some(None)` for -1 (the default,
+/// RFC 3493 5.1), `None` beyond a byte.
+fn ttl_value(v: i64) -> Option<Option<u8>> {
+    match v {
+        -1 => Some(None),
+        _ => u8::try_from(v).ok().map(Some),
     }
 }
