@@ -13,6 +13,10 @@ use crate::ast::SourceId;
 use crate::error::{ParseError, ParseErrorKind};
 use crate::Defines;
 
+mod cursor;
+
+use cursor::{is_word_char, Cursor};
+
 /// Deepest allowed `#include` nesting.
 pub const MAX_INCLUDE_DEPTH: usize = 8;
 
@@ -135,68 +139,6 @@ struct Cond {
     else_seen: bool,
     line: u32,
     col: u32,
-}
-
-struct Cursor<'a> {
-    chars: &'a [char],
-    pos: usize,
-    line: u32,
-    col: u32,
-}
-
-impl Cursor<'_> {
-    fn peek(&self) -> Option<char> {
-        self.chars.get(self.pos).copied()
-    }
-
-    fn peek_at(&self, n: usize) -> Option<char> {
-        self.chars.get(self.pos + n).copied()
-    }
-
-    fn bump(&mut self) -> Option<char> {
-        let c = self.peek()?;
-        self.pos += 1;
-        if c == '\n' {
-            self.line = self.line.saturating_add(1);
-            self.col = 1;
-        } else {
-            self.col = self.col.saturating_add(1);
-        }
-        Some(c)
-    }
-
-    fn starts_with(&self, s: &str) -> bool {
-        s.chars()
-            .enumerate()
-            .all(|(i, c)| self.peek_at(i) == Some(c))
-    }
-
-    fn skip_blanks(&mut self) {
-        while matches!(self.peek(), Some(' ' | '\t' | '\r')) {
-            self.bump();
-        }
-    }
-
-    fn skip_line(&mut self) {
-        while let Some(c) = self.peek() {
-            if c == '\n' {
-                break;
-            }
-            self.bump();
-        }
-    }
-
-    fn text(&self, start: usize) -> String {
-        self.chars
-            .get(start..self.pos)
-            .unwrap_or(&[])
-            .iter()
-            .collect()
-    }
-}
-
-fn is_word_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_'
 }
 
 fn lex_source(
