@@ -6,16 +6,22 @@
 //! applying `#ifdef`/`#ifndef`/`#else`/`#endif` and splicing in `#include`d
 //! files on the way. Directives are recognised only as the first non-blank
 //! thing on a line, outside any token.
+//!
+//! `preprocess` handles the directives, `tokens` the token families and
+//! `cursor` the position (line and column) in a file's characters.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::ast::SourceId;
 use crate::error::{ParseError, ParseErrorKind};
 use crate::Defines;
 
 mod cursor;
+mod preprocess;
+mod tokens;
 
-use cursor::{is_word_char, Cursor};
+use cursor::Cursor;
+use preprocess::Cond;
 
 /// Deepest allowed `#include` nesting.
 pub const MAX_INCLUDE_DEPTH: usize = 8;
@@ -132,15 +138,6 @@ pub(crate) fn lex(
     Ok(out)
 }
 
-/// One open `#ifdef`/`#ifndef` block.
-struct Cond {
-    parent_active: bool,
-    taken: bool,
-    else_seen: bool,
-    line: u32,
-    col: u32,
-}
-
 fn lex_source(
     out: &mut Lexed,
     id: SourceId,
@@ -155,6 +152,22 @@ fn lex_source(
     result
 }
 
+/// The state of reading one source file.
+struct Lexer<'a, 'c> {
+    out: &'a mut Lexed,
+    id: SourceId,
+    /// The file's name, for errors.
+    name: String,
+    cur: Cursor<'c>,
+    /// How deep in `#include`s this file is.
+    depth: usize,
+    defines: &'a Defines,
+    /// The open `#ifdef`/`#ifndef` blocks, innermost last.
+    conds: Vec<Cond>,
+    /// Whether lines are read rather than skipped by a conditional.
+    active: bool,
+}
+
 fn lex_chars(
     out: &mut Lexed,
     id: SourceId,
@@ -163,421 +176,63 @@ fn lex_chars(
     defines: &Defines,
 ) -> Result<(), ParseError> {
     let name = out.sources[id].name.clone();
-    let err = |line: u32, col: u32, kind: ParseErrorKind| ParseError {
-        file: name.clone(),
-        line,
-        column: col,
-        kind,
+    let mut lexer = Lexer {
+        out,
+        id,
+        name,
+        cur: Cursor {
+            chars,
+            pos: 0,
+            line: 1,
+            col: 1,
+        },
+        depth,
+        defines,
+        conds: Vec::new(),
+        active: true,
     };
-    let mut cur = Cursor {
-        chars,
-        pos: 0,
-        line: 1,
-        col: 1,
-    };
-    let mut conds: Vec<Cond> = Vec::new();
-    let mut active = true;
-    let mut at_line_start = true;
-
-    loop {
-        if at_line_start {
-            cur.skip_blanks();
-            at_line_start = false;
-            if cur.peek() == Some('#') {
-                let (line, col) = (cur.line, cur.col);
-                cur.bump();
-                let dstart = cur.pos;
-                while cur.peek().is_some_and(is_word_char) {
-                    cur.bump();
-                }
-                let directive = cur.text(dstart);
-                cur.skip_blanks();
-                match directive.as_str() {
-                    "ifdef" | "ifndef" => {
-                        let nstart = cur.pos;
-                        while cur.peek().is_some_and(is_word_char) {
-                            cur.bump();
-                        }
-                        let sym = cur.text(nstart);
-                        if sym.is_empty() {
-                            return Err(err(
-                                cur.line,
-                                cur.col,
-                                ParseErrorKind::Preprocessor(format!(
-                                    "expected a symbol name after #{directive}"
-                                )),
-                            ));
-                        }
-                        end_of_directive(&mut cur, &directive)
-                            .map_err(|k| err(cur.line, cur.col, k))?;
-                        let defined = defines.is_defined(&sym);
-                        let taken = if directive == "ifdef" {
-                            defined
-                        } else {
-                            !defined
-                        };
-                        conds.push(Cond {
-                            parent_active: active,
-                            taken,
-                            else_seen: false,
-                            line,
-                            col,
-                        });
-                        active = active && taken;
-                    }
-                    "else" => {
-                        end_of_directive(&mut cur, "else")
-                            .map_err(|k| err(cur.line, cur.col, k))?;
-                        let Some(top) = conds.last_mut() else {
-                            return Err(err(
-                                line,
-                                col,
-                                ParseErrorKind::Preprocessor("#else without #ifdef".into()),
-                            ));
-                        };
-                        if top.else_seen {
-                            return Err(err(
-                                line,
-                                col,
-                                ParseErrorKind::Preprocessor(format!(
-                                    "second #else for the #ifdef on line {}",
-                                    top.line
-                                )),
-                            ));
-                        }
-                        top.else_seen = true;
-                        active = top.parent_active && !top.taken;
-                    }
-                    "endif" => {
-                        end_of_directive(&mut cur, "endif")
-                            .map_err(|k| err(cur.line, cur.col, k))?;
-                        let Some(top) = conds.pop() else {
-                            return Err(err(
-                                line,
-                                col,
-                                ParseErrorKind::Preprocessor("#endif without #ifdef".into()),
-                            ));
-                        };
-                        active = top.parent_active;
-                    }
-                    "include" if active => {
-                        if cur.peek() != Some('"') {
-                            return Err(err(
-                                cur.line,
-                                cur.col,
-                                ParseErrorKind::Preprocessor(
-                                    "expected \"file\" after #include".into(),
-                                ),
-                            ));
-                        }
-                        cur.bump();
-                        let pstart = cur.pos;
-                        while cur.peek().is_some_and(|c| c != '"' && c != '\n') {
-                            cur.bump();
-                        }
-                        if cur.peek() != Some('"') {
-                            return Err(err(
-                                line,
-                                col,
-                                ParseErrorKind::Unterminated("#include file name"),
-                            ));
-                        }
-                        let rel = cur.text(pstart);
-                        cur.bump();
-                        end_of_directive(&mut cur, "include")
-                            .map_err(|k| err(cur.line, cur.col, k))?;
-                        if depth + 1 > MAX_INCLUDE_DEPTH {
-                            return Err(err(
-                                line,
-                                col,
-                                ParseErrorKind::IncludeTooDeep(MAX_INCLUDE_DEPTH),
-                            ));
-                        }
-                        let path = match &out.sources[id].dir {
-                            Some(d) => d.join(&rel),
-                            None => PathBuf::from(&rel),
-                        };
-                        let text = std::fs::read_to_string(&path).map_err(|e| {
-                            err(
-                                line,
-                                col,
-                                ParseErrorKind::Io(format!("{}: {e}", path.display())),
-                            )
-                        })?;
-                        let child = out.sources.len();
-                        out.sources.push(SourceFile {
-                            name: path.display().to_string(),
-                            chars: text.chars().collect(),
-                            dir: path.parent().map(Path::to_path_buf),
-                        });
-                        lex_source(out, child, depth + 1, defines)?;
-                    }
-                    _ if !active => {
-                        // Unknown or inactive directives in a skipped branch
-                        // are ignored, as a C preprocessor does.
-                        cur.skip_line();
-                    }
-                    other => {
-                        return Err(err(
-                            line,
-                            col,
-                            ParseErrorKind::Preprocessor(format!("unknown directive #{other}")),
-                        ));
-                    }
-                }
-                continue;
-            }
-            if !active {
-                cur.skip_line();
-                if cur.bump().is_none() {
-                    break;
-                }
-                at_line_start = true;
-                continue;
-            }
-        }
-
-        let Some(c) = cur.peek() else { break };
-        let (line, col, start) = (cur.line, cur.col, cur.pos);
-        let mut push = |cur: &Cursor<'_>, tok: Tok| {
-            out.tokens.push(Token {
-                tok,
-                text: cur.text(start),
-                source: id,
-                line,
-                col,
-                start,
-                end: cur.pos,
-            });
-        };
-        match c {
-            '\n' => {
-                cur.bump();
-                at_line_start = true;
-            }
-            ' ' | '\t' | '\r' | '\x0c' | '\x0b' => {
-                cur.bump();
-            }
-            '/' if cur.peek_at(1) == Some('/') => cur.skip_line(),
-            '/' if cur.peek_at(1) == Some('*') => {
-                cur.bump();
-                cur.bump();
-                loop {
-                    if cur.starts_with("*/") {
-                        cur.bump();
-                        cur.bump();
-                        break;
-                    }
-                    if cur.bump().is_none() {
-                        return Err(err(line, col, ParseErrorKind::Unterminated("/* comment")));
-                    }
-                }
-            }
-            '`' => {
-                cur.bump();
-                let cstart = cur.pos;
-                while cur.peek().is_some_and(|c| c != '`') {
-                    cur.bump();
-                }
-                if cur.peek().is_none() {
-                    return Err(err(
-                        line,
-                        col,
-                        ParseErrorKind::Unterminated("backtick command"),
-                    ));
-                }
-                let body = cur.text(cstart);
-                cur.bump();
-                push(&cur, Tok::Backtick(body));
-            }
-            '%' if cur.peek_at(1) == Some('{') => {
-                cur.bump();
-                cur.bump();
-                let cstart = cur.pos;
-                while !cur.starts_with("}%") {
-                    if cur.bump().is_none() {
-                        return Err(err(line, col, ParseErrorKind::Unterminated("%{ }% block")));
-                    }
-                }
-                let body = cur.text(cstart);
-                cur.bump();
-                cur.bump();
-                push(&cur, Tok::Code(body));
-            }
-            '"' => {
-                cur.bump();
-                let cstart = cur.pos;
-                loop {
-                    match cur.peek() {
-                        None => {
-                            return Err(err(line, col, ParseErrorKind::Unterminated("string")));
-                        }
-                        Some('"') => break,
-                        Some('\\') => {
-                            cur.bump();
-                            cur.bump();
-                        }
-                        Some(_) => {
-                            cur.bump();
-                        }
-                    }
-                }
-                let body = cur.text(cstart);
-                cur.bump();
-                push(&cur, Tok::Str(body));
-            }
-            '-' if cur.peek_at(1) == Some('-')
-                && cur
-                    .peek_at(2)
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_') =>
-            {
-                cur.bump();
-                cur.bump();
-                let nstart = cur.pos;
-                while cur.peek().is_some_and(|c| is_word_char(c) || c == '-') {
-                    cur.bump();
-                }
-                let name = cur.text(nstart);
-                let value = if cur.peek() == Some('=') {
-                    cur.bump();
-                    let vstart = cur.pos;
-                    while cur.peek().is_some_and(|c| !c.is_whitespace()) {
-                        cur.bump();
-                    }
-                    Some(cur.text(vstart))
-                } else {
-                    None
-                };
-                push(&cur, Tok::Opt { name, value });
-            }
-            '.' if cur.peek_at(1).is_some_and(|c| c.is_ascii_digit()) => {
-                cur.bump();
-                while cur.peek().is_some_and(|c| c.is_ascii_digit()) {
-                    cur.bump();
-                }
-                push(&cur, Tok::Float);
-            }
-            '.' if cur.starts_with("...") => {
-                cur.bump();
-                cur.bump();
-                cur.bump();
-                push(&cur, Tok::Ellipsis);
-            }
-            c if is_word_char(c) => {
-                while cur.peek().is_some_and(is_word_char) {
-                    cur.bump();
-                }
-                let word = cur.text(start);
-                let all_digits = word.chars().all(|c| c.is_ascii_digit());
-                if all_digits
-                    && cur.peek() == Some('.')
-                    && cur.peek_at(1).is_some_and(|c| c.is_ascii_digit())
-                {
-                    let mut dots = 0;
-                    while cur.peek() == Some('.')
-                        && cur.peek_at(1).is_some_and(|c| c.is_ascii_digit())
-                    {
-                        dots += 1;
-                        cur.bump();
-                        while cur.peek().is_some_and(|c| c.is_ascii_digit()) {
-                            cur.bump();
-                        }
-                    }
-                    match dots {
-                        1 => push(&cur, Tok::Float),
-                        3 => push(&cur, Tok::Ipv4),
-                        _ => {
-                            return Err(err(
-                                line,
-                                col,
-                                ParseErrorKind::Invalid(format!(
-                                    "malformed number {:?}",
-                                    cur.text(start)
-                                )),
-                            ))
-                        }
-                    }
-                } else if all_digits {
-                    let v = word.parse::<u64>().map_err(|_| {
-                        err(
-                            line,
-                            col,
-                            ParseErrorKind::NumberOutOfRange {
-                                text: word.clone(),
-                                what: "an integer",
-                            },
-                        )
-                    })?;
-                    push(&cur, Tok::Int(v));
-                } else if let Some(hex) = word
-                    .strip_prefix("0x")
-                    .or_else(|| word.strip_prefix("0X"))
-                    .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()))
-                {
-                    let v = u64::from_str_radix(hex, 16).map_err(|_| {
-                        err(
-                            line,
-                            col,
-                            ParseErrorKind::NumberOutOfRange {
-                                text: word.clone(),
-                                what: "an integer",
-                            },
-                        )
-                    })?;
-                    push(&cur, Tok::Int(v));
-                } else {
-                    push(&cur, Tok::Word);
-                }
-            }
-            _ => {
-                cur.bump();
-                let tok = match c {
-                    '.' => Tok::Dot,
-                    ',' => Tok::Comma,
-                    ':' => Tok::Colon,
-                    '(' => Tok::LParen,
-                    ')' => Tok::RParen,
-                    '[' => Tok::LBracket,
-                    ']' => Tok::RBracket,
-                    '{' => Tok::LBrace,
-                    '}' => Tok::RBrace,
-                    '<' => Tok::Lt,
-                    '>' => Tok::Gt,
-                    '=' => Tok::Eq,
-                    '|' => Tok::Pipe,
-                    '!' => Tok::Bang,
-                    '~' => Tok::Tilde,
-                    '*' => Tok::Star,
-                    '+' => Tok::Plus,
-                    '-' => Tok::Minus,
-                    '/' => Tok::Slash,
-                    other => Tok::Unknown(other),
-                };
-                push(&cur, tok);
-            }
-        }
-    }
-
-    if let Some(open) = conds.last() {
-        return Err(err(
-            open.line,
-            open.col,
-            ParseErrorKind::Preprocessor("#ifdef without matching #endif".into()),
-        ));
-    }
-    Ok(())
+    lexer.run()
 }
 
-/// Accepts only blanks or a `//` comment after a directive.
-fn end_of_directive(cur: &mut Cursor<'_>, directive: &str) -> Result<(), ParseErrorKind> {
-    cur.skip_blanks();
-    if cur.starts_with("//") {
-        cur.skip_line();
+impl Lexer<'_, '_> {
+    fn err(&self, line: u32, col: u32, kind: ParseErrorKind) -> ParseError {
+        ParseError {
+            file: self.name.clone(),
+            line,
+            column: col,
+            kind,
+        }
     }
-    match cur.peek() {
-        None | Some('\n') => Ok(()),
-        Some(c) => Err(ParseErrorKind::Preprocessor(format!(
-            "unexpected {c:?} after #{directive}"
-        ))),
+
+    /// Reads the whole file: directives at the start of a line, tokens
+    /// everywhere else, skipping lines a conditional turns off.
+    fn run(&mut self) -> Result<(), ParseError> {
+        let mut at_line_start = true;
+        loop {
+            if at_line_start {
+                self.cur.skip_blanks();
+                at_line_start = false;
+                if self.cur.peek() == Some('#') {
+                    self.directive()?;
+                    continue;
+                }
+                if !self.active {
+                    self.cur.skip_line();
+                    if self.cur.bump().is_none() {
+                        break;
+                    }
+                    at_line_start = true;
+                    continue;
+                }
+            }
+            let Some(c) = self.cur.peek() else { break };
+            if c == '\n' {
+                self.cur.bump();
+                at_line_start = true;
+                continue;
+            }
+            self.token(c)?;
+        }
+        self.check_closed()
     }
 }
