@@ -2,6 +2,19 @@
 //! clock. The script plays the remote host: inbound packets are built and
 //! injected, outbound packets are matched in order, syscalls map onto the
 //! stack's socket calls.
+//!
+//! This file holds the run itself (the [`Runner`] state and the dispatch of
+//! each script line); the rest is by concern:
+//!
+//! * `setup`: the script's `--` options and its system's defaults;
+//! * `clock`: the virtual clock, timers and tolerances;
+//! * `inject`, `icmp`: inbound TCP and ICMP packets;
+//! * `sniff`, `compare`, `format`: outbound packets captured, compared
+//!   (strict or semantic) and written in differences;
+//! * `syscall`: syscall lines, by family, on the sockets of `socket`, their
+//!   arguments read by `expr`;
+//! * `command`, `sysctl`, `code`: backtick commands, the sysctl table and
+//!   `%{ }%` blocks.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
