@@ -30,6 +30,7 @@ impl std::fmt::Display for SysRet {
     }
 }
 
+/// What one attempt at a call came to: it returned, or it would block.
 pub(super) enum Attempt {
     Done(SysRet),
     Block,
@@ -45,6 +46,7 @@ fn errno(e: &'static str) -> Res<Attempt> {
     Ok(Attempt::Done(SysRet::Errno(e)))
 }
 
+/// The errno a socket call reports for a stack error.
 pub(super) fn errno_of(e: Error) -> &'static str {
     match e {
         Error::InvalidHandle => "EBADF",
@@ -62,6 +64,7 @@ pub(super) fn errno_of(e: Error) -> &'static str {
     }
 }
 
+/// The errno a socket call reports for a connection's error.
 pub(super) fn conn_errno(c: ConnError) -> &'static str {
     match c {
         ConnError::Refused => "ECONNREFUSED",
