@@ -1,0 +1,200 @@
+//! Injecting inbound TCP packets: a script's `<` line is built as the remote
+//! host would send it (options, ECN and TTL, the ack and SACK blocks mapped
+//! through synack's ISN) and handed to the stack.
+
+use synack_proto::wire::{self, Ecn, IpRepr, SackBlocks, TcpRepr, Timestamps};
+use synack_proto::SeqNum;
+
+use crate::ast::{EcnCodepoint, IpAttr, SeqSpec, TcpFlags, TcpOption, TcpOptions, TcpPacket};
+
+use super::{not_run, Res, Runner, REMOTE_PASSIVE_PORT};
+
+impl Runner<'_> {
+    fn ports_in(&self, p: &TcpPacket) -> (u16, u16) {
+        if let Some((s, d)) = p.ports {
+            return (s, d);
+        }
+        if let Some(t) = self.current_tuple {
+            return t;
+        }
+        (REMOTE_PASSIVE_PORT, self.bind_port)
+    }
+
+    /// A `<` TCP line: builds the segment and hands it to the stack.
+    pub(super) fn inbound(&mut self, line: u32, p: &TcpPacket) -> Res<()> {
+        if p.encapsulation.is_some() {
+            return not_run("TCP over UDP encapsulation");
+        }
+        if p.flags.ae || p.flags.ace.is_some() {
+            return not_run("accurate ECN (AE/ACE flags)");
+        }
+        let (ecn, dscp, ttl) = ip_fields(p)?;
+        let (seq, len) = match p.seq {
+            SeqSpec::Range { start, len, .. } => (start, len),
+            SeqSpec::Any { .. } => return not_run("inbound packet with any sequence number"),
+        };
+        let offset = self.isn_offset.unwrap_or(0);
+        let ack = p.ack.map_or(0, |a| {
+            if p.ack_absolute {
+                a
+            } else {
+                a.wrapping_add(offset)
+            }
+        });
+        let options = self.inbound_options(p, offset)?;
+        let flags = wire_flags(&p.flags);
+        let (sport, dport) = self.ports_in(p);
+        let payload = vec![0u8; len as usize];
+        let repr = TcpRepr {
+            src_port: sport,
+            dst_port: dport,
+            seq: SeqNum(seq),
+            ack: SeqNum(ack),
+            flags,
+            window: p.window.unwrap_or(0),
+            urgent: p.urgent.unwrap_or(0),
+            options,
+            payload: &payload,
+        };
+        let Some(ip) = IpRepr::new(self.remote_ip, self.local_ip) else {
+            return not_run("mixed address families");
+        };
+        let mut ip = ip.with_ecn(ecn).with_dscp(dscp);
+        if let Some(t) = ttl {
+            ip = ip.with_ttl(t);
+        }
+        if options.wire_len() > 40 {
+            return not_run("inbound options longer than 40 bytes");
+        }
+        let mut buf = std::mem::take(&mut self.scratch);
+        wire::emit_packet(&ip, &repr, &mut buf);
+        let now = self.at();
+        self.stack().handle_packet(now, &buf);
+        self.scratch = buf;
+        let _ = line;
+        self.settle()?;
+        self.track_half_open();
+        Ok(())
+    }
+
+    /// The TCP options of an injected packet, SACK blocks mapped through
+    /// synack's ISN and the echoed timestamp through its first TS value.
+    fn inbound_options(&self, p: &TcpPacket, offset: u32) -> Res<wire::TcpOptions> {
+        let mut options = wire::TcpOptions::default();
+        if let TcpOptions::List(list) = &p.options {
+            for o in list {
+                match o {
+                    TcpOption::Nop | TcpOption::Eol => {}
+                    TcpOption::Mss(m) => options.mss = Some(*m),
+                    TcpOption::WindowScale(w) => options.window_scale = Some(*w),
+                    TcpOption::SackPermitted => options.sack_permitted = true,
+                    TcpOption::Sack(blocks) => {
+                        let mut s = SackBlocks::default();
+                        for b in blocks {
+                            let _ = s.push(
+                                SeqNum(b.left.wrapping_add(offset)),
+                                SeqNum(b.right.wrapping_add(offset)),
+                            );
+                        }
+                        options.sack = s;
+                    }
+                    TcpOption::Timestamp {
+                        val,
+                        ecr,
+                        ecr_absolute,
+                    } => {
+                        let ecr = if *ecr_absolute {
+                            *ecr
+                        } else {
+                            match self.ts_base {
+                                Some((script, live)) => ecr.wrapping_sub(script).wrapping_add(live),
+                                None => *ecr,
+                            }
+                        };
+                        options.timestamps = Some(Timestamps {
+                            tsval: val.unwrap_or(0),
+                            tsecr: ecr,
+                        });
+                    }
+                    TcpOption::FastOpen { .. } => return not_run("TCP Fast Open option"),
+                    TcpOption::Md5(_) => return not_run("TCP MD5 signature option"),
+                    TcpOption::AccEcn { .. } => return not_run("accurate ECN option"),
+                }
+            }
+        } else if p.options == TcpOptions::Any {
+            return not_run("`<...>` options on an inbound packet");
+        }
+        Ok(options)
+    }
+
+    /// A SYN to a listener creates the connection packets belong to.
+    fn track_half_open(&mut self) {
+        if self.current.is_some() {
+            return;
+        }
+        let Some(stack) = self.stack.as_ref() else {
+            return;
+        };
+        if let Some((id, st)) = stack.connections().into_iter().next() {
+            let _ = id;
+            self.current_tuple = Some((st.tuple.remote.port(), st.tuple.local.port()));
+        }
+    }
+}
+
+/// The IP header fields of an injected packet: the ECN field, DSCP and TTL
+/// (`None`: the default).
+fn ip_fields(p: &TcpPacket) -> Res<(Ecn, u8, Option<u8>)> {
+    // The ECN field of the injected packet: not-ECT unless the script says;
+    // likewise DSCP 0 and the default TTL.
+    let mut ecn = Ecn::NotEct;
+    let mut dscp = 0u8;
+    let mut ttl = None;
+    for a in &p.ip {
+        match a {
+            IpAttr::Ecn(EcnCodepoint::NotEct) => ecn = Ecn::NotEct,
+            IpAttr::Ecn(EcnCodepoint::Ect0) => ecn = Ecn::Ect0,
+            IpAttr::Ecn(EcnCodepoint::Ect1) => ecn = Ecn::Ect1,
+            IpAttr::Ecn(EcnCodepoint::Ce) => ecn = Ecn::Ce,
+            IpAttr::Ecn(EcnCodepoint::Ect01) => {
+                return not_run("`[ect01]` (either ECT codepoint) on an inbound packet")
+            }
+            // RFC 2474 3 / RFC 3168 5: the whole byte, DSCP and ECN.
+            IpAttr::Tos(v) | IpAttr::TrafficClass(v) => {
+                let Ok(b) = u8::try_from(*v) else {
+                    return not_run(format!("TOS {v:#x} beyond a byte"));
+                };
+                dscp = b >> 2;
+                ecn = Ecn::from_bits(b);
+            }
+            IpAttr::Ttl(v) | IpAttr::HopLimit(v) => {
+                let Ok(t) = u8::try_from(*v) else {
+                    return not_run(format!("TTL {v} beyond a byte"));
+                };
+                ttl = Some(t);
+            }
+            other => return not_run(format!("IP header field {other:?} on an inbound packet")),
+        }
+    }
+    Ok((ecn, dscp, ttl))
+}
+
+/// The wire flags of a script's flags (AE and ACE are refused earlier).
+fn wire_flags(f: &TcpFlags) -> wire::TcpFlags {
+    let mut flags = wire::TcpFlags::NONE;
+    for (on, bit) in [
+        (f.fin, wire::TcpFlags::FIN),
+        (f.syn, wire::TcpFlags::SYN),
+        (f.rst, wire::TcpFlags::RST),
+        (f.psh, wire::TcpFlags::PSH),
+        (f.ack, wire::TcpFlags::ACK),
+        (f.urg, wire::TcpFlags::URG),
+        (f.ece, wire::TcpFlags::ECE),
+        (f.cwr, wire::TcpFlags::CWR),
+    ] {
+        if on {
+            flags |= bit;
+        }
+    }
+    flags
+}

@@ -1,0 +1,188 @@
+//! Setting a run up from the script's header: its `--` options (addresses,
+//! ports, tolerances, MTU) and the defaults of the system it was written for.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use synack_proto::{ConnConfig, Duration, Keepalive, StackConfig};
+
+use crate::ast::{EventKind, Script};
+
+use super::socket::KeepParams;
+use super::{not_run, Mode, Res, Runner};
+
+impl<'a> Runner<'a> {
+    pub(super) fn new(script: &'a Script, mode: Mode) -> Res<Runner<'a>> {
+        let ipv6 = is_ipv6(script)?;
+        check_options(script)?;
+        let (local_ip, remote_ip) = addresses(script, ipv6)?;
+        let mut stack_cfg = StackConfig {
+            trace: false,
+            ..StackConfig::default()
+        };
+        // The systems these scripts were written for offer timestamps and
+        // SACK by default (FreeBSD rfc1323=1, sack.enable=1; Linux
+        // tcp_timestamps=1, tcp_sack=1); scripts turn them off explicitly.
+        stack_cfg.conn.timestamps = true;
+        stack_cfg.conn.sack = true;
+        if let Some(mtu) = num_option(script, "mtu")? {
+            stack_cfg.mtu = u16::try_from(mtu).or_else(|_| not_run(format!("--mtu={mtu}")))?;
+        }
+        let tol_pct = match script.option("tolerance_percent").flatten() {
+            None => 0.0,
+            Some(v) => v
+                .parse::<f64>()
+                .or_else(|_| not_run(format!("--tolerance_percent={v}")))?,
+        };
+        let freebsd = is_freebsd(script);
+        system_habits(&mut stack_cfg.conn, freebsd, ipv6);
+        let def = Keepalive::default();
+        Ok(Runner {
+            script,
+            mode,
+            stack_cfg,
+            stack: None,
+            keep_defaults: KeepParams {
+                idle: def.idle,
+                interval: def.interval,
+                count: if freebsd { 8 } else { def.count },
+            },
+            now: 0,
+            last_event: 0,
+            local_ip,
+            remote_ip,
+            bind_port: port_option(script, "bind_port")?,
+            connect_port: port_option(script, "connect_port")?,
+            sockets: BTreeMap::new(),
+            out: VecDeque::new(),
+            isn_offset: None,
+            ts_base: None,
+            pending: None,
+            tol_us: num_option(script, "tolerance_usecs")?.unwrap_or(4000),
+            tol_pct,
+            freebsd,
+            strict_segments: script.option("strict_segments").is_some(),
+            current: None,
+            current_tuple: None,
+            subject_fd: None,
+            scratch: Vec::new(),
+        })
+    }
+}
+
+/// Whether the script runs over IPv6 (`--ip_version`).
+fn is_ipv6(script: &Script) -> Res<bool> {
+    let ipv = script.ip_version().unwrap_or("ipv4");
+    match ipv {
+        "ipv4" | "ipv4-mapped-ipv6" => Ok(false),
+        "ipv6" => Ok(true),
+        other => not_run(format!("--ip_version={other}")),
+    }
+}
+
+/// Refuses script options the runner does not know.
+fn check_options(script: &Script) -> Res<()> {
+    for o in &script.options {
+        match o.name.as_str() {
+            "ip_version" | "tolerance_usecs" | "tolerance_percent" | "mtu" | "bind_port"
+            | "connect_port" | "local_ip" | "remote_ip" | "strict_segments"
+            | "tcp_ts_tick_usecs" | "gateway_ip" | "netmask_ip" | "non_fatal" => {}
+            "udp_encapsulation" => return not_run("TCP over UDP encapsulation"),
+            other => return not_run(format!("script option --{other}")),
+        }
+    }
+    Ok(())
+}
+
+/// The local and remote addresses: `--local_ip`/`--remote_ip`, or the
+/// runner's defaults for the IP version.
+fn addresses(script: &Script, ipv6: bool) -> Res<(IpAddr, IpAddr)> {
+    let parse_ip = |name: &str, default: IpAddr| -> Res<IpAddr> {
+        match script.option(name).flatten() {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .or_else(|_| not_run(format!("--{name}={v} (not an address)"))),
+        }
+    };
+    let (local_default, remote_default) = if ipv6 {
+        (
+            IpAddr::V6(Ipv6Addr::new(0xfd3d, 0xfa7b, 0xd17d, 0, 0, 0, 0, 1)),
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+        )
+    } else {
+        (
+            IpAddr::V4(Ipv4Addr::new(192, 168, 0, 1)),
+            IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+        )
+    };
+    let local_ip = parse_ip("local_ip", local_default)?;
+    let remote_ip = parse_ip("remote_ip", remote_default)?;
+    Ok((local_ip, remote_ip))
+}
+
+/// A numeric script option, if given.
+fn num_option(script: &Script, name: &str) -> Res<Option<u64>> {
+    match script.option(name).flatten() {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<u64>()
+            .map(Some)
+            .or_else(|_| not_run(format!("--{name}={v}"))),
+    }
+}
+
+/// A port script option; 8080 if not given (or beyond 16 bits).
+fn port_option(script: &Script, name: &str) -> Res<u16> {
+    Ok(num_option(script, name)?
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or(8080))
+}
+
+/// Whether the script was written for FreeBSD: by its path, or by its
+/// FreeBSD-only commands.
+fn is_freebsd(script: &Script) -> bool {
+    script.name.contains("freebsd")
+        || script.name.contains("/bsd/")
+        || script.events.iter().any(|e| {
+            matches!(&e.kind, EventKind::Command(c) if c.contains("net.inet.") || c.contains("sockstat"))
+        })
+}
+
+/// The habits of the system the script was written for that synack has as
+/// connection settings.
+fn system_habits(conn: &mut ConnConfig, freebsd: bool, ipv6: bool) {
+    // FreeBSD acknowledges every second data segment, whatever its size.
+    conn.delayed_ack_by_segments = freebsd;
+    // FreeBSD has no quick-ACK mode: data is delayed-ACKed from the first segment.
+    if freebsd {
+        conn.quick_ack_segments = 0;
+        conn.delayed_fin_ack = false;
+        // FreeBSD's delayed-ACK timeout, `net.inet.tcp.delacktime`: 100 ms.
+        conn.delayed_ack = Some(Duration::from_millis(100));
+        // FreeBSD's retransmission timing and connection-setup limits, as its
+        // defaults have them until a script's sysctls change them: RTO at least
+        // net.inet.tcp.rexmit_min (30 ms) and at most TCPTV_REXMTMAX (64 s), with
+        // net.inet.tcp.rexmit_slop (200 ms) on every RTO after the first;
+        // TCP_MAXRXTSHIFT (12) SYN retransmissions; and the connection-establishment
+        // timer TCP_KEEPINIT (net.inet.tcp.keepinit, 75 s).
+        conn.min_rto = Duration::from_millis(30);
+        conn.max_rto = Duration::from_secs(64);
+        conn.rto_slop = Duration::from_millis(200);
+        conn.syn_retries = 12;
+        conn.establish_timeout = Some(Duration::from_secs(75));
+    }
+    // FreeBSD rounds the receive buffer to whole segments and accepts what the
+    // buffer holds even beyond the 16-bit window field (the scripts'
+    // `getsockopt(SO_RCVBUF) = [65700]`).
+    conn.round_recv_buffer_to_mss = freebsd;
+    conn.accept_up_to_buffer_space = freebsd;
+    // FreeBSD's `tcp_output` re-sends an unacknowledged FIN on every ACK.
+    conn.fin_on_every_ack = freebsd;
+    // FreeBSD's SYN advertises its route's MTU: an ICMPv6 Packet Too Big lowers
+    // it, an IPv4 fragmentation-needed (kept in the host cache) does not.
+    conn.syn_mss_follows_path_mtu = !freebsd || ipv6;
+    // FreeBSD has no tail loss probe (RFC 8985); Linux probes by default
+    // (`tcp_early_retrans=3`).
+    conn.tail_loss_probe = !freebsd;
+}

@@ -1,0 +1,89 @@
+//! The runner's socket table: what each of the script's file descriptors
+//! stands for (a fresh socket, a listener or a connection) and the options
+//! set on it.
+
+use std::net::SocketAddr;
+
+use synack_proto::{BindId, ConnConfig, ConnId, Duration, Keepalive, ListenerId};
+
+use super::syscall::conn_errno;
+use super::Runner;
+
+/// Keepalive parameters kept per socket whether keepalive is on or off.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct KeepParams {
+    pub(super) idle: Duration,
+    pub(super) interval: Duration,
+    pub(super) count: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) enum SockKind {
+    Fresh,
+    Listener(ListenerId),
+    Conn(ConnId),
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Socket {
+    pub(super) kind: SockKind,
+    pub(super) nonblocking: bool,
+    pub(super) cfg: ConnConfig,
+    pub(super) keep: KeepParams,
+    pub(super) keep_on: bool,
+    pub(super) linger_zero: bool,
+    pub(super) bound: Option<SocketAddr>,
+    /// The stack's binding of `bound` while the socket neither listens nor connects.
+    pub(super) bind_id: Option<BindId>,
+    pub(super) err_reported: bool,
+}
+
+impl Runner<'_> {
+    fn sock(&self, fd: i64) -> Option<&Socket> {
+        self.sockets.get(&fd)
+    }
+
+    pub(super) fn conn_of(&self, fd: i64) -> Option<ConnId> {
+        match self.sock(fd)?.kind {
+            SockKind::Conn(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    pub(super) fn new_socket(&self) -> Socket {
+        let cfg = self.stack_cfg.conn;
+        Socket {
+            kind: SockKind::Fresh,
+            nonblocking: false,
+            cfg,
+            keep: self.keep_defaults,
+            keep_on: false,
+            linger_zero: false,
+            bound: None,
+            bind_id: None,
+            err_reported: false,
+        }
+    }
+
+    pub(super) fn sock_cfg(s: &Socket) -> ConnConfig {
+        let mut cfg = s.cfg;
+        cfg.keepalive = s.keep_on.then_some(Keepalive {
+            idle: s.keep.idle,
+            interval: s.keep.interval,
+            count: s.keep.count,
+        });
+        cfg
+    }
+
+    /// The connection error an application would see now, once.
+    pub(super) fn take_error(&mut self, fd: i64) -> Option<&'static str> {
+        let id = self.conn_of(fd)?;
+        let err = self.stack.as_ref()?.conn_error(id).ok().flatten()?;
+        let s = self.sockets.get_mut(&fd)?;
+        if s.err_reported {
+            return None;
+        }
+        s.err_reported = true;
+        Some(conn_errno(err))
+    }
+}

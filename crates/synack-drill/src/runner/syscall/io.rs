@@ -1,0 +1,109 @@
+//! Data syscalls: `read`/`recv`/`recvfrom` and `write`/`send`/`sendto`.
+
+use synack_proto::Error;
+
+use crate::ast::{Expr, SyscallEvent};
+use crate::runner::expr::{fmt_expr, has_symbol, int_of};
+use crate::runner::socket::SockKind;
+use crate::runner::{not_run, Res, Runner};
+
+use super::{conn_errno, done, errno, errno_of, Attempt};
+
+impl Runner<'_> {
+    /// `read`/`recv`/`recvfrom` (with `MSG_PEEK`): up to the requested count of
+    /// what the connection has received, or block.
+    pub(super) fn read(&mut self, call: &SyscallEvent) -> Res<Attempt> {
+        let args = &call.args;
+        let fd = self.fd_arg(call)?;
+        let n = args.get(2).and_then(int_of).unwrap_or(0).max(0) as usize;
+        let peek = call.name != "read" && args.get(3).is_some_and(|f| has_symbol(f, "MSG_PEEK"));
+        if call.name != "read" {
+            if let Some(f) = args.get(3) {
+                if !matches!(f, Expr::Int(0)) && !matches!(f, Expr::Symbol(s) if s == "MSG_PEEK") {
+                    return not_run(format!("recv flags {}", fmt_expr(f)));
+                }
+            }
+        }
+        let Some(s) = self.sockets.get(&fd).cloned() else {
+            return errno("EBADF");
+        };
+        let SockKind::Conn(id) = s.kind else {
+            return errno("ENOTCONN");
+        };
+        let now = self.at();
+        let stack = self.stack();
+        // The script's count is input: allocate no more than can be read
+        // now (at least one byte, so an empty buffer still blocks).
+        let ready = stack.recv_ready(id).unwrap_or(0).max(1);
+        let mut buf = vec![0u8; n.min(ready)];
+        let r = if peek {
+            stack.peek(now, id, &mut buf)
+        } else {
+            stack.recv(now, id, &mut buf)
+        };
+        match r {
+            Ok(k) => done(k as i64),
+            Err(Error::WouldBlock) if !s.nonblocking => Ok(Attempt::Block),
+            Err(Error::Connection(c)) => {
+                let sm = self.sockets.get_mut(&fd);
+                match sm {
+                    Some(sm) if !sm.err_reported => {
+                        sm.err_reported = true;
+                        errno(conn_errno(c))
+                    }
+                    _ => done(0),
+                }
+            }
+            Err(e) => errno(errno_of(e)),
+        }
+    }
+
+    /// `write`/`send`/`sendto`: queue the requested count, blocking sockets
+    /// until all of it is in the send buffer.
+    pub(super) fn write(&mut self, call: &SyscallEvent, progress: &mut usize) -> Res<Attempt> {
+        let args = &call.args;
+        let fd = self.fd_arg(call)?;
+        let n = args.get(2).and_then(int_of).unwrap_or(0).max(0) as usize;
+        if call.name != "write" {
+            if let Some(f) = args.get(3) {
+                if !matches!(f, Expr::Int(0)) {
+                    return not_run(format!("send flags {}", fmt_expr(f)));
+                }
+            }
+        }
+        let Some(s) = self.sockets.get(&fd).cloned() else {
+            return errno("EBADF");
+        };
+        let SockKind::Conn(id) = s.kind else {
+            return errno("ENOTCONN");
+        };
+        if let Some(e) = self.take_error(fd) {
+            return errno(e);
+        }
+        let now = self.at();
+        // The script's count is input: allocate no more than the send
+        // buffer takes now (at least one byte, so a full buffer blocks).
+        let room = self.stack().send_room(id).unwrap_or(0).max(1);
+        let want = n.saturating_sub(*progress).min(room);
+        let buf = vec![0u8; want];
+        match self.stack().send(now, id, &buf) {
+            Ok(k) => {
+                *progress += k;
+                if *progress >= n || s.nonblocking {
+                    done(*progress as i64)
+                } else {
+                    Ok(Attempt::Block)
+                }
+            }
+            Err(Error::WouldBlock) if s.nonblocking => {
+                if *progress > 0 {
+                    done(*progress as i64)
+                } else {
+                    errno("EAGAIN")
+                }
+            }
+            Err(Error::WouldBlock) => Ok(Attempt::Block),
+            Err(e) => errno(errno_of(e)),
+        }
+    }
+}

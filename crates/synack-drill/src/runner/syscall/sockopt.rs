@@ -1,0 +1,270 @@
+//! `setsockopt` and `getsockopt`: socket, TCP and IP options mapped onto a
+//! socket's synack settings (and onto its live connection, if any).
+
+use synack_proto::{ConnId, Duration, Instant, State};
+
+use crate::ast::{Expr, SyscallEvent};
+use crate::runner::expr::{fmt_expr, int_of, struct_field, symbol_of, tos_of};
+use crate::runner::socket::{SockKind, Socket};
+use crate::runner::{fail, not_run, Mode, Res, Runner};
+
+use super::{done, errno, Attempt, SysRet};
+
+impl Runner<'_> {
+    /// `setsockopt`: the option's value into the socket's settings, and onto
+    /// its connection if it has one.
+    pub(super) fn setsockopt(&mut self, call: &SyscallEvent) -> Res<Attempt> {
+        let fd = self.fd_arg(call)?;
+        let level = symbol_arg(call, 1);
+        let name = symbol_arg(call, 2);
+        let val = call.args.get(3);
+        let int = val.and_then(int_of);
+        let now = self.at();
+        let Some(s) = self.sockets.get(&fd).cloned() else {
+            return errno("EBADF");
+        };
+        let conn = match s.kind {
+            SockKind::Conn(id) => Some(id),
+            _ => None,
+        };
+        let live = !matches!(s.kind, SockKind::Fresh);
+        let mut ns = s.clone();
+        let need =
+            |v: Option<i64>| v.map_or_else(|| not_run(format!("setsockopt {name} value")), Ok);
+        match name.as_str() {
+            "SO_REUSEADDR" | "SO_REUSEPORT" => {}
+            "SO_RCVBUF" | "SO_SNDBUF" => {
+                if live {
+                    return not_run(format!("{name} on a connected or listening socket"));
+                }
+                let v = need(int)?.max(0) as usize;
+                if name == "SO_RCVBUF" {
+                    ns.cfg.recv_buffer = v;
+                } else {
+                    ns.cfg.send_buffer = v;
+                }
+            }
+            "SO_LINGER" => ns.linger_zero = linger_zero(val)?,
+            "SO_KEEPALIVE" => ns.keep_on = need(int)? != 0,
+            "TCP_NODELAY" => {
+                ns.cfg.nagle = need(int)? == 0;
+                if let Some(id) = conn {
+                    let _ = self.stack().set_nodelay(id, !ns.cfg.nagle);
+                }
+            }
+            "TCP_MAXSEG" => {
+                if live {
+                    return not_run("TCP_MAXSEG on a connected or listening socket");
+                }
+                let v = need(int)?;
+                ns.cfg.mss =
+                    Some(u16::try_from(v).or_else(|_| not_run(format!("TCP_MAXSEG {v}")))?);
+            }
+            "TCP_KEEPIDLE" => ns.keep.idle = Duration::from_secs(need(int)?.max(0) as u64),
+            "TCP_KEEPINTVL" => ns.keep.interval = Duration::from_secs(need(int)?.max(0) as u64),
+            "TCP_KEEPCNT" => ns.keep.count = need(int)?.max(0) as u32,
+            "TCP_KEEPINIT" => {
+                // FreeBSD: seconds; 0 falls back to net.inet.tcp.keepinit. On a
+                // connection still in its handshake the timer restarts now.
+                let Ok(secs) = u64::try_from(need(int)?) else {
+                    return errno("EINVAL");
+                };
+                let t = match secs {
+                    0 => self.stack_cfg.conn.establish_timeout,
+                    s => Some(Duration::from_secs(s)),
+                };
+                ns.cfg.establish_timeout = t;
+                if let Some(id) = conn {
+                    let _ = self.stack().set_establish_timeout(now, id, t);
+                }
+            }
+            "TCP_USER_TIMEOUT" => {
+                let ms = need(int)?.max(0) as u64;
+                let t = (ms > 0).then(|| Duration::from_millis(ms));
+                ns.cfg.user_timeout = t;
+                if let Some(id) = conn {
+                    let _ = self.stack().set_user_timeout(id, t);
+                }
+            }
+            "TCP_NOOPT" => {
+                if live {
+                    return not_run("TCP_NOOPT on a connected or listening socket");
+                }
+                let off = need(int)? != 0;
+                ns.cfg.window_scaling = !off && self.stack_cfg.conn.window_scaling;
+                ns.cfg.timestamps = !off && self.stack_cfg.conn.timestamps;
+                ns.cfg.sack = !off && self.stack_cfg.conn.sack;
+                ns.cfg.mss_option = !off;
+            }
+            "IP_TTL" | "IPV6_UNICAST_HOPS" => {
+                // RFC 791 3.1 TTL / RFC 8200 3 hop limit; -1 is the default (RFC 3493 5.1).
+                let Some(ttl) = ttl_value(need(int)?) else {
+                    return errno("EINVAL");
+                };
+                ns.cfg.ttl = ttl;
+            }
+            "IP_TOS" | "IPV6_TCLASS" => {
+                let v = need(val.and_then(tos_of))?;
+                // RFC 2474 3: the DSCP is the upper six bits; the ECN bits stay
+                // TCP's (RFC 3168 5; Linux masks them off too). -1 is the default.
+                ns.cfg.dscp = match v {
+                    -1 => 0,
+                    _ => match u8::try_from(v) {
+                        Ok(t) => t >> 2,
+                        Err(_) => return errno("EINVAL"),
+                    },
+                };
+            }
+            other => return not_run(format!("setsockopt {level} {other}")),
+        }
+        self.apply_ip_options(&name, &mut ns)?;
+        self.apply_keepalive(&name, conn, &ns, now);
+        self.sockets.insert(fd, ns);
+        done(0)
+    }
+
+    /// After an IP option changed: the connection's packets, or a bound
+    /// socket's RSTs, carry the new TTL and DSCP.
+    fn apply_ip_options(&mut self, name: &str, ns: &mut Socket) -> Res<()> {
+        if !matches!(
+            name,
+            "IP_TTL" | "IPV6_UNICAST_HOPS" | "IP_TOS" | "IPV6_TCLASS"
+        ) {
+            return Ok(());
+        }
+        match ns.kind {
+            SockKind::Conn(id) => {
+                let _ = self.stack().set_ip_options(id, ns.cfg.ttl, ns.cfg.dscp);
+            }
+            SockKind::Listener(_) => {
+                return not_run(format!("{name} on a listening socket"));
+            }
+            SockKind::Fresh => {
+                // A bound socket's RSTs carry the new values: bind again.
+                if let (Some(b), Some(addr)) = (ns.bind_id, ns.bound) {
+                    let cfg = Self::sock_cfg(ns);
+                    let stack = self.stack();
+                    let _ = stack.unbind(b);
+                    ns.bind_id = stack.bind(addr, cfg).ok();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After a keepalive option changed: the connection's keepalive timer
+    /// follows.
+    fn apply_keepalive(&mut self, name: &str, conn: Option<ConnId>, ns: &Socket, now: Instant) {
+        if !matches!(
+            name,
+            "SO_KEEPALIVE" | "TCP_KEEPIDLE" | "TCP_KEEPINTVL" | "TCP_KEEPCNT"
+        ) {
+            return;
+        }
+        if let (Some(id), true) = (conn, ns.keep_on) {
+            let k = Self::sock_cfg(ns).keepalive;
+            let _ = self.stack().set_keepalive(now, id, k);
+        } else if let (Some(id), false) = (conn, ns.keep_on) {
+            let _ = self.stack().set_keepalive(now, id, None);
+        }
+    }
+
+    /// `getsockopt`: the value synack has, checked against the script's.
+    pub(super) fn getsockopt(&mut self, line: u32, call: &SyscallEvent) -> Res<Attempt> {
+        let fd = self.fd_arg(call)?;
+        let name = symbol_arg(call, 2);
+        let want = call.args.get(3);
+        let Some(s) = self.sockets.get(&fd).cloned() else {
+            return errno("EBADF");
+        };
+        let conn = match s.kind {
+            SockKind::Conn(id) => Some(id),
+            _ => None,
+        };
+        let semantic = self.mode == Mode::Semantic;
+        // The value synack has, as a number or an errno name.
+        let (value, wildcard): (Result<i64, &'static str>, bool) = match name.as_str() {
+            "SO_RCVBUF" => (Ok(s.cfg.recv_buffer as i64), semantic),
+            "SO_SNDBUF" => (Ok(s.cfg.send_buffer as i64), semantic),
+            "SO_ERROR" => match self.take_error(fd) {
+                Some(e) => (Err(e), false),
+                None => (Ok(0), false),
+            },
+            "SO_KEEPALIVE" => (Ok(i64::from(s.keep_on)), false),
+            "TCP_NODELAY" => (Ok(i64::from(!s.cfg.nagle)), false),
+            "IP_TTL" | "IPV6_UNICAST_HOPS" => (
+                Ok(i64::from(s.cfg.ttl.unwrap_or(synack_proto::DEFAULT_TTL))),
+                false,
+            ),
+            "IP_TOS" | "IPV6_TCLASS" => (Ok(i64::from(s.cfg.dscp) << 2), false),
+            "TCP_KEEPIDLE" => (Ok(s.keep.idle.as_secs() as i64), false),
+            "TCP_KEEPINTVL" => (Ok(s.keep.interval.as_secs() as i64), false),
+            "TCP_KEEPCNT" => (Ok(i64::from(s.keep.count)), false),
+            "TCP_KEEPINIT" => {
+                let t = s.cfg.establish_timeout.unwrap_or_default();
+                (Ok(i64::try_from(t.as_secs()).unwrap_or(i64::MAX)), false)
+            }
+            "TCP_MAXSEG" => {
+                let mss = match conn.and_then(|id| self.stack.as_ref()?.status(id).ok()) {
+                    Some(st) if st.state != State::SynSent => i64::from(st.snd_mss),
+                    _ => i64::from(s.cfg.mss.unwrap_or(536)),
+                };
+                (Ok(mss), false)
+            }
+            other => return not_run(format!("getsockopt {other}")),
+        };
+        let Some(want) = want else {
+            return Ok(Attempt::Done(SysRet::Value(0)));
+        };
+        let shown = match value {
+            Ok(v) => v.to_string(),
+            Err(e) => e.to_string(),
+        };
+        let ok = wildcard
+            || *want == Expr::Ellipsis
+            || match (value, want) {
+                (Ok(v), w) => int_of(w) == Some(v),
+                (Err(e), w) => symbol_of(w) == Some(e),
+            };
+        if !ok {
+            return fail(
+                line,
+                format!("getsockopt {name} = {}", fmt_expr(want)),
+                format!("getsockopt {name} = [{shown}]"),
+            );
+        }
+        Ok(Attempt::Done(SysRet::Value(0)))
+    }
+}
+
+/// An `SO_LINGER` value: whether close aborts (linger on with a zero time);
+/// other linger times are not modelled.
+fn linger_zero(val: Option<&Expr>) -> Res<bool> {
+    let Some(v) = val else {
+        return not_run("SO_LINGER value");
+    };
+    let on = struct_field(v, &["l_onoff", "onoff"]).unwrap_or(0);
+    let secs = struct_field(v, &["l_linger", "linger"]).unwrap_or(0);
+    if on != 0 && secs != 0 {
+        return not_run("SO_LINGER with a non-zero timeout");
+    }
+    Ok(on != 0)
+}
+
+/// The symbol in argument `i` (a level or option name), or "".
+fn symbol_arg(call: &SyscallEvent, i: usize) -> String {
+    call.args
+        .get(i)
+        .and_then(symbol_of)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// An `IP_TTL`/`IPV6_UNICAST_HOPS` value: `Some(None)` for -1 (the default,
+/// RFC 3493 5.1), `None` beyond a byte.
+fn ttl_value(v: i64) -> Option<Option<u8>> {
+    match v {
+        -1 => Some(None),
+        _ => u8::try_from(v).ok().map(Some),
+    }
+}

@@ -1,0 +1,292 @@
+//! Sysctls: the FreeBSD and Linux settings scripts change, mapped onto
+//! synack's stack and connection settings. [`SYSCTLS`] lists every name the
+//! runner knows with how its value is applied; any other sysctl is not run.
+
+use synack_proto::{ConnConfig, Duration, EcnMode, StackConfig, SynCookies};
+
+use super::socket::KeepParams;
+use super::{not_run, Res, Runner};
+
+impl Runner<'_> {
+    /// Changes the connection defaults, in the stack too once it runs.
+    pub(super) fn set_conn(&mut self, f: impl FnOnce(&mut ConnConfig)) {
+        f(&mut self.stack_cfg.conn);
+        let c = self.stack_cfg.conn;
+        if let Some(s) = self.stack.as_mut() {
+            s.set_conn_config(c);
+        }
+    }
+
+    /// Changes a stack setting; only before the stack starts.
+    pub(super) fn set_stack(&mut self, what: &str, f: impl FnOnce(&mut StackConfig)) -> Res<()> {
+        if self.stack.is_some() {
+            return not_run(format!("{what} changed after the stack started"));
+        }
+        f(&mut self.stack_cfg);
+        Ok(())
+    }
+
+    /// `key=value`: applies the sysctl as [`SYSCTLS`] says, or does not run
+    /// the script for one synack has no equivalent of.
+    pub(super) fn sysctl(&mut self, key: &str, value: &str) -> Res<()> {
+        let setting = Setting {
+            key,
+            name: key.trim_start_matches("net.ipv4."),
+            value,
+        };
+        let Some((_, apply)) = SYSCTLS
+            .iter()
+            .find(|(names, _)| names.contains(&setting.name))
+        else {
+            return setting.unsupported();
+        };
+        match apply {
+            Apply::Conn(f) => {
+                let v = setting.num()?;
+                self.set_conn(|c| f(c, v));
+            }
+            Apply::KeepDefault(f) => {
+                let v = setting.num()?;
+                f(&mut self.keep_defaults, v);
+            }
+            Apply::Ignored => {}
+            Apply::Other(f) => f(self, &setting)?,
+        }
+        Ok(())
+    }
+}
+
+/// One sysctl assignment as the script writes it.
+struct Setting<'s> {
+    /// The name as written (for messages).
+    key: &'s str,
+    /// The name without Linux's `net.ipv4.` prefix, as [`SYSCTLS`] lists it.
+    name: &'s str,
+    value: &'s str,
+}
+
+impl Setting<'_> {
+    /// The value as a number.
+    fn num(&self) -> Res<i64> {
+        self.value
+            .trim()
+            .parse::<i64>()
+            .or_else(|_| not_run(format!("sysctl {}={}", self.key, self.value)))
+    }
+
+    /// Not run: a value (or a sysctl) synack has no equivalent of.
+    fn unsupported<T>(&self) -> Res<T> {
+        not_run(format!("sysctl {}={}", self.key, self.value))
+    }
+}
+
+/// How a sysctl's value is applied.
+enum Apply {
+    /// A connection default, from the value as a number: it applies to
+    /// sockets and connections opened from then on.
+    Conn(fn(&mut ConnConfig, i64)),
+    /// A keepalive default for sockets created later, from the value as a
+    /// number.
+    KeepDefault(fn(&mut KeepParams, i64)),
+    /// Accepted whatever the value (which is not read).
+    Ignored,
+    /// A rule of its own.
+    Other(fn(&mut Runner<'_>, &Setting<'_>) -> Res<()>),
+}
+
+/// Every sysctl the runner knows, by name (Linux's without `net.ipv4.`), and
+/// how its value is applied.
+const SYSCTLS: &[(&[&str], Apply)] = &[
+    // FreeBSD.
+    (
+        &["net.inet.tcp.rfc1323"],
+        Apply::Conn(|c, v| {
+            let on = v != 0;
+            c.window_scaling = on;
+            c.timestamps = on;
+        }),
+    ),
+    (
+        &["net.inet.tcp.sack.enable", "tcp_sack"],
+        Apply::Conn(|c, v| c.sack = v != 0),
+    ),
+    (&["net.inet.tcp.blackhole"], Apply::Other(blackhole)),
+    (
+        &["net.inet.tcp.insecure_rst"],
+        Apply::Conn(|c, v| c.rst_challenge = v == 0),
+    ),
+    (
+        &["net.inet.tcp.insecure_syn"],
+        Apply::Conn(|c, v| c.syn_challenge = v == 0),
+    ),
+    (&["net.inet.tcp.ecn.enable", "tcp_ecn"], Apply::Other(ecn)),
+    (
+        &["net.inet.tcp.ecn.maxretries"],
+        Apply::Conn(|c, v| c.ecn_syn_retries = u32::try_from(v.max(0)).unwrap_or(u32::MAX)),
+    ),
+    (
+        &["net.inet.tcp.recvspace"],
+        Apply::Conn(|c, v| c.recv_buffer = v.max(0) as usize),
+    ),
+    (
+        &["net.inet.tcp.sendspace"],
+        Apply::Conn(|c, v| c.send_buffer = v.max(0) as usize),
+    ),
+    (
+        &["net.inet.tcp.rexmit_initial"],
+        Apply::Conn(|c, v| c.initial_rto = Duration::from_millis(v.max(1) as u64)),
+    ),
+    (
+        &["net.inet.tcp.rexmit_min"],
+        Apply::Conn(|c, v| c.min_rto = Duration::from_millis(v.max(1) as u64)),
+    ),
+    (
+        &["net.inet.tcp.rexmit_slop"],
+        Apply::Conn(|c, v| c.rto_slop = Duration::from_millis(v.max(0) as u64)),
+    ),
+    (
+        &["net.inet.tcp.delacktime"],
+        Apply::Conn(|c, v| {
+            let v = v.max(0) as u64;
+            c.delayed_ack = (v > 0).then(|| Duration::from_millis(v));
+        }),
+    ),
+    (
+        &["net.inet.tcp.keepidle"],
+        Apply::KeepDefault(|k, v| k.idle = Duration::from_millis(v.max(0) as u64)),
+    ),
+    (
+        &["net.inet.tcp.keepintvl"],
+        Apply::KeepDefault(|k, v| k.interval = Duration::from_millis(v.max(0) as u64)),
+    ),
+    (
+        &["net.inet.tcp.keepcnt"],
+        Apply::KeepDefault(|k, v| k.count = v.max(0) as u32),
+    ),
+    (
+        &["net.inet.tcp.keepinit"],
+        // Milliseconds; 0 stops the timer.
+        Apply::Conn(|c, v| {
+            let v = v.max(0) as u64;
+            c.establish_timeout = (v > 0).then(|| Duration::from_millis(v));
+        }),
+    ),
+    (
+        &["net.inet.tcp.syncookies", "tcp_syncookies"],
+        Apply::Other(syncookies),
+    ),
+    (
+        &["net.inet.tcp.syncookies_only"],
+        Apply::Other(syncookies_only),
+    ),
+    // Settings of mechanisms synack does not have, at values that
+    // leave the tested behaviour alone.
+    (
+        &["net.inet.tcp.icmp_may_rst"],
+        Apply::Conn(|c, v| c.icmp_may_rst = v != 0),
+    ),
+    (
+        &[
+            "kern.ipc.maxsockbuf",
+            "net.inet.tcp.hostcache.purgenow",
+            "net.inet.tcp.tolerate_missing_ts",
+            "tcp_min_tso_segs",
+            "tcp_fack",
+            "tcp_frto",
+            "tcp_reordering",
+            "tcp_congestion_control",
+            "tcp_slow_start_after_idle",
+            "tcp_recovery",
+        ],
+        Apply::Ignored,
+    ),
+    // Linux: 3 and 4 enable the tail loss probe (RFC 8985 7), every
+    // other value leaves it off (`tcp_schedule_loss_probe`).
+    (
+        &["tcp_early_retrans"],
+        Apply::Conn(|c, v| c.tail_loss_probe = matches!(v, 3 | 4)),
+    ),
+    (
+        &["net.inet.tcp.rexmit_drop_options"],
+        Apply::Conn(|c, v| c.syn_rexmit_drop_options = v != 0),
+    ),
+    (&["tcp_dsack"], Apply::Conn(|c, v| c.dsack = v != 0)),
+    (
+        &["tcp_timestamps"],
+        Apply::Conn(|c, v| c.timestamps = v != 0),
+    ),
+    (
+        &["tcp_window_scaling"],
+        Apply::Conn(|c, v| c.window_scaling = v != 0),
+    ),
+    (
+        &["tcp_syn_retries"],
+        Apply::Conn(|c, v| c.syn_retries = v.max(0) as u32),
+    ),
+    (
+        &["tcp_synack_retries"],
+        Apply::Conn(|c, v| c.synack_retries = v.max(0) as u32),
+    ),
+    (
+        &["tcp_fin_timeout"],
+        Apply::Conn(|c, v| c.fin_wait_2_timeout = Duration::from_secs(v.max(0) as u64)),
+    ),
+    (&["tcp_rmem", "tcp_wmem"], Apply::Other(buffer_sizes)),
+];
+
+/// `net.inet.tcp.blackhole`: only 0 (synack answers segments to closed ports).
+fn blackhole(_: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
+    if s.num()? != 0 {
+        return s.unsupported();
+    }
+    Ok(())
+}
+
+/// FreeBSD's net.inet.tcp.ecn.enable and Linux's tcp_ecn: 0 off, 1 ask
+/// and accept, 2 accept only; 3 and 4 are accurate ECN.
+fn ecn(r: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
+    let mode = match s.num()? {
+        0 => EcnMode::Off,
+        1 => EcnMode::Request,
+        2 => EcnMode::Accept,
+        _ => return not_run(format!("accurate ECN (sysctl {}={})", s.name, s.value)),
+    };
+    r.set_conn(|c| c.ecn = mode);
+    Ok(())
+}
+
+/// SYN cookies: off, when the listen queue is full, or (Linux's 2) always.
+fn syncookies(r: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
+    let mode = match s.num()? {
+        0 => SynCookies::Off,
+        2 if s.name == "tcp_syncookies" => SynCookies::Always,
+        _ => SynCookies::WhenFull,
+    };
+    r.set_stack("syncookies", |c| c.syn_cookies = mode)
+}
+
+/// FreeBSD's `syncookies_only`: SYN cookies always when set.
+fn syncookies_only(r: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
+    if s.num()? != 0 {
+        r.set_stack("syncookies_only", |c| c.syn_cookies = SynCookies::Always)?;
+    }
+    Ok(())
+}
+
+/// Linux's `tcp_rmem`/`tcp_wmem` "min default max": the default buffer size.
+fn buffer_sizes(r: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
+    let parts: Vec<usize> = s
+        .value
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let Some(&def) = parts.get(1) else {
+        return s.unsupported();
+    };
+    if s.name == "tcp_rmem" {
+        r.set_conn(|c| c.recv_buffer = def);
+    } else {
+        r.set_conn(|c| c.send_buffer = def);
+    }
+    Ok(())
+}
