@@ -194,86 +194,87 @@ fn earliest(a: Option<Instant>, b: Instant) -> Option<Instant> {
     Some(a.map_or(b, |a| a.min(b)))
 }
 
-impl App<Stack> for Peer {
-    fn on_wake(&mut self, now: Instant, st: &mut Stack) -> Option<Instant> {
-        if self.done {
-            return None;
-        }
-        let mut next = None;
-        if now < self.start {
-            return Some(self.start);
-        }
-        if self.conn.is_none() {
-            match &self.role {
-                Role::Connect { local, remote, cfg } => {
-                    if !self.started {
-                        self.started = true;
-                        match st.connect_with(now, *local, *remote, **cfg) {
-                            Ok(c) => self.conn = Some(c),
-                            Err(e) => {
-                                self.record.borrow_mut().error = Some(e);
-                                self.done = true;
-                                return None;
-                            }
+impl Peer {
+    /// Connect (once) or take a connection the listener completed. A
+    /// failed connect is recorded and ends the peer.
+    fn open(&mut self, now: Instant, st: &mut Stack) {
+        match &self.role {
+            Role::Connect { local, remote, cfg } => {
+                if !self.started {
+                    self.started = true;
+                    match st.connect_with(now, *local, *remote, **cfg) {
+                        Ok(c) => self.conn = Some(c),
+                        Err(e) => {
+                            self.record.borrow_mut().error = Some(e);
+                            self.done = true;
                         }
                     }
                 }
-                Role::Accept(l) => {
-                    if let Ok(c) = st.accept(*l) {
-                        self.conn = Some(c);
-                    }
+            }
+            Role::Accept(l) => {
+                if let Ok(c) = st.accept(*l) {
+                    self.conn = Some(c);
                 }
             }
         }
-        let Some(c) = self.conn else {
-            return next;
-        };
+    }
+
+    /// Note when the connection got established and any error it reports.
+    /// `false` (and the peer ends) when the stack no longer knows it.
+    fn observe(&mut self, now: Instant, st: &Stack, c: ConnId) -> bool {
         let state = match st.state(c) {
             Ok(s) => s,
             Err(_) => {
                 self.done = true;
-                return None;
+                return false;
             }
         };
-        {
+        let mut r = self.record.borrow_mut();
+        if r.established.is_none() && state.is_synchronized() {
+            r.established = Some(now);
+        }
+        if let Ok(Some(e)) = st.conn_error(c) {
+            r.error = Some(Error::Connection(e));
+        }
+        true
+    }
+
+    /// Read whatever has arrived, unless this is a slow reader; returns
+    /// when to wake to start reading.
+    fn read(&mut self, now: Instant, st: &mut Stack, c: ConnId) -> Option<Instant> {
+        if now < self.read_from {
+            return earliest(None, self.read_from);
+        }
+        let mut buf = [0u8; 4096];
+        loop {
+            let got = st.recv(now, c, &mut buf);
             let mut r = self.record.borrow_mut();
-            if r.established.is_none() && state.is_synchronized() {
-                r.established = Some(now);
-            }
-            if let Ok(Some(e)) = st.conn_error(c) {
-                r.error = Some(Error::Connection(e));
-            }
-        }
-        // Read whatever has arrived, unless this is a slow reader.
-        if now >= self.read_from {
-            let mut buf = [0u8; 4096];
-            loop {
-                let got = st.recv(now, c, &mut buf);
-                let mut r = self.record.borrow_mut();
-                match got {
-                    Ok(0) => {
-                        r.eof = true;
-                        break;
-                    }
-                    Ok(n) => r.received.extend_from_slice(&buf[..n]),
-                    Err(Error::WouldBlock) | Err(Error::NotConnected) => break,
-                    Err(e @ Error::Connection(_)) => {
-                        r.error = Some(e);
-                        break;
-                    }
-                    Err(_) => break,
+            match got {
+                Ok(0) => {
+                    r.eof = true;
+                    break;
                 }
+                Ok(n) => r.received.extend_from_slice(&buf[..n]),
+                Err(Error::WouldBlock) | Err(Error::NotConnected) => break,
+                Err(e @ Error::Connection(_)) => {
+                    r.error = Some(e);
+                    break;
+                }
+                Err(_) => break,
             }
-        } else {
-            next = earliest(next, self.read_from);
         }
-        // A failed connection: report it (done above) and release the handle.
-        if matches!(self.record.borrow().error, Some(Error::Connection(_))) {
-            let _ = st.close(now, c);
-            self.done = true;
-            return None;
-        }
-        // Write once the trigger fires, as much as the buffer takes.
+        None
+    }
+
+    /// Whether the write is due now: its trigger fired and its delay passed.
+    /// Otherwise when it will be is merged into `next`.
+    fn send_due(
+        &mut self,
+        now: Instant,
+        st: &Stack,
+        c: ConnId,
+        next: &mut Option<Instant>,
+    ) -> bool {
         let mut send_due = false;
         if let Some((t, delay, _)) = self.send {
             let mut just_fired = false;
@@ -283,31 +284,45 @@ impl App<Stack> for Peer {
             }
             if let Trigger::At(at) = t {
                 if now < at {
-                    next = earliest(next, at);
+                    *next = earliest(*next, at);
                 }
             }
             if let Some(f) = self.send_fired {
                 let due = f + delay;
                 if now < due || (just_fired && self.send_own_wake) {
-                    next = earliest(next, due);
+                    *next = earliest(*next, due);
                 } else {
                     send_due = true;
                 }
             }
         }
-        if send_due {
-            if let Some((_, _, data)) = &self.send {
-                let sent = self.record.borrow().sent;
-                if sent < data.len() {
-                    match st.send(now, c, &data[sent..]) {
-                        Ok(n) => self.record.borrow_mut().sent += n,
-                        Err(Error::WouldBlock) => {}
-                        Err(e) => self.record.borrow_mut().error = Some(e),
-                    }
+        send_due
+    }
+
+    /// Write what is left of the data, as much as the buffer takes.
+    fn write(&mut self, now: Instant, st: &mut Stack, c: ConnId) {
+        if let Some((_, _, data)) = &self.send {
+            let sent = self.record.borrow().sent;
+            if sent < data.len() {
+                match st.send(now, c, &data[sent..]) {
+                    Ok(n) => self.record.borrow_mut().sent += n,
+                    Err(Error::WouldBlock) => {}
+                    Err(e) => self.record.borrow_mut().error = Some(e),
                 }
             }
         }
-        // The closing steps, in order.
+    }
+
+    /// The closing steps, in order: each waits for its trigger and delay,
+    /// and the first that is not due yet stops the walk. Returns when to
+    /// wake next, or `None` once the peer closed or aborted.
+    fn closing_steps(
+        &mut self,
+        now: Instant,
+        st: &mut Stack,
+        c: ConnId,
+        mut next: Option<Instant>,
+    ) -> Option<Instant> {
         for i in 0..self.steps.len() {
             let (t, delay, action) = self.steps[i];
             if self.fired[i] == Some(Instant::from_micros(u64::MAX)) {
@@ -350,6 +365,40 @@ impl App<Stack> for Peer {
             }
         }
         next
+    }
+}
+
+impl App<Stack> for Peer {
+    /// Open, note the connection's state, read, write once the trigger
+    /// fires, then run the closing steps; returns when to wake next.
+    fn on_wake(&mut self, now: Instant, st: &mut Stack) -> Option<Instant> {
+        if self.done {
+            return None;
+        }
+        if now < self.start {
+            return Some(self.start);
+        }
+        if self.conn.is_none() {
+            self.open(now, st);
+            if self.done {
+                return None;
+            }
+        }
+        let c = self.conn?;
+        if !self.observe(now, st, c) {
+            return None;
+        }
+        let mut next = self.read(now, st, c);
+        // A failed connection: report it (done above) and release the handle.
+        if matches!(self.record.borrow().error, Some(Error::Connection(_))) {
+            let _ = st.close(now, c);
+            self.done = true;
+            return None;
+        }
+        if self.send_due(now, st, c, &mut next) {
+            self.write(now, st, c);
+        }
+        self.closing_steps(now, st, c, next)
     }
 }
 
