@@ -22,8 +22,8 @@ use crate::explain::{
     cause_name, cause_text, conn_error_name, conn_error_text, drop_reason_name, drop_reason_text,
     link_drop_name, link_drop_text, send_reason_name, state_text, timer_text, words,
 };
+use crate::label::seg_explain;
 use crate::model::{build, host_name, pair_links, parse_packet, Isns, StepKind};
-use crate::text::seg_explain;
 use crate::{HostInfo, Lang, TraceEntry};
 use std::collections::HashMap;
 use std::fmt::Write as _;

@@ -48,6 +48,7 @@
 mod explain;
 pub mod fixture;
 mod json;
+mod label;
 mod mermaid;
 mod model;
 mod pcap;

@@ -11,9 +11,9 @@
 use crate::explain::{
     cause_text, conn_error_text, drop_reason_text, state_text, timer_text, words,
 };
+use crate::label::{arrival_note, seg_explain, seg_label};
 use crate::model::{build, Arrival, Col, StepKind};
 use crate::summary::width;
-use crate::text::{arrival_note, seg_explain, seg_label};
 use crate::{fmt_ms, HostInfo, Lang, TraceEntry};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
