@@ -49,6 +49,7 @@ mod explain;
 pub mod fixture;
 mod json;
 mod label;
+mod layout;
 mod mermaid;
 mod model;
 mod pcap;
