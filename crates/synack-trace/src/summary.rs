@@ -6,7 +6,7 @@ use crate::model::{host_name, Isns};
 use crate::{HostInfo, Lang, TraceEntry};
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
-use synack_proto::{Cause, DropReason, EventKind, SendReason, State};
+use synack_proto::{Cause, DropReason, EventKind, FourTuple, SegmentSummary, SendReason, State};
 use synack_sim::{HostId, TraceKind};
 
 /// One connection of one host, as its events tell it.
@@ -246,40 +246,9 @@ impl From<&ListenerStats> for ListenerView {
 /// A listener is known from its LISTEN state change, or from the first
 /// listener event (SYN cookie, SYN queue drop) on an address.
 pub fn listener_stats(entries: &[TraceEntry], hosts: &[HostInfo<'_>]) -> Vec<ListenerStats> {
-    struct Acc {
-        host: HostId,
-        local: SocketAddr,
-        stats: ListenerStats,
-        sources: HashSet<IpAddr>,
-    }
-    let mut acc: Vec<Acc> = Vec::new();
-    let find = |acc: &mut Vec<Acc>, h: HostId, local: SocketAddr, create: bool| -> Option<usize> {
-        let pos = acc.iter().position(|a| {
-            a.host == h
-                && a.local.port() == local.port()
-                && (a.local.ip() == local.ip() || a.local.ip().is_unspecified())
-        });
-        if pos.is_some() || !create {
-            return pos;
-        }
-        acc.push(Acc {
-            host: h,
-            local,
-            stats: ListenerStats {
-                host: host_name(hosts, h),
-                local,
-                half_open_created: 0,
-                half_open_now: 0,
-                distinct_sources: 0,
-                cookies_sent: 0,
-                cookies_validated: 0,
-                syns_dropped: 0,
-                synack_retransmits: 0,
-                established: 0,
-            },
-            sources: HashSet::new(),
-        });
-        Some(acc.len() - 1)
+    let mut ls = Listeners {
+        hosts,
+        acc: Vec::new(),
     };
     for e in entries {
         let TraceKind::Stack(ev) = &e.kind else {
@@ -295,76 +264,134 @@ pub fn listener_stats(entries: &[TraceEntry], hosts: &[HostInfo<'_>]) -> Vec<Lis
                 to,
                 cause,
             } => {
-                let listener_own = conn.is_none() && listener.is_some();
-                if listener_own && *to == State::Listen {
-                    find(&mut acc, h, tuple.local, true);
+                // A listener's own state change: LISTEN makes it known.
+                if conn.is_none() && listener.is_some() {
+                    if *to == State::Listen {
+                        ls.find(h, tuple.local, true);
+                    }
                     continue;
                 }
-                if listener_own {
-                    continue;
-                }
-                let related = listener.is_some() || *cause == Cause::SynCookie;
-                if !related {
-                    continue;
-                }
-                let Some(i) = find(&mut acc, h, tuple.local, true) else {
-                    continue;
-                };
-                let Some(a) = acc.get_mut(i) else { continue };
-                if *to == State::SynReceived && *from != State::SynReceived {
-                    a.stats.half_open_created += 1;
-                    a.stats.half_open_now += 1;
-                    a.sources.insert(tuple.remote.ip());
-                } else if *from == State::SynReceived && *to != State::SynReceived {
-                    a.stats.half_open_now = a.stats.half_open_now.saturating_sub(1);
-                }
-                if *cause == Cause::SynCookie {
-                    a.stats.cookies_validated += 1;
-                    a.sources.insert(tuple.remote.ip());
-                }
-                if *to == State::Established
-                    && (*from == State::SynReceived || *cause == Cause::SynCookie)
-                {
-                    a.stats.established += 1;
+                if listener.is_some() || *cause == Cause::SynCookie {
+                    ls.on_state(h, tuple, *from, *to, *cause);
                 }
             }
-            EventKind::SegmentSent { seg, reason, .. } => {
-                let cookie = *reason == SendReason::SynCookie;
-                let synack_rexmit =
-                    seg.flags.syn() && seg.flags.ack() && matches!(reason, SendReason::Retransmit);
-                if !cookie && !synack_rexmit {
-                    continue;
-                }
-                let Some(i) = find(&mut acc, h, seg.src, cookie) else {
-                    continue;
-                };
-                let Some(a) = acc.get_mut(i) else { continue };
-                if cookie {
-                    a.stats.cookies_sent += 1;
-                    a.sources.insert(seg.dst.ip());
-                } else {
-                    a.stats.synack_retransmits += 1;
-                }
-            }
+            EventKind::SegmentSent { seg, reason, .. } => ls.on_sent(h, seg, *reason),
             EventKind::Dropped {
                 seg: Some(seg),
                 reason: DropReason::SynQueueFull,
                 ..
-            } => {
-                if let Some(a) = find(&mut acc, h, seg.dst, true).and_then(|i| acc.get_mut(i)) {
-                    a.stats.syns_dropped += 1;
-                    a.sources.insert(seg.src.ip());
-                }
-            }
+            } => ls.on_syn_dropped(h, seg),
             _ => {}
         }
     }
-    acc.into_iter()
+    ls.acc
+        .into_iter()
         .map(|mut a| {
             a.stats.distinct_sources = a.sources.len() as u64;
             a.stats
         })
         .collect()
+}
+
+/// One listener's counters so far, and the sources it has seen.
+struct Acc {
+    host: HostId,
+    local: SocketAddr,
+    stats: ListenerStats,
+    sources: HashSet<IpAddr>,
+}
+
+/// The listeners found so far, in order of first appearance.
+struct Listeners<'a, 'h> {
+    hosts: &'a [HostInfo<'h>],
+    acc: Vec<Acc>,
+}
+
+impl Listeners<'_, '_> {
+    /// The listener of host `h` on `local`'s port (at that address, or
+    /// listening on any); a new one unless `create` is false.
+    fn find(&mut self, h: HostId, local: SocketAddr, create: bool) -> Option<&mut Acc> {
+        let pos = self.acc.iter().position(|a| {
+            a.host == h
+                && a.local.port() == local.port()
+                && (a.local.ip() == local.ip() || a.local.ip().is_unspecified())
+        });
+        let i = match pos {
+            Some(i) => i,
+            None if create => {
+                self.acc.push(Acc {
+                    host: h,
+                    local,
+                    stats: ListenerStats {
+                        host: host_name(self.hosts, h),
+                        local,
+                        half_open_created: 0,
+                        half_open_now: 0,
+                        distinct_sources: 0,
+                        cookies_sent: 0,
+                        cookies_validated: 0,
+                        syns_dropped: 0,
+                        synack_retransmits: 0,
+                        established: 0,
+                    },
+                    sources: HashSet::new(),
+                });
+                self.acc.len() - 1
+            }
+            None => return None,
+        };
+        self.acc.get_mut(i)
+    }
+
+    /// A state change of a connection the listener made (or rebuilt from
+    /// a SYN cookie): half-open entries come and go, connections establish.
+    fn on_state(&mut self, h: HostId, tuple: &FourTuple, from: State, to: State, cause: Cause) {
+        let Some(a) = self.find(h, tuple.local, true) else {
+            return;
+        };
+        if to == State::SynReceived && from != State::SynReceived {
+            a.stats.half_open_created += 1;
+            a.stats.half_open_now += 1;
+            a.sources.insert(tuple.remote.ip());
+        } else if from == State::SynReceived && to != State::SynReceived {
+            a.stats.half_open_now = a.stats.half_open_now.saturating_sub(1);
+        }
+        if cause == Cause::SynCookie {
+            a.stats.cookies_validated += 1;
+            a.sources.insert(tuple.remote.ip());
+        }
+        if to == State::Established && (from == State::SynReceived || cause == Cause::SynCookie) {
+            a.stats.established += 1;
+        }
+    }
+
+    /// A segment sent: a SYN,ACK with a cookie, or a resent SYN,ACK of a
+    /// half-open entry.
+    fn on_sent(&mut self, h: HostId, seg: &SegmentSummary, reason: SendReason) {
+        let cookie = reason == SendReason::SynCookie;
+        let synack_rexmit =
+            seg.flags.syn() && seg.flags.ack() && matches!(reason, SendReason::Retransmit);
+        if !cookie && !synack_rexmit {
+            return;
+        }
+        let Some(a) = self.find(h, seg.src, cookie) else {
+            return;
+        };
+        if cookie {
+            a.stats.cookies_sent += 1;
+            a.sources.insert(seg.dst.ip());
+        } else {
+            a.stats.synack_retransmits += 1;
+        }
+    }
+
+    /// A SYN dropped because the SYN queue was full.
+    fn on_syn_dropped(&mut self, h: HostId, seg: &SegmentSummary) {
+        if let Some(a) = self.find(h, seg.dst, true) {
+            a.stats.syns_dropped += 1;
+            a.sources.insert(seg.src.ip());
+        }
+    }
 }
 
 /// Display width: CJK characters take two columns.
