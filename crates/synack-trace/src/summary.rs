@@ -44,6 +44,18 @@ pub fn connection_summaries(
     hosts: &[HostInfo<'_>],
     absolute: bool,
 ) -> Vec<ConnSummary> {
+    let (mut rows, updates) = updates(entries, hosts, absolute);
+    apply(&mut rows, updates);
+    rows
+}
+
+/// A row per connection, empty, and what each event that names one tells
+/// of its row, in trace order.
+fn updates(
+    entries: &[TraceEntry],
+    hosts: &[HostInfo<'_>],
+    absolute: bool,
+) -> (Vec<ConnSummary>, Vec<(usize, Update)>) {
     let isns = Isns::learn(entries);
     let mut rows: Vec<ConnSummary> = Vec::new();
     let mut index: HashMap<(HostId, SocketAddr, SocketAddr), usize> = HashMap::new();
@@ -84,25 +96,7 @@ pub fn connection_summaries(
             } => {
                 let (seq, ack) = isns.display(seg, absolute);
                 let r = row(e.host, seg.src, seg.dst);
-                updates.push((
-                    r,
-                    Update::Sent {
-                        isn: seg.flags.syn().then_some(seg.seq.get()),
-                        seq,
-                        ack: seg.flags.ack().then_some(ack),
-                        len: seg.len,
-                        seg_len: seg.len + u32::from(seg.flags.syn()) + u32::from(seg.flags.fin()),
-                        rexmit: match reason {
-                            SendReason::Retransmit
-                            | SendReason::FastRetransmit
-                            | SendReason::PathMtuRetransmit => Some(true),
-                            // A tail loss probe is new data or a retransmission of
-                            // the last segment: told by its sequence numbers below.
-                            SendReason::LossProbe => None,
-                            _ => Some(false),
-                        },
-                    },
-                ));
+                updates.push((r, Update::sent(seg, *reason, seq, ack)));
             }
             EventKind::SegmentReceived { conn: Some(_), seg } => {
                 updates.push((row(e.host, seg.dst, seg.src), Update::Received(seg.len)))
@@ -110,6 +104,11 @@ pub fn connection_summaries(
             _ => {}
         }
     }
+    (rows, updates)
+}
+
+/// Fill the rows from their updates, in trace order.
+fn apply(rows: &mut [ConnSummary], updates: Vec<(usize, Update)>) {
     // The end of the highest sequence space each row has sent.
     let mut high: Vec<Option<u32>> = vec![None; rows.len()];
     for (i, u) in updates {
@@ -151,7 +150,6 @@ pub fn connection_summaries(
             Update::Received(len) => r.bytes_received += u64::from(len),
         }
     }
-    rows
 }
 
 enum Update {
@@ -167,6 +165,28 @@ enum Update {
         rexmit: Option<bool>,
     },
     Received(u32),
+}
+
+impl Update {
+    /// A segment sent, with its numbers as shown (`seq`, `ack`).
+    fn sent(seg: &SegmentSummary, reason: SendReason, seq: u32, ack: u32) -> Update {
+        Update::Sent {
+            isn: seg.flags.syn().then_some(seg.seq.get()),
+            seq,
+            ack: seg.flags.ack().then_some(ack),
+            len: seg.len,
+            seg_len: seg.len + u32::from(seg.flags.syn()) + u32::from(seg.flags.fin()),
+            rexmit: match reason {
+                SendReason::Retransmit
+                | SendReason::FastRetransmit
+                | SendReason::PathMtuRetransmit => Some(true),
+                // A tail loss probe is new data or a retransmission of
+                // the last segment: told by its sequence numbers in `apply`.
+                SendReason::LossProbe => None,
+                _ => Some(false),
+            },
+        }
+    }
 }
 
 /// A listener's counters computed from the events of a run.
