@@ -2,7 +2,8 @@
 //! shared ACK and FIN, a half-close, both at once).
 
 use super::{at, pattern, LIMIT, THINK};
-use crate::world::{stack_config, Action, Peer, Role, Trigger, World};
+use crate::peer::{Action, Peer, Role, Trigger};
+use crate::world::{stack_config, World};
 use crate::{Options, Outcome, ScenarioError};
 use synack_proto::wire::TcpFlags;
 use synack_proto::{Duration, SendReason, State};

@@ -2,7 +2,8 @@
 //! keepalive, a peer that reboots.
 
 use super::{at, LIMIT, THINK};
-use crate::world::{server_addr, stack_config, Action, Peer, Role, Trigger, World, PORT};
+use crate::peer::{Action, Peer, Role, Trigger};
+use crate::world::{server_addr, stack_config, World, PORT};
 use crate::{Options, Outcome, ScenarioError};
 use synack_proto::{Duration, Instant, SendReason, Stack, State};
 use synack_sim::FaultRule;

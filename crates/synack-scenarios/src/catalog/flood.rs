@@ -1,7 +1,8 @@
 //! A SYN flood against the listener, and SYN cookies.
 
 use super::{at, raw_syn, LIMIT, REQUEST, RESPONSE};
-use crate::world::{server_addr, stack_config, Action, Peer, Role, Trigger, World, PORT};
+use crate::peer::{Action, Peer, Role, Trigger};
+use crate::world::{server_addr, stack_config, World, PORT};
 use crate::{Options, Outcome, ScenarioError};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use synack_proto::{Duration, SendReason, Stack, SynCookies};

@@ -3,7 +3,8 @@
 
 use super::close::{check_active_close, teardown_apps};
 use super::{LIMIT, THINK};
-use crate::world::{stack_config, Action, Peer, Role, Trigger, World};
+use crate::peer::{Action, Peer, Role, Trigger};
+use crate::world::{stack_config, World};
 use crate::{Options, Outcome, ScenarioError};
 use synack_proto::wire::TcpFlags;
 use synack_proto::{Instant, SendReason, State};

@@ -13,7 +13,8 @@ mod loss;
 mod open;
 mod transfer;
 
-use crate::world::{Action, Peer, Role, Trigger, World};
+use crate::peer::{Action, Peer, Role, Trigger};
+use crate::world::World;
 use crate::{Options, Outcome, ScenarioError, ScenarioInfo};
 use close::check_active_close;
 use std::net::SocketAddr;

@@ -2,9 +2,8 @@
 //! the handshake turns away, and a SYN nobody listens for.
 
 use super::{raw_syn, LIMIT, THINK};
-use crate::world::{
-    client_addr, server_addr, stack_config, Action, Peer, Role, Trigger, World, PORT,
-};
+use crate::peer::{Action, Peer, Role, Trigger};
+use crate::world::{client_addr, server_addr, stack_config, World, PORT};
 use crate::{Options, Outcome, ScenarioError};
 use synack_proto::wire::{SeqNum, TcpFlags};
 use synack_proto::State;

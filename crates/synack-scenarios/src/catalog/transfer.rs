@@ -1,7 +1,8 @@
 //! Data transfer: bulk data, ECN marks, path MTU discovery, a zero window.
 
 use super::{at, pattern, LIMIT, THINK};
-use crate::world::{server_addr, stack_config, Action, Peer, Role, Trigger, World, PORT};
+use crate::peer::{Action, Peer, Role, Trigger};
+use crate::world::{server_addr, stack_config, World, PORT};
 use crate::{Options, Outcome, ScenarioError};
 use synack_proto::wire::SeqNum;
 use synack_proto::{Duration, EcnMode, Instant, SendReason};
@@ -12,7 +13,7 @@ use synack_proto::{Duration, EcnMode, Instant, SendReason};
 pub(super) fn one_way_transfer(
     w: &mut World,
     client: Role,
-) -> Result<(Vec<u8>, crate::world::Record), ScenarioError> {
+) -> Result<(Vec<u8>, crate::peer::Record), ScenarioError> {
     let l = w.listen(None)?;
     let data = pattern(20_000);
     let cp = Peer::new(client)
