@@ -1,7 +1,7 @@
 //! The interpretation shared by the views: which segment was sent when and
 //! by whom, what became of it, and what it means.
 //!
-//! [`build`] reads a trace into a [`Model`]: [`pair_links`] matches each
+//! [`build()`] reads a trace into a [`Model`]: [`pair_links`] matches each
 //! packet on the link with the `SegmentSent` it carries, [`Isns`] learns each
 //! direction's initial sequence number, [`parse_packet`] reads a packet no
 //! event describes, and `meaning` names what each segment does.
