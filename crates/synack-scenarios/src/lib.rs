@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 mod catalog;
+mod peer;
 mod world;
 
 use core::fmt;

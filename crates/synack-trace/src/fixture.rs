@@ -289,198 +289,155 @@ pub fn seg(
 ///
 /// The server's sequence numbers wrap past 2^32 during the exchange.
 pub fn textbook() -> Vec<TraceEntry> {
-    const C: HostId = 0;
-    const S: HostId = 1;
-    const CONN: ConnId = ConnId {
-        index: 0,
-        generation: 0,
+    let mut book = Textbook {
+        b: TraceBuilder::new(),
+        c: CLIENT_ISN,
+        s: SERVER_ISN,
     };
-    let cc = Some(CONN);
-    let sc = Some(CONN);
-    let l = Some(ListenerId(0));
-    let (c, s) = (CLIENT_ISN, SERVER_ISN);
-    let ct = FourTuple {
-        local: CLIENT,
-        remote: SERVER,
-    };
-    let st = FourTuple {
-        local: SERVER,
-        remote: CLIENT,
-    };
-    let lt = FourTuple {
-        local: SERVER,
-        remote: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
-    };
-    let d = DELAY_MS;
-    let syn = TcpFlags::SYN;
-    let ack = TcpFlags::ACK;
-    let psh = TcpFlags::PSH | TcpFlags::ACK;
-    let fin = TcpFlags::FIN | TcpFlags::ACK;
-    let n = SendReason::Normal;
-    let mut b = TraceBuilder::new();
-    b.state(
-        0,
-        S,
-        None,
-        l,
-        lt,
-        State::Closed,
-        State::Listen,
-        Cause::Listen,
-    );
-    b.state(
-        0,
-        C,
-        cc,
-        None,
-        ct,
-        State::Closed,
-        State::SynSent,
-        Cause::Connect,
-    );
-    b.segment(
-        0,
-        C,
-        cc,
-        S,
-        None,
-        seg(CLIENT, SERVER, syn, c, 0, 0),
-        b"",
-        n,
-        d,
-        None,
-    );
-    b.state(
-        10,
-        S,
-        sc,
-        l,
-        st,
-        State::Listen,
-        State::SynReceived,
-        Cause::RecvSyn,
-    );
-    let synack = seg(SERVER, CLIENT, syn | ack, s, c + 1, 0);
-    b.segment(10, S, sc, C, cc, synack, b"", n, d, None);
-    b.state(
-        20,
-        C,
-        cc,
-        None,
-        ct,
-        State::SynSent,
-        State::Established,
-        Cause::RecvSynAck,
-    );
-    let hs_ack = seg(CLIENT, SERVER, ack, c + 1, s.wrapping_add(1), 0);
-    b.segment(20, C, cc, S, sc, hs_ack, b"", n, d, None);
-    let req = seg(CLIENT, SERVER, psh, c + 1, s.wrapping_add(1), 5);
-    b.segment(20, C, cc, S, sc, req, b"hello", n, d, Some(DropCause::Loss));
-    b.state(
-        30,
-        S,
-        sc,
-        l,
-        st,
-        State::SynReceived,
-        State::Established,
-        Cause::RecvAckOfSyn,
-    );
-    b.timer(220, C, CONN, TimerKind::Retransmit);
-    b.segment(
-        220,
-        C,
-        cc,
-        S,
-        sc,
-        req,
-        b"hello",
-        SendReason::Retransmit,
-        d,
-        None,
-    );
-    let resp = seg(SERVER, CLIENT, psh, s.wrapping_add(1), c + 6, 7);
-    b.segment(230, S, sc, C, cc, resp, b"welcome", n, d, None);
-    let ack_resp = seg(CLIENT, SERVER, ack, c + 6, s.wrapping_add(8), 0);
-    b.segment(240, C, cc, S, sc, ack_resp, b"", n, d, None);
-    b.state(
-        250,
-        C,
-        cc,
-        None,
-        ct,
-        State::Established,
-        State::FinWait1,
-        Cause::Close,
-    );
-    let cfin = seg(CLIENT, SERVER, fin, c + 6, s.wrapping_add(8), 0);
-    b.segment(250, C, cc, S, sc, cfin, b"", n, d, None);
-    b.state(
-        260,
-        S,
-        sc,
-        None,
-        st,
-        State::Established,
-        State::CloseWait,
-        Cause::RecvFin,
-    );
-    let sack = seg(SERVER, CLIENT, ack, s.wrapping_add(8), c + 7, 0);
-    b.segment(260, S, sc, C, cc, sack, b"", n, d, None);
-    b.state(
-        270,
-        C,
-        cc,
-        None,
-        ct,
-        State::FinWait1,
-        State::FinWait2,
-        Cause::RecvAckOfFin,
-    );
-    b.state(
-        280,
-        S,
-        sc,
-        None,
-        st,
-        State::CloseWait,
-        State::LastAck,
-        Cause::Close,
-    );
-    let sfin = seg(SERVER, CLIENT, fin, s.wrapping_add(8), c + 7, 0);
-    b.segment(280, S, sc, C, cc, sfin, b"", n, d, None);
-    b.state(
-        290,
-        C,
-        cc,
-        None,
-        ct,
-        State::FinWait2,
-        State::TimeWait,
-        Cause::RecvFin,
-    );
-    let last = seg(CLIENT, SERVER, ack, c + 7, s.wrapping_add(9), 0);
-    b.segment(290, C, cc, S, sc, last, b"", n, d, None);
-    b.state(
-        300,
-        S,
-        sc,
-        None,
-        st,
-        State::LastAck,
-        State::Closed,
-        Cause::RecvAckOfFin,
-    );
-    b.timer(60_290, C, CONN, TimerKind::TimeWait);
-    b.state(
-        60_290,
-        C,
-        cc,
-        None,
-        ct,
-        State::TimeWait,
-        State::Closed,
-        Cause::TimeWaitExpired,
-    );
-    b.build()
+    book.handshake();
+    book.exchange();
+    book.teardown();
+    book.b.build()
+}
+
+/// The client's host in [`textbook`].
+const C: HostId = 0;
+/// The server's host in [`textbook`].
+const S: HostId = 1;
+/// The connection's id, on both hosts, in [`textbook`].
+const CONN: ConnId = ConnId {
+    index: 0,
+    generation: 0,
+};
+/// The server's listener in [`textbook`].
+const LISTENER: ListenerId = ListenerId(0);
+
+/// [`textbook`] being written: the trace so far and both initial
+/// sequence numbers.
+struct Textbook {
+    b: TraceBuilder,
+    /// The client's ISN.
+    c: u32,
+    /// The server's ISN.
+    s: u32,
+}
+
+impl Textbook {
+    /// A state change of the client's connection.
+    fn client(&mut self, at_ms: u64, from: State, to: State, cause: Cause) {
+        let ct = FourTuple {
+            local: CLIENT,
+            remote: SERVER,
+        };
+        self.b
+            .state(at_ms, C, Some(CONN), None, ct, from, to, cause);
+    }
+
+    /// A state change of the server's connection (`listener` while the
+    /// listener still holds it, half-open).
+    fn server(
+        &mut self,
+        at_ms: u64,
+        listener: Option<ListenerId>,
+        from: State,
+        to: State,
+        cause: Cause,
+    ) {
+        let st = FourTuple {
+            local: SERVER,
+            remote: CLIENT,
+        };
+        self.b
+            .state(at_ms, S, Some(CONN), listener, st, from, to, cause);
+    }
+
+    /// `from` sends `seg` on the connection; the link delivers it to the
+    /// other host's connection [`DELAY_MS`] later.
+    fn send(&mut self, at_ms: u64, from: HostId, seg: SegmentSummary, payload: &[u8]) {
+        let to = if from == C { S } else { C };
+        let n = SendReason::Normal;
+        self.b.segment(
+            at_ms,
+            from,
+            Some(CONN),
+            to,
+            Some(CONN),
+            seg,
+            payload,
+            n,
+            DELAY_MS,
+            None,
+        );
+    }
+
+    /// The server listens; the client connects: SYN, SYN,ACK, ACK. The
+    /// SYN reaches the listener, not yet a connection.
+    fn handshake(&mut self) {
+        let (c, s, d) = (self.c, self.s, DELAY_MS);
+        let (syn, ack) = (TcpFlags::SYN, TcpFlags::ACK);
+        let l = Some(LISTENER);
+        let lt = FourTuple {
+            local: SERVER,
+            remote: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+        };
+        let (closed, listen) = (State::Closed, State::Listen);
+        self.b
+            .state(0, S, None, l, lt, closed, listen, Cause::Listen);
+        self.client(0, State::Closed, State::SynSent, Cause::Connect);
+        let first = seg(CLIENT, SERVER, syn, c, 0, 0);
+        let n = SendReason::Normal;
+        self.b
+            .segment(0, C, Some(CONN), S, None, first, b"", n, d, None);
+        self.server(10, l, State::Listen, State::SynReceived, Cause::RecvSyn);
+        self.send(10, S, seg(SERVER, CLIENT, syn | ack, s, c + 1, 0), b"");
+        self.client(20, State::SynSent, State::Established, Cause::RecvSynAck);
+        let third = seg(CLIENT, SERVER, ack, c + 1, s.wrapping_add(1), 0);
+        self.send(20, C, third, b"");
+    }
+
+    /// The request is lost on the link (the server's handshake completes
+    /// meanwhile) and resent when the retransmission timer fires; the
+    /// response and its ACK follow.
+    fn exchange(&mut self) {
+        let (c, s, d) = (self.c, self.s, DELAY_MS);
+        let psh = TcpFlags::PSH | TcpFlags::ACK;
+        let cc = Some(CONN);
+        let req = seg(CLIENT, SERVER, psh, c + 1, s.wrapping_add(1), 5);
+        let (n, loss) = (SendReason::Normal, Some(DropCause::Loss));
+        self.b.segment(20, C, cc, S, cc, req, b"hello", n, d, loss);
+        let (half_open, est) = (State::SynReceived, State::Established);
+        self.server(30, Some(LISTENER), half_open, est, Cause::RecvAckOfSyn);
+        self.b.timer(220, C, CONN, TimerKind::Retransmit);
+        let again = SendReason::Retransmit;
+        self.b
+            .segment(220, C, cc, S, cc, req, b"hello", again, d, None);
+        let resp = seg(SERVER, CLIENT, psh, s.wrapping_add(1), c + 6, 7);
+        self.send(230, S, resp, b"welcome");
+        let ack_resp = seg(CLIENT, SERVER, TcpFlags::ACK, c + 6, s.wrapping_add(8), 0);
+        self.send(240, C, ack_resp, b"");
+    }
+
+    /// The client closes first and waits out TIME_WAIT; the server closes
+    /// from CLOSE_WAIT.
+    fn teardown(&mut self) {
+        let (c, s) = (self.c, self.s);
+        let (ack, fin) = (TcpFlags::ACK, TcpFlags::FIN | TcpFlags::ACK);
+        let cfin = seg(CLIENT, SERVER, fin, c + 6, s.wrapping_add(8), 0);
+        let sack = seg(SERVER, CLIENT, ack, s.wrapping_add(8), c + 7, 0);
+        let sfin = seg(SERVER, CLIENT, fin, s.wrapping_add(8), c + 7, 0);
+        let last = seg(CLIENT, SERVER, ack, c + 7, s.wrapping_add(9), 0);
+        let (est, closed) = (State::Established, State::Closed);
+        self.client(250, est, State::FinWait1, Cause::Close);
+        self.send(250, C, cfin, b"");
+        self.server(260, None, est, State::CloseWait, Cause::RecvFin);
+        self.send(260, S, sack, b"");
+        self.client(270, State::FinWait1, State::FinWait2, Cause::RecvAckOfFin);
+        self.server(280, None, State::CloseWait, State::LastAck, Cause::Close);
+        self.send(280, S, sfin, b"");
+        self.client(290, State::FinWait2, State::TimeWait, Cause::RecvFin);
+        self.send(290, C, last, b"");
+        self.server(300, None, State::LastAck, closed, Cause::RecvAckOfFin);
+        self.b.timer(60_290, C, CONN, TimerKind::TimeWait);
+        self.client(60_290, State::TimeWait, closed, Cause::TimeWaitExpired);
+    }
 }

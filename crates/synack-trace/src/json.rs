@@ -22,13 +22,13 @@ use crate::explain::{
     cause_name, cause_text, conn_error_name, conn_error_text, drop_reason_name, drop_reason_text,
     link_drop_name, link_drop_text, send_reason_name, state_text, timer_text, words,
 };
-use crate::model::{build, host_name, pair_links, parse_packet, Isns, StepKind};
-use crate::text::seg_explain;
+use crate::label::seg_explain;
+use crate::model::{build, host_name, pair_links, parse_packet, Isns, Model, Note, StepKind};
 use crate::{HostInfo, Lang, TraceEntry};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use synack_proto::{ConnId, EventKind, SegmentSummary};
-use synack_sim::{LinkFate, TraceKind};
+use synack_proto::{ConnId, EventKind, SegmentSummary, SendReason};
+use synack_sim::{LinkEvent, LinkFate, TraceKind};
 
 /// Options of [`render_jsonl`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -133,178 +133,18 @@ impl Obj {
 
 /// Render one JSON object per line per event (see the module table above).
 pub fn render_jsonl(entries: &[TraceEntry], hosts: &[HostInfo<'_>], opts: &JsonOptions) -> String {
-    let isns = Isns::learn(entries);
-    let model = build(entries, hosts, opts.absolute);
-    let (send_to_link, _) = pair_links(entries);
-    let link_to_send: HashMap<usize, usize> = send_to_link.iter().map(|(s, l)| (*l, *s)).collect();
-    let lang = opts.lang;
+    let lines = Lines::new(entries, hosts, opts);
     let mut out = String::new();
     for (i, e) in entries.iter().enumerate() {
         let mut o = Obj::new();
         o.num("t_us", e.at.micros());
         o.str("host", &host_name(hosts, e.host));
-        let explain: Option<String>;
-        match &e.kind {
-            TraceKind::Link(link) => {
-                let seg = link_to_send
-                    .get(&i)
-                    .and_then(|s| entries.get(*s))
-                    .and_then(|s| match &s.kind {
-                        TraceKind::Stack(ev) => match &ev.kind {
-                            EventKind::SegmentSent { seg, .. } => Some(*seg),
-                            _ => None,
-                        },
-                        TraceKind::Link(_) => None,
-                    })
-                    .or_else(|| parse_packet(&link.packet).map(|r| r.summary()));
-                let put_seg = |o: &mut Obj| {
-                    if let Some(s) = &seg {
-                        o.seg(s, &isns, opts.absolute);
-                    }
-                };
-                match &link.fate {
-                    LinkFate::Delivered { .. } => continue,
-                    LinkFate::Dropped(c) => {
-                        o.str("event", "drop").str("where", "link");
-                        put_seg(&mut o);
-                        o.str("reason", link_drop_name(c));
-                        if let synack_sim::DropCause::Rule(r) = c {
-                            o.str("rule", r);
-                        }
-                        explain = Some(link_drop_text(c, lang));
-                    }
-                    LinkFate::Corrupted { at } => {
-                        o.str("event", "link");
-                        put_seg(&mut o);
-                        o.str("fate", "corrupted").num("arrive_us", at.micros());
-                        explain = Some(words(lang).corrupted.to_string());
-                    }
-                    LinkFate::Marked { at } => {
-                        o.str("event", "link");
-                        put_seg(&mut o);
-                        o.str("fate", "ce_marked").num("arrive_us", at.micros());
-                        explain = Some(words(lang).ce_marked.to_string());
-                    }
-                    LinkFate::Duplicated { at, again } => {
-                        o.str("event", "link");
-                        put_seg(&mut o);
-                        o.str("fate", "duplicated")
-                            .num("arrive_us", at.micros())
-                            .num("again_us", again.micros());
-                        explain = Some(format!("{} {}", words(lang).arrives, words(lang).again));
-                    }
-                }
-            }
-            TraceKind::Stack(ev) => match &ev.kind {
-                EventKind::SegmentSent { conn, seg, reason } => {
-                    o.str("event", "send")
-                        .conn(*conn)
-                        .seg(seg, &isns, opts.absolute);
-                    o.str("reason", send_reason_name(*reason));
-                    explain = Some(
-                        match model
-                            .sent_steps
-                            .get(&i)
-                            .and_then(|s| model.steps.get(*s))
-                            .map(|s| &s.kind)
-                        {
-                            Some(StepKind::Segment(s)) => seg_explain(s, opts.absolute, lang),
-                            _ => crate::explain::send_reason_text(*reason, lang).to_string(),
-                        },
-                    );
-                }
-                EventKind::SegmentReceived { conn, seg } => {
-                    o.str("event", "recv")
-                        .conn(*conn)
-                        .seg(seg, &isns, opts.absolute);
-                    explain = None;
-                }
-                EventKind::Dropped { conn, seg, reason } => {
-                    o.str("event", "drop").str("where", "stack").conn(*conn);
-                    if let Some(s) = seg {
-                        o.seg(s, &isns, opts.absolute);
-                    }
-                    o.str("reason", &drop_reason_name(*reason));
-                    explain = Some(drop_reason_text(*reason, lang));
-                }
-                EventKind::StateChanged {
-                    conn,
-                    tuple,
-                    from,
-                    to,
-                    cause,
-                    ..
-                } => {
-                    o.str("event", "state")
-                        .conn(*conn)
-                        .str("local", &tuple.local.to_string())
-                        .str("remote", &tuple.remote.to_string())
-                        .str("from", from.name())
-                        .str("to", to.name())
-                        .str("cause", cause_name(*cause));
-                    explain = Some(format!(
-                        "{}{}{}",
-                        cause_text(*cause, lang),
-                        words(lang).sep,
-                        state_text(*to, lang)
-                    ));
-                }
-                EventKind::TimerFired { conn, timer } => {
-                    o.str("event", "timer")
-                        .conn(Some(*conn))
-                        .str("timer", timer.name());
-                    explain = Some(timer_text(*timer, lang).to_string());
-                }
-                EventKind::ConnectionError { conn, error } => {
-                    o.str("event", "error")
-                        .conn(Some(*conn))
-                        .str("error", conn_error_name(*error));
-                    explain = Some(conn_error_text(*error, lang).to_string());
-                }
-                EventKind::IcmpReceived {
-                    conn,
-                    from,
-                    message,
-                    ..
-                } => {
-                    let note = crate::model::Note::Icmp {
-                        message: *message,
-                        seq: None,
-                    };
-                    o.str("event", "icmp")
-                        .conn(*conn)
-                        .str("from", &from.to_string())
-                        .str("message", &crate::explain::icmp_name(message));
-                    explain = Some(crate::explain::note_text(&note, lang).to_string());
-                }
-                EventKind::PathMtuReduced { conn, mtu, mss } => {
-                    let note = crate::model::Note::PathMtu {
-                        mtu: *mtu,
-                        mss: *mss,
-                    };
-                    o.str("event", "path_mtu")
-                        .conn(Some(*conn))
-                        .num("mtu", u64::from(*mtu))
-                        .num("mss", u64::from(*mss));
-                    explain = Some(crate::explain::note_text(&note, lang).to_string());
-                }
-                EventKind::SoftError { conn, error } => {
-                    o.str("event", "soft_error")
-                        .conn(Some(*conn))
-                        .str("error", conn_error_name(*error));
-                    let note = crate::model::Note::SoftError(*error);
-                    explain = Some(crate::explain::note_text(&note, lang).to_string());
-                }
-                EventKind::EventsLost { count } => {
-                    o.str("event", "error")
-                        .raw("conn", "null")
-                        .str("error", "events_lost")
-                        .num("count", *count);
-                    explain = Some(words(lang).events_lost_text.to_string());
-                }
-                _ => continue,
-            },
-        }
+        let explain = match &e.kind {
+            TraceKind::Link(link) => lines.link(&mut o, i, link),
+            TraceKind::Stack(ev) => lines.stack(&mut o, i, &ev.kind),
+        };
+        // `None`: the entry has no line of its own.
+        let Some(explain) = explain else { continue };
         let line = o.finish(if opts.explain {
             explain.as_deref()
         } else {
@@ -314,4 +154,224 @@ pub fn render_jsonl(entries: &[TraceEntry], hosts: &[HostInfo<'_>], opts: &JsonO
         out.push('\n');
     }
     out
+}
+
+/// What the lines of a trace share. Each method writes the keys of one
+/// kind of entry after `t_us` and `host` and returns `Some` of its
+/// explanation (`None` for a `recv`, which has none), or `None` when the
+/// entry gets no line.
+struct Lines<'a> {
+    entries: &'a [TraceEntry],
+    isns: Isns,
+    model: Model,
+    /// The `SegmentSent` each link entry carries, by entry index.
+    link_to_send: HashMap<usize, usize>,
+    absolute: bool,
+    lang: Lang,
+}
+
+impl<'a> Lines<'a> {
+    fn new(entries: &'a [TraceEntry], hosts: &[HostInfo<'_>], opts: &JsonOptions) -> Lines<'a> {
+        let isns = Isns::learn(entries);
+        let model = build(entries, hosts, opts.absolute);
+        let (send_to_link, _) = pair_links(entries);
+        let link_to_send = send_to_link.iter().map(|(s, l)| (*l, *s)).collect();
+        Lines {
+            entries,
+            isns,
+            model,
+            link_to_send,
+            absolute: opts.absolute,
+            lang: opts.lang,
+        }
+    }
+
+    /// The segment keys, when the segment is known.
+    fn seg(&self, o: &mut Obj, seg: Option<&SegmentSummary>) {
+        if let Some(s) = seg {
+            o.seg(s, &self.isns, self.absolute);
+        }
+    }
+
+    /// A packet the link dropped, corrupted, marked or duplicated (a
+    /// delivered packet has no line: its `send` and `recv` tell it).
+    fn link(&self, o: &mut Obj, i: usize, link: &LinkEvent) -> Option<Option<String>> {
+        let seg = self
+            .link_to_send
+            .get(&i)
+            .and_then(|s| self.entries.get(*s))
+            .and_then(|s| match &s.kind {
+                TraceKind::Stack(ev) => match &ev.kind {
+                    EventKind::SegmentSent { seg, .. } => Some(*seg),
+                    _ => None,
+                },
+                TraceKind::Link(_) => None,
+            })
+            .or_else(|| parse_packet(&link.packet).map(|r| r.summary()));
+        let w = words(self.lang);
+        let explain = match &link.fate {
+            LinkFate::Delivered { .. } => return None,
+            LinkFate::Dropped(c) => {
+                o.str("event", "drop").str("where", "link");
+                self.seg(o, seg.as_ref());
+                o.str("reason", link_drop_name(c));
+                if let synack_sim::DropCause::Rule(r) = c {
+                    o.str("rule", r);
+                }
+                link_drop_text(c, self.lang)
+            }
+            LinkFate::Corrupted { at } => {
+                o.str("event", "link");
+                self.seg(o, seg.as_ref());
+                o.str("fate", "corrupted").num("arrive_us", at.micros());
+                w.corrupted.to_string()
+            }
+            LinkFate::Marked { at } => {
+                o.str("event", "link");
+                self.seg(o, seg.as_ref());
+                o.str("fate", "ce_marked").num("arrive_us", at.micros());
+                w.ce_marked.to_string()
+            }
+            LinkFate::Duplicated { at, again } => {
+                o.str("event", "link");
+                self.seg(o, seg.as_ref());
+                o.str("fate", "duplicated")
+                    .num("arrive_us", at.micros())
+                    .num("again_us", again.micros());
+                format!("{} {}", w.arrives, w.again)
+            }
+        };
+        Some(Some(explain))
+    }
+
+    /// A stack event, by kind.
+    fn stack(&self, o: &mut Obj, i: usize, kind: &EventKind) -> Option<Option<String>> {
+        let explain = match kind {
+            EventKind::SegmentSent { conn, seg, reason } => {
+                Some(self.send(o, i, *conn, seg, *reason))
+            }
+            EventKind::SegmentReceived { conn, seg } => {
+                o.str("event", "recv")
+                    .conn(*conn)
+                    .seg(seg, &self.isns, self.absolute);
+                None
+            }
+            EventKind::Dropped { conn, seg, reason } => {
+                o.str("event", "drop").str("where", "stack").conn(*conn);
+                self.seg(o, seg.as_ref());
+                o.str("reason", &drop_reason_name(*reason));
+                Some(drop_reason_text(*reason, self.lang))
+            }
+            EventKind::StateChanged {
+                conn,
+                tuple,
+                from,
+                to,
+                cause,
+                ..
+            } => {
+                o.str("event", "state")
+                    .conn(*conn)
+                    .str("local", &tuple.local.to_string())
+                    .str("remote", &tuple.remote.to_string())
+                    .str("from", from.name())
+                    .str("to", to.name())
+                    .str("cause", cause_name(*cause));
+                Some(format!(
+                    "{}{}{}",
+                    cause_text(*cause, self.lang),
+                    words(self.lang).sep,
+                    state_text(*to, self.lang)
+                ))
+            }
+            EventKind::TimerFired { conn, timer } => {
+                o.str("event", "timer")
+                    .conn(Some(*conn))
+                    .str("timer", timer.name());
+                Some(timer_text(*timer, self.lang).to_string())
+            }
+            EventKind::ConnectionError { conn, error } => {
+                o.str("event", "error")
+                    .conn(Some(*conn))
+                    .str("error", conn_error_name(*error));
+                Some(conn_error_text(*error, self.lang).to_string())
+            }
+            EventKind::EventsLost { count } => {
+                o.str("event", "error")
+                    .raw("conn", "null")
+                    .str("error", "events_lost")
+                    .num("count", *count);
+                Some(words(self.lang).events_lost_text.to_string())
+            }
+            other => return self.icmp(o, other),
+        };
+        Some(explain)
+    }
+
+    /// A `SegmentSent`: explained as the ladder explains its segment.
+    fn send(
+        &self,
+        o: &mut Obj,
+        i: usize,
+        conn: Option<ConnId>,
+        seg: &SegmentSummary,
+        reason: SendReason,
+    ) -> String {
+        o.str("event", "send")
+            .conn(conn)
+            .seg(seg, &self.isns, self.absolute);
+        o.str("reason", send_reason_name(reason));
+        match self
+            .model
+            .sent_steps
+            .get(&i)
+            .and_then(|s| self.model.steps.get(*s))
+            .map(|s| &s.kind)
+        {
+            Some(StepKind::Segment(s)) => seg_explain(s, self.absolute, self.lang),
+            _ => crate::explain::send_reason_text(reason, self.lang).to_string(),
+        }
+    }
+
+    /// What the stack's ICMP handling reports: an ICMP error, a lower path
+    /// MTU, a soft error. Other events get no line.
+    fn icmp(&self, o: &mut Obj, kind: &EventKind) -> Option<Option<String>> {
+        let note = match kind {
+            EventKind::IcmpReceived {
+                conn,
+                from,
+                message,
+                ..
+            } => {
+                o.str("event", "icmp")
+                    .conn(*conn)
+                    .str("from", &from.to_string())
+                    .str("message", &crate::explain::icmp_name(message));
+                Note::Icmp {
+                    message: *message,
+                    seq: None,
+                }
+            }
+            EventKind::PathMtuReduced { conn, mtu, mss } => {
+                o.str("event", "path_mtu")
+                    .conn(Some(*conn))
+                    .num("mtu", u64::from(*mtu))
+                    .num("mss", u64::from(*mss));
+                Note::PathMtu {
+                    mtu: *mtu,
+                    mss: *mss,
+                }
+            }
+            EventKind::SoftError { conn, error } => {
+                o.str("event", "soft_error")
+                    .conn(Some(*conn))
+                    .str("error", conn_error_name(*error));
+                Note::SoftError(*error)
+            }
+            _ => return None,
+        };
+        Some(Some(
+            crate::explain::note_text(&note, self.lang).to_string(),
+        ))
+    }
 }

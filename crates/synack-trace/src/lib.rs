@@ -48,6 +48,8 @@
 mod explain;
 pub mod fixture;
 mod json;
+mod label;
+mod layout;
 mod mermaid;
 mod model;
 mod pcap;

@@ -5,8 +5,8 @@
 //! why. State changes and timers are `Note over` their host.
 
 use crate::explain::{cause_text, drop_reason_text, state_text, timer_text, words};
+use crate::label::{arrival_note, seg_explain, seg_label};
 use crate::model::{build, Arrival, Col, StepKind};
-use crate::text::{arrival_note, seg_explain, seg_label};
 use crate::{HostInfo, Lang, TraceEntry};
 
 /// Options of [`render_mermaid`].

@@ -8,18 +8,14 @@
 //! their host's side when they happen. Each line ends with a one-line
 //! explanation.
 
-use crate::explain::{
-    cause_text, conn_error_text, drop_reason_name, drop_reason_text, link_drop_text, segment_text,
-    send_reason_name, state_text, timer_text, words,
-};
-use crate::model::{build, Arrival, Col, Model, SegStep, StepKind};
+use crate::explain::words;
+use crate::layout::{lay_out, Arrow, End, Layout, MarkClass, Marks, Row, SegClass, Shape};
+use crate::model::{Col, Model};
 use crate::summary::{
     conn_table, connection_summaries, listener_stats, listener_text, listener_view_text, width,
     ListenerView,
 };
 use crate::{fmt_ms, HostInfo, Lang, TraceEntry};
-use synack_proto::wire::TcpFlags;
-use synack_proto::{SegmentSummary, SendReason};
 
 /// ANSI SGR codes (the part between `ESC[` and `m`) used when
 /// [`TextOptions::color`] is on.
@@ -101,15 +97,15 @@ impl Default for TextOptions {
     }
 }
 
+/// The characters of a text ladder: its lifelines and arrows, and the
+/// marks beside the lifelines.
 struct Glyphs {
     v: &'static str,
     h: &'static str,
     right: &'static str,
     left: &'static str,
-    cross: &'static str,
-    to: &'static str,
-    timer: &'static str,
     both: &'static str,
+    marks: Marks,
 }
 
 const UNICODE: Glyphs = Glyphs {
@@ -117,10 +113,13 @@ const UNICODE: Glyphs = Glyphs {
     h: "─",
     right: "▶",
     left: "◀",
-    cross: "✖",
-    to: "→",
-    timer: "◷",
     both: "↔",
+    marks: Marks {
+        to: "→",
+        timer: "◷",
+        cross: "✖",
+        detailed: true,
+    },
 };
 
 const ASCII: Glyphs = Glyphs {
@@ -128,10 +127,13 @@ const ASCII: Glyphs = Glyphs {
     h: "-",
     right: ">",
     left: "<",
-    cross: "X",
-    to: "->",
-    timer: "*",
     both: "<->",
+    marks: Marks {
+        to: "->",
+        timer: "*",
+        cross: "X",
+        detailed: true,
+    },
 };
 
 /// Coloured text builder.
@@ -149,122 +151,23 @@ impl Painter {
     }
 }
 
-/// The label of a segment: flags, numbers, window, length, SYN options.
-pub(crate) fn seg_label(
-    seg: &SegmentSummary,
-    seq: u32,
-    ack: u32,
-    reason: Option<SendReason>,
-) -> String {
-    let mut s = format!("{} seq={seq}", seg.flags);
-    if seg.flags.ack() {
-        s.push_str(&format!(" ack={ack}"));
-    }
-    s.push_str(&format!(" win={} len={}", seg.window, seg.len));
-    let o = &seg.options;
-    if let Some(m) = o.mss {
-        s.push_str(&format!(" mss={m}"));
-    }
-    if let Some(w) = o.window_scale {
-        s.push_str(&format!(" wscale={w}"));
-    }
-    if o.sack_permitted {
-        s.push_str(" sackOK");
-    }
-    if !o.sack.is_empty() {
-        s.push_str(&format!(" sack={}", o.sack.len()));
-    }
-    if o.timestamps.is_some() {
-        s.push_str(" ts");
-    }
-    if let Some(r) = reason {
-        if r != SendReason::Normal {
-            s.push_str(&format!(" ({})", send_reason_name(r).replace('_', " ")));
-        }
-    }
-    s
-}
-
 /// The style of a segment, by its most telling flag.
-fn seg_style(theme: &Theme, flags: TcpFlags) -> &str {
-    if flags.rst() {
-        &theme.rst
-    } else if flags.syn() {
-        &theme.syn
-    } else if flags.fin() {
-        &theme.fin
-    } else {
-        &theme.segment
+fn seg_style(theme: &Theme, class: SegClass) -> &str {
+    match class {
+        SegClass::Rst => &theme.rst,
+        SegClass::Syn => &theme.syn,
+        SegClass::Fin => &theme.fin,
+        SegClass::Other => &theme.segment,
     }
 }
 
-/// What a segment step says past its arrowhead, and whether it is a drop.
-pub(crate) fn arrival_note(m: &Model, s: &SegStep, lang: Lang) -> (String, bool) {
-    let w = words(lang);
-    let receiver = s.to.map_or_else(|| m.right_name(), |h| m.name(h));
-    let when = match &s.arrival {
-        Arrival::Unknown => None,
-        Arrival::Delivered(t) => Some(format!("{} {}", w.arrives, fmt_ms(*t))),
-        Arrival::Duplicated(a, b) => Some(format!(
-            "{} {} {} {}",
-            w.arrives,
-            fmt_ms(*a),
-            w.again,
-            fmt_ms(*b)
-        )),
-        Arrival::Corrupted(t) => Some(format!("{} {}", w.corrupted, fmt_ms(*t))),
-        Arrival::Marked(t) => Some(format!("{} {}", w.ce_marked, fmt_ms(*t))),
-        Arrival::LinkDropped(c) => {
-            return (
-                format!("{}{}{}", w.lost, w.colon, link_drop_text(c, lang)),
-                true,
-            );
-        }
-    };
-    if let Some(r) = s.rejected {
-        let mut note = format!(
-            "{} {}{}{}",
-            w.dropped_by,
-            receiver,
-            w.colon,
-            drop_reason_text(r, lang)
-        );
-        if let Some(when) = when {
-            note = format!("{when}, {note}");
-        }
-        return (note, true);
+/// The style of a mark.
+fn mark_style(theme: &Theme, class: MarkClass) -> &str {
+    match class {
+        MarkClass::State => &theme.state,
+        MarkClass::Timer => &theme.timer,
+        MarkClass::Drop => &theme.drop,
     }
-    let mut note = when.unwrap_or_else(|| w.no_arrival.to_string());
-    if !s.sent_seen {
-        note = format!("{note} ({})", w.sender_unseen);
-    }
-    (note, false)
-}
-
-/// The explanation of a segment step.
-pub(crate) fn seg_explain(s: &SegStep, absolute: bool, lang: Lang) -> String {
-    let mut text = segment_text(s.meaning, s.reason, s.seq, s.ack, absolute, lang);
-    // RFC 3168: ECE and CWR mean something else on a SYN (the negotiation).
-    let f = s.seg.flags;
-    if f.syn() && f.ece() {
-        let w = words(lang);
-        text.push_str(if f.ack() {
-            w.ecn_agreed_note
-        } else if f.cwr() {
-            w.ecn_setup_note
-        } else {
-            ""
-        });
-    } else if !f.syn() && (f.ece() || f.cwr()) {
-        let w = words(lang);
-        if f.ece() {
-            text.push_str(w.ece_note);
-        }
-        if f.cwr() {
-            text.push_str(w.cwr_note);
-        }
-    }
-    text
 }
 
 /// Render the ladder diagram of a trace.
@@ -273,104 +176,27 @@ pub(crate) fn seg_explain(s: &SegStep, absolute: bool, lang: Lang) -> String {
 /// drawn and the heading says so. The connection table and listener
 /// counters follow when [`TextOptions::summary`] is on.
 pub fn render_text(entries: &[TraceEntry], hosts: &[HostInfo<'_>], opts: &TextOptions) -> String {
-    let m = build(entries, hosts, opts.absolute);
     let g = if opts.ascii { &ASCII } else { &UNICODE };
-    let w = words(opts.lang);
-    let p = Painter { on: opts.color };
-    let th = &opts.theme;
-
-    // What each drawn step shows inside the lifelines.
-    enum Row {
-        /// Text on one side.
-        Side(Col, String, String),
-        /// A segment: label line, then arrow.
-        Seg(Col, Col, Box<SegStep>),
-    }
-    let mut rows: Vec<(u64, Row, String)> = Vec::new();
-    for st in &m.steps {
-        let Some(col) = m.step_col(st) else { continue };
-        let (row, expl) = match &st.kind {
-            StepKind::Segment(s) => {
-                let Some((f, t)) = m.seg_cols(s) else {
-                    continue;
-                };
-                let mut e = seg_explain(s, opts.absolute, opts.lang);
-                if !s.sent_seen {
-                    e = format!("{e} ({})", w.sender_unseen);
-                }
-                (Row::Seg(f, t, s.clone()), e)
-            }
-            StepKind::State {
-                from, to, cause, ..
-            } => (
-                Row::Side(
-                    col,
-                    format!("{} {} {}", from.name(), g.to, to.name()),
-                    th.state.clone(),
-                ),
-                format!(
-                    "{}{}{}",
-                    cause_text(*cause, opts.lang),
-                    w.sep,
-                    state_text(*to, opts.lang)
-                ),
-            ),
-            StepKind::Timer(t) => (
-                Row::Side(
-                    col,
-                    format!("{} {} {}", g.timer, t.name(), w.timer),
-                    th.timer.clone(),
-                ),
-                timer_text(*t, opts.lang).to_string(),
-            ),
-            StepKind::Drop { seg, reason } => {
-                let what = match seg {
-                    Some((s, q, a)) => {
-                        format!("{} {}: {}", g.cross, w.dropped, seg_label(s, *q, *a, None))
-                    }
-                    None => format!("{} {}: {}", g.cross, w.dropped, drop_reason_name(*reason)),
-                };
-                (
-                    Row::Side(col, what, th.drop.clone()),
-                    drop_reason_text(*reason, opts.lang),
-                )
-            }
-            StepKind::Error(e) => (
-                Row::Side(
-                    col,
-                    format!("{} {}: {e}", g.cross, w.error),
-                    th.drop.clone(),
-                ),
-                conn_error_text(*e, opts.lang).to_string(),
-            ),
-            StepKind::Lost(n) => (
-                Row::Side(col, format!("! {n} {}", w.events_lost), th.drop.clone()),
-                w.events_lost_text.to_string(),
-            ),
-            StepKind::Note(n) => (
-                Row::Side(col, crate::explain::note_label(n), th.timer.clone()),
-                crate::explain::note_text(n, opts.lang).to_string(),
-            ),
-        };
-        rows.push((st.at, row, expl));
-    }
-
-    // Widths: the time column and the space between the lifelines.
-    let tw = rows
-        .iter()
-        .map(|(t, _, _)| fmt_ms(*t).len())
-        .max()
-        .unwrap_or(8);
-    let mut inner = 48usize;
-    for (_, r, _) in &rows {
-        let need = match r {
-            Row::Side(_, s, _) => width(s) + 4,
-            Row::Seg(_, _, s) => width(&seg_label(&s.seg, s.seq, s.ack, s.reason)) + 4,
-        };
-        inner = inner.max(need);
-    }
-
+    let layout = lay_out(entries, hosts, opts.absolute, opts.lang, &g.marks);
+    let pen = Pen::new(&layout, g, opts);
     let mut out = String::new();
+    heading(&mut out, &layout.model, hosts, opts, g);
+    pen.names(&mut out, &layout.model);
+    pen.blank(&mut out);
+    for row in &layout.rows {
+        pen.row(&mut out, row);
+    }
+    pen.blank(&mut out);
+    if opts.summary {
+        summary(&mut out, entries, hosts, opts);
+    }
+    out
+}
+
+/// The first lines: the two hosts drawn, how numbers are shown, and with
+/// more than two hosts, which pair was chosen.
+fn heading(out: &mut String, m: &Model, hosts: &[HostInfo<'_>], opts: &TextOptions, g: &Glyphs) {
+    let w = words(opts.lang);
     let left = m.name(m.left);
     let right = m.right_name();
     let addr = |h: Option<usize>| {
@@ -402,97 +228,168 @@ pub fn render_text(entries: &[TraceEntry], hosts: &[HostInfo<'_>], opts: &TextOp
         });
     }
     out.push('\n');
-    let gap = (inner + 2)
-        .saturating_sub(width(&left) + width(&right))
-        .max(1);
-    let head = format!(
-        "{}{}  {}{}{}",
-        " ".repeat(tw.saturating_sub(width(w.time))),
-        w.time,
-        p.paint(&th.state, &left),
-        " ".repeat(gap),
-        p.paint(&th.state, &right)
-    );
-    out.push_str(head.trim_end());
-    out.push('\n');
-    let blank_time = " ".repeat(tw);
-    let line = |out: &mut String, time: &str, interior: String, note: &str, note_style: &str| {
+}
+
+/// The connection table and the listeners, after the ladder.
+fn summary(out: &mut String, entries: &[TraceEntry], hosts: &[HostInfo<'_>], opts: &TextOptions) {
+    let conns = connection_summaries(entries, hosts, opts.absolute);
+    if !conns.is_empty() {
+        out.push('\n');
+        out.push_str(&conn_table(&conns, opts.lang));
+    }
+    if !opts.listeners.is_empty() {
+        for v in &opts.listeners {
+            out.push('\n');
+            out.push_str(&listener_view_text(v, opts.lang));
+        }
+    } else {
+        for l in listener_stats(entries, hosts) {
+            out.push('\n');
+            out.push_str(&listener_text(&l, opts.lang));
+        }
+    }
+}
+
+/// Draws the lines of a laid-out ladder in characters: the time column,
+/// then `inner` columns between the two lifelines, then the explanation.
+struct Pen<'a> {
+    g: &'a Glyphs,
+    p: Painter,
+    th: &'a Theme,
+    lang: Lang,
+    explain: bool,
+    /// Width of the time column.
+    tw: usize,
+    /// Columns between the lifelines.
+    inner: usize,
+}
+
+impl<'a> Pen<'a> {
+    fn new(layout: &Layout, g: &'a Glyphs, opts: &'a TextOptions) -> Pen<'a> {
+        let tw = layout
+            .rows
+            .iter()
+            .map(|r| fmt_ms(r.at).len())
+            .max()
+            .unwrap_or(8);
+        let inner = 48usize
+            .max(layout.left_marks + 4)
+            .max(layout.right_marks + 4)
+            .max(layout.labels + 4);
+        Pen {
+            g,
+            p: Painter { on: opts.color },
+            th: &opts.theme,
+            lang: opts.lang,
+            explain: opts.explain,
+            tw,
+            inner,
+        }
+    }
+
+    /// The hosts' names above their lifelines.
+    fn names(&self, out: &mut String, m: &Model) {
+        let w = words(self.lang);
+        let (left, right) = (m.name(m.left), m.right_name());
+        let gap = (self.inner + 2)
+            .saturating_sub(width(&left) + width(&right))
+            .max(1);
+        let head = format!(
+            "{}{}  {}{}{}",
+            " ".repeat(self.tw.saturating_sub(width(w.time))),
+            w.time,
+            self.p.paint(&self.th.state, &left),
+            " ".repeat(gap),
+            self.p.paint(&self.th.state, &right)
+        );
+        out.push_str(head.trim_end());
+        out.push('\n');
+    }
+
+    /// One line: time, the lifelines around `interior`, then `note`.
+    fn line(&self, out: &mut String, time: &str, interior: &str, note: &str, note_style: &str) {
+        let g = self.g;
         let mut l = format!("{}  {}{}{}", time, g.v, interior, g.v);
         if !note.is_empty() {
             l.push_str("  ");
-            l.push_str(&p.paint(note_style, note));
+            l.push_str(&self.p.paint(note_style, note));
         }
         out.push_str(l.trim_end());
         out.push('\n');
-    };
-    // Text inside the lifelines on one side, padded to `inner` columns.
-    let side = |col: Col, text: &str, style: &str| -> String {
-        let fill = inner.saturating_sub(width(text) + 2);
-        match col {
-            Col::L => format!(" {}{} ", p.paint(style, text), " ".repeat(fill)),
-            Col::R => format!(" {}{} ", " ".repeat(fill), p.paint(style, text)),
-        }
-    };
-    line(&mut out, &blank_time, " ".repeat(inner), "", "");
-    for (at, row, expl) in &rows {
-        let time = p.paint(&th.time, &format!("{:>tw$}", fmt_ms(*at)));
-        let expl = if opts.explain { expl.as_str() } else { "" };
-        match row {
-            Row::Side(col, text, style) => {
-                line(&mut out, &time, side(*col, text, style), expl, &th.note)
-            }
-            Row::Seg(f, t, s) => {
-                let style = seg_style(th, s.seg.flags);
-                let label = seg_label(&s.seg, s.seq, s.ack, s.reason);
-                line(&mut out, &time, side(*f, &label, style), expl, &th.note);
-                let (note, bad) = arrival_note(&m, s, opts.lang);
-                let shaft = |n: usize| p.paint(style, &g.h.repeat(n));
-                let cross = p.paint(&th.drop, g.cross);
-                let arrow = match (&s.arrival, s.rejected, t) {
-                    (Arrival::LinkDropped(_), _, t) => {
-                        let half = inner / 2;
-                        let rest = inner.saturating_sub(half + 1);
-                        if *t == Col::R {
-                            format!("{}{}{}", shaft(half), cross, " ".repeat(rest))
-                        } else {
-                            format!("{}{}{}", " ".repeat(rest), cross, shaft(half))
-                        }
-                    }
-                    (_, Some(_), Col::R) => format!("{}{}", shaft(inner.saturating_sub(1)), cross),
-                    (_, Some(_), Col::L) => format!("{}{}", cross, shaft(inner.saturating_sub(1))),
-                    (_, None, Col::R) => p.paint(
-                        style,
-                        &format!("{}{}", g.h.repeat(inner.saturating_sub(1)), g.right),
-                    ),
-                    (_, None, Col::L) => p.paint(
-                        style,
-                        &format!("{}{}", g.left, g.h.repeat(inner.saturating_sub(1))),
-                    ),
-                };
-                let note_style = if bad { &th.drop } else { &th.note };
-                line(&mut out, &blank_time, arrow, &note, note_style);
-            }
-        }
     }
-    line(&mut out, &blank_time, " ".repeat(inner), "", "");
 
-    if opts.summary {
-        let conns = connection_summaries(entries, hosts, opts.absolute);
-        if !conns.is_empty() {
-            out.push('\n');
-            out.push_str(&conn_table(&conns, opts.lang));
+    /// The lifelines with nothing between them and no time.
+    fn blank(&self, out: &mut String) {
+        self.line(out, &" ".repeat(self.tw), &" ".repeat(self.inner), "", "");
+    }
+
+    /// Text inside the lifelines on one side, padded to `inner` columns.
+    fn side(&self, col: Col, text: &str, style: &str) -> String {
+        let fill = self.inner.saturating_sub(width(text) + 2);
+        match col {
+            Col::L => format!(" {}{} ", self.p.paint(style, text), " ".repeat(fill)),
+            Col::R => format!(" {}{} ", " ".repeat(fill), self.p.paint(style, text)),
         }
-        if !opts.listeners.is_empty() {
-            for v in &opts.listeners {
-                out.push('\n');
-                out.push_str(&listener_view_text(v, opts.lang));
+    }
+
+    /// A row: a mark on one line, or a segment's label and its arrow on two.
+    fn row(&self, out: &mut String, row: &Row) {
+        let time = self.p.paint(
+            &self.th.time,
+            &format!("{:>tw$}", fmt_ms(row.at), tw = self.tw),
+        );
+        let note_style = &self.th.note;
+        match &row.shape {
+            Shape::Mark(mk) => {
+                let expl = if self.explain {
+                    row.explain.as_str()
+                } else {
+                    ""
+                };
+                let text = self.side(row.col, &mk.text, mark_style(self.th, mk.class));
+                self.line(out, &time, &text, expl, note_style);
             }
-        } else {
-            for l in listener_stats(entries, hosts) {
-                out.push('\n');
-                out.push_str(&listener_text(&l, opts.lang));
+            Shape::Arrow(a) => {
+                let mut expl = row.explain.clone();
+                if a.sender_unseen {
+                    expl = format!("{expl} ({})", words(self.lang).sender_unseen);
+                }
+                let expl = if self.explain { expl.as_str() } else { "" };
+                let style = seg_style(self.th, a.class);
+                let label = self.side(a.from, &a.label, style);
+                self.line(out, &time, &label, expl, note_style);
+                let note_style = if a.bad { &self.th.drop } else { note_style };
+                let blank_time = " ".repeat(self.tw);
+                self.line(out, &blank_time, &self.arrow(a, style), &a.note, note_style);
             }
         }
     }
-    out
+
+    /// The arrow of a segment across the lifelines.
+    fn arrow(&self, a: &Arrow, style: &str) -> String {
+        let (g, p, inner) = (self.g, &self.p, self.inner);
+        let shaft = |n: usize| p.paint(style, &g.h.repeat(n));
+        let cross = p.paint(&self.th.drop, g.marks.cross);
+        match (a.end, a.to) {
+            (End::Lost, t) => {
+                let half = inner / 2;
+                let rest = inner.saturating_sub(half + 1);
+                if t == Col::R {
+                    format!("{}{}{}", shaft(half), cross, " ".repeat(rest))
+                } else {
+                    format!("{}{}{}", " ".repeat(rest), cross, shaft(half))
+                }
+            }
+            (End::Rejected, Col::R) => format!("{}{}", shaft(inner.saturating_sub(1)), cross),
+            (End::Rejected, Col::L) => format!("{}{}", cross, shaft(inner.saturating_sub(1))),
+            (End::Head, Col::R) => p.paint(
+                style,
+                &format!("{}{}", g.h.repeat(inner.saturating_sub(1)), g.right),
+            ),
+            (End::Head, Col::L) => p.paint(
+                style,
+                &format!("{}{}", g.left, g.h.repeat(inner.saturating_sub(1))),
+            ),
+        }
+    }
 }
