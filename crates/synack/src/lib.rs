@@ -24,7 +24,7 @@
 //!
 //! let dev = TunDevice::open("synack0")?; // then: ip addr add 10.77.0.1/24 dev synack0; ip link set synack0 up
 //! let rt = Runtime::new(dev, RuntimeConfig::new(vec!["10.77.0.2".parse().unwrap()]))?;
-//! let listener = TcpListener::bind(&rt, "10.77.0.2:7".parse().unwrap())?;
+//! let listener = TcpListener::bind(&rt, "10.77.0.2:7")?;
 //! let (mut s, _) = listener.accept()?;
 //! let mut buf = [0; 1024];
 //! let n = s.read(&mut buf)?;
@@ -52,3 +52,8 @@ pub use socket::{ConnectOptions, ListenOptions, DEFAULT_BACKLOG};
 pub use synack_proto as proto;
 pub use synack_proto::{ConnConfig, ConnStatus, Keepalive, StackConfig, State};
 pub use sys::euid;
+
+/// The README's Rust examples, compiled and run by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
