@@ -1,35 +1,38 @@
 //! Typed errors of the socket calls and of connections.
 
 use core::fmt;
+use synack_wire::listed_enum;
 
-/// Why a connection failed, as the application sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ConnError {
-    /// The peer answered our SYN with RST (RFC 9293 3.10.7.3), or while the
-    /// connection was opening an ICMP error said its port or protocol is
-    /// unreachable or the communication administratively prohibited
-    /// (ECONNREFUSED, as Linux and FreeBSD report them).
-    Refused,
-    /// The peer reset an established connection.
-    Reset,
-    /// Retransmissions, keepalive probes or the user timeout ran out.
-    TimedOut,
-    /// The application aborted the connection.
-    Aborted,
-    /// The stack was closed.
-    StackClosed,
-    /// An ICMP error said the peer's host cannot be reached (host unreachable,
-    /// time exceeded and similar codes; EHOSTUNREACH): reported when the
-    /// connection times out after such an error, or when the error aborts an
-    /// opening connection.
-    HostUnreachable,
-    /// An ICMP error said the peer's network cannot be reached (ENETUNREACH),
-    /// reported as [`ConnError::HostUnreachable`] is.
-    NetworkUnreachable,
-    /// An ICMP Parameter Problem said a router could not process our packets'
-    /// headers (EPROTO), reported as [`ConnError::HostUnreachable`] is.
-    ProtocolError,
+listed_enum! {
+    /// Why a connection failed, as the application sees it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
+    pub enum ConnError {
+        /// The peer answered our SYN with RST (RFC 9293 3.10.7.3), or while the
+        /// connection was opening an ICMP error said its port or protocol is
+        /// unreachable or the communication administratively prohibited
+        /// (ECONNREFUSED, as Linux and FreeBSD report them).
+        Refused,
+        /// The peer reset an established connection.
+        Reset,
+        /// Retransmissions, keepalive probes or the user timeout ran out.
+        TimedOut,
+        /// The application aborted the connection.
+        Aborted,
+        /// The stack was closed.
+        StackClosed,
+        /// An ICMP error said the peer's host cannot be reached (host unreachable,
+        /// time exceeded and similar codes; EHOSTUNREACH): reported when the
+        /// connection times out after such an error, or when the error aborts an
+        /// opening connection.
+        HostUnreachable,
+        /// An ICMP error said the peer's network cannot be reached (ENETUNREACH),
+        /// reported as [`ConnError::HostUnreachable`] is.
+        NetworkUnreachable,
+        /// An ICMP Parameter Problem said a router could not process our packets'
+        /// headers (EPROTO), reported as [`ConnError::HostUnreachable`] is.
+        ProtocolError,
+    }
 }
 
 impl fmt::Display for ConnError {
@@ -49,34 +52,36 @@ impl fmt::Display for ConnError {
 
 impl std::error::Error for ConnError {}
 
-/// Errors of the socket calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Error {
-    /// The handle does not name a live connection or listener.
-    InvalidHandle,
-    /// The call is not valid in the connection's state (e.g. send before connect).
-    InvalidState,
-    /// Nothing to read or no room to write now; try again after the next poll.
-    WouldBlock,
-    /// Writing after shutdown(Write) or close (EPIPE).
-    BrokenPipe,
-    /// The connection is not yet established.
-    NotConnected,
-    /// The connection failed.
-    Connection(ConnError),
-    /// The local address and port are taken.
-    AddrInUse,
-    /// The local address is not one of the stack's.
-    AddrNotAvailable,
-    /// No ephemeral port is free for this destination.
-    NoPortsAvailable,
-    /// The connection limit is reached.
-    TooManyConnections,
-    /// An argument is out of range (e.g. backlog 0, port 0 to connect to).
-    InvalidArgument,
-    /// The address families of local and remote differ.
-    AddressFamilyMismatch,
+listed_enum! {
+    /// Errors of the socket calls.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
+    pub enum Error {
+        /// The handle does not name a live connection or listener.
+        InvalidHandle,
+        /// The call is not valid in the connection's state (e.g. send before connect).
+        InvalidState,
+        /// Nothing to read or no room to write now; try again after the next poll.
+        WouldBlock,
+        /// Writing after shutdown(Write) or close (EPIPE).
+        BrokenPipe,
+        /// The connection is not yet established.
+        NotConnected,
+        /// The connection failed.
+        Connection(ConnError),
+        /// The local address and port are taken.
+        AddrInUse,
+        /// The local address is not one of the stack's.
+        AddrNotAvailable,
+        /// No ephemeral port is free for this destination.
+        NoPortsAvailable,
+        /// The connection limit is reached.
+        TooManyConnections,
+        /// An argument is out of range (e.g. backlog 0, port 0 to connect to).
+        InvalidArgument,
+        /// The address families of local and remote differ.
+        AddressFamilyMismatch,
+    }
 }
 
 impl fmt::Display for Error {

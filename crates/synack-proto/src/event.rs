@@ -6,6 +6,7 @@ use crate::error::ConnError;
 use crate::state::State;
 use crate::time::Instant;
 use std::net::{IpAddr, SocketAddr};
+use synack_wire::listed_enum;
 use synack_wire::{IcmpMessage, SeqNum, TcpFlags, TcpOptions, WireError};
 
 /// A connection handle: a slot index and a generation, so a stale handle
@@ -53,204 +54,212 @@ pub struct SegmentSummary {
     pub options: TcpOptions,
 }
 
-/// Why a segment was sent, for explanations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SendReason {
-    /// Ordinary output: handshake, data, FIN, ACK.
-    Normal,
-    /// A retransmission after the retransmission timer fired.
-    Retransmit,
-    /// A fast retransmission after three duplicate ACKs (RFC 5681 3.2).
-    FastRetransmit,
-    /// Data sent again in smaller segments because an ICMP error lowered the
-    /// path MTU (RFC 1191 6.4, RFC 8201): the original was dropped on the way.
-    PathMtuRetransmit,
-    /// A tail loss probe (RFC 8985 7.3): the probe timeout passed without an
-    /// ACK, so new data (if the peer's window allows) or else the last segment
-    /// again goes out to elicit one.
-    LossProbe,
-    /// A keepalive probe (RFC 1122 4.2.3.6).
-    KeepaliveProbe,
-    /// A zero-window probe (RFC 9293 3.8.6.1).
-    WindowProbe,
-    /// A challenge ACK (RFC 5961).
-    ChallengeAck,
-    /// An ACK for an unacceptable segment (RFC 9293 3.10.7.4).
-    UnacceptableAck,
-    /// A duplicate ACK for an out-of-order segment (RFC 5681 4.2).
-    DuplicateAck,
-    /// An ACK sent when the delayed-ACK timer fired.
-    DelayedAck,
-    /// A reset answering a segment for no connection (RFC 9293 3.10.7.1) or a bad ACK.
-    Reset,
-    /// A reset because the application aborted.
-    Abort,
-    /// A SYN,ACK carrying a SYN cookie (RFC 4987 3.6).
-    SynCookie,
-    /// A window update after the application read data.
-    WindowUpdate,
-    /// An ACK re-sent in TIME_WAIT for a repeated FIN.
-    TimeWaitAck,
+listed_enum! {
+    /// Why a segment was sent, for explanations.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
+    pub enum SendReason {
+        /// Ordinary output: handshake, data, FIN, ACK.
+        Normal,
+        /// A retransmission after the retransmission timer fired.
+        Retransmit,
+        /// A fast retransmission after three duplicate ACKs (RFC 5681 3.2).
+        FastRetransmit,
+        /// Data sent again in smaller segments because an ICMP error lowered the
+        /// path MTU (RFC 1191 6.4, RFC 8201): the original was dropped on the way.
+        PathMtuRetransmit,
+        /// A tail loss probe (RFC 8985 7.3): the probe timeout passed without an
+        /// ACK, so new data (if the peer's window allows) or else the last segment
+        /// again goes out to elicit one.
+        LossProbe,
+        /// A keepalive probe (RFC 1122 4.2.3.6).
+        KeepaliveProbe,
+        /// A zero-window probe (RFC 9293 3.8.6.1).
+        WindowProbe,
+        /// A challenge ACK (RFC 5961).
+        ChallengeAck,
+        /// An ACK for an unacceptable segment (RFC 9293 3.10.7.4).
+        UnacceptableAck,
+        /// A duplicate ACK for an out-of-order segment (RFC 5681 4.2).
+        DuplicateAck,
+        /// An ACK sent when the delayed-ACK timer fired.
+        DelayedAck,
+        /// A reset answering a segment for no connection (RFC 9293 3.10.7.1) or a bad ACK.
+        Reset,
+        /// A reset because the application aborted.
+        Abort,
+        /// A SYN,ACK carrying a SYN cookie (RFC 4987 3.6).
+        SynCookie,
+        /// A window update after the application read data.
+        WindowUpdate,
+        /// An ACK re-sent in TIME_WAIT for a repeated FIN.
+        TimeWaitAck,
+    }
 }
 
-/// Why a segment or packet was dropped. Each reason has a counter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum DropReason {
-    /// The packet did not parse.
-    Malformed(WireError),
-    /// The destination address is not one of ours.
-    NotOurAddress,
-    /// A RST for no connection: never answered (RFC 9293 3.10.7.1).
-    RstNoConnection,
-    /// A segment for no connection, answered with RST.
-    NoConnection,
-    /// A segment to a listener that is neither SYN nor ACK, or a RST (3.10.7.2).
-    ListenerIgnored,
-    /// The listener's SYN queue is full and SYN cookies are off.
-    SynQueueFull,
-    /// The listener's accept queue is full.
-    AcceptQueueFull,
-    /// An ACK to a listener with an invalid SYN cookie.
-    BadCookie,
-    /// The stack's connection limit is reached.
-    ConnectionLimit,
-    /// A segment failing the acceptability test (3.10.7.4); answered with ACK.
-    Unacceptable,
-    /// A RST outside the window or not exact (RFC 5961 3.2).
-    RstNotExact,
-    /// A RST in TIME_WAIT (RFC 1337).
-    RstInTimeWait,
-    /// A segment without ACK in a synchronized state (3.10.7.4 fifth).
-    NoAck,
-    /// An ACK for data never sent (RFC 5961 5).
-    AckTooNew,
-    /// An ACK older than the window (RFC 5961 5).
-    AckTooOld,
-    /// A bad ACK in SYN_SENT (answered with RST unless a RST).
-    BadAckSynSent,
-    /// A segment in SYN_SENT with neither SYN nor RST.
-    SynSentNoSyn,
-    /// Out-of-order data beyond the reassembly bound.
-    ReassemblyFull,
-    /// A SYN in a synchronized state (answered with a challenge ACK, RFC 5961 4).
-    SynInWindow,
-    /// A challenge ACK suppressed by the rate limit (RFC 5961 7).
-    ChallengeAckLimited,
-    /// An out-of-window or invalid pure ACK left unanswered: the connection
-    /// answered one less than 500 ms ago (Linux `tcp_invalid_ratelimit`),
-    /// which stops two ends that disagree from ACKing each other for ever.
-    OowAckLimited,
-    /// A segment to a connection that is closed.
-    Closed,
-    /// A segment whose timestamp is older than the last one accepted: an old
-    /// duplicate (PAWS, RFC 7323 5.3); answered with ACK.
-    PawsRejected,
-    /// An ICMP or ICMPv6 message that did not parse, or whose quoted packet
-    /// is not a TCP segment synack can identify (too short, not TCP, a later
-    /// fragment, the wrong IP version).
-    IcmpMalformed(WireError),
-    /// An ICMP message that is not an error (echo and other queries): TCP has
-    /// no use for it.
-    IcmpNotError,
-    /// An ICMP Source Quench: ignored (RFC 6633 2: TCP MUST silently discard it).
-    IcmpSourceQuench,
-    /// An ICMP Redirect: it changes the route, which is not TCP's business
-    /// (RFC 1122 3.2.2.2); synack keeps no route cache to update.
-    IcmpRedirect,
-    /// An ICMP error type or code with no meaning for TCP.
-    IcmpUnknownCode,
-    /// An ICMP error quoting a segment of no connection (or one in TIME_WAIT).
-    IcmpNoConnection,
-    /// An ICMP error whose quoted sequence number is outside SND.UNA to
-    /// SND.MAX - 1, so not about a segment in flight: a stale or forged
-    /// message (RFC 5927 4.1).
-    IcmpSeqOutOfWindow,
-    /// A Packet Too Big (or fragmentation needed) reporting an MTU no lower
-    /// than the connection's path MTU: a path MTU is never raised by ICMP
-    /// (RFC 1191 3, RFC 8201 4).
-    IcmpMtuNotLower,
+listed_enum! {
+    /// Why a segment or packet was dropped. Each reason has a counter.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum DropReason {
+        /// The packet did not parse.
+        Malformed(WireError),
+        /// The destination address is not one of ours.
+        NotOurAddress,
+        /// A RST for no connection: never answered (RFC 9293 3.10.7.1).
+        RstNoConnection,
+        /// A segment for no connection, answered with RST.
+        NoConnection,
+        /// A segment to a listener that is neither SYN nor ACK, or a RST (3.10.7.2).
+        ListenerIgnored,
+        /// The listener's SYN queue is full and SYN cookies are off.
+        SynQueueFull,
+        /// The listener's accept queue is full.
+        AcceptQueueFull,
+        /// An ACK to a listener with an invalid SYN cookie.
+        BadCookie,
+        /// The stack's connection limit is reached.
+        ConnectionLimit,
+        /// A segment failing the acceptability test (3.10.7.4); answered with ACK.
+        Unacceptable,
+        /// A RST outside the window or not exact (RFC 5961 3.2).
+        RstNotExact,
+        /// A RST in TIME_WAIT (RFC 1337).
+        RstInTimeWait,
+        /// A segment without ACK in a synchronized state (3.10.7.4 fifth).
+        NoAck,
+        /// An ACK for data never sent (RFC 5961 5).
+        AckTooNew,
+        /// An ACK older than the window (RFC 5961 5).
+        AckTooOld,
+        /// A bad ACK in SYN_SENT (answered with RST unless a RST).
+        BadAckSynSent,
+        /// A segment in SYN_SENT with neither SYN nor RST.
+        SynSentNoSyn,
+        /// Out-of-order data beyond the reassembly bound.
+        ReassemblyFull,
+        /// A SYN in a synchronized state (answered with a challenge ACK, RFC 5961 4).
+        SynInWindow,
+        /// A challenge ACK suppressed by the rate limit (RFC 5961 7).
+        ChallengeAckLimited,
+        /// An out-of-window or invalid pure ACK left unanswered: the connection
+        /// answered one less than 500 ms ago (Linux `tcp_invalid_ratelimit`),
+        /// which stops two ends that disagree from ACKing each other for ever.
+        OowAckLimited,
+        /// A segment to a connection that is closed.
+        Closed,
+        /// A segment whose timestamp is older than the last one accepted: an old
+        /// duplicate (PAWS, RFC 7323 5.3); answered with ACK.
+        PawsRejected,
+        /// An ICMP or ICMPv6 message that did not parse, or whose quoted packet
+        /// is not a TCP segment synack can identify (too short, not TCP, a later
+        /// fragment, the wrong IP version).
+        IcmpMalformed(WireError),
+        /// An ICMP message that is not an error (echo and other queries): TCP has
+        /// no use for it.
+        IcmpNotError,
+        /// An ICMP Source Quench: ignored (RFC 6633 2: TCP MUST silently discard it).
+        IcmpSourceQuench,
+        /// An ICMP Redirect: it changes the route, which is not TCP's business
+        /// (RFC 1122 3.2.2.2); synack keeps no route cache to update.
+        IcmpRedirect,
+        /// An ICMP error type or code with no meaning for TCP.
+        IcmpUnknownCode,
+        /// An ICMP error quoting a segment of no connection (or one in TIME_WAIT).
+        IcmpNoConnection,
+        /// An ICMP error whose quoted sequence number is outside SND.UNA to
+        /// SND.MAX - 1, so not about a segment in flight: a stale or forged
+        /// message (RFC 5927 4.1).
+        IcmpSeqOutOfWindow,
+        /// A Packet Too Big (or fragmentation needed) reporting an MTU no lower
+        /// than the connection's path MTU: a path MTU is never raised by ICMP
+        /// (RFC 1191 3, RFC 8201 4).
+        IcmpMtuNotLower,
+    }
 }
 
-/// What caused a state change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Cause {
-    /// The application called connect (active OPEN).
-    Connect,
-    /// The application called listen (passive OPEN).
-    Listen,
-    /// A SYN arrived at a listener.
-    RecvSyn,
-    /// A SYN arrived in SYN_SENT (simultaneous open).
-    RecvSynSimultaneous,
-    /// A SYN,ACK acknowledging our SYN arrived.
-    RecvSynAck,
-    /// An ACK of our SYN arrived.
-    RecvAckOfSyn,
-    /// A valid ACK recreated a connection from a SYN cookie.
-    SynCookie,
-    /// An ACK of our FIN arrived.
-    RecvAckOfFin,
-    /// The peer's FIN arrived.
-    RecvFin,
-    /// The peer's FIN arrived in a segment that also acknowledges our FIN.
-    RecvFinAck,
-    /// The application closed (or shut down writing).
-    Close,
-    /// The application aborted.
-    Abort,
-    /// A RST arrived.
-    RecvRst,
-    /// The TIME_WAIT timer (2*MSL) expired.
-    TimeWaitExpired,
-    /// The FIN_WAIT_2 timer expired for an orphaned connection.
-    FinWait2Timeout,
-    /// Retransmissions ran out (SYN, SYN,ACK, data or FIN).
-    RetransmitLimit,
-    /// Keepalive probes went unanswered.
-    KeepaliveTimeout,
-    /// The user timeout expired with data unacknowledged.
-    UserTimeout,
-    /// The connection-establishment timer expired in SYN_SENT or SYN_RCVD
-    /// (`ConnConfig::establish_timeout`, FreeBSD's TCP_KEEPINIT).
-    EstablishTimeout,
-    /// An ACK for something never sent arrived in SYN_RCVD (RST sent).
-    BadAck,
-    /// The stack was closed (process exit).
-    StackClosed,
-    /// A new SYN reused a TIME_WAIT connection (RFC 6191).
-    TimeWaitReuse,
-    /// An ICMP error (port or protocol unreachable, administratively
-    /// prohibited, time exceeded in transit) ended an opening connection
-    /// (RFC 1122 4.2.3.9, RFC 5927 5.2; `ConnConfig::icmp_may_rst`).
-    IcmpError,
+listed_enum! {
+    /// What caused a state change.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
+    pub enum Cause {
+        /// The application called connect (active OPEN).
+        Connect,
+        /// The application called listen (passive OPEN).
+        Listen,
+        /// A SYN arrived at a listener.
+        RecvSyn,
+        /// A SYN arrived in SYN_SENT (simultaneous open).
+        RecvSynSimultaneous,
+        /// A SYN,ACK acknowledging our SYN arrived.
+        RecvSynAck,
+        /// An ACK of our SYN arrived.
+        RecvAckOfSyn,
+        /// A valid ACK recreated a connection from a SYN cookie.
+        SynCookie,
+        /// An ACK of our FIN arrived.
+        RecvAckOfFin,
+        /// The peer's FIN arrived.
+        RecvFin,
+        /// The peer's FIN arrived in a segment that also acknowledges our FIN.
+        RecvFinAck,
+        /// The application closed (or shut down writing).
+        Close,
+        /// The application aborted.
+        Abort,
+        /// A RST arrived.
+        RecvRst,
+        /// The TIME_WAIT timer (2*MSL) expired.
+        TimeWaitExpired,
+        /// The FIN_WAIT_2 timer expired for an orphaned connection.
+        FinWait2Timeout,
+        /// Retransmissions ran out (SYN, SYN,ACK, data or FIN).
+        RetransmitLimit,
+        /// Keepalive probes went unanswered.
+        KeepaliveTimeout,
+        /// The user timeout expired with data unacknowledged.
+        UserTimeout,
+        /// The connection-establishment timer expired in SYN_SENT or SYN_RCVD
+        /// (`ConnConfig::establish_timeout`, FreeBSD's TCP_KEEPINIT).
+        EstablishTimeout,
+        /// An ACK for something never sent arrived in SYN_RCVD (RST sent).
+        BadAck,
+        /// The stack was closed (process exit).
+        StackClosed,
+        /// A new SYN reused a TIME_WAIT connection (RFC 6191).
+        TimeWaitReuse,
+        /// An ICMP error (port or protocol unreachable, administratively
+        /// prohibited, time exceeded in transit) ended an opening connection
+        /// (RFC 1122 4.2.3.9, RFC 5927 5.2; `ConnConfig::icmp_may_rst`).
+        IcmpError,
+    }
 }
 
-/// The timers of a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum TimerKind {
-    /// Retransmission (RFC 6298).
-    Retransmit,
-    /// Delayed ACK (RFC 1122 4.2.3.2).
-    DelayedAck,
-    /// Persist / zero-window probe (RFC 9293 3.8.6.1).
-    Persist,
-    /// Keepalive (RFC 1122 4.2.3.6).
-    Keepalive,
-    /// TIME_WAIT (2*MSL).
-    TimeWait,
-    /// FIN_WAIT_2 for orphaned connections.
-    FinWait2,
-    /// User timeout (RFC 9293 3.8.4).
-    UserTimeout,
-    /// Connection establishment (`ConnConfig::establish_timeout`, FreeBSD's TCP_KEEPINIT).
-    Establish,
-    /// Tail loss probe timeout, PTO (RFC 8985 7.2): about two round trips
-    /// without an ACK. It holds the retransmission timer's place while armed.
-    LossProbe,
+listed_enum! {
+    /// The timers of a connection.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum TimerKind {
+        /// Retransmission (RFC 6298).
+        Retransmit,
+        /// Delayed ACK (RFC 1122 4.2.3.2).
+        DelayedAck,
+        /// Persist / zero-window probe (RFC 9293 3.8.6.1).
+        Persist,
+        /// Keepalive (RFC 1122 4.2.3.6).
+        Keepalive,
+        /// TIME_WAIT (2*MSL).
+        TimeWait,
+        /// FIN_WAIT_2 for orphaned connections.
+        FinWait2,
+        /// User timeout (RFC 9293 3.8.4).
+        UserTimeout,
+        /// Connection establishment (`ConnConfig::establish_timeout`, FreeBSD's TCP_KEEPINIT).
+        Establish,
+        /// Tail loss probe timeout, PTO (RFC 8985 7.2): about two round trips
+        /// without an ACK. It holds the retransmission timer's place while armed.
+        LossProbe,
+    }
 }
 
 impl TimerKind {

@@ -58,8 +58,9 @@ mod svg;
 mod text;
 
 pub use explain::{
-    cause_name, cause_text, conn_error_text, drop_reason_name, drop_reason_text, link_drop_text,
-    send_reason_name, send_reason_text, state_text, timer_text,
+    cause_name, cause_text, conn_error_name, conn_error_text, drop_reason_name, drop_reason_text,
+    link_drop_text, send_reason_name, send_reason_text, state_text, timer_text, UNEXPLAINED,
+    UNNAMED,
 };
 pub use json::{render_jsonl, JsonOptions};
 pub use mermaid::{render_mermaid, MermaidOptions};

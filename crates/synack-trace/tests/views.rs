@@ -4,7 +4,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use synack_proto::wire::TcpFlags;
-use synack_proto::wire::WireError;
 use synack_proto::{
     Cause, ConnError, ConnId, DropReason, Event, EventKind, FourTuple, Instant, SendReason, State,
     TimerKind,
@@ -305,100 +304,27 @@ fn svg_is_xml() {
 }
 
 const STATES: [State; 11] = State::ALL;
-const CAUSES: [Cause; 22] = [
-    Cause::Connect,
-    Cause::Listen,
-    Cause::RecvSyn,
-    Cause::RecvSynSimultaneous,
-    Cause::RecvSynAck,
-    Cause::RecvAckOfSyn,
-    Cause::SynCookie,
-    Cause::RecvAckOfFin,
-    Cause::RecvFin,
-    Cause::RecvFinAck,
-    Cause::Close,
-    Cause::Abort,
-    Cause::RecvRst,
-    Cause::TimeWaitExpired,
-    Cause::FinWait2Timeout,
-    Cause::RetransmitLimit,
-    Cause::KeepaliveTimeout,
-    Cause::UserTimeout,
-    Cause::EstablishTimeout,
-    Cause::BadAck,
-    Cause::StackClosed,
-    Cause::TimeWaitReuse,
-];
-const REASONS: [SendReason; 15] = [
-    SendReason::Normal,
-    SendReason::Retransmit,
-    SendReason::FastRetransmit,
-    SendReason::LossProbe,
-    SendReason::KeepaliveProbe,
-    SendReason::WindowProbe,
-    SendReason::ChallengeAck,
-    SendReason::UnacceptableAck,
-    SendReason::DuplicateAck,
-    SendReason::DelayedAck,
-    SendReason::Reset,
-    SendReason::Abort,
-    SendReason::SynCookie,
-    SendReason::WindowUpdate,
-    SendReason::TimeWaitAck,
-];
-const TIMERS: [TimerKind; 9] = [
-    TimerKind::Retransmit,
-    TimerKind::DelayedAck,
-    TimerKind::Persist,
-    TimerKind::Keepalive,
-    TimerKind::TimeWait,
-    TimerKind::FinWait2,
-    TimerKind::UserTimeout,
-    TimerKind::Establish,
-    TimerKind::LossProbe,
-];
-const WIRE: [WireError; 12] = [
-    WireError::Truncated,
-    WireError::BadIpVersion,
-    WireError::BadLength,
-    WireError::BadIpChecksum,
-    WireError::Fragment,
-    WireError::IpOptions,
-    WireError::UnsupportedExtension,
-    WireError::NotTcp,
-    WireError::BadDataOffset,
-    WireError::BadOption,
-    WireError::BadTcpChecksum,
-    WireError::BadAddress,
-];
+// Every value of every event enum, listed by construction in the core
+// (`all()`), so a new variant is covered here without editing this file.
+fn causes() -> Vec<Cause> {
+    Cause::all()
+}
+
+fn reasons() -> Vec<SendReason> {
+    SendReason::all()
+}
+
+fn timers() -> Vec<TimerKind> {
+    TimerKind::all()
+}
 
 fn drops() -> Vec<DropReason> {
-    let mut v: Vec<DropReason> = WIRE.iter().map(|k| DropReason::Malformed(*k)).collect();
-    v.extend([
-        DropReason::NotOurAddress,
-        DropReason::RstNoConnection,
-        DropReason::NoConnection,
-        DropReason::ListenerIgnored,
-        DropReason::SynQueueFull,
-        DropReason::AcceptQueueFull,
-        DropReason::BadCookie,
-        DropReason::ConnectionLimit,
-        DropReason::Unacceptable,
-        DropReason::RstNotExact,
-        DropReason::RstInTimeWait,
-        DropReason::NoAck,
-        DropReason::AckTooNew,
-        DropReason::AckTooOld,
-        DropReason::BadAckSynSent,
-        DropReason::SynSentNoSyn,
-        DropReason::ReassemblyFull,
-        DropReason::SynInWindow,
-        DropReason::ChallengeAckLimited,
-        DropReason::OowAckLimited,
-        DropReason::Closed,
-        DropReason::PawsRejected,
-    ]);
-    v
+    DropReason::all()
+}
+
+/// One of `all`, chosen by `rng`.
+fn pick<T: Copy>(all: &[T], rng: &mut Rng) -> T {
+    all[rng.below(all.len() as u64) as usize]
 }
 
 /// Every text is non-empty, not the fallback, and distinct from the others.
@@ -417,15 +343,7 @@ fn distinct(kind: &str, texts: Vec<String>, fallbacks: &[&str]) {
 #[test]
 fn every_variant_is_explained() {
     for lang in [Lang::En, Lang::Zh] {
-        let fb = [
-            "another cause",
-            "another reason",
-            "其他原因",
-            "a timer fired",
-            "定时器到期",
-            "a wire error",
-            "线路格式错误",
-        ];
+        let fb = [synack_trace::UNEXPLAINED];
         distinct(
             "state",
             STATES
@@ -442,7 +360,7 @@ fn every_variant_is_explained() {
         }
         distinct(
             "cause",
-            CAUSES
+            causes()
                 .iter()
                 .map(|c| cause_text(*c, lang).to_string())
                 .collect(),
@@ -450,7 +368,7 @@ fn every_variant_is_explained() {
         );
         distinct(
             "send reason",
-            REASONS
+            reasons()
                 .iter()
                 .map(|r| send_reason_text(*r, lang).to_string())
                 .collect(),
@@ -458,7 +376,7 @@ fn every_variant_is_explained() {
         );
         distinct(
             "timer",
-            TIMERS
+            timers()
                 .iter()
                 .map(|t| timer_text(*t, lang).to_string())
                 .collect(),
@@ -485,39 +403,41 @@ fn every_variant_is_explained() {
         );
         distinct(
             "conn error",
-            [
-                ConnError::Refused,
-                ConnError::Reset,
-                ConnError::TimedOut,
-                ConnError::Aborted,
-                ConnError::StackClosed,
-            ]
-            .iter()
-            .map(|e| conn_error_text(*e, lang).to_string())
-            .collect(),
+            ConnError::all()
+                .iter()
+                .map(|e| conn_error_text(*e, lang).to_string())
+                .collect(),
             &fb,
         );
     }
     distinct(
         "send name",
-        REASONS
+        reasons()
             .iter()
             .map(|r| send_reason_name(*r).to_string())
             .collect(),
-        &["other"],
+        &[synack_trace::UNNAMED],
     );
     distinct(
         "drop name",
         drops().iter().map(|d| drop_reason_name(*d)).collect(),
-        &["other"],
+        &[synack_trace::UNNAMED],
     );
     distinct(
         "cause name",
-        CAUSES
+        causes()
             .iter()
             .map(|c| synack_trace::cause_name(*c).to_string())
             .collect(),
-        &["other"],
+        &[synack_trace::UNNAMED],
+    );
+    distinct(
+        "conn error name",
+        ConnError::all()
+            .iter()
+            .map(|e| synack_trace::conn_error_name(*e).to_string())
+            .collect(),
+        &[synack_trace::UNNAMED],
     );
     assert_eq!(
         send_reason_text(SendReason::KeepaliveProbe, Lang::En),
@@ -537,16 +457,16 @@ fn every_variant_renders_in_a_ladder() {
     let c = conn().expect("conn");
     let mut t = 0;
     for from in STATES {
-        for cause in CAUSES {
+        for cause in causes() {
             b.state(t, 0, Some(c), None, ct, from, State::Closed, cause);
             t += 1;
         }
     }
-    for timer in TIMERS {
+    for timer in timers() {
         b.timer(t, 1, c, timer);
         t += 1;
     }
-    for r in REASONS {
+    for r in reasons() {
         let s = seg(CLIENT, SERVER, TcpFlags::ACK, 1, 1, 0);
         b.segment(t, 0, Some(c), 1, Some(c), s, b"", r, 1, None);
         t += 2;
@@ -582,7 +502,7 @@ fn every_variant_renders_in_a_ladder() {
                 ..TextOptions::default()
             },
         );
-        for r in REASONS {
+        for r in reasons() {
             assert!(
                 out.contains(send_reason_text(r, lang)) || r == SendReason::Normal,
                 "{r:?}"
@@ -591,7 +511,7 @@ fn every_variant_renders_in_a_ladder() {
         for d in drops() {
             assert!(out.contains(&drop_reason_text(d, lang)), "{d:?}");
         }
-        for timer in TIMERS {
+        for timer in timers() {
             assert!(out.contains(timer_text(timer, lang)), "{timer:?}");
         }
         let json = render_jsonl(
@@ -846,7 +766,7 @@ fn arbitrary_traces_never_panic() {
                     kind: EventKind::SegmentSent {
                         conn: conn(),
                         seg: s,
-                        reason: REASONS[rng.below(REASONS.len() as u64) as usize],
+                        reason: pick(&reasons(), &mut rng),
                     },
                 }),
                 1 => TraceKind::Stack(Event {
@@ -858,7 +778,7 @@ fn arbitrary_traces_never_panic() {
                     kind: EventKind::Dropped {
                         conn: None,
                         seg: (rng.below(2) == 0).then_some(s),
-                        reason: drops()[rng.below(32) as usize],
+                        reason: pick(&drops(), &mut rng),
                     },
                 }),
                 3 => TraceKind::Stack(Event {
@@ -872,7 +792,7 @@ fn arbitrary_traces_never_panic() {
                         },
                         from: STATES[rng.below(11) as usize],
                         to: STATES[rng.below(11) as usize],
-                        cause: CAUSES[rng.below(21) as usize],
+                        cause: pick(&causes(), &mut rng),
                     },
                 }),
                 4 => TraceKind::Stack(Event {
@@ -882,7 +802,7 @@ fn arbitrary_traces_never_panic() {
                             index: 0,
                             generation: 0,
                         },
-                        timer: TIMERS[rng.below(7) as usize],
+                        timer: pick(&timers(), &mut rng),
                     },
                 }),
                 _ => {

@@ -22,40 +22,82 @@ pub use ip::{Ecn, IpRepr, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr};
 pub use seq::SeqNum;
 pub use tcp::{SackBlocks, TcpFlags, TcpOptions, TcpPacket, TcpRepr, Timestamps};
 
-/// Why a packet could not be parsed. Every variant is counted by the stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum WireError {
-    /// The buffer ends before the header (or a length field) says it should.
-    Truncated,
-    /// The IP version nibble is neither 4 nor 6.
-    BadIpVersion,
-    /// IPv4 IHL below 5, or IPv6/IPv4 length fields that disagree with the buffer.
-    BadLength,
-    /// IPv4 header checksum mismatch.
-    BadIpChecksum,
-    /// The packet is an IPv4 fragment (not reassembled by synack).
-    Fragment,
-    /// The IPv4 header carries options (not supported by synack).
-    IpOptions,
-    /// An IPv6 extension header that cannot be skipped safely.
-    UnsupportedExtension,
-    /// The transport protocol is not TCP.
-    NotTcp,
-    /// TCP data offset below 5 or beyond the segment.
-    BadDataOffset,
-    /// A TCP option whose length byte is invalid or runs past the header.
-    BadOption,
-    /// TCP checksum mismatch (pseudo-header included).
-    BadTcpChecksum,
-    /// A source or destination address that can never be a TCP peer
-    /// (multicast, broadcast, unspecified).
-    BadAddress,
-    /// The packet carries neither ICMP (over IPv4) nor ICMPv6 (over IPv6):
-    /// [`parse_icmp_packet`]'s counterpart of [`WireError::NotTcp`].
-    NotIcmp,
-    /// ICMP or ICMPv6 checksum mismatch (pseudo-header included for ICMPv6).
-    BadIcmpChecksum,
+/// Declare an enum and, by construction, the list of all its values:
+/// `fn all() -> Vec<Self>` yields every unit variant once and, for a variant
+/// carrying a field, one value per value of the field's type (which must
+/// offer `all()` as well). Views and tests iterate it, so a new variant is
+/// listed without anyone remembering to list it.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! listed_enum {
+    (
+        $(#[$m:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$vm:meta])* $v:ident $( ( $f:ty ) )? ),* $(,)?
+        }
+    ) => {
+        $(#[$m])*
+        $vis enum $name {
+            $( $(#[$vm])* $v $( ( $f ) )? ),*
+        }
+
+        impl $name {
+            /// Every value: each unit variant, and each variant with a field
+            /// once per value of the field.
+            #[allow(clippy::vec_init_then_push)]
+            pub fn all() -> ::std::vec::Vec<$name> {
+                let mut all = ::std::vec::Vec::new();
+                $( $crate::listed_enum!(@push all, $name, $v $(, $f)?); )*
+                all
+            }
+        }
+    };
+    (@push $all:ident, $name:ident, $v:ident) => {
+        $all.push($name::$v);
+    };
+    (@push $all:ident, $name:ident, $v:ident, $f:ty) => {
+        for x in <$f>::all() {
+            $all.push($name::$v(x));
+        }
+    };
+}
+
+listed_enum! {
+    /// Why a packet could not be parsed. Every variant is counted by the stack.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum WireError {
+        /// The buffer ends before the header (or a length field) says it should.
+        Truncated,
+        /// The IP version nibble is neither 4 nor 6.
+        BadIpVersion,
+        /// IPv4 IHL below 5, or IPv6/IPv4 length fields that disagree with the buffer.
+        BadLength,
+        /// IPv4 header checksum mismatch.
+        BadIpChecksum,
+        /// The packet is an IPv4 fragment (not reassembled by synack).
+        Fragment,
+        /// The IPv4 header carries options (not supported by synack).
+        IpOptions,
+        /// An IPv6 extension header that cannot be skipped safely.
+        UnsupportedExtension,
+        /// The transport protocol is not TCP.
+        NotTcp,
+        /// TCP data offset below 5 or beyond the segment.
+        BadDataOffset,
+        /// A TCP option whose length byte is invalid or runs past the header.
+        BadOption,
+        /// TCP checksum mismatch (pseudo-header included).
+        BadTcpChecksum,
+        /// A source or destination address that can never be a TCP peer
+        /// (multicast, broadcast, unspecified).
+        BadAddress,
+        /// The packet carries neither ICMP (over IPv4) nor ICMPv6 (over IPv6):
+        /// [`parse_icmp_packet`]'s counterpart of [`WireError::NotTcp`].
+        NotIcmp,
+        /// ICMP or ICMPv6 checksum mismatch (pseudo-header included for ICMPv6).
+        BadIcmpChecksum,
+    }
 }
 
 impl core::fmt::Display for WireError {
