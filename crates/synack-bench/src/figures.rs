@@ -1,6 +1,6 @@
 //! The figures: each runs its measurements and appends its rows.
 
-use crate::report::{Better, Row, Samples};
+use crate::report::{Better, Report, Row, Samples};
 use crate::{bulk, flood, lifecycle, memory, pattern, progress};
 use std::time::Duration;
 use synack_proto::SynCookies;
@@ -9,6 +9,8 @@ use synack_proto::SynCookies;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Plan {
     pub(crate) quick: bool,
+    /// Print JSON (and no progress lines).
+    pub(crate) json: bool,
     pub(crate) synack_only: bool,
     pub(crate) reps: usize,
     pub(crate) bulk_bytes: u64,
@@ -24,6 +26,7 @@ impl Plan {
         if quick {
             Plan {
                 quick,
+                json: false,
                 synack_only: false,
                 reps: 1,
                 bulk_bytes: 64 << 20,
@@ -36,6 +39,7 @@ impl Plan {
         } else {
             Plan {
                 quick,
+                json: false,
                 synack_only: false,
                 reps: 5,
                 bulk_bytes: 1 << 30,
@@ -71,7 +75,8 @@ pub(crate) fn row(
     }
 }
 
-pub(crate) fn bulk(plan: &Plan, json: bool, rows: &mut Vec<Row>) -> Result<(), String> {
+pub(crate) fn bulk(plan: &Plan, out: &mut Report) -> Result<(), String> {
+    let json = plan.json;
     let pat = pattern::Pattern::new(0xb01c);
     for mtu in [1500u16, 9000] {
         let mss = usize::from(mtu) - 40;
@@ -109,7 +114,7 @@ pub(crate) fn bulk(plan: &Plan, json: bool, rows: &mut Vec<Row>) -> Result<(), S
             "bulk MTU {mtu}: packets on the link per run: synack {}, smoltcp {}; timer jumps {} (64 KiB buffers, checksums on, bytes verified)",
             pkts.0, pkts.1, pkts.2
         ));
-        rows.push(r);
+        out.rows.push(r);
         let mut r = row(
             &format!("bulk_mtu{mtu}_vs_bound"),
             &format!("bulk, MTU {mtu}, fraction of bound"),
@@ -121,10 +126,10 @@ pub(crate) fn bulk(plan: &Plan, json: bool, rows: &mut Vec<Row>) -> Result<(), S
         if mtu == 1500 {
             r.goal = Some(0.6);
         }
-        rows.push(r);
+        out.rows.push(r);
     }
-    let last = rows.pop().ok_or("no rows")?;
-    rows.push(Row {
+    let last = out.rows.pop().ok_or("no rows")?;
+    out.rows.push(Row {
         note: Some(
             "bound = per 64 KiB: app -> send buffer copy; per segment: copy into segment, checksum on send, checksum on receive, copy out to the app; plus the app's compare (as both stacks' runs do)".into(),
         ),
@@ -133,7 +138,8 @@ pub(crate) fn bulk(plan: &Plan, json: bool, rows: &mut Vec<Row>) -> Result<(), S
     Ok(())
 }
 
-pub(crate) fn lifecycle(plan: &Plan, json: bool, rows: &mut Vec<Row>) -> Result<(), String> {
+pub(crate) fn lifecycle(plan: &Plan, out: &mut Report) -> Result<(), String> {
+    let json = plan.json;
     let (mut s, mut m, mut k) = (Samples::default(), Samples::default(), Samples::default());
     let kreps = plan.reps.min(3);
     let mut kcount = 0;
@@ -168,7 +174,7 @@ pub(crate) fn lifecycle(plan: &Plan, json: bool, rows: &mut Vec<Row>) -> Result<
         "lifecycle: connect, handshake, 1-byte request, 1-byte response, close, teardown, TIME_WAIT expired on the virtual clock; {} per in-memory run; packets per lifecycle: synack {:.1}, smoltcp {:.1}",
         plan.lifecycles, per.0, per.1
     ));
-    rows.push(r);
+    out.rows.push(r);
     let mut r = row(
         "lifecycle_vs_kernel",
         "lifecycles",
@@ -182,11 +188,12 @@ pub(crate) fn lifecycle(plan: &Plan, json: bool, rows: &mut Vec<Row>) -> Result<
         "kernel: std::net, client and server thread, normal close (no SO_LINGER), {:.1} s per run ({kcount} in the last), {kreps} runs",
         plan.kernel_time.as_secs_f64()
     ));
-    rows.push(r);
+    out.rows.push(r);
     Ok(())
 }
 
-pub(crate) fn memory(plan: &Plan, json: bool, rows: &mut Vec<Row>) -> Result<(), String> {
+pub(crate) fn memory(plan: &Plan, out: &mut Report) -> Result<(), String> {
+    let json = plan.json;
     progress(json, &format!("memory: {} connections", plan.memory_conns));
     let f = memory::synack(plan.memory_conns)?;
     let (smol_state, smol_total) = memory::smoltcp_socket();
@@ -205,7 +212,7 @@ pub(crate) fn memory(plan: &Plan, json: bool, rows: &mut Vec<Row>) -> Result<(),
         "memory: {} connections, both ends in one process, every heap byte of both stacks counted; right after the handshake {:.0} B per end, after a 1-byte exchange {:.0} B ({:.1} allocations per end); smoltcp: {smol_state} B state + 2 x 64 KiB buffers allocated up front = {smol_total} B",
         f.connections, f.per_end_fresh, f.per_end_used, f.allocs_per_end
     ));
-    rows.push(r);
+    out.rows.push(r);
     let four_gib = 4.0 * (1u64 << 30) as f64;
     let mut r = row(
         "conns_in_4gib",
@@ -221,11 +228,12 @@ pub(crate) fn memory(plan: &Plan, json: bool, rows: &mut Vec<Row>) -> Result<(),
         "connections in 4 GiB: extrapolated from {} measured connections (two ends each, both in one process)",
         f.connections
     ));
-    rows.push(r);
+    out.rows.push(r);
     Ok(())
 }
 
-pub(crate) fn flood(plan: &Plan, json: bool, rows: &mut Vec<Row>) -> Result<(), String> {
+pub(crate) fn flood(plan: &Plan, out: &mut Report) -> Result<(), String> {
+    let json = plan.json;
     for (key, label, policy, backlog) in [
         (
             "syn_flood_always",
@@ -255,6 +263,12 @@ pub(crate) fn flood(plan: &Plan, json: bool, rows: &mut Vec<Row>) -> Result<(), 
             att += r.attempted;
             done += r.completed;
         }
+        if done < att {
+            out.fail(format!(
+                "{label}: {} of {att} legitimate handshakes did not complete",
+                att - done
+            ));
+        }
         let mut r = row(key, label, "SYN/s", s, "-", Samples::default());
         r.goal = Some(2e6);
         r.goal_on_ratio = false;
@@ -262,7 +276,7 @@ pub(crate) fn flood(plan: &Plan, json: bool, rows: &mut Vec<Row>) -> Result<(), 
             "{label}: {} spoofed SYNs per run, 1 legitimate handshake per {}: {done} of {att} completed",
             plan.flood_syns, plan.flood_every
         ));
-        rows.push(r);
+        out.rows.push(r);
         let mut r = row(
             &format!("{key}_legit_pct"),
             "  legitimate handshakes completed",
@@ -273,7 +287,7 @@ pub(crate) fn flood(plan: &Plan, json: bool, rows: &mut Vec<Row>) -> Result<(), 
         );
         r.goal = Some(100.0);
         r.goal_on_ratio = false;
-        rows.push(r);
+        out.rows.push(r);
     }
     Ok(())
 }

@@ -163,8 +163,10 @@ pub(crate) fn kernel(limit: Duration) -> Result<Run, String> {
             let mut b = [0u8; 1];
             s.read_exact(&mut b)
                 .map_err(|e| format!("kernel server read: {e}"))?;
-            if b[0] == b'x' {
-                return Ok(served);
+            match b[0] {
+                b'x' => return Ok(served),
+                b'q' => {}
+                other => return Err(format!("kernel: request byte {other:#04x}, not 'q'")),
             }
             s.write_all(b"r")
                 .map_err(|e| format!("kernel server write: {e}"))?;
@@ -184,15 +186,21 @@ pub(crate) fn kernel(limit: Duration) -> Result<Run, String> {
     let mut count = 0u64;
     let mut error = None;
     while t0.elapsed() < limit {
-        let r = (|| -> std::io::Result<()> {
+        let r = (|| -> std::io::Result<u8> {
             let mut s = TcpStream::connect(addr)?;
             s.write_all(b"q")?;
             let mut b = [0u8; 1];
             s.read_exact(&mut b)?;
-            Ok(())
+            Ok(b[0])
         })();
         match r {
-            Ok(()) => count += 1,
+            Ok(b'r') => count += 1,
+            Ok(other) => {
+                error = Some(format!(
+                    "kernel client after {count} connections: response byte {other:#04x}, not 'r'"
+                ));
+                break;
+            }
             Err(e) => {
                 error = Some(format!("kernel client after {count} connections: {e}"));
                 break;

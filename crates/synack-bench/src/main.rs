@@ -49,33 +49,35 @@ fn run(args: &Args) -> Result<(), String> {
         plan.reps = usize::from(n);
     }
     plan.synack_only = args.synack_only;
+    plan.json = args.json;
     let json = args.json;
     if cfg!(debug_assertions) {
         eprintln!("warning: a debug build; run with --release for meaningful figures");
     }
     let t0 = std::time::Instant::now();
-    let mut rows = Vec::new();
+    let mut out = report::Report::default();
     if args.wants(Figure::Bulk) {
-        figures::bulk(&plan, json, &mut rows)?;
+        figures::bulk(&plan, &mut out)?;
     }
     if args.wants(Figure::Lifecycle) {
-        figures::lifecycle(&plan, json, &mut rows)?;
+        figures::lifecycle(&plan, &mut out)?;
     }
     if args.wants(Figure::Memory) {
-        figures::memory(&plan, json, &mut rows)?;
+        figures::memory(&plan, &mut out)?;
     }
     if args.wants(Figure::Flood) {
-        figures::flood(&plan, json, &mut rows)?;
+        figures::flood(&plan, &mut out)?;
     }
     let secs = t0.elapsed().as_secs_f64();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     if json {
         println!(
-            "{{\n  \"quick\": {},\n  \"reps\": {},\n  \"cpus\": {cpus},\n  \"seconds\": {},\n  \"rows\": {}\n}}",
+            "{{\n  \"quick\": {},\n  \"reps\": {},\n  \"cpus\": {cpus},\n  \"seconds\": {},\n  \"rows\": {},\n  \"failures\": {}\n}}",
             plan.quick,
             plan.reps,
             report::jnum(secs),
-            report::json_rows(&rows)
+            report::json_rows(&out.rows),
+            report::json_strings(&out.failures)
         );
     } else {
         println!(
@@ -83,9 +85,20 @@ fn run(args: &Args) -> Result<(), String> {
             if plan.quick { "quick" } else { "full" },
             plan.reps
         );
-        print!("{}", report::table(&rows));
+        print!("{}", report::table(&out.rows));
+        for f in &out.failures {
+            println!("\nFAILED: {f}");
+        }
     }
-    Ok(())
+    if out.failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} correctness condition(s) failed: {}",
+            out.failures.len(),
+            out.failures.join("; ")
+        ))
+    }
 }
 
 fn main() -> ExitCode {

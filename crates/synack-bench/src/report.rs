@@ -30,6 +30,23 @@ impl Samples {
     }
 }
 
+/// Everything a run produces: the rows of the table, and the correctness
+/// conditions that failed (each makes the run exit non-zero, after the table).
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    /// The figures, one row each.
+    pub(crate) rows: Vec<Row>,
+    /// Correctness conditions that failed, each said in a sentence.
+    pub(crate) failures: Vec<String>,
+}
+
+impl Report {
+    /// Record that a correctness condition failed (the run goes on, and exits non-zero).
+    pub(crate) fn fail(&mut self, what: String) {
+        self.failures.push(what);
+    }
+}
+
 /// Whether bigger or smaller is better, for the goal check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Better {
@@ -225,6 +242,12 @@ fn jsamples(s: &Samples) -> String {
         jnum(s.spread()),
         runs.join(",")
     )
+}
+
+/// The failed correctness conditions as a JSON array of strings.
+pub(crate) fn json_strings(items: &[String]) -> String {
+    let items: Vec<String> = items.iter().map(|s| jstr(s)).collect();
+    format!("[{}]", items.join(", "))
 }
 
 /// The rows as a JSON array.
