@@ -21,6 +21,7 @@ mod bulk;
 mod cli;
 mod figures;
 mod flood;
+mod integrity;
 mod lifecycle;
 mod memory;
 mod pattern;

@@ -117,8 +117,10 @@ fn num(x: f64) -> String {
         format!("{:.1}k", x / 1e3)
     } else if x.abs() >= 100.0 {
         format!("{x:.0}")
-    } else {
+    } else if x == 0.0 || x.abs() >= 0.01 {
         format!("{x:.2}")
+    } else {
+        format!("{x:.1e}")
     }
 }
 
