@@ -16,6 +16,8 @@ pub(crate) enum Figure {
     Memory,
     /// Spoofed SYNs absorbed with SYN cookies.
     Flood,
+    /// Cost of one connection with N idle connections beside it.
+    Scale,
 }
 
 /// synack measured side by side with smoltcp and the Linux kernel.

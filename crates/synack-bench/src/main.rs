@@ -26,6 +26,7 @@ mod lifecycle;
 mod memory;
 mod pattern;
 mod report;
+mod scale;
 mod smol_pair;
 mod synack_pair;
 
@@ -69,15 +70,22 @@ fn run(args: &Args) -> Result<(), String> {
     if args.wants(Figure::Flood) {
         figures::flood(&plan, &mut out)?;
     }
+    if args.wants(Figure::Scale) {
+        scale::run(&plan, &mut out)?;
+    }
     let secs = t0.elapsed().as_secs_f64();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     if json {
         println!(
-            "{{\n  \"quick\": {},\n  \"reps\": {},\n  \"cpus\": {cpus},\n  \"seconds\": {},\n  \"rows\": {},\n  \"failures\": {}\n}}",
+            "{{\n  \"quick\": {},\n  \"reps\": {},\n  \"cpus\": {cpus},\n  \"seconds\": {},\n  \"rows\": {},{}\n  \"failures\": {}\n}}",
             plan.quick,
             plan.reps,
             report::jnum(secs),
             report::json_rows(&out.rows),
+            out.json
+                .iter()
+                .map(|(k, v)| format!("\n  {}: {v},", report::jstr(k)))
+                .collect::<String>(),
             report::json_strings(&out.failures)
         );
     } else {
@@ -87,6 +95,9 @@ fn run(args: &Args) -> Result<(), String> {
             plan.reps
         );
         print!("{}", report::table(&out.rows));
+        for section in &out.sections {
+            print!("\n{section}");
+        }
         for f in &out.failures {
             println!("\nFAILED: {f}");
         }

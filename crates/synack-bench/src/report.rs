@@ -38,6 +38,10 @@ pub(crate) struct Report {
     pub(crate) rows: Vec<Row>,
     /// Correctness conditions that failed, each said in a sentence.
     pub(crate) failures: Vec<String>,
+    /// Further tables, printed after the main one.
+    pub(crate) sections: Vec<String>,
+    /// Further JSON members: a key and its (already rendered) value.
+    pub(crate) json: Vec<(String, String)>,
 }
 
 impl Report {
@@ -108,7 +112,8 @@ impl Row {
     }
 }
 
-fn num(x: f64) -> String {
+/// A number in a few significant digits (k and M for thousands and millions).
+pub(crate) fn num(x: f64) -> String {
     if !x.is_finite() {
         "-".into()
     } else if x.abs() >= 1e6 {
@@ -124,7 +129,8 @@ fn num(x: f64) -> String {
     }
 }
 
-fn with_spread(s: &Samples) -> String {
+/// The median with half the spread, or `-` without samples.
+pub(crate) fn with_spread(s: &Samples) -> String {
     if s.0.is_empty() {
         "-".into()
     } else if s.0.len() < 2 {
@@ -236,7 +242,8 @@ pub(crate) fn jnum(x: f64) -> String {
     }
 }
 
-fn jsamples(s: &Samples) -> String {
+/// Samples as a JSON object: median, spread and every run.
+pub(crate) fn jsamples(s: &Samples) -> String {
     let runs: Vec<String> = s.0.iter().map(|x| jnum(*x)).collect();
     format!(
         "{{\"median\":{},\"spread\":{},\"runs\":[{}]}}",
