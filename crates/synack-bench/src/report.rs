@@ -169,7 +169,13 @@ pub(crate) fn table(rows: &[Row]) -> String {
                 with_spread(&r.synack),
                 r.peer.clone(),
                 with_spread(&r.peer_samples),
-                r.ratio().map_or("-".into(), |x| format!("{x:.3}")),
+                r.ratio().map_or("-".into(), |x| {
+                    if x != 0.0 && x.abs() < 0.001 {
+                        format!("{x:.1e}")
+                    } else {
+                        format!("{x:.3}")
+                    }
+                }),
                 goal,
                 match r.met() {
                     None => "-".into(),

@@ -136,7 +136,7 @@ impl ScalePlan {
                 bulk_bytes: 256 << 20,
                 round_trips: 300_000,
                 cap: Duration::from_secs(2),
-                smol_setup_cap: Duration::from_secs(90),
+                smol_setup_cap: Duration::from_secs(240),
             }
         }
     }
@@ -241,7 +241,11 @@ pub(crate) fn run(plan: &Plan, out: &mut Report) -> Result<(), String> {
     let mut beds = Vec::new();
     if !plan.synack_only {
         for &n in &sp.smol_ns {
-            progress(plan.json, &format!("scale: smoltcp set-up, {n} idle"));
+            let msg = format!(
+                "scale: smoltcp set-up, {n} idle (O(N^2): minutes at 100000; capped at {} s)",
+                sp.smol_setup_cap.as_secs()
+            );
+            progress(plan.json, &msg);
             let (bed, setup) = smol::setup(n, sp.smol_setup_cap)?;
             let mut pt = Point::new(Variant::Smoltcp, n);
             pt.record_setup(&setup);
@@ -253,8 +257,9 @@ pub(crate) fn run(plan: &Plan, out: &mut Report) -> Result<(), String> {
         let mut smol_beds = beds.iter_mut();
         for pt in &mut points {
             let msg = format!(
-                "scale: {:?}, {} idle, run {}/{}",
-                pt.variant,
+                "scale: {}, timers {}, {} idle, run {}/{}",
+                pt.variant.stack(),
+                pt.variant.timers(),
                 pt.n,
                 rep + 1,
                 plan.reps

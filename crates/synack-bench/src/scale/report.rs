@@ -9,14 +9,16 @@ use std::fmt::Write as _;
 const GOAL_N: usize = 100_000;
 
 impl Variant {
-    fn stack(self) -> &'static str {
+    /// The stack's name.
+    pub(super) fn stack(self) -> &'static str {
         match self {
             Variant::Synack | Variant::SynackLive => "synack",
             Variant::Smoltcp => "smoltcp",
         }
     }
 
-    fn timers(self) -> &'static str {
+    /// The timers on the idle connections.
+    pub(super) fn timers(self) -> &'static str {
         match self {
             Variant::SynackLive => "keepalive",
             Variant::Synack | Variant::Smoltcp => "none",
