@@ -20,6 +20,19 @@ use crate::progress;
 use crate::report::{Report, Samples};
 use std::time::{Duration, Instant};
 
+/// Time this thread has spent on a CPU (Linux's schedstat; `None` elsewhere):
+/// on a shared machine the wall time also holds the waits for a core.
+pub(crate) fn cpu_time() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns = s.split_whitespace().next()?.parse::<u64>().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// CPU time between two readings of [`cpu_time`].
+pub(crate) fn cpu_since(start: Option<Duration>) -> Option<Duration> {
+    Some(cpu_time()?.saturating_sub(start?))
+}
+
 /// What setting up the idle connections cost.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Setup {
@@ -27,6 +40,8 @@ pub(crate) struct Setup {
     pub(crate) reached: usize,
     /// Wall time.
     pub(crate) elapsed: Duration,
+    /// CPU time of this thread, where the system tells it.
+    pub(crate) cpu: Option<Duration>,
     /// Heap bytes held afterwards for the idle connections (both ends).
     pub(crate) bytes: usize,
     /// Allocation calls during the set-up.
@@ -136,7 +151,7 @@ impl ScalePlan {
                 bulk_bytes: 256 << 20,
                 round_trips: 300_000,
                 cap: Duration::from_secs(2),
-                smol_setup_cap: Duration::from_secs(240),
+                smol_setup_cap: Duration::from_secs(300),
             }
         }
     }
@@ -165,6 +180,8 @@ pub(crate) struct Point {
     pub(crate) rr_capped: usize,
     /// Set-up wall time, s.
     pub(crate) setup: Samples,
+    /// Set-up CPU time of the thread, s.
+    pub(crate) setup_cpu: Samples,
     /// Heap bytes per idle connection (both ends).
     pub(crate) bytes_per_conn: Samples,
     /// Allocation calls per idle connection set up (both ends).
@@ -190,6 +207,7 @@ impl Point {
             rr_ns: Samples::default(),
             rr_capped: 0,
             setup: Samples::default(),
+            setup_cpu: Samples::default(),
             bytes_per_conn: Samples::default(),
             allocs_per_conn: f64::NAN,
             allocs_per_packet: (f64::NAN, f64::NAN),
@@ -201,6 +219,7 @@ impl Point {
     fn record_setup(&mut self, s: &Setup) {
         self.reached = s.reached;
         self.setup.0.push(s.elapsed.as_secs_f64());
+        self.setup_cpu.0.extend(s.cpu.map(|c| c.as_secs_f64()));
         if s.reached > 0 {
             self.bytes_per_conn
                 .0

@@ -75,7 +75,7 @@ fn ratios(points: &[Point], p: &Point) -> (Samples, Samples) {
     })
 }
 
-fn cells(points: &[Point]) -> Vec<[String; 12]> {
+fn cells(points: &[Point]) -> Vec<[String; 13]> {
     points
         .iter()
         .map(|p| {
@@ -99,6 +99,11 @@ fn cells(points: &[Point]) -> Vec<[String; 12]> {
                 if p.n == 0 {
                     "-".into()
                 } else {
+                    secs(&p.setup_cpu)
+                },
+                if p.n == 0 {
+                    "-".into()
+                } else {
                     with_spread(&p.bytes_per_conn)
                 },
                 with_spread(&p.sweep_ns),
@@ -118,7 +123,8 @@ fn table(points: &[Point]) -> String {
         "round trips/s",
         "cost(N)/cost(0)",
         "ns/packet",
-        "set-up",
+        "set-up wall",
+        "set-up cpu",
         "heap B/conn",
         "sweep ns/probe",
     ];
@@ -164,7 +170,7 @@ fn notes(sp: &ScalePlan, points: &[Point], reps: usize) -> Vec<String> {
             sp.cap.as_secs_f64()
         ),
         "cost(N)/cost(0) = rate at N = 0 / rate at N, the median of the ratios of the two measured in the same repetition; ns/packet = wall time of the phase / packets on the link (both directions)".into(),
-        "set-up: wall time to open the N idle connections, both ends, one core; heap B/conn: heap bytes the stacks hold for them afterwards, per connection (both ends), counted by the global allocator".into(),
+        "set-up: time to open the N idle connections, both ends, on one thread: wall time, and the CPU time the thread got, to within a scheduler tick of a few ms (on a shared machine the wall time also holds its waits for a core); heap B/conn: heap bytes the stacks hold for them afterwards, per connection (both ends), counted by the global allocator".into(),
         format!(
             "timers \"keepalive\" (live): every idle connection end has keepalive on, the server ends with idle {} s, interval {} s, {} probes (Linux's defaults), the client ends with idle {} s, so every end holds a pending deadline in its stack's timer heap (2N entries over the two stacks) during the whole measured phase, which the virtual clock never reaches (deadlines 1 µs apart, as connections arrive over time). sweep: afterwards the clock jumps past the server ends' deadlines, each idle server end sends a keepalive probe and the client end answers it; ns/probe = wall time of the whole sweep (timers, N probes, N answers) / N; checked: every probe answered, every connection still established, no probe pending",
             KEEPALIVE.idle.as_secs(),
@@ -230,7 +236,7 @@ fn json(sp: &ScalePlan, points: &[Point]) -> String {
         .map(|p| {
             let (cb, cr) = ratios(points, p);
             format!(
-                "{{\"stack\":{},\"timers\":{},\"n\":{},\"reached\":{},\"bulk_gbps\":{},\"bulk_cost_ratio\":{},\"bulk_ns_per_packet\":{},\"bulk_capped_runs\":{},\"round_trips_per_s\":{},\"round_trip_cost_ratio\":{},\"round_trip_ns_per_packet\":{},\"round_trip_capped_runs\":{},\"setup_s\":{},\"heap_bytes_per_conn\":{},\"allocs_per_conn\":{},\"allocs_per_packet_bulk\":{},\"allocs_per_packet_round_trip\":{},\"sweep_ns_per_probe\":{},\"timers_after_setup\":{}}}",
+                "{{\"stack\":{},\"timers\":{},\"n\":{},\"reached\":{},\"bulk_gbps\":{},\"bulk_cost_ratio\":{},\"bulk_ns_per_packet\":{},\"bulk_capped_runs\":{},\"round_trips_per_s\":{},\"round_trip_cost_ratio\":{},\"round_trip_ns_per_packet\":{},\"round_trip_capped_runs\":{},\"setup_s\":{},\"setup_cpu_s\":{},\"heap_bytes_per_conn\":{},\"allocs_per_conn\":{},\"allocs_per_packet_bulk\":{},\"allocs_per_packet_round_trip\":{},\"sweep_ns_per_probe\":{},\"timers_after_setup\":{}}}",
                 jstr(p.variant.stack()),
                 jstr(p.variant.timers()),
                 p.n,
@@ -244,6 +250,7 @@ fn json(sp: &ScalePlan, points: &[Point]) -> String {
                 jsamples(&p.rr_ns),
                 p.rr_capped,
                 jsamples(&p.setup),
+                jsamples(&p.setup_cpu),
                 jsamples(&p.bytes_per_conn),
                 jnum(p.allocs_per_conn),
                 jnum(p.allocs_per_packet.0),
@@ -263,16 +270,24 @@ fn json(sp: &ScalePlan, points: &[Point]) -> String {
     )
 }
 
-/// A goal row: synack's cost(N)/cost(0) at most 1.1, smoltcp's beside it.
-fn goal_row(key: &str, what: String, synack: Samples, smol: Option<Samples>) -> Row {
+/// A goal row: synack's figure at most `goal`, smoltcp's beside it.
+fn goal_row(
+    key: &str,
+    what: String,
+    unit: &str,
+    goal: f64,
+    synack: Samples,
+    smol: Option<(String, Samples)>,
+) -> Row {
+    let (peer, peer_samples) = smol.unwrap_or_else(|| ("-".into(), Samples::default()));
     Row {
         key: key.into(),
         what,
-        unit: "x".into(),
+        unit: unit.into(),
         synack,
-        peer: if smol.is_some() { "smoltcp" } else { "-" }.into(),
-        peer_samples: smol.unwrap_or_default(),
-        goal: Some(1.1),
+        peer,
+        peer_samples,
+        goal: Some(goal),
         goal_on_ratio: false,
         better: Better::Lower,
         note: None,
@@ -282,7 +297,14 @@ fn goal_row(key: &str, what: String, synack: Samples, smol: Option<Samples>) -> 
 fn goal_rows(sp: &ScalePlan, points: &[Point]) -> Vec<Row> {
     let mut rows = Vec::new();
     let find = |v: Variant, n: usize| points.iter().find(|p| p.variant == v && p.n == n);
-    let smol = find(Variant::Smoltcp, GOAL_N).map(|p| ratios(points, p));
+    let smol = find(Variant::Smoltcp, GOAL_N).map(|p| {
+        let label = if p.reached < p.n {
+            format!("smoltcp at {}", count(p.reached))
+        } else {
+            "smoltcp".into()
+        };
+        (label, ratios(points, p))
+    });
     for (v, label, key) in [
         (Variant::Synack, "", ""),
         (Variant::SynackLive, ", keepalive live", "_keepalive"),
@@ -290,45 +312,59 @@ fn goal_rows(sp: &ScalePlan, points: &[Point]) -> Vec<Row> {
         let Some(p) = find(v, GOAL_N) else { continue };
         let (cb, cr) = ratios(points, p);
         let n = count(GOAL_N);
+        let peer = |bulk: bool| {
+            smol.as_ref()
+                .filter(|_| key.is_empty())
+                .map(|(l, (b, r))| (l.clone(), if bulk { b.clone() } else { r.clone() }))
+        };
         rows.push(goal_row(
             &format!("scale_bulk_cost_{GOAL_N}{key}"),
             format!("scale: bulk cost({n} idle)/cost(0){label}"),
+            "x",
+            1.1,
             cb,
-            smol.as_ref()
-                .filter(|_| key.is_empty())
-                .map(|s| s.0.clone()),
+            peer(true),
         ));
         rows.push(goal_row(
             &format!("scale_rr_cost_{GOAL_N}{key}"),
             format!("scale: round-trip cost({n} idle)/cost(0){label}"),
+            "x",
+            1.1,
             cr,
-            smol.as_ref()
-                .filter(|_| key.is_empty())
-                .map(|s| s.1.clone()),
+            peer(false),
         ));
     }
     if let Some(big) = sp.big {
-        let mut setup = Samples::default();
+        let (mut wall, mut cpu) = (Samples::default(), Samples::default());
         for v in [Variant::Synack, Variant::SynackLive] {
             if let Some(p) = find(v, big) {
-                setup.0.extend(&p.setup.0);
+                wall.0.extend(&p.setup.0);
+                cpu.0.extend(&p.setup_cpu.0);
             }
         }
         let n = count(big);
-        rows.push(Row {
-            key: format!("scale_setup_{big}"),
-            what: format!("scale: {n} idle conns set up, one core"),
-            unit: "s".into(),
-            synack: setup,
-            peer: "-".into(),
-            peer_samples: Samples::default(),
-            goal: Some(10.0),
-            goal_on_ratio: false,
-            better: Better::Lower,
-            note: Some(format!(
-                "{n} idle conns set up: both ends (client and server stacks) on one thread, with and without keepalive, all repetitions"
-            )),
-        });
+        let mut r = goal_row(
+            &format!("scale_setup_{big}"),
+            format!("scale: {n} idle conns set up, wall time"),
+            "s",
+            10.0,
+            wall,
+            None,
+        );
+        r.note = Some(format!(
+            "{n} idle conns set up: both ends (client and server stacks) on one thread, with and without keepalive, all repetitions; the CPU time is the time the thread ran on a core"
+        ));
+        rows.push(r);
+        if !cpu.0.is_empty() {
+            rows.push(goal_row(
+                &format!("scale_setup_{big}_cpu"),
+                format!("scale: {n} idle conns set up, CPU time"),
+                "s",
+                10.0,
+                cpu,
+                None,
+            ));
+        }
     }
     rows
 }

@@ -14,7 +14,7 @@
 //! slot scan of each `add`. The set-up stops after the batch in which `cap`
 //! passes; the figures then hold for the connections reached.
 
-use super::{timed_loop, Loop, Setup};
+use super::{cpu_since, cpu_time, timed_loop, Loop, Setup};
 use crate::pattern::Pattern;
 use crate::smol_pair::{self, Pair};
 use crate::{alloc, bulk, synack_pair};
@@ -49,6 +49,7 @@ fn idle_socket() -> tcp::Socket<'static> {
 pub(crate) fn setup(n: usize, cap: Duration) -> Result<(Bed, Setup), String> {
     let mut p = Pair::new(1500);
     let (bytes0, calls0) = (alloc::live_bytes(), alloc::calls());
+    let cpu0 = cpu_time();
     let t0 = Instant::now();
     let mut reached = 0;
     let mut batch = Vec::with_capacity(BATCH);
@@ -85,6 +86,7 @@ pub(crate) fn setup(n: usize, cap: Duration) -> Result<(Bed, Setup), String> {
     }
     drop(staging);
     let elapsed = t0.elapsed();
+    let cpu = cpu_since(cpu0);
     let bytes = alloc::live_bytes().saturating_sub(bytes0);
     let allocs = alloc::calls() - calls0;
     let server = {
@@ -104,6 +106,7 @@ pub(crate) fn setup(n: usize, cap: Duration) -> Result<(Bed, Setup), String> {
     let setup = Setup {
         reached,
         elapsed,
+        cpu,
         bytes,
         allocs,
         timers_after: false,

@@ -1,7 +1,7 @@
 //! synack at scale: one measured connection beside `n` idle established
 //! connections, both ends of every connection in this process.
 
-use super::{timed_loop, Loop, Setup, Sweep};
+use super::{cpu_since, cpu_time, timed_loop, Loop, Setup, Sweep};
 use crate::pattern::Pattern;
 use crate::synack_pair::{self, Pair};
 use crate::{alloc, bulk};
@@ -71,6 +71,7 @@ pub(crate) fn setup(n: usize, live: bool) -> Result<(Bed, Setup), String> {
     let mut open = Vec::with_capacity(BATCH);
     let server = synack_pair::server_addr(80);
     let (bytes0, calls0) = (alloc::live_bytes(), alloc::calls());
+    let cpu0 = cpu_time();
     let t0 = Instant::now();
     let l = p
         .server
@@ -89,6 +90,7 @@ pub(crate) fn setup(n: usize, live: bool) -> Result<(Bed, Setup), String> {
         }
     }
     let elapsed = t0.elapsed();
+    let cpu = cpu_since(cpu0);
     let bytes = alloc::live_bytes().saturating_sub(bytes0);
     let allocs = alloc::calls() - calls0;
     let quiet = p.client.poll_timeout().is_none() && p.server.poll_timeout().is_none();
@@ -103,6 +105,7 @@ pub(crate) fn setup(n: usize, live: bool) -> Result<(Bed, Setup), String> {
     let setup = Setup {
         reached: n,
         elapsed,
+        cpu,
         bytes,
         allocs,
         timers_after: !quiet,
