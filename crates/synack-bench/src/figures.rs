@@ -257,13 +257,17 @@ pub(crate) fn lifecycle(plan: &Plan, out: &mut Report) -> Result<(), String> {
         per_conn(&rs),
         last_m.as_ref().map(per_conn),
     ));
-    out.rows.push(alloc_row(
+    let mut r = alloc_row(
         "lifecycle_allocs_per_packet",
         "  allocations per packet",
         "allocs",
         per_packet(&rs),
         last_m.as_ref().map(per_packet),
-    ));
+    );
+    r.note = Some(
+        "lifecycle allocations: every heap allocation call in the timed runs (both stacks, the link, the application); synack allocates each connection's state and buffers and frees them at the end, smoltcp's run reuses one socket per side whose buffers were allocated before".into(),
+    );
+    out.rows.push(r);
     Ok(())
 }
 
