@@ -11,7 +11,7 @@
 //! application; plus the same application compare.
 
 use crate::pattern::{Pattern, CHUNK};
-use crate::{alloc, integrity, smol_pair, synack_pair};
+use crate::{alloc, cpu, integrity, smol_pair, synack_pair};
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 use std::hint::black_box;
@@ -28,6 +28,8 @@ pub(crate) struct Run {
     pub(crate) bytes: u64,
     /// Wall time of the timed part.
     pub(crate) elapsed: Duration,
+    /// CPU time of this thread in the timed part, where the system tells it.
+    pub(crate) cpu: Option<Duration>,
     /// Packets that crossed the link (both directions) in the timed part.
     pub(crate) packets: u64,
     /// Times the link went quiet and the clock jumped to a timer.
@@ -92,9 +94,10 @@ pub(crate) fn synack_transfer(
     let e = |e: Error| format!("synack bulk: {e}");
     let mut rbuf = vec![0u8; CHUNK];
     let (packets0, jumps0, allocs0) = (p.packets, p.timer_jumps, alloc::calls());
+    let cpu0 = cpu::now();
     let t0 = Instant::now();
     let (mut sent, mut recvd) = (0u64, 0u64);
-    let mut timed: Option<(u64, Duration, u64, u64, u64)> = None;
+    let mut timed: Option<(u64, Duration, Option<Duration>, u64, u64, u64)> = None;
     while recvd < sent || (timed.is_none() && recvd < total) {
         let mut progress = false;
         while timed.is_none() && sent < total {
@@ -130,16 +133,19 @@ pub(crate) fn synack_transfer(
             timed = Some((
                 recvd,
                 t0.elapsed(),
+                cpu::since(cpu0),
                 p.packets - packets0,
                 p.timer_jumps - jumps0,
                 alloc::calls() - allocs0,
             ));
         }
     }
-    let (bytes, elapsed, packets, timer_jumps, allocs) = timed.ok_or("synack bulk: no transfer")?;
+    let (bytes, elapsed, cpu, packets, timer_jumps, allocs) =
+        timed.ok_or("synack bulk: no transfer")?;
     Ok(Run {
         bytes,
         elapsed,
+        cpu,
         packets,
         timer_jumps,
         allocs,
@@ -186,9 +192,10 @@ pub(crate) fn smoltcp_transfer(
 ) -> Result<Run, String> {
     let mut rbuf = vec![0u8; CHUNK];
     let (packets0, jumps0, allocs0) = (p.packets, p.timer_jumps, alloc::calls());
+    let cpu0 = cpu::now();
     let t0 = Instant::now();
     let (mut sent, mut recvd) = (0u64, 0u64);
-    let mut timed: Option<(u64, Duration, u64, u64, u64)> = None;
+    let mut timed: Option<(u64, Duration, Option<Duration>, u64, u64, u64)> = None;
     while recvd < sent || (timed.is_none() && recvd < total) {
         let mut progress = false;
         {
@@ -229,17 +236,19 @@ pub(crate) fn smoltcp_transfer(
             timed = Some((
                 recvd,
                 t0.elapsed(),
+                cpu::since(cpu0),
                 p.packets - packets0,
                 p.timer_jumps - jumps0,
                 alloc::calls() - allocs0,
             ));
         }
     }
-    let (bytes, elapsed, packets, timer_jumps, allocs) =
+    let (bytes, elapsed, cpu, packets, timer_jumps, allocs) =
         timed.ok_or("smoltcp bulk: no transfer")?;
     Ok(Run {
         bytes,
         elapsed,
+        cpu,
         packets,
         timer_jumps,
         allocs,
@@ -285,6 +294,7 @@ pub(crate) fn bound(mss: usize, total: u64, pat: &Pattern) -> Result<Run, String
     Ok(Run {
         bytes: total,
         elapsed: t0.elapsed(),
+        cpu: None,
         packets,
         timer_jumps: 0,
         allocs: 0,

@@ -53,6 +53,7 @@ impl Plan {
     }
 }
 
+/// A row with a peer, no goal yet, higher is better.
 pub(crate) fn row(
     key: &str,
     what: &str,
@@ -193,6 +194,7 @@ fn checksum_verdict(plan: &Plan, (sent, synack, smol): (u32, u32, u32), out: &mu
     }
 }
 
+/// Lifecycles per second beside smoltcp and the kernel, with allocations.
 pub(crate) fn lifecycle(plan: &Plan, out: &mut Report) -> Result<(), String> {
     let json = plan.json;
     let (mut s, mut m, mut k) = (Samples::default(), Samples::default(), Samples::default());
@@ -271,6 +273,7 @@ pub(crate) fn lifecycle(plan: &Plan, out: &mut Report) -> Result<(), String> {
     Ok(())
 }
 
+/// Heap bytes per idle connection end, and what fits in 4 GiB.
 pub(crate) fn memory(plan: &Plan, out: &mut Report) -> Result<(), String> {
     let json = plan.json;
     progress(json, &format!("memory: {} connections", plan.memory_conns));
@@ -311,6 +314,7 @@ pub(crate) fn memory(plan: &Plan, out: &mut Report) -> Result<(), String> {
     Ok(())
 }
 
+/// SYN cookies under a flood, with legitimate handshakes interleaved.
 pub(crate) fn flood(plan: &Plan, out: &mut Report) -> Result<(), String> {
     let json = plan.json;
     for (key, label, policy, backlog) in [

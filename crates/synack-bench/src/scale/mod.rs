@@ -20,19 +20,6 @@ use crate::progress;
 use crate::report::{Report, Samples};
 use std::time::{Duration, Instant};
 
-/// Time this thread has spent on a CPU (Linux's schedstat; `None` elsewhere):
-/// on a shared machine the wall time also holds the waits for a core.
-pub(crate) fn cpu_time() -> Option<Duration> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns = s.split_whitespace().next()?.parse::<u64>().ok()?;
-    Some(Duration::from_nanos(ns))
-}
-
-/// CPU time between two readings of [`cpu_time`].
-pub(crate) fn cpu_since(start: Option<Duration>) -> Option<Duration> {
-    Some(cpu_time()?.saturating_sub(start?))
-}
-
 /// What setting up the idle connections cost.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Setup {
@@ -57,6 +44,8 @@ pub(crate) struct Loop {
     pub(crate) count: u64,
     /// Wall time.
     pub(crate) elapsed: Duration,
+    /// CPU time of this thread, where the system tells it.
+    pub(crate) cpu: Option<Duration>,
     /// Packets on the link.
     pub(crate) packets: u64,
     /// Allocation calls.
@@ -172,12 +161,16 @@ pub(crate) struct Point {
     pub(crate) bulk_ns: Samples,
     /// Bulk runs that hit the cap.
     pub(crate) bulk_capped: usize,
+    /// Bulk CPU seconds per byte (wall seconds where CPU time is unknown).
+    pub(crate) bulk_cost: Samples,
     /// Round trips per second.
     pub(crate) rr: Samples,
     /// Round-trip wall time per packet, ns.
     pub(crate) rr_ns: Samples,
     /// Round-trip loops that hit the cap.
     pub(crate) rr_capped: usize,
+    /// CPU seconds per round trip (wall seconds where CPU time is unknown).
+    pub(crate) rr_cost: Samples,
     /// Set-up wall time, s.
     pub(crate) setup: Samples,
     /// Set-up CPU time of the thread, s.
@@ -203,9 +196,11 @@ impl Point {
             bulk: Samples::default(),
             bulk_ns: Samples::default(),
             bulk_capped: 0,
+            bulk_cost: Samples::default(),
             rr: Samples::default(),
             rr_ns: Samples::default(),
             rr_capped: 0,
+            rr_cost: Samples::default(),
             setup: Samples::default(),
             setup_cpu: Samples::default(),
             bytes_per_conn: Samples::default(),
@@ -233,9 +228,13 @@ impl Point {
         self.bulk.0.push(b.gbps());
         self.bulk_ns.0.push(ns_per(b.elapsed, b.packets));
         self.bulk_capped += usize::from(b.bytes < plan.bulk_bytes);
+        let bulk_cpu = b.cpu.unwrap_or(b.elapsed).as_secs_f64();
+        self.bulk_cost.0.push(bulk_cpu / b.bytes.max(1) as f64);
         self.rr.0.push(r.count as f64 / r.elapsed.as_secs_f64());
         self.rr_ns.0.push(ns_per(r.elapsed, r.packets));
         self.rr_capped += usize::from(r.count < plan.round_trips);
+        let rr_cpu = r.cpu.unwrap_or(r.elapsed).as_secs_f64();
+        self.rr_cost.0.push(rr_cpu / r.count.max(1) as f64);
         self.allocs_per_packet = (
             b.allocs as f64 / b.packets.max(1) as f64,
             r.allocs as f64 / r.packets.max(1) as f64,
@@ -243,6 +242,7 @@ impl Point {
     }
 }
 
+/// Nanoseconds per item.
 fn ns_per(elapsed: Duration, count: u64) -> f64 {
     elapsed.as_secs_f64() * 1e9 / count.max(1) as f64
 }

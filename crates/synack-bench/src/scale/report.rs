@@ -26,9 +26,14 @@ impl Variant {
     }
 }
 
-/// cost(N)/cost(0) per repetition: the rate at N = 0 over the rate at N, each
-/// pair measured in the same repetition.
+/// cost(N)/cost(0) per repetition from two costs (CPU time per unit of work)
+/// measured in the same repetition.
 fn cost_ratio(base: &Samples, at: &Samples) -> Samples {
+    Samples(base.0.iter().zip(&at.0).map(|(b, a)| a / b).collect())
+}
+
+/// The same from two rates: the rate at N = 0 over the rate at N.
+fn rate_ratio(base: &Samples, at: &Samples) -> Samples {
     Samples(base.0.iter().zip(&at.0).map(|(b, a)| b / a).collect())
 }
 
@@ -68,13 +73,24 @@ fn base<'a>(points: &'a [Point], p: &Point) -> Option<&'a Point> {
     points.iter().find(|b| b.variant == p.variant && b.n == 0)
 }
 
-/// Both cost ratios (bulk, round trips) of `p`.
+/// Both cost ratios (bulk, round trips) of `p`, from CPU time per unit of work.
 fn ratios(points: &[Point], p: &Point) -> (Samples, Samples) {
     base(points, p).map_or_else(Default::default, |b| {
-        (cost_ratio(&b.bulk, &p.bulk), cost_ratio(&b.rr, &p.rr))
+        (
+            cost_ratio(&b.bulk_cost, &p.bulk_cost),
+            cost_ratio(&b.rr_cost, &p.rr_cost),
+        )
     })
 }
 
+/// Both ratios from the wall-time rates instead.
+fn wall_ratios(points: &[Point], p: &Point) -> (Samples, Samples) {
+    base(points, p).map_or_else(Default::default, |b| {
+        (rate_ratio(&b.bulk, &p.bulk), rate_ratio(&b.rr, &p.rr))
+    })
+}
+
+/// The table's cells, one row per point.
 fn cells(points: &[Point]) -> Vec<[String; 13]> {
     points
         .iter()
@@ -112,6 +128,7 @@ fn cells(points: &[Point]) -> Vec<[String; 13]> {
         .collect()
 }
 
+/// The table with its header.
 fn table(points: &[Point]) -> String {
     let head = [
         "stack",
@@ -157,6 +174,7 @@ fn table(points: &[Point]) -> String {
     out
 }
 
+/// What the table means, and what was capped.
 fn notes(sp: &ScalePlan, points: &[Point], reps: usize) -> Vec<String> {
     let mut n = vec![
         format!(
@@ -169,7 +187,7 @@ fn notes(sp: &ScalePlan, points: &[Point], reps: usize) -> Vec<String> {
             count(sp.round_trips as usize),
             sp.cap.as_secs_f64()
         ),
-        "cost(N)/cost(0) = rate at N = 0 / rate at N, the median of the ratios of the two measured in the same repetition; ns/packet = wall time of the phase / packets on the link (both directions)".into(),
+        "cost(N)/cost(0): cost = the CPU time the measuring thread got per byte (bulk) or per round trip, the median of the ratios of the two measured in the same repetition; the machine is shared, and a ratio of wall-time rates also holds the waits for a core (those ratios are in the JSON as *_wall_ratio; on a quiet machine the two agree). ns/packet = wall time of the phase / packets on the link (both directions)".into(),
         "set-up: time to open the N idle connections, both ends, on one thread: wall time, and the CPU time the thread got, to within a scheduler tick of a few ms (on a shared machine the wall time also holds its waits for a core); heap B/conn: heap bytes the stacks hold for them afterwards, per connection (both ends), counted by the global allocator".into(),
         format!(
             "timers \"keepalive\" (live): every idle connection end has keepalive on, the server ends with idle {} s, interval {} s, {} probes (Linux's defaults), the client ends with idle {} s, so every end holds a pending deadline in its stack's timer heap (2N entries over the two stacks) during the whole measured phase, which the virtual clock never reaches (deadlines 1 µs apart, as connections arrive over time). sweep: afterwards the clock jumps past the server ends' deadlines, each idle server end sends a keepalive probe and the client end answers it; ns/probe = wall time of the whole sweep (timers, N probes, N answers) / N; checked: every probe answered, every connection still established, no probe pending",
@@ -222,7 +240,14 @@ fn notes(sp: &ScalePlan, points: &[Point], reps: usize) -> Vec<String> {
     let big: Vec<String> = points
         .iter()
         .filter(|p| p.n > *sp.ns.iter().max().unwrap_or(&0))
-        .map(|p| format!("{} idle: {} repetitions", count(p.n), p.setup.0.len()))
+        .map(|p| {
+            format!(
+                "{} idle, timers {}: {} repetitions",
+                count(p.n),
+                p.variant.timers(),
+                p.setup.0.len()
+            )
+        })
         .collect();
     if !big.is_empty() {
         n.push(format!("synack only, {}", big.join("; ")));
@@ -230,23 +255,27 @@ fn notes(sp: &ScalePlan, points: &[Point], reps: usize) -> Vec<String> {
     n
 }
 
+/// The figure as JSON: its plan and every point.
 fn json(sp: &ScalePlan, points: &[Point]) -> String {
     let items: Vec<String> = points
         .iter()
         .map(|p| {
             let (cb, cr) = ratios(points, p);
+            let (wb, wr) = wall_ratios(points, p);
             format!(
-                "{{\"stack\":{},\"timers\":{},\"n\":{},\"reached\":{},\"bulk_gbps\":{},\"bulk_cost_ratio\":{},\"bulk_ns_per_packet\":{},\"bulk_capped_runs\":{},\"round_trips_per_s\":{},\"round_trip_cost_ratio\":{},\"round_trip_ns_per_packet\":{},\"round_trip_capped_runs\":{},\"setup_s\":{},\"setup_cpu_s\":{},\"heap_bytes_per_conn\":{},\"allocs_per_conn\":{},\"allocs_per_packet_bulk\":{},\"allocs_per_packet_round_trip\":{},\"sweep_ns_per_probe\":{},\"timers_after_setup\":{}}}",
+                "{{\"stack\":{},\"timers\":{},\"n\":{},\"reached\":{},\"bulk_gbps\":{},\"bulk_cost_ratio\":{},\"bulk_wall_ratio\":{},\"bulk_ns_per_packet\":{},\"bulk_capped_runs\":{},\"round_trips_per_s\":{},\"round_trip_cost_ratio\":{},\"round_trip_wall_ratio\":{},\"round_trip_ns_per_packet\":{},\"round_trip_capped_runs\":{},\"setup_s\":{},\"setup_cpu_s\":{},\"heap_bytes_per_conn\":{},\"allocs_per_conn\":{},\"allocs_per_packet_bulk\":{},\"allocs_per_packet_round_trip\":{},\"sweep_ns_per_probe\":{},\"timers_after_setup\":{}}}",
                 jstr(p.variant.stack()),
                 jstr(p.variant.timers()),
                 p.n,
                 p.reached,
                 jsamples(&p.bulk),
                 jsamples(&cb),
+                jsamples(&wb),
                 jsamples(&p.bulk_ns),
                 p.bulk_capped,
                 jsamples(&p.rr),
                 jsamples(&cr),
+                jsamples(&wr),
                 jsamples(&p.rr_ns),
                 p.rr_capped,
                 jsamples(&p.setup),
@@ -294,6 +323,7 @@ fn goal_row(
     }
 }
 
+/// The goal rows for the main table.
 fn goal_rows(sp: &ScalePlan, points: &[Point]) -> Vec<Row> {
     let mut rows = Vec::new();
     let find = |v: Variant, n: usize| points.iter().find(|p| p.variant == v && p.n == n);

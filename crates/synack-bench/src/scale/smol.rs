@@ -14,10 +14,10 @@
 //! slot scan of each `add`. The set-up stops after the batch in which `cap`
 //! passes; the figures then hold for the connections reached.
 
-use super::{cpu_since, cpu_time, timed_loop, Loop, Setup};
+use super::{timed_loop, Loop, Setup};
 use crate::pattern::Pattern;
 use crate::smol_pair::{self, Pair};
-use crate::{alloc, bulk, synack_pair};
+use crate::{alloc, bulk, cpu, synack_pair};
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 use std::time::{Duration, Instant};
@@ -49,7 +49,7 @@ fn idle_socket() -> tcp::Socket<'static> {
 pub(crate) fn setup(n: usize, cap: Duration) -> Result<(Bed, Setup), String> {
     let mut p = Pair::new(1500);
     let (bytes0, calls0) = (alloc::live_bytes(), alloc::calls());
-    let cpu0 = cpu_time();
+    let cpu0 = cpu::now();
     let t0 = Instant::now();
     let mut reached = 0;
     let mut batch = Vec::with_capacity(BATCH);
@@ -86,7 +86,7 @@ pub(crate) fn setup(n: usize, cap: Duration) -> Result<(Bed, Setup), String> {
     }
     drop(staging);
     let elapsed = t0.elapsed();
-    let cpu = cpu_since(cpu0);
+    let cpu = cpu::since(cpu0);
     let bytes = alloc::live_bytes().saturating_sub(bytes0);
     let allocs = alloc::calls() - calls0;
     let server = {
@@ -133,7 +133,7 @@ pub(crate) fn bulk(
 pub(crate) fn round_trips(bed: &mut Bed, max: u64, cap: Duration) -> Result<Loop, String> {
     let (client, server) = (bed.client, bed.server);
     let p = &mut bed.p;
-    let (packets0, calls0) = (p.packets, alloc::calls());
+    let (packets0, calls0, cpu0) = (p.packets, alloc::calls(), cpu::now());
     let mut b = [0u8; 1];
     let err = |e: tcp::SendError| format!("smoltcp send: {e}");
     let rerr = |e: tcp::RecvError| format!("smoltcp recv: {e}");
@@ -157,6 +157,7 @@ pub(crate) fn round_trips(bed: &mut Bed, max: u64, cap: Duration) -> Result<Loop
     Ok(Loop {
         count,
         elapsed,
+        cpu: cpu::since(cpu0),
         packets: p.packets - packets0,
         allocs: alloc::calls() - calls0,
     })

@@ -1,10 +1,10 @@
 //! synack at scale: one measured connection beside `n` idle established
 //! connections, both ends of every connection in this process.
 
-use super::{cpu_since, cpu_time, timed_loop, Loop, Setup, Sweep};
+use super::{timed_loop, Loop, Setup, Sweep};
 use crate::pattern::Pattern;
 use crate::synack_pair::{self, Pair};
-use crate::{alloc, bulk};
+use crate::{alloc, bulk, cpu};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 use synack_proto::{ConnConfig, ConnId, Duration as VDuration, Error, Keepalive, State};
@@ -71,7 +71,7 @@ pub(crate) fn setup(n: usize, live: bool) -> Result<(Bed, Setup), String> {
     let mut open = Vec::with_capacity(BATCH);
     let server = synack_pair::server_addr(80);
     let (bytes0, calls0) = (alloc::live_bytes(), alloc::calls());
-    let cpu0 = cpu_time();
+    let cpu0 = cpu::now();
     let t0 = Instant::now();
     let l = p
         .server
@@ -90,7 +90,7 @@ pub(crate) fn setup(n: usize, live: bool) -> Result<(Bed, Setup), String> {
         }
     }
     let elapsed = t0.elapsed();
-    let cpu = cpu_since(cpu0);
+    let cpu = cpu::since(cpu0);
     let bytes = alloc::live_bytes().saturating_sub(bytes0);
     let allocs = alloc::calls() - calls0;
     let quiet = p.client.poll_timeout().is_none() && p.server.poll_timeout().is_none();
@@ -159,7 +159,7 @@ pub(crate) fn round_trips(bed: &mut Bed, max: u64, cap: Duration) -> Result<Loop
     let e = |e: Error| format!("synack round trip: {e}");
     let (c, s) = (bed.c, bed.s);
     let p = &mut bed.p;
-    let (packets0, calls0) = (p.packets, alloc::calls());
+    let (packets0, calls0, cpu0) = (p.packets, alloc::calls(), cpu::now());
     let mut b = [0u8; 1];
     let (count, elapsed) = timed_loop(max, cap, || {
         if p.client.send(p.now, c, b"q").map_err(e)? != 1 {
@@ -181,6 +181,7 @@ pub(crate) fn round_trips(bed: &mut Bed, max: u64, cap: Duration) -> Result<Loop
     Ok(Loop {
         count,
         elapsed,
+        cpu: cpu::since(cpu0),
         packets: p.packets - packets0,
         allocs: alloc::calls() - calls0,
     })
