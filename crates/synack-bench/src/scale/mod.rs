@@ -111,7 +111,8 @@ pub(crate) struct ScalePlan {
     pub(crate) bulk_bytes: u64,
     /// Round trips per loop (unless capped).
     pub(crate) round_trips: u64,
-    /// Wall-time cap of each bulk transfer and each round-trip loop.
+    /// Wall-time cap of each bulk transfer and each round-trip loop; long
+    /// enough that the CPU time, exact to a scheduler tick, is exact to 1 or 2%.
     pub(crate) cap: Duration,
     /// Wall-time cap of smoltcp's set-up at each N.
     pub(crate) smol_setup_cap: Duration,
@@ -126,8 +127,8 @@ impl ScalePlan {
                 smol_ns: vec![0, 1_000, 10_000],
                 big: None,
                 big_reps: 0,
-                bulk_bytes: 32 << 20,
-                round_trips: 50_000,
+                bulk_bytes: 1 << 30,
+                round_trips: 1_000_000,
                 cap: Duration::from_millis(250),
                 smol_setup_cap: Duration::from_secs(5),
             }
@@ -137,9 +138,9 @@ impl ScalePlan {
                 smol_ns: vec![0, 1_000, 10_000, 100_000],
                 big: Some(1_000_000),
                 big_reps: 3,
-                bulk_bytes: 256 << 20,
-                round_trips: 300_000,
-                cap: Duration::from_secs(2),
+                bulk_bytes: 1 << 30,
+                round_trips: 600_000,
+                cap: Duration::from_millis(1500),
                 smol_setup_cap: Duration::from_secs(300),
             }
         }
