@@ -112,7 +112,8 @@ fn cells(points: &[Point]) -> Vec<[String; 13]> {
                 with_spread(&cr),
                 with_spread(&p.rr_ns),
                 if p.n == 0 { "-".into() } else { secs(&p.setup) },
-                if p.n == 0 {
+                // Below 0.1 s a scheduler tick is too coarse a unit.
+                if p.n == 0 || p.setup.median() < 0.1 {
                     "-".into()
                 } else {
                     secs(&p.setup_cpu)
@@ -188,7 +189,7 @@ fn notes(sp: &ScalePlan, points: &[Point], reps: usize) -> Vec<String> {
             sp.cap.as_secs_f64()
         ),
         "cost(N)/cost(0): cost = the CPU time the measuring thread got per byte (bulk) or per round trip, the median of the ratios of the two measured in the same repetition; the machine is shared, and a ratio of wall-time rates also holds the waits for a core (those ratios are in the JSON as *_wall_ratio; on a quiet machine the two agree). ns/packet = wall time of the phase / packets on the link (both directions)".into(),
-        "set-up: time to open the N idle connections, both ends, on one thread: wall time, and the CPU time the thread got, to within a scheduler tick of a few ms (on a shared machine the wall time also holds its waits for a core); heap B/conn: heap bytes the stacks hold for them afterwards, per connection (both ends), counted by the global allocator".into(),
+        "set-up: time to open the N idle connections, both ends, on one thread: wall time, and the CPU time the thread got (shown from 0.1 s on: it is exact to a scheduler tick of a few ms; on a shared machine the wall time also holds the thread's waits for a core); heap B/conn: heap bytes the stacks hold for them afterwards, per connection (both ends), counted by the global allocator".into(),
         format!(
             "timers \"keepalive\" (live): every idle connection end has keepalive on, the server ends with idle {} s, interval {} s, {} probes (Linux's defaults), the client ends with idle {} s, so every end holds a pending deadline in its stack's timer heap (2N entries over the two stacks) during the whole measured phase, which the virtual clock never reaches (deadlines 1 µs apart, as connections arrive over time). sweep: afterwards the clock jumps past the server ends' deadlines, each idle server end sends a keepalive probe and the client end answers it; ns/probe = wall time of the whole sweep (timers, N probes, N answers) / N; checked: every probe answered, every connection still established, no probe pending",
             KEEPALIVE.idle.as_secs(),
