@@ -4,27 +4,47 @@
 //! pattern (copied into the stack's send buffer), the receiver reads into its
 //! own 64 KiB buffer and compares every byte with the pattern. Both stacks
 //! compute the TCP (and IPv4 header) checksum on transmit and verify it on
-//! receive. The bound does, for the same bytes and the same segment size, only
+//! receive; before each timed run, segments with a flipped payload bit show
+//! that the receiver drops them (`integrity`). The bound does, for the same bytes and the same segment size, only
 //! what any stack must: copy into the send buffer, copy into the segment,
 //! checksum it on send, checksum it on receive, copy it out to the
 //! application; plus the same application compare.
 
 use crate::pattern::{Pattern, CHUNK};
-use crate::{smol_pair, synack_pair};
+use crate::{alloc, cpu, integrity, smol_pair, synack_pair};
+use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use synack_proto::Error;
+use synack_proto::{ConnId, Error};
+
+/// Corrupted segments handed to each receiver before each run.
+pub(crate) const CORRUPTED: u32 = integrity::SEGMENTS;
 
 /// One timed transfer.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Run {
-    /// Wall time of the transfer.
+    /// Bytes received (and checked) within the timed part.
+    pub(crate) bytes: u64,
+    /// Wall time of the timed part.
     pub(crate) elapsed: Duration,
-    /// Packets that crossed the link (both directions).
+    /// CPU time of this thread in the timed part, where the system tells it.
+    pub(crate) cpu: Option<Duration>,
+    /// Packets that crossed the link (both directions) in the timed part.
     pub(crate) packets: u64,
     /// Times the link went quiet and the clock jumped to a timer.
     pub(crate) timer_jumps: u64,
+    /// Heap allocation calls in the timed part (both stacks, the link, the application).
+    pub(crate) allocs: u64,
+    /// Segments with a flipped payload bit the receiver dropped before the transfer.
+    pub(crate) corrupt_dropped: u32,
+}
+
+impl Run {
+    /// Gigabits per second.
+    pub(crate) fn gbps(&self) -> f64 {
+        gbps(self.bytes, self.elapsed)
+    }
 }
 
 /// Gigabits per second for `bytes` in `run`.
@@ -32,7 +52,8 @@ pub(crate) fn gbps(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 * 8.0 / elapsed.as_secs_f64() / 1e9
 }
 
-/// synack: move `total` bytes from client to server at `mtu`.
+/// synack: move `total` bytes from client to server at `mtu`, after proving
+/// that the server drops segments with a corrupted payload.
 pub(crate) fn synack(mtu: u16, total: u64, pat: &Pattern) -> Result<Run, String> {
     let e = |e: Error| format!("synack bulk: {e}");
     let mut p = synack_pair::Pair::new(synack_pair::config(mtu));
@@ -46,13 +67,40 @@ pub(crate) fn synack(mtu: u16, total: u64, pat: &Pattern) -> Result<Run, String>
         .map_err(e)?;
     p.pump();
     let s = p.server.accept(l).map_err(e)?;
+    let corrupt_dropped = integrity::synack(&mut p, c, s, pat)?;
+    let run = synack_transfer(&mut p, c, s, total, None, pat)?;
+    // The stream ends where it should: close, and the reader sees end of stream.
+    p.client.close(p.now, c).map_err(e)?;
+    p.settle("end of stream", |p| {
+        matches!(p.server.recv(p.now, s, &mut [0u8; 1]), Ok(0))
+    })?;
+    Ok(Run {
+        corrupt_dropped,
+        ..run
+    })
+}
+
+/// synack: move `total` bytes from `c` to `s` on an established connection,
+/// or as many as arrive before `cap` has passed; the bytes still in flight at
+/// the cap are then received (and checked) outside the timed part.
+pub(crate) fn synack_transfer(
+    p: &mut synack_pair::Pair,
+    c: ConnId,
+    s: ConnId,
+    total: u64,
+    cap: Option<Duration>,
+    pat: &Pattern,
+) -> Result<Run, String> {
+    let e = |e: Error| format!("synack bulk: {e}");
     let mut rbuf = vec![0u8; CHUNK];
-    let (packets0, jumps0) = (p.packets, p.timer_jumps);
+    let (packets0, jumps0, allocs0) = (p.packets, p.timer_jumps, alloc::calls());
+    let cpu0 = cpu::now();
     let t0 = Instant::now();
     let (mut sent, mut recvd) = (0u64, 0u64);
-    while recvd < total {
+    let mut timed: Option<(u64, Duration, Option<Duration>, u64, u64, u64)> = None;
+    while recvd < sent || (timed.is_none() && recvd < total) {
         let mut progress = false;
-        while sent < total {
+        while timed.is_none() && sent < total {
             let n = (total - sent).min(CHUNK as u64) as usize;
             match p.client.send(p.now, c, pat.slice(sent, n)) {
                 Ok(k) => {
@@ -81,21 +129,32 @@ pub(crate) fn synack(mtu: u16, total: u64, pat: &Pattern) -> Result<Run, String>
         if !progress && !p.advance() {
             return Err("synack bulk: stalled with no timer".into());
         }
+        if timed.is_none() && (recvd >= total || cap.is_some_and(|c| t0.elapsed() >= c)) {
+            timed = Some((
+                recvd,
+                t0.elapsed(),
+                cpu::since(cpu0),
+                p.packets - packets0,
+                p.timer_jumps - jumps0,
+                alloc::calls() - allocs0,
+            ));
+        }
     }
-    let elapsed = t0.elapsed();
-    // The stream ends where it should: close, and the reader sees end of stream.
-    p.client.close(p.now, c).map_err(e)?;
-    p.settle("end of stream", |p| {
-        matches!(p.server.recv(p.now, s, &mut [0u8; 1]), Ok(0))
-    })?;
+    let (bytes, elapsed, cpu, packets, timer_jumps, allocs) =
+        timed.ok_or("synack bulk: no transfer")?;
     Ok(Run {
+        bytes,
         elapsed,
-        packets: p.packets - packets0,
-        timer_jumps: p.timer_jumps - jumps0,
+        cpu,
+        packets,
+        timer_jumps,
+        allocs,
+        corrupt_dropped: 0,
     })
 }
 
-/// smoltcp: the same transfer over the equivalent link.
+/// smoltcp: the same transfer over the equivalent link, after the same
+/// corrupted segments.
 pub(crate) fn smoltcp(mtu: u16, total: u64, pat: &Pattern) -> Result<Run, String> {
     let mut p = smol_pair::Pair::new(usize::from(mtu));
     let server = {
@@ -112,15 +171,36 @@ pub(crate) fn smoltcp(mtu: u16, total: u64, pat: &Pattern) -> Result<Run, String
         p.csock(client).state() == tcp::State::Established
             && p.ssock(server).state() == tcp::State::Established
     })?;
+    let corrupt_dropped = integrity::smoltcp(&mut p, client, server, pat)?;
+    let run = smoltcp_transfer(&mut p, client, server, total, None, pat)?;
+    p.csock(client).close();
+    p.settle("end of stream", |p| !p.ssock(server).may_recv())?;
+    Ok(Run {
+        corrupt_dropped,
+        ..run
+    })
+}
+
+/// smoltcp: as [`synack_transfer`].
+pub(crate) fn smoltcp_transfer(
+    p: &mut smol_pair::Pair,
+    client: SocketHandle,
+    server: SocketHandle,
+    total: u64,
+    cap: Option<Duration>,
+    pat: &Pattern,
+) -> Result<Run, String> {
     let mut rbuf = vec![0u8; CHUNK];
-    let (packets0, jumps0) = (p.packets, p.timer_jumps);
+    let (packets0, jumps0, allocs0) = (p.packets, p.timer_jumps, alloc::calls());
+    let cpu0 = cpu::now();
     let t0 = Instant::now();
     let (mut sent, mut recvd) = (0u64, 0u64);
-    while recvd < total {
+    let mut timed: Option<(u64, Duration, Option<Duration>, u64, u64, u64)> = None;
+    while recvd < sent || (timed.is_none() && recvd < total) {
         let mut progress = false;
         {
             let sock = p.csock(client);
-            while sent < total && sock.can_send() {
+            while timed.is_none() && sent < total && sock.can_send() {
                 let n = (total - sent).min(CHUNK as u64) as usize;
                 let k = sock
                     .send_slice(pat.slice(sent, n))
@@ -152,14 +232,27 @@ pub(crate) fn smoltcp(mtu: u16, total: u64, pat: &Pattern) -> Result<Run, String
         if !progress && !p.advance() {
             return Err("smoltcp bulk: stalled with no timer".into());
         }
+        if timed.is_none() && (recvd >= total || cap.is_some_and(|c| t0.elapsed() >= c)) {
+            timed = Some((
+                recvd,
+                t0.elapsed(),
+                cpu::since(cpu0),
+                p.packets - packets0,
+                p.timer_jumps - jumps0,
+                alloc::calls() - allocs0,
+            ));
+        }
     }
-    let elapsed = t0.elapsed();
-    p.csock(client).close();
-    p.settle("end of stream", |p| !p.ssock(server).may_recv())?;
+    let (bytes, elapsed, cpu, packets, timer_jumps, allocs) =
+        timed.ok_or("smoltcp bulk: no transfer")?;
     Ok(Run {
+        bytes,
         elapsed,
-        packets: p.packets - packets0,
-        timer_jumps: p.timer_jumps - jumps0,
+        cpu,
+        packets,
+        timer_jumps,
+        allocs,
+        corrupt_dropped: 0,
     })
 }
 
@@ -199,8 +292,12 @@ pub(crate) fn bound(mss: usize, total: u64, pat: &Pattern) -> Result<Run, String
         pos += n as u64;
     }
     Ok(Run {
+        bytes: total,
         elapsed: t0.elapsed(),
+        cpu: None,
         packets,
         timer_jumps: 0,
+        allocs: 0,
+        corrupt_dropped: 0,
     })
 }

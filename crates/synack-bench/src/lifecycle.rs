@@ -7,7 +7,7 @@
 //! 127.0.0.1 with a normal close (no SO_LINGER tricks): the client closes
 //! first and its TIME_WAIT is the kernel's own business.
 
-use crate::{smol_pair, synack_pair};
+use crate::{alloc, smol_pair, synack_pair};
 use smoltcp::socket::tcp;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -23,6 +23,9 @@ pub(crate) struct Run {
     pub(crate) elapsed: Duration,
     /// Packets that crossed the link (in-memory runs).
     pub(crate) packets: u64,
+    /// Heap allocation calls in the timed part (in-memory runs: both stacks,
+    /// the link and the application).
+    pub(crate) allocs: u64,
 }
 
 impl Run {
@@ -39,6 +42,7 @@ pub(crate) fn synack(n: u64) -> Result<Run, String> {
     let server = synack_pair::server_addr(80);
     let l = p.server.listen(server, 128).map_err(e)?;
     let msl2 = p.client.config().conn.msl * 2 + VDuration::from_millis(1);
+    let allocs0 = alloc::calls();
     let t0 = Instant::now();
     for _ in 0..n {
         let c = p.client.connect(p.now, None, server).map_err(e)?;
@@ -69,6 +73,7 @@ pub(crate) fn synack(n: u64) -> Result<Run, String> {
         p.pump();
     }
     let elapsed = t0.elapsed();
+    let allocs = alloc::calls() - allocs0;
     if p.client.connection_count() != 0 || p.server.connection_count() != 0 {
         return Err(format!(
             "synack lifecycle: {} client and {} server connections left",
@@ -80,6 +85,7 @@ pub(crate) fn synack(n: u64) -> Result<Run, String> {
         count: n,
         elapsed,
         packets: p.packets,
+        allocs,
     })
 }
 
@@ -92,6 +98,7 @@ pub(crate) fn smoltcp(n: u64) -> Result<Run, String> {
         p.ss.add(s)
     };
     let client = p.cs.add(smol_pair::socket(synack_pair::SOCKET_BUFFER));
+    let allocs0 = alloc::calls();
     let t0 = Instant::now();
     for i in 0..n {
         let port = 49152 + (i % 16384) as u16;
@@ -147,6 +154,7 @@ pub(crate) fn smoltcp(n: u64) -> Result<Run, String> {
         count: n,
         elapsed: t0.elapsed(),
         packets: p.packets,
+        allocs: alloc::calls() - allocs0,
     })
 }
 
@@ -163,8 +171,10 @@ pub(crate) fn kernel(limit: Duration) -> Result<Run, String> {
             let mut b = [0u8; 1];
             s.read_exact(&mut b)
                 .map_err(|e| format!("kernel server read: {e}"))?;
-            if b[0] == b'x' {
-                return Ok(served);
+            match b[0] {
+                b'x' => return Ok(served),
+                b'q' => {}
+                other => return Err(format!("kernel: request byte {other:#04x}, not 'q'")),
             }
             s.write_all(b"r")
                 .map_err(|e| format!("kernel server write: {e}"))?;
@@ -184,15 +194,21 @@ pub(crate) fn kernel(limit: Duration) -> Result<Run, String> {
     let mut count = 0u64;
     let mut error = None;
     while t0.elapsed() < limit {
-        let r = (|| -> std::io::Result<()> {
+        let r = (|| -> std::io::Result<u8> {
             let mut s = TcpStream::connect(addr)?;
             s.write_all(b"q")?;
             let mut b = [0u8; 1];
             s.read_exact(&mut b)?;
-            Ok(())
+            Ok(b[0])
         })();
         match r {
-            Ok(()) => count += 1,
+            Ok(b'r') => count += 1,
+            Ok(other) => {
+                error = Some(format!(
+                    "kernel client after {count} connections: response byte {other:#04x}, not 'r'"
+                ));
+                break;
+            }
             Err(e) => {
                 error = Some(format!("kernel client after {count} connections: {e}"));
                 break;
@@ -215,5 +231,6 @@ pub(crate) fn kernel(limit: Duration) -> Result<Run, String> {
         count,
         elapsed,
         packets: 0,
+        allocs: 0,
     })
 }

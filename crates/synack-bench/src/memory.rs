@@ -53,12 +53,12 @@ pub(crate) fn synack(n: usize) -> Result<Footprint, String> {
     for &(c, s) in &ids {
         p.client.send(p.now, c, b"q").map_err(e)?;
         p.pump();
-        if p.server.recv(p.now, s, &mut b).map_err(e)? != 1 {
+        if p.server.recv(p.now, s, &mut b).map_err(e)? != 1 || b[0] != b'q' {
             return Err("synack memory: request lost".into());
         }
         p.server.send(p.now, s, b"r").map_err(e)?;
         p.pump();
-        if p.client.recv(p.now, c, &mut b).map_err(e)? != 1 {
+        if p.client.recv(p.now, c, &mut b).map_err(e)? != 1 || b[0] != b'r' {
             return Err("synack memory: response lost".into());
         }
     }

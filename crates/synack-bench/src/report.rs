@@ -30,6 +30,27 @@ impl Samples {
     }
 }
 
+/// Everything a run produces: the rows of the table, and the correctness
+/// conditions that failed (each makes the run exit non-zero, after the table).
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    /// The figures, one row each.
+    pub(crate) rows: Vec<Row>,
+    /// Correctness conditions that failed, each said in a sentence.
+    pub(crate) failures: Vec<String>,
+    /// Further tables, printed after the main one.
+    pub(crate) sections: Vec<String>,
+    /// Further JSON members: a key and its (already rendered) value.
+    pub(crate) json: Vec<(String, String)>,
+}
+
+impl Report {
+    /// Record that a correctness condition failed (the run goes on, and exits non-zero).
+    pub(crate) fn fail(&mut self, what: String) {
+        self.failures.push(what);
+    }
+}
+
 /// Whether bigger or smaller is better, for the goal check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Better {
@@ -91,7 +112,8 @@ impl Row {
     }
 }
 
-fn num(x: f64) -> String {
+/// A number in a few significant digits (k and M for thousands and millions).
+pub(crate) fn num(x: f64) -> String {
     if !x.is_finite() {
         "-".into()
     } else if x.abs() >= 1e6 {
@@ -100,12 +122,15 @@ fn num(x: f64) -> String {
         format!("{:.1}k", x / 1e3)
     } else if x.abs() >= 100.0 {
         format!("{x:.0}")
-    } else {
+    } else if x == 0.0 || x.abs() >= 0.01 {
         format!("{x:.2}")
+    } else {
+        format!("{x:.1e}")
     }
 }
 
-fn with_spread(s: &Samples) -> String {
+/// The median with half the spread, or `-` without samples.
+pub(crate) fn with_spread(s: &Samples) -> String {
     if s.0.is_empty() {
         "-".into()
     } else if s.0.len() < 2 {
@@ -144,7 +169,13 @@ pub(crate) fn table(rows: &[Row]) -> String {
                 with_spread(&r.synack),
                 r.peer.clone(),
                 with_spread(&r.peer_samples),
-                r.ratio().map_or("-".into(), |x| format!("{x:.3}")),
+                r.ratio().map_or("-".into(), |x| {
+                    if x != 0.0 && x.abs() < 0.001 {
+                        format!("{x:.1e}")
+                    } else {
+                        format!("{x:.3}")
+                    }
+                }),
                 goal,
                 match r.met() {
                     None => "-".into(),
@@ -217,7 +248,8 @@ pub(crate) fn jnum(x: f64) -> String {
     }
 }
 
-fn jsamples(s: &Samples) -> String {
+/// Samples as a JSON object: median, spread and every run.
+pub(crate) fn jsamples(s: &Samples) -> String {
     let runs: Vec<String> = s.0.iter().map(|x| jnum(*x)).collect();
     format!(
         "{{\"median\":{},\"spread\":{},\"runs\":[{}]}}",
@@ -225,6 +257,12 @@ fn jsamples(s: &Samples) -> String {
         jnum(s.spread()),
         runs.join(",")
     )
+}
+
+/// The failed correctness conditions as a JSON array of strings.
+pub(crate) fn json_strings(items: &[String]) -> String {
+    let items: Vec<String> = items.iter().map(|s| jstr(s)).collect();
+    format!("[{}]", items.join(", "))
 }
 
 /// The rows as a JSON array.

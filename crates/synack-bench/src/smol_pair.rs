@@ -35,6 +35,25 @@ impl End {
             spent: Vec::new(),
         }
     }
+
+    /// Take the oldest packet this end transmitted off the link.
+    pub(crate) fn pop_tx(&mut self) -> Option<Vec<u8>> {
+        let (buf, len) = self.tx.pop_front()?;
+        let pkt = buf[..len].to_vec();
+        self.pool.push(buf);
+        Some(pkt)
+    }
+
+    /// The packets this end transmitted and the link has not moved yet.
+    pub(crate) fn tx_packets(&self) -> impl Iterator<Item = &[u8]> {
+        self.tx.iter().map(|(b, len)| &b[..*len])
+    }
+
+    /// Put `pkt` on this end's receive queue, as if the link had delivered it.
+    pub(crate) fn inject(&mut self, pkt: Vec<u8>) {
+        let len = pkt.len();
+        self.rx.push_back((pkt, len));
+    }
 }
 
 /// Receive token: a packet and where its buffer goes afterwards.
