@@ -92,6 +92,9 @@ pub enum SendReason {
     WindowUpdate,
     /// An ACK re-sent in TIME_WAIT for a repeated FIN.
     TimeWaitAck,
+    /// What a segment seen in a capture did, as a capture reader inferred
+    /// it (never emitted by the stack).
+    Observed(crate::rules::Observation),
 }
 
 /// Why a segment or packet was dropped. Each reason has a counter.

@@ -50,6 +50,7 @@ pub mod fixture;
 mod json;
 mod mermaid;
 mod model;
+mod observed;
 mod pcap;
 mod summary;
 mod svg;
