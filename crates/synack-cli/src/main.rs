@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod explain;
 mod output;
 
 use std::process::ExitCode;

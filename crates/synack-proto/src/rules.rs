@@ -161,14 +161,23 @@ pub fn next(state: State, input: Input) -> Steps {
 fn close(state: State) -> Steps {
     use State::*;
     let (to, rule) = match state {
-        Listen => (Closed, "RFC 9293 3.10.4 CLOSE in LISTEN: delete the TCB, CLOSED"),
-        SynSent => (Closed, "RFC 9293 3.10.4 CLOSE in SYN-SENT: delete the TCB, CLOSED"),
+        Listen => (
+            Closed,
+            "RFC 9293 3.10.4 CLOSE in LISTEN: delete the TCB, CLOSED",
+        ),
+        SynSent => (
+            Closed,
+            "RFC 9293 3.10.4 CLOSE in SYN-SENT: delete the TCB, CLOSED",
+        ),
         // A FIN queued in SYN_RCVD goes out once ESTABLISHED is reached.
         SynReceived | Established => (
             FinWait1,
             "RFC 9293 3.10.4 CLOSE in ESTABLISHED (or SYN-RECEIVED): send FIN, FIN-WAIT-1",
         ),
-        CloseWait => (LastAck, "RFC 9293 3.10.4 CLOSE in CLOSE-WAIT: send FIN, LAST-ACK"),
+        CloseWait => (
+            LastAck,
+            "RFC 9293 3.10.4 CLOSE in CLOSE-WAIT: send FIN, LAST-ACK",
+        ),
         _ => return Steps::default(),
     };
     Steps::one(state, to, Cause::Close, rule)
@@ -413,7 +422,12 @@ fn timeout(state: State, cause: Cause) -> Steps {
 /// The inputs that can produce a transition with `cause`.
 fn inputs_for(cause: Cause) -> Vec<Input> {
     let f = |bits: u8| TcpFlags(bits);
-    let (s, a, fi, r) = (TcpFlags::SYN.0, TcpFlags::ACK.0, TcpFlags::FIN.0, TcpFlags::RST.0);
+    let (s, a, fi, r) = (
+        TcpFlags::SYN.0,
+        TcpFlags::ACK.0,
+        TcpFlags::FIN.0,
+        TcpFlags::RST.0,
+    );
     let seg = |bits: u8, acks_syn: bool, acks_fin: bool| Segment {
         flags: f(bits),
         acks_syn,
@@ -455,8 +469,9 @@ fn inputs_for(cause: Cause) -> Vec<Input> {
 /// accepts from LISTEN and SYN-RECEIVED.
 pub fn explains(from: State, to: State, cause: Cause) -> Option<&'static str> {
     if cause == Cause::SynCookie && to == State::Established {
-        return matches!(from, State::Listen | State::SynReceived | State::Closed)
-            .then_some("RFC 4987 3.6: a valid SYN cookie in an ACK recreates the connection, ESTABLISHED");
+        return matches!(from, State::Listen | State::SynReceived | State::Closed).then_some(
+            "RFC 4987 3.6: a valid SYN cookie in an ACK recreates the connection, ESTABLISHED",
+        );
     }
     inputs_for(cause).into_iter().find_map(|input| {
         next(from, input)
