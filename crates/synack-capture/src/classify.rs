@@ -20,8 +20,10 @@ pub(crate) fn classify(c: &Conn, i: usize, seg: &SegmentSummary, at_us: u64) -> 
         return rst_kind(c, i, seg);
     }
     if f.syn() {
-        // RFC 9293 3.8.1: a SYN sent again carries the same ISN.
-        return if d.isn == Some(seg.seq) {
+        // RFC 9293 3.8.1: a SYN sent again carries the same ISN (a SYN,ACK after
+        // our own SYN, in a simultaneous open, is not a retransmission).
+        let bit = if f.ack() { 2 } else { 1 };
+        return if d.isn == Some(seg.seq) && d.syns & bit != 0 {
             Seen::Retransmit
         } else {
             Seen::Normal
@@ -211,6 +213,9 @@ pub(crate) fn update(c: &mut Conn, i: usize, seg: &SegmentSummary, seen: Seen, a
     d.last_win = Some(seg.window);
     d.probe_pending = matches!(seen, Seen::KeepaliveProbe | Seen::WindowProbe);
     d.syn_last = f.syn() && !f.ack();
+    if f.syn() && !f.rst() {
+        d.syns |= if f.ack() { 2 } else { 1 };
+    }
     d.challenge = (seen == Seen::ChallengeAck).then_some(seg.ack);
     d.rst_ignored = false;
     d.last_flags = Some(f);

@@ -426,13 +426,19 @@ impl Conn {
             }
             return;
         }
+        let mut p = p;
+        if p.needs_ack && self.dirs[j].max_ack.is_some_and(|a| p.end.le(a)) {
+            // Its SYN or FIN was received before (the receiver acknowledged it):
+            // RFC 9293 3.10.7.4 trims what was received, only the ACK is new.
+            p.flags = TcpFlags(p.flags.0 & !(TcpFlags::SYN.0 | TcpFlags::FIN.0));
+            p.needs_ack = false;
+        }
         if p.needs_ack {
-            let dup = self.dirs[i]
+            if !self.dirs[i]
                 .pending
                 .iter()
-                .any(|q| q.end == p.end && q.needs_ack)
-                || self.dirs[j].max_ack.is_some_and(|a| p.end.le(a));
-            if !dup {
+                .any(|q| q.end == p.end && q.needs_ack && q.flags == p.flags)
+            {
                 self.dirs[i].push_pending(p);
             }
         } else if self.dirs[i].pending.is_empty() {
