@@ -96,9 +96,13 @@ fn data_kind(c: &Conn, i: usize, seg: &SegmentSummary, end: SeqNum, at_us: u64) 
         return probe(r.last_win);
     }
     if d.sent_before(end) {
+        // RFC 5681 3.2: the third duplicate ACK triggers the fast retransmit.
+        let fast = r.dup_acks >= 3 && r.last_ack == Some(seg.seq) && d.last_fast != Some(seg.seq);
         if let Some(h) = d.hole_of(seg.seq, end) {
             let t = d.holes.get(h).map_or(0, |x| x.2);
-            return if at_us.saturating_sub(t) < REORDER_US && r.dup_acks == 0 {
+            return if fast {
+                Seen::FastRetransmit
+            } else if at_us.saturating_sub(t) < REORDER_US && r.dup_acks == 0 {
                 Seen::OutOfOrder
             } else {
                 Seen::Retransmit
@@ -108,8 +112,7 @@ fn data_kind(c: &Conn, i: usize, seg: &SegmentSummary, end: SeqNum, at_us: u64) 
         if r.max_ack.is_some_and(|a| end.le(a)) {
             return Seen::SpuriousRetransmit;
         }
-        // RFC 5681 3.2: the third duplicate ACK triggers the fast retransmit.
-        if r.dup_acks >= 3 && r.last_ack == Some(seg.seq) {
+        if fast {
             return Seen::FastRetransmit;
         }
         // RFC 6298 5: the retransmission timer expired (or a loss probe, RFC 8985).
@@ -146,6 +149,14 @@ fn ack_kind(c: &Conn, i: usize, seg: &SegmentSummary) -> Seen {
     if d.snd_max.is_some_and(|m| seg.seq + 1 == m) && all_acked && d.fin_seq.is_none() {
         return probe(r.last_win);
     }
+    // RFC 9293 3.8.6.1: a zero window (also the answer to a window probe).
+    if seg.window == 0 {
+        return Seen::ZeroWindow;
+    }
+    // RFC 9293 3.8.6: the window reopens.
+    if d.last_win == Some(0) && d.last_ack == Some(seg.ack) {
+        return Seen::WindowUpdate;
+    }
     if r.probe_pending && r.snd_max.is_some_and(|m| seg.ack == m) {
         return Seen::KeepaliveAck;
     }
@@ -157,9 +168,6 @@ fn ack_kind(c: &Conn, i: usize, seg: &SegmentSummary) -> Seen {
     let syn_unacked = r.syn_last && r.isn.is_none_or(|isn| seg.ack != isn + 1);
     if (syn_unacked || r.rst_ignored) && synchronized(c.state[i & 1]) {
         return Seen::ChallengeAck;
-    }
-    if seg.window == 0 {
-        return Seen::ZeroWindow;
     }
     if d.last_ack == Some(seg.ack) && seg.flags.ack() {
         if d.last_win != Some(seg.window) {
@@ -213,6 +221,9 @@ pub(crate) fn update(c: &mut Conn, i: usize, seg: &SegmentSummary, seen: Seen, a
     d.last_win = Some(seg.window);
     d.probe_pending = matches!(seen, Seen::KeepaliveProbe | Seen::WindowProbe);
     d.syn_last = f.syn() && !f.ack();
+    if seen == Seen::FastRetransmit {
+        d.last_fast = Some(seg.seq);
+    }
     if f.syn() && !f.rst() {
         d.syns |= if f.ack() { 2 } else { 1 };
     }
@@ -223,7 +234,7 @@ pub(crate) fn update(c: &mut Conn, i: usize, seg: &SegmentSummary, seen: Seen, a
     if f.ack() {
         c.dirs[j].acked(seg.ack, at_us);
     }
-    if seen == Seen::KeepaliveAck {
+    if matches!(seen, Seen::KeepaliveAck | Seen::WindowUpdate) {
         c.dirs[j].probe_pending = false;
     }
 }

@@ -96,6 +96,8 @@ pub(crate) struct Dir {
     pub(crate) fin_again: bool,
     /// This end's last segment was a SYN without ACK.
     pub(crate) syn_last: bool,
+    /// The sequence number this end last fast-retransmitted.
+    pub(crate) last_fast: Option<SeqNum>,
     /// This end sent a SYN without ACK (bit 0) and a SYN,ACK (bit 1).
     pub(crate) syns: u8,
     /// This end's last segment was a challenge ACK with this ack.
