@@ -148,7 +148,7 @@ struct Listener {
 #[derive(Debug)]
 pub struct Explainer {
     cfg: Config,
-    conns: HashMap<(SocketAddr, SocketAddr), Conn, Fx>,
+    conns: HashMap<Key, Box<Conn>, Fx>,
     listeners: HashMap<SocketAddr, Listener, Fx>,
     next_id: u64,
     t0: Option<u64>,
@@ -158,11 +158,36 @@ pub struct Explainer {
     totals: Totals,
 }
 
-fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
-    if a <= b {
-        (a, b)
-    } else {
-        (b, a)
+/// A connection's four numbers, the same whichever way a segment goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key {
+    lo: u128,
+    hi: u128,
+    ports: u32,
+}
+
+fn ip_bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u128::from(u32::from(a)) | 1 << 100,
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+impl Key {
+    fn new(a: SocketAddr, b: SocketAddr) -> Key {
+        let (a, b) = if a <= b { (a, b) } else { (b, a) };
+        Key {
+            lo: ip_bits(a.ip()),
+            hi: ip_bits(b.ip()),
+            ports: u32::from(a.port()) << 16 | u32::from(b.port()),
+        }
+    }
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let fold = |v: u128| (v as u64) ^ ((v >> 64) as u64).rotate_left(23);
+        h.write_u64(fold(self.lo) ^ fold(self.hi).rotate_left(41) ^ u64::from(self.ports) << 3);
     }
 }
 
@@ -208,7 +233,7 @@ impl Explainer {
         self.totals.snapped += u64::from(dec.snapped);
         self.totals.bad_options += u64::from(dec.bad_options);
         let seg = dec.seg;
-        let k = key(seg.src, seg.dst);
+        let k = Key::new(seg.src, seg.dst);
         let f = seg.flags;
         // A SYN with a new ISN on a connection that is over (or abandoned) opens a new one.
         let restart = f.syn()
@@ -226,36 +251,37 @@ impl Explainer {
             }
         }
         let first = !self.conns.contains_key(&k);
-        if first && self.conns.len() >= self.cfg.max_conns {
-            self.sweep(true, out);
-        }
-        let cfg = self.cfg;
-        let next_id = &mut self.next_id;
-        let conn = self.conns.entry(k).or_insert_with(|| {
-            let id = *next_id;
-            *next_id += 1;
-            let rec = match cfg.record {
+        if first {
+            if self.conns.len() >= self.cfg.max_conns {
+                self.sweep(true, out);
+            }
+            let id = self.next_id;
+            self.next_id += 1;
+            let rec = match self.cfg.record {
                 Record::All => true,
                 Record::None => false,
                 Record::Conn(n) => n == id,
                 Record::Port(p) => seg.src.port() == p || seg.dst.port() == p,
             };
-            Conn::new(
-                id,
-                seg.src,
-                seg.dst,
-                f,
-                at_us,
-                rec.then_some(cfg.max_events),
-            )
-        });
-        let i = conn.end_of(seg.src);
-        let seen = conn.segment(i, &dec, at_us, first);
-        if first {
+            let cap = rec.then_some(self.cfg.max_events);
+            self.conns
+                .insert(k, Box::new(Conn::new(id, seg.src, seg.dst, f, at_us, cap)));
             self.totals.connections += 1;
         }
-        if conn.opened && i == 0 && f.syn() && !f.ack() {
-            let server = conn.ends[1];
+        let Some(conn) = self.conns.get_mut(&k) else {
+            return;
+        };
+        let i = conn.end_of(seg.src);
+        let seen = conn.segment(i, &dec, at_us, first);
+        let opened_syn = conn.opened && i == 0 && f.syn() && !f.ack();
+        let server = conn.ends[1];
+        // Both CLOSED with nothing in flight: nothing more can change, it goes at once.
+        let done = conn
+            .state
+            .iter()
+            .all(|e| *e == crate::conn::End::Known(State::Closed))
+            && conn.dirs.iter().all(|d| d.pending.is_empty());
+        if opened_syn {
             if let Some(l) = listener(&mut self.listeners, server) {
                 l.s.syns += 1;
                 l.s.connections += u64::from(first || restart);
@@ -266,27 +292,16 @@ impl Explainer {
                 l.s.refused += 1;
             }
         }
+        if done {
+            if let Some(c) = self.conns.remove(&k) {
+                self.finish_conn(c, false, out);
+            }
+        }
         self.since_sweep += 1;
         if self.since_sweep >= SWEEP_EVERY
             || self.now_us > self.last_sweep_us.saturating_add(self.cfg.linger_us)
         {
             self.sweep(false, out);
-        }
-        self.finish_ready(k, out);
-    }
-
-    /// A finished connection with nothing to wait for goes at once.
-    fn finish_ready(&mut self, k: (SocketAddr, SocketAddr), out: &mut dyn FnMut(Finished)) {
-        let done = self.conns.get(&k).is_some_and(|c| {
-            c.state
-                .iter()
-                .all(|e| *e == crate::conn::End::Known(State::Closed))
-                && c.dirs.iter().all(|d| d.pending.is_empty())
-        });
-        if done {
-            if let Some(c) = self.conns.remove(&k) {
-                self.finish_conn(c, false, out);
-            }
         }
     }
 
@@ -297,7 +312,7 @@ impl Explainer {
         let now = self.now_us;
         self.last_sweep_us = now;
         let linger = self.cfg.linger_us;
-        let mut done: Vec<(u64, u64, (SocketAddr, SocketAddr))> = self
+        let mut done: Vec<(u64, u64, Key)> = self
             .conns
             .iter()
             .filter(|(_, c)| c.finished() && c.last_us.saturating_add(linger) < now)
@@ -305,23 +320,23 @@ impl Explainer {
             .collect();
         let mut evict = Vec::new();
         if full && self.conns.len() - done.len() >= self.cfg.max_conns {
-            let mut idle: Vec<(u64, u64, (SocketAddr, SocketAddr))> = self
+            let mut idle: Vec<(u64, u64, Key)> = self
                 .conns
                 .iter()
                 .filter(|(_, c)| !(c.finished() && c.last_us.saturating_add(linger) < now))
                 .map(|(k, c)| (c.last_us, c.id, *k))
                 .collect();
-            idle.sort_unstable();
+            idle.sort_unstable_by_key(|x| (x.0, x.1));
             let n = (self.cfg.max_conns / 8).max(1);
             evict.extend(idle.into_iter().take(n).map(|(t, id, k)| (id, t, k)));
         }
-        done.sort_unstable();
+        done.sort_unstable_by_key(|x| (x.0, x.1));
         for (_, _, k) in done {
             if let Some(c) = self.conns.remove(&k) {
                 self.finish_conn(c, false, out);
             }
         }
-        evict.sort_unstable();
+        evict.sort_unstable_by_key(|x| (x.0, x.1));
         for (_, _, k) in evict {
             if let Some(c) = self.conns.remove(&k) {
                 self.finish_conn(c, true, out);
@@ -329,7 +344,7 @@ impl Explainer {
         }
     }
 
-    fn finish_conn(&mut self, c: Conn, evicted: bool, out: &mut dyn FnMut(Finished)) {
+    fn finish_conn(&mut self, c: Box<Conn>, evicted: bool, out: &mut dyn FnMut(Finished)) {
         if evicted {
             self.totals.evicted += 1;
         }
@@ -369,7 +384,7 @@ impl Explainer {
     /// The end of the capture: every connection still open is finished
     /// (in the order they began); the listening ports and the counts.
     pub fn finish(mut self, out: &mut dyn FnMut(Finished)) -> (Vec<ListenerSummary>, Totals) {
-        let mut rest: Vec<Conn> = self.conns.drain().map(|(_, c)| c).collect();
+        let mut rest: Vec<Box<Conn>> = self.conns.drain().map(|(_, c)| c).collect();
         rest.sort_by_key(|c| c.id);
         for c in rest {
             self.finish_conn(c, false, out);

@@ -4,7 +4,7 @@
 
 use clap::{Args, ValueEnum};
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use synack_capture::{
@@ -177,10 +177,8 @@ fn open(path: &PathBuf) -> io::Result<Box<dyn Read>> {
     if path.as_os_str() == "-" {
         Ok(Box::new(io::stdin().lock()))
     } else {
-        Ok(Box::new(BufReader::with_capacity(
-            1 << 20,
-            File::open(path)?,
-        )))
+        // The capture reader buffers by itself.
+        Ok(Box::new(File::open(path)?))
     }
 }
 
