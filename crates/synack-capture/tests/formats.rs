@@ -227,3 +227,39 @@ fn a_connection_without_its_opening_starts_unknown() {
     });
     assert!(matches!(first_reason, Some(SendReason::Observed(o)) if o.seen == Seen::MidStream));
 }
+
+#[test]
+fn mutated_captures_never_panic() {
+    let (c, s) = ip_v4_pair();
+    let pcap_file = pcap(
+        1,
+        false,
+        false,
+        65535,
+        &frames(|b| ethernet(b, &[7]), false),
+    );
+    let pkts: Vec<_> = conversation(c, s)
+        .into_iter()
+        .map(|(t, g)| (0, t / 1000, sll2(&ip(&g))))
+        .collect();
+    let ng = pcapng(&[(276, 6)], &pkts);
+    // A fixed linear congruential sequence: the same mutations every run.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (x >> 33) as usize
+    };
+    for base in [&pcap_file, &ng] {
+        for _ in 0..3000 {
+            let mut m = base.clone();
+            for _ in 0..1 + next() % 6 {
+                let at = next() % m.len();
+                m[at] = (next() & 0xff) as u8;
+            }
+            let cut = m.len() - next() % 64;
+            let _ = explain_bytes(&m[..cut], Config::default());
+        }
+    }
+}
