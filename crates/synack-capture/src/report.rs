@@ -207,13 +207,12 @@ pub fn summary_text(s: &ConnSummary, lang: Lang) -> String {
         if zh { "个报文段" } else { "segments" },
         ms(s.last_us.saturating_sub(s.first_us))
     );
-    for e in 0..2 {
+    for ((name, end), states) in n.iter().zip(&s.ends).zip(&s.states) {
         let _ = writeln!(
             o,
-            "  {:<8} {:<22} {}",
-            n[e],
-            s.ends[e].to_string(),
-            states_line(&s.states[e])
+            "  {name:<8} {:<22} {}",
+            end.to_string(),
+            states_line(states)
         );
     }
     let who = |e: usize| n.get(e).cloned().unwrap_or_default();

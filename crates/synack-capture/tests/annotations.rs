@@ -64,7 +64,7 @@ fn loss_and_recovery() {
     let (c, sv) = ip_v4_pair();
     let k = [1u8; 1000];
     let mut g = handshake(c, sv);
-    let mut dup = |n: u32| {
+    let dup = |n: u32| {
         let mut a = s(sv, c, ACK, 901, 1101, b"");
         a.sack = vec![(1101 + 1000 * n, 2101 + 1000 * n)];
         a.sack.truncate(1);

@@ -53,7 +53,8 @@ fn assert_textbook(run: &Run, what: &str) {
 
 #[test]
 fn every_link_type_in_pcap() {
-    let cases: [(&str, u32, fn(&[u8]) -> Vec<u8>); 7] = [
+    type Framing = fn(&[u8]) -> Vec<u8>;
+    let cases: [(&str, u32, Framing); 7] = [
         ("raw", 101, |b| b.to_vec()),
         ("ethernet", 1, |b| ethernet(b, &[])),
         ("ethernet, 802.1Q in 802.1Q", 1, |b| ethernet(b, &[10, 20])),
