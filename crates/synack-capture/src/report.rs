@@ -279,20 +279,26 @@ pub fn summary_text(s: &ConnSummary, lang: Lang) -> String {
         .filter(|e| s.rtt[*e].samples > 0)
         .map(|e| {
             let r = s.rtt[e];
-            format!(
-                "{} → {} {}/{}/{} ({} {})",
-                n[e],
-                n[1 - e],
-                ms(r.min_us),
-                ms(r.mean_us().unwrap_or(0)),
-                ms(r.max_us),
-                r.samples,
-                if zh {
-                    "个样本"
-                } else {
-                    "samples, min/avg/max"
-                }
-            )
+            if zh {
+                format!(
+                    "{} 的数据：最小 {}，平均 {}，最大 {}（{} 个样本）",
+                    n[e],
+                    ms(r.min_us),
+                    ms(r.mean_us().unwrap_or(0)),
+                    ms(r.max_us),
+                    r.samples
+                )
+            } else {
+                format!(
+                    "{}'s data: min {}, avg {}, max {} ({} sample{})",
+                    n[e],
+                    ms(r.min_us),
+                    ms(r.mean_us().unwrap_or(0)),
+                    ms(r.max_us),
+                    r.samples,
+                    if r.samples == 1 { "" } else { "s" }
+                )
+            }
         })
         .collect();
     if !rtt.is_empty() {
@@ -350,7 +356,7 @@ pub fn listeners_text(ls: &[ListenerSummary], lang: Lang) -> String {
         let _ = writeln!(
             o,
             "{} {addr}",
-            if zh { "监听端口" } else { "listening port" }
+            if zh { "服务器端口" } else { "server port" }
         );
         let rows: [(&str, &str, u64); 7] = [
             ("SYNs seen", "收到的 SYN", l.syns),

@@ -48,7 +48,7 @@ fn explains_a_file_and_standard_input_alike() {
         "FIN_WAIT_2 → TIME_WAIT",
         "LAST_ACK → CLOSED",
         "TIME_WAIT held by client",
-        "listening port 10.0.0.2:80",
+        "server port 10.0.0.2:80",
         "A capture sees each segment once",
     ] {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
