@@ -91,6 +91,11 @@ fn data_kind(c: &Conn, i: usize, seg: &SegmentSummary, end: SeqNum, at_us: u64) 
     let (d, r) = (&c.dirs[i & 1], &c.dirs[(i + 1) & 1]);
     let f = seg.flags;
     let all_acked = d.snd_max.is_some() && r.max_ack == d.snd_max;
+    // RFC 9293 3.8.6.1: into a zero window, the segment at the peer's ACK probes it
+    // (again and again, while the window stays closed).
+    if r.last_win == Some(0) && seg.len <= 1 && !f.fin() && r.last_ack == Some(seg.seq) {
+        return Seen::WindowProbe;
+    }
     // RFC 1122 4.2.3.6: a keepalive probe may carry one garbage octet at SND.NXT-1.
     if seg.len == 1 && !f.fin() && d.snd_max == Some(end) && all_acked {
         return probe(r.last_win);

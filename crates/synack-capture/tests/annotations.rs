@@ -260,3 +260,52 @@ fn out_of_order_within_a_few_milliseconds() {
         [Seen::Gap { missing: 100 }, Seen::OutOfOrder]
     );
 }
+
+#[test]
+fn syn_flood_signature() {
+    let sv = sa("10.0.0.2:80");
+    let mut g = Vec::new();
+    for n in 0..40u32 {
+        let c = sa(&format!("192.0.2.{}:{}", n + 1, 20000 + n));
+        g.push(s(c, sv, SYN, n * 1000, 0, b""));
+        g.push(s(sv, c, SYN | ACK, 777 + n, n * 1000 + 1, b""));
+    }
+    let run = explain(&g);
+    let l = run
+        .listeners
+        .iter()
+        .find(|l| l.addr == Some(sv))
+        .expect("the port");
+    assert_eq!((l.syns, l.connections, l.handshakes), (40, 40, 0));
+    assert_eq!((l.half_open, l.half_open_sources), (40, 40));
+    let text = synack_capture::listeners_text(&run.listeners, Lang::En);
+    assert!(text.contains("the signature of a SYN flood"), "{text}");
+    let zh = synack_capture::listeners_text(&run.listeners, Lang::Zh);
+    assert!(zh.contains("SYN 洪泛"), "{zh}");
+}
+
+#[test]
+fn repeated_window_probes() {
+    let (c, sv) = ip_v4_pair();
+    let mut g = handshake(c, sv);
+    let mut zero = s(sv, c, ACK, 901, 201, b"");
+    zero.win = 0;
+    g.extend([
+        s(c, sv, ACK | PSH, 101, 901, &[2u8; 100]),
+        zero.clone(),
+        s(c, sv, ACK, 201, 901, &[2u8; 1]),
+        zero.clone(),
+        s(c, sv, ACK, 201, 901, &[2u8; 1]),
+        zero,
+    ]);
+    assert_eq!(
+        seen(&explain(&g))[4..],
+        [
+            Seen::ZeroWindow,
+            Seen::WindowProbe,
+            Seen::ZeroWindow,
+            Seen::WindowProbe,
+            Seen::ZeroWindow
+        ]
+    );
+}
