@@ -57,10 +57,11 @@ fn rst_kind(c: &Conn, i: usize, seg: &SegmentSummary) -> Seen {
     if d.segs == 0 && r.syn_last && f.ack() && r.isn.is_some_and(|isn| seg.ack == isn + 1) {
         return Seen::RstRefused;
     }
-    // RFC 9293 3.10.7.3: SYN-SENT answers an ACK for nothing it sent with <SEQ=SEG.ACK><CTL=RST>.
+    // RFC 9293 3.10.7.3 (SYN-SENT) and 3.10.7.1 (CLOSED): a SYN,ACK for a SYN this
+    // end does not have (an old duplicate) is answered <SEQ=SEG.ACK><CTL=RST>.
     let last_synack = r.last_flags.is_some_and(|lf| lf.syn() && lf.ack());
     let acks_mine = d.isn.is_some_and(|isn| r.last_seg_ack == isn + 1);
-    if last_synack && !acks_mine && seg.seq == r.last_seg_ack {
+    if last_synack && (!acks_mine || !f.ack()) && seg.seq == r.last_seg_ack {
         return Seen::RstBadAck;
     }
     // RFC 9293 3.10.7.1: with no connection, an ACK-bearing segment is answered

@@ -211,6 +211,17 @@ fn causes_of_resets() {
     let run = explain(&[s(c, sv, SYN, 100, 0, b""), s(sv, c, RST | ACK, 0, 101, b"")]);
     assert_eq!(seen(&run), [Seen::Normal, Seen::RstRefused]);
     assert_eq!(run.listeners[0].refused, 1);
+    // An old duplicate SYN: its SYN,ACK is answered with RST at exactly its ack.
+    let run = explain(&[
+        s(c, sv, SYN, 100, 0, b""),
+        s(sv, c, SYN | ACK, 900, 101, b""),
+        s(c, sv, RST, 101, 0, b""),
+    ]);
+    assert_eq!(seen(&run), [Seen::Normal, Seen::Normal, Seen::RstBadAck]);
+    assert_eq!(
+        run.connections[0].summary.last[1],
+        Some(synack_proto::State::Closed)
+    );
     // Abort with unread data: the server's request arrived after its last data.
     let mut g = handshake(c, sv);
     g.extend([
