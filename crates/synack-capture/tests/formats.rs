@@ -264,3 +264,57 @@ fn mutated_captures_never_panic() {
         }
     }
 }
+
+#[test]
+fn reused_ports_and_a_full_table() {
+    // The same four numbers twice, with new ISNs: two connections.
+    let (c, s) = ip_v4_pair();
+    let mut fr: Vec<(u64, Vec<u8>)> = conversation(c, s)
+        .into_iter()
+        .map(|(t, g)| (t, ip(&g)))
+        .collect();
+    let again: Vec<(u64, Vec<u8>)> = conversation(c, s)
+        .into_iter()
+        .map(|(t, mut g)| {
+            g.seq = g.seq.wrapping_add(1_000_000);
+            if g.flags & ACK != 0 {
+                g.ack = g.ack.wrapping_add(1_000_000);
+            }
+            (t + 5_000_000_000, ip(&g))
+        })
+        .collect();
+    fr.extend(again);
+    let run =
+        explain_bytes(&pcap(101, false, false, 65535, &fr), Config::default()).expect("reads");
+    assert_eq!(run.connections.len(), 2);
+    assert!(run.connections[0].summary.reused);
+    assert_eq!(
+        run.connections[1].summary.states[0].last(),
+        Some(&Some(State::TimeWait))
+    );
+    // Twenty connections open at once through a table of four: the idlest are
+    // finished early and counted, every segment is still reported.
+    let mut fr = Vec::new();
+    for n in 0..20u16 {
+        let c = sa(&format!("10.0.0.1:{}", 30000 + n));
+        for (k, (t, g)) in conversation(c, s).into_iter().take(4).enumerate() {
+            fr.push((t + u64::from(n) * 1000 + k as u64 * 100_000, ip(&g)));
+        }
+    }
+    fr.sort_by_key(|x| x.0);
+    let cfg = Config {
+        max_conns: 4,
+        ..Config::default()
+    };
+    let run = explain_bytes(&pcap(101, false, false, 65535, &fr), cfg).expect("reads");
+    // An evicted connection whose segments keep coming starts again, UNKNOWN.
+    assert!(run.connections.len() >= 20);
+    assert!(run.totals.evicted >= 16, "{:?}", run.totals);
+    assert!(run.connections.iter().filter(|f| f.summary.evicted).count() >= 16);
+    let segs: u64 = run
+        .connections
+        .iter()
+        .map(|f| f.summary.segments.iter().sum::<u64>())
+        .sum();
+    assert_eq!(segs, 80, "every segment is in some connection");
+}

@@ -117,3 +117,15 @@ fn bad_input_is_an_error_not_a_panic() {
     let help = out(&synack(&["explain", "--help"]));
     assert!(help.contains("--conn") && help.contains("--absolute"));
 }
+
+#[test]
+fn absolute_numbers() {
+    let (_t, file) = capture("handshake");
+    let rel = out(&synack(&["explain", &file]));
+    let abs = out(&synack(&["explain", "--absolute", &file]));
+    assert!(rel.contains("SYN seq=0 "), "{rel}");
+    assert!(
+        !abs.contains("SYN seq=0 ") && abs.contains("absolute seq/ack"),
+        "{abs}"
+    );
+}
