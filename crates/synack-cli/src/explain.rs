@@ -23,7 +23,7 @@ pub(crate) enum ExplainFormat {
     /// JSON lines: the events (as `synack demo --format json`), then a
     /// `connection`, `listener` and `capture` object.
     Json,
-    /// A standalone SVG picture of one connection.
+    /// A standalone SVG picture of one connection (--conn N, the first by default).
     Svg,
 }
 
@@ -204,14 +204,12 @@ pub(crate) fn run(args: &ExplainArgs) -> ExitCode {
         svg_done: false,
         failed: None,
     };
-    let record = match (
-        args.summary || args.format == ExplainFormat::Svg && args.conn.is_none(),
-        args.conn,
-        args.port,
-    ) {
-        (_, Some(n), _) => Record::Conn(n),
-        (true, None, _) if args.format != ExplainFormat::Svg => Record::None,
-        (_, None, Some(p)) => Record::Port(p),
+    // An SVG is one picture: connection --conn N, or else the first one.
+    let record = match (args.format, args.summary, args.conn, args.port) {
+        (_, _, Some(n), _) => Record::Conn(n),
+        (ExplainFormat::Svg, _, None, None) => Record::Conn(1),
+        (_, true, None, _) => Record::None,
+        (_, false, None, Some(p)) => Record::Port(p),
         _ => Record::All,
     };
     let cfg = Config {
