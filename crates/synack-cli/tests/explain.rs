@@ -129,3 +129,40 @@ fn absolute_numbers() {
         "{abs}"
     );
 }
+
+#[test]
+fn a_live_stream_is_explained_before_it_ends() {
+    use std::io::{BufRead, BufReader};
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let (_t, file) = capture("refused");
+    let bytes = std::fs::read(&file).expect("pcap");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(["explain", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run synack");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("connection 1") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    // The refused connection is over after its RST: it is printed while the
+    // stream is still open, as with `tcpdump -w - | synack explain -`.
+    stdin.write_all(&bytes).expect("write");
+    stdin.flush().expect("flush");
+    let seen = rx.recv_timeout(Duration::from_secs(20));
+    drop(stdin);
+    let _ = child.wait();
+    let _ = reader.join();
+    assert!(
+        seen.is_ok(),
+        "the connection was not printed before the stream ended"
+    );
+}
