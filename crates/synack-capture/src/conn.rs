@@ -494,6 +494,18 @@ impl Conn {
         }
     }
 
+    /// Events recorded so far.
+    pub(crate) fn recorded(&self) -> usize {
+        self.rec_len()
+    }
+
+    /// Record nothing more (the table's event budget is spent).
+    pub(crate) fn freeze_record(&mut self) {
+        if let Some(rec) = &mut self.rec {
+            rec.cap = rec.cap.min(rec.entries.len());
+        }
+    }
+
     /// The state an end is in, `None` for UNKNOWN.
     pub(crate) fn state_of(&self, end: usize) -> Option<State> {
         initial(self.state[end & 1])

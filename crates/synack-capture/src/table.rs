@@ -72,6 +72,9 @@ pub struct Config {
     pub max_conns: usize,
     /// Events kept per recorded connection; beyond, they are counted only.
     pub max_events: usize,
+    /// Events kept by all connections in the table together; beyond, the
+    /// connections still open stop recording (and count what they leave out).
+    pub max_recorded: usize,
     /// Which connections keep their events.
     pub record: Record,
     /// Check TCP checksums (reported per segment, never a reason to drop it).
@@ -86,6 +89,7 @@ impl Default for Config {
         Config {
             max_conns: 100_000,
             max_events: 50_000,
+            max_recorded: 2_000_000,
             record: Record::All,
             verify_checksums: true,
             linger_us: 1_000_000,
@@ -155,6 +159,8 @@ pub struct Explainer {
     now_us: u64,
     since_sweep: u64,
     last_sweep_us: u64,
+    /// Events recorded by the connections in the table.
+    recorded: usize,
     totals: Totals,
 }
 
@@ -203,6 +209,7 @@ impl Explainer {
             now_us: 0,
             since_sweep: 0,
             last_sweep_us: 0,
+            recorded: 0,
             totals: Totals::default(),
         }
     }
@@ -272,7 +279,12 @@ impl Explainer {
             return;
         };
         let i = conn.end_of(seg.src);
+        let before = conn.recorded();
+        if self.recorded >= self.cfg.max_recorded {
+            conn.freeze_record();
+        }
         let seen = conn.segment(i, &dec, at_us, first);
+        self.recorded += conn.recorded().saturating_sub(before);
         let opened_syn = conn.opened && i == 0 && f.syn() && !f.ack();
         let server = conn.ends[1];
         // Both CLOSED with nothing in flight: nothing more can change, it goes at once.
@@ -349,6 +361,7 @@ impl Explainer {
             self.totals.evicted += 1;
         }
         self.totals.finished += 1;
+        self.recorded = self.recorded.saturating_sub(c.recorded());
         let summary = ConnSummary::of(&c, evicted);
         if c.opened {
             let server = c.ends[1];

@@ -318,3 +318,41 @@ fn reused_ports_and_a_full_table() {
         .sum();
     assert_eq!(segs, 80, "every segment is in some connection");
 }
+
+#[test]
+fn the_recording_budget_is_shared() {
+    let (_, s) = ip_v4_pair();
+    let mut fr = Vec::new();
+    for n in 0..10u16 {
+        let c = sa(&format!("10.0.0.1:{}", 30000 + n));
+        for (t, g) in conversation(c, s) {
+            fr.push((t + u64::from(n), ip(&g)));
+        }
+    }
+    fr.sort_by_key(|x| x.0);
+    let cfg = Config {
+        max_recorded: 20,
+        ..Config::default()
+    };
+    let run = explain_bytes(&pcap(101, false, false, 65535, &fr), cfg).expect("reads");
+    assert_eq!(run.connections.len(), 10);
+    let kept: usize = run
+        .connections
+        .iter()
+        .filter_map(|f| f.trace.as_ref())
+        .map(|t| t.entries.len())
+        .sum();
+    let left: u64 = run
+        .connections
+        .iter()
+        .filter_map(|f| f.trace.as_ref())
+        .map(|t| t.dropped)
+        .sum();
+    assert!(kept < 20 + 10 * 8, "{kept}");
+    assert!(left > 0);
+    // Summaries are whole all the same.
+    assert!(run
+        .connections
+        .iter()
+        .all(|f| f.summary.time_wait == Some(0)));
+}
