@@ -334,6 +334,11 @@ impl Conn {
 
     /// Apply the segments end `i`'s peer sent that `ack` (from end `i`)
     /// shows arrived, in order; stop at the first one not shown.
+    ///
+    /// RFC 9293 3.4: an acknowledgment number is the next sequence number
+    /// its sender expects, so every octet (and SYN or FIN) before it arrived;
+    /// 3.10.7.4: a receiver processes segments in sequence order, so nothing
+    /// after an unshown SYN or FIN is taken as processed before it.
     fn flush_pending(&mut self, i: usize, ack: Option<SeqNum>) {
         let j = 1 - i;
         while let Some(p) = self.dirs[j].pending.front().copied() {
