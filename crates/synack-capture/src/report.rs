@@ -275,7 +275,20 @@ pub fn summary_text(s: &ConnSummary, lang: Lang) -> String {
         n[1],
         s.retransmissions[1]
     );
-    let rtt: Vec<String> = (0..2)
+    let rtt = rtt_words(s, &n, zh);
+    if !rtt.is_empty() {
+        let _ = writeln!(o, "  {l6:<18} {}", rtt.join("; "));
+    }
+    if let Some((e, k)) = s.rst {
+        let _ = writeln!(o, "  {:<18} {}: {}", "RST", who(e), rst_words(k, lang));
+    }
+    notes(&mut o, s, zh);
+    o
+}
+
+/// Each direction's RTT samples in words.
+fn rtt_words(s: &ConnSummary, n: &[String; 2], zh: bool) -> Vec<String> {
+    (0..2)
         .filter(|e| s.rtt[*e].samples > 0)
         .map(|e| {
             let r = s.rtt[e];
@@ -300,15 +313,7 @@ pub fn summary_text(s: &ConnSummary, lang: Lang) -> String {
                 )
             }
         })
-        .collect();
-    if !rtt.is_empty() {
-        let _ = writeln!(o, "  {l6:<18} {}", rtt.join("; "));
-    }
-    if let Some((e, k)) = s.rst {
-        let _ = writeln!(o, "  {:<18} {}: {}", "RST", who(e), rst_words(k, lang));
-    }
-    notes(&mut o, s, zh);
-    o
+        .collect()
 }
 
 fn notes(o: &mut String, s: &ConnSummary, zh: bool) {
