@@ -182,6 +182,24 @@ fn lab() -> Lab {
     }
 }
 
+/// Ends a program started under `timeout` when dropped, also when the test
+/// fails: SIGTERM to `timeout`, which passes it on to the program (a SIGKILL
+/// would leave the program running without its time limit).
+struct Stop(u32);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        if self.0 == 0 {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.to_string()])
+            .stderr(Stdio::null())
+            .status();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
     let until = Instant::now() + Duration::from_secs(secs);
     while !ok() {
@@ -243,6 +261,7 @@ fn kernel_connections_explained() {
     .stdout(Stdio::null())
     .stderr(Stdio::null());
     let dump = lab.server.spawn(&mut dump).expect("tcpdump");
+    let stop_dump = Stop(lab.server.child(dump).map_or(0, |c| c.id()));
     wait_for("tcpdump to open its file", 10, || file.exists());
     std::thread::sleep(Duration::from_millis(500));
     let mut srv = lab.server.command("timeout");
@@ -250,6 +269,7 @@ fn kernel_connections_explained() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let srv = lab.server.spawn(&mut srv).expect("server");
+    let _stop_srv = Stop(lab.server.child(srv).map_or(0, |c| c.id()));
     std::thread::sleep(Duration::from_millis(500));
     let out = lab
         .client
@@ -272,6 +292,8 @@ fn kernel_connections_explained() {
     if let Some(c) = lab.server.child(dump) {
         let _ = c.wait();
     }
+    // Reaped: its PID may be reused, so it must not be signalled again.
+    std::mem::forget(stop_dump);
     lab.server.kill(srv);
     let bytes = std::fs::read(&file).expect("the capture");
     let run = explain_bytes(&bytes, Config::default()).expect("tcpdump's capture reads");
