@@ -191,6 +191,19 @@ fn rst_words(s: Seen, lang: Lang) -> &'static str {
     }
 }
 
+/// A stable name of a RST's cause, as the events' `reason` says it.
+fn rst_name(s: Seen) -> &'static str {
+    match s {
+        Seen::RstRefused => "rst_refused",
+        Seen::RstAbort => "rst_abort",
+        Seen::RstUnreadData => "rst_unread_data",
+        Seen::RstChallengeAnswer => "rst_challenge_answer",
+        Seen::RstHalfOpen => "rst_half_open",
+        Seen::RstBadAck => "rst_bad_ack",
+        _ => "rst",
+    }
+}
+
 /// The summary of one connection as text.
 pub fn summary_text(s: &ConnSummary, lang: Lang) -> String {
     let n = s.names();
@@ -505,7 +518,11 @@ pub fn summary_json(s: &ConnSummary) -> String {
         s.retransmissions[1],
         jopt(s.rtt[0].mean_us()),
         jopt(s.rtt[1].mean_us()),
-        s.rst.map_or("null".into(), |(e, k)| format!("\"{}:{}\"", n[e & 1], rst_words(k, Lang::En))),
+        s.rst.map_or("null".into(), |(e, k)| format!(
+            "{{\"by\":\"{}\",\"cause\":\"{}\"}}",
+            n[e & 1],
+            rst_name(k)
+        )),
         s.bad_checksums,
         s.evicted
     );
