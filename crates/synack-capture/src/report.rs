@@ -159,6 +159,24 @@ pub struct Totals {
     pub reader: ReadStats,
 }
 
+/// `s` padded with spaces to `width` terminal columns (CJK characters take two).
+fn pad(s: &str, width: usize) -> String {
+    let cols: usize = s
+        .chars()
+        .map(|c| match u32::from(c) {
+            0x1100..=0x115f
+            | 0x2e80..=0xa4cf
+            | 0xac00..=0xd7a3
+            | 0xf900..=0xfaff
+            | 0xfe30..=0xfe4f
+            | 0xff00..=0xff60
+            | 0xffe0..=0xffe6 => 2,
+            _ => 1,
+        })
+        .sum();
+    format!("{s}{}", " ".repeat(width.saturating_sub(cols)))
+}
+
 fn ms(us: u64) -> String {
     format!("{}.{:03} ms", us / 1000, us % 1000)
 }
@@ -254,12 +272,13 @@ pub fn summary_text(s: &ConnSummary, lang: Lang) -> String {
             "RTT from ACKs",
         )
     };
-    let _ = writeln!(o, "  {l1:<18} {first}; {l2} {tw}");
+    let _ = writeln!(o, "  {} {first}; {l2} {tw}", pad(l1, 18));
     if let (Some(h), Some(a), Some(b)) = (s.handshake_us, s.syn_to_syn_ack_us, s.syn_ack_to_ack_us)
     {
         let _ = writeln!(
             o,
-            "  {l3:<18} {} (SYN → SYN,ACK {}, SYN,ACK → ACK {}{})",
+            "  {} {} (SYN → SYN,ACK {}, SYN,ACK → ACK {}{})",
+            pad(l3, 18),
             ms(h),
             ms(a),
             ms(b),
@@ -272,12 +291,19 @@ pub fn summary_text(s: &ConnSummary, lang: Lang) -> String {
     }
     let _ = writeln!(
         o,
-        "  {l4:<18} {} → {} {}, {} → {} {}",
-        n[0], n[1], s.bytes[0], n[1], n[0], s.bytes[1]
+        "  {} {} → {} {}, {} → {} {}",
+        pad(l4, 18),
+        n[0],
+        n[1],
+        s.bytes[0],
+        n[1],
+        n[0],
+        s.bytes[1]
     );
     let _ = writeln!(
         o,
-        "  {l5:<18} {} {}, {} {}; {} {} {}, {} {}",
+        "  {} {} {}, {} {}; {} {} {}, {} {}",
+        pad(l5, 18),
         n[0],
         s.segments[0],
         n[1],
@@ -290,7 +316,7 @@ pub fn summary_text(s: &ConnSummary, lang: Lang) -> String {
     );
     let rtt = rtt_words(s, &n, zh);
     if !rtt.is_empty() {
-        let _ = writeln!(o, "  {l6:<18} {}", rtt.join("; "));
+        let _ = writeln!(o, "  {} {}", pad(l6, 18), rtt.join("; "));
     }
     if let Some((e, k)) = s.rst {
         let _ = writeln!(o, "  {:<18} {}: {}", "RST", who(e), rst_words(k, lang));
@@ -390,7 +416,7 @@ pub fn listeners_text(ls: &[ListenerSummary], lang: Lang) -> String {
             ("SYNs never answered", "从未回应的 SYN", l.unanswered),
         ];
         for (en, cn, v) in rows {
-            let _ = writeln!(o, "  {:<28} {v}", if zh { cn } else { en });
+            let _ = writeln!(o, "  {} {v}", pad(if zh { cn } else { en }, 28));
         }
         if l.half_open >= 16 && l.half_open_sources * 2 >= l.half_open {
             o.push_str(if zh {
