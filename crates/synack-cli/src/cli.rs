@@ -37,6 +37,9 @@ enum Command {
     /// Talk to real hosts through a TUN device (needs root or a user
     /// namespace): serve, connect, get, demo, bench.
     Tun(TunArgs),
+    /// Explain a real capture (pcap or pcapng, - for standard input): every
+    /// TCP connection, each endpoint's state, why each segment was sent.
+    Explain(crate::explain::ExplainArgs),
 }
 
 /// Arguments handed unchanged to a subcommand with its own parser.
@@ -233,6 +236,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Demo(common) => run(synack_scenarios::demo, &common),
         Command::Drill(p) => exit(synack_drill::run_cli(p.args)),
         Command::Tun(args) => tun::run(args),
+        Command::Explain(a) => crate::explain::run(&a),
         Command::Scenario(args) => {
             if args.list {
                 let width = SCENARIOS.iter().map(|s| s.name.len()).max().unwrap_or(0);

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod explain;
 mod output;
 mod tun;
 

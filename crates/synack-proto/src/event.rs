@@ -94,6 +94,9 @@ listed_enum! {
         WindowUpdate,
         /// An ACK re-sent in TIME_WAIT for a repeated FIN.
         TimeWaitAck,
+        /// What a segment seen in a capture did, as a capture reader inferred
+        /// it (never emitted by the stack).
+        Observed(crate::rules::Observation),
     }
 }
 

@@ -51,6 +51,7 @@
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod rules;
 pub mod secrets;
 pub mod state;
 pub mod time;

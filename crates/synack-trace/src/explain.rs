@@ -187,6 +187,7 @@ pub fn send_reason_text(r: SendReason, lang: Lang) -> &'static str {
             SendReason::TimeWaitAck => {
                 "TIME_WAIT re-sends the final ACK: the peer repeated its FIN"
             }
+            SendReason::Observed(_) => "seen in a capture",
             _ => UNEXPLAINED,
         },
         Lang::Zh => match r {
@@ -208,6 +209,7 @@ pub fn send_reason_text(r: SendReason, lang: Lang) -> &'static str {
             SendReason::SynCookie => "带 SYN cookie 的 SYN,ACK：不保存状态，ISN 编码了连接信息",
             SendReason::WindowUpdate => "窗口更新：应用读走了数据，又有空间了",
             SendReason::TimeWaitAck => "TIME_WAIT 重发最后的 ACK：对端重复了它的 FIN",
+            SendReason::Observed(_) => "从抓包中看到",
             _ => UNEXPLAINED,
         },
     }
@@ -232,6 +234,7 @@ pub fn send_reason_name(r: SendReason) -> &'static str {
         SendReason::SynCookie => "syn_cookie",
         SendReason::WindowUpdate => "window_update",
         SendReason::TimeWaitAck => "time_wait_ack",
+        SendReason::Observed(o) => crate::observed::name(o),
         _ => UNNAMED,
     }
 }

@@ -88,7 +88,10 @@ pub(crate) fn arrival_note(m: &Model, s: &SegStep, lang: Lang) -> (String, bool)
 
 /// The explanation of a segment step.
 pub(crate) fn seg_explain(s: &SegStep, absolute: bool, lang: Lang) -> String {
-    let mut text = segment_text(s.meaning, s.reason, s.seq, s.ack, absolute, lang);
+    let mut text = match s.reason {
+        Some(SendReason::Observed(o)) => crate::observed::text(o, s, absolute, lang),
+        _ => segment_text(s.meaning, s.reason, s.seq, s.ack, absolute, lang),
+    };
     // RFC 3168: ECE and CWR mean something else on a SYN (the negotiation).
     let f = s.seg.flags;
     if f.syn() && f.ece() {

@@ -52,6 +52,7 @@ mod label;
 mod layout;
 mod mermaid;
 mod model;
+mod observed;
 mod pcap;
 mod summary;
 mod svg;

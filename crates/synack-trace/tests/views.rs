@@ -310,8 +310,22 @@ fn causes() -> Vec<Cause> {
     Cause::all()
 }
 
+/// The reasons the stack itself gives. `SendReason::Observed` (what a
+/// captured segment did) is explained from the segment by its own texts,
+/// which `synack-capture`'s annotation tests check kind by kind; its JSON
+/// names are checked here through `observed()`.
 fn reasons() -> Vec<SendReason> {
     SendReason::all()
+        .into_iter()
+        .filter(|r| !matches!(r, SendReason::Observed(_)))
+        .collect()
+}
+
+fn observed() -> Vec<SendReason> {
+    SendReason::all()
+        .into_iter()
+        .filter(|r| matches!(r, SendReason::Observed(_)))
+        .collect()
 }
 
 fn timers() -> Vec<TimerKind> {
@@ -428,6 +442,14 @@ fn every_variant_is_explained() {
         causes()
             .iter()
             .map(|c| synack_trace::cause_name(*c).to_string())
+            .collect(),
+        &[synack_trace::UNNAMED],
+    );
+    distinct(
+        "observed name",
+        observed()
+            .iter()
+            .map(|r| send_reason_name(*r).to_string())
             .collect(),
         &[synack_trace::UNNAMED],
     );
