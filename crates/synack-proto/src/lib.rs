@@ -35,16 +35,16 @@ pub use synack_wire::SeqNum;
 pub use time::{Duration, Instant};
 
 mod compact;
+mod conn;
 mod cookie;
 mod crypto;
 mod ecn;
 mod hash;
 mod icmp;
 mod probe;
+mod recovery;
 mod rtt;
-mod sack;
 mod sink;
 mod stack;
-mod tcb;
 
 pub use stack::{BindId, ConnStatus, ListenerStatus, Shutdown, Stack, StackStats, MAX_BOUND};

@@ -3,10 +3,10 @@
 //! (RFC 9293 3.10.7.1), and expired deadlines.
 
 use super::{summary, IpOpts, Stack};
+use crate::conn::{Disposition, Owner};
 use crate::event::{Cause, ConnId, DropReason, EventKind, FourTuple, SegmentSummary};
 use crate::icmp::{self, IcmpAction, IcmpEffect};
 use crate::state::State;
-use crate::tcb::{Disposition, Owner};
 use crate::time::{Duration, Instant};
 use std::net::SocketAddr;
 use synack_wire::{ChecksumMode, Ecn, WireError};
@@ -96,7 +96,7 @@ impl Stack {
             Some(l) => self.listener_segment(now, l, tuple, &seg, sum),
             None => {
                 // RFC 9293 3.10.7.1: CLOSED.
-                match crate::tcb::closed_reply(&seg) {
+                match crate::conn::closed_reply(&seg) {
                     Disposition::Reset { seq, ack } => {
                         self.drop_pkt(now, None, Some(sum), DropReason::NoConnection);
                         // A bound socket answers with its own TTL and DSCP.
@@ -224,7 +224,7 @@ impl Stack {
                 None => continue,
             };
             let half_open_listener = slot.tcb.as_deref().and_then(|t| match (t.state, t.origin) {
-                (State::SynReceived, crate::tcb::Origin::Passive(l)) => Some(l),
+                (State::SynReceived, crate::conn::Origin::Passive(l)) => Some(l),
                 _ => None,
             });
             let d = self.with_tcb(id, now, |t, ctx| (t.on_timeout(ctx), IpOpts::of(&t.cfg)));

@@ -5,13 +5,13 @@ use super::output::CtlSeg;
 use super::status::ListenerStatus;
 use super::{IpOpts, Stack};
 use crate::config::{ConnConfig, SynCookies};
+use crate::conn::{Owner, SegCtx, Tcb};
 use crate::cookie;
 use crate::error::Error;
 use crate::event::{
     Cause, ConnId, DropReason, EventKind, FourTuple, ListenerId, SegmentSummary, SendReason,
 };
 use crate::state::State;
-use crate::tcb::{Owner, SegCtx, Tcb};
 use crate::time::Instant;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -170,7 +170,7 @@ impl Stack {
         let mut victims: Vec<ConnId> = lst.accept.into_iter().collect();
         for (i, s) in self.slots.iter().enumerate() {
             if let Some(t) = s.tcb.as_deref() {
-                if t.origin == crate::tcb::Origin::Passive(l) && t.state == State::SynReceived {
+                if t.origin == crate::conn::Origin::Passive(l) && t.state == State::SynReceived {
                     victims.push(ConnId {
                         index: i as u32,
                         generation: s.generation,

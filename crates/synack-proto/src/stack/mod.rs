@@ -19,6 +19,7 @@ mod timer_heap;
 pub use status::{ConnStatus, ListenerStatus, StackStats};
 
 use crate::config::{ConnConfig, Keepalive, StackConfig, DEFAULT_TTL};
+use crate::conn::{Owner, SegCtx, Tcb};
 use crate::crypto::{siphash, tuple_words, SipKey};
 use crate::error::{ConnError, Error};
 use crate::event::{ConnId, FourTuple, ListenerId, SegmentSummary};
@@ -28,7 +29,6 @@ use crate::secrets::SecretsError;
 use crate::secrets::{SecretKey, Secrets};
 use crate::sink::Sink;
 use crate::state::State;
-use crate::tcb::{Owner, SegCtx, Tcb};
 use crate::time::{Duration, Instant};
 use hashbrown::HashTable;
 use listener::Listener;
@@ -227,7 +227,7 @@ impl Stack {
         let from_mtu = self.cfg.mtu.max(68) - overhead;
         // TCP_MAXSEG lowers it, though not below the floor for the MSS we use.
         cfg.mss
-            .map_or(from_mtu, |m| m.max(crate::tcb::MIN_SND_MSS).min(from_mtu))
+            .map_or(from_mtu, |m| m.max(crate::conn::MIN_SND_MSS).min(from_mtu))
     }
 
     /// RFC 6528: ISN = M + F(4-tuple, secret), M ticking every 4 microseconds.

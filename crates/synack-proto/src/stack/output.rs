@@ -2,8 +2,8 @@
 //! cookie SYN,ACKs), the connections' segments, and the event stream.
 
 use super::{summary, IpOpts, Stack};
+use crate::conn::OutSegment;
 use crate::event::{ConnId, Event, EventKind, FourTuple, SendReason};
-use crate::tcb::OutSegment;
 use crate::time::Instant;
 use synack_wire::{Ecn, IpRepr, SeqNum, TcpFlags, TcpOptions, TcpRepr};
 

@@ -2,10 +2,10 @@
 //! connection, a listener's counters and the stack-wide counters.
 
 use super::Stack;
+use crate::conn::{Owner, Tcb};
 use crate::error::{ConnError, Error};
 use crate::event::{ConnId, DropReason, FourTuple};
 use crate::state::State;
-use crate::tcb::{Owner, Tcb};
 use crate::time::Duration;
 use std::collections::BTreeMap;
 use synack_wire::SeqNum;

@@ -5,10 +5,10 @@
 use super::listener::dec_source;
 use super::Stack;
 use crate::compact::PackedTuple;
+use crate::conn::{Owner, SegCtx, Tcb};
 use crate::error::Error;
 use crate::event::{Cause, ConnId, EventKind, FourTuple};
 use crate::state::State;
-use crate::tcb::{Owner, SegCtx, Tcb};
 use crate::time::Instant;
 use std::hash::BuildHasher;
 
@@ -215,7 +215,7 @@ impl Stack {
         }
         if reap {
             if passive_dead {
-                if let crate::tcb::Origin::Passive(l) = origin {
+                if let crate::conn::Origin::Passive(l) = origin {
                     if let Some(lst) = self.listener_mut(l) {
                         lst.accept.retain(|c| *c != id);
                     }
@@ -235,7 +235,7 @@ impl Stack {
         let key = tcb.packed_tuple;
         // A passive half-open entry left SYN_RCVD.
         if before == State::SynReceived {
-            if let crate::tcb::Origin::Passive(l) = origin {
+            if let crate::conn::Origin::Passive(l) = origin {
                 let established = after.is_synchronized();
                 if let Some(lst) = self.listener_mut(l) {
                     lst.half_open = lst.half_open.saturating_sub(1);

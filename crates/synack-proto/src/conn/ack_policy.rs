@@ -1,0 +1,63 @@
+//! When to acknowledge: delayed ACKs (RFC 1122 4.2.3.2, RFC 5681 4.2) and
+//! Linux's quick-ACK mode.
+
+use super::Tcb;
+use crate::event::SendReason;
+use crate::time::{Duration, Instant};
+
+/// The longest an ACK is delayed, whatever the configuration says.
+const MAX_DELAYED_ACK: Duration = Duration::from_millis(200);
+
+impl Tcb {
+    /// A full-sized segment from the peer: our MSS less the timestamps option it
+    /// carries in every segment (RFC 7323 3.2; as Linux's measured receive MSS).
+    pub(super) fn rcv_full_segment(&self) -> u32 {
+        u32::from(self.our_mss) - if self.ts_enabled { 12 } else { 0 }
+    }
+
+    /// In-order data arrived. As Linux's `tcp_event_data_recv`: the first data of the
+    /// connection, or data after an idle period longer than the RTO, enters quick-ACK
+    /// mode with min(window / (2 * MSS), `quick_ack_segments`) ACKs, at least 2
+    /// (`tcp_incr_quickack`).
+    pub(super) fn note_data_rx(&mut self, now: Instant) {
+        let idle = match self.last_data_rx {
+            None => true,
+            Some(t) => now.saturating_since(t) > self.rtt.rto(self.rto_bounds()),
+        };
+        if idle {
+            let quick = (self.rcv_wnd() / (2 * self.rcv_full_segment()))
+                .max(2)
+                .min(self.cfg.quick_ack_segments);
+            self.quick_acks = self
+                .quick_acks
+                .max(u16::try_from(quick).unwrap_or(u16::MAX));
+        }
+        self.last_data_rx = Some(now);
+    }
+
+    pub(super) fn schedule_ack(&mut self, now: Instant) {
+        // RFC 1122 4.2.3.2 / RFC 5681 4.2: ACK at least every second full-sized segment,
+        // otherwise within the delayed-ACK timeout. As Linux (`__tcp_ack_snd_check`,
+        // "more than one full frame received") the ACK goes at once as soon as more
+        // than one full-sized segment's worth is unacknowledged, so one oversized
+        // (coalesced) segment or small segments adding up to more are ACKed as two
+        // full-sized ones would be (FreeBSD: never delay a segment above the MSS).
+        // With `delayed_ack_by_segments`, every second data segment whatever its size.
+        let second_segment = self.cfg.delayed_ack_by_segments && self.unacked_rx_segs >= 2;
+        match self.cfg.delayed_ack {
+            Some(d)
+                if self.unacked_rx_bytes <= self.rcv_full_segment()
+                    && !second_segment
+                    && self.quick_acks == 0 =>
+            {
+                if self.delack_deadline.is_none() {
+                    // RFC 1122 4.2.3.2 allows up to 500 ms; synack caps it at 200 ms (Linux's maximum).
+                    self.delack_deadline = Some(now + d.min(MAX_DELAYED_ACK));
+                }
+            }
+            _ => {
+                self.ack_now.get_or_insert(SendReason::Normal);
+            }
+        }
+    }
+}

@@ -1,0 +1,601 @@
+//! What to send next: RST, SYN, keepalive and window probes, retransmissions,
+//! new data and FIN, and ACKs, with the header fields every segment carries.
+
+use super::{OutSegment, Tcb};
+use crate::compact::ByteRing;
+use crate::event::SendReason;
+use crate::probe::Probes;
+use crate::recovery::scoreboard::Retransmission;
+use crate::state::State;
+use crate::time::Instant;
+use std::ops::Range;
+use synack_wire::{SeqNum, TcpFlags, TcpOptions, Timestamps};
+
+/// Append `buf[start..end]` to `out` as at most two slice copies (the ring's
+/// two halves), never byte by byte.
+fn copy_range(buf: &ByteRing, start: usize, end: usize, out: &mut Vec<u8>) {
+    let (a, b) = buf.as_slices();
+    if start < a.len() {
+        out.extend_from_slice(&a[start..end.min(a.len())]);
+    }
+    if end > a.len() {
+        out.extend_from_slice(&b[start.saturating_sub(a.len())..end - a.len()]);
+    }
+}
+
+/// Where a segment's payload lies in the send buffer: the stack copies it
+/// straight from there into the packet.
+pub(super) fn take_range(_buf: &ByteRing, start: usize, end: usize, out: &mut Range<usize>) {
+    *out = start..end;
+}
+
+impl Tcb {
+    // ----- output --------------------------------------------------------
+
+    /// Bytes the SACK option of the next non-SYN segment takes (NOP, NOP, kind,
+    /// length, 8 per block), as many blocks as fit beside the timestamps.
+    pub(super) fn sack_option_len(&self) -> usize {
+        if !self.sack_permitted {
+            return 0;
+        }
+        let n = self.sack_blocks.len() + usize::from(self.dsack.get().is_some());
+        if n == 0 {
+            return 0;
+        }
+        let room = if self.ts_enabled { 40 - 12 } else { 40 };
+        4 + 8 * n.min((room - 4) / 8)
+    }
+
+    pub(super) fn options_for(&self, syn: bool, now: Instant) -> TcpOptions {
+        let mut o = TcpOptions::default();
+        if syn {
+            // RFC 9293 3.7.1 / RFC 6691: every SYN carries MSS, unless the application
+            // asked for no options at all (TCP_NOOPT).
+            o.mss = self.cfg.mss_option.then_some(self.our_mss);
+            // RFC 7323 2.2: offer on our SYN; on a SYN,ACK exactly what the peer's SYN
+            // and our configuration agreed (`*_enabled`), so both ends hold the same
+            // view even when `syn_rexmit_drop_options` struck them from our last SYN
+            // of a simultaneous open.
+            let syn_sent = self.state == State::SynSent;
+            if (syn_sent && self.offers_ws()) || (!syn_sent && self.ws_enabled) {
+                o.window_scale = Some(self.rcv_wscale);
+            }
+            if (syn_sent && self.offers_sack()) || (!syn_sent && self.sack_permitted) {
+                o.sack_permitted = true;
+            }
+            // RFC 7323 3.2: offer on our SYN (TSecr 0); on a SYN,ACK only if the
+            // peer's SYN had it, echoing its TSval.
+            if (syn_sent && self.offers_ts()) || (!syn_sent && self.ts_enabled) {
+                o.timestamps = Some(Timestamps {
+                    tsval: self.ts_now(now),
+                    tsecr: if self.state == State::SynSent {
+                        0
+                    } else {
+                        self.ts_recent
+                    },
+                });
+            }
+        } else {
+            // RFC 7323 3.2: once both SYNs carried it, on every segment; TSecr = TS.Recent.
+            if self.ts_enabled {
+                o.timestamps = Some(Timestamps {
+                    tsval: self.ts_now(now),
+                    tsecr: self.ts_recent,
+                });
+            }
+            if self.sack_permitted {
+                // RFC 2883 4: a D-SACK block comes first; then RFC 2018 4: the block
+                // holding the most recently received segment, then the others by
+                // recency. Blocks that do not fit in the option space are dropped
+                // when the header is written.
+                if let Some((l, r)) = self.dsack.get() {
+                    o.sack.push(l, r);
+                }
+                for &(l, r) in &self.sack_blocks {
+                    if !o.sack.push(l, r) {
+                        break;
+                    }
+                }
+            }
+        }
+        o
+    }
+
+    pub(super) fn finish(
+        &mut self,
+        seq: SeqNum,
+        mut flags: TcpFlags,
+        reason: SendReason,
+        now: Instant,
+    ) -> OutSegment {
+        let syn = flags.syn();
+        if syn && !flags.ack() {
+            // RFC 3168 6.1.1 / 6.1.1.1: ECE and CWR on our SYN (not on retransmissions
+            // beyond `ecn_syn_retries`).
+            flags |= self
+                .ecn
+                .syn_flags(self.cfg.ecn, self.rtx_count, self.cfg.ecn_syn_retries);
+        } else if syn {
+            // RFC 3168 6.1.1: ECE alone on a SYN,ACK that agrees to ECN.
+            flags |= self.ecn.syn_ack_flags(self.cfg.ecn);
+        } else if !flags.rst() {
+            // RFC 3168 6.1.3: ECE on every ACK while a CE mark is unanswered by CWR.
+            flags |= self.ecn.ack_flags();
+        }
+        let window = self.window_field(syn);
+        let ack = if flags.ack() { self.rcv_nxt } else { SeqNum(0) };
+        let options = self.options_for(syn, now);
+        if flags.ack() {
+            // RFC 7323 4.3: Last.ACK.sent.
+            self.last_ack_sent = ack;
+            // RFC 2883 4: a duplicate is reported once.
+            self.dsack.set(None);
+            self.ack_now = None;
+            self.delack_deadline = None;
+            self.unacked_rx_bytes = 0;
+            self.unacked_rx_segs = 0;
+            // Every segment carrying an ACK uses up a quick ACK (Linux `tcp_dec_quickack_mode`).
+            self.quick_acks = self.quick_acks.saturating_sub(1);
+        }
+        self.counters.segs_out += 1;
+        OutSegment {
+            seq,
+            ack,
+            flags,
+            window,
+            options,
+            reason,
+            // RFC 3168 6.1.1, 6.1.4: SYNs, pure ACKs and control segments are not-ECT;
+            // `poll_segment` marks new data.
+            ect: false,
+        }
+    }
+
+    /// Produce the next segment to send, setting `payload` to its payload's
+    /// range in the send buffer (see [`Tcb::copy_payload`]).
+    pub(crate) fn poll_segment(
+        &mut self,
+        now: Instant,
+        payload: &mut Range<usize>,
+    ) -> Option<OutSegment> {
+        *payload = 0..0;
+        if let Some((seq, reason)) = self.rst_pending.take() {
+            if reason == SendReason::Reset {
+                // The reset for data after close: <SEQ=SEG.ACK><CTL=RST>, no ACK.
+                let mut out = self.finish(seq, TcpFlags::RST, reason, now);
+                out.window = 0;
+                out.options = TcpOptions::default();
+                return Some(out);
+            }
+            // A reset from a connection that has a RCV.NXT carries the ACK bit and the
+            // usual window and options, as Linux's `tcp_send_active_reset` (RFC 9293
+            // 3.10.7 allows ACK on a RST; a RST for no connection is built elsewhere).
+            return Some(self.finish(seq, TcpFlags::RST | TcpFlags::ACK, reason, now));
+        }
+        match self.state {
+            State::Closed | State::Listen => return None,
+            State::TimeWait => {
+                return self
+                    .ack_now
+                    .map(|r| self.finish(self.snd_max, TcpFlags::ACK, r, now));
+            }
+            _ => {}
+        }
+
+        // SYN or SYN,ACK: when SND.NXT is at ISS.
+        if self.snd_nxt == self.iss {
+            let passive_or_simul = self.state != State::SynSent;
+            let flags = if passive_or_simul {
+                TcpFlags::SYN | TcpFlags::ACK
+            } else {
+                TcpFlags::SYN
+            };
+            let reason = if self.snd_max != self.iss {
+                SendReason::Retransmit
+            } else {
+                SendReason::Normal
+            };
+            if reason == SendReason::Retransmit {
+                self.counters.retransmits += 1;
+            }
+            self.snd_nxt = self.iss + 1;
+            if self.snd_max == self.iss {
+                self.snd_max = self.iss + 1;
+                self.rtt_probe = Some((self.iss + 1, now));
+            }
+            if self.rtx_deadline.is_none() {
+                self.set_rtx(Some(now + self.rtt.rto(self.rto_bounds())));
+            }
+            return Some(self.finish(self.iss, flags, reason, now));
+        }
+        if !self.syn_acked() && !matches!(self.state, State::SynSent | State::SynReceived) {
+            // Should not happen; be safe.
+            return None;
+        }
+        if !self.syn_acked() {
+            // Data and FIN wait for the handshake (only an ACK may go out).
+            return self
+                .ack_now
+                .map(|r| self.finish(self.snd_nxt, TcpFlags::ACK, r, now));
+        }
+
+        // Keepalive probe: <SEQ=SND.NXT-1>, no data (RFC 1122 4.2.3.6).
+        if std::mem::take(&mut self.keepalive_probe_pending) {
+            return Some(self.finish(
+                self.snd_max - 1,
+                TcpFlags::ACK,
+                SendReason::KeepaliveProbe,
+                now,
+            ));
+        }
+
+        // RFC 6691: the MSS counts data only, so SACK blocks riding on a data segment
+        // take their room from the payload.
+        let mss = usize::from(self.snd_mss)
+            .saturating_sub(self.sack_option_len())
+            .max(1);
+        let data0 = self.data_seq0();
+
+        // Fast retransmit (RFC 5681 3.2) of the first unacknowledged segment.
+        if std::mem::take(&mut self.fast_rtx_pending) {
+            // Only octets already sent: a retransmission that ran past SND.MAX would
+            // hand the peer data this side still counts as unsent (SND.NXT/SND.MAX
+            // do not move here), and the peer's ACK of it would then be "too new"
+            // for ever. (Segments sent while SACK blocks shortened them can end
+            // before a full MSS does.)
+            let sent = (self.snd_max.since(data0) as usize).min(self.tx.len());
+            let mut n = mss.min(sent);
+            if let Some(b) = self.board.as_mut() {
+                // RFC 6675 4: never retransmit octets the peer SACKed.
+                if let Some(l) = b.next_sacked(self.snd_una) {
+                    n = n.min(l.since(self.snd_una) as usize);
+                }
+                // RFC 6675 5 (step 4.3): HighRxt = the last octet retransmitted.
+                b.rxt_end = b.rxt_end.max(self.snd_una + n as u32);
+            }
+            if n > 0 {
+                take_range(&self.tx, 0, n, payload);
+                self.counters.retransmits += 1;
+                self.rtt_probe = None;
+                if self.ts_enabled {
+                    self.ts_rtt_from = Some(self.ts_now(now));
+                }
+                self.counters.bytes_sent += n as u64;
+                let mut flags = TcpFlags::ACK;
+                if n == self.tx.len() {
+                    flags |= TcpFlags::PSH;
+                }
+                return Some(self.finish(self.snd_una, flags, SendReason::FastRetransmit, now));
+            }
+        }
+
+        if let Some(out) = self.sack_hole_or_skip_sacked(mss, now, payload) {
+            return Some(out);
+        }
+        let offset = self.snd_nxt.since(data0) as usize;
+        let unsent = self.tx.len().saturating_sub(offset);
+        // RFC 3042 limited transmit: the first and second duplicate ACKs each let one
+        // new segment go beyond cwnd (up to cwnd + 2 * SMSS), within the peer's window;
+        // cwnd itself is unchanged. Linux does the same by counting duplicate ACKs as
+        // segments that left the network (`tcp_add_reno_sack`).
+        let limited_transmit = if self.in_recovery {
+            0
+        } else {
+            u32::from(self.dup_acks.min(2)) * u32::from(self.snd_mss)
+        };
+        let wnd = self.snd_wnd.min(
+            self.cwnd
+                .max(u32::from(self.snd_mss))
+                .saturating_add(limited_transmit),
+        );
+        let mut usable = (self.snd_una + wnd).diff(self.snd_nxt).max(0) as usize;
+        if self.sack_episode() {
+            // RFC 6675 4 (NextSeg rule 2) and 5 (step C): new data as far as
+            // cwnd - pipe (at least one SMSS) and the peer's window allow.
+            let smss = u32::from(self.snd_mss);
+            let pipe = self
+                .board
+                .as_ref()
+                .map_or(0, |b| b.pipe(self.snd_una, self.snd_max, smss));
+            let room = self.cwnd.saturating_sub(pipe);
+            let peer = (self.snd_una + self.snd_wnd).diff(self.snd_nxt).max(0) as u32;
+            usable = if room >= smss {
+                room.min(peer) as usize
+            } else {
+                0
+            };
+        }
+        if self.snd_nxt.lt(self.snd_max) {
+            // Go-back-N: stop short of the next SACKed range.
+            if let Some(l) = self
+                .board
+                .as_ref()
+                .and_then(|b| b.next_sacked(self.snd_nxt))
+            {
+                usable = usable.min(l.since(self.snd_nxt) as usize);
+            }
+        }
+        let retransmitting = self.snd_nxt.lt(self.snd_max);
+
+        // RFC 8985 7.3: the PTO fired: one loss probe.
+        if self.probes.take(Probes::TLP_DUE) {
+            if let Some(out) = self.loss_probe(now, mss, payload) {
+                return Some(out);
+            }
+        }
+
+        // Zero-window probe: the first octet past the closed window (RFC 9293 3.8.6.1), always
+        // the same octet at SND.UNA until the peer takes it; the persist timer, not the
+        // retransmission timer, paces the probes.
+        if self.probes.take(Probes::WINDOW) && !self.tx.is_empty() {
+            take_range(&self.tx, 0, 1, payload);
+            let seq = self.snd_una;
+            self.snd_nxt = self.snd_una + 1;
+            if self.snd_nxt.gt(self.snd_max) {
+                self.snd_max = self.snd_nxt;
+            }
+            self.set_rtx(None);
+            self.arm_persist(now);
+            return Some(self.finish(seq, TcpFlags::ACK, SendReason::WindowProbe, now));
+        }
+
+        if unsent > 0 && usable > 0 {
+            let n = unsent.min(usable).min(mss);
+            let is_last = n == unsent;
+            // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1, 3.7.4).
+            let idle = self.flight() == 0;
+            let send = retransmitting
+                || n == mss
+                || (is_last && (!self.cfg.nagle || idle || self.fin_queued))
+                || (self.max_snd_wnd > 0 && n as u32 >= self.max_snd_wnd / 2)
+                // The window, not the data, limits the segment and nothing is in flight:
+                // RFC 9293 3.8.6.2.1 would wait for its override timeout; Linux sends at
+                // once (receiver-side SWS avoidance already keeps such windows large).
+                || (idle && n == usable);
+            if send {
+                take_range(&self.tx, offset, offset + n, payload);
+                let seq = self.snd_nxt;
+                self.snd_nxt += n as u32;
+                let mut flags = TcpFlags::ACK;
+                if is_last {
+                    flags |= TcpFlags::PSH;
+                }
+                // Piggyback the FIN on the last data segment.
+                if is_last && self.fin_queued && self.snd_nxt == self.fin_seq() && usable > n {
+                    flags |= TcpFlags::FIN;
+                    self.snd_nxt += 1;
+                }
+                let reason = if !retransmitting {
+                    self.probes.set(Probes::PMTU_RESEND, false);
+                    SendReason::Normal
+                } else if self.probes.has(Probes::PMTU_RESEND) {
+                    SendReason::PathMtuRetransmit
+                } else {
+                    SendReason::Retransmit
+                };
+                if retransmitting {
+                    self.counters.retransmits += 1;
+                } else {
+                    self.counters.bytes_sent += n as u64;
+                    if self.rtt_probe.is_none() {
+                        self.rtt_probe = Some((self.snd_nxt, now));
+                    }
+                }
+                if self.snd_nxt.gt(self.snd_max) {
+                    self.snd_max = self.snd_nxt;
+                }
+                self.on_sent_something(now);
+                if !retransmitting {
+                    // RFC 8985 7.2: new data went out: (re)start the PTO.
+                    self.schedule_loss_probe(now);
+                }
+                let mut out = self.finish(seq, flags, reason, now);
+                if !retransmitting {
+                    // RFC 3168 6.1.2: new data goes out ECT(0), with CWR after a window
+                    // reduction; 6.1.5: retransmissions never carry ECT.
+                    out.ect = self.ecn.new_data(&mut out.flags);
+                }
+                return Some(out);
+            }
+        }
+
+        // A bare FIN once all data is sent.
+        if self.fin_queued && unsent == 0 && self.snd_nxt == self.fin_seq() {
+            let seq = self.snd_nxt;
+            self.snd_nxt += 1;
+            let reason = if self.snd_nxt.le(self.snd_max) {
+                SendReason::Retransmit
+            } else {
+                SendReason::Normal
+            };
+            if reason == SendReason::Retransmit {
+                self.counters.retransmits += 1;
+            }
+            if self.snd_nxt.gt(self.snd_max) {
+                self.snd_max = self.snd_nxt;
+            }
+            self.on_sent_something(now);
+            if reason == SendReason::Normal {
+                // A probe retransmitting the last segment sends this FIN alone.
+                self.probes.set(Probes::FIN_ALONE, true);
+                // RFC 8985 7.2: new data (the FIN) went out: (re)start the PTO.
+                self.schedule_loss_probe(now);
+            }
+            return Some(self.finish(seq, TcpFlags::FIN | TcpFlags::ACK, reason, now));
+        }
+
+        // RFC 6675 4 (NextSeg rules 3 and 4): no new data went, but cwnd - pipe
+        // still allows a retransmission.
+        if let Some(r) = self.sack_next_seg(false) {
+            return Some(self.sack_retransmit(r, mss, now, payload));
+        }
+
+        // Zero window with data waiting and nothing in flight: arm the persist timer.
+        if unsent > 0
+            && self.snd_wnd == 0
+            && self.snd_max == self.snd_una
+            && self.persist_deadline.is_none()
+        {
+            self.arm_persist(now);
+        }
+
+        // A pure ACK carries the highest sequence number sent (<SEQ=SND.NXT> in the RFC's
+        // terms), not the go-back-N retransmission point: a receiver would find a sequence
+        // number below its RCV.NXT unacceptable and ignore the acknowledgment in it.
+        if let Some(r) = self.ack_now {
+            if self.cfg.fin_on_every_ack
+                && self.fin_queued
+                && self.snd_max == self.fin_seq() + 1
+                && self.snd_una != self.snd_max
+                && r != SendReason::ChallengeAck
+            {
+                // BSD habit (`fin_on_every_ack`): the ACK re-sends our unacknowledged
+                // FIN at its own sequence number (RFC 9293 3.8.1: any unacknowledged
+                // octet, the FIN included, may be retransmitted). RFC 5961 challenge
+                // ACKs stay plain: FreeBSD builds them outside `tcp_output`.
+                let seq = self.fin_seq();
+                self.counters.retransmits += 1;
+                // RFC 6298 3 (Karn): an ACK of the FIN no longer says which copy it
+                // answers.
+                if self.rtt_probe.is_some_and(|(end, _)| end.gt(seq)) {
+                    self.rtt_probe = None;
+                }
+                return Some(self.finish(seq, TcpFlags::FIN | TcpFlags::ACK, r, now));
+            }
+            return Some(self.finish(self.snd_max, TcpFlags::ACK, r, now));
+        }
+        None
+    }
+
+    /// NextSeg() (RFC 6675 4) for a retransmission, when cwnd - pipe allows a
+    /// segment: rule 1 (a lost hole) if `lost_only`, else rule 3 (any hole
+    /// below the highest SACKed octet), then rule 4 (the rescue retransmission).
+    pub(super) fn sack_next_seg(&self, lost_only: bool) -> Option<Retransmission> {
+        let b = self
+            .board
+            .as_ref()
+            .filter(|b| b.active && self.in_recovery)?;
+        let smss = u32::from(self.snd_mss);
+        let (una, max) = (self.snd_una, self.snd_max);
+        // RFC 6675 5 (step C): transmit only while cwnd - pipe >= 1 SMSS.
+        if self.cwnd.saturating_sub(b.pipe(una, max, smss)) < smss {
+            return None;
+        }
+        // RFC 6675 4 (NextSeg rule 1): the first lost octet above HighRxt.
+        if let Some(r) = b.next_hole(una, smss, true) {
+            return Some(r);
+        }
+        if lost_only {
+            return None;
+        }
+        // RFC 6675 4 (NextSeg rule 3): no new data could go (rule 2): the first
+        // unSACKed octet above HighRxt below the highest SACKed one.
+        if let Some(r) = b.next_hole(una, smss, false) {
+            return Some(r);
+        }
+        // RFC 6675 4 (NextSeg rule 4): once per recovery, with no new data to
+        // send, the last segment of the unSACKed tail keeps the ACK clock going
+        // (RescueRxt).
+        let top = b.high_sacked().unwrap_or(una).max(una).max(b.rxt_end);
+        let data_end = self.data_seq0() + self.tx.len() as u32;
+        let end = max.min(data_end);
+        // RFC 6675 4 (NextSeg rule 4): only once HighACK passed RescueRxt.
+        let rescue_ok = b.rescue.is_none_or(|r| una.gt(r));
+        if rescue_ok && top.lt(end) && !self.has_unsent() {
+            let len = end.since(top).min(smss);
+            return Some(Retransmission {
+                seq: end - len,
+                len,
+                rescue: true,
+            });
+        }
+        None
+    }
+
+    /// RFC 6675 4 (NextSeg rule 1): in SACK recovery, a lost hole goes first
+    /// (returned). Otherwise, during a go-back-N after a timeout, octets the peer
+    /// SACKed since are skipped (RFC 6675 5.1: the scoreboard keeps them from
+    /// being resent) and `None` lets the caller send from SND.NXT.
+    pub(super) fn sack_hole_or_skip_sacked(
+        &mut self,
+        mss: usize,
+        now: Instant,
+        payload: &mut Range<usize>,
+    ) -> Option<OutSegment> {
+        if let Some(r) = self.sack_next_seg(true) {
+            return Some(self.sack_retransmit(r, mss, now, payload));
+        }
+        if self.snd_nxt.lt(self.snd_max) {
+            if let Some(r) = self
+                .board
+                .as_ref()
+                .and_then(|b| b.sacked_until(self.snd_nxt))
+            {
+                self.snd_nxt = r.min(self.snd_max);
+            }
+        }
+        None
+    }
+
+    /// Send the retransmission NextSeg() chose (RFC 6675 4), at most `mss`
+    /// octets of data already sent.
+    pub(super) fn sack_retransmit(
+        &mut self,
+        r: Retransmission,
+        mss: usize,
+        now: Instant,
+        payload: &mut Range<usize>,
+    ) -> OutSegment {
+        let data0 = self.data_seq0();
+        let off = (r.seq.since(data0) as usize).min(self.tx.len());
+        let sent = (self.snd_max.since(data0) as usize).min(self.tx.len());
+        let n = (r.len as usize).min(mss).min(sent.saturating_sub(off));
+        take_range(&self.tx, off, off + n, payload);
+        let end = r.seq + n as u32;
+        if let Some(b) = self.board.as_mut() {
+            if r.rescue {
+                // RFC 6675 4 (NextSeg rule 4): RescueRxt = RecoveryPoint, and
+                // "HighRxt MUST NOT be updated".
+                b.rescue = Some(self.recover);
+            } else {
+                // RFC 6675 4 (NextSeg rules 1, 3): HighRxt = the last octet sent.
+                b.rxt_end = b.rxt_end.max(end);
+            }
+            if n == 0 {
+                // Nothing left to send in that range (only a FIN): skip it.
+                b.rxt_end = b.rxt_end.max(r.seq + r.len);
+            }
+        }
+        self.counters.retransmits += 1;
+        // RFC 6298 3 (Karn): no RTT sample from retransmitted data.
+        self.rtt_probe = None;
+        if self.ts_enabled {
+            self.ts_rtt_from = Some(self.ts_now(now));
+        }
+        self.counters.bytes_sent += n as u64;
+        let mut flags = TcpFlags::ACK;
+        if off + n == self.tx.len() {
+            flags |= TcpFlags::PSH;
+        }
+        self.finish(r.seq, flags, SendReason::FastRetransmit, now)
+    }
+
+    /// Whether there is output pending (for the stack's dirty list).
+    pub(crate) fn wants_output(&self) -> bool {
+        self.rst_pending.is_some()
+            || self.ack_now.is_some()
+            || self.keepalive_probe_pending
+            || self.probes.has(Probes::WINDOW | Probes::TLP_DUE)
+            || self.fast_rtx_pending
+            || self.sack_next_seg(false).is_some()
+            || (self.state != State::Closed
+                && self.snd_nxt == self.iss
+                && self.state != State::Listen)
+            || (self.syn_acked() && self.has_unsent())
+    }
+
+    /// Append the send buffer's bytes in `range` (from [`Tcb::poll_segment`]) to `out`.
+    pub(crate) fn copy_payload(&self, range: Range<usize>, out: &mut Vec<u8>) {
+        copy_range(&self.tx, range.start, range.end, out);
+    }
+}

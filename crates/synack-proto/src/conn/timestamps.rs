@@ -1,0 +1,82 @@
+//! Timestamps (RFC 7323): the TSval clock, TS.Recent, PAWS and RTT samples
+//! from TSecr.
+
+use super::Tcb;
+use crate::time::{Duration, Instant};
+use synack_wire::TcpRepr;
+
+/// RFC 7323 5.5: how long TS.Recent stays valid for PAWS (24 days).
+const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 60 * 60);
+
+impl Tcb {
+    /// TSval: a 1 ms clock (RFC 7323 5.4 allows 1 ms to 1 s per tick) plus the
+    /// connection's random offset, monotonic modulo 2^32 as `now` is.
+    pub(super) fn ts_now(&self, now: Instant) -> u32 {
+        ((now.micros() / 1000) as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// RFC 7323 5.5: TS.Recent older than 24 days is no longer valid for PAWS.
+    pub(super) fn ts_recent_valid(&self, now: Instant) -> bool {
+        now.saturating_since(self.ts_recent_stamp) <= PAWS_IDLE_LIMIT
+    }
+
+    /// RFC 7323 5.3 R1: in a synchronized state, a non-RST segment whose TSval is
+    /// older than a valid TS.Recent is not acceptable.
+    pub(super) fn paws_reject(&self, seg: &TcpRepr<'_>, now: Instant) -> bool {
+        match seg.options.timestamps {
+            Some(ts) if self.ts_enabled && !seg.flags.rst() && self.state.is_synchronized() => {
+                (ts.tsval.wrapping_sub(self.ts_recent) as i32) < 0 && self.ts_recent_valid(now)
+            }
+            _ => false,
+        }
+    }
+
+    /// RFC 7323 4.3 (2): TS.Recent takes SEG.TSval when SEG.TSval >= TS.Recent (or
+    /// TS.Recent is stale, 5.5) and SEG.SEQ =< Last.ACK.sent, i.e. the segment
+    /// covers the point last acknowledged: the echo then times the oldest segment
+    /// the next ACK acknowledges, and a delayed ACK echoes the earliest of the run.
+    pub(super) fn update_ts_recent(&mut self, seg: &TcpRepr<'_>, now: Instant) {
+        let Some(ts) = seg.options.timestamps else {
+            return;
+        };
+        if !self.ts_enabled || !seg.seq.le(self.last_ack_sent) {
+            return;
+        }
+        if (ts.tsval.wrapping_sub(self.ts_recent) as i32) >= 0 || !self.ts_recent_valid(now) {
+            self.ts_recent = ts.tsval;
+            self.ts_recent_stamp = now;
+        }
+    }
+
+    /// RFC 7323 4.1 / RFC 6298 3: RTT from the echoed timestamp of an ACK of new
+    /// data, used once after a retransmission (Karn's rule holds back the
+    /// sequence-based sample then; a TSecr names the transmission it answers).
+    pub(super) fn ts_rtt_sample(&mut self, seg: &TcpRepr<'_>, now: Instant) {
+        let Some(from) = self.ts_rtt_from else {
+            return;
+        };
+        if !seg.flags.ack() || !seg.ack.gt(self.snd_una) {
+            return;
+        }
+        if self.rtt_probe.is_some_and(|(end, _)| seg.ack.ge(end)) {
+            // New data sent since the retransmission is timed exactly by the probe.
+            self.ts_rtt_from = None;
+            return;
+        }
+        let Some(ts) = seg.options.timestamps.filter(|_| self.ts_enabled) else {
+            return;
+        };
+        // RFC 7323 3.2: TSecr is valid only with ACK; 0 is what an unset echo sends
+        // (as Linux, ignore it). An echo from the future is not ours.
+        let elapsed = self.ts_now(now).wrapping_sub(ts.tsecr) as i32;
+        if ts.tsecr == 0 || elapsed < 0 || (ts.tsecr.wrapping_sub(from) as i32) < 0 {
+            return;
+        }
+        let bounds = self.rto_bounds();
+        self.rtt.sample(
+            Duration::from_millis(u64::from(elapsed.max(1) as u32)),
+            bounds,
+        );
+        self.ts_rtt_from = None;
+    }
+}
