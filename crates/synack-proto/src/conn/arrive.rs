@@ -57,12 +57,61 @@ impl Tcb {
         }
     }
 
-    /// RFC 9293 3.10.7.4: SYN-RECEIVED and the synchronized states.
+    /// RFC 9293 3.10.7.4: SYN-RECEIVED and the synchronized states, one step
+    /// after the other; a step that settles the segment returns its disposition.
     pub(super) fn on_segment_other(
         &mut self,
         seg: &TcpRepr<'_>,
         ctx: &mut SegCtx<'_>,
     ) -> Disposition {
+        if let Some(d) = self.before_sequence_check(seg, ctx) {
+            return d;
+        }
+        // First, check the sequence number.
+        if let Some(d) = self.check_sequence(seg, ctx) {
+            return d;
+        }
+        self.last_recv = ctx.now;
+        if self.cfg.keepalive.is_some() && self.state.is_synchronized() {
+            self.arm_keepalive(ctx.now);
+        }
+        // Second, check the RST bit (RFC 5961 3.2: exact match resets, in-window challenges).
+        if seg.flags.rst() {
+            return self.check_rst(seg, ctx);
+        }
+        // Third (security/compartment): synack sends no IP security option and keeps
+        // no compartment, so there is nothing to compare.
+        // Fourth, check the SYN bit.
+        if seg.flags.syn() {
+            return self.check_syn(seg, ctx);
+        }
+        // Fifth, check the ACK field.
+        if let Some(d) = self.check_ack(seg, ctx) {
+            return d;
+        }
+        if let Some(d) = self.on_ack_of_fin(seg, ctx) {
+            return d;
+        }
+
+        // RFC 3168 6.1.3 / 6.1.5: CE and CWR count on segments inside the window only.
+        if self.ecn.on_segment(seg.flags, !seg.payload.is_empty()) {
+            self.ack_now.get_or_insert(SendReason::Normal);
+        }
+
+        // Sixth (URG) is not implemented beyond ignoring the pointer (RFC 6093 deprecates it).
+        // Seventh and eighth: text and FIN.
+        self.process_text_and_fin(seg, ctx);
+        Disposition::Done
+    }
+
+    /// The segments answered before the window test: the peer's SYN,ACK of a
+    /// simultaneous open and a retransmitted SYN in SYN_RCVD, an old duplicate
+    /// (PAWS), and a retransmitted FIN in TIME_WAIT.
+    fn before_sequence_check(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        ctx: &mut SegCtx<'_>,
+    ) -> Option<Disposition> {
         let f = seg.flags;
 
         // Simultaneous open: the peer's SYN,ACK in SYN_RCVD (Linux tcp_validate_incoming
@@ -82,7 +131,7 @@ impl Tcb {
                 flags: TcpFlags(f.0 & !TcpFlags::SYN.0),
                 ..*seg
             };
-            return self.on_segment_other(&rest, ctx);
+            return Some(self.on_segment_other(&rest, ctx));
         }
 
         // A retransmitted SYN in SYN_RCVD: re-send the SYN,ACK (as Linux does for a duplicate SYN).
@@ -100,7 +149,7 @@ impl Tcb {
             self.ecn.syn_received(f);
             self.snd_nxt = self.iss;
             self.counters.retransmits += 1;
-            return Disposition::Done;
+            return Some(Disposition::Done);
         }
 
         // RFC 7323 5.3 R1 (PAWS), before the window test: an old TSval marks an old
@@ -108,7 +157,7 @@ impl Tcb {
         if self.paws_reject(seg, ctx.now) {
             self.drop_seg(ctx, DropReason::PawsRejected);
             self.oow_ack(seg, ctx, SendReason::UnacceptableAck);
-            return Disposition::Done;
+            return Some(Disposition::Done);
         }
 
         // TIME_WAIT (RFC 9293 3.10.7.4 eighth, TIME-WAIT): a retransmitted FIN is
@@ -122,10 +171,15 @@ impl Tcb {
         {
             self.ack_now = Some(SendReason::TimeWaitAck);
             self.stage_deadline = Some(ctx.now + self.cfg.msl * 2);
-            return Disposition::Done;
+            return Some(Disposition::Done);
         }
+        None
+    }
 
-        // First, check the sequence number.
+    /// First, check the sequence number (RFC 9293 3.10.7.4): `None` when the
+    /// segment is acceptable and processing goes on.
+    fn check_sequence(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) -> Option<Disposition> {
+        let f = seg.flags;
         let seg_len = seg.seg_len();
         if self.state == State::TimeWait
             && f.ack()
@@ -141,237 +195,263 @@ impl Tcb {
             // that missed our last ACK learns it. Without the ACK bit the fifth step
             // drops it silently.
             self.oow_ack(seg, ctx, SendReason::TimeWaitAck);
-            return Disposition::Done;
+            return Some(Disposition::Done);
         }
         if !self.acceptable(seg.seq, seg_len) {
-            // If an incoming segment is not acceptable, an acknowledgment should be sent in
-            // reply (unless the RST bit is set) and the segment dropped.
-            if f.rst() {
-                self.drop_seg(ctx, DropReason::RstNotExact);
-            } else if f.syn() && self.state.is_synchronized() {
-                // RFC 5961 4.2: a SYN, whatever its sequence number, gets a challenge ACK.
-                self.challenge_ack(seg, ctx, DropReason::SynInWindow);
+            return Some(self.on_unacceptable(seg, ctx));
+        }
+        None
+    }
+
+    /// If an incoming segment is not acceptable, an acknowledgment should be sent in
+    /// reply (unless the RST bit is set) and the segment dropped.
+    fn on_unacceptable(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) -> Disposition {
+        let f = seg.flags;
+        if f.rst() {
+            self.drop_seg(ctx, DropReason::RstNotExact);
+        } else if f.syn() && self.state.is_synchronized() {
+            // RFC 5961 4.2: a SYN, whatever its sequence number, gets a challenge ACK.
+            self.challenge_ack(seg, ctx, DropReason::SynInWindow);
+        } else {
+            self.drop_seg(ctx, DropReason::Unacceptable);
+            if let Some(d) = self.take_stale_ack_news(seg, ctx) {
+                return d;
+            }
+            if self.state == State::SynReceived {
+                // Our SYN is unacknowledged: the only "ACK" we can send is the SYN,ACK.
+                self.snd_nxt = self.iss;
             } else {
-                self.drop_seg(ctx, DropReason::Unacceptable);
-                let stale_ack_news = self.state.is_synchronized()
-                    && f.ack()
-                    && seg_len > 0
-                    && seg.seq + seg_len == self.rcv_nxt
-                    && seg.ack.gt(self.snd_una)
-                    && seg.ack.le(self.snd_max);
-                if stale_ack_news {
-                    // A retransmission ending exactly at RCV.NXT (typically the peer's
-                    // FIN again) whose ACK field acknowledges new data of ours: its text
-                    // is old, but its acknowledgment is news. RFC 9293 3.10.7.4 would
-                    // drop it whole; Linux (`tcp_sequence` tests the end against
-                    // RCV.WUP) and FreeBSD (which trims the old part) both take the ACK,
-                    // so that e.g. CLOSING learns that its FIN arrived without waiting
-                    // for its own retransmission. The old text is acknowledged below.
-                    let rest = TcpRepr {
-                        seq: self.rcv_nxt,
-                        flags: TcpFlags(f.0 & !(TcpFlags::FIN.0 | TcpFlags::PSH.0)),
-                        payload: &[],
-                        ..*seg
-                    };
-                    let d = self.on_segment_other(&rest, ctx);
-                    match self.state {
-                        _ if !matches!(d, Disposition::Done) => return d,
-                        State::Closed => return d,
-                        State::TimeWait => {
-                            // RFC 9293 3.10.7.4 (TIME-WAIT): a retransmitted FIN is
-                            // acknowledged again.
-                            self.ack_now = Some(SendReason::TimeWaitAck);
-                            return d;
-                        }
-                        _ => {}
-                    }
+                self.oow_ack(seg, ctx, SendReason::UnacceptableAck);
+                if !seg.payload.is_empty() && seg.seq == self.rcv_nxt {
+                    // A probe of our zero window (RFC 3168 6.1.6).
+                    self.ecn.on_window_probe();
                 }
-                if self.state == State::SynReceived {
-                    // Our SYN is unacknowledged: the only "ACK" we can send is the SYN,ACK.
-                    self.snd_nxt = self.iss;
-                } else {
-                    self.oow_ack(seg, ctx, SendReason::UnacceptableAck);
-                    if !seg.payload.is_empty() && seg.seq == self.rcv_nxt {
-                        // A probe of our zero window (RFC 3168 6.1.6).
-                        self.ecn.on_window_probe();
-                    }
-                    if self.sack_permitted
-                        && self.cfg.dsack
-                        && !seg.payload.is_empty()
-                        && seg.seq.lt(self.rcv_nxt)
-                    {
-                        // RFC 2883 4: data we already have is reported in a D-SACK block.
-                        self.dsack
-                            .set(self.duplicate_range(seg.seq, seg.payload.len() as u32));
-                    }
+                if self.sack_permitted
+                    && self.cfg.dsack
+                    && !seg.payload.is_empty()
+                    && seg.seq.lt(self.rcv_nxt)
+                {
+                    // RFC 2883 4: data we already have is reported in a D-SACK block.
+                    self.dsack
+                        .set(self.duplicate_range(seg.seq, seg.payload.len() as u32));
                 }
             }
+        }
+        Disposition::Done
+    }
+
+    /// An unacceptable retransmission whose acknowledgment is news: the ACK is
+    /// processed on its own. `Some` when that settled the segment.
+    fn take_stale_ack_news(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        ctx: &mut SegCtx<'_>,
+    ) -> Option<Disposition> {
+        let f = seg.flags;
+        let seg_len = seg.seg_len();
+        let stale_ack_news = self.state.is_synchronized()
+            && f.ack()
+            && seg_len > 0
+            && seg.seq + seg_len == self.rcv_nxt
+            && seg.ack.gt(self.snd_una)
+            && seg.ack.le(self.snd_max);
+        if !stale_ack_news {
+            return None;
+        }
+        // A retransmission ending exactly at RCV.NXT (typically the peer's
+        // FIN again) whose ACK field acknowledges new data of ours: its text
+        // is old, but its acknowledgment is news. RFC 9293 3.10.7.4 would
+        // drop it whole; Linux (`tcp_sequence` tests the end against
+        // RCV.WUP) and FreeBSD (which trims the old part) both take the ACK,
+        // so that e.g. CLOSING learns that its FIN arrived without waiting
+        // for its own retransmission. The old text is acknowledged below.
+        let rest = TcpRepr {
+            seq: self.rcv_nxt,
+            flags: TcpFlags(f.0 & !(TcpFlags::FIN.0 | TcpFlags::PSH.0)),
+            payload: &[],
+            ..*seg
+        };
+        let d = self.on_segment_other(&rest, ctx);
+        match self.state {
+            _ if !matches!(d, Disposition::Done) => Some(d),
+            State::Closed => Some(d),
+            State::TimeWait => {
+                // RFC 9293 3.10.7.4 (TIME-WAIT): a retransmitted FIN is
+                // acknowledged again.
+                self.ack_now = Some(SendReason::TimeWaitAck);
+                Some(d)
+            }
+            _ => None,
+        }
+    }
+
+    /// Second, check the RST bit, on an acceptable segment (RFC 9293 3.10.7.4,
+    /// RFC 5961 3.2).
+    fn check_rst(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) -> Disposition {
+        if seg.seq != self.rcv_nxt && self.cfg.rst_challenge {
+            self.challenge_ack(seg, ctx, DropReason::RstNotExact);
             return Disposition::Done;
         }
-        self.last_recv = ctx.now;
-        if self.cfg.keepalive.is_some() && self.state.is_synchronized() {
-            self.arm_keepalive(ctx.now);
-        }
-
-        // Second, check the RST bit (RFC 5961 3.2: exact match resets, in-window challenges).
-        if f.rst() {
-            if seg.seq != self.rcv_nxt && self.cfg.rst_challenge {
-                self.challenge_ack(seg, ctx, DropReason::RstNotExact);
-                return Disposition::Done;
-            }
-            return match self.state {
-                State::SynReceived => match self.origin {
-                    // RFC 9293 3.10.7.4: passive open returns to LISTEN.
-                    Origin::Passive(_) => {
-                        self.set_state(State::Closed, Cause::RecvRst, ctx);
-                        Disposition::BackToListen
-                    }
-                    // Active open: connection refused.
-                    Origin::Active => {
-                        self.fail(ConnError::Refused, Cause::RecvRst, ctx);
-                        Disposition::Done
-                    }
-                },
-                State::TimeWait => {
-                    // RFC 1337: a RST does not cut TIME_WAIT short.
-                    self.drop_seg(ctx, DropReason::RstInTimeWait);
-                    Disposition::Done
-                }
-                State::Closing | State::LastAck => {
-                    // RFC 9293 3.10.7.4: enter CLOSED. The application may still hold the
-                    // socket (after shutdown(Write)); like Linux's tcp_reset, it sees the reset.
-                    self.fail(ConnError::Reset, Cause::RecvRst, ctx);
-                    Disposition::Done
-                }
-                _ => {
-                    // ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: outstanding calls get "reset".
-                    self.tx.clear();
-                    self.fail(ConnError::Reset, Cause::RecvRst, ctx);
-                    Disposition::Done
-                }
-            };
-        }
-
-        // Fourth, check the SYN bit.
-        if f.syn() {
-            if self.state == State::SynReceived {
-                if let Origin::Passive(_) = self.origin {
-                    // RFC 9293 3.10.7.4: passive open returns to LISTEN.
+        match self.state {
+            State::SynReceived => match self.origin {
+                // RFC 9293 3.10.7.4: passive open returns to LISTEN.
+                Origin::Passive(_) => {
                     self.set_state(State::Closed, Cause::RecvRst, ctx);
-                    return Disposition::BackToListen;
+                    Disposition::BackToListen
                 }
+                // Active open: connection refused.
+                Origin::Active => {
+                    self.fail(ConnError::Refused, Cause::RecvRst, ctx);
+                    Disposition::Done
+                }
+            },
+            State::TimeWait => {
+                // RFC 1337: a RST does not cut TIME_WAIT short.
+                self.drop_seg(ctx, DropReason::RstInTimeWait);
+                Disposition::Done
             }
-            if !self.cfg.syn_challenge {
-                // RFC 793 3.9: an in-window SYN is an error: reset, flush, CLOSED.
-                let (seq, ack) = (self.snd_max, self.rcv_nxt);
+            State::Closing | State::LastAck => {
+                // RFC 9293 3.10.7.4: enter CLOSED. The application may still hold the
+                // socket (after shutdown(Write)); like Linux's tcp_reset, it sees the reset.
+                self.fail(ConnError::Reset, Cause::RecvRst, ctx);
+                Disposition::Done
+            }
+            _ => {
+                // ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: outstanding calls get "reset".
                 self.tx.clear();
                 self.fail(ConnError::Reset, Cause::RecvRst, ctx);
-                return Disposition::Reset {
-                    seq,
-                    ack: Some(ack),
-                };
+                Disposition::Done
             }
-            // RFC 5961 4.2: challenge ACK in synchronized states.
-            self.challenge_ack(seg, ctx, DropReason::SynInWindow);
-            return Disposition::Done;
         }
+    }
 
-        // Fifth, check the ACK field.
-        if !f.ack() {
+    /// Fourth, check the SYN bit, on an acceptable segment (RFC 9293 3.10.7.4,
+    /// RFC 5961 4.2).
+    fn check_syn(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) -> Disposition {
+        if self.state == State::SynReceived {
+            if let Origin::Passive(_) = self.origin {
+                // RFC 9293 3.10.7.4: passive open returns to LISTEN.
+                self.set_state(State::Closed, Cause::RecvRst, ctx);
+                return Disposition::BackToListen;
+            }
+        }
+        if !self.cfg.syn_challenge {
+            // RFC 793 3.9: an in-window SYN is an error: reset, flush, CLOSED.
+            let (seq, ack) = (self.snd_max, self.rcv_nxt);
+            self.tx.clear();
+            self.fail(ConnError::Reset, Cause::RecvRst, ctx);
+            return Disposition::Reset {
+                seq,
+                ack: Some(ack),
+            };
+        }
+        // RFC 5961 4.2: challenge ACK in synchronized states.
+        self.challenge_ack(seg, ctx, DropReason::SynInWindow);
+        Disposition::Done
+    }
+
+    /// Fifth, check the ACK field (RFC 9293 3.10.7.4): `None` when processing
+    /// goes on with the text.
+    fn check_ack(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) -> Option<Disposition> {
+        if !seg.flags.ack() {
             self.drop_seg(ctx, DropReason::NoAck);
-            return Disposition::Done;
+            return Some(Disposition::Done);
         }
         self.ts_rtt_sample(seg, ctx.now);
         if self.state == State::SynReceived {
-            // If SND.UNA < SEG.ACK =< SND.NXT, enter ESTABLISHED; otherwise send a reset.
-            if seg.ack.gt(self.snd_una) && seg.ack.le(self.snd_max) {
-                // RFC 7323 4.3: an acceptable segment may advance TS.Recent.
-                self.update_ts_recent(seg, ctx.now);
-                self.process_new_ack(seg.ack, ctx);
-                self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
-                self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-                self.snd_wl1 = seg.seq;
-                self.snd_wl2 = seg.ack;
-                self.init_cwnd();
-                if self.syn_retransmitted {
-                    self.rtt.reset_after_syn_retransmit(self.rto_bounds());
-                }
-                if self.origin != Origin::Active {
-                    self.round_recv_buffer();
-                }
-                self.set_state(State::Established, Cause::RecvAckOfSyn, ctx);
-                self.arm_keepalive(ctx.now);
-                // Text or a FIN queued in SYN_RCVD (RFC 9293 3.10.7.3) is processed now.
-                if self.ooo.first().is_some_and(|s| s.seq == self.rcv_nxt) {
-                    let fin = self.drain_ooo();
-                    self.schedule_ack(ctx.now);
-                    if fin {
-                        self.on_fin(ctx);
-                    }
-                }
-                // A FIN may have been queued while in SYN_RCVD (CLOSE in SYN-RECEIVED).
-                if self.fin_queued {
-                    self.set_state(State::FinWait1, Cause::Close, ctx);
-                }
-            } else {
-                self.drop_seg(ctx, DropReason::AckTooNew);
-                return Disposition::Reset {
-                    seq: seg.ack,
-                    ack: None,
-                };
-            }
-        } else {
-            // RFC 5961 5.2: SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT, else ACK and drop.
-            if seg.ack.gt(self.snd_max) {
-                self.drop_seg(ctx, DropReason::AckTooNew);
-                self.oow_ack(seg, ctx, SendReason::ChallengeAck);
-                return Disposition::Done;
-            }
-            if seg.ack.lt(self.snd_una - self.max_snd_wnd.max(1)) {
-                self.challenge_ack(seg, ctx, DropReason::AckTooOld);
-                return Disposition::Done;
-            }
-            // RFC 7323 4.3: an acceptable segment may advance TS.Recent; only once its
-            // ACK passed too (as Linux), so a blind segment with a bad ACK cannot push
-            // TS.Recent ahead and make PAWS drop the peer's real segments.
-            self.update_ts_recent(seg, ctx.now);
-            self.process_ack(seg, ctx);
-            if self.state == State::Closed {
-                return Disposition::Done;
+            return self.ack_in_syn_received(seg, ctx);
+        }
+        // RFC 5961 5.2: SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT, else ACK and drop.
+        if seg.ack.gt(self.snd_max) {
+            self.drop_seg(ctx, DropReason::AckTooNew);
+            self.oow_ack(seg, ctx, SendReason::ChallengeAck);
+            return Some(Disposition::Done);
+        }
+        if seg.ack.lt(self.snd_una - self.max_snd_wnd.max(1)) {
+            self.challenge_ack(seg, ctx, DropReason::AckTooOld);
+            return Some(Disposition::Done);
+        }
+        // RFC 7323 4.3: an acceptable segment may advance TS.Recent; only once its
+        // ACK passed too (as Linux), so a blind segment with a bad ACK cannot push
+        // TS.Recent ahead and make PAWS drop the peer's real segments.
+        self.update_ts_recent(seg, ctx.now);
+        self.process_ack(seg, ctx);
+        if self.state == State::Closed {
+            return Some(Disposition::Done);
+        }
+        None
+    }
+
+    /// The fifth step in SYN-RECEIVED: the ACK of our SYN.
+    fn ack_in_syn_received(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        ctx: &mut SegCtx<'_>,
+    ) -> Option<Disposition> {
+        // If SND.UNA < SEG.ACK =< SND.NXT, enter ESTABLISHED; otherwise send a reset.
+        if !(seg.ack.gt(self.snd_una) && seg.ack.le(self.snd_max)) {
+            self.drop_seg(ctx, DropReason::AckTooNew);
+            return Some(Disposition::Reset {
+                seq: seg.ack,
+                ack: None,
+            });
+        }
+        // RFC 7323 4.3: an acceptable segment may advance TS.Recent.
+        self.update_ts_recent(seg, ctx.now);
+        self.process_new_ack(seg.ack, ctx);
+        self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+        self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+        self.snd_wl1 = seg.seq;
+        self.snd_wl2 = seg.ack;
+        self.init_cwnd();
+        if self.syn_retransmitted {
+            self.rtt.reset_after_syn_retransmit(self.rto_bounds());
+        }
+        if self.origin != Origin::Active {
+            self.round_recv_buffer();
+        }
+        self.set_state(State::Established, Cause::RecvAckOfSyn, ctx);
+        self.arm_keepalive(ctx.now);
+        // Text or a FIN queued in SYN_RCVD (RFC 9293 3.10.7.3) is processed now.
+        if self.ooo.first().is_some_and(|s| s.seq == self.rcv_nxt) {
+            let fin = self.drain_ooo();
+            self.schedule_ack(ctx.now);
+            if fin {
+                self.on_fin(ctx);
             }
         }
+        // A FIN may have been queued while in SYN_RCVD (CLOSE in SYN-RECEIVED).
+        if self.fin_queued {
+            self.set_state(State::FinWait1, Cause::Close, ctx);
+        }
+        None
+    }
 
-        // State transitions driven by the ACK of our FIN.
+    /// State transitions driven by the ACK of our FIN (RFC 9293 3.10.7.4 fifth
+    /// step, FIN-WAIT-1, CLOSING, LAST-ACK): `Some` when nothing more is done.
+    fn on_ack_of_fin(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) -> Option<Disposition> {
         let our_fin_acked = self.fin_queued && self.snd_una == self.fin_seq() + 1;
         match self.state {
             State::FinWait1 if our_fin_acked => {
                 // If the same segment carries the peer's FIN in order, the eighth step
                 // goes straight to TIME_WAIT (the three-segment close).
-                let fin_in_order = f.fin() && seg.seq + seg.payload.len() as u32 == self.rcv_nxt;
+                let fin_in_order =
+                    seg.flags.fin() && seg.seq + seg.payload.len() as u32 == self.rcv_nxt;
                 if !fin_in_order {
                     self.set_state(State::FinWait2, Cause::RecvAckOfFin, ctx);
                 }
             }
             State::Closing if our_fin_acked => {
                 self.set_state(State::TimeWait, Cause::RecvAckOfFin, ctx);
-                return Disposition::Done;
+                return Some(Disposition::Done);
             }
             State::LastAck if our_fin_acked => {
                 self.set_state(State::Closed, Cause::RecvAckOfFin, ctx);
-                return Disposition::Done;
+                return Some(Disposition::Done);
             }
             _ => {}
         }
-
-        // RFC 3168 6.1.3 / 6.1.5: CE and CWR count on segments inside the window only.
-        if self.ecn.on_segment(f, !seg.payload.is_empty()) {
-            self.ack_now.get_or_insert(SendReason::Normal);
-        }
-
-        // Sixth (URG) is not implemented beyond ignoring the pointer (RFC 6093 deprecates it).
-        // Seventh and eighth: text and FIN.
-        self.process_text_and_fin(seg, ctx);
-        Disposition::Done
+        None
     }
 
     /// Challenge ACK (RFC 5961 3.2, 4.2, 5.2) subject to the stack-wide rate limit (RFC 5961 7).
