@@ -29,6 +29,19 @@ pub(super) fn take_range(_buf: &ByteRing, start: usize, end: usize, out: &mut Ra
     *out = start..end;
 }
 
+/// Where the data from SND.NXT on stands for one output decision.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    /// SND.NXT's offset in the send buffer.
+    offset: usize,
+    /// Bytes of the send buffer from SND.NXT on.
+    unsent: usize,
+    /// Octets the windows let go beyond SND.NXT.
+    usable: usize,
+    /// SND.NXT is below SND.MAX: data goes again after a timeout (go-back-N).
+    retransmitting: bool,
+}
+
 impl Tcb {
     // ----- output --------------------------------------------------------
 
@@ -153,6 +166,10 @@ impl Tcb {
 
     /// Produce the next segment to send, setting `payload` to its payload's
     /// range in the send buffer (see [`Tcb::copy_payload`]).
+    ///
+    /// The candidates, in order: a pending RST; what CLOSED, LISTEN and
+    /// TIME_WAIT may send; the SYN or SYN,ACK; before our SYN is acknowledged
+    /// only an ACK; a keepalive probe; then [`Tcb::poll_synchronized`].
     pub(crate) fn poll_segment(
         &mut self,
         now: Instant,
@@ -160,17 +177,7 @@ impl Tcb {
     ) -> Option<OutSegment> {
         *payload = 0..0;
         if let Some((seq, reason)) = self.rst_pending.take() {
-            if reason == SendReason::Reset {
-                // The reset for data after close: <SEQ=SEG.ACK><CTL=RST>, no ACK.
-                let mut out = self.finish(seq, TcpFlags::RST, reason, now);
-                out.window = 0;
-                out.options = TcpOptions::default();
-                return Some(out);
-            }
-            // A reset from a connection that has a RCV.NXT carries the ACK bit and the
-            // usual window and options, as Linux's `tcp_send_active_reset` (RFC 9293
-            // 3.10.7 allows ACK on a RST; a RST for no connection is built elsewhere).
-            return Some(self.finish(seq, TcpFlags::RST | TcpFlags::ACK, reason, now));
+            return Some(self.reset_segment(seq, reason, now));
         }
         match self.state {
             State::Closed | State::Listen => return None,
@@ -184,29 +191,7 @@ impl Tcb {
 
         // SYN or SYN,ACK: when SND.NXT is at ISS.
         if self.snd_nxt == self.iss {
-            let passive_or_simul = self.state != State::SynSent;
-            let flags = if passive_or_simul {
-                TcpFlags::SYN | TcpFlags::ACK
-            } else {
-                TcpFlags::SYN
-            };
-            let reason = if self.snd_max != self.iss {
-                SendReason::Retransmit
-            } else {
-                SendReason::Normal
-            };
-            if reason == SendReason::Retransmit {
-                self.counters.retransmits += 1;
-            }
-            self.snd_nxt = self.iss + 1;
-            if self.snd_max == self.iss {
-                self.snd_max = self.iss + 1;
-                self.rtt_probe = Some((self.iss + 1, now));
-            }
-            if self.rtx_deadline.is_none() {
-                self.set_rtx(Some(now + self.rtt.rto(self.rto_bounds())));
-            }
-            return Some(self.finish(self.iss, flags, reason, now));
+            return Some(self.syn_segment(now));
         }
         if !self.syn_acked() && !matches!(self.state, State::SynSent | State::SynReceived) {
             // Should not happen; be safe.
@@ -228,7 +213,61 @@ impl Tcb {
                 now,
             ));
         }
+        self.poll_synchronized(now, payload)
+    }
 
+    /// The RST a connection sends (ABORT, data after close).
+    fn reset_segment(&mut self, seq: SeqNum, reason: SendReason, now: Instant) -> OutSegment {
+        if reason == SendReason::Reset {
+            // The reset for data after close: <SEQ=SEG.ACK><CTL=RST>, no ACK.
+            let mut out = self.finish(seq, TcpFlags::RST, reason, now);
+            out.window = 0;
+            out.options = TcpOptions::default();
+            return out;
+        }
+        // A reset from a connection that has a RCV.NXT carries the ACK bit and the
+        // usual window and options, as Linux's `tcp_send_active_reset` (RFC 9293
+        // 3.10.7 allows ACK on a RST; a RST for no connection is built elsewhere).
+        self.finish(seq, TcpFlags::RST | TcpFlags::ACK, reason, now)
+    }
+
+    /// Our SYN (SYN_SENT) or SYN,ACK (passive or simultaneous open), first
+    /// sent or sent again.
+    fn syn_segment(&mut self, now: Instant) -> OutSegment {
+        let passive_or_simul = self.state != State::SynSent;
+        let flags = if passive_or_simul {
+            TcpFlags::SYN | TcpFlags::ACK
+        } else {
+            TcpFlags::SYN
+        };
+        let reason = if self.snd_max != self.iss {
+            SendReason::Retransmit
+        } else {
+            SendReason::Normal
+        };
+        if reason == SendReason::Retransmit {
+            self.counters.retransmits += 1;
+        }
+        self.snd_nxt = self.iss + 1;
+        if self.snd_max == self.iss {
+            self.snd_max = self.iss + 1;
+            self.rtt_probe = Some((self.iss + 1, now));
+        }
+        if self.rtx_deadline.is_none() {
+            self.set_rtx(Some(now + self.rtt.rto(self.rto_bounds())));
+        }
+        self.finish(self.iss, flags, reason, now)
+    }
+
+    /// Output once our SYN is acknowledged, in order: a fast retransmission,
+    /// a lost SACK hole, a loss probe, a zero-window probe, data (new, or
+    /// again after a timeout), a bare FIN, a SACK retransmission that cwnd -
+    /// pipe still allows, and an ACK.
+    fn poll_synchronized(
+        &mut self,
+        now: Instant,
+        payload: &mut Range<usize>,
+    ) -> Option<OutSegment> {
         // RFC 6691: the MSS counts data only, so SACK blocks riding on a data segment
         // take their room from the payload.
         let mss = usize::from(self.snd_mss)
@@ -238,34 +277,8 @@ impl Tcb {
 
         // Fast retransmit (RFC 5681 3.2) of the first unacknowledged segment.
         if std::mem::take(&mut self.fast_rtx_pending) {
-            // Only octets already sent: a retransmission that ran past SND.MAX would
-            // hand the peer data this side still counts as unsent (SND.NXT/SND.MAX
-            // do not move here), and the peer's ACK of it would then be "too new"
-            // for ever. (Segments sent while SACK blocks shortened them can end
-            // before a full MSS does.)
-            let sent = (self.snd_max.since(data0) as usize).min(self.tx.len());
-            let mut n = mss.min(sent);
-            if let Some(b) = self.board.as_mut() {
-                // RFC 6675 4: never retransmit octets the peer SACKed.
-                if let Some(l) = b.next_sacked(self.snd_una) {
-                    n = n.min(l.since(self.snd_una) as usize);
-                }
-                // RFC 6675 5 (step 4.3): HighRxt = the last octet retransmitted.
-                b.rxt_end = b.rxt_end.max(self.snd_una + n as u32);
-            }
-            if n > 0 {
-                take_range(&self.tx, 0, n, payload);
-                self.counters.retransmits += 1;
-                self.rtt_probe = None;
-                if self.ts_enabled {
-                    self.ts_rtt_from = Some(self.ts_now(now));
-                }
-                self.counters.bytes_sent += n as u64;
-                let mut flags = TcpFlags::ACK;
-                if n == self.tx.len() {
-                    flags |= TcpFlags::PSH;
-                }
-                return Some(self.finish(self.snd_una, flags, SendReason::FastRetransmit, now));
+            if let Some(out) = self.fast_retransmit(mss, data0, now, payload) {
+                return Some(out);
             }
         }
 
@@ -273,7 +286,108 @@ impl Tcb {
             return Some(out);
         }
         let offset = self.snd_nxt.since(data0) as usize;
-        let unsent = self.tx.len().saturating_sub(offset);
+        let pending = Pending {
+            offset,
+            unsent: self.tx.len().saturating_sub(offset),
+            usable: self.usable_window(),
+            retransmitting: self.snd_nxt.lt(self.snd_max),
+        };
+
+        // RFC 8985 7.3: the PTO fired: one loss probe.
+        if self.probes.take(Probes::TLP_DUE) {
+            if let Some(out) = self.loss_probe(now, mss, payload) {
+                return Some(out);
+            }
+        }
+
+        // Zero-window probe: the first octet past the closed window (RFC 9293 3.8.6.1), always
+        // the same octet at SND.UNA until the peer takes it; the persist timer, not the
+        // retransmission timer, paces the probes.
+        if self.probes.take(Probes::WINDOW) && !self.tx.is_empty() {
+            take_range(&self.tx, 0, 1, payload);
+            let seq = self.snd_una;
+            self.snd_nxt = self.snd_una + 1;
+            if self.snd_nxt.gt(self.snd_max) {
+                self.snd_max = self.snd_nxt;
+            }
+            self.set_rtx(None);
+            self.arm_persist(now);
+            return Some(self.finish(seq, TcpFlags::ACK, SendReason::WindowProbe, now));
+        }
+
+        if pending.unsent > 0 && pending.usable > 0 {
+            if let Some(out) = self.data_segment(pending, mss, now, payload) {
+                return Some(out);
+            }
+        }
+
+        // A bare FIN once all data is sent.
+        if self.fin_queued && pending.unsent == 0 && self.snd_nxt == self.fin_seq() {
+            return Some(self.fin_segment(now));
+        }
+
+        // RFC 6675 4 (NextSeg rules 3 and 4): no new data went, but cwnd - pipe
+        // still allows a retransmission.
+        if let Some(r) = self.sack_next_seg(false) {
+            return Some(self.sack_retransmit(r, mss, now, payload));
+        }
+
+        // Zero window with data waiting and nothing in flight: arm the persist timer.
+        if pending.unsent > 0
+            && self.snd_wnd == 0
+            && self.snd_max == self.snd_una
+            && self.persist_deadline.is_none()
+        {
+            self.arm_persist(now);
+        }
+        self.ack_segment(now)
+    }
+
+    /// Fast retransmit (RFC 5681 3.2) of the first unacknowledged segment;
+    /// `None` when no octet of it is left to send.
+    fn fast_retransmit(
+        &mut self,
+        mss: usize,
+        data0: SeqNum,
+        now: Instant,
+        payload: &mut Range<usize>,
+    ) -> Option<OutSegment> {
+        // Only octets already sent: a retransmission that ran past SND.MAX would
+        // hand the peer data this side still counts as unsent (SND.NXT/SND.MAX
+        // do not move here), and the peer's ACK of it would then be "too new"
+        // for ever. (Segments sent while SACK blocks shortened them can end
+        // before a full MSS does.)
+        let sent = (self.snd_max.since(data0) as usize).min(self.tx.len());
+        let mut n = mss.min(sent);
+        if let Some(b) = self.board.as_mut() {
+            // RFC 6675 4: never retransmit octets the peer SACKed.
+            if let Some(l) = b.next_sacked(self.snd_una) {
+                n = n.min(l.since(self.snd_una) as usize);
+            }
+            // RFC 6675 5 (step 4.3): HighRxt = the last octet retransmitted.
+            b.rxt_end = b.rxt_end.max(self.snd_una + n as u32);
+        }
+        if n == 0 {
+            return None;
+        }
+        take_range(&self.tx, 0, n, payload);
+        self.counters.retransmits += 1;
+        self.rtt_probe = None;
+        if self.ts_enabled {
+            self.ts_rtt_from = Some(self.ts_now(now));
+        }
+        self.counters.bytes_sent += n as u64;
+        let mut flags = TcpFlags::ACK;
+        if n == self.tx.len() {
+            flags |= TcpFlags::PSH;
+        }
+        Some(self.finish(self.snd_una, flags, SendReason::FastRetransmit, now))
+    }
+
+    /// How far beyond SND.NXT the windows let data go: the peer's window and
+    /// cwnd (with limited transmit), or in a SACK recovery cwnd - pipe, and
+    /// during a go-back-N never into the next SACKed range.
+    fn usable_window(&self) -> usize {
         // RFC 3042 limited transmit: the first and second duplicate ACKs each let one
         // new segment go beyond cwnd (up to cwnd + 2 * SMSS), within the peer's window;
         // cwnd itself is unchanged. Linux does the same by counting duplicate ACKs as
@@ -315,156 +429,132 @@ impl Tcb {
                 usable = usable.min(l.since(self.snd_nxt) as usize);
             }
         }
-        let retransmitting = self.snd_nxt.lt(self.snd_max);
+        usable
+    }
 
-        // RFC 8985 7.3: the PTO fired: one loss probe.
-        if self.probes.take(Probes::TLP_DUE) {
-            if let Some(out) = self.loss_probe(now, mss, payload) {
-                return Some(out);
-            }
+    /// A data segment from SND.NXT (new data, or again after a timeout), the
+    /// FIN riding on the last one; `None` when sender SWS avoidance or Nagle
+    /// holds it back.
+    fn data_segment(
+        &mut self,
+        p: Pending,
+        mss: usize,
+        now: Instant,
+        payload: &mut Range<usize>,
+    ) -> Option<OutSegment> {
+        let (offset, unsent, usable, retransmitting) =
+            (p.offset, p.unsent, p.usable, p.retransmitting);
+        let n = unsent.min(usable).min(mss);
+        let is_last = n == unsent;
+        // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1, 3.7.4).
+        let idle = self.flight() == 0;
+        let send = retransmitting
+            || n == mss
+            || (is_last && (!self.cfg.nagle || idle || self.fin_queued))
+            || (self.max_snd_wnd > 0 && n as u32 >= self.max_snd_wnd / 2)
+            // The window, not the data, limits the segment and nothing is in flight:
+            // RFC 9293 3.8.6.2.1 would wait for its override timeout; Linux sends at
+            // once (receiver-side SWS avoidance already keeps such windows large).
+            || (idle && n == usable);
+        if !send {
+            return None;
         }
-
-        // Zero-window probe: the first octet past the closed window (RFC 9293 3.8.6.1), always
-        // the same octet at SND.UNA until the peer takes it; the persist timer, not the
-        // retransmission timer, paces the probes.
-        if self.probes.take(Probes::WINDOW) && !self.tx.is_empty() {
-            take_range(&self.tx, 0, 1, payload);
-            let seq = self.snd_una;
-            self.snd_nxt = self.snd_una + 1;
-            if self.snd_nxt.gt(self.snd_max) {
-                self.snd_max = self.snd_nxt;
-            }
-            self.set_rtx(None);
-            self.arm_persist(now);
-            return Some(self.finish(seq, TcpFlags::ACK, SendReason::WindowProbe, now));
+        take_range(&self.tx, offset, offset + n, payload);
+        let seq = self.snd_nxt;
+        self.snd_nxt += n as u32;
+        let mut flags = TcpFlags::ACK;
+        if is_last {
+            flags |= TcpFlags::PSH;
         }
-
-        if unsent > 0 && usable > 0 {
-            let n = unsent.min(usable).min(mss);
-            let is_last = n == unsent;
-            // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1, 3.7.4).
-            let idle = self.flight() == 0;
-            let send = retransmitting
-                || n == mss
-                || (is_last && (!self.cfg.nagle || idle || self.fin_queued))
-                || (self.max_snd_wnd > 0 && n as u32 >= self.max_snd_wnd / 2)
-                // The window, not the data, limits the segment and nothing is in flight:
-                // RFC 9293 3.8.6.2.1 would wait for its override timeout; Linux sends at
-                // once (receiver-side SWS avoidance already keeps such windows large).
-                || (idle && n == usable);
-            if send {
-                take_range(&self.tx, offset, offset + n, payload);
-                let seq = self.snd_nxt;
-                self.snd_nxt += n as u32;
-                let mut flags = TcpFlags::ACK;
-                if is_last {
-                    flags |= TcpFlags::PSH;
-                }
-                // Piggyback the FIN on the last data segment.
-                if is_last && self.fin_queued && self.snd_nxt == self.fin_seq() && usable > n {
-                    flags |= TcpFlags::FIN;
-                    self.snd_nxt += 1;
-                }
-                let reason = if !retransmitting {
-                    self.probes.set(Probes::PMTU_RESEND, false);
-                    SendReason::Normal
-                } else if self.probes.has(Probes::PMTU_RESEND) {
-                    SendReason::PathMtuRetransmit
-                } else {
-                    SendReason::Retransmit
-                };
-                if retransmitting {
-                    self.counters.retransmits += 1;
-                } else {
-                    self.counters.bytes_sent += n as u64;
-                    if self.rtt_probe.is_none() {
-                        self.rtt_probe = Some((self.snd_nxt, now));
-                    }
-                }
-                if self.snd_nxt.gt(self.snd_max) {
-                    self.snd_max = self.snd_nxt;
-                }
-                self.on_sent_something(now);
-                if !retransmitting {
-                    // RFC 8985 7.2: new data went out: (re)start the PTO.
-                    self.schedule_loss_probe(now);
-                }
-                let mut out = self.finish(seq, flags, reason, now);
-                if !retransmitting {
-                    // RFC 3168 6.1.2: new data goes out ECT(0), with CWR after a window
-                    // reduction; 6.1.5: retransmissions never carry ECT.
-                    out.ect = self.ecn.new_data(&mut out.flags);
-                }
-                return Some(out);
-            }
-        }
-
-        // A bare FIN once all data is sent.
-        if self.fin_queued && unsent == 0 && self.snd_nxt == self.fin_seq() {
-            let seq = self.snd_nxt;
+        // Piggyback the FIN on the last data segment.
+        if is_last && self.fin_queued && self.snd_nxt == self.fin_seq() && usable > n {
+            flags |= TcpFlags::FIN;
             self.snd_nxt += 1;
-            let reason = if self.snd_nxt.le(self.snd_max) {
-                SendReason::Retransmit
-            } else {
-                SendReason::Normal
-            };
-            if reason == SendReason::Retransmit {
-                self.counters.retransmits += 1;
-            }
-            if self.snd_nxt.gt(self.snd_max) {
-                self.snd_max = self.snd_nxt;
-            }
-            self.on_sent_something(now);
-            if reason == SendReason::Normal {
-                // A probe retransmitting the last segment sends this FIN alone.
-                self.probes.set(Probes::FIN_ALONE, true);
-                // RFC 8985 7.2: new data (the FIN) went out: (re)start the PTO.
-                self.schedule_loss_probe(now);
-            }
-            return Some(self.finish(seq, TcpFlags::FIN | TcpFlags::ACK, reason, now));
         }
-
-        // RFC 6675 4 (NextSeg rules 3 and 4): no new data went, but cwnd - pipe
-        // still allows a retransmission.
-        if let Some(r) = self.sack_next_seg(false) {
-            return Some(self.sack_retransmit(r, mss, now, payload));
+        let reason = if !retransmitting {
+            self.probes.set(Probes::PMTU_RESEND, false);
+            SendReason::Normal
+        } else if self.probes.has(Probes::PMTU_RESEND) {
+            SendReason::PathMtuRetransmit
+        } else {
+            SendReason::Retransmit
+        };
+        if retransmitting {
+            self.counters.retransmits += 1;
+        } else {
+            self.counters.bytes_sent += n as u64;
+            if self.rtt_probe.is_none() {
+                self.rtt_probe = Some((self.snd_nxt, now));
+            }
         }
-
-        // Zero window with data waiting and nothing in flight: arm the persist timer.
-        if unsent > 0
-            && self.snd_wnd == 0
-            && self.snd_max == self.snd_una
-            && self.persist_deadline.is_none()
-        {
-            self.arm_persist(now);
+        if self.snd_nxt.gt(self.snd_max) {
+            self.snd_max = self.snd_nxt;
         }
+        self.on_sent_something(now);
+        if !retransmitting {
+            // RFC 8985 7.2: new data went out: (re)start the PTO.
+            self.schedule_loss_probe(now);
+        }
+        let mut out = self.finish(seq, flags, reason, now);
+        if !retransmitting {
+            // RFC 3168 6.1.2: new data goes out ECT(0), with CWR after a window
+            // reduction; 6.1.5: retransmissions never carry ECT.
+            out.ect = self.ecn.new_data(&mut out.flags);
+        }
+        Some(out)
+    }
 
+    /// A bare FIN once all data is sent (first sent or sent again).
+    fn fin_segment(&mut self, now: Instant) -> OutSegment {
+        let seq = self.snd_nxt;
+        self.snd_nxt += 1;
+        let reason = if self.snd_nxt.le(self.snd_max) {
+            SendReason::Retransmit
+        } else {
+            SendReason::Normal
+        };
+        if reason == SendReason::Retransmit {
+            self.counters.retransmits += 1;
+        }
+        if self.snd_nxt.gt(self.snd_max) {
+            self.snd_max = self.snd_nxt;
+        }
+        self.on_sent_something(now);
+        if reason == SendReason::Normal {
+            // A probe retransmitting the last segment sends this FIN alone.
+            self.probes.set(Probes::FIN_ALONE, true);
+            // RFC 8985 7.2: new data (the FIN) went out: (re)start the PTO.
+            self.schedule_loss_probe(now);
+        }
+        self.finish(seq, TcpFlags::FIN | TcpFlags::ACK, reason, now)
+    }
+
+    /// The ACK owed to the peer, if any.
+    fn ack_segment(&mut self, now: Instant) -> Option<OutSegment> {
         // A pure ACK carries the highest sequence number sent (<SEQ=SND.NXT> in the RFC's
         // terms), not the go-back-N retransmission point: a receiver would find a sequence
         // number below its RCV.NXT unacceptable and ignore the acknowledgment in it.
-        if let Some(r) = self.ack_now {
-            if self.cfg.fin_on_every_ack
-                && self.fin_queued
-                && self.snd_max == self.fin_seq() + 1
-                && self.snd_una != self.snd_max
-                && r != SendReason::ChallengeAck
-            {
-                // BSD habit (`fin_on_every_ack`): the ACK re-sends our unacknowledged
-                // FIN at its own sequence number (RFC 9293 3.8.1: any unacknowledged
-                // octet, the FIN included, may be retransmitted). RFC 5961 challenge
-                // ACKs stay plain: FreeBSD builds them outside `tcp_output`.
-                let seq = self.fin_seq();
-                self.counters.retransmits += 1;
-                // RFC 6298 3 (Karn): an ACK of the FIN no longer says which copy it
-                // answers.
-                if self.rtt_probe.is_some_and(|(end, _)| end.gt(seq)) {
-                    self.rtt_probe = None;
-                }
-                return Some(self.finish(seq, TcpFlags::FIN | TcpFlags::ACK, r, now));
+        let r = self.ack_now?;
+        if self.cfg.fin_on_every_ack
+            && self.fin_queued
+            && self.snd_max == self.fin_seq() + 1
+            && self.snd_una != self.snd_max
+            && r != SendReason::ChallengeAck
+        {
+            // BSD habit (`fin_on_every_ack`): the ACK re-sends our unacknowledged
+            // FIN at its own sequence number (RFC 9293 3.8.1: any unacknowledged
+            // octet, the FIN included, may be retransmitted). RFC 5961 challenge
+            // ACKs stay plain: FreeBSD builds them outside `tcp_output`.
+            let seq = self.fin_seq();
+            self.counters.retransmits += 1;
+            // RFC 6298 3 (Karn): an ACK of the FIN no longer says which copy it
+            // answers.
+            if self.rtt_probe.is_some_and(|(end, _)| end.gt(seq)) {
+                self.rtt_probe = None;
             }
-            return Some(self.finish(self.snd_max, TcpFlags::ACK, r, now));
+            return Some(self.finish(seq, TcpFlags::FIN | TcpFlags::ACK, r, now));
         }
-        None
+        Some(self.finish(self.snd_max, TcpFlags::ACK, r, now))
     }
 
     /// NextSeg() (RFC 6675 4) for a retransmission, when cwnd - pipe allows a
