@@ -119,11 +119,6 @@ impl RttEstimator {
     pub(crate) fn rttvar(&self) -> Duration {
         Duration::from_nanos(self.rttvar)
     }
-
-    /// Number of backoffs in force.
-    pub(crate) fn backoff(&self) -> u32 {
-        u32::from(self.backoff)
-    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use synack_wire::{SeqNum, TcpRepr};
 impl Tcb {
     /// An ACK that advances SND.UNA (the SYN or data): bookkeeping common to all states.
     pub(super) fn process_new_ack(&mut self, ack: SeqNum, ctx: &mut SegCtx<'_>) {
-        let mut acked = ack.since(self.snd_una);
+        let mut acked = ack.since(self.snd.una);
         if acked == 0 {
             return;
         }
@@ -19,15 +19,15 @@ impl Tcb {
         if had_syn {
             acked -= 1;
         }
-        let data = (acked as usize).min(self.tx.len());
-        self.tx.drain(..data);
+        let data = (acked as usize).min(self.snd.buf.len());
+        self.snd.buf.drain(..data);
         self.counters.bytes_acked += data as u64;
-        self.snd_una = ack;
+        self.snd.una = ack;
         // Something got through: forget a soft error (Linux `tcp_ack`, FreeBSD
         // `tcp_xmit_timer`), it no longer explains a later timeout.
         self.soft_error = None;
-        if self.snd_nxt.lt(ack) {
-            self.snd_nxt = ack;
+        if self.snd.nxt.lt(ack) {
+            self.snd.nxt = ack;
         }
         // RTT sample (Karn: the probe is cleared when a segment is retransmitted).
         if let Some((end, sent)) = self.rtt_probe {
@@ -38,56 +38,56 @@ impl Tcb {
             }
         }
         self.rtt.reset_backoff();
-        self.rtx_count = 0;
-        self.persist_backoff = 0;
+        self.timers.rtx_count = 0;
+        self.timers.persist_backoff = 0;
         // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
-        if self.snd_una == self.snd_max {
+        if self.snd.una == self.snd.max {
             self.set_rtx(None);
-            self.unacked_since = None;
-        } else if self.persist_deadline.is_some() {
+            self.timers.unacked_since = None;
+        } else if self.timers.persist.is_some() {
             // Probing a zero window: the persist timer paces the connection.
             self.set_rtx(None);
         } else {
             self.set_rtx(Some(ctx.now + self.rtt.rto(self.rto_bounds())));
-            self.unacked_since = Some(ctx.now);
+            self.timers.unacked_since = Some(ctx.now);
         }
     }
 
     /// Fifth step in synchronized states: update SND.UNA, the window, congestion control.
     pub(super) fn process_ack(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) {
         let ack = seg.ack;
-        let wnd = u32::from(seg.window) << self.snd_wscale;
-        let mss = u32::from(self.snd_mss);
+        let wnd = u32::from(seg.window) << self.snd.wscale;
+        let mss = u32::from(self.opts.snd_mss);
         // RFC 3168 6.1.2: an ECE from the peer of an ECN connection signals congestion.
-        let ece = seg.flags.ece() && self.ecn.sender();
+        let ece = seg.flags.ece() && self.opts.ecn.sender();
         // RFC 8985 7.4.2: an ACK may end a TLP episode (before SND.UNA and the
         // window move, which tell a pure duplicate ACK).
         self.tlp_process_ack(seg, wnd);
-        let advanced = ack.gt(self.snd_una);
+        let advanced = ack.gt(self.snd.una);
         // RFC 6675 4 (Update()): record the SACKed octets before SND.UNA moves
         // past them; `sacked_new` makes the ACK a duplicate ACK (RFC 6675 2).
-        let sacked_new = self.sack_update(if advanced { ack } else { self.snd_una }, seg);
+        let sacked_new = self.sack_update(if advanced { ack } else { self.snd.una }, seg);
         let sack_episode = self.sack_episode();
         if advanced {
-            let acked = ack.since(self.snd_una);
+            let acked = ack.since(self.snd.una);
             self.process_new_ack(ack, ctx);
             // Congestion control (RFC 5681 3.1, RFC 6582 3.2).
-            if self.in_recovery {
-                if ack.ge(self.recover) {
+            if self.recovery.active {
+                if ack.ge(self.recovery.recover) {
                     // Full acknowledgment: deflate the window and leave fast recovery
                     // (RFC 6675 5: loss recovery ends when HighACK reaches RecoveryPoint).
-                    self.in_recovery = false;
+                    self.recovery.active = false;
                     self.end_sack_episode();
                     self.cwnd = self
                         .ssthresh
-                        .min(self.snd_max.since(self.snd_una).max(mss) + mss);
+                        .min(self.snd.max.since(self.snd.una).max(mss) + mss);
                 } else if sack_episode {
                     // RFC 6675 5 (step C): a partial ACK changes neither cwnd nor
                     // what is retransmitted: NextSeg() and pipe decide, per ACK.
                 } else {
                     // Partial acknowledgment: retransmit the next unacknowledged segment,
                     // deflate by the amount acknowledged, add back one MSS.
-                    self.fast_rtx_pending = true;
+                    self.recovery.fast_rtx_pending = true;
                     self.cwnd = self.cwnd.saturating_sub(acked).saturating_add(mss);
                 }
             } else if ece {
@@ -104,86 +104,89 @@ impl Tcb {
             // RFC 6675 5: a cumulative ACK resets DupAcks; one that also SACKs new
             // octets is a duplicate ACK "regardless of its status as a cumulative
             // acknowledgment" (section 2), so it counts as the first.
-            self.dup_acks = u8::from(sacked_new && self.sack_recovery());
-        } else if ack == self.snd_una
-            && self.snd_max.gt(self.snd_una)
+            self.recovery.dup_acks = u8::from(sacked_new && self.sack_recovery());
+        } else if ack == self.snd.una
+            && self.snd.max.gt(self.snd.una)
             // Answers to zero-window probes are not a sign of loss (Linux keeps the probe
             // out of its retransmission queue for the same reason).
             && wnd != 0
-            && self.persist_deadline.is_none()
-            && ((seg.payload.is_empty() && !seg.flags.syn() && !seg.flags.fin() && wnd == self.snd_wnd)
+            && self.timers.persist.is_none()
+            && ((seg.payload.is_empty() && !seg.flags.syn() && !seg.flags.fin() && wnd == self.snd.wnd)
                 // RFC 6675 2: with SACK, an ACK that SACKs new octets is a duplicate
                 // ACK even if it changes the window or carries data.
                 || sacked_new)
         {
             // RFC 5681 2: a duplicate ACK.
-            self.dup_acks = self.dup_acks.saturating_add(1);
+            self.recovery.dup_acks = self.recovery.dup_acks.saturating_add(1);
             self.counters.dup_acks_in += 1;
             // RFC 8985 7.2: no PTO once segments arrived beyond a hole: duplicate
             // ACKs, not a probe, drive the recovery now.
             self.cancel_pto(ctx.now);
-            if self.in_recovery {
+            if self.recovery.active {
                 if !sack_episode {
                     // RFC 6582 3.2 step 4: inflate by one MSS for each further duplicate.
                     self.cwnd = self.cwnd.saturating_add(mss);
                 }
                 // RFC 6675 5 (step C): no inflation; pipe accounts for what left.
-            } else if self.dup_acks == 3 && (ack.gt(self.recover) || self.ecn.recover_by_ece()) {
+            } else if self.recovery.dup_acks == 3
+                && (ack.gt(self.recovery.recover) || self.opts.ecn.recover_by_ece())
+            {
                 // RFC 5681 3.2 / RFC 6582 3.2: fast retransmit, enter fast recovery
                 // (RFC 6675 5 (step A): DupAcks reached DupThresh).
                 self.enter_fast_recovery(ack, 3);
             }
         }
-        if !self.in_recovery
+        if !self.recovery.active
             && sacked_new
             && self.sack_recovery()
-            && self.snd_max.gt(self.snd_una)
-            && self.persist_deadline.is_none()
-            && (ack.gt(self.recover) || self.ecn.recover_by_ece())
+            && self.snd.max.gt(self.snd.una)
+            && self.timers.persist.is_none()
+            && (ack.gt(self.recovery.recover) || self.opts.ecn.recover_by_ece())
             && self
+                .recovery
                 .board
                 .as_ref()
-                .is_some_and(|b| b.is_lost(self.snd_una, self.snd_una, mss))
+                .is_some_and(|b| b.is_lost(self.snd.una, self.snd.una, mss))
         {
             // RFC 6675 5 (step B): fewer than DupThresh duplicate ACKs, but the SACK
             // information already makes IsLost(HighACK + 1) true: enter recovery.
-            self.enter_fast_recovery(ack, u32::from(self.dup_acks.max(1)));
+            self.enter_fast_recovery(ack, u32::from(self.recovery.dup_acks.max(1)));
         }
-        if !self.in_recovery
+        if !self.recovery.active
             && self.probe_sacked_beyond_hole(seg)
-            && (ack.gt(self.recover) || self.ecn.recover_by_ece())
+            && (ack.gt(self.recovery.recover) || self.opts.ecn.recover_by_ece())
         {
             // RFC 8985 7.4.1: the loss probe arrived but data sent before it, at
             // least a PTO earlier, did not: lost (RACK would mark it so, 6.2), so
             // fast recovery repairs it now instead of the RTO. Each duplicate ACK
             // so far, at least this one, is a segment that left the network.
-            self.enter_fast_recovery(ack, u32::from(self.dup_acks.max(1)));
+            self.enter_fast_recovery(ack, u32::from(self.recovery.dup_acks.max(1)));
         }
-        if !self.in_recovery && self.recover.lt(self.snd_una) {
+        if !self.recovery.active && self.recovery.recover.lt(self.snd.una) {
             // `recover` only needs to be below SND.UNA here; keeping it just below stops
             // it wrapping out of reach of `gt` after 2^31 octets without a reduction.
-            self.recover = self.snd_una - 1;
+            self.recovery.recover = self.snd.una - 1;
         }
-        if ece && !self.in_recovery && ack.gt(self.recover) {
+        if ece && !self.recovery.active && ack.gt(self.recovery.recover) {
             self.ecn_reduce(ctx.now);
         }
         // RFC 9293 3.10.7.4: update the window only for newer segments (WL1/WL2 rule).
-        if self.snd_wl1.lt(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.le(ack)) {
-            let opened = wnd > self.snd_wnd;
-            self.snd_wnd = wnd;
-            self.max_snd_wnd = self.max_snd_wnd.max(wnd);
-            self.snd_wl1 = seg.seq;
-            self.snd_wl2 = ack;
+        if self.snd.wl1.lt(seg.seq) || (self.snd.wl1 == seg.seq && self.snd.wl2.le(ack)) {
+            let opened = wnd > self.snd.wnd;
+            self.snd.wnd = wnd;
+            self.snd.max_wnd = self.snd.max_wnd.max(wnd);
+            self.snd.wl1 = seg.seq;
+            self.snd.wl2 = ack;
             if opened && wnd > 0 {
-                if self.persist_deadline.take().is_some() && self.snd_nxt.gt(self.snd_una) {
+                if self.timers.persist.take().is_some() && self.snd.nxt.gt(self.snd.una) {
                     // The window opened without taking the probe octet: it was never
                     // accepted, so it counts as unsent and data resumes at SND.UNA.
-                    if self.snd_max == self.snd_una + 1 {
-                        self.snd_max = self.snd_una;
+                    if self.snd.max == self.snd.una + 1 {
+                        self.snd.max = self.snd.una;
                     }
-                    self.snd_nxt = self.snd_una;
+                    self.snd.nxt = self.snd.una;
                 }
-                self.persist_backoff = 0;
+                self.timers.persist_backoff = 0;
             }
         }
         if advanced {
@@ -194,18 +197,18 @@ impl Tcb {
 
     /// SACK information drives loss recovery on this connection (RFC 6675).
     pub(super) fn sack_recovery(&self) -> bool {
-        self.sack_permitted && self.cfg.sack_recovery
+        self.opts.sack && self.cfg.sack_recovery
     }
 
     /// The current recovery is RFC 6675's, driven by the scoreboard (it had
     /// SACK information when it began; otherwise NewReno runs it).
     pub(super) fn sack_episode(&self) -> bool {
-        self.in_recovery && self.board.as_ref().is_some_and(|b| b.active)
+        self.recovery.active && self.recovery.board.as_ref().is_some_and(|b| b.active)
     }
 
     /// RFC 6675 5: loss recovery ended; the scoreboard goes once empty.
     pub(super) fn end_sack_episode(&mut self) {
-        if let Some(b) = self.board.as_mut() {
+        if let Some(b) = self.recovery.board.as_mut() {
             b.active = false;
             b.rescue = None;
         }
@@ -216,11 +219,12 @@ impl Tcb {
     /// connection keeps only the null pointer.
     pub(super) fn release_board(&mut self) {
         let needed = self
+            .recovery
             .board
             .as_ref()
-            .is_some_and(|b| !b.is_empty() || (b.active && self.in_recovery));
+            .is_some_and(|b| !b.is_empty() || (b.active && self.recovery.active));
         if !needed {
-            self.board = None;
+            self.recovery.board = None;
         }
     }
 
@@ -232,14 +236,14 @@ impl Tcb {
             return false;
         }
         let blocks = seg.options.sack.as_slice();
-        let max = self.snd_max;
-        let new = match self.board.as_mut() {
+        let max = self.snd.max;
+        let new = match self.recovery.board.as_mut() {
             Some(b) => b.update(una, max, blocks),
             None if !blocks.is_empty() => {
                 let mut b = Scoreboard::new(una);
                 let new = b.update(una, max, blocks);
                 if new {
-                    self.board = Some(Box::new(b));
+                    self.recovery.board = Some(Box::new(b));
                 }
                 new
             }
@@ -252,39 +256,39 @@ impl Tcb {
     /// RFC 5681 3.2 / RFC 6582 3.2: fast retransmit of SND.UNA and fast recovery,
     /// the window inflated by the `left` segments that left the network.
     pub(super) fn enter_fast_recovery(&mut self, ack: SeqNum, left: u32) {
-        let mss = u32::from(self.snd_mss);
+        let mss = u32::from(self.opts.snd_mss);
         // An ECE reduction in this window already halved ssthresh: the loss is
         // still repaired at once, but the window is not cut twice (RFC 3168 6.1.2:
         // at most one reduction per window; Linux goes from CWR to Recovery the
         // same way).
-        if !(self.ecn.recover_by_ece() && ack.le(self.recover)) {
-            let flight = self.snd_max.since(self.snd_una);
+        if !(self.opts.ecn.recover_by_ece() && ack.le(self.recovery.recover)) {
+            let flight = self.snd.max.since(self.snd.una);
             self.ssthresh = (flight / 2).max(2 * mss);
         }
         self.cwnd = self.ssthresh + left * mss;
-        self.recover = self.snd_max;
+        self.recovery.recover = self.snd.max;
         if self.sack_recovery() {
-            if let Some(b) = self.board.as_mut().filter(|b| !b.is_empty()) {
+            if let Some(b) = self.recovery.board.as_mut().filter(|b| !b.is_empty()) {
                 // RFC 6675 5 (step 4.2): cwnd = ssthresh, no inflation: pipe counts
                 // what left the network. RecoveryPoint = HighData (`recover`).
                 self.cwnd = self.ssthresh;
                 b.active = true;
-                b.rxt_end = self.snd_una;
+                b.rxt_end = self.snd.una;
                 // RFC 6675 5 (step 4.3): RescueRxt = the end of the first
                 // retransmission, "to prevent ... a premature rescue retransmission".
-                b.rescue = Some(self.snd_una + mss);
+                b.rescue = Some(self.snd.una + mss);
             }
         }
-        self.ecn.set_recover_by_ece(false);
-        self.in_recovery = true;
-        self.fast_rtx_pending = true;
+        self.opts.ecn.set_recover_by_ece(false);
+        self.recovery.active = true;
+        self.recovery.fast_rtx_pending = true;
         // The reduction of fast recovery covers any loss a TLP episode would
         // report (RFC 8985 7.4.2; Linux `tcp_init_cwnd_reduction`); a PTO that
         // fired meanwhile sends no probe in recovery (7.2).
         self.probes.set(Probes::EPISODE | Probes::TLP_DUE, false);
         self.counters.fast_retransmits += 1;
         // RFC 3168 6.1.2: any window reduction is announced with CWR.
-        self.ecn.window_reduced();
+        self.opts.ecn.window_reduced();
     }
 
     /// RFC 3168 6.1.2: an ECE "should be treated just as a congestion loss": halve
@@ -294,18 +298,18 @@ impl Tcb {
     /// is still fast-retransmitted, see `recover_by_ece`), and set CWR on the next
     /// new data segment.
     pub(super) fn ecn_reduce(&mut self, now: Instant) {
-        let mss = u32::from(self.snd_mss);
+        let mss = u32::from(self.opts.snd_mss);
         let one_segment = self.cwnd <= mss;
         // RFC 5681 3.1: ssthresh at least 2 * SMSS; cwnd never grows here.
         self.ssthresh = (self.cwnd / 2).max(2 * mss);
         self.cwnd = self.cwnd.min(self.ssthresh);
-        self.recover = self.snd_max;
-        self.ecn.set_recover_by_ece(true);
-        self.ecn.window_reduced();
+        self.recovery.recover = self.snd.max;
+        self.opts.ecn.set_recover_by_ece(true);
+        self.opts.ecn.window_reduced();
         // This reduction covers any loss a TLP episode would report (Linux
         // `tcp_enter_cwr` ends the episode).
         self.probes.set(Probes::EPISODE, false);
-        if one_segment && self.snd_max.gt(self.snd_una) && self.persist_deadline.is_none() {
+        if one_segment && self.snd.max.gt(self.snd.una) && self.timers.persist.is_none() {
             // RFC 3168 6.1.2: with a window of one segment the sender "MUST reset
             // the retransmit timer on receiving the ECN-Echo packet".
             self.set_rtx(Some(now + self.rtt.rto(self.rto_bounds())));

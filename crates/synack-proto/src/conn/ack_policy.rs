@@ -5,6 +5,25 @@ use super::Tcb;
 use crate::event::SendReason;
 use crate::time::{Duration, Instant};
 
+/// When to acknowledge what arrived.
+#[derive(Debug)]
+pub(super) struct AckPolicy {
+    /// An ACK is due at the next output, and why.
+    pub(super) due: Option<SendReason>,
+    /// Octets received since the last ACK went out.
+    pub(super) unacked_bytes: u32,
+    /// Data segments received since the last ACK went out.
+    pub(super) unacked_segs: u32,
+    /// ACKs still to be sent at once rather than delayed (quick-ACK mode).
+    /// Immediate ACKs left (Linux caps quick-ack mode at 16; kept in a u16).
+    pub(super) quick: u16,
+    /// When in-order data last arrived (`None`: never), for re-entering quick-ACK mode.
+    pub(super) last_data_rx: Option<Instant>,
+    /// When (milliseconds, wrapping) we last answered a pure ACK that was out of
+    /// window or otherwise invalid (`OOW_ACK_INTERVAL_MS`).
+    pub(super) last_oow_ms: u32,
+}
+
 /// The longest an ACK is delayed, whatever the configuration says.
 const MAX_DELAYED_ACK: Duration = Duration::from_millis(200);
 
@@ -12,7 +31,7 @@ impl Tcb {
     /// A full-sized segment from the peer: our MSS less the timestamps option it
     /// carries in every segment (RFC 7323 3.2; as Linux's measured receive MSS).
     pub(super) fn rcv_full_segment(&self) -> u32 {
-        u32::from(self.our_mss) - if self.ts_enabled { 12 } else { 0 }
+        u32::from(self.opts.our_mss) - if self.opts.ts { 12 } else { 0 }
     }
 
     /// In-order data arrived. As Linux's `tcp_event_data_recv`: the first data of the
@@ -20,7 +39,7 @@ impl Tcb {
     /// mode with min(window / (2 * MSS), `quick_ack_segments`) ACKs, at least 2
     /// (`tcp_incr_quickack`).
     pub(super) fn note_data_rx(&mut self, now: Instant) {
-        let idle = match self.last_data_rx {
+        let idle = match self.acks.last_data_rx {
             None => true,
             Some(t) => now.saturating_since(t) > self.rtt.rto(self.rto_bounds()),
         };
@@ -28,11 +47,12 @@ impl Tcb {
             let quick = (self.rcv_wnd() / (2 * self.rcv_full_segment()))
                 .max(2)
                 .min(self.cfg.quick_ack_segments);
-            self.quick_acks = self
-                .quick_acks
+            self.acks.quick = self
+                .acks
+                .quick
                 .max(u16::try_from(quick).unwrap_or(u16::MAX));
         }
-        self.last_data_rx = Some(now);
+        self.acks.last_data_rx = Some(now);
     }
 
     pub(super) fn schedule_ack(&mut self, now: Instant) {
@@ -43,20 +63,20 @@ impl Tcb {
         // (coalesced) segment or small segments adding up to more are ACKed as two
         // full-sized ones would be (FreeBSD: never delay a segment above the MSS).
         // With `delayed_ack_by_segments`, every second data segment whatever its size.
-        let second_segment = self.cfg.delayed_ack_by_segments && self.unacked_rx_segs >= 2;
+        let second_segment = self.cfg.delayed_ack_by_segments && self.acks.unacked_segs >= 2;
         match self.cfg.delayed_ack {
             Some(d)
-                if self.unacked_rx_bytes <= self.rcv_full_segment()
+                if self.acks.unacked_bytes <= self.rcv_full_segment()
                     && !second_segment
-                    && self.quick_acks == 0 =>
+                    && self.acks.quick == 0 =>
             {
-                if self.delack_deadline.is_none() {
+                if self.timers.delack.is_none() {
                     // RFC 1122 4.2.3.2 allows up to 500 ms; synack caps it at 200 ms (Linux's maximum).
-                    self.delack_deadline = Some(now + d.min(MAX_DELAYED_ACK));
+                    self.timers.delack = Some(now + d.min(MAX_DELAYED_ACK));
                 }
             }
             _ => {
-                self.ack_now.get_or_insert(SendReason::Normal);
+                self.acks.due.get_or_insert(SendReason::Normal);
             }
         }
     }

@@ -24,9 +24,9 @@ impl Tcb {
         ce: bool,
         ctx: &mut SegCtx<'_>,
     ) -> Disposition {
-        self.ecn.set_ce_in(ce);
+        self.opts.ecn.set_ce_in(ce);
         let d = self.on_segment(seg, ctx);
-        self.ecn.set_ce_in(false);
+        self.opts.ecn.set_ce_in(false);
         d
     }
 
@@ -48,11 +48,11 @@ impl Tcb {
     pub(super) fn acceptable(&self, seq: SeqNum, len: u32) -> bool {
         let wnd = self.rcv_wnd_accept();
         match (len, wnd) {
-            (0, 0) => seq == self.rcv_nxt,
-            (0, _) => seq.in_window(self.rcv_nxt, wnd),
+            (0, 0) => seq == self.rcv.nxt,
+            (0, _) => seq.in_window(self.rcv.nxt, wnd),
             (_, 0) => false,
             (_, _) => {
-                seq.in_window(self.rcv_nxt, wnd) || (seq + (len - 1)).in_window(self.rcv_nxt, wnd)
+                seq.in_window(self.rcv.nxt, wnd) || (seq + (len - 1)).in_window(self.rcv.nxt, wnd)
             }
         }
     }
@@ -94,8 +94,8 @@ impl Tcb {
         }
 
         // RFC 3168 6.1.3 / 6.1.5: CE and CWR count on segments inside the window only.
-        if self.ecn.on_segment(seg.flags, !seg.payload.is_empty()) {
-            self.ack_now.get_or_insert(SendReason::Normal);
+        if self.opts.ecn.on_segment(seg.flags, !seg.payload.is_empty()) {
+            self.acks.due.get_or_insert(SendReason::Normal);
         }
 
         // Sixth (URG) is not implemented beyond ignoring the pointer (RFC 6093 deprecates it).
@@ -121,11 +121,11 @@ impl Tcb {
             && f.syn()
             && f.ack()
             && !f.rst()
-            && seg.seq + 1 == self.rcv_nxt
-            && seg.ack == self.snd_max
+            && seg.seq + 1 == self.rcv.nxt
+            && seg.ack == self.snd.max
         {
             // RFC 3168 6.1.1: the peer's SYN,ACK counts in the negotiation as well.
-            self.ecn.syn_ack_received(f);
+            self.opts.ecn.syn_ack_received(f);
             let rest = TcpRepr {
                 seq: seg.seq + 1,
                 flags: TcpFlags(f.0 & !TcpFlags::SYN.0),
@@ -139,15 +139,15 @@ impl Tcb {
             && f.syn()
             && !f.ack()
             && !f.rst()
-            && seg.seq == self.irs
+            && seg.seq == self.rcv.irs
         {
             // RFC 7323 4.3: SEG.SEQ (the ISN) =< Last.ACK.sent: the SYN,ACK echoes the
             // newest SYN, so the peer can time it.
             self.update_ts_recent(seg, ctx.now);
             // RFC 3168 6.1.1.1: a peer that gave up on ECN retransmits a plain SYN;
             // the SYN,ACK answering it is plain too and ECN stays off.
-            self.ecn.syn_received(f);
-            self.snd_nxt = self.iss;
+            self.opts.ecn.syn_received(f);
+            self.snd.nxt = self.snd.iss;
             self.counters.retransmits += 1;
             return Some(Disposition::Done);
         }
@@ -167,10 +167,10 @@ impl Tcb {
             && f.fin()
             && !f.rst()
             && !f.syn()
-            && seg.seq + seg.seg_len() == self.rcv_nxt
+            && seg.seq + seg.seg_len() == self.rcv.nxt
         {
-            self.ack_now = Some(SendReason::TimeWaitAck);
-            self.stage_deadline = Some(ctx.now + self.cfg.msl * 2);
+            self.acks.due = Some(SendReason::TimeWaitAck);
+            self.timers.stage = Some(ctx.now + self.cfg.msl * 2);
             return Some(Disposition::Done);
         }
         None
@@ -185,7 +185,7 @@ impl Tcb {
             && f.ack()
             && !f.rst()
             && !f.syn()
-            && (seg.seq != self.rcv_nxt || seg_len != 0)
+            && (seg.seq != self.rcv.nxt || seg_len != 0)
             && self.acceptable(seg.seq, seg_len)
         {
             // TIME-WAIT: only a retransmitted FIN is expected (RFC 9293 3.10.7.4 fifth);
@@ -219,20 +219,21 @@ impl Tcb {
             }
             if self.state == State::SynReceived {
                 // Our SYN is unacknowledged: the only "ACK" we can send is the SYN,ACK.
-                self.snd_nxt = self.iss;
+                self.snd.nxt = self.snd.iss;
             } else {
                 self.oow_ack(seg, ctx, SendReason::UnacceptableAck);
-                if !seg.payload.is_empty() && seg.seq == self.rcv_nxt {
+                if !seg.payload.is_empty() && seg.seq == self.rcv.nxt {
                     // A probe of our zero window (RFC 3168 6.1.6).
-                    self.ecn.on_window_probe();
+                    self.opts.ecn.on_window_probe();
                 }
-                if self.sack_permitted
+                if self.opts.sack
                     && self.cfg.dsack
                     && !seg.payload.is_empty()
-                    && seg.seq.lt(self.rcv_nxt)
+                    && seg.seq.lt(self.rcv.nxt)
                 {
                     // RFC 2883 4: data we already have is reported in a D-SACK block.
-                    self.dsack
+                    self.rcv
+                        .dsack
                         .set(self.duplicate_range(seg.seq, seg.payload.len() as u32));
                 }
             }
@@ -252,9 +253,9 @@ impl Tcb {
         let stale_ack_news = self.state.is_synchronized()
             && f.ack()
             && seg_len > 0
-            && seg.seq + seg_len == self.rcv_nxt
-            && seg.ack.gt(self.snd_una)
-            && seg.ack.le(self.snd_max);
+            && seg.seq + seg_len == self.rcv.nxt
+            && seg.ack.gt(self.snd.una)
+            && seg.ack.le(self.snd.max);
         if !stale_ack_news {
             return None;
         }
@@ -266,7 +267,7 @@ impl Tcb {
         // so that e.g. CLOSING learns that its FIN arrived without waiting
         // for its own retransmission. The old text is acknowledged below.
         let rest = TcpRepr {
-            seq: self.rcv_nxt,
+            seq: self.rcv.nxt,
             flags: TcpFlags(f.0 & !(TcpFlags::FIN.0 | TcpFlags::PSH.0)),
             payload: &[],
             ..*seg
@@ -278,7 +279,7 @@ impl Tcb {
             State::TimeWait => {
                 // RFC 9293 3.10.7.4 (TIME-WAIT): a retransmitted FIN is
                 // acknowledged again.
-                self.ack_now = Some(SendReason::TimeWaitAck);
+                self.acks.due = Some(SendReason::TimeWaitAck);
                 Some(d)
             }
             _ => None,
@@ -288,7 +289,7 @@ impl Tcb {
     /// Second, check the RST bit, on an acceptable segment (RFC 9293 3.10.7.4,
     /// RFC 5961 3.2).
     fn check_rst(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) -> Disposition {
-        if seg.seq != self.rcv_nxt && self.cfg.rst_challenge {
+        if seg.seq != self.rcv.nxt && self.cfg.rst_challenge {
             self.challenge_ack(seg, ctx, DropReason::RstNotExact);
             return Disposition::Done;
         }
@@ -318,7 +319,7 @@ impl Tcb {
             }
             _ => {
                 // ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: outstanding calls get "reset".
-                self.tx.clear();
+                self.snd.buf.clear();
                 self.fail(ConnError::Reset, Cause::RecvRst, ctx);
                 Disposition::Done
             }
@@ -337,8 +338,8 @@ impl Tcb {
         }
         if !self.cfg.syn_challenge {
             // RFC 793 3.9: an in-window SYN is an error: reset, flush, CLOSED.
-            let (seq, ack) = (self.snd_max, self.rcv_nxt);
-            self.tx.clear();
+            let (seq, ack) = (self.snd.max, self.rcv.nxt);
+            self.snd.buf.clear();
             self.fail(ConnError::Reset, Cause::RecvRst, ctx);
             return Disposition::Reset {
                 seq,
@@ -362,12 +363,12 @@ impl Tcb {
             return self.ack_in_syn_received(seg, ctx);
         }
         // RFC 5961 5.2: SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT, else ACK and drop.
-        if seg.ack.gt(self.snd_max) {
+        if seg.ack.gt(self.snd.max) {
             self.drop_seg(ctx, DropReason::AckTooNew);
             self.oow_ack(seg, ctx, SendReason::ChallengeAck);
             return Some(Disposition::Done);
         }
-        if seg.ack.lt(self.snd_una - self.max_snd_wnd.max(1)) {
+        if seg.ack.lt(self.snd.una - self.snd.max_wnd.max(1)) {
             self.challenge_ack(seg, ctx, DropReason::AckTooOld);
             return Some(Disposition::Done);
         }
@@ -389,7 +390,7 @@ impl Tcb {
         ctx: &mut SegCtx<'_>,
     ) -> Option<Disposition> {
         // If SND.UNA < SEG.ACK =< SND.NXT, enter ESTABLISHED; otherwise send a reset.
-        if !(seg.ack.gt(self.snd_una) && seg.ack.le(self.snd_max)) {
+        if !(seg.ack.gt(self.snd.una) && seg.ack.le(self.snd.max)) {
             self.drop_seg(ctx, DropReason::AckTooNew);
             return Some(Disposition::Reset {
                 seq: seg.ack,
@@ -399,12 +400,12 @@ impl Tcb {
         // RFC 7323 4.3: an acceptable segment may advance TS.Recent.
         self.update_ts_recent(seg, ctx.now);
         self.process_new_ack(seg.ack, ctx);
-        self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
-        self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-        self.snd_wl1 = seg.seq;
-        self.snd_wl2 = seg.ack;
+        self.snd.wnd = u32::from(seg.window) << self.snd.wscale;
+        self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
+        self.snd.wl1 = seg.seq;
+        self.snd.wl2 = seg.ack;
         self.init_cwnd();
-        if self.syn_retransmitted {
+        if self.snd.syn_retransmitted {
             self.rtt.reset_after_syn_retransmit(self.rto_bounds());
         }
         if self.origin != Origin::Active {
@@ -413,7 +414,7 @@ impl Tcb {
         self.set_state(State::Established, Cause::RecvAckOfSyn, ctx);
         self.arm_keepalive(ctx.now);
         // Text or a FIN queued in SYN_RCVD (RFC 9293 3.10.7.3) is processed now.
-        if self.ooo.first().is_some_and(|s| s.seq == self.rcv_nxt) {
+        if self.rcv.ooo.first().is_some_and(|s| s.seq == self.rcv.nxt) {
             let fin = self.drain_ooo();
             self.schedule_ack(ctx.now);
             if fin {
@@ -421,7 +422,7 @@ impl Tcb {
             }
         }
         // A FIN may have been queued while in SYN_RCVD (CLOSE in SYN-RECEIVED).
-        if self.fin_queued {
+        if self.snd.fin_queued {
             self.set_state(State::FinWait1, Cause::Close, ctx);
         }
         None
@@ -430,13 +431,13 @@ impl Tcb {
     /// State transitions driven by the ACK of our FIN (RFC 9293 3.10.7.4 fifth
     /// step, FIN-WAIT-1, CLOSING, LAST-ACK): `Some` when nothing more is done.
     fn on_ack_of_fin(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) -> Option<Disposition> {
-        let our_fin_acked = self.fin_queued && self.snd_una == self.fin_seq() + 1;
+        let our_fin_acked = self.snd.fin_queued && self.snd.una == self.fin_seq() + 1;
         match self.state {
             State::FinWait1 if our_fin_acked => {
                 // If the same segment carries the peer's FIN in order, the eighth step
                 // goes straight to TIME_WAIT (the three-segment close).
                 let fin_in_order =
-                    seg.flags.fin() && seg.seq + seg.payload.len() as u32 == self.rcv_nxt;
+                    seg.flags.fin() && seg.seq + seg.payload.len() as u32 == self.rcv.nxt;
                 if !fin_in_order {
                     self.set_state(State::FinWait2, Cause::RecvAckOfFin, ctx);
                 }
@@ -468,10 +469,10 @@ impl Tcb {
             return false;
         }
         let ms = ms_of(now);
-        if ms.wrapping_sub(self.last_oow_ack_ms) < OOW_ACK_INTERVAL_MS {
+        if ms.wrapping_sub(self.acks.last_oow_ms) < OOW_ACK_INTERVAL_MS {
             return true;
         }
-        self.last_oow_ack_ms = ms;
+        self.acks.last_oow_ms = ms;
         false
     }
 
@@ -481,7 +482,7 @@ impl Tcb {
         if self.oow_ack_limited(seg, ctx.now) {
             self.drop_seg(ctx, DropReason::OowAckLimited);
         } else {
-            self.ack_now = Some(reason);
+            self.acks.due = Some(reason);
         }
     }
 
@@ -496,7 +497,7 @@ impl Tcb {
             self.drop_seg(ctx, DropReason::OowAckLimited);
         } else if *ctx.challenge_tokens > 0 {
             *ctx.challenge_tokens -= 1;
-            self.ack_now = Some(SendReason::ChallengeAck);
+            self.acks.due = Some(SendReason::ChallengeAck);
             self.drop_seg(ctx, seg_reason);
         } else {
             self.drop_seg(ctx, DropReason::ChallengeAckLimited);

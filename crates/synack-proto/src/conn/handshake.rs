@@ -5,11 +5,33 @@
 
 use super::{Disposition, Origin, SegCtx, Tcb, MIN_SND_MSS};
 use crate::config::ConnConfig;
+use crate::ecn::EcnState;
 use crate::error::ConnError;
 use crate::event::{Cause, ConnId, DropReason, FourTuple, ListenerId, SendReason};
 use crate::state::State;
 use std::sync::Arc;
 use synack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr};
+
+/// What the SYNs negotiated (RFC 9293 3.7.1, RFC 7323, RFC 2018, RFC 3168
+/// 6.1.1), and the MSS the path allows.
+#[derive(Debug)]
+pub(crate) struct Negotiated {
+    /// Effective send MSS (payload bytes per segment).
+    pub(crate) snd_mss: u16,
+    /// MSS we advertised.
+    pub(crate) our_mss: u16,
+    /// The largest payload the path carries, from the link MTU and ICMP
+    /// Packet Too Big messages (RFC 1191, RFC 8201); caps `snd_mss`.
+    pub(super) path_mss: u16,
+    /// Both sides sent the window scale option (RFC 7323 2.2).
+    pub(crate) ws: bool,
+    /// Both sides sent timestamps (RFC 7323 3.2).
+    pub(crate) ts: bool,
+    /// Both sides sent SACK-permitted (RFC 2018 2).
+    pub(crate) sack: bool,
+    /// ECN negotiation and signals (RFC 3168 6.1).
+    pub(crate) ecn: EcnState,
+}
 
 pub(super) fn rcv_wscale_for(buffer: usize) -> u8 {
     // RFC 7323 2.3: the smallest shift that lets the 16-bit field cover the buffer, at most 14.
@@ -58,17 +80,17 @@ impl Tcb {
             Origin::Passive(listener),
         );
         t.state = State::Listen;
-        t.irs = syn.seq;
-        t.rcv_nxt = syn.seq + 1;
-        t.rcv_adv = t.rcv_nxt;
+        t.rcv.irs = syn.seq;
+        t.rcv.nxt = syn.seq + 1;
+        t.rcv.adv = t.rcv.nxt;
         t.apply_syn_options(&syn.options);
         // RFC 3168 6.1.1: whether the SYN is ECN-setup decides the SYN,ACK.
-        t.ecn.syn_received(syn.flags);
+        t.opts.ecn.syn_received(syn.flags);
         // RFC 9293 3.10.7.2: SND.WND from the SYN (never scaled on a SYN, RFC 7323 2.2).
-        t.snd_wnd = u32::from(syn.window);
-        t.max_snd_wnd = t.snd_wnd;
-        t.snd_wl1 = syn.seq;
-        t.snd_wl2 = iss;
+        t.snd.wnd = u32::from(syn.window);
+        t.snd.max_wnd = t.snd.wnd;
+        t.snd.wl1 = syn.seq;
+        t.snd.wl2 = iss;
         t.set_state(State::SynReceived, Cause::RecvSyn, ctx);
         t.arm_establish(ctx.now);
         t
@@ -100,19 +122,19 @@ impl Tcb {
         t.state = State::Listen;
         // The cookie cannot carry window scaling, SACK or timestamps (see cookie.rs):
         // the connection runs without them.
-        t.rcv_wscale = 0;
-        t.irs = irs;
-        t.rcv_nxt = irs + 1;
+        t.rcv.wscale = 0;
+        t.rcv.irs = irs;
+        t.rcv.nxt = irs + 1;
         // The cookie SYN,ACK advertised min(buffer, 65535) unscaled (see Stack::listener_segment).
-        t.rcv_adv = t.rcv_nxt + t.cfg.recv_buffer.min(0xffff) as u32;
-        t.snd_una = iss + 1;
-        t.snd_nxt = iss + 1;
-        t.snd_max = iss + 1;
-        t.snd_mss = peer_mss.max(MIN_SND_MSS).min(our_mss);
-        t.snd_wnd = u32::from(ack.window);
-        t.max_snd_wnd = t.snd_wnd;
-        t.snd_wl1 = ack.seq;
-        t.snd_wl2 = ack.ack;
+        t.rcv.adv = t.rcv.nxt + t.cfg.recv_buffer.min(0xffff) as u32;
+        t.snd.una = iss + 1;
+        t.snd.nxt = iss + 1;
+        t.snd.max = iss + 1;
+        t.opts.snd_mss = peer_mss.max(MIN_SND_MSS).min(our_mss);
+        t.snd.wnd = u32::from(ack.window);
+        t.snd.max_wnd = t.snd.wnd;
+        t.snd.wl1 = ack.seq;
+        t.snd.wl2 = ack.ack;
         t.init_cwnd();
         t.set_state(State::Established, Cause::SynCookie, ctx);
         t.arm_keepalive(ctx.now);
@@ -128,7 +150,7 @@ impl Tcb {
         };
         // The floor applies to what the peer claims, never beyond what our link carries.
         let peer_mss = o.mss.unwrap_or(default_mss).max(MIN_SND_MSS);
-        self.snd_mss = peer_mss.min(self.our_mss).min(self.path_mss);
+        self.opts.snd_mss = peer_mss.min(self.opts.our_mss).min(self.opts.path_mss);
         // RFC 7323 2.2: scaling only if both sides sent the option; shift at most 14 (2.3).
         // A SYN,ACK carrying an option answers one of our SYNs that offered it, even
         // after `syn_rexmit_drop_options` struck it from later ones (the peer may only
@@ -137,29 +159,33 @@ impl Tcb {
         // then, and disagrees with the peer about window scaling.
         match (o.window_scale, self.cfg.window_scaling) {
             (Some(ws), true) => {
-                self.snd_wscale = ws.min(14);
-                self.ws_enabled = true;
+                self.snd.wscale = ws.min(14);
+                self.opts.ws = true;
             }
             _ => {
-                self.snd_wscale = 0;
-                self.rcv_wscale = 0;
+                self.snd.wscale = 0;
+                self.rcv.wscale = 0;
             }
         }
         // RFC 7323 3.2: timestamps only if both sides sent them; the SYN's TSval is
         // the first TS.Recent, and every later segment gives up 12 bytes to the option.
-        self.last_ack_sent = self.rcv_nxt;
+        self.ts.last_ack_sent = self.rcv.nxt;
         if let (Some(ts), true) = (o.timestamps, self.cfg.timestamps) {
-            self.ts_enabled = true;
-            self.ts_recent = ts.tsval;
-            self.ts_recent_stamp = self.last_recv;
+            self.opts.ts = true;
+            self.ts.recent = ts.tsval;
+            self.ts.recent_stamp = self.last_recv;
             // RFC 6691: the option's 12 octets come out of the payload; the floor
             // again only as far as our own link carries it.
-            let link = self.our_mss.saturating_sub(12);
-            self.snd_mss = self.snd_mss.saturating_sub(12).max(MIN_SND_MSS.min(link));
+            let link = self.opts.our_mss.saturating_sub(12);
+            self.opts.snd_mss = self
+                .opts
+                .snd_mss
+                .saturating_sub(12)
+                .max(MIN_SND_MSS.min(link));
         } else {
-            self.ts_enabled = false;
+            self.opts.ts = false;
         }
-        self.sack_permitted = o.sack_permitted && self.cfg.sack;
+        self.opts.sack = o.sack_permitted && self.cfg.sack;
         if self.origin == Origin::Active {
             self.round_recv_buffer();
         }
@@ -167,17 +193,17 @@ impl Tcb {
 
     /// Window scaling is configured and was not dropped from our SYN.
     pub(super) fn offers_ws(&self) -> bool {
-        self.cfg.window_scaling && !self.syn_options_dropped
+        self.cfg.window_scaling && !self.snd.syn_options_dropped
     }
 
     /// Timestamps are configured and were not dropped from our SYN.
     pub(super) fn offers_ts(&self) -> bool {
-        self.cfg.timestamps && !self.syn_options_dropped
+        self.cfg.timestamps && !self.snd.syn_options_dropped
     }
 
     /// SACK is configured and was not dropped from our SYN.
     pub(super) fn offers_sack(&self) -> bool {
-        self.cfg.sack && !self.syn_options_dropped
+        self.cfg.sack && !self.snd.syn_options_dropped
     }
 
     /// `round_recv_buffer_to_mss`: once the MSS is known and the connection has its
@@ -185,7 +211,7 @@ impl Tcb {
     /// FreeBSD sizes the socket the syncache creates).
     pub(super) fn round_recv_buffer(&mut self) {
         if self.cfg.round_recv_buffer_to_mss {
-            let mss = usize::from(self.snd_mss);
+            let mss = usize::from(self.opts.snd_mss);
             if self.cfg.recv_buffer > mss {
                 // Only the connections using this FreeBSD knob pay for their own copy.
                 let rounded = self.cfg.recv_buffer.div_ceil(mss) * mss;
@@ -196,14 +222,14 @@ impl Tcb {
 
     pub(super) fn init_cwnd(&mut self) {
         // RFC 6928 2: IW = min(10*MSS, max(2*MSS, 14600)) with the default of 10 segments.
-        let mss = u32::from(self.snd_mss);
+        let mss = u32::from(self.opts.snd_mss);
         let n = self.cfg.initial_cwnd_segments.max(1);
         self.cwnd = if n == 10 {
             (10 * mss).min((2 * mss).max(14600))
         } else {
             n * mss
         };
-        if self.syn_retransmitted {
+        if self.snd.syn_retransmitted {
             // RFC 5681 3.1: a lost SYN (or SYN,ACK) means a loss window of one segment.
             self.cwnd = mss;
         }
@@ -219,7 +245,7 @@ impl Tcb {
         // First, check the ACK bit.
         if f.ack() {
             // If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST bit is set).
-            if seg.ack.le(self.iss) || seg.ack.gt(self.snd_max) {
+            if seg.ack.le(self.snd.iss) || seg.ack.gt(self.snd.max) {
                 self.drop_seg(ctx, DropReason::BadAckSynSent);
                 if f.rst() {
                     return Disposition::Done;
@@ -246,29 +272,29 @@ impl Tcb {
             self.drop_seg(ctx, DropReason::SynSentNoSyn);
             return Disposition::Done;
         }
-        self.irs = seg.seq;
-        self.rcv_nxt = seg.seq + 1;
+        self.rcv.irs = seg.seq;
+        self.rcv.nxt = seg.seq + 1;
         self.apply_syn_options(&seg.options);
         self.last_recv = ctx.now;
         if f.ack() {
             // RFC 3168 6.1.1: an ECN-setup SYN,ACK (ECE without CWR) completes the
             // negotiation our ECN-setup SYN began; any other SYN,ACK means no ECN.
-            self.ecn.syn_ack_received(f);
+            self.opts.ecn.syn_ack_received(f);
             // Our SYN is acknowledged: ESTABLISHED.
             self.ts_rtt_sample(seg, ctx.now);
             self.process_new_ack(seg.ack, ctx);
-            self.snd_wnd = u32::from(seg.window); // RFC 7323 2.2: not scaled on a SYN.
-            self.max_snd_wnd = self.snd_wnd;
-            self.snd_wl1 = seg.seq;
-            self.snd_wl2 = seg.ack;
-            self.rcv_adv = self.rcv_nxt + self.rcv_space().min(0xffff << self.rcv_wscale);
+            self.snd.wnd = u32::from(seg.window); // RFC 7323 2.2: not scaled on a SYN.
+            self.snd.max_wnd = self.snd.wnd;
+            self.snd.wl1 = seg.seq;
+            self.snd.wl2 = seg.ack;
+            self.rcv.adv = self.rcv.nxt + self.rcv_space().min(0xffff << self.rcv.wscale);
             self.init_cwnd();
-            if self.syn_retransmitted {
+            if self.snd.syn_retransmitted {
                 self.rtt.reset_after_syn_retransmit(self.rto_bounds());
             }
             self.set_state(State::Established, Cause::RecvSynAck, ctx);
             self.arm_keepalive(ctx.now);
-            self.ack_now.get_or_insert(SendReason::Normal);
+            self.acks.due.get_or_insert(SendReason::Normal);
             // Data or a FIN on the SYN,ACK continue at the sixth step.
             if !seg.payload.is_empty() || f.fin() {
                 let trimmed = TcpRepr {
@@ -281,14 +307,14 @@ impl Tcb {
         } else {
             // RFC 3168 6.1.1: in a simultaneous open the peer's SYN is answered as a
             // listener would; our SYN,ACK says whether we agree.
-            self.ecn.syn_received(f);
+            self.opts.ecn.syn_received(f);
             // Simultaneous open: SYN_RCVD, send SYN,ACK with the original ISS (RFC 9293 3.10.7.3).
-            self.snd_wnd = u32::from(seg.window);
-            self.max_snd_wnd = self.snd_wnd;
-            self.snd_wl1 = seg.seq;
-            self.snd_wl2 = self.iss;
-            self.rcv_adv = self.rcv_nxt + self.rcv_space().min(0xffff);
-            self.snd_nxt = self.iss; // the SYN,ACK re-sends our SYN's sequence number
+            self.snd.wnd = u32::from(seg.window);
+            self.snd.max_wnd = self.snd.wnd;
+            self.snd.wl1 = seg.seq;
+            self.snd.wl2 = self.snd.iss;
+            self.rcv.adv = self.rcv.nxt + self.rcv_space().min(0xffff);
+            self.snd.nxt = self.snd.iss; // the SYN,ACK re-sends our SYN's sequence number
             self.set_state(State::SynReceived, Cause::RecvSynSimultaneous, ctx);
             // "If there are other controls or text in the segment, queue them for
             // processing after the ESTABLISHED state has been reached."

@@ -34,7 +34,7 @@ impl Tcb {
         // RFC 5927 4.1: act only on an error about a segment in flight,
         // SND.UNA =< SEG.SEQ < SND.NXT (SND.MAX here: SND.NXT goes back on a
         // retransmission timeout), which a blind attacker has to guess.
-        if !(seq.ge(self.snd_una) && seq.lt(self.snd_max)) {
+        if !(seq.ge(self.snd.una) && seq.lt(self.snd.max)) {
             self.drop_seg(ctx, DropReason::IcmpSeqOutOfWindow);
             return Disposition::Done;
         }
@@ -76,47 +76,47 @@ impl Tcb {
             60
         };
         let path_mss = mtu.saturating_sub(overhead).max(1);
-        if path_mss >= self.path_mss {
+        if path_mss >= self.opts.path_mss {
             // RFC 1191 3, RFC 8201 4: a Packet Too Big never raises the estimate, and
             // one that does not lower it changes nothing (RFC 1191 6.4: not one
             // retransmission per message about the same burst).
             self.drop_seg(ctx, DropReason::IcmpMtuNotLower);
             return;
         }
-        self.path_mss = path_mss;
+        self.opts.path_mss = path_mss;
         if self.cfg.syn_mss_follows_path_mtu
             && matches!(self.state, State::SynSent | State::SynReceived)
         {
             // The SYN (SYN,ACK) sent again advertises what the path carries.
-            self.our_mss = self.our_mss.min(path_mss);
+            self.opts.our_mss = self.opts.our_mss.min(path_mss);
         }
         if self.state != State::SynSent {
             // RFC 6691: timestamps take their 12 octets from the payload.
             let mss = path_mss
-                .saturating_sub(if self.ts_enabled { 12 } else { 0 })
+                .saturating_sub(if self.opts.ts { 12 } else { 0 })
                 .max(1);
-            if mss < self.snd_mss {
-                self.snd_mss = mss;
-                if self.syn_acked() && self.snd_max.gt(self.snd_una) {
+            if mss < self.opts.snd_mss {
+                self.opts.snd_mss = mss;
+                if self.syn_acked() && self.snd.max.gt(self.snd.una) {
                     // RFC 1191 6.4: the segment was dropped; retransmit at once in
                     // segments that fit, without counting it as congestion: cwnd and
                     // the RTO stay (Linux `tcp_simple_retransmit`). Karn's rule
                     // applies to what is sent again.
-                    self.snd_nxt = self.snd_una;
+                    self.snd.nxt = self.snd.una;
                     self.probes.set(Probes::PMTU_RESEND, true);
-                    if self.board.as_ref().is_some_and(|b| b.active) {
+                    if self.recovery.board.as_ref().is_some_and(|b| b.active) {
                         // A SACK recovery's pipe accounting does not hold for a
                         // go-back-N resend: end the episode as an RTO does (RFC 6675
                         // 5.1) but keep cwnd (no congestion response), so the resend
                         // runs under cwnd from SND.UNA.
-                        self.board = None;
-                        self.in_recovery = false;
-                        self.recover = self.snd_max;
-                        self.dup_acks = 0;
+                        self.recovery.board = None;
+                        self.recovery.active = false;
+                        self.recovery.recover = self.snd.max;
+                        self.recovery.dup_acks = 0;
                     }
                     self.rtt_probe = None;
-                    if self.ts_enabled {
-                        self.ts_rtt_from = Some(self.ts_now(ctx.now));
+                    if self.opts.ts {
+                        self.ts.rtt_from = Some(self.ts_now(ctx.now));
                     }
                 }
             }

@@ -3,9 +3,9 @@
 //!
 //! The TCB never builds packets: it consumes parsed segments and produces
 //! [`OutSegment`] descriptions that the stack turns into bytes. Sequence space
-//! bookkeeping follows the RFC names: `snd_una`, `snd_nxt`, `snd_wnd`,
-//! `rcv_nxt`, `rcv_wnd`, `iss`, `irs`. `snd_max` is the highest sequence
-//! number sent so far (`snd_nxt` falls back to `snd_una` on a retransmission
+//! bookkeeping follows the RFC names: `snd.una`, `snd.nxt`, `snd.wnd`,
+//! `rcv.nxt`, `rcv_wnd()`, `snd.iss`, `rcv.irs`. `snd.max` is the highest sequence
+//! number sent so far (`snd.nxt` falls back to `snd.una` on a retransmission
 //! timeout, go-back-N, as BSD and Linux do).
 //!
 //! The TCB's code is spread over rooms, one per mechanism: `handshake`
@@ -33,17 +33,23 @@ use crate::ecn::EcnState;
 use crate::error::ConnError;
 use crate::event::{Cause, ConnId, DropReason, EventKind, FourTuple, ListenerId, SendReason};
 use crate::probe::Probes;
-use crate::recovery::scoreboard::Scoreboard;
+use crate::recovery::Recovery;
 use crate::rtt::{RtoBounds, RttEstimator};
 use crate::sink::Sink;
+use crate::stack::ConnStatus;
 use crate::state::State;
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
+use ack_policy::AckPolicy;
 pub(crate) use arrive::closed_reply;
 use arrive::OOW_ACK_INTERVAL_MS;
 use handshake::rcv_wscale_for;
-use recv::OooSeg;
+use handshake::Negotiated;
+use output::SendSpace;
+use recv::RecvSpace;
 use std::sync::Arc;
 use synack_wire::{SeqNum, TcpFlags, TcpOptions};
+use timers::Timers;
+use timestamps::TsState;
 
 /// The least MSS used toward a peer that advertises a tiny one (Linux's
 /// `TCP_MIN_SND_MSS` is 48): smaller segments cost more in headers than they
@@ -111,7 +117,8 @@ pub(crate) struct Counters {
     pub(crate) dup_acks_in: u32,
 }
 
-/// The transmission control block.
+/// The transmission control block: who the connection is, its state, and
+/// one part per mechanism, each owned by the room that runs it.
 #[derive(Debug)]
 pub(crate) struct Tcb {
     pub(crate) id: ConnId,
@@ -128,126 +135,30 @@ pub(crate) struct Tcb {
     /// `TimedOut` if the connection times out; cleared by an ACK of new data.
     soft_error: Option<ConnError>,
     pub(crate) counters: Counters,
-
-    // Send sequence space (RFC 9293 3.3.1).
-    pub(crate) iss: SeqNum,
-    pub(crate) snd_una: SeqNum,
-    pub(crate) snd_nxt: SeqNum,
-    pub(crate) snd_max: SeqNum,
-    pub(crate) snd_wnd: u32,
-    snd_wl1: SeqNum,
-    snd_wl2: SeqNum,
-    max_snd_wnd: u32,
-    /// The peer's window shift (applied to windows it sends).
-    pub(crate) snd_wscale: u8,
-    /// Unacknowledged and unsent data; `tx[0]` is at `data_seq0()`.
-    tx: ByteRing,
-    /// The application closed its sending side: a FIN follows the data.
-    fin_queued: bool,
-    /// Sequence number of our FIN, fixed when it is queued (no data follows it).
-    fin_at: SeqNum,
-    syn_retransmitted: bool,
-    /// `syn_rexmit_drop_options` struck window scaling, timestamps and SACK from
-    /// our SYN (a SYN,ACK answering an earlier SYN may still bring them).
-    syn_options_dropped: bool,
-
-    // Receive sequence space.
-    pub(crate) irs: SeqNum,
-    pub(crate) rcv_nxt: SeqNum,
-    /// Right edge of the window last advertised (never moved left, RFC 9293 3.8.6.2.2).
-    rcv_adv: SeqNum,
-    /// Our window shift (applied to windows we send).
-    pub(crate) rcv_wscale: u8,
-    rx: ByteRing,
-    ooo: LazyVec<OooSeg>,
-    /// Bytes held for reassembly (at most the receive buffer, so u32).
-    ooo_bytes: u32,
-    /// The peer's FIN has been received in order.
-    pub(crate) fin_received: bool,
-    /// The application shut down reading.
-    read_closed: bool,
-
-    // Options.
-    /// Effective send MSS (payload bytes per segment).
-    pub(crate) snd_mss: u16,
-    /// MSS we advertised.
-    pub(crate) our_mss: u16,
-    /// The largest payload the path carries, from the link MTU and ICMP
-    /// Packet Too Big messages (RFC 1191, RFC 8201); caps `snd_mss`.
-    path_mss: u16,
-    /// Both sides sent the window scale option (RFC 7323 2.2).
-    pub(crate) ws_enabled: bool,
-    pub(crate) ts_enabled: bool,
-    /// TS.Recent (RFC 7323 4.3): the TSval to echo next.
-    ts_recent: u32,
-    /// When TS.Recent was last set, for its 24-day validity (RFC 7323 5.5).
-    ts_recent_stamp: Instant,
-    /// When (milliseconds, wrapping) we last answered a pure ACK that was out of
-    /// window or otherwise invalid (`OOW_ACK_INTERVAL_MS`).
-    last_oow_ack_ms: u32,
-    /// Last.ACK.sent (RFC 7323 4.3): the ACK field of the last ACK sent.
-    last_ack_sent: SeqNum,
-    /// Added to the 1 ms clock so TSvals do not reveal uptime (RFC 7323 5.4);
-    /// set by the stack from a keyed hash of the 4-tuple.
-    pub(crate) ts_offset: u32,
-    /// A retransmission cleared the RTT probe (Karn's rule): the first ACK of new
-    /// data echoing this TSval or a later one (so answering the retransmission, not
-    /// an earlier transmission or a stale TS.Recent) is timed from its TSecr
-    /// instead (RFC 7323 4.1, RFC 6298 3).
-    ts_rtt_from: Option<u32>,
-    pub(crate) sack_permitted: bool,
-    /// SACK blocks describing the reassembly queue, the block holding the most
-    /// recently received segment first (RFC 2018 4).
-    sack_blocks: LazyVec<(SeqNum, SeqNum)>,
-    /// A duplicate range to report in the first block of the next ACK (RFC 2883 4).
-    dsack: OptRange,
-    /// ECN negotiation and signals (RFC 3168 6.1).
-    pub(crate) ecn: EcnState,
+    /// Send sequence space and send buffer (RFC 9293 3.3.1).
+    pub(crate) snd: SendSpace,
+    /// Receive sequence space, receive buffer and reassembly.
+    pub(crate) rcv: RecvSpace,
+    /// What the SYNs negotiated: MSS, window scaling, timestamps, SACK, ECN.
+    pub(crate) opts: Negotiated,
+    /// Timestamp state (RFC 7323).
+    pub(crate) ts: TsState,
+    /// When to acknowledge (delayed and quick ACKs).
+    acks: AckPolicy,
+    /// The timers, as deadlines.
+    timers: Timers,
+    /// Loss recovery: duplicate ACKs, fast recovery, the SACK scoreboard.
+    recovery: Recovery,
 
     // Congestion control (RFC 5681, RFC 6582).
     pub(crate) cwnd: u32,
     pub(crate) ssthresh: u32,
-    /// Duplicate ACKs in a row (saturating; only small counts matter).
-    dup_acks: u8,
-    recover: SeqNum,
-    /// The SACK scoreboard (RFC 6675 3), allocated only while the peer's SACK
-    /// blocks report data above SND.UNA or a SACK-driven recovery runs.
-    board: Option<Box<Scoreboard>>,
-    in_recovery: bool,
-    fast_rtx_pending: bool,
 
-    // Timers as deadlines.
     pub(crate) rtt: RttEstimator,
     rtt_probe: Option<(SeqNum, Instant)>,
-    /// The retransmission timer: the RTO (RFC 6298), or while `Probes::PTO` is
-    /// set the tail loss probe timeout (RFC 8985 7.2), which never fires later
-    /// than the RTO would, so the two share the slot. Set through `set_rtx`.
-    rtx_deadline: Option<Instant>,
-    pub(crate) rtx_count: u32,
-    delack_deadline: Option<Instant>,
-    persist_deadline: Option<Instant>,
-    persist_backoff: u8,
-    keepalive_deadline: Option<Instant>,
-    keepalive_probes: u32,
-    /// The deadline of the current stage, whose meaning the state gives (the three
-    /// never overlap, so they share one field): in SYN_SENT/SYN_RCVD the attempt
-    /// gives up (`establish_timeout`), in FIN_WAIT_2 an orphan goes
-    /// (`fin_wait_2_timeout`), in TIME_WAIT 2*MSL ends.
-    stage_deadline: Option<Instant>,
-    /// When the oldest unacknowledged data was first sent (user timeout).
-    unacked_since: Option<Instant>,
     last_recv: Instant,
 
     // Output requests.
-    ack_now: Option<SendReason>,
-    unacked_rx_bytes: u32,
-    /// Data segments received since the last ACK went out.
-    unacked_rx_segs: u32,
-    /// ACKs still to be sent at once rather than delayed (quick-ACK mode).
-    /// Immediate ACKs left (Linux caps quick-ack mode at 16; kept in a u16).
-    quick_acks: u16,
-    /// When in-order data last arrived (`None`: never), for re-entering quick-ACK mode.
-    last_data_rx: Option<Instant>,
     rst_pending: Option<(SeqNum, SendReason)>,
     /// Zero-window and tail loss probe flags (see `Probes`).
     probes: Probes,
@@ -300,68 +211,82 @@ impl Tcb {
             error: None,
             soft_error: None,
             counters: Counters::default(),
-            iss,
-            snd_una: iss,
-            snd_nxt: iss,
-            snd_max: iss,
-            snd_wnd: 0,
-            snd_wl1: SeqNum(0),
-            snd_wl2: iss,
-            max_snd_wnd: 0,
-            snd_wscale: 0,
-            tx: ByteRing::new(),
-            fin_queued: false,
-            fin_at: iss,
-            syn_retransmitted: false,
-            syn_options_dropped: false,
-            irs: SeqNum(0),
-            rcv_nxt: SeqNum(0),
-            rcv_adv: SeqNum(0),
-            rcv_wscale,
-            rx: ByteRing::new(),
-            ooo: LazyVec::new(),
-            ooo_bytes: 0,
-            fin_received: false,
-            read_closed: false,
-            snd_mss: 536,
-            our_mss,
-            path_mss: our_mss,
-            ws_enabled: false,
-            ts_enabled: false,
-            ts_recent: 0,
-            ts_recent_stamp: now,
-            last_oow_ack_ms: ms_of(now).wrapping_sub(OOW_ACK_INTERVAL_MS),
-            last_ack_sent: SeqNum(0),
-            ts_offset: 0,
-            ts_rtt_from: None,
-            sack_permitted: false,
-            sack_blocks: LazyVec::new(),
-            dsack: OptRange::NONE,
-            ecn: EcnState::default(),
+            snd: SendSpace {
+                iss,
+                una: iss,
+                nxt: iss,
+                max: iss,
+                wnd: 0,
+                wl1: SeqNum(0),
+                wl2: iss,
+                max_wnd: 0,
+                wscale: 0,
+                buf: ByteRing::new(),
+                fin_queued: false,
+                fin_at: iss,
+                syn_retransmitted: false,
+                syn_options_dropped: false,
+            },
+            rcv: RecvSpace {
+                irs: SeqNum(0),
+                nxt: SeqNum(0),
+                adv: SeqNum(0),
+                wscale: rcv_wscale,
+                buf: ByteRing::new(),
+                ooo: LazyVec::new(),
+                ooo_bytes: 0,
+                fin_received: false,
+                read_closed: false,
+                sack_blocks: LazyVec::new(),
+                dsack: OptRange::NONE,
+            },
+            opts: Negotiated {
+                snd_mss: 536,
+                our_mss,
+                path_mss: our_mss,
+                ws: false,
+                ts: false,
+                sack: false,
+                ecn: EcnState::default(),
+            },
+            ts: TsState {
+                recent: 0,
+                recent_stamp: now,
+                last_ack_sent: SeqNum(0),
+                offset: 0,
+                rtt_from: None,
+            },
+            acks: AckPolicy {
+                due: None,
+                unacked_bytes: 0,
+                unacked_segs: 0,
+                quick: 0,
+                last_data_rx: None,
+                last_oow_ms: ms_of(now).wrapping_sub(OOW_ACK_INTERVAL_MS),
+            },
+            timers: Timers {
+                rtx: None,
+                rtx_count: 0,
+                delack: None,
+                persist: None,
+                persist_backoff: 0,
+                keepalive: None,
+                keepalive_probes: 0,
+                stage: None,
+                unacked_since: None,
+            },
+            recovery: Recovery {
+                dup_acks: 0,
+                recover: iss,
+                board: None,
+                active: false,
+                fast_rtx_pending: false,
+            },
             cwnd: 0,
             ssthresh: u32::MAX,
-            dup_acks: 0,
-            recover: iss,
-            board: None,
-            in_recovery: false,
-            fast_rtx_pending: false,
             rtt,
             rtt_probe: None,
-            rtx_deadline: None,
-            rtx_count: 0,
-            delack_deadline: None,
-            persist_deadline: None,
-            persist_backoff: 0,
-            keepalive_deadline: None,
-            keepalive_probes: 0,
-            stage_deadline: None,
-            unacked_since: None,
             last_recv: now,
-            ack_now: None,
-            unacked_rx_bytes: 0,
-            unacked_rx_segs: 0,
-            quick_acks: 0,
-            last_data_rx: None,
             rst_pending: None,
             probes: Probes::default(),
             keepalive_probe_pending: false,
@@ -383,11 +308,11 @@ impl Tcb {
             && !matches!(to, State::SynSent | State::SynReceived)
         {
             // The handshake is over, one way or the other: no establishment timer.
-            self.stage_deadline = None;
+            self.timers.stage = None;
         }
         if matches!(to, State::TimeWait | State::Closed) {
             // RFC 3168 6.1.1: TIME-WAIT and CLOSED ignore the ECN negotiation.
-            self.ecn.forget();
+            self.opts.ecn.forget();
         }
         let listener = match self.origin {
             Origin::Passive(l) => Some(l),
@@ -408,21 +333,21 @@ impl Tcb {
             State::TimeWait => {
                 // RFC 9293 3.10.7.4 (FIN, FIN-WAIT-2): start the 2*MSL timer; all others stop.
                 self.stop_timers();
-                self.stage_deadline = Some(ctx.now + self.cfg.msl * 2);
+                self.timers.stage = Some(ctx.now + self.cfg.msl * 2);
             }
             State::Closed => {
                 self.stop_timers();
-                self.tx.clear();
-                self.ooo.clear();
-                self.ooo_bytes = 0;
-                self.sack_blocks.clear();
-                self.dsack.set(None);
-                self.board = None;
+                self.snd.buf.clear();
+                self.rcv.ooo.clear();
+                self.rcv.ooo_bytes = 0;
+                self.rcv.sack_blocks.clear();
+                self.rcv.dsack.set(None);
+                self.recovery.board = None;
             }
             State::FinWait2 => {
                 self.set_rtx(None);
                 if self.owner == Owner::Orphan {
-                    self.stage_deadline = Some(ctx.now + self.cfg.fin_wait_2_timeout);
+                    self.timers.stage = Some(ctx.now + self.cfg.fin_wait_2_timeout);
                 }
             }
             _ => {}
@@ -450,27 +375,27 @@ impl Tcb {
     }
 
     fn syn_acked(&self) -> bool {
-        self.snd_una.gt(self.iss)
+        self.snd.una.gt(self.snd.iss)
     }
 
     /// Sequence number of `tx[0]`.
     fn data_seq0(&self) -> SeqNum {
         if self.syn_acked() {
-            self.snd_una
+            self.snd.una
         } else {
-            self.iss + 1
+            self.snd.iss + 1
         }
     }
 
     /// Sequence number of our FIN, when queued.
     fn fin_seq(&self) -> SeqNum {
-        self.fin_at
+        self.snd.fin_at
     }
 
     /// Queue our FIN after all data now in the send buffer.
     fn queue_fin(&mut self) {
-        self.fin_queued = true;
-        self.fin_at = self.data_seq0() + self.tx.len() as u32;
+        self.snd.fin_queued = true;
+        self.snd.fin_at = self.data_seq0() + self.snd.buf.len() as u32;
     }
 
     /// The RTO's bounds from the (shared) configuration.
@@ -483,7 +408,7 @@ impl Tcb {
     }
 
     fn flight(&self) -> u32 {
-        self.snd_nxt.since(self.snd_una)
+        self.snd.nxt.since(self.snd.una)
     }
 
     fn drop_seg(&self, ctx: &mut SegCtx<'_>, reason: DropReason) {
@@ -499,8 +424,8 @@ impl Tcb {
     }
 
     fn has_unsent(&self) -> bool {
-        let sent_data = self.snd_nxt.since(self.data_seq0()) as usize;
-        sent_data < self.tx.len() || (self.fin_queued && self.snd_nxt.le(self.fin_seq()))
+        let sent_data = self.snd.nxt.since(self.data_seq0()) as usize;
+        sent_data < self.snd.buf.len() || (self.snd.fin_queued && self.snd.nxt.le(self.fin_seq()))
     }
 
     /// Whether the connection can be freed: closed and nobody holds a handle.
@@ -510,17 +435,45 @@ impl Tcb {
 
     /// Bytes in the send buffer not yet acknowledged.
     pub(crate) fn send_queued(&self) -> usize {
-        self.tx.len()
+        self.snd.buf.len()
     }
 
-    /// Status fields used by snapshots.
-    pub(crate) fn snapshot_parts(&self) -> (Option<Duration>, Duration, Duration, u32, u32) {
-        (
-            self.rtt.srtt(),
-            self.rtt.rttvar(),
-            self.rtt.rto(self.rto_bounds()),
-            self.rtt.backoff(),
-            self.keepalive_probes,
-        )
+    /// A TCP_INFO-like snapshot of the connection.
+    pub(crate) fn status(&self) -> ConnStatus {
+        let bounds = self.rto_bounds();
+        ConnStatus {
+            state: self.state,
+            tuple: self.tuple(),
+            iss: self.snd.iss,
+            irs: self.rcv.irs,
+            snd_una: self.snd.una,
+            snd_nxt: self.snd.nxt,
+            rcv_nxt: self.rcv.nxt,
+            snd_wnd: self.snd.wnd,
+            rcv_wnd: self.rcv_wnd(),
+            snd_wscale: self.snd.wscale,
+            rcv_wscale: self.rcv.wscale,
+            snd_mss: self.opts.snd_mss,
+            srtt: self.rtt.srtt(),
+            rttvar: self.rtt.rttvar(),
+            rto: self.rtt.rto(bounds),
+            cwnd: self.cwnd,
+            ssthresh: self.ssthresh,
+            retransmits: self.counters.retransmits.into(),
+            bytes_in_flight: self.snd.max.since(self.snd.una),
+            bytes_sent: self.counters.bytes_sent,
+            bytes_acked: self.counters.bytes_acked,
+            bytes_received: self.counters.bytes_received,
+            segs_out: self.counters.segs_out,
+            segs_in: self.counters.segs_in,
+            unread: self.recv_ready(),
+            send_queued: self.send_queued(),
+            keepalive_probes: self.timers.keepalive_probes,
+            window_scaling: self.opts.ws,
+            sack: self.opts.sack,
+            timestamps: self.opts.ts,
+            ecn: self.opts.ecn.sender(),
+            error: self.error,
+        }
     }
 }

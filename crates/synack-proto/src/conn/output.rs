@@ -11,6 +11,43 @@ use crate::time::Instant;
 use std::ops::Range;
 use synack_wire::{SeqNum, TcpFlags, TcpOptions, Timestamps};
 
+/// The send sequence space (RFC 9293 3.3.1) and the send buffer. Output
+/// moves SND.NXT and SND.MAX; ACK processing moves SND.UNA and the window.
+/// SND.MAX is the highest sequence number sent so far (SND.NXT falls back to
+/// SND.UNA on a retransmission timeout, go-back-N, as BSD and Linux do).
+#[derive(Debug)]
+pub(crate) struct SendSpace {
+    /// ISS.
+    pub(crate) iss: SeqNum,
+    /// SND.UNA.
+    pub(crate) una: SeqNum,
+    /// SND.NXT.
+    pub(crate) nxt: SeqNum,
+    /// SND.MAX.
+    pub(crate) max: SeqNum,
+    /// SND.WND, scaled.
+    pub(crate) wnd: u32,
+    /// SND.WL1.
+    pub(super) wl1: SeqNum,
+    /// SND.WL2.
+    pub(super) wl2: SeqNum,
+    /// MAX.SND.WND (RFC 5961 5.2): the largest window the peer offered.
+    pub(super) max_wnd: u32,
+    /// The peer's window shift (applied to windows it sends).
+    pub(crate) wscale: u8,
+    /// Unacknowledged and unsent data; `buf[0]` is at `data_seq0()`.
+    pub(super) buf: ByteRing,
+    /// The application closed its sending side: a FIN follows the data.
+    pub(super) fin_queued: bool,
+    /// Sequence number of our FIN, fixed when it is queued (no data follows it).
+    pub(super) fin_at: SeqNum,
+    /// Our SYN (or SYN,ACK) was sent again.
+    pub(super) syn_retransmitted: bool,
+    /// `syn_rexmit_drop_options` struck window scaling, timestamps and SACK from
+    /// our SYN (a SYN,ACK answering an earlier SYN may still bring them).
+    pub(super) syn_options_dropped: bool,
+}
+
 /// Append `buf[start..end]` to `out` as at most two slice copies (the ring's
 /// two halves), never byte by byte.
 fn copy_range(buf: &ByteRing, start: usize, end: usize, out: &mut Vec<u8>) {
@@ -48,14 +85,14 @@ impl Tcb {
     /// Bytes the SACK option of the next non-SYN segment takes (NOP, NOP, kind,
     /// length, 8 per block), as many blocks as fit beside the timestamps.
     pub(super) fn sack_option_len(&self) -> usize {
-        if !self.sack_permitted {
+        if !self.opts.sack {
             return 0;
         }
-        let n = self.sack_blocks.len() + usize::from(self.dsack.get().is_some());
+        let n = self.rcv.sack_blocks.len() + usize::from(self.rcv.dsack.get().is_some());
         if n == 0 {
             return 0;
         }
-        let room = if self.ts_enabled { 40 - 12 } else { 40 };
+        let room = if self.opts.ts { 40 - 12 } else { 40 };
         4 + 8 * n.min((room - 4) / 8)
     }
 
@@ -64,47 +101,47 @@ impl Tcb {
         if syn {
             // RFC 9293 3.7.1 / RFC 6691: every SYN carries MSS, unless the application
             // asked for no options at all (TCP_NOOPT).
-            o.mss = self.cfg.mss_option.then_some(self.our_mss);
+            o.mss = self.cfg.mss_option.then_some(self.opts.our_mss);
             // RFC 7323 2.2: offer on our SYN; on a SYN,ACK exactly what the peer's SYN
             // and our configuration agreed (`*_enabled`), so both ends hold the same
             // view even when `syn_rexmit_drop_options` struck them from our last SYN
             // of a simultaneous open.
             let syn_sent = self.state == State::SynSent;
-            if (syn_sent && self.offers_ws()) || (!syn_sent && self.ws_enabled) {
-                o.window_scale = Some(self.rcv_wscale);
+            if (syn_sent && self.offers_ws()) || (!syn_sent && self.opts.ws) {
+                o.window_scale = Some(self.rcv.wscale);
             }
-            if (syn_sent && self.offers_sack()) || (!syn_sent && self.sack_permitted) {
+            if (syn_sent && self.offers_sack()) || (!syn_sent && self.opts.sack) {
                 o.sack_permitted = true;
             }
             // RFC 7323 3.2: offer on our SYN (TSecr 0); on a SYN,ACK only if the
             // peer's SYN had it, echoing its TSval.
-            if (syn_sent && self.offers_ts()) || (!syn_sent && self.ts_enabled) {
+            if (syn_sent && self.offers_ts()) || (!syn_sent && self.opts.ts) {
                 o.timestamps = Some(Timestamps {
                     tsval: self.ts_now(now),
                     tsecr: if self.state == State::SynSent {
                         0
                     } else {
-                        self.ts_recent
+                        self.ts.recent
                     },
                 });
             }
         } else {
             // RFC 7323 3.2: once both SYNs carried it, on every segment; TSecr = TS.Recent.
-            if self.ts_enabled {
+            if self.opts.ts {
                 o.timestamps = Some(Timestamps {
                     tsval: self.ts_now(now),
-                    tsecr: self.ts_recent,
+                    tsecr: self.ts.recent,
                 });
             }
-            if self.sack_permitted {
+            if self.opts.sack {
                 // RFC 2883 4: a D-SACK block comes first; then RFC 2018 4: the block
                 // holding the most recently received segment, then the others by
                 // recency. Blocks that do not fit in the option space are dropped
                 // when the header is written.
-                if let Some((l, r)) = self.dsack.get() {
+                if let Some((l, r)) = self.rcv.dsack.get() {
                     o.sack.push(l, r);
                 }
-                for &(l, r) in &self.sack_blocks {
+                for &(l, r) in &self.rcv.sack_blocks {
                     if !o.sack.push(l, r) {
                         break;
                     }
@@ -125,30 +162,32 @@ impl Tcb {
         if syn && !flags.ack() {
             // RFC 3168 6.1.1 / 6.1.1.1: ECE and CWR on our SYN (not on retransmissions
             // beyond `ecn_syn_retries`).
-            flags |= self
-                .ecn
-                .syn_flags(self.cfg.ecn, self.rtx_count, self.cfg.ecn_syn_retries);
+            flags |= self.opts.ecn.syn_flags(
+                self.cfg.ecn,
+                self.timers.rtx_count,
+                self.cfg.ecn_syn_retries,
+            );
         } else if syn {
             // RFC 3168 6.1.1: ECE alone on a SYN,ACK that agrees to ECN.
-            flags |= self.ecn.syn_ack_flags(self.cfg.ecn);
+            flags |= self.opts.ecn.syn_ack_flags(self.cfg.ecn);
         } else if !flags.rst() {
             // RFC 3168 6.1.3: ECE on every ACK while a CE mark is unanswered by CWR.
-            flags |= self.ecn.ack_flags();
+            flags |= self.opts.ecn.ack_flags();
         }
         let window = self.window_field(syn);
-        let ack = if flags.ack() { self.rcv_nxt } else { SeqNum(0) };
+        let ack = if flags.ack() { self.rcv.nxt } else { SeqNum(0) };
         let options = self.options_for(syn, now);
         if flags.ack() {
             // RFC 7323 4.3: Last.ACK.sent.
-            self.last_ack_sent = ack;
+            self.ts.last_ack_sent = ack;
             // RFC 2883 4: a duplicate is reported once.
-            self.dsack.set(None);
-            self.ack_now = None;
-            self.delack_deadline = None;
-            self.unacked_rx_bytes = 0;
-            self.unacked_rx_segs = 0;
+            self.rcv.dsack.set(None);
+            self.acks.due = None;
+            self.timers.delack = None;
+            self.acks.unacked_bytes = 0;
+            self.acks.unacked_segs = 0;
             // Every segment carrying an ACK uses up a quick ACK (Linux `tcp_dec_quickack_mode`).
-            self.quick_acks = self.quick_acks.saturating_sub(1);
+            self.acks.quick = self.acks.quick.saturating_sub(1);
         }
         self.counters.segs_out += 1;
         OutSegment {
@@ -183,14 +222,15 @@ impl Tcb {
             State::Closed | State::Listen => return None,
             State::TimeWait => {
                 return self
-                    .ack_now
-                    .map(|r| self.finish(self.snd_max, TcpFlags::ACK, r, now));
+                    .acks
+                    .due
+                    .map(|r| self.finish(self.snd.max, TcpFlags::ACK, r, now));
             }
             _ => {}
         }
 
         // SYN or SYN,ACK: when SND.NXT is at ISS.
-        if self.snd_nxt == self.iss {
+        if self.snd.nxt == self.snd.iss {
             return Some(self.syn_segment(now));
         }
         if !self.syn_acked() && !matches!(self.state, State::SynSent | State::SynReceived) {
@@ -200,14 +240,15 @@ impl Tcb {
         if !self.syn_acked() {
             // Data and FIN wait for the handshake (only an ACK may go out).
             return self
-                .ack_now
-                .map(|r| self.finish(self.snd_nxt, TcpFlags::ACK, r, now));
+                .acks
+                .due
+                .map(|r| self.finish(self.snd.nxt, TcpFlags::ACK, r, now));
         }
 
         // Keepalive probe: <SEQ=SND.NXT-1>, no data (RFC 1122 4.2.3.6).
         if std::mem::take(&mut self.keepalive_probe_pending) {
             return Some(self.finish(
-                self.snd_max - 1,
+                self.snd.max - 1,
                 TcpFlags::ACK,
                 SendReason::KeepaliveProbe,
                 now,
@@ -240,7 +281,7 @@ impl Tcb {
         } else {
             TcpFlags::SYN
         };
-        let reason = if self.snd_max != self.iss {
+        let reason = if self.snd.max != self.snd.iss {
             SendReason::Retransmit
         } else {
             SendReason::Normal
@@ -248,15 +289,15 @@ impl Tcb {
         if reason == SendReason::Retransmit {
             self.counters.retransmits += 1;
         }
-        self.snd_nxt = self.iss + 1;
-        if self.snd_max == self.iss {
-            self.snd_max = self.iss + 1;
-            self.rtt_probe = Some((self.iss + 1, now));
+        self.snd.nxt = self.snd.iss + 1;
+        if self.snd.max == self.snd.iss {
+            self.snd.max = self.snd.iss + 1;
+            self.rtt_probe = Some((self.snd.iss + 1, now));
         }
-        if self.rtx_deadline.is_none() {
+        if self.timers.rtx.is_none() {
             self.set_rtx(Some(now + self.rtt.rto(self.rto_bounds())));
         }
-        self.finish(self.iss, flags, reason, now)
+        self.finish(self.snd.iss, flags, reason, now)
     }
 
     /// Output once our SYN is acknowledged, in order: a fast retransmission,
@@ -270,13 +311,13 @@ impl Tcb {
     ) -> Option<OutSegment> {
         // RFC 6691: the MSS counts data only, so SACK blocks riding on a data segment
         // take their room from the payload.
-        let mss = usize::from(self.snd_mss)
+        let mss = usize::from(self.opts.snd_mss)
             .saturating_sub(self.sack_option_len())
             .max(1);
         let data0 = self.data_seq0();
 
         // Fast retransmit (RFC 5681 3.2) of the first unacknowledged segment.
-        if std::mem::take(&mut self.fast_rtx_pending) {
+        if std::mem::take(&mut self.recovery.fast_rtx_pending) {
             if let Some(out) = self.fast_retransmit(mss, data0, now, payload) {
                 return Some(out);
             }
@@ -285,12 +326,12 @@ impl Tcb {
         if let Some(out) = self.sack_hole_or_skip_sacked(mss, now, payload) {
             return Some(out);
         }
-        let offset = self.snd_nxt.since(data0) as usize;
+        let offset = self.snd.nxt.since(data0) as usize;
         let pending = Pending {
             offset,
-            unsent: self.tx.len().saturating_sub(offset),
+            unsent: self.snd.buf.len().saturating_sub(offset),
             usable: self.usable_window(),
-            retransmitting: self.snd_nxt.lt(self.snd_max),
+            retransmitting: self.snd.nxt.lt(self.snd.max),
         };
 
         // RFC 8985 7.3: the PTO fired: one loss probe.
@@ -303,12 +344,12 @@ impl Tcb {
         // Zero-window probe: the first octet past the closed window (RFC 9293 3.8.6.1), always
         // the same octet at SND.UNA until the peer takes it; the persist timer, not the
         // retransmission timer, paces the probes.
-        if self.probes.take(Probes::WINDOW) && !self.tx.is_empty() {
-            take_range(&self.tx, 0, 1, payload);
-            let seq = self.snd_una;
-            self.snd_nxt = self.snd_una + 1;
-            if self.snd_nxt.gt(self.snd_max) {
-                self.snd_max = self.snd_nxt;
+        if self.probes.take(Probes::WINDOW) && !self.snd.buf.is_empty() {
+            take_range(&self.snd.buf, 0, 1, payload);
+            let seq = self.snd.una;
+            self.snd.nxt = self.snd.una + 1;
+            if self.snd.nxt.gt(self.snd.max) {
+                self.snd.max = self.snd.nxt;
             }
             self.set_rtx(None);
             self.arm_persist(now);
@@ -322,7 +363,7 @@ impl Tcb {
         }
 
         // A bare FIN once all data is sent.
-        if self.fin_queued && pending.unsent == 0 && self.snd_nxt == self.fin_seq() {
+        if self.snd.fin_queued && pending.unsent == 0 && self.snd.nxt == self.fin_seq() {
             return Some(self.fin_segment(now));
         }
 
@@ -334,9 +375,9 @@ impl Tcb {
 
         // Zero window with data waiting and nothing in flight: arm the persist timer.
         if pending.unsent > 0
-            && self.snd_wnd == 0
-            && self.snd_max == self.snd_una
-            && self.persist_deadline.is_none()
+            && self.snd.wnd == 0
+            && self.snd.max == self.snd.una
+            && self.timers.persist.is_none()
         {
             self.arm_persist(now);
         }
@@ -357,31 +398,31 @@ impl Tcb {
         // do not move here), and the peer's ACK of it would then be "too new"
         // for ever. (Segments sent while SACK blocks shortened them can end
         // before a full MSS does.)
-        let sent = (self.snd_max.since(data0) as usize).min(self.tx.len());
+        let sent = (self.snd.max.since(data0) as usize).min(self.snd.buf.len());
         let mut n = mss.min(sent);
-        if let Some(b) = self.board.as_mut() {
+        if let Some(b) = self.recovery.board.as_mut() {
             // RFC 6675 4: never retransmit octets the peer SACKed.
-            if let Some(l) = b.next_sacked(self.snd_una) {
-                n = n.min(l.since(self.snd_una) as usize);
+            if let Some(l) = b.next_sacked(self.snd.una) {
+                n = n.min(l.since(self.snd.una) as usize);
             }
             // RFC 6675 5 (step 4.3): HighRxt = the last octet retransmitted.
-            b.rxt_end = b.rxt_end.max(self.snd_una + n as u32);
+            b.rxt_end = b.rxt_end.max(self.snd.una + n as u32);
         }
         if n == 0 {
             return None;
         }
-        take_range(&self.tx, 0, n, payload);
+        take_range(&self.snd.buf, 0, n, payload);
         self.counters.retransmits += 1;
         self.rtt_probe = None;
-        if self.ts_enabled {
-            self.ts_rtt_from = Some(self.ts_now(now));
+        if self.opts.ts {
+            self.ts.rtt_from = Some(self.ts_now(now));
         }
         self.counters.bytes_sent += n as u64;
         let mut flags = TcpFlags::ACK;
-        if n == self.tx.len() {
+        if n == self.snd.buf.len() {
             flags |= TcpFlags::PSH;
         }
-        Some(self.finish(self.snd_una, flags, SendReason::FastRetransmit, now))
+        Some(self.finish(self.snd.una, flags, SendReason::FastRetransmit, now))
     }
 
     /// How far beyond SND.NXT the windows let data go: the peer's window and
@@ -392,41 +433,43 @@ impl Tcb {
         // new segment go beyond cwnd (up to cwnd + 2 * SMSS), within the peer's window;
         // cwnd itself is unchanged. Linux does the same by counting duplicate ACKs as
         // segments that left the network (`tcp_add_reno_sack`).
-        let limited_transmit = if self.in_recovery {
+        let limited_transmit = if self.recovery.active {
             0
         } else {
-            u32::from(self.dup_acks.min(2)) * u32::from(self.snd_mss)
+            u32::from(self.recovery.dup_acks.min(2)) * u32::from(self.opts.snd_mss)
         };
-        let wnd = self.snd_wnd.min(
+        let wnd = self.snd.wnd.min(
             self.cwnd
-                .max(u32::from(self.snd_mss))
+                .max(u32::from(self.opts.snd_mss))
                 .saturating_add(limited_transmit),
         );
-        let mut usable = (self.snd_una + wnd).diff(self.snd_nxt).max(0) as usize;
+        let mut usable = (self.snd.una + wnd).diff(self.snd.nxt).max(0) as usize;
         if self.sack_episode() {
             // RFC 6675 4 (NextSeg rule 2) and 5 (step C): new data as far as
             // cwnd - pipe (at least one SMSS) and the peer's window allow.
-            let smss = u32::from(self.snd_mss);
+            let smss = u32::from(self.opts.snd_mss);
             let pipe = self
+                .recovery
                 .board
                 .as_ref()
-                .map_or(0, |b| b.pipe(self.snd_una, self.snd_max, smss));
+                .map_or(0, |b| b.pipe(self.snd.una, self.snd.max, smss));
             let room = self.cwnd.saturating_sub(pipe);
-            let peer = (self.snd_una + self.snd_wnd).diff(self.snd_nxt).max(0) as u32;
+            let peer = (self.snd.una + self.snd.wnd).diff(self.snd.nxt).max(0) as u32;
             usable = if room >= smss {
                 room.min(peer) as usize
             } else {
                 0
             };
         }
-        if self.snd_nxt.lt(self.snd_max) {
+        if self.snd.nxt.lt(self.snd.max) {
             // Go-back-N: stop short of the next SACKed range.
             if let Some(l) = self
+                .recovery
                 .board
                 .as_ref()
-                .and_then(|b| b.next_sacked(self.snd_nxt))
+                .and_then(|b| b.next_sacked(self.snd.nxt))
             {
-                usable = usable.min(l.since(self.snd_nxt) as usize);
+                usable = usable.min(l.since(self.snd.nxt) as usize);
             }
         }
         usable
@@ -450,8 +493,8 @@ impl Tcb {
         let idle = self.flight() == 0;
         let send = retransmitting
             || n == mss
-            || (is_last && (!self.cfg.nagle || idle || self.fin_queued))
-            || (self.max_snd_wnd > 0 && n as u32 >= self.max_snd_wnd / 2)
+            || (is_last && (!self.cfg.nagle || idle || self.snd.fin_queued))
+            || (self.snd.max_wnd > 0 && n as u32 >= self.snd.max_wnd / 2)
             // The window, not the data, limits the segment and nothing is in flight:
             // RFC 9293 3.8.6.2.1 would wait for its override timeout; Linux sends at
             // once (receiver-side SWS avoidance already keeps such windows large).
@@ -459,17 +502,17 @@ impl Tcb {
         if !send {
             return None;
         }
-        take_range(&self.tx, offset, offset + n, payload);
-        let seq = self.snd_nxt;
-        self.snd_nxt += n as u32;
+        take_range(&self.snd.buf, offset, offset + n, payload);
+        let seq = self.snd.nxt;
+        self.snd.nxt += n as u32;
         let mut flags = TcpFlags::ACK;
         if is_last {
             flags |= TcpFlags::PSH;
         }
         // Piggyback the FIN on the last data segment.
-        if is_last && self.fin_queued && self.snd_nxt == self.fin_seq() && usable > n {
+        if is_last && self.snd.fin_queued && self.snd.nxt == self.fin_seq() && usable > n {
             flags |= TcpFlags::FIN;
-            self.snd_nxt += 1;
+            self.snd.nxt += 1;
         }
         let reason = if !retransmitting {
             self.probes.set(Probes::PMTU_RESEND, false);
@@ -484,11 +527,11 @@ impl Tcb {
         } else {
             self.counters.bytes_sent += n as u64;
             if self.rtt_probe.is_none() {
-                self.rtt_probe = Some((self.snd_nxt, now));
+                self.rtt_probe = Some((self.snd.nxt, now));
             }
         }
-        if self.snd_nxt.gt(self.snd_max) {
-            self.snd_max = self.snd_nxt;
+        if self.snd.nxt.gt(self.snd.max) {
+            self.snd.max = self.snd.nxt;
         }
         self.on_sent_something(now);
         if !retransmitting {
@@ -499,16 +542,16 @@ impl Tcb {
         if !retransmitting {
             // RFC 3168 6.1.2: new data goes out ECT(0), with CWR after a window
             // reduction; 6.1.5: retransmissions never carry ECT.
-            out.ect = self.ecn.new_data(&mut out.flags);
+            out.ect = self.opts.ecn.new_data(&mut out.flags);
         }
         Some(out)
     }
 
     /// A bare FIN once all data is sent (first sent or sent again).
     fn fin_segment(&mut self, now: Instant) -> OutSegment {
-        let seq = self.snd_nxt;
-        self.snd_nxt += 1;
-        let reason = if self.snd_nxt.le(self.snd_max) {
+        let seq = self.snd.nxt;
+        self.snd.nxt += 1;
+        let reason = if self.snd.nxt.le(self.snd.max) {
             SendReason::Retransmit
         } else {
             SendReason::Normal
@@ -516,8 +559,8 @@ impl Tcb {
         if reason == SendReason::Retransmit {
             self.counters.retransmits += 1;
         }
-        if self.snd_nxt.gt(self.snd_max) {
-            self.snd_max = self.snd_nxt;
+        if self.snd.nxt.gt(self.snd.max) {
+            self.snd.max = self.snd.nxt;
         }
         self.on_sent_something(now);
         if reason == SendReason::Normal {
@@ -534,11 +577,11 @@ impl Tcb {
         // A pure ACK carries the highest sequence number sent (<SEQ=SND.NXT> in the RFC's
         // terms), not the go-back-N retransmission point: a receiver would find a sequence
         // number below its RCV.NXT unacceptable and ignore the acknowledgment in it.
-        let r = self.ack_now?;
+        let r = self.acks.due?;
         if self.cfg.fin_on_every_ack
-            && self.fin_queued
-            && self.snd_max == self.fin_seq() + 1
-            && self.snd_una != self.snd_max
+            && self.snd.fin_queued
+            && self.snd.max == self.fin_seq() + 1
+            && self.snd.una != self.snd.max
             && r != SendReason::ChallengeAck
         {
             // BSD habit (`fin_on_every_ack`): the ACK re-sends our unacknowledged
@@ -554,7 +597,7 @@ impl Tcb {
             }
             return Some(self.finish(seq, TcpFlags::FIN | TcpFlags::ACK, r, now));
         }
-        Some(self.finish(self.snd_max, TcpFlags::ACK, r, now))
+        Some(self.finish(self.snd.max, TcpFlags::ACK, r, now))
     }
 
     /// NextSeg() (RFC 6675 4) for a retransmission, when cwnd - pipe allows a
@@ -562,11 +605,12 @@ impl Tcb {
     /// below the highest SACKed octet), then rule 4 (the rescue retransmission).
     pub(super) fn sack_next_seg(&self, lost_only: bool) -> Option<Retransmission> {
         let b = self
+            .recovery
             .board
             .as_ref()
-            .filter(|b| b.active && self.in_recovery)?;
-        let smss = u32::from(self.snd_mss);
-        let (una, max) = (self.snd_una, self.snd_max);
+            .filter(|b| b.active && self.recovery.active)?;
+        let smss = u32::from(self.opts.snd_mss);
+        let (una, max) = (self.snd.una, self.snd.max);
         // RFC 6675 5 (step C): transmit only while cwnd - pipe >= 1 SMSS.
         if self.cwnd.saturating_sub(b.pipe(una, max, smss)) < smss {
             return None;
@@ -587,7 +631,7 @@ impl Tcb {
         // send, the last segment of the unSACKed tail keeps the ACK clock going
         // (RescueRxt).
         let top = b.high_sacked().unwrap_or(una).max(una).max(b.rxt_end);
-        let data_end = self.data_seq0() + self.tx.len() as u32;
+        let data_end = self.data_seq0() + self.snd.buf.len() as u32;
         let end = max.min(data_end);
         // RFC 6675 4 (NextSeg rule 4): only once HighACK passed RescueRxt.
         let rescue_ok = b.rescue.is_none_or(|r| una.gt(r));
@@ -615,13 +659,14 @@ impl Tcb {
         if let Some(r) = self.sack_next_seg(true) {
             return Some(self.sack_retransmit(r, mss, now, payload));
         }
-        if self.snd_nxt.lt(self.snd_max) {
+        if self.snd.nxt.lt(self.snd.max) {
             if let Some(r) = self
+                .recovery
                 .board
                 .as_ref()
-                .and_then(|b| b.sacked_until(self.snd_nxt))
+                .and_then(|b| b.sacked_until(self.snd.nxt))
             {
-                self.snd_nxt = r.min(self.snd_max);
+                self.snd.nxt = r.min(self.snd.max);
             }
         }
         None
@@ -637,16 +682,16 @@ impl Tcb {
         payload: &mut Range<usize>,
     ) -> OutSegment {
         let data0 = self.data_seq0();
-        let off = (r.seq.since(data0) as usize).min(self.tx.len());
-        let sent = (self.snd_max.since(data0) as usize).min(self.tx.len());
+        let off = (r.seq.since(data0) as usize).min(self.snd.buf.len());
+        let sent = (self.snd.max.since(data0) as usize).min(self.snd.buf.len());
         let n = (r.len as usize).min(mss).min(sent.saturating_sub(off));
-        take_range(&self.tx, off, off + n, payload);
+        take_range(&self.snd.buf, off, off + n, payload);
         let end = r.seq + n as u32;
-        if let Some(b) = self.board.as_mut() {
+        if let Some(b) = self.recovery.board.as_mut() {
             if r.rescue {
                 // RFC 6675 4 (NextSeg rule 4): RescueRxt = RecoveryPoint, and
                 // "HighRxt MUST NOT be updated".
-                b.rescue = Some(self.recover);
+                b.rescue = Some(self.recovery.recover);
             } else {
                 // RFC 6675 4 (NextSeg rules 1, 3): HighRxt = the last octet sent.
                 b.rxt_end = b.rxt_end.max(end);
@@ -659,12 +704,12 @@ impl Tcb {
         self.counters.retransmits += 1;
         // RFC 6298 3 (Karn): no RTT sample from retransmitted data.
         self.rtt_probe = None;
-        if self.ts_enabled {
-            self.ts_rtt_from = Some(self.ts_now(now));
+        if self.opts.ts {
+            self.ts.rtt_from = Some(self.ts_now(now));
         }
         self.counters.bytes_sent += n as u64;
         let mut flags = TcpFlags::ACK;
-        if off + n == self.tx.len() {
+        if off + n == self.snd.buf.len() {
             flags |= TcpFlags::PSH;
         }
         self.finish(r.seq, flags, SendReason::FastRetransmit, now)
@@ -673,19 +718,19 @@ impl Tcb {
     /// Whether there is output pending (for the stack's dirty list).
     pub(crate) fn wants_output(&self) -> bool {
         self.rst_pending.is_some()
-            || self.ack_now.is_some()
+            || self.acks.due.is_some()
             || self.keepalive_probe_pending
             || self.probes.has(Probes::WINDOW | Probes::TLP_DUE)
-            || self.fast_rtx_pending
+            || self.recovery.fast_rtx_pending
             || self.sack_next_seg(false).is_some()
             || (self.state != State::Closed
-                && self.snd_nxt == self.iss
+                && self.snd.nxt == self.snd.iss
                 && self.state != State::Listen)
             || (self.syn_acked() && self.has_unsent())
     }
 
     /// Append the send buffer's bytes in `range` (from [`Tcb::poll_segment`]) to `out`.
     pub(crate) fn copy_payload(&self, range: Range<usize>, out: &mut Vec<u8>) {
-        copy_range(&self.tx, range.start, range.end, out);
+        copy_range(&self.snd.buf, range.start, range.end, out);
     }
 }

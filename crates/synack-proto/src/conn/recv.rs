@@ -3,11 +3,41 @@
 //! receive window (3.8.6.2.2).
 
 use super::{Origin, Owner, SegCtx, Tcb};
+use crate::compact::{ByteRing, LazyVec, OptRange};
 use crate::error::ConnError;
 use crate::event::{Cause, DropReason, SendReason};
 use crate::state::State;
 use crate::time::Instant;
 use synack_wire::{SeqNum, TcpRepr};
+
+/// The receive sequence space (RFC 9293 3.3.1), the receive buffer, the
+/// reassembly queue and what the SACK option reports about it.
+#[derive(Debug)]
+pub(crate) struct RecvSpace {
+    /// IRS.
+    pub(crate) irs: SeqNum,
+    /// RCV.NXT.
+    pub(crate) nxt: SeqNum,
+    /// Right edge of the window last advertised (never moved left, RFC 9293 3.8.6.2.2).
+    pub(super) adv: SeqNum,
+    /// Our window shift (applied to windows we send).
+    pub(crate) wscale: u8,
+    /// In-order data the application has not read.
+    pub(super) buf: ByteRing,
+    /// Out-of-order segments held for reassembly.
+    pub(super) ooo: LazyVec<OooSeg>,
+    /// Bytes held for reassembly (at most the receive buffer, so u32).
+    pub(super) ooo_bytes: u32,
+    /// The peer's FIN has been received in order.
+    pub(crate) fin_received: bool,
+    /// The application shut down reading.
+    pub(super) read_closed: bool,
+    /// SACK blocks describing the reassembly queue, the block holding the most
+    /// recently received segment first (RFC 2018 4).
+    pub(super) sack_blocks: LazyVec<(SeqNum, SeqNum)>,
+    /// A duplicate range to report in the first block of the next ACK (RFC 2883 4).
+    pub(super) dsack: OptRange,
+}
 
 /// An out-of-order segment held for reassembly.
 #[derive(Debug, Clone)]
@@ -20,12 +50,12 @@ pub(super) struct OooSeg {
 impl Tcb {
     /// Receive window we can offer now.
     pub(super) fn rcv_space(&self) -> u32 {
-        (self.cfg.recv_buffer.saturating_sub(self.rx.len())) as u32
+        (self.cfg.recv_buffer.saturating_sub(self.rcv.buf.len())) as u32
     }
 
     /// RCV.WND as advertised: from RCV.NXT to the advertised right edge.
     pub(crate) fn rcv_wnd(&self) -> u32 {
-        let adv = self.rcv_adv.diff(self.rcv_nxt);
+        let adv = self.rcv.adv.diff(self.rcv.nxt);
         if adv > 0 {
             adv as u32
         } else {
@@ -49,7 +79,7 @@ impl Tcb {
         }
         match self.state {
             State::SynReceived if self.origin != Origin::Active => wnd,
-            State::TimeWait => wnd.max(self.rcv_space().min(0xffff << self.rcv_wscale)),
+            State::TimeWait => wnd.max(self.rcv_space().min(0xffff << self.rcv.wscale)),
             _ => wnd.max(self.rcv_space()),
         }
     }
@@ -82,21 +112,22 @@ impl Tcb {
         }
         let mut fin = seg.flags.fin();
         if has_data && accepts_data {
-            if self.sack_permitted && self.cfg.dsack {
-                self.dsack
+            if self.opts.sack && self.cfg.dsack {
+                self.rcv
+                    .dsack
                     .set(self.duplicate_range(seg.seq, seg.payload.len() as u32));
             }
             // Trim what we already have and what lies beyond the window.
             let mut seq = seg.seq;
             let mut data = seg.payload;
-            let behind = self.rcv_nxt.diff(seq);
+            let behind = self.rcv.nxt.diff(seq);
             if behind > 0 {
                 let cut = (behind as usize).min(data.len());
                 data = &data[cut..];
                 seq += cut as u32;
             }
             let wnd = self.rcv_wnd_accept() as usize;
-            let offset = seq.since(self.rcv_nxt) as usize;
+            let offset = seq.since(self.rcv.nxt) as usize;
             let room = wnd.saturating_sub(offset);
             if data.len() > room {
                 data = &data[..room];
@@ -104,27 +135,27 @@ impl Tcb {
             }
             if data.is_empty() && !fin {
                 // Nothing new (a duplicate): ACK at once (RFC 5681 4.2).
-                self.ack_now = Some(SendReason::DuplicateAck);
+                self.acks.due = Some(SendReason::DuplicateAck);
                 return;
             }
-            if seq == self.rcv_nxt {
-                self.rx.extend(data);
-                self.rcv_nxt += data.len() as u32;
+            if seq == self.rcv.nxt {
+                self.rcv.buf.extend(data);
+                self.rcv.nxt += data.len() as u32;
                 self.counters.bytes_received += data.len() as u64;
-                self.unacked_rx_bytes += data.len() as u32;
-                self.unacked_rx_segs += 1;
+                self.acks.unacked_bytes += data.len() as u32;
+                self.acks.unacked_segs += 1;
                 self.note_data_rx(ctx.now);
-                let filled_hole = !self.ooo.is_empty();
+                let filled_hole = !self.rcv.ooo.is_empty();
                 let ooo_fin = self.drain_ooo();
                 fin = fin || ooo_fin;
                 self.prune_sack_blocks();
                 if filled_hole {
                     // RFC 5681 4.2: a segment that fills a hole is acknowledged at once.
-                    self.ack_now = Some(SendReason::Normal);
-                } else if self.dsack.get().is_some() {
+                    self.acks.due = Some(SendReason::Normal);
+                } else if self.rcv.dsack.get().is_some() {
                     // RFC 2883 4: part of the segment was a duplicate; report it while the
                     // sender can still tell a spurious retransmission from a loss.
-                    self.ack_now = Some(SendReason::DuplicateAck);
+                    self.acks.due = Some(SendReason::DuplicateAck);
                 } else {
                     self.schedule_ack(ctx.now);
                 }
@@ -132,17 +163,17 @@ impl Tcb {
                 // Out of order: hold it, and send a duplicate ACK at once (RFC 5681 4.2).
                 if !self.insert_ooo(seq, data, fin) {
                     self.drop_seg(ctx, DropReason::ReassemblyFull);
-                } else if self.sack_permitted && !data.is_empty() {
+                } else if self.opts.sack && !data.is_empty() {
                     self.note_sack_block(seq, seq + data.len() as u32);
                 }
-                self.ack_now = Some(SendReason::DuplicateAck);
+                self.acks.due = Some(SendReason::DuplicateAck);
                 return;
             }
-        } else if fin && seg.seq != self.rcv_nxt {
+        } else if fin && seg.seq != self.rcv.nxt {
             // A FIN beyond RCV.NXT with no data: hold it until the gap fills.
-            if accepts_data && seg.seq.gt(self.rcv_nxt) {
+            if accepts_data && seg.seq.gt(self.rcv.nxt) {
                 let _ = self.insert_ooo(seg.seq, &[], true);
-                self.ack_now = Some(SendReason::DuplicateAck);
+                self.acks.due = Some(SendReason::DuplicateAck);
             }
             return;
         }
@@ -159,15 +190,16 @@ impl Tcb {
         if len == 0 {
             return None;
         }
-        if seq.lt(self.rcv_nxt) {
-            let right = if end.lt(self.rcv_nxt) {
+        if seq.lt(self.rcv.nxt) {
+            let right = if end.lt(self.rcv.nxt) {
                 end
             } else {
-                self.rcv_nxt
+                self.rcv.nxt
             };
             return Some((seq, right));
         }
-        self.sack_blocks
+        self.rcv
+            .sack_blocks
             .iter()
             .filter(|&&(l, r)| l.lt(end) && seq.lt(r))
             .map(|&(l, r)| {
@@ -182,7 +214,7 @@ impl Tcb {
     /// RFC 2018 4: `[left, right)` was just queued out of order. Its block, merged with
     /// every block it overlaps or touches, becomes the first one.
     pub(super) fn note_sack_block(&mut self, mut left: SeqNum, mut right: SeqNum) {
-        self.sack_blocks.retain(|&(l, r)| {
+        self.rcv.sack_blocks.retain(|&(l, r)| {
             if l.le(right) && left.le(r) {
                 if l.lt(left) {
                     left = l;
@@ -195,14 +227,14 @@ impl Tcb {
                 true
             }
         });
-        self.sack_blocks.insert(0, (left, right));
+        self.rcv.sack_blocks.insert(0, (left, right));
     }
 
     /// Drop the blocks RCV.NXT has passed (RFC 2018 4: blocks report data above it).
     pub(super) fn prune_sack_blocks(&mut self) {
-        let nxt = self.rcv_nxt;
-        self.sack_blocks.retain(|&(_, r)| r.gt(nxt));
-        for b in &mut self.sack_blocks {
+        let nxt = self.rcv.nxt;
+        self.rcv.sack_blocks.retain(|&(_, r)| r.gt(nxt));
+        for b in &mut self.rcv.sack_blocks {
             if b.0.lt(nxt) {
                 b.0 = nxt;
             }
@@ -210,13 +242,14 @@ impl Tcb {
     }
 
     pub(super) fn insert_ooo(&mut self, seq: SeqNum, data: &[u8], fin: bool) -> bool {
-        if self.ooo.len() >= self.cfg.max_ooo_segments
-            || self.ooo_bytes as usize + data.len() > self.cfg.recv_buffer
+        if self.rcv.ooo.len() >= self.cfg.max_ooo_segments
+            || self.rcv.ooo_bytes as usize + data.len() > self.cfg.recv_buffer
         {
             return false;
         }
         // Skip an exact duplicate.
         if self
+            .rcv
             .ooo
             .iter()
             .any(|s| s.seq == seq && s.data.len() >= data.len() && (s.fin || !fin))
@@ -224,12 +257,13 @@ impl Tcb {
             return true;
         }
         let pos = self
+            .rcv
             .ooo
             .iter()
             .position(|s| seq.lt(s.seq))
-            .unwrap_or(self.ooo.len());
-        self.ooo_bytes += data.len() as u32;
-        self.ooo.insert(
+            .unwrap_or(self.rcv.ooo.len());
+        self.rcv.ooo_bytes += data.len() as u32;
+        self.rcv.ooo.insert(
             pos,
             OooSeg {
                 seq,
@@ -244,59 +278,59 @@ impl Tcb {
     /// in-order FIN was reached.
     pub(super) fn drain_ooo(&mut self) -> bool {
         let mut fin = false;
-        while let Some(first) = self.ooo.first() {
-            if first.seq.gt(self.rcv_nxt) {
+        while let Some(first) = self.rcv.ooo.first() {
+            if first.seq.gt(self.rcv.nxt) {
                 break;
             }
-            let s = self.ooo.remove(0);
-            self.ooo_bytes -= s.data.len() as u32;
-            let skip = self.rcv_nxt.since(s.seq) as usize;
+            let s = self.rcv.ooo.remove(0);
+            self.rcv.ooo_bytes -= s.data.len() as u32;
+            let skip = self.rcv.nxt.since(s.seq) as usize;
             if skip < s.data.len() {
                 let new = &s.data[skip..];
-                self.rx.extend(new);
-                self.rcv_nxt += new.len() as u32;
+                self.rcv.buf.extend(new);
+                self.rcv.nxt += new.len() as u32;
                 self.counters.bytes_received += new.len() as u64;
-                self.unacked_rx_bytes += new.len() as u32;
+                self.acks.unacked_bytes += new.len() as u32;
             }
-            if s.fin && s.seq + s.data.len() as u32 == self.rcv_nxt {
+            if s.fin && s.seq + s.data.len() as u32 == self.rcv.nxt {
                 fin = true;
                 break;
             }
         }
         if fin {
-            self.ooo.clear();
-            self.ooo_bytes = 0;
-            self.sack_blocks.clear();
+            self.rcv.ooo.clear();
+            self.rcv.ooo_bytes = 0;
+            self.rcv.sack_blocks.clear();
         }
         fin
     }
 
     /// RFC 9293 3.10.7.4 eighth: the FIN bit, in order.
     pub(super) fn on_fin(&mut self, ctx: &mut SegCtx<'_>) {
-        if self.fin_received {
-            self.ack_now = Some(SendReason::Normal);
+        if self.rcv.fin_received {
+            self.acks.due = Some(SendReason::Normal);
             return;
         }
-        self.fin_received = true;
-        self.rcv_nxt += 1;
+        self.rcv.fin_received = true;
+        self.rcv.nxt += 1;
         if self.state == State::Established
             && self.cfg.delayed_fin_ack
-            && self.last_data_rx.is_some()
+            && self.acks.last_data_rx.is_some()
         {
             // Linux's `tcp_fin`: ESTABLISHED -> CLOSE_WAIT enters interactive
             // ("pingpong") mode, so the FIN is ACKed with delay, in the hope that
             // the application's reply or close carries the ACK. No more quick ACKs.
             // (Before any data its delayed-ACK timeout is still 0: an ACK at once.)
-            self.quick_acks = 0;
+            self.acks.quick = 0;
             // The FIN's sequence number is the received octet awaiting the ACK.
-            self.unacked_rx_bytes += 1;
+            self.acks.unacked_bytes += 1;
             self.schedule_ack(ctx.now);
         } else {
             // FIN implies PUSH; acknowledge it at once.
-            self.ack_now = Some(SendReason::Normal);
-            self.delack_deadline = None;
+            self.acks.due = Some(SendReason::Normal);
+            self.timers.delack = None;
         }
-        let our_fin_acked = self.fin_queued && self.snd_una == self.fin_seq() + 1;
+        let our_fin_acked = self.snd.fin_queued && self.snd.una == self.fin_seq() + 1;
         match self.state {
             State::SynReceived | State::Established => {
                 self.set_state(State::CloseWait, Cause::RecvFin, ctx)
@@ -317,16 +351,16 @@ impl Tcb {
     pub(super) fn maybe_window_update(&mut self, _now: Instant) {
         // RFC 9293 3.8.6.2.2: announce a larger window only when it grows by
         // min(buffer/2, MSS) or more (receiver-side silly window avoidance).
-        if !self.state.is_synchronized() || self.fin_received {
+        if !self.state.is_synchronized() || self.rcv.fin_received {
             return;
         }
-        let potential = self.rcv_nxt + self.rcv_space();
-        let grow = potential.diff(self.rcv_adv);
-        let threshold = (self.cfg.recv_buffer / 2).min(usize::from(self.our_mss)) as i32;
+        let potential = self.rcv.nxt + self.rcv_space();
+        let grow = potential.diff(self.rcv.adv);
+        let threshold = (self.cfg.recv_buffer / 2).min(usize::from(self.opts.our_mss)) as i32;
         if grow >= threshold.max(1) {
             // Was the window closed or small? Tell the peer at once.
-            if self.rcv_wnd() < u32::from(self.our_mss) * 2 {
-                self.ack_now.get_or_insert(SendReason::WindowUpdate);
+            if self.rcv_wnd() < u32::from(self.opts.our_mss) * 2 {
+                self.acks.due.get_or_insert(SendReason::WindowUpdate);
             }
         }
     }
@@ -335,30 +369,30 @@ impl Tcb {
         // Advertise the buffer space, never moving the right edge left (RFC 9293 3.8.6.2.2)
         // and announcing growth only in MSS-sized steps (receiver SWS avoidance).
         let space = self.rcv_space();
-        let potential = self.rcv_nxt + space;
-        let grow = potential.diff(self.rcv_adv);
-        let threshold = (self.cfg.recv_buffer / 2).min(usize::from(self.our_mss)) as i32;
+        let potential = self.rcv.nxt + space;
+        let grow = potential.diff(self.rcv.adv);
+        let threshold = (self.cfg.recv_buffer / 2).min(usize::from(self.opts.our_mss)) as i32;
         if grow >= threshold.max(1)
-            || self.rcv_adv.lt(self.rcv_nxt)
+            || self.rcv.adv.lt(self.rcv.nxt)
             || self.rcv_wnd() == 0 && space > 0 && grow > 0
         {
-            self.rcv_adv = potential;
+            self.rcv.adv = potential;
         }
         let wnd = self.rcv_wnd();
         if syn {
             // RFC 7323 2.2: the window field of a SYN is never scaled.
             let field = wnd.min(0xffff);
-            if self.rcv_wscale == 0 {
+            if self.rcv.wscale == 0 {
                 // Unscaled windows can say exactly what the field says: the advertised
                 // right edge is RCV.NXT + 65535, not the buffer's end one octet on.
-                self.rcv_adv = self.rcv_nxt + field;
+                self.rcv.adv = self.rcv.nxt + field;
             }
             field as u16
         } else {
-            let shifted = wnd >> self.rcv_wscale;
+            let shifted = wnd >> self.rcv.wscale;
             let field = shifted.min(0xffff);
             // The advertised edge is what the field can express.
-            self.rcv_adv = self.rcv_nxt + (field << self.rcv_wscale);
+            self.rcv.adv = self.rcv.nxt + (field << self.rcv.wscale);
             field as u16
         }
     }

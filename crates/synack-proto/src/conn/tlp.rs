@@ -14,7 +14,7 @@ impl Tcb {
 
     /// Our FIN is sent and not yet acknowledged.
     pub(super) fn fin_outstanding(&self) -> bool {
-        self.fin_queued && self.snd_max == self.fin_seq() + 1 && self.snd_una.le(self.fin_seq())
+        self.snd.fin_queued && self.snd.max == self.fin_seq() + 1 && self.snd.una.le(self.fin_seq())
     }
 
     /// When the RTO fires or would fire (RFC 6298 5.1, 5.3: started by a send
@@ -23,9 +23,13 @@ impl Tcb {
     /// RTO, otherwise counted from `unacked_since`, and never before an armed PTO.
     pub(super) fn rto_expiry(&self, now: Instant) -> Instant {
         let rto = self.rtt.rto(self.rto_bounds());
-        match self.rtx_deadline {
+        match self.timers.rtx {
             Some(d) if !self.probes.has(Probes::PTO) => d,
-            Some(pto) => self.unacked_since.map_or(now + rto, |t| t + rto).max(pto),
+            Some(pto) => self
+                .timers
+                .unacked_since
+                .map_or(now + rto, |t| t + rto)
+                .max(pto),
             None => now + rto,
         }
     }
@@ -35,32 +39,32 @@ impl Tcb {
         // Fast recovery, or RTO recovery: SND.UNA short of the highest sequence
         // number sent at the timeout (`recover`, RFC 6582 4; an ECE reduction sets
         // it as well, but then the window was only reduced, as Linux's CWR state).
-        let recovering = self.in_recovery
-            || (self.snd_una.lt(self.recover) && !self.ecn.recover_by_ece())
-            || self.snd_nxt != self.snd_max;
+        let recovering = self.recovery.active
+            || (self.snd.una.lt(self.recovery.recover) && !self.opts.ecn.recover_by_ece())
+            || self.snd.nxt != self.snd.max;
         self.cfg.tail_loss_probe
             // RFC 8985 4: RACK-TLP requires SACK (Linux: `tcp_is_sack`).
-            && self.sack_permitted
+            && self.opts.sack
             // No round-trip estimate to base 2*SRTT on: the RTO alone watches the
             // flight (RFC 8985 7.2 would probe at 1 s; synack leaves that to the RTO).
             && self.rtt.srtt().is_some()
             && self.syn_acked()
             && self.state.is_synchronized()
-            && self.snd_max.gt(self.snd_una)
+            && self.snd.max.gt(self.snd.una)
             && !recovering
             // RFC 8985 7.2: not when segments were delivered beyond a hole: the
             // duplicate ACKs drive recovery (Linux probes only in the Open and CWR
             // states, not in Disorder).
-            && self.dup_acks == 0
+            && self.recovery.dup_acks == 0
             // RFC 8985 7.3: at most one probe outstanding; until its episode ends
             // the RTO stays the last resort.
             && !self.probes.has(Probes::EPISODE)
             // RFC 8985 7.2: no probe while the peer has SACKed data above a hole:
             // that is loss recovery's business (RFC 6675).
-            && self.board.as_ref().is_none_or(|b| b.is_empty())
+            && self.recovery.board.as_ref().is_none_or(|b| b.is_empty())
             // A closed window is the persist timer's business.
-            && self.snd_wnd > 0
-            && self.persist_deadline.is_none()
+            && self.snd.wnd > 0
+            && self.timers.persist.is_none()
     }
 
     /// RFC 8985 7.2: after new data went out (not itself a probe) or an ACK
@@ -77,14 +81,14 @@ impl Tcb {
         // RFC 8985 7.2: "If FlightSize is one segment" (as Linux's `packets_out
         // == 1`: the data fits one SMSS, and a FIN sent by itself counts apart).
         let fin = self.fin_outstanding();
-        let data = self.snd_max.since(self.snd_una) - u32::from(fin);
-        let segments = data.div_ceil(u32::from(self.snd_mss).max(1))
+        let data = self.snd.max.since(self.snd.una) - u32::from(fin);
+        let segments = data.div_ceil(u32::from(self.opts.snd_mss).max(1))
             + u32::from(fin && (data == 0 || self.probes.has(Probes::FIN_ALONE)));
         let pto = probe::pto(srtt, segments <= 1);
         // RFC 8985 7.2: "If Now() + PTO > TCP_RTO_expiration(): PTO =
         // TCP_RTO_expiration() - Now()": never later than the RTO.
         let at = (now + pto).min(self.rto_expiry(now));
-        self.rtx_deadline = Some(at);
+        self.timers.rtx = Some(at);
         self.probes.set(Probes::PTO, true);
     }
 
@@ -100,7 +104,7 @@ impl Tcb {
     /// output (`loss_probe`); the RTO, not a PTO, is re-armed, so that RTO
     /// recovery remains the last resort if the probe fails.
     pub(super) fn on_pto(&mut self, now: Instant) {
-        if self.snd_max == self.snd_una {
+        if self.snd.max == self.snd.una {
             return;
         }
         self.probes.set(Probes::TLP_DUE, true);
@@ -117,7 +121,7 @@ impl Tcb {
         mss: usize,
         payload: &mut Range<usize>,
     ) -> Option<OutSegment> {
-        if self.snd_max == self.snd_una || self.snd_nxt != self.snd_max || !self.tlp_allowed() {
+        if self.snd.max == self.snd.una || self.snd.nxt != self.snd.max || !self.tlp_allowed() {
             // Acknowledged meanwhile, a timeout's go-back-N under way, recovery
             // begun or the window closed since the PTO fired: the RTO (or the
             // persist timer, or recovery) takes over.
@@ -127,33 +131,33 @@ impl Tcb {
         if let Some(out) = self.sack_hole_or_skip_sacked(mss, now, payload) {
             return Some(out);
         }
-        let offset = self.snd_nxt.since(data0) as usize;
-        let unsent = self.tx.len().saturating_sub(offset);
-        let room = (self.snd_una + self.snd_wnd).diff(self.snd_nxt).max(0) as usize;
+        let offset = self.snd.nxt.since(data0) as usize;
+        let unsent = self.snd.buf.len().saturating_sub(offset);
+        let room = (self.snd.una + self.snd.wnd).diff(self.snd.nxt).max(0) as usize;
         let n = unsent.min(mss);
         let out = if n > 0 && n <= room {
             // RFC 8985 7.3: "Transmit the lowest-sequence unsent Segment".
-            take_range(&self.tx, offset, offset + n, payload);
-            let seq = self.snd_nxt;
-            self.snd_nxt += n as u32;
+            take_range(&self.snd.buf, offset, offset + n, payload);
+            let seq = self.snd.nxt;
+            self.snd.nxt += n as u32;
             let is_last = n == unsent;
             let mut flags = TcpFlags::ACK;
             if is_last {
                 flags |= TcpFlags::PSH;
-                if self.fin_queued && self.snd_nxt == self.fin_seq() && room > n {
+                if self.snd.fin_queued && self.snd.nxt == self.fin_seq() && room > n {
                     flags |= TcpFlags::FIN;
-                    self.snd_nxt += 1;
+                    self.snd.nxt += 1;
                 }
             }
-            self.snd_max = self.snd_nxt;
+            self.snd.max = self.snd.nxt;
             self.counters.bytes_sent += n as u64;
             if self.rtt_probe.is_none() {
-                self.rtt_probe = Some((self.snd_nxt, now));
+                self.rtt_probe = Some((self.snd.nxt, now));
             }
             self.probes.set(Probes::RETRANS, false);
             let mut out = self.finish(seq, flags, SendReason::LossProbe, now);
             // RFC 3168 6.1.2: new data goes out ECT(0).
-            out.ect = self.ecn.new_data(&mut out.flags);
+            out.ect = self.opts.ecn.new_data(&mut out.flags);
             out
         } else {
             // RFC 8985 7.3: "Retransmit the highest-sequence Segment sent": we keep
@@ -161,8 +165,8 @@ impl Tcb {
             // segment whole) with the FIN if it is outstanding, or the FIN alone
             // when it went out alone.
             let fin = self.fin_outstanding();
-            let end = if fin { self.fin_seq() } else { self.snd_max };
-            let data = end.since(self.snd_una) as usize;
+            let end = if fin { self.fin_seq() } else { self.snd.max };
+            let data = end.since(self.snd.una) as usize;
             let n = if fin && self.probes.has(Probes::FIN_ALONE) {
                 0
             } else {
@@ -173,7 +177,7 @@ impl Tcb {
             }
             let seq = end - n as u32;
             let start = seq.since(data0) as usize;
-            take_range(&self.tx, start, start + n, payload);
+            take_range(&self.snd.buf, start, start + n, payload);
             let mut flags = TcpFlags::ACK;
             if n > 0 {
                 flags |= TcpFlags::PSH;
@@ -187,19 +191,19 @@ impl Tcb {
             if self.rtt_probe.is_some_and(|(e, _)| e.gt(seq)) {
                 self.rtt_probe = None;
             }
-            if self.ts_enabled {
-                self.ts_rtt_from = Some(self.ts_now(now));
+            if self.opts.ts {
+                self.ts.rtt_from = Some(self.ts_now(now));
             }
             self.probes.set(Probes::RETRANS, true);
             self.finish(seq, flags, SendReason::LossProbe, now)
         };
         // RFC 8985 7.3: TLP.end_seq = SND.NXT; the episode lasts until its ACK
         // (7.4.2). The RTO, not the PTO, watches the flight now.
-        self.tlp_end = self.snd_max;
+        self.tlp_end = self.snd.max;
         self.probes.set(Probes::EPISODE, true);
         self.set_rtx(Some(now + self.rtt.rto(self.rto_bounds())));
-        if self.unacked_since.is_none() {
-            self.unacked_since = Some(now);
+        if self.timers.unacked_since.is_none() {
+            self.timers.unacked_since = Some(now);
         }
         Some(out)
     }
@@ -221,10 +225,10 @@ impl Tcb {
             .as_slice()
             .first()
             .is_some_and(|&(_, right)| right == end && right.le(seg.ack));
-        let pure_dup = seg.ack == self.snd_una
+        let pure_dup = seg.ack == self.snd.una
             && seg.payload.is_empty()
             && seg.options.sack.is_empty()
-            && wnd == self.snd_wnd;
+            && wnd == self.snd.wnd;
         if !self.probes.has(Probes::RETRANS) || dsack || pure_dup {
             // "TLP of new data delivered" / "Retransmission was spurious".
             self.probes.set(Probes::EPISODE, false);
@@ -233,11 +237,11 @@ impl Tcb {
             // a loss (Linux: `tcp_init_cwnd_reduction` and `tcp_end_cwnd_reduction`
             // in CWR), ssthresh = max(cwnd/2, 2*SMSS) and cwnd = ssthresh.
             self.probes.set(Probes::EPISODE, false);
-            let mss = u32::from(self.snd_mss);
+            let mss = u32::from(self.opts.snd_mss);
             self.ssthresh = (self.cwnd / 2).max(2 * mss);
             self.cwnd = self.cwnd.min(self.ssthresh);
             // RFC 3168 6.1.2: any window reduction is announced with CWR.
-            self.ecn.window_reduced();
+            self.opts.ecn.window_reduced();
         }
     }
 

@@ -17,7 +17,7 @@ impl Tcb {
         if let Some(e) = self.error {
             return Err(Error::Connection(e));
         }
-        if self.fin_queued {
+        if self.snd.fin_queued {
             return Err(Error::BrokenPipe);
         }
         match self.state {
@@ -26,18 +26,18 @@ impl Tcb {
             State::Closed | State::Listen => return Err(Error::NotConnected),
             _ => return Err(Error::BrokenPipe),
         }
-        let room = self.cfg.send_buffer.saturating_sub(self.tx.len());
+        let room = self.cfg.send_buffer.saturating_sub(self.snd.buf.len());
         if room == 0 {
             return Err(Error::WouldBlock);
         }
         let n = room.min(data.len());
-        self.tx.extend(&data[..n]);
+        self.snd.buf.extend(&data[..n]);
         Ok(n)
     }
 
     /// Room in the send buffer.
     pub(crate) fn send_room(&self) -> usize {
-        self.cfg.send_buffer.saturating_sub(self.tx.len())
+        self.cfg.send_buffer.saturating_sub(self.snd.buf.len())
     }
 
     /// RECEIVE (RFC 9293 3.10.3): copy out in-order data. `Ok(0)` is end of stream.
@@ -47,16 +47,16 @@ impl Tcb {
         peek: bool,
         now: Instant,
     ) -> Result<usize, Error> {
-        if !self.rx.is_empty() && !buf.is_empty() {
-            let n = buf.len().min(self.rx.len());
-            let (a, b) = self.rx.as_slices();
+        if !self.rcv.buf.is_empty() && !buf.is_empty() {
+            let n = buf.len().min(self.rcv.buf.len());
+            let (a, b) = self.rcv.buf.as_slices();
             let na = n.min(a.len());
             buf[..na].copy_from_slice(&a[..na]);
             if n > na {
                 buf[na..n].copy_from_slice(&b[..n - na]);
             }
             if !peek {
-                self.rx.drain(..n);
+                self.rcv.buf.drain(..n);
                 self.maybe_window_update(now);
             }
             return Ok(n);
@@ -64,7 +64,7 @@ impl Tcb {
         if let Some(e) = self.error {
             return Err(Error::Connection(e));
         }
-        if self.fin_received || self.read_closed {
+        if self.rcv.fin_received || self.rcv.read_closed {
             return Ok(0);
         }
         match self.state {
@@ -76,12 +76,12 @@ impl Tcb {
 
     /// Bytes ready to read.
     pub(crate) fn recv_ready(&self) -> usize {
-        self.rx.len()
+        self.rcv.buf.len()
     }
 
     /// CLOSE of the sending side (shutdown(Write)); RFC 9293 3.10.4.
     pub(crate) fn shutdown_write(&mut self, ctx: &mut SegCtx<'_>) -> Result<(), Error> {
-        if self.fin_queued {
+        if self.snd.fin_queued {
             return Ok(());
         }
         match self.state {
@@ -109,21 +109,22 @@ impl Tcb {
 
     /// shutdown(Read): later reads return end of stream.
     pub(crate) fn shutdown_read(&mut self) {
-        self.read_closed = true;
-        self.rx.clear();
+        self.rcv.read_closed = true;
+        self.rcv.buf.clear();
     }
 
     /// close(): a graceful close, or an abort when unread data would be lost
     /// (RFC 2525 2.17, as Linux and BSD do).
     pub(crate) fn close(&mut self, ctx: &mut SegCtx<'_>) {
         self.owner = Owner::Orphan;
-        if !self.rx.is_empty() && self.state.is_synchronized() && self.state != State::TimeWait {
+        if !self.rcv.buf.is_empty() && self.state.is_synchronized() && self.state != State::TimeWait
+        {
             self.abort(ctx);
             return;
         }
         let _ = self.shutdown_write(ctx);
         if self.state == State::FinWait2 {
-            self.stage_deadline = Some(ctx.now + self.cfg.fin_wait_2_timeout);
+            self.timers.stage = Some(ctx.now + self.cfg.fin_wait_2_timeout);
         }
     }
 
@@ -136,7 +137,7 @@ impl Tcb {
             | State::FinWait2
             | State::CloseWait => {
                 // <SEQ=SND.NXT><CTL=RST>
-                self.rst_pending = Some((self.snd_max, SendReason::Abort));
+                self.rst_pending = Some((self.snd.max, SendReason::Abort));
             }
             _ => {}
         }

@@ -65,7 +65,7 @@ impl Stack {
                     && seg.flags.syn()
                     && !seg.flags.ack()
                     && !seg.flags.rst()
-                    && seg.seq.gt(t.rcv_nxt)
+                    && seg.seq.gt(t.rcv.nxt)
             }) && self.find_listener(&local).is_some();
             if reuse {
                 self.with_tcb(id, now, |t, ctx| {

@@ -345,7 +345,7 @@ impl Stack {
             challenge_tokens: &mut self.challenge_tokens,
         };
         let mut tcb = Tcb::new_passive(id, tuple, cfg, iss, mss, l, seg, &mut ctx);
-        tcb.ts_offset = ts_offset;
+        tcb.ts.offset = ts_offset;
         self.slots[id.index as usize].tcb = Some(Box::new(tcb));
         self.demux_insert(&tuple, id);
         self.schedule(id);

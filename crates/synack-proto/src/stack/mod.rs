@@ -415,7 +415,7 @@ impl Stack {
             challenge_tokens: &mut self.challenge_tokens,
         };
         let mut tcb = Tcb::new_active(id, tuple, shared, iss, mss, &mut ctx);
-        tcb.ts_offset = ts_offset;
+        tcb.ts.offset = ts_offset;
         self.slots[id.index as usize].tcb = Some(Box::new(tcb));
         self.demux_insert(&tuple, id);
         self.stats.active_opens += 1;

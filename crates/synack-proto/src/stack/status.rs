@@ -2,7 +2,7 @@
 //! connection, a listener's counters and the stack-wide counters.
 
 use super::Stack;
-use crate::conn::{Owner, Tcb};
+use crate::conn::Owner;
 use crate::error::{ConnError, Error};
 use crate::event::{ConnId, DropReason, FourTuple};
 use crate::state::State;
@@ -140,7 +140,7 @@ impl Stack {
     /// A TCP_INFO-like snapshot.
     pub fn status(&self, id: ConnId) -> Result<ConnStatus, Error> {
         let t = self.tcb(id)?;
-        Ok(conn_status(t))
+        Ok(t.status())
     }
 
     /// Every live connection (orphans in TIME_WAIT included), like `ss -tan`.
@@ -154,7 +154,7 @@ impl Stack {
                         index: i as u32,
                         generation: s.generation,
                     };
-                    ((t.owner != Owner::Orphan).then_some(id), conn_status(t))
+                    ((t.owner != Owner::Orphan).then_some(id), t.status())
                 })
             })
             .collect()
@@ -170,43 +170,5 @@ impl Stack {
         let mut s = self.stats.clone();
         s.drops = self.sink.drops().clone();
         s
-    }
-}
-
-fn conn_status(t: &Tcb) -> ConnStatus {
-    let (srtt, rttvar, rto, _backoff, probes) = t.snapshot_parts();
-    ConnStatus {
-        state: t.state,
-        tuple: t.tuple(),
-        iss: t.iss,
-        irs: t.irs,
-        snd_una: t.snd_una,
-        snd_nxt: t.snd_nxt,
-        rcv_nxt: t.rcv_nxt,
-        snd_wnd: t.snd_wnd,
-        rcv_wnd: t.rcv_wnd(),
-        snd_wscale: t.snd_wscale,
-        rcv_wscale: t.rcv_wscale,
-        snd_mss: t.snd_mss,
-        srtt,
-        rttvar,
-        rto,
-        cwnd: t.cwnd,
-        ssthresh: t.ssthresh,
-        retransmits: t.counters.retransmits.into(),
-        bytes_in_flight: t.snd_max.since(t.snd_una),
-        bytes_sent: t.counters.bytes_sent,
-        bytes_acked: t.counters.bytes_acked,
-        bytes_received: t.counters.bytes_received,
-        segs_out: t.counters.segs_out,
-        segs_in: t.counters.segs_in,
-        unread: t.recv_ready(),
-        send_queued: t.send_queued(),
-        keepalive_probes: probes,
-        window_scaling: t.ws_enabled,
-        sack: t.sack_permitted,
-        timestamps: t.ts_enabled,
-        ecn: t.ecn.sender(),
-        error: t.error,
     }
 }
