@@ -71,7 +71,6 @@ impl Tcb {
         if let Some(d) = self.check_sequence(seg, ctx) {
             return d;
         }
-        self.last_recv = ctx.now;
         if self.cfg.keepalive.is_some() && self.state.is_synchronized() {
             self.arm_keepalive(ctx.now);
         }

@@ -173,7 +173,8 @@ impl Tcb {
         if let (Some(ts), true) = (o.timestamps, self.cfg.timestamps) {
             self.opts.ts = true;
             self.ts.recent = ts.tsval;
-            self.ts.recent_stamp = self.last_recv;
+            // TS.Recent's stamp (RFC 7323 5.5) keeps the time the TCB was created:
+            // nothing moves it before the SYN's options are applied.
             // RFC 6691: the option's 12 octets come out of the payload; the floor
             // again only as far as our own link carries it.
             let link = self.opts.our_mss.saturating_sub(12);
@@ -275,7 +276,6 @@ impl Tcb {
         self.rcv.irs = seg.seq;
         self.rcv.nxt = seg.seq + 1;
         self.apply_syn_options(&seg.options);
-        self.last_recv = ctx.now;
         if f.ack() {
             // RFC 3168 6.1.1: an ECN-setup SYN,ACK (ECE without CWR) completes the
             // negotiation our ECN-setup SYN began; any other SYN,ACK means no ECN.

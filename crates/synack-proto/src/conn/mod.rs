@@ -156,7 +156,6 @@ pub(crate) struct Tcb {
 
     pub(crate) rtt: RttEstimator,
     rtt_probe: Option<(SeqNum, Instant)>,
-    last_recv: Instant,
 
     // Output requests.
     rst_pending: Option<(SeqNum, SendReason)>,
@@ -286,7 +285,6 @@ impl Tcb {
             ssthresh: u32::MAX,
             rtt,
             rtt_probe: None,
-            last_recv: now,
             rst_pending: None,
             probes: Probes::default(),
             keepalive_probe_pending: false,
