@@ -2,6 +2,7 @@
 //! window, the RTT sample, congestion control (RFC 5681, RFC 6582, RFC 3168)
 //! and SACK-based loss recovery (RFC 6675).
 
+use super::timers::Timer;
 use super::{SegCtx, Tcb};
 use crate::probe::Probes;
 use crate::recovery::scoreboard::Scoreboard;
@@ -44,7 +45,7 @@ impl Tcb {
         if self.snd.una == self.snd.max {
             self.set_rtx(None);
             self.timers.unacked_since = None;
-        } else if self.timers.persist.is_some() {
+        } else if self.timers.is_armed(Timer::Persist) {
             // Probing a zero window: the persist timer paces the connection.
             self.set_rtx(None);
         } else {
@@ -110,7 +111,7 @@ impl Tcb {
             // Answers to zero-window probes are not a sign of loss (Linux keeps the probe
             // out of its retransmission queue for the same reason).
             && wnd != 0
-            && self.timers.persist.is_none()
+            && !self.timers.is_armed(Timer::Persist)
             && ((seg.payload.is_empty() && !seg.flags.syn() && !seg.flags.fin() && wnd == self.snd.wnd)
                 // RFC 6675 2: with SACK, an ACK that SACKs new octets is a duplicate
                 // ACK even if it changes the window or carries data.
@@ -140,7 +141,7 @@ impl Tcb {
             && sacked_new
             && self.sack_recovery()
             && self.snd.max.gt(self.snd.una)
-            && self.timers.persist.is_none()
+            && !self.timers.is_armed(Timer::Persist)
             && (ack.gt(self.recovery.recover) || self.opts.ecn.recover_by_ece())
             && self
                 .recovery
@@ -178,7 +179,7 @@ impl Tcb {
             self.snd.wl1 = seg.seq;
             self.snd.wl2 = ack;
             if opened && wnd > 0 {
-                if self.timers.persist.take().is_some() && self.snd.nxt.gt(self.snd.una) {
+                if self.timers.take(Timer::Persist).is_some() && self.snd.nxt.gt(self.snd.una) {
                     // The window opened without taking the probe octet: it was never
                     // accepted, so it counts as unsent and data resumes at SND.UNA.
                     if self.snd.max == self.snd.una + 1 {
@@ -309,7 +310,7 @@ impl Tcb {
         // This reduction covers any loss a TLP episode would report (Linux
         // `tcp_enter_cwr` ends the episode).
         self.probes.set(Probes::EPISODE, false);
-        if one_segment && self.snd.max.gt(self.snd.una) && self.timers.persist.is_none() {
+        if one_segment && self.snd.max.gt(self.snd.una) && !self.timers.is_armed(Timer::Persist) {
             // RFC 3168 6.1.2: with a window of one segment the sender "MUST reset
             // the retransmit timer on receiving the ECN-Echo packet".
             self.set_rtx(Some(now + self.rtt.rto(self.rto_bounds())));

@@ -1,6 +1,7 @@
 //! When to acknowledge: delayed ACKs (RFC 1122 4.2.3.2, RFC 5681 4.2) and
 //! Linux's quick-ACK mode.
 
+use super::timers::Timer;
 use super::Tcb;
 use crate::event::SendReason;
 use crate::time::{Duration, Instant};
@@ -70,9 +71,10 @@ impl Tcb {
                     && !second_segment
                     && self.acks.quick == 0 =>
             {
-                if self.timers.delack.is_none() {
+                if !self.timers.is_armed(Timer::DelayedAck) {
                     // RFC 1122 4.2.3.2 allows up to 500 ms; synack caps it at 200 ms (Linux's maximum).
-                    self.timers.delack = Some(now + d.min(MAX_DELAYED_ACK));
+                    self.timers
+                        .set(Timer::DelayedAck, now + d.min(MAX_DELAYED_ACK));
                 }
             }
             _ => {

@@ -2,6 +2,7 @@
 //! states: the acceptability test, RST, SYN and ACK checks (with RFC 5961's
 //! challenge ACKs), then text and FIN; and the reply for CLOSED (3.10.7.1).
 
+use super::timers::Timer;
 use super::{ms_of, Disposition, Origin, SegCtx, Tcb};
 use crate::error::ConnError;
 use crate::event::{Cause, DropReason, SendReason};
@@ -169,7 +170,7 @@ impl Tcb {
             && seg.seq + seg.seg_len() == self.rcv.nxt
         {
             self.acks.due = Some(SendReason::TimeWaitAck);
-            self.timers.stage = Some(ctx.now + self.cfg.msl * 2);
+            self.timers.set(Timer::TimeWait, ctx.now + self.cfg.msl * 2);
             return Some(Disposition::Done);
         }
         None

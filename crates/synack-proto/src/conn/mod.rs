@@ -48,7 +48,7 @@ use output::SendSpace;
 use recv::RecvSpace;
 use std::sync::Arc;
 use synack_wire::{SeqNum, TcpFlags, TcpOptions};
-use timers::Timers;
+use timers::{Timer, Timers};
 use timestamps::TsState;
 
 /// The least MSS used toward a peer that advertises a tiny one (Linux's
@@ -263,17 +263,7 @@ impl Tcb {
                 last_data_rx: None,
                 last_oow_ms: ms_of(now).wrapping_sub(OOW_ACK_INTERVAL_MS),
             },
-            timers: Timers {
-                rtx: None,
-                rtx_count: 0,
-                delack: None,
-                persist: None,
-                persist_backoff: 0,
-                keepalive: None,
-                keepalive_probes: 0,
-                stage: None,
-                unacked_since: None,
-            },
+            timers: Timers::new(),
             recovery: Recovery {
                 dup_acks: 0,
                 recover: iss,
@@ -306,7 +296,7 @@ impl Tcb {
             && !matches!(to, State::SynSent | State::SynReceived)
         {
             // The handshake is over, one way or the other: no establishment timer.
-            self.timers.stage = None;
+            self.timers.stop(Timer::Establish);
         }
         if matches!(to, State::TimeWait | State::Closed) {
             // RFC 3168 6.1.1: TIME-WAIT and CLOSED ignore the ECN negotiation.
@@ -331,7 +321,7 @@ impl Tcb {
             State::TimeWait => {
                 // RFC 9293 3.10.7.4 (FIN, FIN-WAIT-2): start the 2*MSL timer; all others stop.
                 self.stop_timers();
-                self.timers.stage = Some(ctx.now + self.cfg.msl * 2);
+                self.timers.set(Timer::TimeWait, ctx.now + self.cfg.msl * 2);
             }
             State::Closed => {
                 self.stop_timers();
@@ -345,7 +335,8 @@ impl Tcb {
             State::FinWait2 => {
                 self.set_rtx(None);
                 if self.owner == Owner::Orphan {
-                    self.timers.stage = Some(ctx.now + self.cfg.fin_wait_2_timeout);
+                    self.timers
+                        .set(Timer::FinWait2, ctx.now + self.cfg.fin_wait_2_timeout);
                 }
             }
             _ => {}

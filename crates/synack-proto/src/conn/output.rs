@@ -1,6 +1,7 @@
 //! What to send next: RST, SYN, keepalive and window probes, retransmissions,
 //! new data and FIN, and ACKs, with the header fields every segment carries.
 
+use super::timers::Timer;
 use super::{OutSegment, Tcb};
 use crate::compact::ByteRing;
 use crate::event::SendReason;
@@ -183,7 +184,7 @@ impl Tcb {
             // RFC 2883 4: a duplicate is reported once.
             self.rcv.dsack.set(None);
             self.acks.due = None;
-            self.timers.delack = None;
+            self.timers.stop(Timer::DelayedAck);
             self.acks.unacked_bytes = 0;
             self.acks.unacked_segs = 0;
             // Every segment carrying an ACK uses up a quick ACK (Linux `tcp_dec_quickack_mode`).
@@ -294,7 +295,7 @@ impl Tcb {
             self.snd.max = self.snd.iss + 1;
             self.rtt_probe = Some((self.snd.iss + 1, now));
         }
-        if self.timers.rtx.is_none() {
+        if !self.rtx_running() {
             self.set_rtx(Some(now + self.rtt.rto(self.rto_bounds())));
         }
         self.finish(self.snd.iss, flags, reason, now)
@@ -377,7 +378,7 @@ impl Tcb {
         if pending.unsent > 0
             && self.snd.wnd == 0
             && self.snd.max == self.snd.una
-            && self.timers.persist.is_none()
+            && !self.timers.is_armed(Timer::Persist)
         {
             self.arm_persist(now);
         }

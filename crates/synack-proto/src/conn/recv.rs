@@ -2,6 +2,7 @@
 //! eighth steps), reassembly, SACK blocks (RFC 2018, RFC 2883) and the
 //! receive window (3.8.6.2.2).
 
+use super::timers::Timer;
 use super::{Origin, Owner, SegCtx, Tcb};
 use crate::compact::{ByteRing, LazyVec, OptRange};
 use crate::error::ConnError;
@@ -328,7 +329,7 @@ impl Tcb {
         } else {
             // FIN implies PUSH; acknowledge it at once.
             self.acks.due = Some(SendReason::Normal);
-            self.timers.delack = None;
+            self.timers.stop(Timer::DelayedAck);
         }
         let our_fin_acked = self.snd.fin_queued && self.snd.una == self.fin_seq() + 1;
         match self.state {

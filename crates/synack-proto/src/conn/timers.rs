@@ -1,5 +1,6 @@
-//! The connection's timers as deadlines: arming, the earliest deadline, and
-//! what each one does when it fires (RFC 6298 5 for the retransmission timer).
+//! The connection's timers as deadlines: one table indexed by [`Timer`],
+//! arming, the earliest deadline, and what each one does when it fires
+//! (RFC 6298 5 for the retransmission timer).
 
 use super::{Disposition, Origin, SegCtx, Tcb};
 use crate::error::ConnError;
@@ -8,55 +9,196 @@ use crate::probe::Probes;
 use crate::state::State;
 use crate::time::Instant;
 
-/// The connection's timers as deadlines, and their backoff and probe counts.
+/// A connection's timers. The user timeout (RFC 9293 3.8.4) is not among
+/// them: its deadline follows from when the oldest unacknowledged data went
+/// out and the setting, which the application may change at any time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// Retransmission, the RTO (RFC 6298).
+    Retransmit,
+    /// Tail loss probe timeout, PTO (RFC 8985 7.2).
+    LossProbe,
+    /// Delayed ACK (RFC 1122 4.2.3.2).
+    DelayedAck,
+    /// Persist: zero-window probes (RFC 9293 3.8.6.1).
+    Persist,
+    /// Keepalive (RFC 1122 4.2.3.6).
+    Keepalive,
+    /// Connection establishment in SYN-SENT and SYN-RECEIVED
+    /// (`ConnConfig::establish_timeout`, FreeBSD's TCP_KEEPINIT).
+    Establish,
+    /// An orphaned connection's FIN-WAIT-2 (`ConnConfig::fin_wait_2_timeout`).
+    FinWait2,
+    /// TIME-WAIT's 2*MSL (RFC 9293 3.10.7.4).
+    TimeWait,
+}
+
+/// Deadline slots: timers that never run at the same time share one.
+const SLOTS: usize = 5;
+
+impl Timer {
+    /// The table slot this timer uses. The RTO and the PTO share one: the PTO
+    /// stands in for the RTO while armed and never fires later than it would
+    /// (RFC 8985 7.2; Linux's single retransmit slot holds either). The
+    /// three stage timers share another: each belongs to states the others
+    /// never see.
+    const fn slot(self) -> usize {
+        match self {
+            Timer::Retransmit | Timer::LossProbe => 0,
+            Timer::DelayedAck => 1,
+            Timer::Persist => 2,
+            Timer::Keepalive => 3,
+            Timer::Establish | Timer::FinWait2 | Timer::TimeWait => 4,
+        }
+    }
+
+    /// The timer's name in the event stream.
+    pub(crate) const fn kind(self) -> TimerKind {
+        match self {
+            Timer::Retransmit => TimerKind::Retransmit,
+            Timer::LossProbe => TimerKind::LossProbe,
+            Timer::DelayedAck => TimerKind::DelayedAck,
+            Timer::Persist => TimerKind::Persist,
+            Timer::Keepalive => TimerKind::Keepalive,
+            Timer::Establish => TimerKind::Establish,
+            Timer::FinWait2 => TimerKind::FinWait2,
+            Timer::TimeWait => TimerKind::TimeWait,
+        }
+    }
+}
+
+/// The connection's timers: one deadline table indexed by [`Timer`], and the
+/// timers' backoff and probe counts. A slot shared by timers that never run
+/// together records which one holds it, so a deadline never changes meaning:
+/// asking for a timer that does not hold its slot answers `None`, and arming
+/// one displaces the other.
 #[derive(Debug)]
 pub(super) struct Timers {
-    /// The retransmission timer: the RTO (RFC 6298), or while `Probes::PTO` is
-    /// set the tail loss probe timeout (RFC 8985 7.2), which never fires later
-    /// than the RTO would, so the two share the slot. Set through `set_rtx`.
-    pub(super) rtx: Option<Instant>,
+    at: [Option<Instant>; SLOTS],
+    holder: [Timer; SLOTS],
     /// Retransmissions since the last ACK of new data.
     pub(super) rtx_count: u32,
-    /// The delayed-ACK timer.
-    pub(super) delack: Option<Instant>,
-    /// The persist timer (zero-window probes).
-    pub(super) persist: Option<Instant>,
     /// Doublings of the persist timer.
     pub(super) persist_backoff: u8,
-    /// The keepalive timer.
-    pub(super) keepalive: Option<Instant>,
     /// Keepalive probes sent without answer.
     pub(super) keepalive_probes: u32,
-    /// The deadline of the current stage, whose meaning the state gives (the three
-    /// never overlap, so they share one field): in SYN_SENT/SYN_RCVD the attempt
-    /// gives up (`establish_timeout`), in FIN_WAIT_2 an orphan goes
-    /// (`fin_wait_2_timeout`), in TIME_WAIT 2*MSL ends.
-    pub(super) stage: Option<Instant>,
     /// When the oldest unacknowledged data was first sent (user timeout).
     pub(super) unacked_since: Option<Instant>,
+}
+
+impl Timers {
+    /// No timer armed.
+    pub(super) const fn new() -> Timers {
+        Timers {
+            at: [None; SLOTS],
+            holder: [
+                Timer::Retransmit,
+                Timer::DelayedAck,
+                Timer::Persist,
+                Timer::Keepalive,
+                Timer::Establish,
+            ],
+            rtx_count: 0,
+            persist_backoff: 0,
+            keepalive_probes: 0,
+            unacked_since: None,
+        }
+    }
+
+    /// The deadline of `t`, if armed.
+    #[inline]
+    pub(super) fn get(&self, t: Timer) -> Option<Instant> {
+        let s = t.slot();
+        if self.holder[s] == t {
+            self.at[s]
+        } else {
+            None
+        }
+    }
+
+    /// Whether `t` is armed.
+    #[inline]
+    pub(super) fn is_armed(&self, t: Timer) -> bool {
+        self.get(t).is_some()
+    }
+
+    /// Arm `t` for `at` (a timer sharing its slot is stopped).
+    #[inline]
+    pub(super) fn set(&mut self, t: Timer, at: Instant) {
+        let s = t.slot();
+        self.holder[s] = t;
+        self.at[s] = Some(at);
+    }
+
+    /// Arm `t` for `at`, or stop it.
+    #[inline]
+    pub(super) fn set_opt(&mut self, t: Timer, at: Option<Instant>) {
+        match at {
+            Some(at) => self.set(t, at),
+            None => self.stop(t),
+        }
+    }
+
+    /// Stop `t`.
+    #[inline]
+    pub(super) fn stop(&mut self, t: Timer) {
+        let s = t.slot();
+        if self.holder[s] == t {
+            self.at[s] = None;
+        }
+    }
+
+    /// Stop `t`, returning its deadline if it was armed.
+    #[inline]
+    pub(super) fn take(&mut self, t: Timer) -> Option<Instant> {
+        let at = self.get(t);
+        self.stop(t);
+        at
+    }
+
+    /// Whether `t` was due at `now`; a timer that fired is stopped.
+    #[inline]
+    pub(super) fn expire(&mut self, t: Timer, now: Instant) -> bool {
+        match self.get(t) {
+            Some(d) if d <= now => {
+                self.stop(t);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Stop every timer.
+    pub(super) fn stop_all(&mut self) {
+        self.at = [None; SLOTS];
+    }
+
+    /// The earliest armed deadline.
+    #[inline]
+    pub(super) fn earliest(&self) -> Option<Instant> {
+        self.at.iter().copied().fold(None, Instant::earliest)
+    }
 }
 
 impl Tcb {
     // ----- timers --------------------------------------------------------
 
     pub(super) fn stop_timers(&mut self) {
-        self.set_rtx(None);
+        self.timers.stop_all();
         self.probes.set(Probes::TLP_DUE, false);
-        self.timers.delack = None;
-        self.timers.persist = None;
-        self.timers.keepalive = None;
-        self.timers.stage = None;
         self.timers.unacked_since = None;
     }
 
     /// Start the connection-establishment timer at the OPEN (FreeBSD arms TCP_KEEPINIT
     /// in `tcp_connect` and for the syncache's SYN; a later segment does not restart it).
     pub(super) fn arm_establish(&mut self, now: Instant) {
-        self.timers.stage = self.cfg.establish_timeout.map(|t| now + t);
+        let at = self.cfg.establish_timeout.map(|t| now + t);
+        self.timers.set_opt(Timer::Establish, at);
     }
 
     pub(super) fn arm_keepalive(&mut self, now: Instant) {
-        self.timers.keepalive = self.cfg.keepalive.map(|k| now + k.idle);
+        let at = self.cfg.keepalive.map(|k| now + k.idle);
+        self.timers.set_opt(Timer::Keepalive, at);
         self.timers.keepalive_probes = 0;
     }
 
@@ -65,12 +207,18 @@ impl Tcb {
         for _ in 0..self.timers.persist_backoff {
             t = (t * 2).min(self.cfg.max_rto);
         }
-        self.timers.persist = Some(now + t.min(self.cfg.max_rto));
+        self.timers
+            .set(Timer::Persist, now + t.min(self.cfg.max_rto));
+    }
+
+    /// The retransmission timer runs: the RTO, or the PTO standing in for it.
+    pub(super) fn rtx_running(&self) -> bool {
+        self.timers.is_armed(Timer::Retransmit) || self.timers.is_armed(Timer::LossProbe)
     }
 
     pub(super) fn on_sent_something(&mut self, now: Instant) {
         // RFC 6298 5.1: start the timer if it is not running.
-        if self.timers.rtx.is_none() {
+        if !self.rtx_running() {
             self.set_rtx(Some(now + self.rtt.rto(self.rto_bounds())));
         }
         if self.timers.unacked_since.is_none() {
@@ -79,36 +227,24 @@ impl Tcb {
     }
 
     /// Set the retransmission timer to the RTO `deadline` (or stop it): any
-    /// PTO in the slot gives way.
+    /// PTO standing in for it gives way.
     pub(super) fn set_rtx(&mut self, deadline: Option<Instant>) {
-        self.timers.rtx = deadline;
-        self.probes.set(Probes::PTO, false);
+        match deadline {
+            Some(at) => self.timers.set(Timer::Retransmit, at),
+            None => {
+                self.timers.stop(Timer::Retransmit);
+                self.timers.stop(Timer::LossProbe);
+            }
+        }
     }
 
     /// The earliest deadline of this connection.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        [
-            self.timers.rtx,
-            self.timers.delack,
-            self.timers.persist,
-            self.timers.keepalive,
-            self.timers.stage,
-            self.timers
-                .unacked_since
-                .and_then(|t| self.cfg.user_timeout.map(|u| t + u)),
-        ]
-        .into_iter()
-        .fold(None, Instant::earliest)
-    }
-
-    pub(super) fn fired(deadline: &mut Option<Instant>, now: Instant) -> bool {
-        match *deadline {
-            Some(d) if d <= now => {
-                *deadline = None;
-                true
-            }
-            _ => false,
-        }
+        let user = self
+            .timers
+            .unacked_since
+            .and_then(|t| self.cfg.user_timeout.map(|u| t + u));
+        Instant::earliest(self.timers.earliest(), user)
     }
 
     pub(super) fn timer_event(&self, ctx: &mut SegCtx<'_>, timer: TimerKind) {
@@ -124,22 +260,21 @@ impl Tcb {
     /// Fire every expired timer. Returns `BackToListen` when a half-open entry gives up.
     pub(crate) fn on_timeout(&mut self, ctx: &mut SegCtx<'_>) -> Disposition {
         let now = ctx.now;
-        let stage_fired = Tcb::fired(&mut self.timers.stage, now);
-        if stage_fired && self.state == State::TimeWait {
-            self.timer_event(ctx, TimerKind::TimeWait);
+        if self.timers.expire(Timer::TimeWait, now) {
+            self.timer_event(ctx, Timer::TimeWait.kind());
             self.set_state(State::Closed, Cause::TimeWaitExpired, ctx);
             return Disposition::Done;
         }
-        if stage_fired && self.state == State::FinWait2 {
-            self.timer_event(ctx, TimerKind::FinWait2);
+        if self.timers.expire(Timer::FinWait2, now) {
+            self.timer_event(ctx, Timer::FinWait2.kind());
             self.set_state(State::Closed, Cause::FinWait2Timeout, ctx);
             return Disposition::Done;
         }
-        if stage_fired && matches!(self.state, State::SynSent | State::SynReceived) {
+        if self.timers.expire(Timer::Establish, now) {
             // RFC 1122 4.2.3.5 lets the application give up an open attempt before
             // the SYN retransmissions run out; `establish_timeout` (FreeBSD's
             // TCP_KEEPINIT, `tcp_timer_keep` below ESTABLISHED) does so with ETIMEDOUT.
-            self.timer_event(ctx, TimerKind::Establish);
+            self.timer_event(ctx, Timer::Establish.kind());
             if let (State::SynReceived, Origin::Passive(_)) = (self.state, self.origin) {
                 // A listener's half-open entry has no application to tell: it goes quietly.
                 self.set_state(State::Closed, Cause::EstablishTimeout, ctx);
@@ -156,39 +291,37 @@ impl Tcb {
                 return Disposition::Done;
             }
         }
-        if Tcb::fired(&mut self.timers.rtx, now) {
-            if self.probes.take(Probes::PTO) {
-                // RFC 8985 7.3: the slot held the PTO: a loss probe, not an RTO.
-                self.timer_event(ctx, TimerKind::LossProbe);
-                self.on_pto(now);
-            } else {
-                // RFC 6298 5.4: the RTO.
-                self.timer_event(ctx, TimerKind::Retransmit);
-                if let Some(d) = self.on_rto(ctx) {
-                    return d;
-                }
+        if self.timers.expire(Timer::LossProbe, now) {
+            // RFC 8985 7.3: the PTO stood in for the RTO: a loss probe, not an RTO.
+            self.timer_event(ctx, Timer::LossProbe.kind());
+            self.on_pto(now);
+        } else if self.timers.expire(Timer::Retransmit, now) {
+            // RFC 6298 5.4: the RTO.
+            self.timer_event(ctx, Timer::Retransmit.kind());
+            if let Some(d) = self.on_rto(ctx) {
+                return d;
             }
         }
-        if Tcb::fired(&mut self.timers.delack, now) {
-            self.timer_event(ctx, TimerKind::DelayedAck);
+        if self.timers.expire(Timer::DelayedAck, now) {
+            self.timer_event(ctx, Timer::DelayedAck.kind());
             if self.acks.unacked_bytes > 0 {
                 self.acks.due.get_or_insert(SendReason::DelayedAck);
             }
         }
-        if Tcb::fired(&mut self.timers.persist, now) {
-            self.timer_event(ctx, TimerKind::Persist);
+        if self.timers.expire(Timer::Persist, now) {
+            self.timer_event(ctx, Timer::Persist.kind());
             if self.snd.wnd == 0 && !self.snd.buf.is_empty() {
                 // RFC 9293 3.8.6.1: probe the zero window with one octet of new data.
                 self.probes.set(Probes::WINDOW, true);
                 self.timers.persist_backoff = self.timers.persist_backoff.saturating_add(1).min(16);
             }
         }
-        if Tcb::fired(&mut self.timers.keepalive, now) {
-            self.timer_event(ctx, TimerKind::Keepalive);
+        if self.timers.expire(Timer::Keepalive, now) {
+            self.timer_event(ctx, Timer::Keepalive.kind());
             if let Some(k) = self.cfg.keepalive {
                 if self.snd.max != self.snd.una || !self.state.is_synchronized() {
                     // Data in flight: the retransmission timer watches the peer instead.
-                    self.timers.keepalive = Some(now + k.idle);
+                    self.timers.set(Timer::Keepalive, now + k.idle);
                 } else if self.timers.keepalive_probes >= k.count {
                     // RFC 1122 4.2.3.6: only the configured count of unanswered probes kills.
                     self.fail(ConnError::TimedOut, Cause::KeepaliveTimeout, ctx);
@@ -196,7 +329,7 @@ impl Tcb {
                 } else {
                     self.timers.keepalive_probes += 1;
                     self.keepalive_probe_pending = true;
-                    self.timers.keepalive = Some(now + k.interval);
+                    self.timers.set(Timer::Keepalive, now + k.interval);
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! episode.
 
 use super::output::take_range;
+use super::timers::Timer;
 use super::{OutSegment, Tcb};
 use crate::event::SendReason;
 use crate::probe::{self, Probes};
@@ -19,12 +20,14 @@ impl Tcb {
 
     /// When the RTO fires or would fire (RFC 6298 5.1, 5.3: started by a send
     /// with nothing outstanding, restarted by every ACK of new data, which is
-    /// when `unacked_since` is set): the deadline in the slot while it holds the
-    /// RTO, otherwise counted from `unacked_since`, and never before an armed PTO.
+    /// when `unacked_since` is set): the `Retransmit` deadline while it is armed,
+    /// otherwise counted from `unacked_since`, and never before an armed PTO.
     pub(super) fn rto_expiry(&self, now: Instant) -> Instant {
         let rto = self.rtt.rto(self.rto_bounds());
-        match self.timers.rtx {
-            Some(d) if !self.probes.has(Probes::PTO) => d,
+        if let Some(d) = self.timers.get(Timer::Retransmit) {
+            return d;
+        }
+        match self.timers.get(Timer::LossProbe) {
             Some(pto) => self
                 .timers
                 .unacked_since
@@ -64,12 +67,12 @@ impl Tcb {
             && self.recovery.board.as_ref().is_none_or(|b| b.is_empty())
             // A closed window is the persist timer's business.
             && self.snd.wnd > 0
-            && self.timers.persist.is_none()
+            && !self.timers.is_armed(Timer::Persist)
     }
 
     /// RFC 8985 7.2: after new data went out (not itself a probe) or an ACK
-    /// acknowledged new data, (re)start the PTO in the retransmission timer's
-    /// slot, or give the slot back to the RTO when no probe may be scheduled.
+    /// acknowledged new data, (re)start the PTO in place of the RTO, or give
+    /// way to the RTO when no probe may be scheduled.
     pub(super) fn schedule_loss_probe(&mut self, now: Instant) {
         if !self.tlp_allowed() {
             self.cancel_pto(now);
@@ -88,13 +91,12 @@ impl Tcb {
         // RFC 8985 7.2: "If Now() + PTO > TCP_RTO_expiration(): PTO =
         // TCP_RTO_expiration() - Now()": never later than the RTO.
         let at = (now + pto).min(self.rto_expiry(now));
-        self.timers.rtx = Some(at);
-        self.probes.set(Probes::PTO, true);
+        self.timers.set(Timer::LossProbe, at);
     }
 
-    /// A PTO in the slot gives way to the RTO it stood in for.
+    /// An armed PTO gives way to the RTO it stood in for.
     pub(super) fn cancel_pto(&mut self, now: Instant) {
-        if self.probes.has(Probes::PTO) {
+        if self.timers.is_armed(Timer::LossProbe) {
             let rto = self.rto_expiry(now);
             self.set_rtx(Some(rto));
         }

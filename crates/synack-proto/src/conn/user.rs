@@ -1,6 +1,7 @@
 //! The user calls (RFC 9293 3.10): SEND, RECEIVE, CLOSE, ABORT, and socket
 //! options changed on a live connection.
 
+use super::timers::Timer;
 use super::{Owner, SegCtx, Tcb};
 use crate::config::Keepalive;
 use crate::error::{ConnError, Error};
@@ -124,7 +125,8 @@ impl Tcb {
         }
         let _ = self.shutdown_write(ctx);
         if self.state == State::FinWait2 {
-            self.timers.stage = Some(ctx.now + self.cfg.fin_wait_2_timeout);
+            self.timers
+                .set(Timer::FinWait2, ctx.now + self.cfg.fin_wait_2_timeout);
         }
     }
 
