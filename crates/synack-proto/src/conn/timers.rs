@@ -52,6 +52,11 @@ impl Timer {
         }
     }
 
+    /// Whether another timer shares this one's slot.
+    const fn shares_slot(self) -> bool {
+        !matches!(self, Timer::DelayedAck | Timer::Persist | Timer::Keepalive)
+    }
+
     /// The timer's name in the event stream.
     pub(crate) const fn kind(self) -> TimerKind {
         match self {
@@ -109,10 +114,10 @@ impl Timers {
     #[inline]
     pub(super) fn get(&self, t: Timer) -> Option<Instant> {
         let s = t.slot();
-        if self.holder[s] == t {
-            self.at[s]
-        } else {
+        if t.shares_slot() && self.holder[s] != t {
             None
+        } else {
+            self.at[s]
         }
     }
 
@@ -143,7 +148,7 @@ impl Timers {
     #[inline]
     pub(super) fn stop(&mut self, t: Timer) {
         let s = t.slot();
-        if self.holder[s] == t {
+        if !t.shares_slot() || self.holder[s] == t {
             self.at[s] = None;
         }
     }

@@ -38,6 +38,7 @@ impl Tcb {
     }
 
     /// RFC 8985 7.2: may a PTO be scheduled now?
+    #[inline]
     pub(super) fn tlp_allowed(&self) -> bool {
         // Fast recovery, or RTO recovery: SND.UNA short of the highest sequence
         // number sent at the timeout (`recover`, RFC 6582 4; an ECE reduction sets
