@@ -31,11 +31,11 @@ impl Tcb {
             self.snd.nxt = ack;
         }
         // RTT sample (Karn: the probe is cleared when a segment is retransmitted).
-        if let Some((end, sent)) = self.rtt_probe {
+        if let Some((end, sent)) = self.rtt.probe() {
             if ack.ge(end) {
                 self.rtt
                     .sample(ctx.now.saturating_since(sent), self.rto_bounds());
-                self.rtt_probe = None;
+                self.rtt.clear_probe();
             }
         }
         self.rtt.reset_backoff();

@@ -114,7 +114,7 @@ impl Tcb {
                         self.recovery.recover = self.snd.max;
                         self.recovery.dup_acks = 0;
                     }
-                    self.rtt_probe = None;
+                    self.rtt.clear_probe();
                     if self.opts.ts {
                         self.ts.rtt_from = Some(self.ts_now(ctx.now));
                     }

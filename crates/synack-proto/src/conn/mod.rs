@@ -155,7 +155,6 @@ pub(crate) struct Tcb {
     pub(crate) ssthresh: u32,
 
     pub(crate) rtt: RttEstimator,
-    rtt_probe: Option<(SeqNum, Instant)>,
 
     // Output requests.
     rst_pending: Option<(SeqNum, SendReason)>,
@@ -274,7 +273,6 @@ impl Tcb {
             cwnd: 0,
             ssthresh: u32::MAX,
             rtt,
-            rtt_probe: None,
             rst_pending: None,
             probes: Probes::default(),
             keepalive_probe_pending: false,

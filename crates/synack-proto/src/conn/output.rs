@@ -293,7 +293,7 @@ impl Tcb {
         self.snd.nxt = self.snd.iss + 1;
         if self.snd.max == self.snd.iss {
             self.snd.max = self.snd.iss + 1;
-            self.rtt_probe = Some((self.snd.iss + 1, now));
+            self.rtt.start_probe(self.snd.iss + 1, now);
         }
         if !self.rtx_running() {
             self.set_rtx(Some(now + self.rtt.rto(self.rto_bounds())));
@@ -414,7 +414,7 @@ impl Tcb {
         }
         take_range(&self.snd.buf, 0, n, payload);
         self.counters.retransmits += 1;
-        self.rtt_probe = None;
+        self.rtt.clear_probe();
         if self.opts.ts {
             self.ts.rtt_from = Some(self.ts_now(now));
         }
@@ -527,8 +527,8 @@ impl Tcb {
             self.counters.retransmits += 1;
         } else {
             self.counters.bytes_sent += n as u64;
-            if self.rtt_probe.is_none() {
-                self.rtt_probe = Some((self.snd.nxt, now));
+            if self.rtt.probe().is_none() {
+                self.rtt.start_probe(self.snd.nxt, now);
             }
         }
         if self.snd.nxt.gt(self.snd.max) {
@@ -593,8 +593,8 @@ impl Tcb {
             self.counters.retransmits += 1;
             // RFC 6298 3 (Karn): an ACK of the FIN no longer says which copy it
             // answers.
-            if self.rtt_probe.is_some_and(|(end, _)| end.gt(seq)) {
-                self.rtt_probe = None;
+            if self.rtt.probe().is_some_and(|(end, _)| end.gt(seq)) {
+                self.rtt.clear_probe();
             }
             return Some(self.finish(seq, TcpFlags::FIN | TcpFlags::ACK, r, now));
         }
@@ -704,7 +704,7 @@ impl Tcb {
         }
         self.counters.retransmits += 1;
         // RFC 6298 3 (Karn): no RTT sample from retransmitted data.
-        self.rtt_probe = None;
+        self.rtt.clear_probe();
         if self.opts.ts {
             self.ts.rtt_from = Some(self.ts_now(now));
         }

@@ -401,9 +401,10 @@ impl Tcb {
         }
         // RFC 6298 5.4-5.6: retransmit the earliest segment, back off, restart the timer.
         self.rtt.back_off();
-        self.rtt_probe = None; // Karn's rule
-                               // RFC 7323 4.1: the ACK's TSecr may still time the retransmission (also of a
-                               // SYN that offered timestamps: the SYN,ACK's echo).
+        // Karn's rule.
+        self.rtt.clear_probe();
+        // RFC 7323 4.1: the ACK's TSecr may still time the retransmission (also of a
+        // SYN that offered timestamps: the SYN,ACK's echo).
         if self.opts.ts || (self.cfg.timestamps && !self.syn_acked()) {
             self.ts.rtt_from = Some(self.ts_now(ctx.now));
         }

@@ -78,7 +78,7 @@ impl Tcb {
         if !seg.flags.ack() || !seg.ack.gt(self.snd.una) {
             return;
         }
-        if self.rtt_probe.is_some_and(|(end, _)| seg.ack.ge(end)) {
+        if self.rtt.probe().is_some_and(|(end, _)| seg.ack.ge(end)) {
             // New data sent since the retransmission is timed exactly by the probe.
             self.ts.rtt_from = None;
             return;

@@ -154,8 +154,8 @@ impl Tcb {
             }
             self.snd.max = self.snd.nxt;
             self.counters.bytes_sent += n as u64;
-            if self.rtt_probe.is_none() {
-                self.rtt_probe = Some((self.snd.nxt, now));
+            if self.rtt.probe().is_none() {
+                self.rtt.start_probe(self.snd.nxt, now);
             }
             self.probes.set(Probes::RETRANS, false);
             let mut out = self.finish(seq, flags, SendReason::LossProbe, now);
@@ -191,8 +191,8 @@ impl Tcb {
             self.counters.retransmits += 1;
             // RFC 6298 3 (Karn): an ACK covering the retransmitted octets no longer
             // says which copy it answers; RFC 7323 4.1: its TSecr does.
-            if self.rtt_probe.is_some_and(|(e, _)| e.gt(seq)) {
-                self.rtt_probe = None;
+            if self.rtt.probe().is_some_and(|(e, _)| e.gt(seq)) {
+                self.rtt.clear_probe();
             }
             if self.opts.ts {
                 self.ts.rtt_from = Some(self.ts_now(now));
