@@ -27,8 +27,6 @@ pub(crate) struct RecvSpace {
     pub(super) buf: ByteRing,
     /// Out-of-order segments held for reassembly.
     pub(super) ooo: LazyVec<OooSeg>,
-    /// Bytes held for reassembly (at most the receive buffer, so u32).
-    pub(super) ooo_bytes: u32,
     /// The peer's FIN has been received in order.
     pub(crate) fin_received: bool,
     /// The application shut down reading.
@@ -242,9 +240,15 @@ impl Tcb {
         }
     }
 
+    /// Bytes held for reassembly: counted when a segment is queued, which
+    /// happens only out of order, rather than kept in every connection.
+    fn ooo_bytes(&self) -> usize {
+        self.rcv.ooo.iter().map(|s| s.data.len()).sum()
+    }
+
     pub(super) fn insert_ooo(&mut self, seq: SeqNum, data: &[u8], fin: bool) -> bool {
         if self.rcv.ooo.len() >= self.cfg.max_ooo_segments
-            || self.rcv.ooo_bytes as usize + data.len() > self.cfg.recv_buffer
+            || self.ooo_bytes() + data.len() > self.cfg.recv_buffer
         {
             return false;
         }
@@ -263,7 +267,6 @@ impl Tcb {
             .iter()
             .position(|s| seq.lt(s.seq))
             .unwrap_or(self.rcv.ooo.len());
-        self.rcv.ooo_bytes += data.len() as u32;
         self.rcv.ooo.insert(
             pos,
             OooSeg {
@@ -284,7 +287,6 @@ impl Tcb {
                 break;
             }
             let s = self.rcv.ooo.remove(0);
-            self.rcv.ooo_bytes -= s.data.len() as u32;
             let skip = self.rcv.nxt.since(s.seq) as usize;
             if skip < s.data.len() {
                 let new = &s.data[skip..];
@@ -300,7 +302,6 @@ impl Tcb {
         }
         if fin {
             self.rcv.ooo.clear();
-            self.rcv.ooo_bytes = 0;
             self.rcv.sack_blocks.clear();
         }
         fin
