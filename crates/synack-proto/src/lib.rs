@@ -21,7 +21,8 @@ pub mod state;
 pub mod time;
 
 pub use config::{
-    ConnConfig, EcnMode, Keepalive, StackConfig, SynCookies, DEFAULT_TTL, MAX_BUFFER,
+    CongestionAlgorithm, ConnConfig, EcnMode, Keepalive, StackConfig, SynCookies, DEFAULT_TTL,
+    MAX_BUFFER,
 };
 pub use error::{ConnError, Error};
 pub use event::{
@@ -34,6 +35,7 @@ pub use synack_wire as wire;
 pub use synack_wire::SeqNum;
 pub use time::{Duration, Instant};
 
+mod cc;
 mod compact;
 mod conn;
 mod cookie;

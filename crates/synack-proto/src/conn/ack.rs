@@ -4,8 +4,9 @@
 
 use super::timers::Timer;
 use super::{SegCtx, Tcb};
+use crate::cc::{Congestion, CongestionControl};
 use crate::probe::Probes;
-use crate::recovery::scoreboard::Scoreboard;
+use crate::recovery::Flight;
 use crate::time::Instant;
 use synack_wire::{SeqNum, TcpRepr};
 
@@ -58,55 +59,81 @@ impl Tcb {
     pub(super) fn process_ack(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) {
         let ack = seg.ack;
         let wnd = u32::from(seg.window) << self.snd.wscale;
-        let mss = u32::from(self.opts.snd_mss);
         // RFC 3168 6.1.2: an ECE from the peer of an ECN connection signals congestion.
         let ece = seg.flags.ece() && self.opts.ecn.sender();
         // RFC 8985 7.4.2: an ACK may end a TLP episode (before SND.UNA and the
         // window move, which tell a pure duplicate ACK).
-        self.tlp_process_ack(seg, wnd);
+        self.tlp_process_ack(seg, wnd, ctx.now);
         let advanced = ack.gt(self.snd.una);
         // RFC 6675 4 (Update()): record the SACKed octets before SND.UNA moves
         // past them; `sacked_new` makes the ACK a duplicate ACK (RFC 6675 2).
         let sacked_new = self.sack_update(if advanced { ack } else { self.snd.una }, seg);
-        let sack_episode = self.sack_episode();
+        let sack_episode = self.recovery.sack_episode();
         if advanced {
             let acked = ack.since(self.snd.una);
             self.process_new_ack(ack, ctx);
-            // Congestion control (RFC 5681 3.1, RFC 6582 3.2).
-            if self.recovery.active {
-                if ack.ge(self.recovery.recover) {
-                    // Full acknowledgment: deflate the window and leave fast recovery
-                    // (RFC 6675 5: loss recovery ends when HighACK reaches RecoveryPoint).
-                    self.recovery.active = false;
-                    self.end_sack_episode();
-                    self.cwnd = self
-                        .ssthresh
-                        .min(self.snd.max.since(self.snd.una).max(mss) + mss);
-                } else if sack_episode {
-                    // RFC 6675 5 (step C): a partial ACK changes neither cwnd nor
-                    // what is retransmitted: NextSeg() and pipe decide, per ACK.
-                } else {
-                    // Partial acknowledgment: retransmit the next unacknowledged segment,
-                    // deflate by the amount acknowledged, add back one MSS.
-                    self.recovery.fast_rtx_pending = true;
-                    self.cwnd = self.cwnd.saturating_sub(acked).saturating_add(mss);
-                }
-            } else if ece {
-                // RFC 3168 6.1.2: "The sending TCP SHOULD NOT increase the congestion
-                // window in response to the receipt of an ECN-Echo ACK packet."
-            } else if self.cwnd < self.ssthresh {
-                // Slow start: cwnd += min(N, SMSS) (RFC 5681 3.1, ABC RFC 3465 L=1).
-                self.cwnd = self.cwnd.saturating_add(acked.min(mss));
-            } else {
-                // Congestion avoidance: about one MSS per RTT.
-                let inc = ((u64::from(mss) * u64::from(mss)) / u64::from(self.cwnd.max(1))).max(1);
-                self.cwnd = self.cwnd.saturating_add(inc as u32);
-            }
+            self.on_ack_of_new_data(ack, acked, ece, sack_episode, ctx.now);
             // RFC 6675 5: a cumulative ACK resets DupAcks; one that also SACKs new
             // octets is a duplicate ACK "regardless of its status as a cumulative
             // acknowledgment" (section 2), so it counts as the first.
             self.recovery.dup_acks = u8::from(sacked_new && self.sack_recovery());
-        } else if ack == self.snd.una
+        } else if self.is_duplicate_ack(seg, wnd, sacked_new) {
+            self.on_duplicate_ack(ack, sack_episode, ctx.now);
+        }
+        self.enter_recovery_early(seg, sacked_new, ctx.now);
+        if !self.recovery.active && self.recovery.recover.lt(self.snd.una) {
+            // `recover` only needs to be below SND.UNA here; keeping it just below stops
+            // it wrapping out of reach of `gt` after 2^31 octets without a reduction.
+            self.recovery.recover = self.snd.una - 1;
+        }
+        if ece && !self.recovery.active && ack.gt(self.recovery.recover) {
+            self.ecn_reduce(ctx.now);
+        }
+        self.update_send_window(seg, wnd);
+        if advanced {
+            // RFC 8985 7.2: an ACK of new data restarts the PTO.
+            self.schedule_loss_probe(ctx.now);
+        }
+    }
+
+    /// Congestion control on an ACK of `acked` new octets, `ack` its ACK field
+    /// (RFC 5681 3.1, RFC 6582 3.2).
+    fn on_ack_of_new_data(
+        &mut self,
+        ack: SeqNum,
+        acked: u32,
+        ece: bool,
+        sack_episode: bool,
+        now: Instant,
+    ) {
+        let mss = u32::from(self.opts.snd_mss);
+        if self.recovery.active {
+            if ack.ge(self.recovery.recover) {
+                // Full acknowledgment: deflate the window and leave fast recovery
+                // (RFC 6675 5: loss recovery ends when HighACK reaches RecoveryPoint).
+                self.recovery.end();
+                self.cc
+                    .on_recovery_end(self.snd.max.since(self.snd.una), mss);
+            } else if sack_episode {
+                // RFC 6675 5 (step C): a partial ACK changes neither cwnd nor
+                // what is retransmitted: NextSeg() and pipe decide, per ACK.
+            } else {
+                // Partial acknowledgment: retransmit the next unacknowledged segment,
+                // deflate by the amount acknowledged, add back one MSS.
+                self.recovery.partial_ack(&self.cc, acked, mss);
+            }
+        } else if ece {
+            // RFC 3168 6.1.2: "The sending TCP SHOULD NOT increase the congestion
+            // window in response to the receipt of an ECN-Echo ACK packet."
+        } else {
+            self.cc.on_ack(acked, mss, now, self.rtt.srtt());
+        }
+    }
+
+    /// RFC 5681 2: whether an ACK that did not advance SND.UNA is a duplicate
+    /// ACK (RFC 6675 2: with SACK, also one that SACKs new octets).
+    fn is_duplicate_ack(&self, seg: &TcpRepr<'_>, wnd: u32, sacked_new: bool) -> bool {
+        seg.ack == self.snd.una
             && self.snd.max.gt(self.snd.una)
             // Answers to zero-window probes are not a sign of loss (Linux keeps the probe
             // out of its retransmission queue for the same reason).
@@ -116,27 +143,37 @@ impl Tcb {
                 // RFC 6675 2: with SACK, an ACK that SACKs new octets is a duplicate
                 // ACK even if it changes the window or carries data.
                 || sacked_new)
-        {
-            // RFC 5681 2: a duplicate ACK.
-            self.recovery.dup_acks = self.recovery.dup_acks.saturating_add(1);
-            self.counters.dup_acks_in += 1;
-            // RFC 8985 7.2: no PTO once segments arrived beyond a hole: duplicate
-            // ACKs, not a probe, drive the recovery now.
-            self.cancel_pto(ctx.now);
-            if self.recovery.active {
-                if !sack_episode {
-                    // RFC 6582 3.2 step 4: inflate by one MSS for each further duplicate.
-                    self.cwnd = self.cwnd.saturating_add(mss);
-                }
-                // RFC 6675 5 (step C): no inflation; pipe accounts for what left.
-            } else if self.recovery.dup_acks == 3
-                && (ack.gt(self.recovery.recover) || self.opts.ecn.recover_by_ece())
-            {
-                // RFC 5681 3.2 / RFC 6582 3.2: fast retransmit, enter fast recovery
-                // (RFC 6675 5 (step A): DupAcks reached DupThresh).
-                self.enter_fast_recovery(ack, 3);
+    }
+
+    /// RFC 5681 2: a duplicate ACK.
+    fn on_duplicate_ack(&mut self, ack: SeqNum, sack_episode: bool, now: Instant) {
+        self.recovery.dup_acks = self.recovery.dup_acks.saturating_add(1);
+        self.counters.dup_acks_in += 1;
+        // RFC 8985 7.2: no PTO once segments arrived beyond a hole: duplicate
+        // ACKs, not a probe, drive the recovery now.
+        self.cancel_pto(now);
+        if self.recovery.active {
+            if !sack_episode {
+                // RFC 6582 3.2 step 4: inflate by one MSS for each further duplicate.
+                self.recovery
+                    .inflate(&self.cc, u32::from(self.opts.snd_mss));
             }
+            // RFC 6675 5 (step C): no inflation; pipe accounts for what left.
+        } else if self.recovery.dup_acks == 3
+            && (ack.gt(self.recovery.recover) || self.opts.ecn.recover_by_ece())
+        {
+            // RFC 5681 3.2 / RFC 6582 3.2: fast retransmit, enter fast recovery
+            // (RFC 6675 5 (step A): DupAcks reached DupThresh).
+            self.enter_fast_recovery(ack, 3, now);
         }
+    }
+
+    /// Fast recovery before DupThresh duplicate ACKs: when SACK information
+    /// already shows a loss (RFC 6675 5 step B), or the loss probe arrived
+    /// beyond a hole (RFC 8985 7.4.1).
+    fn enter_recovery_early(&mut self, seg: &TcpRepr<'_>, sacked_new: bool, now: Instant) {
+        let ack = seg.ack;
+        let mss = u32::from(self.opts.snd_mss);
         if !self.recovery.active
             && sacked_new
             && self.sack_recovery()
@@ -151,7 +188,7 @@ impl Tcb {
         {
             // RFC 6675 5 (step B): fewer than DupThresh duplicate ACKs, but the SACK
             // information already makes IsLost(HighACK + 1) true: enter recovery.
-            self.enter_fast_recovery(ack, u32::from(self.recovery.dup_acks.max(1)));
+            self.enter_fast_recovery(ack, u32::from(self.recovery.dup_acks.max(1)), now);
         }
         if !self.recovery.active
             && self.probe_sacked_beyond_hole(seg)
@@ -161,17 +198,13 @@ impl Tcb {
             // least a PTO earlier, did not: lost (RACK would mark it so, 6.2), so
             // fast recovery repairs it now instead of the RTO. Each duplicate ACK
             // so far, at least this one, is a segment that left the network.
-            self.enter_fast_recovery(ack, u32::from(self.recovery.dup_acks.max(1)));
+            self.enter_fast_recovery(ack, u32::from(self.recovery.dup_acks.max(1)), now);
         }
-        if !self.recovery.active && self.recovery.recover.lt(self.snd.una) {
-            // `recover` only needs to be below SND.UNA here; keeping it just below stops
-            // it wrapping out of reach of `gt` after 2^31 octets without a reduction.
-            self.recovery.recover = self.snd.una - 1;
-        }
-        if ece && !self.recovery.active && ack.gt(self.recovery.recover) {
-            self.ecn_reduce(ctx.now);
-        }
-        // RFC 9293 3.10.7.4: update the window only for newer segments (WL1/WL2 rule).
+    }
+
+    /// RFC 9293 3.10.7.4: update the window only for newer segments (WL1/WL2 rule).
+    fn update_send_window(&mut self, seg: &TcpRepr<'_>, wnd: u32) {
+        let ack = seg.ack;
         if self.snd.wl1.lt(seg.seq) || (self.snd.wl1 == seg.seq && self.snd.wl2.le(ack)) {
             let opened = wnd > self.snd.wnd;
             self.snd.wnd = wnd;
@@ -190,43 +223,11 @@ impl Tcb {
                 self.timers.persist_backoff = 0;
             }
         }
-        if advanced {
-            // RFC 8985 7.2: an ACK of new data restarts the PTO.
-            self.schedule_loss_probe(ctx.now);
-        }
     }
 
     /// SACK information drives loss recovery on this connection (RFC 6675).
     pub(super) fn sack_recovery(&self) -> bool {
         self.opts.sack && self.cfg.sack_recovery
-    }
-
-    /// The current recovery is RFC 6675's, driven by the scoreboard (it had
-    /// SACK information when it began; otherwise NewReno runs it).
-    pub(super) fn sack_episode(&self) -> bool {
-        self.recovery.active && self.recovery.board.as_ref().is_some_and(|b| b.active)
-    }
-
-    /// RFC 6675 5: loss recovery ended; the scoreboard goes once empty.
-    pub(super) fn end_sack_episode(&mut self) {
-        if let Some(b) = self.recovery.board.as_mut() {
-            b.active = false;
-            b.rescue = None;
-        }
-        self.release_board();
-    }
-
-    /// Free the scoreboard when it holds nothing a recovery needs: an idle
-    /// connection keeps only the null pointer.
-    pub(super) fn release_board(&mut self) {
-        let needed = self
-            .recovery
-            .board
-            .as_ref()
-            .is_some_and(|b| !b.is_empty() || (b.active && self.recovery.active));
-        if !needed {
-            self.recovery.board = None;
-        }
     }
 
     /// RFC 6675 4 (Update()): fold the ACK's SACK blocks into the scoreboard,
@@ -236,53 +237,37 @@ impl Tcb {
         if !self.sack_recovery() {
             return false;
         }
-        let blocks = seg.options.sack.as_slice();
-        let max = self.snd.max;
-        let new = match self.recovery.board.as_mut() {
-            Some(b) => b.update(una, max, blocks),
-            None if !blocks.is_empty() => {
-                let mut b = Scoreboard::new(una);
-                let new = b.update(una, max, blocks);
-                if new {
-                    self.recovery.board = Some(Box::new(b));
-                }
-                new
-            }
-            None => false,
-        };
-        self.release_board();
-        new
+        self.recovery
+            .sack_update(una, self.snd.max, seg.options.sack.as_slice())
+    }
+
+    /// Where the send sequence space stands, for loss recovery.
+    pub(super) fn flight_view(&self) -> Flight {
+        Flight {
+            una: self.snd.una,
+            nxt: self.snd.nxt,
+            max: self.snd.max,
+            peer_wnd: self.snd.wnd,
+            smss: u32::from(self.opts.snd_mss),
+        }
     }
 
     /// RFC 5681 3.2 / RFC 6582 3.2: fast retransmit of SND.UNA and fast recovery,
     /// the window inflated by the `left` segments that left the network.
-    pub(super) fn enter_fast_recovery(&mut self, ack: SeqNum, left: u32) {
+    pub(super) fn enter_fast_recovery(&mut self, ack: SeqNum, left: u32, now: Instant) {
         let mss = u32::from(self.opts.snd_mss);
         // An ECE reduction in this window already halved ssthresh: the loss is
         // still repaired at once, but the window is not cut twice (RFC 3168 6.1.2:
         // at most one reduction per window; Linux goes from CWR to Recovery the
         // same way).
-        if !(self.opts.ecn.recover_by_ece() && ack.le(self.recovery.recover)) {
-            let flight = self.snd.max.since(self.snd.una);
-            self.ssthresh = (flight / 2).max(2 * mss);
-        }
-        self.cwnd = self.ssthresh + left * mss;
-        self.recovery.recover = self.snd.max;
-        if self.sack_recovery() {
-            if let Some(b) = self.recovery.board.as_mut().filter(|b| !b.is_empty()) {
-                // RFC 6675 5 (step 4.2): cwnd = ssthresh, no inflation: pipe counts
-                // what left the network. RecoveryPoint = HighData (`recover`).
-                self.cwnd = self.ssthresh;
-                b.active = true;
-                b.rxt_end = self.snd.una;
-                // RFC 6675 5 (step 4.3): RescueRxt = the end of the first
-                // retransmission, "to prevent ... a premature rescue retransmission".
-                b.rescue = Some(self.snd.una + mss);
-            }
-        }
+        let reduced = self.opts.ecn.recover_by_ece() && ack.le(self.recovery.recover);
+        let flight = self.snd.max.since(self.snd.una);
+        self.cc
+            .on_congestion(Congestion::Loss { reduced }, flight, mss, now);
+        let sack = self.sack_recovery();
+        self.recovery
+            .enter(&self.cc, self.flight_view(), left, sack);
         self.opts.ecn.set_recover_by_ece(false);
-        self.recovery.active = true;
-        self.recovery.fast_rtx_pending = true;
         // The reduction of fast recovery covers any loss a TLP episode would
         // report (RFC 8985 7.4.2; Linux `tcp_init_cwnd_reduction`); a PTO that
         // fired meanwhile sends no probe in recovery (7.2).
@@ -300,10 +285,10 @@ impl Tcb {
     /// new data segment.
     pub(super) fn ecn_reduce(&mut self, now: Instant) {
         let mss = u32::from(self.opts.snd_mss);
-        let one_segment = self.cwnd <= mss;
+        let one_segment = self.recovery.cwnd(&self.cc) <= mss;
         // RFC 5681 3.1: ssthresh at least 2 * SMSS; cwnd never grows here.
-        self.ssthresh = (self.cwnd / 2).max(2 * mss);
-        self.cwnd = self.cwnd.min(self.ssthresh);
+        let flight = self.snd.max.since(self.snd.una);
+        self.cc.on_congestion(Congestion::Ecn, flight, mss, now);
         self.recovery.recover = self.snd.max;
         self.opts.ecn.set_recover_by_ece(true);
         self.opts.ecn.window_reduced();

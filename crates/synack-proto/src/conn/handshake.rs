@@ -4,6 +4,7 @@
 //! (3.10.7.3).
 
 use super::{Disposition, Origin, SegCtx, Tcb, MIN_SND_MSS};
+use crate::cc::CongestionControl;
 use crate::config::ConnConfig;
 use crate::ecn::EcnState;
 use crate::error::ConnError;
@@ -221,19 +222,14 @@ impl Tcb {
         }
     }
 
+    /// The handshake completed: the controller sets the initial window (RFC
+    /// 5681 3.1, RFC 6928).
     pub(super) fn init_cwnd(&mut self) {
-        // RFC 6928 2: IW = min(10*MSS, max(2*MSS, 14600)) with the default of 10 segments.
-        let mss = u32::from(self.opts.snd_mss);
-        let n = self.cfg.initial_cwnd_segments.max(1);
-        self.cwnd = if n == 10 {
-            (10 * mss).min((2 * mss).max(14600))
-        } else {
-            n * mss
-        };
-        if self.snd.syn_retransmitted {
-            // RFC 5681 3.1: a lost SYN (or SYN,ACK) means a loss window of one segment.
-            self.cwnd = mss;
-        }
+        self.cc.on_established(
+            u32::from(self.opts.snd_mss),
+            self.cfg.initial_cwnd_segments,
+            self.snd.syn_retransmitted,
+        );
     }
 
     /// RFC 9293 3.10.7.3: SYN-SENT.

@@ -2,6 +2,7 @@
 //! 1122 4.2.3.9) and Packet Too Big (RFC 1191, RFC 8201).
 
 use super::{Disposition, Origin, SegCtx, Tcb};
+use crate::cc::CongestionControl;
 use crate::event::{Cause, DropReason, EventKind};
 use crate::icmp::IcmpAction;
 use crate::probe::Probes;
@@ -96,6 +97,8 @@ impl Tcb {
                 .saturating_sub(if self.opts.ts { 12 } else { 0 })
                 .max(1);
             if mss < self.opts.snd_mss {
+                self.cc
+                    .on_mss_change(u32::from(self.opts.snd_mss), u32::from(mss));
                 self.opts.snd_mss = mss;
                 if self.syn_acked() && self.snd.max.gt(self.snd.una) {
                     // RFC 1191 6.4: the segment was dropped; retransmit at once in
@@ -104,16 +107,11 @@ impl Tcb {
                     // applies to what is sent again.
                     self.snd.nxt = self.snd.una;
                     self.probes.set(Probes::PMTU_RESEND, true);
-                    if self.recovery.board.as_ref().is_some_and(|b| b.active) {
-                        // A SACK recovery's pipe accounting does not hold for a
-                        // go-back-N resend: end the episode as an RTO does (RFC 6675
-                        // 5.1) but keep cwnd (no congestion response), so the resend
-                        // runs under cwnd from SND.UNA.
-                        self.recovery.board = None;
-                        self.recovery.active = false;
-                        self.recovery.recover = self.snd.max;
-                        self.recovery.dup_acks = 0;
-                    }
+                    // A SACK recovery's pipe accounting does not hold for a
+                    // go-back-N resend: end the episode as an RTO does (RFC 6675
+                    // 5.1) but keep cwnd (no congestion response), so the resend
+                    // runs under cwnd from SND.UNA.
+                    self.recovery.abandon_sack_episode(self.snd.max);
                     self.rtt.clear_probe();
                     if self.opts.ts {
                         self.ts.rtt_from = Some(self.ts_now(ctx.now));

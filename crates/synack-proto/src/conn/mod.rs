@@ -27,6 +27,7 @@ mod timestamps;
 mod tlp;
 mod user;
 
+use crate::cc::{Cc, CongestionControl};
 use crate::compact::{ByteRing, LazyVec, OptRange, PackedTuple};
 use crate::config::ConnConfig;
 use crate::ecn::EcnState;
@@ -149,11 +150,9 @@ pub(crate) struct Tcb {
     timers: Timers,
     /// Loss recovery: duplicate ACKs, fast recovery, the SACK scoreboard.
     recovery: Recovery,
-
-    // Congestion control (RFC 5681, RFC 6582).
-    pub(crate) cwnd: u32,
-    pub(crate) ssthresh: u32,
-
+    /// Congestion control: cwnd and ssthresh.
+    cc: Cc,
+    /// RTT estimation and the RTO (RFC 6298).
     pub(crate) rtt: RttEstimator,
 
     // Output requests.
@@ -161,9 +160,6 @@ pub(crate) struct Tcb {
     /// Zero-window and tail loss probe flags (see `Probes`).
     probes: Probes,
     keepalive_probe_pending: bool,
-    /// TLP.end_seq (RFC 8985 7.1): SND.NXT when the outstanding loss probe
-    /// went out; meaningful while `Probes::EPISODE` is set.
-    tlp_end: SeqNum,
 }
 
 /// A delivered (or reportable) result of a segment, for the stack.
@@ -190,6 +186,7 @@ impl Tcb {
         origin: Origin,
     ) -> Tcb {
         let rtt = RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto);
+        let cc = Cc::new(cfg.congestion);
         let rcv_wscale = if cfg.window_scaling {
             rcv_wscale_for(cfg.recv_buffer)
         } else {
@@ -262,20 +259,12 @@ impl Tcb {
                 last_oow_ms: ms_of(now).wrapping_sub(OOW_ACK_INTERVAL_MS),
             },
             timers: Timers::new(),
-            recovery: Recovery {
-                dup_acks: 0,
-                recover: iss,
-                board: None,
-                active: false,
-                fast_rtx_pending: false,
-            },
-            cwnd: 0,
-            ssthresh: u32::MAX,
+            recovery: Recovery::new(iss),
+            cc,
             rtt,
             rst_pending: None,
             probes: Probes::default(),
             keepalive_probe_pending: false,
-            tlp_end: iss,
         }
     }
 }
@@ -442,8 +431,9 @@ impl Tcb {
             srtt: self.rtt.srtt(),
             rttvar: self.rtt.rttvar(),
             rto: self.rtt.rto(bounds),
-            cwnd: self.cwnd,
-            ssthresh: self.ssthresh,
+            cwnd: self.recovery.cwnd(&self.cc),
+            ssthresh: self.cc.ssthresh(),
+            congestion: self.cc.algorithm(),
             retransmits: self.counters.retransmits.into(),
             bytes_in_flight: self.snd.max.since(self.snd.una),
             bytes_sent: self.counters.bytes_sent,

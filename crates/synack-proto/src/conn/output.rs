@@ -331,7 +331,7 @@ impl Tcb {
         let pending = Pending {
             offset,
             unsent: self.snd.buf.len().saturating_sub(offset),
-            usable: self.usable_window(),
+            usable: self.recovery.send_budget(&self.cc, self.flight_view()),
             retransmitting: self.snd.nxt.lt(self.snd.max),
         };
 
@@ -424,56 +424,6 @@ impl Tcb {
             flags |= TcpFlags::PSH;
         }
         Some(self.finish(self.snd.una, flags, SendReason::FastRetransmit, now))
-    }
-
-    /// How far beyond SND.NXT the windows let data go: the peer's window and
-    /// cwnd (with limited transmit), or in a SACK recovery cwnd - pipe, and
-    /// during a go-back-N never into the next SACKed range.
-    fn usable_window(&self) -> usize {
-        // RFC 3042 limited transmit: the first and second duplicate ACKs each let one
-        // new segment go beyond cwnd (up to cwnd + 2 * SMSS), within the peer's window;
-        // cwnd itself is unchanged. Linux does the same by counting duplicate ACKs as
-        // segments that left the network (`tcp_add_reno_sack`).
-        let limited_transmit = if self.recovery.active {
-            0
-        } else {
-            u32::from(self.recovery.dup_acks.min(2)) * u32::from(self.opts.snd_mss)
-        };
-        let wnd = self.snd.wnd.min(
-            self.cwnd
-                .max(u32::from(self.opts.snd_mss))
-                .saturating_add(limited_transmit),
-        );
-        let mut usable = (self.snd.una + wnd).diff(self.snd.nxt).max(0) as usize;
-        if self.sack_episode() {
-            // RFC 6675 4 (NextSeg rule 2) and 5 (step C): new data as far as
-            // cwnd - pipe (at least one SMSS) and the peer's window allow.
-            let smss = u32::from(self.opts.snd_mss);
-            let pipe = self
-                .recovery
-                .board
-                .as_ref()
-                .map_or(0, |b| b.pipe(self.snd.una, self.snd.max, smss));
-            let room = self.cwnd.saturating_sub(pipe);
-            let peer = (self.snd.una + self.snd.wnd).diff(self.snd.nxt).max(0) as u32;
-            usable = if room >= smss {
-                room.min(peer) as usize
-            } else {
-                0
-            };
-        }
-        if self.snd.nxt.lt(self.snd.max) {
-            // Go-back-N: stop short of the next SACKed range.
-            if let Some(l) = self
-                .recovery
-                .board
-                .as_ref()
-                .and_then(|b| b.next_sacked(self.snd.nxt))
-            {
-                usable = usable.min(l.since(self.snd.nxt) as usize);
-            }
-        }
-        usable
     }
 
     /// A data segment from SND.NXT (new data, or again after a timeout), the
@@ -602,49 +552,19 @@ impl Tcb {
     }
 
     /// NextSeg() (RFC 6675 4) for a retransmission, when cwnd - pipe allows a
-    /// segment: rule 1 (a lost hole) if `lost_only`, else rule 3 (any hole
-    /// below the highest SACKed octet), then rule 4 (the rescue retransmission).
+    /// segment: rule 1 (a lost hole) if `lost_only`, else rules 3 and 4 too
+    /// (see `Recovery::next_seg`).
+    #[inline]
     pub(super) fn sack_next_seg(&self, lost_only: bool) -> Option<Retransmission> {
-        let b = self
-            .recovery
-            .board
-            .as_ref()
-            .filter(|b| b.active && self.recovery.active)?;
-        let smss = u32::from(self.opts.snd_mss);
-        let (una, max) = (self.snd.una, self.snd.max);
-        // RFC 6675 5 (step C): transmit only while cwnd - pipe >= 1 SMSS.
-        if self.cwnd.saturating_sub(b.pipe(una, max, smss)) < smss {
+        if !self.recovery.active {
+            // Only a SACK recovery retransmits by NextSeg().
             return None;
         }
-        // RFC 6675 4 (NextSeg rule 1): the first lost octet above HighRxt.
-        if let Some(r) = b.next_hole(una, smss, true) {
-            return Some(r);
-        }
-        if lost_only {
-            return None;
-        }
-        // RFC 6675 4 (NextSeg rule 3): no new data could go (rule 2): the first
-        // unSACKed octet above HighRxt below the highest SACKed one.
-        if let Some(r) = b.next_hole(una, smss, false) {
-            return Some(r);
-        }
-        // RFC 6675 4 (NextSeg rule 4): once per recovery, with no new data to
-        // send, the last segment of the unSACKed tail keeps the ACK clock going
-        // (RescueRxt).
-        let top = b.high_sacked().unwrap_or(una).max(una).max(b.rxt_end);
         let data_end = self.data_seq0() + self.snd.buf.len() as u32;
-        let end = max.min(data_end);
-        // RFC 6675 4 (NextSeg rule 4): only once HighACK passed RescueRxt.
-        let rescue_ok = b.rescue.is_none_or(|r| una.gt(r));
-        if rescue_ok && top.lt(end) && !self.has_unsent() {
-            let len = end.since(top).min(smss);
-            return Some(Retransmission {
-                seq: end - len,
-                len,
-                rescue: true,
-            });
-        }
-        None
+        self.recovery
+            .next_seg(&self.cc, self.flight_view(), lost_only, data_end, || {
+                !self.has_unsent()
+            })
     }
 
     /// RFC 6675 4 (NextSeg rule 1): in SACK recovery, a lost hole goes first

@@ -3,6 +3,7 @@
 //! (RFC 6298 5 for the retransmission timer).
 
 use super::{Disposition, Origin, SegCtx, Tcb};
+use crate::cc::{Congestion, CongestionControl};
 use crate::error::ConnError;
 use crate::event::{Cause, EventKind, SendReason, TimerKind};
 use crate::probe::Probes;
@@ -385,17 +386,14 @@ impl Tcb {
         if self.syn_acked() {
             let mss = u32::from(self.opts.snd_mss);
             let flight = self.snd.max.since(self.snd.una);
-            self.ssthresh = (flight / 2).max(2 * mss);
-            self.cwnd = mss;
-            self.recovery.active = false;
+            self.cc
+                .on_congestion(Congestion::Timeout, flight, mss, ctx.now);
             // RFC 6675 5.1: an RTO ends the SACK recovery; RecoveryPoint = HighData
             // (`recover`) keeps a new recovery from starting before it is ACKed.
             // RFC 2018 8: the receiver may have reneged, so the SACKed marks go
             // (later ACKs rebuild them, RFC 6675 5.1: Update() goes on).
-            self.recovery.board = None;
-            self.recovery.recover = self.snd.max;
+            self.recovery.on_timeout(self.snd.max);
             self.opts.ecn.set_recover_by_ece(false);
-            self.recovery.dup_acks = 0;
             // RFC 3168 6.1.2: any window reduction is announced with CWR.
             self.opts.ecn.window_reduced();
         }

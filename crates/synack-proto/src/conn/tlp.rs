@@ -4,6 +4,7 @@
 use super::output::take_range;
 use super::timers::Timer;
 use super::{OutSegment, Tcb};
+use crate::cc::{Congestion, CongestionControl};
 use crate::event::SendReason;
 use crate::probe::{self, Probes};
 use crate::time::Instant;
@@ -202,7 +203,7 @@ impl Tcb {
         };
         // RFC 8985 7.3: TLP.end_seq = SND.NXT; the episode lasts until its ACK
         // (7.4.2). The RTO, not the PTO, watches the flight now.
-        self.tlp_end = self.snd.max;
+        self.recovery.tlp_end = self.snd.max;
         self.probes.set(Probes::EPISODE, true);
         self.set_rtx(Some(now + self.rtt.rto(self.rto_bounds())));
         if self.timers.unacked_since.is_none() {
@@ -217,11 +218,11 @@ impl Tcb {
     /// the probe, or a pure duplicate ACK), or when an ACK goes beyond
     /// TLP.end_seq without that: the probe alone repaired the loss of the last
     /// segment, and the congestion window is reduced for it, once.
-    pub(super) fn tlp_process_ack(&mut self, seg: &TcpRepr<'_>, wnd: u32) {
-        if !self.probes.has(Probes::EPISODE) || seg.ack.lt(self.tlp_end) {
+    pub(super) fn tlp_process_ack(&mut self, seg: &TcpRepr<'_>, wnd: u32, now: Instant) {
+        if !self.probes.has(Probes::EPISODE) || seg.ack.lt(self.recovery.tlp_end) {
             return;
         }
-        let end = self.tlp_end;
+        let end = self.recovery.tlp_end;
         let dsack = seg
             .options
             .sack
@@ -241,8 +242,9 @@ impl Tcb {
             // in CWR), ssthresh = max(cwnd/2, 2*SMSS) and cwnd = ssthresh.
             self.probes.set(Probes::EPISODE, false);
             let mss = u32::from(self.opts.snd_mss);
-            self.ssthresh = (self.cwnd / 2).max(2 * mss);
-            self.cwnd = self.cwnd.min(self.ssthresh);
+            let flight = self.snd.max.since(self.snd.una);
+            self.cc
+                .on_congestion(Congestion::ProbeRepair, flight, mss, now);
             // RFC 3168 6.1.2: any window reduction is announced with CWR.
             self.opts.ecn.window_reduced();
         }
@@ -252,10 +254,10 @@ impl Tcb {
     /// a SACK block while the cumulative ACK stays below the block: the probe
     /// arrived beyond a hole.
     pub(super) fn probe_sacked_beyond_hole(&self, seg: &TcpRepr<'_>) -> bool {
-        if !self.probes.has(Probes::EPISODE) || !seg.ack.lt(self.tlp_end) {
+        if !self.probes.has(Probes::EPISODE) || !seg.ack.lt(self.recovery.tlp_end) {
             return false;
         }
-        let last = self.tlp_end - 1;
+        let last = self.recovery.tlp_end - 1;
         seg.options
             .sack
             .as_slice()

@@ -2,6 +2,7 @@
 //! connection, a listener's counters and the stack-wide counters.
 
 use super::Stack;
+use crate::config::CongestionAlgorithm;
 use crate::conn::Owner;
 use crate::error::{ConnError, Error};
 use crate::event::{ConnId, DropReason, FourTuple};
@@ -48,6 +49,8 @@ pub struct ConnStatus {
     pub cwnd: u32,
     /// Slow-start threshold in bytes (`u32::MAX` when unset).
     pub ssthresh: u32,
+    /// The congestion control algorithm.
+    pub congestion: CongestionAlgorithm,
     /// Segments retransmitted.
     pub retransmits: u64,
     /// Bytes sent and not yet acknowledged.
