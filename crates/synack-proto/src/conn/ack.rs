@@ -242,6 +242,7 @@ impl Tcb {
     }
 
     /// Where the send sequence space stands, for loss recovery.
+    #[inline]
     pub(super) fn flight_view(&self) -> Flight {
         Flight {
             una: self.snd.una,

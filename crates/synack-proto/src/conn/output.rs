@@ -637,6 +637,7 @@ impl Tcb {
     }
 
     /// Whether there is output pending (for the stack's dirty list).
+    #[inline]
     pub(crate) fn wants_output(&self) -> bool {
         self.rst_pending.is_some()
             || self.acks.due.is_some()

@@ -108,12 +108,22 @@ impl Recovery {
     /// scoreboard, SND.UNA being `una` after the ACK and SND.MAX `max`.
     /// Returns whether octets not SACKed before were SACKed (RFC 6675 2: a
     /// duplicate ACK).
+    #[inline]
     pub(crate) fn sack_update(
         &mut self,
         una: SeqNum,
         max: SeqNum,
         blocks: &[(SeqNum, SeqNum)],
     ) -> bool {
+        if self.board.is_none() && blocks.is_empty() {
+            // Nothing SACKed before or now: no scoreboard to keep.
+            return false;
+        }
+        self.fold_sack_blocks(una, max, blocks)
+    }
+
+    /// [`Recovery::sack_update`] with blocks to fold or a scoreboard to update.
+    fn fold_sack_blocks(&mut self, una: SeqNum, max: SeqNum, blocks: &[(SeqNum, SeqNum)]) -> bool {
         let new = match self.board.as_mut() {
             Some(b) => b.update(una, max, blocks),
             None if !blocks.is_empty() => {
@@ -256,6 +266,7 @@ impl Recovery {
     /// The send budget: how far beyond SND.NXT the windows let data go. The
     /// peer's window and cwnd (with limited transmit), or in a SACK recovery
     /// cwnd - pipe, and during a go-back-N never into the next SACKed range.
+    #[inline]
     pub(crate) fn send_budget(&self, cc: &Cc, f: Flight) -> usize {
         // RFC 3042 limited transmit: the first and second duplicate ACKs each let one
         // new segment go beyond cwnd (up to cwnd + 2 * SMSS), within the peer's window;
