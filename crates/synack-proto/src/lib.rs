@@ -16,6 +16,7 @@
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod profile;
 pub mod secrets;
 pub mod state;
 pub mod time;
@@ -29,6 +30,7 @@ pub use event::{
     Cause, ConnId, DropReason, Event, EventKind, FourTuple, ListenerId, SegmentSummary, SendReason,
     TimerKind,
 };
+pub use profile::Profile;
 pub use secrets::{SecretKey, Secrets, SecretsError};
 pub use state::State;
 pub use synack_wire as wire;
