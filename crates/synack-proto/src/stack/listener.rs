@@ -248,21 +248,7 @@ impl Stack {
         }
         // Second, check for an ACK: a SYN cookie, or a reset.
         if f.ack() {
-            if !f.syn() && self.cfg.syn_cookies != SynCookies::Off {
-                if let Some(mss) = self.check_cookie(&tuple, seg, now) {
-                    self.cookie_accept(now, l, tuple, seg, mss, sum);
-                    return;
-                }
-                if let Some(lst) = self.listener_mut(l) {
-                    lst.status.cookies_rejected += 1;
-                }
-            }
-            self.drop_pkt(now, None, Some(sum), DropReason::BadCookie);
-            // The listener's socket answers, with its IP options.
-            let ip = self
-                .listener(l)
-                .map_or_else(|_| self.default_ip(), |lst| IpOpts::of(&lst.cfg));
-            self.queue_rst(tuple, seg.ack, None, ip);
+            self.ack_at_listener(now, l, tuple, seg, sum);
             return;
         }
         // Third, check for a SYN.
@@ -272,6 +258,47 @@ impl Stack {
             self.drop_pkt(now, None, Some(sum), DropReason::ListenerIgnored);
             return;
         }
+        self.syn_at_listener(now, l, tuple, seg, sum);
+    }
+
+    /// An ACK at a listener: the ACK of a cookie SYN,ACK (RFC 4987 3.6)
+    /// recreates the connection; anything else is answered with a reset.
+    fn ack_at_listener(
+        &mut self,
+        now: Instant,
+        l: ListenerId,
+        tuple: FourTuple,
+        seg: &TcpRepr<'_>,
+        sum: SegmentSummary,
+    ) {
+        if !seg.flags.syn() && self.cfg.syn_cookies != SynCookies::Off {
+            if let Some(mss) = self.check_cookie(&tuple, seg, now) {
+                self.cookie_accept(now, l, tuple, seg, mss, sum);
+                return;
+            }
+            if let Some(lst) = self.listener_mut(l) {
+                lst.status.cookies_rejected += 1;
+            }
+        }
+        self.drop_pkt(now, None, Some(sum), DropReason::BadCookie);
+        // The listener's socket answers, with its IP options.
+        let ip = self
+            .listener(l)
+            .map_or_else(|_| self.default_ip(), |lst| IpOpts::of(&lst.cfg));
+        self.queue_rst(tuple, seg.ack, None, ip);
+    }
+
+    /// A SYN at a listener: dropped while the accept queue is full, answered
+    /// with a SYN cookie by the cookie policy, dropped when the SYN queue is
+    /// full, else a new half-open entry.
+    fn syn_at_listener(
+        &mut self,
+        now: Instant,
+        l: ListenerId,
+        tuple: FourTuple,
+        seg: &TcpRepr<'_>,
+        sum: SegmentSummary,
+    ) {
         let policy = self.cfg.syn_cookies;
         let Some(lst) = self.listener_mut(l) else {
             return;
@@ -286,34 +313,8 @@ impl Stack {
             return;
         }
         if policy == SynCookies::Always || (syn_full && policy == SynCookies::WhenFull) {
-            // RFC 4987 3.6: answer with a cookie and keep no state.
-            let peer_mss =
-                seg.options
-                    .mss
-                    .unwrap_or(if tuple.remote.is_ipv4() { 536 } else { 1220 });
             let cfg = Arc::clone(&lst.cfg);
-            let our = self.our_mss(&tuple.remote, &cfg);
-            let (iss, _) = cookie::make(self.secrets.cookie, &tuple, seg.seq, peer_mss, now);
-            if let Some(lst) = self.listener_mut(l) {
-                lst.status.cookies_sent += 1;
-            }
-            let window = (cfg.recv_buffer.min(0xffff)) as u16;
-            self.push_ctl(CtlSeg {
-                tuple,
-                ip: IpOpts::of(&cfg),
-                seq: iss,
-                ack: seg.seq + 1,
-                flags: TcpFlags::SYN | TcpFlags::ACK,
-                window,
-                // Only the MSS survives in a cookie: no window scale, SACK or
-                // timestamps (RFC 7323 3.2: the client then sends none either).
-                // Nor ECN: RFC 3168 6.1.1, a SYN,ACK without ECE means no ECN.
-                options: TcpOptions {
-                    mss: Some(our),
-                    ..TcpOptions::default()
-                },
-                reason: SendReason::SynCookie,
-            });
+            self.cookie_syn_ack(now, l, tuple, seg, &cfg);
             return;
         }
         if syn_full {
@@ -322,6 +323,56 @@ impl Stack {
             return;
         }
         let cfg = Arc::clone(&lst.cfg);
+        self.new_half_open(now, l, tuple, seg, sum, cfg);
+    }
+
+    /// RFC 4987 3.6: answer a SYN with a cookie and keep no state.
+    fn cookie_syn_ack(
+        &mut self,
+        now: Instant,
+        l: ListenerId,
+        tuple: FourTuple,
+        seg: &TcpRepr<'_>,
+        cfg: &ConnConfig,
+    ) {
+        let peer_mss = seg
+            .options
+            .mss
+            .unwrap_or(if tuple.remote.is_ipv4() { 536 } else { 1220 });
+        let our = self.our_mss(&tuple.remote, cfg);
+        let (iss, _) = cookie::make(self.secrets.cookie, &tuple, seg.seq, peer_mss, now);
+        if let Some(lst) = self.listener_mut(l) {
+            lst.status.cookies_sent += 1;
+        }
+        let window = (cfg.recv_buffer.min(0xffff)) as u16;
+        self.push_ctl(CtlSeg {
+            tuple,
+            ip: IpOpts::of(cfg),
+            seq: iss,
+            ack: seg.seq + 1,
+            flags: TcpFlags::SYN | TcpFlags::ACK,
+            window,
+            // Only the MSS survives in a cookie: no window scale, SACK or
+            // timestamps (RFC 7323 3.2: the client then sends none either).
+            // Nor ECN: RFC 3168 6.1.1, a SYN,ACK without ECE means no ECN.
+            options: TcpOptions {
+                mss: Some(our),
+                ..TcpOptions::default()
+            },
+            reason: SendReason::SynCookie,
+        });
+    }
+
+    /// A new half-open entry for a SYN (RFC 9293 3.10.7.2): LISTEN -> SYN_RCVD.
+    fn new_half_open(
+        &mut self,
+        now: Instant,
+        l: ListenerId,
+        tuple: FourTuple,
+        seg: &TcpRepr<'_>,
+        sum: SegmentSummary,
+        cfg: Arc<ConnConfig>,
+    ) {
         let id = match self.alloc() {
             Ok(id) => id,
             Err(_) => {
