@@ -13,7 +13,9 @@
 //! states), `ack` (ACK processing), `recv` (text, reassembly, windows),
 //! `ack_policy` (delayed and quick ACKs), `timestamps` (RFC 7323), `output`
 //! (what to send next), `timers`, `tlp` (tail loss probe), `icmp` and `user`
-//! (SEND, RECEIVE, CLOSE, ABORT and socket options).
+//! (SEND, RECEIVE, CLOSE, ABORT and socket options). Congestion control
+//! (`crate::cc`) and loss recovery (`crate::recovery`) have rooms of their
+//! own beside `conn`; the TCB holds their state and calls them.
 
 mod ack;
 mod ack_policy;
