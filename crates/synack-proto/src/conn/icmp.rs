@@ -112,10 +112,7 @@ impl Tcb {
                     // 5.1) but keep cwnd (no congestion response), so the resend
                     // runs under cwnd from SND.UNA.
                     self.recovery.abandon_sack_episode(self.snd.max);
-                    self.rtt.clear_probe();
-                    if self.opts.ts {
-                        self.ts.rtt_from = Some(self.ts_now(ctx.now));
-                    }
+                    self.time_after_retransmission(ctx.now);
                 }
             }
         }

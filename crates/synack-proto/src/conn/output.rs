@@ -414,10 +414,7 @@ impl Tcb {
         }
         take_range(&self.snd.buf, 0, n, payload);
         self.counters.retransmits += 1;
-        self.rtt.clear_probe();
-        if self.opts.ts {
-            self.ts.rtt_from = Some(self.ts_now(now));
-        }
+        self.time_after_retransmission(now);
         self.counters.bytes_sent += n as u64;
         let mut flags = TcpFlags::ACK;
         if n == self.snd.buf.len() {
@@ -624,10 +621,7 @@ impl Tcb {
         }
         self.counters.retransmits += 1;
         // RFC 6298 3 (Karn): no RTT sample from retransmitted data.
-        self.rtt.clear_probe();
-        if self.opts.ts {
-            self.ts.rtt_from = Some(self.ts_now(now));
-        }
+        self.time_after_retransmission(now);
         self.counters.bytes_sent += n as u64;
         let mut flags = TcpFlags::ACK;
         if off + n == self.snd.buf.len() {

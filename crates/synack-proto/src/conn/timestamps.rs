@@ -68,6 +68,16 @@ impl Tcb {
         }
     }
 
+    /// What was just sent again: Karn's rule (RFC 6298 3) stops the
+    /// sequence-based measurement, and with timestamps the first ACK echoing a
+    /// TSval from now on times the retransmission instead (RFC 7323 4.1).
+    pub(super) fn time_after_retransmission(&mut self, now: Instant) {
+        self.rtt.clear_probe();
+        if self.opts.ts {
+            self.ts.rtt_from = Some(self.ts_now(now));
+        }
+    }
+
     /// RFC 7323 4.1 / RFC 6298 3: RTT from the echoed timestamp of an ACK of new
     /// data, used once after a retransmission (Karn's rule holds back the
     /// sequence-based sample then; a TSecr names the transmission it answers).
