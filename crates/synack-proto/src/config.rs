@@ -51,6 +51,17 @@ pub enum EcnMode {
     Request,
 }
 
+/// The congestion control algorithm of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum CongestionAlgorithm {
+    /// NewReno (RFC 5681, RFC 6582): slow start, congestion avoidance adding
+    /// about one segment per round trip, the window halved on loss or
+    /// ECN-Echo.
+    #[default]
+    NewReno,
+}
+
 /// Per-connection settings. Each can be changed on a live connection where it
 /// makes sense (Nagle, keepalive, user timeout).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +180,8 @@ pub struct ConnConfig {
     pub ecn_syn_retries: u32,
     /// Initial congestion window in segments (RFC 6928: 10, as Linux).
     pub initial_cwnd_segments: u32,
+    /// The congestion control algorithm (NewReno by default).
+    pub congestion: CongestionAlgorithm,
     /// Tail Loss Probe (RFC 8985 7): when no ACK has come for about two
     /// round-trip times (2*SRTT, plus 200 ms for a lone segment whose ACK may
     /// be delayed, never later than the RTO), send one probe segment (new
@@ -289,6 +302,7 @@ impl Default for ConnConfig {
             ecn: EcnMode::Accept,
             ecn_syn_retries: 1,
             initial_cwnd_segments: 10,
+            congestion: CongestionAlgorithm::NewReno,
             tail_loss_probe: true,
             max_ooo_segments: 64,
             rst_challenge: true,

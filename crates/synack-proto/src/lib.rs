@@ -51,36 +51,40 @@
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod profile;
 pub mod rules;
 pub mod secrets;
 pub mod state;
 pub mod time;
 
 pub use config::{
-    ConnConfig, EcnMode, Keepalive, StackConfig, SynCookies, DEFAULT_TTL, MAX_BUFFER,
+    CongestionAlgorithm, ConnConfig, EcnMode, Keepalive, StackConfig, SynCookies, DEFAULT_TTL,
+    MAX_BUFFER,
 };
 pub use error::{ConnError, Error};
 pub use event::{
     Cause, ConnId, DropReason, Event, EventKind, FourTuple, ListenerId, SegmentSummary, SendReason,
     TimerKind,
 };
+pub use profile::Profile;
 pub use secrets::{SecretKey, Secrets, SecretsError};
 pub use state::State;
 pub use synack_wire as wire;
 pub use synack_wire::SeqNum;
 pub use time::{Duration, Instant};
 
+mod cc;
 mod compact;
+mod conn;
 mod cookie;
 mod crypto;
 mod ecn;
 mod hash;
 mod icmp;
 mod probe;
+mod recovery;
 mod rtt;
-mod sack;
 mod sink;
 mod stack;
-mod tcb;
 
 pub use stack::{BindId, ConnStatus, ListenerStatus, Shutdown, Stack, StackStats, MAX_BOUND};

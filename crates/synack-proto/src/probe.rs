@@ -1,9 +1,10 @@
 //! The probes a sender uses when ACKs stop coming: the zero-window probe
 //! (RFC 9293 3.8.6.1) and the Tail Loss Probe (RFC 8985 7). Their flags share
 //! one byte of the TCB (one TCB exists per connection); the probe timeout
-//! (PTO) itself takes the retransmission timer's deadline while it is armed,
-//! as Linux's single retransmit timer slot holds either (`ICSK_TIME_RETRANS`
-//! or `ICSK_TIME_LOSS_PROBE`), since the PTO never fires later than the RTO.
+//! (PTO) itself is `Timer::LossProbe` in the connection's timer table, where
+//! it shares the retransmission timer's slot, as Linux's single retransmit
+//! timer slot holds either (`ICSK_TIME_RETRANS` or `ICSK_TIME_LOSS_PROBE`),
+//! since the PTO never fires later than the RTO.
 
 use crate::time::Duration;
 
@@ -33,21 +34,19 @@ impl Probes {
     /// The persist timer fired with the peer's window closed: the next output
     /// is a zero-window probe (RFC 9293 3.8.6.1).
     pub(crate) const WINDOW: u8 = 1 << 0;
-    /// The retransmission timer's deadline is a PTO (RFC 8985 7.2), not the RTO.
-    pub(crate) const PTO: u8 = 1 << 1;
     /// The PTO fired: the next output is a loss probe (RFC 8985 7.3).
-    pub(crate) const TLP_DUE: u8 = 1 << 2;
+    pub(crate) const TLP_DUE: u8 = 1 << 1;
     /// A loss probe is outstanding, a "TLP episode": `TLP.end_seq` is set
     /// (RFC 8985 7.1, 7.4.2).
-    pub(crate) const EPISODE: u8 = 1 << 3;
+    pub(crate) const EPISODE: u8 = 1 << 2;
     /// The outstanding loss probe was a retransmission (`TLP.is_retrans`).
-    pub(crate) const RETRANS: u8 = 1 << 4;
+    pub(crate) const RETRANS: u8 = 1 << 3;
     /// Our FIN went out in a segment of its own rather than on the last data
     /// segment: a probe retransmitting the last segment sends the FIN alone.
-    pub(crate) const FIN_ALONE: u8 = 1 << 5;
+    pub(crate) const FIN_ALONE: u8 = 1 << 4;
     /// The path MTU fell and what was in flight is being sent again in smaller
     /// segments (RFC 1191 6.4), not because a timer expired.
-    pub(crate) const PMTU_RESEND: u8 = 1 << 6;
+    pub(crate) const PMTU_RESEND: u8 = 1 << 5;
 
     /// Whether `bit` is set.
     pub(crate) fn has(self, bit: u8) -> bool {
@@ -85,11 +84,11 @@ mod tests {
     #[test]
     fn flags_are_independent_bits() {
         let mut p = Probes::default();
-        p.set(Probes::PTO, true);
+        p.set(Probes::TLP_DUE, true);
         p.set(Probes::EPISODE, true);
-        assert!(p.has(Probes::PTO) && p.has(Probes::EPISODE));
-        assert!(p.take(Probes::PTO));
-        assert!(!p.take(Probes::PTO));
+        assert!(p.has(Probes::TLP_DUE) && p.has(Probes::EPISODE));
+        assert!(p.take(Probes::TLP_DUE));
+        assert!(!p.take(Probes::TLP_DUE));
         assert!(p.has(Probes::EPISODE) && !p.has(Probes::WINDOW));
     }
 }

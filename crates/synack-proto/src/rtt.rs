@@ -1,6 +1,7 @@
 //! The retransmission timer's estimator (RFC 6298).
 
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
+use synack_wire::SeqNum;
 
 /// Clock granularity G of RFC 6298 2 (synack's clock is in microseconds;
 /// Linux uses one jiffy; 1 ms keeps RTTVAR from collapsing on a LAN).
@@ -14,17 +15,22 @@ fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX - 1)
 }
 
-/// SRTT, RTTVAR and the RTO with its exponential backoff.
+/// SRTT, RTTVAR and the RTO with its exponential backoff, and the segment
+/// being timed for the next sample.
 ///
 /// Kept per connection, so stored compactly: durations as nanoseconds (exact
 /// for every `Duration` the arithmetic below produces), SRTT's absence as a
-/// sentinel.
+/// sentinel, the timed segment in two fields that share the padding.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RttEstimator {
     srtt: u64,
     rttvar: u64,
     rto: u64,
     backoff: u8,
+    /// The sequence number whose acknowledgment ends the measurement.
+    probe_end: SeqNum,
+    /// When the timed segment went out (`None`: nothing is timed).
+    probe_at: Option<Instant>,
 }
 
 /// The RTO's bounds and slop (`ConnConfig::min_rto`, `max_rto`, `rto_slop`), passed
@@ -48,7 +54,26 @@ impl RttEstimator {
             rttvar: 0,
             rto: ns(initial.clamp(min, max)),
             backoff: 0,
+            probe_end: SeqNum(0),
+            probe_at: None,
         }
+    }
+
+    /// The segment being timed, one at a time (RFC 6298 3): the sequence
+    /// number its ACK must reach, and when it went out.
+    pub(crate) fn probe(&self) -> Option<(SeqNum, Instant)> {
+        self.probe_at.map(|at| (self.probe_end, at))
+    }
+
+    /// Time the segment ending at `end`, sent at `at`.
+    pub(crate) fn start_probe(&mut self, end: SeqNum, at: Instant) {
+        self.probe_end = end;
+        self.probe_at = Some(at);
+    }
+
+    /// Stop timing (Karn's rule: the timed octets were sent again, or sampled).
+    pub(crate) fn clear_probe(&mut self) {
+        self.probe_at = None;
     }
 
     /// Feed one RTT measurement (never from a retransmitted segment: Karn's rule).
@@ -118,11 +143,6 @@ impl RttEstimator {
     /// RTT variance.
     pub(crate) fn rttvar(&self) -> Duration {
         Duration::from_nanos(self.rttvar)
-    }
-
-    /// Number of backoffs in force.
-    pub(crate) fn backoff(&self) -> u32 {
-        u32::from(self.backoff)
     }
 }
 

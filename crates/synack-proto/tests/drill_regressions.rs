@@ -4,7 +4,7 @@
 mod util;
 
 use synack_proto::wire::{parse_packet, ChecksumMode, SeqNum, TcpFlags};
-use synack_proto::{ConnConfig, ConnError, ConnId, Instant, Stack, StackConfig, State};
+use synack_proto::{ConnConfig, ConnError, ConnId, Instant, Profile, Stack, StackConfig, State};
 use util::{c_addr, raw_packet, s_addr};
 
 /// A server stack with one accepted ESTABLISHED connection from C:1000
@@ -366,12 +366,9 @@ fn no_sack_without_the_peers_sack_permitted() {
 
 #[test]
 fn delayed_ack_by_segments_acknowledges_every_second_small_segment() {
-    let cfg = ConnConfig {
-        delayed_ack_by_segments: true,
-        // FreeBSD's mode: no quick ACKs at connection start.
-        quick_ack_segments: 0,
-        ..ConnConfig::default()
-    };
+    // FreeBSD's mode: every second data segment, and no quick ACKs at connection start.
+    let cfg = Profile::FreeBsd.conn_config(false);
+    assert!(cfg.delayed_ack_by_segments && cfg.quick_ack_segments == 0);
     let (mut st, _, _, iss) = established_sack(cfg, true);
     st.handle_packet(
         T,
@@ -447,12 +444,9 @@ fn syn_ack_window_field_bounds_the_half_open_window() {
 fn freebsd_receive_buffer_knobs_widen_the_acceptable_window() {
     // round_recv_buffer_to_mss: 65536 becomes 45 * 1460 = 65700 on ESTABLISHED;
     // accept_up_to_buffer_space: segments up to that space are acceptable although
-    // the unscaled window field says 65535.
-    let cfg = ConnConfig {
-        round_recv_buffer_to_mss: true,
-        accept_up_to_buffer_space: true,
-        ..ConnConfig::default()
-    };
+    // the unscaled window field says 65535. The FreeBSD profile sets both.
+    let cfg = Profile::FreeBsd.conn_config(false);
+    assert!(cfg.round_recv_buffer_to_mss && cfg.accept_up_to_buffer_space);
     let (mut st, id, iss) = established(cfg);
     let rst = |seq| raw_packet(c_addr(1000), s_addr(80), seq, 0, TcpFlags::RST, 0, &[]);
     st.handle_packet(T, &rst(1001 + 65700));
@@ -502,11 +496,10 @@ fn closing_acknowledges_the_peer_fin_with_a_plain_ack_by_default() {
 
 #[test]
 fn fin_on_every_ack_resends_the_unacknowledged_fin() {
-    // BSD: the ACK of the peer's FIN carries our FIN again, at its own sequence number.
-    let cfg = ConnConfig {
-        fin_on_every_ack: true,
-        ..ConnConfig::default()
-    };
+    // BSD: the ACK of the peer's FIN carries our FIN again, at its own sequence number
+    // (the FreeBSD profile's `fin_on_every_ack`).
+    let cfg = Profile::FreeBsd.conn_config(false);
+    assert!(cfg.fin_on_every_ack);
     let (mut st, id, iss, out) = closing(cfg);
     assert_eq!(out, vec![(TcpFlags::FIN | TcpFlags::ACK, iss + 1, 1002)]);
     // An RFC 5961 challenge ACK stays a plain ACK at SND.NXT.

@@ -3,8 +3,13 @@
 
 mod util;
 
-use synack_proto::{Duration, StackConfig};
+use synack_proto::{Duration, Profile, StackConfig};
 use util::*;
+
+/// Linux's choices: the Linux profile (synack's defaults).
+fn linux() -> StackConfig {
+    StackConfig::with_profile(Profile::Linux, false)
+}
 
 fn open(n: &mut Net) -> (synack_proto::ConnId, synack_proto::ConnId) {
     let l = n.hosts[1].listen(s_addr(80), 8).unwrap();
@@ -28,7 +33,7 @@ fn at(log: &[String], needle: &str) -> u64 {
 
 #[test]
 fn quick_acks_at_start_then_delayed_acks_and_again_after_idle() {
-    let mut n = Net::new(StackConfig::default());
+    let mut n = Net::new(linux());
     n.with_time = true;
     let (c, s) = open(&mut n);
     // 64 KiB window, MSS 1448: min(65535 / 2896, 16) = 16 quick ACKs.
@@ -62,7 +67,7 @@ fn quick_acks_at_start_then_delayed_acks_and_again_after_idle() {
 #[test]
 fn fin_after_data_is_acked_with_delay_fin_alone_at_once() {
     for data_first in [false, true] {
-        let mut n = Net::new(StackConfig::default());
+        let mut n = Net::new(linux());
         n.with_time = true;
         let (c, _s) = open(&mut n);
         if data_first {
@@ -85,7 +90,7 @@ fn fin_after_data_is_acked_with_delay_fin_alone_at_once() {
 #[test]
 fn abort_sends_rst_ack_with_rcv_nxt() {
     // Linux's `tcp_send_active_reset`: RST,ACK at SND.NXT acknowledging RCV.NXT.
-    let mut n = Net::new(StackConfig::default());
+    let mut n = Net::new(linux());
     let (c, s) = open(&mut n);
     let now = n.now;
     n.hosts[1].send(now, s, b"12345").unwrap();
@@ -103,7 +108,7 @@ fn abort_sends_rst_ack_with_rcv_nxt() {
 
 #[test]
 fn limited_transmit_sends_new_data_on_the_first_two_duplicate_acks() {
-    let mut cfg = StackConfig::default();
+    let mut cfg = linux();
     // No SACK: duplicate ACKs are all the sender learns (RFC 3042 without RFC 6675).
     cfg.conn.sack = false;
     let mut n = Net::new(cfg);

@@ -5,22 +5,17 @@
 
 mod util;
 
-use synack_proto::{ConnConfig, ConnError, Duration, Error, StackConfig};
+use synack_proto::{ConnConfig, ConnError, Duration, Error, Profile, StackConfig};
 use util::*;
 
 /// FreeBSD's retransmission timing, as its sysctls and constants set it:
 /// `rexmit_initial` 1 s, `rexmit_slop` 200 ms, `rexmit_min` 30 ms,
-/// `TCPTV_REXMTMAX` 64 s, `TCP_MAXRXTSHIFT` 12; and no tail loss probe.
+/// `TCPTV_REXMTMAX` 64 s, `TCP_MAXRXTSHIFT` 12; and no tail loss probe (its
+/// first data retransmission is the RTO's). The FreeBSD profile sets them,
+/// with the rest of FreeBSD's behaviour.
 fn freebsd_timing() -> StackConfig {
-    let mut cfg = StackConfig::default();
-    cfg.conn.initial_rto = Duration::from_secs(1);
-    cfg.conn.rto_slop = Duration::from_millis(200);
-    cfg.conn.min_rto = Duration::from_millis(30);
-    cfg.conn.max_rto = Duration::from_secs(64);
-    cfg.conn.syn_retries = 12;
-    // FreeBSD has no tail loss probe (RFC 8985): its first data retransmission
-    // is the RTO's.
-    cfg.conn.tail_loss_probe = false;
+    let cfg = StackConfig::with_profile(Profile::FreeBsd, false);
+    assert_eq!(cfg.conn.initial_rto, Duration::from_secs(1));
     cfg
 }
 
@@ -34,7 +29,11 @@ fn times_of(log: &[String], needle: &str) -> Vec<u64> {
 
 #[test]
 fn syn_retransmissions_add_the_slop_to_every_backed_off_rto() {
-    let mut n = Net::new(freebsd_timing());
+    // Without FreeBSD's connection-establishment timer, which would end the
+    // attempt at 75 s, the schedule runs to the last retransmission.
+    let mut cfg = freebsd_timing();
+    cfg.conn.establish_timeout = None;
+    let mut n = Net::new(cfg);
     n.with_time = true;
     n.drop = Some(Box::new(|from, _, _, _| from == 0));
     let c = n.hosts[0]

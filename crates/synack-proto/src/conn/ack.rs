@@ -1,0 +1,305 @@
+//! ACK processing (RFC 9293 3.10.7.4 fifth step): SND.UNA and the send
+//! window, the RTT sample, congestion control (RFC 5681, RFC 6582, RFC 3168)
+//! and SACK-based loss recovery (RFC 6675).
+
+use super::timers::Timer;
+use super::{SegCtx, Tcb};
+use crate::cc::{Congestion, CongestionControl};
+use crate::probe::Probes;
+use crate::recovery::Flight;
+use crate::time::Instant;
+use synack_wire::{SeqNum, TcpRepr};
+
+impl Tcb {
+    /// An ACK that advances SND.UNA (the SYN or data): bookkeeping common to all states.
+    pub(super) fn process_new_ack(&mut self, ack: SeqNum, ctx: &mut SegCtx<'_>) {
+        let mut acked = ack.since(self.snd.una);
+        if acked == 0 {
+            return;
+        }
+        let had_syn = !self.syn_acked();
+        if had_syn {
+            acked -= 1;
+        }
+        let data = (acked as usize).min(self.snd.buf.len());
+        self.snd.buf.drain(..data);
+        self.counters.bytes_acked += data as u64;
+        self.snd.una = ack;
+        // Something got through: forget a soft error (Linux `tcp_ack`, FreeBSD
+        // `tcp_xmit_timer`), it no longer explains a later timeout.
+        self.soft_error = None;
+        if self.snd.nxt.lt(ack) {
+            self.snd.nxt = ack;
+        }
+        // RTT sample (Karn: the probe is cleared when a segment is retransmitted).
+        if let Some((end, sent)) = self.rtt.probe() {
+            if ack.ge(end) {
+                self.rtt
+                    .sample(ctx.now.saturating_since(sent), self.rto_bounds());
+                self.rtt.clear_probe();
+            }
+        }
+        self.rtt.reset_backoff();
+        self.timers.rtx_count = 0;
+        self.timers.persist_backoff = 0;
+        // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
+        if self.snd.una == self.snd.max {
+            self.set_rtx(None);
+            self.timers.unacked_since = None;
+        } else if self.timers.is_armed(Timer::Persist) {
+            // Probing a zero window: the persist timer paces the connection.
+            self.set_rtx(None);
+        } else {
+            self.set_rtx(Some(ctx.now + self.rtt.rto(self.rto_bounds())));
+            self.timers.unacked_since = Some(ctx.now);
+        }
+    }
+
+    /// Fifth step in synchronized states: update SND.UNA, the window, congestion control.
+    pub(super) fn process_ack(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) {
+        let ack = seg.ack;
+        let wnd = u32::from(seg.window) << self.snd.wscale;
+        // RFC 3168 6.1.2: an ECE from the peer of an ECN connection signals congestion.
+        let ece = seg.flags.ece() && self.opts.ecn.sender();
+        // RFC 8985 7.4.2: an ACK may end a TLP episode (before SND.UNA and the
+        // window move, which tell a pure duplicate ACK).
+        self.tlp_process_ack(seg, wnd, ctx.now);
+        let advanced = ack.gt(self.snd.una);
+        // RFC 6675 4 (Update()): record the SACKed octets before SND.UNA moves
+        // past them; `sacked_new` makes the ACK a duplicate ACK (RFC 6675 2).
+        let sacked_new = self.sack_update(if advanced { ack } else { self.snd.una }, seg);
+        let sack_episode = self.recovery.sack_episode();
+        if advanced {
+            let acked = ack.since(self.snd.una);
+            self.process_new_ack(ack, ctx);
+            self.on_ack_of_new_data(ack, acked, ece, sack_episode, ctx.now);
+            // RFC 6675 5: a cumulative ACK resets DupAcks; one that also SACKs new
+            // octets is a duplicate ACK "regardless of its status as a cumulative
+            // acknowledgment" (section 2), so it counts as the first.
+            self.recovery.dup_acks = u8::from(sacked_new && self.sack_recovery());
+        } else if self.is_duplicate_ack(seg, wnd, sacked_new) {
+            self.on_duplicate_ack(ack, sack_episode, ctx.now);
+        }
+        self.enter_recovery_early(seg, sacked_new, ctx.now);
+        if !self.recovery.active && self.recovery.recover.lt(self.snd.una) {
+            // `recover` only needs to be below SND.UNA here; keeping it just below stops
+            // it wrapping out of reach of `gt` after 2^31 octets without a reduction.
+            self.recovery.recover = self.snd.una - 1;
+        }
+        if ece && !self.recovery.active && ack.gt(self.recovery.recover) {
+            self.ecn_reduce(ctx.now);
+        }
+        self.update_send_window(seg, wnd);
+        if advanced {
+            // RFC 8985 7.2: an ACK of new data restarts the PTO.
+            self.schedule_loss_probe(ctx.now);
+        }
+    }
+
+    /// Congestion control on an ACK of `acked` new octets, `ack` its ACK field
+    /// (RFC 5681 3.1, RFC 6582 3.2).
+    fn on_ack_of_new_data(
+        &mut self,
+        ack: SeqNum,
+        acked: u32,
+        ece: bool,
+        sack_episode: bool,
+        now: Instant,
+    ) {
+        let mss = u32::from(self.opts.snd_mss);
+        if self.recovery.active {
+            if ack.ge(self.recovery.recover) {
+                // Full acknowledgment: deflate the window and leave fast recovery
+                // (RFC 6675 5: loss recovery ends when HighACK reaches RecoveryPoint).
+                self.recovery.end();
+                self.cc
+                    .on_recovery_end(self.snd.max.since(self.snd.una), mss);
+            } else if sack_episode {
+                // RFC 6675 5 (step C): a partial ACK changes neither cwnd nor
+                // what is retransmitted: NextSeg() and pipe decide, per ACK.
+            } else {
+                // Partial acknowledgment: retransmit the next unacknowledged segment,
+                // deflate by the amount acknowledged, add back one MSS.
+                self.recovery.partial_ack(&self.cc, acked, mss);
+            }
+        } else if ece {
+            // RFC 3168 6.1.2: "The sending TCP SHOULD NOT increase the congestion
+            // window in response to the receipt of an ECN-Echo ACK packet."
+        } else {
+            self.cc.on_ack(acked, mss, now, self.rtt.srtt());
+        }
+    }
+
+    /// RFC 5681 2: whether an ACK that did not advance SND.UNA is a duplicate
+    /// ACK (RFC 6675 2: with SACK, also one that SACKs new octets).
+    fn is_duplicate_ack(&self, seg: &TcpRepr<'_>, wnd: u32, sacked_new: bool) -> bool {
+        seg.ack == self.snd.una
+            && self.snd.max.gt(self.snd.una)
+            // Answers to zero-window probes are not a sign of loss (Linux keeps the probe
+            // out of its retransmission queue for the same reason).
+            && wnd != 0
+            && !self.timers.is_armed(Timer::Persist)
+            && ((seg.payload.is_empty() && !seg.flags.syn() && !seg.flags.fin() && wnd == self.snd.wnd)
+                // RFC 6675 2: with SACK, an ACK that SACKs new octets is a duplicate
+                // ACK even if it changes the window or carries data.
+                || sacked_new)
+    }
+
+    /// RFC 5681 2: a duplicate ACK.
+    fn on_duplicate_ack(&mut self, ack: SeqNum, sack_episode: bool, now: Instant) {
+        self.recovery.dup_acks = self.recovery.dup_acks.saturating_add(1);
+        self.counters.dup_acks_in += 1;
+        // RFC 8985 7.2: no PTO once segments arrived beyond a hole: duplicate
+        // ACKs, not a probe, drive the recovery now.
+        self.cancel_pto(now);
+        if self.recovery.active {
+            if !sack_episode {
+                // RFC 6582 3.2 step 4: inflate by one MSS for each further duplicate.
+                self.recovery
+                    .inflate(&self.cc, u32::from(self.opts.snd_mss));
+            }
+            // RFC 6675 5 (step C): no inflation; pipe accounts for what left.
+        } else if self.recovery.dup_acks == 3
+            && (ack.gt(self.recovery.recover) || self.opts.ecn.recover_by_ece())
+        {
+            // RFC 5681 3.2 / RFC 6582 3.2: fast retransmit, enter fast recovery
+            // (RFC 6675 5 (step A): DupAcks reached DupThresh).
+            self.enter_fast_recovery(ack, 3, now);
+        }
+    }
+
+    /// Fast recovery before DupThresh duplicate ACKs: when SACK information
+    /// already shows a loss (RFC 6675 5 step B), or the loss probe arrived
+    /// beyond a hole (RFC 8985 7.4.1).
+    fn enter_recovery_early(&mut self, seg: &TcpRepr<'_>, sacked_new: bool, now: Instant) {
+        let ack = seg.ack;
+        let mss = u32::from(self.opts.snd_mss);
+        if !self.recovery.active
+            && sacked_new
+            && self.sack_recovery()
+            && self.snd.max.gt(self.snd.una)
+            && !self.timers.is_armed(Timer::Persist)
+            && (ack.gt(self.recovery.recover) || self.opts.ecn.recover_by_ece())
+            && self
+                .recovery
+                .board
+                .as_ref()
+                .is_some_and(|b| b.is_lost(self.snd.una, self.snd.una, mss))
+        {
+            // RFC 6675 5 (step B): fewer than DupThresh duplicate ACKs, but the SACK
+            // information already makes IsLost(HighACK + 1) true: enter recovery.
+            self.enter_fast_recovery(ack, u32::from(self.recovery.dup_acks.max(1)), now);
+        }
+        if !self.recovery.active
+            && self.probe_sacked_beyond_hole(seg)
+            && (ack.gt(self.recovery.recover) || self.opts.ecn.recover_by_ece())
+        {
+            // RFC 8985 7.4.1: the loss probe arrived but data sent before it, at
+            // least a PTO earlier, did not: lost (RACK would mark it so, 6.2), so
+            // fast recovery repairs it now instead of the RTO. Each duplicate ACK
+            // so far, at least this one, is a segment that left the network.
+            self.enter_fast_recovery(ack, u32::from(self.recovery.dup_acks.max(1)), now);
+        }
+    }
+
+    /// RFC 9293 3.10.7.4: update the window only for newer segments (WL1/WL2 rule).
+    fn update_send_window(&mut self, seg: &TcpRepr<'_>, wnd: u32) {
+        let ack = seg.ack;
+        if self.snd.wl1.lt(seg.seq) || (self.snd.wl1 == seg.seq && self.snd.wl2.le(ack)) {
+            let opened = wnd > self.snd.wnd;
+            self.snd.wnd = wnd;
+            self.snd.max_wnd = self.snd.max_wnd.max(wnd);
+            self.snd.wl1 = seg.seq;
+            self.snd.wl2 = ack;
+            if opened && wnd > 0 {
+                if self.timers.take(Timer::Persist).is_some() && self.snd.nxt.gt(self.snd.una) {
+                    // The window opened without taking the probe octet: it was never
+                    // accepted, so it counts as unsent and data resumes at SND.UNA.
+                    if self.snd.max == self.snd.una + 1 {
+                        self.snd.max = self.snd.una;
+                    }
+                    self.snd.nxt = self.snd.una;
+                }
+                self.timers.persist_backoff = 0;
+            }
+        }
+    }
+
+    /// SACK information drives loss recovery on this connection (RFC 6675).
+    pub(super) fn sack_recovery(&self) -> bool {
+        self.opts.sack && self.cfg.sack_recovery
+    }
+
+    /// RFC 6675 4 (Update()): fold the ACK's SACK blocks into the scoreboard,
+    /// SND.UNA being `una` after the ACK. Returns whether octets not SACKed
+    /// before were SACKed (RFC 6675 2: a duplicate ACK).
+    pub(super) fn sack_update(&mut self, una: SeqNum, seg: &TcpRepr<'_>) -> bool {
+        if !self.sack_recovery() {
+            return false;
+        }
+        self.recovery
+            .sack_update(una, self.snd.max, seg.options.sack.as_slice())
+    }
+
+    /// Where the send sequence space stands, for loss recovery.
+    #[inline]
+    pub(super) fn flight_view(&self) -> Flight {
+        Flight {
+            una: self.snd.una,
+            nxt: self.snd.nxt,
+            max: self.snd.max,
+            peer_wnd: self.snd.wnd,
+            smss: u32::from(self.opts.snd_mss),
+        }
+    }
+
+    /// RFC 5681 3.2 / RFC 6582 3.2: fast retransmit of SND.UNA and fast recovery,
+    /// the window inflated by the `left` segments that left the network.
+    pub(super) fn enter_fast_recovery(&mut self, ack: SeqNum, left: u32, now: Instant) {
+        let mss = u32::from(self.opts.snd_mss);
+        // An ECE reduction in this window already halved ssthresh: the loss is
+        // still repaired at once, but the window is not cut twice (RFC 3168 6.1.2:
+        // at most one reduction per window; Linux goes from CWR to Recovery the
+        // same way).
+        let reduced = self.opts.ecn.recover_by_ece() && ack.le(self.recovery.recover);
+        let flight = self.snd.max.since(self.snd.una);
+        self.cc
+            .on_congestion(Congestion::Loss { reduced }, flight, mss, now);
+        let sack = self.sack_recovery();
+        self.recovery
+            .enter(&self.cc, self.flight_view(), left, sack);
+        self.opts.ecn.set_recover_by_ece(false);
+        // The reduction of fast recovery covers any loss a TLP episode would
+        // report (RFC 8985 7.4.2; Linux `tcp_init_cwnd_reduction`); a PTO that
+        // fired meanwhile sends no probe in recovery (7.2).
+        self.probes.set(Probes::EPISODE | Probes::TLP_DUE, false);
+        self.counters.fast_retransmits += 1;
+        // RFC 3168 6.1.2: any window reduction is announced with CWR.
+        self.opts.ecn.window_reduced();
+    }
+
+    /// RFC 3168 6.1.2: an ECE "should be treated just as a congestion loss": halve
+    /// cwnd and reduce ssthresh, at most once per window of data (`recover` is the
+    /// highest sequence number sent at the reduction, as RFC 6582 uses it for fast
+    /// recovery, so ECEs for data sent before it are ignored; a loss in that window
+    /// is still fast-retransmitted, see `recover_by_ece`), and set CWR on the next
+    /// new data segment.
+    pub(super) fn ecn_reduce(&mut self, now: Instant) {
+        let mss = u32::from(self.opts.snd_mss);
+        let one_segment = self.recovery.cwnd(&self.cc) <= mss;
+        // RFC 5681 3.1: ssthresh at least 2 * SMSS; cwnd never grows here.
+        let flight = self.snd.max.since(self.snd.una);
+        self.cc.on_congestion(Congestion::Ecn, flight, mss, now);
+        self.recovery.recover = self.snd.max;
+        self.opts.ecn.set_recover_by_ece(true);
+        self.opts.ecn.window_reduced();
+        // This reduction covers any loss a TLP episode would report (Linux
+        // `tcp_enter_cwr` ends the episode).
+        self.probes.set(Probes::EPISODE, false);
+        if one_segment && self.snd.max.gt(self.snd.una) && !self.timers.is_armed(Timer::Persist) {
+            // RFC 3168 6.1.2: with a window of one segment the sender "MUST reset
+            // the retransmit timer on receiving the ECN-Echo packet".
+            self.set_rtx(Some(now + self.rtt.rto(self.rto_bounds())));
+        }
+    }
+}

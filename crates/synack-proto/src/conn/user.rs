@@ -1,0 +1,176 @@
+//! The user calls (RFC 9293 3.10): SEND, RECEIVE, CLOSE, ABORT, and socket
+//! options changed on a live connection.
+
+use super::timers::Timer;
+use super::{Owner, SegCtx, Tcb};
+use crate::config::Keepalive;
+use crate::error::{ConnError, Error};
+use crate::event::Cause;
+use crate::state::State;
+use crate::time::{Duration, Instant};
+use std::sync::Arc;
+
+impl Tcb {
+    // ----- user calls ----------------------------------------------------
+
+    /// SEND (RFC 9293 3.10.2): queue data. Returns bytes queued.
+    pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, Error> {
+        if let Some(e) = self.error {
+            return Err(Error::Connection(e));
+        }
+        if self.snd.fin_queued {
+            return Err(Error::BrokenPipe);
+        }
+        match self.state {
+            // SYN-SENT, SYN-RECEIVED: queue for transmission after entering ESTABLISHED.
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait => {}
+            State::Closed | State::Listen => return Err(Error::NotConnected),
+            _ => return Err(Error::BrokenPipe),
+        }
+        let room = self.cfg.send_buffer.saturating_sub(self.snd.buf.len());
+        if room == 0 {
+            return Err(Error::WouldBlock);
+        }
+        let n = room.min(data.len());
+        self.snd.buf.extend(&data[..n]);
+        Ok(n)
+    }
+
+    /// Room in the send buffer.
+    pub(crate) fn send_room(&self) -> usize {
+        self.cfg.send_buffer.saturating_sub(self.snd.buf.len())
+    }
+
+    /// RECEIVE (RFC 9293 3.10.3): copy out in-order data. `Ok(0)` is end of stream.
+    pub(crate) fn recv(
+        &mut self,
+        buf: &mut [u8],
+        peek: bool,
+        now: Instant,
+    ) -> Result<usize, Error> {
+        if !self.rcv.buf.is_empty() && !buf.is_empty() {
+            let n = buf.len().min(self.rcv.buf.len());
+            let (a, b) = self.rcv.buf.as_slices();
+            let na = n.min(a.len());
+            buf[..na].copy_from_slice(&a[..na]);
+            if n > na {
+                buf[na..n].copy_from_slice(&b[..n - na]);
+            }
+            if !peek {
+                self.rcv.buf.drain(..n);
+                self.maybe_window_update(now);
+            }
+            return Ok(n);
+        }
+        if let Some(e) = self.error {
+            return Err(Error::Connection(e));
+        }
+        if self.rcv.fin_received || self.rcv.read_closed {
+            return Ok(0);
+        }
+        match self.state {
+            State::Closed | State::Listen => Err(Error::NotConnected),
+            State::TimeWait | State::Closing | State::LastAck | State::CloseWait => Ok(0),
+            _ => Err(Error::WouldBlock),
+        }
+    }
+
+    /// Bytes ready to read.
+    pub(crate) fn recv_ready(&self) -> usize {
+        self.rcv.buf.len()
+    }
+
+    /// CLOSE of the sending side (shutdown(Write)); RFC 9293 3.10.4.
+    pub(crate) fn shutdown_write(&mut self, ctx: &mut SegCtx<'_>) -> Result<(), Error> {
+        if self.snd.fin_queued {
+            return Ok(());
+        }
+        match self.state {
+            State::SynSent => {
+                // "Delete the TCB and return 'error: closing'": nothing was synchronized.
+                self.set_state(State::Closed, Cause::Close, ctx);
+            }
+            State::SynReceived => {
+                // Queue the FIN until ESTABLISHED; the state moves on the ACK of our SYN.
+                self.queue_fin();
+            }
+            State::Established => {
+                self.queue_fin();
+                self.set_state(State::FinWait1, Cause::Close, ctx);
+            }
+            State::CloseWait => {
+                self.queue_fin();
+                self.set_state(State::LastAck, Cause::Close, ctx);
+            }
+            State::Closed | State::Listen => return Err(Error::NotConnected),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// shutdown(Read): later reads return end of stream.
+    pub(crate) fn shutdown_read(&mut self) {
+        self.rcv.read_closed = true;
+        self.rcv.buf.clear();
+    }
+
+    /// close(): a graceful close, or an abort when unread data would be lost
+    /// (RFC 2525 2.17, as Linux and BSD do).
+    pub(crate) fn close(&mut self, ctx: &mut SegCtx<'_>) {
+        self.owner = Owner::Orphan;
+        if !self.rcv.buf.is_empty() && self.state.is_synchronized() && self.state != State::TimeWait
+        {
+            self.abort(ctx);
+            return;
+        }
+        let _ = self.shutdown_write(ctx);
+        if self.state == State::FinWait2 {
+            self.timers
+                .set(Timer::FinWait2, ctx.now + self.cfg.fin_wait_2_timeout);
+        }
+    }
+
+    /// ABORT (RFC 9293 3.10.5): send RST in synchronized states and SYN_RCVD, then CLOSED.
+    pub(crate) fn abort(&mut self, ctx: &mut SegCtx<'_>) {
+        match self.state {
+            State::SynReceived
+            | State::Established
+            | State::FinWait1
+            | State::FinWait2
+            | State::CloseWait => {
+                // <SEQ=SND.NXT><CTL=RST>
+                self.rst_pending = Some((self.snd.max, super::Queued::Abort));
+            }
+            _ => {}
+        }
+        self.error.get_or_insert(ConnError::Aborted);
+        self.set_state(State::Closed, Cause::Abort, ctx);
+    }
+
+    /// Change keepalive settings on a live connection.
+    pub(crate) fn set_keepalive(&mut self, k: Option<Keepalive>, now: Instant) {
+        Arc::make_mut(&mut self.cfg).keepalive = k;
+        if self.state.is_synchronized() {
+            self.arm_keepalive(now);
+        }
+    }
+
+    /// Change Nagle on a live connection.
+    pub(crate) fn set_nodelay(&mut self, nodelay: bool) {
+        Arc::make_mut(&mut self.cfg).nagle = !nodelay;
+    }
+
+    /// Change the user timeout.
+    pub(crate) fn set_user_timeout(&mut self, t: Option<Duration>) {
+        Arc::make_mut(&mut self.cfg).user_timeout = t;
+    }
+
+    /// Change the connection-establishment timeout; while the handshake runs the
+    /// timer restarts from `now` (as FreeBSD's TCP_KEEPINIT setsockopt does).
+    pub(crate) fn set_establish_timeout(&mut self, t: Option<Duration>, now: Instant) {
+        Arc::make_mut(&mut self.cfg).establish_timeout = t;
+        if matches!(self.state, State::SynSent | State::SynReceived) {
+            self.arm_establish(now);
+        }
+    }
+}

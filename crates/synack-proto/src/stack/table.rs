@@ -1,0 +1,301 @@
+//! The connection table: slots holding the TCBs, handles (index and
+//! generation), demultiplexing by 4-tuple, and the bookkeeping a connection
+//! needs after each call into it (timer, output queue, listener queues, freeing).
+
+use super::listener::dec_source;
+use super::Stack;
+use crate::compact::PackedTuple;
+use crate::conn::{Owner, SegCtx, Tcb};
+use crate::error::Error;
+use crate::event::{Cause, ConnId, EventKind, FourTuple};
+use crate::state::State;
+use crate::time::Instant;
+use std::hash::BuildHasher;
+
+/// One connection entry: 16 bytes, as there is one per connection.
+#[derive(Debug)]
+pub(super) struct Slot {
+    pub(super) generation: u32,
+    /// Position of this slot's entry in the timer heap (`NOT_QUEUED`: none) in
+    /// the low 31 bits; the top bit says the slot is in the output queue.
+    pub(super) heap_and_dirty: u32,
+    pub(super) tcb: Option<Box<Tcb>>,
+}
+
+/// `Slot::heap_pos` of a slot with no deadline.
+pub(super) const NOT_QUEUED: u32 = u32::MAX >> 1;
+
+/// The "in the output queue" bit of `Slot::heap_and_dirty`.
+pub(super) const DIRTY: u32 = 1 << 31;
+
+/// Slot indices stay below this, so that heap positions fit in 31 bits.
+pub(super) const MAX_SLOTS: u32 = NOT_QUEUED;
+
+impl Slot {
+    pub(super) fn heap_pos(&self) -> u32 {
+        self.heap_and_dirty & !DIRTY
+    }
+
+    pub(super) fn set_heap_pos(&mut self, pos: u32) {
+        self.heap_and_dirty = (self.heap_and_dirty & DIRTY) | pos;
+    }
+
+    pub(super) fn dirty(&self) -> bool {
+        self.heap_and_dirty & DIRTY != 0
+    }
+
+    pub(super) fn set_dirty(&mut self, dirty: bool) {
+        if dirty {
+            self.heap_and_dirty |= DIRTY;
+        } else {
+            self.heap_and_dirty &= !DIRTY;
+        }
+    }
+}
+
+impl Stack {
+    // ----- handles ---------------------------------------------------------
+
+    pub(super) fn tcb(&self, id: ConnId) -> Result<&Tcb, Error> {
+        self.slots
+            .get(id.index as usize)
+            .filter(|s| s.generation == id.generation)
+            .and_then(|s| s.tcb.as_deref())
+            .filter(|t| t.owner != Owner::Orphan)
+            .ok_or(Error::InvalidHandle)
+    }
+
+    pub(super) fn tcb_any(&self, id: ConnId) -> Option<&Tcb> {
+        self.slots
+            .get(id.index as usize)
+            .filter(|s| s.generation == id.generation)
+            .and_then(|s| s.tcb.as_deref())
+    }
+
+    /// The connection with this 4-tuple in the demultiplexing table.
+    pub(super) fn demux_get(&self, tuple: &FourTuple) -> Option<ConnId> {
+        let slots = &self.slots;
+        let key = PackedTuple::from(*tuple);
+        self.demux
+            .find(self.demux_hash.hash_one(key), |&i| {
+                slots[i as usize]
+                    .tcb
+                    .as_deref()
+                    .is_some_and(|t| t.packed_tuple == key)
+            })
+            .map(|&index| ConnId {
+                index,
+                generation: slots[index as usize].generation,
+            })
+    }
+
+    /// Index `id` (whose slot already holds its TCB) under `tuple`.
+    pub(super) fn demux_insert(&mut self, tuple: &FourTuple, id: ConnId) {
+        let (slots, hash) = (&self.slots, self.demux_hash);
+        self.demux
+            .insert_unique(hash.hash_one(PackedTuple::from(*tuple)), id.index, |&i| {
+                let t = slots[i as usize].tcb.as_deref();
+                hash.hash_one(
+                    t.map(|t| t.packed_tuple)
+                        .expect("indexed slot holds its TCB"),
+                )
+            });
+    }
+
+    /// Remove `id`'s entry under `tuple`, if it has one.
+    pub(super) fn demux_remove(&mut self, key: PackedTuple, id: ConnId) {
+        if let Ok(e) = self
+            .demux
+            .find_entry(self.demux_hash.hash_one(key), |&i| i == id.index)
+        {
+            e.remove();
+        }
+    }
+
+    pub(super) fn alloc(&mut self) -> Result<ConnId, Error> {
+        if self.live >= self.cfg.max_connections {
+            return Err(Error::TooManyConnections);
+        }
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                let i = u32::try_from(self.slots.len()).map_err(|_| Error::TooManyConnections)?;
+                if i >= MAX_SLOTS {
+                    return Err(Error::TooManyConnections);
+                }
+                self.slots.push(Slot {
+                    generation: 0,
+                    heap_and_dirty: NOT_QUEUED,
+                    tcb: None,
+                });
+                i
+            }
+        };
+        self.live += 1;
+        let slot = &mut self.slots[index as usize];
+        Ok(ConnId {
+            index,
+            generation: slot.generation,
+        })
+    }
+
+    pub(super) fn release(&mut self, id: ConnId) {
+        if let Some(slot) = self.slots.get_mut(id.index as usize) {
+            if slot.generation == id.generation && slot.tcb.is_some() {
+                if let Some(tuple) = slot.tcb.as_deref().map(|t| t.packed_tuple) {
+                    self.demux_remove(tuple, id);
+                }
+                let slot = &mut self.slots[id.index as usize];
+                slot.tcb = None;
+                slot.generation = slot.generation.wrapping_add(1);
+                slot.set_dirty(false);
+                self.timers.set(&mut self.slots, id.index, None);
+                self.free.push(id.index);
+                self.live -= 1;
+            }
+        }
+    }
+
+    /// Run `f` on a connection with a context, then do the bookkeeping its
+    /// state change requires (accept queue, demux, timers, output, freeing).
+    pub(super) fn with_tcb<R>(
+        &mut self,
+        id: ConnId,
+        now: Instant,
+        f: impl FnOnce(&mut Tcb, &mut SegCtx<'_>) -> R,
+    ) -> Option<R> {
+        self.last_now = self.last_now.max(now);
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        let mut tcb = slot.tcb.take()?;
+        let before = tcb.state;
+        let mut ctx = SegCtx {
+            now,
+            sink: &mut self.sink,
+            challenge_tokens: &mut self.challenge_tokens,
+        };
+        let r = f(&mut tcb, &mut ctx);
+        let after = tcb.state;
+        self.slots[id.index as usize].tcb = Some(tcb);
+        self.after_change(id, before, after, now, true);
+        Some(r)
+    }
+
+    pub(super) fn after_change(
+        &mut self,
+        id: ConnId,
+        before: State,
+        after: State,
+        _now: Instant,
+        requeue: bool,
+    ) {
+        if self.slots[id.index as usize].tcb.is_none() {
+            return;
+        }
+        if before != after {
+            self.state_changed(id, before, after);
+        }
+        // One look at the TCB for the timer, the output queue and reaping.
+        let Some(tcb) = self.slots[id.index as usize].tcb.as_deref() else {
+            return;
+        };
+        let next = tcb.next_deadline();
+        let wants_output = tcb.wants_output();
+        let passive_dead =
+            tcb.state == State::Closed && tcb.owner == Owner::AcceptQueue && !wants_output;
+        let reap = tcb.is_reapable() || passive_dead;
+        let origin = tcb.origin;
+        self.timers.set(&mut self.slots, id.index, next);
+        let slot = &mut self.slots[id.index as usize];
+        if requeue && wants_output && !slot.dirty() {
+            slot.set_dirty(true);
+            self.dirty.push_back(id);
+        }
+        if reap {
+            if passive_dead {
+                if let crate::conn::Origin::Passive(l) = origin {
+                    if let Some(lst) = self.listener_mut(l) {
+                        lst.accept.retain(|c| *c != id);
+                    }
+                }
+            }
+            self.release(id);
+        }
+    }
+
+    /// The bookkeeping a state change requires: the listener's queues when a
+    /// half-open entry leaves SYN_RCVD, the demultiplexing entry on CLOSED.
+    pub(super) fn state_changed(&mut self, id: ConnId, before: State, after: State) {
+        let Some(tcb) = self.slots[id.index as usize].tcb.as_deref() else {
+            return;
+        };
+        let origin = tcb.origin;
+        let key = tcb.packed_tuple;
+        // A passive half-open entry left SYN_RCVD.
+        if before == State::SynReceived {
+            if let crate::conn::Origin::Passive(l) = origin {
+                let established = after.is_synchronized();
+                if let Some(lst) = self.listener_mut(l) {
+                    lst.half_open = lst.half_open.saturating_sub(1);
+                    dec_source(&mut lst.sources, key.unpack().remote.ip());
+                    if established {
+                        lst.status.established += 1;
+                        lst.accept.push_back(id);
+                    } else {
+                        lst.status.half_open_expired += 1;
+                    }
+                }
+                if established {
+                    self.stats.passive_opens += 1;
+                }
+            }
+        }
+        if after == State::Closed {
+            self.demux_remove(key, id);
+        }
+    }
+
+    pub(super) fn schedule(&mut self, id: ConnId) {
+        let Some(slot) = self.slots.get_mut(id.index as usize) else {
+            return;
+        };
+        let Some(tcb) = slot.tcb.as_deref() else {
+            return;
+        };
+        let next = tcb.next_deadline();
+        self.timers.set(&mut self.slots, id.index, next);
+    }
+
+    pub(super) fn mark_dirty(&mut self, id: ConnId) {
+        let Some(slot) = self.slots.get_mut(id.index as usize) else {
+            return;
+        };
+        if slot.dirty() {
+            return;
+        }
+        if slot.tcb.as_deref().is_some_and(|t| t.wants_output()) {
+            slot.set_dirty(true);
+            self.dirty.push_back(id);
+        }
+    }
+
+    pub(super) fn force_close(&mut self, id: ConnId, now: Instant, cause: Cause) {
+        if let Some(t) = self.tcb_any(id) {
+            let (tuple, from) = (t.tuple(), t.state);
+            self.sink.push(
+                now,
+                EventKind::StateChanged {
+                    conn: Some(id),
+                    listener: None,
+                    tuple,
+                    from,
+                    to: State::Closed,
+                    cause,
+                },
+            );
+        }
+        self.release(id);
+    }
+}
