@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
 fn synack(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_synack"))
@@ -123,6 +122,8 @@ fn demo_views_are_pinned() {
     );
     let mut results = vec![compare_snapshot("demo.txt", &stdout(&text))];
     for (args, file) in [
+        // --no-color changes nothing on a pipe: the same pinned text.
+        (&["demo", "--no-color"][..], "demo.txt"),
         (&["demo", "--format", "json"][..], "demo.jsonl"),
         (&["demo", "--lang", "zh"][..], "demo_zh.txt"),
         (&["demo", "--format", "mermaid"][..], "demo.mmd"),
@@ -151,18 +152,6 @@ fn demo_json_lines_are_objects_with_the_documented_keys() {
         );
     }
     assert!(text.contains("\"event\":\"send\"") && text.contains("\"flags\":[\"SYN\"]"));
-}
-
-#[test]
-fn demo_runs_fast() {
-    let t = Instant::now();
-    let o = synack(&["demo", "--no-color"]);
-    assert_eq!(o.status.code(), Some(0));
-    assert!(
-        t.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        t.elapsed()
-    );
 }
 
 #[test]
