@@ -68,6 +68,11 @@ fn bulk_64_mib_each_way_sha256_equal() {
 /// the same faults applied by synack's runtime on both directions of the link.
 #[test]
 fn bulk_under_loss_delay_duplication_reordering() {
+    // Without `tc` this would silently become another test.
+    if let Some(why) = cannot_run(&["tc"]) {
+        cannot_set_up(&why);
+        return;
+    }
     let probe = Netns::create_unique().ok();
     let netem = probe.as_ref().is_some_and(|ns| {
         ns.run(
