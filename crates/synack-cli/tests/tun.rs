@@ -44,7 +44,7 @@ fn kernel(ns: &mut Netns, args: &[&str]) {
 
 /// Wait until the kernel listens on `needle` (e.g. `0.0.0.0:9100`).
 fn wait_listen(ns: &Netns, needle: &str) {
-    let end = Instant::now() + Duration::from_secs(10);
+    let end = Instant::now() + Duration::from_secs(30);
     while Instant::now() < end {
         let out = ns.run("ss", &["-tln"]).expect("ss");
         if String::from_utf8_lossy(&out.stdout).contains(needle) {
@@ -103,7 +103,7 @@ impl Synack {
 
     /// Wait for a line on its stderr containing `needle`.
     fn wait_stderr(&self, needle: &str) {
-        let end = Instant::now() + Duration::from_secs(10);
+        let end = Instant::now() + Duration::from_secs(30);
         while let Some(left) = end.checked_duration_since(Instant::now()) {
             match self.stderr_lines.recv_timeout(left) {
                 Ok(l) if l.contains(needle) => return,

@@ -40,8 +40,8 @@ fn synack_client_to_python_echo_server() {
     let Some(mut lab) = lab() else { return };
     lab.py_bg(PY_ECHO_SERVER, &["10.77.0.1", "9000"], false);
     lab.wait_listen(9000);
-    let c =
-        TcpStream::connect_timeout(&lab.rt, &sa(K, 9000), Duration::from_secs(5)).expect("connect");
+    let c = TcpStream::connect_timeout(&lab.rt, &sa(K, 9000), Duration::from_secs(20))
+        .expect("connect");
     let data = pattern(500_000, 3);
     let mut back = Vec::new();
     std::thread::scope(|sc| {
@@ -80,7 +80,7 @@ fn synack_gets_from_python_http_server() {
     let r = http::get(
         &lab.rt,
         "http://10.77.0.1:8000/blob.bin",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
     )
     .expect("get");
     let _ = std::fs::remove_dir_all(&dir);

@@ -12,19 +12,19 @@ fn kernel_closes_first_fin_wait_2_then_time_wait() {
     assert_eq!(lab.py(py, &[], 20), "closed");
     let (mut s, _) = l.accept().expect("accept");
     let mut got = Vec::new();
-    s.set_read_timeout(Some(Duration::from_secs(10)))
+    s.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
     s.read_to_end(&mut got).expect("read to FIN");
     assert_eq!(got, b"bye");
     assert!(
-        lab.wait_ss("FIN-WAIT-2", "10.77.0.2:6001", 5),
+        lab.wait_ss("FIN-WAIT-2", "10.77.0.2:6001", 20),
         "kernel not in FIN-WAIT-2:\n{}",
         lab.ss()
     );
     assert_eq!(s.status().expect("status").state, State::CloseWait);
     drop(s);
     assert!(
-        lab.wait_ss("TIME-WAIT", "10.77.0.2:6001", 5),
+        lab.wait_ss("TIME-WAIT", "10.77.0.2:6001", 20),
         "kernel not in TIME-WAIT:\n{}",
         lab.ss()
     );
@@ -54,11 +54,11 @@ print('closed', flush=True)
     drop(s);
     let port = format!("{}:{}", K, peer.port());
     assert!(
-        lab.wait_ss("CLOSE-WAIT", &port, 5),
+        lab.wait_ss("CLOSE-WAIT", &port, 20),
         "kernel not in CLOSE-WAIT:\n{}",
         lab.ss()
     );
-    let end = Instant::now() + Duration::from_secs(3);
+    let end = Instant::now() + Duration::from_secs(20);
     while !lab
         .rt
         .connections()
@@ -82,12 +82,12 @@ print('closed', flush=True)
         .write_all(b"go\n")
         .expect("signal python");
     assert!(
-        lab.wait_ss("LAST-ACK", &port, 5),
+        lab.wait_ss("LAST-ACK", &port, 20),
         "kernel not in LAST-ACK:\n{}",
         lab.ss()
     );
     lab.link(true);
-    let end = Instant::now() + Duration::from_secs(10);
+    let end = Instant::now() + Duration::from_secs(30);
     loop {
         let tw = lab
             .rt
@@ -176,8 +176,8 @@ c.close()
 "#;
     lab.py_bg(py, &[], false);
     lab.wait_listen(6004);
-    let mut c =
-        TcpStream::connect_timeout(&lab.rt, &sa(K, 6004), Duration::from_secs(5)).expect("connect");
+    let mut c = TcpStream::connect_timeout(&lab.rt, &sa(K, 6004), Duration::from_secs(20))
+        .expect("connect");
     c.write_all(&pattern(100_000, 5)).expect("write");
     c.shutdown(Shutdown::Write).expect("shutdown write");
     assert_eq!(
@@ -185,7 +185,7 @@ c.close()
         std::io::ErrorKind::BrokenPipe
     );
     let mut got = String::new();
-    c.set_read_timeout(Some(Duration::from_secs(10)))
+    c.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
     c.read_to_string(&mut got).expect("read reply");
     assert_eq!(got, "got 100000 bytes");
@@ -231,7 +231,7 @@ except Exception as e:
 #[test]
 fn synack_connect_to_closed_kernel_port_is_refused() {
     let Some(lab) = lab() else { return };
-    let e = TcpStream::connect_timeout(&lab.rt, &sa(K, 6998), Duration::from_secs(5))
+    let e = TcpStream::connect_timeout(&lab.rt, &sa(K, 6998), Duration::from_secs(20))
         .expect_err("nothing listens");
     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
 }
@@ -241,27 +241,23 @@ fn synack_connect_through_a_prohibit_route_fails_at_once() {
     let Some(lab) = lab() else { return };
     // The kernel forwards synack's SYN; a `prohibit` route makes it answer with an
     // ICMP "communication administratively prohibited" (code 13) quoting the SYN,
-    // which ends the attempt (RFC 1122 4.2.3.9, as Linux and FreeBSD do) long
-    // before the 5 s limit.
+    // which ends the attempt (RFC 1122 4.2.3.9, as Linux and FreeBSD do) with
+    // ConnectionRefused. Had synack ignored it, or kept it as a soft error, the
+    // attempt would have run into the connect timeout and failed with TimedOut:
+    // the error kind tells which, with no wall-clock bound.
     lab.ns
         .run("sysctl", &["-qw", "net.ipv4.ip_forward=1"])
         .expect("enable forwarding");
     lab.ns
         .ip(&["route", "add", "prohibit", "10.78.0.0/24"])
         .expect("ip route add prohibit");
-    let t = Instant::now();
     let e = TcpStream::connect_timeout(
         &lab.rt,
         &sa(Ipv4Addr::new(10, 78, 0, 1), 80),
-        Duration::from_secs(5),
+        Duration::from_secs(20),
     )
     .expect_err("the route prohibits it");
     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
-    assert!(
-        t.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        t.elapsed()
-    );
     let stats = lab.rt.stats();
     assert!(stats.icmp_in >= 1, "{stats:?}");
     let drops = stats.drops;

@@ -86,7 +86,7 @@ fn synack_ecn_client_to_kernel_server() {
     lab.py_bg(PY_ECHO_SERVER, &["10.77.0.1", "9001"], false);
     lab.wait_listen(9001);
     let opts = ConnectOptions {
-        timeout: Some(Duration::from_secs(5)),
+        timeout: Some(Duration::from_secs(20)),
         local: None,
         config: Some(ConnConfig {
             ecn: EcnMode::Request,

@@ -25,25 +25,22 @@ time.sleep(60)
         ..ConnConfig::default()
     };
     let opts = ConnectOptions {
-        timeout: Some(Duration::from_secs(5)),
+        timeout: Some(Duration::from_secs(20)),
         local: None,
         config: Some(cfg),
     };
     let mut c = TcpStream::connect_with(&lab.rt, sa(K, 6006), opts).expect("connect");
     // The peer vanishes: its link goes down, nothing comes back.
     lab.link(false);
-    c.set_read_timeout(Some(Duration::from_secs(20)))
+    // Keepalive fails the connection after about 4 s with TimedOut; the read
+    // timeout, the only wall-clock bound, ends a read that waits in vain with
+    // WouldBlock instead, so the error kind tells which ended it.
+    c.set_read_timeout(Some(Duration::from_secs(40)))
         .expect("timeout");
-    let t = Instant::now();
     let e = c
         .read(&mut [0u8; 8])
         .expect_err("keepalive must fail the connection");
     assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
-    assert!(
-        t.elapsed() < Duration::from_secs(10),
-        "took {:?}",
-        t.elapsed()
-    );
     assert!(c.status().expect("status").keepalive_probes >= 3);
 }
 

@@ -137,7 +137,7 @@ impl Lab {
     fn wait_listen(&self, port: u16) {
         let needle = format!("{K}:{port}");
         assert!(
-            self.wait_ss("LISTEN", &needle, 10),
+            self.wait_ss("LISTEN", &needle, 30),
             "kernel server on {needle} never listened:\n{}",
             self.ss()
         );
