@@ -1,11 +1,13 @@
-//! Bulk transfers both ways, on a clean link and under faults.
+//! Bulk transfers both ways, the bytes compared by SHA-256.
 
 use super::*;
+use synack::ConnStatus;
 
 // ----- (3) bulk ------------------------------------------------------------------
 
-fn bulk_both_ways(lab: &Lab, size: usize, secs: u32) {
-    // Kernel to synack.
+/// Kernel to synack: a Python source sends `size` random bytes to a synack
+/// listener; both SHA-256 digests and the count must agree. How long it took.
+pub(super) fn kernel_to_synack(lab: &Lab, size: usize, secs: u32) -> Duration {
     let l = TcpListener::bind(&lab.rt, sa(S, 5001)).expect("bind");
     let rx = std::thread::spawn(move || {
         let (mut s, _) = l.accept().expect("accept");
@@ -24,7 +26,7 @@ fn bulk_both_ways(lab: &Lab, size: usize, secs: u32) {
     });
     let t = Instant::now();
     let out = lab.py(PY_SOURCE, &["10.77.0.2", "5001", &size.to_string()], secs);
-    let up = t.elapsed();
+    let took = t.elapsed();
     let (n, sha) = rx.join().expect("receiver");
     assert_eq!(
         out,
@@ -32,27 +34,40 @@ fn bulk_both_ways(lab: &Lab, size: usize, secs: u32) {
         "kernel->synack bytes or SHA-256 differ"
     );
     assert_eq!(n, size);
+    took
+}
 
-    // Synack to kernel.
+/// Synack to kernel: synack sends `size` bytes of a pattern and its FIN to a
+/// Python sink, which must read exactly them. How long it took, and the
+/// status of synack's sending connection once the sink has read everything.
+pub(super) fn synack_to_kernel(lab: &Lab, size: usize, secs: u32) -> (Duration, ConnStatus) {
     let l = TcpListener::bind(&lab.rt, sa(S, 5002)).expect("bind");
     let data = pattern(size, 77);
     let sha = hex(&Sha256::digest(&data));
     let tx = std::thread::spawn(move || {
         let (mut s, _) = l.accept().expect("accept");
         s.write_all(&data).expect("write");
+        s.shutdown(Shutdown::Write).expect("shutdown");
+        s
     });
     let t = Instant::now();
     let out = lab.py(PY_SINK, &["10.77.0.2", "5002"], secs);
-    let down = t.elapsed();
-    tx.join().expect("sender");
+    let took = t.elapsed();
+    let s = tx.join().expect("sender");
     assert_eq!(
         out,
         format!("{size} {sha}"),
         "synack->kernel bytes or SHA-256 differ"
     );
+    (took, s.status().expect("status of the sender"))
+}
+
+/// Print the throughput of both directions (never asserted: speed is the
+/// benchmark's business).
+pub(super) fn report(what: &str, size: usize, up: Duration, down: Duration) {
     let mib = size as f64 / (1 << 20) as f64;
     eprintln!(
-        "bulk {mib} MiB: kernel->synack {:.1} MiB/s, synack->kernel {:.1} MiB/s",
+        "{what} {mib} MiB: kernel->synack {:.1} MiB/s, synack->kernel {:.1} MiB/s",
         mib / up.as_secs_f64(),
         mib / down.as_secs_f64()
     );
@@ -61,68 +76,8 @@ fn bulk_both_ways(lab: &Lab, size: usize, secs: u32) {
 #[test]
 fn bulk_64_mib_each_way_sha256_equal() {
     let Some(lab) = lab() else { return };
-    bulk_both_ways(&lab, 64 << 20, 240);
-}
-
-/// netem on the TUN device when the kernel has it (`sch_netem`); otherwise
-/// the same faults applied by synack's runtime on both directions of the link.
-#[test]
-fn bulk_under_loss_delay_duplication_reordering() {
-    // Without `tc` this would silently become another test.
-    if let Some(why) = cannot_run(&["tc"]) {
-        cannot_set_up(&why);
-        return;
-    }
-    let probe = Netns::create_unique().ok();
-    let netem = probe.as_ref().is_some_and(|ns| {
-        ns.run(
-            "tc",
-            &["qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"],
-        )
-        .is_ok()
-    });
-    drop(probe);
-    let impair = Impairment {
-        loss: 0.02,
-        delay: Duration::from_millis(10),
-        jitter: Duration::from_millis(5),
-        duplicate: 0.01,
-        reorder: 0.05,
-        seed: 42,
-    };
-    let Some(lab) = lab_with(|c| {
-        if !netem {
-            c.impairment = Some(impair);
-        }
-    }) else {
-        return;
-    };
-    if netem {
-        lab.ns
-            .run(
-                "tc",
-                &[
-                    "qdisc",
-                    "add",
-                    "dev",
-                    &lab.dev,
-                    "root",
-                    "netem",
-                    "loss",
-                    "2%",
-                    "delay",
-                    "10ms",
-                    "5ms",
-                    "duplicate",
-                    "1%",
-                    "reorder",
-                    "5%",
-                ],
-            )
-            .expect("netem");
-    } else {
-        eprintln!("note: this kernel has no netem qdisc; synack's runtime applies the same faults to both directions");
-    }
-    // 4 MiB each way keeps the run short at a 20-30 ms RTT with 2 % loss.
-    bulk_both_ways(&lab, 4 << 20, 120);
+    let size = 64 << 20;
+    let up = kernel_to_synack(&lab, size, 240);
+    let (down, _) = synack_to_kernel(&lab, size, 240);
+    report("bulk", size, up, down);
 }

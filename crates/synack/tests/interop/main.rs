@@ -13,7 +13,7 @@
 //! on stderr and returns.
 //!
 //! The tests, by file: [`basic`] (kernel client to synack server and back),
-//! [`bulk`] (bulk both ways, clean and under faults), [`close`] (every
+//! [`bulk`] (bulk both ways), [`faults`] (bulk under faults), [`close`] (every
 //! closing order, refused and reset connections), [`keepalive`], [`many`]
 //! (many connections, tokio and hyper) and [`ecn`].
 
@@ -21,6 +21,7 @@ mod basic;
 mod bulk;
 mod close;
 mod ecn;
+mod faults;
 mod keepalive;
 mod many;
 
@@ -35,8 +36,8 @@ use synack::proto::EcnMode;
 use synack::test_util::http;
 use synack::test_util::netns::{cannot_run, cannot_set_up, unique_name, Netns};
 use synack::{
-    ConnConfig, ConnectOptions, Impairment, Keepalive, Runtime, RuntimeConfig, State, TcpListener,
-    TcpStream,
+    ConnConfig, ConnectOptions, Device, Impairment, Keepalive, Runtime, RuntimeConfig, State,
+    TcpListener, TcpStream, TunDevice,
 };
 
 const K: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
@@ -57,6 +58,15 @@ fn lab() -> Option<Lab> {
 /// A lab, or `None` when it cannot be set up here (after a SKIPPED line;
 /// under CI it fails instead).
 fn lab_with(f: impl FnOnce(&mut RuntimeConfig)) -> Option<Lab> {
+    lab_on(|dev| dev, f)
+}
+
+/// [`lab_with`], the runtime reading and writing the TUN device through
+/// what `wrap` makes of it.
+fn lab_on<D: Device>(
+    wrap: impl FnOnce(TunDevice) -> D,
+    f: impl FnOnce(&mut RuntimeConfig),
+) -> Option<Lab> {
     if let Some(why) = cannot_run(&TOOLS) {
         cannot_set_up(&why);
         return None;
@@ -68,7 +78,7 @@ fn lab_with(f: impl FnOnce(&mut RuntimeConfig)) -> Option<Lab> {
     let dev_name = dev.name().to_owned();
     let mut cfg = RuntimeConfig::new(vec![IpAddr::V4(S)]);
     f(&mut cfg);
-    let rt = Runtime::new(dev, cfg).expect("runtime");
+    let rt = Runtime::new(wrap(dev), cfg).expect("runtime");
     Some(Lab {
         rt,
         dev: dev_name,
