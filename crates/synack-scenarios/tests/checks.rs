@@ -1,6 +1,39 @@
 //! Every scenario's own checks hold for many seeds with default options.
+//!
+//! A run that records no check proves nothing, and "every check passed" is
+//! true of an empty list: every outcome here goes through [`checked`], which
+//! fails on an empty list before it looks at what passed.
 
-use synack_scenarios::{find, names, Options, ScenarioError, SCENARIOS};
+use synack_scenarios::{find, names, Options, Outcome, ScenarioError, SCENARIOS};
+
+/// The outcome of the run `what`, after asserting that it recorded at least
+/// one check and that every check passed.
+fn checked(what: &str, run: Result<Outcome, ScenarioError>) -> Outcome {
+    let outcome = match run {
+        Ok(o) => o,
+        Err(ScenarioError::Misbehaved(o)) => *o,
+        Err(e) => panic!("{what}: {e}"),
+    };
+    assert!(
+        !outcome.checks.is_empty(),
+        "{what} recorded no checks: an empty list is not a pass"
+    );
+    for c in &outcome.checks {
+        assert!(c.passed, "{what}: check {:?} failed", c.what);
+    }
+    outcome
+}
+
+/// The checks a run recorded, passed or not (the run may misbehave under
+/// faults; what matters here is that it checked something).
+fn recorded(what: &str, run: Result<Outcome, ScenarioError>) -> usize {
+    let outcome = match run {
+        Ok(o) => o,
+        Err(ScenarioError::Misbehaved(o)) => *o,
+        Err(e) => panic!("{what}: {e}"),
+    };
+    outcome.checks.len()
+}
 
 #[test]
 fn catalog_matches_scenarios_md() {
@@ -42,19 +75,7 @@ fn every_scenario_passes_its_checks_for_seeds_1_to_20() {
                 seed,
                 ..Options::default()
             };
-            let outcome = match (s.run)(&opts) {
-                Ok(o) => o,
-                Err(ScenarioError::Misbehaved(o)) => *o,
-                Err(e) => panic!("{} seed {seed}: {e}", s.name),
-            };
-            assert!(!outcome.checks.is_empty(), "{} has no checks", s.name);
-            for c in &outcome.checks {
-                assert!(
-                    c.passed,
-                    "{} seed {seed}: check {:?} failed",
-                    s.name, c.what
-                );
-            }
+            checked(&format!("{} seed {seed}", s.name), (s.run)(&opts));
         }
     }
 }
@@ -62,12 +83,11 @@ fn every_scenario_passes_its_checks_for_seeds_1_to_20() {
 #[test]
 fn the_demo_passes_its_checks_for_seeds_1_to_20() {
     for seed in 1..=20 {
-        let o = synack_scenarios::demo(&Options {
+        let run = synack_scenarios::demo(&Options {
             seed,
             ..Options::default()
-        })
-        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-        assert!(o.checks.iter().all(|c| c.passed));
+        });
+        checked(&format!("demo seed {seed}"), run);
     }
 }
 
@@ -83,12 +103,9 @@ fn faulty_links_still_deliver_every_byte() {
         };
         for name in ["bulk-transfer", "half-close"] {
             let s = find(name).expect("in the catalog");
-            match (s.run)(&opts) {
-                Ok(_) => {}
-                Err(e) => panic!("{name} seed {seed}: {e}"),
-            }
+            checked(&format!("{name} seed {seed}"), (s.run)(&opts));
         }
-        synack_scenarios::demo(&opts).unwrap_or_else(|e| panic!("demo seed {seed}: {e}"));
+        checked(&format!("demo seed {seed}"), synack_scenarios::demo(&opts));
     }
 }
 
@@ -121,6 +138,31 @@ fn a_user_drop_replaces_the_scenario_drop() {
         drops: vec!["server:1:SYN,ACK".into()],
         ..Options::default()
     };
-    let o = (find("lost-syn").expect("in the catalog").run)(&opts).expect("behaves");
-    assert!(o.checks.iter().all(|c| c.passed));
+    let run = (find("lost-syn").expect("in the catalog").run)(&opts);
+    checked("lost-syn with the SYN,ACK dropped", run);
+}
+
+/// Every scenario and the demo record checks, on a clean link and on a
+/// faulty one (where the checks of the textbook path are left out).
+#[test]
+fn no_run_records_an_empty_list_of_checks() {
+    let faulty = Options {
+        seed: 5,
+        loss: 0.1,
+        duplicate: 0.05,
+        reorder: 0.05,
+        ..Options::default()
+    };
+    for opts in [Options::default(), faulty] {
+        let clean = opts.is_clean();
+        for s in SCENARIOS {
+            let n = recorded(&format!("{} (clean: {clean})", s.name), (s.run)(&opts));
+            assert!(n > 0, "{} (clean: {clean}) recorded no checks", s.name);
+        }
+        let n = recorded(
+            &format!("demo (clean: {clean})"),
+            synack_scenarios::demo(&opts),
+        );
+        assert!(n > 0, "demo (clean: {clean}) recorded no checks");
+    }
 }

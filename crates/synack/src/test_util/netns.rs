@@ -184,6 +184,38 @@ pub fn missing_privileges() -> Option<String> {
     None
 }
 
+/// Whether this is a CI run: the `CI` variable is set (to anything).
+pub fn under_ci() -> bool {
+    std::env::var_os("CI").is_some()
+}
+
+/// Why a test against the kernel cannot set up here, if it cannot: what
+/// [`missing_privileges`] says, or the first of `tools` not on PATH.
+pub fn cannot_run(tools: &[&str]) -> Option<String> {
+    if let Some(why) = missing_privileges() {
+        return Some(why);
+    }
+    tools
+        .iter()
+        .find(|t| !have(t))
+        .map(|t| format!("`{t}` is not on PATH (.ci/run installs what the tests need)"))
+}
+
+/// For a test that cannot set up for the reason `why`. Under CI it FAILS
+/// with the reason, since a CI run that skips its tests against the kernel
+/// proves nothing about them. Elsewhere it prints a loud
+/// `SKIPPED: <test>: <why>` line on stderr and returns; the caller then
+/// returns without testing anything.
+#[track_caller]
+pub fn cannot_set_up(why: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    if under_ci() {
+        panic!("{test} cannot set up, and CI is set, so it fails instead of skipping: {why}");
+    }
+    eprintln!("\n**********\nSKIPPED: {test}: {why}\n**********\n");
+}
+
 /// Whether `program` can be found on PATH.
 pub fn have(program: &str) -> bool {
     std::env::var_os("PATH")
