@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use synack_proto::{ConnConfig, Duration, Keepalive, StackConfig};
+use synack_proto::profile::Profile;
+use synack_proto::StackConfig;
 
 use crate::ast::{EventKind, Script};
 
@@ -35,8 +36,15 @@ impl<'a> Runner<'a> {
                 .or_else(|_| not_run(format!("--tolerance_percent={v}")))?,
         };
         let freebsd = is_freebsd(script);
-        system_habits(&mut stack_cfg.conn, freebsd, ipv6);
-        let def = Keepalive::default();
+        // The behaviour switches of the system the script was written for,
+        // as the core's named profiles hold them.
+        let profile = if freebsd {
+            Profile::FreeBsd
+        } else {
+            Profile::Linux
+        };
+        profile.apply(&mut stack_cfg.conn, ipv6);
+        let def = profile.keepalive();
         Ok(Runner {
             script,
             mode,
@@ -45,7 +53,7 @@ impl<'a> Runner<'a> {
             keep_defaults: KeepParams {
                 idle: def.idle,
                 interval: def.interval,
-                count: if freebsd { 8 } else { def.count },
+                count: def.count,
             },
             now: 0,
             last_event: 0,
@@ -147,42 +155,4 @@ fn is_freebsd(script: &Script) -> bool {
         || script.events.iter().any(|e| {
             matches!(&e.kind, EventKind::Command(c) if c.contains("net.inet.") || c.contains("sockstat"))
         })
-}
-
-/// The habits of the system the script was written for that synack has as
-/// connection settings.
-fn system_habits(conn: &mut ConnConfig, freebsd: bool, ipv6: bool) {
-    // FreeBSD acknowledges every second data segment, whatever its size.
-    conn.delayed_ack_by_segments = freebsd;
-    // FreeBSD has no quick-ACK mode: data is delayed-ACKed from the first segment.
-    if freebsd {
-        conn.quick_ack_segments = 0;
-        conn.delayed_fin_ack = false;
-        // FreeBSD's delayed-ACK timeout, `net.inet.tcp.delacktime`: 100 ms.
-        conn.delayed_ack = Some(Duration::from_millis(100));
-        // FreeBSD's retransmission timing and connection-setup limits, as its
-        // defaults have them until a script's sysctls change them: RTO at least
-        // net.inet.tcp.rexmit_min (30 ms) and at most TCPTV_REXMTMAX (64 s), with
-        // net.inet.tcp.rexmit_slop (200 ms) on every RTO after the first;
-        // TCP_MAXRXTSHIFT (12) SYN retransmissions; and the connection-establishment
-        // timer TCP_KEEPINIT (net.inet.tcp.keepinit, 75 s).
-        conn.min_rto = Duration::from_millis(30);
-        conn.max_rto = Duration::from_secs(64);
-        conn.rto_slop = Duration::from_millis(200);
-        conn.syn_retries = 12;
-        conn.establish_timeout = Some(Duration::from_secs(75));
-    }
-    // FreeBSD rounds the receive buffer to whole segments and accepts what the
-    // buffer holds even beyond the 16-bit window field (the scripts'
-    // `getsockopt(SO_RCVBUF) = [65700]`).
-    conn.round_recv_buffer_to_mss = freebsd;
-    conn.accept_up_to_buffer_space = freebsd;
-    // FreeBSD's `tcp_output` re-sends an unacknowledged FIN on every ACK.
-    conn.fin_on_every_ack = freebsd;
-    // FreeBSD's SYN advertises its route's MTU: an ICMPv6 Packet Too Big lowers
-    // it, an IPv4 fragmentation-needed (kept in the host cache) does not.
-    conn.syn_mss_follows_path_mtu = !freebsd || ipv6;
-    // FreeBSD has no tail loss probe (RFC 8985); Linux probes by default
-    // (`tcp_early_retrans=3`).
-    conn.tail_loss_probe = !freebsd;
 }
