@@ -251,7 +251,10 @@ impl ConnConfig {
     /// (RFC 791, RFC 8200). `listen_with`, `connect_with` and `bind` refuse
     /// others with `InvalidArgument`.
     pub fn is_valid(&self) -> bool {
-        self.send_buffer <= MAX_BUFFER && self.recv_buffer <= MAX_BUFFER && self.ttl != Some(0)
+        self.send_buffer <= MAX_BUFFER
+            && self.recv_buffer <= MAX_BUFFER
+            && self.ttl != Some(0)
+            && self.min_rto <= self.max_rto
     }
 
     /// The same settings with the buffers cut to [`MAX_BUFFER`] and a TTL of 0
@@ -262,6 +265,12 @@ impl ConnConfig {
         self.recv_buffer = self.recv_buffer.min(MAX_BUFFER);
         if self.ttl == Some(0) {
             self.ttl = None;
+        }
+        // RFC 6298 2.4/2.5 bound the RTO below and above; a floor above the
+        // ceiling (a FreeBSD rexmit_min sysctl beyond TCPTV_REXMTMAX, say)
+        // raises the ceiling to it rather than leave no valid RTO.
+        if self.min_rto > self.max_rto {
+            self.max_rto = self.min_rto;
         }
         self
     }

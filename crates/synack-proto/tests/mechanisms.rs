@@ -467,3 +467,32 @@ fn listen_and_close_in_a_loop_reuses_the_listener_slot() {
     }
     assert_eq!(st.listener_status(first), Err(Error::InvalidHandle));
 }
+
+/// An RTO floor above its ceiling is refused by the calls that can return an
+/// error, and raised into a valid range where none can (no panic either way).
+#[test]
+fn rto_floor_above_ceiling_is_an_error_or_is_repaired() {
+    let inverted = ConnConfig {
+        min_rto: Duration::from_secs(100_000),
+        max_rto: Duration::from_secs(64),
+        ..ConnConfig::default()
+    };
+    let mut st = Stack::new_deterministic(StackConfig::default(), 0);
+    st.add_address(c_addr(1).ip());
+    assert_eq!(
+        st.connect_with(Instant::ZERO, None, s_addr(80), inverted),
+        Err(synack_proto::Error::InvalidArgument)
+    );
+    // As the stack's default settings: repaired, and a connection opens.
+    let mut st = Stack::new_deterministic(
+        StackConfig {
+            conn: inverted,
+            ..StackConfig::default()
+        },
+        0,
+    );
+    st.add_address(c_addr(1).ip());
+    let c = st.connect(Instant::ZERO, None, s_addr(80)).unwrap();
+    let status = st.status(c).unwrap();
+    assert_eq!(status.rto, Duration::from_secs(100_000));
+}
