@@ -71,7 +71,7 @@ pub use secrets::{SecretKey, Secrets, SecretsError};
 pub use state::State;
 pub use synack_wire as wire;
 pub use synack_wire::SeqNum;
-pub use time::{Duration, Instant};
+pub use time::{Duration, Epoch, Instant};
 
 mod cc;
 mod compact;

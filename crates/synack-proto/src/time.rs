@@ -124,3 +124,55 @@ mod tests {
         assert_eq!(Instant::earliest(Some(b), Some(a)), Some(a));
     }
 }
+
+/// The bridge between the core's virtual time and `std::time::Instant`, for
+/// a driver on a real clock: `Instant::ZERO` is `origin`. The core itself
+/// never reads a clock; the driver reads `std::time::Instant::now()` and
+/// converts it here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Epoch {
+    origin: std::time::Instant,
+}
+
+impl Epoch {
+    /// An epoch whose `Instant::ZERO` is `origin` (usually the driver's start).
+    pub fn new(origin: std::time::Instant) -> Epoch {
+        Epoch { origin }
+    }
+
+    /// The core's instant for the real instant `t` (`Instant::ZERO` for
+    /// anything before the origin), to the microsecond.
+    pub fn instant(&self, t: std::time::Instant) -> Instant {
+        let us = t.saturating_duration_since(self.origin).as_micros();
+        Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX - 1))
+    }
+
+    /// The real instant of the core's instant `i` (for sleeping until
+    /// `Stack::poll_timeout`).
+    pub fn std_instant(&self, i: Instant) -> std::time::Instant {
+        let d = Duration::from_micros(i.micros());
+        self.origin.checked_add(d).unwrap_or(self.origin)
+    }
+}
+
+#[cfg(test)]
+mod epoch_tests {
+    use super::*;
+
+    // A real instant to convert: the one place the core's crate reads the
+    // clock, in a test of the bridge the driver uses.
+    #[allow(clippy::disallowed_methods)]
+    #[test]
+    fn real_and_virtual_instants_convert_both_ways() {
+        let origin = std::time::Instant::now();
+        let e = Epoch::new(origin);
+        assert_eq!(e.instant(origin), Instant::ZERO);
+        let later = origin + Duration::from_micros(1_234_567);
+        assert_eq!(e.instant(later), Instant::from_micros(1_234_567));
+        assert_eq!(e.std_instant(Instant::from_micros(1_234_567)), later);
+        // Before the origin is the origin.
+        if let Some(before) = origin.checked_sub(Duration::from_secs(1)) {
+            assert_eq!(e.instant(before), Instant::ZERO);
+        }
+    }
+}

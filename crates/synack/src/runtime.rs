@@ -699,6 +699,19 @@ impl Runtime {
         Arc::clone(&self.shared)
     }
 
+    /// The stack's clock now: virtual time since the runtime started.
+    pub fn now(&self) -> Instant {
+        self.shared.now()
+    }
+
+    /// The bridge between this runtime's stack time and `std::time::Instant`
+    /// (its origin is the runtime's start): `epoch().std_instant(t)` is when
+    /// a deadline the stack reports falls, `epoch().instant(i)` the stack time
+    /// of a real instant.
+    pub fn epoch(&self) -> synack_proto::Epoch {
+        synack_proto::Epoch::new(self.shared.start)
+    }
+
     /// Stack-wide counters.
     pub fn stats(&self) -> StackStats {
         self.shared.lock().stack.stats()

@@ -473,3 +473,18 @@ fn tokio_into_split_halves_work_apart_and_the_write_half_sends_the_fin() {
         assert_eq!(back, vec![7u8; 5000]);
     });
 }
+
+#[test]
+fn runtime_time_converts_to_and_from_std_instants() {
+    let (a, _b) = pair();
+    let e = a.epoch();
+    let before = std::time::Instant::now();
+    let now = a.now();
+    let after = std::time::Instant::now();
+    // The stack's now lies between two real instants read around it.
+    assert!(e.instant(before) <= now && now <= e.instant(after));
+    // And back: a stack instant maps to the real instant it stands for.
+    let t = e.std_instant(now);
+    assert!(t <= after + Duration::from_micros(1));
+    assert_eq!(e.instant(t), now);
+}
