@@ -41,32 +41,31 @@ fn fold64(acc: u64) -> u16 {
 /// `data` is read as big-endian 16-bit words; an odd final byte is padded
 /// with a zero byte on the right (RFC 1071 1).
 pub fn sum(initial: u32, data: &[u8]) -> u32 {
-    // Long inputs: 64-byte blocks summed as native little-endian 32-bit
-    // words into eight 64-bit lanes. Without carries to propagate the loop
-    // vectorizes; the one's-complement sum is byte-order independent
-    // (RFC 1071 2(B)), so the folded little-endian sum is byte-swapped once
-    // at the end. The blocks end at an even offset, so the rest continues
-    // with the big-endian loop below.
+    sum_visiting(initial, data, |_, _| {})
+}
+
+/// [`sum`], handing each piece of `data` to `visit` (with its offset) as it
+/// is summed, so a copy can ride along the same pass.
+///
+/// Long inputs: 64-byte blocks summed as native little-endian 32-bit words
+/// into eight 64-bit lanes. Without carries to propagate the loop vectorizes;
+/// the one's-complement sum is byte-order independent (RFC 1071 2(B)), so the
+/// folded little-endian sum is byte-swapped once at the end. The blocks end
+/// at an even offset, so the rest continues with the big-endian loop.
+#[inline(always)]
+fn sum_visiting(initial: u32, data: &[u8], mut visit: impl FnMut(usize, &[u8])) -> u32 {
     if data.len() < 64 {
+        visit(0, data);
         return sum_be(u64::from(initial), data);
     }
     let split = data.len() - data.len() % 64;
     let (long, rest) = data.split_at(split);
-    let a = add64(
-        u64::from(initial),
-        u64::from(sum_le_blocks(long).swap_bytes()),
-    );
-    sum_be(a, rest)
-}
-
-/// The folded one's-complement sum of `data` (a multiple of 64 bytes) read as
-/// little-endian 16-bit words.
-fn sum_le_blocks(data: &[u8]) -> u16 {
     let mut total = 0u64;
     // Each block adds less than 2^33 to a lane: fold at least every 2^30 blocks.
-    for part in data.chunks(64 << 30) {
+    for (p, part) in long.chunks(64 << 30).enumerate() {
         let mut lanes = [0u64; 8];
-        for blk in part.chunks_exact(64) {
+        for (b, blk) in part.chunks_exact(64).enumerate() {
+            visit(p * (64 << 30) + b * 64, blk);
             for (i, lane) in lanes.iter_mut().enumerate() {
                 let w = &blk[8 * i..8 * i + 8];
                 let lo = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
@@ -78,7 +77,9 @@ fn sum_le_blocks(data: &[u8]) -> u16 {
             total = add64(total, lane);
         }
     }
-    fold64(total)
+    visit(split, rest);
+    let a = add64(u64::from(initial), u64::from(fold64(total).swap_bytes()));
+    sum_be(a, rest)
 }
 
 /// Copy `src` into `dst` (of the same length) and return the one's-complement
@@ -91,33 +92,9 @@ fn sum_le_blocks(data: &[u8]) -> u16 {
 /// If `dst` and `src` differ in length.
 pub fn copy_and_sum(initial: u32, dst: &mut [u8], src: &[u8]) -> u32 {
     assert_eq!(dst.len(), src.len(), "copy_and_sum: lengths differ");
-    if src.len() < 64 {
-        dst.copy_from_slice(src);
-        return sum_be(u64::from(initial), src);
-    }
-    let split = src.len() - src.len() % 64;
-    let (long, rest) = src.split_at(split);
-    let (dlong, drest) = dst.split_at_mut(split);
-    let mut total = 0u64;
-    // As in `sum_le_blocks`: each block adds less than 2^33 to a lane.
-    for (part, dpart) in long.chunks(64 << 30).zip(dlong.chunks_mut(64 << 30)) {
-        let mut lanes = [0u64; 8];
-        for (blk, dblk) in part.chunks_exact(64).zip(dpart.chunks_exact_mut(64)) {
-            dblk.copy_from_slice(blk);
-            for (i, lane) in lanes.iter_mut().enumerate() {
-                let w = &blk[8 * i..8 * i + 8];
-                let lo = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-                let hi = u32::from_le_bytes([w[4], w[5], w[6], w[7]]);
-                *lane += u64::from(lo) + u64::from(hi);
-            }
-        }
-        for lane in lanes {
-            total = add64(total, lane);
-        }
-    }
-    drest.copy_from_slice(rest);
-    let a = add64(u64::from(initial), u64::from(fold64(total).swap_bytes()));
-    sum_be(a, rest)
+    sum_visiting(initial, src, |at, piece| {
+        dst[at..at + piece.len()].copy_from_slice(piece);
+    })
 }
 
 /// The sum of a part of a message that starts at an odd offset, so that it
