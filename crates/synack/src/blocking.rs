@@ -11,7 +11,7 @@ use std::net::{Shutdown as StdShutdown, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use synack_proto::{ConnId, ConnStatus, Keepalive, ListenerId};
+use synack_proto::{ConnId, ConnStatus, Error, Instant, Keepalive, ListenerId, Stack};
 
 /// A listening socket on a synack runtime.
 pub struct TcpListener {
@@ -145,6 +145,8 @@ impl std::fmt::Debug for TcpStream {
 }
 
 impl TcpStream {
+    crate::socket::conn_methods!();
+
     pub(crate) fn from_parts(shared: Arc<Shared>, id: ConnId) -> TcpStream {
         TcpStream {
             conn: Conn::new(shared, id),
@@ -209,16 +211,6 @@ impl TcpStream {
         }
     }
 
-    /// The peer's address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.conn.peer_addr()
-    }
-
-    /// Our address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.conn.local_addr()
-    }
-
     /// Shut down reading, writing (FIN after the queued data) or both.
     pub fn shutdown(&self, how: StdShutdown) -> io::Result<()> {
         self.conn.shutdown(how)
@@ -227,49 +219,6 @@ impl TcpStream {
     /// Reset the connection now (RST), discarding queued data.
     pub fn abort(self) -> io::Result<()> {
         self.conn.abort()
-    }
-
-    /// TCP_NODELAY: send small segments at once instead of waiting (Nagle off).
-    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.conn.set_nodelay(nodelay)
-    }
-
-    /// Whether TCP_NODELAY is set.
-    pub fn nodelay(&self) -> io::Result<bool> {
-        self.conn.nodelay()
-    }
-
-    /// IP_TTL / IPV6_UNICAST_HOPS of the segments sent from now on (1 to 255).
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.conn.set_ttl(ttl)
-    }
-
-    /// The TTL / hop limit of the segments this connection sends.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.conn.ttl()
-    }
-
-    /// SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT in one call
-    /// (`None` turns keepalive off).
-    pub fn set_keepalive(&self, k: Option<Keepalive>) -> io::Result<()> {
-        self.conn.set_keepalive(k)
-    }
-
-    /// The keepalive settings (`None`: off).
-    pub fn keepalive(&self) -> io::Result<Option<Keepalive>> {
-        self.conn.keepalive()
-    }
-
-    /// TCP_USER_TIMEOUT.
-    pub fn set_user_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.conn.set_user_timeout(t)
-    }
-
-    /// IP_TTL / IPV6_UNICAST_HOPS and the DSCP half of IP_TOS / IPV6_TCLASS for
-    /// the segments this connection sends from now on (`ttl: None` is the stack
-    /// default, 64; `dscp` is six bits, RFC 2474; the ECN bits stay the stack's).
-    pub fn set_ip_options(&self, ttl: Option<u8>, dscp: u8) -> io::Result<()> {
-        self.conn.set_ip_options(ttl, dscp)
     }
 
     /// SO_RCVTIMEO: reads give up with `WouldBlock` after this long
@@ -299,45 +248,37 @@ impl TcpStream {
         Ok(())
     }
 
-    /// A TCP_INFO-like snapshot: state, sequence numbers, RTT, window, counters.
-    pub fn status(&self) -> io::Result<ConnStatus> {
-        self.conn.status()
-    }
-
     /// Read without consuming (MSG_PEEK).
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         let id = self.conn.id;
+        self.io_call(&self.read_timeout, |s, now| s.peek(now, id, buf))
+    }
+
+    /// A read or write call: at once when nonblocking, else waiting (up to
+    /// `timeout`) until it stops returning `WouldBlock`.
+    fn io_call<T>(
+        &self,
+        timeout: &Timeout,
+        mut f: impl FnMut(&mut Stack, Instant) -> Result<T, Error>,
+    ) -> io::Result<T> {
         if self.nonblocking.load(Ordering::Relaxed) {
-            return self.conn.call(|s, now| s.peek(now, id, buf));
+            return self.conn.call(f);
         }
         self.conn
             .shared
-            .block_call(Key::Conn(id), self.read_timeout.deadline(), |s, now| {
-                s.peek(now, id, buf)
+            .block_call(Key::Conn(self.conn.id), timeout.deadline(), |s, now| {
+                f(s, now)
             })
-    }
-
-    /// The connection handle in the core.
-    pub fn id(&self) -> ConnId {
-        self.conn.id
     }
 }
 
 /// `read` for both `TcpStream` and `&TcpStream`.
 fn read_impl(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    let id = stream.conn.id;
     if buf.is_empty() {
         return Ok(0);
     }
-    if stream.nonblocking.load(Ordering::Relaxed) {
-        return stream.conn.call(|s, now| s.recv(now, id, buf));
-    }
-    stream
-        .conn
-        .shared
-        .block_call(Key::Conn(id), stream.read_timeout.deadline(), |s, now| {
-            s.recv(now, id, buf)
-        })
+    let id = stream.conn.id;
+    stream.io_call(&stream.read_timeout, |s, now| s.recv(now, id, buf))
 }
 
 impl Read for TcpStream {
@@ -353,18 +294,11 @@ impl Read for &TcpStream {
 }
 
 fn write_impl(st: &TcpStream, buf: &[u8]) -> io::Result<usize> {
-    let id = st.conn.id;
     if buf.is_empty() {
         return Ok(0);
     }
-    if st.nonblocking.load(Ordering::Relaxed) {
-        return st.conn.call(|s, now| s.send(now, id, buf));
-    }
-    st.conn
-        .shared
-        .block_call(Key::Conn(id), st.write_timeout.deadline(), |s, now| {
-            s.send(now, id, buf)
-        })
+    let id = st.conn.id;
+    st.io_call(&st.write_timeout, |s, now| s.send(now, id, buf))
 }
 
 impl Write for TcpStream {

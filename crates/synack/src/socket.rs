@@ -12,6 +12,78 @@ use synack_proto::{
     DEFAULT_TTL,
 };
 
+/// The socket options and queries both stream types offer, each a call on
+/// their `conn` (a [`Conn`], or an `Arc` of one): written once, expanded in
+/// each type's `impl`.
+macro_rules! conn_methods {
+    () => {
+        /// The peer's address.
+        pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+            self.conn.peer_addr()
+        }
+
+        /// Our address.
+        pub fn local_addr(&self) -> io::Result<SocketAddr> {
+            self.conn.local_addr()
+        }
+
+        /// TCP_NODELAY: send small segments at once instead of waiting (Nagle off).
+        pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+            self.conn.set_nodelay(nodelay)
+        }
+
+        /// Whether TCP_NODELAY is set.
+        pub fn nodelay(&self) -> io::Result<bool> {
+            self.conn.nodelay()
+        }
+
+        /// IP_TTL / IPV6_UNICAST_HOPS of the segments sent from now on (1 to 255).
+        pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+            self.conn.set_ttl(ttl)
+        }
+
+        /// The TTL / hop limit of the segments this connection sends.
+        pub fn ttl(&self) -> io::Result<u32> {
+            self.conn.ttl()
+        }
+
+        /// SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT in one
+        /// call (`None` turns keepalive off).
+        pub fn set_keepalive(&self, k: Option<Keepalive>) -> io::Result<()> {
+            self.conn.set_keepalive(k)
+        }
+
+        /// The keepalive settings (`None`: off).
+        pub fn keepalive(&self) -> io::Result<Option<Keepalive>> {
+            self.conn.keepalive()
+        }
+
+        /// TCP_USER_TIMEOUT.
+        pub fn set_user_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+            self.conn.set_user_timeout(t)
+        }
+
+        /// IP_TTL / IPV6_UNICAST_HOPS and the DSCP half of IP_TOS / IPV6_TCLASS
+        /// for the segments this connection sends from now on (`ttl: None` is
+        /// the stack default, 64; `dscp` is six bits, RFC 2474; the ECN bits
+        /// stay the stack's).
+        pub fn set_ip_options(&self, ttl: Option<u8>, dscp: u8) -> io::Result<()> {
+            self.conn.set_ip_options(ttl, dscp)
+        }
+
+        /// A TCP_INFO-like snapshot: state, sequence numbers, RTT, window, counters.
+        pub fn status(&self) -> io::Result<ConnStatus> {
+            self.conn.status()
+        }
+
+        /// The connection handle in the core.
+        pub fn id(&self) -> ConnId {
+            self.conn.id
+        }
+    };
+}
+pub(crate) use conn_methods;
+
 /// Default backlog, as Linux's `somaxconn`.
 pub const DEFAULT_BACKLOG: usize = 4096;
 

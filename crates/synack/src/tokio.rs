@@ -120,6 +120,8 @@ impl std::fmt::Debug for TcpStream {
 }
 
 impl TcpStream {
+    crate::socket::conn_methods!();
+
     fn from_parts(shared: Arc<Shared>, id: ConnId) -> TcpStream {
         TcpStream {
             conn: Arc::new(Conn::new(shared, id)),
@@ -177,68 +179,6 @@ impl TcpStream {
         poll_fn(|cx| shared.poll_call(Key::Conn(id), cx.waker(), |s, _| connect_progress(s, id)))
             .await?;
         Ok(stream)
-    }
-
-    /// The peer's address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.conn.peer_addr()
-    }
-
-    /// Our address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.conn.local_addr()
-    }
-
-    /// TCP_NODELAY: send small segments at once instead of waiting (Nagle off).
-    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.conn.set_nodelay(nodelay)
-    }
-
-    /// Whether TCP_NODELAY is set.
-    pub fn nodelay(&self) -> io::Result<bool> {
-        self.conn.nodelay()
-    }
-
-    /// IP_TTL / IPV6_UNICAST_HOPS of the segments sent from now on (1 to 255).
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.conn.set_ttl(ttl)
-    }
-
-    /// The TTL / hop limit of the segments this connection sends.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.conn.ttl()
-    }
-
-    /// Keepalive settings (`None`: off).
-    pub fn set_keepalive(&self, k: Option<Keepalive>) -> io::Result<()> {
-        self.conn.set_keepalive(k)
-    }
-
-    /// The keepalive settings (`None`: off).
-    pub fn keepalive(&self) -> io::Result<Option<Keepalive>> {
-        self.conn.keepalive()
-    }
-
-    /// TCP_USER_TIMEOUT.
-    pub fn set_user_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.conn.set_user_timeout(t)
-    }
-
-    /// IP_TTL / IPV6_UNICAST_HOPS and the DSCP half of IP_TOS / IPV6_TCLASS for
-    /// the segments this connection sends from now on (`ttl: None` is the stack
-    /// default, 64; `dscp` is six bits, RFC 2474; the ECN bits stay the stack's).
-    pub fn set_ip_options(&self, ttl: Option<u8>, dscp: u8) -> io::Result<()> {
-        self.conn.set_ip_options(ttl, dscp)
-    }
-
-    /// A TCP_INFO-like snapshot.
-    pub fn status(&self) -> io::Result<ConnStatus> {
-        self.conn.status()
-    }
-
-    /// The connection handle in the core.
-    pub fn id(&self) -> ConnId {
-        self.conn.id
     }
 
     /// Borrowed read and write halves, usable at the same time (as
