@@ -10,6 +10,7 @@ use crate::ecn::EcnState;
 use crate::error::ConnError;
 use crate::event::{Cause, ConnId, DropReason, FourTuple, ListenerId};
 use crate::state::State;
+use crate::time::Instant;
 use std::sync::Arc;
 use synack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr};
 
@@ -59,6 +60,27 @@ impl Tcb {
         t
     }
 
+    /// A listener's TCB before its first transition: LISTEN, with the
+    /// peer's ISN `irs` recorded and RCV.NXT = IRS + 1 (the SYN's sequence
+    /// number), as both a SYN entry and a cookie connection start.
+    #[allow(clippy::too_many_arguments)]
+    fn passive(
+        id: ConnId,
+        tuple: FourTuple,
+        cfg: Arc<ConnConfig>,
+        iss: SeqNum,
+        our_mss: u16,
+        listener: ListenerId,
+        irs: SeqNum,
+        now: Instant,
+    ) -> Tcb {
+        let mut t = Tcb::blank(id, tuple, cfg, iss, our_mss, now, Origin::Passive(listener));
+        t.state = State::Listen;
+        t.rcv.irs = irs;
+        t.rcv.nxt = irs + 1;
+        t
+    }
+
     /// A SYN arrived at a listener (RFC 9293 3.10.7.2): LISTEN -> SYN_RCVD for a new entry.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new_passive(
@@ -71,18 +93,7 @@ impl Tcb {
         syn: &TcpRepr<'_>,
         ctx: &mut SegCtx<'_>,
     ) -> Tcb {
-        let mut t = Tcb::blank(
-            id,
-            tuple,
-            cfg,
-            iss,
-            our_mss,
-            ctx.now,
-            Origin::Passive(listener),
-        );
-        t.state = State::Listen;
-        t.rcv.irs = syn.seq;
-        t.rcv.nxt = syn.seq + 1;
+        let mut t = Tcb::passive(id, tuple, cfg, iss, our_mss, listener, syn.seq, ctx.now);
         t.rcv.adv = t.rcv.nxt;
         t.apply_syn_options(&syn.options);
         // RFC 3168 6.1.1: whether the SYN is ECN-setup decides the SYN,ACK.
@@ -111,21 +122,10 @@ impl Tcb {
         ack: &TcpRepr<'_>,
         ctx: &mut SegCtx<'_>,
     ) -> Tcb {
-        let mut t = Tcb::blank(
-            id,
-            tuple,
-            cfg,
-            iss,
-            our_mss,
-            ctx.now,
-            Origin::Passive(listener),
-        );
-        t.state = State::Listen;
+        let mut t = Tcb::passive(id, tuple, cfg, iss, our_mss, listener, irs, ctx.now);
         // The cookie cannot carry window scaling, SACK or timestamps (see cookie.rs):
         // the connection runs without them.
         t.rcv.wscale = 0;
-        t.rcv.irs = irs;
-        t.rcv.nxt = irs + 1;
         // The cookie SYN,ACK advertised min(buffer, 65535) unscaled (see Stack::listener_segment).
         t.rcv.adv = t.rcv.nxt + t.cfg.recv_buffer.min(0xffff) as u32;
         t.snd.una = iss + 1;
