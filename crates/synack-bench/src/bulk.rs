@@ -40,6 +40,45 @@ pub(crate) struct Run {
     pub(crate) corrupt_dropped: u32,
 }
 
+/// The counters a timed part starts from, and the run they make when it stops.
+struct Meter {
+    t0: Instant,
+    cpu0: Option<Duration>,
+    packets0: u64,
+    jumps0: u64,
+    allocs0: u64,
+}
+
+impl Meter {
+    fn start(packets: u64, timer_jumps: u64) -> Meter {
+        Meter {
+            packets0: packets,
+            jumps0: timer_jumps,
+            allocs0: alloc::calls(),
+            cpu0: cpu::now(),
+            t0: Instant::now(),
+        }
+    }
+
+    /// Whether the wall-time cap, if any, has passed.
+    fn past(&self, cap: Option<Duration>) -> bool {
+        cap.is_some_and(|c| self.t0.elapsed() >= c)
+    }
+
+    /// The run so far: `bytes` received, the link's counters now.
+    fn stop(&self, bytes: u64, packets: u64, timer_jumps: u64) -> Run {
+        Run {
+            bytes,
+            elapsed: self.t0.elapsed(),
+            cpu: cpu::since(self.cpu0),
+            packets: packets - self.packets0,
+            timer_jumps: timer_jumps - self.jumps0,
+            allocs: alloc::calls() - self.allocs0,
+            corrupt_dropped: 0,
+        }
+    }
+}
+
 impl Run {
     /// Gigabits per second.
     pub(crate) fn gbps(&self) -> f64 {
@@ -93,11 +132,9 @@ pub(crate) fn synack_transfer(
 ) -> Result<Run, String> {
     let e = |e: Error| format!("synack bulk: {e}");
     let mut rbuf = vec![0u8; CHUNK];
-    let (packets0, jumps0, allocs0) = (p.packets, p.timer_jumps, alloc::calls());
-    let cpu0 = cpu::now();
-    let t0 = Instant::now();
+    let meter = Meter::start(p.packets, p.timer_jumps);
     let (mut sent, mut recvd) = (0u64, 0u64);
-    let mut timed: Option<(u64, Duration, Option<Duration>, u64, u64, u64)> = None;
+    let mut timed: Option<Run> = None;
     while recvd < sent || (timed.is_none() && recvd < total) {
         let mut progress = false;
         while timed.is_none() && sent < total {
@@ -129,28 +166,11 @@ pub(crate) fn synack_transfer(
         if !progress && !p.advance() {
             return Err("synack bulk: stalled with no timer".into());
         }
-        if timed.is_none() && (recvd >= total || cap.is_some_and(|c| t0.elapsed() >= c)) {
-            timed = Some((
-                recvd,
-                t0.elapsed(),
-                cpu::since(cpu0),
-                p.packets - packets0,
-                p.timer_jumps - jumps0,
-                alloc::calls() - allocs0,
-            ));
+        if timed.is_none() && (recvd >= total || meter.past(cap)) {
+            timed = Some(meter.stop(recvd, p.packets, p.timer_jumps));
         }
     }
-    let (bytes, elapsed, cpu, packets, timer_jumps, allocs) =
-        timed.ok_or("synack bulk: no transfer")?;
-    Ok(Run {
-        bytes,
-        elapsed,
-        cpu,
-        packets,
-        timer_jumps,
-        allocs,
-        corrupt_dropped: 0,
-    })
+    timed.ok_or_else(|| "synack bulk: no transfer".into())
 }
 
 /// smoltcp: the same transfer over the equivalent link, after the same
@@ -191,11 +211,9 @@ pub(crate) fn smoltcp_transfer(
     pat: &Pattern,
 ) -> Result<Run, String> {
     let mut rbuf = vec![0u8; CHUNK];
-    let (packets0, jumps0, allocs0) = (p.packets, p.timer_jumps, alloc::calls());
-    let cpu0 = cpu::now();
-    let t0 = Instant::now();
+    let meter = Meter::start(p.packets, p.timer_jumps);
     let (mut sent, mut recvd) = (0u64, 0u64);
-    let mut timed: Option<(u64, Duration, Option<Duration>, u64, u64, u64)> = None;
+    let mut timed: Option<Run> = None;
     while recvd < sent || (timed.is_none() && recvd < total) {
         let mut progress = false;
         {
@@ -232,28 +250,11 @@ pub(crate) fn smoltcp_transfer(
         if !progress && !p.advance() {
             return Err("smoltcp bulk: stalled with no timer".into());
         }
-        if timed.is_none() && (recvd >= total || cap.is_some_and(|c| t0.elapsed() >= c)) {
-            timed = Some((
-                recvd,
-                t0.elapsed(),
-                cpu::since(cpu0),
-                p.packets - packets0,
-                p.timer_jumps - jumps0,
-                alloc::calls() - allocs0,
-            ));
+        if timed.is_none() && (recvd >= total || meter.past(cap)) {
+            timed = Some(meter.stop(recvd, p.packets, p.timer_jumps));
         }
     }
-    let (bytes, elapsed, cpu, packets, timer_jumps, allocs) =
-        timed.ok_or("smoltcp bulk: no transfer")?;
-    Ok(Run {
-        bytes,
-        elapsed,
-        cpu,
-        packets,
-        timer_jumps,
-        allocs,
-        corrupt_dropped: 0,
-    })
+    timed.ok_or_else(|| "smoltcp bulk: no transfer".into())
 }
 
 /// The physical bound: for `total` bytes in `mss`-byte segments, only the
