@@ -177,12 +177,17 @@ fn fixture(state: State) -> Fixture {
     }
 }
 
-fn state_of(f: &Fixture) -> Option<State> {
+/// The fixture's connection as the stack reports it, if it exists.
+fn status_of(f: &Fixture) -> Option<synack_proto::ConnStatus> {
     f.net.hosts[f.host]
         .connections()
         .into_iter()
         .find(|(_, st)| st.tuple.remote == f.peer)
-        .map(|(_, st)| st.state)
+        .map(|(_, st)| st)
+}
+
+fn state_of(f: &Fixture) -> Option<State> {
+    status_of(f).map(|st| st.state)
 }
 
 #[derive(Debug, Clone)]
@@ -235,11 +240,7 @@ fn check(state: State, h: &Hostile) -> Result<(), TestCaseError> {
         }
     );
     let now = f.net.now;
-    let status = f.net.hosts[f.host]
-        .connections()
-        .into_iter()
-        .find(|(_, s)| s.tuple.remote == f.peer)
-        .map(|(_, s)| s);
+    let status = status_of(&f);
     let (rcv_nxt, snd_nxt, rcv_wnd) = status.map_or((SeqNum(0), SeqNum(0), 0), |s| {
         (s.rcv_nxt, s.snd_nxt, s.rcv_wnd)
     });
@@ -437,13 +438,7 @@ fn check_acceptable_ack(
     after: Option<State>,
 ) -> Result<(), TestCaseError> {
     let (state, flags) = (a.state, a.flags);
-    let unread = || {
-        f.net.hosts[f.host]
-            .connections()
-            .into_iter()
-            .find(|(_, s)| s.tuple.remote == f.peer)
-            .map_or(0, |(_, s)| s.unread)
-    };
+    let unread = || status_of(f).map_or(0, |s| s.unread);
     let full_ack_processing = matches!(
         state,
         State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait | State::Closing

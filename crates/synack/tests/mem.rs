@@ -24,6 +24,20 @@ fn pair() -> (Runtime, Runtime) {
     )
 }
 
+/// A packet hook calling `f` with the sequence number of every SYN the
+/// runtime sends.
+fn on_syn_sent(mut f: impl FnMut(u32) + Send + 'static) -> synack::PacketHook {
+    Box::new(move |_, dir, pkt| {
+        let parsed =
+            synack::proto::wire::parse_packet(pkt, synack::proto::wire::ChecksumMode::Verify);
+        if let (synack::Direction::Out, Ok((_, tcp))) = (dir, parsed) {
+            if tcp.flags.syn() {
+                f(tcp.seq.get());
+            }
+        }
+    })
+}
+
 fn sa(ip: &str, port: u16) -> SocketAddr {
     SocketAddr::new(ip.parse().expect("ip"), port)
 }
@@ -124,14 +138,8 @@ fn establish_timeout_of_the_config_ends_a_connect() {
     cfg.deterministic_seed = Some(1);
     let syns = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let counter = std::sync::Arc::clone(&syns);
-    cfg.on_packet = Some(Box::new(move |_, dir, pkt| {
-        let parsed =
-            synack::proto::wire::parse_packet(pkt, synack::proto::wire::ChecksumMode::Verify);
-        if let (synack::Direction::Out, Ok((_, tcp))) = (dir, parsed) {
-            if tcp.flags.syn() {
-                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            }
-        }
+    cfg.on_packet = Some(on_syn_sent(move |_| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }));
     let a = Runtime::new(da, cfg).expect("runtime");
     let opts = ConnectOptions {
@@ -280,16 +288,8 @@ fn first_isn(seed: Option<u64>) -> u32 {
     let mut cfg = RuntimeConfig::new(vec![A.parse().expect("addr")]);
     cfg.deterministic_seed = seed;
     let (tx, rx) = std::sync::mpsc::channel();
-    cfg.on_packet = Some(Box::new(move |_, dir, pkt| {
-        if dir == synack::Direction::Out {
-            if let Ok((_, tcp)) =
-                synack::proto::wire::parse_packet(pkt, synack::proto::wire::ChecksumMode::Verify)
-            {
-                if tcp.flags.syn() {
-                    let _ = tx.send(tcp.seq.get());
-                }
-            }
-        }
+    cfg.on_packet = Some(on_syn_sent(move |isn| {
+        let _ = tx.send(isn);
     }));
     let rt = Runtime::new(da, cfg).expect("runtime");
     let opts = ConnectOptions {
