@@ -224,6 +224,8 @@ struct Rotation {
     next_cookie: u64,
     isn_every: Option<u64>,
     next_isn: u64,
+    /// Keys replaced.
+    done: u64,
     /// Draws from the random source that failed (the old key stays; retried
     /// at the next period).
     failures: u64,
@@ -239,6 +241,7 @@ impl Rotation {
             next_cookie: cookie_every.unwrap_or(u64::MAX),
             isn_every,
             next_isn: isn_every.unwrap_or(u64::MAX),
+            done: 0,
             failures: 0,
         }
     }
@@ -251,14 +254,20 @@ impl Rotation {
     fn run(&mut self, stack: &mut Stack, now: u64) {
         if let Some(every) = self.cookie_every.filter(|_| now >= self.next_cookie) {
             match SecretKey::from_os() {
-                Ok(k) => stack.rotate_cookie_secret(k),
+                Ok(k) => {
+                    stack.rotate_cookie_secret(k);
+                    self.done += 1;
+                }
                 Err(_) => self.failures += 1,
             }
             self.next_cookie = now.saturating_add(every);
         }
         if let Some(every) = self.isn_every.filter(|_| now >= self.next_isn) {
             match SecretKey::from_os() {
-                Ok(k) => stack.rotate_isn_secret(k),
+                Ok(k) => {
+                    stack.rotate_isn_secret(k);
+                    self.done += 1;
+                }
                 Err(_) => self.failures += 1,
             }
             self.next_isn = now.saturating_add(every);
@@ -715,6 +724,14 @@ impl Runtime {
     /// Stack-wide counters.
     pub fn stats(&self) -> StackStats {
         self.shared.lock().stack.stats()
+    }
+
+    /// Keys the driver has replaced so far (cookie and ISN rotations), and
+    /// the rotations that could not read the operating system's random
+    /// source (the old key stayed in use; tried again at the next period).
+    pub fn key_rotations(&self) -> (u64, u64) {
+        let g = self.shared.lock();
+        (g.rotation.done, g.rotation.failures)
     }
 
     /// Every live connection, like `ss -tan`.
