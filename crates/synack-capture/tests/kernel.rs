@@ -11,16 +11,12 @@
 //! traffic stays inside the two namespaces, which are removed on drop,
 //! also when the test fails; every program runs under `timeout`.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use synack::test_util::netns::{have, unique_name, Netns};
-use synack_capture::{explain_bytes, Config, ConnSummary};
+mod lab;
+
+use lab::{CLIENT, SERVER};
+use synack_capture::ConnSummary;
 use synack_proto::rules::Seen;
 use synack_proto::State;
-
-const CLIENT: &str = "10.78.0.1";
-const SERVER: &str = "10.78.0.2";
 
 const SERVER_PY: &str = r#"
 import socket, threading, time
@@ -115,97 +111,27 @@ time.sleep(0.3)
 print('done', flush=True)
 "#;
 
-/// Why this test cannot run here, if it cannot.
-fn cannot_run() -> Option<String> {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !root {
-        return Some("not running as root: namespaces, veth and tcpdump need CAP_NET_ADMIN".into());
+#[test]
+fn kernel_connections_explained() {
+    if lab::skip("kernel capture test") {
+        return;
     }
-    for t in ["ip", "tcpdump", "python3", "ss", "timeout"] {
-        if !have(t) {
-            return Some(format!(
-                "`{t}` is not on PATH (.ci/run installs tcpdump and iproute2)"
-            ));
-        }
-    }
-    None
-}
-
-struct Lab {
-    client: Netns,
-    server: Netns,
-    dir: PathBuf,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn lab() -> Lab {
-    let client = Netns::create_unique().expect("client namespace");
-    let server = Netns::create_unique().expect("server namespace");
-    let (a, b) = (unique_name("sva"), unique_name("svb"));
-    synack::test_util::netns::ip(&[
-        "link",
-        "add",
-        &a,
-        "netns",
-        client.name(),
-        "type",
-        "veth",
-        "peer",
-        "name",
-        &b,
-        "netns",
-        server.name(),
-    ])
-    .expect("veth pair");
-    client
-        .ip(&["addr", "add", &format!("{CLIENT}/24"), "dev", &a])
-        .expect("address");
-    server
-        .ip(&["addr", "add", &format!("{SERVER}/24"), "dev", &b])
-        .expect("address");
-    client.ip(&["link", "set", &a, "up"]).expect("up");
-    server.ip(&["link", "set", &b, "up"]).expect("up");
-    let dir = std::env::temp_dir().join(unique_name("sxc"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    Lab {
-        client,
-        server,
-        dir,
-    }
-}
-
-/// Ends a program started under `timeout` when dropped, also when the test
-/// fails: SIGTERM to `timeout`, which passes it on to the program (a SIGKILL
-/// would leave the program running without its time limit).
-struct Stop(u32);
-
-impl Drop for Stop {
-    fn drop(&mut self) {
-        if self.0 == 0 {
-            return;
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.to_string()])
-            .stderr(Stdio::null())
-            .status();
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(secs);
-    while !ok() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut lab = lab::lab();
+    let (mut ss_client, mut ss_server) = (String::new(), String::new());
+    let rec = lab::record(&mut lab, SERVER_PY, CLIENT_PY, |lab| {
+        // What the kernel says afterwards.
+        let c = lab.client.run("ss", &["-tan"]).expect("ss");
+        let s = lab.server.run("ss", &["-tan"]).expect("ss");
+        ss_client = String::from_utf8_lossy(&c.stdout).into_owned();
+        ss_server = String::from_utf8_lossy(&s.stdout).into_owned();
+    });
+    let conns: Vec<ConnSummary> = rec
+        .run
+        .connections
+        .iter()
+        .map(|f| f.summary.clone())
+        .collect();
+    check(&conns, &ss_client, &ss_server);
 }
 
 fn by_port(conns: &[ConnSummary], port: u16) -> &ConnSummary {
@@ -219,86 +145,6 @@ fn went(c: &ConnSummary, end: usize, states: &[State]) -> bool {
     let v: Vec<State> = c.states[end].iter().flatten().copied().collect();
     let mut it = v.iter();
     states.iter().all(|s| it.any(|x| x == s))
-}
-
-#[test]
-fn kernel_connections_explained() {
-    if let Some(why) = cannot_run() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("kernel capture test cannot set up under CI: {why}");
-        }
-        eprintln!("\n**********\nSKIPPED kernel capture test: {why}\n**********\n");
-        return;
-    }
-    let mut lab = lab();
-    let file = lab.dir.join("cap.pcap");
-    let dev = lab
-        .server
-        .ip(&["-o", "link", "show", "type", "veth"])
-        .expect("veth name");
-    let dev = String::from_utf8_lossy(&dev.stdout)
-        .split(':')
-        .nth(1)
-        .and_then(|s| s.trim().split('@').next().map(str::to_owned))
-        .expect("veth in the server namespace");
-    let file_s = file.to_string_lossy().into_owned();
-    let mut dump = lab.server.command("timeout");
-    dump.args([
-        "60",
-        "tcpdump",
-        "--immediate-mode",
-        "-Z",
-        "root",
-        "-U",
-        "-s",
-        "0",
-        "-i",
-        &dev,
-        "-w",
-        &file_s,
-        "tcp",
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
-    let dump = lab.server.spawn(&mut dump).expect("tcpdump");
-    let stop_dump = Stop(lab.server.child(dump).map_or(0, |c| c.id()));
-    wait_for("tcpdump to open its file", 10, || file.exists());
-    std::thread::sleep(Duration::from_millis(500));
-    let mut srv = lab.server.command("timeout");
-    srv.args(["30", "python3", "-c", SERVER_PY])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let srv = lab.server.spawn(&mut srv).expect("server");
-    let _stop_srv = Stop(lab.server.child(srv).map_or(0, |c| c.id()));
-    std::thread::sleep(Duration::from_millis(500));
-    let out = lab
-        .client
-        .run("timeout", &["30", "python3", "-c", CLIENT_PY])
-        .expect("client script runs to the end");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("done"));
-    // What the kernel says afterwards.
-    let ss_client = lab.client.run("ss", &["-tan"]).expect("ss");
-    let ss_server = lab.server.run("ss", &["-tan"]).expect("ss");
-    let (ss_client, ss_server) = (
-        String::from_utf8_lossy(&ss_client.stdout).into_owned(),
-        String::from_utf8_lossy(&ss_server.stdout).into_owned(),
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    if let Some(pid) = lab.server.child(dump).map(|c| c.id()) {
-        let _ = Command::new("kill")
-            .args(["-INT", &pid.to_string()])
-            .status();
-    }
-    if let Some(c) = lab.server.child(dump) {
-        let _ = c.wait();
-    }
-    // Reaped: its PID may be reused, so it must not be signalled again.
-    std::mem::forget(stop_dump);
-    lab.server.kill(srv);
-    let bytes = std::fs::read(&file).expect("the capture");
-    let run = explain_bytes(&bytes, Config::default()).expect("tcpdump's capture reads");
-    let conns: Vec<ConnSummary> = run.connections.iter().map(|f| f.summary.clone()).collect();
-    check(&conns, &ss_client, &ss_server);
 }
 
 fn tw(ss: &str, local: &str, peer: &str) -> bool {
