@@ -6,7 +6,8 @@
 //! and what cannot be decoded is a [`Skip`] that the caller counts.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use synack_proto::wire::ip::skip_extension_headers;
+use synack_proto::wire::checksum;
+use synack_proto::wire::ip::{skip_extension_headers, PROTO_TCP};
 use synack_proto::wire::{SeqNum, TcpFlags, TcpOptions, TcpPacket, WireError};
 use synack_proto::SegmentSummary;
 
@@ -52,8 +53,14 @@ pub struct Decoded {
     /// Its fields, in the stack's event form (payload length from the IP header).
     pub seg: SegmentSummary,
     /// `Some(true)` when the checksum is right, `Some(false)` when wrong,
-    /// `None` when the capture did not keep the whole segment.
+    /// `None` when the capture did not keep the whole segment or the
+    /// checksum was left to offload (`checksum_offload`).
     pub checksum_ok: Option<bool>,
+    /// The checksum field holds only the pseudo-header's sum: the sender
+    /// left the rest to its device's checksum offload, and the capture saw
+    /// the segment before the device completed it (a capture on the sending
+    /// host, or on a veth pair). Not an error; the checksum is unknown.
+    pub checksum_offload: bool,
     /// The capture kept only part of the packet.
     pub snapped: bool,
     /// The options did not parse (they are left empty).
@@ -221,7 +228,20 @@ pub fn tcp_segment(ip: &[u8], verify: bool) -> Result<Decoded, Skip> {
         Err(_) => (TcpOptions::default(), true),
     };
     let snapped = t.len() < part.tcp_len;
-    let checksum_ok = (verify && !snapped).then(|| pkt.verify_checksum(part.src, part.dst));
+    let mut checksum_ok = (verify && !snapped).then(|| pkt.verify_checksum(part.src, part.dst));
+    // Checksum offload: the stack wrote the folded pseudo-header sum into the
+    // field and the device adds the segment's sum on the way out.
+    let checksum_offload = checksum_ok == Some(false)
+        && pkt.checksum()
+            == checksum::fold(checksum::pseudo_header(
+                part.src,
+                part.dst,
+                PROTO_TCP,
+                u32::try_from(part.tcp_len).unwrap_or(u32::MAX),
+            ));
+    if checksum_offload {
+        checksum_ok = None;
+    }
     let len = u32::try_from(part.tcp_len - hlen).map_err(|_| Skip::Malformed)?;
     Ok(Decoded {
         seg: SegmentSummary {
@@ -235,6 +255,7 @@ pub fn tcp_segment(ip: &[u8], verify: bool) -> Result<Decoded, Skip> {
             options,
         },
         checksum_ok,
+        checksum_offload,
         snapped,
         bad_options,
     })

@@ -145,6 +145,9 @@ pub struct Totals {
     pub last_unknown_link: Option<u32>,
     /// Segments with a wrong TCP checksum.
     pub bad_checksums: u64,
+    /// Segments whose checksum was left to the sender's checksum offload
+    /// (captured before the device filled it in): not counted as bad.
+    pub offload_checksums: u64,
     /// Segments the snap length cut.
     pub snapped: u64,
     /// Segments whose options did not parse.
@@ -446,8 +449,8 @@ pub fn totals_text(t: &Totals, lang: Lang) -> String {
         );
         let _ = writeln!(
             o,
-            "  TCP 校验和错误 {}（常见原因：在发送方校验和卸载之前抓包），被 snap 长度截断 {}，选项无法解析 {}",
-            t.bad_checksums, t.snapped, t.bad_options
+            "  TCP 校验和错误 {}，留给校验和卸载的 {}（在发送方网卡填写之前抓到，不是错误），被 snap 长度截断 {}，选项无法解析 {}",
+            t.bad_checksums, t.offload_checksums, t.snapped, t.bad_options
         );
     } else {
         let _ = writeln!(
@@ -468,8 +471,8 @@ pub fn totals_text(t: &Totals, lang: Lang) -> String {
         );
         let _ = writeln!(
             o,
-            "  {} bad TCP checksums (often: captured on the sender before checksum offload), {} segments cut by the snap length, {} with options that did not parse",
-            t.bad_checksums, t.snapped, t.bad_options
+            "  {} bad TCP checksums, {} left to checksum offload (captured on the sending host before its device filled them in: not errors), {} segments cut by the snap length, {} with options that did not parse",
+            t.bad_checksums, t.offload_checksums, t.snapped, t.bad_options
         );
     }
     if t.reader.truncated {
@@ -570,7 +573,7 @@ pub fn listener_json(l: &ListenerSummary) -> String {
 /// The capture's counts as one JSON object (`"event":"capture"`).
 pub fn totals_json(t: &Totals) -> String {
     format!(
-        "{{\"event\":\"capture\",\"frames\":{},\"tcp_segments\":{},\"connections\":{},\"evicted\":{},\"not_ip\":{},\"not_tcp\":{},\"fragments\":{},\"truncated\":{},\"malformed\":{},\"unknown_link\":{},\"bad_checksums\":{},\"snapped\":{},\"file_truncated\":{}}}",
+        "{{\"event\":\"capture\",\"frames\":{},\"tcp_segments\":{},\"connections\":{},\"evicted\":{},\"not_ip\":{},\"not_tcp\":{},\"fragments\":{},\"truncated\":{},\"malformed\":{},\"unknown_link\":{},\"bad_checksums\":{},\"offload_checksums\":{},\"snapped\":{},\"file_truncated\":{}}}",
         t.frames,
         t.tcp_segments,
         t.connections,
@@ -582,6 +585,7 @@ pub fn totals_json(t: &Totals) -> String {
         t.malformed,
         t.unknown_link,
         t.bad_checksums,
+        t.offload_checksums,
         t.snapped,
         t.reader.truncated
     )

@@ -237,6 +237,7 @@ impl Explainer {
         };
         self.totals.tcp_segments += 1;
         self.totals.bad_checksums += u64::from(dec.checksum_ok == Some(false));
+        self.totals.offload_checksums += u64::from(dec.checksum_offload);
         self.totals.snapped += u64::from(dec.snapped);
         self.totals.bad_options += u64::from(dec.bad_options);
         let seg = dec.seg;

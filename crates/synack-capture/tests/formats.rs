@@ -356,3 +356,53 @@ fn the_recording_budget_is_shared() {
         .iter()
         .all(|f| f.summary.time_wait == Some(0)));
 }
+
+/// A segment as the sending host's capture sees it under checksum offload:
+/// its checksum field holds only the pseudo-header's sum.
+fn offloaded(seg: &common::S) -> Vec<u8> {
+    use synack_proto::wire::checksum::{fold, pseudo_header};
+    let mut p = ip(seg);
+    let hl = if seg.src.is_ipv4() { 20 } else { 40 };
+    let len = u32::try_from(p.len() - hl).expect("small");
+    let partial = fold(pseudo_header(seg.src.ip(), seg.dst.ip(), 6, len));
+    p[hl + 16..hl + 18].copy_from_slice(&partial.to_be_bytes());
+    p
+}
+
+#[test]
+fn checksums_left_to_offload_are_not_errors() {
+    for (c, s) in [ip_v4_pair(), ip_v6_pair()] {
+        let segs = [
+            common::s(c, s, SYN, 1, 0, b""),
+            common::s(s, c, SYN | ACK, 9, 2, b""),
+            common::s(c, s, ACK | PSH, 2, 10, b"data"),
+        ];
+        let mut fr: Vec<(u64, Vec<u8>)> = segs
+            .iter()
+            .enumerate()
+            .map(|(n, g)| (1_000 * (n as u64 + 1), ethernet(&offloaded(g), &[])))
+            .collect();
+        // One really corrupted segment beside them is still bad.
+        let mut bad = ip(&common::s(s, c, ACK, 10, 6, b""));
+        let last = bad.len() - 1;
+        bad[last] ^= 0x5a;
+        fr.push((4_000, ethernet(&bad, &[])));
+        let run =
+            explain_bytes(&pcap(1, false, false, 65535, &fr), Config::default()).expect("reads");
+        let t = run.totals;
+        assert_eq!((t.offload_checksums, t.bad_checksums), (3, 1), "{c}");
+        let tr = run.connections[0].trace.as_ref().expect("recorded");
+        let flagged = tr
+            .entries
+            .iter()
+            .filter(|e| match &e.kind {
+                TraceKind::Stack(ev) => matches!(
+                    ev.kind,
+                    EventKind::SegmentSent { reason: SendReason::Observed(o), .. } if o.bad_checksum
+                ),
+                TraceKind::Link(_) => false,
+            })
+            .count();
+        assert_eq!(flagged, 1, "only the corrupted segment is said to be bad");
+    }
+}
