@@ -5,9 +5,9 @@
 //!
 //! Needs CAP_NET_ADMIN and CAP_SYS_ADMIN (root), and the `ip` command.
 
-use crate::device::TunDevice;
+use crate::device::{TunDevice, TunOptions};
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -122,6 +122,12 @@ impl Netns {
         }
     }
 
+    /// Move the calling thread into the namespace (for a thread of its own
+    /// that serves a device opened there).
+    pub fn enter_on_this_thread(&self) -> io::Result<()> {
+        enter(&self.path())
+    }
+
     /// Open a TUN device inside the namespace and give the kernel's side of
     /// it `kernel_addr/prefix`, MTU `mtu`, link up. The synack stack on the
     /// device then uses another address of that prefix.
@@ -132,21 +138,42 @@ impl Netns {
         prefix: u8,
         mtu: u16,
     ) -> io::Result<TunDevice> {
-        let dev = TunDevice::open_in_netns(ifname, &self.path())?.with_mtu(mtu);
+        self.tun_with(
+            ifname,
+            TunOptions::default(),
+            mtu,
+            &[(IpAddr::V4(kernel_addr), prefix)],
+        )
+    }
+
+    /// [`Netns::tun`] opened as `opts` say, the kernel's side with every
+    /// address of `addrs` (address, prefix length). IPv6 addresses skip
+    /// duplicate address detection (`nodad`), so they are usable at once;
+    /// without one, IPv6 is off on the device (no router solicitations).
+    pub fn tun_with(
+        &self,
+        ifname: &str,
+        opts: TunOptions,
+        mtu: u16,
+        addrs: &[(IpAddr, u8)],
+    ) -> io::Result<TunDevice> {
+        let dev = TunDevice::open_in_netns_with(ifname, &self.path(), opts)?.with_mtu(mtu);
         let name = dev.name().to_owned();
-        // IPv6 router solicitations would only be noise for an IPv4 stack.
-        let _ = self.run(
-            "sysctl",
-            &["-qw", &format!("net.ipv6.conf.{name}.disable_ipv6=1")],
-        );
+        if !addrs.iter().any(|(a, _)| a.is_ipv6()) {
+            let _ = self.run(
+                "sysctl",
+                &["-qw", &format!("net.ipv6.conf.{name}.disable_ipv6=1")],
+            );
+        }
         self.ip(&["link", "set", "dev", &name, "mtu", &mtu.to_string()])?;
-        self.ip(&[
-            "addr",
-            "add",
-            &format!("{kernel_addr}/{prefix}"),
-            "dev",
-            &name,
-        ])?;
+        for (a, prefix) in addrs {
+            let cidr = format!("{a}/{prefix}");
+            let mut args = vec!["addr", "add", cidr.as_str(), "dev", name.as_str()];
+            if a.is_ipv6() {
+                args.push("nodad");
+            }
+            self.ip(&args)?;
+        }
         self.ip(&["link", "set", "dev", &name, "up"])?;
         Ok(dev)
     }
@@ -164,6 +191,11 @@ impl Drop for Netns {
             .stderr(Stdio::null())
             .status();
     }
+}
+
+/// Move the calling thread into the network namespace of the file `path`.
+pub fn enter(path: &std::path::Path) -> io::Result<()> {
+    crate::sys::enter_netns(&std::fs::File::open(path)?)
 }
 
 /// Why namespaces cannot be made here, if they cannot: `None` when running

@@ -15,7 +15,8 @@
 //! The tests, by file: [`basic`] (kernel client to synack server and back),
 //! [`bulk`] (bulk both ways), [`faults`] (bulk under faults), [`close`] (every
 //! closing order, refused and reset connections), [`keepalive`], [`many`]
-//! (many connections, tokio and hyper) and [`ecn`].
+//! (many connections, tokio and hyper), [`ecn`] and [`offload`] (TUN
+//! offloads on and off, IPv4 and IPv6).
 
 mod basic;
 mod bulk;
@@ -24,6 +25,7 @@ mod ecn;
 mod faults;
 mod keepalive;
 mod many;
+mod offload;
 
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
