@@ -15,14 +15,16 @@
 //! The tests, by file: [`basic`] (kernel client to synack server and back),
 //! [`bulk`] (bulk both ways), [`faults`] (bulk under faults), [`close`] (every
 //! closing order, refused and reset connections), [`keepalive`], [`many`]
-//! (many connections, tokio and hyper), [`ecn`] and [`offload`] (TUN
-//! offloads on and off, IPv4 and IPv6).
+//! (many connections, tokio and hyper), [`ecn`], [`offload`] (TUN
+//! offloads on and off, IPv4 and IPv6) and [`gso_capture`] (the segments
+//! the kernel cuts from synack's bursts, captured beyond a forwarding hop).
 
 mod basic;
 mod bulk;
 mod close;
 mod ecn;
 mod faults;
+mod gso_capture;
 mod keepalive;
 mod many;
 mod offload;
