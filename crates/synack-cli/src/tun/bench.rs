@@ -216,21 +216,27 @@ pub(super) fn bench(a: &BenchArgs) -> io::Result<()> {
     };
     if !a.json {
         println!(
-            "{} MiB per bulk transfer, {} round trips of 64 bytes, {} connections; MTU 1500, \
-             python3 sockets on the kernel side, socket buffers of synack and smoltcp {} KiB",
+            "{} MiB per bulk transfer, {} round trips of 64 bytes, {} connections, median of {} \
+             rounds; MTU 1500, python3 sockets on the kernel side, socket buffers of synack and \
+             smoltcp {} KiB",
             a.size,
             a.rounds,
             a.conns,
+            a.repeat,
             BUFFER >> 10
         );
     }
-    // Each group runs its setups back to back, so a busy machine slows
-    // synack and its peer alike.
-    let veth_off = kernel_veth(load, false)?;
-    let tun_off = synack_tun(load, false, false)?;
-    let smol = smoltcp_tun(load)?;
-    let veth_on = kernel_veth(load, true)?;
-    let tun_on = synack_tun(load, true, true)?;
+    // Each round runs every setup back to back, so a busy machine slows
+    // synack and its peers alike; each figure is the median of the rounds.
+    let mut runs: [Vec<Figures>; 5] = Default::default();
+    for _ in 0..a.repeat {
+        runs[0].push(kernel_veth(load, false)?);
+        runs[1].push(synack_tun(load, false, false)?);
+        runs[2].push(smoltcp_tun(load)?);
+        runs[3].push(kernel_veth(load, true)?);
+        runs[4].push(synack_tun(load, true, true)?);
+    }
+    let [veth_off, tun_off, smol, veth_on, tun_on] = runs.map(|r| median(&r));
     let rows = rows(&tun_off, &tun_on, &veth_off, &veth_on, &smol);
     if a.json {
         print_json(&rows);
@@ -238,6 +244,29 @@ pub(super) fn bench(a: &BenchArgs) -> io::Result<()> {
         print_table(&rows);
     }
     Ok(())
+}
+
+/// The median of each figure over the rounds.
+fn median(runs: &[Figures]) -> Figures {
+    fn mid(mut v: Vec<f64>) -> Option<f64> {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    }
+    let of = |f: fn(&Figures) -> Option<f64>| mid(runs.iter().filter_map(f).collect());
+    let rr = match (
+        of(|f| f.rr.map(|r| r.rate)),
+        of(|f| f.rr.map(|r| r.median)),
+        of(|f| f.rr.map(|r| r.p99)),
+    ) {
+        (Some(rate), Some(median), Some(p99)) => Some(Rr { rate, median, p99 }),
+        _ => None,
+    };
+    Figures {
+        k2s: of(|f| Some(f.k2s)).unwrap_or(0.0),
+        s2k: of(|f| Some(f.s2k)).unwrap_or(0.0),
+        rr,
+        conns: of(|f| f.conns),
+    }
 }
 
 fn rows(

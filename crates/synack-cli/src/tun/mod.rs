@@ -150,6 +150,9 @@ struct BenchArgs {
     /// Connections opened one after the other.
     #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     conns: u32,
+    /// Rounds of every setup; each figure is the median.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=99))]
+    repeat: u32,
     /// Print the rows as JSON: {key, unit, synack, peer, peer_figure, ratio}.
     #[arg(long)]
     json: bool,

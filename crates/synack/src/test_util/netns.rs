@@ -216,6 +216,83 @@ pub fn missing_privileges() -> Option<String> {
     None
 }
 
+/// Set in a process that [`rerun_in_user_namespace`] started.
+const IN_USER_NAMESPACE: &str = "SYNACK_IN_USER_NAMESPACE";
+
+/// The shell line `unshare` runs: a private `/run`, so that `ip netns`
+/// can make its files, then the program again.
+const RERUN: &str = "mount -t tmpfs synack /run && exec \"$0\" \"$@\"";
+
+/// Whether an unprivileged user + network + mount namespace can be made
+/// here (`unshare -Urnm` works), and this process is not already in one
+/// that synack made.
+pub fn user_namespace_available() -> bool {
+    if std::env::var_os(IN_USER_NAMESPACE).is_some() || !have("unshare") {
+        return false;
+    }
+    Command::new("unshare")
+        .args(["-Urnm", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Run this program again with `args` inside a fresh user + network +
+/// mount namespace in which it is root (`unshare -Urnm`, a private
+/// `/run`): the way to make namespaces and TUN devices without root where
+/// the kernel allows unprivileged user namespaces. Its exit status; `None`
+/// when no such namespace can be made here.
+pub fn rerun_in_user_namespace(
+    args: &[std::ffi::OsString],
+) -> Option<io::Result<std::process::ExitStatus>> {
+    if !user_namespace_available() {
+        return None;
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return Some(Err(e)),
+    };
+    Some(
+        Command::new("unshare")
+            .args(["-Urnm", "--propagation", "private", "sh", "-c", RERUN])
+            .arg(exe)
+            .args(args)
+            .env(IN_USER_NAMESPACE, "1")
+            .status(),
+    )
+}
+
+/// For a test that cannot set up because it is not root: run the test
+/// again, alone, inside an unprivileged user + network namespace. `true`
+/// when it ran there and passed (it panics when it failed there); `false`
+/// when this is root or no such namespace can be made, and the caller goes
+/// on to [`cannot_set_up`].
+#[track_caller]
+pub fn rerun_test_in_user_namespace() -> bool {
+    if crate::sys::euid() == 0 {
+        return false;
+    }
+    let thread = std::thread::current();
+    let Some(test) = thread.name().filter(|n| *n != "main") else {
+        return false;
+    };
+    let args: Vec<std::ffi::OsString> = [test, "--exact", "--nocapture", "--test-threads=1"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    match rerun_in_user_namespace(&args) {
+        None => false,
+        Some(Ok(status)) if status.success() => {
+            eprintln!(
+                "note: {test}: not root, so it ran inside an unprivileged user + network namespace"
+            );
+            true
+        }
+        Some(r) => panic!("{test} inside an unprivileged user + network namespace: {r:?}"),
+    }
+}
+
 /// Whether this is a CI run: the `CI` variable is set (to anything).
 pub fn under_ci() -> bool {
     std::env::var_os("CI").is_some()

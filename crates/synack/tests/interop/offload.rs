@@ -34,8 +34,7 @@ type Largest = Arc<Mutex<usize>>;
 /// A lab on a TUN device opened with or without offloads, the kernel's
 /// side with 10.77.0.1/24 and fd00:77::1/64, synack with .2 and ::2.
 fn lab_opts(offload: bool) -> Option<(Lab, Largest)> {
-    if let Some(why) = cannot_run(&TOOLS) {
-        cannot_set_up(&why);
+    if !can_set_up(&TOOLS) {
         return None;
     }
     let ns = Netns::create_unique().expect("create namespace");
