@@ -138,7 +138,7 @@ fn transfer(a: IpAddr, b: IpAddr, size: usize, caps: DeviceCaps, gro: bool) -> (
                 _ => break,
             }
         }
-        now = now + Duration::from_micros(100);
+        now += Duration::from_micros(100);
     }
     (wire, got)
 }
