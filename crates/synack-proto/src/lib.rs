@@ -66,6 +66,7 @@ pub use event::{
     Cause, ConnId, DropReason, Event, EventKind, FourTuple, ListenerId, SegmentSummary, SendReason,
     TimerKind,
 };
+pub use offload::{Burst, DeviceCaps, Transmitter};
 pub use profile::Profile;
 pub use secrets::{SecretKey, Secrets, SecretsError};
 pub use state::State;
@@ -81,6 +82,7 @@ mod crypto;
 mod ecn;
 mod hash;
 mod icmp;
+mod offload;
 mod probe;
 mod recovery;
 mod rtt;

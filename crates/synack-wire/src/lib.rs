@@ -9,6 +9,7 @@
 
 pub mod checksum;
 mod field;
+pub mod gso;
 pub mod icmp;
 pub mod ip;
 pub mod seq;

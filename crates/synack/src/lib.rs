@@ -45,7 +45,7 @@ pub mod test_util;
 pub mod tokio;
 
 pub use blocking::{TcpListener, TcpStream};
-pub use device::{Device, MemDevice, TunDevice};
+pub use device::{Device, MemDevice, Received, TunDevice, TunOptions};
 pub use error::to_io;
 pub use runtime::{Direction, EventHook, Impairment, PacketHook, Runtime, RuntimeConfig};
 pub use socket::{ConnectOptions, ListenOptions, DEFAULT_BACKLOG};

@@ -18,9 +18,13 @@ use std::task::{Poll, Wake, Waker};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use synack_proto::{
-    ConnError, ConnId, ConnStatus, Error, Event, EventKind, Instant, ListenerId, SecretKey, Stack,
-    StackConfig, StackStats, State,
+    Burst, ConnError, ConnId, ConnStatus, DeviceCaps, Error, Event, EventKind, Instant, ListenerId,
+    SecretKey, Stack, StackConfig, StackStats, State, Transmitter,
 };
+
+/// Most packets the driver reads per wake-up before it sends what the
+/// stack has to say and lets the applications in.
+const READ_BATCH: usize = 64;
 
 /// A callback that sees every event of the stack as it happens (live traces).
 pub type EventHook = Box<dyn FnMut(&Event) + Send>;
@@ -130,6 +134,8 @@ struct Delayed {
     at: u64,
     order: u64,
     packet: Vec<u8>,
+    /// The device vouched for the checksums (inbound only).
+    checksum_valid: bool,
 }
 
 impl PartialEq for Delayed {
@@ -212,6 +218,8 @@ pub(crate) struct Inner {
     packet_hook: Option<PacketHook>,
     pcap: Option<PcapWriter>,
     impair: Option<Impairer>,
+    /// Packs the stack's segments into bursts the device cuts.
+    tx: Transmitter,
     buf: Vec<u8>,
     send_errors: u64,
     rotation: Rotation,
@@ -286,7 +294,13 @@ impl Inner {
         s.min(i).min(self.rotation.next())
     }
 
-    fn send_out(&mut self, dev: &dyn Device, now: Instant, packet: Vec<u8>) -> Vec<u8> {
+    fn send_out(&mut self, dev: &dyn Device, now: Instant, packet: Vec<u8>, b: &Burst) -> Vec<u8> {
+        if self.impair.is_none() {
+            if dev.send_burst(&packet, b).is_err() {
+                self.send_errors += 1;
+            }
+            return packet;
+        }
         if let Some(imp) = self.impair.as_mut() {
             for d in imp.fate() {
                 if d == 0 {
@@ -300,6 +314,7 @@ impl Inner {
                         at: now.micros() + d,
                         order,
                         packet: packet.clone(),
+                        checksum_valid: false,
                     });
                 }
             }
@@ -312,14 +327,26 @@ impl Inner {
     /// Drain the stack's output and events after any input.
     fn after_input(&mut self, dev: &dyn Device, now: Instant) {
         let mut buf = std::mem::take(&mut self.buf);
-        while self.stack.poll_transmit(now, &mut buf) {
-            if let Some(p) = self.pcap.as_mut() {
-                p.record(&buf);
-            }
-            if let Some(h) = self.packet_hook.as_mut() {
-                h(now, Direction::Out, &buf);
-            }
-            buf = self.send_out(dev, now, buf);
+        loop {
+            let Inner {
+                stack,
+                tx,
+                pcap,
+                packet_hook,
+                ..
+            } = self;
+            // Captures and hooks see each segment the stack sent, before
+            // the transmitter joins them into bursts.
+            let burst = tx.poll(stack, now, &mut buf, |seg| {
+                if let Some(p) = pcap.as_mut() {
+                    p.record(seg);
+                }
+                if let Some(h) = packet_hook.as_mut() {
+                    h(now, Direction::Out, seg);
+                }
+            });
+            let Some(b) = burst else { break };
+            buf = self.send_out(dev, now, buf, &b);
         }
         self.buf = buf;
         while let Some(ev) = self.stack.poll_event() {
@@ -370,7 +397,9 @@ impl Inner {
         self.wakers.remove(&key);
     }
 
-    fn inbound(&mut self, dev: &dyn Device, now: Instant, packet: &[u8]) {
+    /// A packet from the device; its output is sent by the caller's
+    /// [`Inner::after_input`] once the batch is in.
+    fn inbound(&mut self, now: Instant, packet: &[u8], checksum_valid: bool) {
         if let Some(p) = self.pcap.as_mut() {
             p.record(packet);
         }
@@ -380,8 +409,8 @@ impl Inner {
         if let Some(imp) = self.impair.as_mut() {
             for d in imp.fate() {
                 if d == 0 {
-                    self.stack.handle_packet(now, packet);
-                    self.after_input(dev, now);
+                    self.stack
+                        .handle_packet_checked(now, packet, checksum_valid);
                 } else if let Some(imp) = self.impair.as_mut() {
                     imp.order += 1;
                     let order = imp.order;
@@ -389,13 +418,14 @@ impl Inner {
                         at: now.micros() + d,
                         order,
                         packet: packet.to_vec(),
+                        checksum_valid,
                     });
                 }
             }
             return;
         }
-        self.stack.handle_packet(now, packet);
-        self.after_input(dev, now);
+        self.stack
+            .handle_packet_checked(now, packet, checksum_valid);
     }
 
     fn release_due(&mut self, dev: &dyn Device, now: Instant) {
@@ -416,7 +446,8 @@ impl Inner {
             if let Some(d) = imp.inbound.peek() {
                 if d.at <= now.micros() {
                     if let Some(d) = imp.inbound.pop() {
-                        self.stack.handle_packet(now, &d.packet);
+                        self.stack
+                            .handle_packet_checked(now, &d.packet, d.checksum_valid);
                         self.after_input(dev, now);
                     }
                     continue;
@@ -558,7 +589,8 @@ impl Shared {
 
     fn drive(&self) {
         let dev = &*self.dev;
-        let mut rbuf = vec![0u8; 65_536];
+        // A super-segment of up to 64 KiB, and room to spare.
+        let mut rbuf = vec![0u8; 65_536 + 1024];
         let mut linger_until: Option<u64> = None;
         let linger = self.linger;
         loop {
@@ -596,18 +628,36 @@ impl Shared {
             if ready.get(1).copied().unwrap_or(false) {
                 self.wake.drain();
             }
-            let mut g = self.lock();
-            g.planned = 0;
-            let now = self.now();
-            for _ in 0..512 {
-                match dev.recv(&mut rbuf) {
-                    Ok(n) => {
-                        let pkt = rbuf.get(..n).unwrap_or(&[]);
-                        g.inbound(dev, now, pkt);
+            // Batches of packets, each answered as a whole, until the device
+            // has no more (or 8 batches passed: deadlines and the lock's
+            // other users get their turn).
+            for _ in 0..8 {
+                let mut g = self.lock();
+                g.planned = 0;
+                let now = self.now();
+                let mut read = 0;
+                while read < READ_BATCH {
+                    match dev.recv_checked(&mut rbuf) {
+                        Ok(r) => {
+                            let pkt = rbuf.get(..r.len).unwrap_or(&[]);
+                            g.inbound(now, pkt, r.checksum_valid);
+                            read += 1;
+                        }
+                        Err(_) => break,
                     }
-                    Err(_) => break,
+                }
+                g.after_input(dev, now);
+                let wakers = std::mem::take(&mut g.to_wake);
+                drop(g);
+                for w in wakers {
+                    w.wake();
+                }
+                if read < READ_BATCH {
+                    break;
                 }
             }
+            let mut g = self.lock();
+            let now = self.now();
             g.release_due(dev, now);
             let Inner {
                 rotation, stack, ..
@@ -665,6 +715,12 @@ impl Runtime {
             Some(w) => Some(PcapWriter::new(w)?),
             None => None,
         };
+        // Faults apply segment by segment, so an impaired link gets no bursts.
+        let caps = if cfg.impairment.is_some() {
+            DeviceCaps::NONE
+        } else {
+            device.caps()
+        };
         let impair = cfg.impairment.map(|c| Impairer {
             cfg: c,
             rng: c.seed | 1,
@@ -683,6 +739,7 @@ impl Runtime {
             packet_hook: cfg.on_packet,
             pcap,
             impair,
+            tx: Transmitter::new(caps),
             buf: Vec::with_capacity(2048),
             send_errors: 0,
             rotation,
@@ -743,6 +800,12 @@ impl Runtime {
             .into_iter()
             .map(|(_, s)| s)
             .collect()
+    }
+
+    /// Bursts of more than one segment handed to the device so far, and the
+    /// segments in them (both 0 on a device without segmentation offload).
+    pub fn bursts(&self) -> (u64, u64) {
+        self.shared.lock().tx.bursts()
     }
 
     /// Packets the device refused to take.

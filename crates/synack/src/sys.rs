@@ -10,8 +10,18 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
+const TUNSETVNETHDRSZ: libc::c_ulong = 0x4004_54d8;
 const IFF_TUN: libc::c_short = 0x0001;
 const IFF_NO_PI: libc::c_short = 0x1000;
+const IFF_VNET_HDR: libc::c_short = 0x4000;
+const IFF_MULTI_QUEUE: libc::c_short = 0x0100;
+/// TUNSETOFFLOAD bits: checksums, TSO for IPv4 and IPv6.
+pub(crate) const TUN_F_CSUM: libc::c_uint = 0x01;
+pub(crate) const TUN_F_TSO4: libc::c_uint = 0x02;
+pub(crate) const TUN_F_TSO6: libc::c_uint = 0x04;
+/// The size of `struct virtio_net_hdr` (without `num_buffers`).
+pub(crate) const VNET_HDR_LEN: usize = 10;
 
 /// `struct ifreq` as TUNSETIFF reads it: a name and the flags (40 bytes).
 #[repr(C)]
@@ -22,9 +32,15 @@ struct IfReq {
 }
 
 /// Open `/dev/net/tun` as a layer-3 device without packet information
-/// (IFF_TUN | IFF_NO_PI), non-blocking. Returns the file and the name the
+/// (IFF_TUN | IFF_NO_PI), non-blocking; with a virtio-net header before
+/// every packet when `vnet_hdr` (IFF_VNET_HDR), as one queue of several
+/// when `multi_queue` (IFF_MULTI_QUEUE). Returns the file and the name the
 /// kernel gave (it fills `%d` patterns).
-pub(crate) fn open_tun(name: &str) -> io::Result<(File, String)> {
+pub(crate) fn open_tun(
+    name: &str,
+    vnet_hdr: bool,
+    multi_queue: bool,
+) -> io::Result<(File, String)> {
     if name.len() >= libc::IFNAMSIZ || name.as_bytes().contains(&0) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -38,7 +54,10 @@ pub(crate) fn open_tun(name: &str) -> io::Result<(File, String)> {
         .open("/dev/net/tun")?;
     let mut req = IfReq {
         name: [0; libc::IFNAMSIZ],
-        flags: IFF_TUN | IFF_NO_PI,
+        flags: IFF_TUN
+            | IFF_NO_PI
+            | if vnet_hdr { IFF_VNET_HDR } else { 0 }
+            | if multi_queue { IFF_MULTI_QUEUE } else { 0 },
         _pad: [0; 22],
     };
     req.name[..name.len()].copy_from_slice(name.as_bytes());
@@ -55,6 +74,78 @@ pub(crate) fn open_tun(name: &str) -> io::Result<(File, String)> {
         .unwrap_or(libc::IFNAMSIZ);
     let actual = String::from_utf8_lossy(&req.name[..len]).into_owned();
     Ok((file, actual))
+}
+
+/// Set the virtio-net header size (TUNSETVNETHDRSZ) and the offloads the
+/// kernel may use towards us (TUNSETOFFLOAD: `TUN_F_*` bits).
+pub(crate) fn tun_offload(file: &File, offloads: libc::c_uint) -> io::Result<()> {
+    let size: libc::c_int = VNET_HDR_LEN as libc::c_int;
+    // SAFETY: TUNSETVNETHDRSZ reads one int through the pointer, which lives
+    // for the call; the fd is open.
+    let rc = unsafe {
+        libc::ioctl(
+            file.as_raw_fd(),
+            TUNSETVNETHDRSZ as _,
+            &size as *const libc::c_int,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: TUNSETOFFLOAD takes its argument by value.
+    let rc = unsafe {
+        libc::ioctl(
+            file.as_raw_fd(),
+            TUNSETOFFLOAD as _,
+            offloads as libc::c_ulong,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Write `head` and `body` as one packet (one `writev`).
+pub(crate) fn write2(file: &File, head: &[u8], body: &[u8]) -> io::Result<usize> {
+    let iov = [
+        libc::iovec {
+            iov_base: head.as_ptr() as *mut libc::c_void,
+            iov_len: head.len(),
+        },
+        libc::iovec {
+            iov_base: body.as_ptr() as *mut libc::c_void,
+            iov_len: body.len(),
+        },
+    ];
+    // SAFETY: both iovecs point into live slices of the given lengths, which
+    // writev only reads; the fd is open.
+    let rc = unsafe { libc::writev(file.as_raw_fd(), iov.as_ptr(), 2) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(rc as usize)
+}
+
+/// Read one packet into `head` then `body` (one `readv`); the total length.
+pub(crate) fn read2(file: &File, head: &mut [u8], body: &mut [u8]) -> io::Result<usize> {
+    let iov = [
+        libc::iovec {
+            iov_base: head.as_mut_ptr() as *mut libc::c_void,
+            iov_len: head.len(),
+        },
+        libc::iovec {
+            iov_base: body.as_mut_ptr() as *mut libc::c_void,
+            iov_len: body.len(),
+        },
+    ];
+    // SAFETY: both iovecs point into live, exclusively borrowed slices of the
+    // given lengths; the fd is open.
+    let rc = unsafe { libc::readv(file.as_raw_fd(), iov.as_ptr(), 2) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(rc as usize)
 }
 
 /// Wait until one of `fds` is readable or `timeout` passes (`None`: forever).

@@ -57,6 +57,9 @@ fn recording_config(rec: &Recorded) -> RuntimeConfig {
 }
 
 pub(super) fn demo(a: &DemoArgs) -> io::Result<()> {
+    if netns::missing_privileges().is_some() && synack::euid() != 0 {
+        return demo_unprivileged();
+    }
     check_privileges()?;
     check_tools("the demo", &["ip", "curl"])?;
     let ns = Netns::create_unique()?;
@@ -107,6 +110,31 @@ pub(super) fn demo(a: &DemoArgs) -> io::Result<()> {
     drop(ns);
     println!("namespace removed");
     Ok(())
+}
+
+/// Not root: the demo again inside an unprivileged user + network
+/// namespace, where the kernel allows one; said loudly either way.
+fn demo_unprivileged() -> io::Result<()> {
+    if !netns::user_namespace_available() {
+        eprintln!(
+            "**********\nSKIPPED: synack tun demo: not root, and this kernel (or a missing \
+             `unshare`) allows no unprivileged user namespace\n**********"
+        );
+        return check_privileges();
+    }
+    eprintln!(
+        "synack tun demo: not root, so running inside an unprivileged user + network namespace \
+         (unshare -Urnm)"
+    );
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    match netns::rerun_in_user_namespace(&args) {
+        Some(Ok(status)) if status.success() => Ok(()),
+        Some(Ok(status)) => Err(io::Error::other(format!(
+            "inside the user namespace: {status}"
+        ))),
+        Some(Err(e)) => Err(e),
+        None => check_privileges(),
+    }
 }
 
 /// Let the closing handshake and its ACKs finish before drawing.

@@ -28,10 +28,15 @@ impl Stack {
 
     /// An IP packet arrived.
     pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
+        self.handle_packet_mode(now, packet, ChecksumMode::Verify);
+    }
+
+    /// An IP packet arrived, its checksums checked as `mode` says.
+    pub(crate) fn handle_packet_mode(&mut self, now: Instant, packet: &[u8], mode: ChecksumMode) {
         self.last_now = self.last_now.max(now);
         self.stats.packets_in += 1;
         self.refill_challenge(now);
-        let (ip, seg) = match synack_wire::parse_packet(packet, ChecksumMode::Verify) {
+        let (ip, seg) = match synack_wire::parse_packet(packet, mode) {
             Ok(x) => x,
             Err(WireError::NotTcp) => {
                 self.handle_icmp(now, packet);

@@ -5,9 +5,9 @@
 //!
 //! Needs CAP_NET_ADMIN and CAP_SYS_ADMIN (root), and the `ip` command.
 
-use crate::device::TunDevice;
+use crate::device::{TunDevice, TunOptions};
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -122,6 +122,12 @@ impl Netns {
         }
     }
 
+    /// Move the calling thread into the namespace (for a thread of its own
+    /// that serves a device opened there).
+    pub fn enter_on_this_thread(&self) -> io::Result<()> {
+        enter(&self.path())
+    }
+
     /// Open a TUN device inside the namespace and give the kernel's side of
     /// it `kernel_addr/prefix`, MTU `mtu`, link up. The synack stack on the
     /// device then uses another address of that prefix.
@@ -132,21 +138,42 @@ impl Netns {
         prefix: u8,
         mtu: u16,
     ) -> io::Result<TunDevice> {
-        let dev = TunDevice::open_in_netns(ifname, &self.path())?.with_mtu(mtu);
+        self.tun_with(
+            ifname,
+            TunOptions::default(),
+            mtu,
+            &[(IpAddr::V4(kernel_addr), prefix)],
+        )
+    }
+
+    /// [`Netns::tun`] opened as `opts` say, the kernel's side with every
+    /// address of `addrs` (address, prefix length). IPv6 addresses skip
+    /// duplicate address detection (`nodad`), so they are usable at once;
+    /// without one, IPv6 is off on the device (no router solicitations).
+    pub fn tun_with(
+        &self,
+        ifname: &str,
+        opts: TunOptions,
+        mtu: u16,
+        addrs: &[(IpAddr, u8)],
+    ) -> io::Result<TunDevice> {
+        let dev = TunDevice::open_in_netns_with(ifname, &self.path(), opts)?.with_mtu(mtu);
         let name = dev.name().to_owned();
-        // IPv6 router solicitations would only be noise for an IPv4 stack.
-        let _ = self.run(
-            "sysctl",
-            &["-qw", &format!("net.ipv6.conf.{name}.disable_ipv6=1")],
-        );
+        if !addrs.iter().any(|(a, _)| a.is_ipv6()) {
+            let _ = self.run(
+                "sysctl",
+                &["-qw", &format!("net.ipv6.conf.{name}.disable_ipv6=1")],
+            );
+        }
         self.ip(&["link", "set", "dev", &name, "mtu", &mtu.to_string()])?;
-        self.ip(&[
-            "addr",
-            "add",
-            &format!("{kernel_addr}/{prefix}"),
-            "dev",
-            &name,
-        ])?;
+        for (a, prefix) in addrs {
+            let cidr = format!("{a}/{prefix}");
+            let mut args = vec!["addr", "add", cidr.as_str(), "dev", name.as_str()];
+            if a.is_ipv6() {
+                args.push("nodad");
+            }
+            self.ip(&args)?;
+        }
         self.ip(&["link", "set", "dev", &name, "up"])?;
         Ok(dev)
     }
@@ -166,6 +193,11 @@ impl Drop for Netns {
     }
 }
 
+/// Move the calling thread into the network namespace of the file `path`.
+pub fn enter(path: &std::path::Path) -> io::Result<()> {
+    crate::sys::enter_netns(&std::fs::File::open(path)?)
+}
+
 /// Why namespaces cannot be made here, if they cannot: `None` when running
 /// as root with `ip` and `/dev/net/tun` present.
 pub fn missing_privileges() -> Option<String> {
@@ -182,6 +214,83 @@ pub fn missing_privileges() -> Option<String> {
         );
     }
     None
+}
+
+/// Set in a process that [`rerun_in_user_namespace`] started.
+const IN_USER_NAMESPACE: &str = "SYNACK_IN_USER_NAMESPACE";
+
+/// The shell line `unshare` runs: a private `/run`, so that `ip netns`
+/// can make its files, then the program again.
+const RERUN: &str = "mount -t tmpfs synack /run && exec \"$0\" \"$@\"";
+
+/// Whether an unprivileged user + network + mount namespace can be made
+/// here (`unshare -Urnm` works), and this process is not already in one
+/// that synack made.
+pub fn user_namespace_available() -> bool {
+    if std::env::var_os(IN_USER_NAMESPACE).is_some() || !have("unshare") {
+        return false;
+    }
+    Command::new("unshare")
+        .args(["-Urnm", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Run this program again with `args` inside a fresh user + network +
+/// mount namespace in which it is root (`unshare -Urnm`, a private
+/// `/run`): the way to make namespaces and TUN devices without root where
+/// the kernel allows unprivileged user namespaces. Its exit status; `None`
+/// when no such namespace can be made here.
+pub fn rerun_in_user_namespace(
+    args: &[std::ffi::OsString],
+) -> Option<io::Result<std::process::ExitStatus>> {
+    if !user_namespace_available() {
+        return None;
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return Some(Err(e)),
+    };
+    Some(
+        Command::new("unshare")
+            .args(["-Urnm", "--propagation", "private", "sh", "-c", RERUN])
+            .arg(exe)
+            .args(args)
+            .env(IN_USER_NAMESPACE, "1")
+            .status(),
+    )
+}
+
+/// For a test that cannot set up because it is not root: run the test
+/// again, alone, inside an unprivileged user + network namespace. `true`
+/// when it ran there and passed (it panics when it failed there); `false`
+/// when this is root or no such namespace can be made, and the caller goes
+/// on to [`cannot_set_up`].
+#[track_caller]
+pub fn rerun_test_in_user_namespace() -> bool {
+    if crate::sys::euid() == 0 {
+        return false;
+    }
+    let thread = std::thread::current();
+    let Some(test) = thread.name().filter(|n| *n != "main") else {
+        return false;
+    };
+    let args: Vec<std::ffi::OsString> = [test, "--exact", "--nocapture", "--test-threads=1"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    match rerun_in_user_namespace(&args) {
+        None => false,
+        Some(Ok(status)) if status.success() => {
+            eprintln!(
+                "note: {test}: not root, so it ran inside an unprivileged user + network namespace"
+            );
+            true
+        }
+        Some(r) => panic!("{test} inside an unprivileged user + network namespace: {r:?}"),
+    }
 }
 
 /// Whether this is a CI run: the `CI` variable is set (to anything).
