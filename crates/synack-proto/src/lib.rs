@@ -89,4 +89,6 @@ mod rtt;
 mod sink;
 mod stack;
 
-pub use stack::{BindId, ConnStatus, ListenerStatus, Shutdown, Stack, StackStats, MAX_BOUND};
+pub use stack::{
+    BindId, ConnStatus, ListenerStatus, Readiness, Ready, Shutdown, Stack, StackStats, MAX_BOUND,
+};

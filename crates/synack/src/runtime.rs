@@ -18,7 +18,7 @@ use std::task::{Poll, Wake, Waker};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use synack_proto::{
-    Burst, ConnError, ConnId, ConnStatus, DeviceCaps, Error, Event, EventKind, Instant, ListenerId,
+    Burst, ConnError, ConnId, ConnStatus, DeviceCaps, Error, Event, Instant, ListenerId, Ready,
     SecretKey, Stack, StackConfig, StackStats, State, Transmitter,
 };
 
@@ -353,22 +353,13 @@ impl Inner {
             if let Some(h) = self.hook.as_mut() {
                 h(&ev);
             }
-            let (c, l) = match &ev.kind {
-                EventKind::SegmentReceived { conn, .. } => (*conn, None),
-                EventKind::StateChanged { conn, listener, .. } => (*conn, *listener),
-                EventKind::TimerFired { conn, .. } => (Some(*conn), None),
-                EventKind::ConnectionError { conn, .. } => (Some(*conn), None),
-                EventKind::EventsLost { .. } => {
-                    self.wake_everyone();
-                    (None, None)
-                }
-                _ => (None, None),
-            };
-            if let Some(c) = c {
-                self.wake(Key::Conn(c));
-            }
-            if let Some(l) = l {
-                self.wake(Key::Listener(l));
+        }
+        // Wake exactly the tasks whose call would now make progress.
+        while let Some(r) = self.stack.poll_ready() {
+            match r {
+                Ready::Conn { id, .. } | Ready::Closed { id, .. } => self.wake(Key::Conn(id)),
+                Ready::Acceptable { listener } => self.wake(Key::Listener(listener)),
+                Ready::Lost { .. } => self.wake_everyone(),
             }
         }
     }

@@ -6,6 +6,7 @@ use super::{Owner, SegCtx, Tcb};
 use crate::config::Keepalive;
 use crate::error::{ConnError, Error};
 use crate::event::Cause;
+use crate::stack::Readiness;
 use crate::state::State;
 use crate::time::{Duration, Instant};
 use std::sync::Arc;
@@ -172,5 +173,48 @@ impl Tcb {
         if matches!(self.state, State::SynSent | State::SynReceived) {
             self.arm_establish(now);
         }
+    }
+
+    /// What the application's calls on this connection would do without
+    /// blocking (the conditions of `send` and `recv` above).
+    pub(crate) fn readiness(&self) -> Readiness {
+        let failed = self.error.is_some();
+        // RFC 9293 3.10.3: RECEIVE returns data, or the end of the stream
+        // once the peer's FIN was processed, or "connection closing".
+        let readable = failed
+            || self.recv_ready() > 0
+            || self.rcv.fin_received
+            || self.rcv.read_closed
+            || !matches!(
+                self.state,
+                State::SynSent
+                    | State::SynReceived
+                    | State::Established
+                    | State::FinWait1
+                    | State::FinWait2
+            );
+        // RFC 9293 3.10.2: SEND queues data in ESTABLISHED and CLOSE-WAIT;
+        // in every other state, or after our FIN, it returns an error at
+        // once. Before the handshake completes a socket is not writable (as
+        // POSIX connect), so writability also says a connect finished.
+        let writable = match self.state {
+            State::Established | State::CloseWait => {
+                failed || self.snd.fin_queued || self.send_room() > 0
+            }
+            State::SynSent | State::SynReceived => failed,
+            _ => true,
+        };
+        let closed = failed || self.state == State::Closed;
+        let mut r = Readiness::NONE;
+        if readable {
+            r = r | Readiness::READABLE;
+        }
+        if writable {
+            r = r | Readiness::WRITABLE;
+        }
+        if closed {
+            r = r | Readiness::CLOSED;
+        }
+        r
     }
 }

@@ -137,6 +137,8 @@ impl Stack {
         {
             t.owner = Owner::App;
         }
+        // What arrived while it waited in the queue is reported now.
+        self.note_ready(id);
         Ok(id)
     }
 
@@ -454,6 +456,8 @@ impl Stack {
             lst.status.cookies_validated += 1;
             lst.status.established += 1;
             lst.accept.push_back(id);
+            let queued = lst.accept.len();
+            self.note_acceptable(l, queued);
         }
         self.stats.passive_opens += 1;
         self.schedule(id);

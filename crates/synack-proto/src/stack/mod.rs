@@ -12,10 +12,12 @@
 mod input;
 mod listener;
 mod output;
+mod ready;
 mod status;
 mod table;
 mod timer_heap;
 
+pub use ready::{Readiness, Ready};
 pub use status::{ConnStatus, ListenerStatus, StackStats};
 
 use crate::config::{ConnConfig, Keepalive, StackConfig, DEFAULT_TTL};
@@ -113,6 +115,7 @@ pub struct Stack {
     dirty: VecDeque<ConnId>,
     ctl: VecDeque<CtlSeg>,
     sink: Sink,
+    ready: ready::ReadyQueue,
     /// The keyed functions' keys (ISN, cookie, timestamp offset, port).
     secrets: Secrets,
     /// The cookie key before the last rotation: cookies it made stay valid
@@ -175,6 +178,7 @@ impl Stack {
             dirty: VecDeque::new(),
             ctl: VecDeque::new(),
             sink: Sink::new(cfg.max_events, cfg.trace),
+            ready: ready::ReadyQueue::default(),
             secrets,
             cookie_prev: None,
             challenge_tokens: cfg.challenge_ack_limit,

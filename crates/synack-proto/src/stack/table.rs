@@ -132,6 +132,7 @@ impl Stack {
             }
         };
         self.live += 1;
+        self.ready.reset(index);
         let slot = &mut self.slots[index as usize];
         Ok(ConnId {
             index,
@@ -142,9 +143,15 @@ impl Stack {
     pub(super) fn release(&mut self, id: ConnId) {
         if let Some(slot) = self.slots.get_mut(id.index as usize) {
             if slot.generation == id.generation && slot.tcb.is_some() {
-                if let Some(tuple) = slot.tcb.as_deref().map(|t| t.packed_tuple) {
-                    self.demux_remove(tuple, id);
-                }
+                let Some((tuple, owner, error)) = slot
+                    .tcb
+                    .as_deref()
+                    .map(|t| (t.packed_tuple, t.owner, t.error))
+                else {
+                    return;
+                };
+                self.demux_remove(tuple, id);
+                self.note_released(id, owner, error);
                 let slot = &mut self.slots[id.index as usize];
                 slot.tcb = None;
                 slot.generation = slot.generation.wrapping_add(1);
@@ -213,6 +220,7 @@ impl Stack {
             slot.set_dirty(true);
             self.dirty.push_back(id);
         }
+        self.note_ready(id);
         if reap {
             if passive_dead {
                 if let crate::conn::Origin::Passive(l) = origin {
@@ -245,6 +253,10 @@ impl Stack {
                         lst.accept.push_back(id);
                     } else {
                         lst.status.half_open_expired += 1;
+                    }
+                    let queued = lst.accept.len();
+                    if established {
+                        self.note_acceptable(l, queued);
                     }
                 }
                 if established {
