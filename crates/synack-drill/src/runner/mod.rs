@@ -32,6 +32,7 @@ mod format;
 mod icmp;
 mod inject;
 mod setup;
+mod shell;
 mod sniff;
 mod socket;
 mod syscall;

@@ -195,11 +195,30 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
             "tcp_frto",
             "tcp_reordering",
             "tcp_congestion_control",
-            "tcp_slow_start_after_idle",
             "tcp_recovery",
+            // Pacing applies only under a pacing queue (`tc qdisc fq`), which
+            // scripts that install one report as not run.
+            "tcp_pacing_ss_ratio",
+            "tcp_pacing_ca_ratio",
+            // The AccECN option goes only on AccECN connections (tcp_ecn 3
+            // and 4), which are not run.
+            "tcp_ecn_option",
+            // Fast Open: its socket calls and options are reported as not run.
+            "tcp_fastopen",
+            "tcp_fastopen_key",
+            "tcp_fastopen_cookies",
+            // How long Linux defers a send to build a larger TSO packet;
+            // synack sends each segment when the window allows.
+            "tcp_tso_win_divisor",
         ],
         Apply::Ignored,
     ),
+    // Linux's tcp_slow_start_after_idle=0: the window survives idle time, as
+    // synack's does; 1 (RFC 5681 4.1's restart window) is not modelled.
+    (&["tcp_slow_start_after_idle"], Apply::Other(only_zero)),
+    // Packetization-layer path MTU discovery (RFC 4821) is not modelled:
+    // only "off" runs.
+    (&["tcp_mtu_probing"], Apply::Other(only_zero)),
     // Linux: 3 and 4 enable the tail loss probe (RFC 8985 7), every
     // other value leaves it off (`tcp_schedule_loss_probe`).
     (
@@ -232,10 +251,19 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
         Apply::Conn(|c, v| c.fin_wait_2_timeout = Duration::from_secs(v.max(0) as u64)),
     ),
     (&["tcp_rmem", "tcp_wmem"], Apply::Other(buffer_sizes)),
+    (&["tcp_notsent_lowat"], Apply::Other(notsent_lowat)),
 ];
 
 /// `net.inet.tcp.blackhole`: only 0 (synack answers segments to closed ports).
 fn blackhole(_: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
+    if s.num()? != 0 {
+        return s.unsupported();
+    }
+    Ok(())
+}
+
+/// A switch of a mechanism synack does not have: only 0 (off) runs.
+fn only_zero(_: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
     if s.num()? != 0 {
         return s.unsupported();
     }
@@ -251,7 +279,15 @@ fn ecn(r: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
         2 => EcnMode::Accept,
         _ => return not_run(format!("accurate ECN (sysctl {}={})", s.name, s.value)),
     };
-    r.set_conn(|c| c.ecn = mode);
+    // Linux's tcp_ecn_fallback (1 by default): a retransmitted SYN goes
+    // without ECE and CWR.
+    let linux = s.name == "tcp_ecn";
+    r.set_conn(|c| {
+        c.ecn = mode;
+        if linux {
+            c.ecn_syn_retries = 0;
+        }
+    });
     Ok(())
 }
 
@@ -287,6 +323,15 @@ fn buffer_sizes(r: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
         r.set_conn(|c| c.recv_buffer = def);
     } else {
         r.set_conn(|c| c.send_buffer = def);
+    }
+    Ok(())
+}
+
+/// Linux's `tcp_notsent_lowat`: the default limit on bytes written but not
+/// yet sent; 4294967295 (no limit, what `defaults.sh` sets) runs.
+fn notsent_lowat(_: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
+    if s.num()? < i64::from(u32::MAX) {
+        return s.unsupported();
     }
     Ok(())
 }
