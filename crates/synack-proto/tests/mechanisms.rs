@@ -496,3 +496,23 @@ fn rto_floor_above_ceiling_is_an_error_or_is_repaired() {
     let status = st.status(c).unwrap();
     assert_eq!(status.rto, Duration::from_secs(100_000));
 }
+
+#[test]
+fn send_buffer_resized_on_a_live_connection() {
+    let mut n = Net::new(StackConfig::default());
+    let (c, s, _) = open(&mut n);
+    n.hosts[0].set_send_buffer(c, 1000).unwrap();
+    let now = n.now;
+    assert_eq!(n.hosts[0].send_room(c), Ok(1000));
+    assert_eq!(n.hosts[0].send(now, c, &[7u8; 1500]), Ok(1000));
+    assert_eq!(n.hosts[0].send(now, c, &[7u8; 10]), Err(Error::WouldBlock));
+    // Shrinking below what is queued keeps the queue and takes no more.
+    n.hosts[0].set_send_buffer(c, 400).unwrap();
+    assert_eq!(n.hosts[0].send(now, c, &[7u8; 10]), Err(Error::WouldBlock));
+    n.run();
+    // Once acknowledged, the new size is the limit.
+    assert_eq!(n.hosts[0].send_room(c), Ok(400));
+    let mut b = [0u8; 2000];
+    assert_eq!(n.hosts[1].recv(n.now, s, &mut b), Ok(1000));
+    assert_eq!(n.hosts[0].conn_config(c).unwrap().send_buffer, 400);
+}
