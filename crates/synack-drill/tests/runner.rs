@@ -618,8 +618,11 @@ fn helper_files_are_read_and_applied() {
          ip tcp_metrics flush all > /dev/null 2>&1\ntc qdisc add dev tun0 root pfifo\n",
     )
     .expect("helper written");
-    std::fs::write(root.join("tcp/common/defaults.sh"), "../../common/defaults.sh")
-        .expect("link written");
+    std::fs::write(
+        root.join("tcp/common/defaults.sh"),
+        "../../common/defaults.sh",
+    )
+    .expect("link written");
     let body = "\
 --tolerance_usecs=10000
 0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
@@ -628,12 +631,15 @@ fn helper_files_are_read_and_applied() {
 1 > S 0:0(0) <...>
 ";
     let run_at = |path: std::path::PathBuf, text: String| {
-        let script = parse_str(&text, &path.display().to_string(), &Defines::standard())
-            .expect("parses");
+        let script =
+            parse_str(&text, &path.display().to_string(), &Defines::standard()).expect("parses");
         run_script(&script, Mode::Semantic)
     };
     let with = format!("`../common/defaults.sh`\n{body}");
-    assert_eq!(run_at(root.join("tcp/t/s.pkt"), with.clone()), Outcome::Passed);
+    assert_eq!(
+        run_at(root.join("tcp/t/s.pkt"), with.clone()),
+        Outcome::Passed
+    );
     // Without the helper's one retry, the connect is still trying at 3 s.
     assert!(matches!(
         run_at(root.join("tcp/t/s.pkt"), body.to_string()),

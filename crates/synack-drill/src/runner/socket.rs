@@ -36,6 +36,8 @@ pub(super) struct Socket {
     /// The stack's binding of `bound` while the socket neither listens nor connects.
     pub(super) bind_id: Option<BindId>,
     pub(super) err_reported: bool,
+    /// The size an `SO_SNDBUF` call set, if one did.
+    pub(super) sndbuf_set: Option<usize>,
 }
 
 impl Runner<'_> {
@@ -62,6 +64,7 @@ impl Runner<'_> {
             bound: None,
             bind_id: None,
             err_reported: false,
+            sndbuf_set: None,
         }
     }
 

@@ -33,16 +33,19 @@ impl Runner<'_> {
             |v: Option<i64>| v.map_or_else(|| not_run(format!("setsockopt {name} value")), Ok);
         match name.as_str() {
             "SO_REUSEADDR" | "SO_REUSEPORT" => {}
+            "SO_SNDBUF" if conn.is_some() || !live => {
+                let v = need(int)?.max(0) as usize;
+                ns.cfg.send_buffer = v;
+                ns.sndbuf_set = Some(v);
+                if let Some(id) = conn {
+                    let _ = self.stack().set_send_buffer(id, v);
+                }
+            }
             "SO_RCVBUF" | "SO_SNDBUF" => {
                 if live {
                     return not_run(format!("{name} on a connected or listening socket"));
                 }
-                let v = need(int)?.max(0) as usize;
-                if name == "SO_RCVBUF" {
-                    ns.cfg.recv_buffer = v;
-                } else {
-                    ns.cfg.send_buffer = v;
-                }
+                ns.cfg.recv_buffer = need(int)?.max(0) as usize;
             }
             "SO_LINGER" => ns.linger_zero = linger_zero(val)?,
             "SO_KEEPALIVE" => ns.keep_on = need(int)? != 0,
@@ -185,7 +188,12 @@ impl Runner<'_> {
         // The value synack has, as a number or an errno name.
         let (value, wildcard): (Result<i64, &'static str>, bool) = match name.as_str() {
             "SO_RCVBUF" => (Ok(s.cfg.recv_buffer as i64), semantic),
-            "SO_SNDBUF" => (Ok(s.cfg.send_buffer as i64), semantic),
+            // Linux doubles the value set, for its bookkeeping overhead
+            // (socket(7)); synack counts payload bytes only.
+            "SO_SNDBUF" => match s.sndbuf_set {
+                Some(v) if !self.freebsd => (Ok(2 * v as i64), semantic),
+                _ => (Ok(s.cfg.send_buffer as i64), semantic),
+            },
             "SO_ERROR" => match self.take_error(fd) {
                 Some(e) => (Err(e), false),
                 None => (Ok(0), false),
