@@ -651,3 +651,46 @@ fn helper_files_are_read_and_applied() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// A null buffer fails with EFAULT and leaves the received bytes queued.
+#[test]
+fn null_buffers_fail_with_efault() {
+    let head = &PASSIVE[..PASSIVE.find("+0 write(4").expect("a write")];
+    let text = format!(
+        "{head}+0 write(4, NULL, 1000) = -1 EFAULT (Bad address)\n\
+         +0 < P. 1:11(10) ack 1 win 257\n\
+         +0 read(4, NULL, 10) = -1 EFAULT (Bad address)\n\
+         +0 read(4, ..., 10) = 10\n\
+         +0 write(4, ..., 1000) = 1000\n\
+         +0 > P. 1:1001(1000) ack 11\n"
+    );
+    assert_eq!(semantic(&text), Outcome::Passed);
+    let wrong = text.replace(
+        "read(4, NULL, 10) = -1 EFAULT",
+        "read(4, NULL, 10) = 10 EFAULT",
+    );
+    assert!(matches!(semantic(&wrong), Outcome::Failed(_)));
+}
+
+/// With Linux's Fast Open server bit set, data on a SYN is Fast Open's to
+/// judge: not run, named.
+#[test]
+fn fast_open_is_named_when_not_run() {
+    let syn_data = PASSIVE.replace("< S 0:0(0) win 32792", "< S 0:10(10) win 32792");
+    let server = syn_data.replace(
+        "0 socket",
+        "0 `sysctl -q net.ipv4.tcp_fastopen=0x402`\n0 socket",
+    );
+    assert_eq!(
+        semantic(&server),
+        Outcome::NotRun("Fast Open (data on a SYN to a Fast Open server)".into())
+    );
+    let sockopt = PASSIVE.replace(
+        "+0 listen(3, 1) = 0\n",
+        "+0 setsockopt(3, SOL_TCP, TCP_FASTOPEN, [1], 4) = 0\n+0 listen(3, 1) = 0\n",
+    );
+    assert_eq!(
+        semantic(&sockopt),
+        Outcome::NotRun("Fast Open (setsockopt TCP_FASTOPEN)".into())
+    );
+}

@@ -204,9 +204,9 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
             // and 4), which are not run.
             "tcp_ecn_option",
             // Fast Open: its socket calls and options are reported as not run.
-            "tcp_fastopen",
             "tcp_fastopen_key",
             "tcp_fastopen_cookies",
+            "tcp_fastopen_blackhole_timeout_sec",
             // How long Linux defers a send to build a larger TSO packet;
             // synack sends each segment when the window allows.
             "tcp_tso_win_divisor",
@@ -252,6 +252,7 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
     ),
     (&["tcp_rmem", "tcp_wmem"], Apply::Other(buffer_sizes)),
     (&["tcp_notsent_lowat"], Apply::Other(notsent_lowat)),
+    (&["tcp_fastopen"], Apply::Other(fastopen)),
 ];
 
 /// `net.inet.tcp.blackhole`: only 0 (synack answers segments to closed ports).
@@ -333,5 +334,16 @@ fn notsent_lowat(_: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
     if s.num()? < i64::from(u32::MAX) {
         return s.unsupported();
     }
+    Ok(())
+}
+
+/// Linux's `tcp_fastopen` bits: 0x2 makes listeners Fast Open servers, whose
+/// handling of data on a SYN (RFC 7413 4.2) synack does not have.
+fn fastopen(r: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
+    let v = match s.value.trim().strip_prefix("0x") {
+        Some(h) => i64::from_str_radix(h, 16).or_else(|_| s.unsupported())?,
+        None => s.num()?,
+    };
+    r.fastopen_server = v & 0x2 != 0;
     Ok(())
 }

@@ -30,6 +30,10 @@ impl Runner<'_> {
         let SockKind::Conn(id) = s.kind else {
             return errno("ENOTCONN");
         };
+        if n > 0 && null_buffer(call) {
+            // The bytes stay queued: nothing could be copied out.
+            return errno("EFAULT");
+        }
         let now = self.at();
         let stack = self.stack();
         // The script's count is input: allocate no more than can be read
@@ -66,6 +70,9 @@ impl Runner<'_> {
         let n = args.get(2).and_then(int_of).unwrap_or(0).max(0) as usize;
         if call.name != "write" {
             if let Some(f) = args.get(3) {
+                if has_symbol(f, "MSG_FASTOPEN") {
+                    return not_run("Fast Open (send flag MSG_FASTOPEN)");
+                }
                 if !matches!(f, Expr::Int(0)) {
                     return not_run(format!("send flags {}", fmt_expr(f)));
                 }
@@ -79,6 +86,9 @@ impl Runner<'_> {
         };
         if let Some(e) = self.take_error(fd) {
             return errno(e);
+        }
+        if n > 0 && null_buffer(call) {
+            return errno("EFAULT");
         }
         let now = self.at();
         // The script's count is input: allocate no more than the send
@@ -106,4 +116,10 @@ impl Runner<'_> {
             Err(e) => errno(errno_of(e)),
         }
     }
+}
+
+/// The call's buffer is the null pointer (`NULL`): a socket call copying
+/// bytes to or from it fails with EFAULT before touching the connection.
+fn null_buffer(call: &SyscallEvent) -> bool {
+    matches!(call.args.get(1), Some(Expr::Symbol(s)) if s == "NULL")
 }

@@ -118,6 +118,9 @@ impl Runner<'_> {
                     },
                 };
             }
+            other if other.starts_with("TCP_FASTOPEN") => {
+                return not_run(format!("Fast Open (setsockopt {other})"))
+            }
             other => return not_run(format!("setsockopt {level} {other}")),
         }
         self.apply_ip_options(&name, &mut ns)?;
