@@ -694,3 +694,27 @@ fn fast_open_is_named_when_not_run() {
         Outcome::NotRun("Fast Open (setsockopt TCP_FASTOPEN)".into())
     );
 }
+
+/// `sendmsg` sends its iovec's bytes; `recvmsg` with `TCP_INQ` reports the
+/// bytes left to read, and a wrong count fails at its line.
+#[test]
+fn sendmsg_and_recvmsg_with_tcp_inq() {
+    let head = &PASSIVE[..PASSIVE.find("+0 write(4").expect("a write")];
+    let recvmsg = |n: u32, left: u32| {
+        format!(
+            "+0 recvmsg(4, {{msg_name(...)=..., msg_iov(1)=[{{..., {n}}}], msg_flags=0, \
+             msg_control=[{{cmsg_level=SOL_TCP, cmsg_type=TCP_CM_INQ, cmsg_data={left}}}]}}, 0) = {n}\n"
+        )
+    };
+    let text = format!(
+        "{head}+0 setsockopt(4, SOL_TCP, TCP_INQ, [1], 4) = 0\n\
+         +0 sendmsg(4, {{msg_name(...)=..., msg_iov(2)=[{{..., 0}}, {{..., 40}}], msg_flags=0}}, 0) = 40\n\
+         +0 > P. 1:41(40) ack 1\n\
+         +0 < P. 1:101(100) ack 41 win 257\n{}{}",
+        recvmsg(30, 70),
+        recvmsg(70, 0)
+    );
+    assert_eq!(semantic(&text), Outcome::Passed);
+    let wrong = text.replace("cmsg_data=70", "cmsg_data=69");
+    assert!(matches!(semantic(&wrong), Outcome::Failed(d) if d.actual == "TCP_CM_INQ 70"));
+}

@@ -38,6 +38,10 @@ pub(super) struct Socket {
     pub(super) err_reported: bool,
     /// The size an `SO_SNDBUF` call set, if one did.
     pub(super) sndbuf_set: Option<usize>,
+    /// `TCP_INQ`: `recvmsg` says how many bytes are left to read.
+    pub(super) inq: bool,
+    /// `SO_ZEROCOPY` was set (zero-copy sends are copies in synack).
+    pub(super) zerocopy: bool,
 }
 
 impl Runner<'_> {
@@ -65,6 +69,8 @@ impl Runner<'_> {
             bind_id: None,
             err_reported: false,
             sndbuf_set: None,
+            inq: false,
+            zerocopy: false,
         }
     }
 

@@ -48,6 +48,9 @@ impl Runner<'_> {
                 ns.cfg.recv_buffer = need(int)?.max(0) as usize;
             }
             "SO_LINGER" => ns.linger_zero = linger_zero(val)?,
+            "TCP_INQ" => ns.inq = need(int)? != 0,
+            // Accepted: a zero-copy send is a copy into synack's send buffer.
+            "SO_ZEROCOPY" => ns.zerocopy = need(int)? != 0,
             "SO_KEEPALIVE" => ns.keep_on = need(int)? != 0,
             "TCP_NODELAY" => {
                 ns.cfg.nagle = need(int)? == 0;
@@ -202,6 +205,8 @@ impl Runner<'_> {
                 None => (Ok(0), false),
             },
             "SO_KEEPALIVE" => (Ok(i64::from(s.keep_on)), false),
+            "TCP_INQ" => (Ok(i64::from(s.inq)), false),
+            "SO_ZEROCOPY" => (Ok(i64::from(s.zerocopy)), false),
             "TCP_NODELAY" => (Ok(i64::from(!s.cfg.nagle)), false),
             "IP_TTL" | "IPV6_UNICAST_HOPS" => (
                 Ok(i64::from(s.cfg.ttl.unwrap_or(synack_proto::DEFAULT_TTL))),
