@@ -516,3 +516,29 @@ fn send_buffer_resized_on_a_live_connection() {
     assert_eq!(n.hosts[1].recv(n.now, s, &mut b), Ok(1000));
     assert_eq!(n.hosts[0].conn_config(c).unwrap().send_buffer, 400);
 }
+
+#[test]
+fn listener_settings_changed_after_listen_reach_new_connections() {
+    let mut n = Net::new(StackConfig::default());
+    let l = n.hosts[1].listen(s_addr(80), 8).unwrap();
+    let mut cfg = ConnConfig::default();
+    cfg.mss = Some(1100);
+    n.hosts[1].set_listener_config(l, cfg).unwrap();
+    let bad = ConnConfig {
+        ttl: Some(0),
+        ..ConnConfig::default()
+    };
+    assert_eq!(
+        n.hosts[1].set_listener_config(l, bad),
+        Err(Error::InvalidArgument)
+    );
+    let c = n.hosts[0]
+        .connect(n.now, Some(c_addr(40000)), s_addr(80))
+        .unwrap();
+    n.run_for(Duration::from_millis(100));
+    let s = n.hosts[1].accept(l).unwrap();
+    // The SYN,ACK advertised 1100: the client sends segments of that size.
+    assert_eq!(n.hosts[1].status(s).unwrap().adv_mss, 1100);
+    assert_eq!(n.hosts[0].status(c).unwrap().snd_mss, 1100 - 12);
+    assert_eq!(n.hosts[0].status(c).unwrap().adv_mss, 1460);
+}
