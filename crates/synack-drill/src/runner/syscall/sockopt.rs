@@ -27,13 +27,17 @@ impl Runner<'_> {
             SockKind::Conn(id) => Some(id),
             _ => None,
         };
+        let listener = match s.kind {
+            SockKind::Listener(l) => Some(l),
+            _ => None,
+        };
         let live = !matches!(s.kind, SockKind::Fresh);
         let mut ns = s.clone();
         let need =
             |v: Option<i64>| v.map_or_else(|| not_run(format!("setsockopt {name} value")), Ok);
         match name.as_str() {
             "SO_REUSEADDR" | "SO_REUSEPORT" => {}
-            "SO_SNDBUF" if conn.is_some() || !live => {
+            "SO_SNDBUF" if conn.is_some() || !live || listener.is_some() => {
                 let v = need(int)?.max(0) as usize;
                 ns.cfg.send_buffer = v;
                 ns.sndbuf_set = Some(v);
@@ -42,7 +46,7 @@ impl Runner<'_> {
                 }
             }
             "SO_RCVBUF" | "SO_SNDBUF" => {
-                if live {
+                if conn.is_some() {
                     return not_run(format!("{name} on a connected or listening socket"));
                 }
                 ns.cfg.recv_buffer = need(int)?.max(0) as usize;
@@ -59,8 +63,8 @@ impl Runner<'_> {
                 }
             }
             "TCP_MAXSEG" => {
-                if live {
-                    return not_run("TCP_MAXSEG on a connected or listening socket");
+                if conn.is_some() {
+                    return not_run("TCP_MAXSEG on a connected socket");
                 }
                 let v = need(int)?;
                 ns.cfg.mss =
@@ -125,6 +129,13 @@ impl Runner<'_> {
                 return not_run(format!("Fast Open (setsockopt {other})"))
             }
             other => return not_run(format!("setsockopt {level} {other}")),
+        }
+        if let (Some(l), "SO_RCVBUF" | "SO_SNDBUF" | "TCP_MAXSEG") = (listener, name.as_str()) {
+            // Inherited by the connections the listener accepts from now on.
+            let cfg = Self::sock_cfg(&ns);
+            if self.stack().set_listener_config(l, cfg).is_err() {
+                return errno("EINVAL");
+            }
         }
         self.apply_ip_options(&name, &mut ns)?;
         self.apply_keepalive(&name, conn, &ns, now);
