@@ -718,3 +718,30 @@ fn sendmsg_and_recvmsg_with_tcp_inq() {
     let wrong = text.replace("cmsg_data=70", "cmsg_data=69");
     assert!(matches!(semantic(&wrong), Outcome::Failed(d) if d.actual == "TCP_CM_INQ 70"));
 }
+
+/// FreeBSD's `net.inet.tcp.delayed_ack=0`: data is acknowledged at once
+/// (the FreeBSD default waits `delacktime`, 100 ms).
+#[test]
+fn freebsd_delayed_ack_sysctl() {
+    let script = |sysctl: &str| {
+        format!(
+            "--tolerance_usecs=10000
+0 `sysctl -w net.inet.tcp.msl=1000{sysctl}`
++0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0.1 < S 0:0(0) win 65535 <mss 1460>
++0 > S. 0:0(0) ack 1 <...>
++0.1 < . 1:1(0) ack 1 win 65535
++0 accept(3, ..., ...) = 4
++0 < P. 1:11(10) ack 1 win 65535
++0 > . 1:1(0) ack 11
+"
+        )
+    };
+    assert_eq!(
+        semantic(&script(" net.inet.tcp.delayed_ack=0")),
+        Outcome::Passed
+    );
+    assert!(matches!(semantic(&script("")), Outcome::Failed(_)));
+}

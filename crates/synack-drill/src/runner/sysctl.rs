@@ -179,6 +179,51 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
         &["net.inet.tcp.syncookies_only"],
         Apply::Other(syncookies_only),
     ),
+    // FreeBSD (tcp(4)): TIME_WAIT lasts 2 * msl (milliseconds).
+    (
+        &["net.inet.tcp.msl"],
+        Apply::Conn(|c, v| c.msl = Duration::from_millis(v.max(1) as u64)),
+    ),
+    // FreeBSD: an orphaned FIN_WAIT_2 connection's timeout (milliseconds).
+    (
+        &["net.inet.tcp.finwait2_timeout"],
+        Apply::Conn(|c, v| c.fin_wait_2_timeout = Duration::from_millis(v.max(0) as u64)),
+    ),
+    // FreeBSD: 0 acknowledges every segment at once.
+    (
+        &["net.inet.tcp.delayed_ack"],
+        Apply::Conn(|c, v| {
+            if v == 0 {
+                c.delayed_ack = None;
+            } else if c.delayed_ack.is_none() {
+                c.delayed_ack = Some(Duration::from_millis(100));
+            }
+        }),
+    ),
+    // FreeBSD: the initial window in segments (RFC 6928).
+    (
+        &["net.inet.tcp.initcwnd_segments"],
+        Apply::Conn(|c, v| c.initial_cwnd_segments = v.clamp(1, 1000) as u32),
+    ),
+    // Linux: keepalive defaults (seconds) and data retransmissions.
+    (
+        &["tcp_keepalive_time"],
+        Apply::KeepDefault(|k, v| k.idle = Duration::from_secs(v.max(0) as u64)),
+    ),
+    (
+        &["tcp_keepalive_intvl"],
+        Apply::KeepDefault(|k, v| k.interval = Duration::from_secs(v.max(0) as u64)),
+    ),
+    (
+        &["tcp_keepalive_probes"],
+        Apply::KeepDefault(|k, v| k.count = v.max(0) as u32),
+    ),
+    (
+        &["tcp_retries2"],
+        Apply::Conn(|c, v| c.data_retries = v.max(0) as u32),
+    ),
+    // Segmentation offload: synack hands the link one segment at a time.
+    (&["net.inet.tcp.tso"], Apply::Ignored),
     // Settings of mechanisms synack does not have, at values that
     // leave the tested behaviour alone.
     (
