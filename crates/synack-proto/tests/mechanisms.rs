@@ -521,8 +521,10 @@ fn send_buffer_resized_on_a_live_connection() {
 fn listener_settings_changed_after_listen_reach_new_connections() {
     let mut n = Net::new(StackConfig::default());
     let l = n.hosts[1].listen(s_addr(80), 8).unwrap();
-    let mut cfg = ConnConfig::default();
-    cfg.mss = Some(1100);
+    let cfg = ConnConfig {
+        mss: Some(1100),
+        ..ConnConfig::default()
+    };
     n.hosts[1].set_listener_config(l, cfg).unwrap();
     let bad = ConnConfig {
         ttl: Some(0),
