@@ -62,50 +62,13 @@ pub(super) fn parse(text: &str) -> Result<Vec<Pipeline>, String> {
                 end_word(&mut word, &mut cmd, &mut redirect_next);
                 finish(&mut out, &mut pipe, &mut cmd, true);
             }
-            '\'' => {
-                let w = word.get_or_insert_with(String::new);
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(n) => w.push(n),
-                        None => return Err("an unterminated ' quote".into()),
-                    }
-                }
-            }
-            '"' => {
-                let mut q = String::new();
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => {
-                            if let Some(n) = chars.next() {
-                                q.push(n);
-                            }
-                        }
-                        Some(n) => q.push(n),
-                        None => return Err("an unterminated \" quote".into()),
-                    }
-                }
-                word.get_or_insert_with(String::new).push_str(&expand(&q)?);
+            '\'' | '"' => {
+                let q = quoted(&mut chars, c)?;
+                word.get_or_insert_with(String::new).push_str(&q);
             }
             '$' if chars.peek() == Some(&'(') => {
-                let mut rest = String::from("$");
-                let mut depth = 0i32;
-                for n in chars.by_ref() {
-                    rest.push(n);
-                    match n {
-                        '(' => depth += 1,
-                        ')' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                word.get_or_insert_with(String::new)
-                    .push_str(&expand(&rest)?);
+                let a = arithmetic(&mut chars)?;
+                word.get_or_insert_with(String::new).push_str(&a);
             }
             ' ' | '\t' => end_word(&mut word, &mut cmd, &mut redirect_next),
             '\n' | ';' => {
@@ -154,7 +117,48 @@ pub(super) fn parse(text: &str) -> Result<Vec<Pipeline>, String> {
     Ok(out)
 }
 
-fn skip_blanks(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+type Chars<'s> = std::iter::Peekable<std::str::Chars<'s>>;
+
+/// The rest of a quoted string opened by `quote`: single quotes keep every
+/// character; double quotes take `\` escapes and expand arithmetic.
+fn quoted(chars: &mut Chars<'_>, quote: char) -> Result<String, String> {
+    let mut q = String::new();
+    loop {
+        match chars.next() {
+            Some(c) if c == quote => break,
+            Some('\\') if quote == '"' => q.extend(chars.next()),
+            Some(n) => q.push(n),
+            None => return Err(format!("an unterminated {quote} quote")),
+        }
+    }
+    if quote == '"' {
+        q = expand(&q)?;
+    }
+    Ok(q)
+}
+
+/// An unquoted `$(...)` (the `$` read): its text up to the matching `)`,
+/// arithmetic expanded.
+fn arithmetic(chars: &mut Chars<'_>) -> Result<String, String> {
+    let mut rest = String::from("$");
+    let mut depth = 0i32;
+    for n in chars.by_ref() {
+        rest.push(n);
+        match n {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    expand(&rest)
+}
+
+fn skip_blanks(chars: &mut Chars<'_>) {
     while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
         chars.next();
     }

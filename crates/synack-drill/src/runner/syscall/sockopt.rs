@@ -37,7 +37,7 @@ impl Runner<'_> {
             |v: Option<i64>| v.map_or_else(|| not_run(format!("setsockopt {name} value")), Ok);
         match name.as_str() {
             "SO_REUSEADDR" | "SO_REUSEPORT" => {}
-            "SO_SNDBUF" if conn.is_some() || !live || listener.is_some() => {
+            "SO_SNDBUF" => {
                 let v = need(int)?.max(0) as usize;
                 ns.cfg.send_buffer = v;
                 ns.sndbuf_set = Some(v);
@@ -45,12 +45,8 @@ impl Runner<'_> {
                     let _ = self.stack().set_send_buffer(id, v);
                 }
             }
-            "SO_RCVBUF" | "SO_SNDBUF" => {
-                if conn.is_some() {
-                    return not_run(format!("{name} on a connected or listening socket"));
-                }
-                ns.cfg.recv_buffer = need(int)?.max(0) as usize;
-            }
+            "SO_RCVBUF" if conn.is_some() => return not_run("SO_RCVBUF on a connected socket"),
+            "SO_RCVBUF" => ns.cfg.recv_buffer = need(int)?.max(0) as usize,
             "SO_LINGER" => ns.linger_zero = linger_zero(val)?,
             "TCP_INQ" => ns.inq = need(int)? != 0,
             // Accepted: a zero-copy send is a copy into synack's send buffer.
@@ -113,18 +109,10 @@ impl Runner<'_> {
                 };
                 ns.cfg.ttl = ttl;
             }
-            "IP_TOS" | "IPV6_TCLASS" => {
-                let v = need(val.and_then(tos_of))?;
-                // RFC 2474 3: the DSCP is the upper six bits; the ECN bits stay
-                // TCP's (RFC 3168 5; Linux masks them off too). -1 is the default.
-                ns.cfg.dscp = match v {
-                    -1 => 0,
-                    _ => match u8::try_from(v) {
-                        Ok(t) => t >> 2,
-                        Err(_) => return errno("EINVAL"),
-                    },
-                };
-            }
+            "IP_TOS" | "IPV6_TCLASS" => match dscp_value(need(val.and_then(tos_of))?) {
+                Some(d) => ns.cfg.dscp = d,
+                None => return errno("EINVAL"),
+            },
             other if other.starts_with("TCP_FASTOPEN") => {
                 return not_run(format!("Fast Open (setsockopt {other})"))
             }
@@ -132,8 +120,11 @@ impl Runner<'_> {
         }
         if let (Some(l), "SO_RCVBUF" | "SO_SNDBUF" | "TCP_MAXSEG") = (listener, name.as_str()) {
             // Inherited by the connections the listener accepts from now on.
-            let cfg = Self::sock_cfg(&ns);
-            if self.stack().set_listener_config(l, cfg).is_err() {
+            if self
+                .stack()
+                .set_listener_config(l, Self::sock_cfg(&ns))
+                .is_err()
+            {
                 return errno("EINVAL");
             }
         }
@@ -285,6 +276,16 @@ fn symbol_arg(call: &SyscallEvent, i: usize) -> String {
         .and_then(symbol_of)
         .unwrap_or("")
         .to_string()
+}
+
+/// The DSCP of an `IP_TOS`/`IPV6_TCLASS` value, `None` beyond a byte. RFC
+/// 2474 3: the DSCP is the upper six bits; the ECN bits stay TCP's (RFC 3168
+/// 5; Linux masks them off too). -1 is the default.
+fn dscp_value(v: i64) -> Option<u8> {
+    match v {
+        -1 => Some(0),
+        _ => u8::try_from(v).ok().map(|t| t >> 2),
+    }
 }
 
 /// An `IP_TTL`/`IPV6_UNICAST_HOPS` value: `Some(None)` for -1 (the default,
