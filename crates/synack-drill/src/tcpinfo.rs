@@ -85,6 +85,7 @@ fn field(name: &str, subject: &Subject) -> Result<i64, CodeError> {
             let v = match name {
                 "tcpi_state" => state_number(s.state),
                 "tcpi_snd_mss" => i64::from(s.snd_mss),
+                "tcpi_advmss" => i64::from(s.adv_mss),
                 "tcpi_snd_cwnd" => i64::from(s.cwnd / u32::from(s.snd_mss.max(1))),
                 "tcpi_snd_ssthresh" => {
                     if s.ssthresh == u32::MAX {
@@ -341,8 +342,12 @@ fn strip_message(expr: &str) -> &str {
 
 /// Evaluates a `%{ }%` block against the socket under test.
 pub(crate) fn evaluate(code: &str, subject: &Subject) -> Result<(), CodeError> {
-    for raw in code.lines() {
-        let line = raw.split('#').next().unwrap_or("").trim();
+    // Python statements end at a newline or a `;`.
+    for raw in code
+        .lines()
+        .flat_map(|l| l.split('#').next().unwrap_or("").split(';'))
+    {
+        let line = raw.trim();
         if line.is_empty() {
             continue;
         }
@@ -400,6 +405,16 @@ mod tests {
         assert!(matches!(
             evaluate("assert tcpi_state == TCP_ESTABLISHED", &Subject::Listener),
             Err(CodeError::Failed { .. })
+        ));
+    }
+
+    #[test]
+    fn every_statement_after_a_semicolon_is_checked() {
+        let s = Subject::Listener;
+        assert_eq!(evaluate("assert 1 == 1, 'a'; assert 2 == 2", &s), Ok(()));
+        assert!(matches!(
+            evaluate("assert 1 == 1, 'a'; assert 2 == 3", &s),
+            Err(CodeError::Failed { assertion, .. }) if assertion == "2 == 3"
         ));
     }
 

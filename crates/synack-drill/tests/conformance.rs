@@ -94,6 +94,7 @@ fn ratchet(mode: Mode, list: &str, name: &str) {
         })
         .collect();
     let gained: Vec<&String> = passing.difference(&want).collect();
+    print_folders(name, &want, &passing);
     eprintln!(
         "{name}: {} of {} scripts pass ({} listed)",
         passing.len(),
@@ -115,6 +116,31 @@ fn ratchet(mode: Mode, list: &str, name: &str) {
         lost.len(),
         lost.join("\n")
     );
+}
+
+/// Per folder of every corpus: scripts passing now against scripts listed,
+/// so a run shows where a change gained or lost.
+fn print_folders(name: &str, want: &BTreeSet<String>, passing: &BTreeSet<String>) {
+    let mut folders: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+    let folder = |p: &str| p.rsplit_once('/').map_or("", |(f, _)| f).to_owned();
+    let names: BTreeSet<String> = want.union(passing).map(|p| folder(p)).collect();
+    for f in &names {
+        folders.insert(f.as_str(), (0, 0));
+    }
+    for p in passing {
+        if let Some(e) = folders.get_mut(folder(p).as_str()) {
+            e.0 += 1;
+        }
+    }
+    for p in want {
+        if let Some(e) = folders.get_mut(folder(p).as_str()) {
+            e.1 += 1;
+        }
+    }
+    eprintln!("{name}, per folder (passing now / listed):");
+    for (f, (now, listed)) in folders {
+        eprintln!("  {now:4} / {listed:4}  {f}");
+    }
 }
 
 #[test]

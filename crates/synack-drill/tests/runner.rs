@@ -190,7 +190,6 @@ fn blocking_calls_wait_on_the_virtual_clock() {
 fn blocking_connect_times_out_on_the_virtual_clock() {
     let text = "\
 --tolerance_usecs=10000
-0 `../common/defaults.sh`
 0 `sysctl -q net.ipv4.tcp_syn_retries=1`
 0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
 0...3 connect(3, ..., ...) = -1 ETIMEDOUT (Connection timed out)
@@ -391,7 +390,9 @@ fn ecn_sysctls_ask_on_active_opens_and_fall_back() {
             "`sysctl -w net.inet.tcp.ecn.enable=1`\n+0 `sysctl -w net.inet.tcp.ecn.maxretries=0`",
             "S",
         ),
-        ("`sysctl -q net.ipv4.tcp_ecn=1`", "SEW"),
+        // Linux's tcp_ecn_fallback (1 by default) clears ECE and CWR on a
+        // retransmitted SYN.
+        ("`sysctl -q net.ipv4.tcp_ecn=1`", "S"),
     ] {
         let text = format!(
             "\
@@ -434,7 +435,7 @@ fn run_paths_reports_all_three_outcomes_and_json() {
     std::fs::write(sub.join("b-fail.pkt"), PASSIVE.replace("= 1000\n", "= 7\n")).expect("write");
     std::fs::write(
         sub.join("c-notrun.pkt"),
-        PASSIVE.replace("+0 bind(", "+0 `ethtool -K tun0 tso off`\n+0 bind("),
+        PASSIVE.replace("+0 bind(", "+0 `nstat > /dev/null`\n+0 bind("),
     )
     .expect("write");
     let opts = RunOptions {
@@ -460,7 +461,7 @@ fn run_paths_reports_all_three_outcomes_and_json() {
     assert_eq!(lines[2]["outcome"], "not_run");
     assert!(lines[2]["reason"]
         .as_str()
-        .is_some_and(|r| r.contains("ethtool")));
+        .is_some_and(|r| r.contains("nstat")));
     assert_eq!(lines[3]["totals"]["passed"], 1);
     assert_eq!(lines[3]["totals"]["mode"], "semantic");
     let mut txt = Vec::new();
@@ -600,4 +601,147 @@ fn huge_read_and_write_counts_allocate_only_what_the_buffers_take() {
 +0 write(4, ..., 1000000000000) = 65536
 ";
     assert_eq!(semantic(script), Outcome::Passed);
+}
+
+/// The corpus's helper files are read from the script's folder and applied
+/// line by line, a checkout's link-as-text followed; a missing one is named.
+#[test]
+fn helper_files_are_read_and_applied() {
+    let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("drill-helpers");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("common")).expect("scratch folder");
+    std::fs::create_dir_all(root.join("tcp/common")).expect("scratch folder");
+    std::fs::create_dir_all(root.join("tcp/t")).expect("scratch folder");
+    std::fs::write(
+        root.join("common/defaults.sh"),
+        "#!/bin/bash\n# one retry\nsysctl -q net.ipv4.tcp_syn_retries=$((2-1)) \\\n  net.ipv4.tcp_sack=1\n\
+         ip tcp_metrics flush all > /dev/null 2>&1\ntc qdisc add dev tun0 root pfifo\n",
+    )
+    .expect("helper written");
+    std::fs::write(
+        root.join("tcp/common/defaults.sh"),
+        "../../common/defaults.sh",
+    )
+    .expect("link written");
+    let body = "\
+--tolerance_usecs=10000
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+0...3 connect(3, ..., ...) = -1 ETIMEDOUT (Connection timed out)
+0 > S 0:0(0) <...>
+1 > S 0:0(0) <...>
+";
+    let run_at = |path: std::path::PathBuf, text: String| {
+        let script =
+            parse_str(&text, &path.display().to_string(), &Defines::standard()).expect("parses");
+        run_script(&script, Mode::Semantic)
+    };
+    let with = format!("`../common/defaults.sh`\n{body}");
+    assert_eq!(
+        run_at(root.join("tcp/t/s.pkt"), with.clone()),
+        Outcome::Passed
+    );
+    // Without the helper's one retry, the connect is still trying at 3 s.
+    assert!(matches!(
+        run_at(root.join("tcp/t/s.pkt"), body.to_string()),
+        Outcome::Failed(_)
+    ));
+    assert_eq!(
+        run_at(root.join("elsewhere/s.pkt"), with),
+        Outcome::NotRun("helper file `../common/defaults.sh` not found".into())
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A null buffer fails with EFAULT and leaves the received bytes queued.
+#[test]
+fn null_buffers_fail_with_efault() {
+    let head = &PASSIVE[..PASSIVE.find("+0 write(4").expect("a write")];
+    let text = format!(
+        "{head}+0 write(4, NULL, 1000) = -1 EFAULT (Bad address)\n\
+         +0 < P. 1:11(10) ack 1 win 257\n\
+         +0 read(4, NULL, 10) = -1 EFAULT (Bad address)\n\
+         +0 read(4, ..., 10) = 10\n\
+         +0 write(4, ..., 1000) = 1000\n\
+         +0 > P. 1:1001(1000) ack 11\n"
+    );
+    assert_eq!(semantic(&text), Outcome::Passed);
+    let wrong = text.replace(
+        "read(4, NULL, 10) = -1 EFAULT",
+        "read(4, NULL, 10) = 10 EFAULT",
+    );
+    assert!(matches!(semantic(&wrong), Outcome::Failed(_)));
+}
+
+/// With Linux's Fast Open server bit set, data on a SYN is Fast Open's to
+/// judge: not run, named.
+#[test]
+fn fast_open_is_named_when_not_run() {
+    let syn_data = PASSIVE.replace("< S 0:0(0) win 32792", "< S 0:10(10) win 32792");
+    let server = syn_data.replace(
+        "0 socket",
+        "0 `sysctl -q net.ipv4.tcp_fastopen=0x402`\n0 socket",
+    );
+    assert_eq!(
+        semantic(&server),
+        Outcome::NotRun("Fast Open (data on a SYN to a Fast Open server)".into())
+    );
+    let sockopt = PASSIVE.replace(
+        "+0 listen(3, 1) = 0\n",
+        "+0 setsockopt(3, SOL_TCP, TCP_FASTOPEN, [1], 4) = 0\n+0 listen(3, 1) = 0\n",
+    );
+    assert_eq!(
+        semantic(&sockopt),
+        Outcome::NotRun("Fast Open (setsockopt TCP_FASTOPEN)".into())
+    );
+}
+
+/// `sendmsg` sends its iovec's bytes; `recvmsg` with `TCP_INQ` reports the
+/// bytes left to read, and a wrong count fails at its line.
+#[test]
+fn sendmsg_and_recvmsg_with_tcp_inq() {
+    let head = &PASSIVE[..PASSIVE.find("+0 write(4").expect("a write")];
+    let recvmsg = |n: u32, left: u32| {
+        format!(
+            "+0 recvmsg(4, {{msg_name(...)=..., msg_iov(1)=[{{..., {n}}}], msg_flags=0, \
+             msg_control=[{{cmsg_level=SOL_TCP, cmsg_type=TCP_CM_INQ, cmsg_data={left}}}]}}, 0) = {n}\n"
+        )
+    };
+    let text = format!(
+        "{head}+0 setsockopt(4, SOL_TCP, TCP_INQ, [1], 4) = 0\n\
+         +0 sendmsg(4, {{msg_name(...)=..., msg_iov(2)=[{{..., 0}}, {{..., 40}}], msg_flags=0}}, 0) = 40\n\
+         +0 > P. 1:41(40) ack 1\n\
+         +0 < P. 1:101(100) ack 41 win 257\n{}{}",
+        recvmsg(30, 70),
+        recvmsg(70, 0)
+    );
+    assert_eq!(semantic(&text), Outcome::Passed);
+    let wrong = text.replace("cmsg_data=70", "cmsg_data=69");
+    assert!(matches!(semantic(&wrong), Outcome::Failed(d) if d.actual == "TCP_CM_INQ 70"));
+}
+
+/// FreeBSD's `net.inet.tcp.delayed_ack=0`: data is acknowledged at once
+/// (the FreeBSD default waits `delacktime`, 100 ms).
+#[test]
+fn freebsd_delayed_ack_sysctl() {
+    let script = |sysctl: &str| {
+        format!(
+            "--tolerance_usecs=10000
+0 `sysctl -w net.inet.tcp.msl=1000{sysctl}`
++0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0.1 < S 0:0(0) win 65535 <mss 1460>
++0 > S. 0:0(0) ack 1 <...>
++0.1 < . 1:1(0) ack 1 win 65535
++0 accept(3, ..., ...) = 4
++0 < P. 1:11(10) ack 1 win 65535
++0 > . 1:1(0) ack 11
+"
+        )
+    };
+    assert_eq!(
+        semantic(&script(" net.inet.tcp.delayed_ack=0")),
+        Outcome::Passed
+    );
+    assert!(matches!(semantic(&script("")), Outcome::Failed(_)));
 }

@@ -496,3 +496,51 @@ fn rto_floor_above_ceiling_is_an_error_or_is_repaired() {
     let status = st.status(c).unwrap();
     assert_eq!(status.rto, Duration::from_secs(100_000));
 }
+
+#[test]
+fn send_buffer_resized_on_a_live_connection() {
+    let mut n = Net::new(StackConfig::default());
+    let (c, s, _) = open(&mut n);
+    n.hosts[0].set_send_buffer(c, 1000).unwrap();
+    let now = n.now;
+    assert_eq!(n.hosts[0].send_room(c), Ok(1000));
+    assert_eq!(n.hosts[0].send(now, c, &[7u8; 1500]), Ok(1000));
+    assert_eq!(n.hosts[0].send(now, c, &[7u8; 10]), Err(Error::WouldBlock));
+    // Shrinking below what is queued keeps the queue and takes no more.
+    n.hosts[0].set_send_buffer(c, 400).unwrap();
+    assert_eq!(n.hosts[0].send(now, c, &[7u8; 10]), Err(Error::WouldBlock));
+    n.run();
+    // Once acknowledged, the new size is the limit.
+    assert_eq!(n.hosts[0].send_room(c), Ok(400));
+    let mut b = [0u8; 2000];
+    assert_eq!(n.hosts[1].recv(n.now, s, &mut b), Ok(1000));
+    assert_eq!(n.hosts[0].conn_config(c).unwrap().send_buffer, 400);
+}
+
+#[test]
+fn listener_settings_changed_after_listen_reach_new_connections() {
+    let mut n = Net::new(StackConfig::default());
+    let l = n.hosts[1].listen(s_addr(80), 8).unwrap();
+    let cfg = ConnConfig {
+        mss: Some(1100),
+        ..ConnConfig::default()
+    };
+    n.hosts[1].set_listener_config(l, cfg).unwrap();
+    let bad = ConnConfig {
+        ttl: Some(0),
+        ..ConnConfig::default()
+    };
+    assert_eq!(
+        n.hosts[1].set_listener_config(l, bad),
+        Err(Error::InvalidArgument)
+    );
+    let c = n.hosts[0]
+        .connect(n.now, Some(c_addr(40000)), s_addr(80))
+        .unwrap();
+    n.run_for(Duration::from_millis(100));
+    let s = n.hosts[1].accept(l).unwrap();
+    // The SYN,ACK advertised 1100: the client sends segments of that size.
+    assert_eq!(n.hosts[1].status(s).unwrap().adv_mss, 1100);
+    assert_eq!(n.hosts[0].status(c).unwrap().snd_mss, 1100 - 12);
+    assert_eq!(n.hosts[0].status(c).unwrap().adv_mss, 1460);
+}

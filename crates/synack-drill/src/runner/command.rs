@@ -1,98 +1,149 @@
-//! Shell commands in backticks: sysctls (`sysctl`, `set_sysctls.py`), the
-//! Linux suite's `defaults.sh`, and `sockstat` counts of connections.
+//! Shell commands in backticks, read by `shell`: sysctls (`sysctl`,
+//! `set_sysctls.py`, `echo V > /proc/sys/...`), the corpus's helper files
+//! (`../common/defaults.sh`, read and applied line by line as the Linux
+//! harness runs it), device and queue commands that leave synack's
+//! behaviour alone, and `sockstat` counts of connections.
 
-use synack_proto::{EcnMode, State};
+use std::path::{Path, PathBuf};
 
+use synack_proto::State;
+
+use super::shell::{self, Pipeline, Simple};
 use super::{fail, not_run, Res, Runner};
+
+/// How deep helper files may call helper files.
+const MAX_HELPER_DEPTH: u32 = 4;
+/// The largest helper file read.
+const MAX_HELPER_BYTES: u64 = 64 * 1024;
 
 impl Runner<'_> {
     pub(super) fn command(&mut self, line: u32, text: &str) -> Res<()> {
-        for part in text.split(['\n', ';']).flat_map(|p| p.split("&&")) {
-            let part = part.trim();
-            if part.is_empty() {
-                continue;
-            }
-            self.one_command(line, part)?;
+        self.commands(line, text, 0)
+    }
+
+    fn commands(&mut self, line: u32, text: &str, depth: u32) -> Res<()> {
+        let pipelines = shell::parse(text).or_else(|e| not_run(format!("command: {e}")))?;
+        for p in &pipelines {
+            self.pipeline(line, p, depth)?;
         }
         Ok(())
     }
 
-    fn one_command(&mut self, line: u32, cmd: &str) -> Res<()> {
-        let words: Vec<&str> = cmd.split_whitespace().collect();
-        let first = words.first().copied().unwrap_or("");
-        if first.ends_with("common/defaults.sh") {
-            // Linux's production defaults that matter to synack.
-            // defaults.sh turns ECN off (tcp_ecn=0); retransmitted SYNs would drop
-            // ECE and CWR (tcp_ecn_fallback=1).
-            self.set_conn(|c| {
-                c.timestamps = true;
-                c.sack = true;
-                c.window_scaling = true;
-                c.ecn = EcnMode::Off;
-                c.ecn_syn_retries = 0;
-            });
+    fn pipeline(&mut self, line: u32, p: &Pipeline, depth: u32) -> Res<()> {
+        let Some(first) = p.first() else {
+            return Ok(());
+        };
+        let words: Vec<&str> = first.words.iter().map(String::as_str).collect();
+        let name = words.first().copied().unwrap_or("");
+        if name == "sockstat" {
+            return self.sockstat(line, p);
+        }
+        if p.len() > 1 {
+            return not_run(format!("command `{}`", shown(p)));
+        }
+        if name.starts_with("/tmp/sysctl_restore") {
+            // Every run starts from fresh settings: nothing to restore.
             return Ok(());
         }
-        if first.starts_with("/tmp/sysctl_restore") {
-            return Ok(());
+        if name.ends_with(".sh") {
+            return self.helper(line, name, depth);
         }
-        if first == "sysctl" {
-            for w in &words[1..] {
-                if w.starts_with('-') {
-                    continue;
+        match name {
+            "sysctl" => {
+                for w in &words[1..] {
+                    if w.starts_with('-') {
+                        continue;
+                    }
+                    let Some((k, v)) = w.split_once('=') else {
+                        return not_run(format!("command `{}`", shown(p)));
+                    };
+                    self.sysctl(k, v)?;
                 }
-                let Some((k, v)) = w.split_once('=') else {
-                    return not_run(format!("command `{cmd}`"));
-                };
-                self.sysctl(k, v.trim_matches('"'))?;
+                Ok(())
             }
-            return Ok(());
-        }
-        if first.ends_with("set_sysctls.py") {
-            for w in &words[1..] {
-                let Some((k, v)) = w.split_once('=') else {
-                    return not_run(format!("command `{cmd}`"));
-                };
-                let key = k.trim_start_matches("/proc/sys/").replace('/', ".");
-                self.sysctl(&key, v.trim_matches('"'))?;
+            n if n.ends_with("set_sysctls.py") => {
+                // The corpus's helper: each argument is `/proc/sys/a/b=v`.
+                for w in &words[1..] {
+                    let Some((k, v)) = w.split_once('=') else {
+                        return not_run(format!("command `{}`", shown(p)));
+                    };
+                    self.proc_sys(k, v, p)?;
+                }
+                Ok(())
             }
-            return Ok(());
+            "echo" if first.stdout_to.is_some() => {
+                let target = first.stdout_to.as_deref().unwrap_or("");
+                self.proc_sys(target, &words[1..].join(" "), p)
+            }
+            // Fast Open cookies cached per destination: synack caches none.
+            "ip" if words.get(1) == Some(&"tcp_metrics") => Ok(()),
+            "tc" => self.qdisc(&words, p),
+            "ethtool" => segmentation_offload(&words, p),
+            _ => not_run(format!("command `{}`", shown(p))),
         }
-        if first == "sockstat" {
-            return self.sockstat(line, cmd);
+    }
+
+    /// A sysctl written through its `/proc/sys/` file.
+    fn proc_sys(&mut self, file: &str, value: &str, p: &Pipeline) -> Res<()> {
+        let Some(key) = file.strip_prefix("/proc/sys/") else {
+            return not_run(format!("command `{}`", shown(p)));
+        };
+        self.sysctl(&key.replace('/', "."), value)
+    }
+
+    /// A helper file the script runs (`../common/defaults.sh`), found from
+    /// the script's folder as the harness's working directory, and applied
+    /// command by command.
+    fn helper(&mut self, line: u32, file: &str, depth: u32) -> Res<()> {
+        if depth >= MAX_HELPER_DEPTH {
+            return not_run(format!("helper `{file}` nested too deep"));
         }
-        if first == "ip" && words.get(1) == Some(&"tcp_metrics") {
-            return Ok(());
+        let dir = Path::new(&self.script.name)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let Some(text) = read_helper(&dir.join(file)) else {
+            return not_run(format!("helper file `{file}` not found"));
+        };
+        self.commands(line, &text, depth + 1)
+    }
+
+    /// `tc qdisc`: a FIFO queue is what the runner's link is; a queue that
+    /// drops everything (`limit 0`) or paces (`fq`) is not modelled.
+    fn qdisc(&mut self, words: &[&str], p: &Pipeline) -> Res<()> {
+        match words {
+            ["tc", "qdisc", "delete" | "del", ..] => Ok(()),
+            ["tc", "qdisc", "add" | "replace", .., "root", "pfifo"] => Ok(()),
+            ["tc", "qdisc", "add" | "replace", .., "pfifo", "limit", "0"] => {
+                not_run("a local queue that drops every packet (tc pfifo limit 0)")
+            }
+            ["tc", "qdisc", "add" | "replace", .., "fq"] => not_run("pacing (tc qdisc fq)"),
+            _ => not_run(format!("command `{}`", shown(p))),
         }
-        not_run(format!("command `{cmd}`"))
     }
 
     /// `sockstat ... | grep -c STATE | grep N`: counts connections in a state.
-    fn sockstat(&mut self, line: u32, cmd: &str) -> Res<()> {
-        let stages: Vec<Vec<&str>> = cmd
-            .split('|')
-            .map(|s| s.split_whitespace().collect())
-            .collect();
-        let mut port: Option<u16> = None;
-        if let Some(first) = stages.first() {
-            if let Some(i) = first.iter().position(|w| *w == "-p") {
-                port = first.get(i + 1).and_then(|p| p.parse().ok());
-            }
-        }
-        let mut state_name: Option<&str> = None;
+    fn sockstat(&mut self, line: u32, p: &Pipeline) -> Res<()> {
+        let first = p.first().map(stage).unwrap_or_default();
+        let port: Option<u16> = first
+            .iter()
+            .position(|w| *w == "-p")
+            .and_then(|i| first.get(i + 1))
+            .and_then(|w| w.parse().ok());
+        let mut state_name: Option<String> = None;
         let mut count: Option<usize> = None;
-        for st in &stages[1..] {
-            match st.as_slice() {
+        for st in &p[1..] {
+            match stage(st).as_slice() {
                 ["grep", "packetdril"] => {}
-                ["grep", "-c", s] => state_name = Some(s),
+                ["grep", "-c", s] => state_name = Some((*s).to_string()),
                 ["grep", n] if state_name.is_some() => count = n.parse().ok(),
-                _ => return not_run(format!("command `{cmd}`")),
+                _ => return not_run(format!("command `{}`", shown(p))),
             }
         }
         let (Some(name), Some(n)) = (state_name, count) else {
-            return not_run(format!("command `{cmd}`"));
+            return not_run(format!("command `{}`", shown(p)));
         };
-        let Some(state) = State::from_name(name) else {
+        let Some(state) = State::from_name(&name) else {
             return not_run(format!("sockstat state {name}"));
         };
         let actual = self.stack.as_ref().map_or(0, |s| {
@@ -111,4 +162,56 @@ impl Runner<'_> {
         }
         Ok(())
     }
+}
+
+/// `ethtool -K DEV tso off gso off`: synack hands the link one segment of at
+/// most one MSS at a time, which is what turning offloads off asks for.
+fn segmentation_offload(words: &[&str], p: &Pipeline) -> Res<()> {
+    match words {
+        ["ethtool", "-K", _, rest @ ..]
+            if rest.len() % 2 == 0
+                && rest
+                    .chunks(2)
+                    .all(|kv| matches!(kv, ["tso" | "gso" | "gro", "off"])) =>
+        {
+            Ok(())
+        }
+        _ => not_run(format!("command `{}`", shown(p))),
+    }
+}
+
+/// A command's words as string slices.
+fn stage(s: &Simple) -> Vec<&str> {
+    s.words.iter().map(String::as_str).collect()
+}
+
+/// A pipeline as one line, for messages.
+fn shown(p: &Pipeline) -> String {
+    p.iter()
+        .map(|c| match &c.stdout_to {
+            Some(f) => format!("{} > {f}", c.words.join(" ")),
+            None => c.words.join(" "),
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// A helper file's text. A file holding nothing but a relative path is a
+/// symbolic link as a checkout without links stores it: followed.
+fn read_helper(path: &Path) -> Option<String> {
+    let mut path: PathBuf = path.to_path_buf();
+    for _ in 0..MAX_HELPER_DEPTH {
+        let len = std::fs::metadata(&path).ok()?.len();
+        if len > MAX_HELPER_BYTES {
+            return None;
+        }
+        let text = std::fs::read_to_string(&path).ok()?;
+        let t = text.trim();
+        if !t.contains(char::is_whitespace) && t.ends_with(".sh") && !t.starts_with('#') {
+            path = path.parent()?.join(t);
+            continue;
+        }
+        return Some(text);
+    }
+    None
 }

@@ -33,6 +33,11 @@ impl Runner<'_> {
             SeqSpec::Range { start, len, .. } => (start, len),
             SeqSpec::Any { .. } => return not_run("inbound packet with any sequence number"),
         };
+        if p.flags.syn && !p.flags.ack && len > 0 && self.fastopen_server {
+            // RFC 7413 4.2: a Fast Open server decides what data on a SYN
+            // means (cookie or not); synack has no Fast Open.
+            return not_run("Fast Open (data on a SYN to a Fast Open server)");
+        }
         let offset = self.isn_offset.unwrap_or(0);
         let ack = p.ack.map_or(0, |a| {
             if p.ack_absolute {
@@ -116,7 +121,7 @@ impl Runner<'_> {
                             tsecr: ecr,
                         });
                     }
-                    TcpOption::FastOpen { .. } => return not_run("TCP Fast Open option"),
+                    TcpOption::FastOpen { .. } => return not_run("Fast Open (the TFO option)"),
                     TcpOption::Md5(_) => return not_run("TCP MD5 signature option"),
                     TcpOption::AccEcn { .. } => return not_run("accurate ECN option"),
                 }

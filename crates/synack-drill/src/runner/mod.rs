@@ -32,6 +32,7 @@ mod format;
 mod icmp;
 mod inject;
 mod setup;
+mod shell;
 mod sniff;
 mod socket;
 mod syscall;
@@ -171,6 +172,8 @@ struct Runner<'a> {
     /// The fd of the socket under test, for `%{ }%` blocks.
     subject_fd: Option<i64>,
     scratch: Vec<u8>,
+    /// Linux's `tcp_fastopen` server bit is set.
+    fastopen_server: bool,
 }
 
 impl<'a> Runner<'a> {

@@ -74,6 +74,7 @@ impl<'a> Runner<'a> {
             current_tuple: None,
             subject_fd: None,
             scratch: Vec::new(),
+            fastopen_server: false,
         })
     }
 }

@@ -179,6 +179,51 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
         &["net.inet.tcp.syncookies_only"],
         Apply::Other(syncookies_only),
     ),
+    // FreeBSD (tcp(4)): TIME_WAIT lasts 2 * msl (milliseconds).
+    (
+        &["net.inet.tcp.msl"],
+        Apply::Conn(|c, v| c.msl = Duration::from_millis(v.max(1) as u64)),
+    ),
+    // FreeBSD: an orphaned FIN_WAIT_2 connection's timeout (milliseconds).
+    (
+        &["net.inet.tcp.finwait2_timeout"],
+        Apply::Conn(|c, v| c.fin_wait_2_timeout = Duration::from_millis(v.max(0) as u64)),
+    ),
+    // FreeBSD: 0 acknowledges every segment at once.
+    (
+        &["net.inet.tcp.delayed_ack"],
+        Apply::Conn(|c, v| {
+            if v == 0 {
+                c.delayed_ack = None;
+            } else if c.delayed_ack.is_none() {
+                c.delayed_ack = Some(Duration::from_millis(100));
+            }
+        }),
+    ),
+    // FreeBSD: the initial window in segments (RFC 6928).
+    (
+        &["net.inet.tcp.initcwnd_segments"],
+        Apply::Conn(|c, v| c.initial_cwnd_segments = v.clamp(1, 1000) as u32),
+    ),
+    // Linux: keepalive defaults (seconds) and data retransmissions.
+    (
+        &["tcp_keepalive_time"],
+        Apply::KeepDefault(|k, v| k.idle = Duration::from_secs(v.max(0) as u64)),
+    ),
+    (
+        &["tcp_keepalive_intvl"],
+        Apply::KeepDefault(|k, v| k.interval = Duration::from_secs(v.max(0) as u64)),
+    ),
+    (
+        &["tcp_keepalive_probes"],
+        Apply::KeepDefault(|k, v| k.count = v.max(0) as u32),
+    ),
+    (
+        &["tcp_retries2"],
+        Apply::Conn(|c, v| c.data_retries = v.max(0) as u32),
+    ),
+    // Segmentation offload: synack hands the link one segment at a time.
+    (&["net.inet.tcp.tso"], Apply::Ignored),
     // Settings of mechanisms synack does not have, at values that
     // leave the tested behaviour alone.
     (
@@ -195,11 +240,30 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
             "tcp_frto",
             "tcp_reordering",
             "tcp_congestion_control",
-            "tcp_slow_start_after_idle",
             "tcp_recovery",
+            // Pacing applies only under a pacing queue (`tc qdisc fq`), which
+            // scripts that install one report as not run.
+            "tcp_pacing_ss_ratio",
+            "tcp_pacing_ca_ratio",
+            // The AccECN option goes only on AccECN connections (tcp_ecn 3
+            // and 4), which are not run.
+            "tcp_ecn_option",
+            // Fast Open: its socket calls and options are reported as not run.
+            "tcp_fastopen_key",
+            "tcp_fastopen_cookies",
+            "tcp_fastopen_blackhole_timeout_sec",
+            // How long Linux defers a send to build a larger TSO packet;
+            // synack sends each segment when the window allows.
+            "tcp_tso_win_divisor",
         ],
         Apply::Ignored,
     ),
+    // Linux's tcp_slow_start_after_idle=0: the window survives idle time, as
+    // synack's does; 1 (RFC 5681 4.1's restart window) is not modelled.
+    (&["tcp_slow_start_after_idle"], Apply::Other(only_zero)),
+    // Packetization-layer path MTU discovery (RFC 4821) is not modelled:
+    // only "off" runs.
+    (&["tcp_mtu_probing"], Apply::Other(only_zero)),
     // Linux: 3 and 4 enable the tail loss probe (RFC 8985 7), every
     // other value leaves it off (`tcp_schedule_loss_probe`).
     (
@@ -232,10 +296,20 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
         Apply::Conn(|c, v| c.fin_wait_2_timeout = Duration::from_secs(v.max(0) as u64)),
     ),
     (&["tcp_rmem", "tcp_wmem"], Apply::Other(buffer_sizes)),
+    (&["tcp_notsent_lowat"], Apply::Other(notsent_lowat)),
+    (&["tcp_fastopen"], Apply::Other(fastopen)),
 ];
 
 /// `net.inet.tcp.blackhole`: only 0 (synack answers segments to closed ports).
 fn blackhole(_: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
+    if s.num()? != 0 {
+        return s.unsupported();
+    }
+    Ok(())
+}
+
+/// A switch of a mechanism synack does not have: only 0 (off) runs.
+fn only_zero(_: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
     if s.num()? != 0 {
         return s.unsupported();
     }
@@ -251,7 +325,15 @@ fn ecn(r: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
         2 => EcnMode::Accept,
         _ => return not_run(format!("accurate ECN (sysctl {}={})", s.name, s.value)),
     };
-    r.set_conn(|c| c.ecn = mode);
+    // Linux's tcp_ecn_fallback (1 by default): a retransmitted SYN goes
+    // without ECE and CWR.
+    let linux = s.name == "tcp_ecn";
+    r.set_conn(|c| {
+        c.ecn = mode;
+        if linux {
+            c.ecn_syn_retries = 0;
+        }
+    });
     Ok(())
 }
 
@@ -288,5 +370,25 @@ fn buffer_sizes(r: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
     } else {
         r.set_conn(|c| c.send_buffer = def);
     }
+    Ok(())
+}
+
+/// Linux's `tcp_notsent_lowat`: the default limit on bytes written but not
+/// yet sent; 4294967295 (no limit, what `defaults.sh` sets) runs.
+fn notsent_lowat(_: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
+    if s.num()? < i64::from(u32::MAX) {
+        return s.unsupported();
+    }
+    Ok(())
+}
+
+/// Linux's `tcp_fastopen` bits: 0x2 makes listeners Fast Open servers, whose
+/// handling of data on a SYN (RFC 7413 4.2) synack does not have.
+fn fastopen(r: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
+    let v = match s.value.trim().strip_prefix("0x") {
+        Some(h) => i64::from_str_radix(h, 16).or_else(|_| s.unsupported())?,
+        None => s.num()?,
+    };
+    r.fastopen_server = v & 0x2 != 0;
     Ok(())
 }

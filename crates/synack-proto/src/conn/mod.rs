@@ -430,6 +430,7 @@ impl Tcb {
             snd_wscale: self.snd.wscale,
             rcv_wscale: self.rcv.wscale,
             snd_mss: self.opts.snd_mss,
+            adv_mss: self.opts.our_mss,
             srtt: self.rtt.srtt(),
             rttvar: self.rtt.rttvar(),
             rto: self.rtt.rto(bounds),

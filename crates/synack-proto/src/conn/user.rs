@@ -156,6 +156,13 @@ impl Tcb {
         }
     }
 
+    /// Change the send buffer's size on a live connection (SO_SNDBUF after
+    /// connect or accept). Bytes already queued stay queued; `send` takes
+    /// more once the queue is below the new size.
+    pub(crate) fn set_send_buffer(&mut self, bytes: usize) {
+        Arc::make_mut(&mut self.cfg).send_buffer = bytes;
+    }
+
     /// Change Nagle on a live connection.
     pub(crate) fn set_nodelay(&mut self, nodelay: bool) {
         Arc::make_mut(&mut self.cfg).nagle = !nodelay;

@@ -189,6 +189,20 @@ impl Stack {
         Ok(())
     }
 
+    /// Change the settings a listener gives the connections it opens from now
+    /// on (a socket option set on a listening socket, such as TCP_MAXSEG or
+    /// SO_RCVBUF, is inherited by the connections it accepts); connections
+    /// already open or half-open keep theirs.
+    pub fn set_listener_config(&mut self, l: ListenerId, cfg: ConnConfig) -> Result<(), Error> {
+        if !cfg.is_valid() {
+            return Err(Error::InvalidArgument);
+        }
+        let shared = self.shared_conn_config(cfg);
+        let lst = self.listener_mut(l).ok_or(Error::InvalidHandle)?;
+        lst.cfg = shared;
+        Ok(())
+    }
+
     /// The local address of a listener.
     pub fn listener_addr(&self, l: ListenerId) -> Result<SocketAddr, Error> {
         Ok(self.listener(l)?.local)

@@ -537,6 +537,15 @@ impl Stack {
             .ok_or(Error::InvalidHandle)
     }
 
+    /// Resize a live connection's send buffer (SO_SNDBUF after connect or
+    /// accept): bytes already queued stay, and [`Stack::send`] takes more once
+    /// fewer than `bytes` are queued.
+    pub fn set_send_buffer(&mut self, id: ConnId, bytes: usize) -> Result<(), Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, self.last_now, |t, _| t.set_send_buffer(bytes))
+            .ok_or(Error::InvalidHandle)
+    }
+
     /// Change the TTL / hop limit (`None`: [`DEFAULT_TTL`]) and DSCP (low six
     /// bits) of a live connection (IP_TTL, IP_TOS and their IPv6 twins after
     /// connect or accept): every segment sent from now on carries them,

@@ -39,6 +39,8 @@ pub struct ConnStatus {
     pub rcv_wscale: u8,
     /// Effective send MSS.
     pub snd_mss: u16,
+    /// The MSS this end advertised in its SYN (Linux's `tcpi_advmss`).
+    pub adv_mss: u16,
     /// Smoothed RTT, once measured.
     pub srtt: Option<Duration>,
     /// RTT variance.

@@ -1,4 +1,5 @@
-//! Data syscalls: `read`/`recv`/`recvfrom` and `write`/`send`/`sendto`.
+//! Data syscalls: `read`/`recv`/`recvfrom` and `write`/`send`/`sendto`
+//! (`recvmsg` and `sendmsg` in `msg`).
 
 use synack_proto::Error;
 
@@ -16,12 +17,27 @@ impl Runner<'_> {
         let args = &call.args;
         let fd = self.fd_arg(call)?;
         let n = args.get(2).and_then(int_of).unwrap_or(0).max(0) as usize;
-        let peek = call.name != "read" && args.get(3).is_some_and(|f| has_symbol(f, "MSG_PEEK"));
-        if call.name != "read" {
-            if let Some(f) = args.get(3) {
-                if !matches!(f, Expr::Int(0)) && !matches!(f, Expr::Symbol(s) if s == "MSG_PEEK") {
-                    return not_run(format!("recv flags {}", fmt_expr(f)));
-                }
+        let flags = if call.name == "read" {
+            None
+        } else {
+            args.get(3)
+        };
+        self.read_n(fd, n, flags, null_buffer(call))
+    }
+
+    /// Reads up to `n` bytes with recv `flags` (0 or `MSG_PEEK`) into a
+    /// buffer (`null`: the null pointer).
+    pub(super) fn read_n(
+        &mut self,
+        fd: i64,
+        n: usize,
+        flags: Option<&Expr>,
+        null: bool,
+    ) -> Res<Attempt> {
+        let peek = flags.is_some_and(|f| has_symbol(f, "MSG_PEEK"));
+        if let Some(f) = flags {
+            if !matches!(f, Expr::Int(0)) && !matches!(f, Expr::Symbol(s) if s == "MSG_PEEK") {
+                return not_run(format!("recv flags {}", fmt_expr(f)));
             }
         }
         let Some(s) = self.sockets.get(&fd).cloned() else {
@@ -30,6 +46,10 @@ impl Runner<'_> {
         let SockKind::Conn(id) = s.kind else {
             return errno("ENOTCONN");
         };
+        if n > 0 && null {
+            // The bytes stay queued: nothing could be copied out.
+            return errno("EFAULT");
+        }
         let now = self.at();
         let stack = self.stack();
         // The script's count is input: allocate no more than can be read
@@ -64,21 +84,48 @@ impl Runner<'_> {
         let args = &call.args;
         let fd = self.fd_arg(call)?;
         let n = args.get(2).and_then(int_of).unwrap_or(0).max(0) as usize;
-        if call.name != "write" {
-            if let Some(f) = args.get(3) {
-                if !matches!(f, Expr::Int(0)) {
-                    return not_run(format!("send flags {}", fmt_expr(f)));
-                }
+        let flags = if call.name == "write" {
+            None
+        } else {
+            args.get(3)
+        };
+        self.write_n(fd, n, flags, null_buffer(call), progress)
+    }
+
+    /// Queues `n` bytes with send `flags` from a buffer (`null`: the null
+    /// pointer), `progress` of them already queued by earlier attempts.
+    pub(super) fn write_n(
+        &mut self,
+        fd: i64,
+        n: usize,
+        flags: Option<&Expr>,
+        null: bool,
+        progress: &mut usize,
+    ) -> Res<Attempt> {
+        if let Some(f) = flags {
+            if has_symbol(f, "MSG_FASTOPEN") {
+                return not_run("Fast Open (send flag MSG_FASTOPEN)");
+            }
+            // synack has no kernel pages to pin: a zero-copy send is a
+            // copy into the send buffer, as Linux falls back to when it
+            // cannot pin (the completion notice is not modelled).
+            if !matches!(f, Expr::Int(0)) && !matches!(f, Expr::Symbol(s) if s == "MSG_ZEROCOPY") {
+                return not_run(format!("send flags {}", fmt_expr(f)));
             }
         }
         let Some(s) = self.sockets.get(&fd).cloned() else {
             return errno("EBADF");
         };
         let SockKind::Conn(id) = s.kind else {
-            return errno("ENOTCONN");
+            // Linux's sk_stream_wait_connect: EPIPE outside a connection;
+            // FreeBSD's sosend: ENOTCONN.
+            return errno(if self.freebsd { "ENOTCONN" } else { "EPIPE" });
         };
         if let Some(e) = self.take_error(fd) {
             return errno(e);
+        }
+        if n > 0 && null {
+            return errno("EFAULT");
         }
         let now = self.at();
         // The script's count is input: allocate no more than the send
@@ -106,4 +153,10 @@ impl Runner<'_> {
             Err(e) => errno(errno_of(e)),
         }
     }
+}
+
+/// The call's buffer is the null pointer (`NULL`): a socket call copying
+/// bytes to or from it fails with EFAULT before touching the connection.
+fn null_buffer(call: &SyscallEvent) -> bool {
+    matches!(call.args.get(1), Some(Expr::Symbol(s)) if s == "NULL")
 }

@@ -12,6 +12,7 @@ use super::{fail, not_run, Res, Runner};
 mod control;
 mod io;
 mod lifecycle;
+mod msg;
 mod sockopt;
 
 /// A syscall's return: a value or an errno name.
@@ -198,6 +199,8 @@ impl Runner<'_> {
             "connect" => self.connect(call, progress, retry),
             "read" | "recv" | "recvfrom" => self.read(call),
             "write" | "send" | "sendto" => self.write(call, progress),
+            "recvmsg" => self.recvmsg(line, call),
+            "sendmsg" => self.sendmsg(call, progress),
             "close" => self.close(call),
             "shutdown" => self.shutdown(call),
             "fcntl" => self.fcntl(call),

@@ -27,24 +27,30 @@ impl Runner<'_> {
             SockKind::Conn(id) => Some(id),
             _ => None,
         };
+        let listener = match s.kind {
+            SockKind::Listener(l) => Some(l),
+            _ => None,
+        };
         let live = !matches!(s.kind, SockKind::Fresh);
         let mut ns = s.clone();
         let need =
             |v: Option<i64>| v.map_or_else(|| not_run(format!("setsockopt {name} value")), Ok);
         match name.as_str() {
             "SO_REUSEADDR" | "SO_REUSEPORT" => {}
-            "SO_RCVBUF" | "SO_SNDBUF" => {
-                if live {
-                    return not_run(format!("{name} on a connected or listening socket"));
-                }
+            "SO_SNDBUF" => {
                 let v = need(int)?.max(0) as usize;
-                if name == "SO_RCVBUF" {
-                    ns.cfg.recv_buffer = v;
-                } else {
-                    ns.cfg.send_buffer = v;
+                ns.cfg.send_buffer = v;
+                ns.sndbuf_set = Some(v);
+                if let Some(id) = conn {
+                    let _ = self.stack().set_send_buffer(id, v);
                 }
             }
+            "SO_RCVBUF" if conn.is_some() => return not_run("SO_RCVBUF on a connected socket"),
+            "SO_RCVBUF" => ns.cfg.recv_buffer = need(int)?.max(0) as usize,
             "SO_LINGER" => ns.linger_zero = linger_zero(val)?,
+            "TCP_INQ" => ns.inq = need(int)? != 0,
+            // Accepted: a zero-copy send is a copy into synack's send buffer.
+            "SO_ZEROCOPY" => ns.zerocopy = need(int)? != 0,
             "SO_KEEPALIVE" => ns.keep_on = need(int)? != 0,
             "TCP_NODELAY" => {
                 ns.cfg.nagle = need(int)? == 0;
@@ -53,8 +59,8 @@ impl Runner<'_> {
                 }
             }
             "TCP_MAXSEG" => {
-                if live {
-                    return not_run("TCP_MAXSEG on a connected or listening socket");
+                if conn.is_some() {
+                    return not_run("TCP_MAXSEG on a connected socket");
                 }
                 let v = need(int)?;
                 ns.cfg.mss =
@@ -103,19 +109,24 @@ impl Runner<'_> {
                 };
                 ns.cfg.ttl = ttl;
             }
-            "IP_TOS" | "IPV6_TCLASS" => {
-                let v = need(val.and_then(tos_of))?;
-                // RFC 2474 3: the DSCP is the upper six bits; the ECN bits stay
-                // TCP's (RFC 3168 5; Linux masks them off too). -1 is the default.
-                ns.cfg.dscp = match v {
-                    -1 => 0,
-                    _ => match u8::try_from(v) {
-                        Ok(t) => t >> 2,
-                        Err(_) => return errno("EINVAL"),
-                    },
-                };
+            "IP_TOS" | "IPV6_TCLASS" => match dscp_value(need(val.and_then(tos_of))?) {
+                Some(d) => ns.cfg.dscp = d,
+                None => return errno("EINVAL"),
+            },
+            other if other.starts_with("TCP_FASTOPEN") => {
+                return not_run(format!("Fast Open (setsockopt {other})"))
             }
             other => return not_run(format!("setsockopt {level} {other}")),
+        }
+        if let (Some(l), "SO_RCVBUF" | "SO_SNDBUF" | "TCP_MAXSEG") = (listener, name.as_str()) {
+            // Inherited by the connections the listener accepts from now on.
+            if self
+                .stack()
+                .set_listener_config(l, Self::sock_cfg(&ns))
+                .is_err()
+            {
+                return errno("EINVAL");
+            }
         }
         self.apply_ip_options(&name, &mut ns)?;
         self.apply_keepalive(&name, conn, &ns, now);
@@ -185,12 +196,19 @@ impl Runner<'_> {
         // The value synack has, as a number or an errno name.
         let (value, wildcard): (Result<i64, &'static str>, bool) = match name.as_str() {
             "SO_RCVBUF" => (Ok(s.cfg.recv_buffer as i64), semantic),
-            "SO_SNDBUF" => (Ok(s.cfg.send_buffer as i64), semantic),
+            // Linux doubles the value set, for its bookkeeping overhead
+            // (socket(7)); synack counts payload bytes only.
+            "SO_SNDBUF" => match s.sndbuf_set {
+                Some(v) if !self.freebsd => (Ok(2 * v as i64), semantic),
+                _ => (Ok(s.cfg.send_buffer as i64), semantic),
+            },
             "SO_ERROR" => match self.take_error(fd) {
                 Some(e) => (Err(e), false),
                 None => (Ok(0), false),
             },
             "SO_KEEPALIVE" => (Ok(i64::from(s.keep_on)), false),
+            "TCP_INQ" => (Ok(i64::from(s.inq)), false),
+            "SO_ZEROCOPY" => (Ok(i64::from(s.zerocopy)), false),
             "TCP_NODELAY" => (Ok(i64::from(!s.cfg.nagle)), false),
             "IP_TTL" | "IPV6_UNICAST_HOPS" => (
                 Ok(i64::from(s.cfg.ttl.unwrap_or(synack_proto::DEFAULT_TTL))),
@@ -258,6 +276,16 @@ fn symbol_arg(call: &SyscallEvent, i: usize) -> String {
         .and_then(symbol_of)
         .unwrap_or("")
         .to_string()
+}
+
+/// The DSCP of an `IP_TOS`/`IPV6_TCLASS` value, `None` beyond a byte. RFC
+/// 2474 3: the DSCP is the upper six bits; the ECN bits stay TCP's (RFC 3168
+/// 5; Linux masks them off too). -1 is the default.
+fn dscp_value(v: i64) -> Option<u8> {
+    match v {
+        -1 => Some(0),
+        _ => u8::try_from(v).ok().map(|t| t >> 2),
+    }
 }
 
 /// An `IP_TTL`/`IPV6_UNICAST_HOPS` value: `Some(None)` for -1 (the default,
