@@ -240,3 +240,46 @@ pub fn emit_packet_with(
     // RFC 9293 3.1: the checksum covers pseudo-header, header and data.
     tcp::TcpPacket::new_unchecked(tcp_buf).fill_checksum(ip.src(), ip.dst());
 }
+
+/// Emit an IP packet carrying `tcp`'s header and a payload of `payload_len`
+/// bytes that `fill` writes into the slice it is given and sums
+/// (`tcp.payload` is ignored): `fill` returns the one's-complement sum of
+/// the payload as [`checksum::sum`]`(0, payload)` would (for instance from
+/// [`checksum::copy_and_sum`]), so the payload is copied and summed in one
+/// pass and never read again here.
+///
+/// `buf` ends up holding exactly the packet. Its bytes are reused where it
+/// is long enough already (no zero-fill of the payload area, which `fill`
+/// overwrites); the headers are zeroed before they are written.
+pub fn emit_packet_summed(
+    ip: &IpRepr,
+    tcp: &TcpRepr<'_>,
+    payload_len: usize,
+    buf: &mut Vec<u8>,
+    fill: impl FnOnce(&mut [u8]) -> u32,
+) {
+    let ip_len = ip.header_len();
+    let tcp_hlen = tcp.header_len();
+    let tcp_len = tcp_hlen + payload_len;
+    let total = ip_len + tcp_len;
+    if buf.len() < total {
+        buf.resize(total, 0);
+    } else {
+        buf.truncate(total);
+    }
+    let (ip_buf, tcp_buf) = buf.split_at_mut(ip_len);
+    ip_buf.fill(0);
+    ip.emit(ip_buf, tcp_len);
+    let (head, data) = tcp_buf.split_at_mut(tcp_hlen);
+    head.fill(0);
+    tcp.emit_header(head);
+    let data_sum = fill(data);
+    // RFC 9293 3.1: the checksum covers pseudo-header, header and data. The
+    // header is a multiple of 4 octets long, so the data starts at an even
+    // offset and its sum adds as it is (RFC 1071 2(B)).
+    let len = u32::try_from(tcp_len).unwrap_or(u32::MAX);
+    let pseudo = checksum::pseudo_header(ip.src(), ip.dst(), ip::PROTO_TCP, len);
+    let head_sum = checksum::sum(pseudo, head);
+    let c = !checksum::fold(head_sum + u32::from(checksum::fold(data_sum)));
+    tcp::TcpPacket::new_unchecked(tcp_buf).set_checksum(c);
+}
