@@ -144,6 +144,18 @@ pub fn parse_packet(bytes: &[u8], mode: ChecksumMode) -> Result<(IpRepr, TcpRepr
     Ok((ip, tcp))
 }
 
+/// [`parse_packet`] with the TCP checksum left for the caller to finish:
+/// the IPv4 header checksum is verified, the TCP one is not; the `u32` is
+/// the partial sum of the pseudo-header and the TCP header, to be completed
+/// with the payload's sum by [`TcpRepr::checksum_ok`] (typically while the
+/// payload is copied into a receive buffer) before anything in the segment
+/// is acted on. The errors are [`parse_packet`]'s, in the same order.
+pub fn parse_packet_deferred(bytes: &[u8]) -> Result<(IpRepr, TcpRepr<'_>, u32), WireError> {
+    let (ip, tcp_bytes) = IpRepr::parse(bytes, ChecksumMode::Verify)?;
+    let (tcp, head_sum) = TcpRepr::parse_deferred(tcp_bytes, &ip)?;
+    Ok((ip, tcp, head_sum))
+}
+
 /// Parse a whole IP packet carrying an ICMP message (IPv4, protocol 1) or an
 /// ICMPv6 message (IPv6, next header 58): the IP header and the message.
 ///

@@ -7,7 +7,7 @@ use crate::common::{
 use proptest::prelude::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use synack_wire::{
-    checksum, emit_packet, emit_packet_summed, emit_packet_with, parse_packet, ChecksumMode, Ecn,
+    checksum, emit_packet, emit_packet_summed, emit_packet_with, parse_packet_deferred, parse_packet, ChecksumMode, Ecn,
     IpRepr, Ipv4Repr, Ipv6Repr, SackBlocks, SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps,
     WireError,
 };
@@ -220,6 +220,25 @@ proptest! {
             let first = checksum::copy_and_sum(0, b1, &s.payload[..cut]);
             let second = checksum::copy_and_sum(0, b2, &s.payload[cut..]);
             first + if cut % 2 == 1 { checksum::at_odd_offset(second) } else { second }
+        });
+        prop_assert_eq!(got, want);
+    }
+
+    /// The deferred parse, completed with the payload's sum, says what the
+    /// verifying parse says (the same segment, or the same error) for valid
+    /// packets and for packets with any one byte changed.
+    #[test]
+    fn deferred_parse_agrees(ip in ip_repr(), s in valid_seg(), at in any::<usize>(), xor in 0u8..=255) {
+        let mut bytes = emit(&ip, &s);
+        let i = at % bytes.len();
+        bytes[i] ^= xor;
+        let want = parse_packet(&bytes, V);
+        let got = parse_packet_deferred(&bytes).and_then(|(ip, tcp, head)| {
+            if TcpRepr::checksum_ok(head, checksum::sum(0, tcp.payload)) {
+                Ok((ip, tcp))
+            } else {
+                Err(WireError::BadTcpChecksum)
+            }
         });
         prop_assert_eq!(got, want);
     }
