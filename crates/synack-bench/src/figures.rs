@@ -160,7 +160,7 @@ pub(crate) fn bulk(plan: &Plan, out: &mut Report) -> Result<(), String> {
     }
     if let Some(r) = out.rows.iter_mut().rev().find(|r| r.peer == "bound") {
         r.note = Some(
-            "bound = per 64 KiB: app -> send buffer copy; per segment: copy into segment, checksum on send, checksum on receive, copy out to the app; plus the app's compare (as both stacks' runs do)".into(),
+            "bound = per 64 KiB: app -> send buffer copy; per segment: copy into segment, checksum on send, checksum on receive, copy out to the app; plus the app's compare (as both stacks' runs do); all three rates are per second of the measuring thread's CPU time (one thread each; waiting for a shared core does not count)".into(),
         );
     }
     checksum_verdict(plan, dropped, out);
@@ -246,7 +246,7 @@ pub(crate) fn lifecycle(plan: &Plan, out: &mut Report) -> Result<(), String> {
     );
     r.goal = Some(30.0);
     r.note = Some(format!(
-        "kernel: std::net, client and server thread, normal close (no SO_LINGER), {:.1} s per run ({kcount} in the last), {kreps} runs",
+        "kernel: std::net, client and server thread, normal close (no SO_LINGER), {:.1} s per run ({kcount} in the last), {kreps} runs, rate over wall time (two threads and the kernel's own work); the in-memory rates are over the measuring thread's CPU time",
         plan.kernel_time.as_secs_f64()
     ));
     out.rows.push(r);

@@ -681,7 +681,10 @@ impl<'a> TcpRepr<'a> {
         let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
         let hlen = p.header_len();
         let (head, payload) = bytes.split_at(hlen.min(bytes.len()));
-        let head_sum = checksum::sum(checksum::pseudo_header(ip.src(), ip.dst(), PROTO_TCP, len), head);
+        let head_sum = checksum::sum(
+            checksum::pseudo_header(ip.src(), ip.dst(), PROTO_TCP, len),
+            head,
+        );
         let options = match TcpOptions::parse(p.options()) {
             Ok(o) => o,
             Err(e) => {

@@ -20,6 +20,7 @@
 mod ack;
 mod ack_policy;
 mod arrive;
+mod fast;
 mod handshake;
 mod icmp;
 mod output;

@@ -72,6 +72,13 @@ impl Stack {
             .and_then(|s| s.tcb.as_deref())
     }
 
+    pub(super) fn tcb_any_mut(&mut self, id: ConnId) -> Option<&mut Tcb> {
+        self.slots
+            .get_mut(id.index as usize)
+            .filter(|s| s.generation == id.generation)
+            .and_then(|s| s.tcb.as_deref_mut())
+    }
+
     /// The connection with this 4-tuple in the demultiplexing table.
     pub(super) fn demux_get(&self, tuple: &FourTuple) -> Option<ConnId> {
         let slots = &self.slots;

@@ -7,9 +7,9 @@ use crate::common::{
 use proptest::prelude::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use synack_wire::{
-    checksum, emit_packet, emit_packet_summed, emit_packet_with, parse_packet_deferred, parse_packet, ChecksumMode, Ecn,
-    IpRepr, Ipv4Repr, Ipv6Repr, SackBlocks, SeqNum, TcpFlags, TcpOptions, TcpRepr, Timestamps,
-    WireError,
+    checksum, emit_packet, emit_packet_summed, emit_packet_with, parse_packet,
+    parse_packet_deferred, ChecksumMode, Ecn, IpRepr, Ipv4Repr, Ipv6Repr, SackBlocks, SeqNum,
+    TcpFlags, TcpOptions, TcpRepr, Timestamps, WireError,
 };
 
 const V: ChecksumMode = ChecksumMode::Verify;
