@@ -36,6 +36,11 @@ impl Run {
     pub(crate) fn rate(&self) -> f64 {
         self.count as f64 / self.cpu.unwrap_or(self.elapsed).as_secs_f64()
     }
+
+    /// Lifecycles per second of wall time.
+    pub(crate) fn wall_rate(&self) -> f64 {
+        self.count as f64 / self.elapsed.as_secs_f64()
+    }
 }
 
 /// synack: `n` lifecycles between two stacks.
