@@ -268,7 +268,7 @@ pub(crate) fn lifecycle(plan: &Plan, out: &mut Report) -> Result<(), String> {
         last_m.as_ref().map(per_packet),
     );
     r.note = Some(
-        "lifecycle allocations: every heap allocation call in the timed runs (both stacks, the link, the application); synack allocates each connection's state and buffers and frees them at the end, smoltcp's run reuses one socket per side whose buffers were allocated before".into(),
+        "lifecycle allocations: every heap allocation call in the timed runs (both stacks, the link, the application); synack keeps a freed connection's box and small buffers for the next one (a bounded spare pool), smoltcp's run reuses one socket per side whose buffers were allocated before".into(),
     );
     out.rows.push(r);
     Ok(())

@@ -248,6 +248,30 @@ impl ByteRing {
         self.len += n as u32;
     }
 
+    /// Bytes the ring can hold without growing.
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Take the ring's storage for reuse when it is at most `max` bytes
+    /// (the ring is left empty, without storage).
+    pub(crate) fn take_buffer(&mut self, max: usize) -> Option<Box<[u8]>> {
+        if self.buf.is_empty() || self.buf.len() > max {
+            return None;
+        }
+        self.clear();
+        Some(std::mem::take(&mut self.buf))
+    }
+
+    /// Give an empty ring without storage the storage `buf` (its old bytes
+    /// are never read: only what is appended is).
+    pub(crate) fn give_buffer(&mut self, buf: Box<[u8]>) {
+        if self.buf.is_empty() && self.is_empty() {
+            self.buf = buf;
+            self.head = 0;
+        }
+    }
+
     fn grow(&mut self, need: usize) {
         let cap = need.max(2 * self.buf.len()).max(8);
         let mut buf = Vec::with_capacity(cap);

@@ -148,6 +148,10 @@ impl Stack {
         if !tcb.predicts(seg, now) {
             return false;
         }
+        self.spare_buffer_for(id, seg.payload.len(), false);
+        let Some(tcb) = self.tcb_any_mut(id) else {
+            return false;
+        };
         let Some(payload_sum) = tcb.stage_payload(seg) else {
             return false;
         };

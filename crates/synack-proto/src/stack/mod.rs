@@ -99,6 +99,8 @@ pub struct Stack {
     addrs: Vec<IpAddr>,
     slots: Vec<Slot>,
     free: Vec<u32>,
+    /// Freed connections' boxes and small buffers, reused by the next ones.
+    spare: table::Spare,
     live: usize,
     /// Connections by 4-tuple: slot indices, the tuple itself kept once, in
     /// the slot's TCB (every indexed slot holds its TCB, except inside
@@ -165,6 +167,7 @@ impl Stack {
             addrs: Vec::new(),
             slots: Vec::new(),
             free: Vec::new(),
+            spare: table::Spare::default(),
             live: 0,
             demux: HashTable::new(),
             demux_hash: TableHash::default(),
@@ -416,7 +419,7 @@ impl Stack {
         };
         let mut tcb = Tcb::new_active(id, tuple, shared, iss, mss, &mut ctx);
         tcb.ts.offset = ts_offset;
-        self.slots[id.index as usize].tcb = Some(Box::new(tcb));
+        self.slots[id.index as usize].tcb = Some(self.spare.boxed(tcb));
         self.demux_insert(&tuple, id);
         self.stats.active_opens += 1;
         self.schedule(id);
@@ -449,6 +452,7 @@ impl Stack {
     /// SEND: queue bytes; returns how many were taken (`WouldBlock` when the buffer is full).
     pub fn send(&mut self, now: Instant, id: ConnId, data: &[u8]) -> Result<usize, Error> {
         self.tcb(id)?;
+        self.spare_buffer_for(id, data.len(), true);
         self.with_tcb(id, now, |t, _| t.send(data))
             .ok_or(Error::InvalidHandle)?
     }
