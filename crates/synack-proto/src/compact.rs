@@ -248,6 +248,24 @@ impl ByteRing {
         self.len += n as u32;
     }
 
+    /// The free space right after the bytes held, at most `max` bytes and
+    /// contiguous (shorter than `max` where it wraps), the ring first grown
+    /// so that `max` more bytes fit. What is written there becomes part of
+    /// the ring with [`ByteRing::commit`].
+    pub(crate) fn free_mut(&mut self, max: usize) -> &mut [u8] {
+        let need = self.len() + max;
+        if need > self.buf.len() {
+            self.grow(need);
+        }
+        let cap = self.buf.len();
+        let mut tail = self.head as usize + self.len();
+        if tail >= cap {
+            tail -= cap;
+        }
+        let end = (tail + max).min(cap);
+        &mut self.buf[tail..end]
+    }
+
     /// Bytes the ring can hold without growing.
     pub(crate) fn capacity(&self) -> usize {
         self.buf.len()

@@ -464,6 +464,39 @@ impl Stack {
             .ok_or(Error::InvalidHandle)?
     }
 
+    /// SEND without a copy of the caller's own: `f` writes straight into
+    /// the connection's send buffer (the longest contiguous run of free
+    /// space, at most the room left) and returns how many octets it wrote
+    /// and a value of its own, which `send_with` returns. The errors are
+    /// [`Stack::send`]'s (`WouldBlock` when the buffer is full; `f` is not
+    /// called then).
+    pub fn send_with<R>(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        f: impl FnOnce(&mut [u8]) -> (usize, R),
+    ) -> Result<R, Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, now, |t, _| t.send_with(f))
+            .ok_or(Error::InvalidHandle)?
+    }
+
+    /// RECEIVE without a copy: `f` reads the longest contiguous run of
+    /// unread octets in place (the empty slice at the end of the stream) and
+    /// returns how many it consumed and a value of its own, which
+    /// `recv_with` returns. The errors are [`Stack::recv`]'s (`WouldBlock`
+    /// when nothing is there yet; `f` is not called then).
+    pub fn recv_with<R>(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        f: impl FnOnce(&[u8]) -> (usize, R),
+    ) -> Result<R, Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, now, |t, _| t.recv_with(f, now))
+            .ok_or(Error::InvalidHandle)?
+    }
+
     /// Like `recv` but leaves the bytes in the buffer (MSG_PEEK).
     pub fn peek(&mut self, now: Instant, id: ConnId, buf: &mut [u8]) -> Result<usize, Error> {
         self.tcb(id)?;
