@@ -107,10 +107,8 @@ fn transfer(borrow: bool, total: u64) -> (Vec<u8>, Vec<Vec<u8>>) {
                 })
             } else {
                 let mut b = [0u8; 2500];
-                p.s.recv(p.now, p.sid, &mut b).map(|n| {
-                    got.extend_from_slice(&b[..n]);
-                    n
-                })
+                p.s.recv(p.now, p.sid, &mut b)
+                    .inspect(|&n| got.extend_from_slice(&b[..n]))
             };
             match r {
                 Ok(0) => panic!("early end of stream"),

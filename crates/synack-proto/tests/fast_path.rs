@@ -174,7 +174,7 @@ impl World {
                 }
             }
             Step::Wait(ms) => {
-                self.now = self.now + Duration::from_millis(ms);
+                self.now += Duration::from_millis(ms);
                 for h in &mut self.hosts {
                     h.handle_timeout(self.now);
                 }

@@ -61,6 +61,8 @@ impl Slot {
 /// idle connection costs what a fresh one does.
 #[derive(Debug, Default)]
 pub(super) struct Spare {
+    // The boxes themselves are what is reused: a slot holds a `Box<Tcb>`.
+    #[allow(clippy::vec_box)]
     tcbs: Vec<Box<Tcb>>,
     buffers: Vec<Box<[u8]>>,
 }
