@@ -41,7 +41,7 @@ fn fold64(acc: u64) -> u16 {
 /// `data` is read as big-endian 16-bit words; an odd final byte is padded
 /// with a zero byte on the right (RFC 1071 1).
 ///
-/// Long inputs go through [`sum_blocks`]; the blocks end at an even offset,
+/// Long inputs go through a vectorized block loop; the blocks end at an even offset,
 /// so the rest continues with the big-endian loop.
 pub fn sum(initial: u32, data: &[u8]) -> u32 {
     let split = data.len() - data.len() % BLOCK;
