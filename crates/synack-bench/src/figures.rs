@@ -385,7 +385,7 @@ pub(crate) fn flood(plan: &Plan, out: &mut Report) -> Result<(), String> {
         r.goal = Some(2e6);
         r.goal_on_ratio = false;
         r.note = Some(format!(
-            "{label}: {} spoofed SYNs per run, 1 legitimate handshake per {}: {done} of {att} completed",
+            "{label}: {} spoofed SYNs per run, 1 legitimate handshake per {}: {done} of {att} completed; SYNs per second of the thread's CPU time",
             plan.flood_syns, plan.flood_every
         ));
         out.rows.push(r);

@@ -44,8 +44,13 @@ impl Stack {
         };
         let remote = SocketAddr::new(ip.src(), seg.src_port);
         let local = SocketAddr::new(ip.dst(), seg.dst_port);
-        if self.cfg.fast_path && self.fast_path(now, &ip, &seg, head_sum, local, remote) {
-            return;
+        let ours = self.addrs.contains(&local.ip());
+        let tuple = FourTuple { local, remote };
+        let conn = if ours { self.demux_get(&tuple) } else { None };
+        if let Some(id) = conn.filter(|_| self.cfg.fast_path) {
+            if self.fast_path(now, id, &ip, &seg, head_sum, tuple) {
+                return;
+            }
         }
         // RFC 9293 3.1 / RFC 1071: the checksum, before anything else looks at the segment.
         if !TcpRepr::checksum_ok(head_sum, checksum::sum(0, seg.payload)) {
@@ -54,12 +59,11 @@ impl Stack {
             return;
         }
         let sum = summary(remote, local, &seg);
-        if !self.addrs.contains(&local.ip()) {
+        if !ours {
             self.drop_pkt(now, None, Some(sum), DropReason::NotOurAddress);
             return;
         }
-        let tuple = FourTuple { local, remote };
-        if let Some(id) = self.demux_get(&tuple) {
+        if let Some(id) = conn {
             self.sink.push(
                 now,
                 EventKind::SegmentReceived {
@@ -122,26 +126,19 @@ impl Stack {
     }
 
     /// Header prediction ([`StackConfig::fast_path`](crate::StackConfig)):
-    /// a segment for a connection that `Tcb::predicts` it has its payload
+    /// a segment for connection `id` that `Tcb::predicts` has its payload
     /// staged in the receive buffer while the checksum is summed, then is
     /// dropped as corrupt or processed by `Tcb::on_packet_fast`. Returns
     /// `false`, having changed nothing, for every other segment.
     fn fast_path(
         &mut self,
         now: Instant,
+        id: ConnId,
         ip: &IpRepr,
         seg: &TcpRepr<'_>,
         head_sum: u32,
-        local: SocketAddr,
-        remote: SocketAddr,
+        tuple: FourTuple,
     ) -> bool {
-        if !self.addrs.contains(&local.ip()) {
-            return false;
-        }
-        let tuple = FourTuple { local, remote };
-        let Some(id) = self.demux_get(&tuple) else {
-            return false;
-        };
         let Some(tcb) = self.tcb_any_mut(id) else {
             return false;
         };
@@ -162,7 +159,7 @@ impl Stack {
             return true;
         }
         self.stats.predicted += 1;
-        let seg_sum = summary(remote, local, seg);
+        let seg_sum = summary(tuple.remote, tuple.local, seg);
         self.sink.push(
             now,
             EventKind::SegmentReceived {
