@@ -18,6 +18,18 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 use synack_proto::{ConnId, Error};
 
+/// How the application hands bytes to the stack and takes them back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Api {
+    /// `send(&[u8])` and `recv(&mut [u8])`: a copy from and into the
+    /// application's own buffer.
+    Copy,
+    /// synack's `send_with` / `recv_with`, smoltcp's `send` / `recv` with a
+    /// closure: the application writes into the send buffer and checks the
+    /// bytes in the receive buffer where they lie.
+    InPlace,
+}
+
 /// Corrupted segments handed to each receiver before each run.
 pub(crate) const CORRUPTED: u32 = integrity::SEGMENTS;
 
@@ -80,9 +92,11 @@ impl Meter {
 }
 
 impl Run {
-    /// Gigabits per second.
+    /// Gigabits per second of the measuring thread's CPU time (the wall
+    /// time where the system does not tell): on a shared machine the wall
+    /// time also holds the time spent waiting for a core.
     pub(crate) fn gbps(&self) -> f64 {
-        gbps(self.bytes, self.elapsed)
+        gbps(self.bytes, self.cpu.unwrap_or(self.elapsed))
     }
 }
 
@@ -93,7 +107,7 @@ pub(crate) fn gbps(bytes: u64, elapsed: Duration) -> f64 {
 
 /// synack: move `total` bytes from client to server at `mtu`, after proving
 /// that the server drops segments with a corrupted payload.
-pub(crate) fn synack(mtu: u16, total: u64, pat: &Pattern) -> Result<Run, String> {
+pub(crate) fn synack(mtu: u16, total: u64, pat: &Pattern, api: Api) -> Result<Run, String> {
     let e = |e: Error| format!("synack bulk: {e}");
     let mut p = synack_pair::Pair::new(synack_pair::config(mtu));
     let l = p
@@ -107,7 +121,7 @@ pub(crate) fn synack(mtu: u16, total: u64, pat: &Pattern) -> Result<Run, String>
     p.pump();
     let s = p.server.accept(l).map_err(e)?;
     let corrupt_dropped = integrity::synack(&mut p, c, s, pat)?;
-    let run = synack_transfer(&mut p, c, s, total, None, pat)?;
+    let run = synack_transfer(&mut p, c, s, total, None, pat, api)?;
     // The stream ends where it should: close, and the reader sees end of stream.
     p.client.close(p.now, c).map_err(e)?;
     p.settle("end of stream", |p| {
@@ -129,6 +143,7 @@ pub(crate) fn synack_transfer(
     total: u64,
     cap: Option<Duration>,
     pat: &Pattern,
+    api: Api,
 ) -> Result<Run, String> {
     let e = |e: Error| format!("synack bulk: {e}");
     let mut rbuf = vec![0u8; CHUNK];
@@ -139,7 +154,15 @@ pub(crate) fn synack_transfer(
         let mut progress = false;
         while timed.is_none() && sent < total {
             let n = (total - sent).min(CHUNK as u64) as usize;
-            match p.client.send(p.now, c, pat.slice(sent, n)) {
+            let r = match api {
+                Api::Copy => p.client.send(p.now, c, pat.slice(sent, n)),
+                Api::InPlace => p.client.send_with(p.now, c, |free| {
+                    let k = free.len().min(n);
+                    free[..k].copy_from_slice(pat.slice(sent, k));
+                    (k, k)
+                }),
+            };
+            match r {
                 Ok(k) => {
                     sent += k as u64;
                     progress = true;
@@ -150,10 +173,19 @@ pub(crate) fn synack_transfer(
         }
         p.pump();
         loop {
-            match p.server.recv(p.now, s, &mut rbuf) {
-                Ok(0) => return Err("synack bulk: early end of stream".into()),
-                Ok(n) => {
-                    if !pat.check(recvd, &rbuf[..n]) {
+            let r = match api {
+                Api::Copy => p
+                    .server
+                    .recv(p.now, s, &mut rbuf)
+                    .map(|n| (n, pat.check(recvd, &rbuf[..n]))),
+                Api::InPlace => p.server.recv_with(p.now, s, |data| {
+                    (data.len(), (data.len(), pat.check(recvd, data)))
+                }),
+            };
+            match r {
+                Ok((0, _)) => return Err("synack bulk: early end of stream".into()),
+                Ok((n, right)) => {
+                    if !right {
                         return Err(format!("synack bulk: wrong bytes at offset {recvd}"));
                     }
                     recvd += n as u64;
@@ -175,7 +207,7 @@ pub(crate) fn synack_transfer(
 
 /// smoltcp: the same transfer over the equivalent link, after the same
 /// corrupted segments.
-pub(crate) fn smoltcp(mtu: u16, total: u64, pat: &Pattern) -> Result<Run, String> {
+pub(crate) fn smoltcp(mtu: u16, total: u64, pat: &Pattern, api: Api) -> Result<Run, String> {
     let mut p = smol_pair::Pair::new(usize::from(mtu));
     let server = {
         let mut s = smol_pair::socket(synack_pair::SOCKET_BUFFER);
@@ -192,7 +224,7 @@ pub(crate) fn smoltcp(mtu: u16, total: u64, pat: &Pattern) -> Result<Run, String
             && p.ssock(server).state() == tcp::State::Established
     })?;
     let corrupt_dropped = integrity::smoltcp(&mut p, client, server, pat)?;
-    let run = smoltcp_transfer(&mut p, client, server, total, None, pat)?;
+    let run = smoltcp_transfer(&mut p, client, server, total, None, pat, api)?;
     p.csock(client).close();
     p.settle("end of stream", |p| !p.ssock(server).may_recv())?;
     Ok(Run {
@@ -209,6 +241,7 @@ pub(crate) fn smoltcp_transfer(
     total: u64,
     cap: Option<Duration>,
     pat: &Pattern,
+    api: Api,
 ) -> Result<Run, String> {
     let mut rbuf = vec![0u8; CHUNK];
     let meter = Meter::start(p.packets, p.timer_jumps);
@@ -220,9 +253,15 @@ pub(crate) fn smoltcp_transfer(
             let sock = p.csock(client);
             while timed.is_none() && sent < total && sock.can_send() {
                 let n = (total - sent).min(CHUNK as u64) as usize;
-                let k = sock
-                    .send_slice(pat.slice(sent, n))
-                    .map_err(|e| format!("smoltcp send: {e}"))?;
+                let k = match api {
+                    Api::Copy => sock.send_slice(pat.slice(sent, n)),
+                    Api::InPlace => sock.send(|free| {
+                        let k = free.len().min(n);
+                        free[..k].copy_from_slice(pat.slice(sent, k));
+                        (k, k)
+                    }),
+                }
+                .map_err(|e| format!("smoltcp send: {e}"))?;
                 if k == 0 {
                     break;
                 }
@@ -234,13 +273,19 @@ pub(crate) fn smoltcp_transfer(
         {
             let sock = p.ssock(server);
             while sock.can_recv() {
-                let n = sock
-                    .recv_slice(&mut rbuf)
-                    .map_err(|e| format!("smoltcp recv: {e}"))?;
+                let (n, right) = match api {
+                    Api::Copy => sock
+                        .recv_slice(&mut rbuf)
+                        .map(|n| (n, pat.check(recvd, &rbuf[..n]))),
+                    Api::InPlace => {
+                        sock.recv(|data| (data.len(), (data.len(), pat.check(recvd, data))))
+                    }
+                }
+                .map_err(|e| format!("smoltcp recv: {e}"))?;
                 if n == 0 {
                     break;
                 }
-                if !pat.check(recvd, &rbuf[..n]) {
+                if !right {
                     return Err(format!("smoltcp bulk: wrong bytes at offset {recvd}"));
                 }
                 recvd += n as u64;
@@ -264,6 +309,7 @@ pub(crate) fn bound(mss: usize, total: u64, pat: &Pattern) -> Result<Run, String
     let mut sndbuf = vec![0u8; CHUNK];
     let mut seg = vec![0u8; HEADERS + mss];
     let mut app = vec![0u8; CHUNK];
+    let cpu0 = cpu::now();
     let t0 = Instant::now();
     let mut pos = 0u64;
     let mut packets = 0u64;
@@ -295,7 +341,7 @@ pub(crate) fn bound(mss: usize, total: u64, pat: &Pattern) -> Result<Run, String
     Ok(Run {
         bytes: total,
         elapsed: t0.elapsed(),
-        cpu: None,
+        cpu: cpu::since(cpu0),
         packets,
         timer_jumps: 0,
         allocs: 0,

@@ -6,7 +6,7 @@ use crate::event::FourTuple;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::ops::{Deref, DerefMut, RangeTo};
-use synack_wire::SeqNum;
+use synack_wire::{checksum, SeqNum};
 
 /// A connection's 4-tuple in 38 bytes instead of 64: the addresses and
 /// ports without `SocketAddrV6`'s flow label and scope, which segments never
@@ -208,6 +208,86 @@ impl ByteRing {
         self.buf[..data.len() - first].copy_from_slice(&data[first..]);
         // Connections hold at most MAX_BUFFER (2^30) octets per ring (ConnConfig::is_valid).
         self.len = u32::try_from(need).expect("ByteRing stays below 4 GiB");
+    }
+
+    /// Copy `data` into the free space after the bytes held, without making
+    /// it part of them (see [`ByteRing::commit`]), and return its
+    /// one's-complement sum (RFC 1071), copied and summed in one pass.
+    /// `None`, with nothing written, when the capacity cannot take it.
+    pub(crate) fn stage_summed(&mut self, data: &[u8]) -> Option<u32> {
+        let cap = self.buf.len();
+        if self.len() + data.len() > cap {
+            return None;
+        }
+        let mut tail = self.head as usize + self.len();
+        if tail >= cap {
+            tail -= cap;
+        }
+        let first = data.len().min(cap - tail);
+        let (a, b) = data.split_at(first);
+        let mut s = checksum::copy_and_sum(0, &mut self.buf[tail..tail + first], a);
+        if !b.is_empty() {
+            let part = checksum::copy_and_sum(0, &mut self.buf[..b.len()], b);
+            // RFC 1071 2(B): a part starting at an odd offset adds byte-swapped.
+            s += if first % 2 == 1 {
+                checksum::at_odd_offset(part)
+            } else {
+                part
+            };
+        }
+        Some(s)
+    }
+
+    /// Make the first `n` bytes staged by [`ByteRing::stage_summed`] part of
+    /// the bytes held.
+    pub(crate) fn commit(&mut self, n: usize) {
+        debug_assert!(
+            self.len() + n <= self.buf.len(),
+            "commit beyond the capacity"
+        );
+        self.len += n as u32;
+    }
+
+    /// The free space right after the bytes held, at most `max` bytes and
+    /// contiguous (shorter than `max` where it wraps), the ring first grown
+    /// so that `max` more bytes fit. What is written there becomes part of
+    /// the ring with [`ByteRing::commit`].
+    pub(crate) fn free_mut(&mut self, max: usize) -> &mut [u8] {
+        let need = self.len() + max;
+        if need > self.buf.len() {
+            self.grow(need);
+        }
+        let cap = self.buf.len();
+        let mut tail = self.head as usize + self.len();
+        if tail >= cap {
+            tail -= cap;
+        }
+        let end = (tail + max).min(cap);
+        &mut self.buf[tail..end]
+    }
+
+    /// Bytes the ring can hold without growing.
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Take the ring's storage for reuse when it is at most `max` bytes
+    /// (the ring is left empty, without storage).
+    pub(crate) fn take_buffer(&mut self, max: usize) -> Option<Box<[u8]>> {
+        if self.buf.is_empty() || self.buf.len() > max {
+            return None;
+        }
+        self.clear();
+        Some(std::mem::take(&mut self.buf))
+    }
+
+    /// Give an empty ring without storage the storage `buf` (its old bytes
+    /// are never read: only what is appended is).
+    pub(crate) fn give_buffer(&mut self, buf: Box<[u8]>) {
+        if self.buf.is_empty() && self.is_empty() {
+            self.buf = buf;
+            self.head = 0;
+        }
     }
 
     fn grow(&mut self, need: usize) {

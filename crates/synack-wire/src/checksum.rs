@@ -40,46 +40,47 @@ fn fold64(acc: u64) -> u16 {
 ///
 /// `data` is read as big-endian 16-bit words; an odd final byte is padded
 /// with a zero byte on the right (RFC 1071 1).
-pub fn sum(initial: u32, data: &[u8]) -> u32 {
-    sum_visiting(initial, data, |_, _| {})
-}
-
-/// [`sum`], handing each piece of `data` to `visit` (with its offset) as it
-/// is summed, so a copy can ride along the same pass.
 ///
-/// Long inputs: 64-byte blocks summed as native little-endian 32-bit words
-/// into eight 64-bit lanes. Without carries to propagate the loop vectorizes;
-/// the one's-complement sum is byte-order independent (RFC 1071 2(B)), so the
-/// folded little-endian sum is byte-swapped once at the end. The blocks end
-/// at an even offset, so the rest continues with the big-endian loop.
-#[inline(always)]
-fn sum_visiting(initial: u32, data: &[u8], mut visit: impl FnMut(usize, &[u8])) -> u32 {
-    if data.len() < 64 {
-        visit(0, data);
-        return sum_be(u64::from(initial), data);
-    }
-    let split = data.len() - data.len() % 64;
+/// Long inputs go through a vectorized block loop; the blocks end at an even offset,
+/// so the rest continues with the big-endian loop.
+pub fn sum(initial: u32, data: &[u8]) -> u32 {
+    let split = data.len() - data.len() % BLOCK;
     let (long, rest) = data.split_at(split);
-    let mut total = 0u64;
-    // Each block adds less than 2^33 to a lane: fold at least every 2^30 blocks.
-    for (p, part) in long.chunks(64 << 30).enumerate() {
-        let mut lanes = [0u64; 8];
-        for (b, blk) in part.chunks_exact(64).enumerate() {
-            visit(p * (64 << 30) + b * 64, blk);
-            for (i, lane) in lanes.iter_mut().enumerate() {
-                let w = &blk[8 * i..8 * i + 8];
-                let lo = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-                let hi = u32::from_le_bytes([w[4], w[5], w[6], w[7]]);
-                *lane += u64::from(lo) + u64::from(hi);
-            }
-        }
-        for lane in lanes {
-            total = add64(total, lane);
-        }
-    }
-    visit(split, rest);
+    let total = sum_blocks(long, |_, _| {});
     let a = add64(u64::from(initial), u64::from(fold64(total).swap_bytes()));
     sum_be(a, rest)
+}
+
+/// Bytes per block of the long loop.
+const BLOCK: usize = 64;
+/// Blocks summed into the 32-bit lanes before they are folded: each block
+/// adds at most 0xffff to a lane, and 2^16 * 0xffff < 2^32.
+const BLOCKS_PER_FOLD: usize = 1 << 16;
+
+/// The long loop: `data` (a multiple of [`BLOCK`] bytes) summed as native
+/// little-endian 16-bit words into 32 lanes of 32 bits, each block handed to
+/// `visit` with its offset first. With no carries to propagate the loop
+/// vectorizes (zero-extend and add, 16 bytes at a time); the one's-complement
+/// sum is byte-order independent (RFC 1071 2(B)), so the little-endian result
+/// is byte-swapped once by the caller. Returns the unfolded 64-bit sum.
+#[inline(always)]
+fn sum_blocks(data: &[u8], mut visit: impl FnMut(usize, &[u8; BLOCK])) -> u64 {
+    let mut total = 0u64;
+    for (p, part) in data.chunks(BLOCK * BLOCKS_PER_FOLD).enumerate() {
+        let mut lanes = [0u32; BLOCK / 2];
+        for (b, blk) in part.chunks_exact(BLOCK).enumerate() {
+            let Ok(blk) = <&[u8; BLOCK]>::try_from(blk) else {
+                continue;
+            };
+            visit((p * BLOCKS_PER_FOLD + b) * BLOCK, blk);
+            for (i, lane) in lanes.iter_mut().enumerate() {
+                *lane += u32::from(u16::from_le_bytes([blk[2 * i], blk[2 * i + 1]]));
+            }
+        }
+        // 32 lanes below 2^32 sum below 2^37: no carry out of 64 bits here.
+        total = add64(total, lanes.iter().map(|&l| u64::from(l)).sum::<u64>());
+    }
+    total
 }
 
 /// Copy `src` into `dst` (of the same length) and return the one's-complement
@@ -92,9 +93,19 @@ fn sum_visiting(initial: u32, data: &[u8], mut visit: impl FnMut(usize, &[u8])) 
 /// If `dst` and `src` differ in length.
 pub fn copy_and_sum(initial: u32, dst: &mut [u8], src: &[u8]) -> u32 {
     assert_eq!(dst.len(), src.len(), "copy_and_sum: lengths differ");
-    sum_visiting(initial, src, |at, piece| {
-        dst[at..at + piece.len()].copy_from_slice(piece);
-    })
+    let split = src.len() - src.len() % BLOCK;
+    let (long, rest) = src.split_at(split);
+    let (dlong, drest) = dst.split_at_mut(split);
+    let mut out = dlong.chunks_exact_mut(BLOCK);
+    // Each block is read once into registers, stored to `dst` and summed.
+    let total = sum_blocks(long, |_, blk| {
+        if let Some(d) = out.next() {
+            d.copy_from_slice(blk);
+        }
+    });
+    drest.copy_from_slice(rest);
+    let a = add64(u64::from(initial), u64::from(fold64(total).swap_bytes()));
+    sum_be(a, rest)
 }
 
 /// The sum of a part of a message that starts at an odd offset, so that it

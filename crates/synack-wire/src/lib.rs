@@ -145,6 +145,28 @@ pub fn parse_packet(bytes: &[u8], mode: ChecksumMode) -> Result<(IpRepr, TcpRepr
     Ok((ip, tcp))
 }
 
+/// [`parse_packet`] with the TCP checksum left for the caller to finish:
+/// the IPv4 header checksum is verified, the TCP one is not; the `u32` is
+/// the partial sum of the pseudo-header and the TCP header, to be completed
+/// with the payload's sum by [`TcpRepr::checksum_ok`] (typically while the
+/// payload is copied into a receive buffer) before anything in the segment
+/// is acted on. The errors are [`parse_packet`]'s, in the same order.
+pub fn parse_packet_deferred(bytes: &[u8]) -> Result<(IpRepr, TcpRepr<'_>, u32), WireError> {
+    parse_packet_deferred_with(bytes, ChecksumMode::Verify)
+}
+
+/// [`parse_packet_deferred`], the IPv4 header checksum checked as `mode`
+/// says (`Ignore` for a packet whose checksums the device already checked;
+/// the caller then skips [`TcpRepr::checksum_ok`] too).
+pub fn parse_packet_deferred_with(
+    bytes: &[u8],
+    mode: ChecksumMode,
+) -> Result<(IpRepr, TcpRepr<'_>, u32), WireError> {
+    let (ip, tcp_bytes) = IpRepr::parse(bytes, mode)?;
+    let (tcp, head_sum) = TcpRepr::parse_deferred(tcp_bytes, &ip)?;
+    Ok((ip, tcp, head_sum))
+}
+
 /// Parse a whole IP packet carrying an ICMP message (IPv4, protocol 1) or an
 /// ICMPv6 message (IPv6, next header 58): the IP header and the message.
 ///
@@ -240,4 +262,47 @@ pub fn emit_packet_with(
     tcp.emit_header(tcp_buf);
     // RFC 9293 3.1: the checksum covers pseudo-header, header and data.
     tcp::TcpPacket::new_unchecked(tcp_buf).fill_checksum(ip.src(), ip.dst());
+}
+
+/// Emit an IP packet carrying `tcp`'s header and a payload of `payload_len`
+/// bytes that `fill` writes into the slice it is given and sums
+/// (`tcp.payload` is ignored): `fill` returns the one's-complement sum of
+/// the payload as [`checksum::sum`]`(0, payload)` would (for instance from
+/// [`checksum::copy_and_sum`]), so the payload is copied and summed in one
+/// pass and never read again here.
+///
+/// `buf` ends up holding exactly the packet. Its bytes are reused where it
+/// is long enough already (no zero-fill of the payload area, which `fill`
+/// overwrites); the headers are zeroed before they are written.
+pub fn emit_packet_summed(
+    ip: &IpRepr,
+    tcp: &TcpRepr<'_>,
+    payload_len: usize,
+    buf: &mut Vec<u8>,
+    fill: impl FnOnce(&mut [u8]) -> u32,
+) {
+    let ip_len = ip.header_len();
+    let tcp_hlen = tcp.header_len();
+    let tcp_len = tcp_hlen + payload_len;
+    let total = ip_len + tcp_len;
+    if buf.len() < total {
+        buf.resize(total, 0);
+    } else {
+        buf.truncate(total);
+    }
+    let (ip_buf, tcp_buf) = buf.split_at_mut(ip_len);
+    ip_buf.fill(0);
+    ip.emit(ip_buf, tcp_len);
+    let (head, data) = tcp_buf.split_at_mut(tcp_hlen);
+    head.fill(0);
+    tcp.emit_header(head);
+    let data_sum = fill(data);
+    // RFC 9293 3.1: the checksum covers pseudo-header, header and data. The
+    // header is a multiple of 4 octets long, so the data starts at an even
+    // offset and its sum adds as it is (RFC 1071 2(B)).
+    let len = u32::try_from(tcp_len).unwrap_or(u32::MAX);
+    let pseudo = checksum::pseudo_header(ip.src(), ip.dst(), ip::PROTO_TCP, len);
+    let head_sum = checksum::sum(pseudo, head);
+    let c = !checksum::fold(head_sum + u32::from(checksum::fold(data_sum)));
+    tcp::TcpPacket::new_unchecked(tcp_buf).set_checksum(c);
 }

@@ -665,6 +665,58 @@ impl<'a> TcpRepr<'a> {
         })
     }
 
+    /// [`TcpRepr::parse`] with the checksum left half done, for a receiver
+    /// that sums the payload while copying it (see
+    /// [`crate::checksum::copy_and_sum`]): returns the segment and the
+    /// partial sum of the pseudo-header and the TCP header (checksum field
+    /// included). The segment is intact exactly when
+    /// [`TcpRepr::checksum_ok`]`(head_sum, sum(0, payload))` holds; until the
+    /// caller has checked that, nothing in it may be acted on.
+    ///
+    /// The errors are [`TcpRepr::parse`]'s in the same order: a segment
+    /// whose options are malformed has its checksum verified here first, so
+    /// a corrupted one is still [`WireError::BadTcpChecksum`].
+    pub fn parse_deferred(bytes: &'a [u8], ip: &IpRepr) -> Result<(TcpRepr<'a>, u32), WireError> {
+        let p = TcpPacket::new_checked(bytes)?;
+        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+        let hlen = p.header_len();
+        let (head, payload) = bytes.split_at(hlen.min(bytes.len()));
+        let head_sum = checksum::sum(
+            checksum::pseudo_header(ip.src(), ip.dst(), PROTO_TCP, len),
+            head,
+        );
+        let options = match TcpOptions::parse(p.options()) {
+            Ok(o) => o,
+            Err(e) => {
+                if !TcpRepr::checksum_ok(head_sum, checksum::sum(0, payload)) {
+                    return Err(WireError::BadTcpChecksum);
+                }
+                return Err(e);
+            }
+        };
+        let repr = TcpRepr {
+            src_port: p.src_port(),
+            dst_port: p.dst_port(),
+            seq: p.seq_number(),
+            ack: p.ack_number(),
+            flags: p.flags(),
+            window: p.window_len(),
+            urgent: p.urgent_at(),
+            options,
+            payload,
+        };
+        Ok((repr, head_sum))
+    }
+
+    /// Whether a segment whose header (with the pseudo-header) sums to
+    /// `head_sum` and whose payload sums to `payload_sum` carries a correct
+    /// checksum (RFC 1071 1: the whole sums to all ones). The header is a
+    /// multiple of 4 octets, so the payload's sum adds as it is.
+    pub fn checksum_ok(head_sum: u32, payload_sum: u32) -> bool {
+        checksum::fold(u32::from(checksum::fold(head_sum)) + u32::from(checksum::fold(payload_sum)))
+            == 0xffff
+    }
+
     /// Header length including options.
     pub fn header_len(&self) -> usize {
         20 + self.options.wire_len()

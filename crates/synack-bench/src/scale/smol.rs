@@ -121,7 +121,15 @@ pub(crate) fn bulk(
     cap: Duration,
     pat: &Pattern,
 ) -> Result<bulk::Run, String> {
-    let run = bulk::smoltcp_transfer(&mut bed.p, bed.client, bed.server, total, Some(cap), pat)?;
+    let run = bulk::smoltcp_transfer(
+        &mut bed.p,
+        bed.client,
+        bed.server,
+        total,
+        Some(cap),
+        pat,
+        bulk::Api::Copy,
+    )?;
     // Everything acknowledged, so that the round trips start from a quiet connection.
     let client = bed.client;
     bed.p

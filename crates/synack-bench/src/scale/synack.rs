@@ -144,7 +144,15 @@ pub(crate) fn bulk(
     cap: Duration,
     pat: &Pattern,
 ) -> Result<bulk::Run, String> {
-    let run = bulk::synack_transfer(&mut bed.p, bed.c, bed.s, total, Some(cap), pat)?;
+    let run = bulk::synack_transfer(
+        &mut bed.p,
+        bed.c,
+        bed.s,
+        total,
+        Some(cap),
+        pat,
+        bulk::Api::Copy,
+    )?;
     // Everything acknowledged, so that the round trips start from a quiet connection.
     let c = bed.c;
     bed.p.settle("bulk acknowledged", |p| {

@@ -353,7 +353,11 @@ impl Tcb {
 
     /// Fifth, check the ACK field (RFC 9293 3.10.7.4): `None` when processing
     /// goes on with the text.
-    fn check_ack(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) -> Option<Disposition> {
+    pub(super) fn check_ack(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        ctx: &mut SegCtx<'_>,
+    ) -> Option<Disposition> {
         if !seg.flags.ack() {
             self.drop_seg(ctx, DropReason::NoAck);
             return Some(Disposition::Done);
@@ -430,7 +434,11 @@ impl Tcb {
 
     /// State transitions driven by the ACK of our FIN (RFC 9293 3.10.7.4 fifth
     /// step, FIN-WAIT-1, CLOSING, LAST-ACK): `Some` when nothing more is done.
-    fn on_ack_of_fin(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) -> Option<Disposition> {
+    pub(super) fn on_ack_of_fin(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        ctx: &mut SegCtx<'_>,
+    ) -> Option<Disposition> {
         let our_fin_acked = self.snd.fin_queued && self.snd.una == self.fin_seq() + 1;
         match self.state {
             State::FinWait1 if our_fin_acked => {

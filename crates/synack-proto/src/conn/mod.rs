@@ -20,6 +20,7 @@
 mod ack;
 mod ack_policy;
 mod arrive;
+mod fast;
 mod handshake;
 mod icmp;
 mod output;
@@ -453,6 +454,23 @@ impl Tcb {
             ecn: self.opts.ecn.sender(),
             error: self.error,
         }
+    }
+}
+
+impl Tcb {
+    /// The send (`send`) or receive buffer, for the stack's spare storage.
+    pub(crate) fn buffer_mut(&mut self, send: bool) -> &mut ByteRing {
+        if send {
+            &mut self.snd.buf
+        } else {
+            &mut self.rcv.buf
+        }
+    }
+
+    /// Both buffers, for the stack to keep their storage when the
+    /// connection is freed.
+    pub(crate) fn buffers_mut(&mut self) -> [&mut ByteRing; 2] {
+        [&mut self.snd.buf, &mut self.rcv.buf]
     }
 }
 

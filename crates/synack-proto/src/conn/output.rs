@@ -10,7 +10,7 @@ use crate::recovery::scoreboard::Retransmission;
 use crate::state::State;
 use crate::time::Instant;
 use std::ops::Range;
-use synack_wire::{SeqNum, TcpFlags, TcpOptions, Timestamps};
+use synack_wire::{checksum, SeqNum, TcpFlags, TcpOptions, Timestamps};
 
 /// The send sequence space (RFC 9293 3.3.1) and the send buffer. Output
 /// moves SND.NXT and SND.MAX; ACK processing moves SND.UNA and the window.
@@ -51,14 +51,24 @@ pub(crate) struct SendSpace {
 
 /// Append `buf[start..end]` to `out` as at most two slice copies (the ring's
 /// two halves), never byte by byte.
-fn copy_range(buf: &ByteRing, start: usize, end: usize, out: &mut Vec<u8>) {
+/// Copy the bytes of `buf` in `start..end` into `out` (exactly as long) and
+/// return their one's-complement sum, copied and summed in one pass.
+fn copy_range_summed(buf: &ByteRing, start: usize, end: usize, out: &mut [u8]) -> u32 {
     let (a, b) = buf.as_slices();
-    if start < a.len() {
-        out.extend_from_slice(&a[start..end.min(a.len())]);
-    }
+    let first = &a[start.min(a.len())..end.min(a.len())];
+    let (o1, o2) = out.split_at_mut(first.len());
+    let mut s = checksum::copy_and_sum(0, o1, first);
     if end > a.len() {
-        out.extend_from_slice(&b[start.saturating_sub(a.len())..end - a.len()]);
+        let second = &b[start.saturating_sub(a.len())..end - a.len()];
+        let part = checksum::copy_and_sum(0, o2, second);
+        // RFC 1071 2(B): a part starting at an odd offset adds byte-swapped.
+        s += if first.len() % 2 == 1 {
+            checksum::at_odd_offset(part)
+        } else {
+            part
+        };
     }
+    s
 }
 
 /// Where a segment's payload lies in the send buffer: the stack copies it
@@ -645,8 +655,9 @@ impl Tcb {
             || (self.syn_acked() && self.has_unsent())
     }
 
-    /// Append the send buffer's bytes in `range` (from [`Tcb::poll_segment`]) to `out`.
-    pub(crate) fn copy_payload(&self, range: Range<usize>, out: &mut Vec<u8>) {
-        copy_range(&self.snd.buf, range.start, range.end, out);
+    /// Copy the send buffer's bytes in `range` (from [`Tcb::poll_segment`])
+    /// into `out`, exactly as long, and return their one's-complement sum.
+    pub(crate) fn copy_payload(&self, range: Range<usize>, out: &mut [u8]) -> u32 {
+        copy_range_summed(&self.snd.buf, range.start, range.end, out)
     }
 }

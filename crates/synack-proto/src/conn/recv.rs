@@ -139,25 +139,7 @@ impl Tcb {
             }
             if seq == self.rcv.nxt {
                 self.rcv.buf.extend(data);
-                self.rcv.nxt += data.len() as u32;
-                self.counters.bytes_received += data.len() as u64;
-                self.acks.unacked_bytes += data.len() as u32;
-                self.acks.unacked_segs += 1;
-                self.note_data_rx(ctx.now);
-                let filled_hole = !self.rcv.ooo.is_empty();
-                let ooo_fin = self.drain_ooo();
-                fin = fin || ooo_fin;
-                self.prune_sack_blocks();
-                if filled_hole {
-                    // RFC 5681 4.2: a segment that fills a hole is acknowledged at once.
-                    self.acks.due = Some(super::Queued::Normal);
-                } else if self.rcv.dsack.get().is_some() {
-                    // RFC 2883 4: part of the segment was a duplicate; report it while the
-                    // sender can still tell a spurious retransmission from a loss.
-                    self.acks.due = Some(super::Queued::DuplicateAck);
-                } else {
-                    self.schedule_ack(ctx.now);
-                }
+                fin = self.took_in_order(data.len(), ctx.now) || fin;
             } else {
                 // Out of order: hold it, and send a duplicate ACK at once (RFC 5681 4.2).
                 if !self.insert_ooo(seq, data, fin) {
@@ -179,6 +161,31 @@ impl Tcb {
         if fin {
             self.on_fin(ctx);
         }
+    }
+
+    /// `len` octets at RCV.NXT were just appended to the receive buffer:
+    /// advance RCV.NXT, drain the reassembly queue behind them and decide
+    /// when to acknowledge. Returns whether an in-order FIN was reached.
+    pub(super) fn took_in_order(&mut self, len: usize, now: Instant) -> bool {
+        self.rcv.nxt += len as u32;
+        self.counters.bytes_received += len as u64;
+        self.acks.unacked_bytes += len as u32;
+        self.acks.unacked_segs += 1;
+        self.note_data_rx(now);
+        let filled_hole = !self.rcv.ooo.is_empty();
+        let ooo_fin = self.drain_ooo();
+        self.prune_sack_blocks();
+        if filled_hole {
+            // RFC 5681 4.2: a segment that fills a hole is acknowledged at once.
+            self.acks.due = Some(super::Queued::Normal);
+        } else if self.rcv.dsack.get().is_some() {
+            // RFC 2883 4: part of the segment was a duplicate; report it while the
+            // sender can still tell a spurious retransmission from a loss.
+            self.acks.due = Some(super::Queued::DuplicateAck);
+        } else {
+            self.schedule_ack(now);
+        }
+        ooo_fin
     }
 
     /// RFC 2883 4: the part of an arriving segment `[seq, seq+len)` that duplicates

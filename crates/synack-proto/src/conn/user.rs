@@ -37,6 +37,59 @@ impl Tcb {
         Ok(n)
     }
 
+    /// SEND in place: `f` writes into the send buffer's free space (the
+    /// longest contiguous run, at most the room left) and says how many
+    /// octets it wrote. The errors are [`Tcb::send`]'s.
+    pub(crate) fn send_with<R>(
+        &mut self,
+        f: impl FnOnce(&mut [u8]) -> (usize, R),
+    ) -> Result<R, Error> {
+        if let Some(e) = self.error {
+            return Err(Error::Connection(e));
+        }
+        if self.snd.fin_queued {
+            return Err(Error::BrokenPipe);
+        }
+        match self.state {
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait => {}
+            State::Closed | State::Listen => return Err(Error::NotConnected),
+            _ => return Err(Error::BrokenPipe),
+        }
+        let room = self.send_room();
+        if room == 0 {
+            return Err(Error::WouldBlock);
+        }
+        let free = self.snd.buf.free_mut(room);
+        let len = free.len();
+        let (n, r) = f(free);
+        self.snd.buf.commit(n.min(len));
+        Ok(r)
+    }
+
+    /// RECEIVE in place: `f` reads the longest contiguous run of unread
+    /// octets and says how many it consumed; at the end of the stream it
+    /// gets the empty slice. The errors are [`Tcb::recv`]'s.
+    pub(crate) fn recv_with<R>(
+        &mut self,
+        f: impl FnOnce(&[u8]) -> (usize, R),
+        now: Instant,
+    ) -> Result<R, Error> {
+        if !self.rcv.buf.is_empty() {
+            let (a, _) = self.rcv.buf.as_slices();
+            let (n, r) = f(a);
+            let n = n.min(a.len());
+            if n > 0 {
+                self.rcv.buf.drain(..n);
+                self.maybe_window_update(now);
+            }
+            return Ok(r);
+        }
+        match self.recv(&mut [], false, now) {
+            Ok(_) => Ok(f(&[]).1),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Room in the send buffer.
     pub(crate) fn send_room(&self) -> usize {
         self.cfg.send_buffer.saturating_sub(self.snd.buf.len())

@@ -413,7 +413,7 @@ impl Stack {
         };
         let mut tcb = Tcb::new_passive(id, tuple, cfg, iss, mss, l, seg, &mut ctx);
         tcb.ts.offset = ts_offset;
-        self.slots[id.index as usize].tcb = Some(Box::new(tcb));
+        self.slots[id.index as usize].tcb = Some(self.spare.boxed(tcb));
         self.demux_insert(&tuple, id);
         self.schedule(id);
         self.mark_dirty(id);
@@ -464,7 +464,7 @@ impl Stack {
         if has_more {
             let _ = tcb.on_segment(seg, &mut ctx);
         }
-        self.slots[id.index as usize].tcb = Some(Box::new(tcb));
+        self.slots[id.index as usize].tcb = Some(self.spare.boxed(tcb));
         self.demux_insert(&tuple, id);
         if let Some(lst) = self.listener_mut(l) {
             lst.status.cookies_validated += 1;

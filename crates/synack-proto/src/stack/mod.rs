@@ -101,6 +101,8 @@ pub struct Stack {
     addrs: Vec<IpAddr>,
     slots: Vec<Slot>,
     free: Vec<u32>,
+    /// Freed connections' boxes and small buffers, reused by the next ones.
+    spare: table::Spare,
     live: usize,
     /// Connections by 4-tuple: slot indices, the tuple itself kept once, in
     /// the slot's TCB (every indexed slot holds its TCB, except inside
@@ -168,6 +170,7 @@ impl Stack {
             addrs: Vec::new(),
             slots: Vec::new(),
             free: Vec::new(),
+            spare: table::Spare::default(),
             live: 0,
             demux: HashTable::new(),
             demux_hash: TableHash::default(),
@@ -420,7 +423,7 @@ impl Stack {
         };
         let mut tcb = Tcb::new_active(id, tuple, shared, iss, mss, &mut ctx);
         tcb.ts.offset = ts_offset;
-        self.slots[id.index as usize].tcb = Some(Box::new(tcb));
+        self.slots[id.index as usize].tcb = Some(self.spare.boxed(tcb));
         self.demux_insert(&tuple, id);
         self.stats.active_opens += 1;
         self.schedule(id);
@@ -453,6 +456,7 @@ impl Stack {
     /// SEND: queue bytes; returns how many were taken (`WouldBlock` when the buffer is full).
     pub fn send(&mut self, now: Instant, id: ConnId, data: &[u8]) -> Result<usize, Error> {
         self.tcb(id)?;
+        self.spare_buffer_for(id, data.len(), true);
         self.with_tcb(id, now, |t, _| t.send(data))
             .ok_or(Error::InvalidHandle)?
     }
@@ -461,6 +465,39 @@ impl Stack {
     pub fn recv(&mut self, now: Instant, id: ConnId, buf: &mut [u8]) -> Result<usize, Error> {
         self.tcb(id)?;
         self.with_tcb(id, now, |t, _| t.recv(buf, false, now))
+            .ok_or(Error::InvalidHandle)?
+    }
+
+    /// SEND without a copy of the caller's own: `f` writes straight into
+    /// the connection's send buffer (the longest contiguous run of free
+    /// space, at most the room left) and returns how many octets it wrote
+    /// and a value of its own, which `send_with` returns. The errors are
+    /// [`Stack::send`]'s (`WouldBlock` when the buffer is full; `f` is not
+    /// called then).
+    pub fn send_with<R>(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        f: impl FnOnce(&mut [u8]) -> (usize, R),
+    ) -> Result<R, Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, now, |t, _| t.send_with(f))
+            .ok_or(Error::InvalidHandle)?
+    }
+
+    /// RECEIVE without a copy: `f` reads the longest contiguous run of
+    /// unread octets in place (the empty slice at the end of the stream) and
+    /// returns how many it consumed and a value of its own, which
+    /// `recv_with` returns. The errors are [`Stack::recv`]'s (`WouldBlock`
+    /// when nothing is there yet; `f` is not called then).
+    pub fn recv_with<R>(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        f: impl FnOnce(&[u8]) -> (usize, R),
+    ) -> Result<R, Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, now, |t, _| t.recv_with(f, now))
             .ok_or(Error::InvalidHandle)?
     }
 

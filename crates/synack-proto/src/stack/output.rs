@@ -83,7 +83,7 @@ impl Stack {
                 c.ip,
                 buf,
                 0,
-                |_| {},
+                |_| 0,
             );
             return true;
         }
@@ -150,7 +150,7 @@ impl Stack {
         ip_opts: IpOpts,
         buf: &mut Vec<u8>,
         payload_len: usize,
-        fill: impl FnOnce(&mut Vec<u8>),
+        fill: impl FnOnce(&mut [u8]) -> u32,
     ) {
         let repr = TcpRepr {
             src_port: tuple.local.port(),
@@ -172,7 +172,7 @@ impl Stack {
             .with_ecn(ecn)
             .with_ttl(ip_opts.ttl)
             .with_dscp(ip_opts.dscp);
-        synack_wire::emit_packet_with(&ip, &repr, payload_len, buf, fill);
+        synack_wire::emit_packet_summed(&ip, &repr, payload_len, buf, fill);
         self.stats.packets_out += 1;
         let mut seg = summary(tuple.local, tuple.remote, &repr);
         seg.len = payload_len as u32;

@@ -137,6 +137,10 @@ pub struct StackStats {
     /// ICMP and ICMPv6 messages that parsed, whatever came of them (those
     /// ignored are also counted in `drops`).
     pub icmp_in: u64,
+    /// Segments header prediction took (`StackConfig::fast_path`): ACKs and
+    /// in-order data on established connections, processed without the
+    /// checks that cannot fire for them.
+    pub predicted: u64,
     /// Every drop, by reason.
     pub drops: BTreeMap<DropReason, u64>,
 }
