@@ -121,8 +121,12 @@ fn lit(dom: &str, side: u8) -> Option<String> {
 
 /// The page's own data: one JSON object per ladder line.
 fn lines(html: &str) -> Vec<serde_json::Value> {
-    let json = between(html, "<script type=\"application/json\" id=\"trace\">", "</script>")
-        .expect("the page carries its data");
+    let json = between(
+        html,
+        "<script type=\"application/json\" id=\"trace\">",
+        "</script>",
+    )
+    .expect("the page carries its data");
     serde_json::from_str(json).expect("the data is JSON")
 }
 
@@ -132,7 +136,11 @@ fn handshake_steps_light_the_states_the_trace_names() {
         return;
     };
     let dir = scratch("handshake");
-    let file = page(&dir, &["scenario", "handshake", "--format", "html"], "h.html");
+    let file = page(
+        &dir,
+        &["scenario", "handshake", "--format", "html"],
+        "h.html",
+    );
     let html = std::fs::read_to_string(&file).expect("read page");
     let data = lines(&html);
     // Where each side stands after every line, recomputed here from the data.
@@ -154,7 +162,11 @@ fn handshake_steps_light_the_states_the_trace_names() {
             "after {} steps",
             i + 1
         );
-        assert_eq!(lit(&dom, 1 - side as u8), states[1 - side], "the other side");
+        assert_eq!(
+            lit(&dom, 1 - side as u8),
+            states[1 - side],
+            "the other side"
+        );
         assert!(dom.contains(&format!("{} / {}", i + 1, data.len())));
         // The transition just taken is drawn, with its cause.
         let caption = between(&dom, &format!("id=\"cause{side}\">"), "<").expect("caption");
@@ -173,12 +185,18 @@ fn playing_advances_the_animation_in_virtual_time() {
     let file = page(&dir, &["demo", "--format", "html"], "demo.html");
     let n = lines(&std::fs::read_to_string(&file).expect("read")).len();
     let before = dom(&bin, &dir, &file, "", 100);
-    assert!(before.contains(&format!(">0 / {n}<")), "starts before the first event");
+    assert!(
+        before.contains(&format!(">0 / {n}<")),
+        "starts before the first event"
+    );
     let after = dom(&bin, &dir, &file, "play", 4000);
     let shown: usize = between(&after, "id=\"count\">", " /")
         .and_then(|s| s.parse().ok())
         .expect("a step counter");
-    assert!(shown >= 3 && shown < n, "played {shown} of {n} events in 4 s");
+    assert!(
+        shown >= 3 && shown < n,
+        "played {shown} of {n} events in 4 s"
+    );
     // The lines not reached yet are faded; the current one is marked.
     assert!(after.contains(&format!("class=\"r cur\" id=\"r{}\"", shown - 1)));
     assert!(after.contains(&format!("class=\"r fut\" id=\"r{shown}\"")));
@@ -190,7 +208,11 @@ fn plots_hold_one_mark_per_segment_and_sample() {
         return;
     };
     let dir = scratch("plots");
-    let file = page(&dir, &["scenario", "bulk-transfer", "--format", "html"], "b.html");
+    let file = page(
+        &dir,
+        &["scenario", "bulk-transfer", "--format", "html"],
+        "b.html",
+    );
     // What the event stream says: the client's data segments, the server's ACKs.
     let events = synack(&["scenario", "bulk-transfer", "--format", "json"]);
     let (mut data, mut acks) = (0, 0);
@@ -209,7 +231,10 @@ fn plots_hold_one_mark_per_segment_and_sample() {
             acks += 1;
         }
     }
-    assert!(data >= 14, "20000 bytes take at least 14 segments, got {data}");
+    assert!(
+        data >= 14,
+        "20000 bytes take at least 14 segments, got {data}"
+    );
     let dom = dom(&bin, &dir, &file, "20", 300);
     let tseq = between(&dom, "id=\"tseq\"", "</svg>").expect("a time-sequence graph");
     assert!(tseq.contains(&format!("data-segs=\"{data}\" data-acks=\"{acks}\"")));
@@ -218,12 +243,23 @@ fn plots_hold_one_mark_per_segment_and_sample() {
     let samples: usize = between(cwnd, "data-samples=\"", "\"")
         .and_then(|s| s.parse().ok())
         .expect("a sample count");
-    assert!(samples >= 4, "cwnd grows during the transfer: {samples} samples");
+    assert!(
+        samples >= 4,
+        "cwnd grows during the transfer: {samples} samples"
+    );
     let line = between(cwnd, "class=\"cwnd\" data-n=\"", "/>").expect("the cwnd line");
-    let n: usize = line.split('"').next().and_then(|s| s.parse().ok()).expect("n");
+    let n: usize = line
+        .split('"')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("n");
     let points = between(line, "points=\"", "\"").expect("points");
     assert_eq!(n, samples, "one cwnd point per sample");
-    assert_eq!(points.split(' ').count(), 2 * n - 1, "steps: two points per change");
+    assert_eq!(
+        points.split(' ').count(),
+        2 * n - 1,
+        "steps: two points per change"
+    );
     // The cursor follows the virtual clock onto the plot.
     let x1: f64 = between(tseq, "class=\"cursor\" x1=\"", "\"")
         .and_then(|s| s.parse().ok())
@@ -237,7 +273,11 @@ fn without_javascript_the_ladder_is_static_and_complete() {
         return;
     };
     let dir = scratch("nojs");
-    let file = page(&dir, &["scenario", "lost-syn", "--format", "html"], "l.html");
+    let file = page(
+        &dir,
+        &["scenario", "lost-syn", "--format", "html"],
+        "l.html",
+    );
     let url = format!("file://{}", file.display());
     let (out, err) = browser(
         &bin,
@@ -269,12 +309,22 @@ fn explain_pages_a_capture_with_inferred_calls() {
     ]);
     let file = page(
         &dir,
-        &["explain", pcap.to_str().expect("path"), "--format", "html", "--lang", "zh"],
+        &[
+            "explain",
+            pcap.to_str().expect("path"),
+            "--format",
+            "html",
+            "--lang",
+            "zh",
+        ],
         "e.html",
     );
     let html = std::fs::read_to_string(&file).expect("read");
     assert!(html.contains("<html lang=\"zh\">"));
-    assert!(html.contains("connect()?"), "connect inferred from the state change");
+    assert!(
+        html.contains("connect()?"),
+        "connect inferred from the state change"
+    );
     let n = lines(&html).len();
     let dom = dom(&bin, &dir, &file, &n.to_string(), 300);
     assert_eq!(lit(&dom, 0).as_deref(), Some("TIME_WAIT"));
@@ -379,7 +429,11 @@ fn screenshots_match_the_references() {
     };
     let dir = scratch("shots");
     let demo = page(&dir, &["demo", "--format", "html"], "demo.html");
-    let bulk = page(&dir, &["scenario", "bulk-transfer", "--format", "html"], "bulk.html");
+    let bulk = page(
+        &dir,
+        &["scenario", "bulk-transfer", "--format", "html"],
+        "bulk.html",
+    );
     let errors: Vec<String> = [
         (&demo, "12", (1280, 900), "demo-desktop.png"),
         (&demo, "12", (390, 844), "demo-phone.png"),
@@ -395,7 +449,10 @@ fn screenshots_match_the_references() {
 #[test]
 fn every_scenario_page_is_small_and_self_contained() {
     let list = synack(&["scenario", "--list"]);
-    let names: Vec<&str> = list.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    let names: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     assert!(names.len() >= 20, "the catalog: {names:?}");
     for name in names {
         let html = synack(&["scenario", name, "--format", "html"]);
@@ -408,7 +465,13 @@ fn every_scenario_page_is_small_and_self_contained() {
             .replace("http://www.w3.org/2000/svg", "")
             .contains("://");
         assert!(!outside, "{name}: the page names an address outside itself");
-        assert!(html.contains("default-src 'none'"), "{name}: no fetches allowed");
-        assert!(!html.contains("<script src") && !html.contains("<link"), "{name}");
+        assert!(
+            html.contains("default-src 'none'"),
+            "{name}: no fetches allowed"
+        );
+        assert!(
+            !html.contains("<script src") && !html.contains("<link"),
+            "{name}"
+        );
     }
 }
