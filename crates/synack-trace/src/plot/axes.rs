@@ -136,12 +136,28 @@ impl Chart {
         let mut x = LEFT;
         let y = H - 8.0;
         for (class, name) in items {
+            if *class == "zwp" {
+                // A marker, not a line: drawn as on the graph.
+                let _ = write!(
+                    o,
+                    r#"<rect class="zwp" x="{:.1}" y="{:.1}" width="7" height="7" transform="rotate(45 {:.1} {:.1})"/>"#,
+                    x + 5.5,
+                    y - 7.5,
+                    x + 9.0,
+                    y - 4.0
+                );
+            } else {
+                let _ = write!(
+                    o,
+                    r#"<line class="{class}" x1="{x:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}"/>"#,
+                    x + 18.0,
+                    y - 4.0,
+                    y - 4.0
+                );
+            }
             let _ = writeln!(
                 o,
-                r#"<line class="{class}" x1="{x:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}"/><text x="{:.1}" y="{y:.1}">{}</text>"#,
-                x + 18.0,
-                y - 4.0,
-                y - 4.0,
+                r#"<text x="{:.1}" y="{y:.1}">{}</text>"#,
                 x + 22.0,
                 xml(name)
             );
