@@ -6,7 +6,7 @@
     document.body.setAttribute("data-errors", errs.join(" | "));
   });
   var D = JSON.parse(document.getElementById("trace").textContent);
-  var N = D.length, k = -1, playing = false, speed = 1, timer = 0, anim = 0;
+  var N = D.length, k = -1, drawn = null, playing = false, speed = 1, timer = 0, anim = 0;
   var $ = function (id) { return document.getElementById(id); };
   document.documentElement.classList.add("js");
   var rows = [], i, d;
@@ -113,10 +113,14 @@
   function show(n, animate, scroll) {
     cancelAnimationFrame(anim);
     k = Math.max(-1, Math.min(N - 1, n));
-    for (var j = 0; j < N; j++) {
+    // Only the lines between the old and the new position change.
+    var a = drawn === null ? 0 : Math.max(0, Math.min(drawn, k));
+    var b = drawn === null ? N - 1 : Math.min(N - 1, Math.max(drawn, k));
+    for (var j = a; j <= b; j++) {
       rows[j].classList.toggle("fut", j > k);
       rows[j].classList.toggle("cur", j === k);
     }
+    drawn = k;
     diagram(0); diagram(1); panel();
     clock(k >= 0 ? D[k].t : (N ? D[0].t : 0));
     $("scrub").value = k + 1;
