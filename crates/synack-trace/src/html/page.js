@@ -133,7 +133,10 @@
     if (!playing) return;
     if (k >= N - 1) { stop(); return; }
     show(k + 1, true, true);
-    timer = setTimeout(tick, (D[k].k === "s" ? 900 : 450) / speed);
+    // A long wait in virtual time (an RTO, TIME_WAIT) is a longer pause,
+    // up to 1.5 s more; a segment's flight takes its animation.
+    var gap = k + 1 < N ? (D[k + 1].t - D[k].t) / 1000 : 0;
+    timer = setTimeout(tick, ((D[k].k === "s" ? 900 : 450) + Math.min(1500, 2 * gap)) / speed);
   }
   function play() {
     if (playing) { stop(); return; }
