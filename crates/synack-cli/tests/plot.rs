@@ -45,12 +45,21 @@ fn zero_window_plots_show_the_probes_and_the_window() {
     assert!(!o.stdout.is_empty(), "the ladder is still printed");
     let tseq = std::fs::read_to_string(&t).expect("tseq written");
     assert!(tseq.starts_with("<?xml"));
-    assert!(attr(&tseq, "data-probes") >= 1, "the persist timer's probes are marked");
-    assert!(tseq.contains("class=\"rwnd\""), "the window's edge is drawn");
+    assert!(
+        attr(&tseq, "data-probes") >= 1,
+        "the persist timer's probes are marked"
+    );
+    assert!(
+        tseq.contains("class=\"rwnd\""),
+        "the window's edge is drawn"
+    );
     let cwnd = std::fs::read_to_string(&c).expect("cwnd written");
     assert!(attr(&cwnd, "data-samples") >= 2);
     for line in ["cwnd", "ssth", "infl", "srtt", "rto"] {
-        assert!(cwnd.contains(&format!("<polyline class=\"{line}\"")), "{line}");
+        assert!(
+            cwnd.contains(&format!("<polyline class=\"{line}\"")),
+            "{line}"
+        );
     }
 }
 
@@ -58,10 +67,19 @@ fn zero_window_plots_show_the_probes_and_the_window() {
 fn nothing_to_plot_is_an_error() {
     let dir = scratch("none");
     let t = dir.join("tseq.svg");
-    let o = synack(&["scenario", "handshake", "--plot", "tseq", t.to_str().expect("p")]);
+    let o = synack(&[
+        "scenario",
+        "handshake",
+        "--plot",
+        "tseq",
+        t.to_str().expect("p"),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("nothing to plot") && err.contains("no data was sent"), "{err}");
+    assert!(
+        err.contains("nothing to plot") && err.contains("no data was sent"),
+        "{err}"
+    );
     assert!(!t.exists(), "no empty file is left");
 }
 
