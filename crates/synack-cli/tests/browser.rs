@@ -369,6 +369,9 @@ fn blocks(png: &[u8]) -> (u32, u32, Vec<[f64; 3]>) {
     (bw, bh, out)
 }
 
+/// The narrowest window headless Chromium lays a page out in.
+const MIN_WINDOW: u32 = 500;
+
 /// Take a screenshot and compare it with the committed reference.
 fn screenshot(
     bin: &Path,
@@ -379,12 +382,30 @@ fn screenshot(
     name: &str,
 ) -> Result<(), String> {
     let shot = dir.join(name);
-    let url = format!("file://{}#{hash}", file.display());
+    let mut url = format!("file://{}#{hash}", file.display());
+    let mut window = size;
+    if size.0 < MIN_WINDOW {
+        // Headless Chromium lays out at least 500 px wide: a phone's width
+        // is an iframe of that width, on the left of the picture.
+        let frame = dir.join(format!("{name}.html"));
+        std::fs::write(
+            &frame,
+            format!(
+                "<!DOCTYPE html><body style=\"margin:0\"><iframe src=\"{url}\" \
+                 style=\"width:{}px;height:{}px;border:0;border-right:1px solid #000\">\
+                 </iframe></body>",
+                size.0, size.1
+            ),
+        )
+        .expect("write the phone frame");
+        url = format!("file://{}", frame.display());
+        window = (MIN_WINDOW, size.1);
+    }
     let (_, err) = browser(
         bin,
         dir,
         &[
-            &format!("--window-size={},{}", size.0, size.1),
+            &format!("--window-size={},{}", window.0, window.1),
             &format!("--screenshot={}", shot.display()),
             "--virtual-time-budget=300",
         ],

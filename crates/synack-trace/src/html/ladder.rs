@@ -61,8 +61,9 @@ pub(crate) fn svg(layout: &Layout, items: &[Item], calls: &[SocketCall], lang: L
     let mut o = String::with_capacity(items.len() * 300 + 2048);
     let _ = writeln!(
         o,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" id="ladder" viewBox="0 0 {WIDTH} {bottom:.0}" width="{WIDTH}" height="{bottom:.0}" data-rows="{}">"#,
-        items.len()
+        r#"<svg xmlns="http://www.w3.org/2000/svg" id="ladder" viewBox="0 0 {WIDTH} {bottom:.0}" width="{WIDTH}" height="{bottom:.0}" data-rows="{}" data-focus="{}">"#,
+        items.len(),
+        LX - 100.0
     );
     o.push_str("<defs>");
     for c in ["syn", "fin", "rst", "seg"] {

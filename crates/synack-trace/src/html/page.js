@@ -169,6 +169,12 @@
     }
     e.preventDefault();
   });
+  // On a narrow screen the ladder scrolls sideways: start with both
+  // lifelines in view (the time column and the client's calls are to the left).
+  var sc = document.querySelector(".scroll"), lad = $("ladder");
+  if (sc && lad && sc.scrollWidth > sc.clientWidth) {
+    sc.scrollLeft = sc.scrollWidth * lad.dataset.focus / lad.viewBox.baseVal.width;
+  }
   var h = location.hash.slice(1);
   if (h === "play") { show(-1); play(); } else if (/^\d+$/.test(h)) show(+h - 1); else show(-1);
 })();
