@@ -135,9 +135,13 @@ struct Common {
     /// Language of the explanations.
     #[arg(long, value_enum, default_value = "en")]
     lang: LangArg,
-    /// Output format: ladder diagram, JSON lines, Mermaid or SVG.
+    /// Output format: ladder diagram, JSON lines, Mermaid, SVG or HTML.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// Also write a plot as SVG: tseq (the time-sequence graph) or cwnd
+    /// (cwnd, ssthresh, bytes in flight, SRTT, RTO). Repeatable.
+    #[arg(long, num_args = 2, value_names = ["tseq|cwnd", "FILE"], action = clap::ArgAction::Append)]
+    plot: Vec<String>,
     /// Also write every segment on the wire to this pcap file.
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
@@ -212,7 +216,7 @@ impl Common {
         }
     }
 
-    fn rendering(&self) -> Rendering {
+    fn rendering(&self, title: String) -> Rendering {
         let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Rendering {
             format: self.format,
@@ -222,6 +226,7 @@ impl Common {
                 LangArg::Zh => Lang::Zh,
             },
             color: !self.no_color && !no_color_env && std::io::stdout().is_terminal(),
+            title,
         }
     }
 }
@@ -233,7 +238,7 @@ pub(crate) fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     match cli.command {
-        Command::Demo(common) => run(synack_scenarios::demo, &common),
+        Command::Demo(common) => run(synack_scenarios::demo, &common, "synack demo".into()),
         Command::Drill(p) => exit(synack_drill::run_cli(p.args)),
         Command::Tun(args) => tun::run(args),
         Command::Explain(a) => crate::explain::run(&a),
@@ -253,7 +258,7 @@ pub(crate) fn main() -> ExitCode {
                 );
             };
             match synack_scenarios::find(&name) {
-                Some(s) => run(s.run, &args.common),
+                Some(s) => run(s.run, &args.common, format!("synack scenario {name}")),
                 None => fail(
                     USAGE,
                     &format!(
@@ -311,11 +316,16 @@ fn usage_error(e: clap::Error) -> ExitCode {
 fn run(
     scenario: fn(&Options) -> Result<synack_scenarios::Outcome, ScenarioError>,
     common: &Common,
+    title: String,
 ) -> ExitCode {
     let opts = common.options();
     if let Err(e) = opts.validate() {
         return fail(USAGE, &format!("error: {e}"));
     }
+    let plots = match crate::plot::requests(&common.plot) {
+        Ok(p) => p,
+        Err(e) => return fail(USAGE, &format!("error: {e}")),
+    };
     // Claim the pcap file's place first, so a bad path is reported before
     // anything runs and nothing partial is left behind.
     let pcap = match &common.pcap {
@@ -338,7 +348,11 @@ fn run(
             return fail(FAILURE, &format!("error: {e}"));
         }
     }
-    let text = output::render(&outcome, &common.rendering());
+    let rendering = common.rendering(title);
+    if let Err(e) = crate::plot::write_all(&plots, &outcome, &rendering) {
+        return fail(FAILURE, &format!("error: {e}"));
+    }
+    let text = output::render(&outcome, &rendering);
     let code = output::print(&text);
     if code != ExitCode::SUCCESS {
         return code;

@@ -12,7 +12,8 @@ use synack_capture::{
     totals_json, totals_text, Config, Finished, Record,
 };
 use synack_trace::{
-    render_jsonl, render_svg, render_text, JsonOptions, Lang, SvgOptions, TextOptions,
+    inferred_calls, render_html, render_jsonl, render_svg, render_text, HtmlOptions, JsonOptions,
+    Lang, Series, SvgOptions, TextOptions,
 };
 
 /// Output format of `explain`.
@@ -25,6 +26,11 @@ pub(crate) enum ExplainFormat {
     Json,
     /// A standalone SVG picture of one connection (--conn N, the first by default).
     Svg,
+    /// A self-contained HTML page of one connection (--conn N, the first by
+    /// default): the animated ladder, each endpoint's state diagram, the
+    /// socket calls the state changes imply, header fields, the
+    /// time-sequence graph.
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -148,26 +154,44 @@ impl Out<'_> {
                 t.push('\n');
                 self.write(&t);
             }
-            ExplainFormat::Svg => {
+            ExplainFormat::Svg | ExplainFormat::Html => {
                 if self.svg_done {
                     return;
                 }
                 if let Some(tr) = &f.trace {
                     self.svg_done = true;
-                    let svg = render_svg(
-                        &tr.entries,
-                        &tr.hosts(),
-                        &SvgOptions {
-                            absolute: a.absolute,
-                            explain: true,
-                            lang: self.lang,
-                        },
-                    );
-                    self.write(&svg);
+                    let picture = if a.format == ExplainFormat::Svg {
+                        render_svg(
+                            &tr.entries,
+                            &tr.hosts(),
+                            &SvgOptions {
+                                absolute: a.absolute,
+                                explain: true,
+                                lang: self.lang,
+                            },
+                        )
+                    } else {
+                        render_html(
+                            &tr.entries,
+                            &tr.hosts(),
+                            &HtmlOptions {
+                                absolute: a.absolute,
+                                lang: self.lang,
+                                title: format!(
+                                    "synack explain {}, connection {}",
+                                    a.file.display(),
+                                    s.id
+                                ),
+                                series: Series::new(),
+                                calls: inferred_calls(&tr.entries),
+                            },
+                        )
+                    };
+                    self.write(&picture);
                 }
             }
         }
-        if a.format != ExplainFormat::Svg {
+        if !matches!(a.format, ExplainFormat::Svg | ExplainFormat::Html) {
             let _ = self.w.flush();
         }
     }
@@ -204,10 +228,10 @@ pub(crate) fn run(args: &ExplainArgs) -> ExitCode {
         svg_done: false,
         failed: None,
     };
-    // An SVG is one picture: connection --conn N, or else the first one.
+    // An SVG or HTML page is one picture: connection --conn N, or else the first one.
     let record = match (args.format, args.summary, args.conn, args.port) {
         (_, _, Some(n), _) => Record::Conn(n),
-        (ExplainFormat::Svg, _, None, None) => Record::Conn(1),
+        (ExplainFormat::Svg | ExplainFormat::Html, _, None, None) => Record::Conn(1),
         (_, true, None, _) => Record::None,
         (_, false, None, Some(p)) => Record::Port(p),
         _ => Record::All,
@@ -247,7 +271,7 @@ pub(crate) fn run(args: &ExplainArgs) -> ExitCode {
             t.push('\n');
             out.write(&t);
         }
-        ExplainFormat::Svg => {
+        ExplainFormat::Svg | ExplainFormat::Html => {
             if !out.svg_done {
                 eprintln!("error: no connection to draw (see --conn)");
                 return ExitCode::from(1);

@@ -17,6 +17,7 @@
 mod cli;
 mod explain;
 mod output;
+mod plot;
 mod tun;
 
 use std::process::ExitCode;

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use synack_scenarios::Outcome;
 use synack_trace::{
-    render_jsonl, render_mermaid, render_svg, render_text, write_pcap, JsonOptions, Lang,
-    MermaidOptions, PcapOptions, SvgOptions, TextOptions, TraceEntry,
+    render_html, render_jsonl, render_mermaid, render_svg, render_text, write_pcap, HtmlOptions,
+    JsonOptions, Lang, MermaidOptions, PcapOptions, SvgOptions, TextOptions, TraceEntry,
 };
 
 /// An output format.
@@ -23,15 +23,21 @@ pub(crate) enum Format {
     Mermaid,
     /// A standalone SVG picture.
     Svg,
+    /// One self-contained HTML page: the animated ladder, each side's state
+    /// diagram, the socket calls, header fields, time-sequence and
+    /// congestion-control plots.
+    Html,
 }
 
 /// How to render.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Rendering {
     pub(crate) format: Format,
     pub(crate) absolute: bool,
     pub(crate) lang: Lang,
     pub(crate) color: bool,
+    /// The page's title (HTML).
+    pub(crate) title: String,
 }
 
 /// The outcome in the chosen format (for text: the ladder, the summary
@@ -76,6 +82,17 @@ pub(crate) fn render(o: &Outcome, r: &Rendering) -> String {
                 absolute: r.absolute,
                 explain: true,
                 lang: r.lang,
+            },
+        ),
+        Format::Html => render_html(
+            &o.trace,
+            &hosts,
+            &HtmlOptions {
+                absolute: r.absolute,
+                lang: r.lang,
+                title: r.title.clone(),
+                series: o.series.clone(),
+                calls: o.calls.clone(),
             },
         ),
     }

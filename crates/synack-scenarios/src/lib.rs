@@ -4,9 +4,11 @@
 //! calls, and optional link faults.
 //!
 //! A scenario returns its [`Outcome`]: the simulator's trace (for the ladder
-//! diagram, JSON lines, Mermaid, SVG and pcap views), the hosts, the
+//! diagram, JSON lines, Mermaid, SVG, HTML and pcap views), the hosts, the
 //! listeners' counters as the stack reports them, every connection still
-//! alive at the end, and the checks of the scenario's key behaviour. A check
+//! alive at the end, the checks of the scenario's key behaviour, each
+//! sender's numbers over time (for the plots) and the applications' socket
+//! calls. A check
 //! that fails means the stack did not behave as the RFCs say:
 //! [`ScenarioError::Misbehaved`] carries the outcome so it can still be shown.
 //!
@@ -26,7 +28,7 @@ use core::fmt;
 use std::net::IpAddr;
 use synack_proto::{ConnStatus, Duration, Keepalive, SynCookies};
 use synack_sim::{FaultSpecError, SimError, TraceEntry};
-use synack_trace::{HostInfo, ListenerView};
+use synack_trace::{HostInfo, ListenerView, Series, SocketCall};
 
 pub use catalog::{demo, SCENARIOS};
 
@@ -216,6 +218,11 @@ pub struct Outcome {
     pub connections: Vec<HostConn>,
     /// The scenario's checks.
     pub checks: Vec<Check>,
+    /// Each connection's sender numbers (cwnd, ssthresh, bytes in flight,
+    /// SRTT, RTO) after every step of the run that changed them.
+    pub series: Series,
+    /// The applications' socket calls, in the order they were made.
+    pub calls: Vec<SocketCall>,
 }
 
 impl Outcome {

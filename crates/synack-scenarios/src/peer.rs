@@ -5,7 +5,11 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use synack_proto::{ConnConfig, ConnError, ConnId, Duration, Error, Instant, ListenerId, Stack};
-use synack_sim::App;
+use synack_sim::{App, HostId};
+use synack_trace::{Call, SocketCall};
+
+/// Where a [`Peer`] writes down its socket calls, for the lanes of the HTML view.
+pub(crate) type CallLog = Rc<RefCell<Vec<SocketCall>>>;
 
 /// When an action of a [`Peer`] becomes due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +84,7 @@ pub(crate) struct Peer {
     send_own_wake: bool,
     done: bool,
     record: Rc<RefCell<Record>>,
+    log: Option<(CallLog, HostId)>,
 }
 
 impl Peer {
@@ -97,6 +102,25 @@ impl Peer {
             send_own_wake: false,
             done: false,
             record: Rc::new(RefCell::new(Record::default())),
+            log: None,
+        }
+    }
+
+    /// Write every socket call down in `log`, as made by host `host`.
+    pub(crate) fn logging_to(mut self, log: CallLog, host: HostId) -> Peer {
+        self.log = Some((log, host));
+        self
+    }
+
+    /// Write down a call made at `now`.
+    fn note(&self, now: Instant, call: Call) {
+        if let Some((log, host)) = &self.log {
+            log.borrow_mut().push(SocketCall {
+                at: now,
+                host: *host,
+                call,
+                inferred: false,
+            });
         }
     }
 
@@ -171,7 +195,10 @@ impl Peer {
                 if !self.started {
                     self.started = true;
                     match st.connect_with(now, *local, *remote, **cfg) {
-                        Ok(c) => self.conn = Some(c),
+                        Ok(c) => {
+                            self.conn = Some(c);
+                            self.note(now, Call::Connect);
+                        }
                         Err(e) => {
                             self.record.borrow_mut().error = Some(e);
                             self.done = true;
@@ -182,6 +209,7 @@ impl Peer {
             Role::Accept(l) => {
                 if let Ok(c) = st.accept(*l) {
                     self.conn = Some(c);
+                    self.note(now, Call::Accept);
                 }
             }
         }
@@ -216,6 +244,12 @@ impl Peer {
         let mut buf = [0u8; 4096];
         loop {
             let got = st.recv(now, c, &mut buf);
+            // End of stream is noted once, not at every later wake.
+            if let Ok(n) = got {
+                if n > 0 || !self.record.borrow().eof {
+                    self.note(now, Call::Recv(n));
+                }
+            }
             let mut r = self.record.borrow_mut();
             match got {
                 Ok(0) => {
@@ -273,7 +307,10 @@ impl Peer {
             let sent = self.record.borrow().sent;
             if sent < data.len() {
                 match st.send(now, c, &data[sent..]) {
-                    Ok(n) => self.record.borrow_mut().sent += n,
+                    Ok(n) => {
+                        self.record.borrow_mut().sent += n;
+                        self.note(now, Call::Send(n));
+                    }
                     Err(Error::WouldBlock) => {}
                     Err(e) => self.record.borrow_mut().error = Some(e),
                 }
@@ -311,6 +348,14 @@ impl Peer {
                 break;
             }
             self.fired[i] = Some(Instant::from_micros(u64::MAX));
+            self.note(
+                now,
+                match action {
+                    Action::Close => Call::Close,
+                    Action::Abort => Call::Abort,
+                    Action::ShutdownWrite => Call::Shutdown,
+                },
+            );
             let res = match action {
                 Action::Close => {
                     self.done = true;

@@ -2,7 +2,7 @@
 //! and `server`, their link, the server's listener and the checks. Its
 //! applications are [`Peer`](crate::peer::Peer)s.
 
-use crate::peer::{Record, Role};
+use crate::peer::{CallLog, Peer, Record, Role};
 use crate::{Check, Host, HostConn, Options, Outcome, ScenarioError};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use synack_proto::{
@@ -10,7 +10,7 @@ use synack_proto::{
     Stack, StackConfig, State,
 };
 use synack_sim::{HostId, LinkConfig, RunOutcome, Sim, TraceKind};
-use synack_trace::ListenerView;
+use synack_trace::{Call, ListenerView, Series, SocketCall};
 
 pub(crate) const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 pub(crate) const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -49,6 +49,10 @@ pub(crate) struct World {
     pub(crate) checks: Vec<Check>,
     /// Listener snapshots taken during the run, shown before the final ones.
     pub(crate) snapshots: Vec<ListenerView>,
+    /// Every connection's sender numbers, sampled after each step of [`World::run`].
+    series: Series,
+    /// The applications' socket calls.
+    calls: CallLog,
 }
 
 impl World {
@@ -90,6 +94,8 @@ impl World {
             listeners: Vec::new(),
             checks: Vec::new(),
             snapshots: Vec::new(),
+            series: Series::new(),
+            calls: CallLog::default(),
         })
     }
 
@@ -128,7 +134,19 @@ impl World {
                 error,
             })?;
         self.listeners.push((self.server, l));
+        self.calls.borrow_mut().push(SocketCall {
+            at: self.sim.now(),
+            host: self.server,
+            call: Call::Listen,
+            inferred: false,
+        });
         Ok(l)
+    }
+
+    /// Install a peer as host `h`'s application, its socket calls written down.
+    pub(crate) fn set_app(&mut self, h: HostId, peer: Peer) {
+        let peer = peer.logging_to(self.calls.clone(), h);
+        self.sim.set_app(h, peer);
     }
 
     /// A client connecting to the server's port 80 with default settings.
@@ -140,11 +158,39 @@ impl World {
         }
     }
 
-    /// Run until nothing is pending (bounded by `limit` of virtual time).
+    /// Run until nothing is pending (bounded by `limit` of virtual time),
+    /// as `Sim::run_until_idle` does, sampling every connection's sender
+    /// numbers after each step.
     pub(crate) fn run(&mut self, limit: Duration) -> Result<(), ScenarioError> {
         let end = Instant::ZERO + limit;
-        match self.sim.run_until_idle(end)? {
-            RunOutcome::Idle | RunOutcome::Limit { .. } => Ok(()),
+        if self.sim.now() > end {
+            return match self.sim.run_until_idle(end)? {
+                RunOutcome::Idle | RunOutcome::Limit { .. } => Ok(()),
+            };
+        }
+        // What is due now first (this also sends what the scenario's own
+        // socket calls queued), then one step at a time.
+        self.sim.run_until(self.sim.now())?;
+        self.sample();
+        loop {
+            match self.sim.next_wake() {
+                Some((at, _)) if at > end => return Ok(()),
+                None => return Ok(()),
+                Some(_) => {
+                    self.sim.step()?;
+                    self.sample();
+                }
+            }
+        }
+    }
+
+    /// Every live connection's sender numbers now.
+    fn sample(&mut self) {
+        let now = self.sim.now();
+        for h in [self.client, self.server] {
+            for (_, status) in self.sim.node(h).connections() {
+                self.series.push_status(now, h, &status);
+            }
         }
     }
 
@@ -322,6 +368,8 @@ impl World {
             listeners,
             connections,
             checks: std::mem::take(&mut self.checks),
+            series: std::mem::take(&mut self.series),
+            calls: std::mem::take(&mut *self.calls.borrow_mut()),
         };
         if outcome.failures().next().is_some() {
             return Err(ScenarioError::Misbehaved(Box::new(outcome)));

@@ -126,6 +126,8 @@ pub(crate) struct Row {
     pub(crate) shape: Shape,
     /// Its one-line explanation.
     pub(crate) explain: String,
+    /// The model's step it draws (its index in `Model::steps`).
+    pub(crate) step: usize,
 }
 
 /// The ladder laid out: the model, its drawn rows in trace order, and the
@@ -154,8 +156,8 @@ pub(crate) fn lay_out(
 ) -> Layout {
     let model = build(entries, hosts, absolute);
     let mut rows = Vec::new();
-    for st in &model.steps {
-        if let Some(row) = row(&model, st, absolute, lang, marks) {
+    for (i, st) in model.steps.iter().enumerate() {
+        if let Some(row) = row(&model, st, i, absolute, lang, marks) {
             rows.push(row);
         }
     }
@@ -186,7 +188,14 @@ impl Layout {
 }
 
 /// The row of a step, if it is drawn (its host is one of the two).
-fn row(m: &Model, st: &Step, absolute: bool, lang: Lang, marks: &Marks) -> Option<Row> {
+fn row(
+    m: &Model,
+    st: &Step,
+    step: usize,
+    absolute: bool,
+    lang: Lang,
+    marks: &Marks,
+) -> Option<Row> {
     let col = m.step_col(st)?;
     let shape = match &st.kind {
         StepKind::Segment(s) => Shape::Arrow(arrow(m, s, lang)?),
@@ -197,6 +206,7 @@ fn row(m: &Model, st: &Step, absolute: bool, lang: Lang, marks: &Marks) -> Optio
         col,
         shape,
         explain: explanation(&st.kind, absolute, lang),
+        step,
     })
 }
 

@@ -15,6 +15,9 @@
 //! | Mermaid `sequenceDiagram` | [`render_mermaid`] | [`MermaidOptions`] |
 //! | standalone SVG ladder | [`render_svg`] | [`SvgOptions`] |
 //! | classic pcap file | [`write_pcap`] | [`PcapOptions`] |
+//! | self-contained HTML page: animated ladder, state diagrams, socket calls, header fields, plots | [`render_html`] | [`HtmlOptions`] |
+//! | time-sequence graph (SVG) | [`render_tseq`] | [`PlotOptions`] |
+//! | cwnd, ssthresh, in flight, SRTT and RTO against time (SVG) | [`render_cwnd`] | [`PlotOptions`] |
 //!
 //! Sequence and acknowledgment numbers are shown relative by default: each
 //! direction's initial sequence number (ISN), learned from the first SYN
@@ -45,8 +48,10 @@
 //! the diff: the snapshots are the specification of what a learner sees.
 //! The pcap test reads files back with `tcpdump`, which must be installed.
 
+mod calls;
 mod explain;
 pub mod fixture;
+mod html;
 mod json;
 mod label;
 mod layout;
@@ -54,18 +59,24 @@ mod mermaid;
 mod model;
 mod observed;
 mod pcap;
+mod plot;
+mod series;
 mod summary;
 mod svg;
 mod text;
 
+pub use calls::{inferred_calls, Call, SocketCall};
 pub use explain::{
     cause_name, cause_text, conn_error_name, conn_error_text, drop_reason_name, drop_reason_text,
     link_drop_text, send_reason_name, send_reason_text, state_text, timer_text, UNEXPLAINED,
     UNNAMED,
 };
+pub use html::{render_html, HtmlOptions};
 pub use json::{render_jsonl, JsonOptions};
 pub use mermaid::{render_mermaid, MermaidOptions};
 pub use pcap::{write_pcap, PcapOptions, PcapWriter, LINKTYPE_RAW, PCAP_MAGIC};
+pub use plot::{render_cwnd, render_plot, render_tseq, PlotKind, PlotOptions};
+pub use series::{Sample, Series, MAX_SAMPLES};
 pub use summary::{connection_summaries, listener_stats, ConnSummary, ListenerStats, ListenerView};
 pub use svg::{render_svg, SvgOptions};
 pub use text::{render_text, TextOptions, Theme};

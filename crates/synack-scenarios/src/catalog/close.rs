@@ -14,8 +14,8 @@ pub(super) fn teardown_apps(w: &mut World) -> Result<(), ScenarioError> {
     let l = w.listen(None)?;
     let cp = Peer::new(w.connect_role()).then(Trigger::Established, THINK, Action::Close);
     let sp = Peer::new(Role::Accept(l)).then(Trigger::Eof, THINK, Action::Close);
-    w.sim.set_app(w.client, cp);
-    w.sim.set_app(w.server, sp);
+    w.set_app(w.client, cp);
+    w.set_app(w.server, sp);
     Ok(())
 }
 
@@ -63,8 +63,8 @@ pub(super) fn server_closes_first(o: &Options) -> Result<Outcome, ScenarioError>
     let l = w.listen(None)?;
     let cp = Peer::new(w.connect_role()).then(Trigger::Eof, THINK, Action::Close);
     let sp = Peer::new(Role::Accept(l)).then(Trigger::Established, THINK, Action::Close);
-    w.sim.set_app(w.client, cp);
-    w.sim.set_app(w.server, sp);
+    w.set_app(w.client, cp);
+    w.set_app(w.server, sp);
     w.run(LIMIT)?;
     let s = w.server;
     check_active_close(&mut w, s, "server");
@@ -77,8 +77,8 @@ pub(super) fn three_segment_close(o: &Options) -> Result<Outcome, ScenarioError>
     let cp = Peer::new(w.connect_role()).then(Trigger::Established, THINK, Action::Close);
     // The server closes within the wake-up that reads EOF: ACK and FIN share a segment.
     let sp = Peer::new(Role::Accept(l)).then(Trigger::Eof, Duration::ZERO, Action::Close);
-    w.sim.set_app(w.client, cp);
-    w.sim.set_app(w.server, sp);
+    w.set_app(w.client, cp);
+    w.set_app(w.server, sp);
     w.run(LIMIT)?;
     let (c, s) = (w.client, w.server);
     w.check(
@@ -119,8 +119,8 @@ pub(super) fn half_close(o: &Options) -> Result<Outcome, ScenarioError> {
         .send_on(Trigger::Eof, data.clone())
         .then(Trigger::Sent, Duration::ZERO, Action::Close);
     let (cr, sr) = (cp.record(), sp.record());
-    w.sim.set_app(w.client, cp);
-    w.sim.set_app(w.server, sp);
+    w.set_app(w.client, cp);
+    w.set_app(w.server, sp);
     w.run(LIMIT)?;
     let (c, s) = (w.client, w.server);
     w.check(
@@ -150,8 +150,8 @@ pub(super) fn simultaneous_close(o: &Options) -> Result<Outcome, ScenarioError> 
     let t = at(o.delay * 4 + THINK);
     let cp = Peer::new(w.connect_role()).then(Trigger::At(t), Duration::ZERO, Action::Close);
     let sp = Peer::new(Role::Accept(l)).then(Trigger::At(t), Duration::ZERO, Action::Close);
-    w.sim.set_app(w.client, cp);
-    w.sim.set_app(w.server, sp);
+    w.set_app(w.client, cp);
+    w.set_app(w.server, sp);
     w.run(LIMIT)?;
     for (h, name) in [(w.client, "client"), (w.server, "server")] {
         w.check_path(

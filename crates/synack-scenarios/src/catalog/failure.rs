@@ -14,8 +14,8 @@ pub(super) fn abort(o: &Options) -> Result<Outcome, ScenarioError> {
     let cp = Peer::new(w.connect_role()).then(Trigger::Established, THINK, Action::Abort);
     let sp = Peer::new(Role::Accept(l));
     let sr = sp.record();
-    w.sim.set_app(w.client, cp);
-    w.sim.set_app(w.server, sp);
+    w.set_app(w.client, cp);
+    w.set_app(w.server, sp);
     w.run(LIMIT)?;
     let (c, s) = (w.client, w.server);
     w.check(
@@ -52,8 +52,8 @@ pub(super) fn keepalive(o: &Options) -> Result<Outcome, ScenarioError> {
     });
     let sp = Peer::new(Role::Accept(l));
     let cr = cp.record();
-    w.sim.set_app(w.client, cp);
-    w.sim.set_app(w.server, sp);
+    w.set_app(w.client, cp);
+    w.set_app(w.server, sp);
     // After the first probe is answered, the server vanishes from the
     // client's view: everything it sends is lost.
     let start = at(k.idle + k.idle / 2);
@@ -104,8 +104,8 @@ pub(super) fn peer_reboot(o: &Options) -> Result<Outcome, ScenarioError> {
         .send_on(Trigger::At(reboot + THINK), b"are you there?".to_vec());
     let sp = Peer::new(Role::Accept(l));
     let cr = cp.record();
-    w.sim.set_app(w.client, cp);
-    w.sim.set_app(w.server, sp);
+    w.set_app(w.client, cp);
+    w.set_app(w.server, sp);
     w.sim.run_until(reboot)?;
     // The server loses every connection: a fresh stack at the same address.
     let server = w.server;

@@ -30,8 +30,8 @@ pub(super) fn syn_flood(o: &Options) -> Result<Outcome, ScenarioError> {
         .send_on(Trigger::Received(REQUEST.len()), RESPONSE.to_vec())
         .then(Trigger::Eof, Duration::ZERO, Action::Close);
     let (cr, sr) = (cp.record(), sp.record());
-    w.sim.set_app(w.client, cp);
-    w.sim.set_app(w.server, sp);
+    w.set_app(w.client, cp);
+    w.set_app(w.server, sp);
     // One spoofed SYN a millisecond, each from a random address.
     let mut rng = Rng::stream(o.seed, 0x5f1d);
     let server = w.server;

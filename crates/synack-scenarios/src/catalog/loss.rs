@@ -107,8 +107,8 @@ pub(super) fn lost_third_ack(o: &Options) -> Result<Outcome, ScenarioError> {
     // The client stays silent; the server closes once its handshake completes.
     let cp = Peer::new(w.connect_role()).then(Trigger::Eof, THINK, Action::Close);
     let sp = Peer::new(Role::Accept(l)).then(Trigger::Established, THINK, Action::Close);
-    w.sim.set_app(w.client, cp);
-    w.sim.set_app(w.server, sp);
+    w.set_app(w.client, cp);
+    w.set_app(w.server, sp);
     w.run(LIMIT)?;
     let (c, s) = (w.client, w.server);
     let resent = w

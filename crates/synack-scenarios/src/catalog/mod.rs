@@ -189,8 +189,8 @@ pub fn demo(o: &Options) -> Result<Outcome, ScenarioError> {
         .send_on(Trigger::Received(REQUEST.len()), RESPONSE.to_vec())
         .then(Trigger::Eof, THINK, Action::Close);
     let (cr, sr) = (cp.record(), sp.record());
-    w.sim.set_app(w.client, cp);
-    w.sim.set_app(w.server, sp);
+    w.set_app(w.client, cp);
+    w.set_app(w.server, sp);
     w.run(LIMIT)?;
     let (c, s) = (cr.borrow().clone(), sr.borrow().clone());
     w.check_bytes("server", REQUEST, &s);

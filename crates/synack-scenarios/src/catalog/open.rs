@@ -15,8 +15,8 @@ pub(super) fn handshake(o: &Options) -> Result<Outcome, ScenarioError> {
     let cp = Peer::new(w.connect_role());
     let sp = Peer::new(Role::Accept(l));
     let (cr, sr) = (cp.record(), sp.record());
-    w.sim.set_app(w.client, cp);
-    w.sim.set_app(w.server, sp);
+    w.set_app(w.client, cp);
+    w.set_app(w.server, sp);
     w.run(LIMIT)?;
     let (c, s) = (w.client, w.server);
     w.check(
@@ -73,8 +73,8 @@ pub(super) fn simultaneous_open(o: &Options) -> Result<Outcome, ScenarioError> {
     .send_on(Trigger::Established, b"pong".to_vec())
     .then(Trigger::Eof, THINK, Action::Close);
     let (cr, sr) = (cp.record(), sp.record());
-    w.sim.set_app(w.client, cp);
-    w.sim.set_app(w.server, sp);
+    w.set_app(w.client, cp);
+    w.set_app(w.server, sp);
     w.run(LIMIT)?;
     for (h, name) in [(w.client, "client"), (w.server, "server")] {
         w.check_path(
@@ -100,7 +100,7 @@ pub(super) fn old_duplicate_syn(o: &Options) -> Result<Outcome, ScenarioError> {
     let l = w.listen(None)?;
     let sp = Peer::new(Role::Accept(l));
     let sr = sp.record();
-    w.sim.set_app(w.server, sp);
+    w.set_app(w.server, sp);
     // A SYN from an earlier incarnation of client port 40000, still in the network.
     let stale = raw_syn(client_addr(40000), server_addr(PORT), 90_000);
     let client = w.client;
@@ -152,7 +152,7 @@ pub(super) fn refused(o: &Options) -> Result<Outcome, ScenarioError> {
         cfg: Box::new(stack_config(o).conn),
     });
     let cr = cp.record();
-    w.sim.set_app(w.client, cp);
+    w.set_app(w.client, cp);
     w.run(LIMIT)?;
     let (c, s) = (w.client, w.server);
     let syn = w.sent(c).into_iter().find(|x| x.1.flags.syn());

@@ -21,8 +21,8 @@ pub(super) fn one_way_transfer(
         .then(Trigger::Sent, Duration::ZERO, Action::Close);
     let sp = Peer::new(Role::Accept(l)).then(Trigger::Eof, THINK, Action::Close);
     let sr = sp.record();
-    w.sim.set_app(w.client, cp);
-    w.sim.set_app(w.server, sp);
+    w.set_app(w.client, cp);
+    w.set_app(w.server, sp);
     w.run(LIMIT)?;
     let r = sr.borrow().clone();
     w.check_bytes("server", &data, &r);
@@ -179,8 +179,8 @@ pub(super) fn zero_window(o: &Options) -> Result<Outcome, ScenarioError> {
         .reading_from(at(Duration::from_secs(3)))
         .then(Trigger::Eof, THINK, Action::Close);
     let sr = sp.record();
-    w.sim.set_app(w.client, cp);
-    w.sim.set_app(w.server, sp);
+    w.set_app(w.client, cp);
+    w.set_app(w.server, sp);
     w.run(LIMIT)?;
     let (c, s) = (w.client, w.server);
     w.check(
