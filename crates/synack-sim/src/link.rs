@@ -207,9 +207,8 @@ pub(crate) enum RuleVerdict {
     Pass,
     Drop(String),
     Delay(Duration),
-    /// Mark CE if the packet is ECT, else drop it as a congested AQM queue
-    /// would (RFC 3168 5).
-    MarkCe(String),
+    /// Mark CE (the packet is ECT: the simulator checked before firing).
+    MarkCe,
 }
 
 /// What the link did with a packet: the fate for the trace and the copies
@@ -266,12 +265,10 @@ impl Link {
                 self.stats.delayed_by_rule += 1;
                 d
             }
-            RuleVerdict::MarkCe(description) => {
-                if !peek::is_ect(packet) {
-                    // RFC 3168 5: a router marks only ECN-capable packets; others
-                    // it drops.
-                    return self.drop(DropCause::Rule(description));
-                }
+            RuleVerdict::MarkCe => {
+                // The simulator passes not-ECT packets by before a CE rule
+                // fires (RFC 3168 5 marks only ECT packets); `mark_ce` below
+                // leaves any other unreadable packet alone.
                 mark = true;
                 Duration::ZERO
             }
