@@ -54,7 +54,8 @@ pub struct LinkConfig {
     pub reorder: f64,
     /// The extra delay of a reordered packet.
     pub reorder_delay: Duration,
-    /// Probability that the delivered copy has one to `corrupt_max_bytes` bytes flipped.
+    /// Probability that the delivered copy has one to `corrupt_max_bytes` bytes
+    /// flipped, always so that the IP or TCP checksum detects it.
     pub corrupt: f64,
     /// The most bytes one corruption changes (default 3). With 1 every corruption is
     /// caught by the Internet checksum; with more, two changes can cancel in the
@@ -322,7 +323,7 @@ impl Link {
         let corrupted = !copy.is_empty() && self.rng.chance(self.config.corrupt);
         if corrupted {
             self.stats.corrupted += 1;
-            self.corrupt(&mut copy);
+            self.corrupt_detectably(&mut copy);
         }
         if self.rng.chance(self.config.duplicate) {
             self.stats.duplicated += 1;
@@ -351,6 +352,29 @@ impl Link {
             return Duration::ZERO;
         }
         Duration::from_micros(self.rng.up_to(max))
+    }
+
+    /// Corrupt a copy so the receiver's checksums can tell: a TCP packet
+    /// whose flips cancel out in the 16-bit ones' complement sums (RFC 1071;
+    /// flipping +d in one word and -d in another) would reach the
+    /// application as good data, a fault no TCP can see. Such a draw is
+    /// drawn again (a few times at most), so `corrupt` exercises checksum
+    /// verification and a corrupted stream always means the stack failed.
+    fn corrupt_detectably(&mut self, bytes: &mut [u8]) {
+        use synack_proto::wire::{parse_packet, ChecksumMode};
+        let original = bytes.to_vec();
+        let tcp = parse_packet(&original, ChecksumMode::Verify).is_ok();
+        for _ in 0..8 {
+            self.corrupt(bytes);
+            if !tcp || parse_packet(bytes, ChecksumMode::Verify).is_err() {
+                return;
+            }
+            bytes.copy_from_slice(&original);
+        }
+        // Eight cancelling draws in a row: flip one byte, which no checksum misses.
+        if let Some(b) = bytes.last_mut() {
+            *b ^= 0x01;
+        }
     }
 
     /// Flip one to `corrupt_max_bytes` distinct bytes of a non-empty packet, each
