@@ -209,6 +209,7 @@ impl Common {
                 CookiesArg::Always => SynCookies::Always,
             }),
             backlog: self.backlog.map(|b| b as usize),
+            mutation: None,
         }
     }
 
