@@ -326,29 +326,45 @@ fn run(
         },
         None => None,
     };
+    let lang = common.rendering().lang;
+    let w = crate::words::words(lang);
     let (outcome, misbehaved) = match scenario(&opts) {
         Ok(o) => (o, false),
         Err(ScenarioError::Misbehaved(o)) => (*o, true),
         Err(e @ (ScenarioError::BadOption { .. } | ScenarioError::BadDrop { .. })) => {
-            return fail(USAGE, &format!("error: {e}"));
+            return fail(USAGE, &format!("{}: {e}", w.error));
         }
-        Err(e) => return fail(FAILURE, &format!("error: {e}")),
+        Err(e) => return fail(FAILURE, &format!("{}: {e}", w.error)),
     };
     if let Some(target) = pcap {
         if let Err(e) = target.finish(&outcome.trace) {
-            return fail(FAILURE, &format!("error: {e}"));
+            return fail(FAILURE, &format!("{}: {e}", w.error));
         }
     }
-    let text = output::render(&outcome, &common.rendering());
+    let rendering = common.rendering();
+    let text = output::render(&outcome, &rendering);
     let code = output::print(&text);
     if code != ExitCode::SUCCESS {
         return code;
     }
+    if rendering.format != output::Format::Text {
+        // The text view says these in its checks; the others on stderr.
+        for idle in outcome.idle_rules() {
+            eprintln!("{}: {}", w.note, crate::words::check(lang, &idle));
+        }
+        if outcome.faulty && !misbehaved {
+            eprintln!("{}", crate::words::verdict(lang, &outcome));
+        }
+    }
     if misbehaved {
-        let failed: Vec<&str> = outcome.failures().map(|c| c.what.as_str()).collect();
+        let failed: Vec<String> = outcome
+            .violations()
+            .map(|c| crate::words::check(lang, &c.what))
+            .collect();
+        let sep = if lang == Lang::Zh { "；" } else { "; " };
         return fail(
             FAILURE,
-            &format!("error: the stack misbehaved: {}", failed.join("; ")),
+            &format!("{}: {}: {}", w.error, w.misbehaved, failed.join(sep)),
         );
     }
     ExitCode::SUCCESS

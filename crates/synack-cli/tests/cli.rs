@@ -382,3 +382,82 @@ fn pcap_is_read_by_tcpdump_with_every_delivered_segment() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn faults_give_an_honest_verdict_and_exit_0() {
+    // The abort's RST is lost: RFC 9293 never resends a RST, so the server
+    // never learns; no rule is broken, the story cannot finish.
+    let o = synack(&["scenario", "abort", "--seed", "13", "--loss", "0.05"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("RFC rules, on any link"), "{text}");
+    assert!(
+        text.contains("verdict: incomplete: no RFC rule broken")
+            && text.contains("packets: 1 lost"),
+        "{text}"
+    );
+    assert!(
+        text.contains("unmet    the server's next call failed"),
+        "{text}"
+    );
+    // The peer's FIN carries the ACK of the client's: FIN_WAIT_1 -> TIME_WAIT.
+    let o = synack(&["scenario", "teardown", "--seed", "17", "--loss", "0.05"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("verdict: another legal path"), "{text}");
+    assert!(
+        text.contains("differs  client: ESTABLISHED -> FIN_WAIT_1 -> FIN_WAIT_2"),
+        "{text}"
+    );
+    // JSON on stdout, the verdict on stderr.
+    let o = synack(&[
+        "scenario", "teardown", "--seed", "17", "--loss", "0.05", "--format", "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("verdict: another legal path"));
+    // In Chinese too.
+    let o = synack(&[
+        "scenario", "abort", "--seed", "13", "--loss", "0.05", "--lang", "zh",
+    ]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("结论：未完成") && text.contains("未达成"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_drop_rule_that_never_fires_is_reported() {
+    // The demo's client sends one FIN: a rule for its third never fires.
+    let o = synack(&["demo", "--drop", "client:3:FIN"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("note: rule \"client:3:FIN\" (drop the 3rd packet client->* with FIN) never fired: 1 packet(s) matched"),
+        "{text}"
+    );
+    let o = synack(&["demo", "--drop", "client:3:FIN", "--format", "json"]);
+    assert!(stderr(&o).contains("never fired"), "{}", stderr(&o));
+    // A CE mark without ECN negotiated (no packet is ECN-capable): left
+    // alone, and said so.
+    let o = synack(&["scenario", "handshake", "--drop", "client:1:ACK=ce"]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("was not ECN-capable, so it was left unmarked"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("set CE"),
+        "no packet is labelled as marked: {text}"
+    );
+    // A rule that fires says nothing.
+    let o = synack(&["demo", "--drop", "client:1:FIN"]);
+    assert!(!stdout(&o).contains("never fired"));
+}
+
+#[test]
+fn errors_speak_the_chosen_language() {
+    let o = synack(&["demo", "--lang", "zh", "--drop", "nobody:1:SYN"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).starts_with("错误: "), "{}", stderr(&o));
+}

@@ -116,7 +116,7 @@ impl fmt::Display for LinkTally {
         if parts.is_empty() {
             f.write_str("no packet was touched")
         } else {
-            write!(f, "packets {}", parts.join(", "))
+            write!(f, "packets: {}", parts.join(", "))
         }
     }
 }
