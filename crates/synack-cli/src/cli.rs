@@ -31,7 +31,9 @@ enum Command {
     /// Run one lifecycle scenario (see --list) and print its ladder diagram.
     Scenario(ScenarioArgs),
     /// Run packetdrill scripts against synack on a virtual clock:
-    /// `synack drill [--mode strict|semantic] [--json] [--jobs N] PATH...`.
+    /// `synack drill [--mode strict|semantic] [--json] [--jobs N]
+    /// [--fail-under RATE] PATH...`; exits 1 if a script fails (see
+    /// `synack drill --help`).
     #[command(disable_help_flag = true)]
     Drill(PassThrough),
     /// Talk to real hosts through a TUN device (needs root or a user

@@ -461,3 +461,22 @@ fn errors_speak_the_chosen_language() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).starts_with("错误: "), "{}", stderr(&o));
 }
+
+#[test]
+fn drill_help_explains_the_options_and_the_exit_status() {
+    let o = synack(&["drill", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    for needle in [
+        "--mode",
+        "--json",
+        "--jobs",
+        "--fail-under",
+        "Exit status",
+        "PATH",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from {text}");
+    }
+    let o = synack(&["drill", "/nonexistent/synack/drill/path"]);
+    assert_eq!(o.status.code(), Some(1));
+}
