@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use synack_scenarios::{Check, CheckKind, Outcome, Verdict};
 use synack_trace::{
-    render_jsonl, render_mermaid, render_svg, render_text, write_pcap, JsonOptions, Lang,
-    MermaidOptions, PcapOptions, SvgOptions, TextOptions, TraceEntry,
+    json_string, render_jsonl, render_mermaid, render_svg, render_text, write_pcap, JsonOptions,
+    Lang, MermaidOptions, PcapOptions, SvgOptions, TextOptions, TraceEntry,
 };
 
 /// An output format.
@@ -51,15 +51,19 @@ pub(crate) fn render(o: &Outcome, r: &Rendering) -> String {
             s.push_str(&checks_text(o, r));
             s
         }
-        Format::Json => render_jsonl(
-            &o.trace,
-            &hosts,
-            &JsonOptions {
-                absolute: r.absolute,
-                explain: false,
-                lang: r.lang,
-            },
-        ),
+        Format::Json => {
+            let mut s = render_jsonl(
+                &o.trace,
+                &hosts,
+                &JsonOptions {
+                    absolute: r.absolute,
+                    explain: false,
+                    lang: r.lang,
+                },
+            );
+            s.push_str(&checks_json(o, r));
+            s
+        }
         Format::Mermaid => render_mermaid(
             &o.trace,
             &hosts,
@@ -148,6 +152,59 @@ fn checks_text(o: &Outcome, r: &Rendering) -> String {
         ));
     }
     s.push_str(&format!("\n{}\n", crate::words::verdict(r.lang, o)));
+    s
+}
+
+/// The lines after the events: each check, each fault rule, the verdict.
+/// They share `t_us` (the end of the run), `host` (`null`) and `event`.
+fn checks_json(o: &Outcome, r: &Rendering) -> String {
+    let end = o.trace.last().map_or(0, |e| e.at.micros());
+    let head = |event: &str| format!("{{\"t_us\":{end},\"host\":null,\"event\":\"{event}\"");
+    let mut s = String::new();
+    for c in o.all_checks() {
+        s.push_str(&format!(
+            "{},\"kind\":\"{}\",\"passed\":{},\"what\":{}}}\n",
+            head("check"),
+            c.kind.name(),
+            c.passed,
+            json_string(&crate::words::check(r.lang, &c.what))
+        ));
+    }
+    for f in &o.rules {
+        s.push_str(&format!(
+            "{},\"spec\":{},\"description\":{},\"user\":{},\"matched\":{},\"fired\":{},\"not_ect\":{}}}\n",
+            head("fault_rule"),
+            json_string(&f.spec),
+            json_string(&f.description),
+            f.user,
+            f.matched,
+            f.fired,
+            f.not_ect
+        ));
+    }
+    let t = &o.tally;
+    let unmet = match &o.verdict {
+        synack_scenarios::Verdict::Incomplete { unmet } => unmet
+            .iter()
+            .map(|u| json_string(&crate::words::check(r.lang, u)))
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => String::new(),
+    };
+    s.push_str(&format!(
+        "{},\"verdict\":\"{}\",\"faulty\":{},\"lost\":{},\"duplicated\":{},\"reordered\":{},\"corrupted\":{},\"dropped_by_rule\":{},\"delayed_by_rule\":{},\"ce_marked\":{},\"unmet\":[{unmet}],\"text\":{}}}\n",
+        head("verdict"),
+        o.verdict.name(),
+        o.faulty,
+        t.lost,
+        t.duplicated,
+        t.reordered,
+        t.corrupted,
+        t.dropped_by_rule,
+        t.delayed_by_rule,
+        t.ce_marked,
+        json_string(&crate::words::verdict(r.lang, o))
+    ));
     s
 }
 

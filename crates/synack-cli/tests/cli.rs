@@ -480,3 +480,74 @@ fn drill_help_explains_the_options_and_the_exit_status() {
     let o = synack(&["drill", "/nonexistent/synack/drill/path"]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// The README's account of the JSON lines: from its `--format json`
+/// paragraph to the next section.
+fn readme_json_section() -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("`--format json` prints")
+        .expect("the JSON section");
+    let end = readme[start..]
+        .find("\n## ")
+        .map_or(readme.len(), |e| start + e);
+    readme[start..end].to_string()
+}
+
+#[test]
+fn every_json_key_is_documented_and_options_are_there() {
+    let doc = readme_json_section();
+    let mut runs = vec![
+        synack(&["demo", "--format", "json"]),
+        synack(&["scenario", "ecn", "--format", "json"]),
+        synack(&["scenario", "path-mtu", "--format", "json"]),
+        synack(&[
+            "scenario", "abort", "--seed", "13", "--loss", "0.05", "--format", "json",
+        ]),
+        synack(&["demo", "--drop", "client:3:FIN", "--format", "json"]),
+    ];
+    // A lossy transfer: SACK blocks and link faults.
+    runs.push(synack(&[
+        "scenario",
+        "bulk-transfer",
+        "--loss",
+        "0.05",
+        "--duplicate",
+        "0.05",
+        "--corrupt",
+        "0.02",
+        "--seed",
+        "3",
+        "--format",
+        "json",
+    ]));
+    let mut seen_sack = false;
+    for o in &runs {
+        for line in stdout(o).lines() {
+            let v: serde_json::Value = serde_json::from_str(line).expect("one JSON object");
+            let obj = v.as_object().expect("an object");
+            let mut keys: Vec<&String> = obj.keys().collect();
+            if let Some(opts) = obj.get("opts").and_then(|o| o.as_object()) {
+                keys.extend(opts.keys());
+                seen_sack |= opts.contains_key("sack");
+            }
+            if let Some(e) = obj.get("event").and_then(|e| e.as_str()) {
+                assert!(doc.contains(&format!("`{e}`")), "event {e} undocumented");
+            }
+            for k in keys {
+                assert!(
+                    doc.contains(&format!("`{k}`")),
+                    "key {k} undocumented: {line}"
+                );
+            }
+        }
+    }
+    assert!(seen_sack, "no SACK block in a lossy transfer's JSON");
+    let text = stdout(&runs[0]);
+    assert!(text.contains("\"opts\":{\"mss\":1460,\"wscale\":1,\"sack_ok\":true,\"ts\":["));
+    assert!(text.contains("\"event\":\"check\",\"kind\":\"rule\",\"passed\":true"));
+    assert!(
+        text.ends_with("\"text\":\"verdict: as expected (a clean link, the textbook path)\"}\n")
+    );
+}

@@ -63,7 +63,7 @@ pub use explain::{
     link_drop_text, send_reason_name, send_reason_text, state_text, timer_text, UNEXPLAINED,
     UNNAMED,
 };
-pub use json::{render_jsonl, JsonOptions};
+pub use json::{json_string, render_jsonl, JsonOptions};
 pub use mermaid::{render_mermaid, MermaidOptions};
 pub use pcap::{write_pcap, PcapOptions, PcapWriter, LINKTYPE_RAW, PCAP_MAGIC};
 pub use summary::{connection_summaries, listener_stats, ConnSummary, ListenerStats, ListenerView};
