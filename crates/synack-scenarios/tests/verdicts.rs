@@ -61,8 +61,13 @@ fn outcome(what: &str, run: Result<Outcome, ScenarioError>) -> Outcome {
 #[test]
 fn no_fault_makes_the_stack_break_a_rule() {
     let mut counts = [0usize; 4];
+    let total = seeds();
     for (name, run) in all() {
-        for seed in 1..=seeds() {
+        // A soak says how far it has got (seen with `-- --nocapture`).
+        if total > CI_SEEDS {
+            eprintln!("{name}: seeds 1-{total}");
+        }
+        for seed in 1..=total {
             let opts = faulty(seed);
             let what = format!("{name} with {opts:?}");
             let o = outcome(&what, run(&opts));
