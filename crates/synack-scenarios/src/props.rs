@@ -27,8 +27,6 @@ use synack_sim::{TraceEntry, TraceKind};
 pub(crate) struct Limits {
     /// Maximum segment lifetime.
     pub(crate) msl: Duration,
-    /// The RTO before any RTT sample.
-    pub(crate) initial_rto: Duration,
     /// The RTO ceiling.
     pub(crate) max_rto: Duration,
     /// The keepalive schedule, where the scenario turned keepalive on.
@@ -292,7 +290,6 @@ fn backoff(trace: &[TraceEntry], name: &dyn Fn(usize) -> String, l: &Limits) -> 
             _ => {}
         }
     }
-    let _ = l.initial_rto;
     t.check("RFC 6298 5.5: each retransmission timeout doubles the one before, up to the ceiling")
 }
 

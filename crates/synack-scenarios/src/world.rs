@@ -30,7 +30,7 @@ pub(crate) fn client_addr(port: u16) -> SocketAddr {
 pub(crate) fn stack_config(opts: &Options) -> StackConfig {
     let mut cfg = declared_config(opts);
     match opts.mutation {
-        Some(Mutation::ShortTimeWait) => cfg.conn.msl = cfg.conn.msl / 2,
+        Some(Mutation::ShortTimeWait) => cfg.conn.msl /= 2,
         Some(Mutation::NoBackoff) => cfg.conn.max_rto = cfg.conn.initial_rto,
         _ => {}
     }
@@ -379,7 +379,6 @@ impl World {
         let declared = declared_config(&self.opts).conn;
         let limits = Limits {
             msl: declared.msl,
-            initial_rto: declared.initial_rto,
             max_rto: declared.max_rto,
             keepalive: self.keepalive,
         };

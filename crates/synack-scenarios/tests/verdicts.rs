@@ -39,9 +39,12 @@ fn faulty(seed: u64) -> Options {
     }
 }
 
+/// How a scenario is run.
+type Run = fn(&Options) -> Result<Outcome, ScenarioError>;
+
 /// Every scenario and the demo.
-fn all() -> Vec<(&'static str, fn(&Options) -> Result<Outcome, ScenarioError>)> {
-    let mut v: Vec<(&str, fn(&Options) -> Result<Outcome, ScenarioError>)> = SCENARIOS
+fn all() -> Vec<(&'static str, Run)> {
+    let mut v: Vec<(&str, Run)> = SCENARIOS
         .iter()
         .map(|s: &ScenarioInfo| (s.name, s.run))
         .collect();
