@@ -129,10 +129,17 @@ fn transitions(trace: &[TraceEntry], name: &dyn Fn(usize) -> String) -> Check {
     let mut t = Tally::new();
     let mut at: HashMap<Key, State> = HashMap::new();
     let rx = received_flags(trace);
+    // The connections a FIN has reached so far.
+    let mut fins: std::collections::HashSet<(usize, ConnId)> = Default::default();
     for e in trace {
         let TraceKind::Stack(ev) = &e.kind else {
             continue;
         };
+        if let EventKind::SegmentReceived { conn: Some(c), seg } = ev.kind {
+            if seg.flags.fin() {
+                fins.insert((e.host, c));
+            }
+        }
         let EventKind::StateChanged {
             conn,
             listener,
@@ -166,9 +173,14 @@ fn transitions(trace: &[TraceEntry], name: &dyn Fn(usize) -> String) -> Check {
             });
         }
         if let Some(flag) = segment_named(cause) {
+            // A FIN that arrived out of order waits in the reassembly queue
+            // until the gap before it fills (RFC 9293 3.10.7.4, seventh and
+            // eighth steps): it acts when the segment filling the gap arrives.
+            let fin = matches!(cause, Cause::RecvFin | Cause::RecvFinAck);
             let arrived = rx
                 .get(&(e.host, e.at))
-                .is_some_and(|fs| fs.iter().any(|f| flag(*f)));
+                .is_some_and(|fs| fs.iter().any(|f| flag(*f)))
+                || (fin && conn.is_some_and(|c| fins.contains(&(e.host, c))));
             t.judge(arrived, || {
                 format!("{}, yet no such segment arrived then", said())
             });

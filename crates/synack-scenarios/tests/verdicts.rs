@@ -13,7 +13,7 @@ use synack_sim::Rng;
 
 /// Seeds per scenario in CI: enough to meet every kind of fault on every
 /// scenario, short enough for the test command.
-const CI_SEEDS: u64 = 200;
+const CI_SEEDS: u64 = 1000;
 
 fn seeds() -> u64 {
     std::env::var("SYNACK_VERDICT_SEEDS")
@@ -197,4 +197,39 @@ fn each_mutation_is_caught_by_its_rule() {
         "{:?}",
         o.verdict
     );
+}
+
+#[test]
+fn a_story_the_faults_prevent_is_incomplete_not_a_violation() {
+    let cases = [
+        // Every SYN lost: the client gives up, nothing opens.
+        (
+            "handshake",
+            "client:*:SYN",
+            "accept() returned the connection",
+        ),
+        (
+            "refused",
+            "client:*:SYN",
+            "connect failed with \"connection refused\"",
+        ),
+        // The abort's RST lost: RFC 9293 never resends a RST.
+        ("abort", "client:1:RST", "the server's next call failed"),
+    ];
+    for (name, drop, unmet) in cases {
+        let s = synack_scenarios::find(name).expect("in the catalog");
+        let opts = Options {
+            drops: vec![drop.into()],
+            ..Options::default()
+        };
+        let o = outcome(name, (s.run)(&opts));
+        let broken: Vec<&str> = o.violations().map(|c| c.what.as_str()).collect();
+        assert!(broken.is_empty(), "{name} with {drop}: {broken:?}");
+        match &o.verdict {
+            Verdict::Incomplete { unmet: u } => {
+                assert!(u.iter().any(|x| x.starts_with(unmet)), "{name}: {u:?}")
+            }
+            v => panic!("{name} with {drop}: {v:?}"),
+        }
+    }
 }
