@@ -31,7 +31,9 @@ enum Command {
     /// Run one lifecycle scenario (see --list) and print its ladder diagram.
     Scenario(ScenarioArgs),
     /// Run packetdrill scripts against synack on a virtual clock:
-    /// `synack drill [--mode strict|semantic] [--json] [--jobs N] PATH...`.
+    /// `synack drill [--mode strict|semantic] [--json] [--jobs N]
+    /// [--fail-under RATE] PATH...`; exits 1 if a script fails (see
+    /// `synack drill --help`).
     #[command(disable_help_flag = true)]
     Drill(PassThrough),
     /// Talk to real hosts through a TUN device (needs root or a user
@@ -213,6 +215,7 @@ impl Common {
                 CookiesArg::Always => SynCookies::Always,
             }),
             backlog: self.backlog.map(|b| b as usize),
+            mutation: None,
         }
     }
 
@@ -335,17 +338,19 @@ fn run(
         },
         None => None,
     };
+    let lang = common.rendering(String::new()).lang;
+    let w = crate::words::words(lang);
     let (outcome, misbehaved) = match scenario(&opts) {
         Ok(o) => (o, false),
         Err(ScenarioError::Misbehaved(o)) => (*o, true),
         Err(e @ (ScenarioError::BadOption { .. } | ScenarioError::BadDrop { .. })) => {
-            return fail(USAGE, &format!("error: {e}"));
+            return fail(USAGE, &format!("{}: {e}", w.error));
         }
-        Err(e) => return fail(FAILURE, &format!("error: {e}")),
+        Err(e) => return fail(FAILURE, &format!("{}: {e}", w.error)),
     };
     if let Some(target) = pcap {
         if let Err(e) = target.finish(&outcome.trace) {
-            return fail(FAILURE, &format!("error: {e}"));
+            return fail(FAILURE, &format!("{}: {e}", w.error));
         }
     }
     let rendering = common.rendering(title);
@@ -357,11 +362,24 @@ fn run(
     if code != ExitCode::SUCCESS {
         return code;
     }
+    if rendering.format != output::Format::Text {
+        // The text view says these in its checks; the others on stderr.
+        for idle in outcome.idle_rules() {
+            eprintln!("{}: {}", w.note, crate::words::check(lang, &idle));
+        }
+        if outcome.faulty && !misbehaved {
+            eprintln!("{}", crate::words::verdict(lang, &outcome));
+        }
+    }
     if misbehaved {
-        let failed: Vec<&str> = outcome.failures().map(|c| c.what.as_str()).collect();
+        let failed: Vec<String> = outcome
+            .violations()
+            .map(|c| crate::words::check(lang, &c.what))
+            .collect();
+        let sep = if lang == Lang::Zh { "；" } else { "; " };
         return fail(
             FAILURE,
-            &format!("error: the stack misbehaved: {}", failed.join("; ")),
+            &format!("{}: {}: {}", w.error, w.misbehaved, failed.join(sep)),
         );
     }
     ExitCode::SUCCESS

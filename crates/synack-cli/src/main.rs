@@ -10,8 +10,11 @@
 //! * `synack tun serve|connect|get|demo|bench`: synack on a TUN device,
 //!   against real hosts (needs root).
 //!
-//! Exit codes: 0 success, 1 failure (the stack misbehaved, the output could
-//! not be written), 2 bad usage.
+//! Exit codes: 0 success, 1 failure (the stack broke an RFC rule, or on a
+//! clean link did not do what the scenario requires; the output could not
+//! be written; a drill script failed), 2 bad usage. A run whose injected
+//! faults led it along another legal path, or kept its story from
+//! finishing, exits 0 and says so in its verdict.
 #![forbid(unsafe_code)]
 
 mod cli;
@@ -19,6 +22,7 @@ mod explain;
 mod output;
 mod plot;
 mod tun;
+mod words;
 
 use std::process::ExitCode;
 

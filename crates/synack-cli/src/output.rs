@@ -6,10 +6,11 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use synack_scenarios::Outcome;
+use synack_scenarios::{Check, CheckKind, Outcome, Verdict};
 use synack_trace::{
-    render_html, render_jsonl, render_mermaid, render_svg, render_text, write_pcap, HtmlOptions,
-    JsonOptions, Lang, MermaidOptions, PcapOptions, SvgOptions, TextOptions, TraceEntry,
+    json_string, render_html, render_jsonl, render_mermaid, render_svg, render_text, write_pcap,
+    HtmlOptions, JsonOptions, Lang, MermaidOptions, PcapOptions, SvgOptions, TextOptions,
+    TraceEntry,
 };
 
 /// An output format.
@@ -57,15 +58,19 @@ pub(crate) fn render(o: &Outcome, r: &Rendering) -> String {
             s.push_str(&checks_text(o, r));
             s
         }
-        Format::Json => render_jsonl(
-            &o.trace,
-            &hosts,
-            &JsonOptions {
-                absolute: r.absolute,
-                explain: false,
-                lang: r.lang,
-            },
-        ),
+        Format::Json => {
+            let mut s = render_jsonl(
+                &o.trace,
+                &hosts,
+                &JsonOptions {
+                    absolute: r.absolute,
+                    explain: false,
+                    lang: r.lang,
+                },
+            );
+            s.push_str(&checks_json(o, r));
+            s
+        }
         Format::Mermaid => render_mermaid(
             &o.trace,
             &hosts,
@@ -98,27 +103,126 @@ pub(crate) fn render(o: &Outcome, r: &Rendering) -> String {
     }
 }
 
+/// The checks: on a clean link that held, the scenario's own list as it
+/// has always been; with faults or a failure, every check by its kind, the
+/// rules that never fired and the verdict.
 fn checks_text(o: &Outcome, r: &Rendering) -> String {
-    if o.checks.is_empty() {
+    if o.checks.is_empty() && o.rule_checks.is_empty() {
         return String::new();
     }
-    let title = match r.lang {
-        Lang::En => "checks",
-        Lang::Zh => "检查",
-    };
-    let mut s = format!("\n{title}\n");
-    for c in &o.checks {
-        let (mark, color) = if c.passed {
-            ("ok  ", "32")
-        } else {
-            ("FAIL", "1;31")
-        };
+    let w = crate::words::words(r.lang);
+    let paint = |mark: &str, color: &str| {
         if r.color {
-            s.push_str(&format!("  \x1b[{color}m{mark}\x1b[0m  {}\n", c.what));
+            format!("\x1b[{color}m{mark}\x1b[0m")
         } else {
-            s.push_str(&format!("  {mark}  {}\n", c.what));
+            mark.to_string()
+        }
+    };
+    let line = |s: &mut String, indent: &str, c: &Check| {
+        let (mark, color) = match (c.passed, c.kind, o.faulty) {
+            (true, CheckKind::Path, true) => (w.same, "32"),
+            (false, CheckKind::Path, true) => (w.differs, "33"),
+            (false, CheckKind::Story, true) => (w.unmet, "33"),
+            (true, _, _) => ("ok  ", "32"),
+            (false, _, _) => ("FAIL", "1;31"),
+        };
+        let what = crate::words::check(r.lang, &c.what);
+        // With faults the marks are words of their own: pad them to one width.
+        let mark = if o.faulty {
+            let pad = 7usize.saturating_sub(synack_trace_width(mark));
+            format!("{mark}{}", " ".repeat(pad))
+        } else {
+            mark.to_string()
+        };
+        s.push_str(&format!("{indent}{}  {what}\n", paint(&mark, color)));
+    };
+    let mut s = format!("\n{}\n", w.checks);
+    if !o.faulty && o.verdict == Verdict::AsExpected {
+        for c in &o.checks {
+            line(&mut s, "  ", c);
+        }
+        return s;
+    }
+    s.push_str(&format!("  {}\n", w.rules_heading));
+    for c in &o.rule_checks {
+        line(&mut s, "    ", c);
+    }
+    let groups = [
+        (w.story_heading, CheckKind::Story),
+        (w.rule_story_heading, CheckKind::Rule),
+        (w.path_heading, CheckKind::Path),
+    ];
+    for (heading, kind) in groups {
+        let of_kind: Vec<&Check> = o.checks.iter().filter(|c| c.kind == kind).collect();
+        if of_kind.is_empty() {
+            continue;
+        }
+        s.push_str(&format!("  {heading}\n"));
+        for c in of_kind {
+            line(&mut s, "    ", c);
         }
     }
+    for idle in o.idle_rules() {
+        s.push_str(&format!(
+            "\n{}: {}\n",
+            w.note,
+            crate::words::check(r.lang, &idle)
+        ));
+    }
+    s.push_str(&format!("\n{}\n", crate::words::verdict(r.lang, o)));
+    s
+}
+
+/// The lines after the events: each check, each fault rule, the verdict.
+/// They share `t_us` (the end of the run), `host` (`null`) and `event`.
+fn checks_json(o: &Outcome, r: &Rendering) -> String {
+    let end = o.trace.last().map_or(0, |e| e.at.micros());
+    let head = |event: &str| format!("{{\"t_us\":{end},\"host\":null,\"event\":\"{event}\"");
+    let mut s = String::new();
+    for c in o.all_checks() {
+        s.push_str(&format!(
+            "{},\"kind\":\"{}\",\"passed\":{},\"what\":{}}}\n",
+            head("check"),
+            c.kind.name(),
+            c.passed,
+            json_string(&crate::words::check(r.lang, &c.what))
+        ));
+    }
+    for f in &o.rules {
+        s.push_str(&format!(
+            "{},\"spec\":{},\"description\":{},\"user\":{},\"matched\":{},\"fired\":{},\"not_ect\":{}}}\n",
+            head("fault_rule"),
+            json_string(&f.spec),
+            json_string(&f.description),
+            f.user,
+            f.matched,
+            f.fired,
+            f.not_ect
+        ));
+    }
+    let t = &o.tally;
+    let unmet = match &o.verdict {
+        synack_scenarios::Verdict::Incomplete { unmet } => unmet
+            .iter()
+            .map(|u| json_string(&crate::words::check(r.lang, u)))
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => String::new(),
+    };
+    s.push_str(&format!(
+        "{},\"verdict\":\"{}\",\"faulty\":{},\"lost\":{},\"duplicated\":{},\"reordered\":{},\"corrupted\":{},\"dropped_by_rule\":{},\"delayed_by_rule\":{},\"ce_marked\":{},\"unmet\":[{unmet}],\"text\":{}}}\n",
+        head("verdict"),
+        o.verdict.name(),
+        o.faulty,
+        t.lost,
+        t.duplicated,
+        t.reordered,
+        t.corrupted,
+        t.dropped_by_rule,
+        t.delayed_by_rule,
+        t.ce_marked,
+        json_string(&crate::words::verdict(r.lang, o))
+    ));
     s
 }
 
@@ -218,4 +322,11 @@ impl Drop for PcapTarget {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
+}
+
+/// Display width of a mark: CJK characters take two columns.
+fn synack_trace_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| if (c as u32) >= 0x2E80 { 2 } else { 1 })
+        .sum()
 }

@@ -382,3 +382,172 @@ fn pcap_is_read_by_tcpdump_with_every_delivered_segment() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn faults_give_an_honest_verdict_and_exit_0() {
+    // The abort's RST is lost: RFC 9293 never resends a RST, so the server
+    // never learns; no rule is broken, the story cannot finish.
+    let o = synack(&["scenario", "abort", "--seed", "13", "--loss", "0.05"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("RFC rules, on any link"), "{text}");
+    assert!(
+        text.contains("verdict: incomplete: no RFC rule broken")
+            && text.contains("packets: 1 lost"),
+        "{text}"
+    );
+    assert!(
+        text.contains("unmet    the server's next call failed"),
+        "{text}"
+    );
+    // The peer's FIN carries the ACK of the client's: FIN_WAIT_1 -> TIME_WAIT.
+    let o = synack(&["scenario", "teardown", "--seed", "17", "--loss", "0.05"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("verdict: another legal path"), "{text}");
+    assert!(
+        text.contains("differs  client: ESTABLISHED -> FIN_WAIT_1 -> FIN_WAIT_2"),
+        "{text}"
+    );
+    // JSON on stdout, the verdict on stderr.
+    let o = synack(&[
+        "scenario", "teardown", "--seed", "17", "--loss", "0.05", "--format", "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("verdict: another legal path"));
+    // In Chinese too.
+    let o = synack(&[
+        "scenario", "abort", "--seed", "13", "--loss", "0.05", "--lang", "zh",
+    ]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("结论：未完成") && text.contains("未达成"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_drop_rule_that_never_fires_is_reported() {
+    // The demo's client sends one FIN: a rule for its third never fires.
+    let o = synack(&["demo", "--drop", "client:3:FIN"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("note: rule \"client:3:FIN\" (drop the 3rd packet client->* with FIN) never fired: 1 packet(s) matched"),
+        "{text}"
+    );
+    let o = synack(&["demo", "--drop", "client:3:FIN", "--format", "json"]);
+    assert!(stderr(&o).contains("never fired"), "{}", stderr(&o));
+    // A CE mark without ECN negotiated (no packet is ECN-capable): left
+    // alone, and said so.
+    let o = synack(&["scenario", "handshake", "--drop", "client:1:ACK=ce"]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("was not ECN-capable, so it was left unmarked"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("set CE"),
+        "no packet is labelled as marked: {text}"
+    );
+    // A rule that fires says nothing.
+    let o = synack(&["demo", "--drop", "client:1:FIN"]);
+    assert!(!stdout(&o).contains("never fired"));
+}
+
+#[test]
+fn errors_speak_the_chosen_language() {
+    let o = synack(&["demo", "--lang", "zh", "--drop", "nobody:1:SYN"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).starts_with("错误: "), "{}", stderr(&o));
+}
+
+#[test]
+fn drill_help_explains_the_options_and_the_exit_status() {
+    let o = synack(&["drill", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    for needle in [
+        "--mode",
+        "--json",
+        "--jobs",
+        "--fail-under",
+        "Exit status",
+        "PATH",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from {text}");
+    }
+    let o = synack(&["drill", "/nonexistent/synack/drill/path"]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+/// The README's account of the JSON lines: from its `--format json`
+/// paragraph to the next section.
+fn readme_json_section() -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("`--format json` prints")
+        .expect("the JSON section");
+    let end = readme[start..]
+        .find("\n## ")
+        .map_or(readme.len(), |e| start + e);
+    readme[start..end].to_string()
+}
+
+#[test]
+fn every_json_key_is_documented_and_options_are_there() {
+    let doc = readme_json_section();
+    let mut runs = vec![
+        synack(&["demo", "--format", "json"]),
+        synack(&["scenario", "ecn", "--format", "json"]),
+        synack(&["scenario", "path-mtu", "--format", "json"]),
+        synack(&[
+            "scenario", "abort", "--seed", "13", "--loss", "0.05", "--format", "json",
+        ]),
+        synack(&["demo", "--drop", "client:3:FIN", "--format", "json"]),
+    ];
+    // A lossy transfer: SACK blocks and link faults.
+    runs.push(synack(&[
+        "scenario",
+        "bulk-transfer",
+        "--loss",
+        "0.05",
+        "--duplicate",
+        "0.05",
+        "--corrupt",
+        "0.02",
+        "--seed",
+        "3",
+        "--format",
+        "json",
+    ]));
+    let mut seen_sack = false;
+    for o in &runs {
+        for line in stdout(o).lines() {
+            let v: serde_json::Value = serde_json::from_str(line).expect("one JSON object");
+            let obj = v.as_object().expect("an object");
+            let mut keys: Vec<&String> = obj.keys().collect();
+            if let Some(opts) = obj.get("opts").and_then(|o| o.as_object()) {
+                keys.extend(opts.keys());
+                seen_sack |= opts.contains_key("sack");
+            }
+            if let Some(e) = obj.get("event").and_then(|e| e.as_str()) {
+                assert!(doc.contains(&format!("`{e}`")), "event {e} undocumented");
+            }
+            for k in keys {
+                assert!(
+                    doc.contains(&format!("`{k}`")),
+                    "key {k} undocumented: {line}"
+                );
+            }
+        }
+    }
+    assert!(seen_sack, "no SACK block in a lossy transfer's JSON");
+    let text = stdout(&runs[0]);
+    assert!(text.contains("\"opts\":{\"mss\":1460,\"wscale\":1,\"sack_ok\":true,\"ts\":["));
+    assert!(text.contains("\"event\":\"check\",\"kind\":\"rule\",\"passed\":true"));
+    assert!(
+        text.ends_with("\"text\":\"verdict: as expected (a clean link, the textbook path)\"}\n")
+    );
+}

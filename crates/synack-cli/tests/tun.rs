@@ -259,3 +259,55 @@ fn get_fetches_from_a_kernel_http_server() {
     assert!(status.success(), "synack tun get: {status}");
     assert!(out == body, "body differs ({} bytes)", out.len());
 }
+
+/// The number of whole records in a little-endian pcap file, or `None` when
+/// its header or a record is cut short.
+fn pcap_records(bytes: &[u8]) -> Option<usize> {
+    if bytes.get(..4)? != [0xd4, 0xc3, 0xb2, 0xa1] {
+        return None;
+    }
+    let (mut at, mut n) = (24, 0);
+    while at < bytes.len() {
+        let len = bytes.get(at + 8..at + 12)?;
+        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        at += 16 + len;
+        if at > bytes.len() {
+            return None;
+        }
+        n += 1;
+    }
+    Some(n)
+}
+
+#[test]
+fn serve_stopped_by_a_signal_leaves_its_pcap_whole() {
+    for (signal, port) in [("-INT", "7008"), ("-TERM", "7009")] {
+        let Some(mut ns) = namespace() else { return };
+        let path = std::env::temp_dir().join(format!("{}.pcap", unique_name("skp")));
+        let p = path.to_string_lossy().into_owned();
+        // No --count: it serves until stopped.
+        let s = start(&mut ns, "serve", &["echo", "--port", port, "--pcap", &p]);
+        s.wait_stderr(&format!("serving echo on 10.77.0.2:{port}"));
+        let py = format!(
+            "import socket\ns = socket.create_connection(('10.77.0.2', {port}), timeout=10)\ns.sendall(b'hello')\nprint('ok' if s.recv(5) == b'hello' else 'mismatch')\ns.close()\n"
+        );
+        let out = ns
+            .run("timeout", &["30", "python3", "-c", &py])
+            .expect("python3 client");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+        let pid = s.child(&mut ns).id().to_string();
+        let killed = Command::new("kill").args([signal, &pid]).status();
+        assert!(killed.is_ok_and(|k| k.success()), "kill {signal} {pid}");
+        let (status, _) = s.finish(&mut ns, 10);
+        assert!(!status.success(), "stopped by {signal}: {status}");
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        let _ = std::fs::remove_file(&path);
+        // SYN, SYN,ACK, ACK, the data, its echo, their ACKs and the close.
+        let records = pcap_records(&bytes);
+        assert!(
+            records.is_some_and(|n| n >= 6),
+            "{signal}: {} bytes, {records:?} whole records",
+            bytes.len()
+        );
+    }
+}

@@ -56,7 +56,7 @@ pub use error::{ParseError, ParseErrorKind};
 pub use lexer::MAX_INCLUDE_DEPTH;
 pub use parser::MAX_EXPR_DEPTH;
 pub use report::{
-    run_cli, run_file, run_paths, Report, RunError, RunOptions, ScriptResult, Totals,
+    exit_status, run_cli, run_file, run_paths, Report, RunError, RunOptions, ScriptResult, Totals,
 };
 pub use runner::{run_script, Difference, Mode, Outcome};
 

@@ -288,12 +288,65 @@ fn fmt_totals(t: &Totals) -> String {
     s
 }
 
-const USAGE: &str = "usage: drill [--mode strict|semantic] [--json] [--jobs N] PATH...";
+const USAGE: &str =
+    "usage: drill [--mode strict|semantic] [--json] [--jobs N] [--fail-under RATE] PATH...";
 
-/// The `drill` command: `[--mode strict|semantic] [--json] [--jobs N] PATH...`
-/// (arguments after the program name). Prints the report on standard output
-/// and returns the exit status: 0 unless a script fails to parse or the
-/// runner itself fails (2 for a usage error).
+const HELP: &str = "\
+Run packetdrill scripts against synack's core on a virtual clock: each
+script plays the remote host, its syscalls map onto synack's socket calls,
+its inbound packets are injected and its outbound ones matched. Each script
+is passed, failed (the first differing line, expected vs actual), not run
+(a feature synack or the runner lacks, named) or a parse error.
+
+Usage: drill [OPTIONS] PATH...
+
+Arguments:
+  PATH...              .pkt files, or folders searched for them
+
+Options:
+  --mode MODE          strict: compare as packetdrill does; semantic (the
+                       default): options as a set, any nonzero window, PSH
+                       and buffer sizes ignored
+  --json               one JSON object per script, then one with the totals
+  --jobs N, -j N       run N scripts at once (default: the CPUs)
+  --fail-under RATE    exit 1 only if the share of scripts run that passed is
+                       below RATE (0 to 1, or a percentage such as 90%);
+                       without it, any failed or unparsable script exits 1
+  -h, --help           this text
+
+Exit status: 0 every script run passed (or the pass rate reached
+--fail-under); 1 a script failed or did not parse (or the rate fell short),
+or the scripts could not be read; 2 bad usage. Scripts not run do not count
+against the rate: the report names what each lacks.
+";
+
+/// A `--fail-under` value: `0.9`, `90%`.
+fn parse_rate(text: &str) -> Option<f64> {
+    let (num, scale) = match text.strip_suffix('%') {
+        Some(n) => (n, 100.0),
+        None => (text, 1.0),
+    };
+    let r = num.trim().parse::<f64>().ok()? / scale;
+    (0.0..=1.0).contains(&r).then_some(r)
+}
+
+/// The exit status of a report: see [`run_cli`].
+pub fn exit_status(t: &Totals, fail_under: Option<f64>) -> i32 {
+    let run = t.passed + t.failed + t.errors;
+    match fail_under {
+        None => i32::from(t.failed + t.errors > 0),
+        // Nothing run: no rate to reach, unless none was asked for.
+        Some(rate) if run == 0 => i32::from(rate > 0.0),
+        Some(rate) => i32::from((t.passed as f64) < rate * run as f64),
+    }
+}
+
+/// The `drill` command: `[--mode strict|semantic] [--json] [--jobs N]
+/// [--fail-under RATE] PATH...` (arguments after the program name). Prints
+/// the report on standard output and returns the exit status: 0 when every
+/// script run passed (or, with `--fail-under`, when the share that passed
+/// reaches the rate), 1 when a script failed or did not parse (or the rate
+/// fell short) or the runner itself failed, 2 for a usage error.
 pub fn run_cli<I, S>(args: I) -> i32
 where
     I: IntoIterator<Item = S>,
@@ -301,6 +354,7 @@ where
 {
     let mut opts = RunOptions::default();
     let mut json = false;
+    let mut fail_under = None;
     let mut paths: Vec<String> = Vec::new();
     let mut it = args.into_iter().map(Into::into);
     while let Some(a) = it.next() {
@@ -325,8 +379,17 @@ where
                     return 2;
                 }
             },
+            "--fail-under" => {
+                match inline.or_else(|| it.next()).as_deref().and_then(parse_rate) {
+                    Some(r) => fail_under = Some(r),
+                    None => {
+                        eprintln!("--fail-under needs a rate from 0 to 1 or 0% to 100%, e.g. 0.9\n{USAGE}");
+                        return 2;
+                    }
+                }
+            }
             "-h" | "--help" => {
-                println!("{USAGE}");
+                print!("{HELP}");
                 return 0;
             }
             f if f.starts_with('-') && f.len() > 1 => {
@@ -358,5 +421,21 @@ where
         eprintln!("drill: {e}");
         return 1;
     }
-    i32::from(report.has_errors())
+    let totals = report.totals();
+    let status = exit_status(&totals, fail_under);
+    if status != 0 {
+        let run = totals.passed + totals.failed + totals.errors;
+        match fail_under {
+            Some(rate) => eprintln!(
+                "drill: {} of {run} scripts run passed, below --fail-under {:.1}%",
+                totals.passed,
+                rate * 100.0
+            ),
+            None => eprintln!(
+                "drill: {} failed and {} did not parse (of {run} run); --fail-under RATE sets a threshold",
+                totals.failed, totals.errors
+            ),
+        }
+    }
+    status
 }

@@ -6,22 +6,40 @@
 //! A scenario returns its [`Outcome`]: the simulator's trace (for the ladder
 //! diagram, JSON lines, Mermaid, SVG, HTML and pcap views), the hosts, the
 //! listeners' counters as the stack reports them, every connection still
-//! alive at the end, the checks of the scenario's key behaviour, each
-//! sender's numbers over time (for the plots) and the applications' socket
-//! calls. A check
-//! that fails means the stack did not behave as the RFCs say:
-//! [`ScenarioError::Misbehaved`] carries the outcome so it can still be shown.
+//! alive at the end, the checks and their [`Verdict`], each sender's
+//! numbers over time (for the plots) and the applications' socket calls.
+//!
+//! The checks are of three kinds ([`CheckKind`]): RFC rules that hold on any
+//! link (every state change is one RFC 9293's diagram allows, with a cause
+//! the trace bears out; bytes arrive exactly and in order; TIME_WAIT lasts
+//! 2*MSL; retransmission timeouts back off; keepalive probes keep their
+//! schedule; nothing is left stuck), the scenario's story (its end result),
+//! and the path expected on a clean link. A broken rule, or on a clean link
+//! any failed check, is [`Verdict::Violation`] and comes back as
+//! [`ScenarioError::Misbehaved`] (which keeps the outcome so it can still be
+//! shown). With faults injected, another legal path is
+//! [`Verdict::LegalPath`] and a story the faults kept from finishing is
+//! [`Verdict::Incomplete`]: neither is the stack's fault.
 //!
 //! ```
-//! use synack_scenarios::{find, Options};
+//! use synack_scenarios::{find, Options, Verdict};
 //! let refused = find("refused").expect("in the catalog");
 //! let outcome = (refused.run)(&Options::default()).expect("the stack behaves");
 //! assert!(outcome.checks.iter().all(|c| c.passed));
+//! assert_eq!(outcome.verdict, Verdict::AsExpected);
+//!
+//! // Under 30 % loss the story may take another path, or not finish; the
+//! // stack still breaks no rule.
+//! let lossy = Options { loss: 0.3, seed: 7, ..Options::default() };
+//! let outcome = (refused.run)(&lossy).expect("no rule broken");
+//! assert!(!outcome.verdict.is_violation());
 //! ```
 #![forbid(unsafe_code)]
 
 mod catalog;
 mod peer;
+mod props;
+mod verdict;
 mod world;
 
 use core::fmt;
@@ -31,6 +49,7 @@ use synack_sim::{FaultSpecError, SimError, TraceEntry};
 use synack_trace::{HostInfo, ListenerView, Series, SocketCall};
 
 pub use catalog::{demo, SCENARIOS};
+pub use verdict::{CheckKind, LinkTally, RuleReport, Verdict};
 
 /// One entry of the catalog.
 #[derive(Clone, Copy)]
@@ -93,6 +112,37 @@ pub struct Options {
     pub syn_cookies: Option<SynCookies>,
     /// The server's listen backlog (accept and SYN queue limits).
     pub backlog: Option<usize>,
+    /// A deliberately broken stack, for tests that prove the checks can
+    /// fail. `None` (the default) runs synack as built.
+    #[doc(hidden)]
+    pub mutation: Option<Mutation>,
+}
+
+/// A deliberate defect planted in the run, so a test can prove the RFC
+/// rule checks catch a stack that breaks them. Not for users: the
+/// scenarios and the command never set it.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mutation {
+    /// The stacks hold TIME_WAIT for one MSL instead of two.
+    ShortTimeWait,
+    /// The stacks never back off their retransmission timeout (their RTO
+    /// ceiling is the initial RTO).
+    NoBackoff,
+    /// The stacks report FIN_WAIT_2 -> CLOSED where they went to TIME_WAIT.
+    SkipTimeWait,
+    /// The applications read their first received byte twice.
+    RepeatByte,
+}
+
+impl Mutation {
+    /// Every mutation.
+    pub const ALL: [Mutation; 4] = [
+        Mutation::ShortTimeWait,
+        Mutation::NoBackoff,
+        Mutation::SkipTimeWait,
+        Mutation::RepeatByte,
+    ];
 }
 
 impl Default for Options {
@@ -111,6 +161,7 @@ impl Default for Options {
             keepalive: None,
             syn_cookies: None,
             backlog: None,
+            mutation: None,
         }
     }
 }
@@ -187,13 +238,15 @@ pub struct Host {
     pub addr: IpAddr,
 }
 
-/// One check of a scenario's key behaviour.
+/// One check of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
-    /// What should hold, in words.
+    /// What should hold, in words (and, for a broken rule, where it broke).
     pub what: String,
     /// Whether it held.
     pub passed: bool,
+    /// What it judges: an RFC rule, the story, or the clean-link path.
+    pub kind: CheckKind,
 }
 
 /// A connection still alive at the end of the run, as its stack reports it.
@@ -216,13 +269,25 @@ pub struct Outcome {
     pub listeners: Vec<ListenerView>,
     /// Connections still alive at the end (TIME_WAIT included).
     pub connections: Vec<HostConn>,
-    /// The scenario's checks.
+    /// The scenario's own checks, in its order.
     pub checks: Vec<Check>,
     /// Each connection's sender numbers (cwnd, ssthresh, bytes in flight,
     /// SRTT, RTO) after every step of the run that changed them.
     pub series: Series,
     /// The applications' socket calls, in the order they were made.
     pub calls: Vec<SocketCall>,
+    /// The RFC rules every run is held to, whatever the scenario: the state
+    /// diagram, timers, nothing left stuck (all of kind [`CheckKind::Rule`]).
+    pub rule_checks: Vec<Check>,
+    /// What the checks add up to.
+    pub verdict: Verdict,
+    /// Whether faults were injected (random link faults or `--drop` rules):
+    /// when not, the run must follow the textbook path exactly.
+    pub faulty: bool,
+    /// What the link's faults did to the packets.
+    pub tally: LinkTally,
+    /// Each targeted fault rule and what it did.
+    pub rules: Vec<RuleReport>,
 }
 
 impl Outcome {
@@ -237,9 +302,30 @@ impl Outcome {
             .collect()
     }
 
-    /// The checks that failed.
+    /// Every check: the general RFC rules, then the scenario's own.
+    pub fn all_checks(&self) -> impl Iterator<Item = &Check> {
+        self.rule_checks.iter().chain(&self.checks)
+    }
+
+    /// The checks that failed, whatever their kind.
     pub fn failures(&self) -> impl Iterator<Item = &Check> {
-        self.checks.iter().filter(|c| !c.passed)
+        self.all_checks().filter(|c| !c.passed)
+    }
+
+    /// The failed checks that make the run a violation: a broken rule, or
+    /// on a clean link any failed check.
+    pub fn violations(&self) -> impl Iterator<Item = &Check> {
+        let faulty = self.faulty;
+        self.all_checks()
+            .filter(move |c| !c.passed && (c.kind == CheckKind::Rule || !faulty))
+    }
+
+    /// The targeted fault rules that never acted on a packet, each with why.
+    pub fn idle_rules(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter_map(RuleReport::idle_reason)
+            .collect()
     }
 }
 
@@ -286,7 +372,7 @@ impl fmt::Display for ScenarioError {
             ScenarioError::Sim(e) => write!(f, "simulation failed: {e}"),
             ScenarioError::Stack { call, error } => write!(f, "{call} failed: {error}"),
             ScenarioError::Misbehaved(o) => {
-                let failed: Vec<&str> = o.failures().map(|c| c.what.as_str()).collect();
+                let failed: Vec<&str> = o.violations().map(|c| c.what.as_str()).collect();
                 write!(f, "the stack misbehaved: {}", failed.join("; "))
             }
         }

@@ -3,11 +3,13 @@
 //! applications are [`Peer`](crate::peer::Peer)s.
 
 use crate::peer::{CallLog, Peer, Record, Role};
-use crate::{Check, Host, HostConn, Options, Outcome, ScenarioError};
+use crate::props::{self, Limits};
+use crate::verdict::{CheckKind, LinkTally, RuleReport, Verdict};
+use crate::{Check, Host, HostConn, Mutation, Options, Outcome, ScenarioError};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use synack_proto::{
-    ConnConfig, ConnError, Duration, EventKind, Instant, ListenerId, SegmentSummary, SendReason,
-    Stack, StackConfig, State,
+    ConnConfig, ConnError, Duration, EventKind, Instant, Keepalive, ListenerId, SegmentSummary,
+    SendReason, Stack, StackConfig, State,
 };
 use synack_sim::{HostId, LinkConfig, RunOutcome, Sim, TraceKind};
 use synack_trace::{Call, ListenerView, Series, SocketCall};
@@ -24,8 +26,19 @@ pub(crate) fn client_addr(port: u16) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(CLIENT_IP), port)
 }
 
-/// The stacks' settings for these options.
+/// The stacks' settings for these options (with a test's mutation, if any).
 pub(crate) fn stack_config(opts: &Options) -> StackConfig {
+    let mut cfg = declared_config(opts);
+    match opts.mutation {
+        Some(Mutation::ShortTimeWait) => cfg.conn.msl /= 2,
+        Some(Mutation::NoBackoff) => cfg.conn.max_rto = cfg.conn.initial_rto,
+        _ => {}
+    }
+    cfg
+}
+
+/// The settings the options ask for: what the rule checks hold the stacks to.
+pub(crate) fn declared_config(opts: &Options) -> StackConfig {
     let mut cfg = StackConfig::default();
     if let Some(m) = opts.mtu {
         cfg.mtu = m;
@@ -53,6 +66,13 @@ pub(crate) struct World {
     series: Series,
     /// The applications' socket calls.
     calls: CallLog,
+    /// The keepalive schedule the client runs, for the keepalive rule.
+    pub(crate) keepalive: Option<Keepalive>,
+    /// The run stopped because nothing was pending (not at its time limit).
+    idle: bool,
+    /// The specs of the fault rules installed, in order, and whether the
+    /// user gave each.
+    specs: Vec<(String, bool)>,
 }
 
 impl World {
@@ -96,6 +116,9 @@ impl World {
             snapshots: Vec::new(),
             series: Series::new(),
             calls: CallLog::default(),
+            keepalive: None,
+            idle: false,
+            specs: opts.drops.iter().map(|d| (d.clone(), true)).collect(),
         })
     }
 
@@ -116,6 +139,7 @@ impl World {
                     spec: spec.to_string(),
                     error,
                 })?;
+            self.specs.push((spec.to_string(), false));
         }
         Ok(())
     }
@@ -164,9 +188,11 @@ impl World {
     pub(crate) fn run(&mut self, limit: Duration) -> Result<(), ScenarioError> {
         let end = Instant::ZERO + limit;
         if self.sim.now() > end {
-            return match self.sim.run_until_idle(end)? {
-                RunOutcome::Idle | RunOutcome::Limit { .. } => Ok(()),
+            self.idle = match self.sim.run_until_idle(end)? {
+                RunOutcome::Idle => true,
+                RunOutcome::Limit { .. } => false,
             };
+            return Ok(());
         }
         // What is due now first (this also sends what the scenario's own
         // socket calls queued), then one step at a time.
@@ -174,8 +200,16 @@ impl World {
         self.sample();
         loop {
             match self.sim.next_wake() {
-                Some((at, _)) if at > end => return Ok(()),
-                None => return Ok(()),
+                // The run stops at its time limit with something pending,
+                // or because nothing is (the rule checks tell them apart).
+                Some((at, _)) if at > end => {
+                    self.idle = false;
+                    return Ok(());
+                }
+                None => {
+                    self.idle = true;
+                    return Ok(());
+                }
                 Some(_) => {
                     self.sim.step()?;
                     self.sample();
@@ -194,26 +228,40 @@ impl World {
         }
     }
 
-    /// Record a check.
-    pub(crate) fn check(&mut self, passed: bool, what: impl Into<String>) {
-        self.checks.push(Check {
-            what: what.into(),
-            passed,
-        });
+    fn push(&mut self, kind: CheckKind, passed: bool, what: String) {
+        self.checks.push(Check { what, passed, kind });
     }
 
-    /// Record that a connection failed with `expected`; the check's text names what
-    /// it got instead, if anything.
+    /// Record a check of the scenario's story: its end result.
+    pub(crate) fn check(&mut self, passed: bool, what: impl Into<String>) {
+        self.push(CheckKind::Story, passed, what.into());
+    }
+
+    /// Record a check of an RFC rule that holds on any link.
+    pub(crate) fn check_rule(&mut self, passed: bool, what: impl Into<String>) {
+        self.push(CheckKind::Rule, passed, what.into());
+    }
+
+    /// Record that a connection failed with `expected` (a story check); the
+    /// check's text names what it got instead, if anything.
     pub(crate) fn check_error(&mut self, got: Option<ConnError>, expected: ConnError, what: &str) {
         let seen = got.map_or("no error".to_string(), |e| e.to_string());
         self.check(got == Some(expected), format!("{what} (got {seen})"));
     }
 
-    /// Record a check of the exact textbook path, only when the link is clean.
-    pub(crate) fn check_path(&mut self, passed: bool, what: impl Into<String>) {
-        if self.opts.is_clean() {
+    /// Record a story check only when faults were injected: on a clean link
+    /// the path checks already decide it (and the pinned clean-link output
+    /// lists only them).
+    pub(crate) fn check_if_faulty(&mut self, passed: bool, what: impl Into<String>) {
+        if !self.opts.is_clean() {
             self.check(passed, what);
         }
+    }
+
+    /// Record a check of the exact textbook path: decisive on a clean link,
+    /// shown for comparison when faults were injected.
+    pub(crate) fn check_path(&mut self, passed: bool, what: impl Into<String>) {
+        self.push(CheckKind::Path, passed, what.into());
     }
 
     /// The state changes of a host, in order.
@@ -295,21 +343,36 @@ impl World {
     /// Check that what `reader` read is exactly (or, on a faulty link, a
     /// prefix of) what the other side wrote.
     pub(crate) fn check_bytes(&mut self, who: &str, wrote: &[u8], reader: &Record) {
-        let prefix = wrote.starts_with(&reader.received);
-        self.check(
-            prefix,
-            format!("the {who} read the bytes in the order they were written"),
-        );
-        if self.opts.drops.is_empty() {
-            self.check(
-                reader.received.len() == wrote.len(),
-                format!(
-                    "the {who} read all {} bytes ({} read)",
-                    wrote.len(),
-                    reader.received.len()
-                ),
-            );
+        let mut received = reader.received.clone();
+        if self.opts.mutation == Some(Mutation::RepeatByte) {
+            if let Some(&b) = received.first() {
+                received.insert(0, b);
+            }
         }
+        // RFC 9293 3.10.2 (SEND), 3.10.3 (RECEIVE): the stream is delivered
+        // exactly, in order, without duplication; and (3.10.7.4, eighth
+        // step) the FIN comes after every byte, so end of file means the
+        // whole stream was read.
+        let prefix = wrote.starts_with(&received);
+        let short_eof = reader.eof && received.len() != wrote.len();
+        let what = if short_eof && prefix {
+            format!(
+                "the {who} read the bytes in the order they were written (but saw end of file after {} of {} bytes)",
+                received.len(),
+                wrote.len()
+            )
+        } else {
+            format!("the {who} read the bytes in the order they were written")
+        };
+        self.check_rule(prefix && !short_eof, what);
+        self.check(
+            received.len() == wrote.len(),
+            format!(
+                "the {who} read all {} bytes ({} read)",
+                wrote.len(),
+                received.len()
+            ),
+        );
     }
 
     /// A listener's counters as its stack reports them now; `when` is
@@ -361,19 +424,110 @@ impl World {
                 });
             }
         }
-        let trace = self.sim.take_trace();
-        let outcome = Outcome {
+        let rules = self.rule_reports();
+        let tally = self.tally();
+        let mut trace = self.sim.take_trace();
+        if self.opts.mutation == Some(Mutation::SkipTimeWait) {
+            skip_time_wait(&mut trace);
+        }
+        let declared = declared_config(&self.opts).conn;
+        let limits = Limits {
+            msl: declared.msl,
+            max_rto: declared.max_rto,
+            keepalive: self.keepalive,
+        };
+        let rule_checks = props::check(&trace, &hosts, &connections, self.idle, &limits);
+        let checks = std::mem::take(&mut self.checks);
+        let mut outcome = Outcome {
             trace,
             hosts,
             listeners,
             connections,
-            checks: std::mem::take(&mut self.checks),
+            checks,
             series: std::mem::take(&mut self.series),
             calls: std::mem::take(&mut *self.calls.borrow_mut()),
+            rule_checks,
+            verdict: Verdict::AsExpected,
+            faulty: !self.opts.is_clean(),
+            tally,
+            rules,
         };
-        if outcome.failures().next().is_some() {
+        outcome.verdict = verdict(&outcome);
+        if outcome.verdict.is_violation() {
             return Err(ScenarioError::Misbehaved(Box::new(outcome)));
         }
         Ok(outcome)
+    }
+
+    /// Each fault rule installed, with what it did.
+    fn rule_reports(&self) -> Vec<RuleReport> {
+        self.sim
+            .faults()
+            .iter()
+            .zip(&self.specs)
+            .map(|(f, (spec, user))| RuleReport {
+                spec: spec.clone(),
+                description: f.description.to_string(),
+                user: *user,
+                matched: f.matched,
+                fired: f.fired,
+                not_ect: f.not_ect,
+            })
+            .collect()
+    }
+
+    /// What the link's faults did, both directions together.
+    fn tally(&self) -> LinkTally {
+        let mut t = LinkTally::default();
+        for (_, s) in self.sim.all_link_stats() {
+            t.lost += s.dropped_loss;
+            t.duplicated += s.duplicated;
+            t.reordered += s.reordered;
+            t.corrupted += s.corrupted;
+            t.dropped_by_rule += s.dropped_rule;
+            t.delayed_by_rule += s.delayed_by_rule;
+            t.ce_marked += s.ce_marked;
+        }
+        t
+    }
+}
+
+/// What the checks add up to (see [`Verdict`]).
+fn verdict(o: &Outcome) -> Verdict {
+    if o.violations().next().is_some() {
+        return Verdict::Violation;
+    }
+    if !o.faulty {
+        return Verdict::AsExpected;
+    }
+    let unmet: Vec<String> = o
+        .checks
+        .iter()
+        .filter(|c| !c.passed && c.kind == CheckKind::Story)
+        .map(|c| c.what.clone())
+        .collect();
+    if !unmet.is_empty() {
+        return Verdict::Incomplete { unmet };
+    }
+    Verdict::LegalPath {
+        differed: o
+            .checks
+            .iter()
+            .filter(|c| !c.passed && c.kind == CheckKind::Path)
+            .count(),
+    }
+}
+
+/// The [`Mutation::SkipTimeWait`] defect: the stacks' reports of entering
+/// TIME_WAIT from FIN_WAIT_2 say CLOSED instead.
+fn skip_time_wait(trace: &mut [synack_sim::TraceEntry]) {
+    for e in trace {
+        if let TraceKind::Stack(ev) = &mut e.kind {
+            if let EventKind::StateChanged { from, to, .. } = &mut ev.kind {
+                if *from == State::FinWait2 && *to == State::TimeWait {
+                    *to = State::Closed;
+                }
+            }
+        }
     }
 }

@@ -31,8 +31,9 @@
 //!                                start without unit takes the end's unit
 //! delay   = time                 delay the packet by this instead of dropping it
 //! "=ce"                          set Congestion Experienced instead of dropping
-//!                                (RFC 3168 5: an ECN-capable packet is marked,
-//!                                one that is not ECN-capable is dropped)
+//!                                (RFC 3168 5: an ECN-capable packet is marked;
+//!                                one that is not ECN-capable passes unchanged and
+//!                                is counted in `FaultStatus::not_ect`)
 //! time    = digits unit          unit is "us", "ms" or "s"
 //! ```
 //!

@@ -54,7 +54,8 @@ pub struct LinkConfig {
     pub reorder: f64,
     /// The extra delay of a reordered packet.
     pub reorder_delay: Duration,
-    /// Probability that the delivered copy has one to `corrupt_max_bytes` bytes flipped.
+    /// Probability that the delivered copy has one to `corrupt_max_bytes` bytes
+    /// flipped, always so that the IP or TCP checksum detects it.
     pub corrupt: f64,
     /// The most bytes one corruption changes (default 3). With 1 every corruption is
     /// caught by the Internet checksum; with more, two changes can cancel in the
@@ -207,9 +208,8 @@ pub(crate) enum RuleVerdict {
     Pass,
     Drop(String),
     Delay(Duration),
-    /// Mark CE if the packet is ECT, else drop it as a congested AQM queue
-    /// would (RFC 3168 5).
-    MarkCe(String),
+    /// Mark CE (the packet is ECT: the simulator checked before firing).
+    MarkCe,
 }
 
 /// What the link did with a packet: the fate for the trace and the copies
@@ -266,12 +266,10 @@ impl Link {
                 self.stats.delayed_by_rule += 1;
                 d
             }
-            RuleVerdict::MarkCe(description) => {
-                if !peek::is_ect(packet) {
-                    // RFC 3168 5: a router marks only ECN-capable packets; others
-                    // it drops.
-                    return self.drop(DropCause::Rule(description));
-                }
+            RuleVerdict::MarkCe => {
+                // The simulator passes not-ECT packets by before a CE rule
+                // fires (RFC 3168 5 marks only ECT packets); `mark_ce` below
+                // leaves any other unreadable packet alone.
                 mark = true;
                 Duration::ZERO
             }
@@ -325,7 +323,7 @@ impl Link {
         let corrupted = !copy.is_empty() && self.rng.chance(self.config.corrupt);
         if corrupted {
             self.stats.corrupted += 1;
-            self.corrupt(&mut copy);
+            self.corrupt_detectably(&mut copy);
         }
         if self.rng.chance(self.config.duplicate) {
             self.stats.duplicated += 1;
@@ -354,6 +352,29 @@ impl Link {
             return Duration::ZERO;
         }
         Duration::from_micros(self.rng.up_to(max))
+    }
+
+    /// Corrupt a copy so the receiver's checksums can tell: a TCP packet
+    /// whose flips cancel out in the 16-bit ones' complement sums (RFC 1071;
+    /// flipping +d in one word and -d in another) would reach the
+    /// application as good data, a fault no TCP can see. Such a draw is
+    /// drawn again (a few times at most), so `corrupt` exercises checksum
+    /// verification and a corrupted stream always means the stack failed.
+    fn corrupt_detectably(&mut self, bytes: &mut [u8]) {
+        use synack_proto::wire::{parse_packet, ChecksumMode};
+        let original = bytes.to_vec();
+        let tcp = parse_packet(&original, ChecksumMode::Verify).is_ok();
+        for _ in 0..8 {
+            self.corrupt(bytes);
+            if !tcp || parse_packet(bytes, ChecksumMode::Verify).is_err() {
+                return;
+            }
+            bytes.copy_from_slice(&original);
+        }
+        // Eight cancelling draws in a row: flip one byte, which no checksum misses.
+        if let Some(b) = bytes.last_mut() {
+            *b ^= 0x01;
+        }
     }
 
     /// Flip one to `corrupt_max_bytes` distinct bytes of a non-empty packet, each

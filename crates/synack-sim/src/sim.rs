@@ -212,6 +212,7 @@ struct ArmedRule {
     description: String,
     matched: u64,
     fired: u64,
+    not_ect: u64,
 }
 
 /// A deterministic network of hosts running [`Node`]s.
@@ -545,6 +546,7 @@ impl<N: Node> Sim<N> {
             description,
             matched: 0,
             fired: 0,
+            not_ect: 0,
         });
         self.rules.len() - 1
     }
@@ -571,6 +573,7 @@ impl<N: Node> Sim<N> {
                 description: &r.description,
                 matched: r.matched,
                 fired: r.fired,
+                not_ect: r.not_ect,
             })
             .collect()
     }
@@ -810,6 +813,13 @@ impl<N: Node> Sim<N> {
                 Some(n) => armed.matched == n,
                 None => true,
             };
+            if fires && armed.rule.action == FaultAction::MarkCe && !peek::is_ect(&packet) {
+                // RFC 3168 5: a router marks only ECN-capable packets. The rule
+                // leaves this one alone and counts it, so the run can say why
+                // the rule never marked anything.
+                armed.not_ect += 1;
+                continue;
+            }
             if fires {
                 armed.fired += 1;
                 if !decided {
@@ -817,7 +827,7 @@ impl<N: Node> Sim<N> {
                     verdict = match armed.rule.action {
                         FaultAction::Drop => RuleVerdict::Drop(armed.description.clone()),
                         FaultAction::Delay(d) => RuleVerdict::Delay(d),
-                        FaultAction::MarkCe => RuleVerdict::MarkCe(armed.description.clone()),
+                        FaultAction::MarkCe => RuleVerdict::MarkCe,
                     };
                 }
             }
@@ -919,4 +929,7 @@ pub struct FaultStatus<'a> {
     pub matched: u64,
     /// Packets it fired on (whether or not an earlier rule won).
     pub fired: u64,
+    /// Packets a CE-marking rule was due to mark but passed unchanged
+    /// because they were not ECN-capable (RFC 3168 5); not in `fired`.
+    pub not_ect: u64,
 }

@@ -336,7 +336,7 @@ fn specs_drive_a_simulation() {
 }
 
 #[test]
-fn a_ce_rule_marks_ect_packets_and_drops_the_others() {
+fn a_ce_rule_marks_ect_packets_and_passes_and_counts_the_others() {
     use synack_proto::wire::Ecn;
     use synack_sim::{peek, FaultAction, FaultSpecError};
     let names = ["a", "b"];
@@ -352,7 +352,8 @@ fn a_ce_rule_marks_ect_packets_and_drops_the_others() {
             text: "ect1".to_string()
         })
     );
-    // An ECT(0) packet is marked, a not-ECT one dropped (RFC 3168 5).
+    // An ECT(0) packet is marked; a not-ECT one passes unchanged, counted
+    // apart so the run can say why nothing was marked (RFC 3168 5).
     let mut ect = tcp4(A, B, 0, Flags::ACK, 10);
     ect[1] |= 0b10;
     let plain = tcp4(A, B, 1, Flags::ACK, 10);
@@ -372,5 +373,7 @@ fn a_ce_rule_marks_ect_packets_and_drops_the_others() {
         .iter()
         .map(|(_, p)| peek::ecn(p))
         .collect();
-    assert_eq!(got, [Some(Ecn::Ce)]);
+    assert_eq!(got, [Some(Ecn::Ce), Some(Ecn::NotEct)]);
+    let status = &sim.faults()[0];
+    assert_eq!((status.matched, status.fired, status.not_ect), (2, 1, 1));
 }

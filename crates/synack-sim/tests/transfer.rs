@@ -247,6 +247,20 @@ fn cases() -> u32 {
         .unwrap_or(48)
 }
 
+/// In a soak (more cases than CI runs), say on stderr how far `property`
+/// has got every 500 cases, so a run of hours shows it is alive (seen with
+/// `-- --nocapture`).
+fn progress(property: &str, counter: &std::sync::atomic::AtomicU32) {
+    let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    let total = cases();
+    if total > 48 && n % 500 == 0 {
+        eprintln!("{property}: {n} of {total} cases");
+    }
+}
+
+static BULK_CASES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+static ECN_CASES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 proptest! {
     #![proptest_config(Config { cases: cases(), rng_seed: RngSeed::Fixed(0x5eed), failure_persistence: None, ..Config::default() })]
 
@@ -262,6 +276,7 @@ proptest! {
         down in 0usize..150_000,
         v6: bool,
     ) {
+        progress("bulk_both_ways_over_faulty_links", &BULK_CASES);
         let case = Case { seed, loss, dup, reorder, corrupt, mtu, up, down, ecn_mark: None, v6 };
         if let Err(e) = run(&case) {
             prop_assert!(false, "seed {seed} loss {loss:.3} dup {dup:.3} reorder {reorder:.3} corrupt {corrupt:.3} mtu {mtu} up {up} down {down} v6 {v6}: {e}");
@@ -279,6 +294,7 @@ proptest! {
         up in 0usize..300_000,
         down in 0usize..300_000,
     ) {
+        progress("ecn_over_a_marking_queue", &ECN_CASES);
         let case = Case { seed, loss, dup: 0.0, reorder, corrupt: 0.0, mtu: 1500, up, down, ecn_mark: Some(mark), v6: false };
         if let Err(e) = run(&case) {
             prop_assert!(false, "ECN seed {seed} loss {loss:.3} reorder {reorder:.3} mark {mark} up {up} down {down}: {e}");

@@ -5,13 +5,22 @@
 //!
 //! | event | from | further keys |
 //! |---|---|---|
-//! | `send` | a stack's `SegmentSent` | `conn`, `src`, `dst`, `flags`, `seq`, `ack`, `len`, `win`, `reason` |
-//! | `recv` | a stack's `SegmentReceived` | `conn`, `src`, `dst`, `flags`, `seq`, `ack`, `len`, `win` |
-//! | `drop` | a stack's `Dropped` (`"where":"stack"`) or a link drop (`"where":"link"`) | `conn`, segment keys when known, `reason` (and `rule` for a fault rule) |
+//! | `send` | a stack's `SegmentSent` | `conn`, segment keys, `reason` |
+//! | `recv` | a stack's `SegmentReceived` | `conn`, segment keys |
+//! | `drop` | a stack's `Dropped` (`"where":"stack"`) or a link drop (`"where":"link"`) | `where`, `conn` (stack only), segment keys when known, `reason` (and `rule` for a fault rule) |
 //! | `state` | `StateChanged` | `conn`, `local`, `remote`, `from`, `to`, `cause` |
 //! | `timer` | `TimerFired` | `conn`, `timer` |
 //! | `error` | `ConnectionError`, `EventsLost` | `conn`, `error` (and `count`) |
-//! | `link` | a packet the link corrupted or duplicated | segment keys, `fate`, `arrive_us` |
+//! | `link` | a packet the link corrupted, CE-marked or duplicated | segment keys, `fate` (`corrupted`, `ce_marked`, `duplicated`), `arrive_us` (and `again_us` for the second copy) |
+//! | `icmp` | `IcmpReceived` | `conn`, `from`, `message` |
+//! | `path_mtu` | `PathMtuReduced` | `conn`, `mtu`, `mss` |
+//! | `soft_error` | `SoftError` | `conn`, `error` |
+//!
+//! The segment keys are `src`, `dst`, `flags` (an array of names), `seq`,
+//! `ack`, `len`, `win` (the raw window field) and `opts`: an object with the
+//! options the segment carries, `mss`, `wscale`, `sack_ok` (true), `sack`
+//! (blocks as `[left,right]` pairs, numbered as `ack` is), `ts` (`[TSval,
+//! TSecr]`) and `unknown` (how many unknown options were skipped).
 //!
 //! `seq` and `ack` are relative to each direction's ISN unless
 //! [`JsonOptions::absolute`]; `ack` is `null` without the ACK flag. `conn`
@@ -58,6 +67,53 @@ pub(crate) fn json_str(out: &mut String, s: &str) {
         }
     }
     out.push('"');
+}
+
+/// `s` as a JSON string literal, quotes included (for lines written
+/// beside these, such as a scenario's checks).
+pub fn json_string(s: &str) -> String {
+    let mut out = String::new();
+    json_str(&mut out, s);
+    out
+}
+
+/// A segment's TCP options as a JSON object: only the options it carries,
+/// in wire-kind order; SACK blocks relative to the ISN their numbers count
+/// from (as `ack` is) unless absolute.
+fn options(seg: &SegmentSummary, isns: &Isns, absolute: bool) -> String {
+    let o = &seg.options;
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(m) = o.mss {
+        parts.push(format!("\"mss\":{m}"));
+    }
+    if let Some(w) = o.window_scale {
+        parts.push(format!("\"wscale\":{w}"));
+    }
+    if o.sack_permitted {
+        parts.push("\"sack_ok\":true".to_string());
+    }
+    if !o.sack.is_empty() {
+        let base = if absolute {
+            None
+        } else {
+            isns.get(seg.dst, seg.src)
+        };
+        let rel = |n: synack_proto::SeqNum| base.map_or(n.get(), |isn| n.since(isn));
+        let blocks: Vec<String> = o
+            .sack
+            .as_slice()
+            .iter()
+            .map(|(l, r)| format!("[{},{}]", rel(*l), rel(*r)))
+            .collect();
+        parts.push(format!("\"sack\":[{}]", blocks.join(",")));
+    }
+    if let Some(ts) = o.timestamps {
+        parts.push(format!("\"ts\":[{},{}]", ts.tsval, ts.tsecr));
+    }
+    if o.unknown > 0 {
+        parts.push(format!("\"unknown\":{}", o.unknown));
+    }
+    format!("{{{}}}", parts.join(","))
 }
 
 /// A JSON object written key by key, in order.
@@ -120,6 +176,7 @@ impl Obj {
         }
         self.num("len", u64::from(seg.len));
         self.num("win", u64::from(seg.window));
+        self.raw("opts", &options(seg, isns, absolute));
         self
     }
     fn finish(&mut self, explain: Option<&str>) -> String {

@@ -72,7 +72,7 @@ pub use explain::{
     UNNAMED,
 };
 pub use html::{render_html, HtmlOptions};
-pub use json::{render_jsonl, JsonOptions};
+pub use json::{json_string, render_jsonl, JsonOptions};
 pub use mermaid::{render_mermaid, MermaidOptions};
 pub use pcap::{write_pcap, PcapOptions, PcapWriter, LINKTYPE_RAW, PCAP_MAGIC};
 pub use plot::{render_cwnd, render_plot, render_tseq, PlotKind, PlotOptions};

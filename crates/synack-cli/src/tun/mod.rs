@@ -227,11 +227,15 @@ fn kernel_side(a: AddrPrefix) -> Ipv4Addr {
     }
 }
 
-/// A pcap capture file for [`RuntimeConfig::pcap`].
+/// A pcap capture file for [`RuntimeConfig::pcap`], unbuffered: the pcap
+/// writer hands over its header and each record in one write, so Ctrl-C
+/// (SIGINT), SIGTERM or any other end of the process leaves every packet
+/// recorded so far in the file, whole. (Through a buffer, a stopped
+/// `tun serve` left an empty file: the runtime flushes only when dropped.)
 fn pcap_file(path: &Path) -> io::Result<Box<dyn io::Write + Send>> {
     let f = std::fs::File::create(path)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-    Ok(Box::new(io::BufWriter::new(f)))
+    Ok(Box::new(f))
 }
 
 /// Open and configure the TUN device and start a runtime on it.

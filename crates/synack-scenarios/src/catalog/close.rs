@@ -22,18 +22,26 @@ pub(super) fn teardown_apps(w: &mut World) -> Result<(), ScenarioError> {
 pub(super) fn check_active_close(w: &mut World, active: usize, name: &str) {
     let passive_name = if name == "client" { "server" } else { "client" };
     let passive = 1 - active;
-    w.check(
+    // With faults, the peer's FIN may carry the ACK of ours: FIN_WAIT_1 ->
+    // TIME_WAIT directly (RFC 9293 3.10.7.4) is another legal path.
+    w.check_path(
         w.went(active, State::Established, State::FinWait1)
             && w.went(active, State::FinWait1, State::FinWait2)
             && w.went(active, State::FinWait2, State::TimeWait)
             && w.went(active, State::TimeWait, State::Closed),
         format!("{name}: ESTABLISHED -> FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT -> CLOSED"),
     );
-    w.check(
+    w.check_path(
         w.went(passive, State::Established, State::CloseWait)
             && w.went(passive, State::CloseWait, State::LastAck)
             && w.went(passive, State::LastAck, State::Closed),
         format!("{passive_name}: ESTABLISHED -> CLOSE_WAIT -> LAST_ACK -> CLOSED"),
+    );
+    let active_tw = w.went(active, State::TimeWait, State::Closed);
+    let passive_la = w.went(passive, State::LastAck, State::Closed);
+    w.check_if_faulty(
+        active_tw && passive_la,
+        format!("{name} closed through TIME_WAIT, {passive_name} through LAST_ACK"),
     );
     let msl = stack_config(&w.opts).conn.msl;
     let tw = w.went_at(active, State::FinWait2, State::TimeWait);
@@ -123,10 +131,12 @@ pub(super) fn half_close(o: &Options) -> Result<Outcome, ScenarioError> {
     w.set_app(w.server, sp);
     w.run(LIMIT)?;
     let (c, s) = (w.client, w.server);
-    w.check(
+    w.check_path(
         w.went(c, State::FinWait1, State::FinWait2) && w.went(c, State::FinWait2, State::TimeWait),
         "client: FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT",
     );
+    let tw = w.went(c, State::TimeWait, State::Closed);
+    w.check_if_faulty(tw, "the client closed through TIME_WAIT");
     let cw = w.went_at(s, State::Established, State::CloseWait);
     let data_in_close_wait = w
         .sent(s)

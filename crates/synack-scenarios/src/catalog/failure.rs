@@ -45,6 +45,7 @@ pub(super) fn keepalive(o: &Options) -> Result<Outcome, ScenarioError> {
     let l = w.listen(None)?;
     let mut cfg = stack_config(o).conn;
     cfg.keepalive = Some(k);
+    w.keepalive = Some(k);
     let cp = Peer::new(Role::Connect {
         local: None,
         remote: server_addr(PORT),

@@ -24,6 +24,14 @@ pub struct ConnSummary {
     pub last_seq: Option<u32>,
     /// Acknowledgment number of the last segment sent with ACK (relative unless absolute).
     pub last_ack: Option<u32>,
+    /// SND.NXT at the end (RFC 9293 3.3.1): the sequence number after the
+    /// highest sequence space sent, SYN and FIN included (relative unless
+    /// absolute).
+    pub snd_nxt: Option<u32>,
+    /// RCV.NXT at the end (RFC 9293 3.3.1): the next sequence number
+    /// expected from the peer, as the segments show it: what arrived in
+    /// order, and what this side acknowledged (relative unless absolute).
+    pub rcv_nxt: Option<u32>,
     /// Payload bytes sent, retransmissions not counted again.
     pub bytes_sent: u64,
     /// Payload bytes received.
@@ -67,6 +75,8 @@ fn updates(
                 isn: None,
                 last_seq: None,
                 last_ack: None,
+                snd_nxt: None,
+                rcv_nxt: None,
                 bytes_sent: 0,
                 bytes_received: 0,
                 segments_sent: 0,
@@ -97,7 +107,17 @@ fn updates(
                 updates.push((r, Update::sent(seg, *reason, seq, ack)));
             }
             EventKind::SegmentReceived { conn: Some(_), seg } => {
-                updates.push((row(e.host, seg.dst, seg.src), Update::Received(seg.len)))
+                let (seq, _) = isns.display(seg, absolute);
+                let r = row(e.host, seg.dst, seg.src);
+                updates.push((
+                    r,
+                    Update::Received {
+                        len: seg.len,
+                        seq,
+                        syn: seg.flags.syn(),
+                        end: seq.wrapping_add(seg_len(seg)),
+                    },
+                ));
             }
             _ => {}
         }
@@ -135,8 +155,10 @@ fn apply(rows: &mut [ConnSummary], updates: Vec<(usize, Update)>) {
                     }
                 }
                 r.last_seq = Some(seq);
-                if ack.is_some() {
+                r.snd_nxt = high.get(i).copied().flatten();
+                if let Some(a) = ack {
                     r.last_ack = ack;
+                    r.rcv_nxt = Some(later(r.rcv_nxt, a));
                 }
                 r.segments_sent += 1;
                 if rexmit {
@@ -145,9 +167,34 @@ fn apply(rows: &mut [ConnSummary], updates: Vec<(usize, Update)>) {
                     r.bytes_sent += u64::from(len);
                 }
             }
-            Update::Received(len) => r.bytes_received += u64::from(len),
+            Update::Received { len, seq, syn, end } => {
+                r.bytes_received += u64::from(len);
+                // In order: the segment starts at or before RCV.NXT and ends past it.
+                let in_order = match r.rcv_nxt {
+                    None => syn,
+                    Some(n) => {
+                        (n.wrapping_sub(seq) as i32) >= 0 && (end.wrapping_sub(n) as i32) > 0
+                    }
+                };
+                if in_order {
+                    r.rcv_nxt = Some(end);
+                }
+            }
         }
     }
+}
+
+/// The later of two sequence numbers (RFC 9293 3.4's comparison).
+fn later(a: Option<u32>, b: u32) -> u32 {
+    match a {
+        Some(a) if (a.wrapping_sub(b) as i32) > 0 => a,
+        _ => b,
+    }
+}
+
+/// Sequence space a segment takes: its payload, SYN and FIN.
+fn seg_len(seg: &SegmentSummary) -> u32 {
+    seg.len + u32::from(seg.flags.syn()) + u32::from(seg.flags.fin())
 }
 
 enum Update {
@@ -162,7 +209,13 @@ enum Update {
         /// Whether a retransmission, when the reason tells.
         rexmit: Option<bool>,
     },
-    Received(u32),
+    Received {
+        len: u32,
+        /// Its sequence number and the end of its sequence space, as shown.
+        seq: u32,
+        syn: bool,
+        end: u32,
+    },
 }
 
 impl Update {

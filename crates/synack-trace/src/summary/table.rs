@@ -42,8 +42,8 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 pub(crate) fn conn_table(rows: &[ConnSummary], lang: Lang) -> String {
     let head: [&str; 11] = match lang {
         Lang::En => [
-            "host", "local", "remote", "state", "ISN", "seq", "ack", "sent", "rcvd", "segs",
-            "rexmit",
+            "host", "local", "remote", "state", "ISN", "SND.NXT", "RCV.NXT", "sent", "rcvd",
+            "segs", "rexmit",
         ],
         Lang::Zh => [
             "主机",
@@ -51,8 +51,8 @@ pub(crate) fn conn_table(rows: &[ConnSummary], lang: Lang) -> String {
             "远端",
             "状态",
             "ISN",
-            "seq",
-            "ack",
+            "SND.NXT",
+            "RCV.NXT",
             "发送字节",
             "接收字节",
             "报文段",
@@ -67,8 +67,8 @@ pub(crate) fn conn_table(rows: &[ConnSummary], lang: Lang) -> String {
             r.remote.to_string(),
             opt(r.state.map(|s| s.name())),
             opt(r.isn),
-            opt(r.last_seq),
-            opt(r.last_ack),
+            opt(r.snd_nxt),
+            opt(r.rcv_nxt),
             r.bytes_sent.to_string(),
             r.bytes_received.to_string(),
             r.segments_sent.to_string(),

@@ -1,0 +1,233 @@
+//! The words of the checks, the verdict and the errors, in each language.
+//!
+//! The scenarios write their checks in English; [`check`] gives the Chinese
+//! for each known form (numbers and names carried over), and the English
+//! text for anything it does not know.
+
+use synack_scenarios::{LinkTally, Outcome, Verdict};
+use synack_trace::Lang;
+
+/// The fixed words of the checks section.
+pub(crate) struct Words {
+    pub(crate) checks: &'static str,
+    pub(crate) rules_heading: &'static str,
+    pub(crate) story_heading: &'static str,
+    pub(crate) rule_story_heading: &'static str,
+    pub(crate) path_heading: &'static str,
+    pub(crate) same: &'static str,
+    pub(crate) differs: &'static str,
+    pub(crate) unmet: &'static str,
+    pub(crate) note: &'static str,
+    pub(crate) error: &'static str,
+    pub(crate) misbehaved: &'static str,
+}
+
+const EN: Words = Words {
+    checks: "checks",
+    rules_heading: "RFC rules, on any link",
+    story_heading: "the scenario's story",
+    rule_story_heading: "the scenario's RFC rules",
+    path_heading: "expected on a clean link (with faults, another path may be legal)",
+    same: "same",
+    differs: "differs",
+    unmet: "unmet",
+    note: "note",
+    error: "error",
+    misbehaved: "the stack misbehaved",
+};
+
+const ZH: Words = Words {
+    checks: "检查",
+    rules_heading: "RFC 规则（任何链路上都成立）",
+    story_heading: "场景的结局",
+    rule_story_heading: "场景的 RFC 规则",
+    path_heading: "干净链路上的预期路径（有故障时，其他路径也可能合法）",
+    same: "相同",
+    differs: "不同",
+    unmet: "未达成",
+    note: "注意",
+    error: "错误",
+    misbehaved: "协议栈行为错误",
+};
+
+/// The words for `lang`.
+pub(crate) fn words(lang: Lang) -> &'static Words {
+    match lang {
+        Lang::Zh => &ZH,
+        _ => &EN,
+    }
+}
+
+/// English forms of the checks and their Chinese; `{}` stands for any text
+/// (a number, a host name, a state), carried over in order.
+const FORMS: &[(&str, &str)] = &[
+    ("RFC 9293 3.3.2: every state change is in the state diagram, from the state before it, with a cause that happened ({} checked)", "RFC 9293 3.3.2：每次状态变化都在状态图中，从前一个状态出发，其原因确实发生（检查了 {} 次）"),
+    ("RFC 9293 3.3.2: every state change is in the state diagram, from the state before it, with a cause that happened: broken: {}", "RFC 9293 3.3.2：每次状态变化都应在状态图中：被违反：{}"),
+    ("RFC 9293 3.10.8: TIME_WAIT lasts 2*MSL = {} ({} checked)", "RFC 9293 3.10.8：TIME_WAIT 持续 2*MSL = {}（检查了 {} 次）"),
+    ("RFC 9293 3.10.8: TIME_WAIT lasts 2*MSL = {}: broken: {}", "RFC 9293 3.10.8：TIME_WAIT 应持续 2*MSL = {}：被违反：{}"),
+    ("RFC 6298 5.5: each retransmission timeout doubles the one before, up to the ceiling ({} checked)", "RFC 6298 5.5：每次重传超时是上一次的两倍，直到上限（检查了 {} 次）"),
+    ("RFC 6298 5.5: each retransmission timeout doubles the one before, up to the ceiling: broken: {}", "RFC 6298 5.5：每次重传超时应是上一次的两倍：被违反：{}"),
+    ("RFC 1122 4.2.3.6: keepalive probes after the idle time, then one per interval, giving up after the count ({} checked)", "RFC 1122 4.2.3.6：空闲时间后发保活探测，之后每个间隔一次，达到次数后放弃（检查了 {} 次）"),
+    ("RFC 1122 4.2.3.6: keepalive probes after the idle time, then one per interval, giving up after the count: broken: {}", "RFC 1122 4.2.3.6：保活探测的时间表：被违反：{}"),
+    ("RFC 6298 5.1: at the end no connection waits with something unacknowledged and no timer running ({} checked)", "RFC 6298 5.1：结束时没有连接在无定时器运行的情况下等待未确认的数据（检查了 {} 次）"),
+    ("RFC 6298 5.1: at the end no connection waits with something unacknowledged and no timer running: broken: {}", "RFC 6298 5.1：结束时不应有连接卡住：被违反：{}"),
+    ("the {} read the bytes in the order they were written (but saw end of file after {} of {} bytes)", "{}按写入顺序读到了字节（但在 {} / {} 字节后就读到了文件结束）"),
+    ("the {} read the bytes in the order they were written", "{}按写入的顺序读到了字节"),
+    ("the {} read all {} bytes ({} read)", "{}读到了全部 {} 字节（读到 {}）"),
+    ("{} closed through TIME_WAIT, {} through LAST_ACK", "{}经由 TIME_WAIT 关闭，{}经由 LAST_ACK 关闭"),
+    ("{} held TIME_WAIT for 2*MSL = {} s", "{}在 TIME_WAIT 停留了 2*MSL = {} 秒"),
+    ("{}: one connection, not two", "{}：一个连接，而不是两个"),
+    ("no connection is left on either side", "两端都没有遗留的连接"),
+    ("the client closed through TIME_WAIT", "客户端经由 TIME_WAIT 关闭"),
+    ("initial sequence numbers are not zero", "初始序列号不为零"),
+    ("accept() returned the connection", "accept() 返回了连接"),
+    ("the server read EOF after the data", "服务器在数据之后读到了 EOF"),
+    ("the client read EOF after the data", "客户端在数据之后读到了 EOF"),
+    ("the server read the client's EOF", "服务器读到了客户端的 EOF"),
+    ("the client's abort sent RST", "客户端的 abort 发出了 RST"),
+    ("the server's next call failed with \"connection reset\" (got {})", "服务器的下一次调用以 \"connection reset\" 失败（实际：{}）"),
+    ("the client saw \"connection reset\" (got {})", "客户端看到 \"connection reset\"（实际：{}）"),
+    ("connect failed with \"connection refused\" (got {})", "connect 以 \"connection refused\" 失败（实际：{}）"),
+    ("the client's connection failed with \"connection timed out\"", "客户端的连接以 \"connection timed out\" 失败"),
+    ("the rebooted server answered the unknown connection's segment with RST", "重启后的服务器用 RST 回应未知连接的报文段"),
+    ("client: ESTABLISHED -> CLOSED instead of waiting forever", "客户端：ESTABLISHED -> CLOSED，而不是永远等待"),
+    ("server: ESTABLISHED -> CLOSED, no TIME_WAIT", "服务器：ESTABLISHED -> CLOSED，没有 TIME_WAIT"),
+    ("the handshake completed on both sides", "两端都完成了握手"),
+    ("the retransmitted SYN opened the connection", "重传的 SYN 建立了连接"),
+    ("no connection was ever handed to the server application", "没有任何连接交给服务器应用"),
+    ("the server answered the stale SYN with SYN,ACK ack=90001", "服务器用 SYN,ACK ack=90001 回应了过期的 SYN"),
+    ("the real client was served despite the flood", "尽管有洪泛，真实客户端仍得到服务"),
+    ("ECN negotiated: SYN with ECE,CWR, SYN,ACK with ECE only (RFC 3168 6.1.1)", "ECN 协商成功：SYN 带 ECE,CWR，SYN,ACK 只带 ECE（RFC 3168 6.1.1）"),
+    ("no data was retransmitted: the congestion signal cost no packet", "没有数据被重传：拥塞信号没有损失任何报文"),
+    ("the client learnt the path MTU of {} from the router's ICMP error", "客户端从路由器的 ICMP 错误得知路径 MTU 为 {}"),
+    ("the server advertised a zero window", "服务器通告了零窗口"),
+    ("the client probed the closed window (persist timer)", "客户端探测了关闭的窗口（坚持定时器）"),
+    ("the server announced the reopened window once its application read", "服务器的应用读取后，它通告了重新打开的窗口"),
+    ("the server sent data after entering CLOSE_WAIT", "服务器在进入 CLOSE_WAIT 后发送了数据"),
+    ("server: CLOSE_WAIT -> LAST_ACK at once", "服务器：立即 CLOSE_WAIT -> LAST_ACK"),
+    ("the client's FIN has seq = ISN + 1 + 20000: sequence numbers count bytes", "客户端 FIN 的 seq = ISN + 1 + 20000：序列号按字节计数"),
+    ("server: LAST_ACK -> CLOSED", "服务器：LAST_ACK -> CLOSED"),
+    ("rule {} ({}) never fired: the packet it chose was not ECN-capable, so it was left unmarked (RFC 3168 5 marks only ECT packets)", "规则 {}（{}）从未生效：它选中的报文不支持 ECN，因此未被标记（RFC 3168 5 只标记 ECT 报文）"),
+    ("rule {} ({}) never fired: {} packet(s) matched its flags, fewer than it counts to", "规则 {}（{}）从未生效：只有 {} 个报文匹配它的标志，少于它要数到的个数"),
+];
+
+/// Match `text` against `form`, returning the texts standing for each `{}`.
+fn captures<'a>(form: &str, text: &'a str) -> Option<Vec<&'a str>> {
+    let parts: Vec<&str> = form.split("{}").collect();
+    let mut rest = text.strip_prefix(parts[0])?;
+    let mut out = Vec::new();
+    for (i, lit) in parts.iter().enumerate().skip(1) {
+        let last = i == parts.len() - 1;
+        let at = if last {
+            if lit.is_empty() {
+                rest.len()
+            } else if rest.ends_with(lit) {
+                rest.len() - lit.len()
+            } else {
+                return None;
+            }
+        } else if lit.is_empty() {
+            return None;
+        } else {
+            rest.find(lit)?
+        };
+        out.push(&rest[..at]);
+        rest = &rest[at + lit.len()..];
+    }
+    rest.is_empty().then_some(out)
+}
+
+/// A check's text in `lang`.
+pub(crate) fn check(lang: Lang, text: &str) -> String {
+    if lang != Lang::Zh {
+        return text.to_string();
+    }
+    for (en, zh) in FORMS {
+        if let Some(caps) = captures(en, text) {
+            let mut out = String::new();
+            let mut caps = caps.into_iter();
+            for (i, lit) in zh.split("{}").enumerate() {
+                if i > 0 {
+                    out.push_str(match caps.next().unwrap_or("") {
+                        "client" => "客户端",
+                        "server" => "服务器",
+                        other => other,
+                    });
+                }
+                out.push_str(lit);
+            }
+            return out;
+        }
+    }
+    // A host's path through the states: only the host's name changes.
+    for (en, zh) in [("client: ", "客户端："), ("server: ", "服务器：")] {
+        if let Some(rest) = text.strip_prefix(en) {
+            if rest.split(" -> ").all(|st| {
+                st.chars()
+                    .all(|c| c.is_ascii_uppercase() || c == '_' || c == '1' || c == '2')
+            }) {
+                return format!("{zh}{rest}");
+            }
+        }
+    }
+    text.to_string()
+}
+
+/// The verdict line of a run.
+pub(crate) fn verdict(lang: Lang, o: &Outcome) -> String {
+    let zh = lang == Lang::Zh;
+    let tally = tally(lang, &o.tally);
+    match &o.verdict {
+        Verdict::AsExpected if zh => "结论：符合预期（干净链路，教科书路径）".to_string(),
+        Verdict::AsExpected => "verdict: as expected (a clean link, the textbook path)".to_string(),
+        Verdict::LegalPath { differed: 0 } if zh => {
+            format!("结论：没有违反任何 RFC 规则；尽管注入了故障（{tally}），运行仍走了教科书路径")
+        }
+        Verdict::LegalPath { differed: 0 } => format!(
+            "verdict: no RFC rule broken; despite the faults ({tally}) the run took the textbook path"
+        ),
+        Verdict::LegalPath { differed } if zh => format!(
+            "结论：另一条合法路径：没有违反任何 RFC 规则；注入的故障（{tally}）使运行走了 RFC 9293 允许的另一条路径（{differed} 项干净链路预期不同）"
+        ),
+        Verdict::LegalPath { differed } => format!(
+            "verdict: another legal path: no RFC rule broken; the injected faults ({tally}) led the run along another path RFC 9293 allows ({differed} clean-link expectation(s) differ)"
+        ),
+        Verdict::Incomplete { unmet } if zh => format!(
+            "结论：未完成：没有违反任何 RFC 规则，但注入的故障（{tally}）使场景无法完成：{}",
+            unmet.iter().map(|u| check(lang, u)).collect::<Vec<_>>().join("；")
+        ),
+        Verdict::Incomplete { unmet } => format!(
+            "verdict: incomplete: no RFC rule broken, but the injected faults ({tally}) kept the scenario from finishing its story: {}",
+            unmet.join("; ")
+        ),
+        Verdict::Violation if zh => "结论：协议栈违反了规则（见上面失败的检查）".to_string(),
+        Verdict::Violation => {
+            "verdict: the stack broke a rule (see the failed checks above)".to_string()
+        }
+    }
+}
+
+/// What the faults did to the packets, in `lang`.
+pub(crate) fn tally(lang: Lang, t: &LinkTally) -> String {
+    if lang != Lang::Zh {
+        return t.to_string();
+    }
+    let parts: Vec<String> = [
+        (t.lost, "丢失"),
+        (t.dropped_by_rule, "被规则丢弃"),
+        (t.delayed_by_rule, "被规则延迟"),
+        (t.duplicated, "重复"),
+        (t.reordered, "乱序"),
+        (t.corrupted, "损坏"),
+        (t.ce_marked, "被标记 CE"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{what} {n} 个"))
+    .collect();
+    if parts.is_empty() {
+        "没有报文受影响".to_string()
+    } else {
+        format!("报文{}", parts.join("、"))
+    }
+}
