@@ -87,4 +87,7 @@ mod rtt;
 mod sink;
 mod stack;
 
-pub use stack::{BindId, ConnStatus, ListenerStatus, Shutdown, Stack, StackStats, MAX_BOUND};
+pub use stack::{
+    AnyDestination, BindId, ConnStatus, Decision, IpPrefix, ListenerStatus, PendingSyn,
+    PrefixParseError, Shutdown, Stack, StackStats, MAX_BOUND,
+};

@@ -45,11 +45,11 @@ impl Stack {
         let remote = SocketAddr::new(ip.src(), seg.src_port);
         let local = SocketAddr::new(ip.dst(), seg.dst_port);
         let sum = summary(remote, local, &seg);
-        if !self.addrs.contains(&local.ip()) {
+        let tuple = FourTuple { local, remote };
+        if !self.addrs.contains(&local.ip()) && !self.foreign_destination_is_ours(&tuple) {
             self.drop_pkt(now, None, Some(sum), DropReason::NotOurAddress);
             return;
         }
-        let tuple = FourTuple { local, remote };
         if let Some(id) = self.demux_get(&tuple) {
             self.sink.push(
                 now,
