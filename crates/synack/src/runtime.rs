@@ -331,6 +331,7 @@ impl Inner {
                 EventKind::StateChanged { conn, listener, .. } => (*conn, *listener),
                 EventKind::TimerFired { conn, .. } => (Some(*conn), None),
                 EventKind::ConnectionError { conn, .. } => (Some(*conn), None),
+                EventKind::SynPending { listener, .. } => (None, Some(*listener)),
                 EventKind::EventsLost { .. } => {
                     self.wake_everyone();
                     (None, None)

@@ -77,6 +77,12 @@ impl Netns {
         PathBuf::from("/run/netns").join(&self.name)
     }
 
+    /// Move the calling thread into the namespace: sockets it opens from now
+    /// on (and threads it starts) are the namespace's. Other threads stay put.
+    pub fn enter(&self) -> io::Result<()> {
+        enter_path(&self.path())
+    }
+
     /// A command that runs `program` inside the namespace.
     pub fn command(&self, program: &str) -> Command {
         let mut c = Command::new("ip");
@@ -164,6 +170,12 @@ impl Drop for Netns {
             .stderr(Stdio::null())
             .status();
     }
+}
+
+/// Move the calling thread into the namespace whose file is `path` (as
+/// [`Netns::enter`], for a thread that holds only the path).
+pub fn enter_path(path: &std::path::Path) -> io::Result<()> {
+    crate::sys::enter_netns(&std::fs::File::open(path)?)
 }
 
 /// Why namespaces cannot be made here, if they cannot: `None` when running

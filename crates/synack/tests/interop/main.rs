@@ -15,13 +15,15 @@
 //! The tests, by file: [`basic`] (kernel client to synack server and back),
 //! [`bulk`] (bulk both ways), [`faults`] (bulk under faults), [`close`] (every
 //! closing order, refused and reset connections), [`keepalive`], [`many`]
-//! (many connections, tokio and hyper) and [`ecn`].
+//! (many connections, tokio and hyper), [`ecn`] and [`forward`] (the
+//! transparent forwarder between two namespaces of its own).
 
 mod basic;
 mod bulk;
 mod close;
 mod ecn;
 mod faults;
+mod forward;
 mod keepalive;
 mod many;
 
