@@ -20,14 +20,13 @@
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::process::{Child, Stdio};
+use std::io::{self, BufRead, BufReader};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use synack::forward::{forward_from, ForwardOptions};
+use synack::forward::{forward_from, forward_listener, ForwardOptions};
 use synack::test_util::netns::{cannot_run, enter_path, unique_name, Netns};
-use synack::tokio::AnyListener;
-use synack::{AnyDestination, AnyListenOptions, IpPrefix, Runtime, RuntimeConfig, TunDevice};
+use synack::{AnyDestination, IpPrefix, Runtime, RuntimeConfig, TunDevice};
 
 /// The system allocator, counting live bytes.
 struct Counting;
@@ -69,11 +68,9 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOC: Counting = Counting;
 
 /// Servers in the server namespace: port 9000 sends MiB (argv[1]) then
-/// closes; 9001 reads to the end; 7001 answers each byte with one byte and
-/// keeps the connection (the idle relays).
+/// closes; 9001 reads to the end.
 const PY_SERVERS: &str = r#"
-import resource, selectors, socket, sys, threading
-resource.setrlimit(resource.RLIMIT_NOFILE, (400000, 400000))
+import socket, sys, threading
 mib = int(sys.argv[1])
 def listen(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -92,7 +89,20 @@ def sink(l):
         c.close()
 threading.Thread(target=source, args=(listen(9000),), daemon=True).start()
 threading.Thread(target=sink, args=(listen(9001),), daemon=True).start()
-sel = selectors.DefaultSelector(); l = listen(7001); l.setblocking(False)
+print("ready", flush=True)
+threading.Event().wait()
+"#;
+
+/// `PORT`: answers each connection's byte with one byte and keeps the
+/// connection (the far end of the idle relays).
+const PY_HOLD: &str = r#"
+import resource, selectors, socket, sys
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("0.0.0.0", int(sys.argv[1]))); l.listen(4096)
+sel = selectors.DefaultSelector(); l.setblocking(False)
 sel.register(l, selectors.EVENT_READ, None)
 held = []
 print("ready", flush=True)
@@ -132,17 +142,18 @@ else:
 print(time.monotonic() - t, n)
 "#;
 
-/// `N`: N connections to 10.88.0.1-20:7001, 1000 at a time, each sending a
-/// byte and reading the answer; prints "held N", then waits for stdin.
+/// `N PORT`: N connections to 10.88.0.1-20:PORT, 1000 at a time, each
+/// sending a byte and reading the answer; prints "held N", then waits.
 const PY_IDLE: &str = r#"
 import resource, selectors, socket, sys
-resource.setrlimit(resource.RLIMIT_NOFILE, (400000, 400000))
-n = int(sys.argv[1]); held = []; sel = selectors.DefaultSelector()
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+n, port = int(sys.argv[1]), int(sys.argv[2]); held = []; sel = selectors.DefaultSelector()
 for start in range(0, n, 1000):
     batch = []
     for i in range(start, min(n, start + 1000)):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM); s.setblocking(False)
-        s.connect_ex(("10.88.0.%d" % (1 + i % 20), 7001)); batch.append(s)
+        s.connect_ex(("10.88.0.%d" % (1 + i % 20), port)); batch.append(s)
         sel.register(s, selectors.EVENT_WRITE)
     left = len(batch)
     while left:
@@ -166,8 +177,16 @@ fn main() -> io::Result<()> {
     if let Some(why) = cannot_run(&["ip", "python3", "sysctl"]) {
         return Err(io::Error::other(why));
     }
-    raise_fd_limit(2 * idle as u64 + 10_000);
-    let lab = Lab::new(mib)?;
+    let fds = raise_fd_limit();
+    // Each relay holds one descriptor here (its upstream socket).
+    let idle = if idle + 1000 > fds {
+        let n = fds.saturating_sub(1000);
+        println!("descriptor limit {fds}: {n} idle relays instead of {idle}");
+        n
+    } else {
+        idle
+    };
+    let mut lab = Lab::new(mib)?;
     println!("forward bench: {mib} MiB per transfer, {runs} runs each, medians");
     for (way, port) in [("down", "9000"), ("up", "9001")] {
         let relayed = lab.transfer("10.88.0.1", port, way, mib, runs)?;
@@ -185,13 +204,27 @@ fn main() -> io::Result<()> {
     Ok(())
 }
 
-fn raise_fd_limit(n: u64) {
-    let lim = libc::rlimit {
-        rlim_cur: n,
-        rlim_max: n,
+/// Connections held per client or server process.
+const PER_PROCESS: usize = 15_000;
+
+/// Raise the soft descriptor limit to the hard one; the limit now.
+fn raise_fd_limit() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
     };
-    // SAFETY: setrlimit reads a live rlimit; a failure only leaves the limit.
-    let _ = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+    // SAFETY: getrlimit and setrlimit read and write a live rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 1024;
+        }
+        lim.rlim_cur = lim.rlim_max;
+        let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 1024;
+        }
+    }
+    usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX)
 }
 
 struct Lab {
@@ -247,16 +280,12 @@ impl Lab {
         client.ip(&["route", "add", "10.88.0.0/24", "dev", &name])?;
         let rt = Runtime::new(tun, RuntimeConfig::new(Vec::new()))?;
         let opts = ForwardOptions::default();
-        let listener = AnyListener::bind_with(
+        let listener = forward_listener(
             &rt,
             AnyDestination::prefixes(vec!["10.88.0.0/24"
                 .parse::<IpPrefix>()
                 .map_err(io::Error::other)?]),
-            AnyListenOptions {
-                backlog: opts.backlog,
-                config: None,
-                decide: true,
-            },
+            opts,
         )?;
         let path = server.path();
         let forwarder = std::thread::spawn(move || {
@@ -309,40 +338,53 @@ impl Lab {
         Ok(secs[secs.len() / 2])
     }
 
-    /// Heap bytes per relay with `n` idle relays open.
-    fn idle_relays(&self, n: usize) -> io::Result<f64> {
+    /// Heap bytes per relay with `n` idle relays open: the far ends held by
+    /// server processes and the near ends by client processes, at most
+    /// `PER_PROCESS` each (a process's descriptor limit).
+    fn idle_relays(&mut self, n: usize) -> io::Result<f64> {
+        let procs = n.div_ceil(PER_PROCESS);
+        for k in 0..procs {
+            let port = (7001 + k).to_string();
+            let mut cmd = self._server.command("python3");
+            cmd.args(["-c", PY_HOLD, &port]).stdout(Stdio::piped());
+            let i = self._server.spawn(&mut cmd)?;
+            let out = self._server.child(i).and_then(|c| c.stdout.take());
+            let mut line = String::new();
+            BufReader::new(out.ok_or_else(|| io::Error::other("no stdout"))?)
+                .read_line(&mut line)?;
+            if line.trim() != "ready" {
+                return Err(io::Error::other("a holding server did not start"));
+            }
+        }
         std::thread::sleep(Duration::from_secs(1));
         let before = LIVE.load(Ordering::Relaxed);
-        let mut cmd = self.client.command("python3");
-        cmd.args(["-c", PY_IDLE, &n.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped());
-        let mut child: Child = cmd.spawn()?;
-        let mut out = String::new();
-        if let Some(o) = child.stdout.as_mut() {
-            BufReader::new(o).read_line(&mut out)?;
+        let mut clients = Vec::new();
+        for k in 0..procs {
+            let count = PER_PROCESS.min(n - k * PER_PROCESS).to_string();
+            let port = (7001 + k).to_string();
+            let mut cmd = self.client.command("python3");
+            cmd.args(["-c", PY_IDLE, &count, &port])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped());
+            let i = self.client.spawn(&mut cmd)?;
+            clients.push((i, count));
         }
-        if out.trim() != format!("held {n}") {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(io::Error::other(format!("idle clients: {out:?}")));
+        for (i, count) in &clients {
+            let out = self.client.child(*i).and_then(|c| c.stdout.take());
+            let mut line = String::new();
+            BufReader::new(out.ok_or_else(|| io::Error::other("no stdout"))?)
+                .read_line(&mut line)?;
+            if line.trim() != format!("held {count}") {
+                return Err(io::Error::other(format!("idle clients: {line:?}")));
+            }
         }
         // Let the delayed ACKs go out: every relay is idle.
         std::thread::sleep(Duration::from_secs(2));
+        let after = LIVE.load(Ordering::Relaxed);
         let live = self
             .rt
             .as_ref()
             .map_or(0, |r| r.with_stack(|s, _| s.connection_count()));
-        let after = LIVE.load(Ordering::Relaxed);
-        if let Some(mut i) = child.stdin.take() {
-            let _ = i.write_all(b"");
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        let mut rest = String::new();
-        if let Some(mut o) = child.stdout.take() {
-            let _ = o.read_to_string(&mut rest);
-        }
         if live < n {
             return Err(io::Error::other(format!(
                 "only {live} synack connections for {n} relays"

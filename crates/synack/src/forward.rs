@@ -44,6 +44,11 @@ pub struct ForwardOptions {
     /// The any-destination listener's backlog: pending SYNs (upstream
     /// connections being tried) and handshakes at once.
     pub backlog: usize,
+    /// Send and receive buffer limit of each client connection. Rings grow
+    /// to it only while data waits and free their memory when they empty,
+    /// so a large limit costs an idle relay nothing; it lets a fast
+    /// transfer keep more in flight between the relay's wake-ups.
+    pub buffer: usize,
 }
 
 impl Default for ForwardOptions {
@@ -51,23 +56,37 @@ impl Default for ForwardOptions {
         ForwardOptions {
             connect_timeout: Duration::from_secs(10),
             backlog: crate::DEFAULT_BACKLOG,
+            buffer: 512 * 1024,
         }
     }
+}
+
+/// Listen on every destination of `dest` in deciding mode, as [`forward`]
+/// does (the stack's connection settings with `opts.buffer`).
+pub fn forward_listener(
+    rt: &Runtime,
+    dest: AnyDestination,
+    opts: ForwardOptions,
+) -> io::Result<AnyListener> {
+    let mut cfg = rt.with_stack(|s, _| s.config().conn);
+    cfg.send_buffer = opts.buffer;
+    cfg.recv_buffer = opts.buffer;
+    AnyListener::bind_with(
+        rt,
+        dest,
+        AnyListenOptions {
+            backlog: opts.backlog,
+            config: Some(cfg),
+            decide: true,
+        },
+    )
 }
 
 /// Listen on every destination of `dest` in deciding mode and forward each
 /// connection to the destination its client dialled; runs until the
 /// runtime stops. Must run inside a tokio runtime (relays are spawned tasks).
 pub async fn forward(rt: &Runtime, dest: AnyDestination, opts: ForwardOptions) -> io::Result<()> {
-    let listener = AnyListener::bind_with(
-        rt,
-        dest,
-        AnyListenOptions {
-            backlog: opts.backlog,
-            config: None,
-            decide: true,
-        },
-    )?;
+    let listener = forward_listener(rt, dest, opts)?;
     forward_from(&listener, opts).await
 }
 

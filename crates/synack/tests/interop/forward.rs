@@ -10,11 +10,10 @@
 use super::*;
 use std::io::{BufRead, BufReader};
 use std::process::ChildStdout;
-use synack::forward::{forward_from, ForwardOptions};
+use synack::forward::{forward_from, forward_listener, ForwardOptions};
 use synack::proto::ListenerId;
 use synack::test_util::netns::enter_path;
-use synack::tokio::AnyListener;
-use synack::{AnyDestination, AnyListenOptions, IpPrefix};
+use synack::{AnyDestination, IpPrefix};
 
 const FORWARD_TOOLS: [&str; 3] = ["ip", "python3", "timeout"];
 
@@ -247,16 +246,7 @@ fn forward_lab() -> Option<ForwardLab> {
         "fd88::/64".parse::<IpPrefix>().expect("prefix"),
     ]);
     let opts = ForwardOptions::default();
-    let listener = AnyListener::bind_with(
-        &rt,
-        dest,
-        AnyListenOptions {
-            backlog: opts.backlog,
-            config: None,
-            decide: true,
-        },
-    )
-    .expect("any-destination listener");
+    let listener = forward_listener(&rt, dest, opts).expect("any-destination listener");
     let id = listener.id();
     let ns_file = server.path();
     let forwarder = std::thread::spawn(move || {
