@@ -16,13 +16,13 @@
 //!   of a range, each stream's `local_addr()` the destination the client
 //!   dialled; optionally deciding on each SYN ([`PendingConn`]: accept,
 //!   refuse, ignore) before the handshake, as a transparent proxy does.
-//! * [`forward`] (feature `forward`): a transparent TCP forwarder on top of
+//! * `forward` (feature `forward`): a transparent TCP forwarder on top of
 //!   them, relaying each connection to its real destination.
 //! * `test_util` (feature `test-util`, off by default): network namespaces
 //!   with TUN links and a minimal HTTP/1.0 responder, for tests, demos and
 //!   benchmarks against the kernel's TCP.
 //!
-//! The `synack tun` command (serve, connect, get, demo, bench) lives in the
+//! The `synack tun` command (serve, connect, get, demo, bench, forward) lives in the
 //! `synack-cli` crate.
 //!
 //! ```no_run
