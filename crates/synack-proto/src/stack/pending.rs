@@ -171,7 +171,8 @@ impl Stack {
     /// (RFC 9293 3.10.7.1 for a SYN without ACK). `Ignore` sends nothing.
     ///
     /// Errors: `Connection(TimedOut)` when the entry expired first,
-    /// `InvalidHandle` when no such entry is pending (or it was ignored),
+    /// `InvalidHandle` when no such entry is pending (it was ignored, or
+    /// expired and was already dropped when a later SYN needed the room),
     /// `InvalidState` when the listener does not decide, `TooManyConnections`
     /// at the stack's connection limit (the entry is dropped).
     pub fn decide(
