@@ -138,7 +138,8 @@ impl<'a, T> IntoIterator for &'a mut LazyVec<T> {
 
 /// A byte ring buffer: the part of `VecDeque<u8>` a connection's send and
 /// receive buffers use, in 24 bytes instead of 32 (32-bit head and length;
-/// a buffer never comes near 4 GiB). Capacity grows as `VecDeque`'s does.
+/// a buffer never comes near 4 GiB). Capacity grows as `VecDeque`'s does, and
+/// goes back to nothing whenever the ring empties.
 #[derive(Debug, Default)]
 pub(crate) struct ByteRing {
     buf: Box<[u8]>,
@@ -159,9 +160,21 @@ impl ByteRing {
         self.len == 0
     }
 
+    /// Empty the ring and give its memory back: an idle connection holds no
+    /// buffer, and the next bytes take one again (from the thread's few
+    /// spare buffers when one is large enough, so a busy connection whose
+    /// ring empties after every read does not allocate each time).
     pub(crate) fn clear(&mut self) {
         self.head = 0;
         self.len = 0;
+        if !self.buf.is_empty() {
+            spare::give(std::mem::take(&mut self.buf));
+        }
+    }
+
+    /// Bytes allocated (the capacity).
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.len()
     }
 
     /// The bytes in order, as two slices (the second empty unless they wrap).
@@ -175,7 +188,7 @@ impl ByteRing {
         }
     }
 
-    /// Remove the first `range.end` bytes.
+    /// Remove the first `range.end` bytes; removing the last frees the memory.
     pub(crate) fn drain(&mut self, range: RangeTo<usize>) {
         let n = range.end;
         assert!(n <= self.len(), "drain beyond the end of a ByteRing");
@@ -266,18 +279,15 @@ impl ByteRing {
         &mut self.buf[tail..end]
     }
 
-    /// Bytes the ring can hold without growing.
-    pub(crate) fn capacity(&self) -> usize {
-        self.buf.len()
-    }
-
     /// Take the ring's storage for reuse when it is at most `max` bytes
     /// (the ring is left empty, without storage).
     pub(crate) fn take_buffer(&mut self, max: usize) -> Option<Box<[u8]>> {
         if self.buf.is_empty() || self.buf.len() > max {
             return None;
         }
-        self.clear();
+        // Not `clear`, which would hand the storage to the thread's spares.
+        self.head = 0;
+        self.len = 0;
         Some(std::mem::take(&mut self.buf))
     }
 
@@ -292,13 +302,71 @@ impl ByteRing {
 
     fn grow(&mut self, need: usize) {
         let cap = need.max(2 * self.buf.len()).max(8);
-        let mut buf = Vec::with_capacity(cap);
+        let mut buf = match spare::take(cap) {
+            Some(b) => b,
+            None => vec![0; cap].into_boxed_slice(),
+        };
         let (a, b) = self.as_slices();
-        buf.extend_from_slice(a);
-        buf.extend_from_slice(b);
-        buf.resize(cap, 0);
-        self.buf = buf.into_boxed_slice();
+        buf[..a.len()].copy_from_slice(a);
+        buf[a.len()..a.len() + b.len()].copy_from_slice(b);
+        let old = std::mem::replace(&mut self.buf, buf);
+        if !old.is_empty() {
+            spare::give(old);
+        }
         self.head = 0;
+    }
+}
+
+/// A few buffers that emptied rings gave back, per thread, for the next ring
+/// that needs one: bounded in count and size, shared by every connection
+/// the thread serves, so no idle connection holds a buffer and a busy one
+/// does not go to the allocator each time its ring empties.
+mod spare {
+    use std::cell::RefCell;
+
+    /// Buffers kept per thread.
+    const COUNT: usize = 8;
+    /// Larger buffers go back to the allocator.
+    const MAX_BYTES: usize = 1 << 20;
+
+    thread_local! {
+        static SPARE: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Keep `buf` for later, or free it when the spares are full.
+    pub(super) fn give(buf: Box<[u8]>) {
+        if buf.len() > MAX_BYTES {
+            return;
+        }
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if s.len() < COUNT {
+                    s.push(buf);
+                } else if let Some(small) = s.iter_mut().min_by_key(|b| b.len()) {
+                    // Keep the larger of the two: it serves more requests.
+                    if small.len() < buf.len() {
+                        *small = buf;
+                    }
+                }
+            }
+        });
+    }
+
+    /// A spare buffer of at least `need` bytes, if one is kept (the smallest such).
+    pub(super) fn take(need: usize) -> Option<Box<[u8]>> {
+        SPARE
+            .try_with(|s| {
+                let mut s = s.try_borrow_mut().ok()?;
+                let i = s
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| b.len() >= need)
+                    .min_by_key(|(_, b)| b.len())
+                    .map(|(i, _)| i)?;
+                Some(s.swap_remove(i))
+            })
+            .ok()
+            .flatten()
     }
 }
 
@@ -329,6 +397,24 @@ mod tests {
             assert_eq!(got, d.iter().copied().collect::<Vec<u8>>());
             assert_eq!(r.len(), d.len());
         }
+    }
+
+    #[test]
+    fn a_ring_grows_on_demand_and_frees_its_memory_when_emptied() {
+        let mut r = ByteRing::new();
+        assert_eq!(r.capacity(), 0);
+        r.extend(&[7; 3000]);
+        assert_eq!(r.capacity(), 3000);
+        r.extend(&[8; 100]);
+        assert_eq!(r.capacity(), 6000);
+        r.drain(..3000);
+        assert_eq!((r.len(), r.capacity()), (100, 6000));
+        r.drain(..100);
+        assert_eq!((r.len(), r.capacity()), (0, 0));
+        r.extend(&[9; 10]);
+        assert_eq!(r.as_slices(), (&[9u8; 10][..], &[][..]));
+        r.clear();
+        assert_eq!(r.capacity(), 0);
     }
 
     #[test]

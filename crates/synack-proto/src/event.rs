@@ -178,6 +178,10 @@ listed_enum! {
         /// than the connection's path MTU: a path MTU is never raised by ICMP
         /// (RFC 1191 3, RFC 8201 4).
         IcmpMtuNotLower,
+        /// A SYN for a connection pending at a listener that decides before
+        /// the handshake: the client's retransmission while the application
+        /// decides, or after it chose to ignore the connection.
+        SynPending,
     }
 }
 
@@ -385,6 +389,15 @@ pub enum EventKind {
         /// timestamps come out of it; in SYN_SENT it caps the MSS the peer
         /// will announce).
         mss: u16,
+    },
+    /// A SYN arrived at a listener that decides before the handshake: a
+    /// pending connection waits for the application's decision
+    /// ([`crate::Stack::next_pending`], [`crate::Stack::decide`]).
+    SynPending {
+        /// The listener.
+        listener: ListenerId,
+        /// The connection: `local` is the address and port the client dialled.
+        tuple: FourTuple,
     },
     /// The event queue overflowed and this many events were discarded.
     EventsLost {

@@ -90,5 +90,6 @@ mod sink;
 mod stack;
 
 pub use stack::{
-    BindId, ConnStatus, ListenerStatus, Readiness, Ready, Shutdown, Stack, StackStats, MAX_BOUND,
+    AnyDestination, BindId, ConnStatus, Decision, IpPrefix, ListenerStatus, PendingSyn,
+    PrefixParseError, Readiness, Ready, Shutdown, Stack, StackStats, MAX_BOUND,
 };

@@ -157,6 +157,7 @@ impl Side {
                     true
                 }
                 Ready::Lost { .. } => panic!("the queue cannot overflow here"),
+                Ready::Pending { .. } => panic!("no listener here decides before the handshake"),
             };
             if !progress {
                 self.idle_reports += 1;

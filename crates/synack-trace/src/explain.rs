@@ -349,6 +349,9 @@ pub fn drop_reason_text(r: DropReason, lang: Lang) -> String {
             DropReason::IcmpMtuNotLower => {
                 "a Packet Too Big that does not lower the path MTU (RFC 1191, RFC 8201)"
             }
+            DropReason::SynPending => {
+                "a SYN for a connection the application is still deciding on, or ignored"
+            }
             _ => UNEXPLAINED,
         },
         Lang::Zh => match r {
@@ -389,6 +392,7 @@ pub fn drop_reason_text(r: DropReason, lang: Lang) -> String {
                 "ICMP 差错引用的序号不在发送中的范围内：过时或伪造（RFC 5927）"
             }
             DropReason::IcmpMtuNotLower => "没有降低路径 MTU 的“报文过大”消息（RFC 1191、RFC 8201）",
+            DropReason::SynPending => "应用仍在决定是否接受（或已选择忽略）的连接的 SYN",
             _ => UNEXPLAINED,
         },
     };
@@ -429,6 +433,7 @@ pub fn drop_reason_name(r: DropReason) -> String {
         DropReason::IcmpNoConnection => "icmp_no_connection",
         DropReason::IcmpSeqOutOfWindow => "icmp_seq_out_of_window",
         DropReason::IcmpMtuNotLower => "icmp_mtu_not_lower",
+        DropReason::SynPending => "syn_pending",
         _ => UNNAMED,
     };
     s.to_string()

@@ -11,11 +11,18 @@
 //!   the `io::ErrorKind` std's sockets report.
 //! * Async sockets for tokio (feature `tokio`): [`tokio::TcpListener`] and
 //!   [`tokio::TcpStream`], implementing `AsyncRead` + `AsyncWrite`.
+//! * Any-destination listeners ([`AnyListener`], and
+//!   [`tokio::AnyListener`]): every address of a set of prefixes, every port
+//!   of a range, each stream's `local_addr()` the destination the client
+//!   dialled; optionally deciding on each SYN ([`PendingConn`]: accept,
+//!   refuse, ignore) before the handshake, as a transparent proxy does.
+//! * `forward` (feature `forward`): a transparent TCP forwarder on top of
+//!   them, relaying each connection to its real destination.
 //! * `test_util` (feature `test-util`, off by default): network namespaces
 //!   with TUN links and a minimal HTTP/1.0 responder, for tests, demos and
 //!   benchmarks against the kernel's TCP.
 //!
-//! The `synack tun` command (serve, connect, get, demo, bench) lives in the
+//! The `synack tun` command (serve, connect, get, demo, bench, forward) lives in the
 //! `synack-cli` crate.
 //!
 //! ```no_run
@@ -32,9 +39,14 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod any;
+#[cfg(feature = "tokio")]
+mod any_tokio;
 pub mod blocking;
 pub mod device;
 pub mod error;
+#[cfg(feature = "forward")]
+pub mod forward;
 mod pcap;
 mod runtime;
 mod socket;
@@ -44,13 +56,16 @@ pub mod test_util;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
+pub use any::{AnyListenOptions, AnyListener, PendingConn};
 pub use blocking::{TcpListener, TcpStream};
 pub use device::{Device, MemDevice, Received, TunDevice, TunOptions};
 pub use error::to_io;
 pub use runtime::{Direction, EventHook, Impairment, PacketHook, Runtime, RuntimeConfig};
 pub use socket::{ConnectOptions, ListenOptions, DEFAULT_BACKLOG};
 pub use synack_proto as proto;
-pub use synack_proto::{ConnConfig, ConnStatus, Keepalive, StackConfig, State};
+pub use synack_proto::{
+    AnyDestination, ConnConfig, ConnStatus, Decision, IpPrefix, Keepalive, StackConfig, State,
+};
 pub use sys::euid;
 
 /// The README's Rust examples, compiled and run by `cargo test --doc`.

@@ -358,7 +358,9 @@ impl Inner {
         while let Some(r) = self.stack.poll_ready() {
             match r {
                 Ready::Conn { id, .. } | Ready::Closed { id, .. } => self.wake(Key::Conn(id)),
-                Ready::Acceptable { listener } => self.wake(Key::Listener(listener)),
+                Ready::Acceptable { listener } | Ready::Pending { listener } => {
+                    self.wake(Key::Listener(listener))
+                }
                 Ready::Lost { .. } => self.wake_everyone(),
             }
         }

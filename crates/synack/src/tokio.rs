@@ -23,6 +23,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use synack_proto::{ConnId, ConnStatus, Keepalive, ListenerId, Shutdown};
 
+pub use crate::any_tokio::{AnyListener, PendingConn};
+
 /// An async listening socket.
 pub struct TcpListener {
     shared: Arc<Shared>,
@@ -122,10 +124,14 @@ impl std::fmt::Debug for TcpStream {
 impl TcpStream {
     crate::socket::conn_methods!();
 
-    fn from_parts(shared: Arc<Shared>, id: ConnId) -> TcpStream {
+    pub(crate) fn from_parts(shared: Arc<Shared>, id: ConnId) -> TcpStream {
         TcpStream {
             conn: Arc::new(Conn::new(shared, id)),
         }
+    }
+
+    pub(crate) fn conn(&self) -> &Arc<Conn> {
+        &self.conn
     }
 
     /// Open a connection to `addr` (each of its addresses in turn) and wait

@@ -4,11 +4,13 @@
 //! `synack0`) in the current namespace or in `--netns NAME`, give the
 //! kernel's side of it the first other address of the prefix (synack's own
 //! address is `--addr`, default 10.77.0.2/24) and bring it up. `demo` and
-//! `bench` make namespaces of their own and remove them. All need root, or
+//! `bench` make namespaces of their own and remove them. `forward` routes
+//! prefixes into a TUN device and relays every connection to them. All need root, or
 //! a user namespace (CAP_NET_ADMIN, and CAP_SYS_ADMIN for namespaces).
 
 mod bench;
 mod demo;
+mod forward;
 mod smol;
 mod talk;
 
@@ -57,6 +59,15 @@ enum TunCommand {
     /// connections per second. MTU 1500, python3 sockets on the kernel
     /// side; each setup in namespaces of its own.
     Bench(BenchArgs),
+    /// Forward every TCP connection to PREFIX to its real destination.
+    ///
+    /// Creates the TUN device (in --netns NAME when given), brings it up
+    /// and routes each --route PREFIX into it; synack accepts every TCP
+    /// connection to those addresses on any port, dials the same
+    /// destination with this namespace's sockets first (a refused upstream
+    /// is refused to the client), and relays both ways, half-closes and
+    /// resets included. Runs until interrupted.
+    Forward(forward::ForwardArgs),
 }
 
 /// The device synack runs on, and what it records.
@@ -185,6 +196,7 @@ pub(crate) fn run(args: TunArgs) -> ExitCode {
         TunCommand::Get(a) => ("get", talk::get(a)),
         TunCommand::Demo(a) => ("demo", demo::demo(a)),
         TunCommand::Bench(a) => ("bench", bench::bench(a)),
+        TunCommand::Forward(a) => ("forward", forward::forward_cmd(a)),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -51,9 +51,13 @@ impl Stack {
         };
         let remote = SocketAddr::new(ip.src(), seg.src_port);
         let local = SocketAddr::new(ip.dst(), seg.dst_port);
-        let ours = self.addrs.contains(&local.ip());
         let tuple = FourTuple { local, remote };
-        let conn = if ours { self.demux_get(&tuple) } else { None };
+        // One demux lookup: a connection an any-destination listener accepted
+        // has a local address that is not one of the stack's.
+        let conn = self.demux_get(&tuple);
+        let ours = conn.is_some()
+            || self.addrs.contains(&local.ip())
+            || (!self.any_listeners.is_empty() && self.find_any_listener(&local).is_some());
         if let Some(id) = conn.filter(|_| self.cfg.fast_path) {
             if self.fast_path(now, id, &ip, &seg, (head_sum, trusted), tuple) {
                 return;

@@ -1,7 +1,9 @@
 //! Listeners (RFC 9293 3.10.7.2): the SYN queue of half-open entries, the
 //! accept queue, per-source counts, and SYN cookies (RFC 4987 3.6).
 
+use super::any::AnyDestination;
 use super::output::CtlSeg;
+use super::pending::PendingQueue;
 use super::status::ListenerStatus;
 use super::{IpOpts, Stack};
 use crate::config::{ConnConfig, SynCookies};
@@ -28,6 +30,33 @@ pub(super) struct Listener {
     pub(super) half_open: usize,
     pub(super) sources: HashMap<IpAddr, u32>,
     pub(super) status: ListenerStatus,
+    /// What an any-destination listener takes (`None`: `local` alone).
+    pub(super) any: Option<Box<AnyDestination>>,
+    /// The pending connections of a listener that decides before the
+    /// handshake (`None`: it answers SYNs itself).
+    pub(super) pending: Option<Box<PendingQueue>>,
+}
+
+impl Listener {
+    pub(super) fn new(
+        local: SocketAddr,
+        backlog: usize,
+        syn_backlog: usize,
+        cfg: Arc<ConnConfig>,
+    ) -> Listener {
+        Listener {
+            local,
+            backlog,
+            syn_backlog: syn_backlog.max(1),
+            cfg,
+            accept: VecDeque::new(),
+            half_open: 0,
+            sources: HashMap::new(),
+            status: ListenerStatus::default(),
+            any: None,
+            pending: None,
+        }
+    }
 }
 
 pub(super) fn dec_source(m: &mut HashMap<IpAddr, u32>, ip: IpAddr) {
@@ -79,16 +108,15 @@ impl Stack {
         }
         // A socket bound to this very address becomes the listener (listen() after bind()).
         self.take_bound(&local);
-        let listener = Listener {
-            local,
-            backlog,
-            syn_backlog: syn_backlog.max(1),
-            cfg: self.shared_conn_config(cfg),
-            accept: VecDeque::new(),
-            half_open: 0,
-            sources: HashMap::new(),
-            status: ListenerStatus::default(),
-        };
+        let listener = Listener::new(local, backlog, syn_backlog, self.shared_conn_config(cfg));
+        let id = self.install_listener(listener)?;
+        self.listen_map.insert(local, id);
+        Ok(id)
+    }
+
+    /// Give `listener` a slot and announce it: CLOSED -> LISTEN.
+    pub(super) fn install_listener(&mut self, listener: Listener) -> Result<ListenerId, Error> {
+        let local = listener.local;
         // Reuse a closed listener's slot (as a file descriptor number is reused), so
         // listening and closing again and again does not grow the table.
         let id = match self.listeners.iter().position(Option::is_none) {
@@ -103,7 +131,6 @@ impl Stack {
                 ListenerId(i)
             }
         };
-        self.listen_map.insert(local, id);
         // RFC 9293 3.10.1 (OPEN, passive): CLOSED -> LISTEN.
         let any = if local.is_ipv4() {
             SocketAddr::from(([0, 0, 0, 0], 0))
@@ -149,7 +176,11 @@ impl Stack {
             .get_mut(l.0 as usize)
             .and_then(|x| x.take())
             .ok_or(Error::InvalidHandle)?;
-        self.listen_map.remove(&lst.local);
+        if lst.any.is_some() {
+            self.forget_any_listener(l);
+        } else {
+            self.listen_map.remove(&lst.local);
+        }
         let any = if lst.local.is_ipv4() {
             SocketAddr::from(([0, 0, 0, 0], 0))
         } else {
@@ -172,7 +203,11 @@ impl Stack {
         let mut victims: Vec<ConnId> = lst.accept.into_iter().collect();
         for (i, s) in self.slots.iter().enumerate() {
             if let Some(t) = s.tcb.as_deref() {
-                if t.origin == crate::conn::Origin::Passive(l) && t.state == State::SynReceived {
+                // A handshake the application accepted from a pending SYN is its own.
+                if t.origin == crate::conn::Origin::Passive(l)
+                    && t.state == State::SynReceived
+                    && t.owner != Owner::App
+                {
                     victims.push(ConnId {
                         index: i as u32,
                         generation: s.generation,
@@ -217,20 +252,34 @@ impl Stack {
         s.accept_queue = lst.accept.len();
         s.accept_queue_limit = lst.backlog;
         s.distinct_sources = lst.sources.len();
+        s.pending = self.pending_count(l);
         Ok(s)
     }
 
+    /// The listener a segment to `local` reaches: the exact address and port,
+    /// else the unspecified address and the port, else the most specific
+    /// any-destination listener.
     pub(super) fn find_listener(&self, local: &SocketAddr) -> Option<ListenerId> {
-        self.listen_map.get(local).copied().or_else(|| {
-            let any = if local.is_ipv4() {
-                IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
-            } else {
-                IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
-            };
-            self.listen_map
-                .get(&SocketAddr::new(any, local.port()))
-                .copied()
-        })
+        self.listen_map
+            .get(local)
+            .copied()
+            .or_else(|| {
+                let any = if local.is_ipv4() {
+                    IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+                } else {
+                    IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+                };
+                self.listen_map
+                    .get(&SocketAddr::new(any, local.port()))
+                    .copied()
+            })
+            .or_else(|| {
+                if self.any_listeners.is_empty() {
+                    None
+                } else {
+                    self.find_any_listener(local)
+                }
+            })
     }
 
     /// Check the ACK of a cookie SYN,ACK against the current cookie key, then
@@ -319,6 +368,11 @@ impl Stack {
         let Some(lst) = self.listener_mut(l) else {
             return;
         };
+        if lst.pending.is_some() {
+            // The application decides before anything is answered.
+            self.pending_syn(now, l, tuple, seg, sum);
+            return;
+        }
         lst.status.syns_received += 1;
         let syn_full = lst.half_open >= lst.syn_backlog;
         let accept_full = lst.accept.len() >= lst.backlog;
@@ -389,16 +443,45 @@ impl Stack {
         sum: SegmentSummary,
         cfg: Arc<ConnConfig>,
     ) {
-        let id = match self.alloc() {
-            Ok(id) => id,
-            Err(_) => {
-                if let Some(lst) = self.listener_mut(l) {
-                    lst.status.syns_dropped += 1;
-                }
-                self.drop_pkt(now, None, Some(sum), DropReason::ConnectionLimit);
-                return;
+        if self.open_half(now, l, tuple, seg, cfg).is_err() {
+            if let Some(lst) = self.listener_mut(l) {
+                lst.status.syns_dropped += 1;
             }
-        };
+            self.drop_pkt(now, None, Some(sum), DropReason::ConnectionLimit);
+        }
+    }
+
+    /// A half-open entry the application accepted from a pending SYN: the
+    /// application holds it from the start, so it never enters the accept queue.
+    pub(super) fn half_open_for_app(
+        &mut self,
+        now: Instant,
+        l: ListenerId,
+        tuple: FourTuple,
+        seg: &TcpRepr<'_>,
+        cfg: Arc<ConnConfig>,
+    ) -> Result<ConnId, Error> {
+        let id = self.open_half(now, l, tuple, seg, cfg)?;
+        if let Some(t) = self
+            .slots
+            .get_mut(id.index as usize)
+            .and_then(|s| s.tcb.as_deref_mut())
+        {
+            t.owner = Owner::App;
+        }
+        Ok(id)
+    }
+
+    /// The TCB of a half-open entry, indexed, its SYN,ACK queued.
+    fn open_half(
+        &mut self,
+        now: Instant,
+        l: ListenerId,
+        tuple: FourTuple,
+        seg: &TcpRepr<'_>,
+        cfg: Arc<ConnConfig>,
+    ) -> Result<ConnId, Error> {
+        let id = self.alloc()?;
         if let Some(lst) = self.listener_mut(l) {
             lst.half_open += 1;
             *lst.sources.entry(tuple.remote.ip()).or_insert(0) += 1;
@@ -417,6 +500,7 @@ impl Stack {
         self.demux_insert(&tuple, id);
         self.schedule(id);
         self.mark_dirty(id);
+        Ok(id)
     }
 
     pub(super) fn cookie_accept(

@@ -5,18 +5,23 @@
 //! This module holds the [`Stack`] and its socket calls; its rooms hold the
 //! rest: `table` (connection slots, demultiplexing, the bookkeeping after a
 //! connection changed), `timer_heap` (the connections' deadlines),
-//! `listener` (SYN and accept queues, SYN cookies), `input` (packets and
+//! `listener` (SYN and accept queues, SYN cookies), `any` (listeners for
+//! any destination), `pending` (deciding on a SYN before answering it), `input` (packets and
 //! timers in), `output` (packets and events out) and `status` (snapshots and
 //! counters).
 
+mod any;
 mod input;
 mod listener;
 mod output;
+mod pending;
 mod ready;
 mod status;
 mod table;
 mod timer_heap;
 
+pub use any::{AnyDestination, IpPrefix, PrefixParseError};
+pub use pending::{Decision, PendingSyn};
 pub use ready::{Readiness, Ready};
 pub use status::{ConnStatus, ListenerStatus, StackStats};
 
@@ -111,6 +116,8 @@ pub struct Stack {
     demux_hash: TableHash,
     listeners: Vec<Option<Listener>>,
     listen_map: HashMap<SocketAddr, ListenerId, TableHash>,
+    /// Any-destination listeners (`stack/any.rs`), looked up after `listen_map`.
+    any_listeners: Vec<ListenerId>,
     /// Bound sockets ([`Stack::bind`]), at most [`MAX_BOUND`]; `None` is a free slot.
     bound: Vec<Option<Bound>>,
     timers: TimerHeap,
@@ -176,6 +183,7 @@ impl Stack {
             demux_hash: TableHash::default(),
             listeners: Vec::new(),
             listen_map: HashMap::default(),
+            any_listeners: Vec::new(),
             bound: Vec::new(),
             timers: TimerHeap::default(),
             dirty: VecDeque::new(),

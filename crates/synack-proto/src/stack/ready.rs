@@ -6,7 +6,8 @@
 //! reported when it gains a readiness it did not have at its last report
 //! (bytes or the end of the stream arrive, room opens in the send buffer,
 //! the connection fails or ends), a listener when its accept queue stops
-//! being empty. After a report the application calls until `WouldBlock`.
+//! being empty (or, at a listener that decides before the handshake, when a
+//! SYN waits for a decision). After a report the application calls until `WouldBlock`.
 //! Each report is checked again when it is taken: one whose readiness was
 //! already consumed is not handed out, so a driver that wakes on a report
 //! always finds work. The queue is bounded; when it overflows, the next
@@ -88,6 +89,12 @@ pub enum Ready {
     },
     /// A listener's accept queue is no longer empty: `accept` succeeds.
     Acceptable {
+        /// The listener.
+        listener: ListenerId,
+    },
+    /// A SYN waits for the application's decision at a listener that decides
+    /// before the handshake: `next_pending` succeeds.
+    Pending {
         /// The listener.
         listener: ListenerId,
     },
@@ -205,6 +212,15 @@ impl Stack {
         }
     }
 
+    /// A SYN became pending at deciding listener `l`: report it when none
+    /// was waiting to be offered before.
+    pub(super) fn note_pending(&mut self, l: ListenerId, fresh: usize) {
+        if fresh == 1 {
+            let limit = self.ready_limit();
+            self.ready.push(Ready::Pending { listener: l }, limit);
+        }
+    }
+
     /// The next readiness report, or `None` when nothing can progress that
     /// was not reported before. Edge-triggered: after a report, call until
     /// `WouldBlock`. A report whose readiness was consumed before it was
@@ -232,6 +248,11 @@ impl Stack {
                 }
                 Ready::Acceptable { listener } => {
                     if self.listener(listener).is_ok_and(|l| !l.accept.is_empty()) {
+                        return Some(r);
+                    }
+                }
+                Ready::Pending { listener } => {
+                    if self.has_fresh_pending(listener) {
                         return Some(r);
                     }
                 }

@@ -118,6 +118,15 @@ pub struct ListenerStatus {
     pub established: u64,
     /// Half-open entries that gave up or were reset.
     pub half_open_expired: u64,
+    /// SYNs waiting for the application's decision now (a listener that
+    /// decides before the handshake).
+    pub pending: usize,
+    /// Pending connections the application refused (answered with RST).
+    pub pending_refused: u64,
+    /// Pending connections the application ignored.
+    pub pending_ignored: u64,
+    /// Pending connections that expired before a decision (or, ignored, ran out).
+    pub pending_expired: u64,
 }
 
 /// Stack-wide counters.

@@ -324,6 +324,8 @@ impl Stack {
         };
         let origin = tcb.origin;
         let key = tcb.packed_tuple;
+        // Accepted from a pending SYN (stack/pending.rs): the application holds it already.
+        let held = tcb.owner == Owner::App;
         // A passive half-open entry left SYN_RCVD.
         if before == State::SynReceived {
             if let crate::conn::Origin::Passive(l) = origin {
@@ -333,7 +335,9 @@ impl Stack {
                     dec_source(&mut lst.sources, key.unpack().remote.ip());
                     if established {
                         lst.status.established += 1;
-                        lst.accept.push_back(id);
+                        if !held {
+                            lst.accept.push_back(id);
+                        }
                     } else {
                         lst.status.half_open_expired += 1;
                     }

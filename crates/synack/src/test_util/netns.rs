@@ -77,6 +77,12 @@ impl Netns {
         PathBuf::from("/run/netns").join(&self.name)
     }
 
+    /// Move the calling thread into the namespace: sockets it opens from now
+    /// on (and threads it starts) are the namespace's. Other threads stay put.
+    pub fn enter(&self) -> io::Result<()> {
+        enter(&self.path())
+    }
+
     /// A command that runs `program` inside the namespace.
     pub fn command(&self, program: &str) -> Command {
         let mut c = Command::new("ip");
@@ -120,12 +126,6 @@ impl Netns {
             let _ = c.kill();
             let _ = c.wait();
         }
-    }
-
-    /// Move the calling thread into the namespace (for a thread of its own
-    /// that serves a device opened there).
-    pub fn enter_on_this_thread(&self) -> io::Result<()> {
-        enter(&self.path())
     }
 
     /// Open a TUN device inside the namespace and give the kernel's side of

@@ -16,14 +16,17 @@
 //! [`bulk`] (bulk both ways), [`faults`] (bulk under faults), [`close`] (every
 //! closing order, refused and reset connections), [`keepalive`], [`many`]
 //! (many connections, tokio and hyper), [`ecn`], [`offload`] (TUN
-//! offloads on and off, IPv4 and IPv6) and [`gso_capture`] (the segments
-//! the kernel cuts from synack's bursts, captured beyond a forwarding hop).
+//! offloads on and off, IPv4 and IPv6), [`gso_capture`] (the segments
+//! the kernel cuts from synack's bursts, captured beyond a forwarding hop)
+//! and [`forward`] (the transparent forwarder between two namespaces of its
+//! own).
 
 mod basic;
 mod bulk;
 mod close;
 mod ecn;
 mod faults;
+mod forward;
 mod gso_capture;
 mod keepalive;
 mod many;

@@ -1,0 +1,334 @@
+//! A transparent TCP forwarder (feature `forward`): every connection an
+//! [`AnyListener`] in deciding mode sees is first tried upstream, at the
+//! destination the client dialled, with the host's own sockets; then the
+//! client's SYN is accepted, refused or ignored to match, and the two
+//! connections are relayed both ways.
+//!
+//! What crosses the relay: bytes, in order; a FIN on either side as a FIN on
+//! the other (half-close: `shutdown(SHUT_WR)` on one end is end of stream at
+//! the other while the reverse direction still flows); a reset on either
+//! side as a reset on the other; an upstream that refuses as a client that
+//! is refused (RST to its SYN); an upstream that cannot be reached in time
+//! as a client whose SYNs go unanswered.
+//!
+//! An idle relay holds no buffer: bytes move from one socket to the other
+//! through a buffer on the driving thread's stack, only while both sides are
+//! ready, and the connection's own send and receive rings in the core free
+//! their memory when they empty.
+
+use crate::any::AnyListenOptions;
+use crate::any_tokio::{AnyListener, PendingConn};
+use crate::runtime::{Key, Runtime};
+use crate::socket::Conn;
+use crate::tokio::TcpStream;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+use synack_proto::{AnyDestination, Error, Shutdown};
+use tokio::io::AsyncWrite;
+
+/// Bytes moved per step, through a buffer on the stack of the thread that
+/// polls the relay (never held between steps).
+const STEP: usize = 32 * 1024;
+
+/// How to forward.
+#[derive(Debug, Clone, Copy)]
+pub struct ForwardOptions {
+    /// How long an upstream connection may take before the client's SYN is
+    /// ignored (its own retries then time out, as they would against an
+    /// unreachable host).
+    pub connect_timeout: Duration,
+    /// The any-destination listener's backlog: pending SYNs (upstream
+    /// connections being tried) and handshakes at once.
+    pub backlog: usize,
+    /// Send and receive buffer limit of each client connection. Rings grow
+    /// to it only while data waits and free their memory when they empty,
+    /// so a large limit costs an idle relay nothing; it lets a fast
+    /// transfer keep more in flight between the relay's wake-ups.
+    pub buffer: usize,
+}
+
+impl Default for ForwardOptions {
+    fn default() -> ForwardOptions {
+        ForwardOptions {
+            connect_timeout: Duration::from_secs(10),
+            backlog: crate::DEFAULT_BACKLOG,
+            buffer: 512 * 1024,
+        }
+    }
+}
+
+/// Listen on every destination of `dest` in deciding mode, as [`forward`]
+/// does (the stack's connection settings with `opts.buffer`).
+pub fn forward_listener(
+    rt: &Runtime,
+    dest: AnyDestination,
+    opts: ForwardOptions,
+) -> io::Result<AnyListener> {
+    let mut cfg = rt.with_stack(|s, _| s.config().conn);
+    cfg.send_buffer = opts.buffer;
+    cfg.recv_buffer = opts.buffer;
+    AnyListener::bind_with(
+        rt,
+        dest,
+        AnyListenOptions {
+            backlog: opts.backlog,
+            config: Some(cfg),
+            decide: true,
+        },
+    )
+}
+
+/// Listen on every destination of `dest` in deciding mode and forward each
+/// connection to the destination its client dialled; runs until the
+/// runtime stops. Must run inside a tokio runtime (relays are spawned tasks).
+pub async fn forward(rt: &Runtime, dest: AnyDestination, opts: ForwardOptions) -> io::Result<()> {
+    let listener = forward_listener(rt, dest, opts)?;
+    forward_from(&listener, opts).await
+}
+
+/// [`forward`] on a listener already open in deciding mode.
+pub async fn forward_from(listener: &AnyListener, opts: ForwardOptions) -> io::Result<()> {
+    loop {
+        let pending = listener.next_pending().await?;
+        tokio::spawn(try_upstream(pending, opts.connect_timeout));
+    }
+}
+
+/// Connect upstream first, then decide on the client's SYN; relay on success.
+async fn try_upstream(pending: PendingConn, timeout: Duration) {
+    let dest = pending.local_addr();
+    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(dest)).await {
+        Ok(Ok(upstream)) => match pending.accept().await {
+            // The relay runs as its own task: this one's connect state is freed.
+            Ok(client) => drop(tokio::spawn(Relay::new(client, upstream))),
+            // The client never completed its handshake: close upstream quietly.
+            Err(_) => drop(upstream),
+        },
+        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            let _ = pending.refuse();
+        }
+        // Unreachable, timed out or failed otherwise: the client's SYNs stay unanswered.
+        _ => {
+            let _ = pending.ignore();
+        }
+    }
+}
+
+/// Which end a relay failed on.
+#[derive(Debug)]
+pub enum RelayEnd {
+    /// The client's connection on synack.
+    Client(io::Error),
+    /// The upstream connection on the host's sockets.
+    Upstream(io::Error),
+}
+
+/// What a relay moved before both directions ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayTotals {
+    /// Bytes from the client to upstream.
+    pub to_upstream: u64,
+    /// Bytes from upstream to the client.
+    pub to_client: u64,
+}
+
+/// Relays a synack stream and a host socket both ways until both directions
+/// have ended (FIN each way) or one side fails: a reset or error on one side
+/// resets the other, and the relay ends with the error ([`RelayEnd`]).
+#[derive(Debug)]
+pub struct Relay {
+    client: Option<Arc<Conn>>,
+    upstream: Option<tokio::net::TcpStream>,
+    totals: RelayTotals,
+    to_upstream_done: bool,
+    to_client_done: bool,
+}
+
+impl Relay {
+    /// A relay between `client` (synack) and `upstream` (a host socket).
+    pub fn new(client: TcpStream, upstream: tokio::net::TcpStream) -> Relay {
+        Relay {
+            client: Some(Arc::clone(client.conn())),
+            upstream: Some(upstream),
+            totals: RelayTotals::default(),
+            to_upstream_done: false,
+            to_client_done: false,
+        }
+    }
+}
+
+/// Result of one relay step: which side failed.
+type Step = Result<(), RelayEnd>;
+
+/// Bytes the synack side has to read (`Some(0)`: end of stream), or pending.
+fn client_readable(c: &Conn, cx: &mut Context<'_>) -> Poll<Result<usize, RelayEnd>> {
+    let id = c.id;
+    c.shared
+        .poll_call(Key::Conn(id), cx.waker(), |s, now| {
+            s.peek(now, id, &mut [0u8; 1])
+        })
+        .map_err(RelayEnd::Client)
+}
+
+/// Room in the synack side's send buffer, or pending while there is none.
+fn client_writable(c: &Conn, cx: &mut Context<'_>) -> Poll<Result<usize, RelayEnd>> {
+    let id = c.id;
+    c.shared
+        .poll_call(Key::Conn(id), cx.waker(), |s, _| match s.send_room(id)? {
+            0 => Err(Error::WouldBlock),
+            n => Ok(n),
+        })
+        .map_err(RelayEnd::Client)
+}
+
+/// Move what the client sent to upstream: peek into a stack buffer, write
+/// what the host socket takes, consume that much. `Ok(0)` when the host
+/// socket took nothing.
+fn step_to_upstream(c: &Conn, up: &tokio::net::TcpStream) -> Result<usize, RelayEnd> {
+    let id = c.id;
+    let mut buf = [0u8; STEP];
+    let n = c
+        .call(|s, now| s.peek(now, id, &mut buf))
+        .map_err(RelayEnd::Client)?;
+    let w = match up.try_write(&buf[..n]) {
+        Ok(w) => w,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+        Err(e) => return Err(RelayEnd::Upstream(e)),
+    };
+    let taken = c
+        .call(|s, now| s.recv(now, id, &mut buf[..w]))
+        .map_err(RelayEnd::Client)?;
+    debug_assert_eq!(taken, w);
+    Ok(w)
+}
+
+/// Move what upstream sent to the client, at most `room` bytes (which the
+/// client's send buffer has free). `Ok(None)` at upstream's end of stream.
+fn step_to_client(
+    c: &Conn,
+    up: &tokio::net::TcpStream,
+    room: usize,
+) -> Result<Option<usize>, RelayEnd> {
+    let id = c.id;
+    let mut buf = [0u8; STEP];
+    let want = room.min(STEP);
+    let n = match up.try_read(&mut buf[..want]) {
+        Ok(0) => return Ok(None),
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Some(0)),
+        Err(e) => return Err(RelayEnd::Upstream(e)),
+    };
+    let mut sent = 0;
+    while sent < n {
+        // The room only grows between the two calls (ACKs free it), so one call takes all.
+        match c.call(|s, now| s.send(now, id, &buf[sent..n])) {
+            Ok(k) => sent += k,
+            Err(e) => return Err(RelayEnd::Client(e)),
+        }
+    }
+    Ok(Some(n))
+}
+
+impl Relay {
+    fn poll_to_upstream(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
+        let (Some(c), Some(up)) = (self.client.as_deref(), self.upstream.as_mut()) else {
+            return Poll::Ready(Ok(()));
+        };
+        loop {
+            match ready!(client_readable(c, cx)) {
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(0) => {
+                    // The client's FIN: half-close upstream (shutdown(SHUT_WR)).
+                    return Pin::new(up).poll_shutdown(cx).map_err(RelayEnd::Upstream);
+                }
+                Ok(_) => {}
+            }
+            if let Err(e) = ready!(up.poll_write_ready(cx)) {
+                return Poll::Ready(Err(RelayEnd::Upstream(e)));
+            }
+            match step_to_upstream(c, up) {
+                Ok(n) => self.totals.to_upstream += n as u64,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    fn poll_to_client(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
+        let (Some(c), Some(up)) = (self.client.as_deref(), self.upstream.as_ref()) else {
+            return Poll::Ready(Ok(()));
+        };
+        loop {
+            let room = match ready!(client_writable(c, cx)) {
+                Ok(r) => r,
+                Err(e) => return Poll::Ready(Err(e)),
+            };
+            if let Err(e) = ready!(up.poll_read_ready(cx)) {
+                return Poll::Ready(Err(RelayEnd::Upstream(e)));
+            }
+            match step_to_client(c, up, room) {
+                Ok(Some(n)) => self.totals.to_client += n as u64,
+                Ok(None) => {
+                    // Upstream's FIN: half-close toward the client.
+                    let id = c.id;
+                    let r = c.call(|s, now| s.shutdown(now, id, Shutdown::Write));
+                    return Poll::Ready(r.map_err(RelayEnd::Client));
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// One side failed: reset the other, and let both go.
+    fn fail(&mut self, e: RelayEnd) -> RelayEnd {
+        match &e {
+            RelayEnd::Client(_) => {
+                if let Some(up) = self.upstream.take() {
+                    // SO_LINGER 0: closing sends a RST instead of a FIN.
+                    #[allow(deprecated)]
+                    let _ = up.set_linger(Some(Duration::ZERO));
+                }
+            }
+            RelayEnd::Upstream(_) => {
+                if let Some(c) = self.client.take() {
+                    let id = c.id;
+                    let _ = c.call(|s, now| s.abort(now, id).map_err(|_| Error::InvalidHandle));
+                }
+            }
+        }
+        self.client = None;
+        self.upstream = None;
+        e
+    }
+}
+
+impl Future for Relay {
+    type Output = Result<RelayTotals, RelayEnd>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if !this.to_upstream_done {
+            match this.poll_to_upstream(cx) {
+                Poll::Ready(Ok(())) => this.to_upstream_done = true,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(this.fail(e))),
+                Poll::Pending => {}
+            }
+        }
+        if !this.to_client_done {
+            match this.poll_to_client(cx) {
+                Poll::Ready(Ok(())) => this.to_client_done = true,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(this.fail(e))),
+                Poll::Pending => {}
+            }
+        }
+        if this.to_upstream_done && this.to_client_done {
+            this.client = None;
+            this.upstream = None;
+            return Poll::Ready(Ok(this.totals));
+        }
+        Poll::Pending
+    }
+}
