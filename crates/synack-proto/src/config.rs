@@ -60,6 +60,10 @@ pub enum CongestionAlgorithm {
     /// ECN-Echo.
     #[default]
     NewReno,
+    /// CUBIC (RFC 9438): the window follows a cubic function of the time
+    /// since the last reduction, cut by 0.7 on loss, never below what Reno
+    /// would reach; slow start left by HyStart++ (RFC 9406). Linux's default.
+    Cubic,
 }
 
 /// Per-connection settings. Each can be changed on a live connection where it
@@ -182,6 +186,11 @@ pub struct ConnConfig {
     pub initial_cwnd_segments: u32,
     /// The congestion control algorithm (NewReno by default).
     pub congestion: CongestionAlgorithm,
+    /// Proportional Rate Reduction (RFC 6937) as the send budget of a SACK
+    /// recovery: what may be sent follows what was delivered, so the data
+    /// in flight falls smoothly to ssthresh instead of RFC 6675's
+    /// cwnd - pipe. Linux's behaviour; FreeBSD sends by RFC 6675.
+    pub prr: bool,
     /// Tail Loss Probe (RFC 8985 7): when no ACK has come for about two
     /// round-trip times (2*SRTT, plus 200 ms for a lone segment whose ACK may
     /// be delayed, never later than the RTO), send one probe segment (new
@@ -312,6 +321,7 @@ impl Default for ConnConfig {
             ecn_syn_retries: 1,
             initial_cwnd_segments: 10,
             congestion: CongestionAlgorithm::NewReno,
+            prr: false,
             tail_loss_probe: true,
             max_ooo_segments: 64,
             rst_challenge: true,

@@ -4,10 +4,10 @@
 
 use super::timers::Timer;
 use super::{SegCtx, Tcb};
-use crate::cc::{Congestion, CongestionControl};
+use crate::cc::{AckSample, Congestion, CongestionControl};
 use crate::probe::Probes;
 use crate::recovery::Flight;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use synack_wire::{SeqNum, TcpRepr};
 
 impl Tcb {
@@ -71,8 +71,9 @@ impl Tcb {
         let sack_episode = self.recovery.sack_episode();
         if advanced {
             let acked = ack.since(self.snd.una);
+            let rtt = self.cc_rtt_sample(seg, ctx.now);
             self.process_new_ack(ack, ctx);
-            self.on_ack_of_new_data(ack, acked, ece, sack_episode, ctx.now);
+            self.on_ack_of_new_data(ack, acked, ece, sack_episode, ctx.now, rtt);
             // RFC 6675 5: a cumulative ACK resets DupAcks; one that also SACKs new
             // octets is a duplicate ACK "regardless of its status as a cumulative
             // acknowledgment" (section 2), so it counts as the first.
@@ -105,6 +106,7 @@ impl Tcb {
         ece: bool,
         sack_episode: bool,
         now: Instant,
+        rtt: Option<Duration>,
     ) {
         let mss = u32::from(self.opts.snd_mss);
         if self.recovery.active {
@@ -126,7 +128,15 @@ impl Tcb {
             // RFC 3168 6.1.2: "The sending TCP SHOULD NOT increase the congestion
             // window in response to the receipt of an ECN-Echo ACK packet."
         } else {
-            self.cc.on_ack(acked, mss, now, self.rtt.srtt());
+            self.cc.on_ack(&AckSample {
+                acked,
+                mss,
+                now,
+                srtt: self.rtt.srtt(),
+                rtt,
+                ack,
+                nxt: self.snd.nxt,
+            });
         }
     }
 
