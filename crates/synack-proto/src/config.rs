@@ -57,12 +57,13 @@ pub enum EcnMode {
 pub enum CongestionAlgorithm {
     /// NewReno (RFC 5681, RFC 6582): slow start, congestion avoidance adding
     /// about one segment per round trip, the window halved on loss or
-    /// ECN-Echo.
+    /// ECN-Echo. FreeBSD's default.
     #[default]
     NewReno,
     /// CUBIC (RFC 9438): the window follows a cubic function of the time
     /// since the last reduction, cut by 0.7 on loss, never below what Reno
-    /// would reach; slow start left by HyStart++ (RFC 9406). Linux's default.
+    /// would reach; slow start left by HyStart++ (RFC 9406). Linux's default,
+    /// and synack's.
     Cubic,
 }
 
@@ -184,7 +185,8 @@ pub struct ConnConfig {
     pub ecn_syn_retries: u32,
     /// Initial congestion window in segments (RFC 6928: 10, as Linux).
     pub initial_cwnd_segments: u32,
-    /// The congestion control algorithm (NewReno by default).
+    /// The congestion control algorithm (CUBIC by default, as Linux;
+    /// FreeBSD's profile runs NewReno).
     pub congestion: CongestionAlgorithm,
     /// Proportional Rate Reduction (RFC 6937) as the send budget of a SACK
     /// recovery: what may be sent follows what was delivered, so the data

@@ -91,6 +91,8 @@ impl Tcb {
             self.ecn_reduce(ctx.now);
         }
         self.update_send_window(seg, wnd);
+        // RFC 6937 3.1: PRR's sndcnt on every ACK of a SACK recovery.
+        self.recovery.prr_on_ack(&self.cc, self.flight_view());
         if advanced {
             // RFC 8985 7.2: an ACK of new data restarts the PTO.
             self.schedule_loss_probe(ctx.now);
@@ -277,7 +279,7 @@ impl Tcb {
             .on_congestion(Congestion::Loss { reduced }, flight, mss, now);
         let sack = self.sack_recovery();
         self.recovery
-            .enter(&self.cc, self.flight_view(), left, sack);
+            .enter(&self.cc, self.flight_view(), left, sack, self.cfg.prr);
         self.opts.ecn.set_recover_by_ece(false);
         // The reduction of fast recovery covers any loss a TLP episode would
         // report (RFC 8985 7.4.2; Linux `tcp_init_cwnd_reduction`); a PTO that
