@@ -202,9 +202,13 @@ impl Cubic {
         // RFC 9438 4.3: cwnd_prior, the window when ssthresh was set.
         e.cwnd_prior = cwnd;
         e.start = None;
-        // RFC 9438 4.6: ssthresh = flight_size * beta_cubic, at least 2 segments
-        // (flight_size, not cwnd: synack does not check that cwnd is used).
-        self.ssthresh = ((f64::from(flight) * BETA) as u32).max(2 * mss);
+        // RFC 9438 4.6: ssthresh = flight_size * beta_cubic, at least 2 segments.
+        // The flight, not cwnd, when the application left cwnd unused (4.6: an
+        // implementation using cwnd must keep it from growing unused); never
+        // more than cwnd, so the segments limited transmit sent beyond it
+        // (RFC 3042) do not raise the new window.
+        let base = flight.min(self.cwnd);
+        self.ssthresh = ((f64::from(base) * BETA) as u32).max(2 * mss);
         self.acc = 0.0;
         self.hystart.stop();
     }
