@@ -201,6 +201,8 @@ impl Cubic {
         };
         // RFC 9438 4.3: cwnd_prior, the window when ssthresh was set.
         e.cwnd_prior = cwnd;
+        // RFC 9438 4.4: the window restarts below W_max, in the concave region.
+        e.region = CcPhase::CubicConcave;
         e.start = None;
         // RFC 9438 4.6: ssthresh = flight_size * beta_cubic, at least 2 segments.
         // The flight, not cwnd, when the application left cwnd unused (4.6: an
