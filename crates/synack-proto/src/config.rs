@@ -58,12 +58,12 @@ pub enum CongestionAlgorithm {
     /// NewReno (RFC 5681, RFC 6582): slow start, congestion avoidance adding
     /// about one segment per round trip, the window halved on loss or
     /// ECN-Echo. FreeBSD's default.
-    #[default]
     NewReno,
     /// CUBIC (RFC 9438): the window follows a cubic function of the time
     /// since the last reduction, cut by 0.7 on loss, never below what Reno
     /// would reach; slow start left by HyStart++ (RFC 9406). Linux's default,
     /// and synack's.
+    #[default]
     Cubic,
 }
 
@@ -322,8 +322,8 @@ impl Default for ConnConfig {
             ecn: EcnMode::Accept,
             ecn_syn_retries: 1,
             initial_cwnd_segments: 10,
-            congestion: CongestionAlgorithm::NewReno,
-            prr: false,
+            congestion: CongestionAlgorithm::Cubic,
+            prr: true,
             tail_loss_probe: true,
             max_ooo_segments: 64,
             rst_challenge: true,
