@@ -412,10 +412,10 @@ pub(crate) fn mathis(case: &PathCase, mss: f64, b: f64) -> f64 {
 }
 
 /// RFC 9438 5.1 (and 4.3): CUBIC's average window under random loss `p`,
-/// the larger of the cubic function's, (C (3 + beta) / (4 (1 - beta)))^(1/4)
-/// * RTT^(3/4) / p^(3/4) segments, and the Reno-friendly region's (the
-/// Reno response, which alpha_cubic is chosen to match); in payload bytes
-/// per second, capped at the link.
+/// the larger of the cubic function's, `(C (3 + beta) / (4 (1 - beta)))^(1/4)
+/// RTT^(3/4) / p^(3/4)` segments, and the Reno-friendly region's (the Reno
+/// response, which alpha_cubic is chosen to match); in payload bytes per
+/// second, capped at the link.
 pub(crate) fn cubic_response(case: &PathCase, mss: f64) -> f64 {
     let (c, beta, rtt, p) = (0.4_f64, 0.7_f64, case.rtt.as_secs_f64(), case.loss);
     let w_cubic =
