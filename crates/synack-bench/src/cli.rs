@@ -18,6 +18,8 @@ pub(crate) enum Figure {
     Flood,
     /// Cost of one connection with N idle connections beside it.
     Scale,
+    /// Goodput of bulk flows over simulated bottlenecks, beside smoltcp and theory.
+    Paths,
 }
 
 /// synack measured side by side with smoltcp and the Linux kernel.

@@ -30,6 +30,7 @@ mod flood;
 mod integrity;
 mod lifecycle;
 mod memory;
+mod paths;
 mod pattern;
 mod report;
 mod scale;
@@ -79,6 +80,9 @@ fn run(args: &Args) -> Result<(), String> {
     }
     if args.wants(Figure::Scale) {
         scale::run(&plan, &mut out)?;
+    }
+    if args.wants(Figure::Paths) {
+        paths::figure(&plan, &mut out)?;
     }
     let secs = t0.elapsed().as_secs_f64();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());

@@ -180,10 +180,14 @@ fn iface(addr: IpAddress, dev: &mut End, seed: u64, now: Instant) -> Interface {
 
 /// A TCP socket with two `size`-byte buffers.
 pub(crate) fn socket(size: usize) -> tcp::Socket<'static> {
-    tcp::Socket::new(
+    let mut s = tcp::Socket::new(
         tcp::SocketBuffer::new(vec![0; size]),
         tcp::SocketBuffer::new(vec![0; size]),
-    )
+    );
+    // The paths figure turns on smoltcp's Cubic and Reno features, which make
+    // Cubic the default; these figures keep smoltcp's default without them.
+    s.set_congestion_control(tcp::CongestionControl::None);
+    s
 }
 
 impl Pair {

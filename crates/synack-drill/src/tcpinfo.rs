@@ -7,7 +7,7 @@
 //! `== != < <= > >=`, `| & + - * //`, `and`, `or`, `not`. Anything else
 //! makes the script "not run", naming what is missing.
 
-use synack_proto::{ConnStatus, State};
+use synack_proto::{CcPhase, ConnStatus, State};
 
 /// Why a block could not be evaluated or did not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +94,13 @@ fn field(name: &str, subject: &Subject) -> Result<i64, CodeError> {
                         i64::from(s.ssthresh / u32::from(s.snd_mss.max(1)))
                     }
                 }
+                // Linux's `icsk_ca_state`: TCP_CA_Open 0, TCP_CA_CWR 2 (a reduction
+                // without loss: ECN-Echo, a repairing loss probe), TCP_CA_Recovery 3.
+                "tcpi_ca_state" => match s.cc_phase {
+                    CcPhase::Recovery => 3,
+                    CcPhase::Reduced => 2,
+                    _ => 0,
+                },
                 "tcpi_rto" => s.rto.as_micros() as i64,
                 "tcpi_rtt" => s.srtt.map_or(0, |d| d.as_micros() as i64),
                 "tcpi_rttvar" => s.rttvar.as_micros() as i64,

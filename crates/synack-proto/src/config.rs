@@ -57,9 +57,14 @@ pub enum EcnMode {
 pub enum CongestionAlgorithm {
     /// NewReno (RFC 5681, RFC 6582): slow start, congestion avoidance adding
     /// about one segment per round trip, the window halved on loss or
-    /// ECN-Echo.
-    #[default]
+    /// ECN-Echo. FreeBSD's default.
     NewReno,
+    /// CUBIC (RFC 9438): the window follows a cubic function of the time
+    /// since the last reduction, cut by 0.7 on loss, never below what Reno
+    /// would reach; slow start left by HyStart++ (RFC 9406). Linux's default,
+    /// and synack's.
+    #[default]
+    Cubic,
 }
 
 /// Per-connection settings. Each can be changed on a live connection where it
@@ -180,8 +185,14 @@ pub struct ConnConfig {
     pub ecn_syn_retries: u32,
     /// Initial congestion window in segments (RFC 6928: 10, as Linux).
     pub initial_cwnd_segments: u32,
-    /// The congestion control algorithm (NewReno by default).
+    /// The congestion control algorithm (CUBIC by default, as Linux;
+    /// FreeBSD's profile runs NewReno).
     pub congestion: CongestionAlgorithm,
+    /// Proportional Rate Reduction (RFC 6937) as the send budget of a SACK
+    /// recovery: what may be sent follows what was delivered, so the data
+    /// in flight falls smoothly to ssthresh instead of RFC 6675's
+    /// cwnd - pipe. Linux's behaviour; FreeBSD sends by RFC 6675.
+    pub prr: bool,
     /// Tail Loss Probe (RFC 8985 7): when no ACK has come for about two
     /// round-trip times (2*SRTT, plus 200 ms for a lone segment whose ACK may
     /// be delayed, never later than the RTO), send one probe segment (new
@@ -311,7 +322,8 @@ impl Default for ConnConfig {
             ecn: EcnMode::Accept,
             ecn_syn_retries: 1,
             initial_cwnd_segments: 10,
-            congestion: CongestionAlgorithm::NewReno,
+            congestion: CongestionAlgorithm::Cubic,
+            prr: true,
             tail_loss_probe: true,
             max_ooo_segments: 64,
             rst_challenge: true,

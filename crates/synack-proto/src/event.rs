@@ -286,6 +286,85 @@ impl TimerKind {
     }
 }
 
+listed_enum! {
+    /// Where a connection's congestion controller stands: its growth mode, or
+    /// the reduction it is in. The phase of a
+    /// [`EventKind::CongestionChanged`] event and of `ConnStatus`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum CcPhase {
+        /// Slow start: the window doubles each round trip (RFC 5681 3.1).
+        SlowStart,
+        /// HyStart++'s conservative slow start: the round trip grew, so the
+        /// window grows by a quarter of slow start's pace until the exit is
+        /// confirmed or undone (RFC 9406 4.2).
+        ConservativeSlowStart,
+        /// NewReno's congestion avoidance: about one segment a round trip
+        /// (RFC 5681 3.1).
+        CongestionAvoidance,
+        /// CUBIC below the window of the last reduction, W_max: the concave
+        /// part of the cubic function, slowing as it nears W_max (RFC 9438 4.3).
+        CubicConcave,
+        /// CUBIC past W_max: the convex part, probing faster for more
+        /// bandwidth (RFC 9438 4.5).
+        CubicConvex,
+        /// CUBIC in its Reno-friendly region: the estimate of what Reno would
+        /// reach is the larger, so the window follows it (RFC 9438 4.3).
+        CubicRenoFriendly,
+        /// Fast recovery after a loss (RFC 5681 3.2, RFC 6675 5, with RFC
+        /// 6937's proportional rate reduction as the send budget).
+        Recovery,
+        /// The window was reduced without a loss to repair: an ECN-Echo (RFC
+        /// 3168 6.1.2) or a tail loss probe that repaired a loss (RFC 8985
+        /// 7.4.2); Linux's CWR state.
+        Reduced,
+    }
+}
+
+listed_enum! {
+    /// Why a connection's congestion window or slow-start threshold changed.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum CcReason {
+        /// The handshake completed: the initial window (RFC 5681 3.1, RFC
+        /// 6928), one segment if a SYN was lost.
+        InitialWindow,
+        /// An ACK of new data grew the window (slow start, conservative slow
+        /// start or congestion avoidance, as the phase says).
+        Ack,
+        /// HyStart++ saw the round trip grow and left slow start for
+        /// conservative slow start (RFC 9406 4.2).
+        HystartExit,
+        /// HyStart++ found the round trip fall back during conservative slow
+        /// start: slow start resumes (RFC 9406 4.2).
+        HystartResume,
+        /// Conservative slow start ran its rounds: congestion avoidance
+        /// begins with ssthresh = cwnd (RFC 9406 4.2).
+        HystartDone,
+        /// Loss found by duplicate ACKs or SACK: fast retransmit and the
+        /// multiplicative decrease (RFC 5681 3.2, RFC 9438 4.6).
+        Loss,
+        /// During recovery, the send budget moved the window: NewReno's
+        /// inflation and deflation (RFC 6582 3.2) or proportional rate
+        /// reduction (RFC 6937 3).
+        RecoveryProgress,
+        /// Recovery ended: the window settles at ssthresh (RFC 6582 3.2 step
+        /// 3, RFC 6937 3).
+        RecoveryEnd,
+        /// An ECN-Echo (RFC 3168 6.1.2, RFC 9438 4.6).
+        Ecn,
+        /// A tail loss probe repaired a loss (RFC 8985 7.4.2).
+        ProbeRepair,
+        /// The retransmission timer expired (RFC 5681 3.1, RFC 9438 4.8).
+        Timeout,
+        /// A reduction proved spurious (D-SACK or timestamps) and was undone
+        /// (RFC 9438 4.9).
+        SpuriousUndo,
+        /// The send MSS changed (a Packet Too Big, RFC 1191 6.4).
+        MssChange,
+    }
+}
+
 /// One event of the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
@@ -398,6 +477,25 @@ pub enum EventKind {
         listener: ListenerId,
         /// The connection: `local` is the address and port the client dialled.
         tuple: FourTuple,
+    },
+    /// A connection's congestion window, slow-start threshold or phase
+    /// changed. Changes made while one segment or one timer is handled come
+    /// as one event, with the reason of the last.
+    CongestionChanged {
+        /// The connection.
+        conn: ConnId,
+        /// The algorithm it runs.
+        algorithm: crate::config::CongestionAlgorithm,
+        /// The congestion window the sender uses now, in octets (during
+        /// recovery, the recovery's window: NewReno's inflated one, or RFC
+        /// 6937's).
+        cwnd: u32,
+        /// The slow-start threshold, in octets (`u32::MAX` until a reduction).
+        ssthresh: u32,
+        /// Where the controller stands now.
+        phase: CcPhase,
+        /// Why it changed.
+        reason: CcReason,
     },
     /// The event queue overflowed and this many events were discarded.
     EventsLost {

@@ -63,8 +63,8 @@ pub use config::{
 };
 pub use error::{ConnError, Error};
 pub use event::{
-    Cause, ConnId, DropReason, Event, EventKind, FourTuple, ListenerId, SegmentSummary, SendReason,
-    TimerKind,
+    Cause, CcPhase, CcReason, ConnId, DropReason, Event, EventKind, FourTuple, ListenerId,
+    SegmentSummary, SendReason, TimerKind,
 };
 pub use offload::{Burst, DeviceCaps, Transmitter};
 pub use profile::Profile;

@@ -28,7 +28,7 @@
 //! What a packetdrill script or a sysctl changes on top (the MTU, timestamps
 //! and SACK, one knob or another) stays the caller's.
 
-use crate::config::{ConnConfig, Keepalive, StackConfig};
+use crate::config::{CongestionAlgorithm, ConnConfig, Keepalive, StackConfig};
 use crate::time::Duration;
 
 /// A named set of behaviour switches (see the [module](self) table).
@@ -68,6 +68,8 @@ impl Profile {
         cfg.fin_on_every_ack = linux.fin_on_every_ack;
         cfg.syn_mss_follows_path_mtu = linux.syn_mss_follows_path_mtu;
         cfg.tail_loss_probe = linux.tail_loss_probe;
+        cfg.congestion = linux.congestion;
+        cfg.prr = linux.prr;
         match self {
             Profile::Linux => {}
             Profile::FreeBsd => {
@@ -102,6 +104,10 @@ impl Profile {
                 cfg.syn_mss_follows_path_mtu = ipv6;
                 // No tail loss probe (RFC 8985) in FreeBSD.
                 cfg.tail_loss_probe = false;
+                // `net.inet.tcp.cc.algorithm` is newreno; a SACK recovery sends by
+                // RFC 6675's cwnd - pipe, as the FreeBSD scripts were checked against.
+                cfg.congestion = CongestionAlgorithm::NewReno;
+                cfg.prr = false;
             }
             Profile::Rfc => {
                 cfg.quick_ack_segments = 0;
@@ -198,6 +204,10 @@ mod tests {
         assert_eq!(v4.min_rto, Duration::from_millis(30));
         assert_eq!(v4.establish_timeout, Some(Duration::from_secs(75)));
         assert!(!v4.tail_loss_probe && v4.fin_on_every_ack);
+        assert_eq!(
+            (v4.congestion, v4.prr),
+            (CongestionAlgorithm::NewReno, false)
+        );
         assert_eq!(Profile::FreeBsd.keepalive().count, 8);
     }
 

@@ -10,7 +10,10 @@ use std::net::SocketAddr;
 use synack_proto::wire::{
     emit_packet, parse_packet, ChecksumMode, Ecn, IpRepr, SeqNum, TcpFlags, TcpOptions, TcpRepr,
 };
-use synack_proto::{ConnConfig, ConnId, Duration, EcnMode, Instant, Shutdown, Stack, StackConfig};
+use synack_proto::{
+    CongestionAlgorithm, ConnConfig, ConnId, Duration, EcnMode, Instant, Shutdown, Stack,
+    StackConfig,
+};
 
 const US: &str = "10.0.0.2";
 const PEER: &str = "10.0.0.1";
@@ -30,6 +33,10 @@ fn cfg(ecn: EcnMode) -> ConnConfig {
     ConnConfig {
         ecn,
         delayed_ack: None,
+        // NewReno's halving (RFC 3168 6.1.2: "treated just as a congestion
+        // loss"), whose numbers these tests pin; CUBIC's 0.7 is tested apart.
+        congestion: CongestionAlgorithm::NewReno,
+        prr: false,
         ..ConnConfig::default()
     }
 }

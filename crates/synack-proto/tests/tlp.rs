@@ -10,10 +10,14 @@ mod util;
 use std::cell::Cell;
 use std::rc::Rc;
 use synack_proto::wire::TcpFlags;
-use synack_proto::{ConnId, Duration, StackConfig};
+use synack_proto::{CongestionAlgorithm, ConnId, Duration, StackConfig};
 use util::*;
 
-fn net_with(cfg: StackConfig) -> Net {
+/// These scripts pin RFC 6675's cwnd - pipe budget after NewReno's halving
+/// (the FreeBSD profile's pair); CUBIC and PRR have tests of their own.
+fn net_with(mut cfg: StackConfig) -> Net {
+    cfg.conn.congestion = CongestionAlgorithm::NewReno;
+    cfg.conn.prr = false;
     let mut n = Net::new(cfg);
     n.delay = Duration::from_millis(150);
     n.with_time = true;

@@ -55,6 +55,7 @@ fn catalog_matches_scenarios_md() {
         "keepalive",
         "syn-flood",
         "peer-reboot",
+        "congestion",
         "bulk-transfer",
         "ecn",
         "path-mtu",

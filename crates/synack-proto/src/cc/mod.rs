@@ -9,12 +9,17 @@
 //! the algorithm a connection uses without allocating or calling through a
 //! pointer.
 
+mod cubic;
+mod hystart;
 mod new_reno;
 
-pub(crate) use new_reno::NewReno;
+use cubic::Cubic;
+use new_reno::NewReno;
 
 use crate::config::CongestionAlgorithm;
+use crate::event::{CcPhase, CcReason};
 use crate::time::{Duration, Instant};
+use synack_wire::SeqNum;
 
 /// A congestion signal, and where it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,11 +50,10 @@ pub(crate) trait CongestionControl {
     /// our SYN or SYN,ACK had to be sent again.
     fn on_established(&mut self, mss: u32, initial_segments: u32, syn_lost: bool);
 
-    /// `acked` new octets were acknowledged outside loss recovery, by an ACK
-    /// without ECN-Echo, at `now`; `srtt` is the smoothed round-trip time once
-    /// measured (for controllers whose growth depends on time, as CUBIC's,
-    /// RFC 9438 4.2).
-    fn on_ack(&mut self, acked: u32, mss: u32, now: Instant, srtt: Option<Duration>);
+    /// New octets were acknowledged outside loss recovery, by an ACK without
+    /// ECN-Echo. Returns why the window moved ([`CcReason::Ack`] unless a
+    /// slow-start heuristic decided something, RFC 9406 4.2).
+    fn on_ack(&mut self, a: &AckSample) -> CcReason;
 
     /// A congestion signal. `flight` is FlightSize, the octets sent and not
     /// yet acknowledged.
@@ -67,21 +71,84 @@ pub(crate) trait CongestionControl {
 
     /// The slow-start threshold, in octets (`u32::MAX` until a reduction).
     fn ssthresh(&self) -> u32;
+
+    /// How the window grows now (slow start, congestion avoidance, CUBIC's
+    /// regions), outside any reduction.
+    fn phase(&self) -> CcPhase;
+}
+
+/// What an ACK of new data tells a controller.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AckSample {
+    /// New octets acknowledged.
+    pub(crate) acked: u32,
+    /// SMSS.
+    pub(crate) mss: u32,
+    /// When the ACK arrived.
+    pub(crate) now: Instant,
+    /// The smoothed round-trip time, once measured.
+    pub(crate) srtt: Option<Duration>,
+    /// The round-trip time this ACK measured, if it measured one (a
+    /// timestamp echo or the timed segment): HyStart++'s samples (RFC 9406 4.2).
+    pub(crate) rtt: Option<Duration>,
+    /// The ACK's acknowledgment number (SND.UNA after it).
+    pub(crate) ack: SeqNum,
+    /// SND.NXT: where the next round of HyStart++ ends (RFC 9406 4.2, windowEnd).
+    pub(crate) nxt: SeqNum,
+}
+
+/// Whether the window is being reduced, and why: the phases that belong to
+/// no algorithm (Linux's `ca_state` Recovery and CWR).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reduction {
+    /// No reduction under way.
+    None,
+    /// Fast recovery after a loss.
+    Recovery,
+    /// An ECN-Echo or a repairing loss probe cut the window.
+    Reduced,
+}
+
+/// An algorithm with what the event stream needs of it: the reduction under
+/// way and the reason of the last change.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tracked<C> {
+    c: C,
+    reduction: Reduction,
+    reason: Option<CcReason>,
+}
+
+impl<C> Tracked<C> {
+    const fn new(c: C) -> Tracked<C> {
+        Tracked {
+            c,
+            reduction: Reduction::None,
+            reason: None,
+        }
+    }
 }
 
 /// The congestion controller of a connection: one variant per
-/// [`CongestionAlgorithm`].
-#[derive(Debug, Clone, Copy)]
+/// [`CongestionAlgorithm`], dispatched without calling through a pointer.
+/// CUBIC's state (its epoch, HyStart++'s rounds) is boxed so
+/// the TCB grows by a pointer only.
+#[derive(Debug, Clone)]
 pub(crate) enum Cc {
     /// NewReno (RFC 5681, RFC 6582).
-    NewReno(NewReno),
+    NewReno(Tracked<NewReno>),
+    /// CUBIC (RFC 9438) with HyStart++ (RFC 9406).
+    Cubic(Box<Tracked<Cubic>>),
 }
+
+/// What the event stream shows of a controller: cwnd, ssthresh, phase.
+pub(crate) type CcView = (u32, u32, CcPhase);
 
 impl Cc {
     /// A controller running `algorithm`, before the handshake completes.
     pub(crate) fn new(algorithm: CongestionAlgorithm) -> Cc {
         match algorithm {
-            CongestionAlgorithm::NewReno => Cc::NewReno(NewReno::new()),
+            CongestionAlgorithm::Cubic => Cc::Cubic(Box::new(Tracked::new(Cubic::new()))),
+            _ => Cc::NewReno(Tracked::new(NewReno::new())),
         }
     }
 
@@ -89,57 +156,146 @@ impl Cc {
     pub(crate) fn algorithm(&self) -> CongestionAlgorithm {
         match self {
             Cc::NewReno(_) => CongestionAlgorithm::NewReno,
+            Cc::Cubic(_) => CongestionAlgorithm::Cubic,
         }
     }
+
+    fn track(&mut self) -> (&mut Reduction, &mut Option<CcReason>) {
+        match self {
+            Cc::NewReno(t) => (&mut t.reduction, &mut t.reason),
+            Cc::Cubic(t) => (&mut t.reduction, &mut t.reason),
+        }
+    }
+
+    /// The phase, a reduction under way first.
+    pub(crate) fn current_phase(&self) -> CcPhase {
+        let reduction = match self {
+            Cc::NewReno(t) => t.reduction,
+            Cc::Cubic(t) => t.reduction,
+        };
+        match reduction {
+            Reduction::Recovery => CcPhase::Recovery,
+            Reduction::Reduced => CcPhase::Reduced,
+            Reduction::None => self.phase(),
+        }
+    }
+
+    /// What the event stream shows, with `cwnd` the window the sender uses
+    /// (loss recovery's while it runs).
+    #[inline]
+    pub(crate) fn view(&self, cwnd: u32) -> CcView {
+        (cwnd, self.ssthresh(), self.current_phase())
+    }
+
+    /// The reason of the change from `before` to `now`, or `None` if nothing
+    /// changed; `in_recovery` when loss recovery owns the window.
+    #[inline]
+    pub(crate) fn take_reason(
+        &mut self,
+        before: CcView,
+        now: CcView,
+        in_recovery: bool,
+    ) -> Option<CcReason> {
+        let reason = self.track().1.take();
+        if before == now {
+            return None;
+        }
+        Some(reason.unwrap_or(if in_recovery {
+            // RFC 6582 3.2 (inflation and deflation), RFC 6937 3 (PRR): the
+            // recovery moved the window it lets the sender use.
+            CcReason::RecoveryProgress
+        } else {
+            CcReason::Ack
+        }))
+    }
+}
+
+/// Dispatch one call to the algorithm.
+macro_rules! algo {
+    (ref $self:expr, $c:ident => $e:expr) => {
+        match $self {
+            Cc::NewReno(t) => {
+                let $c = &t.c;
+                $e
+            }
+            Cc::Cubic(t) => {
+                let $c = &t.c;
+                $e
+            }
+        }
+    };
+    ($self:expr, $c:ident => $e:expr) => {
+        match $self {
+            Cc::NewReno(t) => {
+                let $c = &mut t.c;
+                $e
+            }
+            Cc::Cubic(t) => {
+                let $c = &mut t.c;
+                $e
+            }
+        }
+    };
 }
 
 impl CongestionControl for Cc {
     #[inline]
     fn on_established(&mut self, mss: u32, initial_segments: u32, syn_lost: bool) {
-        match self {
-            Cc::NewReno(c) => c.on_established(mss, initial_segments, syn_lost),
-        }
+        *self.track().1 = Some(CcReason::InitialWindow);
+        algo!(self, c => c.on_established(mss, initial_segments, syn_lost))
     }
 
     #[inline]
-    fn on_ack(&mut self, acked: u32, mss: u32, now: Instant, srtt: Option<Duration>) {
-        match self {
-            Cc::NewReno(c) => c.on_ack(acked, mss, now, srtt),
-        }
+    fn on_ack(&mut self, a: &AckSample) -> CcReason {
+        // RFC 3168 6.1.2, RFC 8985 7.4.2: the reduction (Linux's CWR) ends
+        // when the window grows again.
+        let r = algo!(self, c => c.on_ack(a));
+        let (reduction, reason) = self.track();
+        *reduction = Reduction::None;
+        *reason = Some(r);
+        r
     }
 
     #[inline]
     fn on_congestion(&mut self, signal: Congestion, flight: u32, mss: u32, now: Instant) {
-        match self {
-            Cc::NewReno(c) => c.on_congestion(signal, flight, mss, now),
-        }
+        let (reduction, reason) = match signal {
+            Congestion::Loss { .. } => (Reduction::Recovery, CcReason::Loss),
+            Congestion::Ecn => (Reduction::Reduced, CcReason::Ecn),
+            Congestion::ProbeRepair => (Reduction::Reduced, CcReason::ProbeRepair),
+            Congestion::Timeout => (Reduction::None, CcReason::Timeout),
+        };
+        let t = self.track();
+        *t.0 = reduction;
+        *t.1 = Some(reason);
+        algo!(self, c => c.on_congestion(signal, flight, mss, now))
     }
 
     #[inline]
     fn on_recovery_end(&mut self, flight: u32, mss: u32) {
-        match self {
-            Cc::NewReno(c) => c.on_recovery_end(flight, mss),
-        }
+        let t = self.track();
+        *t.0 = Reduction::None;
+        *t.1 = Some(CcReason::RecoveryEnd);
+        algo!(self, c => c.on_recovery_end(flight, mss))
     }
 
     #[inline]
     fn on_mss_change(&mut self, old: u32, new: u32) {
-        match self {
-            Cc::NewReno(c) => c.on_mss_change(old, new),
-        }
+        *self.track().1 = Some(CcReason::MssChange);
+        algo!(self, c => c.on_mss_change(old, new))
     }
 
     #[inline]
     fn cwnd(&self) -> u32 {
-        match self {
-            Cc::NewReno(c) => c.cwnd(),
-        }
+        algo!(ref self, c => c.cwnd())
     }
 
     #[inline]
     fn ssthresh(&self) -> u32 {
-        match self {
-            Cc::NewReno(c) => c.ssthresh(),
-        }
+        algo!(ref self, c => c.ssthresh())
+    }
+
+    #[inline]
+    fn phase(&self) -> CcPhase {
+        algo!(ref self, c => c.phase())
     }
 }

@@ -3,8 +3,9 @@
 //! repairing loss probe (RFC 8985 7.4.2) and a timeout. Fast recovery's
 //! window inflation is loss recovery's (see `recovery`).
 
-use super::{Congestion, CongestionControl};
-use crate::time::{Duration, Instant};
+use super::{AckSample, Congestion, CongestionControl};
+use crate::event::{CcPhase, CcReason};
+use crate::time::Instant;
 
 /// NewReno's state: the congestion window and the slow-start threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +41,8 @@ impl CongestionControl for NewReno {
     }
 
     #[inline]
-    fn on_ack(&mut self, acked: u32, mss: u32, _now: Instant, _srtt: Option<Duration>) {
+    fn on_ack(&mut self, a: &AckSample) -> CcReason {
+        let (acked, mss) = (a.acked, a.mss);
         if self.cwnd < self.ssthresh {
             // Slow start: cwnd += min(N, SMSS) (RFC 5681 3.1, ABC RFC 3465 L=1).
             self.cwnd = self.cwnd.saturating_add(acked.min(mss));
@@ -49,6 +51,7 @@ impl CongestionControl for NewReno {
             let inc = ((u64::from(mss) * u64::from(mss)) / u64::from(self.cwnd.max(1))).max(1);
             self.cwnd = self.cwnd.saturating_add(inc as u32);
         }
+        CcReason::Ack
     }
 
     #[inline]
@@ -103,6 +106,15 @@ impl CongestionControl for NewReno {
     fn ssthresh(&self) -> u32 {
         self.ssthresh
     }
+
+    #[inline]
+    fn phase(&self) -> CcPhase {
+        if self.cwnd < self.ssthresh {
+            CcPhase::SlowStart
+        } else {
+            CcPhase::CongestionAvoidance
+        }
+    }
 }
 
 #[cfg(test)]
@@ -112,7 +124,15 @@ mod tests {
     const MSS: u32 = 1000;
 
     fn ack(c: &mut NewReno, bytes: u32) {
-        c.on_ack(bytes, MSS, Instant::ZERO, None);
+        c.on_ack(&AckSample {
+            acked: bytes,
+            mss: MSS,
+            now: Instant::ZERO,
+            srtt: None,
+            rtt: None,
+            ack: synack_wire::SeqNum(0),
+            nxt: synack_wire::SeqNum(0),
+        });
     }
 
     #[test]

@@ -4,10 +4,10 @@
 
 use super::timers::Timer;
 use super::{SegCtx, Tcb};
-use crate::cc::{Congestion, CongestionControl};
+use crate::cc::{AckSample, Congestion, CongestionControl};
 use crate::probe::Probes;
 use crate::recovery::Flight;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use synack_wire::{SeqNum, TcpRepr};
 
 impl Tcb {
@@ -71,8 +71,9 @@ impl Tcb {
         let sack_episode = self.recovery.sack_episode();
         if advanced {
             let acked = ack.since(self.snd.una);
+            let rtt = self.cc_rtt_sample(seg, ctx.now);
             self.process_new_ack(ack, ctx);
-            self.on_ack_of_new_data(ack, acked, ece, sack_episode, ctx.now);
+            self.on_ack_of_new_data(ack, acked, ece, sack_episode, ctx.now, rtt);
             // RFC 6675 5: a cumulative ACK resets DupAcks; one that also SACKs new
             // octets is a duplicate ACK "regardless of its status as a cumulative
             // acknowledgment" (section 2), so it counts as the first.
@@ -90,6 +91,8 @@ impl Tcb {
             self.ecn_reduce(ctx.now);
         }
         self.update_send_window(seg, wnd);
+        // RFC 6937 3.1: PRR's sndcnt on every ACK of a SACK recovery.
+        self.recovery.prr_on_ack(&self.cc, self.flight_view());
         if advanced {
             // RFC 8985 7.2: an ACK of new data restarts the PTO.
             self.schedule_loss_probe(ctx.now);
@@ -105,6 +108,7 @@ impl Tcb {
         ece: bool,
         sack_episode: bool,
         now: Instant,
+        rtt: Option<Duration>,
     ) {
         let mss = u32::from(self.opts.snd_mss);
         if self.recovery.active {
@@ -126,7 +130,15 @@ impl Tcb {
             // RFC 3168 6.1.2: "The sending TCP SHOULD NOT increase the congestion
             // window in response to the receipt of an ECN-Echo ACK packet."
         } else {
-            self.cc.on_ack(acked, mss, now, self.rtt.srtt());
+            self.cc.on_ack(&AckSample {
+                acked,
+                mss,
+                now,
+                srtt: self.rtt.srtt(),
+                rtt,
+                ack,
+                nxt: self.snd.nxt,
+            });
         }
     }
 
@@ -267,7 +279,7 @@ impl Tcb {
             .on_congestion(Congestion::Loss { reduced }, flight, mss, now);
         let sack = self.sack_recovery();
         self.recovery
-            .enter(&self.cc, self.flight_view(), left, sack);
+            .enter(&self.cc, self.flight_view(), left, sack, self.cfg.prr);
         self.opts.ecn.set_recover_by_ece(false);
         // The reduction of fast recovery covers any loss a TLP episode would
         // report (RFC 8985 7.4.2; Linux `tcp_init_cwnd_reduction`); a PTO that

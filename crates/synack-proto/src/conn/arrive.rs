@@ -26,7 +26,9 @@ impl Tcb {
         ctx: &mut SegCtx<'_>,
     ) -> Disposition {
         self.opts.ecn.set_ce_in(ce);
+        let cc_before = self.cc_view();
         let d = self.on_segment(seg, ctx);
+        self.report_cc(cc_before, ctx);
         self.opts.ecn.set_ce_in(false);
         d
     }

@@ -265,7 +265,10 @@ impl Tcb {
                 now,
             ));
         }
-        self.poll_synchronized(now, payload)
+        let out = self.poll_synchronized(now, payload);
+        // RFC 6937 3.1: prr_out counts what a recovery sends.
+        self.recovery.on_sent(payload.len());
+        out
     }
 
     /// The RST a connection sends (ABORT, data after close).

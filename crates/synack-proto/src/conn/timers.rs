@@ -386,6 +386,7 @@ impl Tcb {
         if self.syn_acked() {
             let mss = u32::from(self.opts.snd_mss);
             let flight = self.snd.max.since(self.snd.una);
+            let cc_before = self.cc_view();
             self.cc
                 .on_congestion(Congestion::Timeout, flight, mss, ctx.now);
             // RFC 6675 5.1: an RTO ends the SACK recovery; RecoveryPoint = HighData
@@ -393,6 +394,7 @@ impl Tcb {
             // RFC 2018 8: the receiver may have reneged, so the SACKed marks go
             // (later ACKs rebuild them, RFC 6675 5.1: Update() goes on).
             self.recovery.on_timeout(self.snd.max);
+            self.report_cc(cc_before, ctx);
             self.opts.ecn.set_recover_by_ece(false);
             // RFC 3168 6.1.2: any window reduction is announced with CWR.
             self.opts.ecn.window_reduced();

@@ -5,10 +5,12 @@
 //! may be sent meanwhile: NewReno's window inflation by the segments that
 //! left the network, or RFC 6675's pipe.
 
+mod prr;
 pub(crate) mod scoreboard;
 
 use crate::cc::{Cc, CongestionControl};
 use core::num::NonZeroU32;
+use prr::Prr;
 use scoreboard::{Retransmission, Scoreboard};
 use synack_wire::SeqNum;
 
@@ -100,6 +102,7 @@ impl Recovery {
         if let Some(b) = self.board.as_mut() {
             b.active = false;
             b.rescue = None;
+            b.prr = None;
         }
         self.release_board();
     }
@@ -145,7 +148,9 @@ impl Recovery {
     /// `sack` and SACK information, RFC 6675's recovery (5, step 4.2: no
     /// inflation, pipe counts what left the network); otherwise NewReno's,
     /// the window inflated by the `left` segments that left the network.
-    pub(crate) fn enter(&mut self, cc: &Cc, f: Flight, left: u32, sack: bool) {
+    /// With `prr`, RFC 6937's proportional rate reduction sets what a SACK
+    /// recovery may send.
+    pub(crate) fn enter(&mut self, cc: &Cc, f: Flight, left: u32, sack: bool, prr: bool) {
         self.recover = f.max;
         self.inflated = NonZeroU32::new(cc.cwnd() + left * f.smss);
         if sack {
@@ -158,6 +163,9 @@ impl Recovery {
                 // RFC 6675 5 (step 4.3): RescueRxt = the end of the first
                 // retransmission, "to prevent ... a premature rescue retransmission".
                 b.rescue = Some(f.una + f.smss);
+                // RFC 6937 3.1: RecoverFS = snd.nxt - snd.una, prr_delivered =
+                // prr_out = 0 (SND.MAX: what a go-back-N may resend is in flight).
+                b.prr = prr.then(|| Prr::start(f.max.since(f.una), f.una, b.sacked_above(f.una)));
             }
         }
         self.active = true;
@@ -261,6 +269,36 @@ impl Recovery {
             });
         }
         None
+    }
+
+    /// RFC 6937 3.1, on every ACK of a SACK recovery that runs PRR: the
+    /// window the sender may fill is pipe + sndcnt until the next ACK.
+    pub(crate) fn prr_on_ack(&mut self, cc: &Cc, f: Flight) {
+        if !self.sack_episode() {
+            return;
+        }
+        let Some(b) = self.board.as_mut() else {
+            return;
+        };
+        let sacked = b.sacked_above(f.una);
+        let pipe = b.pipe(f.una, f.max, f.smss);
+        let Some(prr) = b.prr.as_mut() else {
+            return;
+        };
+        let sndcnt = prr.on_ack(f.una, sacked, pipe, cc.ssthresh(), f.smss);
+        // Linux `tcp_cwnd_reduction`: cwnd = in flight + sndcnt. At least one
+        // octet, so the window is the recovery's and not the controller's.
+        self.inflated = NonZeroU32::new(pipe.saturating_add(sndcnt).max(1));
+    }
+
+    /// RFC 6937 3.1: prr_out counts every octet sent during the recovery.
+    #[inline]
+    pub(crate) fn on_sent(&mut self, len: usize) {
+        if self.active && len > 0 {
+            if let Some(p) = self.board.as_mut().and_then(|b| b.prr.as_mut()) {
+                p.on_sent(u32::try_from(len).unwrap_or(u32::MAX));
+            }
+        }
     }
 
     /// The send budget: how far beyond SND.NXT the windows let data go. The

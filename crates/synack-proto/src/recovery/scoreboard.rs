@@ -45,6 +45,9 @@ pub(crate) struct Scoreboard {
     /// RescueRxt (RFC 6675 2): HighData when the rescue retransmission
     /// (NextSeg rule 4) went out in this recovery.
     pub(crate) rescue: Option<SeqNum>,
+    /// Proportional Rate Reduction's state while a recovery with it runs
+    /// (RFC 6937).
+    pub(crate) prr: Option<super::prr::Prr>,
 }
 
 impl Scoreboard {
@@ -56,12 +59,22 @@ impl Scoreboard {
             active: false,
             rxt_end: una,
             rescue: None,
+            prr: None,
         }
     }
 
     /// The SACKed ranges, lowest first.
     pub(crate) fn ranges(&self) -> &[(SeqNum, SeqNum)] {
         &self.ranges[..usize::from(self.len)]
+    }
+
+    /// Octets SACKed above `una`.
+    pub(crate) fn sacked_above(&self, una: SeqNum) -> u32 {
+        self.ranges()
+            .iter()
+            .filter(|(_, b)| b.gt(una))
+            .map(|(a, b)| b.since(a.max(una)))
+            .fold(0u32, u32::saturating_add)
     }
 
     /// Nothing is SACKed.

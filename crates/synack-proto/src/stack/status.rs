@@ -5,6 +5,7 @@ use super::Stack;
 use crate::config::CongestionAlgorithm;
 use crate::conn::Owner;
 use crate::error::{ConnError, Error};
+use crate::event::CcPhase;
 use crate::event::{ConnId, DropReason, FourTuple};
 use crate::state::State;
 use crate::time::Duration;
@@ -53,6 +54,10 @@ pub struct ConnStatus {
     pub ssthresh: u32,
     /// The congestion control algorithm.
     pub congestion: CongestionAlgorithm,
+    /// Where the congestion controller stands: slow start, conservative
+    /// slow start, congestion avoidance (CUBIC's concave, convex or
+    /// Reno-friendly region), recovery or a reduction.
+    pub cc_phase: CcPhase,
     /// Segments retransmitted.
     pub retransmits: u64,
     /// Bytes sent and not yet acknowledged.

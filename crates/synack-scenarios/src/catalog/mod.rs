@@ -7,6 +7,7 @@
 //! the order of SCENARIOS.md; the helpers here are shared by the families.
 
 mod close;
+mod congestion;
 mod failure;
 mod flood;
 mod loss;
@@ -117,6 +118,11 @@ pub static SCENARIOS: &[ScenarioInfo] = &[
         name: "peer-reboot",
         description: "the server loses its state: it answers the client's data with RST, the client sees \"connection reset\"",
         run: failure::peer_reboot,
+    },
+    ScenarioInfo {
+        name: "congestion",
+        description: "400 kB through a 400 kbit/s bottleneck with a short queue: slow start, a loss, CUBIC's cut and its concave then convex growth",
+        run: congestion::congestion,
     },
     ScenarioInfo {
         name: "bulk-transfer",

@@ -1,0 +1,59 @@
+//! Where the connection meets congestion control beyond the ACK path: the
+//! per-ACK RTT samples HyStart++ needs (RFC 9406 4.2) and the report of each
+//! change of cwnd, ssthresh or phase as a
+//! [`EventKind::CongestionChanged`] event.
+
+use super::{SegCtx, Tcb};
+use crate::cc::CcView;
+use crate::event::EventKind;
+use crate::time::{Duration, Instant};
+use synack_wire::TcpRepr;
+
+impl Tcb {
+    /// What the event stream shows of congestion control now.
+    #[inline]
+    pub(super) fn cc_view(&self) -> CcView {
+        self.cc.view(self.recovery.cwnd(&self.cc))
+    }
+
+    /// Report a change since `before` (taken when the segment or timer began
+    /// to be handled), with the reason of the last change.
+    #[inline]
+    pub(super) fn report_cc(&mut self, before: CcView, ctx: &mut SegCtx<'_>) {
+        let now = self.cc_view();
+        let Some(reason) = self.cc.take_reason(before, now, self.recovery.active) else {
+            return;
+        };
+        ctx.sink.push(
+            ctx.now,
+            EventKind::CongestionChanged {
+                conn: self.id,
+                algorithm: self.cc.algorithm(),
+                cwnd: now.0,
+                ssthresh: now.1,
+                phase: now.2,
+                reason,
+            },
+        );
+    }
+
+    /// RFC 9406 4.2: an RTT sample for this ACK of new data, from its
+    /// timestamp echo (RFC 7323 4.1; millisecond clock) or from the timed
+    /// segment (RFC 6298 3) when it acknowledges it.
+    pub(super) fn cc_rtt_sample(&self, seg: &TcpRepr<'_>, now: Instant) -> Option<Duration> {
+        if !seg.ack.gt(self.snd.una) {
+            return None;
+        }
+        if let Some(ts) = seg.options.timestamps.filter(|_| self.opts.ts) {
+            // RFC 7323 3.2: TSecr 0 is an unset echo; one from the future is not ours.
+            let elapsed = self.ts_now(now).wrapping_sub(ts.tsecr) as i32;
+            if ts.tsecr != 0 && elapsed >= 0 {
+                return Some(Duration::from_millis(u64::from(elapsed.max(1) as u32)));
+            }
+        }
+        self.rtt
+            .probe()
+            .filter(|(end, _)| seg.ack.ge(*end))
+            .map(|(_, sent)| now.saturating_since(sent))
+    }
+}
