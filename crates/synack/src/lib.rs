@@ -35,6 +35,8 @@
 pub mod blocking;
 pub mod device;
 pub mod error;
+mod listeners;
+mod multi;
 mod pcap;
 mod runtime;
 mod socket;
@@ -47,7 +49,8 @@ pub mod tokio;
 pub use blocking::{TcpListener, TcpStream};
 pub use device::{Device, MemDevice, Received, TunDevice, TunOptions};
 pub use error::to_io;
-pub use runtime::{Direction, EventHook, Impairment, PacketHook, Runtime, RuntimeConfig};
+pub use multi::Runtime;
+pub use runtime::{Direction, EventHook, Impairment, PacketHook, RuntimeConfig};
 pub use socket::{ConnectOptions, ListenOptions, DEFAULT_BACKLOG};
 pub use synack_proto as proto;
 pub use synack_proto::{ConnConfig, ConnStatus, Keepalive, StackConfig, State};
