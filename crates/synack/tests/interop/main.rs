@@ -15,7 +15,8 @@
 //! The tests, by file: [`basic`] (kernel client to synack server and back),
 //! [`bulk`] (bulk both ways), [`faults`] (bulk under faults), [`close`] (every
 //! closing order, refused and reset connections), [`keepalive`], [`many`]
-//! (many connections, tokio and hyper), [`ecn`], [`offload`] (TUN
+//! (many connections, tokio and hyper), [`multiqueue`] (two queues, two
+//! stacks), [`ecn`], [`offload`] (TUN
 //! offloads on and off, IPv4 and IPv6) and [`gso_capture`] (the segments
 //! the kernel cuts from synack's bursts, captured beyond a forwarding hop).
 
@@ -27,6 +28,7 @@ mod faults;
 mod gso_capture;
 mod keepalive;
 mod many;
+mod multiqueue;
 mod offload;
 
 use sha2::{Digest, Sha256};
