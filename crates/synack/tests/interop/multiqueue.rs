@@ -8,6 +8,12 @@ use synack::TunOptions;
 
 /// A lab whose runtime drives two queues of one TUN device.
 fn lab_two_queues() -> Option<Lab> {
+    lab_two_queues_on(|dev| dev)
+}
+
+/// [`lab_two_queues`], the runtime reading and writing the first queue
+/// through what `wrap` makes of it (which opens the second).
+fn lab_two_queues_on<D: Device>(wrap: impl FnOnce(TunDevice) -> D) -> Option<Lab> {
     if !can_set_up(&TOOLS) {
         return None;
     }
@@ -22,7 +28,7 @@ fn lab_two_queues() -> Option<Lab> {
     let dev_name = dev.name().to_owned();
     let mut cfg = RuntimeConfig::new(vec![IpAddr::V4(S)]);
     cfg.queues = 2;
-    let rt = Runtime::new(dev, cfg).expect("runtime on two queues");
+    let rt = Runtime::new(wrap(dev), cfg).expect("runtime on two queues");
     assert_eq!(rt.queues(), 2);
 
     Some(Lab {
@@ -157,4 +163,91 @@ fn two_queues_carry_many_connections_both_ways() {
     assert_eq!(per.iter().map(|s| s.passive_opens).sum::<u64>(), 300);
     drop(lab);
     server.join().expect("tokio server");
+}
+
+/// One queue of a two-queue device that writes to its own queue but reads
+/// from the other: every segment the kernel sends reaches the driver of the
+/// wrong stack, as after the kernel's flow table forgot an idle flow and
+/// its hash chose the other queue.
+struct Crossed {
+    send: Arc<dyn Device>,
+    recv: Arc<dyn Device>,
+    /// The other queue, until the runtime opens it.
+    other: Mutex<Option<Box<dyn Device>>>,
+}
+
+impl Crossed {
+    fn new(q0: TunDevice) -> Crossed {
+        let q1: Arc<dyn Device> = Arc::from(q0.open_queue().expect("second queue"));
+        let q0: Arc<dyn Device> = Arc::new(q0);
+        let other = Crossed {
+            send: Arc::clone(&q1),
+            recv: Arc::clone(&q0),
+            other: Mutex::new(None),
+        };
+        Crossed {
+            send: q0,
+            recv: q1,
+            other: Mutex::new(Some(Box::new(other))),
+        }
+    }
+}
+
+impl Device for Crossed {
+    fn fd(&self) -> std::os::fd::RawFd {
+        self.recv.fd()
+    }
+    fn recv(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.recv.recv(buf)
+    }
+    fn recv_checked(&self, buf: &mut [u8]) -> std::io::Result<synack::Received> {
+        self.recv.recv_checked(buf)
+    }
+    fn send(&self, packet: &[u8]) -> std::io::Result<()> {
+        self.send.send(packet)
+    }
+    fn send_burst(&self, packet: &[u8], b: &synack::proto::Burst) -> std::io::Result<()> {
+        self.send.send_burst(packet, b)
+    }
+    fn caps(&self) -> synack::proto::DeviceCaps {
+        self.send.caps()
+    }
+    fn mtu(&self) -> u16 {
+        self.send.mtu()
+    }
+    fn open_queue(&self) -> std::io::Result<Box<dyn Device>> {
+        self.other
+            .lock()
+            .expect("other queue")
+            .take()
+            .ok_or_else(|| std::io::Error::other("two queues only"))
+    }
+}
+
+#[test]
+fn segments_on_the_wrong_queue_reach_the_stack_that_owns_their_port() {
+    let Some(mut lab) = lab_two_queues_on(Crossed::new) else {
+        return;
+    };
+    assert_eq!(lab.rt.queues(), 2);
+    lab.py_bg(PY_ECHO_BACKLOG, &["10.77.0.1", "9008"], false);
+    lab.wait_listen(9008);
+    for i in 0..8u64 {
+        let c = TcpStream::connect_timeout(&lab.rt, &sa(K, 9008), Duration::from_secs(10))
+            .expect("connect");
+        let data = pattern(256 << 10, 77 + i);
+        let mut back = Vec::new();
+        std::thread::scope(|w| {
+            w.spawn(|| {
+                (&c).write_all(&data).expect("write");
+                c.shutdown(Shutdown::Write).expect("shutdown");
+            });
+            (&c).read_to_end(&mut back).expect("read");
+        });
+        assert!(back == data, "connection {i}: the echo differs");
+    }
+    for (k, s) in lab.rt.stack_stats().iter().enumerate() {
+        assert_eq!(s.active_opens, 4, "stack {k}: {s:?}");
+        assert_eq!(s.resets_sent, 0, "stack {k}: {s:?}");
+    }
 }
