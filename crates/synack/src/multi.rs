@@ -306,6 +306,12 @@ impl Runtime {
         })
     }
 
+    /// Packets a driver read from its queue for another stack (the owner of
+    /// their local port) and handed to it; 0 with one queue.
+    pub fn handed_over(&self) -> u64 {
+        self.stacks.iter().map(|s| s.handed_over()).sum()
+    }
+
     /// Packets the device refused to take.
     pub fn send_errors(&self) -> u64 {
         self.stacks.iter().map(|s| s.send_errors()).sum()

@@ -14,6 +14,7 @@ use crate::sys::{self, EventFd};
 use std::collections::{BinaryHeap, HashMap};
 use std::io::{self, Write};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Wake, Waker};
 use std::thread::JoinHandle;
@@ -479,6 +480,8 @@ pub(crate) struct Shared {
     me: usize,
     /// Which stack owns a packet, when there are several.
     steer: Option<Steer>,
+    /// Packets this driver read for other stacks and handed to them.
+    handed: AtomicU64,
 }
 
 /// A thread waiting in a blocking call.
@@ -623,6 +626,7 @@ impl Shared {
     fn hand_over(&self, peers: &[Arc<Shared>], foreign: &mut Vec<(usize, Vec<u8>, bool)>) {
         for (k, packet, valid) in foreign.drain(..) {
             if let Some(p) = peers.get(k) {
+                self.handed.fetch_add(1, Ordering::Relaxed);
                 p.take_foreign(&packet, valid);
             }
         }
@@ -800,6 +804,7 @@ impl Shared {
             linger: p.linger,
             me: p.me,
             steer: p.steer,
+            handed: AtomicU64::new(0),
         }))
     }
 
@@ -853,6 +858,11 @@ impl Shared {
     /// Bursts and their segments.
     pub(crate) fn bursts(&self) -> (u64, u64) {
         self.lock().tx.bursts()
+    }
+
+    /// Packets this driver read for other stacks.
+    pub(crate) fn handed_over(&self) -> u64 {
+        self.handed.load(Ordering::Relaxed)
     }
 
     /// Packets the device refused (or another stack could no longer take).

@@ -144,10 +144,11 @@ fn two_queues_carry_many_connections_both_ways() {
     });
     let per = lab.rt.stack_stats();
     eprintln!(
-        "per stack (passive, active opens): {:?}",
+        "per stack (passive, active opens): {:?}; packets handed to another stack: {}",
         per.iter()
             .map(|s| (s.passive_opens, s.active_opens))
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>(),
+        lab.rt.handed_over()
     );
     assert_eq!(per.len(), 2);
     for (k, s) in per.iter().enumerate() {
@@ -246,6 +247,12 @@ fn segments_on_the_wrong_queue_reach_the_stack_that_owns_their_port() {
         });
         assert!(back == data, "connection {i}: the echo differs");
     }
+    // Every segment of the kernel's came in on the other stack's queue.
+    assert!(
+        lab.rt.handed_over() > 8 * 2 * 10,
+        "{}",
+        lab.rt.handed_over()
+    );
     for (k, s) in lab.rt.stack_stats().iter().enumerate() {
         assert_eq!(s.active_opens, 4, "stack {k}: {s:?}");
         assert_eq!(s.resets_sent, 0, "stack {k}: {s:?}");
