@@ -98,7 +98,9 @@ pub struct TunOptions {
     /// device runs without.
     pub offload: bool,
     /// Open one queue of a multi-queue device (`IFF_MULTI_QUEUE`); every
-    /// queue opened with the same name joins it.
+    /// queue opened with the same name joins it. A runtime with
+    /// [`crate::RuntimeConfig::queues`] above one opens the others itself
+    /// ([`Device::open_queue`]) and runs a stack on each.
     pub multi_queue: bool,
 }
 

@@ -5,7 +5,8 @@
 //!   ([`TunDevice`]) or an in-memory pair ([`MemDevice`]) for tests.
 //! * [`Runtime`]: a driver thread that owns the device side of a stack,
 //!   feeds it packets and the monotonic clock, sleeps until the next
-//!   deadline or packet, and wakes the applications.
+//!   deadline or packet, and wakes the applications; with several device
+//!   queues ([`RuntimeConfig::queues`]), one stack and one driver per queue.
 //! * Blocking sockets with `std::net`'s shape: [`TcpListener`], [`TcpStream`]
 //!   (`Read` + `Write`, timeouts, shutdown, keepalive, status), errors with
 //!   the `io::ErrorKind` std's sockets report.

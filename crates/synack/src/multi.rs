@@ -176,6 +176,7 @@ impl Runtime {
         let hook = share_event_hook(cfg.on_event);
         let packet_hook = share_packet_hook(cfg.on_packet);
         let mut stacks = Vec::with_capacity(n);
+        let start = std::time::Instant::now();
         for (k, dev) in devs.into_iter().enumerate() {
             let mut scfg = cfg.stack;
             scfg.mtu = dev.mtu();
@@ -212,6 +213,7 @@ impl Runtime {
                 linger: cfg.linger,
                 me: k,
                 steer,
+                start,
             })?);
         }
         let mut rt = Runtime {
@@ -247,12 +249,12 @@ impl Runtime {
         self.stacks.len()
     }
 
-    /// The first stack's clock now: virtual time since the runtime started.
+    /// The stacks' clock now: virtual time since the runtime started.
     pub fn now(&self) -> Instant {
         self.stacks[0].now()
     }
 
-    /// The bridge between the first stack's time and `std::time::Instant`
+    /// The bridge between the stacks' time and `std::time::Instant`
     /// (its origin is the runtime's start): `epoch().std_instant(t)` is when
     /// a deadline the stack reports falls, `epoch().instant(i)` the stack time
     /// of a real instant.

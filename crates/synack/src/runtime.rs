@@ -757,6 +757,8 @@ pub(crate) struct StackParts {
     pub(crate) linger: Duration,
     pub(crate) me: usize,
     pub(crate) steer: Option<Steer>,
+    /// The origin of the stack's clock (the same for every stack).
+    pub(crate) start: std::time::Instant,
 }
 
 impl Shared {
@@ -800,7 +802,7 @@ impl Shared {
             inner: Mutex::new(inner),
             dev: p.dev,
             wake: EventFd::new()?,
-            start: std::time::Instant::now(),
+            start: p.start,
             linger: p.linger,
             me: p.me,
             steer: p.steer,
