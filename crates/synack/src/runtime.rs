@@ -62,7 +62,7 @@ pub struct Impairment {
     pub seed: u64,
 }
 
-/// How to build a [`Runtime`].
+/// How to build a [`Runtime`](crate::Runtime).
 pub struct RuntimeConfig {
     /// Stack settings; the MTU is taken from the device.
     pub stack: StackConfig,
