@@ -10,7 +10,8 @@
 //! The blocking types are here; [`crate::tokio::AnyListener`] and
 //! [`crate::tokio::PendingConn`] are their async twins.
 
-use crate::runtime::{Key, Runtime, Shared};
+use crate::multi::Runtime;
+use crate::runtime::{Key, Shared};
 use crate::socket::DEFAULT_BACKLOG;
 use crate::TcpStream;
 use std::io;
@@ -137,7 +138,7 @@ impl AnyListener {
         dest: AnyDestination,
         opts: AnyListenOptions,
     ) -> io::Result<AnyListener> {
-        let shared = rt.shared();
+        let shared = crate::any::single_stack(rt)?;
         let id = start_listen_any(&shared, dest, opts)?;
         Ok(AnyListener {
             shared,
@@ -251,4 +252,20 @@ pub(crate) fn no_connection() -> io::Error {
 /// The error of a call the listener's mode does not allow.
 pub(crate) fn mode_error(call: &str, why: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, format!("{call} on {why}"))
+}
+
+/// The one stack of a single-queue runtime: an any-destination listener is
+/// not yet spread over the stacks of several queues, so it refuses such a
+/// runtime with `Unsupported` rather than miss the SYNs other queues get.
+pub(crate) fn single_stack(rt: &Runtime) -> io::Result<std::sync::Arc<Shared>> {
+    let mut stacks = rt.stacks();
+    if stacks.len() != 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "an any-destination listener needs a runtime with one queue (RuntimeConfig::queues = 1)",
+        ));
+    }
+    stacks
+        .pop()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the runtime has no stack"))
 }

@@ -5,7 +5,8 @@
 use crate::any::{
     handshake_progress, mode_error, no_connection, start_listen_any, AnyListenOptions, Pending,
 };
-use crate::runtime::{Key, Runtime, Shared};
+use crate::multi::Runtime;
+use crate::runtime::{Key, Shared};
 use crate::tokio::TcpStream;
 use std::future::poll_fn;
 use std::io;
@@ -39,7 +40,7 @@ impl AnyListener {
         dest: AnyDestination,
         opts: AnyListenOptions,
     ) -> io::Result<AnyListener> {
-        let shared = rt.shared();
+        let shared = crate::any::single_stack(rt)?;
         let id = start_listen_any(&shared, dest, opts)?;
         Ok(AnyListener {
             shared,

@@ -2,29 +2,31 @@
 //! [`ToSocketAddrs`], setters on `&self`, `std::io::Error` kinds as std's
 //! sockets report them.
 
-use crate::runtime::{Key, Runtime, Shared};
+use crate::listeners::ListenerSet;
+use crate::multi::Runtime;
+use crate::runtime::{Key, Shared};
 use crate::socket::{
-    connect_progress, each_addr, start_connect, start_listen, Conn, ConnectOptions, ListenOptions,
+    connect_progress, each_addr, start_connect, Conn, ConnectOptions, ListenOptions,
 };
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as StdShutdown, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use synack_proto::{ConnId, ConnStatus, Error, Instant, Keepalive, ListenerId, Stack};
+use synack_proto::{ConnId, ConnStatus, Error, Instant, Keepalive, Stack};
 
 /// A listening socket on a synack runtime.
+/// On a runtime with several queues it listens on every stack and accepts
+/// from any.
 pub struct TcpListener {
-    shared: Arc<Shared>,
-    id: ListenerId,
-    local: SocketAddr,
+    set: ListenerSet,
     nonblocking: AtomicBool,
 }
 
 impl std::fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TcpListener")
-            .field("local", &self.local)
+            .field("local", &self.set.local)
             .finish()
     }
 }
@@ -42,28 +44,20 @@ impl TcpListener {
         addr: impl ToSocketAddrs,
         opts: ListenOptions,
     ) -> io::Result<TcpListener> {
-        let shared = rt.shared();
-        each_addr(addr, |a| {
-            let id = start_listen(&shared, a, opts)?;
-            Ok(TcpListener {
-                shared: Arc::clone(&shared),
-                id,
-                local: a,
-                nonblocking: AtomicBool::new(false),
-            })
+        Ok(TcpListener {
+            set: ListenerSet::bind(rt, addr, opts)?,
+            nonblocking: AtomicBool::new(false),
         })
     }
 
     /// Wait for the next connection (`WouldBlock` at once when nonblocking).
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let l = self.id;
-        let id = if self.nonblocking.load(Ordering::Relaxed) {
-            self.shared.call(|s, _| s.accept(l))?
+        let (shared, id) = if self.nonblocking.load(Ordering::Relaxed) {
+            self.set.try_accept()?
         } else {
-            self.shared
-                .block_call(Key::Listener(l), None, |s, _| s.accept(l))?
+            self.set.accept_blocking()?
         };
-        let stream = TcpStream::from_parts(Arc::clone(&self.shared), id);
+        let stream = TcpStream::from_parts(shared, id);
         let peer = stream.peer_addr()?;
         Ok((stream, peer))
     }
@@ -81,22 +75,12 @@ impl TcpListener {
 
     /// The address listened on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.local)
+        Ok(self.set.local)
     }
 
-    /// The listener's queue lengths and counters.
+    /// The listener's queue lengths and counters (added over the stacks).
     pub fn status(&self) -> io::Result<synack_proto::ListenerStatus> {
-        self.shared.call(|s, _| s.listener_status(self.id))
-    }
-}
-
-impl Drop for TcpListener {
-    fn drop(&mut self) {
-        let id = self.id;
-        self.shared.with_inner(|i, now| {
-            i.forget(Key::Listener(id));
-            let _ = i.stack.close_listener(now, id);
-        });
+        self.set.status()
     }
 }
 
@@ -185,7 +169,7 @@ impl TcpStream {
         addr: impl ToSocketAddrs,
         opts: ConnectOptions,
     ) -> io::Result<TcpStream> {
-        let shared = rt.shared();
+        let shared = rt.stack_for_connect(opts.local);
         each_addr(addr, |a| Self::connect_one(&shared, a, opts))
     }
 

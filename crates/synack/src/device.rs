@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixDatagram;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use synack_proto::wire::gso;
 use synack_proto::{Burst, DeviceCaps};
 
@@ -48,6 +48,15 @@ pub trait Device: Send + Sync + 'static {
     fn send_burst(&self, packet: &[u8], burst: &Burst) -> io::Result<()> {
         send_cut(packet, burst, |p| self.send(p))
     }
+    /// Open another queue of the same device, for a runtime with one stack
+    /// per queue ([`crate::RuntimeConfig::queues`]). By default: the device
+    /// has one queue (`Unsupported`).
+    fn open_queue(&self) -> io::Result<Box<dyn Device>> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this device has a single queue",
+        ))
+    }
 }
 
 /// Write a burst with `send`: as it is when it holds one segment, else cut
@@ -89,7 +98,9 @@ pub struct TunOptions {
     /// device runs without.
     pub offload: bool,
     /// Open one queue of a multi-queue device (`IFF_MULTI_QUEUE`); every
-    /// queue opened with the same name joins it.
+    /// queue opened with the same name joins it. A runtime with
+    /// [`crate::RuntimeConfig::queues`] above one opens the others itself
+    /// ([`Device::open_queue`]) and runs a stack on each.
     pub multi_queue: bool,
 }
 
@@ -121,6 +132,9 @@ pub struct TunDevice {
     name: String,
     mtu: u16,
     offload: bool,
+    opts: TunOptions,
+    /// The namespace the device was opened in, if not the caller's.
+    netns: Option<PathBuf>,
 }
 
 impl TunDevice {
@@ -141,6 +155,8 @@ impl TunDevice {
                     name,
                     mtu: 1500,
                     offload: true,
+                    opts,
+                    netns: None,
                 });
             }
             // The kernel refuses: fall through to a device without offloads
@@ -153,6 +169,8 @@ impl TunDevice {
             name,
             mtu: 1500,
             offload: false,
+            opts,
+            netns: None,
         })
     }
 
@@ -176,12 +194,14 @@ impl TunDevice {
     ) -> io::Result<TunDevice> {
         let ns = File::open(ns_path)?;
         let name = name.to_owned();
-        std::thread::spawn(move || {
+        let mut dev = std::thread::spawn(move || {
             sys::enter_netns(&ns)?;
             TunDevice::open_with(&name, opts)
         })
         .join()
-        .map_err(|_| io::Error::other("thread opening the TUN device panicked"))?
+        .map_err(|_| io::Error::other("thread opening the TUN device panicked"))??;
+        dev.netns = Some(ns_path.to_owned());
+        Ok(dev)
     }
 
     /// The interface name.
@@ -247,6 +267,22 @@ impl Device for TunDevice {
             len: n.saturating_sub(sys::VNET_HDR_LEN),
             checksum_valid: hdr[0] & (VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID) != 0,
         })
+    }
+
+    /// Another queue of a device opened with [`TunOptions::multi_queue`]
+    /// (in the same namespace, with the same options and MTU).
+    fn open_queue(&self) -> io::Result<Box<dyn Device>> {
+        if !self.opts.multi_queue {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "more than one queue needs a TUN device opened with TunOptions::multi_queue",
+            ));
+        }
+        let dev = match &self.netns {
+            Some(ns) => TunDevice::open_in_netns_with(&self.name, ns, self.opts)?,
+            None => TunDevice::open_with(&self.name, self.opts)?,
+        };
+        Ok(Box::new(dev.with_mtu(self.mtu)))
     }
 
     fn send_burst(&self, packet: &[u8], b: &Burst) -> io::Result<()> {

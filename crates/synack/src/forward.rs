@@ -18,7 +18,8 @@
 
 use crate::any::AnyListenOptions;
 use crate::any_tokio::{AnyListener, PendingConn};
-use crate::runtime::{Key, Runtime};
+use crate::multi::Runtime;
+use crate::runtime::Key;
 use crate::socket::Conn;
 use crate::tokio::TcpStream;
 use std::future::Future;

@@ -5,7 +5,8 @@
 //!   ([`TunDevice`]) or an in-memory pair ([`MemDevice`]) for tests.
 //! * [`Runtime`]: a driver thread that owns the device side of a stack,
 //!   feeds it packets and the monotonic clock, sleeps until the next
-//!   deadline or packet, and wakes the applications.
+//!   deadline or packet, and wakes the applications; with several device
+//!   queues ([`RuntimeConfig::queues`]), one stack and one driver per queue.
 //! * Blocking sockets with `std::net`'s shape: [`TcpListener`], [`TcpStream`]
 //!   (`Read` + `Write`, timeouts, shutdown, keepalive, status), errors with
 //!   the `io::ErrorKind` std's sockets report.
@@ -47,6 +48,8 @@ pub mod device;
 pub mod error;
 #[cfg(feature = "forward")]
 pub mod forward;
+mod listeners;
+mod multi;
 mod pcap;
 mod runtime;
 mod socket;
@@ -60,7 +63,8 @@ pub use any::{AnyListenOptions, AnyListener, PendingConn};
 pub use blocking::{TcpListener, TcpStream};
 pub use device::{Device, MemDevice, Received, TunDevice, TunOptions};
 pub use error::to_io;
-pub use runtime::{Direction, EventHook, Impairment, PacketHook, Runtime, RuntimeConfig};
+pub use multi::Runtime;
+pub use runtime::{Direction, EventHook, Impairment, PacketHook, RuntimeConfig};
 pub use socket::{ConnectOptions, ListenOptions, DEFAULT_BACKLOG};
 pub use synack_proto as proto;
 pub use synack_proto::{

@@ -8,11 +8,13 @@
 
 use crate::device::Device;
 use crate::error::to_io;
+use crate::multi::Steer;
 use crate::pcap::PcapWriter;
 use crate::sys::{self, EventFd};
 use std::collections::{BinaryHeap, HashMap};
 use std::io::{self, Write};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Wake, Waker};
 use std::thread::JoinHandle;
@@ -60,7 +62,7 @@ pub struct Impairment {
     pub seed: u64,
 }
 
-/// How to build a [`Runtime`].
+/// How to build a [`Runtime`](crate::Runtime).
 pub struct RuntimeConfig {
     /// Stack settings; the MTU is taken from the device.
     pub stack: StackConfig,
@@ -92,6 +94,15 @@ pub struct RuntimeConfig {
     /// How long the driver keeps running after the runtime is dropped so
     /// closing handshakes can finish.
     pub linger: Duration,
+    /// Device queues, each with its own driver thread and stack (default
+    /// 1). More than one needs a device that opens further queues
+    /// ([`crate::Device::open_queue`]: a TUN device opened with
+    /// [`crate::TunOptions::multi_queue`]). The kernel spreads flows over
+    /// the queues by its flow hash; listeners listen on every stack,
+    /// connections are opened on the stacks in turn, each from its own
+    /// slice of the ephemeral ports; the stacks share the SYN-cookie key.
+    /// Hooks and the capture see the packets of every queue.
+    pub queues: usize,
 }
 
 impl RuntimeConfig {
@@ -108,6 +119,7 @@ impl RuntimeConfig {
             on_packet: None,
             pcap: None,
             linger: Duration::from_millis(300),
+            queues: 1,
         }
     }
 }
@@ -119,6 +131,7 @@ impl std::fmt::Debug for RuntimeConfig {
             .field("addresses", &self.addresses)
             .field("impairment", &self.impairment)
             .field("linger", &self.linger)
+            .field("queues", &self.queues)
             .finish_non_exhaustive()
     }
 }
@@ -216,7 +229,7 @@ pub(crate) struct Inner {
     stopped: bool,
     hook: Option<EventHook>,
     packet_hook: Option<PacketHook>,
-    pcap: Option<PcapWriter>,
+    pcap: Option<Arc<Mutex<PcapWriter>>>,
     impair: Option<Impairer>,
     /// Packs the stack's segments into bursts the device cuts.
     tx: Transmitter,
@@ -258,12 +271,15 @@ impl Rotation {
         self.next_cookie.min(self.next_isn)
     }
 
-    /// Rotate what is due at `now` (µs since the runtime started).
-    fn run(&mut self, stack: &mut Stack, now: u64) {
+    /// Rotate what is due at `now` (µs since the runtime started); the new
+    /// cookie key, if there is one, for the other stacks of the runtime.
+    fn run(&mut self, stack: &mut Stack, now: u64) -> Option<SecretKey> {
+        let mut cookie = None;
         if let Some(every) = self.cookie_every.filter(|_| now >= self.next_cookie) {
             match SecretKey::from_os() {
                 Ok(k) => {
                     stack.rotate_cookie_secret(k);
+                    cookie = Some(k);
                     self.done += 1;
                 }
                 Err(_) => self.failures += 1,
@@ -280,6 +296,14 @@ impl Rotation {
             }
             self.next_isn = now.saturating_add(every);
         }
+        cookie
+    }
+}
+
+/// Record a packet in the capture, if there is one.
+fn record(pcap: &Option<Arc<Mutex<PcapWriter>>>, packet: &[u8]) {
+    if let Some(p) = pcap {
+        p.lock().unwrap_or_else(|e| e.into_inner()).record(packet);
     }
 }
 
@@ -338,9 +362,7 @@ impl Inner {
             // Captures and hooks see each segment the stack sent, before
             // the transmitter joins them into bursts.
             let burst = tx.poll(stack, now, &mut buf, |seg| {
-                if let Some(p) = pcap.as_mut() {
-                    p.record(seg);
-                }
+                record(pcap, seg);
                 if let Some(h) = packet_hook.as_mut() {
                     h(now, Direction::Out, seg);
                 }
@@ -393,9 +415,7 @@ impl Inner {
     /// A packet from the device; its output is sent by the caller's
     /// [`Inner::after_input`] once the batch is in.
     fn inbound(&mut self, now: Instant, packet: &[u8], checksum_valid: bool) {
-        if let Some(p) = self.pcap.as_mut() {
-            p.record(packet);
-        }
+        record(&self.pcap, packet);
         if let Some(h) = self.packet_hook.as_mut() {
             h(now, Direction::In, packet);
         }
@@ -458,6 +478,12 @@ pub(crate) struct Shared {
     wake: EventFd,
     start: std::time::Instant,
     linger: Duration,
+    /// This stack's index among the runtime's stacks.
+    me: usize,
+    /// Which stack owns a packet, when there are several.
+    steer: Option<Steer>,
+    /// Packets this driver read for other stacks and handed to them.
+    handed: AtomicU64,
 }
 
 /// A thread waiting in a blocking call.
@@ -470,6 +496,11 @@ impl Wake for ThreadWaker {
     fn wake_by_ref(self: &Arc<Self>) {
         self.0.unpark();
     }
+}
+
+/// A waker that unparks the calling thread.
+pub(crate) fn thread_waker() -> Waker {
+    Waker::from(Arc::new(ThreadWaker(std::thread::current())))
 }
 
 fn stopped_error() -> io::Error {
@@ -558,7 +589,7 @@ impl Shared {
         deadline: Option<std::time::Instant>,
         mut f: impl FnMut(&mut Stack, Instant) -> Result<T, Error>,
     ) -> io::Result<T> {
-        let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+        let waker = thread_waker();
         loop {
             match self.poll_call(key, &waker, &mut f) {
                 Poll::Ready(r) => return r,
@@ -580,8 +611,33 @@ impl Shared {
         }
     }
 
-    fn drive(&self) {
+    /// A packet another stack's driver read from its queue for this stack.
+    fn take_foreign(&self, packet: &[u8], checksum_valid: bool) {
+        let mut g = self.lock();
+        if g.stopped {
+            g.send_errors += 1;
+            return;
+        }
+        let now = self.now();
+        g.inbound(now, packet, checksum_valid);
+        self.finish(g, now);
+    }
+
+    /// Hand the packets read for other stacks to them (outside this
+    /// stack's lock, so two drivers never wait on each other).
+    fn hand_over(&self, peers: &[Arc<Shared>], foreign: &mut Vec<(usize, Vec<u8>, bool)>) {
+        for (k, packet, valid) in foreign.drain(..) {
+            if let Some(p) = peers.get(k) {
+                self.handed.fetch_add(1, Ordering::Relaxed);
+                p.take_foreign(&packet, valid);
+            }
+        }
+    }
+
+    /// The driver loop of the stack `peers[self.me]`.
+    fn drive(&self, peers: &[Arc<Shared>]) {
         let dev = &*self.dev;
+        let mut foreign = Vec::new();
         // A super-segment of up to 64 KiB, and room to spare.
         let mut rbuf = vec![0u8; 65_536 + 1024];
         let mut linger_until: Option<u64> = None;
@@ -633,7 +689,12 @@ impl Shared {
                     match dev.recv_checked(&mut rbuf) {
                         Ok(r) => {
                             let pkt = rbuf.get(..r.len).unwrap_or(&[]);
-                            g.inbound(now, pkt, r.checksum_valid);
+                            match self.steer.map(|s| s.owner(pkt, self.me)) {
+                                Some(k) if k != self.me => {
+                                    foreign.push((k, pkt.to_vec(), r.checksum_valid));
+                                }
+                                _ => g.inbound(now, pkt, r.checksum_valid),
+                            }
                             read += 1;
                         }
                         Err(_) => break,
@@ -645,6 +706,7 @@ impl Shared {
                 for w in wakers {
                     w.wake();
                 }
+                self.hand_over(peers, &mut foreign);
                 if read < READ_BATCH {
                     break;
                 }
@@ -655,7 +717,7 @@ impl Shared {
             let Inner {
                 rotation, stack, ..
             } = &mut *g;
-            rotation.run(stack, now.micros());
+            let cookie = rotation.run(stack, now.micros());
             if g.stack.poll_timeout().is_some_and(|t| t <= now) {
                 g.stack.handle_timeout(now);
             }
@@ -665,129 +727,131 @@ impl Shared {
             for w in wakers {
                 w.wake();
             }
+            // The stacks share the cookie key: the first one's driver
+            // rotates it for all.
+            if let Some(k) = cookie {
+                for p in peers.iter().filter(|p| p.me != self.me) {
+                    p.lock().stack.rotate_cookie_secret(k);
+                }
+            }
         }
     }
 }
 
-/// A running synack stack: a driver thread and the device it owns.
-///
-/// Sockets ([`crate::TcpListener`], [`crate::TcpStream`] and the async ones)
-/// are opened on a runtime. Dropping the runtime closes every connection
-/// (FIN, or RST where unread data waits), lets the closing handshakes run
-/// for the configured linger time, and stops the driver; sockets still
-/// open then fail with [`io::ErrorKind::ConnectionAborted`].
-pub struct Runtime {
-    shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+/// How the driver of one stack replaces its keys.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyPlan {
+    /// Fresh keys at all (off for a deterministic runtime).
+    pub(crate) rotate: bool,
+    pub(crate) cookie: Option<Duration>,
+    pub(crate) isn: Option<Duration>,
 }
 
-impl std::fmt::Debug for Runtime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").finish_non_exhaustive()
-    }
+/// What one stack's driver gets from the runtime's configuration.
+pub(crate) struct StackParts {
+    pub(crate) dev: Box<dyn Device>,
+    pub(crate) stack: Stack,
+    pub(crate) keys: KeyPlan,
+    pub(crate) impairment: Option<Impairment>,
+    pub(crate) hook: Option<EventHook>,
+    pub(crate) packet_hook: Option<PacketHook>,
+    pub(crate) pcap: Option<Arc<Mutex<PcapWriter>>>,
+    pub(crate) linger: Duration,
+    pub(crate) me: usize,
+    pub(crate) steer: Option<Steer>,
+    /// The origin of the stack's clock (the same for every stack).
+    pub(crate) start: std::time::Instant,
 }
 
-impl Runtime {
-    /// Start a runtime on `device`.
-    pub fn new(device: impl Device, cfg: RuntimeConfig) -> io::Result<Runtime> {
-        let mut scfg = cfg.stack;
-        scfg.mtu = device.mtu();
-        // The driver wakes sockets from the event stream.
-        scfg.trace = true;
-        let (mut stack, rotation) = match cfg.deterministic_seed {
-            Some(seed) => (Stack::new_deterministic(scfg, seed), Rotation::default()),
-            None => (
-                Stack::new(scfg).map_err(io::Error::other)?,
-                Rotation::new(cfg.cookie_key_rotation, cfg.isn_key_rotation),
-            ),
-        };
-        for a in &cfg.addresses {
-            stack.add_address(*a);
-        }
-        let pcap = match cfg.pcap {
-            Some(w) => Some(PcapWriter::new(w)?),
-            None => None,
-        };
+impl Shared {
+    /// A stack's shared state, its driver not yet started.
+    pub(crate) fn build(p: StackParts) -> io::Result<Arc<Shared>> {
         // Faults apply segment by segment, so an impaired link gets no bursts.
-        let caps = if cfg.impairment.is_some() {
+        let caps = if p.impairment.is_some() {
             DeviceCaps::NONE
         } else {
-            device.caps()
+            p.dev.caps()
         };
-        let impair = cfg.impairment.map(|c| Impairer {
+        let impair = p.impairment.map(|c| Impairer {
             cfg: c,
             rng: c.seed | 1,
             order: 0,
             inbound: BinaryHeap::new(),
             outbound: BinaryHeap::new(),
         });
+        let rotation = if p.keys.rotate {
+            Rotation::new(p.keys.cookie, p.keys.isn)
+        } else {
+            Rotation::default()
+        };
         let inner = Inner {
-            stack,
+            stack: p.stack,
             planned: 0,
             wakers: HashMap::new(),
             to_wake: Vec::new(),
             closing: false,
             stopped: false,
-            hook: cfg.on_event,
-            packet_hook: cfg.on_packet,
-            pcap,
+            hook: p.hook,
+            packet_hook: p.packet_hook,
+            pcap: p.pcap,
             impair,
             tx: Transmitter::new(caps),
             buf: Vec::with_capacity(2048),
             send_errors: 0,
             rotation,
         };
-        let shared = Arc::new(Shared {
+        Ok(Arc::new(Shared {
             inner: Mutex::new(inner),
-            dev: Box::new(device),
+            dev: p.dev,
             wake: EventFd::new()?,
-            start: std::time::Instant::now(),
-            linger: cfg.linger,
-        });
-        let s2 = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("synack-driver".into())
-            .spawn(move || s2.drive())?;
-        Ok(Runtime {
-            shared,
-            thread: Some(thread),
-        })
+            start: p.start,
+            linger: p.linger,
+            me: p.me,
+            steer: p.steer,
+            handed: AtomicU64::new(0),
+        }))
     }
 
-    pub(crate) fn shared(&self) -> Arc<Shared> {
-        Arc::clone(&self.shared)
+    /// Start the driver thread of `peers[self.me]`.
+    pub(crate) fn spawn(self: &Arc<Self>, peers: Vec<Arc<Shared>>) -> io::Result<JoinHandle<()>> {
+        let s = Arc::clone(self);
+        std::thread::Builder::new()
+            .name(format!("synack-driver-{}", self.me))
+            .spawn(move || s.drive(&peers))
     }
 
-    /// The stack's clock now: virtual time since the runtime started.
-    pub fn now(&self) -> Instant {
-        self.shared.now()
+    /// Ask the driver to close everything and stop.
+    pub(crate) fn request_stop(&self) {
+        self.lock().closing = true;
+        self.wake.signal();
     }
 
-    /// The bridge between this runtime's stack time and `std::time::Instant`
-    /// (its origin is the runtime's start): `epoch().std_instant(t)` is when
-    /// a deadline the stack reports falls, `epoch().instant(i)` the stack time
-    /// of a real instant.
-    pub fn epoch(&self) -> synack_proto::Epoch {
-        synack_proto::Epoch::new(self.shared.start)
+    /// Flush the capture, if there is one.
+    pub(crate) fn flush_pcap(&self) {
+        if let Some(p) = self.lock().pcap.as_ref() {
+            p.lock().unwrap_or_else(|e| e.into_inner()).flush();
+        }
     }
 
-    /// Stack-wide counters.
-    pub fn stats(&self) -> StackStats {
-        self.shared.lock().stack.stats()
+    /// The start of this stack's clock.
+    pub(crate) fn start(&self) -> std::time::Instant {
+        self.start
     }
 
-    /// Keys the driver has replaced so far (cookie and ISN rotations), and
-    /// the rotations that could not read the operating system's random
-    /// source (the old key stayed in use; tried again at the next period).
-    pub fn key_rotations(&self) -> (u64, u64) {
-        let g = self.shared.lock();
+    /// This stack's counters.
+    pub(crate) fn stats(&self) -> StackStats {
+        self.lock().stack.stats()
+    }
+
+    /// Keys replaced and rotations that failed.
+    pub(crate) fn key_rotations(&self) -> (u64, u64) {
+        let g = self.lock();
         (g.rotation.done, g.rotation.failures)
     }
 
-    /// Every live connection, like `ss -tan`.
-    pub fn connections(&self) -> Vec<ConnStatus> {
-        self.shared
-            .lock()
+    /// Every live connection.
+    pub(crate) fn connections(&self) -> Vec<ConnStatus> {
+        self.lock()
             .stack
             .connections()
             .into_iter()
@@ -795,43 +859,18 @@ impl Runtime {
             .collect()
     }
 
-    /// Bursts of more than one segment handed to the device so far, and the
-    /// segments in them (both 0 on a device without segmentation offload).
-    pub fn bursts(&self) -> (u64, u64) {
-        self.shared.lock().tx.bursts()
+    /// Bursts and their segments.
+    pub(crate) fn bursts(&self) -> (u64, u64) {
+        self.lock().tx.bursts()
     }
 
-    /// Packets the device refused to take.
-    pub fn send_errors(&self) -> u64 {
-        self.shared.lock().send_errors
+    /// Packets this driver read for other stacks.
+    pub(crate) fn handed_over(&self) -> u64 {
+        self.handed.load(Ordering::Relaxed)
     }
 
-    /// Run `f` on the stack itself (for settings and inspection). Output it
-    /// causes is sent when `f` returns.
-    pub fn with_stack<T>(&self, f: impl FnOnce(&mut Stack, Instant) -> T) -> T {
-        self.shared.with_inner(|i, now| f(&mut i.stack, now))
-    }
-
-    /// Close everything and stop the driver (what dropping does), waiting
-    /// for it to finish.
-    pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        self.shared.lock().closing = true;
-        self.shared.wake.signal();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        if let Some(p) = self.shared.lock().pcap.as_mut() {
-            p.flush();
-        }
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        self.stop();
+    /// Packets the device refused (or another stack could no longer take).
+    pub(crate) fn send_errors(&self) -> u64 {
+        self.lock().send_errors
     }
 }

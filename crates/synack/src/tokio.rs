@@ -8,10 +8,11 @@
 //! Addresses are `std::net::ToSocketAddrs`: IP literals resolve at once, a
 //! host name uses the system resolver and blocks the task while it does.
 
-use crate::runtime::{Key, Runtime, Shared};
+use crate::listeners::ListenerSet;
+use crate::multi::Runtime;
+use crate::runtime::{Key, Shared};
 use crate::socket::{
-    connect_progress, each_addr, no_addresses, start_connect, start_listen, Conn, ConnectOptions,
-    ListenOptions,
+    connect_progress, no_addresses, start_connect, Conn, ConnectOptions, ListenOptions,
 };
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use std::future::poll_fn;
@@ -21,21 +22,20 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use synack_proto::{ConnId, ConnStatus, Keepalive, ListenerId, Shutdown};
+use synack_proto::{ConnId, ConnStatus, Keepalive, Shutdown};
 
 pub use crate::any_tokio::{AnyListener, PendingConn};
 
-/// An async listening socket.
+/// An async listening socket. On a runtime with several queues it listens
+/// on every stack and accepts from any.
 pub struct TcpListener {
-    shared: Arc<Shared>,
-    id: ListenerId,
-    local: SocketAddr,
+    set: ListenerSet,
 }
 
 impl std::fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TcpListener")
-            .field("local", &self.local)
+            .field("local", &self.set.local)
             .finish()
     }
 }
@@ -53,30 +53,18 @@ impl TcpListener {
         addr: impl ToSocketAddrs,
         opts: ListenOptions,
     ) -> io::Result<TcpListener> {
-        let shared = rt.shared();
-        each_addr(addr, |a| {
-            let id = start_listen(&shared, a, opts)?;
-            Ok(TcpListener {
-                shared: Arc::clone(&shared),
-                id,
-                local: a,
-            })
+        Ok(TcpListener {
+            set: ListenerSet::bind(rt, addr, opts)?,
         })
     }
 
     /// Poll for the next connection.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let id = self.id;
-        match self
-            .shared
-            .poll_call(Key::Listener(id), cx.waker(), |s, _| {
-                let c = s.accept(id)?;
-                Ok((c, s.tuple(c)?.remote))
-            }) {
-            Poll::Ready(Ok((c, peer))) => Poll::Ready(Ok((
-                TcpStream::from_parts(Arc::clone(&self.shared), c),
-                peer,
-            ))),
+        match self.set.poll_accept(cx.waker()) {
+            Poll::Ready(Ok((shared, c))) => {
+                let stream = TcpStream::from_parts(shared, c);
+                Poll::Ready(stream.peer_addr().map(|peer| (stream, peer)))
+            }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }
@@ -89,22 +77,12 @@ impl TcpListener {
 
     /// The address listened on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.local)
+        Ok(self.set.local)
     }
 
-    /// The listener's queue lengths and counters.
+    /// The listener's queue lengths and counters (added over the stacks).
     pub fn status(&self) -> io::Result<synack_proto::ListenerStatus> {
-        self.shared.call(|s, _| s.listener_status(self.id))
-    }
-}
-
-impl Drop for TcpListener {
-    fn drop(&mut self) {
-        let id = self.id;
-        self.shared.with_inner(|i, now| {
-            i.forget(Key::Listener(id));
-            let _ = i.stack.close_listener(now, id);
-        });
+        self.set.status()
     }
 }
 
@@ -163,7 +141,7 @@ impl TcpStream {
         addr: impl ToSocketAddrs,
         opts: ConnectOptions,
     ) -> io::Result<TcpStream> {
-        let shared = rt.shared();
+        let shared = rt.stack_for_connect(opts.local);
         let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
         let mut last = None;
         for a in addrs {

@@ -504,3 +504,14 @@ fn the_driver_rotates_keys_on_schedule() {
     assert!(done >= 2, "{done} keys rotated");
     assert_eq!(failed, 0);
 }
+
+#[test]
+fn more_queues_than_a_single_queue_device_has_is_an_error() {
+    let (da, _db) = MemDevice::pair().expect("socketpair");
+    let ip = A.parse::<IpAddr>().expect("addr");
+    let mut cfg = RuntimeConfig::new(vec![ip]);
+    cfg.queues = 2;
+    let e = Runtime::new(da, cfg).expect_err("two queues of a MemDevice");
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    assert_eq!(e.to_string(), "this device has a single queue");
+}

@@ -4,7 +4,11 @@
 //! synack with one peer measured in the same run: bulk throughput both
 //! ways (TUN offloads off against veth offloads off, TUN offloads on
 //! against veth offloads on, synack against smoltcp), request/response
-//! round trips, and connections per second from kernel clients.
+//! round trips, and connections per second from kernel clients. And one
+//! stack per queue: two TUN queues against one, several flows at once
+//! ([`queues`]).
+
+mod queues;
 
 use super::{check_privileges, check_tools, netns, smol, BenchArgs};
 use netns::{unique_name, Netns};
@@ -229,7 +233,10 @@ pub(super) fn bench(a: &BenchArgs) -> io::Result<()> {
     // Each round runs every setup back to back, so a busy machine slows
     // synack and its peers alike; each figure is the median of the rounds.
     let mut runs: [Vec<Figures>; 5] = Default::default();
+    let mut by_queues: [Vec<queues::Parallel>; 2] = Default::default();
     for _ in 0..a.repeat {
+        by_queues[0].push(queues::synack_queues(load, 1)?);
+        by_queues[1].push(queues::synack_queues(load, 2)?);
         runs[0].push(kernel_veth(load, false)?);
         runs[1].push(synack_tun(load, false, false)?);
         runs[2].push(smoltcp_tun(load)?);
@@ -237,7 +244,9 @@ pub(super) fn bench(a: &BenchArgs) -> io::Result<()> {
         runs[4].push(synack_tun(load, true, true)?);
     }
     let [veth_off, tun_off, smol, veth_on, tun_on] = runs.map(|r| median(&r));
-    let rows = rows(&tun_off, &tun_on, &veth_off, &veth_on, &smol);
+    let mut rows = rows(&tun_off, &tun_on, &veth_off, &veth_on, &smol);
+    let [one, two] = by_queues.map(|r| median_parallel(&r));
+    rows.extend(queues::rows(&one, &two));
     if a.json {
         print_json(&rows);
     } else {
@@ -266,6 +275,20 @@ fn median(runs: &[Figures]) -> Figures {
         s2k: of(|f| Some(f.s2k)).unwrap_or(0.0),
         rr,
         conns: of(|f| f.conns),
+    }
+}
+
+/// The median of each figure of the parallel runs.
+fn median_parallel(runs: &[queues::Parallel]) -> queues::Parallel {
+    let mid = |f: fn(&queues::Parallel) -> f64| {
+        let mut v: Vec<f64> = runs.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    queues::Parallel {
+        k2s: mid(|p| p.k2s),
+        s2k: mid(|p| p.s2k),
+        conns: mid(|p| p.conns),
     }
 }
 

@@ -15,11 +15,11 @@
 //! The tests, by file: [`basic`] (kernel client to synack server and back),
 //! [`bulk`] (bulk both ways), [`faults`] (bulk under faults), [`close`] (every
 //! closing order, refused and reset connections), [`keepalive`], [`many`]
-//! (many connections, tokio and hyper), [`ecn`], [`offload`] (TUN
-//! offloads on and off, IPv4 and IPv6), [`gso_capture`] (the segments
-//! the kernel cuts from synack's bursts, captured beyond a forwarding hop)
-//! and [`forward`] (the transparent forwarder between two namespaces of its
-//! own).
+//! (many connections, tokio and hyper), [`multiqueue`] (two queues, two
+//! stacks), [`ecn`], [`offload`] (TUN offloads on and off, IPv4 and IPv6),
+//! [`gso_capture`] (the segments the kernel cuts from synack's bursts,
+//! captured beyond a forwarding hop) and [`forward`] (the transparent
+//! forwarder between two namespaces of its own).
 
 mod basic;
 mod bulk;
@@ -30,6 +30,7 @@ mod forward;
 mod gso_capture;
 mod keepalive;
 mod many;
+mod multiqueue;
 mod offload;
 
 use sha2::{Digest, Sha256};
