@@ -228,6 +228,11 @@ impl ByteRing {
     /// one's-complement sum (RFC 1071), copied and summed in one pass.
     /// `None`, with nothing written, when the capacity cannot take it.
     pub(crate) fn stage_summed(&mut self, data: &[u8]) -> Option<u32> {
+        // A ring that gave its storage back when it emptied takes storage
+        // again as the full path's append would (a spare one when there is).
+        if self.buf.is_empty() && self.is_empty() && !data.is_empty() {
+            self.grow(data.len());
+        }
         let cap = self.buf.len();
         if self.len() + data.len() > cap {
             return None;

@@ -46,6 +46,8 @@ impl Tcb {
     /// then the seventh (text; the FIN is absent).
     pub(crate) fn on_packet_fast(&mut self, seg: &TcpRepr<'_>, ce: bool, ctx: &mut SegCtx<'_>) {
         self.opts.ecn.set_ce_in(ce);
+        // The congestion controller's changes are reported as `on_packet` does.
+        let cc_before = self.cc_view();
         self.counters.segs_in += 1;
         if self.cfg.keepalive.is_some() {
             self.arm_keepalive(ctx.now);
@@ -70,6 +72,7 @@ impl Tcb {
                 }
             }
         }
+        self.report_cc(cc_before, ctx);
         self.opts.ecn.set_ce_in(false);
     }
 }
