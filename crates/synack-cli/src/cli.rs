@@ -254,20 +254,25 @@ pub(crate) fn main() -> ExitCode {
                 }
                 return output::print(&out);
             }
+            let lang = args.common.rendering(String::new()).lang;
+            let said = |text: String| {
+                let w = crate::words::words(lang);
+                format!("{}: {}", w.error, crate::words::error(lang, &text))
+            };
             let Some(name) = args.name else {
                 return fail(
                     USAGE,
-                    &format!("error: name a scenario; valid scenarios: {}", valid()),
+                    &said(format!("name a scenario; valid scenarios: {}", valid())),
                 );
             };
             match synack_scenarios::find(&name) {
                 Some(s) => run(s.run, &args.common, format!("synack scenario {name}")),
                 None => fail(
                     USAGE,
-                    &format!(
-                        "error: unknown scenario {name:?}; valid scenarios: {}",
+                    &said(format!(
+                        "unknown scenario {name:?}; valid scenarios: {}",
                         valid()
-                    ),
+                    )),
                 ),
             }
         }
@@ -300,6 +305,9 @@ fn usage_error(e: clap::Error) -> ExitCode {
             }
         }
         _ => {
+            if let Some(line) = usage_error_zh(&e) {
+                return fail(USAGE, &line);
+            }
             let text = e.render().to_string();
             let line = text
                 .lines()
@@ -316,37 +324,81 @@ fn usage_error(e: clap::Error) -> ExitCode {
     }
 }
 
+/// Whether the command line asks for Chinese (`--lang zh` or `--lang=zh`),
+/// read before clap has parsed it, so that its errors can be said in Chinese.
+fn asks_for_chinese() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().any(|a| a == "--lang=zh")
+        || args.windows(2).any(|w| w[0] == "--lang" && w[1] == "zh")
+}
+
+/// A usage error in Chinese, for the kinds whose parts clap names (an
+/// invalid value with the reason synack's parser gave, an unknown
+/// argument); `None` for the others, which stay as clap says them.
+fn usage_error_zh(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ErrorKind};
+    if !asks_for_chinese() {
+        return None;
+    }
+    let arg = e.get(ContextKind::InvalidArg).map(|v| v.to_string())?;
+    match e.kind() {
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let value = e
+                .get(ContextKind::InvalidValue)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            let why = std::error::Error::source(e)
+                .map(|s| crate::words::error(Lang::Zh, &s.to_string()))
+                .unwrap_or_default();
+            Some(format!(
+                "错误: {arg} 的值 '{value}' 无效：{why}（见 --help）"
+            ))
+        }
+        ErrorKind::UnknownArgument => Some(format!("错误: 未知的参数 '{arg}'（见 --help）")),
+        ErrorKind::MissingRequiredArgument => {
+            Some(format!("错误: 缺少必需的参数 {arg}（见 --help）"))
+        }
+        _ => None,
+    }
+}
+
 fn run(
     scenario: fn(&Options) -> Result<synack_scenarios::Outcome, ScenarioError>,
     common: &Common,
     title: String,
 ) -> ExitCode {
+    let lang = common.rendering(String::new()).lang;
+    let w = crate::words::words(lang);
+    // An error, said in the language asked for.
+    let said = |text: String| format!("{}: {}", w.error, crate::words::error(lang, &text));
     let opts = common.options();
     if let Err(e) = opts.validate() {
-        return fail(USAGE, &format!("error: {e}"));
+        return fail(USAGE, &said(e.to_string()));
     }
     let plots = match crate::plot::requests(&common.plot) {
         Ok(p) => p,
-        Err(e) => return fail(USAGE, &format!("error: {e}")),
+        Err(e) => return fail(USAGE, &said(e.to_string())),
     };
     // Claim the pcap file's place first, so a bad path is reported before
     // anything runs and nothing partial is left behind.
     let pcap = match &common.pcap {
         Some(path) => match output::PcapTarget::create(path) {
             Ok(t) => Some(t),
-            Err(e) => return fail(USAGE, &format!("error: {e}")),
+            Err(e) => return fail(USAGE, &said(e.to_string())),
         },
         None => None,
     };
-    let lang = common.rendering(String::new()).lang;
-    let w = crate::words::words(lang);
     let (outcome, misbehaved) = match scenario(&opts) {
         Ok(o) => (o, false),
         Err(ScenarioError::Misbehaved(o)) => (*o, true),
         Err(e @ (ScenarioError::BadOption { .. } | ScenarioError::BadDrop { .. })) => {
+            let e = crate::words::error(lang, &e.to_string());
             return fail(USAGE, &format!("{}: {e}", w.error));
         }
-        Err(e) => return fail(FAILURE, &format!("{}: {e}", w.error)),
+        Err(e) => {
+            let e = crate::words::error(lang, &e.to_string());
+            return fail(FAILURE, &format!("{}: {e}", w.error));
+        }
     };
     if let Some(target) = pcap {
         if let Err(e) = target.finish(&outcome.trace) {
@@ -355,7 +407,7 @@ fn run(
     }
     let rendering = common.rendering(title);
     if let Err(e) = crate::plot::write_all(&plots, &outcome, &rendering) {
-        return fail(FAILURE, &format!("error: {e}"));
+        return fail(FAILURE, &said(e));
     }
     let text = output::render(&outcome, &rendering);
     let code = output::print(&text);

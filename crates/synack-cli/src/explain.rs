@@ -208,16 +208,21 @@ fn open(path: &PathBuf) -> io::Result<Box<dyn Read>> {
 
 /// Run `synack explain`; the process's exit code.
 pub(crate) fn run(args: &ExplainArgs) -> ExitCode {
-    let input = match open(&args.file) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot open {}: {e}", args.file.display());
-            return ExitCode::from(2);
-        }
-    };
     let lang = match args.lang {
         ExplainLang::En => Lang::En,
         ExplainLang::Zh => Lang::Zh,
+    };
+    // An error, said in the language asked for.
+    let say = |text: String| {
+        let w = crate::words::words(lang);
+        eprintln!("{}: {}", w.error, crate::words::error(lang, &text));
+    };
+    let input = match open(&args.file) {
+        Ok(r) => r,
+        Err(e) => {
+            say(format!("cannot open {}: {e}", args.file.display()));
+            return ExitCode::from(2);
+        }
     };
     let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let mut out = Out {
@@ -273,7 +278,7 @@ pub(crate) fn run(args: &ExplainArgs) -> ExitCode {
         }
         ExplainFormat::Svg | ExplainFormat::Html => {
             if !out.svg_done {
-                eprintln!("error: no connection to draw (see --conn)");
+                say("no connection to draw (see --conn)".into());
                 return ExitCode::from(1);
             }
         }
@@ -281,16 +286,23 @@ pub(crate) fn run(args: &ExplainArgs) -> ExitCode {
     let _ = out.w.flush();
     if let Some(e) = out.failed {
         if e.kind() != io::ErrorKind::BrokenPipe {
-            eprintln!("error: cannot write the output: {e}");
+            say(format!("cannot write the output: {e}"));
             return ExitCode::from(1);
         }
     }
     if let Some(e) = err {
-        eprintln!("error: {e}");
+        say(e.to_string());
         return ExitCode::from(1);
     }
     if totals.reader.truncated {
-        eprintln!("warning: the capture ends in the middle of a record (truncated); everything before it was explained");
+        eprintln!(
+            "{}",
+            if lang == Lang::Zh {
+                "警告：抓包文件在一条记录中间结束（被截断）；之前的内容都已解释"
+            } else {
+                "warning: the capture ends in the middle of a record (truncated); everything before it was explained"
+            }
+        );
     }
     ExitCode::SUCCESS
 }

@@ -146,6 +146,59 @@ const FORMS: &[(&str, &str)] = &[
     ("under attack, the SYN queue was full of half-open entries from many addresses", "受到攻击时，SYN 队列里满是来自许多地址的半开连接"),
 ];
 
+/// English forms of the error details and their Chinese (`{}` as in
+/// [`FORMS`]; a captured text is itself translated, so frames nest).
+const ERROR_FORMS: &[(&str, &str)] = &[
+    // The specific forms before the general "invalid {}: {}".
+    ("invalid --plot kind {}: expected tseq or cwnd, e.g. --plot tseq seq.svg", "无效的 --plot 类型 {}：应为 tseq 或 cwnd，例如 --plot tseq seq.svg"),
+    ("unknown scenario {}; valid scenarios: {}", "未知的场景 {}；可用的场景：{}"),
+    ("name a scenario; valid scenarios: {}", "请指定一个场景；可用的场景：{}"),
+    ("invalid --drop {}: {} (format HOST[>HOST]:N|*:FLAGS[@START-END][+DELAY], e.g. client:2:ACK,!SYN,!FIN)", "无效的 --drop {}：{}（格式 HOST[>HOST]:N|*:FLAGS[@START-END][+DELAY]，例如 client:2:ACK,!SYN,!FIN）"),
+    ("invalid {}: {}", "无效的 {}：{}"),
+    ("simulation failed: {}", "模拟失败：{}"),
+    ("{} is not a probability between 0 and 1", "{} 不是 0 到 1 之间的概率"),
+    ("{} is below the minimum of {} bytes", "{} 低于最小值 {} 字节"),
+    ("the backlog must be at least 1", "backlog 至少为 1"),
+    ("idle and interval must be positive and count at least 1", "空闲时间和间隔必须为正，次数至少为 1"),
+    ("the MSL must be positive", "MSL 必须为正"),
+    ("empty fault spec", "故障规则为空"),
+    ("expected HOST:COUNT:FLAGS (3 fields separated by ':'), found {} field(s)", "应为 HOST:COUNT:FLAGS（3 个以 ':' 分隔的字段），实际 {} 个字段"),
+    ("unknown host {}; known hosts: {}", "未知的主机 {}；已知的主机：{}"),
+    ("bad count {}: expected '*' or a positive integer", "无效的次数 {}：应为 '*' 或正整数"),
+    ("unknown TCP flag {}: expected SYN, ACK, FIN, RST, PSH, URG, ECE or CWR, optionally prefixed by '!'", "未知的 TCP 标志 {}：应为 SYN、ACK、FIN、RST、PSH、URG、ECE 或 CWR，可加前缀 '!'"),
+    ("flags {} are both required and excluded", "标志 {} 既被要求又被排除"),
+    ("bad time {}: expected digits followed by us, ms or s", "无效的时间 {}：应为数字后跟 us、ms 或 s"),
+    ("bad window {}: expected START-END, e.g. 1000-2000ms", "无效的时间窗 {}：应为 START-END，例如 1000-2000ms"),
+    ("window {} ends at or before its start", "时间窗 {} 的结束不晚于开始"),
+    ("'{}' given more than once", "'{}' 给出了不止一次"),
+    ("a rule either delays (+time) or marks (=ce), not both", "一条规则要么延迟（+时间），要么标记（=ce），不能两者兼有"),
+    ("unknown mark '={}' (the only mark is '=ce')", "未知的标记 '={}'（唯一的标记是 '=ce'）"),
+    ("{} is not in {}", "{} 不在 {} 范围内"),
+    ("cannot open {}: {}", "无法打开 {}：{}"),
+    ("no connection to draw (see --conn)", "没有可绘制的连接（见 --conn）"),
+    ("cannot write the output: {}", "无法写出输出：{}"),
+    ("cannot read the capture: {}", "无法读取抓包文件：{}"),
+    ("the capture is empty", "抓包文件为空"),
+    ("not a pcap or pcapng capture (it starts with {})", "不是 pcap 或 pcapng 抓包文件（开头是 {}）"),
+    ("the capture is corrupt at byte {}", "抓包文件在第 {} 字节处损坏"),
+    ("a block at byte {} is larger than 16 MiB: the capture is corrupt", "第 {} 字节处的块大于 16 MiB：抓包文件已损坏"),
+    ("cannot write pcap file {}: {} (give a file path in a writable directory)", "无法写入 pcap 文件 {}：{}（请给出可写目录中的文件路径）"),
+    ("No such file or directory (os error {})", "没有这个文件或目录（系统错误 {}）"),
+    ("Permission denied (os error {})", "权限不足（系统错误 {}）"),
+    ("Is a directory (os error {})", "是一个目录（系统错误 {}）"),
+    ("it is a directory", "它是一个目录"),
+    ("no file name", "没有文件名"),
+    ("--plot takes a kind and a file, e.g. --plot cwnd cwnd.svg", "--plot 需要一个类型和一个文件，例如 --plot cwnd cwnd.svg"),
+    ("nothing to plot in {}: {}", "{} 中没有可绘制的内容：{}"),
+    ("no data was sent in this run", "这次运行没有发送数据"),
+    ("no sender numbers were recorded in this run", "这次运行没有记录发送方的数值"),
+    ("cannot write plot file {}: {}", "无法写入图文件 {}：{}"),
+    ("expected a probability between 0 and 1, e.g. 0.05", "应为 0 到 1 之间的概率，例如 0.05"),
+    ("expected whole milliseconds from 0 to 3600000, e.g. 10", "应为 0 到 3600000 之间的整数毫秒，例如 10"),
+    ("expected seconds greater than 0 and at most 86400, e.g. 30 or 0.5", "应为大于 0 且不超过 86400 的秒数，例如 30 或 0.5"),
+    ("expected IDLE,INTERVAL,COUNT: seconds, seconds, probes, e.g. 7200,75,9", "应为 IDLE,INTERVAL,COUNT：秒、秒、探测次数，例如 7200,75,9"),
+];
+
 /// Match `text` against `form`, returning the texts standing for each `{}`.
 fn captures<'a>(form: &str, text: &'a str) -> Option<Vec<&'a str>> {
     let parts: Vec<&str> = form.split("{}").collect();
@@ -203,6 +256,35 @@ pub(crate) fn check(lang: Lang, text: &str) -> String {
             }) {
                 return format!("{zh}{rest}");
             }
+        }
+    }
+    text.to_string()
+}
+
+/// An error's detail in `lang`: the forms above, applied to the texts they
+/// capture in turn (an invalid `--drop` names its spec and why it is wrong).
+pub(crate) fn error(lang: Lang, text: &str) -> String {
+    if lang != Lang::Zh {
+        return text.to_string();
+    }
+    translate_error(text, 3)
+}
+
+fn translate_error(text: &str, depth: u8) -> String {
+    if depth == 0 {
+        return text.to_string();
+    }
+    for (en, zh) in ERROR_FORMS {
+        if let Some(caps) = captures(en, text) {
+            let mut out = String::new();
+            let mut caps = caps.into_iter();
+            for (i, lit) in zh.split("{}").enumerate() {
+                if i > 0 {
+                    out.push_str(&translate_error(caps.next().unwrap_or(""), depth - 1));
+                }
+                out.push_str(lit);
+            }
+            return out;
         }
     }
     text.to_string()

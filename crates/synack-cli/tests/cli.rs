@@ -272,6 +272,99 @@ fn wrong_input_is_one_line_and_exit_code_2() {
     bad_usage(&["frobnicate"], &["frobnicate"]);
 }
 
+/// No run of `n` English words outside quotes and placeholders: what the
+/// user typed and the names of options and values may stay as they are.
+fn english_run(text: &str, n: usize) -> Option<String> {
+    let mut run = Vec::new();
+    let mut quoted = false;
+    for w in text.split(|c: char| c.is_whitespace() || c == ',' || c == ';') {
+        quoted ^= w.matches('"').count() % 2 == 1;
+        let word = w.trim_matches(|c: char| !c.is_ascii_alphabetic());
+        let plain = !quoted
+            && word.len() > 1
+            && word.chars().all(|c| c.is_ascii_lowercase())
+            && !w.contains(['<', '-', ':', '\'', '"', '=']);
+        if plain {
+            run.push(word);
+            if run.len() >= n {
+                return Some(run.join(" "));
+            }
+        } else {
+            run.clear();
+        }
+    }
+    None
+}
+
+#[test]
+fn wrong_input_is_said_in_chinese_under_lang_zh() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["scenario", "handshak"],
+            "错误: 未知的场景 \"handshak\"；可用的场景：handshake, teardown",
+        ),
+        (&["scenario"], "错误: 缺少必需的参数"),
+        (
+            &["demo", "--loss", "2"],
+            "错误: --loss <P> 的值 '2' 无效：应为 0 到 1 之间的概率",
+        ),
+        (
+            &["demo", "--keepalive", "1,2"],
+            "应为 IDLE,INTERVAL,COUNT：秒、秒、探测次数",
+        ),
+        (
+            &["demo", "--mtu", "20"],
+            "错误: --mtu <N> 的值 '20' 无效：20 不在",
+        ),
+        (&["demo", "--backlog", "0"], "0 不在 1..=65535 范围内"),
+        (
+            &["demo", "--drop", "mallory:1:SYN"],
+            "无效的 --drop \"mallory:1:SYN\"：未知的主机 \"mallory\"；已知的主机：client, server",
+        ),
+        (
+            &["demo", "--drop", "client:x:SYN"],
+            "无效的次数 \"x\"：应为 '*' 或正整数",
+        ),
+        (
+            &["demo", "--drop", "client:1:XYZ"],
+            "未知的 TCP 标志 \"XYZ\"",
+        ),
+        (
+            &["demo", "--drop", "bogus"],
+            "应为 HOST:COUNT:FLAGS（3 个以 ':' 分隔的字段），实际 1 个字段",
+        ),
+        (&["demo", "--bogus"], "错误: 未知的参数 '--bogus'"),
+        (
+            &["demo", "--plot", "foo", "x.svg"],
+            "错误: 无效的 --plot 类型 \"foo\"：应为 tseq 或 cwnd",
+        ),
+        (
+            &["demo", "--pcap", "/nonexistent-synack-dir/x.pcap"],
+            "错误: 无法写入 pcap 文件",
+        ),
+        (
+            &["explain", "/nonexistent-synack-file.pcap"],
+            "错误: 无法打开 /nonexistent-synack-file.pcap：没有这个文件或目录",
+        ),
+    ];
+    for (args, needle) in cases {
+        let mut all = args.to_vec();
+        all.extend(["--lang", "zh"]);
+        let o = synack(&all);
+        assert_eq!(o.status.code(), Some(2), "{all:?}");
+        let err = stderr(&o);
+        assert!(err.contains(needle), "{all:?}: {err:?} lacks {needle:?}");
+        assert_eq!(
+            english_run(&err, 3),
+            None,
+            "{all:?}: English left in {err:?}"
+        );
+    }
+    // The same errors stay English without --lang zh.
+    let err = stderr(&synack(&["demo", "--drop", "client:x:SYN"]));
+    assert!(err.contains("bad count \"x\""), "{err}");
+}
+
 #[test]
 fn wrong_tun_input_is_one_line_and_exit_code_2() {
     bad_usage(
