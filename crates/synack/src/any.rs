@@ -97,6 +97,16 @@ impl std::fmt::Debug for Pending {
 }
 
 impl Pending {
+    /// The address and port the client dialled.
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.syn.tuple.local
+    }
+
+    /// The client's address and port.
+    pub(crate) fn peer_addr(&self) -> SocketAddr {
+        self.syn.tuple.remote
+    }
+
     /// Make the decision (once).
     pub(crate) fn decide(&mut self, d: Decision) -> io::Result<Option<ConnId>> {
         self.decided = true;
@@ -113,17 +123,55 @@ impl Drop for Pending {
     }
 }
 
-/// A listener for any destination (blocking). Dropping it stops listening.
-pub struct AnyListener {
-    shared: Arc<Shared>,
-    id: ListenerId,
-    decide: bool,
+/// One any-destination listener in the core, closed when dropped: what the
+/// blocking and the tokio listener hold.
+pub(crate) struct AnyHandle {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) id: ListenerId,
+    pub(crate) decide: bool,
 }
 
-impl std::fmt::Debug for AnyListener {
+impl std::fmt::Debug for AnyHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AnyListener").field("id", &self.id).finish()
     }
+}
+
+impl AnyHandle {
+    /// Listen on `dest` on the runtime's one stack.
+    pub(crate) fn bind(
+        rt: &Runtime,
+        dest: AnyDestination,
+        opts: AnyListenOptions,
+    ) -> io::Result<AnyHandle> {
+        let shared = single_stack(rt)?;
+        let id = start_listen_any(&shared, dest, opts)?;
+        Ok(AnyHandle {
+            shared,
+            id,
+            decide: opts.decide,
+        })
+    }
+
+    pub(crate) fn status(&self) -> io::Result<ListenerStatus> {
+        self.shared.call(|s, _| s.listener_status(self.id))
+    }
+}
+
+impl Drop for AnyHandle {
+    fn drop(&mut self) {
+        let id = self.id;
+        self.shared.with_inner(|i, now| {
+            i.forget(Key::Listener(id));
+            let _ = i.stack.close_listener(now, id);
+        });
+    }
+}
+
+/// A listener for any destination (blocking). Dropping it stops listening.
+#[derive(Debug)]
+pub struct AnyListener {
+    h: AnyHandle,
 }
 
 impl AnyListener {
@@ -138,12 +186,8 @@ impl AnyListener {
         dest: AnyDestination,
         opts: AnyListenOptions,
     ) -> io::Result<AnyListener> {
-        let shared = crate::any::single_stack(rt)?;
-        let id = start_listen_any(&shared, dest, opts)?;
         Ok(AnyListener {
-            shared,
-            id,
-            decide: opts.decide,
+            h: AnyHandle::bind(rt, dest, opts)?,
         })
     }
 
@@ -151,35 +195,37 @@ impl AnyListener {
     /// destination the client dialled. (`InvalidInput` in deciding mode:
     /// use [`AnyListener::next_pending`].)
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        if self.decide {
+        if self.h.decide {
             return Err(mode_error(
                 "accept",
                 "a deciding listener: use next_pending",
             ));
         }
-        let l = self.id;
+        let l = self.h.id;
         let id = self
+            .h
             .shared
             .block_call(Key::Listener(l), None, |s, _| s.accept(l))?;
-        let stream = TcpStream::from_parts(Arc::clone(&self.shared), id);
+        let stream = TcpStream::from_parts(Arc::clone(&self.h.shared), id);
         let peer = stream.peer_addr()?;
         Ok((stream, peer))
     }
 
     /// Wait for the next SYN (deciding mode); `InvalidInput` otherwise.
     pub fn next_pending(&self) -> io::Result<PendingConn> {
-        if !self.decide {
+        if !self.h.decide {
             return Err(mode_error(
                 "next_pending",
                 "a listener that does not decide: use accept",
             ));
         }
-        let l = self.id;
+        let l = self.h.id;
         let syn = self
+            .h
             .shared
             .block_call(Key::Listener(l), None, |s, now| s.next_pending(now, l))?;
         Ok(PendingConn(Pending {
-            shared: Arc::clone(&self.shared),
+            shared: Arc::clone(&self.h.shared),
             listener: l,
             syn,
             decided: false,
@@ -188,22 +234,12 @@ impl AnyListener {
 
     /// The listener's queue lengths and counters (pending connections included).
     pub fn status(&self) -> io::Result<ListenerStatus> {
-        self.shared.call(|s, _| s.listener_status(self.id))
+        self.h.status()
     }
 
     /// The listener handle in the core.
     pub fn id(&self) -> ListenerId {
-        self.id
-    }
-}
-
-impl Drop for AnyListener {
-    fn drop(&mut self) {
-        let id = self.id;
-        self.shared.with_inner(|i, now| {
-            i.forget(Key::Listener(id));
-            let _ = i.stack.close_listener(now, id);
-        });
+        self.h.id
     }
 }
 
@@ -215,12 +251,12 @@ pub struct PendingConn(Pending);
 impl PendingConn {
     /// The address and port the client dialled.
     pub fn local_addr(&self) -> SocketAddr {
-        self.0.syn.tuple.local
+        self.0.local_addr()
     }
 
     /// The client's address and port.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.0.syn.tuple.remote
+        self.0.peer_addr()
     }
 
     /// Answer with a SYN,ACK and wait for the handshake: the stream, or

@@ -2,11 +2,9 @@
 //! re-exported as [`crate::tokio::AnyListener`] and
 //! [`crate::tokio::PendingConn`].
 
-use crate::any::{
-    handshake_progress, mode_error, no_connection, start_listen_any, AnyListenOptions, Pending,
-};
+use crate::any::{handshake_progress, mode_error, no_connection, AnyListenOptions, Pending};
 use crate::multi::Runtime;
-use crate::runtime::{Key, Shared};
+use crate::runtime::Key;
 use crate::tokio::TcpStream;
 use std::future::poll_fn;
 use std::io;
@@ -16,16 +14,9 @@ use std::task::{Context, Poll};
 use synack_proto::{AnyDestination, Decision, ListenerId, ListenerStatus};
 
 /// An async listener for any destination. Dropping it stops listening.
+#[derive(Debug)]
 pub struct AnyListener {
-    shared: Arc<Shared>,
-    id: ListenerId,
-    decide: bool,
-}
-
-impl std::fmt::Debug for AnyListener {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AnyListener").field("id", &self.id).finish()
-    }
+    h: crate::any::AnyHandle,
 }
 
 impl AnyListener {
@@ -40,30 +31,27 @@ impl AnyListener {
         dest: AnyDestination,
         opts: AnyListenOptions,
     ) -> io::Result<AnyListener> {
-        let shared = crate::any::single_stack(rt)?;
-        let id = start_listen_any(&shared, dest, opts)?;
         Ok(AnyListener {
-            shared,
-            id,
-            decide: opts.decide,
+            h: crate::any::AnyHandle::bind(rt, dest, opts)?,
         })
     }
 
     /// Poll for the next connection (not in deciding mode).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        if self.decide {
+        if self.h.decide {
             return Poll::Ready(Err(mode_error(
                 "accept",
                 "a deciding listener: use next_pending",
             )));
         }
-        let id = self.id;
-        self.shared
+        let id = self.h.id;
+        self.h
+            .shared
             .poll_call(Key::Listener(id), cx.waker(), |s, _| {
                 let c = s.accept(id)?;
                 Ok((c, s.tuple(c)?.remote))
             })
-            .map_ok(|(c, peer)| (TcpStream::from_parts(Arc::clone(&self.shared), c), peer))
+            .map_ok(|(c, peer)| (TcpStream::from_parts(Arc::clone(&self.h.shared), c), peer))
     }
 
     /// Wait for the next connection; the stream's `local_addr()` is the
@@ -74,20 +62,21 @@ impl AnyListener {
 
     /// Poll for the next SYN (deciding mode).
     pub fn poll_next_pending(&self, cx: &mut Context<'_>) -> Poll<io::Result<PendingConn>> {
-        if !self.decide {
+        if !self.h.decide {
             return Poll::Ready(Err(mode_error(
                 "next_pending",
                 "a listener that does not decide: use accept",
             )));
         }
-        let l = self.id;
-        self.shared
+        let l = self.h.id;
+        self.h
+            .shared
             .poll_call(Key::Listener(l), cx.waker(), |s, now| {
                 s.next_pending(now, l)
             })
             .map_ok(|syn| {
                 PendingConn(Pending {
-                    shared: Arc::clone(&self.shared),
+                    shared: Arc::clone(&self.h.shared),
                     listener: l,
                     syn,
                     decided: false,
@@ -102,22 +91,12 @@ impl AnyListener {
 
     /// The listener's queue lengths and counters (pending connections included).
     pub fn status(&self) -> io::Result<ListenerStatus> {
-        self.shared.call(|s, _| s.listener_status(self.id))
+        self.h.status()
     }
 
     /// The listener handle in the core.
     pub fn id(&self) -> ListenerId {
-        self.id
-    }
-}
-
-impl Drop for AnyListener {
-    fn drop(&mut self) {
-        let id = self.id;
-        self.shared.with_inner(|i, now| {
-            i.forget(Key::Listener(id));
-            let _ = i.stack.close_listener(now, id);
-        });
+        self.h.id
     }
 }
 
@@ -129,12 +108,12 @@ pub struct PendingConn(Pending);
 impl PendingConn {
     /// The address and port the client dialled.
     pub fn local_addr(&self) -> SocketAddr {
-        self.0.syn.tuple.local
+        self.0.local_addr()
     }
 
     /// The client's address and port.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.0.syn.tuple.remote
+        self.0.peer_addr()
     }
 
     /// Answer with a SYN,ACK and wait for the handshake: the stream, or

@@ -273,23 +273,7 @@ fn forward_lab() -> Option<ForwardLab> {
 impl ForwardLab {
     /// Run a Python client in the client namespace, bounded by `secs`; its stdout.
     fn client_py(&self, script: &str, args: &[&str], secs: u32) -> String {
-        let out = self
-            .client
-            .command("timeout")
-            .arg(secs.to_string())
-            .args(["python3", "-c", script])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run python3");
-        assert!(
-            out.status.success(),
-            "python3 failed ({}): {}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        super::py_in(&self.client, script, args, secs)
     }
 
     fn status(&self) -> synack::proto::ListenerStatus {

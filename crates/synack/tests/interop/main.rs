@@ -112,26 +112,31 @@ fn sa(ip: Ipv4Addr, port: u16) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(ip), port)
 }
 
+/// Run a Python script in namespace `ns`, bounded by `secs`; its stdout
+/// (the test fails if the script does).
+fn py_in(ns: &Netns, script: &str, args: &[&str], secs: u32) -> String {
+    let out = ns
+        .command("timeout")
+        .arg(secs.to_string())
+        .args(["python3", "-c", script])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "python3 failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 impl Lab {
     /// Run a Python script in the namespace, bounded by `secs`; its stdout.
     fn py(&self, script: &str, args: &[&str], secs: u32) -> String {
-        let out = self
-            .ns
-            .command("timeout")
-            .arg(secs.to_string())
-            .args(["python3", "-c", script])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run python3");
-        assert!(
-            out.status.success(),
-            "python3 failed ({}): {}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        py_in(&self.ns, script, args, secs)
     }
 
     /// Start a Python script in the background (killed on drop).
