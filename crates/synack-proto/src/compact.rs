@@ -173,6 +173,7 @@ impl ByteRing {
     }
 
     /// Bytes allocated (the capacity).
+    #[cfg(test)]
     pub(crate) fn capacity(&self) -> usize {
         self.buf.len()
     }
@@ -282,27 +283,6 @@ impl ByteRing {
         }
         let end = (tail + max).min(cap);
         &mut self.buf[tail..end]
-    }
-
-    /// Take the ring's storage for reuse when it is at most `max` bytes
-    /// (the ring is left empty, without storage).
-    pub(crate) fn take_buffer(&mut self, max: usize) -> Option<Box<[u8]>> {
-        if self.buf.is_empty() || self.buf.len() > max {
-            return None;
-        }
-        // Not `clear`, which would hand the storage to the thread's spares.
-        self.head = 0;
-        self.len = 0;
-        Some(std::mem::take(&mut self.buf))
-    }
-
-    /// Give an empty ring without storage the storage `buf` (its old bytes
-    /// are never read: only what is appended is).
-    pub(crate) fn give_buffer(&mut self, buf: Box<[u8]>) {
-        if self.buf.is_empty() && self.is_empty() {
-            self.buf = buf;
-            self.head = 0;
-        }
     }
 
     fn grow(&mut self, need: usize) {

@@ -460,17 +460,8 @@ impl Tcb {
 }
 
 impl Tcb {
-    /// The send (`send`) or receive buffer, for the stack's spare storage.
-    pub(crate) fn buffer_mut(&mut self, send: bool) -> &mut ByteRing {
-        if send {
-            &mut self.snd.buf
-        } else {
-            &mut self.rcv.buf
-        }
-    }
-
-    /// Both buffers, for the stack to keep their storage when the
-    /// connection is freed.
+    /// Both buffers, for the stack to hand their storage to the thread's
+    /// spares when the connection is freed.
     pub(crate) fn buffers_mut(&mut self) -> [&mut ByteRing; 2] {
         [&mut self.snd.buf, &mut self.rcv.buf]
     }

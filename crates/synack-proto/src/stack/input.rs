@@ -156,7 +156,6 @@ impl Stack {
         if !tcb.predicts(seg, now) {
             return false;
         }
-        self.spare_buffer_for(id, seg.payload.len(), false);
         let Some(tcb) = self.tcb_any_mut(id) else {
             return false;
         };

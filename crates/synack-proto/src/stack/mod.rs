@@ -464,7 +464,6 @@ impl Stack {
     /// SEND: queue bytes; returns how many were taken (`WouldBlock` when the buffer is full).
     pub fn send(&mut self, now: Instant, id: ConnId, data: &[u8]) -> Result<usize, Error> {
         self.tcb(id)?;
-        self.spare_buffer_for(id, data.len(), true);
         self.with_tcb(id, now, |t, _| t.send(data))
             .ok_or(Error::InvalidHandle)?
     }

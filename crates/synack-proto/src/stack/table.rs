@@ -53,24 +53,20 @@ impl Slot {
     }
 }
 
-/// Freed connections' boxes kept for the next ones, so that a server
-/// opening and closing connections at a steady rate does not allocate per
-/// connection: at most [`Spare::TCBS`] boxes and [`Spare::BUFFERS`] buffers
-/// of at most [`Spare::BUFFER_MAX`] bytes. A buffer goes to a connection
-/// only when it is about to hold data (a send, an arriving payload), so an
-/// idle connection costs what a fresh one does.
+/// Boxes of freed connections, kept for the next ones so that opening a
+/// connection in steady state does not go to the allocator. Their buffers
+/// go to the thread's spare buffers (`compact.rs`), which every ring draws
+/// from when it needs storage again, so an idle connection costs what a
+/// fresh one does.
 #[derive(Debug, Default)]
 pub(super) struct Spare {
     // The boxes themselves are what is reused: a slot holds a `Box<Tcb>`.
     #[allow(clippy::vec_box)]
     tcbs: Vec<Box<Tcb>>,
-    buffers: Vec<Box<[u8]>>,
 }
 
 impl Spare {
     const TCBS: usize = 64;
-    const BUFFERS: usize = 128;
-    const BUFFER_MAX: usize = 4096;
 
     /// `tcb` in a box, a spare one if there is one.
     pub(super) fn boxed(&mut self, tcb: Tcb) -> Box<Tcb> {
@@ -83,50 +79,19 @@ impl Spare {
         }
     }
 
-    /// A freed connection: its small buffers and its box are kept while
-    /// there is room.
+    /// A freed connection: its buffers go to the thread's spares, its box
+    /// is kept while there is room.
     pub(super) fn keep(&mut self, mut tcb: Box<Tcb>) {
         for ring in tcb.buffers_mut() {
-            if self.buffers.len() < Self::BUFFERS {
-                if let Some(b) = ring.take_buffer(Self::BUFFER_MAX) {
-                    self.buffers.push(b);
-                }
-            }
+            ring.clear();
         }
         if self.tcbs.len() < Self::TCBS {
             self.tcbs.push(tcb);
         }
     }
-
-    /// A spare buffer for a ring that has none yet.
-    fn buffer(&mut self) -> Option<Box<[u8]>> {
-        self.buffers.pop()
-    }
 }
 
 impl Stack {
-    /// A connection is about to put `len` octets into its send buffer
-    /// (`send`) or receive buffer: a ring that has no buffer yet gets a spare
-    /// one (the ring grows from there as it would have from nothing).
-    pub(super) fn spare_buffer_for(&mut self, id: ConnId, len: usize, send: bool) {
-        if len == 0 || self.spare.buffers.is_empty() {
-            return;
-        }
-        let Some(tcb) = self.tcb_any_mut(id) else {
-            return;
-        };
-        let ring = tcb.buffer_mut(send);
-        if ring.capacity() == 0 {
-            if let Some(b) = self.spare.buffer() {
-                let ring = match self.tcb_any_mut(id) {
-                    Some(t) => t.buffer_mut(send),
-                    None => return,
-                };
-                ring.give_buffer(b);
-            }
-        }
-    }
-
     // ----- handles ---------------------------------------------------------
 
     pub(super) fn tcb(&self, id: ConnId) -> Result<&Tcb, Error> {
