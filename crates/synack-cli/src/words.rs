@@ -225,6 +225,20 @@ fn captures<'a>(form: &str, text: &'a str) -> Option<Vec<&'a str>> {
     rest.is_empty().then_some(out)
 }
 
+/// The Chinese form `zh` with each `{}` replaced by `each` of the texts
+/// its English form captured, in order.
+fn fill(zh: &str, caps: Vec<&str>, mut each: impl FnMut(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut caps = caps.into_iter();
+    for (i, lit) in zh.split("{}").enumerate() {
+        if i > 0 {
+            out.push_str(&each(caps.next().unwrap_or("")));
+        }
+        out.push_str(lit);
+    }
+    out
+}
+
 /// A check's text in `lang`.
 pub(crate) fn check(lang: Lang, text: &str) -> String {
     if lang != Lang::Zh {
@@ -232,19 +246,14 @@ pub(crate) fn check(lang: Lang, text: &str) -> String {
     }
     for (en, zh) in FORMS {
         if let Some(caps) = captures(en, text) {
-            let mut out = String::new();
-            let mut caps = caps.into_iter();
-            for (i, lit) in zh.split("{}").enumerate() {
-                if i > 0 {
-                    out.push_str(match caps.next().unwrap_or("") {
-                        "client" => "客户端",
-                        "server" => "服务器",
-                        other => other,
-                    });
+            return fill(zh, caps, |c| {
+                match c {
+                    "client" => "客户端",
+                    "server" => "服务器",
+                    other => other,
                 }
-                out.push_str(lit);
-            }
-            return out;
+                .to_string()
+            });
         }
     }
     // A host's path through the states: only the host's name changes.
@@ -276,15 +285,7 @@ fn translate_error(text: &str, depth: u8) -> String {
     }
     for (en, zh) in ERROR_FORMS {
         if let Some(caps) = captures(en, text) {
-            let mut out = String::new();
-            let mut caps = caps.into_iter();
-            for (i, lit) in zh.split("{}").enumerate() {
-                if i > 0 {
-                    out.push_str(&translate_error(caps.next().unwrap_or(""), depth - 1));
-                }
-                out.push_str(lit);
-            }
-            return out;
+            return fill(zh, caps, |c| translate_error(c, depth - 1));
         }
     }
     text.to_string()
