@@ -20,6 +20,8 @@ pub(crate) enum Figure {
     Scale,
     /// Goodput of bulk flows over simulated bottlenecks, beside smoltcp and theory.
     Paths,
+    /// Heap bytes per idle relayed connection of a transparent proxy.
+    Relays,
 }
 
 /// synack measured side by side with smoltcp and the Linux kernel.

@@ -1,7 +1,7 @@
 //! The figures: each runs its measurements and appends its rows.
 
 use crate::report::{Better, Report, Row, Samples};
-use crate::{bulk, flood, lifecycle, memory, pattern, progress};
+use crate::{bulk, flood, lifecycle, memory, pattern, progress, relay};
 use std::time::Duration;
 use synack_proto::SynCookies;
 
@@ -338,6 +338,32 @@ pub(crate) fn memory(plan: &Plan, out: &mut Report) -> Result<(), String> {
     r.note = Some(format!(
         "connections in 4 GiB: extrapolated from {} measured connections (two ends each, both in one process)",
         f.connections
+    ));
+    out.rows.push(r);
+    Ok(())
+}
+
+/// Heap per idle relay of a transparent proxy (any-destination listener,
+/// both legs on synack), beside two smoltcp sockets with their buffers.
+pub(crate) fn relays(plan: &Plan, out: &mut Report) -> Result<(), String> {
+    let json = plan.json;
+    progress(json, &format!("relays: {} idle relays", plan.memory_conns));
+    let f = relay::synack(plan.memory_conns)?;
+    let (_, smol_total) = memory::smoltcp_socket();
+    let mut r = row(
+        "idle_relay_bytes",
+        "proxy heap bytes per idle relay",
+        "B",
+        Samples(vec![f.per_relay]),
+        "2 smoltcp sockets",
+        Samples(vec![2.0 * smol_total as f64]),
+    );
+    r.goal = Some(2048.0);
+    r.goal_on_ratio = false;
+    r.better = Better::Lower;
+    r.note = Some(format!(
+        "relays: {} idle relays held by one proxy stack (any-destination listener, a client leg and an upstream leg each, both on synack), every heap byte of the proxy counted once the clients and servers are dropped, the relay table included; {:.1} allocations per relay on all three stacks; smoltcp: two sockets with 2 x 64 KiB buffers each",
+        f.relays, f.allocs_per_relay
     ));
     out.rows.push(r);
     Ok(())

@@ -32,6 +32,7 @@ mod lifecycle;
 mod memory;
 mod paths;
 mod pattern;
+mod relay;
 mod report;
 mod scale;
 mod smol_pair;
@@ -77,6 +78,9 @@ fn run(args: &Args) -> Result<(), String> {
     }
     if args.wants(Figure::Flood) {
         figures::flood(&plan, &mut out)?;
+    }
+    if args.wants(Figure::Relays) {
+        figures::relays(&plan, &mut out)?;
     }
     if args.wants(Figure::Scale) {
         scale::run(&plan, &mut out)?;
