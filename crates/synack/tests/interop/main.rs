@@ -18,8 +18,9 @@
 //! (many connections, tokio and hyper), [`multiqueue`] (two queues, two
 //! stacks), [`ecn`], [`offload`] (TUN offloads on and off, IPv4 and IPv6),
 //! [`gso_capture`] (the segments the kernel cuts from synack's bursts,
-//! captured beyond a forwarding hop) and [`forward`] (the transparent
-//! forwarder between two namespaces of its own).
+//! captured beyond a forwarding hop), [`ptb`] (ICMPv6 Packet Too Big from a
+//! kernel router) and [`forward`] (the transparent forwarder between two
+//! namespaces of its own).
 
 mod basic;
 mod bulk;
@@ -32,6 +33,7 @@ mod keepalive;
 mod many;
 mod multiqueue;
 mod offload;
+mod ptb;
 
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
