@@ -11,10 +11,11 @@
 //! is refused (RST to its SYN); an upstream that cannot be reached in time
 //! as a client whose SYNs go unanswered.
 //!
-//! An idle relay holds no buffer: bytes move from one socket to the other
-//! through a buffer on the driving thread's stack, only while both sides are
-//! ready, and the connection's own send and receive rings in the core free
-//! their memory when they empty.
+//! An idle relay holds no buffer: bytes move between the host socket and
+//! the connection's own send and receive rings in the core, in place (the
+//! host socket is written from the receive ring and read into the send
+//! ring), only while both sides are ready, and the rings free their memory
+//! when they empty.
 
 use crate::any::AnyListenOptions;
 use crate::any_tokio::{AnyListener, PendingConn};
@@ -31,8 +32,8 @@ use std::time::Duration;
 use synack_proto::{AnyDestination, Error, Shutdown};
 use tokio::io::AsyncWrite;
 
-/// Bytes moved per step, through a buffer on the stack of the thread that
-/// polls the relay (never held between steps).
+/// Most bytes moved per step (one host-socket call, made while the stack is
+/// held, so the driver waits at most for one such call).
 const STEP: usize = 32 * 1024;
 
 /// How to forward.
@@ -186,52 +187,51 @@ fn client_writable(c: &Conn, cx: &mut Context<'_>) -> Poll<Result<usize, RelayEn
         .map_err(RelayEnd::Client)
 }
 
-/// Move what the client sent to upstream: peek into a stack buffer, write
-/// what the host socket takes, consume that much. `Ok(0)` when the host
-/// socket took nothing.
+/// Move what the client sent to upstream: the host socket is written
+/// straight from the connection's receive buffer, and exactly what it took
+/// is consumed (no copy of the relay's own). `Ok(0)` when the host socket
+/// took nothing.
 fn step_to_upstream(c: &Conn, up: &tokio::net::TcpStream) -> Result<usize, RelayEnd> {
     let id = c.id;
-    let mut buf = [0u8; STEP];
-    let n = c
-        .call(|s, now| s.peek(now, id, &mut buf))
+    let r = c
+        .call(|s, now| {
+            s.recv_with(now, id, |data| {
+                let data = &data[..data.len().min(STEP)];
+                match up.try_write(data) {
+                    Ok(w) => (w, Ok(w)),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => (0, Ok(0)),
+                    Err(e) => (0, Err(e)),
+                }
+            })
+        })
         .map_err(RelayEnd::Client)?;
-    let w = match up.try_write(&buf[..n]) {
-        Ok(w) => w,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
-        Err(e) => return Err(RelayEnd::Upstream(e)),
-    };
-    let taken = c
-        .call(|s, now| s.recv(now, id, &mut buf[..w]))
-        .map_err(RelayEnd::Client)?;
-    debug_assert_eq!(taken, w);
-    Ok(w)
+    r.map_err(RelayEnd::Upstream)
 }
 
 /// Move what upstream sent to the client, at most `room` bytes (which the
-/// client's send buffer has free). `Ok(None)` at upstream's end of stream.
+/// client's send buffer has free): the host socket is read straight into
+/// the connection's send buffer. `Ok(None)` at upstream's end of stream.
 fn step_to_client(
     c: &Conn,
     up: &tokio::net::TcpStream,
     room: usize,
 ) -> Result<Option<usize>, RelayEnd> {
     let id = c.id;
-    let mut buf = [0u8; STEP];
     let want = room.min(STEP);
-    let n = match up.try_read(&mut buf[..want]) {
-        Ok(0) => return Ok(None),
-        Ok(n) => n,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Some(0)),
-        Err(e) => return Err(RelayEnd::Upstream(e)),
-    };
-    let mut sent = 0;
-    while sent < n {
-        // The room only grows between the two calls (ACKs free it), so one call takes all.
-        match c.call(|s, now| s.send(now, id, &buf[sent..n])) {
-            Ok(k) => sent += k,
-            Err(e) => return Err(RelayEnd::Client(e)),
-        }
-    }
-    Ok(Some(n))
+    let r = c
+        .call(|s, now| {
+            s.send_with(now, id, |space| {
+                let n = space.len().min(want);
+                match up.try_read(&mut space[..n]) {
+                    Ok(0) => (0, Ok(None)),
+                    Ok(n) => (n, Ok(Some(n))),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => (0, Ok(Some(0))),
+                    Err(e) => (0, Err(e)),
+                }
+            })
+        })
+        .map_err(RelayEnd::Client)?;
+    r.map_err(RelayEnd::Upstream)
 }
 
 impl Relay {
