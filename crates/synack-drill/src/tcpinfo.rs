@@ -45,6 +45,12 @@ fn constant(name: &str) -> Option<i64> {
         "TCPI_OPT_SACK" => Some(2),
         "TCPI_OPT_WSCALE" => Some(4),
         "TCPI_OPT_ECN" => Some(8),
+        // Linux's `tcpi_ca_state` values (`enum tcp_ca_state`).
+        "TCP_CA_Open" => Some(0),
+        "TCP_CA_Disorder" => Some(1),
+        "TCP_CA_CWR" => Some(2),
+        "TCP_CA_Recovery" => Some(3),
+        "TCP_CA_Loss" => Some(4),
         _ => None,
     };
     if option.is_some() {
@@ -441,6 +447,18 @@ mod tests {
         assert_eq!(
             evaluate(
                 "assert (TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE | TCPI_OPT_ECN) == 15",
+                &s
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn linux_congestion_state_names() {
+        let s = Subject::Listener;
+        assert_eq!(
+            evaluate(
+                "assert TCP_CA_Open == 0 and TCP_CA_CWR == 2 and TCP_CA_Recovery == 3 and TCP_CA_Loss == 4",
                 &s
             ),
             Ok(())
