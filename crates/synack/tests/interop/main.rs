@@ -19,13 +19,15 @@
 //! stacks), [`ecn`], [`offload`] (TUN offloads on and off, IPv4 and IPv6),
 //! [`gso_capture`] (the segments the kernel cuts from synack's bursts,
 //! captured beyond a forwarding hop), [`ptb`] (ICMPv6 Packet Too Big from a
-//! kernel router) and [`forward`] (the transparent forwarder between two
+//! kernel router), [`fastopen`] (TCP Fast Open both ways, with a `tcpdump`
+//! capture on the kernel's side) and [`forward`] (the transparent forwarder between two
 //! namespaces of its own).
 
 mod basic;
 mod bulk;
 mod close;
 mod ecn;
+mod fastopen;
 mod faults;
 mod forward;
 mod gso_capture;
