@@ -337,17 +337,19 @@ mod spare {
         });
     }
 
-    /// A spare buffer of at least `need` bytes, if one is kept (the smallest such).
+    /// The largest spare buffer, if one is kept and holds at least `need`
+    /// bytes. The largest, not the smallest that fits: a ring that empties
+    /// after every read takes a buffer again for each burst, and one that
+    /// starts small grows by doubling, copying its bytes at every step.
     pub(super) fn take(need: usize) -> Option<Box<[u8]>> {
         SPARE
             .try_with(|s| {
                 let mut s = s.try_borrow_mut().ok()?;
-                let i = s
+                let (i, _) = s
                     .iter()
                     .enumerate()
-                    .filter(|(_, b)| b.len() >= need)
-                    .min_by_key(|(_, b)| b.len())
-                    .map(|(i, _)| i)?;
+                    .max_by_key(|(_, b)| b.len())
+                    .filter(|(_, b)| b.len() >= need)?;
                 Some(s.swap_remove(i))
             })
             .ok()
