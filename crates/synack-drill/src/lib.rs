@@ -56,9 +56,10 @@ pub use error::{ParseError, ParseErrorKind};
 pub use lexer::MAX_INCLUDE_DEPTH;
 pub use parser::MAX_EXPR_DEPTH;
 pub use report::{
-    exit_status, run_cli, run_file, run_paths, Report, RunError, RunOptions, ScriptResult, Totals,
+    exit_status, run_cli, run_file, run_file_on, run_paths, Report, RunError, RunOptions,
+    ScriptResult, Totals,
 };
-pub use runner::{run_script, Difference, Mode, Outcome};
+pub use runner::{run_script, run_script_on, Difference, Mode, Outcome, StackKind};
 
 /// Preprocessor symbols for `#ifdef`/`#ifndef`, with optional values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::runner::{run_script, Mode, Outcome};
+use crate::runner::{run_script_on, Mode, Outcome, StackKind};
 use crate::{parse_file, Defines, ParseError};
 
 /// Settings of a run.
@@ -17,6 +17,8 @@ pub struct RunOptions {
     pub mode: Mode,
     /// Scripts run at once (each in its own thread with its own stack).
     pub jobs: usize,
+    /// The stack the scripts run against.
+    pub stack: StackKind,
 }
 
 impl Default for RunOptions {
@@ -24,6 +26,7 @@ impl Default for RunOptions {
         RunOptions {
             mode: Mode::Semantic,
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            stack: StackKind::Synack,
         }
     }
 }
@@ -71,6 +74,8 @@ impl Totals {
 pub struct Report {
     /// The comparison mode used.
     pub mode: Mode,
+    /// The stack the scripts ran against.
+    pub stack: StackKind,
     /// One entry per script.
     pub results: Vec<ScriptResult>,
 }
@@ -125,10 +130,15 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Runs one script file.
+/// Runs one script file against synack.
 pub fn run_file(path: &Path, mode: Mode) -> Result<Outcome, ParseError> {
+    run_file_on(path, mode, StackKind::Synack)
+}
+
+/// Runs one script file against the stack `kind`.
+pub fn run_file_on(path: &Path, mode: Mode, kind: StackKind) -> Result<Outcome, ParseError> {
     let script = parse_file(path, &Defines::standard())?;
-    Ok(run_script(&script, mode))
+    Ok(run_script_on(&script, mode, kind))
 }
 
 /// Runs every script named by `paths` (files, or folders searched
@@ -147,7 +157,7 @@ pub fn run_paths<P: AsRef<Path>>(paths: &[P], opts: &RunOptions) -> Result<Repor
                 scope.spawn(|| loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = files.get(i) else { break };
-                    let result = run_file(path, opts.mode);
+                    let result = run_file_on(path, opts.mode, opts.stack);
                     if let Ok(mut s) = slots.lock() {
                         s[i] = Some(ScriptResult {
                             path: path.clone(),
@@ -172,6 +182,7 @@ pub fn run_paths<P: AsRef<Path>>(paths: &[P], opts: &RunOptions) -> Result<Repor
         .collect();
     Ok(Report {
         mode: opts.mode,
+        stack: opts.stack,
         results,
     })
 }

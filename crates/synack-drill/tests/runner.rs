@@ -441,6 +441,7 @@ fn run_paths_reports_all_three_outcomes_and_json() {
     let opts = RunOptions {
         mode: Mode::Semantic,
         jobs: 2,
+        ..RunOptions::default()
     };
     let report = run_paths(&[&dir], &opts).expect("run");
     let t = report.totals();

@@ -31,7 +31,7 @@ impl Runner<'_> {
                     bytes: std::mem::take(&mut buf),
                 });
             }
-            while stack.poll_event().is_some() {}
+            stack.drain_events();
         }
         self.retry_pending()
     }

@@ -14,22 +14,14 @@ impl Runner<'_> {
             .map(|s| s.kind)
         {
             Some(SockKind::Listener(_)) => Subject::Listener,
-            Some(SockKind::Conn(id)) => Subject::Conn(
-                self.stack
-                    .as_ref()
-                    .and_then(|s| s.status(id).ok())
-                    .map(Box::new),
-            ),
+            Some(SockKind::Conn(id)) => {
+                Subject::Conn(self.stack.as_ref().and_then(|s| s.status(id)).map(Box::new))
+            }
             _ => {
                 // The socket was closed: find its connection in the table.
-                let st = self.current.and_then(|id| {
-                    self.stack
-                        .as_ref()?
-                        .connections()
-                        .into_iter()
-                        .find(|(cid, _)| *cid == Some(id))
-                        .map(|(_, s)| s)
-                });
+                let st = self
+                    .current
+                    .and_then(|id| self.stack.as_ref()?.closed_status(id));
                 Subject::Conn(st.map(Box::new))
             }
         };

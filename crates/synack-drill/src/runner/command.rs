@@ -147,10 +147,10 @@ impl Runner<'_> {
             return not_run(format!("sockstat state {name}"));
         };
         let actual = self.stack.as_ref().map_or(0, |s| {
-            s.connections()
+            s.conns()
                 .iter()
-                .filter(|(_, st)| st.state == state)
-                .filter(|(_, st)| port.is_none() || port == Some(st.tuple.local.port()))
+                .filter(|(st, _)| *st == state)
+                .filter(|(_, t)| port.is_none() || port == Some(t.local.port()))
                 .count()
         });
         if actual != n {

@@ -140,9 +140,8 @@ impl Runner<'_> {
         let Some(stack) = self.stack.as_ref() else {
             return;
         };
-        if let Some((id, st)) = stack.connections().into_iter().next() {
-            let _ = id;
-            self.current_tuple = Some((st.tuple.remote.port(), st.tuple.local.port()));
+        if let Some((_, t)) = stack.conns().into_iter().next() {
+            self.current_tuple = Some((t.remote.port(), t.local.port()));
         }
     }
 }

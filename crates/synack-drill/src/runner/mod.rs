@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 
-use synack_proto::{ConnId, Stack, StackConfig};
+use synack_proto::{ConnId, StackConfig};
 
 use crate::ast::{Direction, Event, EventKind, PacketEvent, Script, TimeSpec};
 
@@ -35,12 +35,15 @@ mod setup;
 mod shell;
 mod sniff;
 mod socket;
+mod sut;
 mod syscall;
 mod sysctl;
 
 use format::secs;
 use sniff::Captured;
 use socket::{KeepParams, Socket};
+pub use sut::StackKind;
+use sut::StackUnderTest;
 use syscall::Pending;
 
 /// How strictly outbound packets and syscall results are compared.
@@ -130,14 +133,31 @@ const REMOTE_PASSIVE_PORT: u16 = 40_000;
 /// Seed of every stack: runs are reproducible.
 const SEED: u64 = 0x5eed;
 
-/// Runs `script` in `mode` and reports the outcome.
+/// Runs `script` in `mode` against synack and reports the outcome.
 pub fn run_script(script: &Script, mode: Mode) -> Outcome {
-    let mut r = match Runner::new(script, mode) {
+    run_script_on(script, mode, StackKind::Synack)
+}
+
+/// Runs `script` in `mode` against the stack `kind` and reports the
+/// outcome: "not run" if the stack lacks an API the script needs.
+pub fn run_script_on(script: &Script, mode: Mode, kind: StackKind) -> Outcome {
+    if !kind.available() {
+        return Outcome::NotRun(format!(
+            "{} (built without the `{}` feature)",
+            kind.name(),
+            kind.name()
+        ));
+    }
+    let mut r = match Runner::new(script, mode, kind) {
         Ok(r) => r,
         Err(Stop::NotRun(s)) => return Outcome::NotRun(s),
         Err(Stop::Fail(d)) => return Outcome::Failed(d),
     };
-    match r.run() {
+    let result = r.run();
+    if let Some(api) = r.stack.as_ref().and_then(|s| s.missing()) {
+        return Outcome::NotRun(format!("{}: no API for {api}", kind.name()));
+    }
+    match result {
         Ok(()) => Outcome::Passed,
         Err(Stop::NotRun(s)) => Outcome::NotRun(s),
         Err(Stop::Fail(d)) => Outcome::Failed(d),
@@ -148,7 +168,9 @@ struct Runner<'a> {
     script: &'a Script,
     mode: Mode,
     stack_cfg: StackConfig,
-    stack: Option<Stack>,
+    /// Which stack runs the script.
+    kind: StackKind,
+    stack: Option<Box<dyn StackUnderTest>>,
     keep_defaults: KeepParams,
     now: u64,
     last_event: u64,
@@ -177,14 +199,11 @@ struct Runner<'a> {
 }
 
 impl<'a> Runner<'a> {
-    fn stack(&mut self) -> &mut Stack {
-        let cfg = self.stack_cfg;
-        let local = self.local_ip;
-        self.stack.get_or_insert_with(|| {
-            let mut s = Stack::new_deterministic(cfg, SEED);
-            s.add_address(local);
-            s
-        })
+    fn stack(&mut self) -> &mut dyn StackUnderTest {
+        let (kind, cfg, local) = (self.kind, self.stack_cfg, self.local_ip);
+        self.stack
+            .get_or_insert_with(|| sut::make(kind, cfg, local, SEED))
+            .as_mut()
     }
 
     fn run(&mut self) -> Res<()> {

@@ -10,10 +10,10 @@ use synack_proto::StackConfig;
 use crate::ast::{EventKind, Script};
 
 use super::socket::KeepParams;
-use super::{not_run, Mode, Res, Runner};
+use super::{not_run, Mode, Res, Runner, StackKind};
 
 impl<'a> Runner<'a> {
-    pub(super) fn new(script: &'a Script, mode: Mode) -> Res<Runner<'a>> {
+    pub(super) fn new(script: &'a Script, mode: Mode, kind: StackKind) -> Res<Runner<'a>> {
         let ipv6 = is_ipv6(script)?;
         check_options(script)?;
         let (local_ip, remote_ip) = addresses(script, ipv6)?;
@@ -49,6 +49,7 @@ impl<'a> Runner<'a> {
             script,
             mode,
             stack_cfg,
+            kind,
             stack: None,
             keep_defaults: KeepParams {
                 idle: def.idle,

@@ -56,11 +56,7 @@ impl Runner<'_> {
         // now (at least one byte, so an empty buffer still blocks).
         let ready = stack.recv_ready(id).unwrap_or(0).max(1);
         let mut buf = vec![0u8; n.min(ready)];
-        let r = if peek {
-            stack.peek(now, id, &mut buf)
-        } else {
-            stack.recv(now, id, &mut buf)
-        };
+        let r = stack.recv(now, id, &mut buf, peek);
         match r {
             Ok(k) => done(k as i64),
             Err(Error::WouldBlock) if !s.nonblocking => Ok(Attempt::Block),

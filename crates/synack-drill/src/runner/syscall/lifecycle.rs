@@ -71,7 +71,7 @@ impl Runner<'_> {
         let cfg = Self::sock_cfg(s);
         let now = self.at();
         let _ = now;
-        match self.stack().listen_with(addr, backlog, backlog, cfg) {
+        match self.stack().listen(addr, backlog, cfg) {
             Ok(l) => {
                 // The listener took the binding over.
                 if let Some(s) = self.sockets.get_mut(&fd) {
@@ -160,7 +160,7 @@ impl Runner<'_> {
                 let remote = SocketAddr::new(self.remote_ip, self.connect_port);
                 let cfg = Self::sock_cfg(&s);
                 let now = self.at();
-                match self.stack().connect_with(now, s.bound, remote, cfg) {
+                match self.stack().connect(now, s.bound, remote, cfg) {
                     Ok(id) => {
                         // The connection took any binding over.
                         if let Some(sm) = self.sockets.get_mut(&fd) {

@@ -223,7 +223,7 @@ impl Runner<'_> {
                 (Ok(i64::try_from(t.as_secs()).unwrap_or(i64::MAX)), false)
             }
             "TCP_MAXSEG" => {
-                let mss = match conn.and_then(|id| self.stack.as_ref()?.status(id).ok()) {
+                let mss = match conn.and_then(|id| self.stack.as_ref()?.status(id)) {
                     Some(st) if st.state != State::SynSent => i64::from(st.snd_mss),
                     _ => i64::from(s.cfg.mss.unwrap_or(536)),
                 };
