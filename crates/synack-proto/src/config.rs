@@ -77,6 +77,11 @@ pub struct ConnConfig {
     pub recv_buffer: usize,
     /// Nagle's algorithm (RFC 9293 3.7.4); `false` is TCP_NODELAY.
     pub nagle: bool,
+    /// Hold back a segment shorter than the MSS at the end of the queued
+    /// data, even with nothing in flight, until more data fills it, the FIN
+    /// follows or the cork is taken out (Linux's TCP_CORK; the application
+    /// builds a reply from several writes). Off by default.
+    pub cork: bool,
     /// Keepalive, off by default (RFC 1122 4.2.3.6).
     pub keepalive: Option<Keepalive>,
     /// Abort when data stays unacknowledged this long (RFC 9293 3.8.4, TCP_USER_TIMEOUT).
@@ -293,6 +298,7 @@ impl Default for ConnConfig {
             send_buffer: 64 * 1024,
             recv_buffer: 64 * 1024,
             nagle: true,
+            cork: false,
             keepalive: None,
             user_timeout: None,
             delayed_ack: Some(Duration::from_millis(40)),

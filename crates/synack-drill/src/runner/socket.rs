@@ -42,6 +42,8 @@ pub(super) struct Socket {
     pub(super) inq: bool,
     /// `SO_ZEROCOPY` was set (zero-copy sends are copies in synack).
     pub(super) zerocopy: bool,
+    /// The last send had `MSG_MORE`: the connection is corked for it.
+    pub(super) more: bool,
 }
 
 impl Runner<'_> {
@@ -71,6 +73,7 @@ impl Runner<'_> {
             sndbuf_set: None,
             inq: false,
             zerocopy: false,
+            more: false,
         }
     }
 

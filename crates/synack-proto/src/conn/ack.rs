@@ -25,6 +25,7 @@ impl Tcb {
         self.snd.buf.drain(..data);
         self.counters.bytes_acked += data as u64;
         self.snd.una = ack;
+        self.records_acked(ack);
         // Something got through: forget a soft error (Linux `tcp_ack`, FreeBSD
         // `tcp_xmit_timer`), it no longer explains a later timeout.
         self.soft_error = None;

@@ -35,7 +35,7 @@ impl Tcb {
 
     /// RFC 9293 3.10.7: process one segment for this connection.
     pub(crate) fn on_segment(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) -> Disposition {
-        self.counters.segs_in += 1;
+        self.counters.segs_in = self.counters.segs_in.wrapping_add(1);
         match self.state {
             State::Closed | State::Listen => {
                 // A closed TCB that still has a handle: behave as 3.10.7.1 says for CLOSED.

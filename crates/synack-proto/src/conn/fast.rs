@@ -48,7 +48,7 @@ impl Tcb {
         self.opts.ecn.set_ce_in(ce);
         // The congestion controller's changes are reported as `on_packet` does.
         let cc_before = self.cc_view();
-        self.counters.segs_in += 1;
+        self.counters.segs_in = self.counters.segs_in.wrapping_add(1);
         if self.cfg.keepalive.is_some() {
             self.arm_keepalive(ctx.now);
         }

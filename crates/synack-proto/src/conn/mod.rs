@@ -25,6 +25,7 @@ mod fast;
 mod handshake;
 mod icmp;
 mod output;
+mod records;
 mod recv;
 mod timers;
 mod timestamps;
@@ -111,8 +112,10 @@ pub(crate) enum Owner {
 /// Per-connection counters, reported by status snapshots.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Counters {
-    pub(crate) segs_out: u64,
-    pub(crate) segs_in: u64,
+    /// Segments sent and received, wrapping at 2^32 as Linux's
+    /// `tcpi_segs_out`/`tcpi_segs_in` do (four bytes each in every TCB).
+    pub(crate) segs_out: u32,
+    pub(crate) segs_in: u32,
     pub(crate) bytes_sent: u64,
     pub(crate) bytes_acked: u64,
     pub(crate) bytes_received: u64,
@@ -164,6 +167,12 @@ pub(crate) struct Tcb {
     /// Zero-window and tail loss probe flags (see `Probes`).
     probes: Probes,
     keepalive_probe_pending: bool,
+    /// The application asked for the queued data to go out now, partial
+    /// segment and cork notwithstanding (`records`).
+    push_pending: bool,
+    /// Ends of records (MSG_EOR) in the send buffer not yet acknowledged:
+    /// no segment carries octets of two records (`records`).
+    record_ends: LazyVec<SeqNum>,
 }
 
 /// A delivered (or reportable) result of a segment, for the stack.
@@ -269,6 +278,8 @@ impl Tcb {
             rst_pending: None,
             probes: Probes::default(),
             keepalive_probe_pending: false,
+            push_pending: false,
+            record_ends: LazyVec::new(),
         }
     }
 }
@@ -445,8 +456,8 @@ impl Tcb {
             bytes_sent: self.counters.bytes_sent,
             bytes_acked: self.counters.bytes_acked,
             bytes_received: self.counters.bytes_received,
-            segs_out: self.counters.segs_out,
-            segs_in: self.counters.segs_in,
+            segs_out: self.counters.segs_out.into(),
+            segs_in: self.counters.segs_in.into(),
             unread: self.recv_ready(),
             send_queued: self.send_queued(),
             keepalive_probes: self.timers.keepalive_probes,

@@ -200,7 +200,7 @@ impl Tcb {
             // Every segment carrying an ACK uses up a quick ACK (Linux `tcp_dec_quickack_mode`).
             self.acks.quick = self.acks.quick.saturating_sub(1);
         }
-        self.counters.segs_out += 1;
+        self.counters.segs_out = self.counters.segs_out.wrapping_add(1);
         OutSegment {
             seq,
             ack,
@@ -448,13 +448,18 @@ impl Tcb {
     ) -> Option<OutSegment> {
         let (offset, unsent, usable, retransmitting) =
             (p.offset, p.unsent, p.usable, p.retransmitting);
-        let n = unsent.min(usable).min(mss);
+        // A record end (MSG_EOR) cuts the segment short: no segment carries
+        // octets of two records.
+        let (n, record_end) = self.cut_at_record(unsent.min(usable).min(mss));
         let is_last = n == unsent;
-        // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1, 3.7.4).
+        // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1, 3.7.4), the cork
+        // and an explicit push (`records`). As Linux's `tcp_write_xmit`, only the
+        // last queued segment waits: one a record end cut short goes at once.
         let idle = self.flight() == 0;
         let send = retransmitting
             || n == mss
-            || (is_last && (!self.cfg.nagle || idle || self.snd.fin_queued))
+            || (record_end && !is_last)
+            || (is_last && self.last_short_segment_may_go(idle))
             || (self.snd.max_wnd > 0 && n as u32 >= self.snd.max_wnd / 2)
             // The window, not the data, limits the segment and nothing is in flight:
             // RFC 9293 3.8.6.2.1 would wait for its override timeout; Linux sends at
@@ -467,8 +472,12 @@ impl Tcb {
         let seq = self.snd.nxt;
         self.snd.nxt += n as u32;
         let mut flags = TcpFlags::ACK;
-        if is_last {
+        if is_last || record_end {
+            // RFC 9293 3.9.1: PSH at the end of what the application handed over.
             flags |= TcpFlags::PSH;
+        }
+        if is_last {
+            self.push_pending = false;
         }
         // Piggyback the FIN on the last data segment.
         if is_last && self.snd.fin_queued && self.snd.nxt == self.fin_seq() && usable > n {

@@ -581,6 +581,43 @@ impl Stack {
             .ok_or(Error::InvalidHandle)
     }
 
+    /// Cork (`true`, Linux's TCP_CORK) or uncork a connection: while corked a
+    /// segment shorter than the MSS at the end of the queued data waits, even
+    /// with nothing in flight, until more data fills it, the FIN follows, the
+    /// cork comes out or [`Stack::push`] is called.
+    pub fn set_cork(&mut self, id: ConnId, cork: bool) -> Result<(), Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, self.last_now, |t, _| t.set_cork(cork))
+            .ok_or(Error::InvalidHandle)
+    }
+
+    /// Send what is queued now, a short last segment included, whatever the
+    /// cork and Nagle say (as setting TCP_NODELAY does on Linux, even while
+    /// corked). The peer's window and cwnd still apply.
+    pub fn push(&mut self, id: ConnId) -> Result<(), Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, self.last_now, |t, _| t.push())
+            .ok_or(Error::InvalidHandle)
+    }
+
+    /// SEND a record (Linux's `MSG_EOR`): as [`Stack::send`], and when all of
+    /// `data` was queued its end is a record end, so data sent later never
+    /// shares a segment with it. A record only partly queued continues with
+    /// the next send. `WouldBlock` (nothing queued) while
+    /// 1,024 record ends wait unacknowledged.
+    pub fn send_record(&mut self, now: Instant, id: ConnId, data: &[u8]) -> Result<usize, Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, now, |t, _| {
+            t.record_room()?;
+            let n = t.send(data)?;
+            if n == data.len() {
+                t.end_record()?;
+            }
+            Ok(n)
+        })
+        .ok_or(Error::InvalidHandle)?
+    }
+
     /// Resize a live connection's send buffer (SO_SNDBUF after connect or
     /// accept): bytes already queued stay, and [`Stack::send`] takes more once
     /// fewer than `bytes` are queued.

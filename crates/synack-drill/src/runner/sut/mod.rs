@@ -140,6 +140,12 @@ pub(super) trait StackUnderTest {
     fn set_send_buffer(&mut self, id: ConnId, bytes: usize) -> Result<(), Error>;
     /// `TCP_NODELAY` on a connection.
     fn set_nodelay(&mut self, id: ConnId, nodelay: bool) -> Result<(), Error>;
+    /// `TCP_CORK` (and `MSG_MORE`) on a connection.
+    fn set_cork(&mut self, id: ConnId, cork: bool) -> Result<(), Error>;
+    /// Send what waits behind the cork and Nagle now (`TCP_NODELAY` set).
+    fn push(&mut self, id: ConnId) -> Result<(), Error>;
+    /// A send with `MSG_EOR`: its end is a record end.
+    fn send_record(&mut self, now: Instant, id: ConnId, data: &[u8]) -> Result<usize, Error>;
     /// `TCP_KEEPINIT` on a connection.
     fn set_establish_timeout(
         &mut self,

@@ -117,6 +117,15 @@ impl StackUnderTest for Synack {
     fn set_nodelay(&mut self, id: ConnId, nodelay: bool) -> Result<(), Error> {
         self.0.set_nodelay(id, nodelay)
     }
+    fn set_cork(&mut self, id: ConnId, cork: bool) -> Result<(), Error> {
+        self.0.set_cork(id, cork)
+    }
+    fn push(&mut self, id: ConnId) -> Result<(), Error> {
+        self.0.push(id)
+    }
+    fn send_record(&mut self, now: Instant, id: ConnId, data: &[u8]) -> Result<usize, Error> {
+        self.0.send_record(now, id, data)
+    }
     fn set_establish_timeout(
         &mut self,
         now: Instant,

@@ -8,7 +8,7 @@ use crate::runner::expr::{fmt_expr, has_symbol, int_of};
 use crate::runner::socket::SockKind;
 use crate::runner::{not_run, Res, Runner};
 
-use super::{conn_errno, done, errno, errno_of, Attempt};
+use super::{conn_errno, done, errno, errno_of, send_flags, Attempt};
 
 impl Runner<'_> {
     /// `read`/`recv`/`recvfrom` (with `MSG_PEEK`): up to the requested count of
@@ -98,17 +98,7 @@ impl Runner<'_> {
         null: bool,
         progress: &mut usize,
     ) -> Res<Attempt> {
-        if let Some(f) = flags {
-            if has_symbol(f, "MSG_FASTOPEN") {
-                return not_run("Fast Open (send flag MSG_FASTOPEN)");
-            }
-            // synack has no kernel pages to pin: a zero-copy send is a
-            // copy into the send buffer, as Linux falls back to when it
-            // cannot pin (the completion notice is not modelled).
-            if !matches!(f, Expr::Int(0)) && !matches!(f, Expr::Symbol(s) if s == "MSG_ZEROCOPY") {
-                return not_run(format!("send flags {}", fmt_expr(f)));
-            }
-        }
+        let f = send_flags::parse(flags)?;
         let Some(s) = self.sockets.get(&fd).cloned() else {
             return errno("EBADF");
         };
@@ -129,7 +119,14 @@ impl Runner<'_> {
         let room = self.stack().send_room(id).unwrap_or(0).max(1);
         let want = n.saturating_sub(*progress).min(room);
         let buf = vec![0u8; want];
-        match self.stack().send(now, id, &buf) {
+        self.apply_more(fd, f);
+        // The record ends with this attempt only if it queues the call's last octet.
+        let sent = if f.eor && *progress + want >= n {
+            self.stack().send_record(now, id, &buf)
+        } else {
+            self.stack().send(now, id, &buf)
+        };
+        match sent {
             Ok(k) => {
                 *progress += k;
                 if *progress >= n || s.nonblocking {

@@ -13,7 +13,9 @@ mod control;
 mod io;
 mod lifecycle;
 mod msg;
+mod send_flags;
 mod sockopt;
+mod sockopt_more;
 
 /// A syscall's return: a value or an errno name.
 #[derive(Debug, Clone, PartialEq, Eq)]

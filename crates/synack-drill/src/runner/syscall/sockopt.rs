@@ -52,12 +52,7 @@ impl Runner<'_> {
             // Accepted: a zero-copy send is a copy into synack's send buffer.
             "SO_ZEROCOPY" => ns.zerocopy = need(int)? != 0,
             "SO_KEEPALIVE" => ns.keep_on = need(int)? != 0,
-            "TCP_NODELAY" => {
-                ns.cfg.nagle = need(int)? == 0;
-                if let Some(id) = conn {
-                    let _ = self.stack().set_nodelay(id, !ns.cfg.nagle);
-                }
-            }
+            "TCP_NODELAY" | "TCP_CORK" => self.set_send_shaping(&name, need(int)?, conn, &mut ns),
             "TCP_MAXSEG" => {
                 if conn.is_some() {
                     return not_run("TCP_MAXSEG on a connected socket");
@@ -210,6 +205,7 @@ impl Runner<'_> {
             "TCP_INQ" => (Ok(i64::from(s.inq)), false),
             "SO_ZEROCOPY" => (Ok(i64::from(s.zerocopy)), false),
             "TCP_NODELAY" => (Ok(i64::from(!s.cfg.nagle)), false),
+            "TCP_CORK" => (Ok(i64::from(s.cfg.cork)), false),
             "IP_TTL" | "IPV6_UNICAST_HOPS" => (
                 Ok(i64::from(s.cfg.ttl.unwrap_or(synack_proto::DEFAULT_TTL))),
                 false,
