@@ -375,6 +375,9 @@ pub struct StackConfig {
     /// segments, states and events); off sends every segment through the
     /// full path, which is what the tests comparing the two need.
     pub fast_path: bool,
+    /// TCP Fast Open (RFC 7413), off by default; see also
+    /// [`Stack::set_fast_open_config`](crate::Stack::set_fast_open_config).
+    pub fast_open: crate::fastopen::FastOpenConfig,
 }
 
 impl Default for StackConfig {
@@ -390,6 +393,7 @@ impl Default for StackConfig {
             ephemeral_ports: (32768, 60999),
             min_path_mtu: 552,
             fast_path: true,
+            fast_open: crate::fastopen::FastOpenConfig::default(),
         }
     }
 }

@@ -51,6 +51,7 @@
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod fastopen;
 pub mod profile;
 pub mod rules;
 pub mod secrets;
@@ -65,6 +66,10 @@ pub use error::{ConnError, Error};
 pub use event::{
     Cause, CcPhase, CcReason, ConnId, DropReason, Event, EventKind, FourTuple, ListenerId,
     SegmentSummary, SendReason, TimerKind,
+};
+pub use fastopen::{
+    FastOpenConfig, FastOpenCookie, FastOpenKey, FastOpenKeys, FastOpenMiss, FastOpenOption,
+    FastOpenStatus,
 };
 pub use offload::{Burst, DeviceCaps, Transmitter};
 pub use profile::Profile;

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod checksum;
+pub mod fastopen;
 mod field;
 pub mod gso;
 pub mod icmp;
@@ -15,6 +16,7 @@ pub mod ip;
 pub mod seq;
 pub mod tcp;
 
+pub use fastopen::{FastOpenCookie, FastOpenOption};
 pub use icmp::{
     IcmpMessage, IcmpRepr, Icmpv4Message, Icmpv4Unreachable, Icmpv6Message, Icmpv6ParamProblem,
     Icmpv6Unreachable, QuotedTcp, TimeExceeded,

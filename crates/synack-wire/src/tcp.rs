@@ -1,6 +1,7 @@
 //! The TCP header and its options (RFC 9293 3.1, RFC 7323, RFC 2018).
 
 use crate::checksum;
+use crate::fastopen::FastOpenOption;
 use crate::field::{set_u16, set_u32, u16_at, u32_at, u8_at};
 use crate::ip::{IpRepr, PROTO_TCP};
 use crate::seq::SeqNum;
@@ -29,6 +30,10 @@ pub mod option_kind {
     pub const SACK: u8 = 5;
     /// Timestamps, length 10 (RFC 7323 3.2).
     pub const TIMESTAMPS: u8 = 8;
+    /// TCP Fast Open cookie, length 2 (a request) or 6 to 18 (RFC 7413 4.1.1).
+    pub const FAST_OPEN: u8 = 34;
+    /// Shared experimental kind (RFC 6994); Fast Open's magic is 0xF989.
+    pub const EXPERIMENTAL: u8 = 254;
 }
 
 /// The TCP control bits. Any combination can be parsed and emitted (hostile
@@ -222,6 +227,9 @@ pub struct TcpOptions {
     pub sack: SackBlocks,
     /// Timestamps (kind 8).
     pub timestamps: Option<Timestamps>,
+    /// Fast Open (kind 34, or kind 254 with magic 0xF989; RFC 7413 4.1.1):
+    /// a cookie request or a cookie.
+    pub fast_open: Option<FastOpenOption>,
     /// Number of unknown options skipped while parsing.
     pub unknown: u8,
 }
@@ -233,11 +241,8 @@ impl TcpOptions {
     pub fn wire_len(&self) -> usize {
         let fixed = self.fixed_len();
         let n = self.sack_blocks_emitted();
-        if n == 0 {
-            fixed
-        } else {
-            fixed + 4 + 8 * n
-        }
+        let sack = if n == 0 { 0 } else { 4 + 8 * n };
+        fixed + sack + self.fast_open.map_or(0, |f| f.wire_len())
     }
 
     /// Bytes taken by everything but the SACK blocks (at most 20).
@@ -265,7 +270,8 @@ impl TcpOptions {
     /// recently received segment, so the ones at the end are dropped).
     /// With timestamps that is 3 blocks, with every SYN option 2.
     pub fn sack_blocks_emitted(&self) -> usize {
-        let room = MAX_OPTIONS_LEN - self.fixed_len();
+        let fo = self.fast_open.map_or(0, |f| f.wire_len());
+        let room = MAX_OPTIONS_LEN.saturating_sub(self.fixed_len() + fo);
         // NOP, NOP, kind, length, then 8 bytes per block.
         let fit = room.saturating_sub(4) / 8;
         self.sack.len().min(fit)
@@ -347,6 +353,14 @@ impl TcpOptions {
                 (k::MSS | k::WINDOW_SCALE | k::SACK_PERMITTED | k::SACK | k::TIMESTAMPS, _) => {
                     return Err(WireError::BadOption);
                 }
+                // RFC 7413 4.1.1; a cookie over 16 bytes is no Fast Open
+                // option and is skipped as unknown.
+                (k::FAST_OPEN, body) if FastOpenOption::parse_rfc(body).is_some() => {
+                    o.fast_open = FastOpenOption::parse_rfc(body);
+                }
+                (k::EXPERIMENTAL, body) if FastOpenOption::parse_experimental(body).is_some() => {
+                    o.fast_open = FastOpenOption::parse_experimental(body);
+                }
                 _ => o.unknown = o.unknown.saturating_add(1),
             }
             bytes = bytes.get(len..).unwrap_or(&[]);
@@ -364,7 +378,9 @@ impl TcpOptions {
     ///    permitted: `NOP, NOP, SACK_PERM` (4 bytes);
     /// 3. `NOP, WSCALE` (4 bytes);
     /// 4. `NOP, NOP, SACK` with as many blocks as fit (see
-    ///    [`TcpOptions::sack_blocks_emitted`]).
+    ///    [`TcpOptions::sack_blocks_emitted`]);
+    /// 5. Fast Open, then NOPs to a multiple of 4 bytes
+    ///    ([`FastOpenOption::emit`]).
     ///
     /// So a SYN with everything is `MSS, SACK_PERM, TS, NOP, WSCALE`
     /// (20 bytes). Every option that is set is written whatever the
@@ -406,6 +422,9 @@ impl TcpOptions {
                 put(&l.0.to_be_bytes());
                 put(&r.0.to_be_bytes());
             }
+        }
+        if let Some(fo) = self.fast_open {
+            at += fo.emit(&mut buf[at..]);
         }
         debug_assert_eq!(at, self.wire_len());
         at

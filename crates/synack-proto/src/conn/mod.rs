@@ -22,6 +22,7 @@ mod ack_policy;
 mod arrive;
 mod cc_hook;
 mod fast;
+mod fastopen;
 mod handshake;
 mod icmp;
 mod output;
@@ -48,6 +49,7 @@ use crate::time::Instant;
 use ack_policy::AckPolicy;
 pub(crate) use arrive::closed_reply;
 use arrive::OOW_ACK_INTERVAL_MS;
+pub(crate) use fastopen::FoConn;
 use handshake::rcv_wscale_for;
 use handshake::Negotiated;
 use output::SendSpace;
@@ -466,6 +468,7 @@ impl Tcb {
             timestamps: self.opts.ts,
             ecn: self.opts.ecn.sender(),
             error: self.error,
+            fast_open: crate::fastopen::FastOpenStatus::NotTried,
         }
     }
 }

@@ -100,9 +100,19 @@ impl Stack {
             } else {
                 // RFC 3168 6.1.3: the TCB decides whether a CE mark counts.
                 let ce = ip.ecn() == Ecn::Ce;
+                // RFC 7413: a Fast Open connection's handshake has its own steps.
+                let mut fo = self.fo_take(id);
+                let was = self.tcb_any(id).map_or(State::Closed, |t| t.state);
                 let disp = self.with_tcb(id, now, |t, ctx| {
-                    (t.on_packet(&seg, ce, ctx), IpOpts::of(&t.cfg))
+                    let d = t.on_packet(&seg, ce, ctx);
+                    if let Some(f) = fo.as_mut() {
+                        t.fo_after_syn_sent(f, was);
+                    }
+                    (d, IpOpts::of(&t.cfg))
                 });
+                if let Some(f) = fo {
+                    self.fo_put(id, f, &seg, was);
+                }
                 let (disp, ip) = disp.unwrap_or((Disposition::Done, self.default_ip()));
                 self.dispose(id, &tuple, disp, ip);
                 return;

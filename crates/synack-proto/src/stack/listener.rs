@@ -2,6 +2,7 @@
 //! accept queue, per-source counts, and SYN cookies (RFC 4987 3.6).
 
 use super::any::AnyDestination;
+use super::fastopen::{FoListener, FoSyn};
 use super::output::CtlSeg;
 use super::pending::PendingQueue;
 use super::status::ListenerStatus;
@@ -35,6 +36,8 @@ pub(super) struct Listener {
     /// The pending connections of a listener that decides before the
     /// handshake (`None`: it answers SYNs itself).
     pub(super) pending: Option<Box<PendingQueue>>,
+    /// Fast Open (RFC 7413): the queue, the listener's own keys.
+    pub(super) fo: FoListener,
 }
 
 impl Listener {
@@ -55,6 +58,7 @@ impl Listener {
             status: ListenerStatus::default(),
             any: None,
             pending: None,
+            fo: FoListener::default(),
         }
     }
 }
@@ -383,6 +387,8 @@ impl Stack {
             return;
         }
         if policy == SynCookies::Always || (syn_full && policy == SynCookies::WhenFull) {
+            // RFC 7413 5: a SYN cookie keeps no state for Fast Open, whose
+            // option and data are left out (the client falls back).
             let cfg = Arc::clone(&lst.cfg);
             self.cookie_syn_ack(now, l, tuple, seg, &cfg);
             return;
@@ -393,7 +399,20 @@ impl Stack {
             return;
         }
         let cfg = Arc::clone(&lst.cfg);
-        self.new_half_open(now, l, tuple, seg, sum, cfg);
+        let fo = match self.fo_syn(now, l, tuple, seg, &cfg) {
+            FoSyn::Child => return,
+            FoSyn::Failed => {
+                self.drop_pkt(now, None, Some(sum), DropReason::ConnectionLimit);
+                return;
+            }
+            FoSyn::Plain => None,
+            FoSyn::Normal(fo) => Some(fo),
+        };
+        if let Some(id) = self.new_half_open(now, l, tuple, seg, sum, cfg) {
+            if let Some(fo) = fo {
+                self.fo_attach(id, fo);
+            }
+        }
     }
 
     /// RFC 4987 3.6: answer a SYN with a cookie and keep no state.
@@ -442,13 +461,15 @@ impl Stack {
         seg: &TcpRepr<'_>,
         sum: SegmentSummary,
         cfg: Arc<ConnConfig>,
-    ) {
-        if self.open_half(now, l, tuple, seg, cfg).is_err() {
+    ) -> Option<ConnId> {
+        let id = self.open_half(now, l, tuple, seg, cfg);
+        if id.is_err() {
             if let Some(lst) = self.listener_mut(l) {
                 lst.status.syns_dropped += 1;
             }
             self.drop_pkt(now, None, Some(sum), DropReason::ConnectionLimit);
         }
+        id.ok()
     }
 
     /// A half-open entry the application accepted from a pending SYN: the
@@ -473,7 +494,7 @@ impl Stack {
     }
 
     /// The TCB of a half-open entry, indexed, its SYN,ACK queued.
-    fn open_half(
+    pub(super) fn open_half(
         &mut self,
         now: Instant,
         l: ListenerId,

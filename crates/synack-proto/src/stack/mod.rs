@@ -11,6 +11,7 @@
 //! counters).
 
 mod any;
+mod fastopen;
 mod input;
 mod listener;
 mod output;
@@ -135,6 +136,8 @@ pub struct Stack {
     stats: StackStats,
     /// The latest `now` any call brought: the time of events from calls that take none.
     last_now: Instant,
+    /// TCP Fast Open (RFC 7413): keys, the cookie cache, connections using it.
+    fo: fastopen::FoState,
 }
 
 fn summary(src: SocketAddr, dst: SocketAddr, t: &TcpRepr<'_>) -> SegmentSummary {
@@ -171,6 +174,7 @@ impl Stack {
     /// through [`Secrets::from_bytes`]).
     pub fn with_secrets(mut cfg: StackConfig, secrets: Secrets) -> Stack {
         cfg.conn = cfg.conn.clamped();
+        let fo_keys = fastopen::FoState::keys_from(secrets.cookie);
         Stack {
             cfg,
             conn_cfg: Arc::new(cfg.conn),
@@ -196,6 +200,11 @@ impl Stack {
             challenge_refill: Instant::ZERO,
             stats: StackStats::default(),
             last_now: Instant::ZERO,
+            fo: fastopen::FoState {
+                cfg: cfg.fast_open,
+                keys: fo_keys,
+                ..fastopen::FoState::default()
+            },
         }
     }
 
@@ -464,8 +473,11 @@ impl Stack {
     /// SEND: queue bytes; returns how many were taken (`WouldBlock` when the buffer is full).
     pub fn send(&mut self, now: Instant, id: ConnId, data: &[u8]) -> Result<usize, Error> {
         self.tcb(id)?;
-        self.with_tcb(id, now, |t, _| t.send(data))
-            .ok_or(Error::InvalidHandle)?
+        let n = self
+            .with_tcb(id, now, |t, _| t.send(data))
+            .ok_or(Error::InvalidHandle)??;
+        self.fo_on_send(id);
+        Ok(n)
     }
 
     /// RECEIVE: copy out in-order bytes. `Ok(0)` means end of stream (the peer closed).

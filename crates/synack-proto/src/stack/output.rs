@@ -95,12 +95,19 @@ impl Stack {
                 continue;
             }
             slot.set_dirty(false);
-            let Some(mut tcb) = slot.tcb.take() else {
+            if slot.tcb.is_some() && self.fo_deferred(id) {
+                // TCP_FASTOPEN_CONNECT: the SYN waits for the first send.
+                continue;
+            }
+            let Some(mut tcb) = self.slots[id.index as usize].tcb.take() else {
                 continue;
             };
             let mut payload = 0..0;
             let before = tcb.state;
-            let out: Option<OutSegment> = tcb.poll_segment(now, &mut payload);
+            let mut out: Option<OutSegment> = tcb.poll_segment(now, &mut payload);
+            if let Some(o) = out.as_mut().filter(|o| o.flags.syn()) {
+                self.fo_dress(id, &mut tcb, o, &mut payload);
+            }
             let tuple = tcb.tuple();
             let after = tcb.state;
             if let Some(o) = out {

@@ -89,6 +89,9 @@ pub struct ConnStatus {
     pub ecn: bool,
     /// The error the connection failed with, if any.
     pub error: Option<ConnError>,
+    /// Whether and how the connection used TCP Fast Open (RFC 7413), and
+    /// why not when it did not.
+    pub fast_open: crate::fastopen::FastOpenStatus,
 }
 
 /// A listener's counters: what an operator needs to recognise a SYN flood.
@@ -163,7 +166,9 @@ impl Stack {
     /// A TCP_INFO-like snapshot.
     pub fn status(&self, id: ConnId) -> Result<ConnStatus, Error> {
         let t = self.tcb(id)?;
-        Ok(t.status())
+        let mut s = t.status();
+        s.fast_open = self.fo_status(id);
+        Ok(s)
     }
 
     /// Every live connection (orphans in TIME_WAIT included), like `ss -tan`.
@@ -177,7 +182,9 @@ impl Stack {
                         index: i as u32,
                         generation: s.generation,
                     };
-                    ((t.owner != Owner::Orphan).then_some(id), t.status())
+                    let mut st = t.status();
+                    st.fast_open = self.fo_status(id);
+                    ((t.owner != Owner::Orphan).then_some(id), st)
                 })
             })
             .collect()

@@ -197,6 +197,7 @@ impl Stack {
                 };
                 self.demux_remove(tuple, id);
                 self.note_released(id, owner, error);
+                self.fo_forget(id);
                 let slot = &mut self.slots[id.index as usize];
                 if let Some(tcb) = slot.tcb.take() {
                     self.spare.keep(tcb);
@@ -291,6 +292,9 @@ impl Stack {
         let key = tcb.packed_tuple;
         // Accepted from a pending SYN (stack/pending.rs): the application holds it already.
         let held = tcb.owner == Owner::App;
+        // A Fast Open child sits in the accept queue since its SYN.
+        let early = before == State::SynReceived && self.fo_child_done(id);
+        let held = held || early;
         // A passive half-open entry left SYN_RCVD.
         if before == State::SynReceived {
             if let crate::conn::Origin::Passive(l) = origin {

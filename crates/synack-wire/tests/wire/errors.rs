@@ -239,9 +239,20 @@ fn bad_option() {
 
 #[test]
 fn option_parsing_rules() {
-    // Unknown options are skipped and counted.
-    let o = opts(&[0x22, 4, 9, 9, 0xfe, 2, 1, 1]).expect("unknown kinds");
+    // Unknown options are skipped and counted (kind 254 without Fast Open's
+    // magic among them).
+    let o = opts(&[0x23, 4, 9, 9, 0xfe, 2, 1, 1]).expect("unknown kinds");
     assert_eq!(o.unknown, 2);
+    // Fast Open: kind 34 with an empty cookie is a request; kind 254 with
+    // magic 0xF989 the experimental form.
+    let o = opts(&[0x22, 2, 1, 1, 0xfe, 8, 0xf9, 0x89, 1, 2, 3, 4]).expect("Fast Open");
+    let fo = o.fast_open.expect("the last one wins");
+    assert!(fo.experimental);
+    assert_eq!(fo.cookie.as_bytes(), &[1, 2, 3, 4]);
+    let o = opts(&[0x22, 2, 1, 1]).expect("a cookie request");
+    assert!(o
+        .fast_open
+        .is_some_and(|f| f.cookie.is_request() && !f.experimental));
     // EOL ends parsing: the garbage after it is not looked at.
     let o = opts(&[2, 4, 0, 100, 0, 0xff, 0x00, 0x13]).expect("EOL");
     assert_eq!(o.mss, Some(100));
@@ -257,10 +268,10 @@ fn option_parsing_rules() {
     let o = opts(&[1, 3, 3, 200]).expect("big shift");
     assert_eq!(o.window_scale, Some(200));
     // The unknown counter saturates.
-    let many = [0x22u8, 2].repeat(20);
+    let many = [0x23u8, 2].repeat(20);
     assert_eq!(TcpOptions::parse(&many).map(|o| o.unknown), Ok(20));
     assert_eq!(
-        TcpOptions::parse(&[0x22, 2].repeat(300)).map(|o| o.unknown),
+        TcpOptions::parse(&[0x23, 2].repeat(300)).map(|o| o.unknown),
         Ok(255)
     );
 }

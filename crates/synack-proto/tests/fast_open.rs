@@ -1,0 +1,199 @@
+//! TCP Fast Open (RFC 7413) between two synack stacks: the cookie request,
+//! data on a later SYN delivered before the handshake completes, and the
+//! fallbacks (an invalid cookie, a full Fast Open queue, Fast Open off).
+#![allow(clippy::unwrap_used)]
+
+mod util;
+
+use synack_proto::{FastOpenConfig, FastOpenKey, FastOpenMiss, FastOpenStatus, StackConfig, State};
+use util::{assert_log, s_addr, Net};
+
+fn net() -> Net {
+    Net::new(StackConfig {
+        fast_open: FastOpenConfig {
+            client: true,
+            server: true,
+            ..FastOpenConfig::default()
+        },
+        ..StackConfig::default()
+    })
+}
+
+/// The first connection asks for a cookie and carries no data; the second
+/// carries its request on the SYN, and the server's application reads it
+/// before the client's ACK of the SYN,ACK arrives.
+#[test]
+fn cookie_then_data_on_the_syn() {
+    let mut n = net();
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    n.s().set_listener_fast_open(l, 4).unwrap();
+    let now = n.now;
+    let (c1, taken) = n
+        .c()
+        .connect_fast_open(
+            now,
+            None,
+            s_addr(80),
+            StackConfig::default().conn,
+            Some(b"hello"),
+        )
+        .unwrap();
+    assert_eq!(taken, 0, "no cookie yet: nothing rides on the SYN");
+    n.run_for(synack_proto::Duration::from_millis(100));
+    assert_eq!(n.c().state(c1).unwrap(), State::Established);
+    assert_eq!(
+        n.c().status(c1).unwrap().fast_open,
+        FastOpenStatus::NotUsed(FastOpenMiss::CookieRequested)
+    );
+    let cookie = n.c().fast_open_cookie(util::S_IP.parse().unwrap());
+    assert_eq!(cookie.map(|c| c.as_bytes().len()), Some(8));
+    n.take_log();
+
+    let now = n.now;
+    let (c2, taken) = n
+        .c()
+        .connect_fast_open(
+            now,
+            None,
+            s_addr(80),
+            StackConfig::default().conn,
+            Some(b"GET /"),
+        )
+        .unwrap();
+    assert_eq!(taken, 5);
+    let iss = n.c().status(c2).unwrap().iss;
+    // The SYN with its data reaches the server: the child is acceptable and
+    // readable while still in SYN_RCVD.
+    n.step();
+    n.step();
+    let _ = n.s().accept(l).unwrap();
+    let s2 = n.s().accept(l).unwrap();
+    assert_eq!(n.s().state(s2).unwrap(), State::SynReceived);
+    let mut buf = [0u8; 16];
+    let now = n.now;
+    let got = n.s().recv(now, s2, &mut buf).unwrap();
+    assert_eq!(&buf[..got], b"GET /");
+    assert_eq!(n.s().status(s2).unwrap().fast_open, FastOpenStatus::Used);
+    n.run_for(synack_proto::Duration::from_millis(100));
+    let st = n.c().status(c2).unwrap();
+    assert_eq!(st.fast_open, FastOpenStatus::Used);
+    assert_eq!(
+        st.snd_una,
+        iss + 6,
+        "the SYN,ACK acknowledged the SYN and its 5 bytes"
+    );
+    assert_eq!(n.s().state(s2).unwrap(), State::Established);
+    // The second connection's sequence numbers are not the log's relative
+    // ones: compare the rest.
+    let log: Vec<String> = n
+        .take_log()
+        .iter()
+        .map(|l| {
+            l.split(' ')
+                .filter(|w| !w.starts_with("seq=") && !w.starts_with("ack="))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert_log(
+        &log,
+        &[
+            "C CLOSED->SYN_SENT",
+            "C>S SYN len=5",
+            "S LISTEN->SYN_RCVD",
+            "S>C SYN,ACK len=0",
+            "C SYN_SENT->ESTABLISHED",
+            "C>S ACK len=0",
+            "S SYN_RCVD->ESTABLISHED",
+        ],
+    );
+}
+
+/// A cookie the server's keys did not make: a normal handshake, the SYN's
+/// data unacknowledged and sent again after it, a fresh cookie cached.
+#[test]
+fn an_invalid_cookie_falls_back_and_the_data_goes_again() {
+    let mut n = net();
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    n.s().set_listener_fast_open(l, 4).unwrap();
+    let server: std::net::IpAddr = util::S_IP.parse().unwrap();
+    let bogus = synack_proto::FastOpenCookie::new(&[1, 2, 3, 4, 5, 6, 7, 8]);
+    n.c().set_fast_open_cookie(server, bogus);
+    let now = n.now;
+    let (c, taken) = n
+        .c()
+        .connect_fast_open(
+            now,
+            None,
+            s_addr(80),
+            StackConfig::default().conn,
+            Some(b"abc"),
+        )
+        .unwrap();
+    assert_eq!(taken, 3);
+    n.run_for(synack_proto::Duration::from_millis(100));
+    let s = n.s().accept(l).unwrap();
+    let mut buf = [0u8; 8];
+    let now = n.now;
+    let got = n.s().recv(now, s, &mut buf).unwrap();
+    assert_eq!(&buf[..got], b"abc");
+    assert_eq!(
+        n.c().status(c).unwrap().fast_open,
+        FastOpenStatus::NotUsed(FastOpenMiss::DataNotAcked)
+    );
+    assert_eq!(
+        n.s().status(s).unwrap().fast_open,
+        FastOpenStatus::NotUsed(FastOpenMiss::InvalidCookie)
+    );
+    assert_ne!(
+        n.c().fast_open_cookie(server),
+        bogus,
+        "the server's cookie replaced it"
+    );
+}
+
+/// Rotating the key keeps cookies of the previous key valid; a second
+/// rotation forgets them.
+#[test]
+fn rotation_keeps_the_previous_key() {
+    let mut n = net();
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    n.s().set_listener_fast_open(l, 4).unwrap();
+    let now = n.now;
+    n.c()
+        .connect_fast_open(now, None, s_addr(80), StackConfig::default().conn, None)
+        .unwrap();
+    n.run_for(synack_proto::Duration::from_millis(100));
+    n.s().rotate_fast_open_key(FastOpenKey([7; 16]));
+    let now = n.now;
+    let (c, _) = n
+        .c()
+        .connect_fast_open(
+            now,
+            None,
+            s_addr(80),
+            StackConfig::default().conn,
+            Some(b"x"),
+        )
+        .unwrap();
+    n.run_for(synack_proto::Duration::from_millis(100));
+    assert_eq!(n.c().status(c).unwrap().fast_open, FastOpenStatus::Used);
+    n.s().rotate_fast_open_key(FastOpenKey([8; 16]));
+    n.s().rotate_fast_open_key(FastOpenKey([9; 16]));
+    let now = n.now;
+    let (c, _) = n
+        .c()
+        .connect_fast_open(
+            now,
+            None,
+            s_addr(80),
+            StackConfig::default().conn,
+            Some(b"y"),
+        )
+        .unwrap();
+    n.run_for(synack_proto::Duration::from_millis(100));
+    assert_eq!(
+        n.c().status(c).unwrap().fast_open,
+        FastOpenStatus::NotUsed(FastOpenMiss::DataNotAcked)
+    );
+}
