@@ -44,6 +44,9 @@ fn fold64(acc: u64) -> u16 {
 /// Long inputs go through a vectorized block loop; the blocks end at an even offset,
 /// so the rest continues with the big-endian loop.
 pub fn sum(initial: u32, data: &[u8]) -> u32 {
+    if data.len() < BLOCK {
+        return sum_short(initial, data);
+    }
     let split = data.len() - data.len() % BLOCK;
     let (long, rest) = data.split_at(split);
     let total = sum_blocks(long, |_, _| {});
@@ -93,6 +96,10 @@ fn sum_blocks(data: &[u8], mut visit: impl FnMut(usize, &[u8; BLOCK])) -> u64 {
 /// If `dst` and `src` differ in length.
 pub fn copy_and_sum(initial: u32, dst: &mut [u8], src: &[u8]) -> u32 {
     assert_eq!(dst.len(), src.len(), "copy_and_sum: lengths differ");
+    if src.len() < BLOCK {
+        dst.copy_from_slice(src);
+        return sum_short(initial, src);
+    }
     let split = src.len() - src.len() % BLOCK;
     let (long, rest) = src.split_at(split);
     let (dlong, drest) = dst.split_at_mut(split);
@@ -116,7 +123,30 @@ pub fn at_odd_offset(part: u32) -> u32 {
     u32::from(fold(part).swap_bytes())
 }
 
-/// [`sum`]'s loop for short inputs and tails: big-endian 64-bit words with
+/// [`sum`] for inputs shorter than a block (headers, small payloads):
+/// big-endian 32-bit words added into 64 bits, where fewer than 16 of them
+/// and `initial` cannot carry out, so no end-around carry is needed until
+/// the fold (2^32 = 1 modulo 2^16 - 1, as for the 64-bit words).
+#[inline]
+fn sum_short(initial: u32, data: &[u8]) -> u32 {
+    debug_assert!(data.len() < BLOCK);
+    let mut s = u64::from(initial);
+    let mut words = data.chunks_exact(4);
+    for w in &mut words {
+        s += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    // The rest starts at a multiple of 4: a 16-bit word, then (RFC 1071 1)
+    // an odd byte padded with a zero octet.
+    s += match *words.remainder() {
+        [a] => u64::from(a) << 8,
+        [a, b] => u64::from(u16::from_be_bytes([a, b])),
+        [a, b, c] => u64::from(u16::from_be_bytes([a, b])) + (u64::from(c) << 8),
+        _ => 0,
+    };
+    u32::from(fold64(s))
+}
+
+/// [`sum`]'s loop for tails: big-endian 64-bit words with
 /// end-around carry, from an unfolded 64-bit partial sum `initial`.
 fn sum_be(initial: u64, data: &[u8]) -> u32 {
     // Two independent accumulators let the CPU overlap the carry chains.
@@ -289,6 +319,18 @@ mod tests {
             }
             prop_assert_eq!(sum(init, &data), with_init as u32);
             prop_assert_eq!(sum(0, &data), u32::from(reference(&data)));
+        }
+
+        #[test]
+        fn short_inputs_match_reference(data in proptest::collection::vec(any::<u8>(), 0..80), init in any::<u32>()) {
+            let mut with_init = reference(&data) as u64 + init as u64;
+            while with_init > 0xffff {
+                with_init = (with_init & 0xffff) + (with_init >> 16);
+            }
+            prop_assert_eq!(sum(init, &data), with_init as u32);
+            let mut dst = vec![0u8; data.len()];
+            prop_assert_eq!(copy_and_sum(init, &mut dst, &data), with_init as u32);
+            prop_assert_eq!(&dst[..], &data[..]);
         }
 
         #[test]
