@@ -6,9 +6,18 @@ use super::timers::Timer;
 use super::{SegCtx, Tcb};
 use crate::cc::{AckSample, Congestion, CongestionControl};
 use crate::probe::Probes;
-use crate::recovery::Flight;
+use crate::recovery::{AckDelivery, Flight};
 use crate::time::{Duration, Instant};
 use synack_wire::{SeqNum, TcpRepr};
+
+/// What an ACK of new data acknowledged and delivered, in octets.
+#[derive(Debug, Clone, Copy)]
+struct AckCount {
+    /// SND.UNA's advance.
+    acked: u32,
+    /// RFC 9937's DeliveredData.
+    delivered: u32,
+}
 
 impl Tcb {
     /// An ACK that advances SND.UNA (the SYN or data): bookkeeping common to all states.
@@ -66,15 +75,21 @@ impl Tcb {
         // window move, which tell a pure duplicate ACK).
         self.tlp_process_ack(seg, wnd, ctx.now);
         let advanced = ack.gt(self.snd.una);
+        let (una, mss) = (self.snd.una, u32::from(self.opts.snd_mss));
+        let sacked_before = self.recovery.sacked_above(una);
+        let edge_before = self.recovery.loss_edge(una, mss);
         // RFC 6675 4 (Update()): record the SACKed octets before SND.UNA moves
         // past them; `sacked_new` makes the ACK a duplicate ACK (RFC 6675 2).
-        let sacked_new = self.sack_update(if advanced { ack } else { self.snd.una }, seg);
+        let una_after = if advanced { ack } else { una };
+        let sacked_new = self.sack_update(una_after, seg);
+        let delivered = self.note_delivery(una, una_after, sacked_before, edge_before);
         let sack_episode = self.recovery.sack_episode();
         if advanced {
-            let acked = ack.since(self.snd.una);
+            let acked = ack.since(una);
             let rtt = self.cc_rtt_sample(seg, ctx.now);
             self.process_new_ack(ack, ctx);
-            self.on_ack_of_new_data(ack, acked, ece, sack_episode, ctx.now, rtt);
+            let n = AckCount { acked, delivered };
+            self.on_ack_of_new_data(ack, n, ece, sack_episode, ctx.now, rtt);
             // RFC 6675 5: a cumulative ACK resets DupAcks; one that also SACKs new
             // octets is a duplicate ACK "regardless of its status as a cumulative
             // acknowledgment" (section 2), so it counts as the first.
@@ -100,12 +115,53 @@ impl Tcb {
         }
     }
 
-    /// Congestion control on an ACK of `acked` new octets, `ack` its ACK field
-    /// (RFC 5681 3.1, RFC 6582 3.2).
+    /// RFC 9937 5: what this ACK delivered (DeliveredData: SND.UNA moved from
+    /// `una` to `una_after`, `sacked_before` octets were SACKed above `una`
+    /// before it), RecoverFS should recovery begin on it, and whether it is a
+    /// safe ACK: SND.UNA advanced and the loss edge (`edge_before` before the
+    /// ACK) passed no further unSACKed octets.
+    fn note_delivery(
+        &mut self,
+        una: SeqNum,
+        una_after: SeqNum,
+        sacked_before: u32,
+        edge_before: SeqNum,
+    ) -> u32 {
+        let mss = u32::from(self.opts.snd_mss);
+        let sacked_after = self.recovery.sacked_above(una_after);
+        let cum = una_after.since(una);
+        let mut delivered = (i64::from(cum) + i64::from(sacked_after) - i64::from(sacked_before))
+            .clamp(0, i64::from(u32::MAX)) as u32;
+        if !self.sack_recovery() && cum > 0 {
+            // Without SACK each duplicate ACK stood for a segment that left the
+            // network (RFC 3042, RFC 5681 3.2), so the cumulative ACK that
+            // follows delivers the rest, at least one segment (Linux
+            // `tcp_remove_reno_sacks`).
+            let dup = u32::from(self.recovery.dup_acks).saturating_mul(mss);
+            delivered = cum.saturating_sub(dup).max(cum.min(mss));
+        }
+        let edge_after = self.recovery.loss_edge(una_after, mss);
+        let newly_lost = self
+            .recovery
+            .unsacked_between(edge_before.max(una_after), edge_after);
+        self.recovery.note_ack(AckDelivery {
+            delivered,
+            recover_fs: self.snd.max.since(una).saturating_sub(sacked_before),
+            safe: cum > 0 && !newly_lost,
+        });
+        delivered
+    }
+
+    /// Congestion control on an ACK of `n.acked` new octets, `ack` its ACK field
+    /// (RFC 5681 3.1, RFC 6582 3.2). The controller grows the window by the
+    /// octets the ACK delivered (RFC 9937's DeliveredData: cumulatively
+    /// acknowledged, less what was SACKed before, plus newly SACKed), as
+    /// Linux does (`tcp_cong_control` takes `acked_sacked`): octets SACKed
+    /// earlier already left the network and grow nothing twice.
     fn on_ack_of_new_data(
         &mut self,
         ack: SeqNum,
-        acked: u32,
+        n: AckCount,
         ece: bool,
         sack_episode: bool,
         now: Instant,
@@ -125,14 +181,18 @@ impl Tcb {
             } else {
                 // Partial acknowledgment: retransmit the next unacknowledged segment,
                 // deflate by the amount acknowledged, add back one MSS.
-                self.recovery.partial_ack(&self.cc, acked, mss);
+                self.recovery.partial_ack(&self.cc, n.acked, mss);
             }
         } else if ece {
             // RFC 3168 6.1.2: "The sending TCP SHOULD NOT increase the congestion
             // window in response to the receipt of an ECN-Echo ACK packet."
+        } else if n.delivered == 0 {
+            // Every octet acknowledged had been SACKed: nothing newly left the
+            // network, so nothing grows (Linux's `tcp_cong_avoid` with no
+            // `acked_sacked`).
         } else {
             self.cc.on_ack(&AckSample {
-                acked,
+                acked: n.delivered,
                 mss,
                 now,
                 srtt: self.rtt.srtt(),

@@ -10,7 +10,7 @@ pub(crate) mod scoreboard;
 
 use crate::cc::{Cc, CongestionControl};
 use core::num::NonZeroU32;
-use prr::Prr;
+use prr::{Prr, PrrAck};
 use scoreboard::{Retransmission, Scoreboard};
 use synack_wire::SeqNum;
 
@@ -52,6 +52,21 @@ pub(crate) struct Recovery {
     /// TLP.end_seq (RFC 8985 7.1): SND.NXT when the outstanding loss probe
     /// went out; meaningful while `Probes::EPISODE` is set.
     pub(crate) tlp_end: SeqNum,
+}
+
+/// What one ACK delivered (RFC 9937 5), measured before and after its SACK
+/// blocks and cumulative acknowledgment were applied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct AckDelivery {
+    /// DeliveredData: octets newly acknowledged cumulatively plus octets
+    /// newly SACKed (less SACKed octets the cumulative ACK now covers).
+    pub(crate) delivered: u32,
+    /// SND.MAX - SND.UNA less the octets SACKed, both before this ACK:
+    /// RecoverFS should recovery begin on it (RFC 9937 5: octets SACKed
+    /// before recovery are never delivered during it).
+    pub(crate) recover_fs: u32,
+    /// safeACK (RFC 9937 5): SND.UNA advanced and no further loss indicated.
+    pub(crate) safe: bool,
 }
 
 impl Recovery {
@@ -148,7 +163,7 @@ impl Recovery {
     /// `sack` and SACK information, RFC 6675's recovery (5, step 4.2: no
     /// inflation, pipe counts what left the network); otherwise NewReno's,
     /// the window inflated by the `left` segments that left the network.
-    /// With `prr`, RFC 6937's proportional rate reduction sets what a SACK
+    /// With `prr`, RFC 9937's proportional rate reduction sets what a SACK
     /// recovery may send.
     pub(crate) fn enter(&mut self, cc: &Cc, f: Flight, left: u32, sack: bool, prr: bool) {
         self.recover = f.max;
@@ -163,9 +178,10 @@ impl Recovery {
                 // RFC 6675 5 (step 4.3): RescueRxt = the end of the first
                 // retransmission, "to prevent ... a premature rescue retransmission".
                 b.rescue = Some(f.una + f.smss);
-                // RFC 6937 3.1: RecoverFS = snd.nxt - snd.una, prr_delivered =
-                // prr_out = 0 (SND.MAX: what a go-back-N may resend is in flight).
-                b.prr = prr.then(|| Prr::start(f.max.since(f.una), f.una, b.sacked_above(f.una)));
+                // RFC 9937 5: prr_delivered = prr_out = 0, RecoverFS = snd.nxt -
+                // snd.una less what was SACKed before this ACK (SND.MAX: what a
+                // go-back-N may resend is in flight).
+                b.prr = prr.then(|| Prr::start(b.ack.recover_fs));
             }
         }
         self.active = true;
@@ -271,8 +287,9 @@ impl Recovery {
         None
     }
 
-    /// RFC 6937 3.1, on every ACK of a SACK recovery that runs PRR: the
-    /// window the sender may fill is pipe + sndcnt until the next ACK.
+    /// RFC 9937 5, on every ACK starting or during a SACK recovery that runs
+    /// PRR: the window the sender may fill is pipe + SndCnt until the next
+    /// ACK; an ACK that delivered nothing leaves it as it was.
     pub(crate) fn prr_on_ack(&mut self, cc: &Cc, f: Flight) {
         if !self.sack_episode() {
             return;
@@ -280,18 +297,59 @@ impl Recovery {
         let Some(b) = self.board.as_mut() else {
             return;
         };
-        let sacked = b.sacked_above(f.una);
         let pipe = b.pipe(f.una, f.max, f.smss);
+        let d = b.ack;
         let Some(prr) = b.prr.as_mut() else {
             return;
         };
-        let sndcnt = prr.on_ack(f.una, sacked, pipe, cc.ssthresh(), f.smss);
-        // Linux `tcp_cwnd_reduction`: cwnd = in flight + sndcnt. At least one
-        // octet, so the window is the recovery's and not the controller's.
-        self.inflated = NonZeroU32::new(pipe.saturating_add(sndcnt).max(1));
+        let a = PrrAck {
+            delivered: d.delivered,
+            safe: d.safe,
+            pipe,
+            ssthresh: cc.ssthresh(),
+            mss: f.smss,
+        };
+        if let Some(sndcnt) = prr.on_ack(a) {
+            // RFC 9937 5: cwnd = pipe + SndCnt. At least one octet, so the
+            // window is the recovery's and not the controller's.
+            self.inflated = NonZeroU32::new(pipe.saturating_add(sndcnt).max(1));
+        }
     }
 
-    /// RFC 6937 3.1: prr_out counts every octet sent during the recovery.
+    /// Record what the ACK being processed delivered, for PRR (kept with the
+    /// scoreboard: without one no SACK recovery, and so no PRR, runs).
+    #[inline]
+    pub(crate) fn note_ack(&mut self, d: AckDelivery) {
+        if let Some(b) = self.board.as_mut() {
+            b.ack = d;
+        }
+    }
+
+    /// Octets SACKed above `una` (0 without a scoreboard).
+    #[inline]
+    pub(crate) fn sacked_above(&self, una: SeqNum) -> u32 {
+        self.board.as_ref().map_or(0, |b| b.sacked_above(una))
+    }
+
+    /// The loss edge of the scoreboard (RFC 6675 IsLost): every unSACKed
+    /// octet below it is lost; `una` without a scoreboard.
+    #[inline]
+    pub(crate) fn loss_edge(&self, una: SeqNum, mss: u32) -> SeqNum {
+        self.board.as_ref().map_or(una, |b| b.loss_edge(una, mss))
+    }
+
+    /// Whether unSACKed octets in `[from, to)` exist: an edge moved over
+    /// them marks them lost.
+    #[inline]
+    pub(crate) fn unsacked_between(&self, from: SeqNum, to: SeqNum) -> bool {
+        from.lt(to)
+            && self
+                .board
+                .as_ref()
+                .is_none_or(|b| b.sacked_between(from, to) < to.since(from))
+    }
+
+    /// RFC 9937 5: prr_out counts every octet sent during the recovery.
     #[inline]
     pub(crate) fn on_sent(&mut self, len: usize) {
         if self.active && len > 0 {

@@ -46,8 +46,10 @@ pub(crate) struct Scoreboard {
     /// (NextSeg rule 4) went out in this recovery.
     pub(crate) rescue: Option<SeqNum>,
     /// Proportional Rate Reduction's state while a recovery with it runs
-    /// (RFC 6937).
+    /// (RFC 9937).
     pub(crate) prr: Option<super::prr::Prr>,
+    /// What the ACK being processed delivered (RFC 9937 5).
+    pub(crate) ack: super::AckDelivery,
 }
 
 impl Scoreboard {
@@ -60,6 +62,7 @@ impl Scoreboard {
             rxt_end: una,
             rescue: None,
             prr: None,
+            ack: super::AckDelivery::default(),
         }
     }
 
@@ -74,6 +77,15 @@ impl Scoreboard {
             .iter()
             .filter(|(_, b)| b.gt(una))
             .map(|(a, b)| b.since(a.max(una)))
+            .fold(0u32, u32::saturating_add)
+    }
+
+    /// Octets SACKed within `[from, to)`.
+    pub(crate) fn sacked_between(&self, from: SeqNum, to: SeqNum) -> u32 {
+        self.ranges()
+            .iter()
+            .filter(|&&(l, r)| r.gt(from) && l.lt(to))
+            .map(|&(l, r)| r.min(to).since(l.max(from)))
             .fold(0u32, u32::saturating_add)
     }
 
