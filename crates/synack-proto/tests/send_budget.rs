@@ -76,7 +76,7 @@ impl Sender {
     /// The peer ACKs `ack` with SACK blocks `sack` (relative) after `ms`
     /// milliseconds; what the sender sends in answer.
     fn ack(&mut self, ms: u64, ack: u32, sack: &[(u32, u32)]) -> Vec<String> {
-        self.now = self.now + Duration::from_millis(ms);
+        self.now += Duration::from_millis(ms);
         let rel: Vec<(u32, u32)> = sack
             .iter()
             .map(|&(l, r)| (l.wrapping_add(self.isn), r.wrapping_add(self.isn)))
