@@ -193,7 +193,7 @@ pub struct ConnConfig {
     /// The congestion control algorithm (CUBIC by default, as Linux;
     /// FreeBSD's profile runs NewReno).
     pub congestion: CongestionAlgorithm,
-    /// Proportional Rate Reduction (RFC 6937) as the send budget of a SACK
+    /// Proportional Rate Reduction (RFC 9937) as the send budget of a SACK
     /// recovery: what may be sent follows what was delivered, so the data
     /// in flight falls smoothly to ssthresh instead of RFC 6675's
     /// cwnd - pipe. Linux's behaviour; FreeBSD sends by RFC 6675.

@@ -107,7 +107,7 @@ impl Tcb {
             self.ecn_reduce(ctx.now);
         }
         self.update_send_window(seg, wnd);
-        // RFC 6937 3.1: PRR's sndcnt on every ACK of a SACK recovery.
+        // RFC 9937 5: PRR's SndCnt on every ACK starting or during a SACK recovery.
         self.recovery.prr_on_ack(&self.cc, self.flight_view());
         if advanced {
             // RFC 8985 7.2: an ACK of new data restarts the PTO.

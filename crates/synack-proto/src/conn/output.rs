@@ -266,7 +266,7 @@ impl Tcb {
             ));
         }
         let out = self.poll_synchronized(now, payload);
-        // RFC 6937 3.1: prr_out counts what a recovery sends.
+        // RFC 9937 5: prr_out counts what a recovery sends.
         self.recovery.on_sent(payload.len());
         out
     }
