@@ -45,6 +45,8 @@ fn constant(name: &str) -> Option<i64> {
         "TCPI_OPT_SACK" => Some(2),
         "TCPI_OPT_WSCALE" => Some(4),
         "TCPI_OPT_ECN" => Some(8),
+        // Linux: data on the SYN was acknowledged (Fast Open).
+        "TCPI_OPT_SYN_DATA" => Some(32),
         // Linux's `tcpi_ca_state` values (`enum tcp_ca_state`).
         "TCP_CA_Open" => Some(0),
         "TCP_CA_Disorder" => Some(1),
@@ -120,6 +122,7 @@ fn field(name: &str, subject: &Subject) -> Result<i64, CodeError> {
                         | i64::from(s.sack) << 1
                         | i64::from(s.window_scaling) << 2
                         | i64::from(s.ecn) << 3
+                        | i64::from(s.fast_open.syn_data_acked()) << 5
                 }
                 "tcpi_unacked" => i64::from(s.bytes_in_flight / u32::from(s.snd_mss.max(1))),
                 "tcpi_bytes_acked" => s.bytes_acked as i64,

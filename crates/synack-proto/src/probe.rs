@@ -47,6 +47,10 @@ impl Probes {
     /// The path MTU fell and what was in flight is being sent again in smaller
     /// segments (RFC 1191 6.4), not because a timer expired.
     pub(crate) const PMTU_RESEND: u8 = 1 << 5;
+    /// A Fast Open child may send data before its SYN,ACK is acknowledged
+    /// (RFC 7413 4.2.2: the server may send right after the SYN,ACK); kept
+    /// here so the TCB stays the size it was.
+    pub(crate) const EARLY_DATA: u8 = 1 << 6;
 
     /// Whether `bit` is set.
     pub(crate) fn has(self, bit: u8) -> bool {

@@ -130,6 +130,19 @@ impl Runner<'_> {
                 (TcpOption::Timestamp { val, .. }, WireOpt::Ts(v, _)) => {
                     semantic || ts_ok(*val, *v)
                 }
+                (
+                    TcpOption::FastOpen {
+                        experimental,
+                        cookie,
+                    },
+                    WireOpt::Fo(c, exp),
+                ) => {
+                    let want = match cookie {
+                        None => Some(synack_proto::FastOpenCookie::REQUEST),
+                        Some(text) => self.fastopen_cookie_of(text),
+                    };
+                    experimental == exp && want.is_some_and(|w| w.as_bytes() == c.as_slice())
+                }
                 _ => false,
             }
         };

@@ -21,6 +21,15 @@ pub(super) fn fmt_wire_opts(opts: &[WireOpt]) -> String {
                 format!("sack {}", blocks.join(" "))
             }
             WireOpt::Ts(v, e) => format!("TS val {v} ecr {e}"),
+            WireOpt::Fo(c, exp) => {
+                let hex: String = c.iter().map(|b| format!("{b:02x}")).collect();
+                let name = if *exp { "FOEXP" } else { "FO" };
+                if hex.is_empty() {
+                    name.into()
+                } else {
+                    format!("{name} {hex}")
+                }
+            }
             WireOpt::Other(k) => format!("kind {k}"),
         })
         .collect();

@@ -33,11 +33,6 @@ impl Runner<'_> {
             SeqSpec::Range { start, len, .. } => (start, len),
             SeqSpec::Any { .. } => return not_run("inbound packet with any sequence number"),
         };
-        if p.flags.syn && !p.flags.ack && len > 0 && self.fastopen_server {
-            // RFC 7413 4.2: a Fast Open server decides what data on a SYN
-            // means (cookie or not); synack has no Fast Open.
-            return not_run("Fast Open (data on a SYN to a Fast Open server)");
-        }
         let offset = self.isn_offset.unwrap_or(0);
         let ack = p.ack.map_or(0, |a| {
             if p.ack_absolute {
@@ -121,7 +116,22 @@ impl Runner<'_> {
                             tsecr: ecr,
                         });
                     }
-                    TcpOption::FastOpen { .. } => return not_run("Fast Open (the TFO option)"),
+                    TcpOption::FastOpen {
+                        experimental,
+                        cookie,
+                    } => {
+                        let cookie = match cookie {
+                            None => Some(synack_proto::FastOpenCookie::REQUEST),
+                            Some(text) => self.fastopen_cookie_of(text),
+                        };
+                        let Some(cookie) = cookie else {
+                            return not_run("Fast Open cookie not in hex digits");
+                        };
+                        options.fast_open = Some(synack_proto::FastOpenOption {
+                            cookie,
+                            experimental: *experimental,
+                        });
+                    }
                     TcpOption::Md5(_) => return not_run("TCP MD5 signature option"),
                     TcpOption::AccEcn { .. } => return not_run("accurate ECN option"),
                 }
@@ -201,4 +211,28 @@ fn wire_flags(f: &TcpFlags) -> wire::TcpFlags {
         }
     }
     flags
+}
+
+impl Runner<'_> {
+    /// A cookie as a script writes it: hex digits, or `TFO_COOKIE`, the
+    /// cookie the server's key gives the script's addresses (as Linux's
+    /// harness defines it).
+    pub(super) fn fastopen_cookie_of(&self, text: &str) -> Option<synack_proto::FastOpenCookie> {
+        if text == "TFO_COOKIE" {
+            let keys = self.fastopen_keys?;
+            return synack_proto::fastopen::make_cookie(
+                &keys.primary,
+                self.remote_ip,
+                self.local_ip,
+            );
+        }
+        if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let bytes: Option<Vec<u8>> = (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+            .collect();
+        synack_proto::FastOpenCookie::new(&bytes?)
+    }
 }

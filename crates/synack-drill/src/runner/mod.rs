@@ -194,8 +194,10 @@ struct Runner<'a> {
     /// The fd of the socket under test, for `%{ }%` blocks.
     subject_fd: Option<i64>,
     scratch: Vec<u8>,
-    /// Linux's `tcp_fastopen` server bit is set.
-    fastopen_server: bool,
+    /// Linux's `tcp_fastopen` bits (0x400: every listener a Fast Open server).
+    fastopen_bits: u32,
+    /// The `tcp_fastopen_key` sysctl's keys, given to every listener.
+    fastopen_keys: Option<synack_proto::FastOpenKeys>,
 }
 
 impl<'a> Runner<'a> {

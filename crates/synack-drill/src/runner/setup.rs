@@ -75,7 +75,8 @@ impl<'a> Runner<'a> {
             current_tuple: None,
             subject_fd: None,
             scratch: Vec::new(),
-            fastopen_server: false,
+            fastopen_bits: 0,
+            fastopen_keys: None,
         })
     }
 }

@@ -30,6 +30,8 @@ pub(super) enum WireOpt {
     SackOk,
     Sack(Vec<(u32, u32)>),
     Ts(u32, u32),
+    /// Fast Open: the cookie, and whether in the experimental kind.
+    Fo(Vec<u8>, bool),
     Other(u8),
 }
 
@@ -69,6 +71,10 @@ fn wire_options(mut b: &[u8]) -> Vec<WireOpt> {
                     .collect(),
             ),
             (8, 8) => WireOpt::Ts(u32_at(0), u32_at(4)),
+            (34, _) => WireOpt::Fo(body.to_vec(), false),
+            (254, n) if n >= 2 && body[..2] == [0xf9, 0x89] => {
+                WireOpt::Fo(body[2..].to_vec(), true)
+            }
             _ => WireOpt::Other(kind),
         });
         b = b.get(len.max(2)..).unwrap_or(&[]);

@@ -248,8 +248,7 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
             // The AccECN option goes only on AccECN connections (tcp_ecn 3
             // and 4), which are not run.
             "tcp_ecn_option",
-            // Fast Open: its socket calls and options are reported as not run.
-            "tcp_fastopen_key",
+            // Fast Open: the number of cookies the client caches.
             "tcp_fastopen_cookies",
             "tcp_fastopen_blackhole_timeout_sec",
             // How long Linux defers a send to build a larger TSO packet;
@@ -298,6 +297,7 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
     (&["tcp_rmem", "tcp_wmem"], Apply::Other(buffer_sizes)),
     (&["tcp_notsent_lowat"], Apply::Other(notsent_lowat)),
     (&["tcp_fastopen"], Apply::Other(fastopen)),
+    (&["tcp_fastopen_key"], Apply::Other(fastopen_key)),
 ];
 
 /// `net.inet.tcp.blackhole`: only 0 (synack answers segments to closed ports).
@@ -382,13 +382,46 @@ fn notsent_lowat(_: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
     Ok(())
 }
 
-/// Linux's `tcp_fastopen` bits: 0x2 makes listeners Fast Open servers, whose
-/// handling of data on a SYN (RFC 7413 4.2) synack does not have.
+/// Linux's `tcp_fastopen` bits: 0x1 client, 0x2 server, 0x4 client data
+/// without a cookie, 0x200 server data without a cookie, 0x400 every
+/// listener a Fast Open server (its queue the backlog).
 fn fastopen(r: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
     let v = match s.value.trim().strip_prefix("0x") {
         Some(h) => i64::from_str_radix(h, 16).or_else(|_| s.unsupported())?,
         None => s.num()?,
     };
-    r.fastopen_server = v & 0x2 != 0;
+    let bits = u32::try_from(v).or_else(|_| s.unsupported())?;
+    r.fastopen_bits = bits;
+    let cfg = synack_proto::FastOpenConfig::from_linux_bits(bits & !0x400, 0);
+    match r.stack.as_mut() {
+        Some(st) => st.set_fast_open_config(cfg),
+        None => r.stack_cfg.fast_open = cfg,
+    }
+    Ok(())
+}
+
+/// Linux's `tcp_fastopen_key`: `w-w-w-w` in hex, a backup key after a comma.
+fn fastopen_key(r: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
+    let key = |text: &str| -> Option<synack_proto::FastOpenKey> {
+        let mut w = [0u32; 4];
+        let mut parts = text.trim().split('-');
+        for x in &mut w {
+            *x = u32::from_str_radix(parts.next()?, 16).ok()?;
+        }
+        parts
+            .next()
+            .is_none()
+            .then(|| synack_proto::FastOpenKey::from_linux_words(w))
+    };
+    let mut it = s.value.split(',');
+    let primary = it.next().and_then(key);
+    let backup = it.next().map(key);
+    let (Some(primary), None | Some(Some(_))) = (primary, backup) else {
+        return s.unsupported();
+    };
+    r.fastopen_keys = Some(synack_proto::FastOpenKeys {
+        primary,
+        backup: backup.flatten(),
+    });
     Ok(())
 }

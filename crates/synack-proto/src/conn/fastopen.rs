@@ -100,6 +100,10 @@ impl Tcb {
         self.rcv.nxt += n as u32;
         self.rcv.adv = self.rcv.nxt;
         self.counters.bytes_received += n as u64;
+        // The child may send at once, with the initial window (Linux's
+        // `tcp_fastopen_create_child` starts the transfer).
+        self.probes.set(crate::probe::Probes::EARLY_DATA, true);
+        self.init_cwnd();
         n
     }
 }

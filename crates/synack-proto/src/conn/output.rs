@@ -248,7 +248,7 @@ impl Tcb {
             // Should not happen; be safe.
             return None;
         }
-        if !self.syn_acked() {
+        if !self.syn_acked() && !self.probes.has(Probes::EARLY_DATA) {
             // Data and FIN wait for the handshake (only an ACK may go out).
             return self
                 .acks
@@ -455,7 +455,9 @@ impl Tcb {
         // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1, 3.7.4), the cork
         // and an explicit push (`records`). As Linux's `tcp_write_xmit`, only the
         // last queued segment waits: one a record end cut short goes at once.
-        let idle = self.flight() == 0;
+        // A Fast Open child's unacknowledged SYN,ACK holds no data back.
+        let only_syn = self.probes.has(Probes::EARLY_DATA) && self.snd.nxt == self.data_seq0();
+        let idle = self.flight() == 0 || only_syn;
         let send = retransmitting
             || n == mss
             || (record_end && !is_last)
@@ -664,7 +666,7 @@ impl Tcb {
             || (self.state != State::Closed
                 && self.snd.nxt == self.snd.iss
                 && self.state != State::Listen)
-            || (self.syn_acked() && self.has_unsent())
+            || ((self.syn_acked() || self.probes.has(Probes::EARLY_DATA)) && self.has_unsent())
     }
 
     /// Copy the send buffer's bytes in `range` (from [`Tcb::poll_segment`])

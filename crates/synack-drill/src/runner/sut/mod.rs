@@ -94,6 +94,16 @@ pub(super) trait StackUnderTest {
         backlog: usize,
         cfg: ConnConfig,
     ) -> Result<ListenerId, Error>;
+    /// Fast Open settings (the `tcp_fastopen` sysctl).
+    fn set_fast_open_config(&mut self, cfg: synack_proto::FastOpenConfig);
+    /// A listener's Fast Open queue (TCP_FASTOPEN; 0 off).
+    fn set_listener_fast_open(&mut self, l: ListenerId, queue: usize) -> Result<(), Error>;
+    /// A listener's Fast Open keys (`None`: the stack's).
+    fn set_listener_fast_open_keys(
+        &mut self,
+        l: ListenerId,
+        keys: Option<synack_proto::FastOpenKeys>,
+    ) -> Result<(), Error>;
     /// Settings for the connections a listener accepts from now on.
     fn set_listener_config(&mut self, l: ListenerId, cfg: ConnConfig) -> Result<(), Error>;
     /// The next established connection of a listener.

@@ -53,6 +53,19 @@ impl StackUnderTest for Synack {
     ) -> Result<ListenerId, Error> {
         self.0.listen_with(local, backlog, backlog, cfg)
     }
+    fn set_fast_open_config(&mut self, cfg: synack_proto::FastOpenConfig) {
+        self.0.set_fast_open_config(cfg);
+    }
+    fn set_listener_fast_open(&mut self, l: ListenerId, queue: usize) -> Result<(), Error> {
+        self.0.set_listener_fast_open(l, queue)
+    }
+    fn set_listener_fast_open_keys(
+        &mut self,
+        l: ListenerId,
+        keys: Option<synack_proto::FastOpenKeys>,
+    ) -> Result<(), Error> {
+        self.0.set_listener_fast_open_keys(l, keys)
+    }
     fn set_listener_config(&mut self, l: ListenerId, cfg: ConnConfig) -> Result<(), Error> {
         self.0.set_listener_config(l, cfg)
     }

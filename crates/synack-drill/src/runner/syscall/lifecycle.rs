@@ -73,6 +73,14 @@ impl Runner<'_> {
         let _ = now;
         match self.stack().listen(addr, backlog, cfg) {
             Ok(l) => {
+                // Linux's tcp_fastopen 0x400: a Fast Open server with the
+                // backlog as its queue; the sysctl's key for every listener.
+                if self.fastopen_bits & 0x400 != 0 {
+                    let _ = self.stack().set_listener_fast_open(l, backlog);
+                }
+                if let Some(keys) = self.fastopen_keys {
+                    let _ = self.stack().set_listener_fast_open_keys(l, Some(keys));
+                }
                 // The listener took the binding over.
                 if let Some(s) = self.sockets.get_mut(&fd) {
                     s.kind = SockKind::Listener(l);
