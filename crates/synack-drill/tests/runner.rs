@@ -710,11 +710,11 @@ fn fast_open_server_runs_and_the_client_is_named_when_not_run() {
     assert_eq!(semantic(&bad), Outcome::Passed);
     let sockopt = PASSIVE.replace(
         "+0 listen(3, 1) = 0\n",
-        "+0 setsockopt(3, SOL_TCP, TCP_FASTOPEN, [1], 4) = 0\n+0 listen(3, 1) = 0\n",
+        "+0 setsockopt(3, SOL_TCP, TCP_FASTOPEN_KEY, \"0123456789abcdef\", 16) = 0\n+0 listen(3, 1) = 0\n",
     );
     assert_eq!(
         semantic(&sockopt),
-        Outcome::NotRun("Fast Open (setsockopt TCP_FASTOPEN)".into())
+        Outcome::NotRun("Fast Open (setsockopt TCP_FASTOPEN_KEY)".into())
     );
 }
 

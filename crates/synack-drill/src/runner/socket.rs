@@ -44,6 +44,8 @@ pub(super) struct Socket {
     pub(super) zerocopy: bool,
     /// The last send had `MSG_MORE`: the connection is corked for it.
     pub(super) more: bool,
+    /// `TCP_FASTOPEN`: the Fast Open queue its listener gets.
+    pub(super) fastopen_queue: Option<usize>,
 }
 
 impl Runner<'_> {
@@ -74,6 +76,7 @@ impl Runner<'_> {
             inq: false,
             zerocopy: false,
             more: false,
+            fastopen_queue: None,
         }
     }
 

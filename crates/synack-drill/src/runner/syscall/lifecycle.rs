@@ -69,13 +69,16 @@ impl Runner<'_> {
             .bound
             .unwrap_or(SocketAddr::new(self.local_ip, self.bind_port));
         let cfg = Self::sock_cfg(s);
+        let fastopen_queue = s.fastopen_queue;
         let now = self.at();
         let _ = now;
         match self.stack().listen(addr, backlog, cfg) {
             Ok(l) => {
                 // Linux's tcp_fastopen 0x400: a Fast Open server with the
                 // backlog as its queue; the sysctl's key for every listener.
-                if self.fastopen_bits & 0x400 != 0 {
+                if let Some(q) = fastopen_queue {
+                    let _ = self.stack().set_listener_fast_open(l, q);
+                } else if self.fastopen_bits & 0x400 != 0 {
                     let _ = self.stack().set_listener_fast_open(l, backlog);
                 }
                 if let Some(keys) = self.fastopen_keys {
