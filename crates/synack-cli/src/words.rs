@@ -118,7 +118,7 @@ const FORMS: &[(&str, &str)] = &[
     ("exactly three segments: SYN seq=x (MSS option), SYN,ACK seq=y ack=x+1, ACK seq=x+1 ack=y+1", "恰好三个报文段：SYN seq=x（带 MSS 选项），SYN,ACK seq=y ack=x+1，ACK seq=x+1 ack=y+1"),
     ("half-open entries resent SYN,ACKs to addresses that never answer", "半开连接向从不回应的地址重发了 SYN,ACK"),
     ("no data segment had to be retransmitted", "没有数据报文段需要重传"),
-    ("recovery ended at {} s with cwnd = ssthresh, the flight brought down by PRR (RFC 6937)", "恢复在 {} 秒结束，cwnd = ssthresh，在途数据由 PRR 降下来（RFC 6937）"),
+    ("recovery ended at {} s with cwnd = ssthresh, the flight brought down by PRR (RFC 9937)", "恢复在 {} 秒结束，cwnd = ssthresh，在途数据由 PRR 降下来（RFC 9937）"),
     ("slow start: cwnd {} octets at {} s, {} when the queue overflowed (RFC 5681 3.1)", "慢启动：{} 字节的 cwnd 在 {} 秒，队列溢出时为 {}（RFC 5681 3.1）"),
     ("the SYN was sent again after the initial RTO ({} s)", "初始 RTO（{} 秒）之后 SYN 被重发"),
     ("the client answered with CWR once, on new data (RFC 3168 6.1.2)", "客户端在新数据上回应了一次 CWR（RFC 3168 6.1.2）"),

@@ -312,7 +312,7 @@ listed_enum! {
         /// reach is the larger, so the window follows it (RFC 9438 4.3).
         CubicRenoFriendly,
         /// Fast recovery after a loss (RFC 5681 3.2, RFC 6675 5, with RFC
-        /// 6937's proportional rate reduction as the send budget).
+        /// 9937's proportional rate reduction as the send budget).
         Recovery,
         /// The window was reduced without a loss to repair: an ECN-Echo (RFC
         /// 3168 6.1.2) or a tail loss probe that repaired a loss (RFC 8985
@@ -346,10 +346,10 @@ listed_enum! {
         Loss,
         /// During recovery, the send budget moved the window: NewReno's
         /// inflation and deflation (RFC 6582 3.2) or proportional rate
-        /// reduction (RFC 6937 3).
+        /// reduction (RFC 9937 5).
         RecoveryProgress,
         /// Recovery ended: the window settles at ssthresh (RFC 6582 3.2 step
-        /// 3, RFC 6937 3).
+        /// 3, RFC 9937 5).
         RecoveryEnd,
         /// An ECN-Echo (RFC 3168 6.1.2, RFC 9438 4.6).
         Ecn,
@@ -488,7 +488,7 @@ pub enum EventKind {
         algorithm: crate::config::CongestionAlgorithm,
         /// The congestion window the sender uses now, in octets (during
         /// recovery, the recovery's window: NewReno's inflated one, or RFC
-        /// 6937's).
+        /// 9937's).
         cwnd: u32,
         /// The slow-start threshold, in octets (`u32::MAX` until a reduction).
         ssthresh: u32,

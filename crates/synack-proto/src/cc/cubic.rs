@@ -268,7 +268,7 @@ impl CongestionControl for Cubic {
     }
 
     fn on_recovery_end(&mut self, _flight: u32, _mss: u32) {
-        // RFC 6937 3.1: at the end of recovery cwnd = ssthresh (Linux
+        // RFC 9937 5: at the end of recovery cwnd = ssthresh (Linux
         // `tcp_end_cwnd_reduction`); congestion avoidance starts from it.
         self.cwnd = self.ssthresh;
     }

@@ -201,7 +201,7 @@ impl Cc {
             return None;
         }
         Some(reason.unwrap_or(if in_recovery {
-            // RFC 6582 3.2 (inflation and deflation), RFC 6937 3 (PRR): the
+            // RFC 6582 3.2 (inflation and deflation), RFC 9937 5 (PRR): the
             // recovery moved the window it lets the sender use.
             CcReason::RecoveryProgress
         } else {

@@ -1,7 +1,7 @@
 //! Congestion control at work: a bulk transfer through a narrow bottleneck
 //! with a short drop-tail queue. The client's CUBIC (RFC 9438, synack's
 //! default as Linux's) runs slow start, overflows the queue, cuts its
-//! window to 0.7 of the flight in fast recovery (sending by RFC 6937's
+//! window to 0.7 of the flight in fast recovery (sending by RFC 9937's
 //! PRR), then grows it back: concave up to the window of the loss, convex
 //! beyond it. The checks tell the story in numbers from the trace's
 //! `CongestionChanged` events.
@@ -117,7 +117,7 @@ fn story(w: &mut World, ch: &[Change]) {
     w.check_path(
         end.is_some_and(|e| cut.is_some_and(|c| e.cwnd == c.ssthresh)),
         format!(
-            "recovery ended at {:.2} s with cwnd = ssthresh, the flight brought down by PRR (RFC 6937)",
+            "recovery ended at {:.2} s with cwnd = ssthresh, the flight brought down by PRR (RFC 9937)",
             end.map_or(0.0, |c| secs(c.at))
         ),
     );
