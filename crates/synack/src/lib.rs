@@ -65,10 +65,11 @@ pub use device::{Device, MemDevice, Received, TunDevice, TunOptions};
 pub use error::to_io;
 pub use multi::Runtime;
 pub use runtime::{Direction, EventHook, Impairment, PacketHook, RuntimeConfig};
-pub use socket::{ConnectOptions, ListenOptions, DEFAULT_BACKLOG};
+pub use socket::{ConnectOptions, ListenOptions, DEFAULT_BACKLOG, DEFAULT_FASTOPEN_QUEUE};
 pub use synack_proto as proto;
 pub use synack_proto::{
-    AnyDestination, ConnConfig, ConnStatus, Decision, IpPrefix, Keepalive, StackConfig, State,
+    AnyDestination, ConnConfig, ConnStatus, Decision, FastOpenCookie, FastOpenMiss, FastOpenStatus,
+    IpPrefix, Keepalive, StackConfig, State,
 };
 pub use sys::euid;
 

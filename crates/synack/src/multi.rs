@@ -16,19 +16,26 @@
 //!   which answers through its own queue and so pins the flow again.
 //! * SYN cookies: every stack has its own ISN, timestamp and port keys, but
 //!   they share the cookie key (rotated together), so a cookie validates on
-//!   whichever stack the ACK reaches.
+//!   whichever stack the ACK reaches. Likewise the Fast Open cookie key
+//!   (RFC 7413), rotated with it, so a cookie one stack handed out
+//!   validates on the stack the next SYN lands on; and a Fast Open client's
+//!   cookie, learned by one stack, is copied to the others.
 //! * Listeners: [`ListenerSet`] is one listener per stack, accepting from
 //!   whichever has a connection ready.
 
 use crate::device::Device;
 use crate::pcap::PcapWriter;
-use crate::runtime::{EventHook, KeyPlan, PacketHook, RuntimeConfig, Shared, StackParts};
+use crate::runtime::{
+    fresh_fast_open_key, EventHook, KeyPlan, PacketHook, RuntimeConfig, Shared, StackParts,
+};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use synack_proto::{ConnStatus, Instant, SecretKey, Stack, StackStats};
+use synack_proto::{
+    ConnStatus, FastOpenCookie, FastOpenKeys, Instant, SecretKey, Stack, StackStats,
+};
 
 /// How the ephemeral ports are split between the stacks, and which stack
 /// owns a packet.
@@ -169,6 +176,12 @@ impl Runtime {
             (true, None) => Some(SecretKey::from_os().map_err(io::Error::other)?),
             _ => None,
         };
+        // One Fast Open key for every stack, for the same reason (a
+        // deterministic runtime keeps the key its seed gives).
+        let fast_open_key = match cfg.deterministic_seed {
+            None => Some(fresh_fast_open_key()?),
+            Some(_) => None,
+        };
         let pcap = match cfg.pcap {
             Some(w) => Some(Arc::new(Mutex::new(PcapWriter::new(w)?))),
             None => None,
@@ -193,6 +206,12 @@ impl Runtime {
                 // Twice: the stack's own first key is forgotten.
                 stack.rotate_cookie_secret(c);
                 stack.rotate_cookie_secret(c);
+            }
+            if let Some(k) = fast_open_key {
+                stack.set_fast_open_keys(FastOpenKeys {
+                    primary: k,
+                    backup: None,
+                });
             }
             for a in &cfg.addresses {
                 stack.add_address(*a);
@@ -317,6 +336,33 @@ impl Runtime {
     /// Packets the device refused to take.
     pub fn send_errors(&self) -> u64 {
         self.stacks.iter().map(|s| s.send_errors()).sum()
+    }
+
+    /// The Fast Open cookie cached for `peer` (RFC 7413 4.1.3), if any: what
+    /// a client saves to use it again after a restart.
+    pub fn fast_open_cookie(&self, peer: IpAddr) -> Option<FastOpenCookie> {
+        self.with_stack(|s, _| s.fast_open_cookie(peer))
+    }
+
+    /// Cache a Fast Open cookie for `peer` on every stack (`None` forgets
+    /// it): a saved cookie lets the first connection after a restart carry
+    /// its data on the SYN.
+    pub fn set_fast_open_cookie(&self, peer: IpAddr, cookie: Option<FastOpenCookie>) {
+        self.with_each_stack(|_, s, _| s.set_fast_open_cookie(peer, cookie));
+    }
+
+    /// Copy the cookie `from` holds for `peer` to the other stacks, so the
+    /// next connection carries data on its SYN whichever stack opens it.
+    pub(crate) fn share_fast_open_cookie(&self, from: &Arc<Shared>, peer: IpAddr) {
+        if self.stacks.len() < 2 {
+            return;
+        }
+        let Some(c) = from.with_inner(|i, _| i.stack.fast_open_cookie(peer)) else {
+            return;
+        };
+        for s in self.stacks.iter().filter(|s| !Arc::ptr_eq(s, from)) {
+            s.with_inner(|i, _| i.stack.set_fast_open_cookie(peer, Some(c)));
+        }
     }
 
     /// Run `f` on the first stack itself (for settings and inspection);

@@ -12,7 +12,7 @@ use crate::multi::Steer;
 use crate::pcap::PcapWriter;
 use crate::sys::{self, EventFd};
 use std::collections::{BinaryHeap, HashMap};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,8 +20,8 @@ use std::task::{Poll, Wake, Waker};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use synack_proto::{
-    Burst, ConnError, ConnId, ConnStatus, DeviceCaps, Error, Event, Instant, ListenerId, Ready,
-    SecretKey, Stack, StackConfig, StackStats, State, Transmitter,
+    Burst, ConnError, ConnId, ConnStatus, DeviceCaps, Error, Event, FastOpenKey, Instant,
+    ListenerId, Ready, SecretKey, Stack, StackConfig, StackStats, State, Transmitter,
 };
 
 /// Most packets the driver reads per wake-up before it sends what the
@@ -77,7 +77,8 @@ pub struct RuntimeConfig {
     pub deterministic_seed: Option<u64>,
     /// How often the SYN-cookie key is replaced with a fresh random one (the
     /// previous key stays valid for the cookies it made); `None`: never.
-    /// Default: every hour.
+    /// Default: every hour. The Fast Open cookie key (RFC 7413) is replaced
+    /// with it, its previous key valid until the next replacement.
     pub cookie_key_rotation: Option<Duration>,
     /// How often the ISN, timestamp-offset and port keys are replaced
     /// ([`synack_proto::Stack::rotate_isn_secret`] says what that costs);
@@ -272,15 +273,25 @@ impl Rotation {
     }
 
     /// Rotate what is due at `now` (µs since the runtime started); the new
-    /// cookie key, if there is one, for the other stacks of the runtime.
-    fn run(&mut self, stack: &mut Stack, now: u64) -> Option<SecretKey> {
-        let mut cookie = None;
+    /// cookie keys (SYN cookie, Fast Open), if there are any, for the other
+    /// stacks of the runtime. The Fast Open key (RFC 7413 4.1.2) turns with
+    /// the SYN-cookie key; the one it replaces still validates the cookies
+    /// it made until the next turn.
+    fn run(&mut self, stack: &mut Stack, now: u64) -> Keys {
+        let mut keys = Keys::default();
         if let Some(every) = self.cookie_every.filter(|_| now >= self.next_cookie) {
             match SecretKey::from_os() {
                 Ok(k) => {
                     stack.rotate_cookie_secret(k);
-                    cookie = Some(k);
+                    keys.cookie = Some(k);
                     self.done += 1;
+                }
+                Err(_) => self.failures += 1,
+            }
+            match fresh_fast_open_key() {
+                Ok(k) => {
+                    stack.rotate_fast_open_key(k);
+                    keys.fast_open = Some(k);
                 }
                 Err(_) => self.failures += 1,
             }
@@ -296,8 +307,22 @@ impl Rotation {
             }
             self.next_isn = now.saturating_add(every);
         }
-        cookie
+        keys
     }
+}
+
+/// Keys one stack's driver rotated, for the runtime's other stacks.
+#[derive(Debug, Default, Clone, Copy)]
+struct Keys {
+    cookie: Option<SecretKey>,
+    fast_open: Option<FastOpenKey>,
+}
+
+/// A Fast Open cookie key from the operating system's random source.
+pub(crate) fn fresh_fast_open_key() -> io::Result<FastOpenKey> {
+    let mut b = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
+    Ok(FastOpenKey(b))
 }
 
 /// Record a packet in the capture, if there is one.
@@ -717,7 +742,7 @@ impl Shared {
             let Inner {
                 rotation, stack, ..
             } = &mut *g;
-            let cookie = rotation.run(stack, now.micros());
+            let keys = rotation.run(stack, now.micros());
             if g.stack.poll_timeout().is_some_and(|t| t <= now) {
                 g.stack.handle_timeout(now);
             }
@@ -727,11 +752,16 @@ impl Shared {
             for w in wakers {
                 w.wake();
             }
-            // The stacks share the cookie key: the first one's driver
-            // rotates it for all.
-            if let Some(k) = cookie {
-                for p in peers.iter().filter(|p| p.me != self.me) {
-                    p.lock().stack.rotate_cookie_secret(k);
+            // The stacks share the cookie keys: the first one's driver
+            // rotates them for all.
+            let rotated = keys.cookie.is_some() || keys.fast_open.is_some();
+            for p in peers.iter().filter(|p| rotated && p.me != self.me) {
+                let mut g = p.lock();
+                if let Some(k) = keys.cookie {
+                    g.stack.rotate_cookie_secret(k);
+                }
+                if let Some(k) = keys.fast_open {
+                    g.stack.rotate_fast_open_key(k);
                 }
             }
         }

@@ -12,7 +12,8 @@ use crate::listeners::ListenerSet;
 use crate::multi::Runtime;
 use crate::runtime::{Key, Shared};
 use crate::socket::{
-    connect_progress, no_addresses, start_connect, Conn, ConnectOptions, ListenOptions,
+    connect_progress, no_addresses, start_connect, start_connect_fast_open, Conn, ConnectOptions,
+    ListenOptions,
 };
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use std::future::poll_fn;
@@ -141,12 +142,40 @@ impl TcpStream {
         addr: impl ToSocketAddrs,
         opts: ConnectOptions,
     ) -> io::Result<TcpStream> {
+        Self::connect_maybe_with_data(rt, addr, opts, None).await
+    }
+
+    /// Open a connection with TCP Fast Open (RFC 7413) and send `data` on
+    /// it: the SYN carries `data` when a cookie from an earlier connection
+    /// to the peer is cached, else it asks for one and `data` follows the
+    /// handshake. Resolves once the handshake is done and all of `data` is
+    /// queued; as the blocking [`crate::TcpStream::connect_with_data`].
+    pub async fn connect_with_data(
+        rt: &Runtime,
+        addr: impl ToSocketAddrs,
+        opts: ConnectOptions,
+        data: &[u8],
+    ) -> io::Result<TcpStream> {
+        Self::connect_maybe_with_data(rt, addr, opts, Some(data)).await
+    }
+
+    async fn connect_maybe_with_data(
+        rt: &Runtime,
+        addr: impl ToSocketAddrs,
+        opts: ConnectOptions,
+        data: Option<&[u8]>,
+    ) -> io::Result<TcpStream> {
         let shared = rt.stack_for_connect(opts.local);
         let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
         let mut last = None;
         for a in addrs {
-            match Self::connect_one(&shared, a, opts).await {
-                Ok(s) => return Ok(s),
+            match Self::connect_one(&shared, a, opts, data).await {
+                Ok(s) => {
+                    if data.is_some() {
+                        rt.share_fast_open_cookie(&shared, a.ip());
+                    }
+                    return Ok(s);
+                }
                 Err(e) => last = Some(e),
             }
         }
@@ -157,11 +186,21 @@ impl TcpStream {
         shared: &Arc<Shared>,
         addr: SocketAddr,
         opts: ConnectOptions,
+        data: Option<&[u8]>,
     ) -> io::Result<TcpStream> {
-        let id = start_connect(shared, addr, opts)?;
+        let (id, taken) = match data {
+            Some(d) => start_connect_fast_open(shared, addr, opts, d)?,
+            None => (start_connect(shared, addr, opts)?, 0),
+        };
         let stream = TcpStream::from_parts(Arc::clone(shared), id);
         poll_fn(|cx| shared.poll_call(Key::Conn(id), cx.waker(), |s, _| connect_progress(s, id)))
             .await?;
+        // What the SYN did not carry follows the handshake.
+        let mut rest = data.and_then(|d| d.get(taken..)).unwrap_or_default();
+        while !rest.is_empty() {
+            let n = poll_fn(|cx| poll_write(&stream.conn, cx, rest)).await?;
+            rest = rest.get(n..).unwrap_or_default();
+        }
         Ok(stream)
     }
 
