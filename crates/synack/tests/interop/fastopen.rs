@@ -11,6 +11,7 @@
 use super::*;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use synack::{FastOpenMiss, FastOpenStatus, ListenOptions, DEFAULT_FASTOPEN_QUEUE};
 
 /// The delay the runtime adds to each packet, each way.
 const ONE_WAY: Duration = Duration::from_millis(10);
@@ -73,8 +74,25 @@ impl Capture {
         Capture { child, path }
     }
 
-    /// Stop tcpdump (SIGINT, so it closes the file) and read the capture.
-    fn finish(self, lab: &mut Lab) -> Vec<Seg> {
+    /// Wait (up to 10 s) until the capture holds the FIN of `conns`
+    /// clients of `server` (the runtime delays the last segments), stop
+    /// tcpdump (SIGINT, so it closes the file) and read the capture.
+    fn finish(self, lab: &mut Lab, server: SocketAddr, conns: usize) -> Vec<Seg> {
+        let fins = |segs: &[Seg]| {
+            segs.iter()
+                .filter(|s| s.dst == server && s.flags.fin())
+                .map(|s| s.src)
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        };
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            let bytes = std::fs::read(&self.path).unwrap_or_default();
+            if bytes.len() >= 24 && fins(&read_pcap(&bytes)) >= conns {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let c = lab.ns.child(self.child).expect("tcpdump child");
         let pid = c.id().to_string();
         let _ = std::process::Command::new("kill")
@@ -317,18 +335,41 @@ while True:
     c.close()
 "#;
 
+/// Run [`PY_TFO_CLIENT`] with `args` under a capture; its output and the
+/// segments to `server`. When the client fails, the capture is shown.
+fn kernel_client(lab: &mut Lab, server: SocketAddr, args: &[&str]) -> (String, Vec<Seg>) {
+    let n: usize = args.get(2).and_then(|n| n.parse().ok()).expect("a count");
+    let cap = Capture::start(lab);
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lab.py(PY_TFO_CLIENT, args, 30)
+    }));
+    let segs = cap.finish(lab, server, n);
+    match out {
+        Ok(out) => (out, segs),
+        Err(e) => {
+            for s in &segs {
+                eprintln!("{s:?}");
+            }
+            std::panic::resume_unwind(e)
+        }
+    }
+}
+
 /// Answer `n` connections of `l` one after the other: read one request,
-/// write "re:" and it, close.
-fn answer(l: TcpListener, n: usize) -> std::thread::JoinHandle<Vec<String>> {
+/// write "re:" and it, close; each request with the connection's Fast Open
+/// status.
+fn answer(l: TcpListener, n: usize) -> std::thread::JoinHandle<Vec<(String, FastOpenStatus)>> {
     std::thread::spawn(move || {
         let mut reqs = Vec::new();
         for _ in 0..n {
             let (s, _) = l.accept().expect("accept");
             let mut buf = [0u8; 1024];
             let got = (&s).read(&mut buf).expect("read the request");
-            (&s).write_all(b"re:").expect("write");
-            (&s).write_all(&buf[..got]).expect("write");
-            reqs.push(String::from_utf8_lossy(&buf[..got]).into_owned());
+            let mut reply = b"re:".to_vec();
+            reply.extend_from_slice(&buf[..got]);
+            (&s).write_all(&reply).expect("write");
+            let req = String::from_utf8_lossy(&buf[..got]).into_owned();
+            reqs.push((req, s.fast_open().expect("status")));
         }
         reqs
     })
@@ -343,11 +384,15 @@ fn kernel_fast_open_client_falls_back_against_a_plain_synack_server() {
     sysctl(&lab, "net.ipv4.tcp_fastopen=1");
     let l = TcpListener::bind(&lab.rt, sa(S, 7)).expect("bind");
     let server = answer(l, 2);
-    let cap = Capture::start(&mut lab);
-    let out = lab.py(PY_TFO_CLIENT, &["10.77.0.2", "7", "2", "hello", "1"], 30);
+    let (out, segs) = kernel_client(&mut lab, sa(S, 7), &["10.77.0.2", "7", "2", "hello", "1"]);
     assert_eq!(out, "re:hello\nre:hello");
-    assert_eq!(server.join().expect("server"), ["hello", "hello"]);
-    let cs = conns(&cap.finish(&mut lab), sa(S, 7));
+    let served = server.join().expect("server");
+    assert_eq!(served.len(), 2);
+    for (req, fo) in served {
+        assert_eq!(req, "hello");
+        assert_eq!(fo, FastOpenStatus::NotTried);
+    }
+    let cs = conns(&segs, sa(S, 7));
     assert_eq!(cs.len(), 2, "{cs:?}");
     // RFC 7413 4.1.2: without a cookie the client asks for one on a SYN
     // without data; a server without Fast Open ignores the option (and
@@ -380,9 +425,103 @@ fn capture_counts_two_round_trips_without_fast_open() {
     let took = t0.elapsed();
     assert_eq!(back, b"re:hello");
     drop(c);
-    let cs = conns(&cap.finish(&mut lab), sa(K, 9100));
+    let cs = conns(&cap.finish(&mut lab, sa(K, 9100), 1), sa(K, 9100));
     assert_eq!(cs.len(), 1, "{cs:?}");
     assert_eq!(cs[0].syn.tfo, None);
     assert_eq!(cs[0].round_trips(Seen::AtServer), 2, "{cs:?}");
     assert!(took >= 4 * ONE_WAY, "{took:?}");
+}
+
+// ----- Fast Open both ways: the second connection saves a round trip --------
+
+#[test]
+fn kernel_fast_open_client_saves_a_round_trip_to_synack_server() {
+    let Some(mut lab) = slow_lab() else { return };
+    sysctl(&lab, "net.ipv4.tcp_fastopen=1");
+    let opts = ListenOptions {
+        fast_open: Some(DEFAULT_FASTOPEN_QUEUE),
+        ..ListenOptions::default()
+    };
+    let l = TcpListener::bind_with(&lab.rt, sa(S, 7), opts).expect("bind");
+    let server = answer(l, 2);
+    let (out, segs) = kernel_client(&mut lab, sa(S, 7), &["10.77.0.2", "7", "2", "hello", "1"]);
+    assert_eq!(out, "re:hello\nre:hello");
+    let served = server.join().expect("server");
+    let cs = conns(&segs, sa(S, 7));
+    assert_eq!(cs.len(), 2, "{cs:?}");
+    // The first connection asks for a cookie and gets one (RFC 7413 4.1.1).
+    let (first, second) = (&cs[0], &cs[1]);
+    assert_eq!(first.syn.tfo.as_deref(), Some(&[][..]), "cookie request");
+    assert!(first.syn.payload.is_empty());
+    let cookie = first.syn_ack.tfo.clone().expect("a cookie on the SYN,ACK");
+    assert_eq!(cookie.len(), 8, "synack's cookies are 8 bytes, as Linux's");
+    assert_eq!(first.round_trips(Seen::AtClient), 2, "{first:?}");
+    assert_ne!(served[0].1, FastOpenStatus::Used);
+    // The second carries its request on the SYN with that cookie; synack
+    // takes it and answers in the SYN,ACK's round trip.
+    assert_eq!(second.syn.tfo.as_ref(), Some(&cookie));
+    assert_eq!(second.syn.payload, b"hello");
+    assert_eq!(second.round_trips(Seen::AtClient), 1, "{second:?}");
+    assert_eq!(served[1], ("hello".to_owned(), FastOpenStatus::Used));
+    eprintln!(
+        "kernel client, synack server: {:.1} ms to the response, {:.1} ms with Fast Open",
+        first.ms_to_response(),
+        second.ms_to_response()
+    );
+}
+
+#[test]
+fn synack_fast_open_client_saves_a_round_trip_to_kernel_server() {
+    let Some(mut lab) = slow_lab() else { return };
+    // 0x2: Linux's server side of Fast Open; the listener sets its queue.
+    sysctl(&lab, "net.ipv4.tcp_fastopen=2");
+    lab.py_bg(PY_TFO_SERVER, &["10.77.0.1", "9101", "16"], false);
+    lab.wait_listen(9101);
+    let cap = Capture::start(&mut lab);
+    let opts = ConnectOptions {
+        timeout: Some(Duration::from_secs(20)),
+        ..ConnectOptions::default()
+    };
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let t0 = Instant::now();
+        let c =
+            TcpStream::connect_with_data(&lab.rt, sa(K, 9101), opts, b"hello").expect("connect");
+        let mut back = Vec::new();
+        (&c).read_to_end(&mut back).expect("read");
+        assert_eq!(back, b"re:hello");
+        seen.push((c.fast_open().expect("status"), t0.elapsed()));
+    }
+    // The async stream: the cookie is still cached, the SYN carries the data.
+    let back = block_on(async {
+        use ::tokio::io::AsyncReadExt;
+        let mut c = synack::tokio::TcpStream::connect_with_data(&lab.rt, sa(K, 9101), opts, b"hi")
+            .await
+            .expect("connect");
+        let mut back = Vec::new();
+        c.read_to_end(&mut back).await.expect("read");
+        assert_eq!(c.fast_open().expect("status"), FastOpenStatus::Used);
+        back
+    });
+    assert_eq!(back, b"re:hi");
+    assert_eq!(
+        seen[0].0,
+        FastOpenStatus::NotUsed(FastOpenMiss::CookieRequested)
+    );
+    assert_eq!(seen[1].0, FastOpenStatus::Used);
+    let cs = conns(&cap.finish(&mut lab, sa(K, 9101), 3), sa(K, 9101));
+    assert_eq!(cs.len(), 3, "{cs:?}");
+    assert_eq!(cs[0].syn.tfo.as_deref(), Some(&[][..]), "cookie request");
+    assert!(cs[0].syn.payload.is_empty());
+    let cookie = cs[0].syn_ack.tfo.clone().expect("Linux's cookie");
+    assert_eq!(cs[0].round_trips(Seen::AtServer), 2, "{:?}", cs[0]);
+    for (c, data) in [(&cs[1], &b"hello"[..]), (&cs[2], &b"hi"[..])] {
+        assert_eq!(c.syn.tfo.as_ref(), Some(&cookie));
+        assert_eq!(c.syn.payload, data);
+        assert_eq!(c.round_trips(Seen::AtServer), 1, "{c:?}");
+    }
+    eprintln!(
+        "synack client, kernel server: {:?} to the whole response, {:?} with Fast Open",
+        seen[0].1, seen[1].1
+    );
 }

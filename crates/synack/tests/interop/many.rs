@@ -9,7 +9,7 @@ fn thousand_concurrent_kernel_clients_all_served() {
     let Some(lab) = lab() else { return };
     let opts = synack::ListenOptions {
         backlog: 2048,
-        config: None,
+        ..synack::ListenOptions::default()
     };
     let l = block_on(synack::tokio::TcpListener::bind_with(
         &lab.rt,
