@@ -82,6 +82,17 @@ impl Cubic {
         }
     }
 
+    /// The state of a first slow start kept compact until now (see
+    /// `small.rs`): `cwnd` octets of SMSS `mss`, no reduction yet.
+    pub(crate) const fn from_first_slow_start(cwnd: u32, mss: u32, hystart: HyStart) -> Cubic {
+        Cubic {
+            cwnd,
+            mss,
+            hystart,
+            ..Cubic::new()
+        }
+    }
+
     fn segs(&self, octets: u32) -> f64 {
         f64::from(octets) / f64::from(self.mss.max(1))
     }

@@ -18,7 +18,7 @@ const MAX_RTT_THRESH: Duration = Duration::from_millis(16);
 /// RFC 9406 4.3: MIN_RTT_DIVISOR.
 const MIN_RTT_DIVISOR: u32 = 8;
 /// RFC 9406 4.3: N_RTT_SAMPLE, the samples a round needs before it counts.
-const N_RTT_SAMPLE: u32 = 8;
+pub(crate) const N_RTT_SAMPLE: u32 = 8;
 /// RFC 9406 4.3: CSS_GROWTH_DIVISOR.
 pub(crate) const CSS_GROWTH_DIVISOR: u32 = 4;
 /// RFC 9406 4.3: CSS_ROUNDS.
@@ -77,6 +77,24 @@ impl HyStart {
             samples: 0,
             css_baseline: None,
             css_rounds: 0,
+        }
+    }
+
+    /// The first slow start's bookkeeping as a compact state kept it (see
+    /// `small.rs`): no CSS yet, the round ending at `window_end`, its and the
+    /// last round's minimum RTTs and its sample count.
+    pub(crate) const fn first_slow_start(
+        window_end: Option<SeqNum>,
+        last_round_min: Option<Duration>,
+        cur_round_min: Option<Duration>,
+        samples: u32,
+    ) -> HyStart {
+        HyStart {
+            window_end,
+            last_round_min,
+            cur_round_min,
+            samples,
+            ..HyStart::new()
         }
     }
 

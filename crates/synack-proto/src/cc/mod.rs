@@ -12,9 +12,11 @@
 mod cubic;
 mod hystart;
 mod new_reno;
+mod small;
 
 use cubic::Cubic;
 use new_reno::NewReno;
+use small::Small;
 
 use crate::config::CongestionAlgorithm;
 use crate::event::{CcPhase, CcReason};
@@ -42,8 +44,9 @@ pub(crate) enum Congestion {
 }
 
 /// A congestion control algorithm. Every method is called from the TCB's
-/// input and timer paths, so implementations keep to arithmetic: no
-/// allocation, no I/O.
+/// input and timer paths, so implementations keep to arithmetic: no I/O,
+/// and no allocation but [`Cc`]'s one box when CUBIC outgrows its compact
+/// first slow start.
 pub(crate) trait CongestionControl {
     /// The handshake completed: the initial window, for SMSS `mss` and
     /// `initial_segments` segments (RFC 5681 3.1, RFC 6928); `syn_lost` when
@@ -130,12 +133,17 @@ impl<C> Tracked<C> {
 
 /// The congestion controller of a connection: one variant per
 /// [`CongestionAlgorithm`], dispatched without calling through a pointer.
-/// CUBIC's state (its epoch, HyStart++'s rounds) is boxed so
-/// the TCB grows by a pointer only.
+/// CUBIC's first slow start is kept compact in the TCB (see `small.rs`);
+/// its full state (its epoch, HyStart++'s CSS) is boxed on first use, so
+/// the TCB grows by no more than a pointer and an idle connection allocates
+/// nothing for it.
 #[derive(Debug, Clone)]
 pub(crate) enum Cc {
     /// NewReno (RFC 5681, RFC 6582).
     NewReno(Tracked<NewReno>),
+    /// CUBIC (RFC 9438) in its first slow start, before anything its
+    /// compact state cannot hold.
+    CubicFirst(Small),
     /// CUBIC (RFC 9438) with HyStart++ (RFC 9406).
     Cubic(Box<Tracked<Cubic>>),
 }
@@ -147,7 +155,7 @@ impl Cc {
     /// A controller running `algorithm`, before the handshake completes.
     pub(crate) fn new(algorithm: CongestionAlgorithm) -> Cc {
         match algorithm {
-            CongestionAlgorithm::Cubic => Cc::Cubic(Box::new(Tracked::new(Cubic::new()))),
+            CongestionAlgorithm::Cubic => Cc::CubicFirst(Small::new()),
             _ => Cc::NewReno(Tracked::new(NewReno::new())),
         }
     }
@@ -156,21 +164,36 @@ impl Cc {
     pub(crate) fn algorithm(&self) -> CongestionAlgorithm {
         match self {
             Cc::NewReno(_) => CongestionAlgorithm::NewReno,
-            Cc::Cubic(_) => CongestionAlgorithm::Cubic,
+            Cc::CubicFirst(_) | Cc::Cubic(_) => CongestionAlgorithm::Cubic,
         }
     }
 
-    fn track(&mut self) -> (&mut Reduction, &mut Option<CcReason>) {
+    /// The reason of the last change, for the event stream.
+    fn reason(&mut self) -> &mut Option<CcReason> {
         match self {
-            Cc::NewReno(t) => (&mut t.reduction, &mut t.reason),
-            Cc::Cubic(t) => (&mut t.reduction, &mut t.reason),
+            Cc::NewReno(t) => &mut t.reason,
+            Cc::CubicFirst(s) => &mut s.reason,
+            Cc::Cubic(t) => &mut t.reason,
         }
+    }
+
+    /// CUBIC's compact state becomes the full one, boxed (`mss`: the SMSS
+    /// the calls since the handshake carried).
+    #[cold]
+    fn expand(&mut self, small: Small, mss: u32) {
+        *self = Cc::Cubic(Box::new(Tracked {
+            c: small.expand(mss),
+            reduction: Reduction::None,
+            reason: small.reason,
+        }));
     }
 
     /// The phase, a reduction under way first.
     pub(crate) fn current_phase(&self) -> CcPhase {
         let reduction = match self {
             Cc::NewReno(t) => t.reduction,
+            // Any reduction expands the compact state first.
+            Cc::CubicFirst(_) => Reduction::None,
             Cc::Cubic(t) => t.reduction,
         };
         match reduction {
@@ -196,7 +219,7 @@ impl Cc {
         now: CcView,
         in_recovery: bool,
     ) -> Option<CcReason> {
-        let reason = self.track().1.take();
+        let reason = self.reason().take();
         if before == now {
             return None;
         }
@@ -210,30 +233,15 @@ impl Cc {
     }
 }
 
-/// Dispatch one call to the algorithm.
+/// Dispatch one call to the algorithm and its tracking: `$first` runs for
+/// CUBIC's compact state (reads answer from it; changes expand it first,
+/// then dispatch again).
 macro_rules! algo {
-    (ref $self:expr, $c:ident => $e:expr) => {
+    ($self:expr, $small:pat => $first:expr, $t:ident => $e:expr) => {
         match $self {
-            Cc::NewReno(t) => {
-                let $c = &t.c;
-                $e
-            }
-            Cc::Cubic(t) => {
-                let $c = &t.c;
-                $e
-            }
-        }
-    };
-    ($self:expr, $c:ident => $e:expr) => {
-        match $self {
-            Cc::NewReno(t) => {
-                let $c = &mut t.c;
-                $e
-            }
-            Cc::Cubic(t) => {
-                let $c = &mut t.c;
-                $e
-            }
+            Cc::NewReno($t) => $e,
+            Cc::CubicFirst($small) => $first,
+            Cc::Cubic($t) => $e,
         }
     };
 }
@@ -241,19 +249,35 @@ macro_rules! algo {
 impl CongestionControl for Cc {
     #[inline]
     fn on_established(&mut self, mss: u32, initial_segments: u32, syn_lost: bool) {
-        *self.track().1 = Some(CcReason::InitialWindow);
-        algo!(self, c => c.on_established(mss, initial_segments, syn_lost))
+        *self.reason() = Some(CcReason::InitialWindow);
+        algo!(self, s => {
+            if s.on_established(mss, initial_segments, syn_lost) {
+                return;
+            }
+            let s = *s;
+            self.expand(s, mss);
+            self.on_established(mss, initial_segments, syn_lost)
+        }, t => t.c.on_established(mss, initial_segments, syn_lost))
     }
 
     #[inline]
     fn on_ack(&mut self, a: &AckSample) -> CcReason {
         // RFC 3168 6.1.2, RFC 8985 7.4.2: the reduction (Linux's CWR) ends
         // when the window grows again.
-        let r = algo!(self, c => c.on_ack(a));
-        let (reduction, reason) = self.track();
-        *reduction = Reduction::None;
-        *reason = Some(r);
-        r
+        algo!(self, s => {
+            if s.on_ack(a) {
+                s.reason = Some(CcReason::Ack);
+                return CcReason::Ack;
+            }
+            let s = *s;
+            self.expand(s, a.mss);
+            self.on_ack(a)
+        }, t => {
+            let r = t.c.on_ack(a);
+            t.reduction = Reduction::None;
+            t.reason = Some(r);
+            r
+        })
     }
 
     #[inline]
@@ -264,38 +288,55 @@ impl CongestionControl for Cc {
             Congestion::ProbeRepair => (Reduction::Reduced, CcReason::ProbeRepair),
             Congestion::Timeout => (Reduction::None, CcReason::Timeout),
         };
-        let t = self.track();
-        *t.0 = reduction;
-        *t.1 = Some(reason);
-        algo!(self, c => c.on_congestion(signal, flight, mss, now))
+        algo!(self, s => {
+            let s = *s;
+            self.expand(s, mss);
+            self.on_congestion(signal, flight, mss, now)
+        }, t => {
+            t.reduction = reduction;
+            t.reason = Some(reason);
+            t.c.on_congestion(signal, flight, mss, now)
+        })
     }
 
     #[inline]
     fn on_recovery_end(&mut self, flight: u32, mss: u32) {
-        let t = self.track();
-        *t.0 = Reduction::None;
-        *t.1 = Some(CcReason::RecoveryEnd);
-        algo!(self, c => c.on_recovery_end(flight, mss))
+        algo!(self, s => {
+            let s = *s;
+            self.expand(s, mss);
+            self.on_recovery_end(flight, mss)
+        }, t => {
+            t.reduction = Reduction::None;
+            t.reason = Some(CcReason::RecoveryEnd);
+            t.c.on_recovery_end(flight, mss)
+        })
     }
 
     #[inline]
     fn on_mss_change(&mut self, old: u32, new: u32) {
-        *self.track().1 = Some(CcReason::MssChange);
-        algo!(self, c => c.on_mss_change(old, new))
+        algo!(self, s => {
+            let s = *s;
+            self.expand(s, old);
+            self.on_mss_change(old, new)
+        }, t => {
+            t.reason = Some(CcReason::MssChange);
+            t.c.on_mss_change(old, new)
+        })
     }
 
     #[inline]
     fn cwnd(&self) -> u32 {
-        algo!(ref self, c => c.cwnd())
+        algo!(self, s => s.cwnd(), t => t.c.cwnd())
     }
 
     #[inline]
     fn ssthresh(&self) -> u32 {
-        algo!(ref self, c => c.ssthresh())
+        // The compact state is a first slow start: no threshold yet.
+        algo!(self, _s => u32::MAX, t => t.c.ssthresh())
     }
 
     #[inline]
     fn phase(&self) -> CcPhase {
-        algo!(ref self, c => c.phase())
+        algo!(self, _s => CcPhase::SlowStart, t => t.c.phase())
     }
 }
