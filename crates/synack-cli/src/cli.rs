@@ -30,8 +30,8 @@ enum Command {
     Demo(Common),
     /// Run one lifecycle scenario (see --list) and print its ladder diagram.
     Scenario(ScenarioArgs),
-    /// Run packetdrill scripts against synack on a virtual clock:
-    /// `synack drill [--mode strict|semantic] [--json] [--jobs N]
+    /// Run packetdrill scripts against synack (or smoltcp) on a virtual
+    /// clock: `synack drill [--stack synack|smoltcp] [--mode strict|semantic] [--json] [--jobs N]
     /// [--fail-under RATE] PATH...`; exits 1 if a script fails (see
     /// `synack drill --help`).
     #[command(disable_help_flag = true)]

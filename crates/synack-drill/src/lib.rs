@@ -29,7 +29,10 @@
 //! [`run_script`] executes a parsed script against a fresh synack stack on a
 //! virtual clock (the script plays the remote host) and reports one of three
 //! outcomes: passed, failed at the first difference, or not run for a missing
-//! feature. [`run_paths`] runs many scripts in parallel threads and
+//! feature. [`run_script_on`] runs it against another stack: with the
+//! `smoltcp` cargo feature, smoltcp 0.14 ([`StackKind::Smoltcp`]: its
+//! interface, sockets and clock, "not run" where it has no API for a call).
+//! [`run_paths`] runs many scripts in parallel threads and
 //! [`run_cli`] is the `drill` command line.
 //!
 //! The parser never panics: every malformed input yields a [`ParseError`]

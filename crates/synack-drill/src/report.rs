@@ -219,14 +219,20 @@ impl Report {
     /// One line per script, then totals per folder and overall.
     pub fn write_text(&self, w: &mut dyn Write) -> io::Result<()> {
         writeln!(w, "mode: {}", self.mode.name())?;
+        if self.stack != StackKind::Synack {
+            writeln!(w, "stack: {}", self.stack.name())?;
+        }
         for r in &self.results {
             let path = r.path.display();
             match &r.result {
                 Ok(Outcome::Passed) => writeln!(w, "PASS     {path}")?,
                 Ok(Outcome::Failed(d)) => writeln!(
                     w,
-                    "FAIL     {path}:{}: expected {}; synack: {}",
-                    d.line, d.expected, d.actual
+                    "FAIL     {path}:{}: expected {}; {}: {}",
+                    d.line,
+                    d.expected,
+                    self.stack.name(),
+                    d.actual
                 )?,
                 Ok(Outcome::NotRun(reason)) => writeln!(w, "NOT RUN  {path}: {reason}")?,
                 Err(e) => writeln!(w, "ERROR    {e}")?,
@@ -265,6 +271,12 @@ impl Report {
                     "line": e.line, "reason": e.to_string(),
                 }),
             };
+            let mut v = v;
+            if self.stack != StackKind::Synack {
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("stack".into(), self.stack.name().into());
+                }
+            }
             writeln!(w, "{v}")?;
         }
         let folders: serde_json::Map<String, serde_json::Value> = self
@@ -300,7 +312,7 @@ fn fmt_totals(t: &Totals) -> String {
 }
 
 const USAGE: &str =
-    "usage: drill [--mode strict|semantic] [--json] [--jobs N] [--fail-under RATE] PATH...";
+    "usage: drill [--stack synack|smoltcp] [--mode strict|semantic] [--json] [--jobs N] [--fail-under RATE] PATH...";
 
 const HELP: &str = "\
 Run packetdrill scripts against synack's core on a virtual clock: each
@@ -315,6 +327,9 @@ Arguments:
   PATH...              .pkt files, or folders searched for them
 
 Options:
+  --stack STACK        the stack the scripts run against: synack (the
+                       default) or smoltcp (0.14: its interface, sockets and
+                       clock; not run where it has no API for a call)
   --mode MODE          strict: compare as packetdrill does; semantic (the
                        default): options as a set, any nonzero window, PSH
                        and buffer sizes ignored
@@ -375,6 +390,24 @@ where
         };
         match flag.as_str() {
             "--json" => json = true,
+            "--stack" => match inline
+                .or_else(|| it.next())
+                .as_deref()
+                .map(StackKind::from_name)
+            {
+                Some(Some(k)) if k.available() => opts.stack = k,
+                Some(Some(k)) => {
+                    eprintln!(
+                        "this build cannot run {0}: it was built without the `{0}` feature\n{USAGE}",
+                        k.name()
+                    );
+                    return 2;
+                }
+                other => {
+                    eprintln!("--stack takes synack or smoltcp, not {other:?}\n{USAGE}");
+                    return 2;
+                }
+            },
             "--mode" => match inline.or_else(|| it.next()).as_deref() {
                 Some("strict") => opts.mode = Mode::Strict,
                 Some("semantic") => opts.mode = Mode::Semantic,

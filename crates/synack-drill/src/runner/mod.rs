@@ -155,7 +155,7 @@ pub fn run_script_on(script: &Script, mode: Mode, kind: StackKind) -> Outcome {
     };
     let result = r.run();
     if let Some(api) = r.stack.as_ref().and_then(|s| s.missing()) {
-        return Outcome::NotRun(format!("{}: no API for {api}", kind.name()));
+        return Outcome::NotRun(format!("{} lacks {api}", kind.name()));
     }
     match result {
         Ok(()) => Outcome::Passed,

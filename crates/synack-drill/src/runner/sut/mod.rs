@@ -13,6 +13,10 @@ use synack_proto::{
     Keepalive, ListenerId, Shutdown, StackConfig, State,
 };
 
+#[cfg(feature = "smoltcp")]
+mod smol;
+#[cfg(feature = "smoltcp")]
+mod smol_dev;
 mod synack;
 
 /// Which TCP stack a script runs against.
@@ -48,7 +52,7 @@ impl StackKind {
     pub fn available(self) -> bool {
         match self {
             StackKind::Synack => true,
-            StackKind::Smoltcp => false,
+            StackKind::Smoltcp => cfg!(feature = "smoltcp"),
         }
     }
 }
@@ -62,8 +66,11 @@ pub(super) fn make(
     local: IpAddr,
     seed: u64,
 ) -> Box<dyn StackUnderTest> {
-    let _ = kind;
-    Box::new(synack::Synack::new(cfg, local, seed))
+    match kind {
+        #[cfg(feature = "smoltcp")]
+        StackKind::Smoltcp => Box::new(smol::Smoltcp::new(cfg, local, seed)),
+        _ => Box::new(synack::Synack::new(cfg, local, seed)),
+    }
 }
 
 /// One TCP stack driven by the runner on its virtual clock. Errors are
@@ -183,6 +190,7 @@ pub(super) trait StackUnderTest {
     /// Every connection the stack holds, accepted or not: state and
     /// addresses.
     fn conns(&self) -> Vec<(State, FourTuple)>;
-    /// The first call this stack had no API for, once one was made.
+    /// The first call this stack had no API for, once one was made: what
+    /// it lacks (e.g. `TCP_CORK`).
     fn missing(&self) -> Option<String>;
 }

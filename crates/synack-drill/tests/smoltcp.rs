@@ -1,0 +1,138 @@
+//! The smoltcp backend: the same scripts driven through smoltcp 0.14's
+//! interface, sockets and clock, with "not run" naming what smoltcp has no
+//! API for. Built only with the `smoltcp` feature.
+#![cfg(feature = "smoltcp")]
+
+use synack_drill::{parse_str, run_cli, run_script_on, Defines, Mode, Outcome, StackKind};
+
+fn run_on(text: &str, kind: StackKind) -> Outcome {
+    let script = match parse_str(text, "t.pkt", &Defines::standard()) {
+        Ok(s) => s,
+        Err(e) => panic!("script does not parse: {e}"),
+    };
+    run_script_on(&script, Mode::Semantic, kind)
+}
+
+fn smol(text: &str) -> Outcome {
+    run_on(text, StackKind::Smoltcp)
+}
+
+/// A passive open, a write and a close: smoltcp's SYN,ACK, data and FIN.
+const PASSIVE: &str = "\
+--tolerance_usecs=10000
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0.1 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
++0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 1>
++0.1 < . 1:1(0) ack 1 win 257
++0 accept(3, ..., ...) = 4
++0 write(4, ..., 1000) = 1000
++0 > P. 1:1001(1000) ack 1
++0.1 < . 1:1(0) ack 1001 win 257
++0 close(4) = 0
++0 > F. 1001:1001(0) ack 1
++0.1 < F. 1:1(0) ack 1002 win 257
++0 > . 1002:1002(0) ack 2
+";
+
+#[test]
+fn smoltcp_passes_a_passive_open_data_and_close() {
+    assert_eq!(smol(PASSIVE), Outcome::Passed);
+}
+
+#[test]
+fn a_wrong_segment_fails_naming_what_smoltcp_sent() {
+    let text = PASSIVE.replace("> F. 1001:1001(0) ack 1", "> R. 1001:1001(0) ack 1");
+    match smol(&text) {
+        Outcome::Failed(d) => {
+            assert_eq!(d.line, 14);
+            assert!(d.actual.starts_with("F. 1001:1001(0) ack 1"), "{d:?}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+/// smoltcp's timers run on the script's clock: its first retransmission
+/// comes one second (its initial RTO) after the data, where synack's comes
+/// sooner.
+#[test]
+fn smoltcp_retransmits_on_the_virtual_clock() {
+    let text = PASSIVE
+        .lines()
+        .take(11)
+        .chain(["+1 > P. 1:1001(1000) ack 1"])
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(smol(&text), Outcome::Passed);
+    assert!(matches!(
+        run_on(&text, StackKind::Synack),
+        Outcome::Failed(_)
+    ));
+}
+
+const ACTIVE: &str = "\
+--tolerance_usecs=10000
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0
++0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0 > S 0:0(0) <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 8>
+";
+
+#[test]
+fn a_reset_after_the_handshake_is_econnreset() {
+    let text = format!(
+        "{ACTIVE}\
++0.1 < S. 0:0(0) ack 1 win 5792 <mss 1460,sackOK,nop,nop,nop,wscale 7>
++0 > . 1:1(0) ack 1
++0.1 < R. 1:1(0) ack 1 win 5792
++0 getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNRESET], [4]) = 0
+"
+    );
+    assert_eq!(smol(&text), Outcome::Passed);
+}
+
+#[test]
+fn a_reset_answering_the_syn_is_econnrefused() {
+    let text = format!(
+        "{ACTIVE}\
++0.1 < R. 0:0(0) ack 1 win 0
++0 getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNREFUSED], [4]) = 0
+"
+    );
+    assert_eq!(smol(&text), Outcome::Passed);
+}
+
+#[test]
+fn a_call_smoltcp_has_no_api_for_is_not_run_naming_it() {
+    let cork = PASSIVE.replace(
+        "+0 write(4, ..., 1000) = 1000",
+        "+0 setsockopt(4, SOL_TCP, TCP_CORK, [1], 4) = 0\n+0 write(4, ..., 1000) = 1000",
+    );
+    assert_eq!(
+        smol(&cork),
+        Outcome::NotRun("smoltcp lacks TCP_CORK".into())
+    );
+    let info = PASSIVE.replace(
+        "+0 write(4, ..., 1000) = 1000",
+        "+0 %{ assert tcpi_state == TCP_ESTABLISHED }%\n+0 write(4, ..., 1000) = 1000",
+    );
+    assert_eq!(
+        smol(&info),
+        Outcome::NotRun("smoltcp lacks TCP_INFO (a connection's status)".into())
+    );
+}
+
+#[test]
+fn the_command_line_takes_a_stack_and_refuses_an_unknown_one() {
+    assert_eq!(run_cli(["--stack", "lwip", "t.pkt"]), 2);
+    let dir = std::env::temp_dir().join(format!("synack-drill-smol-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("passive.pkt");
+    std::fs::write(&path, PASSIVE).expect("write script");
+    let p = path.display().to_string();
+    assert_eq!(run_cli(["--stack", "smoltcp", p.as_str()]), 0);
+    assert_eq!(run_cli(["--stack=smoltcp", "--json", p.as_str()]), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
