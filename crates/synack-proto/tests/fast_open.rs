@@ -197,3 +197,50 @@ fn rotation_keeps_the_previous_key() {
         FastOpenStatus::NotUsed(FastOpenMiss::DataNotAcked)
     );
 }
+
+/// A Fast Open child the application accepted, answered and closed while
+/// still in SYN_RCVD is its own: closing the listener before the client's
+/// ACK arrives does not reset it, and the client gets the response and the
+/// FIN.
+#[test]
+fn closing_the_listener_spares_an_accepted_fast_open_child() {
+    let mut n = net();
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    n.s().set_listener_fast_open(l, 4).unwrap();
+    let now = n.now;
+    n.c()
+        .connect_fast_open(now, None, s_addr(80), StackConfig::default().conn, None)
+        .unwrap();
+    n.run_for(synack_proto::Duration::from_millis(100));
+    let _ = n.s().accept(l).unwrap();
+    let now = n.now;
+    let (c, taken) = n
+        .c()
+        .connect_fast_open(
+            now,
+            None,
+            s_addr(80),
+            StackConfig::default().conn,
+            Some(b"GET /"),
+        )
+        .unwrap();
+    assert_eq!(taken, 5);
+    n.step();
+    n.step();
+    let s = n.s().accept(l).unwrap();
+    assert_eq!(n.s().state(s).unwrap(), State::SynReceived);
+    let now = n.now;
+    let mut buf = [0u8; 16];
+    assert_eq!(n.s().recv(now, s, &mut buf).unwrap(), 5);
+    assert_eq!(n.s().send(now, s, b"re:GET /").unwrap(), 8);
+    n.s().close(now, s).unwrap();
+    n.s().close_listener(now, l).unwrap();
+    n.take_log();
+    n.run_for(synack_proto::Duration::from_millis(100));
+    let log = n.take_log();
+    assert!(!log.iter().any(|e| e.contains("RST")), "{log:#?}");
+    let now = n.now;
+    let got = n.c().recv(now, c, &mut buf).unwrap();
+    assert_eq!(&buf[..got], b"re:GET /");
+    assert_eq!(n.c().state(c).unwrap(), State::CloseWait);
+}

@@ -207,10 +207,12 @@ impl Stack {
         let mut victims: Vec<ConnId> = lst.accept.into_iter().collect();
         for (i, s) in self.slots.iter().enumerate() {
             if let Some(t) = s.tcb.as_deref() {
-                // A handshake the application accepted from a pending SYN is its own.
+                // A handshake the application accepted (from a pending SYN,
+                // or a Fast Open child, RFC 7413 4.2.2) is its own, closed
+                // by the application or not.
                 if t.origin == crate::conn::Origin::Passive(l)
                     && t.state == State::SynReceived
-                    && t.owner != Owner::App
+                    && t.owner == Owner::AcceptQueue
                 {
                     victims.push(ConnId {
                         index: i as u32,
