@@ -208,6 +208,14 @@ pub struct ConnConfig {
     /// recovery. On by default, as Linux (`tcp_early_retrans=3`); FreeBSD has
     /// no TLP.
     pub tail_loss_probe: bool,
+    /// RACK (RFC 8985 6): segments are declared lost by time, once a segment
+    /// sent after them was delivered and a reordering window (a quarter of
+    /// the minimum RTT, widened when D-SACKs show spurious retransmissions)
+    /// has passed, in place of RFC 6675's count of SACKed segments. Only on
+    /// connections that use SACK (RFC 8985 4); each segment in flight then
+    /// has a record of when it was sent. On by default, as Linux
+    /// (`tcp_recovery=1`); FreeBSD's profile counts duplicate ACKs.
+    pub rack: bool,
     /// Most out-of-order segments held for reassembly.
     pub max_ooo_segments: usize,
     /// RFC 5961 3.2: a RST inside the window but not exactly at RCV.NXT gets
@@ -331,6 +339,7 @@ impl Default for ConnConfig {
             congestion: CongestionAlgorithm::Cubic,
             prr: true,
             tail_loss_probe: true,
+            rack: true,
             max_ooo_segments: 64,
             rst_challenge: true,
             syn_challenge: true,

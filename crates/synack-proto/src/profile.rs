@@ -21,6 +21,7 @@
 //! | `fin_on_every_ack` | off | on (`tcp_output` resends an unacknowledged FIN) | off |
 //! | `syn_mss_follows_path_mtu` | on (`tcp_advertise_mss`) | IPv6 only (its route MTU); IPv4 keeps the link's | off (RFC 1191 3.1, RFC 6691) |
 //! | `tail_loss_probe` | on (`tcp_early_retrans=3`) | off: FreeBSD has no TLP | on (RFC 8985) |
+//! | `rack` | on (`tcp_recovery=1`) | off: loss by DupThresh (RFC 6675) | on (RFC 8985) |
 //! | keepalive count ([`Profile::keepalive`]) | 9 (`tcp_keepalive_probes`) | 8 (`TCPTV_KEEPCNT`) | 9 |
 //!
 //! The one switch that depends on the address family, FreeBSD's SYN MSS, is
@@ -68,6 +69,7 @@ impl Profile {
         cfg.fin_on_every_ack = linux.fin_on_every_ack;
         cfg.syn_mss_follows_path_mtu = linux.syn_mss_follows_path_mtu;
         cfg.tail_loss_probe = linux.tail_loss_probe;
+        cfg.rack = linux.rack;
         cfg.congestion = linux.congestion;
         cfg.prr = linux.prr;
         match self {
@@ -104,6 +106,8 @@ impl Profile {
                 cfg.syn_mss_follows_path_mtu = ipv6;
                 // No tail loss probe (RFC 8985) in FreeBSD.
                 cfg.tail_loss_probe = false;
+                // Nor RACK: RFC 6675's DupThresh declares losses.
+                cfg.rack = false;
                 // `net.inet.tcp.cc.algorithm` is newreno; a SACK recovery sends by
                 // RFC 6675's cwnd - pipe, as the FreeBSD scripts were checked against.
                 cfg.congestion = CongestionAlgorithm::NewReno;

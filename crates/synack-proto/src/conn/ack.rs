@@ -34,6 +34,9 @@ impl Tcb {
         self.snd.buf.drain(..data);
         self.counters.bytes_acked += data as u64;
         self.snd.una = ack;
+        if let Some(log) = self.records.sent_if_any() {
+            log.on_cumulative_ack(ack, |_| {});
+        }
         self.records_acked(ack);
         // Something got through: forget a soft error (Linux `tcp_ack`, FreeBSD
         // `tcp_xmit_timer`), it no longer explains a later timeout.
@@ -82,6 +85,7 @@ impl Tcb {
         // past them; `sacked_new` makes the ACK a duplicate ACK (RFC 6675 2).
         let una_after = if advanced { ack } else { una };
         let sacked_new = self.sack_update(una_after, seg);
+        self.mark_sacked();
         let delivered = self.note_delivery(una, una_after, sacked_before, edge_before);
         let sack_episode = self.recovery.sack_episode();
         if advanced {
@@ -290,6 +294,10 @@ impl Tcb {
                     // accepted, so it counts as unsent and data resumes at SND.UNA.
                     if self.snd.max == self.snd.una + 1 {
                         self.snd.max = self.snd.una;
+                        if let Some(log) = self.records.sent_if_any() {
+                            log.truncate(self.snd.una);
+                        }
+                        self.records.release();
                     }
                     self.snd.nxt = self.snd.una;
                 }
@@ -301,6 +309,23 @@ impl Tcb {
     /// SACK information drives loss recovery on this connection (RFC 6675).
     pub(super) fn sack_recovery(&self) -> bool {
         self.opts.sack && self.cfg.sack_recovery
+    }
+
+    /// RFC 8985 6.2: the segments in flight the scoreboard's SACKed ranges
+    /// now cover whole are SACKed.
+    fn mark_sacked(&mut self) {
+        let (Some(b), Some(log)) = (self.recovery.board.as_ref(), self.records.sent_if_any())
+        else {
+            return;
+        };
+        log.on_sacked(b.ranges(), |_| {});
+    }
+
+    /// RACK runs on this connection (RFC 8985 4: with SACK), so each segment
+    /// in flight has a record.
+    #[inline]
+    pub(super) fn keeps_segments(&self) -> bool {
+        self.cfg.rack && self.sack_recovery()
     }
 
     /// RFC 6675 4 (Update()): fold the ACK's SACK blocks into the scoreboard,

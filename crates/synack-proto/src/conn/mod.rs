@@ -172,9 +172,10 @@ pub(crate) struct Tcb {
     /// The application asked for the queued data to go out now, partial
     /// segment and cork notwithstanding (`records`).
     push_pending: bool,
-    /// Ends of records (MSG_EOR) in the send buffer not yet acknowledged:
-    /// no segment carries octets of two records (`records`).
-    record_ends: LazyVec<SeqNum>,
+    /// Ends of records (MSG_EOR) in the send buffer not yet acknowledged
+    /// (no segment carries octets of two records, `records`)
+    /// and the segments in flight (`recovery::sent`), one box for both.
+    records: records::SendRecords,
 }
 
 /// A delivered (or reportable) result of a segment, for the stack.
@@ -281,7 +282,7 @@ impl Tcb {
             probes: Probes::default(),
             keepalive_probe_pending: false,
             push_pending: false,
-            record_ends: LazyVec::new(),
+            records: records::SendRecords::new(),
         }
     }
 }
@@ -333,6 +334,7 @@ impl Tcb {
                 self.rcv.sack_blocks.clear();
                 self.rcv.dsack.set(None);
                 self.recovery.board = None;
+                self.records.clear_sent();
             }
             State::FinWait2 => {
                 self.set_rtx(None);

@@ -265,10 +265,29 @@ impl Tcb {
                 now,
             ));
         }
+        let max_before = self.snd.max;
         let out = self.poll_synchronized(now, payload);
         // RFC 9937 5: prr_out counts what a recovery sends.
         self.recovery.on_sent(payload.len());
+        if let Some(o) = out.as_ref() {
+            self.note_sent(o, payload.len(), max_before, now);
+        }
         out
+    }
+
+    /// RFC 8985 6.1: record each data segment's (and FIN's) transmission
+    /// time; octets below `max_before` (SND.MAX before it) went out again.
+    fn note_sent(&mut self, o: &OutSegment, len: usize, max_before: SeqNum, now: Instant) {
+        let end = o.seq + len as u32 + u32::from(o.flags.fin());
+        if !self.keeps_segments() || !o.seq.lt(end) {
+            return;
+        }
+        let log = self.records.sent_mut(o.seq);
+        if log.end().gt(max_before) {
+            // SND.MAX fell back since (an unaccepted window probe octet).
+            log.truncate(max_before);
+        }
+        log.on_sent(o.seq, end, now);
     }
 
     /// The RST a connection sends (ABORT, data after close).

@@ -10,6 +10,7 @@
 
 use super::Tcb;
 use crate::error::Error;
+use crate::recovery::sent::SentLog;
 use std::sync::Arc;
 use synack_wire::SeqNum;
 
@@ -21,7 +22,7 @@ pub(crate) const MAX_RECORD_ENDS: usize = 1024;
 impl Tcb {
     /// Whether another record end may be marked now.
     pub(crate) fn record_room(&self) -> Result<(), Error> {
-        if self.record_ends.len() >= MAX_RECORD_ENDS {
+        if self.records.ends().len() >= MAX_RECORD_ENDS {
             return Err(Error::WouldBlock);
         }
         Ok(())
@@ -35,12 +36,11 @@ impl Tcb {
         if self.snd.buf.is_empty() || end.le(self.snd.nxt) {
             return Ok(());
         }
-        if self.record_ends.last().is_some_and(|e| e.ge(end)) {
+        if self.records.ends().last().is_some_and(|e| e.ge(end)) {
             return Ok(());
         }
         self.record_room()?;
-        let at = self.record_ends.len();
-        self.record_ends.insert(at, end);
+        self.records.push_end(end);
         Ok(())
     }
 
@@ -48,7 +48,7 @@ impl Tcb {
     /// first record end after SND.NXT; `true` when it ends a record there.
     pub(super) fn cut_at_record(&self, n: usize) -> (usize, bool) {
         let nxt = self.snd.nxt;
-        match self.record_ends.iter().find(|e| e.gt(nxt)) {
+        match self.records.ends().iter().find(|e| e.gt(nxt)) {
             Some(e) if (e.since(nxt) as usize) <= n => (e.since(nxt) as usize, true),
             _ => (n, false),
         }
@@ -56,7 +56,7 @@ impl Tcb {
 
     /// SND.UNA moved to `una`: forget the record ends it passed.
     pub(super) fn records_acked(&mut self, una: SeqNum) {
-        self.record_ends.retain(|e| e.gt(una));
+        self.records.ends_acked(una);
     }
 
     /// Cork or uncork (TCP_CORK): while corked a short last segment waits for
@@ -82,5 +82,83 @@ impl Tcb {
             return true;
         }
         !self.cfg.cork && (!self.cfg.nagle || idle)
+    }
+}
+
+/// The send buffer's records: the record ends the application marked and
+/// the segments in flight (`recovery::sent`), in one box allocated while
+/// either holds something, so an idle connection keeps a null pointer.
+#[derive(Debug, Default)]
+pub(crate) struct SendRecords(Option<Box<RecordsInner>>);
+
+#[derive(Debug)]
+struct RecordsInner {
+    /// Ends of records (MSG_EOR) not yet acknowledged, in order.
+    ends: Vec<SeqNum>,
+    /// The segments in flight, when the connection keeps them (RACK).
+    sent: SentLog,
+}
+
+impl SendRecords {
+    /// Nothing recorded.
+    pub(crate) const fn new() -> SendRecords {
+        SendRecords(None)
+    }
+
+    fn inner(&mut self, start: SeqNum) -> &mut RecordsInner {
+        self.0.get_or_insert_with(|| {
+            Box::new(RecordsInner {
+                ends: Vec::new(),
+                sent: SentLog::new(start),
+            })
+        })
+    }
+
+    /// Free the box once it holds nothing.
+    pub(crate) fn release(&mut self) {
+        if self
+            .0
+            .as_ref()
+            .is_some_and(|r| r.ends.is_empty() && r.sent.is_empty())
+        {
+            self.0 = None;
+        }
+    }
+
+    /// The record ends, in order.
+    pub(crate) fn ends(&self) -> &[SeqNum] {
+        self.0.as_ref().map_or(&[], |r| r.ends.as_slice())
+    }
+
+    /// Mark `end` as a record end (after every other).
+    fn push_end(&mut self, end: SeqNum) {
+        self.inner(end).ends.push(end);
+    }
+
+    /// Forget the record ends at or below `una`.
+    fn ends_acked(&mut self, una: SeqNum) {
+        if let Some(r) = self.0.as_mut() {
+            r.ends.retain(|e| e.gt(una));
+        }
+        self.release();
+    }
+
+    /// The segments in flight, the box allocated if need be (the first
+    /// record would start at `start`).
+    pub(crate) fn sent_mut(&mut self, start: SeqNum) -> &mut SentLog {
+        &mut self.inner(start).sent
+    }
+
+    /// The segments in flight, if the box exists.
+    pub(crate) fn sent_if_any(&mut self) -> Option<&mut SentLog> {
+        self.0.as_mut().map(|r| &mut r.sent)
+    }
+
+    /// Forget the segments in flight (the connection closed).
+    pub(crate) fn clear_sent(&mut self) {
+        if let Some(r) = self.0.as_mut() {
+            r.sent.segs.clear();
+        }
+        self.release();
     }
 }

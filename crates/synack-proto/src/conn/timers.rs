@@ -394,6 +394,9 @@ impl Tcb {
             // RFC 2018 8: the receiver may have reneged, so the SACKed marks go
             // (later ACKs rebuild them, RFC 6675 5.1: Update() goes on).
             self.recovery.on_timeout(self.snd.max);
+            if let Some(log) = self.records.sent_if_any() {
+                log.on_timeout();
+            }
             self.report_cc(cc_before, ctx);
             self.opts.ecn.set_recover_by_ece(false);
             // RFC 3168 6.1.2: any window reduction is announced with CWR.

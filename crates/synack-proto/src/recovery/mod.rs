@@ -7,6 +7,7 @@
 
 mod prr;
 pub(crate) mod scoreboard;
+pub(crate) mod sent;
 
 use crate::cc::{Cc, CongestionControl};
 use core::num::NonZeroU32;
