@@ -129,6 +129,18 @@ fn field(name: &str, subject: &Subject) -> Result<i64, CodeError> {
                 "tcpi_bytes_received" => s.bytes_received as i64,
                 "tcpi_segs_out" => s.segs_out as i64,
                 "tcpi_segs_in" => s.segs_in as i64,
+                // Linux's `sacked_out`: segments SACKed above snd.una, counted
+                // in MSS-sized segments as synack's scoreboard holds octets.
+                "tcpi_sacked" => i64::from(s.sacked.div_ceil(u32::from(s.snd_mss.max(1)))),
+                // Linux's `icsk_probes_out`: zero-window and keepalive probes
+                // sent without an answer.
+                "tcpi_probes" => i64::from(s.window_probes) + i64::from(s.keepalive_probes),
+                // Linux's `icsk_backoff`: RTO doublings since the last ACK of new data.
+                "tcpi_backoff" => i64::from(s.rto_backoff),
+                // Linux's `tp->reordering`: the duplicate ACKs that declare a
+                // loss. synack's DupThresh is fixed at 3 (RFC 6675 2), where
+                // Linux starts (`tcp_reordering`) before it adapts to reordering.
+                "tcpi_reordering" => 3,
                 _ => return Err(unsupported()),
             };
             Ok(v)
@@ -358,7 +370,8 @@ fn strip_message(expr: &str) -> &str {
 
 /// Evaluates a `%{ }%` block against the socket under test.
 pub(crate) fn evaluate(code: &str, subject: &Subject) -> Result<(), CodeError> {
-    // Python statements end at a newline or a `;`.
+    // Python statements end at a newline or a `;`; a `\` ends none.
+    let code = code.replace("\\\n", " ");
     for raw in code
         .lines()
         .flat_map(|l| l.split('#').next().unwrap_or("").split(';'))

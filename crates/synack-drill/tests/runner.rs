@@ -435,7 +435,7 @@ fn run_paths_reports_all_three_outcomes_and_json() {
     std::fs::write(sub.join("b-fail.pkt"), PASSIVE.replace("= 1000\n", "= 7\n")).expect("write");
     std::fs::write(
         sub.join("c-notrun.pkt"),
-        PASSIVE.replace("+0 bind(", "+0 `nstat > /dev/null`\n+0 bind("),
+        PASSIVE.replace("+0 bind(", "+0 `iptables -A OUTPUT -j DROP`\n+0 bind("),
     )
     .expect("write");
     let opts = RunOptions {
@@ -462,7 +462,7 @@ fn run_paths_reports_all_three_outcomes_and_json() {
     assert_eq!(lines[2]["outcome"], "not_run");
     assert!(lines[2]["reason"]
         .as_str()
-        .is_some_and(|r| r.contains("nstat")));
+        .is_some_and(|r| r.contains("iptables")));
     assert_eq!(lines[3]["totals"]["passed"], 1);
     assert_eq!(lines[3]["totals"]["mode"], "semantic");
     let mut txt = Vec::new();

@@ -38,6 +38,9 @@ impl Runner<'_> {
         if name == "sockstat" {
             return self.sockstat(line, p);
         }
+        if name == "nstat" {
+            return self.nstat(line, p, &shown(p));
+        }
         if p.len() > 1 {
             return not_run(format!("command `{}`", shown(p)));
         }
@@ -78,6 +81,9 @@ impl Runner<'_> {
             // Fast Open cookies cached per destination: synack caches none.
             "ip" if words.get(1) == Some(&"tcp_metrics") => Ok(()),
             "tc" => self.qdisc(&words, p),
+            "/bin/rm" | "rm" | "/bin/dd" | "dd" => not_run(
+                "a file on the host (rm, dd) for sendfile: synack's sockets send from the application's memory",
+            ),
             "ethtool" => segmentation_offload(&words, p),
             _ => not_run(format!("command `{}`", shown(p))),
         }
@@ -85,6 +91,19 @@ impl Runner<'_> {
 
     /// A sysctl written through its `/proc/sys/` file.
     fn proc_sys(&mut self, file: &str, value: &str, p: &Pipeline) -> Res<()> {
+        if file == "/sys/module/tcp_cubic/parameters/hystart_detect" {
+            // Linux's HyStart: 1 the ACK train, 2 the delay increase, 3 both;
+            // either leaves slow start at once. synack's CUBIC runs HyStart++
+            // (RFC 9406: the delay increase only, then a conservative slow
+            // start) and has no setting for Linux's heuristics.
+            return match value.trim() {
+                "0" => not_run("HyStart off (hystart_detect=0): synack's CUBIC always runs HyStart++ (RFC 9406)"),
+                v => not_run(format!(
+                    "Linux's HyStart (hystart_detect={v}: ACK train 1, delay 2) leaving slow start at once; \
+                     synack runs HyStart++ (RFC 9406), delay-based with a conservative slow start"
+                )),
+            };
+        }
         let Some(key) = file.strip_prefix("/proc/sys/") else {
             return not_run(format!("command `{}`", shown(p)));
         };
@@ -117,7 +136,10 @@ impl Runner<'_> {
             ["tc", "qdisc", "add" | "replace", .., "pfifo", "limit", "0"] => {
                 not_run("a local queue that drops every packet (tc pfifo limit 0)")
             }
-            ["tc", "qdisc", "add" | "replace", .., "fq"] => not_run("pacing (tc qdisc fq)"),
+            ["tc", "qdisc", "add" | "replace", .., "fq"] => not_run(
+                "pacing (tc qdisc fq): Linux's fq spaces each flow's packets at its pacing rate \
+                 (twice cwnd/SRTT in slow start); synack sends as the window allows, unpaced",
+            ),
             _ => not_run(format!("command `{}`", shown(p))),
         }
     }

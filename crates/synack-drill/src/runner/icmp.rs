@@ -26,6 +26,13 @@ impl Runner<'_> {
         let ipv6 = self.local_ip.is_ipv6();
         let Some((msg_type, code)) = icmp_type_code(ipv6, &p.icmp_type, p.code.as_deref()) else {
             let code = p.code.as_deref().unwrap_or("");
+            if !code.is_empty() && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+                // packetdrill's `-D NAME=VALUE`: the script is a template its
+                // harness runs once per value.
+                return not_run(format!(
+                    "ICMP code `{code}`, a variable the script's harness defines (packetdrill -D {code}=...)"
+                ));
+            }
             return not_run(format!("ICMP type `{} {code}`", p.icmp_type));
         };
         // packetdrill: an MTU only with unreachable frag_needed (16 bits) or

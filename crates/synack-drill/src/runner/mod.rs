@@ -31,6 +31,7 @@ mod expr;
 mod format;
 mod icmp;
 mod inject;
+mod nstat;
 mod setup;
 mod shell;
 mod sniff;
@@ -198,6 +199,8 @@ struct Runner<'a> {
     fastopen_bits: u32,
     /// The `tcp_fastopen_key` sysctl's keys, given to every listener.
     fastopen_keys: Option<synack_proto::FastOpenKeys>,
+    /// The counters at the last `nstat`.
+    nstat_base: Option<synack_proto::StackStats>,
 }
 
 impl<'a> Runner<'a> {

@@ -66,6 +66,7 @@ impl<'a> Runner<'a> {
             out: VecDeque::new(),
             isn_offset: None,
             ts_base: None,
+            nstat_base: None,
             pending: None,
             tol_us: num_option(script, "tolerance_usecs")?.unwrap_or(4000),
             tol_pct,
@@ -98,6 +99,9 @@ fn check_options(script: &Script) -> Res<()> {
             "ip_version" | "tolerance_usecs" | "tolerance_percent" | "mtu" | "bind_port"
             | "connect_port" | "local_ip" | "remote_ip" | "strict_segments"
             | "tcp_ts_tick_usecs" | "gateway_ip" | "netmask_ip" | "non_fatal" => {}
+            // Inbound TS ecr values in the script's clock: the runner maps every
+            // inbound ecr onto synack's TSval clock anyway (`inject`).
+            "tcp_ts_ecr_scaled" => {}
             "udp_encapsulation" => return not_run("TCP over UDP encapsulation"),
             other => return not_run(format!("script option --{other}")),
         }

@@ -262,7 +262,7 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
     (&["tcp_slow_start_after_idle"], Apply::Other(only_zero)),
     // Packetization-layer path MTU discovery (RFC 4821) is not modelled:
     // only "off" runs.
-    (&["tcp_mtu_probing"], Apply::Other(only_zero)),
+    (&["tcp_mtu_probing"], Apply::Other(mtu_probing)),
     // Linux: 3 and 4 enable the tail loss probe (RFC 8985 7), every
     // other value leaves it off (`tcp_schedule_loss_probe`).
     (
@@ -314,6 +314,18 @@ fn only_zero(_: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
         return s.unsupported();
     }
     Ok(())
+}
+
+/// Linux's tcp_mtu_probing: 0 off (synack's behaviour); 1 and 2 turn on
+/// packetization-layer path MTU discovery (RFC 4821), which synack lacks.
+fn mtu_probing(_: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
+    match s.num()? {
+        0 => Ok(()),
+        v => not_run(format!(
+            "packetization-layer path MTU discovery (RFC 4821; sysctl tcp_mtu_probing={v}): \
+             synack learns the path MTU from ICMP only (RFC 1191, RFC 8201)"
+        )),
+    }
 }
 
 /// FreeBSD's net.inet.tcp.ecn.enable and Linux's tcp_ecn: 0 off, 1 ask

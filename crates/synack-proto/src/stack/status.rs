@@ -78,6 +78,15 @@ pub struct ConnStatus {
     pub send_queued: usize,
     /// Keepalive probes sent without answer.
     pub keepalive_probes: u32,
+    /// Zero-window probes sent without answer (RFC 9293 3.8.6.1), the
+    /// persist timer's backoff.
+    pub window_probes: u8,
+    /// Retransmission timeouts since the last ACK of new data: how often the
+    /// RTO has doubled (RFC 6298 5.5), Linux's `icsk_backoff`.
+    pub rto_backoff: u32,
+    /// Octets above `snd_una` the peer has selectively acknowledged (RFC 2018),
+    /// as the SACK scoreboard holds them.
+    pub sacked: u32,
     /// Window scaling is in use (both SYNs carried the option, RFC 7323 2.2).
     pub window_scaling: bool,
     /// SACK is in use (both SYNs carried SACK-permitted, RFC 2018).

@@ -193,4 +193,8 @@ pub(super) trait StackUnderTest {
     /// The first call this stack had no API for, once one was made: what
     /// it lacks (e.g. `TCP_CORK`).
     fn missing(&self) -> Option<String>;
+    /// The stack-wide counters (`nstat`), if the stack keeps synack's.
+    fn stats(&self) -> Option<synack_proto::StackStats> {
+        None
+    }
 }

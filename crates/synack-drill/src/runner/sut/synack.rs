@@ -181,4 +181,7 @@ impl StackUnderTest for Synack {
     fn missing(&self) -> Option<String> {
         None
     }
+    fn stats(&self) -> Option<synack_proto::StackStats> {
+        Some(self.0.stats())
+    }
 }

@@ -56,6 +56,11 @@ impl Runner<'_> {
             |v: Option<i64>| v.map_or_else(|| not_run(format!("setsockopt {name} value")), Ok);
         match name.as_str() {
             "SO_REUSEADDR" | "SO_REUSEPORT" => {}
+            // A mark for the host's routing and filtering (socket(7)); it
+            // changes nothing on the wire, and synack has no host rules to match it.
+            "SO_MARK" => {
+                need(int)?;
+            }
             "SO_SNDBUF" => {
                 let v = need(int)?.max(0) as usize;
                 ns.cfg.send_buffer = v;
@@ -83,27 +88,9 @@ impl Runner<'_> {
             "TCP_KEEPIDLE" => ns.keep.idle = Duration::from_secs(need(int)?.max(0) as u64),
             "TCP_KEEPINTVL" => ns.keep.interval = Duration::from_secs(need(int)?.max(0) as u64),
             "TCP_KEEPCNT" => ns.keep.count = need(int)?.max(0) as u32,
-            "TCP_KEEPINIT" => {
-                // FreeBSD: seconds; 0 falls back to net.inet.tcp.keepinit. On a
-                // connection still in its handshake the timer restarts now.
-                let Ok(secs) = u64::try_from(need(int)?) else {
+            "TCP_KEEPINIT" | "TCP_USER_TIMEOUT" => {
+                if !self.set_timeout(&name, need(int)?, conn, &mut ns, now) {
                     return errno("EINVAL");
-                };
-                let t = match secs {
-                    0 => self.stack_cfg.conn.establish_timeout,
-                    s => Some(Duration::from_secs(s)),
-                };
-                ns.cfg.establish_timeout = t;
-                if let Some(id) = conn {
-                    let _ = self.stack().set_establish_timeout(now, id, t);
-                }
-            }
-            "TCP_USER_TIMEOUT" => {
-                let ms = need(int)?.max(0) as u64;
-                let t = (ms > 0).then(|| Duration::from_millis(ms));
-                ns.cfg.user_timeout = t;
-                if let Some(id) = conn {
-                    let _ = self.stack().set_user_timeout(id, t);
                 }
             }
             "TCP_NOOPT" => {

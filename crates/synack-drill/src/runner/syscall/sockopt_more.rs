@@ -1,7 +1,8 @@
-//! Socket options that shape what is sent: `TCP_NODELAY` (Nagle) and
-//! `TCP_CORK`.
+//! Socket options that shape what is sent (`TCP_NODELAY`, Nagle, and
+//! `TCP_CORK`) and the connection's time limits (`TCP_KEEPINIT`,
+//! `TCP_USER_TIMEOUT`).
 
-use synack_proto::ConnId;
+use synack_proto::{ConnId, Duration, Instant};
 
 use crate::runner::socket::Socket;
 use crate::runner::Runner;
@@ -37,5 +38,40 @@ impl Runner<'_> {
             }
             _ => {}
         }
+    }
+
+    /// `TCP_KEEPINIT` or `TCP_USER_TIMEOUT` set to `v` on a socket (and its
+    /// connection, if it has one); `false` for a value out of range.
+    pub(super) fn set_timeout(
+        &mut self,
+        name: &str,
+        v: i64,
+        conn: Option<ConnId>,
+        ns: &mut Socket,
+        now: Instant,
+    ) -> bool {
+        if name == "TCP_KEEPINIT" {
+            // FreeBSD: seconds; 0 falls back to net.inet.tcp.keepinit. On a
+            // connection still in its handshake the timer restarts now.
+            let Ok(secs) = u64::try_from(v) else {
+                return false;
+            };
+            let t = match secs {
+                0 => self.stack_cfg.conn.establish_timeout,
+                s => Some(Duration::from_secs(s)),
+            };
+            ns.cfg.establish_timeout = t;
+            if let Some(id) = conn {
+                let _ = self.stack().set_establish_timeout(now, id, t);
+            }
+        } else {
+            let ms = v.max(0) as u64;
+            let t = (ms > 0).then(|| Duration::from_millis(ms));
+            ns.cfg.user_timeout = t;
+            if let Some(id) = conn {
+                let _ = self.stack().set_user_timeout(id, t);
+            }
+        }
+        true
     }
 }

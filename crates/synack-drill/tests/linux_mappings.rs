@@ -1,0 +1,93 @@
+//! The Linux corpus's host commands, counters and `TCP_INFO` fields as the
+//! runner maps them onto synack: one small script each.
+
+use synack_drill::{parse_str, run_script, Defines, Mode, Outcome};
+
+fn semantic(text: &str) -> Outcome {
+    let script = match parse_str(text, "t.pkt", &Defines::standard()) {
+        Ok(s) => s,
+        Err(e) => panic!("script does not parse: {e}"),
+    };
+    run_script(&script, Mode::Semantic)
+}
+
+/// A passive open and 4000 bytes written in four segments, unacknowledged.
+const FOUR_OUT: &str = "\
+--tolerance_usecs=10000
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0.1 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
++0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 1>
++0.1 < . 1:1(0) ack 1 win 257
++0 accept(3, ..., ...) = 4
++0 write(4, ..., 4000) = 4000
++0 > P. 1:4001(4000) ack 1
+";
+
+#[test]
+fn nstat_counts_an_out_of_window_icmp_since_the_last_nstat() {
+    let icmp = "+0 `nstat > /dev/null`\n\
+                +0 < icmp unreachable host_unreachable [9001:10001(1000)]\n\
+                +0 `nstat | grep TcpExtOutOfWindowIcmps > /dev/null`\n";
+    assert_eq!(semantic(&format!("{FOUR_OUT}{icmp}")), Outcome::Passed);
+    // Nothing new since the last nstat: grep finds no line, the command fails.
+    let again = format!("{icmp}+0 `nstat | grep TcpExtOutOfWindowIcmps`\n");
+    assert!(matches!(
+        semantic(&format!("{FOUR_OUT}{again}")),
+        Outcome::Failed(d) if d.actual.contains("did not grow")
+    ));
+    let unknown = "+0 `nstat | grep TcpExtTCPHystartTrainDetect`\n";
+    assert!(matches!(
+        semantic(&format!("{FOUR_OUT}{unknown}")),
+        Outcome::NotRun(r) if r.contains("TcpExtTCPHystartTrainDetect")
+    ));
+}
+
+#[test]
+fn sacked_segments_and_rto_backoff_read_from_the_connection() {
+    let sack = "+0.1 < . 1:1(0) ack 1 win 257 <sack 2001:4001,nop,nop>\n\
+                +0 %{ assert tcpi_sacked == 2, tcpi_sacked; \\\n\
+                      assert tcpi_backoff == 0 }%\n";
+    assert_eq!(semantic(&format!("{FOUR_OUT}{sack}")), Outcome::Passed);
+    let wrong = "+0.1 < . 1:1(0) ack 1 win 257 <sack 3001:4001,nop,nop>\n\
+                 +0 %{ assert tcpi_sacked == 2 }%\n";
+    assert!(matches!(
+        semantic(&format!("{FOUR_OUT}{wrong}")),
+        Outcome::Failed(d) if d.actual == "tcpi_sacked = 1"
+    ));
+    // A loss probe does not back off; the first RTO doubles the timeout once.
+    let rto = "* > P. 3001:4001(1000) ack 1\n+0 %{ assert tcpi_backoff == 0 }%\n\
+               * > . 1:1001(1000) ack 1\n+0 %{ assert tcpi_backoff == 1 }%\n";
+    assert_eq!(semantic(&format!("{FOUR_OUT}{rto}")), Outcome::Passed);
+}
+
+#[test]
+fn a_packet_mark_changes_nothing_on_the_wire() {
+    let text = FOUR_OUT.replace(
+        "+0 write(4",
+        "+0 setsockopt(4, SOL_SOCKET, SO_MARK, [666], 4) = 0\n+0 write(4",
+    );
+    assert_eq!(semantic(&text), Outcome::Passed);
+}
+
+#[test]
+fn host_settings_synack_has_no_equivalent_of_are_named() {
+    let cases = [
+        (
+            "`echo 3 > /sys/module/tcp_cubic/parameters/hystart_detect`",
+            "HyStart++",
+        ),
+        ("`sysctl -q net.ipv4.tcp_mtu_probing=2`", "RFC 4821"),
+        ("`tc qdisc replace dev tun0 root fq`", "pacing"),
+        ("`/bin/rm -f /tmp/testfile`", "sendfile"),
+    ];
+    for (cmd, why) in cases {
+        let text = format!("{cmd}\n{FOUR_OUT}");
+        assert!(
+            matches!(semantic(&text), Outcome::NotRun(ref r) if r.contains(why)),
+            "{cmd}"
+        );
+    }
+}
