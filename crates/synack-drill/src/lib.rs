@@ -33,13 +33,16 @@
 //! `smoltcp` cargo feature, smoltcp 0.14 ([`StackKind::Smoltcp`]: its
 //! interface, sockets and clock, "not run" where it has no API for a call).
 //! [`run_paths`] runs many scripts in parallel threads and
-//! [`run_cli`] is the `drill` command line.
+//! [`run_cli`] is the `drill` command line; [`compare_paths`] runs the same
+//! scripts against both stacks for a side-by-side table.
 //!
 //! The parser never panics: every malformed input yields a [`ParseError`]
 //! naming the file, line and column and what was expected there.
 #![forbid(unsafe_code)]
 
 mod ast;
+mod cli;
+mod compare;
 mod error;
 mod lexer;
 mod parser;
@@ -55,12 +58,13 @@ pub use ast::{
     Script, ScriptOption, SeqSpec, SourceId, SyscallEvent, SyscallResult, TcpFlags, TcpOption,
     TcpOptions, TcpPacket, TimeSpec, UdpEncapsulation, UdpPacket, UntimedCommand,
 };
+pub use cli::{exit_status, run_cli};
+pub use compare::{compare_paths, Comparison, FolderPair};
 pub use error::{ParseError, ParseErrorKind};
 pub use lexer::MAX_INCLUDE_DEPTH;
 pub use parser::MAX_EXPR_DEPTH;
 pub use report::{
-    exit_status, run_cli, run_file, run_file_on, run_paths, Report, RunError, RunOptions,
-    ScriptResult, Totals,
+    run_file, run_file_on, run_paths, Report, RunError, RunOptions, ScriptResult, Totals,
 };
 pub use runner::{run_script, run_script_on, Difference, Mode, Outcome, StackKind};
 

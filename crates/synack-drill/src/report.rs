@@ -1,5 +1,5 @@
 //! Running many scripts (in parallel threads) and reporting the results as
-//! text or JSON lines; the `drill` command line.
+//! text or JSON lines.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -54,7 +54,7 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, r: &Result<Outcome, ParseError>) {
+    pub(crate) fn add(&mut self, r: &Result<Outcome, ParseError>) {
         match r {
             Ok(Outcome::Passed) => self.passed += 1,
             Ok(Outcome::Failed(_)) => self.failed += 1,
@@ -293,14 +293,14 @@ impl Report {
     }
 }
 
-fn totals_json(t: &Totals) -> serde_json::Value {
+pub(crate) fn totals_json(t: &Totals) -> serde_json::Value {
     serde_json::json!({
         "passed": t.passed, "failed": t.failed, "not_run": t.not_run,
         "errors": t.errors, "total": t.total(),
     })
 }
 
-fn fmt_totals(t: &Totals) -> String {
+pub(crate) fn fmt_totals(t: &Totals) -> String {
     let mut s = format!(
         "{:>4} passed {:>4} failed {:>4} not run",
         t.passed, t.failed, t.not_run
@@ -309,177 +309,4 @@ fn fmt_totals(t: &Totals) -> String {
         s.push_str(&format!(" {:>4} parse errors", t.errors));
     }
     s
-}
-
-const USAGE: &str =
-    "usage: drill [--stack synack|smoltcp] [--mode strict|semantic] [--json] [--jobs N] [--fail-under RATE] PATH...";
-
-const HELP: &str = "\
-Run packetdrill scripts against synack's core on a virtual clock: each
-script plays the remote host, its syscalls map onto synack's socket calls,
-its inbound packets are injected and its outbound ones matched. Each script
-is passed, failed (the first differing line, expected vs actual), not run
-(a feature synack or the runner lacks, named) or a parse error.
-
-Usage: drill [OPTIONS] PATH...
-
-Arguments:
-  PATH...              .pkt files, or folders searched for them
-
-Options:
-  --stack STACK        the stack the scripts run against: synack (the
-                       default) or smoltcp (0.14: its interface, sockets and
-                       clock; not run where it has no API for a call)
-  --mode MODE          strict: compare as packetdrill does; semantic (the
-                       default): options as a set, any nonzero window, PSH
-                       and buffer sizes ignored
-  --json               one JSON object per script, then one with the totals
-  --jobs N, -j N       run N scripts at once (default: the CPUs)
-  --fail-under RATE    exit 1 only if the share of scripts run that passed is
-                       below RATE (0 to 1, or a percentage such as 90%);
-                       without it, any failed or unparsable script exits 1
-  -h, --help           this text
-
-Exit status: 0 every script run passed (or the pass rate reached
---fail-under); 1 a script failed or did not parse (or the rate fell short),
-or the scripts could not be read; 2 bad usage. Scripts not run do not count
-against the rate: the report names what each lacks.
-";
-
-/// A `--fail-under` value: `0.9`, `90%`.
-fn parse_rate(text: &str) -> Option<f64> {
-    let (num, scale) = match text.strip_suffix('%') {
-        Some(n) => (n, 100.0),
-        None => (text, 1.0),
-    };
-    let r = num.trim().parse::<f64>().ok()? / scale;
-    (0.0..=1.0).contains(&r).then_some(r)
-}
-
-/// The exit status of a report: see [`run_cli`].
-pub fn exit_status(t: &Totals, fail_under: Option<f64>) -> i32 {
-    let run = t.passed + t.failed + t.errors;
-    match fail_under {
-        None => i32::from(t.failed + t.errors > 0),
-        // Nothing run: no rate to reach, unless none was asked for.
-        Some(rate) if run == 0 => i32::from(rate > 0.0),
-        Some(rate) => i32::from((t.passed as f64) < rate * run as f64),
-    }
-}
-
-/// The `drill` command: `[--mode strict|semantic] [--json] [--jobs N]
-/// [--fail-under RATE] PATH...` (arguments after the program name). Prints
-/// the report on standard output and returns the exit status: 0 when every
-/// script run passed (or, with `--fail-under`, when the share that passed
-/// reaches the rate), 1 when a script failed or did not parse (or the rate
-/// fell short) or the runner itself failed, 2 for a usage error.
-pub fn run_cli<I, S>(args: I) -> i32
-where
-    I: IntoIterator<Item = S>,
-    S: Into<String>,
-{
-    let mut opts = RunOptions::default();
-    let mut json = false;
-    let mut fail_under = None;
-    let mut paths: Vec<String> = Vec::new();
-    let mut it = args.into_iter().map(Into::into);
-    while let Some(a) = it.next() {
-        let (flag, inline) = match a.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (a.clone(), None),
-        };
-        match flag.as_str() {
-            "--json" => json = true,
-            "--stack" => match inline
-                .or_else(|| it.next())
-                .as_deref()
-                .map(StackKind::from_name)
-            {
-                Some(Some(k)) if k.available() => opts.stack = k,
-                Some(Some(k)) => {
-                    eprintln!(
-                        "this build cannot run {0}: it was built without the `{0}` feature\n{USAGE}",
-                        k.name()
-                    );
-                    return 2;
-                }
-                other => {
-                    eprintln!("--stack takes synack or smoltcp, not {other:?}\n{USAGE}");
-                    return 2;
-                }
-            },
-            "--mode" => match inline.or_else(|| it.next()).as_deref() {
-                Some("strict") => opts.mode = Mode::Strict,
-                Some("semantic") => opts.mode = Mode::Semantic,
-                other => {
-                    eprintln!("unknown mode {other:?}\n{USAGE}");
-                    return 2;
-                }
-            },
-            "--jobs" | "-j" => match inline.or_else(|| it.next()).and_then(|v| v.parse().ok()) {
-                Some(n) if n > 0 => opts.jobs = n,
-                _ => {
-                    eprintln!("--jobs needs a positive number\n{USAGE}");
-                    return 2;
-                }
-            },
-            "--fail-under" => {
-                match inline.or_else(|| it.next()).as_deref().and_then(parse_rate) {
-                    Some(r) => fail_under = Some(r),
-                    None => {
-                        eprintln!("--fail-under needs a rate from 0 to 1 or 0% to 100%, e.g. 0.9\n{USAGE}");
-                        return 2;
-                    }
-                }
-            }
-            "-h" | "--help" => {
-                print!("{HELP}");
-                return 0;
-            }
-            f if f.starts_with('-') && f.len() > 1 => {
-                eprintln!("unknown option {f}\n{USAGE}");
-                return 2;
-            }
-            _ => paths.push(a),
-        }
-    }
-    if paths.is_empty() {
-        eprintln!("{USAGE}");
-        return 2;
-    }
-    let report = match run_paths(&paths, &opts) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("drill: {e}");
-            return 1;
-        }
-    };
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    let written = if json {
-        report.write_json(&mut out)
-    } else {
-        report.write_text(&mut out)
-    };
-    if let Err(e) = written {
-        eprintln!("drill: {e}");
-        return 1;
-    }
-    let totals = report.totals();
-    let status = exit_status(&totals, fail_under);
-    if status != 0 {
-        let run = totals.passed + totals.failed + totals.errors;
-        match fail_under {
-            Some(rate) => eprintln!(
-                "drill: {} of {run} scripts run passed, below --fail-under {:.1}%",
-                totals.passed,
-                rate * 100.0
-            ),
-            None => eprintln!(
-                "drill: {} failed and {} did not parse (of {run} run); --fail-under RATE sets a threshold",
-                totals.failed, totals.errors
-            ),
-        }
-    }
-    status
 }

@@ -3,7 +3,10 @@
 //! API for. Built only with the `smoltcp` feature.
 #![cfg(feature = "smoltcp")]
 
-use synack_drill::{parse_str, run_cli, run_script_on, Defines, Mode, Outcome, StackKind};
+use synack_drill::{
+    compare_paths, parse_str, run_cli, run_script_on, Defines, Mode, Outcome, RunOptions,
+    StackKind, Totals,
+};
 
 fn run_on(text: &str, kind: StackKind) -> Outcome {
     let script = match parse_str(text, "t.pkt", &Defines::standard()) {
@@ -135,4 +138,54 @@ fn the_command_line_takes_a_stack_and_refuses_an_unknown_one() {
     assert_eq!(run_cli(["--stack", "smoltcp", p.as_str()]), 0);
     assert_eq!(run_cli(["--stack=smoltcp", "--json", p.as_str()]), 0);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The same two scripts against both stacks: counts per folder (relative to
+/// the folder given), side by side.
+#[test]
+fn compare_puts_the_two_stacks_side_by_side_per_folder() {
+    let dir = std::env::temp_dir().join(format!("synack-drill-cmp-{}", std::process::id()));
+    let sub = dir.join("linux");
+    std::fs::create_dir_all(&sub).expect("temp dir");
+    std::fs::write(sub.join("a.pkt"), PASSIVE).expect("write script");
+    let info = PASSIVE.replace(
+        "+0 write(4, ..., 1000) = 1000",
+        "+0 %{ assert tcpi_state == TCP_ESTABLISHED }%\n+0 write(4, ..., 1000) = 1000",
+    );
+    std::fs::write(sub.join("b.pkt"), info).expect("write script");
+    let opts = RunOptions {
+        jobs: 1,
+        ..RunOptions::default()
+    };
+    let c = compare_paths(&[&dir], &opts).expect("runs");
+    let folders = c.folders();
+    let _ = std::fs::remove_dir_all(&dir);
+    let row = folders.get("linux").expect("a row for the folder");
+    let counts = |passed, not_run| Totals {
+        passed,
+        failed: 0,
+        not_run,
+        errors: 0,
+    };
+    assert_eq!(row.synack, counts(2, 0));
+    assert_eq!(row.smoltcp, counts(1, 1));
+    let mut text = Vec::new();
+    c.write_text(&mut text).expect("writes");
+    let text = String::from_utf8(text).expect("utf-8");
+    assert!(
+        text.contains("     2      0        0        1      0        1  linux\n"),
+        "{text}"
+    );
+    let mut json = Vec::new();
+    c.write_json(&mut json).expect("writes");
+    let rows: Vec<serde_json::Value> = String::from_utf8(json)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(rows.len(), 4, "two scripts, one folder, the totals");
+    assert_eq!(rows[1]["path"], "linux/b.pkt");
+    assert_eq!(rows[1]["synack"]["outcome"], "passed");
+    assert_eq!(rows[1]["smoltcp"]["outcome"], "not_run");
+    assert_eq!(rows[3]["totals"]["smoltcp"]["passed"], 1);
 }
