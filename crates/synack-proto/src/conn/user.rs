@@ -226,6 +226,11 @@ impl Tcb {
         Arc::make_mut(&mut self.cfg).user_timeout = t;
     }
 
+    /// Change how many SYN retransmissions connect makes (TCP_SYNCNT).
+    pub(crate) fn set_syn_retries(&mut self, n: u32) {
+        Arc::make_mut(&mut self.cfg).syn_retries = n;
+    }
+
     /// Change the connection-establishment timeout; while the handshake runs the
     /// timer restarts from `now` (as FreeBSD's TCP_KEEPINIT setsockopt does).
     pub(crate) fn set_establish_timeout(&mut self, t: Option<Duration>, now: Instant) {

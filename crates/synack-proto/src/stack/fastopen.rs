@@ -261,6 +261,24 @@ impl Stack {
         !self.fo.conns.is_empty() && self.fo.conns.get(&id).is_some_and(|f| f.deferred)
     }
 
+    /// Whether connection `id` is a Fast Open connect whose SYN waits for
+    /// the first send (`TCP_FASTOPEN_CONNECT` with a cookie cached: Linux's
+    /// `connect` returns 0 at once and the first write sends the SYN with
+    /// its data).
+    pub fn fast_open_deferred(&self, id: ConnId) -> bool {
+        self.fo_deferred(id)
+    }
+
+    /// For a deferred connect, how many bytes its SYN can carry.
+    pub(super) fn fo_deferred_room(&self, id: ConnId) -> Option<usize> {
+        if !self.fo_deferred(id) {
+            return None;
+        }
+        let remote = self.tcb_any(id)?.tuple().remote.ip();
+        let mss = self.fo.cache.get(remote).and_then(|c| c.mss);
+        Some(self.fo_syn_room(id, mss))
+    }
+
     /// Output hook: a SYN or SYN,ACK of a Fast Open connection gets its
     /// option and data.
     pub(super) fn fo_dress(

@@ -473,6 +473,12 @@ impl Stack {
     /// SEND: queue bytes; returns how many were taken (`WouldBlock` when the buffer is full).
     pub fn send(&mut self, now: Instant, id: ConnId, data: &[u8]) -> Result<usize, Error> {
         self.tcb(id)?;
+        // A deferred Fast Open connect takes on its first send what its SYN
+        // carries (Linux's sendto returns that count, tcp_send_syn_data).
+        let data = match self.fo_deferred_room(id) {
+            Some(room) => &data[..data.len().min(room)],
+            None => data,
+        };
         let n = self
             .with_tcb(id, now, |t, _| t.send(data))
             .ok_or(Error::InvalidHandle)??;
@@ -500,8 +506,11 @@ impl Stack {
         f: impl FnOnce(&mut [u8]) -> (usize, R),
     ) -> Result<R, Error> {
         self.tcb(id)?;
-        self.with_tcb(id, now, |t, _| t.send_with(f))
-            .ok_or(Error::InvalidHandle)?
+        let r = self
+            .with_tcb(id, now, |t, _| t.send_with(f))
+            .ok_or(Error::InvalidHandle)??;
+        self.fo_on_send(id);
+        Ok(r)
     }
 
     /// RECEIVE without a copy: `f` reads the longest contiguous run of
@@ -619,15 +628,23 @@ impl Stack {
     /// 1,024 record ends wait unacknowledged.
     pub fn send_record(&mut self, now: Instant, id: ConnId, data: &[u8]) -> Result<usize, Error> {
         self.tcb(id)?;
-        self.with_tcb(id, now, |t, _| {
-            t.record_room()?;
-            let n = t.send(data)?;
-            if n == data.len() {
-                t.end_record()?;
-            }
-            Ok(n)
-        })
-        .ok_or(Error::InvalidHandle)?
+        let all = data.len();
+        let data = match self.fo_deferred_room(id) {
+            Some(room) => &data[..all.min(room)],
+            None => data,
+        };
+        let n = self
+            .with_tcb(id, now, |t, _| {
+                t.record_room()?;
+                let n = t.send(data)?;
+                if n == all {
+                    t.end_record()?;
+                }
+                Ok::<usize, Error>(n)
+            })
+            .ok_or(Error::InvalidHandle)??;
+        self.fo_on_send(id);
+        Ok(n)
     }
 
     /// Resize a live connection's send buffer (SO_SNDBUF after connect or
@@ -680,6 +697,15 @@ impl Stack {
     pub fn set_user_timeout(&mut self, id: ConnId, timeout: Option<Duration>) -> Result<(), Error> {
         self.tcb(id)?;
         self.with_tcb(id, self.last_now, |t, _| t.set_user_timeout(timeout))
+            .ok_or(Error::InvalidHandle)
+    }
+
+    /// How many times the connection's SYN is retransmitted before connect
+    /// fails (Linux's TCP_SYNCNT, [`ConnConfig::syn_retries`]); a connection
+    /// in SYN-SENT counts the retransmissions it already made.
+    pub fn set_syn_retries(&mut self, id: ConnId, retries: u32) -> Result<(), Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, self.last_now, |t, _| t.set_syn_retries(retries))
             .ok_or(Error::InvalidHandle)
     }
 

@@ -1,0 +1,144 @@
+//! TCP Fast Open's client side as Linux has it (RFC 7413 4.2.1): a
+//! deferred connect (`TCP_FASTOPEN_CONNECT`) whose first write sends the
+//! SYN, what a SYN may carry, and the retransmission and recovery rules.
+#![allow(clippy::unwrap_used)]
+
+mod util;
+
+use synack_proto::{
+    ConnId, Duration, FastOpenConfig, FastOpenMiss, FastOpenStatus, StackConfig, State,
+};
+use util::{assert_log, s_addr, Net};
+
+fn net() -> Net {
+    Net::new(StackConfig {
+        fast_open: FastOpenConfig {
+            client: true,
+            server: true,
+            ..FastOpenConfig::default()
+        },
+        ..StackConfig::default()
+    })
+}
+
+/// A Fast Open server on port 80 and a client holding its cookie (earned by
+/// a first connection, now closed).
+fn with_cookie() -> Net {
+    let mut n = net();
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    n.s().set_listener_fast_open(l, 4).unwrap();
+    let now = n.now;
+    let (c, _) = n
+        .c()
+        .connect_fast_open(now, None, s_addr(80), StackConfig::default().conn, None)
+        .unwrap();
+    n.run_for(Duration::from_millis(100));
+    assert_eq!(n.c().state(c).unwrap(), State::Established);
+    assert!(n
+        .c()
+        .fast_open_cookie(util::S_IP.parse().unwrap())
+        .is_some());
+    n.take_log();
+    n
+}
+
+fn deferred(n: &mut Net) -> ConnId {
+    let now = n.now;
+    let (c, taken) = n
+        .c()
+        .connect_fast_open(now, None, s_addr(80), StackConfig::default().conn, None)
+        .unwrap();
+    assert_eq!(taken, 0);
+    c
+}
+
+/// TCP_FASTOPEN_CONNECT with a cookie: nothing is sent until the first
+/// write, which takes what the SYN carries (the MSS less the 40 bytes Linux
+/// keeps for options: `tcp_send_syn_data`) and no more, as Linux's write
+/// returns; the rest goes after the handshake.
+#[test]
+fn a_deferred_connect_sends_its_syn_with_the_first_write() {
+    let mut n = with_cookie();
+    let c = deferred(&mut n);
+    assert!(n.c().fast_open_deferred(c));
+    n.run_for(Duration::from_secs(5));
+    assert!(
+        n.take_log().iter().all(|l| !l.starts_with("C>S")),
+        "no SYN yet"
+    );
+    assert_eq!(n.c().state(c).unwrap(), State::SynSent);
+    let now = n.now;
+    let took = n.c().send(now, c, &[7u8; 3000]).unwrap();
+    assert_eq!(took, 1420, "one SYN's worth: 1460 - 40");
+    assert!(!n.c().fast_open_deferred(c));
+    n.run_for(Duration::from_millis(100));
+    let log: Vec<String> = n
+        .take_log()
+        .into_iter()
+        .filter(|l| l.starts_with("C>S"))
+        .map(|l| {
+            l.split(' ')
+                .filter(|w| !w.starts_with("seq=") && !w.starts_with("ack="))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert_log(&log, &["C>S SYN len=1420", "C>S ACK len=0"]);
+    assert_eq!(n.c().status(c).unwrap().fast_open, FastOpenStatus::Used);
+}
+
+/// An empty write on a deferred connect sends the SYN with the cookie and
+/// no data (Linux's sendto of 0 bytes: EINPROGRESS); Fast Open is then not
+/// used for data.
+#[test]
+fn an_empty_first_write_sends_the_bare_syn() {
+    let mut n = with_cookie();
+    let c = deferred(&mut n);
+    let now = n.now;
+    assert_eq!(n.c().send(now, c, &[]).unwrap(), 0);
+    n.run_for(Duration::from_millis(100));
+    assert_eq!(n.c().state(c).unwrap(), State::Established);
+    assert_ne!(n.c().status(c).unwrap().fast_open, FastOpenStatus::Used);
+}
+
+/// TCP_SYNCNT on a connection in SYN-SENT: with one retransmission allowed
+/// the connect fails 3 s after the SYN (1 s, then 2 s more), as Linux's
+/// does; the retransmitted SYN goes bare (RFC 7413 4.2.1 leaves it to the
+/// client: Linux drops the data and the cookie, `tcp_retransmit_skb` of a
+/// SYN-data).
+#[test]
+fn syn_retries_set_on_a_connecting_connection() {
+    let mut n = with_cookie();
+    n.drop = Some(Box::new(|from, _, _, _| from == 0));
+    let now = n.now;
+    let (c, taken) = n
+        .c()
+        .connect_fast_open(
+            now,
+            None,
+            s_addr(80),
+            StackConfig::default().conn,
+            Some(&[1u8; 100]),
+        )
+        .unwrap();
+    assert_eq!(taken, 100);
+    n.c().set_syn_retries(c, 1).unwrap();
+    n.run_for(Duration::from_millis(2_900));
+    assert_eq!(n.c().state(c).unwrap(), State::SynSent);
+    n.run_for(Duration::from_millis(200));
+    assert_eq!(
+        n.c().conn_error(c).unwrap(),
+        Some(synack_proto::ConnError::TimedOut)
+    );
+    let syns: Vec<String> = n
+        .take_log()
+        .into_iter()
+        .filter(|l| l.starts_with("C>S SYN"))
+        .map(|l| l.rsplit(' ').next().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(syns, ["len=100", "len=0"]);
+    assert_eq!(
+        n.c().status(c).map(|s| s.fast_open),
+        Ok(FastOpenStatus::NotUsed(FastOpenMiss::SynRetransmitted))
+    );
+}
