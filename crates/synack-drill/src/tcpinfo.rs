@@ -7,7 +7,7 @@
 //! `== != < <= > >=`, `| & + - * //`, `and`, `or`, `not`. Anything else
 //! makes the script "not run", naming what is missing.
 
-use synack_proto::{CcPhase, ConnStatus, State};
+use synack_proto::{CcPhase, ConnStatus, FastOpenStatus, State};
 
 /// Why a block could not be evaluated or did not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +124,13 @@ fn field(name: &str, subject: &Subject) -> Result<i64, CodeError> {
                         | i64::from(s.ecn) << 3
                         | i64::from(s.fast_open.syn_data_acked()) << 5
                 }
+                // Why the client's Fast Open failed (Linux 5.5's
+                // `tcpi_fastopen_client_fail`: 1 no cookie, 2 data not
+                // acknowledged, 3 SYN retransmitted).
+                "tcpi_fastopen_client_fail" => match s.fast_open {
+                    FastOpenStatus::NotUsed(m) => i64::from(m.linux_client_fail()),
+                    _ => 0,
+                },
                 "tcpi_unacked" => i64::from(s.bytes_in_flight / u32::from(s.snd_mss.max(1))),
                 "tcpi_bytes_acked" => s.bytes_acked as i64,
                 "tcpi_bytes_received" => s.bytes_received as i64,

@@ -78,8 +78,16 @@ impl Runner<'_> {
                 let target = first.stdout_to.as_deref().unwrap_or("");
                 self.proc_sys(target, &words[1..].join(" "), p)
             }
-            // Fast Open cookies cached per destination: synack caches none.
-            "ip" if words.get(1) == Some(&"tcp_metrics") => Ok(()),
+            // Linux keeps the Fast Open cookies it caches per destination in
+            // its TCP metrics: `ip tcp_metrics flush` forgets them.
+            "ip" if words.get(1) == Some(&"tcp_metrics") => {
+                if words.get(2) == Some(&"flush") {
+                    if let Some(st) = self.stack.as_mut() {
+                        st.clear_fast_open_cookies();
+                    }
+                }
+                Ok(())
+            }
             "tc" => self.qdisc(&words, p),
             "/bin/rm" | "rm" | "/bin/dd" | "dd" => not_run(
                 "a file on the host (rm, dd) for sendfile: synack's sockets send from the application's memory",

@@ -60,7 +60,14 @@ impl Runner<'_> {
             }
         }
         let want_ack = p.ack.unwrap_or(0);
-        if (p.ack.is_some() || p.flags.ack) && seen.ack != want_ack {
+        // After the handshake, acknowledgments relative to the remote's ISN
+        // (a SYN,ACK's is absolute, as packetdrill writes it).
+        let got_ack = if self.freebsd || seen.flags.syn || p.ack_absolute {
+            seen.ack
+        } else {
+            seen.ack.wrapping_sub(self.remote_isn)
+        };
+        if (p.ack.is_some() || p.flags.ack) && got_ack != want_ack {
             return mismatch("ack number");
         }
         if let Some(w) = p.window {

@@ -33,6 +33,17 @@ impl Runner<'_> {
             SeqSpec::Range { start, len, .. } => (start, len),
             SeqSpec::Any { .. } => return not_run("inbound packet with any sequence number"),
         };
+        // packetdrill: a SYN's sequence number is the remote's ISN, and the
+        // remote's later ones are relative to it (Linux's scripts use a
+        // non-zero one where SYN data is acknowledged).
+        let seq = if self.freebsd {
+            seq
+        } else if p.flags.syn {
+            self.remote_isn = seq;
+            seq
+        } else {
+            seq.wrapping_add(self.remote_isn)
+        };
         let offset = self.isn_offset.unwrap_or(0);
         let ack = p.ack.map_or(0, |a| {
             if p.ack_absolute {

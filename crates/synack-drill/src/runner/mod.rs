@@ -201,6 +201,10 @@ struct Runner<'a> {
     fastopen_keys: Option<synack_proto::FastOpenKeys>,
     /// The counters at the last `nstat`.
     nstat_base: Option<synack_proto::StackStats>,
+    /// The sequence number of the script's last SYN (Linux scripts): the
+    /// remote's later sequence numbers, and synack's acknowledgments of
+    /// them, are written relative to it.
+    remote_isn: u32,
 }
 
 impl<'a> Runner<'a> {

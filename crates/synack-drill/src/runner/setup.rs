@@ -78,6 +78,7 @@ impl<'a> Runner<'a> {
             scratch: Vec::new(),
             fastopen_bits: 0,
             fastopen_keys: None,
+            remote_isn: 0,
         })
     }
 }

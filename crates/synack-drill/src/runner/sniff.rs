@@ -206,18 +206,21 @@ impl Runner<'_> {
         let Some(first) = self.out.pop_front() else {
             return fail(line, fmt_script_packet(p), "no packet");
         };
-        // Learn the ISN from the stack's first SYN before mapping.
+        // Learn the ISN from the stack's SYN before mapping.
         let Some(mut seen) = self.decode(&first) else {
             return fail(line, fmt_script_packet(p), "an unparsable packet");
         };
-        if seen.flags.syn && self.isn_offset.is_none() {
+        // Each connection's ISN: packetdrill maps every socket's own (a
+        // retransmitted SYN keeps it).
+        if seen.flags.syn {
             if let SeqSpec::Range {
                 start,
                 absolute: false,
                 ..
             } = p.seq
             {
-                self.isn_offset = Some(seen.seq.wrapping_sub(start));
+                let raw = seen.seq.wrapping_add(self.isn_offset.unwrap_or(0));
+                self.isn_offset = Some(raw.wrapping_sub(start));
                 seen.seq = start;
             }
         }

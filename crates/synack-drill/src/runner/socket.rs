@@ -46,6 +46,10 @@ pub(super) struct Socket {
     pub(super) more: bool,
     /// `TCP_FASTOPEN`: the Fast Open queue its listener gets.
     pub(super) fastopen_queue: Option<usize>,
+    /// `TCP_FASTOPEN_CONNECT`: `connect` defers the SYN to the first write.
+    pub(super) fastopen_connect: bool,
+    /// `TCP_FASTOPEN_KEY`: the cookie keys its listener gets.
+    pub(super) fastopen_keys: Option<synack_proto::FastOpenKeys>,
 }
 
 impl Runner<'_> {
@@ -77,6 +81,8 @@ impl Runner<'_> {
             zerocopy: false,
             more: false,
             fastopen_queue: None,
+            fastopen_connect: false,
+            fastopen_keys: None,
         }
     }
 
@@ -88,6 +94,20 @@ impl Runner<'_> {
             count: s.keep.count,
         });
         cfg
+    }
+
+    /// Socket `fd` opened connection `id`: it takes any binding over, and
+    /// packets and `%{ }%` blocks are about it from now on.
+    pub(super) fn adopt_conn(&mut self, fd: i64, id: ConnId) {
+        if let Some(sm) = self.sockets.get_mut(&fd) {
+            sm.kind = SockKind::Conn(id);
+            sm.bind_id = None;
+        }
+        self.current = Some(id);
+        if let Some(t) = self.stack.as_ref().and_then(|st| st.tuple(id).ok()) {
+            self.current_tuple = Some((t.remote.port(), t.local.port()));
+        }
+        self.subject_fd = Some(fd);
     }
 
     /// The connection error an application would see now, once.

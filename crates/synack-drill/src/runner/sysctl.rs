@@ -248,9 +248,6 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
             // The AccECN option goes only on AccECN connections (tcp_ecn 3
             // and 4), which are not run.
             "tcp_ecn_option",
-            // Fast Open: the number of cookies the client caches.
-            "tcp_fastopen_cookies",
-            "tcp_fastopen_blackhole_timeout_sec",
             // How long Linux defers a send to build a larger TSO packet;
             // synack sends each segment when the window allows.
             "tcp_tso_win_divisor",
@@ -298,6 +295,11 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
     (&["tcp_notsent_lowat"], Apply::Other(notsent_lowat)),
     (&["tcp_fastopen"], Apply::Other(fastopen)),
     (&["tcp_fastopen_key"], Apply::Other(fastopen_key)),
+    (&["tcp_fastopen_cookies"], Apply::Other(fastopen_cookies)),
+    (
+        &["tcp_fastopen_blackhole_timeout_sec"],
+        Apply::Other(fastopen_blackhole),
+    ),
 ];
 
 /// `net.inet.tcp.blackhole`: only 0 (synack answers segments to closed ports).
@@ -404,11 +406,48 @@ fn fastopen(r: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
     };
     let bits = u32::try_from(v).or_else(|_| s.unsupported())?;
     r.fastopen_bits = bits;
-    let cfg = synack_proto::FastOpenConfig::from_linux_bits(bits & !0x400, 0);
-    match r.stack.as_mut() {
-        Some(st) => st.set_fast_open_config(cfg),
-        None => r.stack_cfg.fast_open = cfg,
+    let was = r.stack_cfg.fast_open;
+    let cfg = synack_proto::FastOpenConfig {
+        max_cached_cookies: was.max_cached_cookies,
+        blackhole_timeout: was.blackhole_timeout,
+        ..synack_proto::FastOpenConfig::from_linux_bits(bits & !0x400, 0)
+    };
+    set_fast_open(r, cfg);
+    Ok(())
+}
+
+/// New Fast Open settings, for the stack and the ones made later.
+fn set_fast_open(r: &mut Runner<'_>, cfg: synack_proto::FastOpenConfig) {
+    r.stack_cfg.fast_open = cfg;
+    if let Some(st) = r.stack.as_mut() {
+        st.set_fast_open_config(cfg);
     }
+}
+
+/// Linux's `tcp_fastopen_cookies`: how many destinations' cookies the
+/// client caches; writing it (0 in particular) flushes the cache.
+fn fastopen_cookies(r: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
+    let n = usize::try_from(s.num()?).or_else(|_| s.unsupported())?;
+    let cfg = synack_proto::FastOpenConfig {
+        max_cached_cookies: n,
+        ..r.stack_cfg.fast_open
+    };
+    set_fast_open(r, cfg);
+    if let Some(st) = r.stack.as_mut() {
+        st.clear_fast_open_cookies();
+    }
+    Ok(())
+}
+
+/// Linux's `tcp_fastopen_blackhole_timeout_sec`: how long active Fast Open
+/// pauses after a suspected blackhole (0: never).
+fn fastopen_blackhole(r: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
+    let secs = u64::try_from(s.num()?).or_else(|_| s.unsupported())?;
+    let cfg = synack_proto::FastOpenConfig {
+        blackhole_timeout: (secs > 0).then(|| synack_proto::Duration::from_secs(secs)),
+        ..r.stack_cfg.fast_open
+    };
+    set_fast_open(r, cfg);
     Ok(())
 }
 

@@ -111,6 +111,22 @@ pub(super) trait StackUnderTest {
         l: ListenerId,
         keys: Option<synack_proto::FastOpenKeys>,
     ) -> Result<(), Error>;
+    /// Opens a Fast Open connection (RFC 7413): with `data` (MSG_FASTOPEN)
+    /// the SYN carries what fits if a cookie is cached, and the count taken
+    /// is returned; with `None` (TCP_FASTOPEN_CONNECT) the SYN waits for
+    /// the first send when a cookie is cached.
+    fn connect_fast_open(
+        &mut self,
+        now: Instant,
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
+        cfg: ConnConfig,
+        data: Option<&[u8]>,
+    ) -> Result<(ConnId, usize), Error>;
+    /// Whether a Fast Open connect's SYN still waits for its first send.
+    fn fast_open_deferred(&self, id: ConnId) -> bool;
+    /// Forgets every cached Fast Open cookie (`ip tcp_metrics flush`).
+    fn clear_fast_open_cookies(&mut self);
     /// Settings for the connections a listener accepts from now on.
     fn set_listener_config(&mut self, l: ListenerId, cfg: ConnConfig) -> Result<(), Error>;
     /// The next established connection of a listener.
@@ -170,6 +186,8 @@ pub(super) trait StackUnderTest {
         id: ConnId,
         timeout: Option<Duration>,
     ) -> Result<(), Error>;
+    /// `TCP_SYNCNT` on a connection.
+    fn set_syn_retries(&mut self, id: ConnId, retries: u32) -> Result<(), Error>;
     /// `TCP_USER_TIMEOUT` on a connection.
     fn set_user_timeout(&mut self, id: ConnId, timeout: Option<Duration>) -> Result<(), Error>;
     /// `IP_TTL` and `IP_TOS` on a connection.

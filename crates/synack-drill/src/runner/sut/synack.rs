@@ -66,6 +66,22 @@ impl StackUnderTest for Synack {
     ) -> Result<(), Error> {
         self.0.set_listener_fast_open_keys(l, keys)
     }
+    fn connect_fast_open(
+        &mut self,
+        now: Instant,
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
+        cfg: ConnConfig,
+        data: Option<&[u8]>,
+    ) -> Result<(ConnId, usize), Error> {
+        self.0.connect_fast_open(now, local, remote, cfg, data)
+    }
+    fn fast_open_deferred(&self, id: ConnId) -> bool {
+        self.0.fast_open_deferred(id)
+    }
+    fn clear_fast_open_cookies(&mut self) {
+        self.0.clear_fast_open_cookies();
+    }
     fn set_listener_config(&mut self, l: ListenerId, cfg: ConnConfig) -> Result<(), Error> {
         self.0.set_listener_config(l, cfg)
     }
@@ -146,6 +162,9 @@ impl StackUnderTest for Synack {
         timeout: Option<Duration>,
     ) -> Result<(), Error> {
         self.0.set_establish_timeout(now, id, timeout)
+    }
+    fn set_syn_retries(&mut self, id: ConnId, retries: u32) -> Result<(), Error> {
+        self.0.set_syn_retries(id, retries)
     }
     fn set_user_timeout(&mut self, id: ConnId, timeout: Option<Duration>) -> Result<(), Error> {
         self.0.set_user_timeout(id, timeout)

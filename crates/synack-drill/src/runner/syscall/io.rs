@@ -4,10 +4,11 @@
 use synack_proto::Error;
 
 use crate::ast::{Expr, SyscallEvent};
-use crate::runner::expr::{fmt_expr, has_symbol, int_of};
+use crate::runner::expr::{fmt_expr, has_symbol, int_of, symbol_of};
 use crate::runner::socket::SockKind;
 use crate::runner::{not_run, Res, Runner};
 
+use super::fastopen::FoSend;
 use super::{conn_errno, done, errno, errno_of, send_flags, Attempt};
 
 impl Runner<'_> {
@@ -76,7 +77,12 @@ impl Runner<'_> {
 
     /// `write`/`send`/`sendto`: queue the requested count, blocking sockets
     /// until all of it is in the send buffer.
-    pub(super) fn write(&mut self, call: &SyscallEvent, progress: &mut usize) -> Res<Attempt> {
+    pub(super) fn write(
+        &mut self,
+        call: &SyscallEvent,
+        progress: &mut usize,
+        retry: bool,
+    ) -> Res<Attempt> {
         let args = &call.args;
         let fd = self.fd_arg(call)?;
         let n = args.get(2).and_then(int_of).unwrap_or(0).max(0) as usize;
@@ -85,7 +91,11 @@ impl Runner<'_> {
         } else {
             args.get(3)
         };
-        self.write_n(fd, n, flags, null_buffer(call), progress)
+        let how = SendCall {
+            retry,
+            unspec: call.name == "sendto" && args.get(4).and_then(symbol_of) == Some("AF_UNSPEC"),
+        };
+        self.write_n(fd, n, flags, null_buffer(call), progress, how)
     }
 
     /// Queues `n` bytes with send `flags` from a buffer (`null`: the null
@@ -97,8 +107,21 @@ impl Runner<'_> {
         flags: Option<&Expr>,
         null: bool,
         progress: &mut usize,
+        how: SendCall,
     ) -> Res<Attempt> {
         let f = send_flags::parse(flags)?;
+        let Some(nonblocking) = self.sockets.get(&fd).map(|s| s.nonblocking || f.dontwait) else {
+            return errno("EBADF");
+        };
+        let fo = FoSend {
+            flags: f,
+            nonblocking,
+            unspec: how.unspec,
+            retry: how.retry,
+        };
+        if let Some(a) = self.fastopen_send(fd, n, &fo, progress)? {
+            return Ok(a);
+        }
         let Some(s) = self.sockets.get(&fd).cloned() else {
             return errno("EBADF");
         };
@@ -129,13 +152,13 @@ impl Runner<'_> {
         match sent {
             Ok(k) => {
                 *progress += k;
-                if *progress >= n || s.nonblocking {
+                if *progress >= n || nonblocking {
                     done(*progress as i64)
                 } else {
                     Ok(Attempt::Block)
                 }
             }
-            Err(Error::WouldBlock) if s.nonblocking => {
+            Err(Error::WouldBlock) if nonblocking => {
                 if *progress > 0 {
                     done(*progress as i64)
                 } else {
@@ -146,6 +169,15 @@ impl Runner<'_> {
             Err(e) => errno(errno_of(e)),
         }
     }
+}
+
+/// How a send was called, beyond its count and flags.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct SendCall {
+    /// A blocked call tried again.
+    pub(super) retry: bool,
+    /// `sendto` to an `AF_UNSPEC` address.
+    pub(super) unspec: bool,
 }
 
 /// The call's buffer is the null pointer (`NULL`): a socket call copying

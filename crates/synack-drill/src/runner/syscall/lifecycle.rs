@@ -70,8 +70,7 @@ impl Runner<'_> {
             .unwrap_or(SocketAddr::new(self.local_ip, self.bind_port));
         let cfg = Self::sock_cfg(s);
         let fastopen_queue = s.fastopen_queue;
-        let now = self.at();
-        let _ = now;
+        let socket_keys = s.fastopen_keys;
         match self.stack().listen(addr, backlog, cfg) {
             Ok(l) => {
                 // Linux's tcp_fastopen 0x400: a Fast Open server with the
@@ -81,7 +80,7 @@ impl Runner<'_> {
                 } else if self.fastopen_bits & 0x400 != 0 {
                     let _ = self.stack().set_listener_fast_open(l, backlog);
                 }
-                if let Some(keys) = self.fastopen_keys {
+                if let Some(keys) = socket_keys.or(self.fastopen_keys) {
                     let _ = self.stack().set_listener_fast_open_keys(l, Some(keys));
                 }
                 // The listener took the binding over.
@@ -150,6 +149,11 @@ impl Runner<'_> {
         match s.kind {
             SockKind::Conn(id) => {
                 let stack = self.stack();
+                // Linux: a connect whose SYN waits for the first write
+                // (TCP_FASTOPEN_CONNECT) counts as connected.
+                if stack.fast_open_deferred(id) {
+                    return errno("EISCONN");
+                }
                 let state = stack.state(id).unwrap_or(State::Closed);
                 if let Ok(Some(e)) = stack.conn_error(id) {
                     if let Some(s) = self.sockets.get_mut(&fd) {
@@ -171,19 +175,22 @@ impl Runner<'_> {
                 let remote = SocketAddr::new(self.remote_ip, self.connect_port);
                 let cfg = Self::sock_cfg(&s);
                 let now = self.at();
-                match self.stack().connect(now, s.bound, remote, cfg) {
+                let opened = if s.fastopen_connect {
+                    self.stack()
+                        .connect_fast_open(now, s.bound, remote, cfg, None)
+                        .map(|(id, _)| id)
+                } else {
+                    self.stack().connect(now, s.bound, remote, cfg)
+                };
+                match opened {
                     Ok(id) => {
-                        // The connection took any binding over.
-                        if let Some(sm) = self.sockets.get_mut(&fd) {
-                            sm.kind = SockKind::Conn(id);
-                            sm.bind_id = None;
-                        }
-                        self.current = Some(id);
-                        if let Some(t) = self.stack.as_ref().and_then(|st| st.tuple(id).ok()) {
-                            self.current_tuple = Some((t.remote.port(), t.local.port()));
-                        }
-                        self.subject_fd = Some(fd);
+                        self.adopt_conn(fd, id);
                         *progress = 1;
+                        // Linux's tcp_fastopen_defer_connect: with a cookie
+                        // cached, connect returns at once and sends nothing.
+                        if self.stack().fast_open_deferred(id) {
+                            return done(0);
+                        }
                         if s.nonblocking {
                             errno("EINPROGRESS")
                         } else {

@@ -10,6 +10,7 @@ use super::expr::{fmt_expr, int_of};
 use super::{fail, not_run, Res, Runner};
 
 mod control;
+mod fastopen;
 mod io;
 mod lifecycle;
 mod msg;
@@ -160,9 +161,10 @@ impl Runner<'_> {
                         int_of(v) == Some(*got)
                     }
                 }
+                // `-1` with no errno name (`= -1 (Invalid Argument)`): any errno.
                 (v, SysRet::Errno(e)) => {
                     int_of(v) == Some(-1)
-                        && call.result.errno.as_deref().is_some_and(|want| {
+                        && call.result.errno.as_deref().is_none_or(|want| {
                             want == *e || (want == "EWOULDBLOCK" && *e == "EAGAIN")
                         })
                 }
@@ -200,9 +202,9 @@ impl Runner<'_> {
             "accept" | "accept4" => self.accept(call),
             "connect" => self.connect(call, progress, retry),
             "read" | "recv" | "recvfrom" => self.read(call),
-            "write" | "send" | "sendto" => self.write(call, progress),
+            "write" | "send" | "sendto" => self.write(call, progress, retry),
             "recvmsg" => self.recvmsg(line, call),
-            "sendmsg" => self.sendmsg(call, progress),
+            "sendmsg" => self.sendmsg(call, progress, retry),
             "close" => self.close(call),
             "shutdown" => self.shutdown(call),
             "fcntl" => self.fcntl(call),

@@ -11,13 +11,22 @@ use super::{Attempt, SysRet};
 
 impl Runner<'_> {
     /// `sendmsg(fd, msghdr, flags)`: the iovec's bytes, as one send.
-    pub(super) fn sendmsg(&mut self, call: &SyscallEvent, progress: &mut usize) -> Res<Attempt> {
+    pub(super) fn sendmsg(
+        &mut self,
+        call: &SyscallEvent,
+        progress: &mut usize,
+        retry: bool,
+    ) -> Res<Attempt> {
         let fd = self.fd_arg(call)?;
         let msg = Msghdr::read(call.args.get(1))?;
         if !msg.control.is_empty() {
             return not_run("sendmsg with control messages");
         }
-        self.write_n(fd, msg.total, call.args.get(2), false, progress)
+        let how = super::io::SendCall {
+            retry,
+            unspec: false,
+        };
+        self.write_n(fd, msg.total, call.args.get(2), false, progress, how)
     }
 
     /// `recvmsg(fd, msghdr, flags)`: up to the iovec's bytes; with `TCP_INQ`

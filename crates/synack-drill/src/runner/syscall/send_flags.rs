@@ -1,8 +1,10 @@
 //! Send flags beyond a plain send: `MSG_EOR` (a record end,
 //! [`synack_proto::Stack::send_record`]), `MSG_MORE` (the connection stays
 //! corked until a send without it, as Linux's `tcp_push` passes
-//! `TCP_NAGLE_CORK` for that call) and `MSG_ZEROCOPY` (a copy, as every send
-//! is in synack).
+//! `TCP_NAGLE_CORK` for that call), `MSG_ZEROCOPY` (a copy, as every send
+//! is in synack), `MSG_FASTOPEN` (connect with the data on the SYN,
+//! [`synack_proto::Stack::connect_fast_open`]), `MSG_DONTWAIT` (this call
+//! does not block) and `MSG_NOSIGNAL` (the runner raises no signals).
 
 use crate::ast::Expr;
 use crate::runner::expr::fmt_expr;
@@ -16,14 +18,38 @@ pub(super) struct SendFlags {
     pub(super) eor: bool,
     /// `MSG_MORE`: more data follows; hold a short segment back.
     pub(super) more: bool,
+    /// `MSG_FASTOPEN`: on an unconnected socket, connect with the data.
+    pub(super) fastopen: bool,
+    /// `MSG_DONTWAIT`: this call does not block.
+    pub(super) dontwait: bool,
 }
 
-/// The flags synack maps; any other makes the script not run.
-const KNOWN: [&str; 3] = ["MSG_EOR", "MSG_MORE", "MSG_ZEROCOPY"];
+/// The flags synack maps, with their Linux values; any other makes the
+/// script not run.
+const KNOWN: [(&str, i64); 6] = [
+    ("MSG_EOR", 0x80),
+    ("MSG_MORE", 0x8000),
+    ("MSG_ZEROCOPY", 0x400_0000),
+    ("MSG_FASTOPEN", 0x2000_0000),
+    ("MSG_DONTWAIT", 0x40),
+    ("MSG_NOSIGNAL", 0x4000),
+];
 
 fn symbols<'a>(e: &'a Expr, out: &mut Vec<&'a str>) -> bool {
     match e {
         Expr::Int(0) => true,
+        // A number: the Linux flags it is made of (`0x20000000` is
+        // MSG_FASTOPEN), all of them known.
+        Expr::Int(v) => {
+            let mut rest = *v;
+            for (name, bit) in KNOWN {
+                if rest & bit != 0 {
+                    out.push(name);
+                    rest &= !bit;
+                }
+            }
+            rest == 0
+        }
         Expr::Symbol(s) => {
             out.push(s);
             true
@@ -42,15 +68,14 @@ pub(super) fn parse(flags: Option<&Expr>) -> Res<SendFlags> {
     if !symbols(f, &mut names) {
         return not_run(format!("send flags {}", fmt_expr(f)));
     }
-    if names.contains(&"MSG_FASTOPEN") {
-        return not_run("Fast Open (send flag MSG_FASTOPEN)");
-    }
-    if let Some(other) = names.iter().find(|n| !KNOWN.contains(n)) {
+    if let Some(other) = names.iter().find(|n| !KNOWN.iter().any(|(k, _)| k == *n)) {
         return not_run(format!("send flags {other}"));
     }
     Ok(SendFlags {
         eor: names.contains(&"MSG_EOR"),
         more: names.contains(&"MSG_MORE"),
+        fastopen: names.contains(&"MSG_FASTOPEN"),
+        dontwait: names.contains(&"MSG_DONTWAIT"),
     })
 }
 

@@ -11,25 +11,6 @@ use crate::runner::{fail, not_run, Mode, Res, Runner};
 use super::{done, errno, Attempt, SysRet};
 
 impl Runner<'_> {
-    /// `TCP_FASTOPEN` on a socket that is not connected: the Fast Open queue
-    /// its listener gets (RFC 7413 5.1 bounds pending Fast Open children);
-    /// `false` for a negative length (EINVAL).
-    fn fastopen_queue(
-        &mut self,
-        v: i64,
-        listener: Option<synack_proto::ListenerId>,
-        ns: &mut Socket,
-    ) -> bool {
-        let Ok(q) = usize::try_from(v) else {
-            return false;
-        };
-        ns.fastopen_queue = Some(q);
-        if let Some(l) = listener {
-            let _ = self.stack().set_listener_fast_open(l, q);
-        }
-        true
-    }
-
     /// `setsockopt`: the option's value into the socket's settings, and onto
     /// its connection if it has one.
     pub(super) fn setsockopt(&mut self, call: &SyscallEvent) -> Res<Attempt> {
@@ -42,13 +23,10 @@ impl Runner<'_> {
         let Some(s) = self.sockets.get(&fd).cloned() else {
             return errno("EBADF");
         };
-        let conn = match s.kind {
-            SockKind::Conn(id) => Some(id),
-            _ => None,
-        };
-        let listener = match s.kind {
-            SockKind::Listener(l) => Some(l),
-            _ => None,
+        let (conn, listener) = match s.kind {
+            SockKind::Conn(id) => (Some(id), None),
+            SockKind::Listener(l) => (None, Some(l)),
+            SockKind::Fresh => (None, None),
         };
         let live = !matches!(s.kind, SockKind::Fresh);
         let mut ns = s.clone();
@@ -114,13 +92,15 @@ impl Runner<'_> {
                 Some(d) => ns.cfg.dscp = d,
                 None => return errno("EINVAL"),
             },
-            "TCP_FASTOPEN" if conn.is_none() => {
-                if !self.fastopen_queue(need(int)?, listener, &mut ns) {
+            "TCP_SYNCNT" => {
+                if !self.set_syn_count(need(int)?, conn, &mut ns) {
                     return errno("EINVAL");
                 }
             }
             other if other.starts_with("TCP_FASTOPEN") => {
-                return not_run(format!("Fast Open (setsockopt {other})"))
+                if let Some(a) = self.fastopen_sockopt(call, listener, &mut ns)? {
+                    return Ok(a);
+                }
             }
             other => return not_run(format!("setsockopt {level} {other}")),
         }

@@ -1,6 +1,6 @@
 //! Socket options that shape what is sent (`TCP_NODELAY`, Nagle, and
 //! `TCP_CORK`) and the connection's time limits (`TCP_KEEPINIT`,
-//! `TCP_USER_TIMEOUT`).
+//! `TCP_USER_TIMEOUT`, `TCP_SYNCNT`).
 
 use synack_proto::{ConnId, Duration, Instant};
 
@@ -71,6 +71,19 @@ impl Runner<'_> {
             if let Some(id) = conn {
                 let _ = self.stack().set_user_timeout(id, t);
             }
+        }
+        true
+    }
+
+    /// `TCP_SYNCNT` set to `v` on a socket (and its connection): Linux takes
+    /// 1 to `MAX_TCP_SYNCNT` (127); `false` for any other value (EINVAL).
+    pub(super) fn set_syn_count(&mut self, v: i64, conn: Option<ConnId>, ns: &mut Socket) -> bool {
+        let Ok(v @ 1..=127) = u32::try_from(v) else {
+            return false;
+        };
+        ns.cfg.syn_retries = v;
+        if let Some(id) = conn {
+            let _ = self.stack().set_syn_retries(id, v);
         }
         true
     }
