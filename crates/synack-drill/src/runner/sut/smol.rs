@@ -417,6 +417,21 @@ impl StackUnderTest for Smoltcp {
         }
         Ok(())
     }
+    fn connect_fast_open(
+        &mut self,
+        now: Instant,
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
+        cfg: ConnConfig,
+        _data: Option<&[u8]>,
+    ) -> Result<(ConnId, usize), Error> {
+        self.lack("TCP Fast Open (MSG_FASTOPEN, TCP_FASTOPEN_CONNECT)");
+        self.connect(now, local, remote, cfg).map(|id| (id, 0))
+    }
+    fn fast_open_deferred(&self, _id: ConnId) -> bool {
+        false
+    }
+    fn clear_fast_open_cookies(&mut self) {}
     fn set_listener_config(&mut self, l: ListenerId, cfg: ConnConfig) -> Result<(), Error> {
         let lis = self.listeners.get_mut(&l.0).ok_or(Error::InvalidHandle)?;
         lis.cfg = cfg;
@@ -647,6 +662,10 @@ impl StackUnderTest for Smoltcp {
         if timeout.is_some() {
             self.lack("TCP_KEEPINIT (a connection-establishment timeout)");
         }
+        Ok(())
+    }
+    fn set_syn_retries(&mut self, _id: ConnId, _retries: u32) -> Result<(), Error> {
+        self.lack("TCP_SYNCNT (SYN retransmissions)");
         Ok(())
     }
     fn set_user_timeout(&mut self, id: ConnId, timeout: Option<Duration>) -> Result<(), Error> {
