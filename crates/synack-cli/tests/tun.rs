@@ -114,6 +114,22 @@ impl Synack {
         panic!("synack never said {needle:?}");
     }
 
+    /// The next `n` lines on its stderr containing `needle` (waiting up
+    /// to 30 s for them).
+    fn lines_with(&self, needle: &str, n: usize) -> Vec<String> {
+        let end = Instant::now() + Duration::from_secs(30);
+        let mut got = Vec::new();
+        while got.len() < n {
+            let left = end.checked_duration_since(Instant::now());
+            match left.map(|l| self.stderr_lines.recv_timeout(l)) {
+                Some(Ok(l)) if l.contains(needle) => got.push(l),
+                Some(Ok(_)) => {}
+                _ => panic!("synack said {needle:?} {} times of {n}", got.len()),
+            }
+        }
+        got
+    }
+
     /// Wait up to `secs` for it to end; its status and standard output.
     fn finish(self, ns: &mut Netns, secs: u64) -> (ExitStatus, Vec<u8>) {
         let end = Instant::now() + Duration::from_secs(secs);
@@ -310,4 +326,111 @@ fn serve_stopped_by_a_signal_leaves_its_pcap_whole() {
             bytes.len()
         );
     }
+}
+
+fn sysctl(ns: &Netns, setting: &str) {
+    let out = ns.run("sysctl", &["-w", setting]).expect("sysctl");
+    assert!(out.status.success(), "sysctl -w {setting} failed");
+}
+
+/// `serve --fastopen`: a Linux client with Fast Open on (0x1) asks for a
+/// cookie on its first connection and sends its data on the SYN of the
+/// second, which synack reports as used.
+#[test]
+fn serve_fastopen_takes_data_on_the_syn_of_a_kernel_client() {
+    let Some(mut ns) = namespace() else { return };
+    sysctl(&ns, "net.ipv4.tcp_fastopen=1");
+    let s = start(
+        &mut ns,
+        "serve",
+        &["echo", "--port", "7010", "--count", "2", "--fastopen"],
+    );
+    s.wait_stderr("serving echo on 10.77.0.2:7010 with Fast Open (queue 16)");
+    let py = r#"
+import socket
+for i in range(2):
+    s = socket.socket()
+    s.sendto(b'hello', socket.MSG_FASTOPEN, ('10.77.0.2', 7010))
+    s.shutdown(socket.SHUT_WR)
+    s.settimeout(10)
+    got = b''
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+    s.close()
+    print(got.decode())
+"#;
+    let out = ns
+        .run("timeout", &["30", "python3", "-c", py])
+        .expect("python3 client");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\nhello\n");
+    let conns = s.lines_with("connection from", 2);
+    assert!(!conns[0].contains("(Fast Open: used"), "{conns:?}");
+    assert!(
+        conns[1].contains("(Fast Open: used, data on the SYN)"),
+        "{conns:?}"
+    );
+    let (status, _) = s.finish(&mut ns, 10);
+    assert!(status.success(), "synack tun serve: {status}");
+}
+
+/// Answer each connection's first read with "re:" and it, then close: a
+/// Linux Fast Open server (queue 16).
+const PY_TFO_ANSWER: &str = r#"
+import socket, sys
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 16)
+l.bind(('0.0.0.0', int(sys.argv[1]))); l.listen()
+while True:
+    c, _ = l.accept()
+    c.sendall(b're:' + c.recv(65536))
+    c.close()
+"#;
+
+/// `connect --fastopen --fastopen-cache FILE` against a Linux Fast Open
+/// server (0x2): the first run asks for a cookie and saves it; the second,
+/// a new process, reads it back and sends its data on the SYN.
+#[test]
+fn connect_fastopen_keeps_its_cookie_between_runs() {
+    let Some(mut ns) = namespace() else { return };
+    sysctl(&ns, "net.ipv4.tcp_fastopen=2");
+    kernel(&mut ns, &["-c", PY_TFO_ANSWER, "9102"]);
+    wait_listen(&ns, "0.0.0.0:9102");
+    let cache = std::env::temp_dir().join(unique_name("skf"));
+    let c = cache.to_string_lossy().into_owned();
+    let mut said = Vec::new();
+    for _ in 0..2 {
+        let s = start(
+            &mut ns,
+            "connect",
+            &["10.77.0.1:9102", "--fastopen", "--fastopen-cache", &c],
+        );
+        let mut stdin = s.child(&mut ns).stdin.take().expect("stdin");
+        stdin.write_all(b"question").expect("write stdin");
+        drop(stdin);
+        said.push(s.lines_with("Fast Open:", 1).remove(0));
+        let (status, out) = s.finish(&mut ns, 30);
+        assert!(status.success(), "synack tun connect: {status}");
+        assert_eq!(String::from_utf8_lossy(&out), "re:question");
+    }
+    let saved = std::fs::read_to_string(&cache).unwrap_or_default();
+    let _ = std::fs::remove_file(&cache);
+    assert!(
+        said[0].ends_with("Fast Open: not used, a cookie was asked for"),
+        "{said:?}"
+    );
+    assert!(
+        said[1].ends_with("Fast Open: used, data on the SYN"),
+        "{said:?}"
+    );
+    let words: Vec<&str> = saved.split_whitespace().collect();
+    assert_eq!(words.len(), 2, "{saved:?}");
+    assert_eq!(words[0], "10.77.0.1");
+    assert_eq!(
+        words[1].len(),
+        16,
+        "Linux's 8-byte cookie in hex: {saved:?}"
+    );
 }

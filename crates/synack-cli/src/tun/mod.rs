@@ -9,6 +9,7 @@
 //! a user namespace (CAP_NET_ADMIN, and CAP_SYS_ADMIN for namespaces).
 
 mod bench;
+mod cookies;
 mod demo;
 mod forward;
 mod smol;
@@ -121,6 +122,13 @@ struct ServeArgs {
     /// (default: serve forever, each connection on its own thread).
     #[arg(long, value_name = "N")]
     count: Option<usize>,
+    /// Be a TCP Fast Open server (RFC 7413): hand out cookies, and take a
+    /// request that comes on the SYN with a valid one, so the answer leaves
+    /// a round trip sooner. QLEN: most such connections waiting for the
+    /// end of their handshake at once (default 16).
+    #[arg(long, value_name = "QLEN", num_args = 0..=1, require_equals = true,
+          value_parser = clap::value_parser!(u32).range(1..=65535))]
+    fastopen: Option<Option<u32>>,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -130,6 +138,15 @@ struct ConnectArgs {
     /// The peer's address.
     #[arg(value_name = "IP:PORT")]
     target: SocketAddr,
+    /// Open with TCP Fast Open (RFC 7413): the SYN waits for the first read
+    /// of standard input and carries it when a cookie for the peer is
+    /// known, else asks for one (the data then follows the handshake).
+    #[arg(long)]
+    fastopen: bool,
+    /// Keep Fast Open cookies in FILE between runs: read before
+    /// connecting, the peer's written back after (lines `IP COOKIE-HEX`).
+    #[arg(long, value_name = "FILE", requires = "fastopen")]
+    fastopen_cache: Option<PathBuf>,
     #[command(flatten)]
     device: DeviceArgs,
 }

@@ -1,13 +1,16 @@
 //! `synack tun serve`, `connect` and `get`: synack on a TUN device the
 //! command opens, against whatever the kernel routes to it.
 
-use super::{http, open_runtime, ConnectArgs, GetArgs, ServeArgs, ServeKind};
+use super::{cookies, http, open_runtime, ConnectArgs, GetArgs, ServeArgs, ServeKind};
 use clap::ValueEnum;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use synack::{TcpListener, TcpStream};
+use synack::{
+    ConnectOptions, FastOpenMiss, FastOpenStatus, ListenOptions, Runtime, TcpListener, TcpStream,
+    DEFAULT_FASTOPEN_QUEUE,
+};
 
 /// How long `connect` and `get` wait for the handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -20,18 +23,34 @@ pub(super) fn serve(a: &ServeArgs) -> io::Result<()> {
     });
     let rt = open_runtime(&a.device)?;
     let addr = a.device.addr.addr;
-    let l = TcpListener::bind(&rt, SocketAddr::new(IpAddr::V4(addr), port))?;
+    let opts = ListenOptions {
+        fast_open: a
+            .fastopen
+            .map(|q| q.map_or(DEFAULT_FASTOPEN_QUEUE, |q| q as usize)),
+        ..ListenOptions::default()
+    };
+    let l = TcpListener::bind_with(&rt, SocketAddr::new(IpAddr::V4(addr), port), opts)?;
     let kind = a.kind;
     let name = kind.to_possible_value().map(|v| v.get_name().to_owned());
+    let fo = match opts.fast_open {
+        Some(q) => format!(" with Fast Open (queue {q})"),
+        None => String::new(),
+    };
     eprintln!(
-        "synack tun: serving {} on {addr}:{port}",
+        "synack tun: serving {} on {addr}:{port}{fo}",
         name.unwrap_or_default()
     );
     let mut served = 0usize;
     while a.count.is_none_or(|c| served < c) {
         let (mut s, peer) = l.accept()?;
         served += 1;
-        eprintln!("synack tun: connection from {peer}");
+        match opts.fast_open {
+            Some(_) => eprintln!(
+                "synack tun: connection from {peer} (Fast Open: {})",
+                fast_open_text(s.fast_open()?)
+            ),
+            None => eprintln!("synack tun: connection from {peer}"),
+        }
         let h = std::thread::spawn(move || serve_conn(kind, &mut s));
         if a.count.is_some() {
             let _ = h.join();
@@ -63,12 +82,20 @@ fn serve_conn(kind: ServeKind, s: &mut TcpStream) -> io::Result<()> {
 /// while standard input is still open.
 pub(super) fn connect(a: &ConnectArgs) -> io::Result<()> {
     let rt = open_runtime(&a.device)?;
-    let s = Arc::new(TcpStream::connect_timeout(&rt, &a.target, CONNECT_TIMEOUT)?);
+    let s = if a.fastopen {
+        connect_fast_open(&rt, a)?
+    } else {
+        TcpStream::connect_timeout(&rt, &a.target, CONNECT_TIMEOUT)?
+    };
+    let s = Arc::new(s);
     eprintln!(
         "synack tun: connected to {} from {}",
         a.target,
         s.local_addr()?
     );
+    if a.fastopen {
+        eprintln!("synack tun: Fast Open: {}", fast_open_text(s.fast_open()?));
+    }
     let up = Arc::clone(&s);
     // Not joined: a read of standard input cannot be interrupted, and the
     // command must not wait for it once the peer is done.
@@ -103,4 +130,55 @@ pub(super) fn get(a: &GetArgs) -> io::Result<()> {
     eprintln!("{}", r.head);
     io::stdout().write_all(&r.body)?;
     Ok(())
+}
+
+/// `connect --fastopen`: the first read of standard input goes on the SYN
+/// (RFC 7413 4.2.1) when a cookie for the peer is cached, from
+/// `--fastopen-cache` or an earlier connection; the peer's cookie is saved
+/// back to the file afterwards.
+fn connect_fast_open(rt: &Runtime, a: &ConnectArgs) -> io::Result<TcpStream> {
+    let peer = a.target.ip();
+    if let Some(path) = &a.fastopen_cache {
+        if let Some(c) = cookies::load(path)?.get(&peer) {
+            rt.set_fast_open_cookie(peer, Some(*c));
+        }
+    }
+    let mut first = vec![0u8; 16384];
+    let n = io::stdin().lock().read(&mut first)?;
+    first.truncate(n);
+    let opts = ConnectOptions {
+        timeout: Some(CONNECT_TIMEOUT),
+        ..ConnectOptions::default()
+    };
+    let s = TcpStream::connect_with_data(rt, a.target, opts, &first)?;
+    if let Some(path) = &a.fastopen_cache {
+        let mut all = cookies::load(path)?;
+        match rt.fast_open_cookie(peer) {
+            Some(c) if !c.is_request() => all.insert(peer, c),
+            _ => all.remove(&peer),
+        };
+        cookies::save(path, &all)?;
+    }
+    Ok(s)
+}
+
+/// How a connection fared with Fast Open, in a few words.
+fn fast_open_text(st: FastOpenStatus) -> &'static str {
+    match st {
+        FastOpenStatus::Used => "used, data on the SYN",
+        FastOpenStatus::NotTried => "not tried",
+        FastOpenStatus::NotUsed(m) => match m {
+            FastOpenMiss::CookieRequested => "not used, a cookie was asked for",
+            FastOpenMiss::DataNotAcked => "not used, the SYN's data was not acknowledged",
+            FastOpenMiss::SynRetransmitted => "not used, the SYN was sent again without data",
+            FastOpenMiss::Blackholed => "not used, paused after a suspected blackhole",
+            FastOpenMiss::ClientDisabled => "not used, off on this client",
+            FastOpenMiss::NoCookie => "not used, no cookie on the SYN: one was offered",
+            FastOpenMiss::InvalidCookie => "not used, invalid cookie: a fresh one was offered",
+            FastOpenMiss::QueueFull => "not used, the Fast Open queue was full",
+            FastOpenMiss::SynCookie => "not used, answered with a SYN cookie",
+            FastOpenMiss::ServerDisabled => "not used, not a Fast Open listener",
+            _ => "not used",
+        },
+    }
 }
