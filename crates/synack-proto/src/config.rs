@@ -234,6 +234,14 @@ pub struct ConnConfig {
     /// at the cost of a duplicate FIN when the two FINs only crossed. Off by default:
     /// Linux and RFC 9293 3.10.7.4 send a plain `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`.
     pub fin_on_every_ack: bool,
+    /// A segment whose ACK acknowledges data never sent (SEG.ACK > SND.NXT) is
+    /// dropped and answered with an ACK in every synchronized state, as RFC
+    /// 9293 3.10.7.4 and RFC 5961 5.2 say and FreeBSD does (`dropafterack`).
+    /// Off by default, as Linux: in ESTABLISHED it drops such a segment
+    /// silently (`tcp_rcv_established` discards what `tcp_ack` refuses), so
+    /// two ends that disagree about the sequence space do not trade ACKs; the
+    /// other states still answer.
+    pub answer_ack_of_unsent: bool,
     /// An ICMP error that RFC 1122 4.2.3.9 calls hard (protocol or port
     /// unreachable; also administratively prohibited, and time exceeded in
     /// transit, as FreeBSD and Linux treat them) aborts a connection that is
@@ -344,6 +352,7 @@ impl Default for ConnConfig {
             rst_challenge: true,
             syn_challenge: true,
             fin_on_every_ack: false,
+            answer_ack_of_unsent: false,
             icmp_may_rst: true,
             syn_mss_follows_path_mtu: true,
             ttl: None,

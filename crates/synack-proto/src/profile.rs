@@ -19,6 +19,7 @@
 //! | `round_recv_buffer_to_mss` | off | on (`tcp_mss`) | off |
 //! | `accept_up_to_buffer_space` | off | on (`rcv_wnd = max(sbspace, rcv_adv - rcv_nxt)`) | off |
 //! | `fin_on_every_ack` | off | on (`tcp_output` resends an unacknowledged FIN) | off |
+//! | `answer_ack_of_unsent` | off in ESTABLISHED (`tcp_rcv_established` drops it silently) | on (`dropafterack`) | on (RFC 9293 3.10.7.4, RFC 5961 5.2) |
 //! | `syn_mss_follows_path_mtu` | on (`tcp_advertise_mss`) | IPv6 only (its route MTU); IPv4 keeps the link's | off (RFC 1191 3.1, RFC 6691) |
 //! | `tail_loss_probe` | on (`tcp_early_retrans=3`) | off: FreeBSD has no TLP | on (RFC 8985) |
 //! | `rack` | on (`tcp_recovery=1`) | off: loss by DupThresh (RFC 6675) | on (RFC 8985) |
@@ -44,8 +45,9 @@ pub enum Profile {
     /// The RFCs' text where synack's defaults follow a Linux habit no RFC
     /// describes: no quick-ACK mode and no delayed ACK of a FIN (RFC 1122
     /// 4.2.3.2 and RFC 5681 4.2 describe delayed ACKs without either), an
-    /// RTO of at least 1 s (RFC 6298 2.4), and the SYN's MSS option from the
-    /// link alone (RFC 1191 3.1, RFC 6691). Otherwise as `Linux`.
+    /// RTO of at least 1 s (RFC 6298 2.4), the SYN's MSS option from the
+    /// link alone (RFC 1191 3.1, RFC 6691), and an ACK for every ACK of data
+    /// never sent (RFC 9293 3.10.7.4). Otherwise as `Linux`.
     Rfc,
 }
 
@@ -67,6 +69,7 @@ impl Profile {
         cfg.round_recv_buffer_to_mss = linux.round_recv_buffer_to_mss;
         cfg.accept_up_to_buffer_space = linux.accept_up_to_buffer_space;
         cfg.fin_on_every_ack = linux.fin_on_every_ack;
+        cfg.answer_ack_of_unsent = linux.answer_ack_of_unsent;
         cfg.syn_mss_follows_path_mtu = linux.syn_mss_follows_path_mtu;
         cfg.tail_loss_probe = linux.tail_loss_probe;
         cfg.rack = linux.rack;
@@ -100,6 +103,8 @@ impl Profile {
                 cfg.accept_up_to_buffer_space = true;
                 // `tcp_output` sends an unacknowledged FIN again with every ACK.
                 cfg.fin_on_every_ack = true;
+                // `tcp_input`: an ACK of data never sent goes to `dropafterack`.
+                cfg.answer_ack_of_unsent = true;
                 // The SYN advertises the route's MTU: an ICMPv6 Packet Too Big
                 // lowers it, an IPv4 fragmentation-needed (kept in the host cache)
                 // does not.
@@ -122,6 +127,9 @@ impl Profile {
                 // RFC 1191 3.1, RFC 6691: the MSS option says what this host can
                 // receive, from its interface, not the path.
                 cfg.syn_mss_follows_path_mtu = false;
+                // RFC 9293 3.10.7.4: "If the ACK acks something not yet sent
+                // (SEG.ACK > SND.NXT), then send an ACK, drop the segment".
+                cfg.answer_ack_of_unsent = true;
             }
         }
     }
@@ -207,7 +215,7 @@ mod tests {
         );
         assert_eq!(v4.min_rto, Duration::from_millis(30));
         assert_eq!(v4.establish_timeout, Some(Duration::from_secs(75)));
-        assert!(!v4.tail_loss_probe && v4.fin_on_every_ack);
+        assert!(!v4.tail_loss_probe && v4.fin_on_every_ack && v4.answer_ack_of_unsent);
         assert_eq!(
             (v4.congestion, v4.prr),
             (CongestionAlgorithm::NewReno, false)
@@ -220,13 +228,14 @@ mod tests {
         let c = Profile::Rfc.conn_config(true);
         assert_eq!(c.min_rto, Duration::from_secs(1));
         assert_eq!((c.quick_ack_segments, c.delayed_fin_ack), (0, false));
-        assert!(!c.syn_mss_follows_path_mtu);
+        assert!(!c.syn_mss_follows_path_mtu && c.answer_ack_of_unsent);
         assert_eq!(
             ConnConfig {
                 quick_ack_segments: 16,
                 delayed_fin_ack: true,
                 min_rto: Duration::from_millis(200),
                 syn_mss_follows_path_mtu: true,
+                answer_ack_of_unsent: false,
                 ..c
             },
             ConnConfig::default()

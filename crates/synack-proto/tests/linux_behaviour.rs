@@ -3,6 +3,7 @@
 
 mod util;
 
+use synack_proto::wire::TcpFlags;
 use synack_proto::{Duration, Profile, StackConfig};
 use util::*;
 
@@ -145,4 +146,42 @@ fn limited_transmit_sends_new_data_on_the_first_two_duplicate_acks() {
         first_dup < eleventh && eleventh < twelfth && twelfth < retransmit,
         "{log:#?}"
     );
+}
+
+/// An ACK of data never sent, in ESTABLISHED: Linux drops it without a word
+/// (`tcp_rcv_established`), RFC 9293 3.10.7.4 answers it with an ACK; the
+/// connection is untouched either way.
+#[test]
+fn an_ack_of_unsent_data_is_dropped_silently_in_established() {
+    for (profile, answered) in [(Profile::Linux, false), (Profile::Rfc, true)] {
+        let mut cfg = StackConfig::with_profile(profile, false);
+        // Plain segments: the injected one carries no timestamps.
+        cfg.conn.timestamps = false;
+        let mut n = Net::new(cfg);
+        let (_c, s) = open(&mut n);
+        let st = n.hosts[1].status(s).unwrap();
+        let (seq, ack) = (st.rcv_nxt.0, (st.snd_nxt + 5000).0);
+        let pkt = raw_packet(
+            c_addr(40000),
+            s_addr(80),
+            seq,
+            ack,
+            TcpFlags::ACK,
+            1000,
+            b"",
+        );
+        let now = n.now;
+        n.hosts[1].handle_packet(now, &pkt);
+        let mut buf = Vec::new();
+        assert_eq!(
+            n.hosts[1].poll_transmit(now, &mut buf),
+            answered,
+            "{profile:?}"
+        );
+        let after = n.hosts[1].status(s).unwrap();
+        assert_eq!(
+            (after.state, after.snd_una, after.rcv_nxt),
+            (st.state, st.snd_una, st.rcv_nxt)
+        );
+    }
 }

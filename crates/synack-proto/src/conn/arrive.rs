@@ -371,7 +371,10 @@ impl Tcb {
         // RFC 5961 5.2: SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT, else ACK and drop.
         if seg.ack.gt(self.snd.max) {
             self.drop_seg(ctx, DropReason::AckTooNew);
-            self.oow_ack(seg, ctx, super::Queued::ChallengeAck);
+            // Linux drops it without an answer in ESTABLISHED (`answer_ack_of_unsent`).
+            if self.cfg.answer_ack_of_unsent || self.state != State::Established {
+                self.oow_ack(seg, ctx, super::Queued::ChallengeAck);
+            }
             return Some(Disposition::Done);
         }
         if seg.ack.lt(self.snd.una - self.snd.max_wnd.max(1)) {
