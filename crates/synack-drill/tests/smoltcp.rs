@@ -189,3 +189,19 @@ fn compare_puts_the_two_stacks_side_by_side_per_folder() {
     assert_eq!(rows[1]["smoltcp"]["outcome"], "not_run");
     assert_eq!(rows[3]["totals"]["smoltcp"]["passed"], 1);
 }
+
+/// A SYN asking for a Fast Open cookie needs what smoltcp lacks; the same
+/// listener serves a plain SYN.
+#[test]
+fn a_syn_asking_for_a_fast_open_cookie_is_not_run() {
+    let text = PASSIVE.replace(
+        "<mss 1000,sackOK,nop,nop,nop,wscale 7>",
+        "<mss 1000,sackOK,nop,nop,nop,wscale 7,FO,nop,nop>",
+    );
+    assert_eq!(
+        smol(&text),
+        Outcome::NotRun(
+            "smoltcp lacks TCP Fast Open (a SYN asking for a cookie or bringing data)".into()
+        )
+    );
+}

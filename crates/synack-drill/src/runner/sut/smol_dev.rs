@@ -156,3 +156,59 @@ pub(super) fn is_tcp_rst(p: &[u8]) -> bool {
     };
     proto == Some(6) && p.get(hdr + 13).is_some_and(|f| f & 0x04 != 0)
 }
+
+/// What a SYN brings that only a Fast Open server answers: a Fast Open
+/// option (RFC 7413 4.1.1: kind 34, or the experimental kind 254 with magic
+/// 0xF989, a peer asking for or presenting a cookie) and data. `None` when
+/// the packet is not a TCP SYN.
+pub(super) struct FastOpenSyn {
+    /// The SYN carries a Fast Open option.
+    pub(super) option: bool,
+    /// The SYN carries data.
+    pub(super) data: bool,
+}
+
+pub(super) fn fast_open_syn(p: &[u8]) -> Option<FastOpenSyn> {
+    let (proto, hdr, total) = match p.first().map(|b| b >> 4) {
+        Some(4) => (
+            p.get(9).copied(),
+            usize::from(p[0] & 0x0f) * 4,
+            usize::from(u16::from_be_bytes([*p.get(2)?, *p.get(3)?])),
+        ),
+        Some(6) => (
+            p.get(6).copied(),
+            40,
+            40 + usize::from(u16::from_be_bytes([*p.get(4)?, *p.get(5)?])),
+        ),
+        _ => return None,
+    };
+    let tcp = p
+        .get(hdr..total.min(p.len()))
+        .filter(|_| proto == Some(6))?;
+    let (off, flags) = (usize::from(*tcp.get(12)? >> 4) * 4, *tcp.get(13)?);
+    if flags & 0x02 == 0 {
+        return None;
+    }
+    let opts = tcp.get(20..off).unwrap_or(&[]);
+    let mut option = false;
+    let mut i = 0;
+    while let Some(&kind) = opts.get(i) {
+        if kind == 0 {
+            break;
+        }
+        if kind == 1 {
+            i += 1;
+            continue;
+        }
+        let len = usize::from(opts.get(i + 1).copied().unwrap_or(0));
+        option |= kind == 34 || (kind == 254 && opts.get(i + 2..i + 4) == Some(&[0xf9, 0x89]));
+        if len < 2 {
+            break;
+        }
+        i += len;
+    }
+    Some(FastOpenSyn {
+        option,
+        data: tcp.len() > off,
+    })
+}
