@@ -8,7 +8,7 @@
 //! The key comes from the process's random hash state, so an off-path sender
 //! cannot choose 4-tuples that collide (the tables' keys are
 //! attacker-chosen: every SYN names its own source). Initial sequence numbers
-//! and SYN cookies keep SipHash-2-4 (crypto.rs).
+//! and SYN cookies keep SipHash (crypto.rs).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};

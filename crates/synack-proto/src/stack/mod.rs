@@ -28,7 +28,7 @@ pub use status::{ConnStatus, ListenerStatus, StackStats};
 
 use crate::config::{ConnConfig, Keepalive, StackConfig, DEFAULT_TTL};
 use crate::conn::{Owner, SegCtx, Tcb};
-use crate::crypto::{siphash, tuple_words, SipKey};
+use crate::crypto::{siphash, siphash13, tuple_words, SipKey};
 use crate::error::{ConnError, Error};
 use crate::event::{ConnId, FourTuple, ListenerId, SegmentSummary};
 use crate::hash::TableHash;
@@ -256,14 +256,14 @@ impl Stack {
 
     /// RFC 6528: ISN = M + F(4-tuple, secret), M ticking every 4 microseconds.
     fn isn(&self, tuple: &FourTuple, now: Instant) -> SeqNum {
-        let f = siphash(self.secrets.isn, &tuple_words(tuple, 0)) as u32;
+        let f = siphash13(self.secrets.isn, &tuple_words(tuple, 0)) as u32;
         SeqNum(((now.micros() / 4) as u32).wrapping_add(f))
     }
 
     /// RFC 7323 5.4 (as RFC 6528 for ISNs): a per-connection offset for the
     /// timestamp clock, a keyed hash of the 4-tuple, so TSvals do not reveal uptime.
     fn ts_offset(&self, tuple: &FourTuple) -> u32 {
-        siphash(self.secrets.ts, &tuple_words(tuple, 0)) as u32
+        siphash13(self.secrets.ts, &tuple_words(tuple, 0)) as u32
     }
 
     /// Replace the SYN-cookie key. Cookies made with the key it replaces stay
@@ -456,7 +456,7 @@ impl Stack {
             local: SocketAddr::new(local_ip, 0),
             remote,
         };
-        let start = siphash(self.secrets.port, &tuple_words(&probe, self.live as u64)) as u32;
+        let start = siphash13(self.secrets.port, &tuple_words(&probe, self.live as u64)) as u32;
         for i in 0..span {
             let port = lo + ((start.wrapping_add(i)) % span) as u16;
             let tuple = FourTuple {
