@@ -7,6 +7,7 @@ use synack_proto::SeqNum;
 
 use crate::ast::{EcnCodepoint, IpAttr, SeqSpec, TcpFlags, TcpOption, TcpOptions, TcpPacket};
 
+use super::socket::SockKind;
 use super::{not_run, Res, Runner, REMOTE_PASSIVE_PORT};
 
 impl Runner<'_> {
@@ -54,6 +55,7 @@ impl Runner<'_> {
         });
         let options = self.inbound_options(p, offset)?;
         let flags = wire_flags(&p.flags);
+        self.new_passive_open(p);
         let (sport, dport) = self.ports_in(p);
         let payload = vec![0u8; len as usize];
         let repr = TcpRepr {
@@ -154,6 +156,28 @@ impl Runner<'_> {
     }
 
     /// A SYN to a listener creates the connection packets belong to.
+    /// packetdrill: the first SYN to the listener under test opens a new
+    /// connection, from a remote port of its own once an earlier
+    /// connection has one (so a script can open, close and open again).
+    fn new_passive_open(&mut self, p: &TcpPacket) {
+        if !p.flags.syn || p.flags.ack || p.ports.is_some() || self.listener_got_syn {
+            return;
+        }
+        let listening = self
+            .subject_fd
+            .and_then(|fd| self.sockets.get(&fd))
+            .is_some_and(|s| matches!(s.kind, SockKind::Listener(_)));
+        if !listening {
+            return;
+        }
+        self.listener_got_syn = true;
+        if self.current_tuple.is_some() {
+            self.passive_opens = self.passive_opens.wrapping_add(1);
+            let port = REMOTE_PASSIVE_PORT.wrapping_add(self.passive_opens);
+            self.current_tuple = Some((port, self.bind_port));
+        }
+    }
+
     fn track_half_open(&mut self) {
         if self.current.is_some() {
             return;

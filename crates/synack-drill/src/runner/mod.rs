@@ -205,6 +205,11 @@ struct Runner<'a> {
     /// remote's later sequence numbers, and synack's acknowledgments of
     /// them, are written relative to it.
     remote_isn: u32,
+    /// Passive connections the script opened so far (each from its own
+    /// remote port, as packetdrill gives every SYN to a listener).
+    passive_opens: u16,
+    /// A SYN reached the listener under test since its `listen`.
+    listener_got_syn: bool,
 }
 
 impl<'a> Runner<'a> {

@@ -79,6 +79,8 @@ impl<'a> Runner<'a> {
             fastopen_bits: 0,
             fastopen_keys: None,
             remote_isn: 0,
+            passive_opens: 0,
+            listener_got_syn: false,
         })
     }
 }

@@ -161,6 +161,25 @@ impl Runner<'_> {
         })
     }
 
+    /// packetdrill (`sniff_outbound_live_packet`) reads only the packets of
+    /// the socket under test, and a new connection's SYN: in Linux scripts
+    /// the packets of sockets the script has moved on from (a FIN after
+    /// `close`) are passed over.
+    fn skip_other_sockets(&mut self) {
+        if self.freebsd {
+            return;
+        }
+        let Some((remote, local)) = self.current_tuple else {
+            return;
+        };
+        while let Some(seen) = self.out.front().and_then(|c| self.decode(c)) {
+            if seen.flags.syn || (seen.dst_port == remote && seen.src_port == local) {
+                break;
+            }
+            self.out.pop_front();
+        }
+    }
+
     /// Waits (on the virtual clock) for the next outbound packet and matches it.
     pub(super) fn outbound(
         &mut self,
@@ -185,6 +204,7 @@ impl Runner<'_> {
             hi + tol + SNIFF_SLACK_US
         };
         loop {
+            self.skip_other_sockets();
             if !self.out.is_empty() {
                 break;
             }
@@ -220,7 +240,10 @@ impl Runner<'_> {
             } = p.seq
             {
                 let raw = seen.seq.wrapping_add(self.isn_offset.unwrap_or(0));
-                self.isn_offset = Some(raw.wrapping_sub(start));
+                // Linux scripts number the rest from the ISN whatever the
+                // SYN's own number says (`S. 1234:1234(0)`, then `ack 1`).
+                let script_isn = if self.freebsd { start } else { 0 };
+                self.isn_offset = Some(raw.wrapping_sub(script_isn));
                 seen.seq = start;
             }
         }

@@ -89,6 +89,7 @@ impl Runner<'_> {
                     s.bind_id = None;
                 }
                 self.subject_fd = Some(fd);
+                self.listener_got_syn = false;
                 done(0)
             }
             Err(e) => errno(errno_of(e)),
