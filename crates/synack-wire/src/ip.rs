@@ -440,6 +440,11 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// over the header, checksum included, is all ones).
     pub fn verify_checksum(&self) -> bool {
         let hlen = self.header_len();
+        if let Some(h) = self.b().first_chunk::<IPV4_HEADER_LEN>() {
+            if hlen == IPV4_HEADER_LEN {
+                return checksum::fold(checksum::sum20(0, h)) == 0xffff;
+            }
+        }
         match self.b().get(..hlen) {
             Some(h) => checksum::verify(0, h),
             None => false,
@@ -530,7 +535,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     pub fn fill_checksum(&mut self) {
         self.set_checksum(0);
         let hlen = self.header_len();
-        let c = checksum::checksum(0, &self.b()[..hlen]);
+        let c = match self.b().first_chunk::<IPV4_HEADER_LEN>() {
+            Some(h) if hlen == IPV4_HEADER_LEN => !checksum::fold(checksum::sum20(0, h)),
+            _ => checksum::checksum(0, &self.b()[..hlen]),
+        };
         self.set_checksum(c);
     }
 }
