@@ -35,6 +35,10 @@ pub(crate) fn seg_label(
     if o.timestamps.is_some() {
         s.push_str(" ts");
     }
+    // RFC 7413 4.1.1: an empty Fast Open option asks for a cookie.
+    if let Some(f) = &o.fast_open {
+        s.push_str(&format!(" tfo={}", f.cookie));
+    }
     if let Some(r) = reason {
         if r != SendReason::Normal {
             s.push_str(&format!(" ({})", send_reason_name(r).replace('_', " ")));
@@ -103,7 +107,19 @@ pub(crate) fn seg_explain(s: &SegStep, absolute: bool, lang: Lang) -> String {
         } else {
             ""
         });
-    } else if !f.syn() && (f.ece() || f.cwr()) {
+    }
+    // RFC 7413 4.1.1 and 4.2: the Fast Open option's three uses.
+    if let Some(fo) = s.seg.options.fast_open.filter(|_| f.syn()) {
+        let w = words(lang);
+        text.push_str(if f.ack() {
+            w.tfo_offer_note
+        } else if fo.cookie.is_request() {
+            w.tfo_request_note
+        } else {
+            w.tfo_cookie_note
+        });
+    }
+    if !f.syn() && (f.ece() || f.cwr()) {
         let w = words(lang);
         if f.ece() {
             text.push_str(w.ece_note);
