@@ -94,7 +94,7 @@ fn scenario_names() -> Vec<String> {
 #[test]
 fn every_scenario_text_is_pinned() {
     let names = scenario_names();
-    assert_eq!(names.len(), 22);
+    assert_eq!(names.len(), 24);
     let mut results = Vec::new();
     for name in &names {
         let o = synack(&["scenario", name, "--no-color"]);

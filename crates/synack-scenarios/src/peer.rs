@@ -4,7 +4,9 @@
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use synack_proto::{ConnConfig, ConnError, ConnId, Duration, Error, Instant, ListenerId, Stack};
+use synack_proto::{
+    ConnConfig, ConnError, ConnId, Duration, Error, FastOpenStatus, Instant, ListenerId, Stack,
+};
 use synack_sim::{App, HostId};
 use synack_trace::{Call, SocketCall};
 
@@ -46,6 +48,13 @@ pub(crate) enum Role {
         remote: SocketAddr,
         cfg: Box<ConnConfig>,
     },
+    /// Active open with TCP Fast Open (RFC 7413), as `sendto(MSG_FASTOPEN)`:
+    /// the peer's data goes on the SYN when a cookie is cached, the rest
+    /// (all of it without a cookie) when its trigger fires.
+    FastOpen {
+        remote: SocketAddr,
+        cfg: Box<ConnConfig>,
+    },
     /// Passive open: take the first connection the listener completes.
     Accept(ListenerId),
 }
@@ -55,6 +64,10 @@ pub(crate) enum Role {
 pub(crate) struct Record {
     pub(crate) established: Option<Instant>,
     pub(crate) received: Vec<u8>,
+    /// When the first byte was read.
+    pub(crate) first_byte: Option<Instant>,
+    /// What the connection last reported of Fast Open (RFC 7413).
+    pub(crate) fast_open: FastOpenStatus,
     pub(crate) eof: bool,
     pub(crate) error: Option<Error>,
     pub(crate) sent: usize,
@@ -206,6 +219,26 @@ impl Peer {
                     }
                 }
             }
+            Role::FastOpen { remote, cfg } => {
+                if !self.started {
+                    self.started = true;
+                    let data = self.send.as_ref().map(|(_, _, d)| d.as_slice());
+                    match st.connect_fast_open(now, None, *remote, **cfg, data) {
+                        Ok((c, taken)) => {
+                            self.conn = Some(c);
+                            self.record.borrow_mut().sent = taken;
+                            self.note(now, Call::Connect);
+                            if taken > 0 {
+                                self.note(now, Call::Send(taken));
+                            }
+                        }
+                        Err(e) => {
+                            self.record.borrow_mut().error = Some(e);
+                            self.done = true;
+                        }
+                    }
+                }
+            }
             Role::Accept(l) => {
                 if let Ok(c) = st.accept(*l) {
                     self.conn = Some(c);
@@ -228,6 +261,9 @@ impl Peer {
         let mut r = self.record.borrow_mut();
         if r.established.is_none() && state.is_synchronized() {
             r.established = Some(now);
+        }
+        if let Ok(fo) = st.fast_open_status(c) {
+            r.fast_open = fo;
         }
         if let Ok(Some(e)) = st.conn_error(c) {
             r.error = Some(Error::Connection(e));
@@ -256,7 +292,10 @@ impl Peer {
                     r.eof = true;
                     break;
                 }
-                Ok(n) => r.received.extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    r.first_byte.get_or_insert(now);
+                    r.received.extend_from_slice(&buf[..n]);
+                }
                 Err(Error::WouldBlock) | Err(Error::NotConnected) => break,
                 Err(e @ Error::Connection(_)) => {
                     r.error = Some(e);

@@ -282,10 +282,21 @@ impl World {
 
     /// When a host first went through `from -> to`.
     pub(crate) fn went_at(&self, h: HostId, from: State, to: State) -> Option<Instant> {
+        self.went_after(h, from, to, Instant::ZERO)
+    }
+
+    /// When a host first went through `from -> to` at or after `after`.
+    pub(crate) fn went_after(
+        &self,
+        h: HostId,
+        from: State,
+        to: State,
+        after: Instant,
+    ) -> Option<Instant> {
         self.sim
             .trace()
             .iter()
-            .filter(|e| e.host == h)
+            .filter(|e| e.host == h && e.at >= after)
             .find_map(|e| match &e.kind {
                 TraceKind::Stack(ev) => match &ev.kind {
                     EventKind::StateChanged { from: f, to: t, .. } if *f == from && *t == to => {

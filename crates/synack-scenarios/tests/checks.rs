@@ -59,6 +59,8 @@ fn catalog_matches_scenarios_md() {
         "bulk-transfer",
         "ecn",
         "path-mtu",
+        "fast-open",
+        "fast-open-rejected",
         "zero-window",
     ];
     assert_eq!(names(), expected);

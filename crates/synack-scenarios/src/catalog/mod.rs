@@ -9,6 +9,7 @@
 mod close;
 mod congestion;
 mod failure;
+mod fastopen;
 mod flood;
 mod loss;
 mod open;
@@ -138,6 +139,16 @@ pub static SCENARIOS: &[ScenarioInfo] = &[
         name: "path-mtu",
         description: "a link on the path carries only 1280-byte packets: its router answers the first full-sized segments with ICMP; the sender lowers its MSS and resends",
         run: transfer::path_mtu,
+    },
+    ScenarioInfo {
+        name: "fast-open",
+        description: "TCP Fast Open: a first connection earns a cookie, the second sends its request on the SYN and has the response one round trip sooner",
+        run: fastopen::fast_open,
+    },
+    ScenarioInfo {
+        name: "fast-open-rejected",
+        description: "a Fast Open cookie the server no longer accepts: it takes only the SYN, offers a fresh cookie, the request follows the handshake",
+        run: fastopen::fast_open_rejected,
     },
     ScenarioInfo {
         name: "zero-window",
