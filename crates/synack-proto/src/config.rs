@@ -198,6 +198,14 @@ pub struct ConnConfig {
     /// in flight falls smoothly to ssthresh instead of RFC 6675's
     /// cwnd - pipe. Linux's behaviour; FreeBSD sends by RFC 6675.
     pub prr: bool,
+    /// Congestion window validation (RFC 7661, as Linux's
+    /// `tcp_is_cwnd_limited`): CUBIC's window grows on an ACK only if the
+    /// flight filled it in the last window of data or, in slow start, while
+    /// it is below twice the segments that were out, so an
+    /// application-limited flow does not earn a window it never used. On by
+    /// default, as Linux; off in the FreeBSD and RFC profiles (RFC 5681 grows
+    /// cwnd on every ACK of new data; NewReno never validates).
+    pub cwnd_validation: bool,
     /// Tail Loss Probe (RFC 8985 7): when no ACK has come for about two
     /// round-trip times (2*SRTT, plus 200 ms for a lone segment whose ACK may
     /// be delayed, never later than the RTO), send one probe segment (new
@@ -346,6 +354,7 @@ impl Default for ConnConfig {
             initial_cwnd_segments: 10,
             congestion: CongestionAlgorithm::Cubic,
             prr: true,
+            cwnd_validation: true,
             tail_loss_probe: true,
             rack: true,
             max_ooo_segments: 64,

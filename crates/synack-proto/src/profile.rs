@@ -21,6 +21,7 @@
 //! | `fin_on_every_ack` | off | on (`tcp_output` resends an unacknowledged FIN) | off |
 //! | `answer_ack_of_unsent` | off in ESTABLISHED (`tcp_rcv_established` drops it silently) | on (`dropafterack`) | on (RFC 9293 3.10.7.4, RFC 5961 5.2) |
 //! | `syn_mss_follows_path_mtu` | on (`tcp_advertise_mss`) | IPv6 only (its route MTU); IPv4 keeps the link's | off (RFC 1191 3.1, RFC 6691) |
+//! | `cwnd_validation` | on (`tcp_is_cwnd_limited`, RFC 7661) | off | off (RFC 5681: cwnd grows on every ACK of new data) |
 //! | `tail_loss_probe` | on (`tcp_early_retrans=3`) | off: FreeBSD has no TLP | on (RFC 8985) |
 //! | `rack` | on (`tcp_recovery=1`) | off: loss by DupThresh (RFC 6675) | on (RFC 8985) |
 //! | keepalive count ([`Profile::keepalive`]) | 9 (`tcp_keepalive_probes`) | 8 (`TCPTV_KEEPCNT`) | 9 |
@@ -75,6 +76,7 @@ impl Profile {
         cfg.rack = linux.rack;
         cfg.congestion = linux.congestion;
         cfg.prr = linux.prr;
+        cfg.cwnd_validation = linux.cwnd_validation;
         match self {
             Profile::Linux => {}
             Profile::FreeBsd => {
@@ -117,6 +119,8 @@ impl Profile {
                 // RFC 6675's cwnd - pipe, as the FreeBSD scripts were checked against.
                 cfg.congestion = CongestionAlgorithm::NewReno;
                 cfg.prr = false;
+                // FreeBSD's newreno grows cwnd on every ACK, used or not.
+                cfg.cwnd_validation = false;
             }
             Profile::Rfc => {
                 cfg.quick_ack_segments = 0;
@@ -130,6 +134,9 @@ impl Profile {
                 // RFC 9293 3.10.7.4: "If the ACK acks something not yet sent
                 // (SEG.ACK > SND.NXT), then send an ACK, drop the segment".
                 cfg.answer_ack_of_unsent = true;
+                // RFC 5681 3.1 grows cwnd on every ACK of new data; RFC 7661's
+                // validation is experimental.
+                cfg.cwnd_validation = false;
             }
         }
     }
@@ -229,6 +236,7 @@ mod tests {
         assert_eq!(c.min_rto, Duration::from_secs(1));
         assert_eq!((c.quick_ack_segments, c.delayed_fin_ack), (0, false));
         assert!(!c.syn_mss_follows_path_mtu && c.answer_ack_of_unsent);
+        assert!(!c.cwnd_validation);
         assert_eq!(
             ConnConfig {
                 quick_ack_segments: 16,
@@ -236,6 +244,7 @@ mod tests {
                 min_rto: Duration::from_millis(200),
                 syn_mss_follows_path_mtu: true,
                 answer_ack_of_unsent: false,
+                cwnd_validation: true,
                 ..c
             },
             ConnConfig::default()

@@ -11,6 +11,7 @@
 //! since no clock or randomness enters.
 
 use super::hystart::{HyStart, Verdict, CSS_GROWTH_DIVISOR, L_SEGMENTS};
+use super::validation::{CwndUse, SendSample};
 use super::{AckSample, Congestion, CongestionControl};
 use crate::event::{CcPhase, CcReason};
 use crate::time::{Duration, Instant};
@@ -59,6 +60,8 @@ pub(crate) struct Cubic {
     acc: f64,
     epoch: Epoch,
     hystart: HyStart,
+    /// Whether the flow used its window (RFC 7661, `validation.rs`).
+    used: CwndUse,
 }
 
 impl Cubic {
@@ -79,16 +82,23 @@ impl Cubic {
                 after_timeout: false,
             },
             hystart: HyStart::new(),
+            used: CwndUse::new(),
         }
     }
 
     /// The state of a first slow start kept compact until now (see
     /// `small.rs`): `cwnd` octets of SMSS `mss`, no reduction yet.
-    pub(crate) const fn from_first_slow_start(cwnd: u32, mss: u32, hystart: HyStart) -> Cubic {
+    pub(crate) const fn from_first_slow_start(
+        cwnd: u32,
+        mss: u32,
+        hystart: HyStart,
+        used: CwndUse,
+    ) -> Cubic {
         Cubic {
             cwnd,
             mss,
             hystart,
+            used,
             ..Cubic::new()
         }
     }
@@ -108,8 +118,10 @@ impl Cubic {
     }
 
     /// Slow start (RFC 5681 3.1), with HyStart++ in the first (RFC 9406 4.2):
-    /// at most L segments an ACK, a quarter of that in CSS.
-    fn slow_start(&mut self, a: &AckSample) -> CcReason {
+    /// at most L segments an ACK, a quarter of that in CSS; nothing when the
+    /// flow did not use its window (`grow`), though HyStart++ still counts
+    /// its rounds and samples, as Linux's runs apart from the window's growth.
+    fn slow_start(&mut self, a: &AckSample, grow: bool) -> CcReason {
         let mut reason = CcReason::Ack;
         let mut divisor = 1;
         if self.hystart.enabled {
@@ -127,6 +139,9 @@ impl Cubic {
                     return CcReason::HystartDone;
                 }
             }
+        }
+        if !grow {
+            return reason;
         }
         // RFC 9406 4.2: cwnd += min(N, L * SMSS) / divisor.
         let inc = a.acked.min(L_SEGMENTS.saturating_mul(a.mss)) / divisor;
@@ -246,11 +261,21 @@ impl CongestionControl for Cubic {
 
     fn on_ack(&mut self, a: &AckSample) -> CcReason {
         self.mss = a.mss.max(1);
-        if self.cwnd < self.ssthresh {
-            return self.slow_start(a);
+        let slow_start = self.cwnd < self.ssthresh;
+        // RFC 7661 4.3, RFC 9438 4.6 and 5.8: the window grows only while the
+        // flow uses it (Linux `tcp_is_cwnd_limited`).
+        let grow = !a.validate || self.used.allows_growth(self.cwnd, self.mss, slow_start);
+        if slow_start {
+            return self.slow_start(a, grow);
         }
-        self.avoid(a);
+        if grow {
+            self.avoid(a);
+        }
         CcReason::Ack
+    }
+
+    fn on_sent(&mut self, s: &SendSample) {
+        self.used = self.used.after(s);
     }
 
     fn on_congestion(&mut self, signal: Congestion, flight: u32, mss: u32, _now: Instant) {
@@ -327,6 +352,7 @@ mod tests {
             rtt: None,
             ack: SeqNum(0),
             nxt: SeqNum(0),
+            validate: false,
         })
     }
 

@@ -176,6 +176,7 @@ mod tests {
             rtt: Some(Duration::from_millis(rtt_ms)),
             ack: SeqNum(ack),
             nxt: SeqNum(nxt),
+            validate: false,
         })
     }
 

@@ -13,10 +13,12 @@ mod cubic;
 mod hystart;
 mod new_reno;
 mod small;
+mod validation;
 
 use cubic::Cubic;
 use new_reno::NewReno;
 use small::Small;
+pub(crate) use validation::SendSample;
 
 use crate::config::CongestionAlgorithm;
 use crate::event::{CcPhase, CcReason};
@@ -58,6 +60,11 @@ pub(crate) trait CongestionControl {
     /// slow-start heuristic decided something, RFC 9406 4.2).
     fn on_ack(&mut self, a: &AckSample) -> CcReason;
 
+    /// New data went out, or data waits while the flight fills cwnd: the
+    /// record of the window's use (RFC 7661, `validation.rs`). Only called
+    /// when the connection validates its window.
+    fn on_sent(&mut self, _s: &SendSample) {}
+
     /// A congestion signal. `flight` is FlightSize, the octets sent and not
     /// yet acknowledged.
     fn on_congestion(&mut self, signal: Congestion, flight: u32, mss: u32, now: Instant);
@@ -98,6 +105,9 @@ pub(crate) struct AckSample {
     pub(crate) ack: SeqNum,
     /// SND.NXT: where the next round of HyStart++ ends (RFC 9406 4.2, windowEnd).
     pub(crate) nxt: SeqNum,
+    /// RFC 7661: grow cwnd only while the flow uses it (`validation.rs`;
+    /// CUBIC only: NewReno is FreeBSD's, which grows on every ACK).
+    pub(crate) validate: bool,
 }
 
 /// Whether the window is being reduced, and why: the phases that belong to
@@ -168,23 +178,23 @@ impl Cc {
         }
     }
 
-    /// The reason of the last change, for the event stream.
-    fn reason(&mut self) -> &mut Option<CcReason> {
+    /// The reason of the last change, for the event stream, taken.
+    fn take_last_reason(&mut self) -> Option<CcReason> {
         match self {
-            Cc::NewReno(t) => &mut t.reason,
-            Cc::CubicFirst(s) => &mut s.reason,
-            Cc::Cubic(t) => &mut t.reason,
+            Cc::NewReno(t) => t.reason.take(),
+            Cc::CubicFirst(s) => s.take_reason(),
+            Cc::Cubic(t) => t.reason.take(),
         }
     }
 
     /// CUBIC's compact state becomes the full one, boxed (`mss`: the SMSS
     /// the calls since the handshake carried).
     #[cold]
-    fn expand(&mut self, small: Small, mss: u32) {
+    fn expand(&mut self, mut small: Small, mss: u32) {
         *self = Cc::Cubic(Box::new(Tracked {
             c: small.expand(mss),
             reduction: Reduction::None,
-            reason: small.reason,
+            reason: small.take_reason(),
         }));
     }
 
@@ -219,7 +229,7 @@ impl Cc {
         now: CcView,
         in_recovery: bool,
     ) -> Option<CcReason> {
-        let reason = self.reason().take();
+        let reason = self.take_last_reason();
         if before == now {
             return None;
         }
@@ -249,7 +259,6 @@ macro_rules! algo {
 impl CongestionControl for Cc {
     #[inline]
     fn on_established(&mut self, mss: u32, initial_segments: u32, syn_lost: bool) {
-        *self.reason() = Some(CcReason::InitialWindow);
         algo!(self, s => {
             if s.on_established(mss, initial_segments, syn_lost) {
                 return;
@@ -257,7 +266,10 @@ impl CongestionControl for Cc {
             let s = *s;
             self.expand(s, mss);
             self.on_established(mss, initial_segments, syn_lost)
-        }, t => t.c.on_established(mss, initial_segments, syn_lost))
+        }, t => {
+            t.reason = Some(CcReason::InitialWindow);
+            t.c.on_established(mss, initial_segments, syn_lost)
+        })
     }
 
     #[inline]
@@ -266,7 +278,6 @@ impl CongestionControl for Cc {
         // when the window grows again.
         algo!(self, s => {
             if s.on_ack(a) {
-                s.reason = Some(CcReason::Ack);
                 return CcReason::Ack;
             }
             let s = *s;
@@ -278,6 +289,18 @@ impl CongestionControl for Cc {
             t.reason = Some(r);
             r
         })
+    }
+
+    #[inline]
+    fn on_sent(&mut self, x: &SendSample) {
+        algo!(self, s => {
+            if s.on_sent(x) {
+                return;
+            }
+            let s = *s;
+            self.expand(s, x.mss);
+            self.on_sent(x)
+        }, t => t.c.on_sent(x))
     }
 
     #[inline]

@@ -132,6 +132,7 @@ mod tests {
             rtt: None,
             ack: synack_wire::SeqNum(0),
             nxt: synack_wire::SeqNum(0),
+            validate: false,
         });
     }
 

@@ -3,29 +3,40 @@
 //!
 //! Most connections never leave their first slow start: a request, a
 //! response, a close. Until then CUBIC (RFC 9438 4.10 leaves slow start to
-//! RFC 5681 and RFC 9406) needs only cwnd and HyStart++'s round bookkeeping
+//! RFC 5681 and RFC 9406) needs only cwnd, HyStart++'s round bookkeeping
 //! (windowEnd, the minimum RTTs of this round and the last, the samples of
-//! this round); its epoch, W_max, K and W_est wait for the first reduction or
-//! congestion avoidance. [`Small`] holds exactly that, so an idle connection
-//! end allocates nothing for its controller. Anything the compact state
-//! cannot hold (a round with N_RTT_SAMPLE samples, where HyStart++ may decide,
-//! a reduction, an MSS change, a value past 24 bits) makes the caller expand
-//! it into the full state first ([`Small::expand`]), which then runs as if it
-//! had run from the start: the two give the same windows, ACK by ACK.
+//! this round) and the record of the window's use (`validation.rs`); its
+//! epoch, W_max, K and W_est wait for the first reduction or congestion
+//! avoidance. [`Small`] holds exactly that, so an idle connection end
+//! allocates nothing for its controller. Anything the compact state cannot
+//! hold (a round with N_RTT_SAMPLE samples, where HyStart++ may decide, a
+//! reduction, an MSS change, an RTT not in whole milliseconds, a value past
+//! its field) makes the caller expand it into the full state first
+//! ([`Small::expand`]), which then runs as if it had run from the start:
+//! the two give the same windows, ACK by ACK.
 
 use super::cubic::Cubic;
 use super::hystart::{HyStart, L_SEGMENTS, N_RTT_SAMPLE};
+use super::validation::{CwndUse, SendSample};
 use super::AckSample;
 use crate::event::CcReason;
 use crate::time::Duration;
 use synack_wire::SeqNum;
 
-/// The largest value a 24-bit field holds; as an RTT it means "none".
+/// The largest value a 24-bit field holds.
 const U24_MAX: u32 = 0xff_ffff;
+/// An RTT field's "none".
+const NO_RTT: u16 = u16::MAX;
+/// `bits`: the sample count of the round (below N_RTT_SAMPLE).
+const SAMPLES: u8 = 0x07;
 /// `bits`: windowEnd is set.
-const WINDOW_END_SET: u8 = 0x10;
-/// `bits`: the sample count of the round.
-const SAMPLES: u8 = 0x0f;
+const WINDOW_END_SET: u8 = 0x08;
+/// `bits`: the window's use record says cwnd-limited.
+const LIMITED: u8 = 0x10;
+/// `bits`: the reason of the last change (0 none, 1 the initial window, 2
+/// an ACK).
+const REASON: u8 = 0x60;
+const REASON_SHIFT: u32 = 5;
 
 /// The SMSS CUBIC assumes before the handshake (as [`Cubic::new`]).
 const MSS_BEFORE_HANDSHAKE: u32 = 536;
@@ -36,16 +47,19 @@ const MSS_BEFORE_HANDSHAKE: u32 = 536;
 pub(crate) struct Small {
     /// cwnd in octets (0 before the handshake).
     cwnd: [u8; 3],
-    /// RFC 9406 4.2 windowEnd, when `bits` has [`WINDOW_END_SET`].
-    window_end: [u8; 4],
-    /// lastRoundMinRTT in microseconds, [`U24_MAX`] for none.
-    last_min: [u8; 3],
-    /// currentRoundMinRTT in microseconds, [`U24_MAX`] for none.
-    cur_min: [u8; 3],
-    /// rttSampleCount (below N_RTT_SAMPLE) and whether windowEnd is set.
+    /// The use record's window end (`CwndUse::seq`).
+    use_seq: [u8; 4],
+    /// RFC 9406 4.2 windowEnd, less `use_seq`, when `bits` has
+    /// [`WINDOW_END_SET`].
+    end_off: [u8; 2],
+    /// lastRoundMinRTT in milliseconds, [`NO_RTT`] for none.
+    last_min: [u8; 2],
+    /// currentRoundMinRTT in milliseconds, [`NO_RTT`] for none.
+    cur_min: [u8; 2],
+    /// The use record's most segments out.
+    max_out: u8,
+    /// [`SAMPLES`], [`WINDOW_END_SET`], [`LIMITED`], [`REASON`].
     bits: u8,
-    /// The reason of the last change, for the event stream.
-    pub(crate) reason: Option<CcReason>,
 }
 
 fn get24(b: [u8; 3]) -> u32 {
@@ -57,16 +71,24 @@ fn put24(v: u32) -> [u8; 3] {
     [a, b, c]
 }
 
-fn rtt_of(b: [u8; 3]) -> Option<Duration> {
-    let v = get24(b);
-    (v != U24_MAX).then(|| Duration::from_micros(u64::from(v)))
+fn rtt_of(b: [u8; 2]) -> Option<Duration> {
+    let v = u16::from_le_bytes(b);
+    (v != NO_RTT).then(|| Duration::from_millis(u64::from(v)))
 }
 
-/// An RTT in whole microseconds below [`U24_MAX`], or `None` when the
-/// compact state cannot hold it exactly.
-fn micros24(d: Duration) -> Option<u32> {
-    let us = u32::try_from(d.as_micros()).ok()?;
-    (us < U24_MAX && d.subsec_nanos() % 1000 == 0).then_some(us)
+/// An RTT in whole milliseconds below [`NO_RTT`] (as the timestamp echo
+/// measures them), or `None` when the compact state cannot hold it exactly.
+fn millis16(d: Duration) -> Option<u16> {
+    let ms = u16::try_from(d.as_millis()).ok()?;
+    (ms != NO_RTT && d.subsec_nanos() % 1_000_000 == 0).then_some(ms)
+}
+
+/// HyStart++'s round bookkeeping, unpacked.
+struct Round {
+    end: Option<SeqNum>,
+    last: u16,
+    cur: u16,
+    samples: u32,
 }
 
 impl Small {
@@ -74,17 +96,85 @@ impl Small {
     pub(crate) const fn new() -> Small {
         Small {
             cwnd: [0; 3],
-            window_end: [0; 4],
-            last_min: [0xff; 3],
-            cur_min: [0xff; 3],
+            use_seq: [0; 4],
+            end_off: [0; 2],
+            last_min: [0xff; 2],
+            cur_min: [0xff; 2],
+            max_out: 0,
             bits: 0,
-            reason: None,
         }
     }
 
     /// The congestion window, in octets.
     pub(crate) fn cwnd(&self) -> u32 {
         get24(self.cwnd)
+    }
+
+    /// The reason of the last change, taken.
+    pub(crate) fn take_reason(&mut self) -> Option<CcReason> {
+        let r = match (self.bits & REASON) >> REASON_SHIFT {
+            1 => Some(CcReason::InitialWindow),
+            2 => Some(CcReason::Ack),
+            _ => None,
+        };
+        self.bits &= !REASON;
+        r
+    }
+
+    fn set_reason(&mut self, r: CcReason) {
+        let v = if r == CcReason::InitialWindow { 1 } else { 2 };
+        self.bits = (self.bits & !REASON) | (v << REASON_SHIFT);
+    }
+
+    fn used(&self) -> CwndUse {
+        CwndUse {
+            seq: SeqNum(u32::from_le_bytes(self.use_seq)),
+            max_out: u32::from(self.max_out),
+            limited: self.bits & LIMITED != 0,
+        }
+    }
+
+    fn round(&self) -> Round {
+        let end = (self.bits & WINDOW_END_SET != 0).then(|| {
+            let off = i16::from_le_bytes(self.end_off);
+            SeqNum(u32::from_le_bytes(self.use_seq).wrapping_add(off as i32 as u32))
+        });
+        Round {
+            end,
+            last: u16::from_le_bytes(self.last_min),
+            cur: u16::from_le_bytes(self.cur_min),
+            samples: u32::from(self.bits & SAMPLES),
+        }
+    }
+
+    /// Store `used` and `round`, or `false` (nothing changed) if they do not
+    /// fit: more than 255 segments out, windowEnd too far from the record's end.
+    fn store(&mut self, used: CwndUse, round: &Round) -> bool {
+        let Ok(max_out) = u8::try_from(used.max_out) else {
+            return false;
+        };
+        let off = match round.end {
+            Some(end) => match i16::try_from(end.diff(used.seq)) {
+                Ok(o) => o,
+                Err(_) => return false,
+            },
+            None => 0,
+        };
+        self.use_seq = used.seq.0.to_le_bytes();
+        self.max_out = max_out;
+        self.end_off = off.to_le_bytes();
+        self.last_min = round.last.to_le_bytes();
+        self.cur_min = round.cur.to_le_bytes();
+        let mut bits = self.bits & REASON;
+        bits |= round.samples as u8 & SAMPLES;
+        if round.end.is_some() {
+            bits |= WINDOW_END_SET;
+        }
+        if used.limited {
+            bits |= LIMITED;
+        }
+        self.bits = bits;
+        true
     }
 
     /// The handshake completed: the initial window as [`Cubic`] sets it, or
@@ -102,7 +192,16 @@ impl Small {
             return false;
         }
         self.cwnd = put24(cwnd);
+        self.set_reason(CcReason::InitialWindow);
         true
+    }
+
+    /// New data went out, or data waits (`validation.rs`); `false`, with
+    /// nothing changed, when the record does not fit.
+    pub(crate) fn on_sent(&mut self, s: &SendSample) -> bool {
+        let used = self.used().after(s);
+        let round = self.round();
+        self.store(used, &round)
     }
 
     /// An ACK of new data in slow start (RFC 5681 3.1) with HyStart++'s
@@ -112,52 +211,49 @@ impl Small {
     /// outgrows its field. The caller then expands and hands the ACK on.
     pub(crate) fn on_ack(&mut self, a: &AckSample) -> bool {
         let rtt = match a.rtt {
-            Some(d) => match micros24(d) {
-                Some(us) => Some(us),
+            Some(d) => match millis16(d) {
+                Some(ms) => Some(ms),
                 None => return false,
             },
             None => None,
         };
+        let used = self.used();
+        // RFC 7661 4.3: the window grows only while the flow uses it.
+        let grow = !a.validate || used.allows_growth(self.cwnd(), a.mss, true);
         // RFC 9406 4.2: cwnd += min(N, L * SMSS), ssthresh still infinite.
-        let inc = a.acked.min(L_SEGMENTS.saturating_mul(a.mss));
+        let inc = if grow {
+            a.acked.min(L_SEGMENTS.saturating_mul(a.mss))
+        } else {
+            0
+        };
         let cwnd = match self.cwnd().checked_add(inc) {
             Some(c) if c <= U24_MAX => c,
             _ => return false,
         };
-        let mut samples = u32::from(self.bits & SAMPLES);
-        let mut cur = get24(self.cur_min);
-        let mut last = get24(self.last_min);
-        let mut end = self.window_end();
-        let round_end = *end.get_or_insert(a.nxt);
+        let mut r = self.round();
+        let round_end = *r.end.get_or_insert(a.nxt);
         if a.ack.ge(round_end) {
             // RFC 9406 4.2: a round ends; the next one ends at SND.NXT.
-            end = Some(a.nxt);
-            last = cur;
-            cur = U24_MAX;
-            samples = 0;
+            r.end = Some(a.nxt);
+            r.last = r.cur;
+            r.cur = NO_RTT;
+            r.samples = 0;
         }
-        if let Some(r) = rtt {
-            cur = cur.min(r);
-            samples += 1;
+        if let Some(ms) = rtt {
+            r.cur = r.cur.min(ms);
+            r.samples += 1;
         }
-        if samples >= N_RTT_SAMPLE {
+        if r.samples >= N_RTT_SAMPLE || !self.store(used, &r) {
             return false;
         }
         self.cwnd = put24(cwnd);
-        self.cur_min = put24(cur);
-        self.last_min = put24(last);
-        self.window_end = end.map_or(0, |s| s.0).to_le_bytes();
-        self.bits = samples as u8 | if end.is_some() { WINDOW_END_SET } else { 0 };
+        self.set_reason(CcReason::Ack);
         true
     }
 
-    fn window_end(&self) -> Option<SeqNum> {
-        (self.bits & WINDOW_END_SET != 0).then(|| SeqNum(u32::from_le_bytes(self.window_end)))
-    }
-
-    /// The full state this one stands for; `mss` is the connection's SMSS
-    /// now (what every call since the handshake carried; an MSS change
-    /// expands before it applies).
+    /// The full state this one stands for, with the reason of the last
+    /// change; `mss` is the connection's SMSS now (what every call since
+    /// the handshake carried; an MSS change expands before it applies).
     pub(crate) fn expand(&self, mss: u32) -> Cubic {
         let cwnd = self.cwnd();
         let mss = if cwnd == 0 {
@@ -165,13 +261,14 @@ impl Small {
         } else {
             mss.max(1)
         };
+        let r = self.round();
         let hystart = HyStart::first_slow_start(
-            self.window_end(),
-            rtt_of(self.last_min),
-            rtt_of(self.cur_min),
-            u32::from(self.bits & SAMPLES),
+            r.end,
+            rtt_of(r.last.to_le_bytes()),
+            rtt_of(r.cur.to_le_bytes()),
+            r.samples,
         );
-        Cubic::from_first_slow_start(cwnd, mss, hystart)
+        Cubic::from_first_slow_start(cwnd, mss, hystart, self.used())
     }
 }
 
@@ -202,28 +299,49 @@ mod tests {
         assert_eq!(core::mem::size_of::<crate::cc::Cc>(), 16);
     }
 
-    /// ACK after ACK, the compact state and the full one give the same
-    /// window; once the compact one gives up, its expansion equals the
-    /// full state that ran all along.
+    /// ACK after ACK and send after send, the compact state and the full
+    /// one give the same window; once the compact one gives up, its
+    /// expansion equals the full state that ran all along.
     #[test]
     fn the_compact_state_runs_as_the_full_one_and_expands_to_it() {
-        for seed in 1..200u64 {
+        for seed in 1..300u64 {
             let mut g = Gen(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+            let validate = seed % 3 != 0;
             let mut small = Small::new();
             let mut full = Cubic::new();
             assert!(small.on_established(MSS, 10, seed % 7 == 0));
             full.on_established(MSS, 10, seed % 7 == 0);
-            let (mut una, mut nxt) = (1000u32, 1000 + full.cwnd());
+            let (mut una, mut nxt) = (1000u32, 1000u32);
             let mut now = Instant::ZERO;
             loop {
-                let acked = (1 + g.next(3) as u32) * MSS;
+                // Send up to cwnd, or less: an application-limited flow.
+                let room = (una + full.cwnd()).saturating_sub(nxt) / MSS;
+                let n = g.next(u64::from(room) + 2) as u32;
+                for _ in 0..n.min(room.max(1)) {
+                    nxt += MSS;
+                    let s = SendSample {
+                        una: SeqNum(una),
+                        nxt: SeqNum(nxt),
+                        out: (nxt - una) / MSS,
+                        limited: (nxt - una) / MSS >= full.cwnd() / MSS,
+                        mss: MSS,
+                    };
+                    if !small.on_sent(&s) {
+                        assert_eq!(small.expand(MSS), full, "seed {seed}");
+                        break;
+                    }
+                    full.on_sent(&s);
+                }
+                if nxt == una {
+                    continue;
+                }
+                let acked = ((1 + g.next(3) as u32) * MSS).min(nxt - una);
                 una += acked;
-                nxt = nxt.max(una) + g.next(2) as u32 * MSS;
                 now += Duration::from_micros(100 + g.next(50_000));
-                let rtt = match g.next(3) {
-                    0 => None,
-                    1 => Some(Duration::from_millis(20 + g.next(30))),
-                    _ => Some(Duration::from_micros(20_000 + g.next(30_000))),
+                let rtt = match g.next(12) {
+                    0..=2 => None,
+                    3 => Some(Duration::from_micros(20_000 + g.next(30_000))),
+                    _ => Some(Duration::from_millis(20 + g.next(30))),
                 };
                 let a = AckSample {
                     acked,
@@ -233,6 +351,7 @@ mod tests {
                     rtt,
                     ack: SeqNum(una),
                     nxt: SeqNum(nxt),
+                    validate,
                 };
                 if !small.on_ack(&a) {
                     assert_eq!(small.expand(MSS), full, "seed {seed}");
@@ -246,6 +365,38 @@ mod tests {
     }
 
     #[test]
+    fn an_application_limited_flow_does_not_grow_its_window() {
+        let mut s = Small::new();
+        assert!(s.on_established(MSS, 10, false));
+        // One segment out of ten: an ACK of it grows nothing (1 < 10 / 2).
+        assert!(s.on_sent(&SendSample {
+            una: SeqNum(1),
+            nxt: SeqNum(1 + MSS),
+            out: 1,
+            limited: false,
+            mss: MSS,
+        }));
+        let a = AckSample {
+            acked: MSS,
+            mss: MSS,
+            now: Instant::ZERO,
+            srtt: None,
+            rtt: Some(Duration::from_millis(10)),
+            ack: SeqNum(1 + MSS),
+            nxt: SeqNum(1 + MSS),
+            validate: true,
+        };
+        assert!(s.on_ack(&a));
+        assert_eq!(s.cwnd(), 10 * MSS);
+        // Without validation (RFC 5681) it grows.
+        assert!(s.on_ack(&AckSample {
+            validate: false,
+            ..a
+        }));
+        assert_eq!(s.cwnd(), 11 * MSS);
+    }
+
+    #[test]
     fn what_does_not_fit_is_refused_unchanged() {
         let mut s = Small::new();
         assert!(s.on_established(MSS, 10, false));
@@ -255,24 +406,36 @@ mod tests {
             mss: MSS,
             now: Instant::ZERO,
             srtt: None,
-            rtt: Some(Duration::from_secs(20)),
+            rtt: Some(Duration::from_secs(70)),
             ack: SeqNum(MSS),
             nxt: SeqNum(MSS),
+            validate: true,
         };
         assert!(
             !s.on_ack(&a),
-            "an RTT of 20 s needs more than 24 bits of microseconds"
+            "an RTT of 70 s needs more than 16 bits of milliseconds"
         );
         assert!(!s.on_ack(&AckSample {
-            rtt: Some(Duration::from_nanos(1500)),
+            rtt: Some(Duration::from_micros(1500)),
             ..a
         }));
         assert!(!s.on_ack(&AckSample {
             acked: 1 << 24,
             mss: 1 << 22,
             rtt: None,
+            validate: false,
             ..a
         }));
+        assert!(
+            !s.on_sent(&SendSample {
+                una: SeqNum(0),
+                nxt: SeqNum(300 * MSS),
+                out: 300,
+                limited: true,
+                mss: MSS,
+            }),
+            "300 segments out do not fit a byte"
+        );
         assert_eq!(s, before);
         let mut big = Small::new();
         assert!(

@@ -203,6 +203,7 @@ impl Tcb {
                 rtt,
                 ack,
                 nxt: self.snd.nxt,
+                validate: self.cfg.cwnd_validation,
             });
         }
     }

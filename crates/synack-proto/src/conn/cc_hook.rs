@@ -1,10 +1,11 @@
 //! Where the connection meets congestion control beyond the ACK path: the
-//! per-ACK RTT samples HyStart++ needs (RFC 9406 4.2) and the report of each
+//! per-ACK RTT samples HyStart++ needs (RFC 9406 4.2), the record of the
+//! window's use the output path keeps (RFC 7661) and the report of each
 //! change of cwnd, ssthresh or phase as a
 //! [`EventKind::CongestionChanged`] event.
 
 use super::{SegCtx, Tcb};
-use crate::cc::CcView;
+use crate::cc::{CcView, CongestionControl, SendSample};
 use crate::event::EventKind;
 use crate::time::{Duration, Instant};
 use synack_wire::TcpRepr;
@@ -35,6 +36,33 @@ impl Tcb {
                 reason,
             },
         );
+    }
+
+    /// RFC 7661 4.3 (Linux `tcp_cwnd_validate`): after new data went out
+    /// (`sent`), or when data waits and nothing went, record whether the
+    /// flight fills cwnd and how many segments are out. Without a
+    /// transmission only a full window is recorded, as Linux validates after
+    /// `tcp_write_xmit` only when it sent or was cwnd-limited.
+    pub(super) fn note_cwnd_use(&mut self, sent: bool) {
+        if !self.cfg.cwnd_validation {
+            return;
+        }
+        let mss = u32::from(self.opts.snd_mss).max(1);
+        let cwnd = self.recovery.cwnd(&self.cc);
+        // Segments, as Linux counts `packets_out` and cwnd: a short segment
+        // counts as one.
+        let out = self.snd.max.since(self.snd.una).div_ceil(mss);
+        let limited = self.flight().div_ceil(mss) >= cwnd / mss;
+        if !sent && !limited {
+            return;
+        }
+        self.cc.on_sent(&SendSample {
+            una: self.snd.una,
+            nxt: self.snd.nxt,
+            out,
+            limited,
+            mss,
+        });
     }
 
     /// RFC 9406 4.2: an RTT sample for this ACK of new data, from its

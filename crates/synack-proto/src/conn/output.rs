@@ -394,6 +394,10 @@ impl Tcb {
                 return Some(out);
             }
         }
+        if pending.unsent > 0 {
+            // RFC 7661: data waits; a flight that fills cwnd is recorded.
+            self.note_cwnd_use(false);
+        }
 
         // A bare FIN once all data is sent.
         if self.snd.fin_queued && pending.unsent == 0 && self.snd.nxt == self.fin_seq() {
@@ -528,6 +532,8 @@ impl Tcb {
         if !retransmitting {
             // RFC 8985 7.2: new data went out: (re)start the PTO.
             self.schedule_loss_probe(now);
+            // RFC 7661: how much of cwnd the flow uses.
+            self.note_cwnd_use(true);
         }
         let mut out = self.finish(seq, flags, reason, now);
         if !retransmitting {
