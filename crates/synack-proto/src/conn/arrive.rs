@@ -6,6 +6,7 @@ use super::timers::Timer;
 use super::{ms_of, Disposition, Origin, SegCtx, Tcb};
 use crate::error::ConnError;
 use crate::event::{Cause, DropReason};
+use crate::probe::Probes;
 use crate::state::State;
 use crate::time::Instant;
 use synack_wire::{SeqNum, TcpFlags, TcpRepr};
@@ -297,6 +298,14 @@ impl Tcb {
         }
         match self.state {
             State::SynReceived => match self.origin {
+                // RFC 7413 4.2.2: a Fast Open child is the application's from
+                // its SYN (in the accept queue, its data readable): like an
+                // established connection it is reset, the data kept for
+                // reading (Linux's tcp_reset on the child).
+                Origin::Passive(_) if self.probes.has(Probes::EARLY_DATA) => {
+                    self.fail(ConnError::Reset, Cause::RecvRst, ctx);
+                    Disposition::Done
+                }
                 // RFC 9293 3.10.7.4: passive open returns to LISTEN.
                 Origin::Passive(_) => {
                     self.set_state(State::Closed, Cause::RecvRst, ctx);

@@ -169,11 +169,12 @@ impl Tcb {
     }
 
     /// close(): a graceful close, or an abort when unread data would be lost
-    /// (RFC 2525 2.17, as Linux and BSD do).
+    /// (RFC 2525 2.17, as Linux and BSD do; a Fast Open child holds data in
+    /// SYN_RCVD, RFC 7413 4.2.2, and is aborted likewise).
     pub(crate) fn close(&mut self, ctx: &mut SegCtx<'_>) {
         self.owner = Owner::Orphan;
-        if !self.rcv.buf.is_empty() && self.state.is_synchronized() && self.state != State::TimeWait
-        {
+        let may_hold_data = self.state.is_synchronized() || self.state == State::SynReceived;
+        if !self.rcv.buf.is_empty() && may_hold_data && self.state != State::TimeWait {
             self.abort(ctx);
             return;
         }

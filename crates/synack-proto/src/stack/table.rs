@@ -259,8 +259,14 @@ impl Stack {
         };
         let next = tcb.next_deadline();
         let wants_output = tcb.wants_output();
-        let passive_dead =
-            tcb.state == State::Closed && tcb.owner == Owner::AcceptQueue && !wants_output;
+        // A connection reset before it was accepted goes, unless it holds data
+        // the stack acknowledged (a Fast Open child's SYN data, RFC 7413 4.2.2,
+        // or segments after the handshake): accept returns it with its data
+        // and then its error, as Linux's accept queue does.
+        let passive_dead = tcb.state == State::Closed
+            && tcb.owner == Owner::AcceptQueue
+            && !wants_output
+            && tcb.recv_ready() == 0;
         let reap = tcb.is_reapable() || passive_dead;
         let origin = tcb.origin;
         self.timers.set(&mut self.slots, id.index, next);
