@@ -88,6 +88,10 @@ impl Tcb {
 /// The send buffer's records: the record ends the application marked and
 /// the segments in flight (`recovery::sent`), in one box allocated while
 /// either holds something, so an idle connection keeps a null pointer.
+/// A box given up goes to the thread's spare boxes (`spare` below), which
+/// the next flight of any connection draws from: a connection sends a few
+/// flights over its life (SYN, request, FIN), and each would otherwise
+/// allocate the box and its log afresh.
 #[derive(Debug, Default)]
 pub(crate) struct SendRecords(Option<Box<RecordsInner>>);
 
@@ -106,11 +110,25 @@ impl SendRecords {
     }
 
     fn inner(&mut self, start: SeqNum) -> &mut RecordsInner {
-        self.0.get_or_insert_with(|| {
-            Box::new(RecordsInner {
+        self.0.get_or_insert_with(|| match spare::take() {
+            Some(mut b) => {
+                // A spare box keeps its two allocations, emptied.
+                let (mut ends, mut segs) = (
+                    std::mem::take(&mut b.ends),
+                    std::mem::take(&mut b.sent.segs),
+                );
+                ends.clear();
+                segs.clear();
+                *b = RecordsInner {
+                    ends,
+                    sent: SentLog { start, segs },
+                };
+                b
+            }
+            None => Box::new(RecordsInner {
                 ends: Vec::new(),
                 sent: SentLog::new(start),
-            })
+            }),
         })
     }
 
@@ -121,7 +139,9 @@ impl SendRecords {
             .as_ref()
             .is_some_and(|r| r.ends.is_empty() && r.sent.is_empty())
         {
-            self.0 = None;
+            if let Some(b) = self.0.take() {
+                spare::give(b);
+            }
         }
     }
 
@@ -160,5 +180,47 @@ impl SendRecords {
             r.sent.segs.clear();
         }
         self.release();
+    }
+}
+
+/// Record boxes kept per thread for the next flight (as `compact.rs` keeps
+/// ring buffers): bounded in count and in what each holds.
+mod spare {
+    use super::RecordsInner;
+    use std::cell::RefCell;
+
+    /// Boxes kept per thread.
+    const COUNT: usize = 64;
+    /// A box whose log or record ends grew beyond these goes back to the
+    /// allocator (a bulk flight's log is not worth keeping around).
+    const MAX_SEGS: usize = 64;
+    const MAX_ENDS: usize = 16;
+
+    // The boxes themselves are what is reused: a connection holds a `Box`.
+    thread_local! {
+        #[allow(clippy::vec_box)]
+        static SPARE: RefCell<Vec<Box<RecordsInner>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Keep `b` for a later flight, or free it.
+    pub(super) fn give(b: Box<RecordsInner>) {
+        if b.sent.segs.capacity() > MAX_SEGS || b.ends.capacity() > MAX_ENDS {
+            return;
+        }
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if s.len() < COUNT {
+                    s.push(b);
+                }
+            }
+        });
+    }
+
+    /// A kept box, if any (its contents are stale: the caller resets them).
+    pub(super) fn take() -> Option<Box<RecordsInner>> {
+        SPARE
+            .try_with(|s| s.try_borrow_mut().ok()?.pop())
+            .ok()
+            .flatten()
     }
 }
