@@ -521,7 +521,8 @@ fn synack_fast_open_client_saves_a_round_trip_to_kernel_server() {
         assert_eq!(c.round_trips(Seen::AtServer), 1, "{c:?}");
     }
     eprintln!(
-        "synack client, kernel server: {:?} to the whole response, {:?} with Fast Open",
-        seen[0].1, seen[1].1
+        "synack client, kernel server: {:.1} ms to the whole response, {:.1} ms with Fast Open",
+        seen[0].1.as_secs_f64() * 1000.0,
+        seen[1].1.as_secs_f64() * 1000.0
     );
 }
