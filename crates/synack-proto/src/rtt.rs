@@ -78,20 +78,24 @@ impl RttEstimator {
 
     /// Feed one RTT measurement (never from a retransmitted segment: Karn's rule).
     pub(crate) fn sample(&mut self, r: Duration, b: RtoBounds) {
-        let (srtt, rttvar) = match self.srtt() {
+        // In nanoseconds, as the estimator keeps them: the same values as
+        // `Duration` arithmetic (whose division floors too), without its
+        // seconds-and-nanoseconds normalization at every step.
+        let r = ns(r);
+        let (srtt, rttvar) = if self.srtt == NO_SRTT {
             // RFC 6298 2.2: first measurement.
-            None => (r, r / 2),
+            (r, r / 2)
+        } else {
             // RFC 6298 2.3: alpha = 1/8, beta = 1/4; RTTVAR first, with the old SRTT.
-            Some(srtt) => {
-                let err = srtt.abs_diff(r);
-                let rttvar = (self.rttvar() * 3 + err) / 4;
-                (((srtt * 7 + r) / 8), rttvar)
-            }
+            let err = self.srtt.abs_diff(r);
+            let rttvar = self.rttvar.saturating_mul(3).saturating_add(err) / 4;
+            (self.srtt.saturating_mul(7).saturating_add(r) / 8, rttvar)
         };
-        self.srtt = ns(srtt);
-        self.rttvar = ns(rttvar);
+        self.srtt = srtt.min(NO_SRTT - 1);
+        self.rttvar = rttvar;
         // RFC 6298 2.3 and 2.4: RTO = SRTT + max(G, K*RTTVAR), clamped.
-        self.rto = ns((srtt + GRANULARITY.max(rttvar * 4)).clamp(b.min, b.max));
+        let rto = srtt.saturating_add(ns(GRANULARITY).max(rttvar.saturating_mul(4)));
+        self.rto = rto.clamp(ns(b.min), ns(b.max));
         // A valid sample ends any backoff (RFC 6298 5.7 note, as Linux does).
         self.backoff = 0;
     }
@@ -220,5 +224,28 @@ mod tests {
         // After a sample the slop comes on top of SRTT + 4 * RTTVAR.
         e.sample(Duration::from_millis(100), b);
         assert_eq!(e.rto(b), Duration::from_millis(300 + 200));
+    }
+
+    proptest::proptest! {
+        /// The nanosecond arithmetic gives what RFC 6298 2.2-2.4 written
+        /// with `Duration` gives, sample after sample.
+        #[test]
+        fn samples_match_the_duration_formulas(rs in proptest::collection::vec(0u64..20_000_000_000, 1..20)) {
+            let mut e = est();
+            let (mut srtt, mut rttvar): (Option<Duration>, Duration) = (None, Duration::ZERO);
+            for r in rs {
+                let r = Duration::from_nanos(r);
+                e.sample(r, B);
+                let (s, v) = match srtt {
+                    None => (r, r / 2),
+                    Some(s) => ((s * 7 + r) / 8, (rttvar * 3 + s.abs_diff(r)) / 4),
+                };
+                (srtt, rttvar) = (Some(s), v);
+                let rto = (s + GRANULARITY.max(v * 4)).clamp(B.min, B.max);
+                proptest::prop_assert_eq!(e.srtt(), Some(s));
+                proptest::prop_assert_eq!(e.rttvar(), v);
+                proptest::prop_assert_eq!(e.rto(B), rto);
+            }
+        }
     }
 }
