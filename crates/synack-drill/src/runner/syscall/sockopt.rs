@@ -41,10 +41,15 @@ impl Runner<'_> {
             }
             "SO_SNDBUF" => {
                 let v = need(int)?.max(0) as usize;
-                ns.cfg.send_buffer = v;
+                // Linux doubles the value (socket(7)) and charges each buffer's
+                // whole footprint against it; with TSO-sized buffers nearly all
+                // of it is payload, the octets synack counts. FreeBSD counts
+                // the payload against the value itself.
+                let bytes = if self.freebsd { v } else { 2 * v };
+                ns.cfg.send_buffer = bytes;
                 ns.sndbuf_set = Some(v);
                 if let Some(id) = conn {
-                    let _ = self.stack().set_send_buffer(id, v);
+                    let _ = self.stack().set_send_buffer(id, bytes);
                 }
             }
             "SO_RCVBUF" if conn.is_some() => return not_run("SO_RCVBUF on a connected socket"),
