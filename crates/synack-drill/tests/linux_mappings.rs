@@ -91,3 +91,28 @@ fn host_settings_synack_has_no_equivalent_of_are_named() {
         );
     }
 }
+
+#[test]
+fn the_unsent_mark_limits_a_nonblocking_write() {
+    let lowat = FOUR_OUT.replace(
+        "+0 write(4, ..., 4000) = 4000\n+0 > P. 1:4001(4000) ack 1\n",
+        "+0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n\
+         +0 getsockopt(4, SOL_TCP, TCP_NOTSENT_LOWAT, [0], [4]) = 0\n\
+         +0 setsockopt(4, SOL_TCP, TCP_NOTSENT_LOWAT, [3000], 4) = 0\n\
+         +0 getsockopt(4, SOL_TCP, TCP_NOTSENT_LOWAT, [3000], [4]) = 0\n\
+         +0 write(4, ..., 4000) = 3000\n+0 > P. 1:3001(3000) ack 1\n",
+    );
+    assert_eq!(semantic(&lowat), Outcome::Passed);
+    // The sysctl's mark applies to a socket that set none.
+    let sysctl = format!(
+        "`sysctl -q net.ipv4.tcp_notsent_lowat=2000`\n{}",
+        lowat
+            .replace("[3000], 4) = 0", "[0], 4) = 0")
+            .replace("[3000], [4]", "[0], [4]")
+            .replace(
+                "= 3000\n+0 > P. 1:3001(3000)",
+                "= 2000\n+0 > P. 1:2001(2000)"
+            )
+    );
+    assert_eq!(semantic(&sysctl), Outcome::Passed);
+}

@@ -274,6 +274,13 @@ pub struct ConnConfig {
     /// (RFC 3168 5; Linux masks them off IP_TOS on TCP sockets too). 0, default
     /// forwarding, by default (RFC 2474 4.1).
     pub dscp: u8,
+    /// The most unsent octets the send buffer holds (Linux's
+    /// `TCP_NOTSENT_LOWAT`): a send takes no more than brings the octets not
+    /// yet sent to this mark, and the connection is writable only while fewer
+    /// wait, so an application that writes on readiness keeps little queued
+    /// behind the window and decides late what to send. `None` (the
+    /// default): the send buffer alone limits.
+    pub notsent_lowat: Option<u32>,
 }
 
 /// The TTL / hop limit when [`ConnConfig::ttl`] is `None`: 64, as Linux and
@@ -366,6 +373,7 @@ impl Default for ConnConfig {
             syn_mss_follows_path_mtu: true,
             ttl: None,
             dscp: 0,
+            notsent_lowat: None,
         }
     }
 }

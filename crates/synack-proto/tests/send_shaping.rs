@@ -135,3 +135,29 @@ fn record_ends_are_bounded() {
     // A plain send still queues.
     assert_eq!(n.hosts[0].send(now, c, &[1u8]), Ok(1));
 }
+
+/// TCP_NOTSENT_LOWAT: a send takes no more than brings the unsent octets to
+/// the mark, and what has gone out (even unacknowledged) no longer counts.
+#[test]
+fn the_unsent_mark_limits_what_waits_behind_the_window() {
+    let mut n = net();
+    let (c, s) = open(&mut n);
+    n.hosts[0].set_notsent_lowat(c, Some(3000)).unwrap();
+    // The short last segment goes too: no octet waits on Nagle.
+    n.hosts[0].set_nodelay(c, true).unwrap();
+    let now = n.now;
+    assert_eq!(n.hosts[0].send(now, c, &[7; 10_000]), Ok(3000));
+    assert_eq!(
+        n.hosts[0].send(now, c, &[7; 10_000]),
+        Err(Error::WouldBlock)
+    );
+    // Sent, not yet acknowledged: room for the mark again.
+    let mut buf = Vec::new();
+    while n.hosts[0].poll_transmit(now, &mut buf) {}
+    assert_eq!(n.hosts[0].status(c).unwrap().send_queued, 3000);
+    assert_eq!(n.hosts[0].send(now, c, &[7; 10_000]), Ok(3000));
+    // No mark: the send buffer alone limits.
+    n.hosts[0].set_notsent_lowat(c, None).unwrap();
+    assert!(n.hosts[0].send(now, c, &[7; 10_000]).unwrap() > 3000);
+    let _ = s;
+}

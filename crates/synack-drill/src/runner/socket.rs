@@ -46,6 +46,8 @@ pub(super) struct Socket {
     pub(super) more: bool,
     /// `TCP_FASTOPEN`: the Fast Open queue its listener gets.
     pub(super) fastopen_queue: Option<usize>,
+    /// `TCP_NOTSENT_LOWAT` as set (0: unset, the sysctl's mark applies).
+    pub(super) notsent_lowat: i64,
     /// `TCP_FASTOPEN_CONNECT`: `connect` defers the SYN to the first write.
     pub(super) fastopen_connect: bool,
     /// `TCP_FASTOPEN_KEY`: the cookie keys its listener gets.
@@ -81,6 +83,7 @@ impl Runner<'_> {
             zerocopy: false,
             more: false,
             fastopen_queue: None,
+            notsent_lowat: 0,
             fastopen_connect: false,
             fastopen_keys: None,
         }

@@ -260,6 +260,12 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
     // Packetization-layer path MTU discovery (RFC 4821) is not modelled:
     // only "off" runs.
     (&["tcp_mtu_probing"], Apply::Other(mtu_probing)),
+    // The unsent-data mark of sockets that set none (TCP_NOTSENT_LOWAT 0);
+    // Linux's default, 2^32 - 1, is none.
+    (
+        &["tcp_notsent_lowat"],
+        Apply::Conn(|c, v| c.notsent_lowat = u32::try_from(v).ok().filter(|m| *m != u32::MAX)),
+    ),
     // Linux: 3 and 4 enable the tail loss probe (RFC 8985 7), every
     // other value leaves it off (`tcp_schedule_loss_probe`).
     (

@@ -28,7 +28,7 @@ impl Tcb {
             State::Closed | State::Listen => return Err(Error::NotConnected),
             _ => return Err(Error::BrokenPipe),
         }
-        let room = self.cfg.send_buffer.saturating_sub(self.snd.buf.len());
+        let room = self.send_room();
         if room == 0 {
             return Err(Error::WouldBlock);
         }
@@ -90,9 +90,26 @@ impl Tcb {
         }
     }
 
-    /// Room in the send buffer.
+    /// Room in the send buffer, and below the unsent-data mark if one is set
+    /// (`ConnConfig::notsent_lowat`).
     pub(crate) fn send_room(&self) -> usize {
-        self.cfg.send_buffer.saturating_sub(self.snd.buf.len())
+        let room = self.cfg.send_buffer.saturating_sub(self.snd.buf.len());
+        match self.cfg.notsent_lowat {
+            Some(mark) => room.min((mark as usize).saturating_sub(self.unsent_len())),
+            None => room,
+        }
+    }
+
+    /// Octets in the send buffer never sent: beyond SND.MAX (what a
+    /// retransmission timeout rewinds SND.NXT over was sent once).
+    pub(crate) fn unsent_len(&self) -> usize {
+        let sent = self.snd.max.since(self.data_seq0()) as usize;
+        self.snd.buf.len().saturating_sub(sent)
+    }
+
+    /// Change the unsent-data mark (`None`: none).
+    pub(crate) fn set_notsent_lowat(&mut self, mark: Option<u32>) {
+        Arc::make_mut(&mut self.cfg).notsent_lowat = mark;
     }
 
     /// RECEIVE (RFC 9293 3.10.3): copy out in-order data. `Ok(0)` is end of stream.

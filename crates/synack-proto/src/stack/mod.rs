@@ -595,6 +595,15 @@ impl Stack {
         Ok(self.tcb(id)?.error)
     }
 
+    /// Limit the unsent octets of a live connection to `mark` (Linux's
+    /// TCP_NOTSENT_LOWAT; `None`: the send buffer alone limits): see
+    /// [`ConnConfig::notsent_lowat`].
+    pub fn set_notsent_lowat(&mut self, id: ConnId, mark: Option<u32>) -> Result<(), Error> {
+        self.tcb(id)?;
+        self.with_tcb(id, self.last_now, |t, _| t.set_notsent_lowat(mark))
+            .ok_or(Error::InvalidHandle)
+    }
+
     /// Turn Nagle's algorithm off (`true`, TCP_NODELAY) or on.
     pub fn set_nodelay(&mut self, id: ConnId, nodelay: bool) -> Result<(), Error> {
         self.tcb(id)?;

@@ -173,6 +173,12 @@ pub(super) trait StackUnderTest {
     fn set_send_buffer(&mut self, id: ConnId, bytes: usize) -> Result<(), Error>;
     /// `TCP_NODELAY` on a connection.
     fn set_nodelay(&mut self, id: ConnId, nodelay: bool) -> Result<(), Error>;
+    /// `TCP_NOTSENT_LOWAT` on a connection: the most unsent octets it holds
+    /// (`None`: the send buffer alone limits).
+    fn set_notsent_lowat(&mut self, id: ConnId, mark: Option<u32>) -> Result<(), Error> {
+        let _ = (id, mark);
+        Err(Error::InvalidArgument)
+    }
     /// `TCP_CORK` (and `MSG_MORE`) on a connection.
     fn set_cork(&mut self, id: ConnId, cork: bool) -> Result<(), Error>;
     /// Send what waits behind the cork and Nagle now (`TCP_NODELAY` set).

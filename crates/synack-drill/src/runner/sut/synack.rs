@@ -146,6 +146,9 @@ impl StackUnderTest for Synack {
     fn set_nodelay(&mut self, id: ConnId, nodelay: bool) -> Result<(), Error> {
         self.0.set_nodelay(id, nodelay)
     }
+    fn set_notsent_lowat(&mut self, id: ConnId, mark: Option<u32>) -> Result<(), Error> {
+        self.0.set_notsent_lowat(id, mark)
+    }
     fn set_cork(&mut self, id: ConnId, cork: bool) -> Result<(), Error> {
         self.0.set_cork(id, cork)
     }

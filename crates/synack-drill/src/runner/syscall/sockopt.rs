@@ -60,6 +60,7 @@ impl Runner<'_> {
             "SO_ZEROCOPY" => ns.zerocopy = need(int)? != 0,
             "SO_KEEPALIVE" => ns.keep_on = need(int)? != 0,
             "TCP_NODELAY" | "TCP_CORK" => self.set_send_shaping(&name, need(int)?, conn, &mut ns),
+            "TCP_NOTSENT_LOWAT" => self.set_notsent_lowat(need(int)?, conn, &mut ns),
             "TCP_MAXSEG" => {
                 if conn.is_some() {
                     return not_run("TCP_MAXSEG on a connected socket");
@@ -202,6 +203,7 @@ impl Runner<'_> {
             "SO_ZEROCOPY" => (Ok(i64::from(s.zerocopy)), false),
             "TCP_NODELAY" => (Ok(i64::from(!s.cfg.nagle)), false),
             "TCP_CORK" => (Ok(i64::from(s.cfg.cork)), false),
+            "TCP_NOTSENT_LOWAT" => (Ok(s.notsent_lowat), false),
             "IP_TTL" | "IPV6_UNICAST_HOPS" => (
                 Ok(i64::from(s.cfg.ttl.unwrap_or(synack_proto::DEFAULT_TTL))),
                 false,

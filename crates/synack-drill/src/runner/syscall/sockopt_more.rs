@@ -87,4 +87,19 @@ impl Runner<'_> {
         }
         true
     }
+
+    /// `TCP_NOTSENT_LOWAT` set to `v` on a socket (and its connection): as
+    /// Linux, 0 falls back to the `tcp_notsent_lowat` sysctl's mark and a
+    /// mark of 2^32 - 1 or more is none.
+    pub(super) fn set_notsent_lowat(&mut self, v: i64, conn: Option<ConnId>, ns: &mut Socket) {
+        ns.notsent_lowat = v;
+        let mark = match v {
+            0 => self.stack_cfg.conn.notsent_lowat,
+            v => u32::try_from(v).ok().filter(|m| *m != u32::MAX),
+        };
+        ns.cfg.notsent_lowat = mark;
+        if let Some(id) = conn {
+            let _ = self.stack().set_notsent_lowat(id, mark);
+        }
+    }
 }
