@@ -249,8 +249,9 @@ pub(crate) struct CachedCookie {
 pub(crate) struct CookieCache {
     map: HashMap<IpAddr, CachedCookie>,
     clock: u64,
-    /// Until when client Fast Open is paused after a suspected blackhole.
-    pub(crate) blackhole_until: Option<Instant>,
+    /// The last suspected blackhole and how many came in a row (Linux's
+    /// `tfo_active_disable_stamp` and `tfo_active_disable_times`).
+    pub(crate) blackhole: Option<(Instant, u32)>,
 }
 
 impl CookieCache {
@@ -284,6 +285,23 @@ impl CookieCache {
 
     pub(crate) fn clear(&mut self) {
         self.map.clear();
+    }
+
+    /// Whether client Fast Open is paused at `now`: for `timeout` after a
+    /// suspected blackhole, doubled for each one in a row up to 64 times
+    /// (Linux's `tcp_fastopen_active_should_disable`).
+    pub(crate) fn paused(&self, now: Instant, timeout: Option<Duration>) -> bool {
+        let (Some(t), Some((stamp, times))) = (timeout, self.blackhole) else {
+            return false;
+        };
+        let factor = 1u32 << times.saturating_sub(1).min(6);
+        now < stamp + t * factor
+    }
+
+    /// A Fast Open connection looked blackholed at `now`.
+    pub(crate) fn blackholed(&mut self, now: Instant) {
+        let times = self.blackhole.map_or(0, |(_, n)| n);
+        self.blackhole = Some((now, times.saturating_add(1)));
     }
 }
 

@@ -10,11 +10,12 @@ use synack_proto::{
 };
 use util::{assert_log, s_addr, Net};
 
-fn net() -> Net {
+fn net(blackhole_timeout: Option<Duration>) -> Net {
     Net::new(StackConfig {
         fast_open: FastOpenConfig {
             client: true,
             server: true,
+            blackhole_timeout,
             ..FastOpenConfig::default()
         },
         ..StackConfig::default()
@@ -24,7 +25,11 @@ fn net() -> Net {
 /// A Fast Open server on port 80 and a client holding its cookie (earned by
 /// a first connection, now closed).
 fn with_cookie() -> Net {
-    let mut n = net();
+    with_cookie_and(None)
+}
+
+fn with_cookie_and(blackhole_timeout: Option<Duration>) -> Net {
+    let mut n = net(blackhole_timeout);
     let l = n.s().listen(s_addr(80), 8).unwrap();
     n.s().set_listener_fast_open(l, 4).unwrap();
     let now = n.now;
@@ -141,4 +146,74 @@ fn syn_retries_set_on_a_connecting_connection() {
         n.c().status(c).map(|s| s.fast_open),
         Ok(FastOpenStatus::NotUsed(FastOpenMiss::SynRetransmitted))
     );
+}
+
+fn connect_with_data(n: &mut Net) -> (ConnId, usize) {
+    let now = n.now;
+    n.c()
+        .connect_fast_open(
+            now,
+            None,
+            s_addr(80),
+            StackConfig::default().conn,
+            Some(b"GET /"),
+        )
+        .unwrap()
+}
+
+/// RFC 7413 7 (Linux's `tcp_fastopen_active_detect_blackhole`): a path that
+/// drops a Fast Open connection's packets (SYN with data and every later
+/// one) makes it time out a third time in a row; client Fast Open then
+/// pauses for the blackhole timeout (plain SYNs, `Blackholed`), and a
+/// connection after the pause uses Fast Open again.
+#[test]
+fn a_blackholed_fast_open_connection_pauses_fast_open() {
+    let mut n = with_cookie_and(Some(Duration::from_secs(60)));
+    n.drop = Some(Box::new(|from, _, _, _| from == 0));
+    let (c, taken) = connect_with_data(&mut n);
+    assert_eq!(taken, 5);
+    // SYN at 0, retransmissions at 1 s and 3 s: the third timeout is at 7 s.
+    n.run_for(Duration::from_millis(6_900));
+    let (probe, taken) = connect_with_data(&mut n);
+    assert_eq!(taken, 5, "not paused before the third timeout");
+    let now = n.now;
+    n.c().abort(now, probe).unwrap();
+    n.run_for(Duration::from_millis(200));
+    let now = n.now;
+    n.c().abort(now, c).unwrap();
+    n.drop = None;
+    n.run_for(Duration::from_secs(1));
+    n.take_log();
+    let (paused, taken) = connect_with_data(&mut n);
+    assert_eq!(taken, 0, "paused: no data on the SYN");
+    n.run_for(Duration::from_millis(100));
+    let syn = n
+        .take_log()
+        .into_iter()
+        .find(|l| l.starts_with("C>S SYN"))
+        .unwrap_or_default();
+    assert!(syn.ends_with("len=0"), "{syn}");
+    assert_eq!(
+        n.c().status(paused).unwrap().fast_open,
+        FastOpenStatus::NotUsed(FastOpenMiss::Blackholed)
+    );
+    n.run_for(Duration::from_secs(60));
+    let (after, taken) = connect_with_data(&mut n);
+    assert_eq!(taken, 5, "the pause is over");
+    n.run_for(Duration::from_millis(100));
+    assert_eq!(n.c().status(after).unwrap().fast_open, FastOpenStatus::Used);
+}
+
+/// Without a blackhole timeout (Linux's default 0) nothing pauses.
+#[test]
+fn without_a_blackhole_timeout_nothing_pauses() {
+    let mut n = with_cookie();
+    n.drop = Some(Box::new(|from, _, _, _| from == 0));
+    let (c, _) = connect_with_data(&mut n);
+    n.run_for(Duration::from_secs(20));
+    let now = n.now;
+    n.c().abort(now, c).unwrap();
+    n.drop = None;
+    let (_, taken) = connect_with_data(&mut n);
+    assert_eq!(taken, 5);
 }

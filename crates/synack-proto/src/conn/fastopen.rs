@@ -26,6 +26,8 @@ pub(crate) struct FoConn {
     /// Server: a child that took data on its SYN, in the listener's accept
     /// queue before the handshake completed and counted in its Fast Open queue.
     pub(crate) early_child: Option<ListenerId>,
+    /// Client: this connection already counted as a suspected blackhole.
+    pub(crate) blackhole_seen: bool,
 }
 
 impl Tcb {

@@ -342,6 +342,11 @@ impl Tcb {
         Disposition::Done
     }
 
+    /// Retransmission timeouts since the last acknowledgment of new data.
+    pub(crate) fn consecutive_timeouts(&self) -> u32 {
+        self.timers.rtx_count
+    }
+
     pub(super) fn on_rto(&mut self, ctx: &mut SegCtx<'_>) -> Option<Disposition> {
         // What goes again now goes because the timer expired.
         self.probes.set(Probes::PMTU_RESEND, false);

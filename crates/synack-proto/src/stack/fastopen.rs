@@ -8,7 +8,7 @@ use super::Stack;
 use crate::config::ConnConfig;
 use crate::conn::{FoConn, OutSegment, Tcb};
 use crate::crypto::siphash;
-use crate::error::Error;
+use crate::error::{ConnError, Error};
 use crate::event::{ConnId, FourTuple, ListenerId};
 use crate::fastopen::{
     make_cookie, CachedCookie, CookieCache, FastOpenConfig, FastOpenCookie, FastOpenKey,
@@ -192,7 +192,7 @@ impl Stack {
         let id = self.connect_with(now, local, remote, cfg)?;
         let mut fo = FoConn::default();
         let cached = self.fo.cache.get(remote.ip());
-        let paused = self.fo.cache.blackhole_until.is_some_and(|t| now < t);
+        let paused = self.fo.cache.paused(now, self.fo.cfg.blackhole_timeout);
         let mut room = 0;
         if !self.fo.cfg.client {
             fo.status = FastOpenStatus::NotUsed(FastOpenMiss::ClientDisabled);
@@ -312,6 +312,11 @@ impl Stack {
             if fo.option.is_some() || fo.syn_data > 0 {
                 self.fo_cache_from(remote, seg);
             }
+            // Data on the SYN went through after a pause: the path works again
+            // (Linux resets `tfo_active_disable_times` likewise).
+            if fo.status == FastOpenStatus::Used {
+                self.fo.cache.blackhole = None;
+            }
         }
         self.fo.conns.insert(id, fo);
     }
@@ -337,6 +342,36 @@ impl Stack {
         };
         let max = self.fo.cfg.max_cached_cookies;
         self.fo.cache.put(remote, Some(entry), max);
+    }
+
+    /// RFC 7413 7 (Linux's `tcp_fastopen_active_detect_blackhole`): a
+    /// middlebox may drop SYNs with data or the option, or a Fast Open
+    /// connection's later segments. A client connection that tried Fast
+    /// Open and times out for the third time in a row, or gives up before
+    /// that, pauses client Fast Open for
+    /// [`FastOpenConfig::blackhole_timeout`], doubling with each repeat.
+    pub(super) fn fo_after_timeout(&mut self, id: ConnId, now: Instant) {
+        if self.fo.cfg.blackhole_timeout.is_none() || self.fo.conns.is_empty() {
+            return;
+        }
+        let Some(f) = self.fo.conns.get(&id).copied() else {
+            return;
+        };
+        let tried = f.option.is_some() || f.syn_data > 0;
+        if !tried || f.early_child.is_some() || f.blackhole_seen {
+            return;
+        }
+        let Some(t) = self.tcb_any(id) else {
+            return;
+        };
+        let expired = t.error == Some(ConnError::TimedOut);
+        if t.consecutive_timeouts() < 3 && !expired {
+            return;
+        }
+        if let Some(e) = self.fo.conns.get_mut(&id) {
+            e.blackhole_seen = true;
+        }
+        self.fo.cache.blackholed(now);
     }
 
     /// A freed connection's entry goes with it.

@@ -309,6 +309,7 @@ impl Stack {
                 _ => None,
             });
             let d = self.with_tcb(id, now, |t, ctx| (t.on_timeout(ctx), IpOpts::of(&t.cfg)));
+            self.fo_after_timeout(id, now);
             if let Some(l) = half_open_listener {
                 if self
                     .tcb_any(id)
