@@ -269,9 +269,12 @@ impl Eval<'_> {
         self.cmp()
     }
 
+    /// A comparison, chained as Python chains them: `a <= b <= c` is
+    /// `a <= b and b <= c`.
     fn cmp(&mut self) -> Result<i64, CodeError> {
-        let l = self.bin(0)?;
-        if let Some(Tok::Op(op)) = self.peek().cloned() {
+        let mut l = self.bin(0)?;
+        let mut all = None;
+        while let Some(Tok::Op(op)) = self.peek().cloned() {
             let f: fn(i64, i64) -> bool = match op {
                 "==" => |a, b| a == b,
                 "!=" => |a, b| a != b,
@@ -279,13 +282,14 @@ impl Eval<'_> {
                 "<=" => |a, b| a <= b,
                 ">" => |a, b| a > b,
                 ">=" => |a, b| a >= b,
-                _ => return Ok(l),
+                _ => break,
             };
             self.pos += 1;
             let r = self.bin(0)?;
-            return Ok(i64::from(f(l, r)));
+            all = Some(all.unwrap_or(true) && f(l, r));
+            l = r;
         }
-        Ok(l)
+        Ok(all.map_or(l, i64::from))
     }
 
     /// Binary operators by precedence: `|` < `&` < `+ -` < `* // %`.
@@ -451,6 +455,20 @@ mod tests {
         assert!(matches!(
             evaluate("assert 1 == 1, 'a'; assert 2 == 3", &s),
             Err(CodeError::Failed { assertion, .. }) if assertion == "2 == 3"
+        ));
+    }
+
+    #[test]
+    fn comparisons_chain_as_in_python() {
+        let s = Subject::Listener;
+        assert_eq!(evaluate("assert 1 <= 2 <= 3", &s), Ok(()));
+        assert!(matches!(
+            evaluate("assert 1 <= 4 <= 3", &s),
+            Err(CodeError::Failed { .. })
+        ));
+        assert!(matches!(
+            evaluate("assert 3 <= 2 <= 3", &s),
+            Err(CodeError::Failed { .. })
         ));
     }
 

@@ -30,6 +30,8 @@ pub(super) struct FoSend {
     pub(super) unspec: bool,
     /// A blocked call tried again.
     pub(super) retry: bool,
+    /// The buffer is the null pointer.
+    pub(super) null: bool,
 }
 
 impl Runner<'_> {
@@ -49,6 +51,16 @@ impl Runner<'_> {
             return Ok(None);
         };
         let fastopen = call.flags.fastopen;
+        // Nothing can be copied for the SYN from a null buffer (EFAULT, and no
+        // connection is opened).
+        let fresh = matches!(s.kind, SockKind::Fresh);
+        let deferred_conn = match s.kind {
+            SockKind::Conn(id) => self.stack().fast_open_deferred(id),
+            _ => false,
+        };
+        if call.null && n > 0 && ((fresh && fastopen) || deferred_conn) {
+            return errno("EFAULT").map(Some);
+        }
         // tcp_sendmsg_fastopen: EOPNOTSUPP with client Fast Open off, or to
         // AF_UNSPEC.
         let refused = !self.stack_cfg.fast_open.client || call.unspec;

@@ -118,6 +118,7 @@ impl Runner<'_> {
             nonblocking,
             unspec: how.unspec,
             retry: how.retry,
+            null,
         };
         if let Some(a) = self.fastopen_send(fd, n, &fo, progress)? {
             return Ok(a);
