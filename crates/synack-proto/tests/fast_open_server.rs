@@ -114,3 +114,22 @@ fn a_child_reset_before_accept_is_still_accepted_with_its_data() {
     n.s().close(now, s).unwrap();
     assert_eq!(n.s().accept(l), Err(Error::WouldBlock));
 }
+
+/// A child sends before its SYN,ACK is acknowledged with the whole initial
+/// window (10 segments of 1448 bytes with timestamps): the SYN's sequence number takes no room in it, as
+/// Linux's SYN,ACK is not in `packets_out`.
+#[test]
+fn a_child_sends_a_full_initial_window_before_the_handshake_completes() {
+    let (mut n, _c, l) = child_in_syn_rcvd();
+    let s = n.s().accept(l).unwrap();
+    let now = n.now;
+    assert_eq!(n.s().send(now, s, &[5u8; 30_000]).unwrap(), 30_000);
+    n.run_for(Duration::from_millis(10));
+    let sent: Vec<String> = n
+        .take_log()
+        .into_iter()
+        .filter(|l| l.starts_with("S>C") && !l.ends_with("len=0"))
+        .collect();
+    assert_eq!(sent.len(), 10, "{sent:?}");
+    assert!(sent.iter().all(|l| l.ends_with("len=1448")), "{sent:?}");
+}

@@ -343,8 +343,17 @@ impl Tcb {
     /// Where the send sequence space stands, for loss recovery.
     #[inline]
     pub(super) fn flight_view(&self) -> Flight {
+        // RFC 7413 4.2.2: a Fast Open child sends before its SYN,ACK is
+        // acknowledged; as in Linux (the SYN,ACK is not in `packets_out`), the
+        // SYN's sequence number takes no room in the window.
+        let early =
+            self.probes.has(crate::probe::Probes::EARLY_DATA) && self.snd.una == self.snd.iss;
         Flight {
-            una: self.snd.una,
+            una: if early {
+                self.snd.una + 1
+            } else {
+                self.snd.una
+            },
             nxt: self.snd.nxt,
             max: self.snd.max,
             peer_wnd: self.snd.wnd,
