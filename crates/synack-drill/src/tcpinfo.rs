@@ -477,6 +477,10 @@ mod tests {
         let s = Subject::Listener;
         assert_eq!(evaluate("assert (1 | 2) == 3 and 7 // 2 == 3", &s), Ok(()));
         assert_eq!(evaluate("assert not 0, 'msg'", &s), Ok(()));
+        assert_eq!(
+            evaluate("assert 1 <= 2 <= 3 and not 1 <= 3 <= 2", &s),
+            Ok(())
+        );
         assert!(matches!(
             evaluate("x = 1", &s),
             Err(CodeError::Unsupported(_))

@@ -116,3 +116,30 @@ fn the_unsent_mark_limits_a_nonblocking_write() {
     );
     assert_eq!(semantic(&sysctl), Outcome::Passed);
 }
+
+#[test]
+fn poll_waits_for_the_handshake_and_reports_a_reset() {
+    let active = "\
+--tolerance_usecs=10000
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0
++0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0 > S 0:0(0) <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 8>
++0...0.050 poll([{fd=3, events=POLLIN|POLLOUT|POLLERR, revents=POLLOUT}], 1, 1000) = 1
++.05 < S. 0:0(0) ack 1 win 10000 <mss 1000,sackOK,nop,nop,nop,wscale 8>
++0 > . 1:1(0) ack 1
++0 poll([{fd=3, events=POLLIN, revents=0}], 1, 0) = 0
++.01 < R. 1:1(0) ack 1 win 0
++0 poll([{fd=3, events=POLLIN|POLLOUT|POLLERR|POLLHUP, revents=POLLIN|POLLOUT|POLLERR|POLLHUP}], 1, 0) = 1
+";
+    assert_eq!(semantic(active), Outcome::Passed);
+    // Readable data is what poll reports, not what the script hoped for.
+    let wrong = active.replace(
+        "events=POLLIN, revents=0}], 1, 0) = 0",
+        "events=POLLIN|POLLOUT, revents=POLLIN}], 1, 0) = 1",
+    );
+    assert!(matches!(
+        semantic(&wrong),
+        Outcome::Failed(d) if d.actual == "poll revents POLLOUT"
+    ));
+}

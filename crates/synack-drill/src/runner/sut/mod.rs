@@ -217,6 +217,12 @@ pub(super) trait StackUnderTest {
     /// The first call this stack had no API for, once one was made: what
     /// it lacks (e.g. `TCP_CORK`).
     fn missing(&self) -> Option<String>;
+    /// What a connection can do now (level-triggered: `poll`), if the stack
+    /// says.
+    fn readiness(&self, id: ConnId) -> Option<synack_proto::Readiness> {
+        let _ = id;
+        None
+    }
     /// The stack-wide counters (`nstat`), if the stack keeps synack's.
     fn stats(&self) -> Option<synack_proto::StackStats> {
         None

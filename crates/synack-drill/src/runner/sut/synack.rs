@@ -203,6 +203,9 @@ impl StackUnderTest for Synack {
     fn missing(&self) -> Option<String> {
         None
     }
+    fn readiness(&self, id: ConnId) -> Option<synack_proto::Readiness> {
+        self.0.readiness(id).ok()
+    }
     fn stats(&self) -> Option<synack_proto::StackStats> {
         Some(self.0.stats())
     }

@@ -14,6 +14,7 @@ mod fastopen;
 mod io;
 mod lifecycle;
 mod msg;
+mod poll;
 mod send_flags;
 mod sockopt;
 mod sockopt_more;
@@ -211,6 +212,7 @@ impl Runner<'_> {
             "ioctl" => self.ioctl(line, call),
             "setsockopt" => self.setsockopt(call),
             "getsockopt" => self.getsockopt(line, call),
+            "poll" => self.poll(line, call, progress),
             other => not_run(format!("syscall {other}")),
         }
     }
