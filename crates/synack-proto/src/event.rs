@@ -266,6 +266,10 @@ listed_enum! {
         /// Tail loss probe timeout, PTO (RFC 8985 7.2): about two round trips
         /// without an ACK. It holds the retransmission timer's place while armed.
         LossProbe,
+        /// RACK's reordering timer (RFC 8985 6.2): a segment sent before one
+        /// that was delivered is declared lost if the reordering window
+        /// passes without it. It holds the retransmission timer's place.
+        Reorder,
     }
 }
 
@@ -282,6 +286,7 @@ impl TimerKind {
             TimerKind::UserTimeout => "user-timeout",
             TimerKind::Establish => "establish",
             TimerKind::LossProbe => "loss-probe",
+            TimerKind::Reorder => "reorder",
         }
     }
 }

@@ -10,10 +10,12 @@ use synack_proto::{CongestionAlgorithm, ConnId, Duration, SeqNum, StackConfig};
 use util::*;
 
 /// These scripts pin RFC 6675's cwnd - pipe budget after NewReno's halving
-/// (the FreeBSD profile's pair); CUBIC and PRR have tests of their own.
+/// and its loss detection by DupThresh and IsLost (the FreeBSD profile's);
+/// CUBIC, PRR and RACK (`tests/rack.rs`) have tests of their own.
 fn net_with(mut cfg: StackConfig) -> Net {
     cfg.conn.congestion = CongestionAlgorithm::NewReno;
     cfg.conn.prr = false;
+    cfg.conn.rack = false;
     let mut n = Net::new(cfg);
     n.delay = Duration::from_millis(50);
     n.with_time = true;

@@ -460,6 +460,9 @@ pub fn timer_text(t: TimerKind, lang: Lang) -> &'static str {
             TimerKind::LossProbe => {
                 "loss probe timer (PTO): no ACK for about two round trips, send one probe before resorting to the RTO"
             }
+            TimerKind::Reorder => {
+                "reordering timer (RACK): a segment sent before one that arrived is still missing after the reordering window, so it is lost"
+            }
             _ => UNEXPLAINED,
         },
         Lang::Zh => match t {
@@ -472,6 +475,7 @@ pub fn timer_text(t: TimerKind, lang: Lang) -> &'static str {
             TimerKind::UserTimeout => "用户超时：数据太久没有被确认",
             TimerKind::Establish => "连接建立定时器：握手耗时过长，放弃连接",
             TimerKind::LossProbe => "丢失探测定时器（PTO）：约两个往返时间没有 ACK，先发一个探测，之后才依靠 RTO",
+            TimerKind::Reorder => "乱序定时器（RACK）：比它后发的报文段已到达，它在乱序窗口过后仍未到，判为丢失",
             _ => UNEXPLAINED,
         },
     }

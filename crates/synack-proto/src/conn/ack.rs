@@ -79,18 +79,24 @@ impl Tcb {
         self.tlp_process_ack(seg, wnd, ctx.now);
         let advanced = ack.gt(self.snd.una);
         let (una, mss) = (self.snd.una, u32::from(self.opts.snd_mss));
-        let sacked_before = self.recovery.sacked_above(una);
+        let sacked_before = self.sacked_octets(una);
         let edge_before = self.recovery.loss_edge(una, mss);
         // RFC 6675 4 (Update()): record the SACKed octets before SND.UNA moves
         // past them; `sacked_new` makes the ACK a duplicate ACK (RFC 6675 2).
         let una_after = if advanced { ack } else { una };
-        let sacked_new = self.sack_update(una_after, seg);
-        self.mark_sacked();
+        let mut sacked_new = self.sack_update(una_after, seg);
+        if self.keeps_segments() {
+            // RFC 8985 6.2: with RACK, what counts is whole segments SACKed
+            // (as Linux's `sacked_out`): a block of a few octets of a segment
+            // is no sign of a loss.
+            sacked_new = self.rack_on_sack(seg, ctx.now) > 0;
+        }
         let delivered = self.note_delivery(una, una_after, sacked_before, edge_before);
         let sack_episode = self.recovery.sack_episode();
         if advanced {
             let acked = ack.since(una);
             let rtt = self.cc_rtt_sample(seg, ctx.now);
+            self.rack_on_cumulative(ack, seg, ctx.now);
             self.process_new_ack(ack, ctx);
             let n = AckCount { acked, delivered };
             self.on_ack_of_new_data(ack, n, ece, sack_episode, ctx.now, rtt);
@@ -111,8 +117,12 @@ impl Tcb {
             self.ecn_reduce(ctx.now);
         }
         self.update_send_window(seg, wnd);
+        // RFC 8985 6.2: RACK's loss detection, once the ACK is taken in.
+        self.rack_after_ack(seg, ctx.now);
         // RFC 9937 5: PRR's SndCnt on every ACK starting or during a SACK recovery.
-        self.recovery.prr_on_ack(&self.cc, self.flight_view());
+        let (fv, rack) = (self.flight_view(), self.keeps_segments());
+        let marks = self.records.sent_log().filter(|_| rack);
+        self.recovery.prr_on_ack(&self.cc, fv, marks);
         if advanced {
             // RFC 8985 7.2: an ACK of new data restarts the PTO.
             self.schedule_loss_probe(ctx.now);
@@ -132,7 +142,7 @@ impl Tcb {
         edge_before: SeqNum,
     ) -> u32 {
         let mss = u32::from(self.opts.snd_mss);
-        let sacked_after = self.recovery.sacked_above(una_after);
+        let sacked_after = self.sacked_octets(una_after);
         let cum = una_after.since(una);
         let mut delivered = (i64::from(cum) + i64::from(sacked_after) - i64::from(sacked_before))
             .clamp(0, i64::from(u32::MAX)) as u32;
@@ -151,7 +161,9 @@ impl Tcb {
         self.recovery.note_ack(AckDelivery {
             delivered,
             recover_fs: self.snd.max.since(una).saturating_sub(sacked_before),
-            safe: cum > 0 && !newly_lost,
+            // With RACK, its marks say whether the ACK indicated further loss
+            // (`rack_after_ack`), not IsLost's edge.
+            safe: cum > 0 && (self.keeps_segments() || !newly_lost),
         });
         delivered
     }
@@ -217,7 +229,14 @@ impl Tcb {
             // out of its retransmission queue for the same reason).
             && wnd != 0
             && !self.timers.is_armed(Timer::Persist)
-            && ((seg.payload.is_empty() && !seg.flags.syn() && !seg.flags.fin() && wnd == self.snd.wnd)
+            // With RACK a SACK connection counts only ACKs that SACK new
+            // segments (RFC 8985 6.2 replaces DupThresh's count; as Linux,
+            // which counts duplicate ACKs only without SACK).
+            && ((!self.keeps_segments()
+                && seg.payload.is_empty()
+                && !seg.flags.syn()
+                && !seg.flags.fin()
+                && wnd == self.snd.wnd)
                 // RFC 6675 2: with SACK, an ACK that SACKs new octets is a duplicate
                 // ACK even if it changes the window or carries data.
                 || sacked_new)
@@ -312,14 +331,13 @@ impl Tcb {
         self.opts.sack && self.cfg.sack_recovery
     }
 
-    /// RFC 8985 6.2: the segments in flight the scoreboard's SACKed ranges
-    /// now cover whole are SACKed.
-    fn mark_sacked(&mut self) {
-        let (Some(b), Some(log)) = (self.recovery.board.as_ref(), self.records.sent_if_any())
-        else {
-            return;
-        };
-        log.on_sacked(b.ranges(), |_| {});
+    /// Octets SACKed above `una`: with RACK, of segments SACKed whole (as
+    /// Linux counts delivered data), otherwise the scoreboard's.
+    fn sacked_octets(&self, una: SeqNum) -> u32 {
+        match self.rack_marks() {
+            Some(log) => crate::recovery::rack::sacked_octets_above(log, una),
+            None => self.recovery.sacked_above(una),
+        }
     }
 
     /// RACK runs on this connection (RFC 8985 4: with SACK), so each segment

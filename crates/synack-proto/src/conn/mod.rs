@@ -26,6 +26,7 @@ mod fastopen;
 mod handshake;
 mod icmp;
 mod output;
+mod rack;
 mod records;
 mod recv;
 mod timers;

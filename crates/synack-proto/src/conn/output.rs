@@ -6,6 +6,7 @@ use super::{OutSegment, Tcb};
 use crate::compact::ByteRing;
 use crate::event::SendReason;
 use crate::probe::Probes;
+use crate::recovery::rack;
 use crate::recovery::scoreboard::Retransmission;
 use crate::state::State;
 use crate::time::Instant;
@@ -363,7 +364,9 @@ impl Tcb {
         let pending = Pending {
             offset,
             unsent: self.snd.buf.len().saturating_sub(offset),
-            usable: self.recovery.send_budget(&self.cc, self.flight_view()),
+            usable: self
+                .recovery
+                .send_budget(&self.cc, self.flight_view(), self.rack_marks()),
             retransmitting: self.snd.nxt.lt(self.snd.max),
         };
 
@@ -607,10 +610,14 @@ impl Tcb {
             return None;
         }
         let data_end = self.data_seq0() + self.snd.buf.len() as u32;
-        self.recovery
-            .next_seg(&self.cc, self.flight_view(), lost_only, data_end, || {
-                !self.has_unsent()
-            })
+        self.recovery.next_seg(
+            &self.cc,
+            self.flight_view(),
+            self.rack_marks(),
+            lost_only,
+            data_end,
+            || !self.has_unsent(),
+        )
     }
 
     /// RFC 6675 4 (NextSeg rule 1): in SACK recovery, a lost hole goes first
@@ -627,12 +634,16 @@ impl Tcb {
             return Some(self.sack_retransmit(r, mss, now, payload));
         }
         if self.snd.nxt.lt(self.snd.max) {
-            if let Some(r) = self
-                .recovery
-                .board
-                .as_ref()
-                .and_then(|b| b.sacked_until(self.snd.nxt))
-            {
+            let skip = match self.rack_marks() {
+                // With RACK, only segments SACKed whole are skipped.
+                Some(log) => rack::sacked_until(log, self.snd.nxt),
+                None => self
+                    .recovery
+                    .board
+                    .as_ref()
+                    .and_then(|b| b.sacked_until(self.snd.nxt)),
+            };
+            if let Some(r) = skip {
                 self.snd.nxt = r.min(self.snd.max);
             }
         }

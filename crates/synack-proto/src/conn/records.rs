@@ -10,6 +10,7 @@
 
 use super::Tcb;
 use crate::error::Error;
+use crate::recovery::rack::RackFlight;
 use crate::recovery::sent::SentLog;
 use std::sync::Arc;
 use synack_wire::SeqNum;
@@ -101,6 +102,8 @@ struct RecordsInner {
     ends: Vec<SeqNum>,
     /// The segments in flight, when the connection keeps them (RACK).
     sent: SentLog,
+    /// RACK's state for this flight (RFC 8985 6.1).
+    rack: RackFlight,
 }
 
 impl SendRecords {
@@ -122,12 +125,14 @@ impl SendRecords {
                 *b = RecordsInner {
                     ends,
                     sent: SentLog { start, segs },
+                    rack: RackFlight::default(),
                 };
                 b
             }
             None => Box::new(RecordsInner {
                 ends: Vec::new(),
                 sent: SentLog::new(start),
+                rack: RackFlight::default(),
             }),
         })
     }
@@ -142,6 +147,9 @@ impl SendRecords {
             if let Some(b) = self.0.take() {
                 spare::give(b);
             }
+        } else if let Some(r) = self.0.as_mut().filter(|r| r.sent.is_empty()) {
+            // Record ends keep the box: the next flight's RACK starts afresh.
+            r.rack = RackFlight::default();
         }
     }
 
@@ -172,6 +180,17 @@ impl SendRecords {
     /// The segments in flight, if the box exists.
     pub(crate) fn sent_if_any(&mut self) -> Option<&mut SentLog> {
         self.0.as_mut().map(|r| &mut r.sent)
+    }
+
+    /// The segments in flight, read-only, if the box exists.
+    pub(crate) fn sent_log(&self) -> Option<&SentLog> {
+        self.0.as_ref().map(|r| &r.sent)
+    }
+
+    /// The segments in flight and RACK's state for the flight, if the box
+    /// exists.
+    pub(crate) fn rack_parts(&mut self) -> Option<(&mut SentLog, &mut RackFlight)> {
+        self.0.as_mut().map(|r| (&mut r.sent, &mut r.rack))
     }
 
     /// Forget the segments in flight (the connection closed).

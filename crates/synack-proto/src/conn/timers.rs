@@ -19,6 +19,8 @@ pub(crate) enum Timer {
     Retransmit,
     /// Tail loss probe timeout, PTO (RFC 8985 7.2).
     LossProbe,
+    /// RACK's reordering timer (RFC 8985 6.2 step 5).
+    Reorder,
     /// Delayed ACK (RFC 1122 4.2.3.2).
     DelayedAck,
     /// Persist: zero-window probes (RFC 9293 3.8.6.1).
@@ -38,14 +40,15 @@ pub(crate) enum Timer {
 const SLOTS: usize = 5;
 
 impl Timer {
-    /// The table slot this timer uses. The RTO and the PTO share one: the PTO
-    /// stands in for the RTO while armed and never fires later than it would
-    /// (RFC 8985 7.2; Linux's single retransmit slot holds either). The
+    /// The table slot this timer uses. The RTO, the PTO and RACK's
+    /// reordering timer share one: the other two stand in for the RTO while
+    /// armed and never fire later than it would (RFC 8985 7.2, 8; Linux's
+    /// single retransmit slot holds any of them). The
     /// three stage timers share another: each belongs to states the others
     /// never see.
     const fn slot(self) -> usize {
         match self {
-            Timer::Retransmit | Timer::LossProbe => 0,
+            Timer::Retransmit | Timer::LossProbe | Timer::Reorder => 0,
             Timer::DelayedAck => 1,
             Timer::Persist => 2,
             Timer::Keepalive => 3,
@@ -63,6 +66,7 @@ impl Timer {
         match self {
             Timer::Retransmit => TimerKind::Retransmit,
             Timer::LossProbe => TimerKind::LossProbe,
+            Timer::Reorder => TimerKind::Reorder,
             Timer::DelayedAck => TimerKind::DelayedAck,
             Timer::Persist => TimerKind::Persist,
             Timer::Keepalive => TimerKind::Keepalive,
@@ -217,9 +221,12 @@ impl Tcb {
             .set(Timer::Persist, now + t.min(self.cfg.max_rto));
     }
 
-    /// The retransmission timer runs: the RTO, or the PTO standing in for it.
+    /// The retransmission timer runs: the RTO, or the PTO or RACK's
+    /// reordering timer standing in for it.
     pub(super) fn rtx_running(&self) -> bool {
-        self.timers.is_armed(Timer::Retransmit) || self.timers.is_armed(Timer::LossProbe)
+        self.timers.is_armed(Timer::Retransmit)
+            || self.timers.is_armed(Timer::LossProbe)
+            || self.timers.is_armed(Timer::Reorder)
     }
 
     pub(super) fn on_sent_something(&mut self, now: Instant) {
@@ -240,6 +247,7 @@ impl Tcb {
             None => {
                 self.timers.stop(Timer::Retransmit);
                 self.timers.stop(Timer::LossProbe);
+                self.timers.stop(Timer::Reorder);
             }
         }
     }
@@ -301,6 +309,10 @@ impl Tcb {
             // RFC 8985 7.3: the PTO stood in for the RTO: a loss probe, not an RTO.
             self.timer_event(ctx, Timer::LossProbe.kind());
             self.on_pto(now);
+        } else if self.timers.expire(Timer::Reorder, now) {
+            // RFC 8985 6.2 step 5: judge the segments RACK left waiting.
+            self.timer_event(ctx, Timer::Reorder.kind());
+            self.on_reorder_timeout(now);
         } else if self.timers.expire(Timer::Retransmit, now) {
             // RFC 6298 5.4: the RTO.
             self.timer_event(ctx, Timer::Retransmit.kind());

@@ -66,10 +66,21 @@ impl Tcb {
             && !self.probes.has(Probes::EPISODE)
             // RFC 8985 7.2: no probe while the peer has SACKed data above a hole:
             // that is loss recovery's business (RFC 6675).
-            && self.recovery.board.as_ref().is_none_or(|b| b.is_empty())
+            && self.nothing_sacked()
+            // RFC 8985 8: RACK's reordering timer, when armed, comes first.
+            && !self.timers.is_armed(Timer::Reorder)
             // A closed window is the persist timer's business.
             && self.snd.wnd > 0
             && !self.timers.is_armed(Timer::Persist)
+    }
+
+    /// No data is SACKed: with RACK no segment whole (as Linux's
+    /// `sacked_out`), otherwise no octet in the scoreboard.
+    fn nothing_sacked(&self) -> bool {
+        match self.rack_marks() {
+            Some(log) => crate::recovery::rack::sacked_segments(log) == 0,
+            None => self.recovery.board.as_ref().is_none_or(|b| b.is_empty()),
+        }
     }
 
     /// RFC 8985 7.2: after new data went out (not itself a probe) or an ACK

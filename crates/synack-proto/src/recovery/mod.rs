@@ -6,6 +6,7 @@
 //! left the network, or RFC 6675's pipe.
 
 mod prr;
+pub(crate) mod rack;
 pub(crate) mod scoreboard;
 pub(crate) mod sent;
 
@@ -13,6 +14,7 @@ use crate::cc::{Cc, CongestionControl};
 use core::num::NonZeroU32;
 use prr::{Prr, PrrAck};
 use scoreboard::{Retransmission, Scoreboard};
+use sent::SentLog;
 use synack_wire::SeqNum;
 
 /// Where the send sequence space stands, for recovery's decisions.
@@ -53,6 +55,8 @@ pub(crate) struct Recovery {
     /// TLP.end_seq (RFC 8985 7.1): SND.NXT when the outstanding loss probe
     /// went out; meaningful while `Probes::EPISODE` is set.
     pub(crate) tlp_end: SeqNum,
+    /// What RACK keeps across flights (RFC 8985 6.1).
+    pub(crate) rack: rack::RackMemory,
 }
 
 /// What one ACK delivered (RFC 9937 5), measured before and after its SACK
@@ -81,6 +85,7 @@ impl Recovery {
             fast_rtx_pending: false,
             inflated: None,
             tlp_end: iss,
+            rack: rack::RackMemory::NEW,
         }
     }
 
@@ -193,6 +198,8 @@ impl Recovery {
     /// 6675 5: loss recovery ends when HighACK reaches RecoveryPoint). The
     /// caller lets the controller deflate the window.
     pub(crate) fn end(&mut self) {
+        // RFC 8985 6.2 step 4: "exiting Fast or RTO recovery".
+        self.rack.on_recovery_exit();
         self.active = false;
         self.inflated = None;
         self.end_sack_episode();
@@ -243,10 +250,15 @@ impl Recovery {
     /// below the highest SACKed octet), then rule 4 (the rescue
     /// retransmission) of the data sent and buffered up to `data_end` when
     /// `no_new_data` says none is waiting.
+    /// With RACK's `marks` (RFC 8985), the segments RACK declared lost are
+    /// the holes and pipe counts by them; rules 3 and 4 do not apply (RACK
+    /// marks a hole lost once a later segment arrived and the reordering
+    /// window passed, and the loss probe repairs a tail).
     pub(crate) fn next_seg(
         &self,
         cc: &Cc,
         f: Flight,
+        marks: Option<&SentLog>,
         lost_only: bool,
         data_end: SeqNum,
         no_new_data: impl FnOnce() -> bool,
@@ -254,9 +266,21 @@ impl Recovery {
         let b = self.board.as_ref().filter(|b| b.active && self.active)?;
         let smss = f.smss;
         let (una, max) = (f.una, f.max);
+        let pipe = match marks {
+            Some(log) => rack::pipe(log, una, max),
+            None => b.pipe(una, max, smss),
+        };
         // RFC 6675 5 (step C): transmit only while cwnd - pipe >= 1 SMSS.
-        if self.cwnd(cc).saturating_sub(b.pipe(una, max, smss)) < smss {
+        if self.cwnd(cc).saturating_sub(pipe) < smss {
             return None;
+        }
+        if let Some(log) = marks {
+            // RFC 8985 6.2: RACK's lost marks in place of IsLost().
+            return rack::next_lost(log, smss).map(|(seq, len)| Retransmission {
+                seq,
+                len,
+                rescue: false,
+            });
         }
         // RFC 6675 4 (NextSeg rule 1): the first lost octet above HighRxt.
         if let Some(r) = b.next_hole(una, smss, true) {
@@ -291,14 +315,17 @@ impl Recovery {
     /// RFC 9937 5, on every ACK starting or during a SACK recovery that runs
     /// PRR: the window the sender may fill is pipe + SndCnt until the next
     /// ACK; an ACK that delivered nothing leaves it as it was.
-    pub(crate) fn prr_on_ack(&mut self, cc: &Cc, f: Flight) {
+    pub(crate) fn prr_on_ack(&mut self, cc: &Cc, f: Flight, marks: Option<&SentLog>) {
         if !self.sack_episode() {
             return;
         }
         let Some(b) = self.board.as_mut() else {
             return;
         };
-        let pipe = b.pipe(f.una, f.max, f.smss);
+        let pipe = match marks {
+            Some(log) => rack::pipe(log, f.una, f.max),
+            None => b.pipe(f.una, f.max, f.smss),
+        };
         let d = b.ack;
         let Some(prr) = b.prr.as_mut() else {
             return;
@@ -323,6 +350,15 @@ impl Recovery {
     pub(crate) fn note_ack(&mut self, d: AckDelivery) {
         if let Some(b) = self.board.as_mut() {
             b.ack = d;
+        }
+    }
+
+    /// RFC 9937 5: the ACK being processed indicated further loss (RACK
+    /// marked a segment lost): it is not a safe ACK.
+    #[inline]
+    pub(crate) fn note_further_loss(&mut self) {
+        if let Some(b) = self.board.as_mut() {
+            b.ack.safe = false;
         }
     }
 
@@ -364,7 +400,7 @@ impl Recovery {
     /// peer's window and cwnd (with limited transmit), or in a SACK recovery
     /// cwnd - pipe, and during a go-back-N never into the next SACKed range.
     #[inline]
-    pub(crate) fn send_budget(&self, cc: &Cc, f: Flight) -> usize {
+    pub(crate) fn send_budget(&self, cc: &Cc, f: Flight, marks: Option<&SentLog>) -> usize {
         // RFC 3042 limited transmit: the first and second duplicate ACKs each let one
         // new segment go beyond cwnd (up to cwnd + 2 * SMSS), within the peer's window;
         // cwnd itself is unchanged. Linux does the same by counting duplicate ACKs as
@@ -383,10 +419,13 @@ impl Recovery {
             // RFC 6675 4 (NextSeg rule 2) and 5 (step C): new data as far as
             // cwnd - pipe (at least one SMSS) and the peer's window allow.
             let smss = f.smss;
-            let pipe = self
-                .board
-                .as_ref()
-                .map_or(0, |b| b.pipe(f.una, f.max, smss));
+            let pipe = match marks {
+                Some(log) => rack::pipe(log, f.una, f.max),
+                None => self
+                    .board
+                    .as_ref()
+                    .map_or(0, |b| b.pipe(f.una, f.max, smss)),
+            };
             let room = cwnd.saturating_sub(pipe);
             let peer = (f.una + f.peer_wnd).diff(f.nxt).max(0) as u32;
             usable = if room >= smss {
@@ -396,8 +435,13 @@ impl Recovery {
             };
         }
         if f.nxt.lt(f.max) {
-            // Go-back-N: stop short of the next SACKed range.
-            if let Some(l) = self.board.as_ref().and_then(|b| b.next_sacked(f.nxt)) {
+            // Go-back-N: stop short of the next SACKed range (with RACK, the
+            // next segment SACKed whole).
+            let next = match marks {
+                Some(log) => rack::next_sacked(log, f.nxt),
+                None => self.board.as_ref().and_then(|b| b.next_sacked(f.nxt)),
+            };
+            if let Some(l) = next {
                 usable = usable.min(l.since(f.nxt) as usize);
             }
         }
