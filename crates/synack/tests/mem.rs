@@ -515,3 +515,97 @@ fn more_queues_than_a_single_queue_device_has_is_an_error() {
     assert_eq!(e.kind(), ErrorKind::Unsupported);
     assert_eq!(e.to_string(), "this device has a single queue");
 }
+
+#[test]
+fn fast_open_second_connection_carries_its_request_on_the_syn() {
+    use synack::{FastOpenMiss, FastOpenStatus, ListenOptions};
+    let (a, b) = pair();
+    let opts = ListenOptions {
+        fast_open: Some(4),
+        ..ListenOptions::default()
+    };
+    let l = TcpListener::bind_with(&b, sa(B, 7), opts).expect("bind");
+    let server = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let (s, _) = l.accept().expect("accept");
+            let mut buf = [0u8; 64];
+            let n = (&s).read(&mut buf).expect("read");
+            (&s).write_all(&buf[..n]).expect("echo");
+            seen.push((buf[..n].to_vec(), s.fast_open().expect("status")));
+        }
+        seen
+    });
+    let opts = ConnectOptions {
+        timeout: Some(Duration::from_secs(5)),
+        ..ConnectOptions::default()
+    };
+    let b_ip: IpAddr = B.parse().expect("ip");
+    let mut client = Vec::new();
+    for req in [&b"one"[..], b"two"] {
+        let c = TcpStream::connect_with_data(&a, sa(B, 7), opts, req).expect("connect");
+        let mut back = Vec::new();
+        (&c).read_to_end(&mut back).expect("read");
+        assert_eq!(back, req);
+        client.push(c.fast_open().expect("status"));
+        assert!(a.fast_open_cookie(b_ip).is_some(), "the cookie is cached");
+    }
+    assert_eq!(
+        client,
+        [
+            FastOpenStatus::NotUsed(FastOpenMiss::CookieRequested),
+            FastOpenStatus::Used,
+        ]
+    );
+    // The tokio stream uses the same cache.
+    #[cfg(feature = "tokio")]
+    {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("tokio");
+        let fo = rt.block_on(async {
+            use tokio::io::AsyncReadExt;
+            let mut c = synack::tokio::TcpStream::connect_with_data(&a, sa(B, 7), opts, b"three")
+                .await
+                .expect("connect");
+            let mut back = Vec::new();
+            c.read_to_end(&mut back).await.expect("read");
+            assert_eq!(back, b"three");
+            c.fast_open().expect("status")
+        });
+        assert_eq!(fo, FastOpenStatus::Used);
+    }
+    #[cfg(not(feature = "tokio"))]
+    {
+        let c = TcpStream::connect_with_data(&a, sa(B, 7), opts, b"three").expect("connect");
+        let mut back = Vec::new();
+        (&c).read_to_end(&mut back).expect("read");
+    }
+    let seen = server.join().expect("server");
+    assert_eq!(seen[1], (b"two".to_vec(), FastOpenStatus::Used));
+    assert_eq!(seen[2], (b"three".to_vec(), FastOpenStatus::Used));
+    assert_ne!(seen[0].1, FastOpenStatus::Used);
+    // A cookie set by hand survives a forget-and-restore, as a client
+    // keeping cookies across restarts does.
+    let cookie = a.fast_open_cookie(b_ip);
+    a.set_fast_open_cookie(b_ip, None);
+    assert_eq!(a.fast_open_cookie(b_ip), None);
+    a.set_fast_open_cookie(b_ip, cookie);
+    assert_eq!(a.fast_open_cookie(b_ip), cookie);
+}
+
+#[test]
+fn the_fast_open_key_turns_with_the_cookie_key_keeping_the_previous_one() {
+    let (da, _db) = MemDevice::pair().expect("socketpair");
+    let mut cfg = RuntimeConfig::new(vec![A.parse().expect("addr")]);
+    cfg.cookie_key_rotation = Some(Duration::from_millis(1));
+    let rt = Runtime::new(da, cfg).expect("runtime");
+    let first = rt.with_stack(|s, _| s.fast_open_keys());
+    let _ = TcpStream::connect_timeout(&rt, &sa("10.99.0.3", 80), Duration::from_millis(50));
+    let (done, _) = rt.key_rotations();
+    assert!(done >= 1, "{done} keys rotated");
+    let now = rt.with_stack(|s, _| s.fast_open_keys());
+    assert_ne!(now.primary, first.primary, "a fresh key");
+    assert!(now.backup.is_some(), "the previous key still validates");
+    assert_ne!(now.backup, Some(now.primary));
+}
