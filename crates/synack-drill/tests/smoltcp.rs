@@ -107,6 +107,21 @@ fn a_reset_answering_the_syn_is_econnrefused() {
     assert_eq!(smol(&text), Outcome::Passed);
 }
 
+/// RFC 9293 3.10.7.4: a reset in SYN-RECEIVED reached from SYN-SENT (a
+/// simultaneous open) refuses the connection, as in SYN-SENT.
+#[test]
+fn a_reset_during_a_simultaneous_open_is_econnrefused() {
+    let text = format!(
+        "{ACTIVE}\
++0.1 < S 0:0(0) win 5792 <mss 1460,sackOK,nop,nop,nop,wscale 7>
++0 > S. 0:0(0) ack 1 <mss 1460,sackOK,nop,wscale 8>
++0.1 < R 1:1(0) win 5792
++0 getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNREFUSED], [4]) = 0
+"
+    );
+    assert_eq!(smol(&text), Outcome::Passed);
+}
+
 #[test]
 fn a_call_smoltcp_has_no_api_for_is_not_run_naming_it() {
     let cork = PASSIVE.replace(

@@ -49,6 +49,10 @@ struct Conn {
     last: SmolState,
     /// Why it ended, if it ended abnormally.
     error: Option<ConnError>,
+    /// Opened by connect and not yet synchronized: a reset now is a
+    /// refusal (RFC 9293 3.10.7.3, and 3.10.7.4 for SYN-RECEIVED reached
+    /// from SYN-SENT).
+    opening_active: bool,
     /// The application closed or aborted it.
     app_closed: bool,
 }
@@ -232,6 +236,7 @@ impl Smoltcp {
                 Conn {
                     handle: h,
                     last: st,
+                    opening_active: false,
                     error: None,
                     app_closed: false,
                 },
@@ -248,9 +253,10 @@ impl Smoltcp {
             let Some(c) = self.conns.get(&id) else {
                 continue;
             };
-            let (h, last, app_closed) = (c.handle, c.last, c.app_closed);
+            let (h, last, app_closed, opening) = (c.handle, c.last, c.app_closed, c.opening_active);
             let mut st = self.sock(h).state();
-            // smoltcp sends a reset child back to LISTEN: here it is gone.
+            // smoltcp sends a socket reset in SYN-RECEIVED back to LISTEN:
+            // here the connection is gone.
             if st == SmolState::Listen {
                 self.sock_mut(h).abort();
                 st = SmolState::Closed;
@@ -261,13 +267,14 @@ impl Smoltcp {
                     last,
                     SmolState::Closed | SmolState::LastAck | SmolState::TimeWait
                 ))
-            .then_some(match (rst, last) {
-                (true, SmolState::SynSent) => ConnError::Refused,
-                (true, _) => ConnError::Reset,
+            .then_some(match (rst, opening) {
+                (true, true) => ConnError::Refused,
+                (true, false) => ConnError::Reset,
                 (false, _) => ConnError::TimedOut,
             });
             if let Some(c) = self.conns.get_mut(&id) {
                 c.last = st;
+                c.opening_active &= matches!(st, SmolState::SynSent | SmolState::SynReceived);
                 if c.error.is_none() {
                     c.error = error;
                 }
@@ -528,6 +535,7 @@ impl StackUnderTest for Smoltcp {
             Conn {
                 handle,
                 last: SmolState::SynSent,
+                opening_active: true,
                 error: None,
                 app_closed: false,
             },
