@@ -176,6 +176,9 @@ impl Smoltcp {
         if !cfg.window_scaling {
             self.lack("a switch to turn window scaling off");
         }
+        if cfg.notsent_lowat.is_some() {
+            self.lack("TCP_NOTSENT_LOWAT");
+        }
         if cfg.mss.is_some() {
             self.lack("TCP_MAXSEG (its MSS follows the MTU)");
         }
@@ -649,6 +652,13 @@ impl StackUnderTest for Smoltcp {
     }
     fn set_nodelay(&mut self, id: ConnId, nodelay: bool) -> Result<(), Error> {
         self.conn_sock_mut(id)?.set_nagle_enabled(!nodelay);
+        Ok(())
+    }
+    fn set_notsent_lowat(&mut self, id: ConnId, mark: Option<u32>) -> Result<(), Error> {
+        self.conn(id)?;
+        if mark.is_some() {
+            self.lack("TCP_NOTSENT_LOWAT");
+        }
         Ok(())
     }
     fn set_cork(&mut self, id: ConnId, cork: bool) -> Result<(), Error> {
