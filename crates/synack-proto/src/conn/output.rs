@@ -687,6 +687,15 @@ impl Tcb {
         if off + n == self.snd.buf.len() {
             flags |= TcpFlags::PSH;
         }
+        if n == 0 && self.fin_outstanding() && r.seq == self.fin_seq() {
+            // RACK declared the FIN lost: it goes again by itself.
+            flags |= TcpFlags::FIN;
+        } else if n == 0 {
+            // Nothing of it can go: count it sent, so that NextSeg moves on.
+            if let Some(log) = self.records.sent_if_any() {
+                log.on_sent(r.seq, r.seq + r.len.max(1), now);
+            }
+        }
         self.finish(r.seq, flags, SendReason::FastRetransmit, now)
     }
 
