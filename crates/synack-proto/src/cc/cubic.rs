@@ -3,8 +3,8 @@
 //! function of the time since the last reduction, concave below the window
 //! of that reduction (W_max) and convex beyond it, never below what Reno
 //! would reach (the Reno-friendly region); a multiplicative decrease by
-//! beta_cubic = 0.7 with fast convergence. (RFC 9438 4.9's undo of a
-//! spurious reduction is not implemented: synack does not yet detect one.)
+//! beta_cubic = 0.7 with fast convergence; a timeout that the timestamps
+//! prove spurious (RFC 3522) is undone (RFC 9438 4.9).
 //!
 //! Windows in the cubic arithmetic are in segments (RFC 9438 4.1: "cwnd ...
 //! in segments"), as `f64`: the simulator and the tests replay it exactly,
@@ -62,6 +62,19 @@ pub(crate) struct Cubic {
     hystart: HyStart,
     /// Whether the flow used its window (RFC 7661, `validation.rs`).
     used: CwndUse,
+    /// RFC 9438 4.9: the state before the last timeout, while it may still
+    /// prove spurious.
+    undo: Option<Undo>,
+}
+
+/// What a spurious timeout's undo restores (RFC 9438 4.9: cwnd_prior,
+/// ssthresh_prior, W_max, K, the epoch, W_est, and HyStart++'s state).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Undo {
+    cwnd: u32,
+    ssthresh: u32,
+    epoch: Epoch,
+    hystart: HyStart,
 }
 
 impl Cubic {
@@ -83,6 +96,7 @@ impl Cubic {
             },
             hystart: HyStart::new(),
             used: CwndUse::new(),
+            undo: None,
         }
     }
 
@@ -242,6 +256,28 @@ impl Cubic {
     }
 }
 
+impl Cubic {
+    /// RFC 9438 4.9: the last timeout proved spurious (RFC 3522): restore
+    /// the state before it, keeping any window regained since if larger.
+    /// `false` when there is nothing to undo.
+    pub(crate) fn undo_timeout(&mut self) -> bool {
+        let Some(u) = self.undo.take() else {
+            return false;
+        };
+        self.cwnd = self.cwnd.max(u.cwnd);
+        self.ssthresh = u.ssthresh;
+        self.epoch = u.epoch;
+        self.hystart = u.hystart;
+        self.acc = 0.0;
+        true
+    }
+
+    /// The timeout proved genuine: its record goes.
+    pub(crate) fn confirm_timeout(&mut self) {
+        self.undo = None;
+    }
+}
+
 impl CongestionControl for Cubic {
     fn on_established(&mut self, mss: u32, initial_segments: u32, syn_lost: bool) {
         // RFC 9438 4.10 leaves the initial window to RFC 5681 and RFC 6928:
@@ -279,6 +315,8 @@ impl CongestionControl for Cubic {
     }
 
     fn on_congestion(&mut self, signal: Congestion, flight: u32, mss: u32, _now: Instant) {
+        // A later reduction makes an earlier timeout's record stale.
+        self.undo = None;
         match signal {
             Congestion::Loss { reduced: true } => {
                 // RFC 3168 6.1.2: an ECN-Echo already reduced this window of data:
@@ -293,6 +331,15 @@ impl CongestionControl for Cubic {
                 self.cwnd = self.ssthresh;
             }
             Congestion::Timeout => {
+                // RFC 9438 4.9: keep what a spurious timeout would restore; only
+                // the first of a series of timeouts can be undone (a backed-off
+                // one would restore the window the first one left).
+                self.undo = (!self.epoch.after_timeout).then_some(Undo {
+                    cwnd: self.cwnd,
+                    ssthresh: self.ssthresh,
+                    epoch: self.epoch,
+                    hystart: self.hystart,
+                });
                 // RFC 9438 4.8: after a timeout ssthresh comes from beta_cubic as
                 // in 4.6, cwnd is one segment (RFC 5681 3.1), and the next stage
                 // starts with K = 0 from the window it begins at.

@@ -198,6 +198,24 @@ impl Cc {
         }));
     }
 
+    /// The first ACK after a timeout's retransmission told (RFC 3522, by
+    /// its timestamp echo) whether the timeout was `spurious`: undo it
+    /// (RFC 9438 4.9; CUBIC only, the compact state has had no timeout and
+    /// NewReno keeps no record), or forget what an undo would restore.
+    /// Returns whether it undid the timeout.
+    pub(crate) fn timeout_verdict(&mut self, spurious: bool) -> bool {
+        if let Cc::Cubic(t) = self {
+            if !spurious {
+                t.c.confirm_timeout();
+            } else if t.c.undo_timeout() {
+                t.reduction = Reduction::None;
+                t.reason = Some(CcReason::SpuriousUndo);
+                return true;
+            }
+        }
+        false
+    }
+
     /// The phase, a reduction under way first.
     pub(crate) fn current_phase(&self) -> CcPhase {
         let reduction = match self {
@@ -286,7 +304,10 @@ impl CongestionControl for Cc {
         }, t => {
             let r = t.c.on_ack(a);
             t.reduction = Reduction::None;
-            t.reason = Some(r);
+            // An undo on this ACK is what the event reports.
+            if t.reason != Some(CcReason::SpuriousUndo) {
+                t.reason = Some(r);
+            }
             r
         })
     }
@@ -361,5 +382,83 @@ impl CongestionControl for Cc {
     #[inline]
     fn phase(&self) -> CcPhase {
         algo!(self, _s => CcPhase::SlowStart, t => t.c.phase())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MSS: u32 = 1000;
+
+    /// A CUBIC controller out of its compact state at `cwnd` octets, its
+    /// last reason taken.
+    fn cubic_at(cwnd: u32) -> Cc {
+        let mut cc = Cc::new(CongestionAlgorithm::Cubic);
+        cc.on_established(MSS, 10, false);
+        // A reduction-free way to the full state: an MSS change to the same size.
+        cc.on_mss_change(MSS, MSS);
+        let mut una = 1u32;
+        while cc.cwnd() < cwnd {
+            una += MSS;
+            cc.on_ack(&AckSample {
+                acked: MSS,
+                mss: MSS,
+                now: Instant::ZERO,
+                srtt: None,
+                rtt: None,
+                ack: SeqNum(una),
+                nxt: SeqNum(una),
+                validate: false,
+            });
+        }
+        let _ = cc.take_last_reason();
+        cc
+    }
+
+    #[test]
+    fn a_spurious_timeout_is_undone_and_says_so() {
+        let mut cc = cubic_at(40 * MSS);
+        let before = cc.view(cc.cwnd());
+        cc.on_congestion(Congestion::Timeout, 40 * MSS, MSS, Instant::ZERO);
+        let after_rto = cc.view(cc.cwnd());
+        assert_eq!((after_rto.0, after_rto.1), (MSS, 28 * MSS));
+        let _ = cc.take_last_reason();
+        // RFC 3522: the first ACK echoes the original transmission's TSval.
+        cc.timeout_verdict(true);
+        let now = cc.view(cc.cwnd());
+        assert_eq!(
+            now, before,
+            "cwnd, ssthresh and phase as before the timeout"
+        );
+        assert_eq!(
+            cc.take_reason(after_rto, now, false),
+            Some(CcReason::SpuriousUndo)
+        );
+        // Nothing is undone twice.
+        cc.timeout_verdict(true);
+        assert_eq!(cc.view(cc.cwnd()), before);
+    }
+
+    #[test]
+    fn a_confirmed_or_repeated_timeout_stays() {
+        // Confirmed by an echo of the retransmission: no undo later.
+        let mut cc = cubic_at(40 * MSS);
+        cc.on_congestion(Congestion::Timeout, 40 * MSS, MSS, Instant::ZERO);
+        cc.timeout_verdict(false);
+        cc.timeout_verdict(true);
+        assert_eq!((cc.cwnd(), cc.ssthresh()), (MSS, 28 * MSS));
+        // A backed-off second timeout: the first one's record is gone too.
+        let mut cc = cubic_at(40 * MSS);
+        cc.on_congestion(Congestion::Timeout, 40 * MSS, MSS, Instant::ZERO);
+        cc.on_congestion(Congestion::Timeout, MSS, MSS, Instant::ZERO);
+        cc.timeout_verdict(true);
+        assert_eq!(cc.cwnd(), MSS);
+        // A loss after the timeout: its reduction is not undone by timestamps.
+        let mut cc = cubic_at(40 * MSS);
+        cc.on_congestion(Congestion::Timeout, 40 * MSS, MSS, Instant::ZERO);
+        cc.on_congestion(Congestion::Loss { reduced: false }, MSS, MSS, Instant::ZERO);
+        cc.timeout_verdict(true);
+        assert!(cc.cwnd() < 40 * MSS);
     }
 }

@@ -373,6 +373,7 @@ impl Tcb {
             self.drop_seg(ctx, DropReason::NoAck);
             return Some(Disposition::Done);
         }
+        self.eifel_check(seg);
         self.ts_rtt_sample(seg, ctx.now);
         if self.state == State::SynReceived {
             return self.ack_in_syn_received(seg, ctx);

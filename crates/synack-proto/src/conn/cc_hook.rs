@@ -65,6 +65,38 @@ impl Tcb {
         });
     }
 
+    /// RFC 3522 (Eifel detection): the first ACK of new data after a
+    /// timeout's retransmission echoes a TSval older than the
+    /// retransmission's when it answers the original transmission: the
+    /// timeout was spurious and congestion control undoes it (RFC 9438
+    /// 4.9); an echo of the retransmission confirms it. Called before the
+    /// echo times the retransmission (`ts_rtt_sample`), which ends the wait.
+    pub(super) fn eifel_check(&mut self, seg: &TcpRepr<'_>) {
+        let Some(from) = self.ts.rtt_from else {
+            return;
+        };
+        if !seg.flags.ack() || !seg.ack.gt(self.snd.una) || seg.ack.gt(self.snd.max) {
+            return;
+        }
+        let Some(ts) = seg.options.timestamps.filter(|_| self.opts.ts) else {
+            return;
+        };
+        // RFC 7323 3.2: a TSecr of 0 is an unset echo and tells nothing.
+        if ts.tsecr == 0 {
+            return;
+        }
+        let spurious = (ts.tsecr.wrapping_sub(from) as i32) < 0;
+        if self.cc.timeout_verdict(spurious) && self.snd.nxt.lt(self.snd.max) {
+            // RFC 4015 3.2: the original transmissions arrived: resume with
+            // new data instead of sending the flight again (go-back-N).
+            self.snd.nxt = self.snd.max;
+            // RFC 6582 4.1 kept fast retransmit off for the data the timeout
+            // sent again; none was sent again in vain, so losses among it may
+            // start a fast recovery.
+            self.recovery.recover = self.snd.una;
+        }
+    }
+
     /// RFC 9406 4.2: an RTT sample for this ACK of new data, from its
     /// timestamp echo (RFC 7323 4.1; millisecond clock) or from the timed
     /// segment (RFC 6298 3) when it acknowledges it.
