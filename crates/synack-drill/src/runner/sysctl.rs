@@ -240,7 +240,6 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
             "tcp_frto",
             "tcp_reordering",
             "tcp_congestion_control",
-            "tcp_recovery",
             // Pacing applies only under a pacing queue (`tc qdisc fq`), which
             // scripts that install one report as not run.
             "tcp_pacing_ss_ratio",
@@ -272,6 +271,9 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
         &["tcp_early_retrans"],
         Apply::Conn(|c, v| c.tail_loss_probe = matches!(v, 3 | 4)),
     ),
+    // Linux: bit 0 (TCP_RACK_LOSS_DETECTION) turns RACK (RFC 8985 6) on;
+    // the static-window and no-DupThresh bits are not modelled.
+    (&["tcp_recovery"], Apply::Conn(|c, v| c.rack = v & 1 != 0)),
     (
         &["net.inet.tcp.rexmit_drop_options"],
         Apply::Conn(|c, v| c.syn_rexmit_drop_options = v != 0),
