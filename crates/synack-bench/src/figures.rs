@@ -320,7 +320,7 @@ pub(crate) fn memory(plan: &Plan, out: &mut Report) -> Result<(), String> {
     r.goal_on_ratio = false;
     r.better = Better::Lower;
     r.note = Some(format!(
-        "memory: {} connections, both ends in one process, every heap byte of both stacks counted; right after the handshake {:.0} B per end, after a 1-byte exchange {:.0} B ({:.1} allocations per end); smoltcp: {smol_state} B state + 2 x 64 KiB buffers allocated up front = {smol_total} B",
+        "memory: {} connections, both ends in one process, every heap byte of both stacks counted, readiness reports taken as a driver does; right after the handshake {:.0} B per end, after a 1-byte exchange {:.0} B ({:.1} allocations per end); smoltcp: {smol_state} B state + 2 x 64 KiB buffers allocated up front = {smol_total} B",
         f.connections, f.per_end_fresh, f.per_end_used, f.allocs_per_end
     ));
     out.rows.push(r);

@@ -48,6 +48,8 @@ pub(crate) fn synack(n: usize) -> Result<Footprint, String> {
         let s = p.server.accept(l).map_err(e)?;
         ids.push((c, s));
     }
+    while p.client.poll_ready().is_some() {}
+    while p.server.poll_ready().is_some() {}
     let fresh = alloc::live_bytes().saturating_sub(base);
     let mut b = [0u8; 1];
     for &(c, s) in &ids {
@@ -67,6 +69,9 @@ pub(crate) fn synack(n: usize) -> Result<Footprint, String> {
     p.client.handle_timeout(p.now);
     p.server.handle_timeout(p.now);
     p.pump();
+    // Take the readiness reports, as a driver does after every call.
+    while p.client.poll_ready().is_some() {}
+    while p.server.poll_ready().is_some() {}
     let used = alloc::live_bytes().saturating_sub(base);
     let calls = alloc::calls() - calls0;
     let ends = (2 * n) as f64;

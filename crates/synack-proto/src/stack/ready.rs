@@ -115,6 +115,9 @@ pub enum Ready {
     },
 }
 
+/// Reports a drained queue may keep room for; beyond it the room is freed.
+const READY_KEEP: usize = 1024;
+
 /// The set bit meaning "this slot has a report queued".
 const QUEUED: u8 = 0x80;
 
@@ -258,6 +261,11 @@ impl Stack {
                 }
                 Ready::Closed { .. } | Ready::Lost { .. } => return Some(r),
             }
+        }
+        // Drained: a queue grown for a burst gives its memory back, so that
+        // idle connections hold none of it.
+        if self.ready.queue.capacity() > READY_KEEP {
+            self.ready.queue = VecDeque::new();
         }
         None
     }
