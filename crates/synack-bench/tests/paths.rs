@@ -57,11 +57,11 @@ fn four_cubic_flows_share_fairly() {
     let mut c = case(20, 1.0, 0.0);
     c.flows = 4;
     c.stagger = Duration::from_secs(2);
-    c.measure = Duration::from_secs(30);
+    c.measure = Duration::from_secs(40);
     let r = engine::run(Contender::SynackCubic, &c, Duration::from_secs(10), 11).expect("run");
     let j = engine::jain(&r.goodput);
-    // 0.949 for this seed since RACK (RFC 8985) declares the queue's drops
-    // lost by time: the flows' recoveries fall at other moments and one
-    // flow ends with a larger share; 0.94 still says "fair" for four flows.
-    assert!(j >= 0.94, "Jain {j:.3}: {:?}", r.goodput);
+    // Measured over the 30 s that follow the 10 s after the last flow's start
+    // (RFC 9438 convergence takes a few loss epochs at 20 ms): 0.979 for this
+    // seed; over 20 s it was 0.949, one flow still ahead from its earlier start.
+    assert!(j >= 0.95, "Jain {j:.3}: {:?}", r.goodput);
 }
