@@ -5,39 +5,17 @@
 
 mod util;
 
-use synack_proto::{FastOpenConfig, FastOpenKey, FastOpenMiss, FastOpenStatus, StackConfig, State};
-use util::{assert_log, s_addr, Net};
-
-fn net() -> Net {
-    Net::new(StackConfig {
-        fast_open: FastOpenConfig {
-            client: true,
-            server: true,
-            ..FastOpenConfig::default()
-        },
-        ..StackConfig::default()
-    })
-}
+use synack_proto::{FastOpenKey, FastOpenMiss, FastOpenStatus, State};
+use util::{assert_log, connect_fast_open, fast_open_listener, fast_open_net, without_seq_ack};
 
 /// The first connection asks for a cookie and carries no data; the second
 /// carries its request on the SYN, and the server's application reads it
 /// before the client's ACK of the SYN,ACK arrives.
 #[test]
 fn cookie_then_data_on_the_syn() {
-    let mut n = net();
-    let l = n.s().listen(s_addr(80), 8).unwrap();
-    n.s().set_listener_fast_open(l, 4).unwrap();
-    let now = n.now;
-    let (c1, taken) = n
-        .c()
-        .connect_fast_open(
-            now,
-            None,
-            s_addr(80),
-            StackConfig::default().conn,
-            Some(b"hello"),
-        )
-        .unwrap();
+    let mut n = fast_open_net(None);
+    let l = fast_open_listener(&mut n);
+    let (c1, taken) = connect_fast_open(&mut n, Some(b"hello"));
     assert_eq!(taken, 0, "no cookie yet: nothing rides on the SYN");
     n.run_for(synack_proto::Duration::from_millis(100));
     assert_eq!(n.c().state(c1).unwrap(), State::Established);
@@ -49,17 +27,7 @@ fn cookie_then_data_on_the_syn() {
     assert_eq!(cookie.map(|c| c.as_bytes().len()), Some(8));
     n.take_log();
 
-    let now = n.now;
-    let (c2, taken) = n
-        .c()
-        .connect_fast_open(
-            now,
-            None,
-            s_addr(80),
-            StackConfig::default().conn,
-            Some(b"GET /"),
-        )
-        .unwrap();
+    let (c2, taken) = connect_fast_open(&mut n, Some(b"GET /"));
     assert_eq!(taken, 5);
     let iss = n.c().status(c2).unwrap().iss;
     // The SYN with its data reaches the server: the child is acceptable and
@@ -85,16 +53,7 @@ fn cookie_then_data_on_the_syn() {
     assert_eq!(n.s().state(s2).unwrap(), State::Established);
     // The second connection's sequence numbers are not the log's relative
     // ones: compare the rest.
-    let log: Vec<String> = n
-        .take_log()
-        .iter()
-        .map(|l| {
-            l.split(' ')
-                .filter(|w| !w.starts_with("seq=") && !w.starts_with("ack="))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
+    let log: Vec<String> = without_seq_ack(n.take_log());
     assert_log(
         &log,
         &[
@@ -113,23 +72,12 @@ fn cookie_then_data_on_the_syn() {
 /// data unacknowledged and sent again after it, a fresh cookie cached.
 #[test]
 fn an_invalid_cookie_falls_back_and_the_data_goes_again() {
-    let mut n = net();
-    let l = n.s().listen(s_addr(80), 8).unwrap();
-    n.s().set_listener_fast_open(l, 4).unwrap();
+    let mut n = fast_open_net(None);
+    let l = fast_open_listener(&mut n);
     let server: std::net::IpAddr = util::S_IP.parse().unwrap();
     let bogus = synack_proto::FastOpenCookie::new(&[1, 2, 3, 4, 5, 6, 7, 8]);
     n.c().set_fast_open_cookie(server, bogus);
-    let now = n.now;
-    let (c, taken) = n
-        .c()
-        .connect_fast_open(
-            now,
-            None,
-            s_addr(80),
-            StackConfig::default().conn,
-            Some(b"abc"),
-        )
-        .unwrap();
+    let (c, taken) = connect_fast_open(&mut n, Some(b"abc"));
     assert_eq!(taken, 3);
     n.run_for(synack_proto::Duration::from_millis(100));
     let s = n.s().accept(l).unwrap();
@@ -156,41 +104,17 @@ fn an_invalid_cookie_falls_back_and_the_data_goes_again() {
 /// rotation forgets them.
 #[test]
 fn rotation_keeps_the_previous_key() {
-    let mut n = net();
-    let l = n.s().listen(s_addr(80), 8).unwrap();
-    n.s().set_listener_fast_open(l, 4).unwrap();
-    let now = n.now;
-    n.c()
-        .connect_fast_open(now, None, s_addr(80), StackConfig::default().conn, None)
-        .unwrap();
+    let mut n = fast_open_net(None);
+    fast_open_listener(&mut n);
+    connect_fast_open(&mut n, None);
     n.run_for(synack_proto::Duration::from_millis(100));
     n.s().rotate_fast_open_key(FastOpenKey([7; 16]));
-    let now = n.now;
-    let (c, _) = n
-        .c()
-        .connect_fast_open(
-            now,
-            None,
-            s_addr(80),
-            StackConfig::default().conn,
-            Some(b"x"),
-        )
-        .unwrap();
+    let (c, _) = connect_fast_open(&mut n, Some(b"x"));
     n.run_for(synack_proto::Duration::from_millis(100));
     assert_eq!(n.c().status(c).unwrap().fast_open, FastOpenStatus::Used);
     n.s().rotate_fast_open_key(FastOpenKey([8; 16]));
     n.s().rotate_fast_open_key(FastOpenKey([9; 16]));
-    let now = n.now;
-    let (c, _) = n
-        .c()
-        .connect_fast_open(
-            now,
-            None,
-            s_addr(80),
-            StackConfig::default().conn,
-            Some(b"y"),
-        )
-        .unwrap();
+    let (c, _) = connect_fast_open(&mut n, Some(b"y"));
     n.run_for(synack_proto::Duration::from_millis(100));
     assert_eq!(
         n.c().status(c).unwrap().fast_open,
@@ -204,26 +128,12 @@ fn rotation_keeps_the_previous_key() {
 /// FIN.
 #[test]
 fn closing_the_listener_spares_an_accepted_fast_open_child() {
-    let mut n = net();
-    let l = n.s().listen(s_addr(80), 8).unwrap();
-    n.s().set_listener_fast_open(l, 4).unwrap();
-    let now = n.now;
-    n.c()
-        .connect_fast_open(now, None, s_addr(80), StackConfig::default().conn, None)
-        .unwrap();
+    let mut n = fast_open_net(None);
+    let l = fast_open_listener(&mut n);
+    connect_fast_open(&mut n, None);
     n.run_for(synack_proto::Duration::from_millis(100));
     let _ = n.s().accept(l).unwrap();
-    let now = n.now;
-    let (c, taken) = n
-        .c()
-        .connect_fast_open(
-            now,
-            None,
-            s_addr(80),
-            StackConfig::default().conn,
-            Some(b"GET /"),
-        )
-        .unwrap();
+    let (c, taken) = connect_fast_open(&mut n, Some(b"GET /"));
     assert_eq!(taken, 5);
     n.step();
     n.step();

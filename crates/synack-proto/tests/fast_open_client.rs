@@ -5,22 +5,10 @@
 
 mod util;
 
-use synack_proto::{
-    ConnId, Duration, FastOpenConfig, FastOpenMiss, FastOpenStatus, StackConfig, State,
+use synack_proto::{ConnId, Duration, FastOpenMiss, FastOpenStatus, StackConfig, State};
+use util::{
+    assert_log, connect_fast_open, fast_open_listener, fast_open_net, s_addr, without_seq_ack, Net,
 };
-use util::{assert_log, s_addr, Net};
-
-fn net(blackhole_timeout: Option<Duration>) -> Net {
-    Net::new(StackConfig {
-        fast_open: FastOpenConfig {
-            client: true,
-            server: true,
-            blackhole_timeout,
-            ..FastOpenConfig::default()
-        },
-        ..StackConfig::default()
-    })
-}
 
 /// A Fast Open server on port 80 and a client holding its cookie (earned by
 /// a first connection, now closed).
@@ -29,14 +17,9 @@ fn with_cookie() -> Net {
 }
 
 fn with_cookie_and(blackhole_timeout: Option<Duration>) -> Net {
-    let mut n = net(blackhole_timeout);
-    let l = n.s().listen(s_addr(80), 8).unwrap();
-    n.s().set_listener_fast_open(l, 4).unwrap();
-    let now = n.now;
-    let (c, _) = n
-        .c()
-        .connect_fast_open(now, None, s_addr(80), StackConfig::default().conn, None)
-        .unwrap();
+    let mut n = fast_open_net(blackhole_timeout);
+    fast_open_listener(&mut n);
+    let (c, _) = connect_fast_open(&mut n, None);
     n.run_for(Duration::from_millis(100));
     assert_eq!(n.c().state(c).unwrap(), State::Established);
     assert!(n
@@ -48,11 +31,7 @@ fn with_cookie_and(blackhole_timeout: Option<Duration>) -> Net {
 }
 
 fn deferred(n: &mut Net) -> ConnId {
-    let now = n.now;
-    let (c, taken) = n
-        .c()
-        .connect_fast_open(now, None, s_addr(80), StackConfig::default().conn, None)
-        .unwrap();
+    let (c, taken) = connect_fast_open(n, None);
     assert_eq!(taken, 0);
     c
 }
@@ -77,17 +56,7 @@ fn a_deferred_connect_sends_its_syn_with_the_first_write() {
     assert_eq!(took, 1420, "one SYN's worth: 1460 - 40");
     assert!(!n.c().fast_open_deferred(c));
     n.run_for(Duration::from_millis(100));
-    let log: Vec<String> = n
-        .take_log()
-        .into_iter()
-        .filter(|l| l.starts_with("C>S"))
-        .map(|l| {
-            l.split(' ')
-                .filter(|w| !w.starts_with("seq=") && !w.starts_with("ack="))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
+    let log = without_seq_ack(n.take_log().into_iter().filter(|l| l.starts_with("C>S")));
     assert_log(&log, &["C>S SYN len=1420", "C>S ACK len=0"]);
     assert_eq!(n.c().status(c).unwrap().fast_open, FastOpenStatus::Used);
 }
@@ -115,17 +84,7 @@ fn an_empty_first_write_sends_the_bare_syn() {
 fn syn_retries_set_on_a_connecting_connection() {
     let mut n = with_cookie();
     n.drop = Some(Box::new(|from, _, _, _| from == 0));
-    let now = n.now;
-    let (c, taken) = n
-        .c()
-        .connect_fast_open(
-            now,
-            None,
-            s_addr(80),
-            StackConfig::default().conn,
-            Some(&[1u8; 100]),
-        )
-        .unwrap();
+    let (c, taken) = connect_fast_open(&mut n, Some(&[1u8; 100]));
     assert_eq!(taken, 100);
     n.c().set_syn_retries(c, 1).unwrap();
     n.run_for(Duration::from_millis(2_900));

@@ -7,31 +7,17 @@
 mod util;
 
 use synack_proto::wire::TcpFlags;
-use synack_proto::{
-    ConnError, ConnId, Duration, Error, FastOpenConfig, ListenerId, StackConfig, State,
-};
-use util::{s_addr, Net};
+use synack_proto::{ConnError, ConnId, Duration, Error, ListenerId, State};
+use util::{connect_fast_open, fast_open_listener, fast_open_net, Net};
 
 /// A Fast Open server on port 80, a client holding its cookie, and a second
 /// connection whose SYN carried `b"hello"`; the client's ACK of the SYN,ACK
 /// is lost, so the server's child stays in SYN_RCVD. Returns the client's
 /// connection and the listener.
 fn child_in_syn_rcvd() -> (Net, ConnId, ListenerId) {
-    let cfg = StackConfig {
-        fast_open: FastOpenConfig {
-            client: true,
-            server: true,
-            ..FastOpenConfig::default()
-        },
-        ..StackConfig::default()
-    };
-    let mut n = Net::new(cfg);
-    let l = n.s().listen(s_addr(80), 8).unwrap();
-    n.s().set_listener_fast_open(l, 4).unwrap();
-    let now = n.now;
-    n.c()
-        .connect_fast_open(now, None, s_addr(80), cfg.conn, None)
-        .unwrap();
+    let mut n = fast_open_net(None);
+    let l = fast_open_listener(&mut n);
+    connect_fast_open(&mut n, None);
     n.run_for(Duration::from_millis(100));
     let first = n.s().accept(l).unwrap();
     let now = n.now;
@@ -40,11 +26,7 @@ fn child_in_syn_rcvd() -> (Net, ConnId, ListenerId) {
     n.drop = Some(Box::new(|from, flags, _, _| {
         from == 0 && flags == TcpFlags::ACK
     }));
-    let now = n.now;
-    let (c, taken) = n
-        .c()
-        .connect_fast_open(now, None, s_addr(80), cfg.conn, Some(b"hello"))
-        .unwrap();
+    let (c, taken) = connect_fast_open(&mut n, Some(b"hello"));
     assert_eq!(taken, 5);
     n.run_for(Duration::from_millis(50));
     assert_eq!(n.c().state(c).unwrap(), State::Established);

@@ -304,3 +304,46 @@ pub fn raw_packet(
     emit_packet(&ip, &tcp, &mut buf);
     buf
 }
+
+/// Both stacks with TCP Fast Open on, client and server (RFC 7413), the
+/// client's blackhole pause as given.
+pub fn fast_open_net(blackhole_timeout: Option<Duration>) -> Net {
+    Net::new(StackConfig {
+        fast_open: synack_proto::FastOpenConfig {
+            client: true,
+            server: true,
+            blackhole_timeout,
+            ..synack_proto::FastOpenConfig::default()
+        },
+        ..StackConfig::default()
+    })
+}
+
+/// A Fast Open listener on S's port 80 (backlog 8, Fast Open queue 4).
+pub fn fast_open_listener(n: &mut Net) -> synack_proto::ListenerId {
+    let l = n.s().listen(s_addr(80), 8).unwrap();
+    n.s().set_listener_fast_open(l, 4).unwrap();
+    l
+}
+
+/// C's `connect_fast_open` to S's port 80 with `data` on the SYN (`None`:
+/// a deferred connect); the connection and the bytes the SYN took.
+pub fn connect_fast_open(n: &mut Net, data: Option<&[u8]>) -> (synack_proto::ConnId, usize) {
+    let now = n.now;
+    n.c()
+        .connect_fast_open(now, None, s_addr(80), StackConfig::default().conn, data)
+        .unwrap()
+}
+
+/// Log lines without their `seq=` and `ack=` fields, for connections whose
+/// sequence numbers are not the log's relative ones.
+pub fn without_seq_ack(log: impl IntoIterator<Item = String>) -> Vec<String> {
+    log.into_iter()
+        .map(|l| {
+            l.split(' ')
+                .filter(|w| !w.starts_with("seq=") && !w.starts_with("ack="))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
