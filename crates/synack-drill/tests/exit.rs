@@ -1,22 +1,17 @@
 //! The drill command's exit status: a failed script fails the command,
 //! `--fail-under RATE` sets a threshold, `--help` explains both.
 
+mod support;
+use support::accepted;
+
 use synack_drill::{exit_status, run_cli, Totals};
 
 /// A passive open, a write and a close, as synack does them.
-const PASSIVE: &str = "\
---tolerance_usecs=10000
-0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
-+0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
-+0 bind(3, ..., ...) = 0
-+0 listen(3, 1) = 0
-+0.1 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
-+0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 1>
-+0.1 < . 1:1(0) ack 1 win 257
-+0 accept(3, ..., ...) = 4
-+0 write(4, ..., 1000) = 1000
-+0 > P. 1:1001(1000) ack 1
-";
+const PASSIVE: &str = concat!(
+    accepted!(),
+    "+0 write(4, ..., 1000) = 1000\n",
+    "+0 > P. 1:1001(1000) ack 1\n",
+);
 
 fn totals(passed: usize, failed: usize, not_run: usize, errors: usize) -> Totals {
     Totals {

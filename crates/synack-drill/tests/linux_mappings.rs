@@ -1,30 +1,22 @@
 //! The Linux corpus's host commands, counters and `TCP_INFO` fields as the
 //! runner maps them onto synack: one small script each.
 
-use synack_drill::{parse_str, run_script, Defines, Mode, Outcome};
+mod support;
+use support::accepted;
+
+use synack_drill::{run_script, Mode, Outcome};
 
 fn semantic(text: &str) -> Outcome {
-    let script = match parse_str(text, "t.pkt", &Defines::standard()) {
-        Ok(s) => s,
-        Err(e) => panic!("script does not parse: {e}"),
-    };
+    let script = support::script(text);
     run_script(&script, Mode::Semantic)
 }
 
 /// A passive open and 4000 bytes written in four segments, unacknowledged.
-const FOUR_OUT: &str = "\
---tolerance_usecs=10000
-0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
-+0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
-+0 bind(3, ..., ...) = 0
-+0 listen(3, 1) = 0
-+0.1 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
-+0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 1>
-+0.1 < . 1:1(0) ack 1 win 257
-+0 accept(3, ..., ...) = 4
-+0 write(4, ..., 4000) = 4000
-+0 > P. 1:4001(4000) ack 1
-";
+const FOUR_OUT: &str = concat!(
+    accepted!(),
+    "+0 write(4, ..., 4000) = 4000\n",
+    "+0 > P. 1:4001(4000) ack 1\n",
+);
 
 #[test]
 fn nstat_counts_an_out_of_window_icmp_since_the_last_nstat() {

@@ -1,13 +1,13 @@
 //! Unit tests of the script runner: one small hand-written script per kind
 //! of line and per outcome.
 
+mod support;
+use support::accepted;
+
 use synack_drill::{parse_str, run_paths, run_script, Defines, Mode, Outcome, RunOptions};
 
 fn run(text: &str, mode: Mode) -> Outcome {
-    let script = match parse_str(text, "t.pkt", &Defines::standard()) {
-        Ok(s) => s,
-        Err(e) => panic!("script does not parse: {e}"),
-    };
+    let script = support::script(text);
     run_script(&script, mode)
 }
 
@@ -16,26 +16,18 @@ fn semantic(text: &str) -> Outcome {
 }
 
 /// A passive open with data both ways and a close, Linux style.
-const PASSIVE: &str = "\
---tolerance_usecs=10000
-0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
-+0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
-+0 bind(3, ..., ...) = 0
-+0 listen(3, 1) = 0
-+0.1 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
-+0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 1>
-+0.1 < . 1:1(0) ack 1 win 257
-+0 accept(3, ..., ...) = 4
-+0 %{ assert tcpi_state == TCP_ESTABLISHED }%
-+0 write(4, ..., 1000) = 1000
-+0 > P. 1:1001(1000) ack 1
-+0.1 < . 1:1(0) ack 1001 win 257
-+0 close(4) = 0
-+0 > F. 1001:1001(0) ack 1
-+0.1 < F. 1:1(0) ack 1002 win 257
-+0 > . 1002:1002(0) ack 2
-+0 `sockstat -4 -P tcp -s | grep packetdril | grep -c TIME_WAIT | grep 1`
-";
+const PASSIVE: &str = concat!(
+    accepted!(),
+    "+0 %{ assert tcpi_state == TCP_ESTABLISHED }%\n",
+    "+0 write(4, ..., 1000) = 1000\n",
+    "+0 > P. 1:1001(1000) ack 1\n",
+    "+0.1 < . 1:1(0) ack 1001 win 257\n",
+    "+0 close(4) = 0\n",
+    "+0 > F. 1001:1001(0) ack 1\n",
+    "+0.1 < F. 1:1(0) ack 1002 win 257\n",
+    "+0 > . 1002:1002(0) ack 2\n",
+    "+0 `sockstat -4 -P tcp -s | grep packetdril | grep -c TIME_WAIT | grep 1`\n",
+);
 
 #[test]
 fn passes_a_passive_open_data_and_close() {

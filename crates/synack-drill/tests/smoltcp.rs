@@ -3,16 +3,15 @@
 //! API for. Built only with the `smoltcp` feature.
 #![cfg(feature = "smoltcp")]
 
+mod support;
+use support::accepted;
+
 use synack_drill::{
-    compare_paths, parse_str, run_cli, run_script_on, Defines, Mode, Outcome, RunOptions,
-    StackKind, Totals,
+    compare_paths, run_cli, run_script_on, Mode, Outcome, RunOptions, StackKind, Totals,
 };
 
 fn run_on(text: &str, kind: StackKind) -> Outcome {
-    let script = match parse_str(text, "t.pkt", &Defines::standard()) {
-        Ok(s) => s,
-        Err(e) => panic!("script does not parse: {e}"),
-    };
+    let script = support::script(text);
     run_script_on(&script, Mode::Semantic, kind)
 }
 
@@ -21,24 +20,16 @@ fn smol(text: &str) -> Outcome {
 }
 
 /// A passive open, a write and a close: smoltcp's SYN,ACK, data and FIN.
-const PASSIVE: &str = "\
---tolerance_usecs=10000
-0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
-+0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
-+0 bind(3, ..., ...) = 0
-+0 listen(3, 1) = 0
-+0.1 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
-+0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 1>
-+0.1 < . 1:1(0) ack 1 win 257
-+0 accept(3, ..., ...) = 4
-+0 write(4, ..., 1000) = 1000
-+0 > P. 1:1001(1000) ack 1
-+0.1 < . 1:1(0) ack 1001 win 257
-+0 close(4) = 0
-+0 > F. 1001:1001(0) ack 1
-+0.1 < F. 1:1(0) ack 1002 win 257
-+0 > . 1002:1002(0) ack 2
-";
+const PASSIVE: &str = concat!(
+    accepted!(),
+    "+0 write(4, ..., 1000) = 1000\n",
+    "+0 > P. 1:1001(1000) ack 1\n",
+    "+0.1 < . 1:1(0) ack 1001 win 257\n",
+    "+0 close(4) = 0\n",
+    "+0 > F. 1001:1001(0) ack 1\n",
+    "+0.1 < F. 1:1(0) ack 1002 win 257\n",
+    "+0 > . 1002:1002(0) ack 2\n",
+);
 
 #[test]
 fn smoltcp_passes_a_passive_open_data_and_close() {
