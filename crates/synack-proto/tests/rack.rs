@@ -7,10 +7,7 @@
 
 mod util;
 
-use synack_proto::wire::{
-    emit_packet, parse_packet, ChecksumMode, IpRepr, TcpFlags, TcpOptions, TcpRepr,
-};
-use synack_proto::{ConnId, Duration, SeqNum, StackConfig};
+use synack_proto::{ConnId, Duration, StackConfig};
 use util::*;
 
 const P: u32 = 1460;
@@ -41,45 +38,6 @@ fn raw_open(rack: bool) -> (Net, ConnId, u32, u32, u16) {
     (n, c, st.iss.get().wrapping_add(1), st.rcv_nxt.get(), wnd)
 }
 
-/// S's ACK of C's relative octet `ack`, SACKing the relative `blocks`.
-fn sack_ack(base: u32, rcv: u32, wnd: u16, ack: u32, blocks: &[(u32, u32)]) -> Vec<u8> {
-    let mut options = TcpOptions::default();
-    for &(l, r) in blocks {
-        options
-            .sack
-            .push(SeqNum(base.wrapping_add(l)), SeqNum(base.wrapping_add(r)));
-    }
-    let (src, dst) = (s_addr(80), c_addr(40000));
-    let tcp = TcpRepr {
-        src_port: src.port(),
-        dst_port: dst.port(),
-        seq: SeqNum(rcv),
-        ack: SeqNum(base.wrapping_add(ack)),
-        flags: TcpFlags::ACK,
-        window: wnd,
-        urgent: 0,
-        options,
-        payload: &[],
-    };
-    let mut buf = Vec::new();
-    emit_packet(&IpRepr::new(src.ip(), dst.ip()).unwrap(), &tcp, &mut buf);
-    buf
-}
-
-/// C's data segments now, as `(relative seq, len)`.
-fn sent(n: &mut Net, base: u32) -> Vec<(u32, usize)> {
-    let mut out = Vec::new();
-    let mut buf = Vec::new();
-    while n.hosts[0].poll_transmit(n.now, &mut buf) {
-        let (_, seg) = parse_packet(&buf, ChecksumMode::Verify).unwrap();
-        if !seg.payload.is_empty() {
-            out.push((seg.seq.get().wrapping_sub(base), seg.payload.len()));
-        }
-    }
-    while n.hosts[0].poll_event().is_some() {}
-    out
-}
-
 /// Hand C `pkt` at `at` ms after the data went out (at `t0`); C's answer.
 fn ack_at(
     n: &mut Net,
@@ -90,7 +48,7 @@ fn ack_at(
 ) -> Vec<(u32, usize)> {
     n.now = t0 + Duration::from_millis(at);
     n.hosts[0].handle_packet(n.now, pkt);
-    sent(n, base)
+    data_sent(n, base)
 }
 
 /// C's retransmissions and timers in the log.
@@ -209,7 +167,7 @@ fn a_lost_retransmission_is_found_without_the_rto() {
     assert_eq!(out, [(0, P as usize)]);
     // New data goes out after the retransmission.
     n.hosts[0].send(n.now, c, &[8u8; P as usize]).unwrap();
-    assert_eq!(sent(&mut n, base), [(4 * P, P as usize)]);
+    assert_eq!(data_sent(&mut n, base), [(4 * P, P as usize)]);
     // It arrives, the retransmission does not: sent before a segment that
     // was delivered, it is lost again (RFC 8985 6.2 step 5), and goes again
     // a round trip after the first retransmission, not at the RTO.

@@ -5,8 +5,8 @@
 
 mod util;
 
-use synack_proto::wire::{emit_packet, IpRepr, TcpFlags, TcpOptions, TcpRepr};
-use synack_proto::{CongestionAlgorithm, ConnId, Duration, SeqNum, StackConfig};
+use synack_proto::wire::TcpFlags;
+use synack_proto::{CongestionAlgorithm, ConnId, Duration, StackConfig};
 use util::*;
 
 /// These scripts pin RFC 6675's cwnd - pipe budget after NewReno's halving
@@ -135,46 +135,10 @@ fn raw_open(sack_recovery: bool) -> (Net, ConnId, u32, u32, u16) {
     (n, c, st.iss.get().wrapping_add(1), st.rcv_nxt.get(), wnd)
 }
 
-/// S's ACK of C's relative octet `ack`, SACKing the relative `blocks`.
-fn sack_ack(base: u32, rcv: u32, wnd: u16, ack: u32, blocks: &[(u32, u32)]) -> Vec<u8> {
-    let mut options = TcpOptions::default();
-    for &(l, r) in blocks {
-        options
-            .sack
-            .push(SeqNum(base.wrapping_add(l)), SeqNum(base.wrapping_add(r)));
-    }
-    let src = s_addr(80);
-    let dst = c_addr(40000);
-    let tcp = TcpRepr {
-        src_port: src.port(),
-        dst_port: dst.port(),
-        seq: SeqNum(rcv),
-        ack: SeqNum(base.wrapping_add(ack)),
-        flags: TcpFlags::ACK,
-        window: wnd,
-        urgent: 0,
-        options,
-        payload: &[],
-    };
-    let mut buf = Vec::new();
-    emit_packet(&IpRepr::new(src.ip(), dst.ip()).unwrap(), &tcp, &mut buf);
-    buf
-}
-
 /// Hand C a packet; return C's data segments as `(relative seq, len)`.
 fn inject(n: &mut Net, base: u32, pkt: &[u8]) -> Vec<(u32, usize)> {
-    use synack_proto::wire::{parse_packet, ChecksumMode};
     n.hosts[0].handle_packet(n.now, pkt);
-    let mut out = Vec::new();
-    let mut buf = Vec::new();
-    while n.hosts[0].poll_transmit(n.now, &mut buf) {
-        let (_, seg) = parse_packet(&buf, ChecksumMode::Verify).unwrap();
-        if !seg.payload.is_empty() {
-            out.push((seg.seq.get().wrapping_sub(base), seg.payload.len()));
-        }
-    }
-    while n.hosts[0].poll_event().is_some() {}
-    out
+    data_sent(n, base)
 }
 
 #[test]

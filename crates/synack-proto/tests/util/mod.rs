@@ -347,3 +347,46 @@ pub fn without_seq_ack(log: impl IntoIterator<Item = String>) -> Vec<String> {
         })
         .collect()
 }
+
+/// S's (10.0.0.2:80) ACK to C (10.0.0.1:40000) of C's relative octet `ack`
+/// (`base`: C's first data sequence number), SACKing the relative `blocks`
+/// (RFC 2018), from S's sequence number `rcv` with window `wnd`.
+pub fn sack_ack(base: u32, rcv: u32, wnd: u16, ack: u32, blocks: &[(u32, u32)]) -> Vec<u8> {
+    use synack_proto::wire::{emit_packet, IpRepr, TcpOptions, TcpRepr};
+    let mut options = TcpOptions::default();
+    for &(l, r) in blocks {
+        options
+            .sack
+            .push(SeqNum(base.wrapping_add(l)), SeqNum(base.wrapping_add(r)));
+    }
+    let (src, dst) = (s_addr(80), c_addr(40000));
+    let tcp = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        seq: SeqNum(rcv),
+        ack: SeqNum(base.wrapping_add(ack)),
+        flags: TcpFlags::ACK,
+        window: wnd,
+        urgent: 0,
+        options,
+        payload: &[],
+    };
+    let mut buf = Vec::new();
+    emit_packet(&IpRepr::new(src.ip(), dst.ip()).unwrap(), &tcp, &mut buf);
+    buf
+}
+
+/// C's data segments waiting now, as `(relative seq, len)` from `base`;
+/// C's events are drained.
+pub fn data_sent(n: &mut Net, base: u32) -> Vec<(u32, usize)> {
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    while n.hosts[0].poll_transmit(n.now, &mut buf) {
+        let (_, seg) = parse_packet(&buf, ChecksumMode::Verify).unwrap();
+        if !seg.payload.is_empty() {
+            out.push((seg.seq.get().wrapping_sub(base), seg.payload.len()));
+        }
+    }
+    while n.hosts[0].poll_event().is_some() {}
+    out
+}
