@@ -40,6 +40,26 @@ impl FastOpenCookie {
         Some(c)
     }
 
+    /// A cookie from its hex digits, as `Display` writes it (an even count,
+    /// at most 16 bytes; "" is a request). The length is not judged: see
+    /// [`FastOpenCookie::is_valid_len`].
+    pub fn from_hex(hex: &str) -> Option<FastOpenCookie> {
+        if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let mut c = FastOpenCookie::REQUEST;
+        let pairs = hex.as_bytes().chunks_exact(2);
+        if pairs.len() > MAX_COOKIE_LEN {
+            return None;
+        }
+        for (slot, pair) in c.bytes.iter_mut().zip(pairs) {
+            let digits = std::str::from_utf8(pair).ok()?;
+            *slot = u8::from_str_radix(digits, 16).ok()?;
+        }
+        c.len = (hex.len() / 2) as u8;
+        Some(c)
+    }
+
     /// The cookie's bytes (empty for a request).
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
@@ -143,5 +163,28 @@ impl FastOpenOption {
         let end = self.wire_len();
         buf[at..end].fill(1);
         end
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::FastOpenCookie;
+
+    #[test]
+    fn hex_reads_back_what_display_writes() {
+        let c = FastOpenCookie::new(&[0xde, 0xad, 0xbe, 0xef, 0x00, 0x01]).unwrap();
+        assert_eq!(FastOpenCookie::from_hex(&c.to_string()), Some(c));
+        assert_eq!(FastOpenCookie::from_hex("DEADBEEF0001"), Some(c));
+        assert_eq!(FastOpenCookie::from_hex(""), Some(FastOpenCookie::REQUEST));
+    }
+
+    #[test]
+    fn hex_refuses_odd_foreign_or_long_text() {
+        assert_eq!(FastOpenCookie::from_hex("abc"), None);
+        assert_eq!(FastOpenCookie::from_hex("zz00"), None);
+        assert_eq!(FastOpenCookie::from_hex("é0"), None);
+        assert_eq!(FastOpenCookie::from_hex(&"00".repeat(17)), None);
+        assert!(FastOpenCookie::from_hex(&"00".repeat(16)).is_some());
     }
 }

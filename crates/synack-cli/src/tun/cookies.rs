@@ -65,14 +65,7 @@ fn parse(text: &str) -> Result<Cookies, (usize, String)> {
 /// A cookie from hex digits: 4 to 16 bytes, an even number of them (RFC
 /// 7413 4.1.1).
 fn parse_cookie(hex: &str) -> Option<FastOpenCookie> {
-    if hex.len() % 2 != 0 || !hex.is_ascii() {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect();
-    FastOpenCookie::new(&bytes?).filter(|c| c.is_valid_len())
+    FastOpenCookie::from_hex(hex).filter(|c| c.is_valid_len())
 }
 
 fn format(cookies: &Cookies) -> String {

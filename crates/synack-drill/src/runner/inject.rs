@@ -261,13 +261,6 @@ impl Runner<'_> {
                 self.local_ip,
             );
         }
-        if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        let bytes: Option<Vec<u8>> = (0..text.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-            .collect();
-        synack_proto::FastOpenCookie::new(&bytes?)
+        synack_proto::FastOpenCookie::from_hex(text)
     }
 }

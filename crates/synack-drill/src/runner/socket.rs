@@ -36,8 +36,6 @@ pub(super) struct Socket {
     /// The stack's binding of `bound` while the socket neither listens nor connects.
     pub(super) bind_id: Option<BindId>,
     pub(super) err_reported: bool,
-    /// The size an `SO_SNDBUF` call set, if one did.
-    pub(super) sndbuf_set: Option<usize>,
     /// `TCP_INQ`: `recvmsg` says how many bytes are left to read.
     pub(super) inq: bool,
     /// `SO_ZEROCOPY` was set (zero-copy sends are copies in synack).
@@ -78,7 +76,6 @@ impl Runner<'_> {
             bound: None,
             bind_id: None,
             err_reported: false,
-            sndbuf_set: None,
             inq: false,
             zerocopy: false,
             more: false,

@@ -263,7 +263,7 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
     // Linux's default, 2^32 - 1, is none.
     (
         &["tcp_notsent_lowat"],
-        Apply::Conn(|c, v| c.notsent_lowat = u32::try_from(v).ok().filter(|m| *m != u32::MAX)),
+        Apply::Conn(|c, v| c.notsent_lowat = lowat_mark(v)),
     ),
     // Linux: 3 and 4 enable the tail loss probe (RFC 8985 7), every
     // other value leaves it off (`tcp_schedule_loss_probe`).
@@ -483,4 +483,10 @@ fn fastopen_key(r: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
         backup: backup.flatten(),
     });
     Ok(())
+}
+
+/// An unsent-data mark as Linux reads `TCP_NOTSENT_LOWAT` and its sysctl:
+/// 2^32 - 1 (the default) or more, or a negative value, is no mark.
+pub(super) fn lowat_mark(v: i64) -> Option<u32> {
+    u32::try_from(v).ok().filter(|m| *m != u32::MAX)
 }

@@ -89,7 +89,8 @@ impl Runner<'_> {
             got.push((pfd, self.poll_mask(fd)? & (events | 0x8 | 0x10 | 0x20)));
         }
         let ready = got.iter().filter(|(_, m)| *m != 0).count();
-        let expired = timeout >= 0 && self.now >= began + 1000 * timeout as u64;
+        let expired =
+            timeout >= 0 && self.now >= began.saturating_add((timeout as u64).saturating_mul(1000));
         if ready == 0 && !expired {
             return Ok(Attempt::Block);
         }

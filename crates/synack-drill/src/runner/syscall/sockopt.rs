@@ -40,14 +40,14 @@ impl Runner<'_> {
                 need(int)?;
             }
             "SO_SNDBUF" => {
-                let v = need(int)?.max(0) as usize;
+                // The value is a C int, as the kernel reads it.
+                let v = need(int)?.clamp(0, i64::from(i32::MAX)) as usize;
                 // Linux doubles the value (socket(7)) and charges each buffer's
                 // whole footprint against it; with TSO-sized buffers nearly all
                 // of it is payload, the octets synack counts. FreeBSD counts
                 // the payload against the value itself.
                 let bytes = if self.freebsd { v } else { 2 * v };
                 ns.cfg.send_buffer = bytes;
-                ns.sndbuf_set = Some(v);
                 if let Some(id) = conn {
                     let _ = self.stack().set_send_buffer(id, bytes);
                 }
@@ -72,8 +72,13 @@ impl Runner<'_> {
             "TCP_KEEPIDLE" => ns.keep.idle = Duration::from_secs(need(int)?.max(0) as u64),
             "TCP_KEEPINTVL" => ns.keep.interval = Duration::from_secs(need(int)?.max(0) as u64),
             "TCP_KEEPCNT" => ns.keep.count = need(int)?.max(0) as u32,
-            "TCP_KEEPINIT" | "TCP_USER_TIMEOUT" => {
-                if !self.set_timeout(&name, need(int)?, conn, &mut ns, now) {
+            "TCP_KEEPINIT" => {
+                if !self.set_keepinit(need(int)?, conn, &mut ns, now) {
+                    return errno("EINVAL");
+                }
+            }
+            "TCP_USER_TIMEOUT" => {
+                if !self.set_user_timeout(need(int)?, conn, &mut ns) {
                     return errno("EINVAL");
                 }
             }
@@ -188,12 +193,9 @@ impl Runner<'_> {
         // The value synack has, as a number or an errno name.
         let (value, wildcard): (Result<i64, &'static str>, bool) = match name.as_str() {
             "SO_RCVBUF" => (Ok(s.cfg.recv_buffer as i64), semantic),
-            // Linux doubles the value set, for its bookkeeping overhead
-            // (socket(7)); synack counts payload bytes only.
-            "SO_SNDBUF" => match s.sndbuf_set {
-                Some(v) if !self.freebsd => (Ok(2 * v as i64), semantic),
-                _ => (Ok(s.cfg.send_buffer as i64), semantic),
-            },
+            // What setsockopt stored: on Linux twice the value set, as
+            // Linux reads it back (socket(7)).
+            "SO_SNDBUF" => (Ok(s.cfg.send_buffer as i64), semantic),
             "SO_ERROR" => match self.take_error(fd) {
                 Some(e) => (Err(e), false),
                 None => (Ok(0), false),

@@ -40,37 +40,47 @@ impl Runner<'_> {
         }
     }
 
-    /// `TCP_KEEPINIT` or `TCP_USER_TIMEOUT` set to `v` on a socket (and its
-    /// connection, if it has one); `false` for a value out of range.
-    pub(super) fn set_timeout(
+    /// `TCP_KEEPINIT` set to `v` on a socket (and its connection, if it
+    /// has one); `false` for a negative value.
+    pub(super) fn set_keepinit(
         &mut self,
-        name: &str,
         v: i64,
         conn: Option<ConnId>,
         ns: &mut Socket,
         now: Instant,
     ) -> bool {
-        if name == "TCP_KEEPINIT" {
-            // FreeBSD: seconds; 0 falls back to net.inet.tcp.keepinit. On a
-            // connection still in its handshake the timer restarts now.
-            let Ok(secs) = u64::try_from(v) else {
-                return false;
-            };
-            let t = match secs {
-                0 => self.stack_cfg.conn.establish_timeout,
-                s => Some(Duration::from_secs(s)),
-            };
-            ns.cfg.establish_timeout = t;
-            if let Some(id) = conn {
-                let _ = self.stack().set_establish_timeout(now, id, t);
-            }
-        } else {
-            let ms = v.max(0) as u64;
-            let t = (ms > 0).then(|| Duration::from_millis(ms));
-            ns.cfg.user_timeout = t;
-            if let Some(id) = conn {
-                let _ = self.stack().set_user_timeout(id, t);
-            }
+        // FreeBSD: seconds; 0 falls back to net.inet.tcp.keepinit. On a
+        // connection still in its handshake the timer restarts now.
+        let Ok(secs) = u64::try_from(v) else {
+            return false;
+        };
+        let t = match secs {
+            0 => self.stack_cfg.conn.establish_timeout,
+            s => Some(Duration::from_secs(s)),
+        };
+        ns.cfg.establish_timeout = t;
+        if let Some(id) = conn {
+            let _ = self.stack().set_establish_timeout(now, id, t);
+        }
+        true
+    }
+
+    /// `TCP_USER_TIMEOUT` (RFC 5482) set to `v` milliseconds on a socket
+    /// (and its connection); 0 is none. `false` for a negative value, as
+    /// Linux's EINVAL.
+    pub(super) fn set_user_timeout(
+        &mut self,
+        v: i64,
+        conn: Option<ConnId>,
+        ns: &mut Socket,
+    ) -> bool {
+        let Ok(ms) = u64::try_from(v) else {
+            return false;
+        };
+        let t = (ms > 0).then(|| Duration::from_millis(ms));
+        ns.cfg.user_timeout = t;
+        if let Some(id) = conn {
+            let _ = self.stack().set_user_timeout(id, t);
         }
         true
     }
@@ -95,7 +105,7 @@ impl Runner<'_> {
         ns.notsent_lowat = v;
         let mark = match v {
             0 => self.stack_cfg.conn.notsent_lowat,
-            v => u32::try_from(v).ok().filter(|m| *m != u32::MAX),
+            v => super::super::sysctl::lowat_mark(v),
         };
         ns.cfg.notsent_lowat = mark;
         if let Some(id) = conn {
