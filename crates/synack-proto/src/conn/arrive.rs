@@ -381,7 +381,8 @@ impl Tcb {
         // RFC 5961 5.2: SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT, else ACK and drop.
         if seg.ack.gt(self.snd.max) {
             self.drop_seg(ctx, DropReason::AckTooNew);
-            // Linux drops it without an answer in ESTABLISHED (`answer_ack_of_unsent`).
+            // RFC 9293 3.10.7.4 and RFC 5961 5.2: answer with an ACK. Linux
+            // drops it without an answer in ESTABLISHED (`answer_ack_of_unsent`).
             if self.cfg.answer_ack_of_unsent || self.state != State::Established {
                 self.oow_ack(seg, ctx, super::Queued::ChallengeAck);
             }

@@ -103,7 +103,8 @@ impl Tcb {
     /// Octets in the send buffer never sent: beyond SND.MAX (what a
     /// retransmission timeout rewinds SND.NXT over was sent once).
     pub(crate) fn unsent_len(&self) -> usize {
-        let sent = self.snd.max.since(self.data_seq0()) as usize;
+        // Before the SYN leaves, SND.MAX is ISS, one short of the data.
+        let sent = self.snd.max.diff(self.data_seq0()).max(0) as usize;
         self.snd.buf.len().saturating_sub(sent)
     }
 

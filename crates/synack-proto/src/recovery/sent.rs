@@ -131,9 +131,14 @@ impl SentLog {
     /// Octets `[seq, end)` already recorded went out again at `now`: the
     /// records they cover (cut to fit, room permitting) are retransmitted.
     fn resent(&mut self, seq: SeqNum, end: SeqNum, now: Instant) {
-        let (Some(a), Some(b)) = (self.split_at(seq), self.split_at(end)) else {
+        let (Some(a), Some(mut b)) = (self.split_at(seq), self.split_at(end)) else {
             return;
         };
+        // A full log cut nothing: the record holding `end` went out in part,
+        // and counts as sent again (else NextSeg would choose it forever).
+        if b < self.segs.len() && self.seg_start(b).lt(end) {
+            b += 1;
+        }
         for s in self.segs.range_mut(a..b) {
             // RFC 8985 6.2: "Segment.xmit_ts" is the latest transmission.
             s.at = now;
@@ -217,7 +222,10 @@ impl SentLog {
     /// records beyond it go.
     pub(crate) fn truncate(&mut self, max: SeqNum) {
         if let Some(i) = self.split_at(max) {
-            self.segs.truncate(i);
+            // A full log cut nothing: the record holding `max` keeps its
+            // octets below it (shortened below).
+            let keep = i < self.segs.len() && self.seg_start(i).lt(max);
+            self.segs.truncate(i + usize::from(keep));
         }
         if let Some(last) = self.segs.back_mut() {
             if last.end.gt(max) {
@@ -286,5 +294,13 @@ mod tests {
         log.on_sent(s(5), s(15), t(99_999));
         assert_eq!(log.segs.len(), MAX_SEGMENTS);
         assert!(log.segs[0].has(mark::RETRANS));
+        // A retransmission inside one record marks that record.
+        log.on_sent(s(23), s(27), t(99_999));
+        assert!(log.segs[2].has(mark::RETRANS));
+        assert_eq!(log.segs[2].at, t(99_999));
+        // Falling back inside a record keeps its octets below the new end.
+        log.truncate(s(45));
+        assert_eq!(log.end(), s(45));
+        assert_eq!(log.segs.len(), 5);
     }
 }
