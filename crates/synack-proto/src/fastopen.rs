@@ -82,6 +82,14 @@ impl FastOpenConfig {
 pub struct FastOpenKey(pub [u8; 16]);
 
 impl FastOpenKey {
+    /// A fresh key from the operating system's random source.
+    #[cfg(feature = "os-random")]
+    pub fn from_os() -> Result<FastOpenKey, crate::secrets::SecretsError> {
+        let mut b = [0u8; 16];
+        getrandom::fill(&mut b).map_err(crate::secrets::SecretsError::from)?;
+        Ok(FastOpenKey(b))
+    }
+
     /// The key the sysctl text `a0bf63f7-ed803d81-cd641d30-cebc4a90` names.
     pub fn from_linux_words(words: [u32; 4]) -> FastOpenKey {
         let mut b = [0u8; 16];

@@ -25,16 +25,14 @@
 
 use crate::device::Device;
 use crate::pcap::PcapWriter;
-use crate::runtime::{
-    fresh_fast_open_key, EventHook, KeyPlan, PacketHook, RuntimeConfig, Shared, StackParts,
-};
+use crate::runtime::{EventHook, KeyPlan, PacketHook, RuntimeConfig, Shared, StackParts};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use synack_proto::{
-    ConnStatus, FastOpenCookie, FastOpenKeys, Instant, SecretKey, Stack, StackStats,
+    ConnStatus, FastOpenCookie, FastOpenKey, FastOpenKeys, Instant, SecretKey, Stack, StackStats,
 };
 
 /// How the ephemeral ports are split between the stacks, and which stack
@@ -179,7 +177,7 @@ impl Runtime {
         // One Fast Open key for every stack, for the same reason (a
         // deterministic runtime keeps the key its seed gives).
         let fast_open_key = match cfg.deterministic_seed {
-            None => Some(fresh_fast_open_key()?),
+            None => Some(FastOpenKey::from_os().map_err(io::Error::other)?),
             Some(_) => None,
         };
         let pcap = match cfg.pcap {

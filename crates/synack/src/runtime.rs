@@ -12,7 +12,7 @@ use crate::multi::Steer;
 use crate::pcap::PcapWriter;
 use crate::sys::{self, EventFd};
 use std::collections::{BinaryHeap, HashMap};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -288,7 +288,7 @@ impl Rotation {
                 }
                 Err(_) => self.failures += 1,
             }
-            match fresh_fast_open_key() {
+            match FastOpenKey::from_os() {
                 Ok(k) => {
                     stack.rotate_fast_open_key(k);
                     keys.fast_open = Some(k);
@@ -316,13 +316,6 @@ impl Rotation {
 struct Keys {
     cookie: Option<SecretKey>,
     fast_open: Option<FastOpenKey>,
-}
-
-/// A Fast Open cookie key from the operating system's random source.
-pub(crate) fn fresh_fast_open_key() -> io::Result<FastOpenKey> {
-    let mut b = [0u8; 16];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
-    Ok(FastOpenKey(b))
 }
 
 /// Record a packet in the capture, if there is one.

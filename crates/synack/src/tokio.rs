@@ -109,6 +109,7 @@ impl TcpStream {
         }
     }
 
+    #[cfg(feature = "forward")]
     pub(crate) fn conn(&self) -> &Arc<Conn> {
         &self.conn
     }
