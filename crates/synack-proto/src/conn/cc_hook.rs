@@ -90,6 +90,10 @@ impl Tcb {
             // RFC 4015 3.2: the original transmissions arrived: resume with
             // new data instead of sending the flight again (go-back-N).
             self.snd.nxt = self.snd.max;
+            // Nor are RACK's segments lost (RFC 8985 6.3 marked them).
+            if let Some(log) = self.records.sent_if_any() {
+                log.undo_timeout();
+            }
             // RFC 6582 4.1 kept fast retransmit off for the data the timeout
             // sent again; none was sent again in vain, so losses among it may
             // start a fast recovery.

@@ -218,6 +218,14 @@ impl SentLog {
         }
     }
 
+    /// The timeout proved spurious (RFC 4015 3.2: the original
+    /// transmissions arrived): nothing it marked is lost after all.
+    pub(crate) fn undo_timeout(&mut self) {
+        for s in self.segs.iter_mut() {
+            s.flags &= !mark::LOST;
+        }
+    }
+
     /// SND.MAX fell back to `max` (an unaccepted window probe octet): the
     /// records beyond it go.
     pub(crate) fn truncate(&mut self, max: SeqNum) {
@@ -276,6 +284,9 @@ mod tests {
             .segs
             .iter()
             .all(|x| x.has(mark::LOST) && !x.has(mark::SACKED)));
+        log.undo_timeout();
+        assert!(log.segs.iter().all(|x| !x.has(mark::LOST)));
+        log.on_timeout();
         log.truncate(s(250));
         assert_eq!(log.end(), s(250));
         log.on_cumulative_ack(s(250), |_| {});
