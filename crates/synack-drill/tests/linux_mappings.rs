@@ -135,3 +135,35 @@ fn poll_waits_for_the_handshake_and_reports_a_reset() {
         Outcome::Failed(d) if d.actual == "poll revents POLLOUT"
     ));
 }
+
+#[test]
+fn path_mtu_discovery_modes_are_kept_and_read_back() {
+    let set = |v: &str| {
+        FOUR_OUT.replace(
+            "+0 write(4",
+            &format!(
+                "+0 setsockopt(4, SOL_IP, IP_MTU_DISCOVER, [{v}], 4) = 0\n\
+                 +0 getsockopt(4, SOL_IP, IP_MTU_DISCOVER, [{v}], [4]) = 0\n+0 write(4"
+            ),
+        )
+    };
+    let too_big = "+0 < icmp unreachable frag_needed mtu 600 [1:1001(1000)]\n";
+    // DO is synack's own behaviour: DF set, the path MTU followed.
+    assert_eq!(semantic(&set("IP_PMTUDISC_DO")), Outcome::Passed);
+    assert_eq!(
+        semantic(&format!("{}{too_big}", set("IP_PMTUDISC_DO"))),
+        Outcome::Passed
+    );
+    // DONT behaves alike until an ICMP error arrives, which Linux then ignores.
+    assert_eq!(semantic(&set("IP_PMTUDISC_DONT")), Outcome::Passed);
+    assert!(matches!(
+        semantic(&format!("{}{too_big}", set("IP_PMTUDISC_DONT"))),
+        Outcome::NotRun(r) if r.contains("IP_MTU_DISCOVER 0")
+    ));
+    // A mode Linux does not know is EINVAL.
+    let bad = FOUR_OUT.replace(
+        "+0 write(4",
+        "+0 setsockopt(4, SOL_IP, IP_MTU_DISCOVER, [9], 4) = -1 EINVAL (Invalid argument)\n+0 write(4",
+    );
+    assert_eq!(semantic(&bad), Outcome::Passed);
+}

@@ -5,6 +5,7 @@ use synack_proto::SeqNum;
 
 use crate::ast::{Direction, IcmpPacket, SeqSpec};
 
+use super::socket::{PMTUDISC_DO, PMTUDISC_WANT};
 use super::{not_run, Res, Runner, REMOTE_PASSIVE_PORT};
 
 impl Runner<'_> {
@@ -35,6 +36,18 @@ impl Runner<'_> {
             }
             return not_run(format!("ICMP type `{} {code}`", p.icmp_type));
         };
+        let too_big = (msg_type, code) == if ipv6 { (2, 0) } else { (3, 4) };
+        let pmtudisc = self
+            .subject_fd
+            .and_then(|fd| self.sockets.get(&fd))
+            .map_or(PMTUDISC_WANT, |s| s.pmtudisc);
+        if too_big && pmtudisc != PMTUDISC_WANT && pmtudisc != PMTUDISC_DO {
+            // ip(7): with DONT, PROBE, INTERPRET or OMIT Linux keeps its path
+            // MTU whatever ICMP says; synack always follows it (RFC 1191, RFC 8201).
+            return not_run(format!(
+                "an ICMP \"packet too big\" on a socket with IP_MTU_DISCOVER {pmtudisc} (Linux ignores it)"
+            ));
+        }
         // packetdrill: an MTU only with unreachable frag_needed (16 bits) or
         // packet_too_big (32 bits).
         let rest = match (p.mtu, ipv6) {

@@ -50,7 +50,15 @@ pub(super) struct Socket {
     pub(super) fastopen_connect: bool,
     /// `TCP_FASTOPEN_KEY`: the cookie keys its listener gets.
     pub(super) fastopen_keys: Option<synack_proto::FastOpenKeys>,
+    /// `IP_MTU_DISCOVER` / `IPV6_MTU_DISCOVER` as set (Linux's
+    /// `IP_PMTUDISC_*` number; `IP_PMTUDISC_WANT`, 1, unset).
+    pub(super) pmtudisc: i64,
 }
+
+/// Linux's `IP_PMTUDISC_WANT`, the default.
+pub(super) const PMTUDISC_WANT: i64 = 1;
+/// Linux's `IP_PMTUDISC_DO`: DF set, the path MTU followed.
+pub(super) const PMTUDISC_DO: i64 = 2;
 
 impl Runner<'_> {
     fn sock(&self, fd: i64) -> Option<&Socket> {
@@ -83,6 +91,7 @@ impl Runner<'_> {
             notsent_lowat: 0,
             fastopen_connect: false,
             fastopen_keys: None,
+            pmtudisc: PMTUDISC_WANT,
         }
     }
 

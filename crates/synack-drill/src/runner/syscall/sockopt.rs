@@ -103,6 +103,10 @@ impl Runner<'_> {
                 Some(d) => ns.cfg.dscp = d,
                 None => return errno("EINVAL"),
             },
+            "IP_MTU_DISCOVER" | "IPV6_MTU_DISCOVER" => match val.and_then(pmtudisc_of) {
+                Some(v) => ns.pmtudisc = v,
+                None => return errno("EINVAL"),
+            },
             "TCP_SYNCNT" => {
                 if !self.set_syn_count(need(int)?, conn, &mut ns) {
                     return errno("EINVAL");
@@ -211,6 +215,7 @@ impl Runner<'_> {
                 false,
             ),
             "IP_TOS" | "IPV6_TCLASS" => (Ok(i64::from(s.cfg.dscp) << 2), false),
+            "IP_MTU_DISCOVER" | "IPV6_MTU_DISCOVER" => (Ok(s.pmtudisc), false),
             "TCP_KEEPIDLE" => (Ok(s.keep.idle.as_secs() as i64), false),
             "TCP_KEEPINTVL" => (Ok(s.keep.interval.as_secs() as i64), false),
             "TCP_KEEPCNT" => (Ok(i64::from(s.keep.count)), false),
@@ -237,6 +242,7 @@ impl Runner<'_> {
         let ok = wildcard
             || *want == Expr::Ellipsis
             || match (value, want) {
+                (Ok(v), w) if name.ends_with("MTU_DISCOVER") => pmtudisc_of(w) == Some(v),
                 (Ok(v), w) => int_of(w) == Some(v),
                 (Err(e), w) => symbol_of(w) == Some(e),
             };
@@ -282,6 +288,27 @@ fn dscp_value(v: i64) -> Option<u8> {
         -1 => Some(0),
         _ => u8::try_from(v).ok().map(|t| t >> 2),
     }
+}
+
+/// An `IP_MTU_DISCOVER`/`IPV6_MTU_DISCOVER` value (ip(7), ipv6(7)): a
+/// number or a `IP_PMTUDISC_*`/`IPV6_PMTUDISC_*` name, `None` for one Linux
+/// refuses (EINVAL). synack sets DF and follows ICMP's path MTU (RFC 1191,
+/// RFC 8201) whatever the value, which is what `DO` and `WANT` ask of TCP;
+/// the others differ only when an ICMP error arrives (`inbound_icmp`).
+fn pmtudisc_of(e: &Expr) -> Option<i64> {
+    let v = match int_of(e) {
+        Some(v) => v,
+        None => {
+            let name = symbol_of(e)?;
+            let rest = name
+                .strip_prefix("IP_PMTUDISC_")
+                .or_else(|| name.strip_prefix("IPV6_PMTUDISC_"))?;
+            ["DONT", "WANT", "DO", "PROBE", "INTERPRET", "OMIT"]
+                .iter()
+                .position(|n| *n == rest)? as i64
+        }
+    };
+    (0..=5).contains(&v).then_some(v)
 }
 
 /// An `IP_TTL`/`IPV6_UNICAST_HOPS` value: `Some(None)` for -1 (the default,
