@@ -61,14 +61,7 @@ impl Runner<'_> {
             "SO_KEEPALIVE" => ns.keep_on = need(int)? != 0,
             "TCP_NODELAY" | "TCP_CORK" => self.set_send_shaping(&name, need(int)?, conn, &mut ns),
             "TCP_NOTSENT_LOWAT" => self.set_notsent_lowat(need(int)?, conn, &mut ns),
-            "TCP_MAXSEG" => {
-                if conn.is_some() {
-                    return not_run("TCP_MAXSEG on a connected socket");
-                }
-                let v = need(int)?;
-                ns.cfg.mss =
-                    Some(u16::try_from(v).or_else(|_| not_run(format!("TCP_MAXSEG {v}")))?);
-            }
+            "TCP_MAXSEG" => ns.cfg.mss = Some(maxseg(need(int)?, conn)?),
             "TCP_KEEPIDLE" => ns.keep.idle = Duration::from_secs(need(int)?.max(0) as u64),
             "TCP_KEEPINTVL" => ns.keep.interval = Duration::from_secs(need(int)?.max(0) as u64),
             "TCP_KEEPCNT" => ns.keep.count = need(int)?.max(0) as u32,
@@ -288,6 +281,15 @@ fn dscp_value(v: i64) -> Option<u8> {
         -1 => Some(0),
         _ => u8::try_from(v).ok().map(|t| t >> 2),
     }
+}
+
+/// A `TCP_MAXSEG` value set before the connection exists; synack does not
+/// change a live connection's MSS.
+fn maxseg(v: i64, conn: Option<ConnId>) -> Res<u16> {
+    if conn.is_some() {
+        return not_run("TCP_MAXSEG on a connected socket");
+    }
+    u16::try_from(v).or_else(|_| not_run(format!("TCP_MAXSEG {v}")))
 }
 
 /// An `IP_MTU_DISCOVER`/`IPV6_MTU_DISCOVER` value (ip(7), ipv6(7)): a
