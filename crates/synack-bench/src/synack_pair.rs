@@ -1,8 +1,9 @@
 //! Two synack stacks joined by an in-memory link.
 //!
-//! The link is one packet buffer: each packet the client's `poll_transmit`
-//! writes is handed to the server's `handle_packet` at once (and back), so the
-//! link adds no copy, no queue and no allocation of its own.
+//! The link works as the smoltcp one (`smol_pair`): one side transmits all it
+//! has, each packet into a buffer of the link's own, then the other side
+//! receives them all, and back. The buffers are reused from run to run, so the
+//! link adds no copy and, in the steady state, no allocation.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use synack_proto::{ConnConfig, Instant, Stack, StackConfig};
@@ -41,7 +42,7 @@ pub(crate) struct Pair {
     pub(crate) server: Stack,
     /// The virtual clock both stacks are driven with.
     pub(crate) now: Instant,
-    buf: Vec<u8>,
+    bufs: Vec<Vec<u8>>,
     /// Packets that crossed the link.
     pub(crate) packets: u64,
     /// Times the link went quiet and the clock had to jump to a deadline.
@@ -59,7 +60,7 @@ impl Pair {
             client,
             server,
             now: Instant::from_millis(1),
-            buf: Vec::with_capacity(65536),
+            bufs: Vec::new(),
             packets: 0,
             timer_jumps: 0,
         }
@@ -68,20 +69,36 @@ impl Pair {
     /// Move packets both ways until neither stack has anything to send.
     pub(crate) fn pump(&mut self) {
         loop {
-            let mut moved = 0u64;
-            while self.client.poll_transmit(self.now, &mut self.buf) {
-                self.server.handle_packet(self.now, &self.buf);
-                moved += 1;
-            }
-            while self.server.poll_transmit(self.now, &mut self.buf) {
-                self.client.handle_packet(self.now, &self.buf);
-                moved += 1;
-            }
-            if moved == 0 {
+            let a = self.burst(true);
+            let b = self.burst(false);
+            if a + b == 0 {
                 return;
             }
-            self.packets += moved;
+            self.packets += (a + b) as u64;
         }
+    }
+
+    /// One side transmits all it has into the link's buffers, then the other receives them all.
+    fn burst(&mut self, from_client: bool) -> usize {
+        let (tx, rx) = if from_client {
+            (&mut self.client, &mut self.server)
+        } else {
+            (&mut self.server, &mut self.client)
+        };
+        let mut n = 0;
+        loop {
+            if n == self.bufs.len() {
+                self.bufs.push(Vec::new());
+            }
+            if !tx.poll_transmit(self.now, &mut self.bufs[n]) {
+                break;
+            }
+            n += 1;
+        }
+        for b in &self.bufs[..n] {
+            rx.handle_packet(self.now, b);
+        }
+        n
     }
 
     /// Jump the clock to the earliest deadline of either stack and fire the
