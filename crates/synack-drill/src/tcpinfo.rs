@@ -136,6 +136,9 @@ fn field(name: &str, subject: &Subject) -> Result<i64, CodeError> {
                 "tcpi_bytes_received" => s.bytes_received as i64,
                 "tcpi_segs_out" => s.segs_out as i64,
                 "tcpi_segs_in" => s.segs_in as i64,
+                // Linux's `tp->delivered`: segments acknowledged or SACKed,
+                // the SYN (with a Fast Open SYN's data) counting one.
+                "tcpi_delivered" => s.delivered as i64,
                 // Linux's `sacked_out`: segments SACKed above snd.una, counted
                 // in MSS-sized segments as synack's scoreboard holds octets.
                 "tcpi_sacked" => i64::from(s.sacked.div_ceil(u32::from(s.snd_mss.max(1)))),

@@ -176,3 +176,25 @@ fn without_a_blackhole_timeout_nothing_pauses() {
     let (_, taken) = connect_with_data(&mut n);
     assert_eq!(taken, 5);
 }
+
+/// `ConnStatus::delivered` counts as Linux's `tcpi_delivered`: the SYN
+/// whose data the SYN,ACK acknowledged is one segment with its data
+/// (`tcp_rcv_fastopen_synack` takes back the second one `tcp_ack` counted),
+/// later data one per full segment; a cookie request's SYN is one.
+#[test]
+fn delivered_counts_the_syn_with_its_data_as_one() {
+    let mut n = with_cookie();
+    let (c, taken) = connect_with_data(&mut n);
+    assert_eq!(taken, 5);
+    assert_eq!(n.c().status(c).unwrap().delivered, 0, "nothing acked yet");
+    n.run_for(Duration::from_millis(100));
+    let s = n.c().status(c).unwrap();
+    assert_eq!(s.fast_open, FastOpenStatus::Used);
+    assert_eq!(s.delivered, 1);
+    let now = n.now;
+    assert_eq!(n.c().send(now, c, &[9u8; 3000]).unwrap(), 3000);
+    n.run_for(Duration::from_millis(300));
+    let s = n.c().status(c).unwrap();
+    assert_eq!((s.bytes_acked, s.snd_mss), (3005, 1448));
+    assert_eq!(s.delivered, 4, "the SYN, then 1448 + 1448 + 104");
+}

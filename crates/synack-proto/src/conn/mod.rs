@@ -372,6 +372,16 @@ impl Tcb {
         self.snd.una.gt(self.snd.iss)
     }
 
+    /// Segments the peer acknowledged or SACKed, as Linux's `tp->delivered`:
+    /// the SYN one (with the first `syn_octets` of payload, which a Fast
+    /// Open SYN carried), the rest of the octets in send-MSS segments.
+    pub(crate) fn delivered(&self, syn_octets: u32) -> u64 {
+        let octets =
+            self.counters.bytes_acked + u64::from(self.recovery.sacked_above(self.snd.una));
+        let mss = u64::from(self.opts.snd_mss.max(1));
+        u64::from(self.syn_acked()) + octets.saturating_sub(u64::from(syn_octets)).div_ceil(mss)
+    }
+
     /// Sequence number of `tx[0]`.
     fn data_seq0(&self) -> SeqNum {
         if self.syn_acked() {
@@ -463,6 +473,7 @@ impl Tcb {
             bytes_received: self.counters.bytes_received,
             segs_out: self.counters.segs_out.into(),
             segs_in: self.counters.segs_in.into(),
+            delivered: self.delivered(0),
             unread: self.recv_ready(),
             send_queued: self.send_queued(),
             keepalive_probes: self.timers.keepalive_probes,

@@ -4,7 +4,7 @@
 //! paths call for them. A connection without Fast Open has no entry and
 //! costs nothing (the TCB does not grow).
 
-use super::Stack;
+use super::{ConnStatus, Stack};
 use crate::config::ConnConfig;
 use crate::conn::{FoConn, OutSegment, Tcb};
 use crate::crypto::siphash;
@@ -158,6 +158,21 @@ impl Stack {
     pub fn fast_open_status(&self, id: ConnId) -> Result<FastOpenStatus, Error> {
         self.tcb(id)?;
         Ok(self.fo_status(id))
+    }
+
+    /// A status snapshot's Fast Open parts: the status, and a client's SYN
+    /// data acknowledged with its SYN counted in the SYN's segment (Linux's
+    /// `tcp_rcv_fastopen_synack` takes back the second packet `tcp_ack` counted).
+    pub(super) fn fo_fill_status(&self, id: ConnId, s: &mut ConnStatus) {
+        let Some(f) = self.fo.conns.get(&id) else {
+            return;
+        };
+        s.fast_open = f.status;
+        if f.status.syn_data_acked() && f.syn_data > 0 {
+            if let Ok(t) = self.tcb(id) {
+                s.delivered = t.delivered(f.syn_data);
+            }
+        }
     }
 
     pub(super) fn fo_status(&self, id: ConnId) -> FastOpenStatus {

@@ -72,6 +72,12 @@ pub struct ConnStatus {
     pub segs_out: u64,
     /// Segments received.
     pub segs_in: u64,
+    /// Segments the peer acknowledged or selectively acknowledged, as
+    /// Linux's `tcpi_delivered`: our SYN counts one (with the data a Fast
+    /// Open SYN carried, RFC 7413 4.2.1), the payload after it one per full
+    /// segment of the send MSS, rounded up (synack keeps octets, not
+    /// packets, where Linux counts its send buffers' segments).
+    pub delivered: u64,
     /// Bytes waiting to be read.
     pub unread: usize,
     /// Bytes in the send buffer (unsent or unacknowledged).
@@ -176,7 +182,7 @@ impl Stack {
     pub fn status(&self, id: ConnId) -> Result<ConnStatus, Error> {
         let t = self.tcb(id)?;
         let mut s = t.status();
-        s.fast_open = self.fo_status(id);
+        self.fo_fill_status(id, &mut s);
         Ok(s)
     }
 
@@ -192,7 +198,7 @@ impl Stack {
                         generation: s.generation,
                     };
                     let mut st = t.status();
-                    st.fast_open = self.fo_status(id);
+                    self.fo_fill_status(id, &mut st);
                     ((t.owner != Owner::Orphan).then_some(id), st)
                 })
             })
