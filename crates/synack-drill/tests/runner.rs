@@ -770,6 +770,27 @@ fn fast_open_client_runs() {
     assert!(matches!(semantic(&off), Outcome::Failed(d) if d.line == 4));
 }
 
+/// A SYN,ACK's cookie longer than RFC 7413 4.1.1's 16 bytes (built byte by
+/// byte, as synack's options hold no more) is no cookie: the next
+/// `MSG_FASTOPEN` asks again. 16 bytes are a cookie. `tcpi_delivered`
+/// counts the SYN once the SYN,ACK acknowledged it.
+#[test]
+fn a_cookie_over_16_bytes_is_not_cached() {
+    let with =
+        |cookie: &str| FAST_OPEN_CLIENT.replace("FO abcd1234,nop,nop>", &format!("FO {cookie}>"));
+    let again = "\
++0 sendto(4, ..., 1000, MSG_FASTOPEN, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0 > S 0:0(0) <mss 1460,nop,nop,sackOK,nop,wscale 8,FO,nop,nop>
++0 %{ assert tcpi_delivered == 0 }%
++.01 < S. 5678:5678(0) ack 1 win 14600 <mss 1460,nop,nop,sackOK,nop,wscale 6>
++0 %{ assert tcpi_delivered == 1 }%
+";
+    let long = format!("{}{again}", with("01234567aabbccdd0123456701234567afaf"));
+    assert_eq!(semantic(&long), Outcome::Passed);
+    let sixteen = format!("{}{again}", with("01234567aabbccdd0123456701234567"));
+    assert!(matches!(semantic(&sixteen), Outcome::Failed(d) if d.line == 14));
+}
+
 /// `sendmsg` sends its iovec's bytes; `recvmsg` with `TCP_INQ` reports the
 /// bytes left to read, and a wrong count fails at its line.
 #[test]

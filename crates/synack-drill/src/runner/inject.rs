@@ -53,7 +53,7 @@ impl Runner<'_> {
                 a.wrapping_add(offset)
             }
         });
-        let options = self.inbound_options(p, offset)?;
+        let (options, raw_fast_open) = self.inbound_options(p, offset)?;
         let flags = wire_flags(&p.flags);
         self.new_passive_open(p);
         let (sport, dport) = self.ports_in(p);
@@ -76,11 +76,14 @@ impl Runner<'_> {
         if let Some(t) = ttl {
             ip = ip.with_ttl(t);
         }
-        if options.wire_len() > 40 {
+        if options.wire_len() + raw_fast_open.len() > 40 {
             return not_run("inbound options longer than 40 bytes");
         }
         let mut buf = std::mem::take(&mut self.scratch);
         wire::emit_packet(&ip, &repr, &mut buf);
+        if !raw_fast_open.is_empty() {
+            append_raw_option(&ip, &mut buf, &raw_fast_open);
+        }
         let now = self.at();
         self.stack().handle_packet(now, &buf);
         self.scratch = buf;
@@ -91,9 +94,13 @@ impl Runner<'_> {
     }
 
     /// The TCP options of an injected packet, SACK blocks mapped through
-    /// synack's ISN and the echoed timestamp through its first TS value.
-    fn inbound_options(&self, p: &TcpPacket, offset: u32) -> Res<wire::TcpOptions> {
+    /// synack's ISN and the echoed timestamp through its first TS value;
+    /// and the bytes of a Fast Open option whose cookie synack's options
+    /// cannot hold (over 16 bytes, RFC 7413 4.1.1's most), which a script
+    /// writes to see it ignored.
+    fn inbound_options(&self, p: &TcpPacket, offset: u32) -> Res<(wire::TcpOptions, Vec<u8>)> {
         let mut options = wire::TcpOptions::default();
+        let mut raw = Vec::new();
         if let TcpOptions::List(list) = &p.options {
             for o in list {
                 match o {
@@ -133,12 +140,17 @@ impl Runner<'_> {
                         experimental,
                         cookie,
                     } => {
-                        let cookie = match cookie {
+                        let built = match cookie {
                             None => Some(synack_proto::FastOpenCookie::REQUEST),
                             Some(text) => self.fastopen_cookie_of(text),
                         };
-                        let Some(cookie) = cookie else {
-                            return not_run("Fast Open cookie not in hex digits");
+                        let Some(cookie) = built else {
+                            let bytes = cookie.as_deref().and_then(long_cookie);
+                            let Some(bytes) = bytes else {
+                                return not_run("Fast Open cookie not in hex digits");
+                            };
+                            raw = raw_fast_open(*experimental, &bytes);
+                            continue;
                         };
                         options.fast_open = Some(synack_proto::FastOpenOption {
                             cookie,
@@ -152,7 +164,7 @@ impl Runner<'_> {
         } else if p.options == TcpOptions::Any {
             return not_run("`<...>` options on an inbound packet");
         }
-        Ok(options)
+        Ok((options, raw))
     }
 
     /// A SYN to a listener creates the connection packets belong to.
@@ -263,4 +275,49 @@ impl Runner<'_> {
         }
         synack_proto::FastOpenCookie::from_hex(text)
     }
+}
+
+/// The bytes of a cookie written in hex digits that is longer than the 16
+/// bytes a `FastOpenCookie` holds (and fits a TCP header's options).
+fn long_cookie(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 || text.len() > 2 * 36 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    text.as_bytes()
+        .chunks_exact(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+        .collect()
+}
+
+/// A Fast Open option (kind 34, or 254 with magic 0xF989) carrying `cookie`,
+/// NOP-padded to a multiple of 4 as Linux pads it.
+fn raw_fast_open(experimental: bool, cookie: &[u8]) -> Vec<u8> {
+    let mut o = if experimental {
+        let [m0, m1] = wire::fastopen::EXPERIMENTAL_MAGIC.to_be_bytes();
+        vec![wire::fastopen::KIND_EXPERIMENTAL, 0, m0, m1]
+    } else {
+        vec![wire::fastopen::KIND, 0]
+    };
+    o.extend_from_slice(cookie);
+    o[1] = o.len() as u8;
+    while o.len() % 4 != 0 {
+        o.push(1);
+    }
+    o
+}
+
+/// Append `option` (a multiple of 4 bytes) to the options of the packet in
+/// `buf`: the data offset, the IP length and both checksums follow.
+fn append_raw_option(ip: &IpRepr, buf: &mut Vec<u8>, option: &[u8]) {
+    let ip_len = ip.header_len();
+    let Some(doff) = buf.get(ip_len + 12).map(|b| usize::from(b >> 4) * 4) else {
+        return;
+    };
+    let mut tcp = buf.split_off(ip_len);
+    let at = doff.min(tcp.len());
+    tcp.splice(at..at, option.iter().copied());
+    tcp[12] = (((doff + option.len()) / 4) as u8) << 4 | (tcp[12] & 0x0f);
+    ip.emit(buf, tcp.len());
+    buf.extend_from_slice(&tcp);
+    wire::TcpPacket::new_unchecked(&mut buf[ip_len..]).fill_checksum(ip.src(), ip.dst());
 }
