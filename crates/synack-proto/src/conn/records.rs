@@ -116,17 +116,9 @@ impl SendRecords {
         self.0.get_or_insert_with(|| match spare::take() {
             Some(mut b) => {
                 // A spare box keeps its two allocations, emptied.
-                let (mut ends, mut segs) = (
-                    std::mem::take(&mut b.ends),
-                    std::mem::take(&mut b.sent.segs),
-                );
-                ends.clear();
-                segs.clear();
-                *b = RecordsInner {
-                    ends,
-                    sent: SentLog { start, segs },
-                    rack: RackFlight::default(),
-                };
+                b.ends.clear();
+                b.sent.reset(start);
+                b.rack = RackFlight::default();
                 b
             }
             None => Box::new(RecordsInner {
@@ -196,7 +188,7 @@ impl SendRecords {
     /// Forget the segments in flight (the connection closed).
     pub(crate) fn clear_sent(&mut self) {
         if let Some(r) = self.0.as_mut() {
-            r.sent.segs.clear();
+            r.sent.reset(r.sent.start());
         }
         self.release();
     }
@@ -223,7 +215,7 @@ mod spare {
 
     /// Keep `b` for a later flight, or free it.
     pub(super) fn give(b: Box<RecordsInner>) {
-        if b.sent.segs.capacity() > MAX_SEGS || b.ends.capacity() > MAX_ENDS {
+        if b.sent.capacity() > MAX_SEGS || b.ends.capacity() > MAX_ENDS {
             return;
         }
         let _ = SPARE.try_with(|s| {

@@ -202,6 +202,12 @@ pub(crate) struct Detection {
 /// is detected the same way), that went out before `RACK.xmit_ts` is lost
 /// once `RACK.rtt + reo_wnd` has passed since it was sent; the reordering
 /// timer is armed for the latest of the others.
+///
+/// Step 5 judges only the segments sent before `RACK.xmit_ts`, so the walk
+/// stops at the first record never retransmitted that went out at or after
+/// it, as Linux's `tcp_rack_detect_loss` stops in its time-sorted queue:
+/// original transmissions go in sequence order, so every later record went
+/// out later still (a retransmission later than its original).
 pub(crate) fn detect_loss(
     log: &mut SentLog,
     f: &RackFlight,
@@ -212,17 +218,21 @@ pub(crate) fn detect_loss(
     let Some((xt, xe)) = f.last else {
         return d;
     };
-    for s in log.segs.iter_mut() {
-        if s.has(mark::SACKED) || (s.has(mark::LOST) && !s.has(mark::RETRANS)) {
-            continue;
+    for i in 0..log.len() {
+        let Some(&s) = log.get(i) else {
+            break;
+        };
+        let before = sent_after(xt, xe, s.at, s.end);
+        if !before && !s.has(mark::EVER_RETRANS) {
+            break;
         }
-        if !sent_after(xt, xe, s.at, s.end) {
+        if !before || s.has(mark::SACKED) || (s.has(mark::LOST) && !s.has(mark::RETRANS)) {
             continue;
         }
         let due = s.at + f.rtt + reo_wnd;
         if due <= now {
             // Lost: out of the pipe, and to be retransmitted (again).
-            s.flags = (s.flags | mark::LOST) & !mark::RETRANS;
+            log.set_flags(i, (s.flags | mark::LOST) & !mark::RETRANS);
             d.newly_lost += 1;
         } else {
             d.timer = Some(d.timer.map_or(due, |t| t.max(due)));
@@ -235,16 +245,36 @@ pub(crate) fn detect_loss(
 /// `tcp_packets_in_flight`): every octet from `una` to `max` not SACKed and
 /// not lost counts once, and a retransmission in flight once more.
 pub(crate) fn pipe(log: &SentLog, una: SeqNum, max: SeqNum) -> u32 {
+    let (start, end) = (log.start(), log.end());
+    if una.le(start) && end.le(max) {
+        // The log lies whole in [una, max): its totals say it all (as Linux
+        // keeps `packets_out`, `sacked_out`, `lost_out` and `retrans_out`).
+        let t = log.totals();
+        let inside = end
+            .since(start)
+            .wrapping_sub(t.sacked)
+            .wrapping_sub(t.lost)
+            .wrapping_add(t.retrans);
+        // Octets below the records (sent before they were kept) and beyond
+        // them (none when every send is recorded).
+        return start
+            .since(una)
+            .saturating_add(inside)
+            .saturating_add(max.since(end));
+    }
+    pipe_walk(log, una, max)
+}
+
+/// [`pipe`] record by record, for a log that sticks out of `[una, max)`.
+fn pipe_walk(log: &SentLog, una: SeqNum, max: SeqNum) -> u32 {
     // Octets below the records (sent before they were kept).
-    let mut pipe = if log.start.gt(una) {
-        log.start.min(max).since(una)
+    let mut pipe = if log.start().gt(una) {
+        log.start().min(max).since(una)
     } else {
         0
     };
-    let mut from = log.start;
-    for s in &log.segs {
+    for (from, s) in log.iter() {
         let (a, b) = (from.max(una), s.end.min(max));
-        from = s.end;
         if !a.lt(b) || s.has(mark::SACKED) {
             continue;
         }
@@ -267,50 +297,45 @@ pub(crate) fn pipe(log: &SentLog, una: SeqNum, max: SeqNum) -> u32 {
 /// NextSeg() rule 1 with RACK's marks: the first segment marked lost and
 /// not retransmitted since, at most `mss` octets of it.
 pub(crate) fn next_lost(log: &SentLog, mss: u32) -> Option<(SeqNum, u32)> {
-    let mut from = log.start;
-    for s in &log.segs {
-        let a = from;
-        from = s.end;
-        if s.has(mark::LOST) && s.flags & (mark::RETRANS | mark::SACKED) == 0 {
-            return Some((a, s.end.since(a).min(mss)));
-        }
+    if log.totals().to_repair == 0 {
+        return None;
     }
-    None
+    log.iter()
+        .find(|(_, s)| s.has(mark::LOST) && s.flags & (mark::RETRANS | mark::SACKED) == 0)
+        .map(|(a, s)| (a, s.end.since(a).min(mss)))
 }
 
 /// Segments SACKed whole (RACK's `segs_sacked`).
+#[inline]
 pub(crate) fn sacked_segments(log: &SentLog) -> u32 {
-    log.segs.iter().filter(|s| s.has(mark::SACKED)).count() as u32
+    log.totals().sacked_segs
 }
 
 /// Octets of the segments SACKed whole above `una`.
+#[inline]
 pub(crate) fn sacked_octets_above(log: &SentLog, una: SeqNum) -> u32 {
-    let mut n = 0u32;
-    let mut from = log.start;
-    for s in &log.segs {
-        let a = from.max(una);
-        from = s.end;
-        if s.has(mark::SACKED) && a.lt(s.end) {
-            n = n.saturating_add(s.end.since(a));
-        }
-    }
-    n
+    log.sacked_above(una)
 }
 
 /// The end of the SACKed segment holding `seq`, if any (a go-back-N skips
 /// it).
 pub(crate) fn sacked_until(log: &SentLog, seq: SeqNum) -> Option<SeqNum> {
-    let i = log.segs.partition_point(|s| s.end.le(seq));
-    let s = log.segs.get(i)?;
+    if log.totals().sacked_segs == 0 {
+        return None;
+    }
+    let i = log.index_of(seq);
+    let s = log.get(i)?;
     (s.has(mark::SACKED) && log.seg_start(i).le(seq)).then_some(s.end)
 }
 
 /// The first octet of the first SACKed segment at or after `seq`.
 pub(crate) fn next_sacked(log: &SentLog, seq: SeqNum) -> Option<SeqNum> {
-    let i = log.segs.partition_point(|s| s.end.le(seq));
-    (i..log.segs.len())
-        .find(|&k| log.segs[k].has(mark::SACKED))
-        .map(|k| log.seg_start(k).max(seq))
+    if log.totals().sacked_segs == 0 {
+        return None;
+    }
+    log.iter_from(log.index_of(seq))
+        .find(|(_, s)| s.has(mark::SACKED))
+        .map(|(a, _)| a.max(seq))
 }
 
 /// RFC 2883 4: whether the first SACK block of an ACK of `ack` reports a
@@ -320,4 +345,91 @@ pub(crate) fn is_dsack(blocks: &[(SeqNum, SeqNum)], ack: SeqNum) -> bool {
         return false;
     };
     r.le(ack) || blocks.get(1).is_some_and(|&(l2, r2)| l2.le(l) && r.le(r2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(us: u64) -> Instant {
+        Instant::from_micros(us + 1)
+    }
+
+    /// RFC 8985 6.2 step 5 as written: every record judged.
+    fn detect_loss_walk(
+        log: &mut SentLog,
+        f: &RackFlight,
+        reo: Duration,
+        now: Instant,
+    ) -> Detection {
+        let mut d = Detection::default();
+        let Some((xt, xe)) = f.last else {
+            return d;
+        };
+        for i in 0..log.len() {
+            let s = *log.get(i).expect("in range");
+            if s.has(mark::SACKED) || (s.has(mark::LOST) && !s.has(mark::RETRANS)) {
+                continue;
+            }
+            if !sent_after(xt, xe, s.at, s.end) {
+                continue;
+            }
+            let due = s.at + f.rtt + reo;
+            if due <= now {
+                log.set_flags(i, (s.flags | mark::LOST) & !mark::RETRANS);
+                d.newly_lost += 1;
+            } else {
+                d.timer = Some(d.timer.map_or(due, |x| x.max(due)));
+            }
+        }
+        d
+    }
+
+    #[test]
+    fn the_shortcuts_agree_with_walking_every_record() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = |n: u32| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % u64::from(n.max(1))) as u32
+        };
+        for round in 0..400 {
+            let (una, mut max, mut now) = (SeqNum(7), SeqNum(7), 0u64);
+            let mut log = SentLog::new(una);
+            for _ in 0..rnd(60) {
+                now += u64::from(rnd(500));
+                if rnd(3) == 0 && max.gt(una) {
+                    let a = una + rnd(max.since(una));
+                    log.on_sent(a, a + 1 + rnd(3000), t(now));
+                } else {
+                    let end = max + 1 + rnd(1500);
+                    log.on_sent(max, end, t(now));
+                    max = end;
+                }
+                if rnd(4) == 0 {
+                    let a = una + rnd(max.since(una));
+                    log.on_sacked(&[(a, a + rnd(5000))], |_| {});
+                }
+            }
+            let Some(&pick) = log.get(rnd(log.len() as u32) as usize) else {
+                continue;
+            };
+            let f = RackFlight {
+                last: Some((pick.at, pick.end)),
+                rtt: Duration::from_micros(u64::from(rnd(2000))),
+                ..RackFlight::default()
+            };
+            let reo = Duration::from_micros(u64::from(rnd(1000)));
+            let at = t(now + u64::from(rnd(3000)));
+            let mut walked = log.clone();
+            let want = detect_loss_walk(&mut walked, &f, reo, at);
+            assert_eq!(detect_loss(&mut log, &f, reo, at), want, "round {round}");
+            let flags = |l: &SentLog| l.iter().map(|(_, s)| s.flags).collect::<Vec<_>>();
+            assert_eq!(flags(&log), flags(&walked), "round {round}");
+            for (u, m) in [(una, max), (una + rnd(100), max), (una, max + rnd(100))] {
+                assert_eq!(pipe(&log, u, m), pipe_walk(&log, u, m), "round {round}");
+            }
+        }
+    }
 }

@@ -54,13 +54,63 @@ impl Sent {
     }
 }
 
+/// Running totals over the records, kept where a mark or a length changes so
+/// that an ACK reads them without walking the log (RFC 6675's pipe, RACK's
+/// `segs_sacked`, the octets SACKed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Totals {
+    /// Records SACKed whole (RACK's `segs_sacked`, Linux's `sacked_out`).
+    pub(crate) sacked_segs: u32,
+    /// Octets of the SACKed records.
+    pub(crate) sacked: u32,
+    /// Octets marked lost and not SACKed.
+    pub(crate) lost: u32,
+    /// Octets with a retransmission in flight, not SACKed.
+    pub(crate) retrans: u32,
+    /// Records marked lost, not retransmitted since and not SACKed: what
+    /// NextSeg's rule 1 would send.
+    pub(crate) to_repair: u32,
+}
+
+impl Totals {
+    /// Count (`add`) or uncount a record of `len` octets with `flags`.
+    #[inline]
+    fn tally(&mut self, flags: u8, len: u32, add: bool) {
+        if flags & (mark::SACKED | mark::LOST | mark::RETRANS) == 0 {
+            return;
+        }
+        let f = |x: &mut u32, n: u32| {
+            *x = if add {
+                x.wrapping_add(n)
+            } else {
+                x.wrapping_sub(n)
+            }
+        };
+        if flags & mark::SACKED != 0 {
+            f(&mut self.sacked_segs, 1);
+            f(&mut self.sacked, len);
+            return;
+        }
+        if flags & mark::LOST != 0 {
+            f(&mut self.lost, len);
+        }
+        if flags & mark::RETRANS != 0 {
+            f(&mut self.retrans, len);
+        } else if flags & mark::LOST != 0 {
+            f(&mut self.to_repair, 1);
+        }
+    }
+}
+
 /// The records of the segments in flight, oldest sequence first.
 #[derive(Debug, Clone)]
 pub(crate) struct SentLog {
     /// The first octet of the first record.
-    pub(crate) start: SeqNum,
+    start: SeqNum,
     /// The records, contiguous from `start`.
-    pub(crate) segs: VecDeque<Sent>,
+    segs: VecDeque<Sent>,
+    /// What the records' marks add up to.
+    totals: Totals,
 }
 
 impl SentLog {
@@ -69,7 +119,21 @@ impl SentLog {
         SentLog {
             start,
             segs: VecDeque::new(),
+            totals: Totals::default(),
         }
+    }
+
+    /// Forget every record (keeping the memory); the first will start at
+    /// `start`.
+    pub(crate) fn reset(&mut self, start: SeqNum) {
+        self.segs.clear();
+        self.start = start;
+        self.totals = Totals::default();
+    }
+
+    /// Records the log has room for without allocating.
+    pub(crate) fn capacity(&self) -> usize {
+        self.segs.capacity()
     }
 
     /// Nothing is in flight.
@@ -78,10 +142,34 @@ impl SentLog {
         self.segs.is_empty()
     }
 
+    /// How many records there are.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.segs.len()
+    }
+
+    /// The first octet of the first record.
+    #[inline]
+    pub(crate) fn start(&self) -> SeqNum {
+        self.start
+    }
+
     /// One past the last recorded octet (`start` when empty).
     #[inline]
     pub(crate) fn end(&self) -> SeqNum {
         self.segs.back().map_or(self.start, |s| s.end)
+    }
+
+    /// What the records' marks add up to.
+    #[inline]
+    pub(crate) fn totals(&self) -> Totals {
+        self.totals
+    }
+
+    /// Record `i`, if there is one.
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> Option<&Sent> {
+        self.segs.get(i)
     }
 
     /// The first octet of record `i`.
@@ -91,6 +179,58 @@ impl SentLog {
             Some(p) => self.segs[p].end,
             None => self.start,
         }
+    }
+
+    /// The index of the record holding `seq` (the first ending beyond it;
+    /// `len()` when none does).
+    #[inline]
+    pub(crate) fn index_of(&self, seq: SeqNum) -> usize {
+        self.segs.partition_point(|s| s.end.le(seq))
+    }
+
+    /// Every record with its first octet, oldest sequence first.
+    #[inline]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (SeqNum, &Sent)> + '_ {
+        self.iter_from(0)
+    }
+
+    /// The records from index `i` on, each with its first octet.
+    pub(crate) fn iter_from(&self, i: usize) -> impl Iterator<Item = (SeqNum, &Sent)> + '_ {
+        let mut from = if i < self.segs.len() {
+            self.seg_start(i)
+        } else {
+            self.end()
+        };
+        self.segs.range(i.min(self.segs.len())..).map(move |s| {
+            let a = from;
+            from = s.end;
+            (a, s)
+        })
+    }
+
+    /// The length of record `i`.
+    #[inline]
+    fn seg_len(&self, i: usize) -> u32 {
+        self.segs[i].end.since(self.seg_start(i))
+    }
+
+    /// Set record `i`'s marks to `flags`, keeping the totals.
+    #[inline]
+    pub(crate) fn set_flags(&mut self, i: usize, flags: u8) {
+        let len = self.seg_len(i);
+        let old = self.segs[i].flags;
+        self.totals.tally(old, len, false);
+        self.totals.tally(flags, len, true);
+        self.segs[i].flags = flags;
+    }
+
+    /// The totals counted afresh (after a change to many records).
+    fn recount(&self) -> Totals {
+        let mut t = Totals::default();
+        for (a, s) in self.iter() {
+            t.tally(s.flags, s.end.since(a), true);
+        }
+        t
     }
 
     /// The octets `[seq, end)` went out at `now`: new data appends a record,
@@ -115,11 +255,13 @@ impl SentLog {
     /// extended when the log is full.
     fn append(&mut self, end: SeqNum, now: Instant) {
         if self.segs.len() >= MAX_SEGMENTS {
-            if let Some(last) = self.segs.back_mut() {
-                last.end = end;
-                last.at = now;
-                return;
-            }
+            let i = self.segs.len() - 1;
+            let (len, flags) = (self.seg_len(i), self.segs[i].flags);
+            self.totals.tally(flags, len, false);
+            self.segs[i].end = end;
+            self.segs[i].at = now;
+            self.totals.tally(flags, self.seg_len(i), true);
+            return;
         }
         self.segs.push_back(Sent {
             end,
@@ -139,10 +281,11 @@ impl SentLog {
         if b < self.segs.len() && self.seg_start(b).lt(end) {
             b += 1;
         }
-        for s in self.segs.range_mut(a..b) {
+        for i in a..b {
             // RFC 8985 6.2: "Segment.xmit_ts" is the latest transmission.
-            s.at = now;
-            s.flags |= mark::RETRANS | mark::EVER_RETRANS;
+            self.segs[i].at = now;
+            let flags = self.segs[i].flags | mark::RETRANS | mark::EVER_RETRANS;
+            self.set_flags(i, flags);
         }
     }
 
@@ -154,8 +297,7 @@ impl SentLog {
         if seq.lt(self.start) || seq.gt(self.end()) {
             return None;
         }
-        // The first record ending beyond `seq` holds it.
-        let i = self.segs.partition_point(|s| s.end.le(seq));
+        let i = self.index_of(seq);
         if i == self.segs.len() || self.seg_start(i) == seq {
             return Some(i);
         }
@@ -163,6 +305,11 @@ impl SentLog {
             return Some(i);
         }
         let mut front = self.segs[i];
+        // The halves count as two records (and their octets as before).
+        let (a, len) = (self.seg_start(i), self.seg_len(i));
+        self.totals.tally(front.flags, len, false);
+        self.totals.tally(front.flags, seq.since(a), true);
+        self.totals.tally(front.flags, front.end.since(seq), true);
         front.end = seq;
         self.segs.insert(i, front);
         Some(i + 1)
@@ -171,17 +318,41 @@ impl SentLog {
     /// SND.UNA moved to `una`: the records it covers whole go (each handed
     /// to `delivered` first), and one it covers in part starts at `una`.
     pub(crate) fn on_cumulative_ack(&mut self, una: SeqNum, mut delivered: impl FnMut(&Sent)) {
-        while let Some(s) = self.segs.front() {
+        while let Some(&s) = self.segs.front() {
             if s.end.gt(una) {
                 break;
             }
-            delivered(s);
+            delivered(&s);
+            self.totals.tally(s.flags, s.end.since(self.start), false);
             self.start = s.end;
             self.segs.pop_front();
         }
         if self.start.lt(una) {
+            if let Some(&s) = self.segs.front() {
+                self.totals.tally(s.flags, s.end.since(self.start), false);
+                self.totals.tally(s.flags, s.end.since(una), true);
+            }
             self.start = una;
         }
+    }
+
+    /// Octets of the records SACKed whole above `una` (those SND.UNA at
+    /// `una` leaves outstanding): the total, less what lies below `una`,
+    /// found in the few records an ACK is about to take away.
+    pub(crate) fn sacked_above(&self, una: SeqNum) -> u32 {
+        let mut n = self.totals.sacked;
+        if n == 0 || !self.start.lt(una) {
+            return n;
+        }
+        for (a, s) in self.iter() {
+            if !a.lt(una) {
+                break;
+            }
+            if s.has(mark::SACKED) {
+                n = n.wrapping_sub(s.end.min(una).since(a));
+            }
+        }
+        n
     }
 
     /// Mark the records the SACKed `ranges` (sorted, disjoint) cover whole
@@ -189,23 +360,20 @@ impl SentLog {
     /// only in part stays unSACKed, as Linux counts only whole segments
     /// (`tcp_match_skb_to_sack`): a block of one octet delivers no segment.
     pub(crate) fn on_sacked(&mut self, ranges: &[(SeqNum, SeqNum)], mut newly: impl FnMut(&Sent)) {
-        let mut from = self.start;
-        let mut k = 0;
-        for s in self.segs.iter_mut() {
-            let (a, b) = (from, s.end);
-            from = b;
-            while k < ranges.len() && ranges[k].1.le(a) {
-                k += 1;
+        for &(l, r) in ranges {
+            // The first record ending beyond `l`, then those ending by `r`.
+            let mut i = self.index_of(l);
+            while let Some(&s) = self.segs.get(i) {
+                if !s.end.le(r) {
+                    break;
+                }
+                if !s.has(mark::SACKED) && l.le(self.seg_start(i)) {
+                    // RFC 6675 pipe: a SACKed segment is neither lost nor in flight.
+                    self.set_flags(i, (s.flags | mark::SACKED) & !(mark::LOST | mark::RETRANS));
+                    newly(&self.segs[i]);
+                }
+                i += 1;
             }
-            let Some(&(l, r)) = ranges.get(k) else {
-                break;
-            };
-            if s.has(mark::SACKED) || !(l.le(a) && b.le(r)) {
-                continue;
-            }
-            // RFC 6675 pipe: a SACKed segment is neither lost nor in flight.
-            s.flags = (s.flags | mark::SACKED) & !(mark::LOST | mark::RETRANS);
-            newly(s);
         }
     }
 
@@ -216,6 +384,7 @@ impl SentLog {
         for s in self.segs.iter_mut() {
             s.flags = (s.flags | mark::LOST) & !(mark::SACKED | mark::RETRANS);
         }
+        self.totals = self.recount();
     }
 
     /// The timeout proved spurious (RFC 4015 3.2: the original
@@ -224,6 +393,7 @@ impl SentLog {
         for s in self.segs.iter_mut() {
             s.flags &= !mark::LOST;
         }
+        self.totals = self.recount();
     }
 
     /// SND.MAX fell back to `max` (an unaccepted window probe octet): the
@@ -240,6 +410,7 @@ impl SentLog {
                 last.end = max;
             }
         }
+        self.totals = self.recount();
     }
 }
 
@@ -291,6 +462,74 @@ mod tests {
         assert_eq!(log.end(), s(250));
         log.on_cumulative_ack(s(250), |_| {});
         assert!(log.is_empty());
+    }
+
+    /// A small deterministic generator (xorshift) for the property test.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u32) -> u32 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % u64::from(n.max(1))) as u32
+        }
+    }
+
+    /// The SACKed octets above `una`, record by record.
+    fn sacked_above_walk(log: &SentLog, una: SeqNum) -> u32 {
+        log.iter()
+            .filter(|(a, x)| x.has(mark::SACKED) && a.max(una).lt(x.end))
+            .map(|(a, x)| x.end.since(a.max(una)))
+            .sum()
+    }
+
+    #[test]
+    fn running_totals_match_a_recount_whatever_happens() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut log = SentLog::new(s(1000));
+        let (mut una, mut max, mut now) = (s(1000), s(1000), 0u64);
+        for step in 0..20_000 {
+            now += u64::from(rng.below(3));
+            let span = max.since(una).max(1);
+            match rng.below(8) {
+                0 | 1 => {
+                    let end = max + 1 + rng.below(3000);
+                    log.on_sent(max, end, t(now));
+                    max = end;
+                }
+                2 => {
+                    let a = una + rng.below(span);
+                    log.on_sent(a, a + 1 + rng.below(2000), t(now));
+                }
+                3 => {
+                    let a = una + rng.below(span);
+                    let b = a + 1 + rng.below(4000);
+                    let c = b + 1 + rng.below(3000);
+                    log.on_sacked(&[(a, b), (c, c + rng.below(5000))], |_| {});
+                }
+                4 => {
+                    una += rng.below(span / 2 + 1);
+                    log.on_cumulative_ack(una, |_| {});
+                }
+                5 if rng.below(40) == 0 => log.on_timeout(),
+                5 if rng.below(20) == 0 => log.undo_timeout(),
+                6 if rng.below(30) == 0 => {
+                    max = una + rng.below(span);
+                    log.truncate(max);
+                }
+                _ if !log.is_empty() => {
+                    let i = rng.below(log.len() as u32) as usize;
+                    let f = log.segs[i].flags | mark::LOST;
+                    log.set_flags(i, f & !mark::RETRANS);
+                }
+                _ => {}
+            }
+            assert_eq!(log.totals(), log.recount(), "step {step}");
+            let probe = una + rng.below(span);
+            assert_eq!(log.sacked_above(probe), sacked_above_walk(&log, probe));
+            assert_eq!(log.sacked_above(una), sacked_above_walk(&log, una));
+        }
     }
 
     #[test]
