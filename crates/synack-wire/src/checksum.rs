@@ -56,34 +56,39 @@ pub fn sum(initial: u32, data: &[u8]) -> u32 {
 
 /// Bytes per block of the long loop.
 const BLOCK: usize = 64;
-/// Blocks summed into the 32-bit lanes before they are folded: each block
-/// adds at most 0xffff to a lane, and 2^16 * 0xffff < 2^32.
-const BLOCKS_PER_FOLD: usize = 1 << 16;
 
-/// The long loop: `data` (a multiple of [`BLOCK`] bytes) summed as native
-/// little-endian 16-bit words into 32 lanes of 32 bits, each block handed to
-/// `visit` with its offset first. With no carries to propagate the loop
-/// vectorizes (zero-extend and add, 16 bytes at a time); the one's-complement
-/// sum is byte-order independent (RFC 1071 2(B)), so the little-endian result
-/// is byte-swapped once by the caller. Returns the unfolded 64-bit sum.
+#[inline(always)]
+fn le64(chunk: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(chunk);
+    u64::from_le_bytes(w)
+}
+
+/// The long loop: `data` (a multiple of [`BLOCK`] bytes) summed as
+/// little-endian 64-bit words with end-around carry, in four independent
+/// chains so that the CPU overlaps their carries (an add and an add-with-carry
+/// per word, no shuffles), each block handed to `visit` with its offset
+/// first. The one's-complement sum is byte-order independent (RFC 1071 2(B)),
+/// so the little-endian result is byte-swapped once by the caller. Returns
+/// the unfolded 64-bit sum.
 #[inline(always)]
 fn sum_blocks(data: &[u8], mut visit: impl FnMut(usize, &[u8; BLOCK])) -> u64 {
-    let mut total = 0u64;
-    for (p, part) in data.chunks(BLOCK * BLOCKS_PER_FOLD).enumerate() {
-        let mut lanes = [0u32; BLOCK / 2];
-        for (b, blk) in part.chunks_exact(BLOCK).enumerate() {
-            let Ok(blk) = <&[u8; BLOCK]>::try_from(blk) else {
-                continue;
-            };
-            visit((p * BLOCKS_PER_FOLD + b) * BLOCK, blk);
-            for (i, lane) in lanes.iter_mut().enumerate() {
-                *lane += u32::from(u16::from_le_bytes([blk[2 * i], blk[2 * i + 1]]));
-            }
-        }
-        // 32 lanes below 2^32 sum below 2^37: no carry out of 64 bits here.
-        total = add64(total, lanes.iter().map(|&l| u64::from(l)).sum::<u64>());
+    let (mut a, mut b, mut c, mut d) = (0u64, 0u64, 0u64, 0u64);
+    for (i, blk) in data.chunks_exact(BLOCK).enumerate() {
+        let Ok(blk) = <&[u8; BLOCK]>::try_from(blk) else {
+            continue;
+        };
+        visit(i * BLOCK, blk);
+        a = add64(a, le64(&blk[0..8]));
+        b = add64(b, le64(&blk[8..16]));
+        c = add64(c, le64(&blk[16..24]));
+        d = add64(d, le64(&blk[24..32]));
+        a = add64(a, le64(&blk[32..40]));
+        b = add64(b, le64(&blk[40..48]));
+        c = add64(c, le64(&blk[48..56]));
+        d = add64(d, le64(&blk[56..64]));
     }
-    total
+    add64(add64(a, b), add64(c, d))
 }
 
 /// Copy `src` into `dst` (of the same length) and return the one's-complement
