@@ -8,7 +8,9 @@
 //! fresh socket listens in its place, while fewer than the backlog wait.
 //! smoltcp does not say why a connection ended, so the backend infers it:
 //! closed right after an inbound RST, reset (refused in SYN-SENT); closed
-//! by a timer, timed out.
+//! by a timer, timed out. A socket the script closed leaves the socket set
+//! once it is over (CLOSED with nothing left to send), as a smoltcp
+//! application frees it, so a long script holds only what it has open.
 //!
 //! A call smoltcp has no API for (TCP_INFO, TCP_CORK, SO_SNDBUF once the
 //! buffers exist, SHUT_RD, keepalive probe counts, a SYN asking for a Fast
@@ -283,6 +285,24 @@ impl Smoltcp {
                 }
             }
         }
+        self.reap();
+    }
+
+    /// Frees the sockets of connections the application closed once they
+    /// are over: CLOSED (TIME-WAIT run out, LAST-ACK answered, reset) with
+    /// nothing left to send (an abort's RST goes out while the socket still
+    /// names its peer). As a smoltcp application does, so the socket set
+    /// holds what the script has open, not everything it ever opened.
+    fn reap(&mut self) {
+        let sockets = &mut self.sockets;
+        self.conns.retain(|_, c| {
+            let s = sockets.get::<tcp::Socket>(c.handle);
+            let over = s.state() == SmolState::Closed && s.remote_endpoint().is_none();
+            if c.app_closed && over {
+                sockets.remove(c.handle);
+            }
+            !(c.app_closed && over)
+        });
     }
 
     /// The listener's children that died before accept leave its queue.
@@ -301,8 +321,16 @@ impl Smoltcp {
             })
             .collect();
         if let Some(lis) = self.listeners.get_mut(&l) {
+            // The children that died before accept: no descriptor names
+            // them, so they are freed as closed.
+            for id in lis.queue.iter().filter(|id| !live.contains(id)) {
+                if let Some(c) = self.conns.get_mut(id) {
+                    c.app_closed = true;
+                }
+            }
             lis.queue = live;
         }
+        self.reap();
         self.relisten(l);
     }
 
@@ -489,7 +517,8 @@ impl StackUnderTest for Smoltcp {
     fn close_listener(&mut self, _now: Instant, l: ListenerId) -> Result<(), Error> {
         let lis = self.listeners.remove(&l.0).ok_or(Error::InvalidHandle)?;
         if let Some(h) = lis.listening {
-            self.sock_mut(h).close();
+            // A listening socket has no peer: closed, it is over at once.
+            self.sockets.remove(h);
         }
         // Connections never accepted are reset, as a closing listener does.
         for id in lis.queue {
@@ -625,6 +654,8 @@ impl StackUnderTest for Smoltcp {
         c.app_closed = true;
         let h = c.handle;
         self.sock_mut(h).close();
+        // One already over (reset, timed out) is freed now.
+        self.reap();
         Ok(())
     }
     fn abort(&mut self, _now: Instant, id: ConnId) -> Result<(), Error> {
@@ -742,3 +773,7 @@ impl StackUnderTest for Smoltcp {
         self.missing.borrow().clone()
     }
 }
+
+#[cfg(test)]
+#[path = "smol_tests.rs"]
+mod tests;
