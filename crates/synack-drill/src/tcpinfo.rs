@@ -142,6 +142,10 @@ fn field(name: &str, subject: &Subject) -> Result<i64, CodeError> {
                 // Linux's `sacked_out`: segments SACKed above snd.una, counted
                 // in MSS-sized segments as synack's scoreboard holds octets.
                 "tcpi_sacked" => i64::from(s.sacked.div_ceil(u32::from(s.snd_mss.max(1)))),
+                // Linux's `lost_out` and `retrans_out`: segments marked lost,
+                // and retransmitted, that no SACK has covered since.
+                "tcpi_lost" => i64::from(s.lost),
+                "tcpi_retrans" => i64::from(s.retrans_out),
                 // Linux's `icsk_probes_out`: zero-window and keepalive probes
                 // sent without an answer.
                 "tcpi_probes" => i64::from(s.window_probes) + i64::from(s.keepalive_probes),

@@ -167,3 +167,20 @@ fn path_mtu_discovery_modes_are_kept_and_read_back() {
     );
     assert_eq!(semantic(&bad), Outcome::Passed);
 }
+
+#[test]
+fn lost_and_retransmitted_segments_read_from_racks_marks() {
+    // RACK's reordering timer marks the three segments below the SACKed
+    // 3001:4001 lost and recovery retransmits the first two; a SACK for the
+    // second takes it off both counts, and the third goes again.
+    let loss = "+0.1 < . 1:1(0) ack 1 win 257 <sack 3001:4001,nop,nop>\n\
+                * > . 1:1001(1000) ack 1\n\
+                +0 > . 1001:2001(1000) ack 1\n\
+                +0 %{ assert tcpi_lost == 3, tcpi_lost; assert tcpi_retrans == 2, tcpi_retrans }%\n\
+                +0.01 < . 1:1(0) ack 1 win 257 <sack 1001:2001 3001:4001,nop,nop>\n\
+                +0 > . 2001:3001(1000) ack 1\n\
+                +0 %{ assert tcpi_lost == 2, tcpi_lost; assert tcpi_retrans == 2, tcpi_retrans }%\n\
+                +0.01 < . 1:1(0) ack 4001 win 257\n\
+                +0 %{ assert tcpi_lost == 0, tcpi_lost; assert tcpi_retrans == 0, tcpi_retrans }%\n";
+    assert_eq!(semantic(&format!("{FOUR_OUT}{loss}")), Outcome::Passed);
+}

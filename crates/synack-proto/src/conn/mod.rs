@@ -480,6 +480,12 @@ impl Tcb {
             window_probes: self.timers.persist_backoff,
             rto_backoff: self.timers.rtx_count,
             sacked: self.recovery.sacked_above(self.snd.una),
+            lost: self
+                .rack_marks()
+                .map_or(0, crate::recovery::rack::lost_segments),
+            retrans_out: self
+                .rack_marks()
+                .map_or(0, crate::recovery::rack::retransmitted_segments),
             window_scaling: self.opts.ws,
             sack: self.opts.sack,
             timestamps: self.opts.ts,

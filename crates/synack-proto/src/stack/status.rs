@@ -93,6 +93,12 @@ pub struct ConnStatus {
     /// Octets above `snd_una` the peer has selectively acknowledged (RFC 2018),
     /// as the SACK scoreboard holds them.
     pub sacked: u32,
+    /// Segments RACK has marked lost (RFC 8985 6.2) and no SACK has covered
+    /// since, retransmitted or not; 0 without RACK's per-segment records.
+    pub lost: u32,
+    /// Segments retransmitted that no ACK or SACK has covered since; 0
+    /// without RACK's per-segment records.
+    pub retrans_out: u32,
     /// Window scaling is in use (both SYNs carried the option, RFC 7323 2.2).
     pub window_scaling: bool,
     /// SACK is in use (both SYNs carried SACK-permitted, RFC 2018).
