@@ -314,16 +314,15 @@ pub(crate) fn sacked_segments(log: &SentLog) -> u32 {
 /// Segments marked lost and not SACKed since, retransmitted or not (Linux's
 /// `lost_out`, which a retransmission leaves and a SACK clears).
 pub(crate) fn lost_segments(log: &SentLog) -> u32 {
-    log.segs
-        .iter()
-        .filter(|s| s.has(mark::LOST) && !s.has(mark::SACKED))
+    log.iter()
+        .filter(|(_, s)| s.has(mark::LOST) && !s.has(mark::SACKED))
         .count() as u32
 }
 
 /// Segments retransmitted and neither acknowledged nor SACKed since (Linux's
 /// `retrans_out`).
 pub(crate) fn retransmitted_segments(log: &SentLog) -> u32 {
-    log.segs.iter().filter(|s| s.has(mark::RETRANS)).count() as u32
+    log.iter().filter(|(_, s)| s.has(mark::RETRANS)).count() as u32
 }
 
 /// Octets of the segments SACKed whole above `una`.
