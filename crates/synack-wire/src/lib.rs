@@ -274,8 +274,8 @@ pub fn emit_packet_with(
 /// pass and never read again here.
 ///
 /// `buf` ends up holding exactly the packet. Its bytes are reused where it
-/// is long enough already (no zero-fill of the payload area, which `fill`
-/// overwrites); the headers are zeroed before they are written.
+/// is long enough already: `fill` overwrites the payload area and the
+/// headers are written octet by octet, so nothing is zeroed first.
 pub fn emit_packet_summed(
     ip: &IpRepr,
     tcp: &TcpRepr<'_>,
@@ -293,10 +293,9 @@ pub fn emit_packet_summed(
         buf.truncate(total);
     }
     let (ip_buf, tcp_buf) = buf.split_at_mut(ip_len);
-    ip_buf.fill(0);
+    // Both emits write every header octet, so stale bytes need no zeroing.
     ip.emit(ip_buf, tcp_len);
     let (head, data) = tcp_buf.split_at_mut(tcp_hlen);
-    head.fill(0);
     tcp.emit_header(head);
     let data_sum = fill(data);
     // RFC 9293 3.1: the checksum covers pseudo-header, header and data. The
