@@ -20,8 +20,11 @@ struct AckCount {
 }
 
 impl Tcb {
-    /// An ACK that advances SND.UNA (the SYN or data): bookkeeping common to all states.
-    pub(super) fn process_new_ack(&mut self, ack: SeqNum, ctx: &mut SegCtx<'_>) {
+    /// An ACK `seg` that advances SND.UNA (the SYN or data): bookkeeping
+    /// common to all states, RACK's delivery of the segments it acknowledges
+    /// whole among them.
+    pub(super) fn process_new_ack(&mut self, seg: &TcpRepr<'_>, ctx: &mut SegCtx<'_>) {
+        let ack = seg.ack;
         let mut acked = ack.since(self.snd.una);
         if acked == 0 {
             return;
@@ -34,9 +37,8 @@ impl Tcb {
         self.snd.buf.drain(..data);
         self.counters.bytes_acked += data as u64;
         self.snd.una = ack;
-        if let Some(log) = self.records.sent_if_any() {
-            log.on_cumulative_ack(ack, |_| {});
-        }
+        // RFC 8985 6.2 steps 1-3, in the pass that takes the records away.
+        self.rack_on_cumulative(ack, seg, ctx.now);
         self.records_acked(ack);
         // Something got through: forget a soft error (Linux `tcp_ack`, FreeBSD
         // `tcp_xmit_timer`), it no longer explains a later timeout.
@@ -96,8 +98,7 @@ impl Tcb {
         if advanced {
             let acked = ack.since(una);
             let rtt = self.cc_rtt_sample(seg, ctx.now);
-            self.rack_on_cumulative(ack, seg, ctx.now);
-            self.process_new_ack(ack, ctx);
+            self.process_new_ack(seg, ctx);
             let n = AckCount { acked, delivered };
             self.on_ack_of_new_data(ack, n, ece, sack_episode, ctx.now, rtt);
             // RFC 6675 5: a cumulative ACK resets DupAcks; one that also SACKs new

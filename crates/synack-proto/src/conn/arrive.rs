@@ -419,7 +419,7 @@ impl Tcb {
         }
         // RFC 7323 4.3: an acceptable segment may advance TS.Recent.
         self.update_ts_recent(seg, ctx.now);
-        self.process_new_ack(seg.ack, ctx);
+        self.process_new_ack(seg, ctx);
         self.snd.wnd = u32::from(seg.window) << self.snd.wscale;
         self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
         self.snd.wl1 = seg.seq;

@@ -278,7 +278,7 @@ impl Tcb {
             self.opts.ecn.syn_ack_received(f);
             // Our SYN is acknowledged: ESTABLISHED.
             self.ts_rtt_sample(seg, ctx.now);
-            self.process_new_ack(seg.ack, ctx);
+            self.process_new_ack(seg, ctx);
             self.snd.wnd = u32::from(seg.window); // RFC 7323 2.2: not scaled on a SYN.
             self.snd.max_wnd = self.snd.wnd;
             self.snd.wl1 = seg.seq;
