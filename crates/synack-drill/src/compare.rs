@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::report::{run_paths, totals_json, Report, RunError, RunOptions, Totals};
-use crate::runner::{Mode, Outcome, StackKind};
+use crate::report::{
+    outcome_json, relative, run_paths, totals_json, Report, RunError, RunOptions, Totals,
+};
+use crate::runner::{Mode, StackKind};
 
 /// The same scripts run against synack and against smoltcp.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,35 +53,14 @@ pub fn compare_paths<P: AsRef<Path>>(
 }
 
 impl Comparison {
-    /// A script's path with the root it was found under removed.
-    fn relative<'p>(&self, path: &'p Path) -> &'p Path {
-        self.roots
-            .iter()
-            .find_map(|r| path.strip_prefix(r).ok())
-            .unwrap_or(path)
-    }
-
-    fn folder_of(&self, path: &Path) -> String {
-        self.relative(path)
-            .parent()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
-    }
-
     /// Counts per folder (relative to the roots), for both stacks.
     pub fn folders(&self) -> BTreeMap<String, FolderPair> {
         let mut m: BTreeMap<String, FolderPair> = BTreeMap::new();
-        for r in &self.synack.results {
-            m.entry(self.folder_of(&r.path))
-                .or_default()
-                .synack
-                .add(&r.result);
+        for (folder, t) in self.synack.folder_totals_under(&self.roots) {
+            m.entry(folder).or_default().synack = t;
         }
-        for r in &self.smoltcp.results {
-            m.entry(self.folder_of(&r.path))
-                .or_default()
-                .smoltcp
-                .add(&r.result);
+        for (folder, t) in self.smoltcp.folder_totals_under(&self.roots) {
+            m.entry(folder).or_default().smoltcp = t;
         }
         m
     }
@@ -114,7 +95,7 @@ impl Comparison {
         let mode = self.mode.name();
         for (a, b) in self.synack.results.iter().zip(&self.smoltcp.results) {
             let v = serde_json::json!({
-                "path": self.relative(&a.path).display().to_string(),
+                "path": relative(&a.path, &self.roots).display().to_string(),
                 "mode": mode,
                 "synack": outcome_json(&a.result),
                 "smoltcp": outcome_json(&b.result),
@@ -134,20 +115,6 @@ impl Comparison {
             "smoltcp": totals_json(&self.smoltcp.totals()),
         }});
         writeln!(w, "{total}")
-    }
-}
-
-/// A script's outcome as JSON: its name, and the line or reason.
-fn outcome_json(r: &Result<Outcome, crate::ParseError>) -> serde_json::Value {
-    match r {
-        Ok(Outcome::Passed) => serde_json::json!({ "outcome": "passed" }),
-        Ok(Outcome::Failed(d)) => serde_json::json!({
-            "outcome": "failed", "line": d.line, "expected": d.expected, "actual": d.actual,
-        }),
-        Ok(Outcome::NotRun(reason)) => {
-            serde_json::json!({ "outcome": "not_run", "reason": reason })
-        }
-        Err(e) => serde_json::json!({ "outcome": "error", "reason": e.to_string() }),
     }
 }
 

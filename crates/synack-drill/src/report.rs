@@ -199,10 +199,15 @@ impl Report {
 
     /// Totals per folder (the folder each script is in).
     pub fn folder_totals(&self) -> BTreeMap<String, Totals> {
+        self.folder_totals_under(&[])
+    }
+
+    /// Totals per folder, each named relative to the first of `roots` it
+    /// lies under (as found where it lies under none).
+    pub fn folder_totals_under(&self, roots: &[PathBuf]) -> BTreeMap<String, Totals> {
         let mut m: BTreeMap<String, Totals> = BTreeMap::new();
         for r in &self.results {
-            let folder = r
-                .path
+            let folder = relative(&r.path, roots)
                 .parent()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default();
@@ -253,27 +258,11 @@ impl Report {
     /// One JSON object per script, then one with the totals.
     pub fn write_json(&self, w: &mut dyn Write) -> io::Result<()> {
         for r in &self.results {
-            let path = r.path.display().to_string();
-            let v = match &r.result {
-                Ok(Outcome::Passed) => serde_json::json!({
-                    "path": path, "mode": self.mode.name(), "outcome": "passed",
-                }),
-                Ok(Outcome::Failed(d)) => serde_json::json!({
-                    "path": path, "mode": self.mode.name(), "outcome": "failed",
-                    "line": d.line, "expected": d.expected, "actual": d.actual,
-                }),
-                Ok(Outcome::NotRun(reason)) => serde_json::json!({
-                    "path": path, "mode": self.mode.name(), "outcome": "not_run",
-                    "reason": reason,
-                }),
-                Err(e) => serde_json::json!({
-                    "path": path, "mode": self.mode.name(), "outcome": "error",
-                    "line": e.line, "reason": e.to_string(),
-                }),
-            };
-            let mut v = v;
-            if self.stack != StackKind::Synack {
-                if let Some(o) = v.as_object_mut() {
+            let mut v = outcome_json(&r.result);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("path".into(), r.path.display().to_string().into());
+                o.insert("mode".into(), self.mode.name().into());
+                if self.stack != StackKind::Synack {
                     o.insert("stack".into(), self.stack.name().into());
                 }
             }
@@ -293,6 +282,32 @@ impl Report {
     }
 }
 
+/// `path` with the first of `roots` it lies under removed.
+pub(crate) fn relative<'p>(path: &'p Path, roots: &[PathBuf]) -> &'p Path {
+    roots
+        .iter()
+        .find_map(|r| path.strip_prefix(r).ok())
+        .unwrap_or(path)
+}
+
+/// A script's outcome as JSON: its name (`passed`, `failed`, `not_run`,
+/// `error`) and the line, packets or reason that go with it.
+pub(crate) fn outcome_json(r: &Result<Outcome, ParseError>) -> serde_json::Value {
+    match r {
+        Ok(Outcome::Passed) => serde_json::json!({ "outcome": "passed" }),
+        Ok(Outcome::Failed(d)) => serde_json::json!({
+            "outcome": "failed", "line": d.line, "expected": d.expected, "actual": d.actual,
+        }),
+        Ok(Outcome::NotRun(reason)) => {
+            serde_json::json!({ "outcome": "not_run", "reason": reason })
+        }
+        Err(e) => serde_json::json!({
+            "outcome": "error", "line": e.line, "reason": e.to_string(),
+        }),
+    }
+}
+
+/// A report's counts as JSON.
 pub(crate) fn totals_json(t: &Totals) -> serde_json::Value {
     serde_json::json!({
         "passed": t.passed, "failed": t.failed, "not_run": t.not_run,

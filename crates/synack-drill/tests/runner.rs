@@ -4,7 +4,9 @@
 mod support;
 use support::accepted;
 
-use synack_drill::{parse_str, run_paths, run_script, Defines, Mode, Outcome, RunOptions};
+use synack_drill::{
+    compare_paths, parse_str, run_paths, run_script, Defines, Mode, Outcome, RunOptions,
+};
 
 fn run(text: &str, mode: Mode) -> Outcome {
     let script = support::script(text);
@@ -463,6 +465,44 @@ fn run_paths_reports_all_three_outcomes_and_json() {
     assert!(txt.starts_with("mode: semantic\n"));
     assert!(txt.contains("1 passed    1 failed    1 not run  total (semantic mode)"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A script that does not parse reads the same in one stack's report and
+/// in the comparison of both: its outcome, line and reason, and its folder
+/// counted under the folder given.
+#[test]
+fn a_parse_error_reads_the_same_in_a_report_and_a_comparison() {
+    let dir = std::env::temp_dir().join(format!("synack-drill-err-{}", std::process::id()));
+    let sub = dir.join("sub");
+    std::fs::create_dir_all(&sub).expect("temp dir");
+    std::fs::write(sub.join("bad.pkt"), "0 socket(..., SOCK_STREAM\n").expect("write");
+    let opts = RunOptions {
+        jobs: 1,
+        ..RunOptions::default()
+    };
+    let json = |write: &dyn Fn(&mut Vec<u8>)| -> serde_json::Value {
+        let mut out = Vec::new();
+        write(&mut out);
+        let text = String::from_utf8(out).expect("utf8");
+        serde_json::from_str(text.lines().next().expect("a line")).expect("JSON")
+    };
+    let report = run_paths(&[&dir], &opts).expect("run");
+    let compared = compare_paths(&[&dir], &opts).expect("compare");
+    let _ = std::fs::remove_dir_all(&dir);
+    let one = json(&|w| report.write_json(w).expect("json"));
+    let both = json(&|w| compared.write_json(w).expect("json"));
+    assert_eq!(one["outcome"], "error");
+    assert_eq!(one["line"], 1);
+    assert!(one["reason"].as_str().is_some_and(|r| !r.is_empty()));
+    for stack in ["synack", "smoltcp"] {
+        for key in ["outcome", "line", "reason"] {
+            assert_eq!(both[stack][key], one[key], "{stack} {key}");
+        }
+    }
+    assert_eq!(both["path"], "sub/bad.pkt");
+    let folders = compared.folders();
+    assert_eq!(folders.keys().collect::<Vec<_>>(), ["sub"]);
+    assert_eq!(folders["sub"].synack.errors, 1);
 }
 
 #[test]
