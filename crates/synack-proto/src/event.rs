@@ -139,6 +139,10 @@ listed_enum! {
         BadAckSynSent,
         /// A segment in SYN_SENT with neither SYN nor RST.
         SynSentNoSyn,
+        /// An acceptable ACK in SYN_SENT whose timestamp echo is no TSval of
+        /// ours since the SYN: it answers another SYN (Linux's
+        /// PAWSActiveRejected); answered with RST unless a RST.
+        ForeignEchoSynSent,
         /// Out-of-order data beyond the reassembly bound.
         ReassemblyFull,
         /// A SYN in a synchronized state (answered with a challenge ACK, RFC 5961 4).

@@ -626,3 +626,59 @@ fn a_segment_with_an_invalid_ack_does_not_move_ts_recent() {
     let mut b = [0u8; 64];
     assert_eq!(n.hosts[1].recv(n.now, s, &mut b).unwrap(), 9);
 }
+
+/// A SYN,ACK from S to C:40000 with timestamps `ts`.
+fn syn_ack_to_c(seq: u32, ack: SeqNum, ts: Option<Timestamps>) -> Vec<u8> {
+    let (src, dst) = (s_addr(80), c_addr(40000));
+    let ip = IpRepr::new(src.ip(), dst.ip()).unwrap();
+    let tcp = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        seq: SeqNum(seq),
+        ack,
+        flags: TcpFlags::SYN | TcpFlags::ACK,
+        window: 5840,
+        urgent: 0,
+        options: TcpOptions {
+            mss: Some(1460),
+            timestamps: ts,
+            ..Default::default()
+        },
+        payload: &[],
+    };
+    let mut buf = Vec::new();
+    emit_packet(&ip, &tcp, &mut buf);
+    buf
+}
+
+/// In SYN-SENT a SYN,ACK whose TSecr echoes no TSval of ours (one from the
+/// future here) answers another SYN: C resets it (`seq` = its ACK, Linux's
+/// PAWSActiveRejected in `tcp_rcv_synsent_state_process`) and keeps
+/// waiting; the SYN,ACK echoing our SYN's TSval then completes the
+/// handshake.
+#[test]
+fn a_syn_ack_echoing_a_foreign_timestamp_is_reset() {
+    let mut c = synack_proto::Stack::new_deterministic(cfg(true), 1);
+    c.add_address(C_IP.parse().unwrap());
+    let now = Instant::ZERO;
+    let conn = c.connect(now, Some(c_addr(40000)), s_addr(80)).unwrap();
+    let mut buf = Vec::new();
+    assert!(c.poll_transmit(now, &mut buf));
+    let (_, syn) = parse_packet(&buf, ChecksumMode::Verify).unwrap();
+    let (iss, tsval) = (syn.seq, syn.options.timestamps.unwrap().tsval);
+    let now = now + Duration::from_millis(10);
+    c.handle_packet(
+        now,
+        &syn_ack_to_c(7000, iss + 1, ts(500, tsval.wrapping_add(9999))),
+    );
+    assert!(c.poll_transmit(now, &mut buf));
+    let (_, rst) = parse_packet(&buf, ChecksumMode::Verify).unwrap();
+    assert_eq!((rst.flags, rst.seq), (TcpFlags::RST, iss + 1));
+    assert_eq!(c.state(conn).unwrap(), synack_proto::State::SynSent);
+    assert_eq!(
+        c.stats().drops.get(&DropReason::ForeignEchoSynSent),
+        Some(&1)
+    );
+    c.handle_packet(now, &syn_ack_to_c(7000, iss + 1, ts(500, tsval)));
+    assert_eq!(c.state(conn).unwrap(), synack_proto::State::Established);
+}

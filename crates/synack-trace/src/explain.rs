@@ -323,6 +323,9 @@ pub fn drop_reason_text(r: DropReason, lang: Lang) -> String {
             DropReason::AckTooOld => "its ACK is older than the window (RFC 5961)",
             DropReason::BadAckSynSent => "in SYN_SENT, an ACK that does not acknowledge my SYN",
             DropReason::SynSentNoSyn => "in SYN_SENT, only a SYN or a RST is expected",
+            DropReason::ForeignEchoSynSent => {
+                "in SYN_SENT, a SYN,ACK echoing a timestamp I never sent: it answers another SYN"
+            }
             DropReason::ReassemblyFull => "out-of-order data beyond what the stack will hold",
             DropReason::SynInWindow => {
                 "a SYN on an open connection: answered with a challenge ACK (RFC 5961)"
@@ -372,6 +375,7 @@ pub fn drop_reason_text(r: DropReason, lang: Lang) -> String {
             DropReason::AckTooOld => "它的 ACK 比窗口还旧（RFC 5961）",
             DropReason::BadAckSynSent => "SYN_SENT 中，ACK 没有确认我方的 SYN",
             DropReason::SynSentNoSyn => "SYN_SENT 中只期望 SYN 或 RST",
+            DropReason::ForeignEchoSynSent => "SYN_SENT 中，SYN,ACK 回显的时间戳不是我方发出的：它应答的是另一个 SYN",
             DropReason::ReassemblyFull => "乱序数据超出了协议栈愿意保存的范围",
             DropReason::SynInWindow => "已打开的连接上出现 SYN：以挑战 ACK 回应（RFC 5961）",
             DropReason::ChallengeAckLimited => "挑战 ACK 被速率限制抑制（RFC 5961）",
@@ -419,6 +423,7 @@ pub fn drop_reason_name(r: DropReason) -> String {
         DropReason::AckTooOld => "ack_too_old",
         DropReason::BadAckSynSent => "bad_ack_syn_sent",
         DropReason::SynSentNoSyn => "syn_sent_no_syn",
+        DropReason::ForeignEchoSynSent => "foreign_echo_syn_sent",
         DropReason::ReassemblyFull => "reassembly_full",
         DropReason::SynInWindow => "syn_in_window",
         DropReason::ChallengeAckLimited => "challenge_ack_limited",

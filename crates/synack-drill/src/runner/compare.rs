@@ -87,9 +87,13 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// The first outbound TS value is the baseline for inbound ecr values.
+    /// The first outbound TS value is the baseline for inbound ecr values;
+    /// a SYN of another connection starts its own (each connection's
+    /// TSvals have an offset of their own, RFC 7323 5.4, as on Linux,
+    /// whose scripts number every connection's from its SYN's).
     fn learn_ts_base(&mut self, p: &TcpPacket, seen: &Seen) {
-        if self.ts_base.is_none() {
+        let ports = (seen.src_port, seen.dst_port);
+        if self.ts_base.is_none() || (seen.flags.syn && ports != self.ts_ports) {
             if let TcpOptions::List(l) = &p.options {
                 let script_val = l.iter().find_map(|o| match o {
                     TcpOption::Timestamp { val: Some(v), .. } => Some(*v),
@@ -101,6 +105,7 @@ impl Runner<'_> {
                 });
                 if let (Some(s), Some(l)) = (script_val, live) {
                     self.ts_base = Some((s, l));
+                    self.ts_ports = ports;
                 }
             }
         }

@@ -183,6 +183,8 @@ struct Runner<'a> {
     out: VecDeque<Captured>,
     isn_offset: Option<u32>,
     ts_base: Option<(u32, u32)>,
+    /// The ports of the connection `ts_base` was learned on.
+    ts_ports: (u16, u16),
     pending: Option<Pending>,
     tol_us: u64,
     tol_pct: f64,

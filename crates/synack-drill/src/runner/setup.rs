@@ -66,6 +66,7 @@ impl<'a> Runner<'a> {
             out: VecDeque::new(),
             isn_offset: None,
             ts_base: None,
+            ts_ports: (0, 0),
             nstat_base: None,
             pending: None,
             tol_us: num_option(script, "tolerance_usecs")?.unwrap_or(4000),

@@ -252,6 +252,20 @@ impl Tcb {
                     ack: None,
                 };
             }
+            // Linux's `tcp_rcv_synsent_state_process` (PAWSActiveRejected):
+            // an acceptable ACK whose TSecr echoes no TSval of ours, sent
+            // since our first SYN, answers another SYN (a stale or forged
+            // SYN,ACK): a RST, and the connection keeps waiting.
+            if self.tsecr_not_ours(seg, ctx.now) {
+                self.drop_seg(ctx, DropReason::ForeignEchoSynSent);
+                if f.rst() {
+                    return Disposition::Done;
+                }
+                return Disposition::Reset {
+                    seq: seg.ack,
+                    ack: None,
+                };
+            }
         }
         // Second, check the RST bit.
         if f.rst() {

@@ -51,6 +51,26 @@ impl Tcb {
         }
     }
 
+    /// In SYN-SENT: the segment's TSecr (non-zero: 0 is an unset echo) is
+    /// no TSval we sent: later than now, or (while our first SYN is timed,
+    /// not yet sent again) earlier than that SYN.
+    pub(super) fn tsecr_not_ours(&self, seg: &TcpRepr<'_>, now: Instant) -> bool {
+        let Some(ts) = seg.options.timestamps else {
+            return false;
+        };
+        if !self.offers_ts() || ts.tsecr == 0 {
+            return false;
+        }
+        let latest = self.ts_now(now);
+        match self.rtt.probe() {
+            Some((_, sent)) => {
+                let first = self.ts_now(sent);
+                ts.tsecr.wrapping_sub(first) > latest.wrapping_sub(first)
+            }
+            None => (ts.tsecr.wrapping_sub(latest) as i32) > 0,
+        }
+    }
+
     /// RFC 7323 4.3 (2): TS.Recent takes SEG.TSval when SEG.TSval >= TS.Recent (or
     /// TS.Recent is stale, 5.5) and SEG.SEQ =< Last.ACK.sent, i.e. the segment
     /// covers the point last acknowledged: the echo then times the oldest segment
