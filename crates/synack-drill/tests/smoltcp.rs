@@ -211,3 +211,24 @@ fn a_syn_asking_for_a_fast_open_cookie_is_not_run() {
         )
     );
 }
+
+/// The experimental Fast Open option (kind 254, magic 0xF989) asks the
+/// same; data on a SYN needs Fast Open only from a Fast Open listener.
+#[test]
+fn an_experimental_cookie_request_or_a_data_syn_to_a_fast_open_listener_is_not_run() {
+    let lacks = Outcome::NotRun(
+        "smoltcp lacks TCP Fast Open (a SYN asking for a cookie or bringing data)".into(),
+    );
+    let exp = PASSIVE.replace(
+        "<mss 1000,sackOK,nop,nop,nop,wscale 7>",
+        "<mss 1000,sackOK,nop,nop,nop,wscale 7,FOEXP,nop,nop>",
+    );
+    assert_eq!(smol(&exp), lacks);
+    let data_syn = PASSIVE.replace("< S 0:0(0) win 32792", "< S 0:10(10) win 32792");
+    let fo_listener = data_syn.replace(
+        "+0 listen(3, 1) = 0",
+        "+0 setsockopt(3, SOL_TCP, TCP_FASTOPEN, [1], 4) = 0\n+0 listen(3, 1) = 0",
+    );
+    assert_eq!(smol(&fo_listener), lacks);
+    assert_ne!(smol(&data_syn), lacks);
+}

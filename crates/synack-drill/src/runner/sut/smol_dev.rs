@@ -9,7 +9,9 @@ use std::net::{IpAddr, SocketAddr};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp::State as SmolState;
 use smoltcp::time::{Duration as SmolDuration, Instant as SmolInstant};
-use smoltcp::wire::{IpAddress, IpEndpoint};
+use smoltcp::wire::{
+    IpAddress, IpEndpoint, IpProtocol, Ipv4Packet, Ipv6Packet, TcpOption, TcpPacket,
+};
 use synack_proto::{Duration, Instant, State};
 
 /// A device that is two queues: packets the runner injects wait in `rx`
@@ -147,20 +149,29 @@ pub(super) fn state(s: SmolState) -> State {
     }
 }
 
+/// The TCP segment an IP packet carries, if it carries a whole one.
+fn tcp_segment(p: &[u8]) -> Option<TcpPacket<&[u8]>> {
+    let payload = match p.first()? >> 4 {
+        4 => {
+            let ip = Ipv4Packet::new_checked(p).ok()?;
+            (ip.next_header() == IpProtocol::Tcp).then(|| ip.payload())?
+        }
+        6 => {
+            let ip = Ipv6Packet::new_checked(p).ok()?;
+            (ip.next_header() == IpProtocol::Tcp).then(|| ip.payload())?
+        }
+        _ => return None,
+    };
+    TcpPacket::new_checked(payload).ok()
+}
+
 /// Whether an IP packet carries a TCP segment with RST set.
 pub(super) fn is_tcp_rst(p: &[u8]) -> bool {
-    let (proto, hdr) = match p.first().map(|b| b >> 4) {
-        Some(4) => (p.get(9).copied(), usize::from(p[0] & 0x0f) * 4),
-        Some(6) => (p.get(6).copied(), 40),
-        _ => return false,
-    };
-    proto == Some(6) && p.get(hdr + 13).is_some_and(|f| f & 0x04 != 0)
+    tcp_segment(p).is_some_and(|t| t.rst())
 }
 
 /// What a SYN brings that only a Fast Open server answers: a Fast Open
-/// option (RFC 7413 4.1.1: kind 34, or the experimental kind 254 with magic
-/// 0xF989, a peer asking for or presenting a cookie) and data. `None` when
-/// the packet is not a TCP SYN.
+/// option (a peer asking for or presenting a cookie) and data.
 pub(super) struct FastOpenSyn {
     /// The SYN carries a Fast Open option.
     pub(super) option: bool,
@@ -168,47 +179,25 @@ pub(super) struct FastOpenSyn {
     pub(super) data: bool,
 }
 
+/// What a TCP SYN brings for Fast Open; `None` when the packet is not one.
 pub(super) fn fast_open_syn(p: &[u8]) -> Option<FastOpenSyn> {
-    let (proto, hdr, total) = match p.first().map(|b| b >> 4) {
-        Some(4) => (
-            p.get(9).copied(),
-            usize::from(p[0] & 0x0f) * 4,
-            usize::from(u16::from_be_bytes([*p.get(2)?, *p.get(3)?])),
-        ),
-        Some(6) => (
-            p.get(6).copied(),
-            40,
-            40 + usize::from(u16::from_be_bytes([*p.get(4)?, *p.get(5)?])),
-        ),
-        _ => return None,
-    };
-    let tcp = p
-        .get(hdr..total.min(p.len()))
-        .filter(|_| proto == Some(6))?;
-    let (off, flags) = (usize::from(*tcp.get(12)? >> 4) * 4, *tcp.get(13)?);
-    if flags & 0x02 == 0 {
-        return None;
-    }
-    let opts = tcp.get(20..off).unwrap_or(&[]);
+    let tcp = tcp_segment(p).filter(|t| t.syn())?;
+    let mut opts = tcp.options();
     let mut option = false;
-    let mut i = 0;
-    while let Some(&kind) = opts.get(i) {
-        if kind == 0 {
-            break;
+    // An option list that does not parse ends the search where it breaks.
+    while let Ok((rest, opt)) = TcpOption::parse(opts) {
+        match opt {
+            TcpOption::EndOfList => break,
+            // RFC 7413 4.1.1: kind 34, or the experimental kind 254 whose
+            // data opens with the magic 0xF989.
+            TcpOption::Unknown { kind: 34, .. } => option = true,
+            TcpOption::Unknown { kind: 254, data } => option |= data.starts_with(&[0xf9, 0x89]),
+            _ => {}
         }
-        if kind == 1 {
-            i += 1;
-            continue;
-        }
-        let len = usize::from(opts.get(i + 1).copied().unwrap_or(0));
-        option |= kind == 34 || (kind == 254 && opts.get(i + 2..i + 4) == Some(&[0xf9, 0x89]));
-        if len < 2 {
-            break;
-        }
-        i += len;
+        opts = rest;
     }
     Some(FastOpenSyn {
         option,
-        data: tcp.len() > off,
+        data: !tcp.payload().is_empty(),
     })
 }
