@@ -45,10 +45,7 @@ impl Tcb {
             return 0;
         };
         f.fack_before = f.fack;
-        if f.min_rtt.is_none() {
-            // RACK.min_RTT: the flight starts from SRTT (the box is the flight's).
-            f.min_rtt = srtt;
-        }
+        f.seed_min_rtt(srtt);
         let Some(b) = self.recovery.board.as_ref() else {
             return 0;
         };
@@ -64,10 +61,12 @@ impl Tcb {
     /// delivers whole (those not SACKed before).
     pub(super) fn rack_on_cumulative(&mut self, ack: SeqNum, seg: &TcpRepr<'_>, now: Instant) {
         let a = self.ack_info(seg, now);
+        let srtt = self.rtt.srtt();
         let mem = &mut self.recovery.rack;
         let Some((log, f)) = self.records.rack_parts() else {
             return;
         };
+        f.seed_min_rtt(srtt);
         log.on_cumulative_ack(ack, |s| {
             if !s.has(crate::recovery::sent::mark::SACKED) {
                 f.on_delivered(mem, s, a);
@@ -95,7 +94,8 @@ impl Tcb {
         self.rack_recover(lost, seg.ack, now);
     }
 
-    /// RFC 8985 6.3: the reordering timer fired: detect losses again.
+    /// RFC 8985 6.2 step 5: the reordering timer fired, and its handler is
+    /// `RACK_detect_loss_and_arm_timer()` again (6.3 is the RTO's).
     pub(super) fn on_reorder_timeout(&mut self, now: Instant) {
         let lost = self.rack_detect(now);
         self.rack_recover(lost, self.snd.una, now);

@@ -82,7 +82,8 @@ pub(crate) struct RackFlight {
     pub(crate) last: Option<(Instant, SeqNum)>,
     /// `RACK.rtt`: the RTT of the segment last taken into `last`.
     pub(crate) rtt: Duration,
-    /// `RACK.min_RTT`, started from SRTT when the flight begins.
+    /// `RACK.min_RTT`, started from SRTT when the flight begins (see
+    /// [`RackFlight::seed_min_rtt`]).
     pub(crate) min_rtt: Option<Duration>,
     /// `RACK.fack`: the highest end delivered.
     pub(crate) fack: Option<SeqNum>,
@@ -122,6 +123,22 @@ impl AckInfo {
 }
 
 impl RackFlight {
+    /// `RACK.min_RTT` before the flight's first sample: SRTT. RFC 8985 6.2
+    /// step 1 wants a windowed minimum of the connection's RTT measurements
+    /// (RFC 6298, RFC 7323), and Linux reads `tcp_min_rtt()`, a minimum over
+    /// five minutes of every sample. This state lives with the flight's
+    /// records (no per-connection bytes to spare), so a flight starts from
+    /// SRTT, the estimate those same measurements left, and keeps the
+    /// minimum of its own samples from there. SRTT is never below the true
+    /// minimum, so the deviation can only widen the reordering window and
+    /// make step 2 readier to take an ACK of a retransmission for the
+    /// original's: both call a loss later, never sooner.
+    pub(crate) fn seed_min_rtt(&mut self, srtt: Option<Duration>) {
+        if self.min_rtt.is_none() {
+            self.min_rtt = srtt;
+        }
+    }
+
     /// RFC 8985 6.2 steps 1-3 for one newly delivered segment (acknowledged
     /// cumulatively or SACKed).
     pub(crate) fn on_delivered(&mut self, mem: &mut RackMemory, s: &Sent, a: AckInfo) {

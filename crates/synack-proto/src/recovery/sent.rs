@@ -377,9 +377,12 @@ impl SentLog {
         }
     }
 
-    /// The retransmission timer expired: every segment is lost (RFC 8985
-    /// 6.3, Linux `tcp_timeout_mark_lost`), none in flight, and the SACK
-    /// marks go with the scoreboard (RFC 2018 8: the peer may have reneged).
+    /// The retransmission timer expired: every segment is lost, none in
+    /// flight, and the SACK marks go with the scoreboard (RFC 2018 8: the
+    /// peer may have reneged). RFC 8985 6.3 (`RACK_mark_losses_on_RTO`) and
+    /// Linux's `tcp_timeout_mark_lost` spare the segments sent less than
+    /// `RACK.rtt + RACK.reo_wnd` ago; marking them too resends them in the
+    /// go-back-N that follows, a little sooner than RACK would.
     pub(crate) fn on_timeout(&mut self) {
         for s in self.segs.iter_mut() {
             s.flags = (s.flags | mark::LOST) & !(mark::SACKED | mark::RETRANS);
