@@ -7,7 +7,7 @@
 //! `== != < <= > >=`, `| & + - * //`, `and`, `or`, `not`. Anything else
 //! makes the script "not run", naming what is missing.
 
-use synack_proto::{CcPhase, ConnStatus, FastOpenStatus, State};
+use synack_proto::{CcPhase, ConnStatus, FastOpenStatus, Instant, State};
 
 /// Why a block could not be evaluated or did not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,8 +28,13 @@ pub(crate) enum CodeError {
 pub(crate) enum Subject {
     /// A listening socket.
     Listener,
-    /// A connection's status (`None` once it is gone: CLOSED).
-    Conn(Option<Box<ConnStatus>>),
+    /// A connection's status (`None` once it is gone: CLOSED), read at `now`.
+    Conn {
+        /// The status.
+        status: Option<Box<ConnStatus>>,
+        /// The script's time, which the `tcpi_last_*` ages count to.
+        now: Instant,
+    },
 }
 
 /// A state's number in the block's namespace (shared by the Linux `TCP_*`
@@ -85,11 +90,14 @@ fn field(name: &str, subject: &Subject) -> Result<i64, CodeError> {
             "tcpi_state" => Ok(state_number(State::Listen)),
             _ => Err(unsupported()),
         },
-        Subject::Conn(None) => match name {
+        Subject::Conn { status: None, .. } => match name {
             "tcpi_state" => Ok(state_number(State::Closed)),
             _ => Err(unsupported()),
         },
-        Subject::Conn(Some(s)) => {
+        Subject::Conn {
+            status: Some(s),
+            now,
+        } => {
             let v = match name {
                 "tcpi_state" => state_number(s.state),
                 "tcpi_snd_mss" => i64::from(s.snd_mss),
@@ -144,6 +152,11 @@ fn field(name: &str, subject: &Subject) -> Result<i64, CodeError> {
                 "tcpi_sacked" => i64::from(s.sacked.div_ceil(u32::from(s.snd_mss.max(1)))),
                 // Linux's `lost_out` and `retrans_out`: segments marked lost,
                 // and retransmitted, that no SACK has covered since.
+                // Linux's `now - icsk_ack.lrcvtime` in milliseconds: since the
+                // last in-order data, or the handshake before any.
+                "tcpi_last_data_recv" => s
+                    .last_data_received
+                    .map_or(0, |t| now.saturating_since(t).as_millis() as i64),
                 "tcpi_lost" => i64::from(s.lost),
                 "tcpi_retrans" => i64::from(s.retrans_out),
                 // Linux's `icsk_probes_out`: zero-window and keepalive probes

@@ -66,6 +66,29 @@ fn quick_acks_at_start_then_delayed_acks_and_again_after_idle() {
 }
 
 #[test]
+fn the_last_data_received_counts_from_the_handshake_then_from_each_data_segment() {
+    let mut n = Net::new(linux());
+    let (c, s) = open(&mut n);
+    // Linux's lrcvtime: the handshake's end on both sides before any data.
+    let established = n.hosts[1].status(s).unwrap().last_data_received.unwrap();
+    assert!(n.hosts[0].status(c).unwrap().last_data_received.is_some());
+    n.run_for(Duration::from_secs(1));
+    assert_eq!(
+        n.hosts[1].status(s).unwrap().last_data_received,
+        Some(established)
+    );
+    let now = n.now;
+    n.hosts[0].send(now, c, b"ping").unwrap();
+    n.run_for(Duration::from_millis(100));
+    let got = n.hosts[1].status(s).unwrap().last_data_received.unwrap();
+    assert!(got.saturating_since(established) >= Duration::from_secs(1));
+    assert!(n.now.saturating_since(got) <= Duration::from_millis(100));
+    // A pure ACK is no data: the client's time stays its handshake's.
+    let client = n.hosts[0].status(c).unwrap().last_data_received.unwrap();
+    assert!(client <= established);
+}
+
+#[test]
 fn fin_after_data_is_acked_with_delay_fin_alone_at_once() {
     for data_first in [false, true] {
         let mut n = Net::new(linux());

@@ -17,8 +17,13 @@ pub(super) struct AckPolicy {
     /// ACKs still to be sent at once rather than delayed (quick-ACK mode).
     /// Immediate ACKs left (Linux caps quick-ack mode at 16; kept in a u16).
     pub(super) quick: u16,
-    /// When in-order data last arrived (`None`: never), for re-entering quick-ACK mode.
+    /// When in-order data last arrived, or the handshake completed while none
+    /// had (Linux's `icsk_ack.lrcvtime`, which `tcpi_last_data_recv` reads):
+    /// for re-entering quick-ACK mode. `None` before either.
     pub(super) last_data_rx: Option<Instant>,
+    /// In-order data has arrived (Linux: the delayed-ACK estimate `ato` is
+    /// set): the first data enters quick-ACK mode whatever `last_data_rx` says.
+    pub(super) data_seen: bool,
     /// When (milliseconds, wrapping) we last answered a pure ACK that was out of
     /// window or otherwise invalid (`OOW_ACK_INTERVAL_MS`).
     pub(super) last_oow_ms: u32,
@@ -40,9 +45,12 @@ impl Tcb {
     /// (`tcp_incr_quickack`).
     pub(super) fn note_data_rx(&mut self, now: Instant) {
         let idle = match self.acks.last_data_rx {
-            None => true,
-            Some(t) => now.saturating_since(t) > self.rtt.rto(self.rto_bounds()),
+            Some(t) if self.acks.data_seen => {
+                now.saturating_since(t) > self.rtt.rto(self.rto_bounds())
+            }
+            _ => true,
         };
+        self.acks.data_seen = true;
         if idle {
             let quick = (self.rcv_wnd() / (2 * self.rcv_full_segment()))
                 .max(2)

@@ -273,6 +273,7 @@ impl Tcb {
                 unacked_segs: 0,
                 quick: 0,
                 last_data_rx: None,
+                data_seen: false,
                 last_oow_ms: ms_of(now).wrapping_sub(OOW_ACK_INTERVAL_MS),
             },
             timers: Timers::new(),
@@ -302,6 +303,11 @@ impl Tcb {
         {
             // The handshake is over, one way or the other: no establishment timer.
             self.timers.stop(Timer::Establish);
+            if !self.acks.data_seen {
+                // Linux starts `lrcvtime` here (`tcp_finish_connect`,
+                // `tcp_create_openreq_child`): the idle time before any data.
+                self.acks.last_data_rx = Some(ctx.now);
+            }
         }
         if matches!(to, State::TimeWait | State::Closed) {
             // RFC 3168 6.1.1: TIME-WAIT and CLOSED ignore the ECN negotiation.
@@ -480,6 +486,7 @@ impl Tcb {
             window_probes: self.timers.persist_backoff,
             rto_backoff: self.timers.rtx_count,
             sacked: self.recovery.sacked_above(self.snd.una),
+            last_data_received: self.acks.last_data_rx,
             lost: self
                 .rack_marks()
                 .map_or(0, crate::recovery::rack::lost_segments),

@@ -322,10 +322,7 @@ impl Tcb {
         }
         self.rcv.fin_received = true;
         self.rcv.nxt += 1;
-        if self.state == State::Established
-            && self.cfg.delayed_fin_ack
-            && self.acks.last_data_rx.is_some()
-        {
+        if self.state == State::Established && self.cfg.delayed_fin_ack && self.acks.data_seen {
             // Linux's `tcp_fin`: ESTABLISHED -> CLOSE_WAIT enters interactive
             // ("pingpong") mode, so the FIN is ACKed with delay, in the hope that
             // the application's reply or close carries the ACK. No more quick ACKs.

@@ -8,7 +8,7 @@ use crate::error::{ConnError, Error};
 use crate::event::CcPhase;
 use crate::event::{ConnId, DropReason, FourTuple};
 use crate::state::State;
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 use std::collections::BTreeMap;
 use synack_wire::SeqNum;
 
@@ -93,6 +93,10 @@ pub struct ConnStatus {
     /// Octets above `snd_una` the peer has selectively acknowledged (RFC 2018),
     /// as the SACK scoreboard holds them.
     pub sacked: u32,
+    /// When in-order data last arrived, or the handshake completed if none
+    /// has since (Linux's `lrcvtime`, read as `tcpi_last_data_recv`); `None`
+    /// during the handshake.
+    pub last_data_received: Option<Instant>,
     /// Segments RACK has marked lost (RFC 8985 6.2) and no SACK has covered
     /// since, retransmitted or not; 0 without RACK's per-segment records.
     pub lost: u32,
