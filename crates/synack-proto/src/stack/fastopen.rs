@@ -284,14 +284,22 @@ impl Stack {
         self.fo_deferred(id)
     }
 
-    /// For a deferred connect, how many bytes its SYN can carry.
-    pub(super) fn fo_deferred_room(&self, id: ConnId) -> Option<usize> {
+    /// What of `data` a send on connection `id` takes: on a deferred
+    /// connect, what its SYN can carry (Linux's sendto returns that count,
+    /// tcp_send_syn_data); otherwise all of it.
+    pub(super) fn fo_send_part<'d>(&self, id: ConnId, data: &'d [u8]) -> &'d [u8] {
         if !self.fo_deferred(id) {
-            return None;
+            return data;
         }
-        let remote = self.tcb_any(id)?.tuple().remote.ip();
-        let mss = self.fo.cache.get(remote).and_then(|c| c.mss);
-        Some(self.fo_syn_room(id, mss))
+        let Some(tcb) = self.tcb_any(id) else {
+            return data;
+        };
+        let mss = self
+            .fo
+            .cache
+            .get(tcb.tuple().remote.ip())
+            .and_then(|c| c.mss);
+        &data[..data.len().min(self.fo_syn_room(id, mss))]
     }
 
     /// Output hook: a SYN or SYN,ACK of a Fast Open connection gets its

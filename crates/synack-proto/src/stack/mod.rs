@@ -474,11 +474,8 @@ impl Stack {
     pub fn send(&mut self, now: Instant, id: ConnId, data: &[u8]) -> Result<usize, Error> {
         self.tcb(id)?;
         // A deferred Fast Open connect takes on its first send what its SYN
-        // carries (Linux's sendto returns that count, tcp_send_syn_data).
-        let data = match self.fo_deferred_room(id) {
-            Some(room) => &data[..data.len().min(room)],
-            None => data,
-        };
+        // carries.
+        let data = self.fo_send_part(id, data);
         let n = self
             .with_tcb(id, now, |t, _| t.send(data))
             .ok_or(Error::InvalidHandle)??;
@@ -638,10 +635,7 @@ impl Stack {
     pub fn send_record(&mut self, now: Instant, id: ConnId, data: &[u8]) -> Result<usize, Error> {
         self.tcb(id)?;
         let all = data.len();
-        let data = match self.fo_deferred_room(id) {
-            Some(room) => &data[..all.min(room)],
-            None => data,
-        };
+        let data = self.fo_send_part(id, data);
         let n = self
             .with_tcb(id, now, |t, _| {
                 t.record_room()?;
