@@ -43,8 +43,9 @@ pub struct ConnSummary {
 }
 
 /// Each connection of each host, in order of first appearance. Only events
-/// that name a connection count; a listener's own state and segments for
-/// no connection are left out.
+/// that name a connection count, and a SYN to a listener for the connection
+/// it created (its data, RFC 7413's, is the connection's first received);
+/// a listener's own state and other segments for no connection are left out.
 pub fn connection_summaries(
     entries: &[TraceEntry],
     hosts: &[HostInfo<'_>],
@@ -86,6 +87,9 @@ fn updates(
         })
     };
     let mut updates: Vec<(usize, Update)> = Vec::new();
+    // SYNs that reached a listener, by the connection they would create,
+    // with where they go among the updates.
+    let mut syns: Vec<(usize, (HostId, SocketAddr, SocketAddr), Update)> = Vec::new();
     for e in entries {
         let TraceKind::Stack(ev) = &e.kind else {
             continue;
@@ -106,20 +110,35 @@ fn updates(
                 let r = row(e.host, seg.src, seg.dst);
                 updates.push((r, Update::sent(seg, *reason, seq, ack)));
             }
-            EventKind::SegmentReceived { conn: Some(_), seg } => {
+            EventKind::SegmentReceived { conn, seg } => {
                 let (seq, _) = isns.display(seg, absolute);
-                let r = row(e.host, seg.dst, seg.src);
-                updates.push((
-                    r,
-                    Update::Received {
+                if conn.is_some() {
+                    let u = Update::Received {
                         len: seg.len,
                         seq,
                         syn: seg.flags.syn(),
                         end: seq.wrapping_add(seg_len(seg)),
-                    },
-                ));
+                    };
+                    updates.push((row(e.host, seg.dst, seg.src), u));
+                } else if seg.flags.syn() && !seg.flags.ack() {
+                    // Its data counts as received; whether it was taken (a
+                    // valid cookie) the connection's own ACKs tell RCV.NXT.
+                    let u = Update::Received {
+                        len: seg.len,
+                        seq,
+                        syn: true,
+                        end: seq.wrapping_add(1),
+                    };
+                    syns.push((updates.len(), (e.host, seg.dst, seg.src), u));
+                }
             }
             _ => {}
+        }
+    }
+    // A SYN counts for the connection it created, if it created one.
+    for (at, key, u) in syns.into_iter().rev() {
+        if let Some(&r) = index.get(&key) {
+            updates.insert(at, (r, u));
         }
     }
     (rows, updates)
