@@ -302,12 +302,12 @@ impl ByteRing {
     }
 }
 
-/// A few buffers that emptied rings gave back, per thread, for the next ring
-/// that needs one: bounded in count and size, shared by every connection
-/// the thread serves, so no idle connection holds a buffer and a busy one
-/// does not go to the allocator each time its ring empties.
+/// The buffers emptied rings gave back, in the thread's spare pool
+/// (`crate::spare`) for the next ring that needs one: bounded in count and
+/// size, so a busy connection does not go to the allocator each time its
+/// ring empties.
 mod spare {
-    use std::cell::RefCell;
+    use crate::spare::{self as pool, Spares};
 
     /// Buffers kept per thread.
     const COUNT: usize = 8;
@@ -315,7 +315,7 @@ mod spare {
     const MAX_BYTES: usize = 1 << 20;
 
     thread_local! {
-        static SPARE: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
+        static SPARE: Spares<Box<[u8]>> = const { Spares::new() };
     }
 
     /// Keep `buf` for later, or free it when the spares are full.
@@ -323,17 +323,10 @@ mod spare {
         if buf.len() > MAX_BYTES {
             return;
         }
-        let _ = SPARE.try_with(|s| {
-            if let Ok(mut s) = s.try_borrow_mut() {
-                if s.len() < COUNT {
-                    s.push(buf);
-                } else if let Some(small) = s.iter_mut().min_by_key(|b| b.len()) {
-                    // Keep the larger of the two: it serves more requests.
-                    if small.len() < buf.len() {
-                        *small = buf;
-                    }
-                }
-            }
+        pool::give(&SPARE, buf, COUNT, |kept, buf| {
+            // Keep the larger of the two: it serves more requests.
+            let (i, small) = kept.iter().enumerate().min_by_key(|(_, b)| b.len())?;
+            (small.len() < buf.len()).then_some(i)
         });
     }
 
@@ -342,18 +335,14 @@ mod spare {
     /// after every read takes a buffer again for each burst, and one that
     /// starts small grows by doubling, copying its bytes at every step.
     pub(super) fn take(need: usize) -> Option<Box<[u8]>> {
-        SPARE
-            .try_with(|s| {
-                let mut s = s.try_borrow_mut().ok()?;
-                let (i, _) = s
-                    .iter()
-                    .enumerate()
-                    .max_by_key(|(_, b)| b.len())
-                    .filter(|(_, b)| b.len() >= need)?;
-                Some(s.swap_remove(i))
-            })
-            .ok()
-            .flatten()
+        pool::take(&SPARE, |kept| {
+            let (i, _) = kept
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, b)| b.len())
+                .filter(|(_, b)| b.len() >= need)?;
+            Some(i)
+        })
     }
 }
 

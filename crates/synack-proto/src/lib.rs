@@ -92,6 +92,7 @@ mod probe;
 mod recovery;
 mod rtt;
 mod sink;
+mod spare;
 mod stack;
 
 pub use stack::{

@@ -194,11 +194,12 @@ impl SendRecords {
     }
 }
 
-/// Record boxes kept per thread for the next flight (as `compact.rs` keeps
-/// ring buffers): bounded in count and in what each holds.
+/// Record boxes kept in the thread's spare pool (`crate::spare`, which
+/// also keeps the rings' buffers) for the next flight: bounded in count and
+/// in what each holds.
 mod spare {
     use super::RecordsInner;
-    use std::cell::RefCell;
+    use crate::spare::{self as pool, Spares};
 
     /// Boxes kept per thread.
     const COUNT: usize = 64;
@@ -209,8 +210,7 @@ mod spare {
 
     // The boxes themselves are what is reused: a connection holds a `Box`.
     thread_local! {
-        #[allow(clippy::vec_box)]
-        static SPARE: RefCell<Vec<Box<RecordsInner>>> = const { RefCell::new(Vec::new()) };
+        static SPARE: Spares<Box<RecordsInner>> = const { Spares::new() };
     }
 
     /// Keep `b` for a later flight, or free it.
@@ -218,20 +218,11 @@ mod spare {
         if b.sent.capacity() > MAX_SEGS || b.ends.capacity() > MAX_ENDS {
             return;
         }
-        let _ = SPARE.try_with(|s| {
-            if let Ok(mut s) = s.try_borrow_mut() {
-                if s.len() < COUNT {
-                    s.push(b);
-                }
-            }
-        });
+        pool::give(&SPARE, b, COUNT, |_, _| None);
     }
 
     /// A kept box, if any (its contents are stale: the caller resets them).
     pub(super) fn take() -> Option<Box<RecordsInner>> {
-        SPARE
-            .try_with(|s| s.try_borrow_mut().ok()?.pop())
-            .ok()
-            .flatten()
+        pool::take(&SPARE, |kept| kept.len().checked_sub(1))
     }
 }
