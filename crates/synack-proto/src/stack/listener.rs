@@ -14,8 +14,10 @@ use crate::error::Error;
 use crate::event::{
     Cause, ConnId, DropReason, EventKind, FourTuple, ListenerId, SegmentSummary, SendReason,
 };
+use crate::hash::TableHash;
 use crate::state::State;
 use crate::time::Instant;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -29,7 +31,9 @@ pub(super) struct Listener {
     pub(super) cfg: Arc<ConnConfig>,
     pub(super) accept: VecDeque<ConnId>,
     pub(super) half_open: usize,
-    pub(super) sources: HashMap<IpAddr, u32>,
+    /// Half-open entries per source address, under the stack's keyed table
+    /// hash (the keys are attacker-chosen: every SYN names its own source).
+    pub(super) sources: HashMap<IpAddr, u32, TableHash>,
     pub(super) status: ListenerStatus,
     /// What an any-destination listener takes (`None`: `local` alone).
     pub(super) any: Option<Box<AnyDestination>>,
@@ -54,7 +58,7 @@ impl Listener {
             cfg,
             accept: VecDeque::new(),
             half_open: 0,
-            sources: HashMap::new(),
+            sources: HashMap::with_hasher(TableHash::default()),
             status: ListenerStatus::default(),
             any: None,
             pending: None,
@@ -63,11 +67,12 @@ impl Listener {
     }
 }
 
-pub(super) fn dec_source(m: &mut HashMap<IpAddr, u32>, ip: IpAddr) {
-    if let Some(c) = m.get_mut(&ip) {
-        *c -= 1;
-        if *c == 0 {
-            m.remove(&ip);
+pub(super) fn dec_source(m: &mut HashMap<IpAddr, u32, TableHash>, ip: IpAddr) {
+    // One lookup for the count and, when it reaches zero, its removal.
+    if let Entry::Occupied(mut e) = m.entry(ip) {
+        *e.get_mut() -= 1;
+        if *e.get() == 0 {
+            e.remove();
         }
     }
 }
