@@ -4,7 +4,7 @@
 #![cfg(feature = "smoltcp")]
 
 mod support;
-use support::accepted;
+use support::{accepted, write_and_close};
 
 use synack_drill::{
     compare_paths, run_cli, run_script_on, Mode, Outcome, RunOptions, StackKind, Totals,
@@ -20,16 +20,7 @@ fn smol(text: &str) -> Outcome {
 }
 
 /// A passive open, a write and a close: smoltcp's SYN,ACK, data and FIN.
-const PASSIVE: &str = concat!(
-    accepted!(),
-    "+0 write(4, ..., 1000) = 1000\n",
-    "+0 > P. 1:1001(1000) ack 1\n",
-    "+0.1 < . 1:1(0) ack 1001 win 257\n",
-    "+0 close(4) = 0\n",
-    "+0 > F. 1001:1001(0) ack 1\n",
-    "+0.1 < F. 1:1(0) ack 1002 win 257\n",
-    "+0 > . 1002:1002(0) ack 2\n",
-);
+const PASSIVE: &str = concat!(accepted!(), write_and_close!());
 
 #[test]
 fn smoltcp_passes_a_passive_open_data_and_close() {

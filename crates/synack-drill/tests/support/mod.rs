@@ -23,6 +23,25 @@ macro_rules! accepted {
 }
 pub(crate) use accepted;
 
+/// After [`accepted!`]: a write of 1000 bytes the peer acknowledges, then
+/// a close, the peer's FIN and the last ACK (not every test file uses it).
+#[allow(unused_macros)]
+macro_rules! write_and_close {
+    () => {
+        "\
++0 write(4, ..., 1000) = 1000
++0 > P. 1:1001(1000) ack 1
++0.1 < . 1:1(0) ack 1001 win 257
++0 close(4) = 0
++0 > F. 1001:1001(0) ack 1
++0.1 < F. 1:1(0) ack 1002 win 257
++0 > . 1002:1002(0) ack 2
+"
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use write_and_close;
+
 /// `text` parsed with the standard defines; a test's own script that does
 /// not parse is a bug in the test.
 pub(crate) fn script(text: &str) -> Script {

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use synack_proto::{ConnConfig, ConnId, Duration, Instant, StackConfig, State};
+use synack_proto::{ConnConfig, ConnId, Duration, Instant, ListenerId, StackConfig, State};
 
 use super::super::synack::Synack;
 use super::super::StackUnderTest;
@@ -69,6 +69,25 @@ impl Pair {
         self.settle();
     }
 
+    /// An active open from smoltcp to a listener of the peer's, carried
+    /// through: smoltcp's connection and the peer's.
+    fn open(&mut self, peer_listener: ListenerId) -> (ConnId, ConnId) {
+        let server = SocketAddr::new(PEER, 80);
+        let id = self
+            .smol
+            .connect(self.now, None, server, cfg())
+            .expect("connect");
+        self.settle();
+        let theirs = self.peer.accept(peer_listener).expect("peer accepts");
+        (id, theirs)
+    }
+
+    /// A listener of the peer's for [`Pair::open`].
+    fn peer_listener(&mut self) -> ListenerId {
+        let server = SocketAddr::new(PEER, 80);
+        self.peer.listen(server, 16, cfg()).expect("peer listens")
+    }
+
     /// The sockets smoltcp's socket set holds.
     fn smol_sockets(&self) -> usize {
         self.smol.sockets.iter().count()
@@ -82,13 +101,10 @@ fn cfg() -> ConnConfig {
 #[test]
 fn active_opens_closed_by_the_script_are_freed_after_time_wait() {
     let mut p = Pair::new();
-    let server = SocketAddr::new(PEER, 80);
-    let l = p.peer.listen(server, 16, cfg()).expect("peer listens");
+    let l = p.peer_listener();
     for round in 0..20 {
-        let id = p.smol.connect(p.now, None, server, cfg()).expect("connect");
-        p.settle();
+        let (id, theirs) = p.open(l);
         assert_eq!(p.smol.state(id), Ok(State::Established), "round {round}");
-        let theirs = p.peer.accept(l).expect("peer accepts");
         // smoltcp closes first, so it is the side that waits in TIME-WAIT.
         p.smol.close(p.now, id).expect("close");
         p.settle();
@@ -108,11 +124,8 @@ fn active_opens_closed_by_the_script_are_freed_after_time_wait() {
 #[test]
 fn an_aborted_connection_is_freed_once_its_reset_is_sent() {
     let mut p = Pair::new();
-    let server = SocketAddr::new(PEER, 80);
-    let l = p.peer.listen(server, 16, cfg()).expect("peer listens");
-    let id = p.smol.connect(p.now, None, server, cfg()).expect("connect");
-    p.settle();
-    let theirs = p.peer.accept(l).expect("peer accepts");
+    let l = p.peer_listener();
+    let (id, theirs) = p.open(l);
     p.smol.abort(p.now, id).expect("abort");
     // Held until the RST is out: the peer must see it.
     assert_eq!(p.smol_sockets(), 1);
@@ -124,11 +137,8 @@ fn an_aborted_connection_is_freed_once_its_reset_is_sent() {
 #[test]
 fn a_reset_connection_is_held_until_the_script_closes_it() {
     let mut p = Pair::new();
-    let server = SocketAddr::new(PEER, 80);
-    let l = p.peer.listen(server, 16, cfg()).expect("peer listens");
-    let id = p.smol.connect(p.now, None, server, cfg()).expect("connect");
-    p.settle();
-    let theirs = p.peer.accept(l).expect("peer accepts");
+    let l = p.peer_listener();
+    let (id, theirs) = p.open(l);
     p.peer.abort(p.now, theirs).expect("peer aborts");
     p.settle();
     // The script may still read the error from its descriptor.
