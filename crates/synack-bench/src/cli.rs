@@ -43,6 +43,11 @@ pub(crate) struct Args {
     /// Skip the peers and the bound (to profile synack alone).
     #[arg(long)]
     pub(crate) synack_only: bool,
+    /// The paths figure's cases whose label holds one of these
+    /// `;`-separated strings (e.g. `10 ms, queue 0.25;loss 1e-4;four
+    /// flows;published`); default all.
+    #[arg(long, value_delimiter = ';', value_name = "LIST")]
+    pub(crate) cases: Option<Vec<String>>,
 }
 
 impl Args {

@@ -6,12 +6,14 @@ use std::time::Duration;
 use synack_proto::SynCookies;
 
 /// How much work each figure does.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Plan {
     pub(crate) quick: bool,
     /// Print JSON (and no progress lines).
     pub(crate) json: bool,
     pub(crate) synack_only: bool,
+    /// The paths figure's cases to run, by label substring (`None`: all).
+    pub(crate) cases: Option<Vec<String>>,
     pub(crate) reps: usize,
     pub(crate) bulk_bytes: u64,
     pub(crate) lifecycles: u64,
@@ -22,12 +24,20 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// Whether the paths case labelled `label` is to be run.
+    pub(crate) fn wants_case(&self, label: &str) -> bool {
+        self.cases
+            .as_ref()
+            .is_none_or(|c| c.iter().any(|s| label.contains(s.as_str())))
+    }
+
     pub(crate) fn new(quick: bool) -> Plan {
         if quick {
             Plan {
                 quick,
                 json: false,
                 synack_only: false,
+                cases: None,
                 reps: 1,
                 bulk_bytes: 64 << 20,
                 lifecycles: 20_000,
@@ -41,6 +51,7 @@ impl Plan {
                 quick,
                 json: false,
                 synack_only: false,
+                cases: None,
                 reps: 5,
                 bulk_bytes: 1 << 30,
                 lifecycles: 300_000,

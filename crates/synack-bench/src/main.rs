@@ -60,6 +60,7 @@ fn run(args: &Args) -> Result<(), String> {
         plan.reps = usize::from(n);
     }
     plan.synack_only = args.synack_only;
+    plan.cases.clone_from(&args.cases);
     plan.json = args.json;
     let json = args.json;
     if cfg!(debug_assertions) {
