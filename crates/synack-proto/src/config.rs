@@ -117,6 +117,14 @@ pub struct ConnConfig {
     /// (200 ms there), so a lost SYN is sent again at 1.0 s and 3.2 s instead of
     /// 1 s and 3 s. Zero by default, as RFC 6298 (and Linux) compute the RTO.
     pub rto_slop: Duration,
+    /// `min_rto` bounds RTO's variance term instead of the RTO itself: RTO =
+    /// SRTT + max(4 * RTTVAR, `min_rto`), as Linux computes it (its
+    /// `rttvar_us` never falls below `tcp_rto_min`), so the timer runs at
+    /// least `min_rto` past the round trip. `false` is RFC 6298 2.4 (and
+    /// FreeBSD): max(SRTT + 4 * RTTVAR, `min_rto`), which on a steady path of
+    /// a round trip above `min_rto` fires barely after the round trip, before
+    /// a fast retransmission's ACK can return. On by default.
+    pub rto_min_on_variance: bool,
     /// SYN retransmissions before connect fails (Linux `tcp_syn_retries`: 6).
     pub syn_retries: u32,
     /// How long the connection may stay in SYN_SENT or SYN_RCVD before it fails
@@ -340,6 +348,7 @@ impl Default for ConnConfig {
             min_rto: Duration::from_millis(200),
             max_rto: Duration::from_secs(120),
             rto_slop: Duration::ZERO,
+            rto_min_on_variance: true,
             syn_retries: 6,
             establish_timeout: None,
             syn_rexmit_drop_options: false,

@@ -14,6 +14,7 @@
 //! | `min_rto` | 200 ms | 30 ms (`net.inet.tcp.rexmit_min`) | 1 s (RFC 6298 2.4) |
 //! | `max_rto` | 120 s | 64 s (`TCPTV_REXMTMAX`) | 120 s |
 //! | `rto_slop` | 0 | 200 ms (`net.inet.tcp.rexmit_slop`) | 0 |
+//! | `rto_min_on_variance` | on: RTO = SRTT + max(4 RTTVAR, `min_rto`) (`__tcp_set_rto`) | off: max(SRTT + 4 RTTVAR, `min_rto`) (`TCPT_RANGESET`) | off (RFC 6298 2.4) |
 //! | `syn_retries` | 6 (`tcp_syn_retries`) | 12 (`TCP_MAXRXTSHIFT`) | 6 |
 //! | `establish_timeout` | none | 75 s (`net.inet.tcp.keepinit`) | none |
 //! | `round_recv_buffer_to_mss` | off | on (`tcp_mss`) | off |
@@ -65,6 +66,7 @@ impl Profile {
         cfg.min_rto = linux.min_rto;
         cfg.max_rto = linux.max_rto;
         cfg.rto_slop = linux.rto_slop;
+        cfg.rto_min_on_variance = linux.rto_min_on_variance;
         cfg.syn_retries = linux.syn_retries;
         cfg.establish_timeout = linux.establish_timeout;
         cfg.round_recv_buffer_to_mss = linux.round_recv_buffer_to_mss;
@@ -96,6 +98,7 @@ impl Profile {
                 cfg.min_rto = Duration::from_millis(30);
                 cfg.max_rto = Duration::from_secs(64);
                 cfg.rto_slop = Duration::from_millis(200);
+                cfg.rto_min_on_variance = false;
                 cfg.syn_retries = 12;
                 cfg.establish_timeout = Some(Duration::from_secs(75));
                 // The receive buffer rounded to whole segments, and what it holds
@@ -128,6 +131,7 @@ impl Profile {
                 // RFC 6298 2.4: "if it is less than 1 second, then the RTO SHOULD be
                 // rounded up to 1 second".
                 cfg.min_rto = Duration::from_secs(1);
+                cfg.rto_min_on_variance = false;
                 // RFC 1191 3.1, RFC 6691: the MSS option says what this host can
                 // receive, from its interface, not the path.
                 cfg.syn_mss_follows_path_mtu = false;
@@ -242,6 +246,7 @@ mod tests {
                 quick_ack_segments: 16,
                 delayed_fin_ack: true,
                 min_rto: Duration::from_millis(200),
+                rto_min_on_variance: true,
                 syn_mss_follows_path_mtu: true,
                 answer_ack_of_unsent: false,
                 cwnd_validation: true,

@@ -44,6 +44,8 @@ pub(crate) struct RtoBounds {
     /// applies (FreeBSD's `TCPT_RANGESET` adds `net.inet.tcp.rexmit_slop`); zero
     /// is RFC 6298.
     pub(crate) slop: Duration,
+    /// `min` bounds the variance term, not the sum (`ConnConfig::rto_min_on_variance`).
+    pub(crate) min_on_variance: bool,
 }
 
 impl RttEstimator {
@@ -94,7 +96,16 @@ impl RttEstimator {
         self.srtt = srtt.min(NO_SRTT - 1);
         self.rttvar = rttvar;
         // RFC 6298 2.3 and 2.4: RTO = SRTT + max(G, K*RTTVAR), clamped.
-        let rto = srtt.saturating_add(ns(GRANULARITY).max(rttvar.saturating_mul(4)));
+        let mut var = ns(GRANULARITY).max(rttvar.saturating_mul(4));
+        if b.min_on_variance {
+            // Linux (`tcp_rtt_estimator`, `__tcp_set_rto`): RTO = SRTT +
+            // max(K*RTTVAR, rto_min), as `rttvar_us` never falls below
+            // `tcp_rto_min`: the timer stays rto_min beyond the round trip
+            // however steady the path, where RFC 6298 2.4's clamp lets it
+            // fall to the round trip itself once it exceeds the minimum.
+            var = var.max(ns(b.min));
+        }
+        let rto = srtt.saturating_add(var);
         self.rto = rto.clamp(ns(b.min), ns(b.max));
         // A valid sample ends any backoff (RFC 6298 5.7 note, as Linux does).
         self.backoff = 0;
@@ -158,6 +169,7 @@ mod tests {
         min: Duration::from_millis(200),
         max: Duration::from_secs(120),
         slop: Duration::ZERO,
+        min_on_variance: false,
     };
 
     fn est() -> RttEstimator {
@@ -198,6 +210,33 @@ mod tests {
     }
 
     #[test]
+    fn linux_keeps_min_rto_beyond_a_steady_round_trip() {
+        let linux = RtoBounds {
+            min_on_variance: true,
+            ..B
+        };
+        let (mut rfc, mut lx) = (est(), est());
+        // 300 ms, steady: RTTVAR decays towards the 1 ms granularity.
+        for _ in 0..60 {
+            rfc.sample(Duration::from_millis(300), B);
+            lx.sample(Duration::from_millis(300), linux);
+        }
+        // RFC 6298 2.4: SRTT + max(G, 4 RTTVAR), here 301 ms: barely past
+        // the round trip. Linux: SRTT + max(4 RTTVAR, rto_min) = 500 ms.
+        assert_eq!(rfc.rto(B), Duration::from_millis(301));
+        assert_eq!(lx.rto(linux), Duration::from_millis(500));
+        // Below rto_min the two agree on the first sample's 3 * RTT ...
+        let (mut rfc, mut lx) = (est(), est());
+        rfc.sample(Duration::from_millis(100), B);
+        lx.sample(Duration::from_millis(100), linux);
+        assert_eq!(rfc.rto(B), Duration::from_millis(300));
+        assert_eq!(lx.rto(linux), Duration::from_millis(300));
+        // ... and Linux's never falls to rto_min on a LAN: 50 us + 200 ms.
+        lx.sample(Duration::from_micros(50), linux);
+        assert!(lx.rto(linux) > Duration::from_millis(200));
+    }
+
+    #[test]
     fn min_rto_clamps() {
         let mut e = est();
         e.sample(Duration::from_micros(50), B);
@@ -212,6 +251,7 @@ mod tests {
             min: Duration::from_millis(30),
             max: Duration::from_secs(64),
             slop: Duration::from_millis(200),
+            min_on_variance: false,
         };
         let mut e = est();
         let mut seen = vec![e.rto(b)];

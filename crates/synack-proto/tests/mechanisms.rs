@@ -65,9 +65,10 @@ fn data_retransmissions_back_off_and_give_up() {
         .filter(|l| l.contains("C>S PSH,ACK"))
         .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
         .collect();
-    // RTO after the handshake's 20 ms sample: max(200 ms min, 20 + 4*10) = 200 ms, doubling to 120 s.
+    // RTO after the handshake's 20 ms sample: 20 + max(4*10, 200 ms min) = 220 ms
+    // (Linux: `rttvar_us` never below `tcp_rto_min`), doubling to 120 s.
     // First the tail loss probe (RFC 8985 7.2): PTO = 2*SRTT + 200 ms for a lone
-    // segment = 240 ms, capped at the RTO's 200 ms; after it the RTO is re-armed
+    // segment = 240 ms, capped at the RTO's 220 ms; after it the RTO is re-armed
     // (7.3), unbacked-off; the probe does not count against tcp_retries2.
     assert_eq!(
         times.len(),
@@ -77,7 +78,7 @@ fn data_retransmissions_back_off_and_give_up() {
     let gaps: Vec<u64> = times.windows(2).map(|w| w[1] - w[0]).collect();
     assert_eq!(
         &gaps[..11],
-        &[200, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 102400]
+        &[220, 220, 440, 880, 1760, 3520, 7040, 14080, 28160, 56320, 112640]
     );
     assert!(
         gaps[11..].iter().all(|&g| g == 120_000),

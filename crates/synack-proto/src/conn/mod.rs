@@ -414,6 +414,7 @@ impl Tcb {
             min: self.cfg.min_rto,
             max: self.cfg.max_rto,
             slop: self.cfg.rto_slop,
+            min_on_variance: self.cfg.rto_min_on_variance,
         }
     }
 
