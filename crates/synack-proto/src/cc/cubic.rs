@@ -4,7 +4,9 @@
 //! of that reduction (W_max) and convex beyond it, never below what Reno
 //! would reach (the Reno-friendly region); a multiplicative decrease by
 //! beta_cubic = 0.7 with fast convergence; a timeout that the timestamps
-//! prove spurious (RFC 3522) is undone (RFC 9438 4.9).
+//! prove spurious (RFC 3522), or a fast recovery whose retransmissions the
+//! peer all reports as duplicates (D-SACK, RFC 3708), is undone (RFC 9438
+//! 4.9).
 //!
 //! Windows in the cubic arithmetic are in segments (RFC 9438 4.1: "cwnd ...
 //! in segments"), as `f64`: the simulator and the tests replay it exactly,
@@ -15,6 +17,7 @@ use super::validation::{CwndUse, SendSample};
 use super::{AckSample, Congestion, CongestionControl};
 use crate::event::{CcPhase, CcReason};
 use crate::time::{Duration, Instant};
+use synack_wire::SeqNum;
 
 /// RFC 9438 4.1: C, in segments per second cubed.
 const C: f64 = 0.4;
@@ -62,12 +65,12 @@ pub(crate) struct Cubic {
     hystart: HyStart,
     /// Whether the flow used its window (RFC 7661, `validation.rs`).
     used: CwndUse,
-    /// RFC 9438 4.9: the state before the last timeout, while it may still
-    /// prove spurious.
+    /// RFC 9438 4.9: the state before the last timeout or fast recovery,
+    /// while it may still prove spurious.
     undo: Option<Undo>,
 }
 
-/// What a spurious timeout's undo restores (RFC 9438 4.9: cwnd_prior,
+/// What a spurious reduction's undo restores (RFC 9438 4.9: cwnd_prior,
 /// ssthresh_prior, W_max, K, the epoch, W_est, and HyStart++'s state).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Undo {
@@ -75,6 +78,22 @@ struct Undo {
     ssthresh: u32,
     epoch: Epoch,
     hystart: HyStart,
+    /// A fast recovery's record (`None`: a timeout's): what D-SACK detection
+    /// counts against.
+    dsack: Option<DsackWait>,
+}
+
+/// RFC 3708 2 (Linux `undo_marker`, `undo_retrans`): a fast recovery was
+/// spurious when every segment it retransmitted comes back in a D-SACK.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct DsackWait {
+    /// SND.UNA when the recovery began: a D-SACK of octets below it is
+    /// about an older episode.
+    marker: SeqNum,
+    /// The connection's retransmission count when the recovery began.
+    base: u32,
+    /// Segments of this episode reported in D-SACK blocks so far.
+    dsacked: u32,
 }
 
 impl Cubic {
@@ -257,10 +276,11 @@ impl Cubic {
 }
 
 impl Cubic {
-    /// RFC 9438 4.9: the last timeout proved spurious (RFC 3522): restore
-    /// the state before it, keeping any window regained since if larger.
-    /// `false` when there is nothing to undo.
-    pub(crate) fn undo_timeout(&mut self) -> bool {
+    /// RFC 9438 4.9: the last reduction (a timeout, RFC 3522, or a fast
+    /// recovery, RFC 3708) proved spurious: restore the state before it,
+    /// keeping any window regained since if larger. `false` when there is
+    /// nothing to undo.
+    pub(crate) fn undo(&mut self) -> bool {
         let Some(u) = self.undo.take() else {
             return false;
         };
@@ -274,7 +294,43 @@ impl Cubic {
 
     /// The timeout proved genuine: its record goes.
     pub(crate) fn confirm_timeout(&mut self) {
-        self.undo = None;
+        if self.timeout_pending() {
+            self.undo = None;
+        }
+    }
+
+    /// The last timeout's record, if that is what is kept (a fast
+    /// recovery's is not the timestamps' to judge).
+    pub(crate) fn timeout_pending(&self) -> bool {
+        self.undo.is_some_and(|u| u.dsack.is_none())
+    }
+
+    /// RFC 3708 2: the fast recovery that just began, at SND.UNA `marker`
+    /// with the connection's `retransmits` so far, is watched for D-SACKs.
+    pub(crate) fn watch_recovery(&mut self, marker: SeqNum, retransmits: u32) {
+        if let Some(u) = self.undo.as_mut() {
+            u.dsack = Some(DsackWait {
+                marker,
+                base: retransmits,
+                dsacked: 0,
+            });
+        }
+    }
+
+    /// RFC 3708 2: a D-SACK, if any, reported `segments` segments ending at
+    /// `end`; the connection has retransmitted `retransmits` segments in
+    /// all. Counts them against the watched recovery, and answers whether
+    /// every segment it retransmitted has been reported (Linux
+    /// `undo_retrans` reaching 0).
+    pub(crate) fn on_dsack(&mut self, dsack: Option<(SeqNum, u32)>, retransmits: u32) -> bool {
+        let Some(w) = self.undo.as_mut().and_then(|u| u.dsack.as_mut()) else {
+            return false;
+        };
+        if let Some((_, segments)) = dsack.filter(|(end, _)| end.gt(w.marker)) {
+            w.dsacked = w.dsacked.saturating_add(segments);
+        }
+        let sent = retransmits.wrapping_sub(w.base);
+        sent > 0 && w.dsacked >= sent
     }
 }
 
@@ -315,7 +371,7 @@ impl CongestionControl for Cubic {
     }
 
     fn on_congestion(&mut self, signal: Congestion, flight: u32, mss: u32, _now: Instant) {
-        // A later reduction makes an earlier timeout's record stale.
+        // A later reduction makes an earlier one's record stale.
         self.undo = None;
         match signal {
             Congestion::Loss { reduced: true } => {
@@ -324,6 +380,18 @@ impl CongestionControl for Cubic {
                 self.cwnd = self.cwnd.min(self.ssthresh);
             }
             Congestion::Loss { reduced: false } | Congestion::Ecn | Congestion::ProbeRepair => {
+                if signal == (Congestion::Loss { reduced: false }) {
+                    // RFC 9438 4.9: keep what a spurious fast recovery would
+                    // restore; the connection says what to watch
+                    // (`watch_recovery`).
+                    self.undo = Some(Undo {
+                        cwnd: self.cwnd,
+                        ssthresh: self.ssthresh,
+                        epoch: self.epoch,
+                        hystart: self.hystart,
+                        dsack: None,
+                    });
+                }
                 // RFC 9438 4.6: on a loss (fast retransmit), an ECN-Echo (RFC 3168
                 // 6.1.2) or a loss a probe repaired (RFC 8985 7.4.2):
                 // cwnd = ssthresh = FlightSize * beta_cubic, at least 2 segments.
@@ -339,6 +407,7 @@ impl CongestionControl for Cubic {
                     ssthresh: self.ssthresh,
                     epoch: self.epoch,
                     hystart: self.hystart,
+                    dsack: None,
                 });
                 // RFC 9438 4.8: after a timeout ssthresh comes from beta_cubic as
                 // in 4.6, cwnd is one segment (RFC 5681 3.1), and the next stage

@@ -207,7 +207,40 @@ impl Cc {
         if let Cc::Cubic(t) = self {
             if !spurious {
                 t.c.confirm_timeout();
-            } else if t.c.undo_timeout() {
+            } else if t.c.timeout_pending() && t.c.undo() {
+                t.reduction = Reduction::None;
+                t.reason = Some(CcReason::SpuriousUndo);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// RFC 3708 2: fast recovery began at SND.UNA `marker`, after
+    /// `retransmits` retransmitted segments in the connection's life: watch
+    /// for D-SACKs of what it retransmits (CUBIC only: NewReno keeps no
+    /// record, as for timeouts).
+    pub(crate) fn watch_recovery(&mut self, marker: SeqNum, retransmits: u32) {
+        if let Cc::Cubic(t) = self {
+            t.c.watch_recovery(marker, retransmits);
+        }
+    }
+
+    /// RFC 3708 2, RFC 9438 4.9 (Linux `tcp_try_undo_dsack`): an ACK arrived,
+    /// with a D-SACK block of `segments` segments ending at `end` if
+    /// `dsack`, the connection having retransmitted `retransmits` segments
+    /// so far. Once every retransmission of the watched fast recovery is
+    /// reported, and only when `may_undo` (the recovery is over: its window
+    /// is no longer the one loss recovery lets the sender use), the
+    /// reduction is undone. Returns whether it was.
+    pub(crate) fn dsack_verdict(
+        &mut self,
+        dsack: Option<(SeqNum, u32)>,
+        retransmits: u32,
+        may_undo: bool,
+    ) -> bool {
+        if let Cc::Cubic(t) = self {
+            if t.c.on_dsack(dsack, retransmits) && may_undo && t.c.undo() {
                 t.reduction = Reduction::None;
                 t.reason = Some(CcReason::SpuriousUndo);
                 return true;
@@ -438,6 +471,83 @@ mod tests {
         // Nothing is undone twice.
         cc.timeout_verdict(true);
         assert_eq!(cc.view(cc.cwnd()), before);
+    }
+
+    #[test]
+    fn a_recovery_whose_retransmissions_are_all_dsacked_is_undone() {
+        let mut cc = cubic_at(40 * MSS);
+        let before = cc.view(cc.cwnd());
+        cc.on_congestion(
+            Congestion::Loss { reduced: false },
+            40 * MSS,
+            MSS,
+            Instant::ZERO,
+        );
+        // RFC 9438 4.6: cwnd = ssthresh = 0.7 * 40 segments.
+        assert_eq!((cc.cwnd(), cc.ssthresh()), (28 * MSS, 28 * MSS));
+        // Recovery began at SND.UNA 5000 with 3 retransmissions before it;
+        // it retransmits two segments (5 in all).
+        cc.watch_recovery(SeqNum(5000), 3);
+        cc.on_recovery_end(28 * MSS, MSS);
+        let after = cc.view(cc.cwnd());
+        let _ = cc.take_last_reason();
+        // A D-SACK of an older episode's octets counts for nothing.
+        assert!(!cc.dsack_verdict(Some((SeqNum(4000), 1)), 5, true));
+        // The first of the two: not yet.
+        assert!(!cc.dsack_verdict(Some((SeqNum(6000), 1)), 5, true));
+        // The second, while recovery still ran: counted, not yet undone.
+        assert!(!cc.dsack_verdict(Some((SeqNum(7000), 1)), 5, false));
+        assert_eq!((cc.cwnd(), cc.ssthresh()), (28 * MSS, 28 * MSS));
+        // The next ACK after recovery ended undoes it: RFC 9438 4.9.
+        assert!(cc.dsack_verdict(None, 5, true));
+        let now = cc.view(cc.cwnd());
+        assert_eq!(now, before, "cwnd, ssthresh and phase as before the loss");
+        assert_eq!(
+            cc.take_reason(after, now, false),
+            Some(CcReason::SpuriousUndo)
+        );
+        // Nothing is undone twice, and timestamps do not judge a recovery.
+        assert!(!cc.dsack_verdict(Some((SeqNum(7000), 1)), 5, true));
+        assert!(!cc.timeout_verdict(true));
+    }
+
+    #[test]
+    fn a_recovery_with_a_retransmission_not_dsacked_stays() {
+        let mut cc = cubic_at(40 * MSS);
+        cc.on_congestion(
+            Congestion::Loss { reduced: false },
+            40 * MSS,
+            MSS,
+            Instant::ZERO,
+        );
+        cc.watch_recovery(SeqNum(5000), 0);
+        cc.on_recovery_end(28 * MSS, MSS);
+        // Three retransmissions, two reported: a real loss among them.
+        assert!(!cc.dsack_verdict(Some((SeqNum(6000), 2)), 3, true));
+        assert!(!cc.dsack_verdict(None, 3, true));
+        assert_eq!((cc.cwnd(), cc.ssthresh()), (28 * MSS, 28 * MSS));
+        // No retransmission at all: a D-SACK proves nothing.
+        let mut cc = cubic_at(40 * MSS);
+        cc.on_congestion(
+            Congestion::Loss { reduced: false },
+            40 * MSS,
+            MSS,
+            Instant::ZERO,
+        );
+        cc.watch_recovery(SeqNum(5000), 7);
+        assert!(!cc.dsack_verdict(Some((SeqNum(6000), 1)), 7, true));
+        // A timeout after the recovery: its record replaces the recovery's.
+        let mut cc = cubic_at(40 * MSS);
+        cc.on_congestion(
+            Congestion::Loss { reduced: false },
+            40 * MSS,
+            MSS,
+            Instant::ZERO,
+        );
+        cc.watch_recovery(SeqNum(5000), 0);
+        cc.on_congestion(Congestion::Timeout, 28 * MSS, MSS, Instant::ZERO);
+        assert!(!cc.dsack_verdict(Some((SeqNum(6000), 1)), 1, true));
+        assert_eq!(cc.cwnd(), MSS);
     }
 
     #[test]

@@ -392,6 +392,9 @@ impl Tcb {
         let flight = self.snd.max.since(self.snd.una);
         self.cc
             .on_congestion(Congestion::Loss { reduced }, flight, mss, now);
+        // RFC 3708 2: D-SACKs of all this recovery retransmits undo it.
+        self.cc
+            .watch_recovery(self.snd.una, self.counters.retransmits);
         let sack = self.sack_recovery();
         self.recovery
             .enter(&self.cc, self.flight_view(), left, sack, self.cfg.prr);

@@ -397,6 +397,7 @@ impl Tcb {
         // TS.Recent ahead and make PAWS drop the peer's real segments.
         self.update_ts_recent(seg, ctx.now);
         self.process_ack(seg, ctx);
+        self.dsack_undo_check(seg);
         if self.state == State::Closed {
             return Some(Disposition::Done);
         }

@@ -101,6 +101,26 @@ impl Tcb {
         }
     }
 
+    /// RFC 3708 2 (Linux `tcp_try_undo_dsack`): D-SACK blocks (RFC 2883)
+    /// count against the retransmissions of the last fast recovery; once
+    /// all of them came back as duplicates, after the recovery ended, the
+    /// original transmissions had arrived and congestion control undoes
+    /// the reduction (RFC 9438 4.9).
+    pub(super) fn dsack_undo_check(&mut self, seg: &TcpRepr<'_>) {
+        if !self.opts.sack {
+            return;
+        }
+        let blocks = seg.options.sack.as_slice();
+        let mss = u32::from(self.opts.snd_mss).max(1);
+        let dsack = crate::recovery::rack::is_dsack(blocks, seg.ack)
+            .then(|| blocks.first())
+            .flatten()
+            .map(|&(l, r)| (r, r.since(l).div_ceil(mss).max(1)));
+        let may_undo = !self.recovery.active;
+        self.cc
+            .dsack_verdict(dsack, self.counters.retransmits, may_undo);
+    }
+
     /// RFC 9406 4.2: an RTT sample for this ACK of new data, from its
     /// timestamp echo (RFC 7323 4.1; millisecond clock) or from the timed
     /// segment (RFC 6298 3) when it acknowledges it.
