@@ -138,9 +138,10 @@ struct ConnectArgs {
     /// The peer's address.
     #[arg(value_name = "IP:PORT")]
     target: SocketAddr,
-    /// Open with TCP Fast Open (RFC 7413): the SYN waits for the first read
-    /// of standard input and carries it when a cookie for the peer is
-    /// known, else asks for one (the data then follows the handshake).
+    /// Open with TCP Fast Open (RFC 7413): what standard input has ready at
+    /// once (within 50 ms) rides on the SYN when a cookie for the peer is
+    /// known, else the SYN asks for one (the data then follows the
+    /// handshake); the SYN never waits for input.
     #[arg(long)]
     fastopen: bool,
     /// Keep Fast Open cookies in FILE between runs: read before

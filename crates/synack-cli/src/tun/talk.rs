@@ -5,6 +5,7 @@ use super::{cookies, http, open_runtime, ConnectArgs, GetArgs, ServeArgs, ServeK
 use clap::ValueEnum;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::Duration;
 use synack::{
@@ -14,6 +15,10 @@ use synack::{
 
 /// How long `connect` and `get` wait for the handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `connect --fastopen`: standard input that arrives this soon after the
+/// command starts reading it rides on the SYN; the SYN does not wait longer.
+const STDIN_READY: Duration = Duration::from_millis(50);
 
 pub(super) fn serve(a: &ServeArgs) -> io::Result<()> {
     let port = a.port.unwrap_or(match a.kind {
@@ -82,8 +87,9 @@ fn serve_conn(kind: ServeKind, s: &mut TcpStream) -> io::Result<()> {
 /// while standard input is still open.
 pub(super) fn connect(a: &ConnectArgs) -> io::Result<()> {
     let rt = open_runtime(&a.device)?;
+    let stdin = read_stdin();
     let s = if a.fastopen {
-        connect_fast_open(&rt, a)?
+        connect_fast_open(&rt, a, &stdin)?
     } else {
         TcpStream::connect_timeout(&rt, &a.target, CONNECT_TIMEOUT)?
     };
@@ -97,19 +103,12 @@ pub(super) fn connect(a: &ConnectArgs) -> io::Result<()> {
         eprintln!("synack tun: Fast Open: {}", fast_open_text(s.fast_open()?));
     }
     let up = Arc::clone(&s);
-    // Not joined: a read of standard input cannot be interrupted, and the
-    // command must not wait for it once the peer is done.
+    // Not joined (nor is the reader): a read of standard input cannot be
+    // interrupted, and the command must not wait for it once the peer is done.
     std::thread::spawn(move || {
-        let mut stdin = io::stdin().lock();
-        let mut buf = vec![0u8; 16384];
-        loop {
-            match stdin.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if (&*up).write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
+        for chunk in stdin {
+            if (&*up).write_all(&chunk).is_err() {
+                break;
             }
         }
         let _ = up.shutdown(Shutdown::Write);
@@ -124,6 +123,27 @@ pub(super) fn connect(a: &ConnectArgs) -> io::Result<()> {
     Ok(())
 }
 
+/// Standard input, read on a thread of its own, in the chunks each read
+/// returned; the channel ends with it (or a read error).
+fn read_stdin() -> Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::sync_channel(4);
+    std::thread::spawn(move || {
+        let mut stdin = io::stdin().lock();
+        let mut buf = vec![0u8; 16384];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
 pub(super) fn get(a: &GetArgs) -> io::Result<()> {
     let rt = open_runtime(&a.device)?;
     let r = http::get(&rt, &a.url, CONNECT_TIMEOUT)?;
@@ -132,20 +152,24 @@ pub(super) fn get(a: &GetArgs) -> io::Result<()> {
     Ok(())
 }
 
-/// `connect --fastopen`: the first read of standard input goes on the SYN
-/// (RFC 7413 4.2.1) when a cookie for the peer is cached, from
-/// `--fastopen-cache` or an earlier connection; the peer's cookie is saved
-/// back to the file afterwards.
-fn connect_fast_open(rt: &Runtime, a: &ConnectArgs) -> io::Result<TcpStream> {
+/// `connect --fastopen`: what standard input has ready when the
+/// connection opens (its first read, if it returns within [`STDIN_READY`])
+/// goes on the SYN (RFC 7413 4.2.1) when a cookie for the peer is cached,
+/// from `--fastopen-cache` or an earlier connection; with nothing ready the
+/// SYN goes without data. The peer's cookie is saved back to the file
+/// afterwards.
+fn connect_fast_open(
+    rt: &Runtime,
+    a: &ConnectArgs,
+    stdin: &Receiver<Vec<u8>>,
+) -> io::Result<TcpStream> {
     let peer = a.target.ip();
     if let Some(path) = &a.fastopen_cache {
         if let Some(c) = cookies::load(path)?.get(&peer) {
             rt.set_fast_open_cookie(peer, Some(*c));
         }
     }
-    let mut first = vec![0u8; 16384];
-    let n = io::stdin().lock().read(&mut first)?;
-    first.truncate(n);
+    let first = stdin.recv_timeout(STDIN_READY).unwrap_or_default();
     let opts = ConnectOptions {
         timeout: Some(CONNECT_TIMEOUT),
         ..ConnectOptions::default()
