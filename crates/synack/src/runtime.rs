@@ -652,44 +652,18 @@ impl Shared {
         }
     }
 
-    /// The driver loop of the stack `peers[self.me]`.
+    /// The driver loop of the stack `peers[self.me]`: one lock per
+    /// wake-up (reading, timers and planning the next sleep together), so
+    /// an application thread woken by this driver does not then wait for
+    /// it on the lock.
     fn drive(&self, peers: &[Arc<Shared>]) {
         let dev = &*self.dev;
         let mut foreign = Vec::new();
         // A super-segment of up to 64 KiB, and room to spare.
         let mut rbuf = vec![0u8; 65_536 + 1024];
         let mut linger_until: Option<u64> = None;
-        let linger = self.linger;
+        let mut timeout = Some(Duration::ZERO);
         loop {
-            let timeout = {
-                let mut g = self.lock();
-                let now = self.now();
-                if g.closing && linger_until.is_none() {
-                    g.stack.close_all(now);
-                    g.after_input(dev, now);
-                    linger_until = Some(now.micros() + linger.as_micros() as u64);
-                }
-                if let Some(until) = linger_until {
-                    let quiet = g
-                        .stack
-                        .connections()
-                        .iter()
-                        .all(|(_, s)| matches!(s.state, State::TimeWait | State::Closed));
-                    if quiet || now.micros() >= until {
-                        g.stopped = true;
-                        g.wake_everyone();
-                        let wakers = std::mem::take(&mut g.to_wake);
-                        drop(g);
-                        for w in wakers {
-                            w.wake();
-                        }
-                        return;
-                    }
-                }
-                let next = g.next_deadline().min(linger_until.unwrap_or(u64::MAX));
-                g.planned = next;
-                (next != u64::MAX).then(|| Duration::from_micros(next.saturating_sub(now.micros())))
-            };
             let ready =
                 sys::wait_readable(&[dev.fd(), self.wake.fd()], timeout).unwrap_or_default();
             if ready.get(1).copied().unwrap_or(false) {
@@ -698,7 +672,7 @@ impl Shared {
             // Batches of packets, each answered as a whole, until the device
             // has no more (or 8 batches passed: deadlines and the lock's
             // other users get their turn).
-            for _ in 0..8 {
+            for round in 0..8 {
                 let mut g = self.lock();
                 g.planned = 0;
                 let now = self.now();
@@ -718,44 +692,91 @@ impl Shared {
                         Err(_) => break,
                     }
                 }
-                g.after_input(dev, now);
+                let last = read < READ_BATCH || round == 7;
+                let keys = if last {
+                    match self.timers_and_plan(&mut g, now, &mut linger_until) {
+                        Some((t, keys)) => {
+                            timeout = t;
+                            keys
+                        }
+                        None => return,
+                    }
+                } else {
+                    g.after_input(dev, now);
+                    Keys::default()
+                };
                 let wakers = std::mem::take(&mut g.to_wake);
                 drop(g);
                 for w in wakers {
                     w.wake();
                 }
                 self.hand_over(peers, &mut foreign);
-                if read < READ_BATCH {
+                if last {
+                    self.share_keys(peers, keys);
                     break;
                 }
             }
-            let mut g = self.lock();
-            let now = self.now();
-            g.release_due(dev, now);
-            let Inner {
-                rotation, stack, ..
-            } = &mut *g;
-            let keys = rotation.run(stack, now.micros());
-            if g.stack.poll_timeout().is_some_and(|t| t <= now) {
-                g.stack.handle_timeout(now);
-            }
-            g.after_input(dev, now);
-            let wakers = std::mem::take(&mut g.to_wake);
-            drop(g);
-            for w in wakers {
-                w.wake();
-            }
-            // The stacks share the cookie keys: the first one's driver
-            // rotates them for all.
-            let rotated = keys.cookie.is_some() || keys.fast_open.is_some();
-            for p in peers.iter().filter(|p| rotated && p.me != self.me) {
-                let mut g = p.lock();
-                if let Some(k) = keys.cookie {
-                    g.stack.rotate_cookie_secret(k);
+        }
+    }
+
+    /// The end of a wake-up, under the lock: release delayed packets, rotate
+    /// keys, run the stack's timers, send what all that produced, and plan
+    /// the next sleep (its timeout, and the keys rotated for the other
+    /// stacks). `None` once the driver has stopped (the waiters are woken).
+    fn timers_and_plan(
+        &self,
+        g: &mut Inner,
+        now: Instant,
+        linger_until: &mut Option<u64>,
+    ) -> Option<(Option<Duration>, Keys)> {
+        let dev = &*self.dev;
+        g.release_due(dev, now);
+        let Inner {
+            rotation, stack, ..
+        } = g;
+        let keys = rotation.run(stack, now.micros());
+        if g.stack.poll_timeout().is_some_and(|t| t <= now) {
+            g.stack.handle_timeout(now);
+        }
+        if g.closing && linger_until.is_none() {
+            g.stack.close_all(now);
+            *linger_until = Some(now.micros() + self.linger.as_micros() as u64);
+        }
+        g.after_input(dev, now);
+        if let Some(until) = *linger_until {
+            let quiet = g
+                .stack
+                .connections()
+                .iter()
+                .all(|(_, s)| matches!(s.state, State::TimeWait | State::Closed));
+            if quiet || now.micros() >= until {
+                g.stopped = true;
+                g.wake_everyone();
+                let wakers = std::mem::take(&mut g.to_wake);
+                for w in wakers {
+                    w.wake();
                 }
-                if let Some(k) = keys.fast_open {
-                    g.stack.rotate_fast_open_key(k);
-                }
+                return None;
+            }
+        }
+        let next = g.next_deadline().min(linger_until.unwrap_or(u64::MAX));
+        g.planned = next;
+        let timeout =
+            (next != u64::MAX).then(|| Duration::from_micros(next.saturating_sub(now.micros())));
+        Some((timeout, keys))
+    }
+
+    /// The stacks share the cookie keys: the first one's driver rotates
+    /// them for all.
+    fn share_keys(&self, peers: &[Arc<Shared>], keys: Keys) {
+        let rotated = keys.cookie.is_some() || keys.fast_open.is_some();
+        for p in peers.iter().filter(|p| rotated && p.me != self.me) {
+            let mut g = p.lock();
+            if let Some(k) = keys.cookie {
+                g.stack.rotate_cookie_secret(k);
+            }
+            if let Some(k) = keys.fast_open {
+                g.stack.rotate_fast_open_key(k);
             }
         }
     }
