@@ -28,10 +28,11 @@ impl Runner<'_> {
         let Some((msg_type, code)) = icmp_type_code(ipv6, &p.icmp_type, p.code.as_deref()) else {
             let code = p.code.as_deref().unwrap_or("");
             if !code.is_empty() && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
-                // packetdrill's `-D NAME=VALUE`: the script is a template its
-                // harness runs once per value.
+                // packetdrill's `-D NAME=VALUE`: the script is a template; with
+                // no value given (Linux's `run_all.py` gives none) packetdrill
+                // itself rejects it ("bad ICMP code").
                 return not_run(format!(
-                    "ICMP code `{code}`, a variable the script's harness defines (packetdrill -D {code}=...)"
+                    "ICMP code `{code}`, a template variable no value was given for (packetdrill -D {code}=...)"
                 ));
             }
             return not_run(format!("ICMP type `{} {code}`", p.icmp_type));
