@@ -207,6 +207,30 @@ impl Side {
     }
 }
 
+/// Under a not-sent low-water mark, sending alone (no ACK yet) makes room
+/// under the mark: the connection is reported writable again as its
+/// segments go out.
+#[test]
+fn segments_going_out_under_a_notsent_mark_reopen_the_connection() {
+    let mut n = Net::new(StackConfig::default());
+    let _l = n.s().listen(s_addr(80), 8).unwrap();
+    let c = n.hosts[0]
+        .connect(n.now, Some(c_addr(40000)), s_addr(80))
+        .unwrap();
+    n.run_for(Duration::from_millis(100));
+    reports(n.c());
+    n.c().set_notsent_lowat(c, Some(3000)).unwrap();
+    n.c().set_nodelay(c, true).unwrap();
+    let now = n.now;
+    assert_eq!(n.c().send(now, c, &[7; 10_000]), Ok(3000));
+    assert_eq!(n.c().readiness(c), Ok(Readiness::NONE));
+    assert_eq!(reports(n.c()), vec![]);
+    let mut buf = Vec::new();
+    while n.c().poll_transmit(now, &mut buf) {}
+    assert_eq!(n.c().readiness(c), Ok(Readiness::WRITABLE));
+    assert_eq!(reports(n.c()), vec![conn(c, Readiness::WRITABLE)]);
+}
+
 fn pattern(len: usize, salt: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31) ^ salt)

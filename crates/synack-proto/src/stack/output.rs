@@ -110,6 +110,7 @@ impl Stack {
             }
             let tuple = tcb.tuple();
             let after = tcb.state;
+            let lowat = tcb.cfg.notsent_lowat.is_some();
             if let Some(o) = out {
                 // The payload goes from the send buffer straight into the packet.
                 let t = &*tcb;
@@ -133,7 +134,7 @@ impl Stack {
             self.slots[id.index as usize].tcb = Some(tcb);
             // Only a connection that produced a segment may have more to say now; one that
             // produced nothing waits for its next input (ACK, window, timer, user call).
-            self.after_change(id, before, after, now, out.is_some());
+            self.after_output(id, (before, after), out.is_some(), lowat);
             if out.is_some() {
                 return true;
             }

@@ -247,6 +247,25 @@ impl Stack {
         _now: Instant,
         requeue: bool,
     ) {
+        self.settle(id, before, after, requeue, true);
+    }
+
+    /// [`Stack::after_change`] after the connection was asked for output.
+    /// Sending changes neither the buffers' contents nor the error, so what
+    /// the connection can do for the application (readiness) moves only with
+    /// its state, or, under a not-sent low-water mark (`lowat`), with the
+    /// octets still unsent: readiness is looked at again only then.
+    pub(super) fn after_output(
+        &mut self,
+        id: ConnId,
+        (before, after): (State, State),
+        requeue: bool,
+        lowat: bool,
+    ) {
+        self.settle(id, before, after, requeue, lowat || before != after);
+    }
+
+    fn settle(&mut self, id: ConnId, before: State, after: State, requeue: bool, ready: bool) {
         if self.slots[id.index as usize].tcb.is_none() {
             return;
         }
@@ -275,7 +294,9 @@ impl Stack {
             slot.set_dirty(true);
             self.dirty.push_back(id);
         }
-        self.note_ready(id);
+        if ready {
+            self.note_ready(id);
+        }
         if reap {
             if passive_dead {
                 if let crate::conn::Origin::Passive(l) = origin {
