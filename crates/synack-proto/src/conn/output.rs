@@ -691,9 +691,10 @@ impl Tcb {
             // RACK declared the FIN lost: it goes again by itself.
             flags |= TcpFlags::FIN;
         } else if n == 0 {
-            // Nothing of it can go: count it sent, so that NextSeg moves on.
+            // Nothing of it can go: no longer to be repaired, so that NextSeg
+            // moves on, but not counted sent (RFC 8985 6.1, RFC 6675 4).
             if let Some(log) = self.records.sent_if_any() {
-                log.on_sent(r.seq, r.seq + r.len.max(1), now);
+                log.unmark_lost(r.seq, r.seq + r.len.max(1));
             }
         }
         self.finish(r.seq, flags, SendReason::FastRetransmit, now)

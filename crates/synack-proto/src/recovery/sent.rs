@@ -273,18 +273,39 @@ impl SentLog {
     /// Octets `[seq, end)` already recorded went out again at `now`: the
     /// records they cover (cut to fit, room permitting) are retransmitted.
     fn resent(&mut self, seq: SeqNum, end: SeqNum, now: Instant) {
-        let (Some(a), Some(mut b)) = (self.split_at(seq), self.split_at(end)) else {
-            return;
-        };
-        // A full log cut nothing: the record holding `end` went out in part,
-        // and counts as sent again (else NextSeg would choose it forever).
-        if b < self.segs.len() && self.seg_start(b).lt(end) {
-            b += 1;
-        }
-        for i in a..b {
+        for i in self.cut(seq, end) {
             // RFC 8985 6.2: "Segment.xmit_ts" is the latest transmission.
             self.segs[i].at = now;
             let flags = self.segs[i].flags | mark::RETRANS | mark::EVER_RETRANS;
+            self.set_flags(i, flags);
+        }
+    }
+
+    /// The records `[seq, end)` covers, cut to fit where there is room; a
+    /// full log cut nothing and the record holding `end` counts whole (else
+    /// NextSeg would choose its rest forever). Empty when `seq` is outside
+    /// the log.
+    fn cut(&mut self, seq: SeqNum, end: SeqNum) -> std::ops::Range<usize> {
+        let end = end.min(self.end());
+        let (Some(a), Some(mut b)) = (self.split_at(seq), self.split_at(end)) else {
+            return 0..0;
+        };
+        if b < self.segs.len() && self.seg_start(b).lt(end) {
+            b += 1;
+        }
+        a..b
+    }
+
+    /// A repair of `[seq, end)` was chosen but not one octet of it could go:
+    /// the records it covers are no longer to be repaired (so NextSeg moves
+    /// on), and nothing more. Nothing went out, so neither the transmission
+    /// time (RFC 8985 6.1 sets `Segment.xmit_ts` upon transmitting) nor the
+    /// retransmission marks change, and pipe counts no retransmission in
+    /// flight for them (RFC 6675 4, SetPipe); should they stay missing,
+    /// RACK marks them lost again.
+    pub(crate) fn unmark_lost(&mut self, seq: SeqNum, end: SeqNum) {
+        for i in self.cut(seq, end) {
+            let flags = self.segs[i].flags & !mark::LOST;
             self.set_flags(i, flags);
         }
     }
@@ -533,6 +554,33 @@ mod tests {
             assert_eq!(log.sacked_above(probe), sacked_above_walk(&log, probe));
             assert_eq!(log.sacked_above(una), sacked_above_walk(&log, una));
         }
+    }
+
+    #[test]
+    fn a_repair_that_sent_nothing_only_stops_being_lost() {
+        let mut log = SentLog::new(s(1));
+        log.on_sent(s(1), s(101), t(0));
+        log.on_sent(s(101), s(201), t(0));
+        log.on_timeout();
+        assert_eq!((log.totals().lost, log.totals().to_repair), (200, 2));
+        log.unmark_lost(s(101), s(151));
+        // Cut at 151: the first half is no longer lost, and not taken for a
+        // retransmission (same time, no marks): pipe counts it once.
+        let got: Vec<_> = log
+            .iter()
+            .map(|(a, x)| (a.0, x.end.0, x.flags, x.at))
+            .collect();
+        let lost = mark::LOST;
+        assert_eq!(
+            got,
+            [
+                (1, 101, lost, t(0)),
+                (101, 151, 0, t(0)),
+                (151, 201, lost, t(0))
+            ]
+        );
+        assert_eq!(log.totals(), log.recount());
+        assert_eq!((log.totals().lost, log.totals().retrans), (150, 0));
     }
 
     #[test]
