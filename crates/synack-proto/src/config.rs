@@ -289,6 +289,20 @@ pub struct ConnConfig {
     /// behind the window and decides late what to send. `None` (the
     /// default): the send buffer alone limits.
     pub notsent_lowat: Option<u32>,
+    /// RFC 5681 4.1 (Linux's `tcp_slow_start_after_idle`): data sent after
+    /// the sender was idle longer than the RTO, with nothing in flight,
+    /// starts from at most the restart window, min(IW, cwnd), as Linux's
+    /// `tcp_cwnd_restart` does: cwnd halves once per RTO of idle time, not
+    /// below that window, and ssthresh keeps three quarters of the old cwnd.
+    /// Off by default (Linux's kernel default is on; the test suites' hosts
+    /// turn it off).
+    pub restart_after_idle: bool,
+    /// RFC 9406 4.2's L for CUBIC's slow start: one ACK adds at most 8
+    /// segments to cwnd (RFC 9406 4.3's value for a sender that does not
+    /// pace, as synack does not). Off: an ACK adds every segment it
+    /// delivered, as Linux's `tcp_slow_start` does (its HyStart is not
+    /// HyStart++ and has no such limit).
+    pub slow_start_ack_limit: bool,
 }
 
 /// The TTL / hop limit when [`ConnConfig::ttl`] is `None`: 64, as Linux and
@@ -383,6 +397,8 @@ impl Default for ConnConfig {
             ttl: None,
             dscp: 0,
             notsent_lowat: None,
+            restart_after_idle: false,
+            slow_start_ack_limit: true,
         }
     }
 }

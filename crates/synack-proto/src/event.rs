@@ -371,6 +371,10 @@ listed_enum! {
         SpuriousUndo,
         /// The send MSS changed (a Packet Too Big, RFC 1191 6.4).
         MssChange,
+        /// New data after the sender was idle longer than the RTO: cwnd
+        /// falls toward the restart window (RFC 5681 4.1,
+        /// [`crate::ConnConfig::restart_after_idle`]).
+        IdleRestart,
     }
 }
 

@@ -208,3 +208,55 @@ fn an_ack_of_unsent_data_is_dropped_silently_in_established() {
         );
     }
 }
+
+/// Client and server whose connections restart the window after idle time
+/// (RFC 5681 4.1) when `restart` is set.
+fn idle_pair(restart: bool) -> (Net, synack_proto::ConnId, synack_proto::ConnId) {
+    let mut cfg = linux();
+    cfg.conn.restart_after_idle = restart;
+    let mut n = Net::new(cfg);
+    let (c, s) = open(&mut n);
+    // Grow the window well past the initial one.
+    let data = vec![7u8; 60_000];
+    let mut buf = vec![0u8; 65_536];
+    for _ in 0..4 {
+        let now = n.now;
+        n.hosts[0].send(now, c, &data).unwrap();
+        n.run_for(Duration::from_millis(300));
+        let now = n.now;
+        while n.hosts[1].recv(now, s, &mut buf).unwrap_or(0) > 0 {}
+        n.run_for(Duration::from_millis(100));
+    }
+    (n, c, s)
+}
+
+#[test]
+fn data_after_an_idle_rto_starts_from_the_restart_window() {
+    let (mut n, c, _) = idle_pair(true);
+    let mss = u32::from(n.hosts[0].status(c).unwrap().snd_mss);
+    let now = n.now;
+    n.hosts[0].send(now, c, b"x").unwrap();
+    n.run_for(Duration::from_millis(50));
+    let grown = n.hosts[0].status(c).unwrap().cwnd;
+    assert!(grown > 20 * mss, "cwnd {grown}");
+    // Idle for less than an RTO (200 ms at least) since data went out: the
+    // window stays.
+    let now = n.now;
+    n.hosts[0].send(now, c, b"x").unwrap();
+    assert_eq!(n.hosts[0].status(c).unwrap().cwnd, grown);
+    n.run_for(Duration::from_millis(50));
+    // Idle for seconds: halved once per RTO, down to IW = 10 segments.
+    n.run_for(Duration::from_secs(3));
+    let now = n.now;
+    n.hosts[0].send(now, c, b"x").unwrap();
+    let st = n.hosts[0].status(c).unwrap();
+    assert_eq!(st.cwnd, 10 * mss);
+    assert!(st.ssthresh >= grown / 4 * 3, "ssthresh {}", st.ssthresh);
+    // Off (the default): the window survives the idle time.
+    let (mut n, c, _) = idle_pair(false);
+    let grown = n.hosts[0].status(c).unwrap().cwnd;
+    n.run_for(Duration::from_secs(3));
+    let now = n.now;
+    n.hosts[0].send(now, c, b"x").unwrap();
+    assert_eq!(n.hosts[0].status(c).unwrap().cwnd, grown);
+}

@@ -44,6 +44,12 @@ impl<'a> Runner<'a> {
             Profile::Linux
         };
         profile.apply(&mut stack_cfg.conn, ipv6);
+        if !freebsd {
+            // Linux's slow start adds every segment an ACK delivers
+            // (`tcp_slow_start`); its HyStart is not HyStart++ and has no
+            // per-ACK limit (RFC 9406 4.2's L), which synack keeps by default.
+            stack_cfg.conn.slow_start_ack_limit = false;
+        }
         let def = profile.keepalive();
         Ok(Runner {
             script,

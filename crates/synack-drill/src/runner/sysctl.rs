@@ -253,9 +253,11 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
         ],
         Apply::Ignored,
     ),
-    // Linux's tcp_slow_start_after_idle=0: the window survives idle time, as
-    // synack's does; 1 (RFC 5681 4.1's restart window) is not modelled.
-    (&["tcp_slow_start_after_idle"], Apply::Other(only_zero)),
+    // Linux: 1 restarts the window after an idle RTO (RFC 5681 4.1).
+    (
+        &["tcp_slow_start_after_idle"],
+        Apply::Conn(|c, v| c.restart_after_idle = v != 0),
+    ),
     // Packetization-layer path MTU discovery (RFC 4821) is not modelled:
     // only "off" runs.
     (&["tcp_mtu_probing"], Apply::Other(mtu_probing)),
@@ -312,14 +314,6 @@ const SYSCTLS: &[(&[&str], Apply)] = &[
 
 /// `net.inet.tcp.blackhole`: only 0 (synack answers segments to closed ports).
 fn blackhole(_: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
-    if s.num()? != 0 {
-        return s.unsupported();
-    }
-    Ok(())
-}
-
-/// A switch of a mechanism synack does not have: only 0 (off) runs.
-fn only_zero(_: &mut Runner<'_>, s: &Setting<'_>) -> Res<()> {
     if s.num()? != 0 {
         return s.unsupported();
     }

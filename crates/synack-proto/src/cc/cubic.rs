@@ -12,7 +12,7 @@
 //! in segments"), as `f64`: the simulator and the tests replay it exactly,
 //! since no clock or randomness enters.
 
-use super::hystart::{HyStart, Verdict, CSS_GROWTH_DIVISOR, L_SEGMENTS};
+use super::hystart::{HyStart, Verdict, CSS_GROWTH_DIVISOR};
 use super::validation::{CwndUse, SendSample};
 use super::{AckSample, Congestion, CongestionControl};
 use crate::event::{CcPhase, CcReason};
@@ -177,7 +177,7 @@ impl Cubic {
             return reason;
         }
         // RFC 9406 4.2: cwnd += min(N, L * SMSS) / divisor.
-        let inc = a.acked.min(L_SEGMENTS.saturating_mul(a.mss)) / divisor;
+        let inc = a.acked.min(a.slow_start_limit()) / divisor;
         self.cwnd = self
             .cwnd
             .saturating_add(inc)
@@ -339,12 +339,7 @@ impl CongestionControl for Cubic {
         // RFC 9438 4.10 leaves the initial window to RFC 5681 and RFC 6928:
         // IW = min(10*MSS, max(2*MSS, 14600)) with the default of 10 segments.
         self.mss = mss.max(1);
-        let n = initial_segments.max(1);
-        self.cwnd = if n == 10 {
-            (10 * mss).min((2 * mss).max(14600))
-        } else {
-            n * mss
-        };
+        self.cwnd = super::initial_window(mss, initial_segments);
         if syn_lost {
             // RFC 5681 3.1: a lost SYN (or SYN,ACK) means a loss window of one segment.
             self.cwnd = mss;
@@ -431,6 +426,17 @@ impl CongestionControl for Cubic {
         self.mss = new.max(1);
     }
 
+    fn restart_after_idle(&mut self, cwnd: u32, ssthresh: u32, _mss: u32) {
+        // RFC 9438 leaves the idle restart to RFC 5681 4.1; the next
+        // congestion-avoidance stage starts its own epoch (RFC 9438 5.8:
+        // the idle time must not count as growth time).
+        self.cwnd = cwnd;
+        self.ssthresh = ssthresh;
+        self.epoch.start = None;
+        self.acc = 0.0;
+        self.undo = None;
+    }
+
     fn cwnd(&self) -> u32 {
         self.cwnd
     }
@@ -469,6 +475,7 @@ mod tests {
             ack: SeqNum(0),
             nxt: SeqNum(0),
             validate: false,
+            ack_limit: true,
         })
     }
 
@@ -484,6 +491,29 @@ mod tests {
         ack_at(&mut c, 20 * MSS, 0, 100);
         assert_eq!(c.cwnd(), 18_000, "RFC 9406: at most L = 8 segments an ACK");
         assert_eq!(c.phase(), CcPhase::SlowStart);
+        // Without the limit, as Linux's tcp_slow_start: every segment.
+        c.on_ack(&AckSample {
+            acked: 20 * MSS,
+            mss: MSS,
+            now: Instant::ZERO,
+            srtt: Some(Duration::from_millis(100)),
+            rtt: None,
+            ack: SeqNum(0),
+            nxt: SeqNum(0),
+            validate: false,
+            ack_limit: false,
+        });
+        assert_eq!(c.cwnd(), 38_000);
+    }
+
+    #[test]
+    fn an_idle_restart_sets_the_window_and_starts_a_new_epoch() {
+        let mut c = established();
+        c.cwnd = 40 * MSS;
+        c.epoch.start = Some(Instant::ZERO);
+        c.restart_after_idle(10 * MSS, 30 * MSS, MSS);
+        assert_eq!((c.cwnd(), c.ssthresh()), (10 * MSS, 30 * MSS));
+        assert_eq!(c.epoch.start, None);
     }
 
     #[test]

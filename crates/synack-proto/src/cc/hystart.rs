@@ -177,6 +177,7 @@ mod tests {
             ack: SeqNum(ack),
             nxt: SeqNum(nxt),
             validate: false,
+            ack_limit: true,
         })
     }
 

@@ -76,6 +76,11 @@ pub(crate) trait CongestionControl {
     /// The send MSS went from `old` to `new` octets (a Packet Too Big).
     fn on_mss_change(&mut self, old: u32, new: u32);
 
+    /// The sender was idle longer than the RTO (RFC 5681 4.1): cwnd and
+    /// ssthresh become the restart values the connection computed; the
+    /// window grows afresh from there (`mss`: SMSS).
+    fn restart_after_idle(&mut self, cwnd: u32, ssthresh: u32, mss: u32);
+
     /// The congestion window, in octets.
     fn cwnd(&self) -> u32;
 
@@ -85,6 +90,15 @@ pub(crate) trait CongestionControl {
     /// How the window grows now (slow start, congestion avoidance, CUBIC's
     /// regions), outside any reduction.
     fn phase(&self) -> CcPhase;
+}
+
+/// RFC 6928 2: IW = min(10*MSS, max(2*MSS, 14600)) with the default of 10
+/// segments, `segments` * MSS otherwise (RFC 5681 3.1's choice).
+pub(crate) fn initial_window(mss: u32, segments: u32) -> u32 {
+    match segments.max(1) {
+        10 => (10 * mss).min((2 * mss).max(14600)),
+        n => n.saturating_mul(mss),
+    }
 }
 
 /// What an ACK of new data tells a controller.
@@ -108,6 +122,22 @@ pub(crate) struct AckSample {
     /// RFC 7661: grow cwnd only while the flow uses it (`validation.rs`;
     /// CUBIC only: NewReno is FreeBSD's, which grows on every ACK).
     pub(crate) validate: bool,
+    /// RFC 9406 4.2's L: an ACK adds at most `L_SEGMENTS` in slow start
+    /// (`ConnConfig::slow_start_ack_limit`); without it, every octet it
+    /// delivered (RFC 5681 3.1's min(N, SMSS) per ACK is Linux's per segment).
+    pub(crate) ack_limit: bool,
+}
+
+impl AckSample {
+    /// The most octets this ACK may add in slow start: L * SMSS (RFC 9406
+    /// 4.2), or no limit.
+    pub(crate) fn slow_start_limit(&self) -> u32 {
+        if self.ack_limit {
+            hystart::L_SEGMENTS.saturating_mul(self.mss)
+        } else {
+            u32::MAX
+        }
+    }
 }
 
 /// Whether the window is being reduced, and why: the phases that belong to
@@ -401,6 +431,18 @@ impl CongestionControl for Cc {
         })
     }
 
+    fn restart_after_idle(&mut self, cwnd: u32, ssthresh: u32, mss: u32) {
+        algo!(self, s => {
+            let s = *s;
+            self.expand(s, mss);
+            self.restart_after_idle(cwnd, ssthresh, mss)
+        }, t => {
+            t.reduction = Reduction::None;
+            t.reason = Some(CcReason::IdleRestart);
+            t.c.restart_after_idle(cwnd, ssthresh, mss)
+        })
+    }
+
     #[inline]
     fn cwnd(&self) -> u32 {
         algo!(self, s => s.cwnd(), t => t.c.cwnd())
@@ -443,6 +485,7 @@ mod tests {
                 ack: SeqNum(una),
                 nxt: SeqNum(una),
                 validate: false,
+                ack_limit: true,
             });
         }
         let _ = cc.take_last_reason();

@@ -27,13 +27,7 @@ impl NewReno {
 impl CongestionControl for NewReno {
     #[inline]
     fn on_established(&mut self, mss: u32, initial_segments: u32, syn_lost: bool) {
-        // RFC 6928 2: IW = min(10*MSS, max(2*MSS, 14600)) with the default of 10 segments.
-        let n = initial_segments.max(1);
-        self.cwnd = if n == 10 {
-            (10 * mss).min((2 * mss).max(14600))
-        } else {
-            n * mss
-        };
+        self.cwnd = super::initial_window(mss, initial_segments);
         if syn_lost {
             // RFC 5681 3.1: a lost SYN (or SYN,ACK) means a loss window of one segment.
             self.cwnd = mss;
@@ -97,6 +91,11 @@ impl CongestionControl for NewReno {
         // octets, stays (as Linux's `tcp_simple_retransmit` keeps it).
     }
 
+    fn restart_after_idle(&mut self, cwnd: u32, ssthresh: u32, _mss: u32) {
+        self.cwnd = cwnd;
+        self.ssthresh = ssthresh;
+    }
+
     #[inline]
     fn cwnd(&self) -> u32 {
         self.cwnd
@@ -133,6 +132,7 @@ mod tests {
             ack: synack_wire::SeqNum(0),
             nxt: synack_wire::SeqNum(0),
             validate: false,
+            ack_limit: true,
         });
     }
 

@@ -16,7 +16,7 @@
 //! the two give the same windows, ACK by ACK.
 
 use super::cubic::Cubic;
-use super::hystart::{HyStart, L_SEGMENTS, N_RTT_SAMPLE};
+use super::hystart::{HyStart, N_RTT_SAMPLE};
 use super::validation::{CwndUse, SendSample};
 use super::AckSample;
 use crate::event::CcReason;
@@ -222,7 +222,7 @@ impl Small {
         let grow = !a.validate || used.allows_growth(self.cwnd(), a.mss, true);
         // RFC 9406 4.2: cwnd += min(N, L * SMSS), ssthresh still infinite.
         let inc = if grow {
-            a.acked.min(L_SEGMENTS.saturating_mul(a.mss))
+            a.acked.min(a.slow_start_limit())
         } else {
             0
         };
@@ -352,6 +352,7 @@ mod tests {
                     ack: SeqNum(una),
                     nxt: SeqNum(nxt),
                     validate,
+                    ack_limit: true,
                 };
                 if !small.on_ack(&a) {
                     assert_eq!(small.expand(MSS), full, "seed {seed}");
@@ -385,12 +386,14 @@ mod tests {
             ack: SeqNum(1 + MSS),
             nxt: SeqNum(1 + MSS),
             validate: true,
+            ack_limit: true,
         };
         assert!(s.on_ack(&a));
         assert_eq!(s.cwnd(), 10 * MSS);
         // Without validation (RFC 5681) it grows.
         assert!(s.on_ack(&AckSample {
             validate: false,
+            ack_limit: true,
             ..a
         }));
         assert_eq!(s.cwnd(), 11 * MSS);
@@ -410,6 +413,7 @@ mod tests {
             ack: SeqNum(MSS),
             nxt: SeqNum(MSS),
             validate: true,
+            ack_limit: true,
         };
         assert!(
             !s.on_ack(&a),
@@ -424,6 +428,7 @@ mod tests {
             mss: 1 << 22,
             rtt: None,
             validate: false,
+            ack_limit: true,
             ..a
         }));
         assert!(

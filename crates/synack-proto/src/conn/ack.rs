@@ -217,6 +217,7 @@ impl Tcb {
                 ack,
                 nxt: self.snd.nxt,
                 validate: self.cfg.cwnd_validation,
+                ack_limit: self.cfg.slow_start_ack_limit,
             });
         }
     }

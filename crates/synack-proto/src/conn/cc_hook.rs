@@ -38,6 +38,46 @@ impl Tcb {
         );
     }
 
+    /// RFC 5681 4.1 (`ConnConfig::restart_after_idle`; Linux's
+    /// `tcp_slow_start_after_idle_check` and `tcp_cwnd_restart`, run when
+    /// the application queues data): with nothing in flight and no data sent
+    /// for longer than the RTO, cwnd halves once per RTO of idle time down to
+    /// the restart window min(IW, cwnd), and ssthresh keeps three quarters
+    /// of the old cwnd (Linux's `tcp_current_ssthresh`).
+    pub(crate) fn restart_after_idle(&mut self, ctx: &mut SegCtx<'_>) {
+        if !self.cfg.restart_after_idle
+            || !self.state.is_synchronized()
+            || self.snd.max != self.snd.una
+        {
+            return;
+        }
+        let rto = self.rtt.rto(self.rto_bounds());
+        let idle_ms = super::ms_of(ctx.now).wrapping_sub(self.timers.last_sent_ms);
+        let mut idle = Duration::from_millis(u64::from(idle_ms));
+        if idle <= rto {
+            return;
+        }
+        let mss = u32::from(self.opts.snd_mss).max(1);
+        let cwnd = self.cc.cwnd();
+        let restart = crate::cc::initial_window(mss, self.cfg.initial_cwnd_segments).min(cwnd);
+        let mut w = cwnd;
+        loop {
+            idle = idle.saturating_sub(rto);
+            if idle.is_zero() || w <= restart {
+                break;
+            }
+            w /= 2;
+        }
+        let w = w.max(restart);
+        let ssthresh = self.cc.ssthresh().max((cwnd >> 1) + (cwnd >> 2));
+        if (w, ssthresh) == (cwnd, self.cc.ssthresh()) {
+            return;
+        }
+        let before = self.cc_view();
+        self.cc.restart_after_idle(w, ssthresh, mss);
+        self.report_cc(before, ctx);
+    }
+
     /// RFC 7661 4.3 (Linux `tcp_cwnd_validate`): after new data went out
     /// (`sent`), or when data waits and nothing went, record whether the
     /// flight fills cwnd and how many segments are out. Without a

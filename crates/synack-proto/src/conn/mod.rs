@@ -303,6 +303,7 @@ impl Tcb {
         {
             // The handshake is over, one way or the other: no establishment timer.
             self.timers.stop(Timer::Establish);
+            self.timers.last_sent_ms = ms_of(ctx.now);
             if !self.acks.data_seen {
                 // Linux starts `lrcvtime` here (`tcp_finish_connect`,
                 // `tcp_create_openreq_child`): the idle time before any data.
@@ -483,7 +484,7 @@ impl Tcb {
             delivered: self.delivered(0),
             unread: self.recv_ready(),
             send_queued: self.send_queued(),
-            keepalive_probes: self.timers.keepalive_probes,
+            keepalive_probes: u32::from(self.timers.keepalive_probes),
             window_probes: self.timers.persist_backoff,
             rto_backoff: self.timers.rtx_count,
             sacked: self.recovery.sacked_above(self.snd.una),

@@ -216,16 +216,27 @@ impl Tcb {
     }
 
     /// Produce the next segment to send, setting `payload` to its payload's
-    /// range in the send buffer (see [`Tcb::copy_payload`]).
-    ///
-    /// The candidates, in order: a pending RST; what CLOSED, LISTEN and
-    /// TIME_WAIT may send; the SYN or SYN,ACK; before our SYN is acknowledged
-    /// only an ACK; a keepalive probe; then [`Tcb::poll_synchronized`].
+    /// range in the send buffer (see [`Tcb::copy_payload`]). A segment that
+    /// carries data is the sender's last activity (Linux's `lsndtime`, RFC
+    /// 5681 4.1's "has not sent data").
     pub(crate) fn poll_segment(
         &mut self,
         now: Instant,
         payload: &mut Range<usize>,
     ) -> Option<OutSegment> {
+        let seg = self.next_segment(now, payload);
+        if payload.start < payload.end {
+            self.timers.last_sent_ms = super::ms_of(now);
+        }
+        seg
+    }
+
+    /// The next segment to send ([`Tcb::poll_segment`]).
+    ///
+    /// The candidates, in order: a pending RST; what CLOSED, LISTEN and
+    /// TIME_WAIT may send; the SYN or SYN,ACK; before our SYN is acknowledged
+    /// only an ACK; a keepalive probe; then [`Tcb::poll_synchronized`].
+    fn next_segment(&mut self, now: Instant, payload: &mut Range<usize>) -> Option<OutSegment> {
         *payload = 0..0;
         if let Some((seq, reason)) = self.rst_pending.take() {
             return Some(self.reset_segment(seq, reason.into(), now));

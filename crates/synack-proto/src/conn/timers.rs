@@ -90,10 +90,15 @@ pub(super) struct Timers {
     pub(super) rtx_count: u32,
     /// Doublings of the persist timer.
     pub(super) persist_backoff: u8,
-    /// Keepalive probes sent without answer.
-    pub(super) keepalive_probes: u32,
+    /// Keepalive probes sent without answer (at most 65,535 count: Linux
+    /// caps `TCP_KEEPCNT` at 127).
+    pub(super) keepalive_probes: u16,
     /// When the oldest unacknowledged data was first sent (user timeout).
     pub(super) unacked_since: Option<Instant>,
+    /// When data last went out, or the handshake ended before any did, in
+    /// wrapping milliseconds (Linux's `lsndtime`): the idle restart's clock
+    /// (RFC 5681 4.1).
+    pub(super) last_sent_ms: u32,
 }
 
 impl Timers {
@@ -111,6 +116,7 @@ impl Timers {
             rtx_count: 0,
             persist_backoff: 0,
             keepalive_probes: 0,
+            last_sent_ms: 0,
             unacked_since: None,
         }
     }
@@ -340,12 +346,12 @@ impl Tcb {
                 if self.snd.max != self.snd.una || !self.state.is_synchronized() {
                     // Data in flight: the retransmission timer watches the peer instead.
                     self.timers.set(Timer::Keepalive, now + k.idle);
-                } else if self.timers.keepalive_probes >= k.count {
+                } else if u32::from(self.timers.keepalive_probes) >= k.count {
                     // RFC 1122 4.2.3.6: only the configured count of unanswered probes kills.
                     self.fail(ConnError::TimedOut, Cause::KeepaliveTimeout, ctx);
                     return Disposition::Done;
                 } else {
-                    self.timers.keepalive_probes += 1;
+                    self.timers.keepalive_probes = self.timers.keepalive_probes.saturating_add(1);
                     self.keepalive_probe_pending = true;
                     self.timers.set(Timer::Keepalive, now + k.interval);
                 }

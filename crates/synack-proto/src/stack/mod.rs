@@ -477,7 +477,10 @@ impl Stack {
         // carries.
         let data = self.fo_send_part(id, data);
         let n = self
-            .with_tcb(id, now, |t, _| t.send(data))
+            .with_tcb(id, now, |t, ctx| {
+                t.restart_after_idle(ctx);
+                t.send(data)
+            })
             .ok_or(Error::InvalidHandle)??;
         self.fo_on_send(id);
         Ok(n)
@@ -504,7 +507,10 @@ impl Stack {
     ) -> Result<R, Error> {
         self.tcb(id)?;
         let r = self
-            .with_tcb(id, now, |t, _| t.send_with(f))
+            .with_tcb(id, now, |t, ctx| {
+                t.restart_after_idle(ctx);
+                t.send_with(f)
+            })
             .ok_or(Error::InvalidHandle)??;
         self.fo_on_send(id);
         Ok(r)
@@ -637,8 +643,9 @@ impl Stack {
         let all = data.len();
         let data = self.fo_send_part(id, data);
         let n = self
-            .with_tcb(id, now, |t, _| {
+            .with_tcb(id, now, |t, ctx| {
                 t.record_room()?;
+                t.restart_after_idle(ctx);
                 let n = t.send(data)?;
                 if n == all {
                     t.end_record()?;
