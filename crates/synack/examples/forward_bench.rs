@@ -5,7 +5,8 @@
 //! without the relay:
 //!
 //! 1. throughput of one connection, relayed and direct, in the same run
-//!    (Python sockets at both ends, each direction, median of the runs);
+//!    (Python sockets at both ends, each direction, median of the runs),
+//!    and the CPU time this process (the relay) spent per GiB relayed;
 //! 2. heap bytes per idle relay with N relays open (every heap byte of
 //!    this process: the synack stack, the relay tasks and the upstream
 //!    sockets' runtime state; the kernel's sockets are not on this heap).
@@ -189,19 +190,37 @@ fn main() -> io::Result<()> {
     let mut lab = Lab::new(mib)?;
     println!("forward bench: {mib} MiB per transfer, {runs} runs each, medians");
     for (way, port) in [("down", "9000"), ("up", "9001")] {
+        let cpu = cpu_seconds();
         let relayed = lab.transfer("10.88.0.1", port, way, mib, runs)?;
+        // The relay's own cost (driver and relay threads, their system
+        // calls included), which a busy machine does not distort as it
+        // does the throughput.
+        let cpu = (cpu_seconds() - cpu) / (runs as f64 * f64::from(mib) / 1024.0);
         let direct = lab.transfer("10.89.0.2", port, way, mib, runs)?;
         let gbit = |s: f64| f64::from(mib) * 8.0 * 1.048_576e6 / s / 1e9;
         println!(
-            "  {way:<4} relayed {:>6.2} Gbit/s   direct (veth) {:>6.2} Gbit/s   relayed/direct {:.3}",
+            "  {way:<4} relayed {:>6.2} Gbit/s   direct (veth) {:>6.2} Gbit/s   relayed/direct {:.3}   relay CPU {:.2} s/GiB",
             gbit(relayed),
             gbit(direct),
-            direct / relayed
+            direct / relayed,
+            cpu
         );
     }
     let per = lab.idle_relays(idle)?;
     println!("  {idle} idle relays: {per:.0} B of heap per relay (synack stack, relay task, upstream socket state)");
     Ok(())
+}
+
+/// CPU time (user and system) of this process so far, in seconds.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes one live rusage.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; RUSAGE_SELF counts every thread of this process.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return 0.0;
+    }
+    let s = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    s(u.ru_utime) + s(u.ru_stime)
 }
 
 /// Connections held per client or server process.

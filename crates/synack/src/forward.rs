@@ -32,9 +32,15 @@ use std::time::Duration;
 use synack_proto::{AnyDestination, Error, Shutdown};
 use tokio::io::AsyncWrite;
 
-/// Most bytes moved per step (one host-socket call, made while the stack is
-/// held, so the driver waits at most for one such call).
-const STEP: usize = 32 * 1024;
+/// Most bytes read from the host socket per step (one call, made while the
+/// stack is held, so the driver waits at most for one such call: a copy of
+/// some tens of µs).
+const READ_STEP: usize = 128 * 1024;
+
+/// Most bytes written to the host socket per step. Smaller than a read:
+/// a write may carry the segments through the host's stack to a local
+/// receiver within the call, all while the stack is held.
+const WRITE_STEP: usize = 32 * 1024;
 
 /// How to forward.
 #[derive(Debug, Clone, Copy)]
@@ -58,7 +64,7 @@ impl Default for ForwardOptions {
         ForwardOptions {
             connect_timeout: Duration::from_secs(10),
             backlog: crate::DEFAULT_BACKLOG,
-            buffer: 512 * 1024,
+            buffer: 4 << 20,
         }
     }
 }
@@ -166,72 +172,65 @@ impl Relay {
 /// Result of one relay step: which side failed.
 type Step = Result<(), RelayEnd>;
 
-/// Bytes the synack side has to read (`Some(0)`: end of stream), or pending.
-fn client_readable(c: &Conn, cx: &mut Context<'_>) -> Poll<Result<usize, RelayEnd>> {
-    let id = c.id;
-    c.shared
-        .poll_call(Key::Conn(id), cx.waker(), |s, now| {
-            s.peek(now, id, &mut [0u8; 1])
-        })
-        .map_err(RelayEnd::Client)
+/// What one step toward upstream did.
+enum Moved {
+    /// Bytes the host socket took (0: it took none, its buffer is full).
+    Bytes(usize),
+    /// The client's end of stream.
+    End,
 }
 
-/// Room in the synack side's send buffer, or pending while there is none.
-fn client_writable(c: &Conn, cx: &mut Context<'_>) -> Poll<Result<usize, RelayEnd>> {
+/// Move what the client sent to upstream in one call on the stack: the
+/// host socket is written straight from the connection's receive buffer,
+/// and exactly what it took is consumed (no copy of the relay's own).
+/// Pending, with the task's waker registered, while nothing waits.
+fn step_to_upstream(
+    c: &Conn,
+    up: &tokio::net::TcpStream,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Moved, RelayEnd>> {
     let id = c.id;
-    c.shared
-        .poll_call(Key::Conn(id), cx.waker(), |s, _| match s.send_room(id)? {
-            0 => Err(Error::WouldBlock),
-            n => Ok(n),
+    let r = ready!(c.shared.poll_call(Key::Conn(id), cx.waker(), |s, now| {
+        s.recv_with(now, id, |data| {
+            if data.is_empty() {
+                return (0, Ok(Moved::End));
+            }
+            let data = &data[..data.len().min(WRITE_STEP)];
+            match up.try_write(data) {
+                Ok(w) => (w, Ok(Moved::Bytes(w))),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => (0, Ok(Moved::Bytes(0))),
+                Err(e) => (0, Err(e)),
+            }
         })
-        .map_err(RelayEnd::Client)
+    }))
+    .map_err(RelayEnd::Client)?;
+    Poll::Ready(r.map_err(RelayEnd::Upstream))
 }
 
-/// Move what the client sent to upstream: the host socket is written
-/// straight from the connection's receive buffer, and exactly what it took
-/// is consumed (no copy of the relay's own). `Ok(0)` when the host socket
-/// took nothing.
-fn step_to_upstream(c: &Conn, up: &tokio::net::TcpStream) -> Result<usize, RelayEnd> {
-    let id = c.id;
-    let r = c
-        .call(|s, now| {
-            s.recv_with(now, id, |data| {
-                let data = &data[..data.len().min(STEP)];
-                match up.try_write(data) {
-                    Ok(w) => (w, Ok(w)),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => (0, Ok(0)),
-                    Err(e) => (0, Err(e)),
-                }
-            })
-        })
-        .map_err(RelayEnd::Client)?;
-    r.map_err(RelayEnd::Upstream)
-}
-
-/// Move what upstream sent to the client, at most `room` bytes (which the
-/// client's send buffer has free): the host socket is read straight into
-/// the connection's send buffer. `Ok(None)` at upstream's end of stream.
+/// Move what upstream sent to the client in one call on the stack: the
+/// host socket is read straight into the connection's send buffer.
+/// `Some(0)` when the host socket had nothing after all, `None` at
+/// upstream's end of stream; pending, with the task's waker registered,
+/// while the send buffer is full.
 fn step_to_client(
     c: &Conn,
     up: &tokio::net::TcpStream,
-    room: usize,
-) -> Result<Option<usize>, RelayEnd> {
+    cx: &mut Context<'_>,
+) -> Poll<Result<Option<usize>, RelayEnd>> {
     let id = c.id;
-    let want = room.min(STEP);
-    let r = c
-        .call(|s, now| {
-            s.send_with(now, id, |space| {
-                let n = space.len().min(want);
-                match up.try_read(&mut space[..n]) {
-                    Ok(0) => (0, Ok(None)),
-                    Ok(n) => (n, Ok(Some(n))),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => (0, Ok(Some(0))),
-                    Err(e) => (0, Err(e)),
-                }
-            })
+    let r = ready!(c.shared.poll_call(Key::Conn(id), cx.waker(), |s, now| {
+        s.send_with(now, id, |space| {
+            let n = space.len().min(READ_STEP);
+            match up.try_read(&mut space[..n]) {
+                Ok(0) => (0, Ok(None)),
+                Ok(n) => (n, Ok(Some(n))),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => (0, Ok(Some(0))),
+                Err(e) => (0, Err(e)),
+            }
         })
-        .map_err(RelayEnd::Client)?;
-    r.map_err(RelayEnd::Upstream)
+    }))
+    .map_err(RelayEnd::Client)?;
+    Poll::Ready(r.map_err(RelayEnd::Upstream))
 }
 
 impl Relay {
@@ -240,19 +239,15 @@ impl Relay {
             return Poll::Ready(Ok(()));
         };
         loop {
-            match ready!(client_readable(c, cx)) {
-                Err(e) => return Poll::Ready(Err(e)),
-                Ok(0) => {
-                    // The client's FIN: half-close upstream (shutdown(SHUT_WR)).
-                    return Pin::new(up).poll_shutdown(cx).map_err(RelayEnd::Upstream);
-                }
-                Ok(_) => {}
-            }
             if let Err(e) = ready!(up.poll_write_ready(cx)) {
                 return Poll::Ready(Err(RelayEnd::Upstream(e)));
             }
-            match step_to_upstream(c, up) {
-                Ok(n) => self.totals.to_upstream += n as u64,
+            match ready!(step_to_upstream(c, up, cx)) {
+                Ok(Moved::Bytes(n)) => self.totals.to_upstream += n as u64,
+                Ok(Moved::End) => {
+                    // The client's FIN: half-close upstream (shutdown(SHUT_WR)).
+                    return Pin::new(up).poll_shutdown(cx).map_err(RelayEnd::Upstream);
+                }
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
@@ -263,14 +258,10 @@ impl Relay {
             return Poll::Ready(Ok(()));
         };
         loop {
-            let room = match ready!(client_writable(c, cx)) {
-                Ok(r) => r,
-                Err(e) => return Poll::Ready(Err(e)),
-            };
             if let Err(e) = ready!(up.poll_read_ready(cx)) {
                 return Poll::Ready(Err(RelayEnd::Upstream(e)));
             }
-            match step_to_client(c, up, room) {
+            match ready!(step_to_client(c, up, cx)) {
                 Ok(Some(n)) => self.totals.to_client += n as u64,
                 Ok(None) => {
                     // Upstream's FIN: half-close toward the client.
