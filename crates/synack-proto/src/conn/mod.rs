@@ -375,8 +375,18 @@ impl Tcb {
         self.set_state(State::Closed, cause, ctx);
     }
 
+    /// Our SYN is acknowledged. Not by `SND.UNA > ISS` alone: that order is
+    /// modular and flips once 2^31 octets were acknowledged, which made a
+    /// long transfer take its data for the SYN's and stall. In the
+    /// synchronized states the SYN was acknowledged, but for a close in
+    /// SYN-RECEIVED (RFC 9293 3.10.4), which sent a FIN right after the SYN
+    /// and nothing else.
     fn syn_acked(&self) -> bool {
-        self.snd.una.gt(self.snd.iss)
+        if self.state.is_synchronized() {
+            !(self.snd.una == self.snd.iss && self.snd.max == self.snd.iss + 2)
+        } else {
+            self.snd.una.gt(self.snd.iss)
+        }
     }
 
     /// Segments the peer acknowledged or SACKed, as Linux's `tp->delivered`:
