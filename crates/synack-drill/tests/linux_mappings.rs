@@ -184,3 +184,47 @@ fn lost_and_retransmitted_segments_read_from_racks_marks() {
                 +0 %{ assert tcpi_lost == 0, tcpi_lost; assert tcpi_retrans == 0, tcpi_retrans }%\n";
     assert_eq!(semantic(&format!("{FOUR_OUT}{loss}")), Outcome::Passed);
 }
+
+#[test]
+fn epoll_reports_levels_edges_and_one_shots() {
+    let base = concat!(
+        accepted!(),
+        "+0 epoll_create(1) = 5\n",
+        "+0 epoll_ctl(5, EPOLL_CTL_ADD, 4, {events=EPOLLIN|EPOLLET, fd=4}) = 0\n",
+        "+0 epoll_wait(5, {events=0, ptr=0}, 1, 0) = 0\n",
+        "+0 < P. 1:101(100) ack 1 win 257\n",
+        "+0 epoll_wait(5, {events=EPOLLIN, fd=4}, 1, 0) = 1\n",
+    );
+    // Edge-triggered: once per arrival, again when more data comes.
+    let edge = format!(
+        "{base}+0 epoll_wait(5, {{events=0, ptr=0}}, 1, 0) = 0\n\
+         +0 < P. 101:201(100) ack 1 win 257\n\
+         +0 epoll_wait(5, {{events=EPOLLIN, fd=4}}, 1, 0) = 1\n\
+         +0 epoll_wait(5, {{events=0, ptr=0}}, 1, 0) = 0\n"
+    );
+    assert_eq!(semantic(&edge), Outcome::Passed);
+    // Level-triggered: while the data waits; writable once asked for.
+    let level = format!(
+        "{base}+0 epoll_ctl(5, EPOLL_CTL_MOD, 4, {{events=EPOLLIN|EPOLLOUT, fd=4}}) = 0\n\
+         +0 epoll_wait(5, {{events=EPOLLIN|EPOLLOUT, fd=4}}, 1, 0) = 1\n\
+         +0 epoll_wait(5, {{events=EPOLLIN|EPOLLOUT, fd=4}}, 1, 0) = 1\n\
+         +0 read(4, ..., 1000) = 100\n\
+         +0 epoll_wait(5, {{events=EPOLLOUT, fd=4}}, 1, 0) = 1\n"
+    );
+    assert_eq!(semantic(&level), Outcome::Passed);
+    // One-shot: one report until the registration is modified.
+    let oneshot = format!(
+        "{base}+0 epoll_ctl(5, EPOLL_CTL_MOD, 4, {{events=EPOLLOUT|EPOLLONESHOT, fd=4}}) = 0\n\
+         +0 epoll_wait(5, {{events=EPOLLOUT, fd=4}}, 1, 0) = 1\n\
+         +0 epoll_wait(5, {{events=0, ptr=0}}, 1, 0) = 0\n\
+         +0 epoll_ctl(5, EPOLL_CTL_DEL, 4, NULL) = 0\n\
+         +0 epoll_ctl(5, EPOLL_CTL_DEL, 4, NULL) = -1 ENOENT (No such file or directory)\n"
+    );
+    assert_eq!(semantic(&oneshot), Outcome::Passed);
+    // What differs is named.
+    let wrong = format!("{base}+0 epoll_wait(5, {{events=0, ptr=0}}, 1, 0) = 1\n");
+    assert!(matches!(
+        semantic(&wrong),
+        Outcome::Failed(d) if d.actual == "epoll_wait(...) = 0"
+    ));
+}

@@ -180,6 +180,8 @@ struct Runner<'a> {
     bind_port: u16,
     connect_port: u16,
     sockets: BTreeMap<i64, Socket>,
+    /// epoll instances by descriptor.
+    epolls: BTreeMap<i64, syscall::epoll::Epoll>,
     out: VecDeque<Captured>,
     isn_offset: Option<u32>,
     ts_base: Option<(u32, u32)>,
@@ -229,6 +231,7 @@ impl<'a> Runner<'a> {
         let script = self.script;
         for (i, ev) in script.events.iter().enumerate() {
             self.event(i, ev)?;
+            self.epoll_observe();
         }
         if let Some(c) = &self.script.cleanup_command {
             self.command(c.line, &c.text)?;

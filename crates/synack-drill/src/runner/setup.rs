@@ -69,6 +69,7 @@ impl<'a> Runner<'a> {
             bind_port: port_option(script, "bind_port")?,
             connect_port: port_option(script, "connect_port")?,
             sockets: BTreeMap::new(),
+            epolls: BTreeMap::new(),
             out: VecDeque::new(),
             isn_offset: None,
             ts_base: None,

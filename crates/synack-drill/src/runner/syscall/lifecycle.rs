@@ -208,9 +208,15 @@ impl Runner<'_> {
     /// stands for.
     pub(super) fn close(&mut self, call: &SyscallEvent) -> Res<Attempt> {
         let fd = self.fd_arg(call)?;
+        if let Some(r) = self.epoll_close(fd) {
+            return r;
+        }
         let Some(s) = self.sockets.remove(&fd) else {
             return errno("EBADF");
         };
+        for ep in self.epolls.values_mut() {
+            ep.remove(&fd);
+        }
         let now = self.at();
         match s.kind {
             SockKind::Fresh => {

@@ -10,6 +10,7 @@ use super::expr::{fmt_expr, int_of};
 use super::{fail, not_run, Res, Runner};
 
 mod control;
+pub(super) mod epoll;
 mod fastopen;
 mod io;
 mod lifecycle;
@@ -213,6 +214,9 @@ impl Runner<'_> {
             "setsockopt" => self.setsockopt(call),
             "getsockopt" => self.getsockopt(line, call),
             "poll" => self.poll(line, call, progress),
+            "epoll_create" | "epoll_create1" => self.epoll_create(call),
+            "epoll_ctl" => self.epoll_ctl(call),
+            "epoll_wait" | "epoll_pwait" => self.epoll_wait(line, call, progress),
             other => not_run(format!("syscall {other}")),
         }
     }

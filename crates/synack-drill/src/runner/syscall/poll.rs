@@ -117,7 +117,7 @@ impl Runner<'_> {
     /// ended reading, POLLIN and POLLOUT from synack's readiness after the
     /// handshake, POLLERR for an error not yet reported (SO_ERROR, a read or a
     /// write report it once).
-    fn poll_mask(&mut self, fd: i64) -> Res<i64> {
+    pub(super) fn poll_mask(&mut self, fd: i64) -> Res<i64> {
         let Some(kind) = self.sockets.get(&fd).map(|s| s.kind) else {
             return Ok(0x20);
         };
@@ -155,6 +155,11 @@ impl Runner<'_> {
             if r.is_writable() {
                 m |= 0x4;
             }
+        }
+        if state == State::SynSent && stack.fast_open_deferred(id) {
+            // tcp_poll: a Fast Open connect deferred to the first write is
+            // writable, so the application writes the data its SYN carries.
+            m |= 0x4;
         }
         if unreported {
             m |= 0x8;
