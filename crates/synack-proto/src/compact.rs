@@ -147,6 +147,10 @@ pub(crate) struct ByteRing {
     len: u32,
 }
 
+/// The first storage [`ByteRing::free_mut`] gives an empty ring (it
+/// doubles from there).
+const FREE_FIRST: usize = 64 * 1024;
+
 impl ByteRing {
     pub(crate) fn new() -> Self {
         ByteRing::default()
@@ -257,24 +261,34 @@ impl ByteRing {
         Some(s)
     }
 
-    /// Make the first `n` bytes staged by [`ByteRing::stage_summed`] part of
-    /// the bytes held.
+    /// Make the first `n` bytes staged by [`ByteRing::stage_summed`] (or
+    /// written to [`ByteRing::free_mut`]) part of the bytes held. A ring
+    /// still empty afterwards gives its memory back, as one that drains
+    /// does.
     pub(crate) fn commit(&mut self, n: usize) {
         debug_assert!(
             self.len() + n <= self.buf.len(),
             "commit beyond the capacity"
         );
         self.len += n as u32;
+        if self.len == 0 {
+            self.clear();
+        }
     }
 
     /// The free space right after the bytes held, at most `max` bytes and
     /// contiguous (shorter than `max` where it wraps), the ring first grown
-    /// so that `max` more bytes fit. What is written there becomes part of
+    /// toward `max` more bytes: to twice its capacity (at least
+    /// [`FREE_FIRST`]), so a run shorter than `max` also comes when the
+    /// ring is still small. What is written there becomes part of
     /// the ring with [`ByteRing::commit`].
     pub(crate) fn free_mut(&mut self, max: usize) -> &mut [u8] {
         let need = self.len() + max;
         if need > self.buf.len() {
-            self.grow(need);
+            // Grow by doubling (from FREE_FIRST), not at once to `max`: a
+            // caller offered a large room that writes a few bytes (a read
+            // from a socket that had one) takes a small buffer.
+            self.grow(need.min((2 * self.buf.len()).max(FREE_FIRST)));
         }
         let cap = self.buf.len();
         let mut tail = self.head as usize + self.len();
@@ -373,6 +387,24 @@ mod tests {
             assert_eq!(got, d.iter().copied().collect::<Vec<u8>>());
             assert_eq!(r.len(), d.len());
         }
+    }
+
+    #[test]
+    fn free_space_grows_by_doubling_and_an_empty_commit_frees_it() {
+        let mut r = ByteRing::new();
+        // A large room offered to a writer that writes nothing costs nothing.
+        assert_eq!(r.free_mut(4 << 20).len(), FREE_FIRST);
+        r.commit(0);
+        assert_eq!((r.len(), r.capacity()), (0, 0));
+        let first = r.free_mut(4 << 20);
+        first.fill(5);
+        let n = first.len();
+        r.commit(n);
+        assert_eq!(n, FREE_FIRST);
+        // Full: the next run comes from a buffer twice the size, the bytes kept.
+        assert_eq!(r.free_mut(4 << 20).len(), FREE_FIRST);
+        assert_eq!(r.capacity(), 2 * FREE_FIRST);
+        assert_eq!(r.as_slices().0, &[5u8; FREE_FIRST][..]);
     }
 
     #[test]

@@ -37,8 +37,9 @@ impl Tcb {
         Ok(n)
     }
 
-    /// SEND in place: `f` writes into the send buffer's free space (the
-    /// longest contiguous run, at most the room left) and says how many
+    /// SEND in place: `f` writes into the send buffer's free space (a
+    /// contiguous run, at most the room left, shorter while the buffer's
+    /// memory grows) and says how many
     /// octets it wrote. The errors are [`Tcb::send`]'s.
     pub(crate) fn send_with<R>(
         &mut self,

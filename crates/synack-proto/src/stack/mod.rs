@@ -494,8 +494,9 @@ impl Stack {
     }
 
     /// SEND without a copy of the caller's own: `f` writes straight into
-    /// the connection's send buffer (the longest contiguous run of free
-    /// space, at most the room left) and returns how many octets it wrote
+    /// the connection's send buffer (a contiguous run of free space, at
+    /// most the room left; shorter while the buffer's memory grows toward
+    /// its limit by doubling, from 64 KiB) and returns how many octets it wrote
     /// and a value of its own, which `send_with` returns. The errors are
     /// [`Stack::send`]'s (`WouldBlock` when the buffer is full; `f` is not
     /// called then).
