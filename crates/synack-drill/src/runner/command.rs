@@ -23,8 +23,25 @@ impl Runner<'_> {
 
     fn commands(&mut self, line: u32, text: &str, depth: u32) -> Res<()> {
         let pipelines = shell::parse(text).or_else(|e| not_run(format!("command: {e}")))?;
-        for p in &pipelines {
-            self.pipeline(line, p, depth)?;
+        let after_or = |i: usize| {
+            pipelines
+                .get(i)
+                .and_then(|p| p.first())
+                .is_some_and(|c| c.unless_ok)
+        };
+        let mut i = 0;
+        while let Some(p) = pipelines.get(i) {
+            i += 1;
+            match self.pipeline(line, p, depth) {
+                // `A || B`: B runs only if A failed.
+                Ok(()) => {
+                    while after_or(i) {
+                        i += 1;
+                    }
+                }
+                Err(_) if after_or(i) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }

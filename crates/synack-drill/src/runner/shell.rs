@@ -1,8 +1,9 @@
 //! The small part of the POSIX shell language the scripts' backtick commands
 //! and the corpus's helper files (`defaults.sh`) use: words with single and
 //! double quotes, `\` line continuations, `#` comments, `;`, `&&` and
-//! newlines between commands, `|` between the stages of a pipeline,
-//! redirections, and `$((...))` integer arithmetic. Nothing runs: the runner
+//! newlines between commands, `||` before one that runs only if the one
+//! before failed, `|` between the stages of a pipeline, redirections
+//! (`&>` too), and `$((...))` integer arithmetic. Nothing runs: the runner
 //! maps each command onto the stack.
 
 /// One command of a pipeline: its words, and where its standard output is
@@ -11,6 +12,8 @@
 pub(super) struct Simple {
     pub(super) words: Vec<String>,
     pub(super) stdout_to: Option<String>,
+    /// It follows `||`: it runs only if the pipeline before it failed.
+    pub(super) unless_ok: bool,
 }
 
 /// Commands joined by `|`.
@@ -79,6 +82,18 @@ pub(super) fn parse(text: &str) -> Result<Vec<Pipeline>, String> {
                 chars.next();
                 end_word(&mut word, &mut cmd, &mut redirect_next);
                 finish(&mut out, &mut pipe, &mut cmd, true);
+            }
+            '&' if chars.peek() == Some(&'>') => {
+                // `&>`: standard output and error to the same file.
+                chars.next();
+                end_word(&mut word, &mut cmd, &mut redirect_next);
+                redirect_next = true;
+            }
+            '|' if chars.peek() == Some(&'|') => {
+                chars.next();
+                end_word(&mut word, &mut cmd, &mut redirect_next);
+                finish(&mut out, &mut pipe, &mut cmd, true);
+                cmd.unless_ok = true;
             }
             '|' => {
                 end_word(&mut word, &mut cmd, &mut redirect_next);
@@ -357,6 +372,19 @@ mod tests {
         );
         assert_eq!(p[4].len(), 2);
         assert_eq!(p[4][1].words, ["grep", "-c", "X"]);
+    }
+
+    #[test]
+    fn or_lists_and_both_outputs_redirected() {
+        let p =
+            parse("sysctl -q a=0 b=10 &> /dev/null ||\\\n  ip tcp_metrics flush all &> /dev/null")
+                .expect("parses");
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0][0].words, ["sysctl", "-q", "a=0", "b=10"]);
+        assert!(!p[0][0].unless_ok);
+        assert_eq!(p[1][0].words, ["ip", "tcp_metrics", "flush", "all"]);
+        assert!(p[1][0].unless_ok);
+        assert_eq!(p[1][0].stdout_to, None);
     }
 
     #[test]
