@@ -109,11 +109,7 @@ impl Tcb {
             self.on_duplicate_ack(ack, sack_episode, ctx.now);
         }
         self.enter_recovery_early(seg, sacked_new, ctx.now);
-        if !self.recovery.active && self.recovery.recover.lt(self.snd.una) {
-            // `recover` only needs to be below SND.UNA here; keeping it just below stops
-            // it wrapping out of reach of `gt` after 2^31 octets without a reduction.
-            self.recovery.recover = self.snd.una - 1;
-        }
+        self.keep_recover_below_una();
         if ece && !self.recovery.active && ack.gt(self.recovery.recover) {
             self.ecn_reduce(ctx.now);
         }
@@ -301,8 +297,18 @@ impl Tcb {
         }
     }
 
+    /// Out of recovery, `recover` only needs to be below SND.UNA; keeping it
+    /// just below stops it wrapping out of reach of `gt` after 2^31 octets
+    /// without a reduction.
+    #[inline]
+    pub(super) fn keep_recover_below_una(&mut self) {
+        if !self.recovery.active && self.recovery.recover.lt(self.snd.una) {
+            self.recovery.recover = self.snd.una - 1;
+        }
+    }
+
     /// RFC 9293 3.10.7.4: update the window only for newer segments (WL1/WL2 rule).
-    fn update_send_window(&mut self, seg: &TcpRepr<'_>, wnd: u32) {
+    pub(super) fn update_send_window(&mut self, seg: &TcpRepr<'_>, wnd: u32) {
         let ack = seg.ack;
         if self.snd.wl1.lt(seg.seq) || (self.snd.wl1 == seg.seq && self.snd.wl2.le(ack)) {
             let opened = wnd > self.snd.wnd;

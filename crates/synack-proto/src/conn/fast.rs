@@ -8,7 +8,9 @@
 //! left out. `tests/fast_path.rs` runs both paths on random traffic and
 //! compares every segment, state and event.
 
+use super::timers::Timer;
 use super::{Owner, SegCtx, Tcb};
+use crate::probe::Probes;
 use crate::state::State;
 use crate::time::Instant;
 use synack_wire::{TcpFlags, TcpRepr};
@@ -53,7 +55,13 @@ impl Tcb {
             self.arm_keepalive(ctx.now);
         }
         // Fifth, check the ACK field (within SND.UNA..=SND.MAX by prediction).
-        if self.check_ack(seg, ctx).is_none() && self.on_ack_of_fin(seg, ctx).is_none() {
+        let acked = if self.ack_is_idle(seg) {
+            self.on_idle_ack(seg, ctx.now);
+            None
+        } else {
+            self.check_ack(seg, ctx)
+        };
+        if acked.is_none() && self.on_ack_of_fin(seg, ctx).is_none() {
             let len = seg.payload.len();
             // RFC 3168 6.1.3 / 6.1.5: CE and CWR count on segments inside the window.
             if self.opts.ecn.on_segment(seg.flags, len > 0) {
@@ -74,5 +82,60 @@ impl Tcb {
         }
         self.report_cc(cc_before, ctx);
         self.opts.ecn.set_ce_in(false);
+    }
+
+    /// Whether the ACK field of a predicted segment is idle: SEG.ACK =
+    /// SND.UNA = SND.MAX (it acknowledges nothing and nothing is in flight),
+    /// no SACK blocks, no ECN-Echo taken as one, no TLP episode, no
+    /// recovery, no scoreboard, no send log and no reordering timer. The
+    /// receiver of a bulk transfer sees this on every data segment.
+    #[inline]
+    fn ack_is_idle(&self, seg: &TcpRepr<'_>) -> bool {
+        seg.ack == self.snd.una
+            && self.snd.una == self.snd.max
+            && seg.options.sack.is_empty()
+            && !(seg.flags.ece() && self.opts.ecn.sender())
+            && !self.probes.has(Probes::EPISODE)
+            && !self.recovery.active
+            && self.recovery.board.is_none()
+            && self.records.sent_log().is_none()
+            && !self.timers.is_armed(Timer::Reorder)
+    }
+
+    /// The fifth step (RFC 9293 3.10.7.4) for an ACK [`Tcb::ack_is_idle`]
+    /// accepted: of `check_ack` and `process_ack` only what can change
+    /// something, in their order. The rest is a no-op here:
+    /// - `eifel_check` (RFC 3522) and `ts_rtt_sample` (RFC 7323 4.1) act
+    ///   only on SEG.ACK > SND.UNA; RFC 5961 5.2's bounds hold (SEG.ACK =
+    ///   SND.UNA = SND.MAX); SYN-RECEIVED is not predicted.
+    /// - `tlp_process_ack` and `probe_sacked_beyond_hole` (RFC 8985 7.4)
+    ///   need a TLP episode.
+    /// - `sack_update` (RFC 6675 4) returns at once without scoreboard and
+    ///   blocks, so no octet is newly SACKed; `rack_on_sack` (RFC 8985 6.2)
+    ///   needs the send log; `sacked_octets` and `loss_edge` only read;
+    ///   `note_delivery`'s `note_ack` (RFC 9937 5) keeps its value with
+    ///   the scoreboard, absent.
+    /// - SND.UNA does not advance: no `process_new_ack`, no congestion
+    ///   control on new data (RFC 5681 3.1), no PTO restart (RFC 8985 7.2).
+    /// - `is_duplicate_ack` (RFC 5681 2, RFC 6675 2) needs SND.MAX > SND.UNA
+    ///   or newly SACKed octets; `enter_recovery_early` (RFC 6675 5 step B,
+    ///   RFC 8985 7.4.1) newly SACKed octets or a TLP episode.
+    /// - `ecn_reduce` (RFC 3168 6.1.2) needs the ECE taken.
+    /// - `rack_after_ack` (RFC 8985 6.2 steps 4, 5): without the send log no
+    ///   D-SACK is taken and detection finds nothing; with the reordering
+    ///   timer unarmed nothing gives its slot back; nothing lost, so no
+    ///   recovery. `prr_on_ack` (RFC 9937 5) runs only in a SACK recovery.
+    ///
+    /// What remains: TS.Recent (RFC 7323 4.3), `recover` kept below SND.UNA
+    /// (RFC 6582), the window update by the SND.WL1/SND.WL2 rule (RFC 9293
+    /// 3.10.7.4), and the D-SACK undo check (RFC 3708 2), which may still
+    /// undo a reduction whose retransmissions all came back as duplicates
+    /// before the recovery ended.
+    fn on_idle_ack(&mut self, seg: &TcpRepr<'_>, now: Instant) {
+        self.update_ts_recent(seg, now);
+        self.keep_recover_below_una();
+        let wnd = u32::from(seg.window) << self.snd.wscale;
+        self.update_send_window(seg, wnd);
+        self.dsack_undo_check(seg);
     }
 }
