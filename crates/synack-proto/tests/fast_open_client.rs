@@ -61,6 +61,29 @@ fn a_deferred_connect_sends_its_syn_with_the_first_write() {
     assert_eq!(n.c().status(c).unwrap().fast_open, FastOpenStatus::Used);
 }
 
+/// `send_with` on a deferred connect is cut as `send` is: its writer is
+/// handed no more than the SYN carries (1460 - 40), and what it claims past
+/// that is not queued; the SYN goes with those octets alone.
+#[test]
+fn a_deferred_connects_send_with_takes_what_the_syn_carries() {
+    let mut n = with_cookie();
+    let c = deferred(&mut n);
+    let now = n.now;
+    let offered = n
+        .c()
+        .send_with(now, c, |buf| {
+            buf.fill(7);
+            (buf.len() + 100, buf.len())
+        })
+        .unwrap();
+    assert_eq!(offered, 1420, "one SYN's worth: 1460 - 40");
+    assert!(!n.c().fast_open_deferred(c));
+    n.run_for(Duration::from_millis(100));
+    let log = without_seq_ack(n.take_log().into_iter().filter(|l| l.starts_with("C>S")));
+    assert_log(&log, &["C>S SYN len=1420", "C>S ACK len=0"]);
+    assert_eq!(n.c().status(c).unwrap().fast_open, FastOpenStatus::Used);
+}
+
 /// An empty write on a deferred connect sends the SYN with the cookie and
 /// no data (Linux's sendto of 0 bytes: EINPROGRESS); Fast Open is then not
 /// used for data.

@@ -288,18 +288,24 @@ impl Stack {
     /// connect, what its SYN can carry (Linux's sendto returns that count,
     /// tcp_send_syn_data); otherwise all of it.
     pub(super) fn fo_send_part<'d>(&self, id: ConnId, data: &'d [u8]) -> &'d [u8] {
+        &data[..data.len().min(self.fo_send_cap(id))]
+    }
+
+    /// How many octets a send on connection `id` may take: on a deferred
+    /// connect, what its SYN can carry; otherwise no limit (`usize::MAX`).
+    pub(super) fn fo_send_cap(&self, id: ConnId) -> usize {
         if !self.fo_deferred(id) {
-            return data;
+            return usize::MAX;
         }
         let Some(tcb) = self.tcb_any(id) else {
-            return data;
+            return usize::MAX;
         };
         let mss = self
             .fo
             .cache
             .get(tcb.tuple().remote.ip())
             .and_then(|c| c.mss);
-        &data[..data.len().min(self.fo_syn_room(id, mss))]
+        self.fo_syn_room(id, mss)
     }
 
     /// Output hook: a SYN or SYN,ACK of a Fast Open connection gets its

@@ -507,10 +507,17 @@ impl Stack {
         f: impl FnOnce(&mut [u8]) -> (usize, R),
     ) -> Result<R, Error> {
         self.tcb(id)?;
+        // A deferred Fast Open connect takes on its first send what its SYN
+        // carries, as `send` does.
+        let cap = self.fo_send_cap(id);
         let r = self
             .with_tcb(id, now, |t, ctx| {
                 t.restart_after_idle(ctx);
-                t.send_with(f)
+                t.send_with(|buf| {
+                    let buf_len = buf.len().min(cap);
+                    let (n, r) = f(&mut buf[..buf_len]);
+                    (n.min(buf_len), r)
+                })
             })
             .ok_or(Error::InvalidHandle)??;
         self.fo_on_send(id);
