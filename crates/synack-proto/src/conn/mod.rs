@@ -529,7 +529,7 @@ mod tests {
 
     /// One TCB per connection, boxed: with its two buffers, its table entry
     /// and its slot it makes the heap bytes per idle connection end that
-    /// synack-bench measures (532 B, against a goal of 512; CUBIC's first
+    /// synack-bench measures (501 B, against a goal of 512; CUBIC's first
     /// slow start lives inside it, see `cc/small.rs`).
     #[cfg(target_pointer_width = "64")]
     #[test]
