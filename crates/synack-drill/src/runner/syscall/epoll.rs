@@ -11,6 +11,7 @@ use crate::ast::{Expr, SyscallEvent};
 use crate::runner::expr::{fmt_expr, int_of, symbol_of};
 use crate::runner::{fail, not_run, Res, Runner};
 
+use super::poll::{mask_names, mask_of};
 use super::{done, errno, Attempt};
 
 /// `<sys/epoll.h>`'s event bits (Linux's values; the readiness bits are
@@ -56,37 +57,13 @@ pub(in crate::runner) struct Interest {
 /// An epoll instance: its registrations by descriptor.
 pub(in crate::runner) type Epoll = BTreeMap<i64, Interest>;
 
-/// An event mask written as names, `|` and numbers.
-fn mask_of(e: &Expr) -> Option<i64> {
-    match e {
-        Expr::Int(v) => Some(*v),
-        Expr::Symbol(s) => EPOLL_BITS.iter().find(|(n, _)| n == s).map(|(_, v)| *v),
-        Expr::BitOr(v) => v.iter().try_fold(0, |a, x| Some(a | mask_of(x)?)),
-        _ => None,
-    }
-}
-
-/// The names of the bits in `mask`, for a difference.
-fn mask_names(mask: i64) -> String {
-    let names: Vec<&str> = EPOLL_BITS
-        .iter()
-        .filter(|(_, v)| mask & v != 0)
-        .map(|(n, _)| *n)
-        .collect();
-    if names.is_empty() {
-        "0".into()
-    } else {
-        names.join("|")
-    }
-}
-
 /// A `struct epoll_event` field (`events`, or the data as `fd`, `u32`,
 /// `u64` or `ptr`).
 fn field(e: &Expr, names: &[&str]) -> Option<i64> {
     let Expr::Struct(fields) = e else { return None };
     fields.iter().find_map(|f| match f {
         Expr::Field { lhs, rhs } if matches!(lhs.as_ref(), Expr::Symbol(n) if names.contains(&n.as_str())) => {
-            mask_of(rhs)
+            mask_of(EPOLL_BITS, rhs)
         }
         _ => None,
     })
@@ -225,7 +202,7 @@ impl Runner<'_> {
                     format!("epoll_wait event {}", fmt_expr(want)),
                     format!(
                         "epoll_wait event {{events={}, data={data}}}",
-                        mask_names(events)
+                        mask_names(EPOLL_BITS, events)
                     ),
                 );
             }

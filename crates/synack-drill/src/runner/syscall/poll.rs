@@ -26,19 +26,20 @@ const POLL_BITS: &[(&str, i64)] = &[
     ("POLLRDHUP", 0x2000),
 ];
 
-/// A `poll` event mask written as names, `|` and numbers.
-fn mask_of(e: &Expr) -> Option<i64> {
+/// An event mask written as names from `bits`, `|` and numbers (`poll`'s
+/// and `epoll`'s masks alike).
+pub(super) fn mask_of(bits: &[(&str, i64)], e: &Expr) -> Option<i64> {
     match e {
         Expr::Int(v) => Some(*v),
-        Expr::Symbol(s) => POLL_BITS.iter().find(|(n, _)| n == s).map(|(_, v)| *v),
-        Expr::BitOr(v) => v.iter().try_fold(0, |a, x| Some(a | mask_of(x)?)),
+        Expr::Symbol(s) => bits.iter().find(|(n, _)| n == s).map(|(_, v)| *v),
+        Expr::BitOr(v) => v.iter().try_fold(0, |a, x| Some(a | mask_of(bits, x)?)),
         _ => None,
     }
 }
 
-/// The names of the bits in `mask`, for a difference.
-fn mask_names(mask: i64) -> String {
-    let names: Vec<&str> = POLL_BITS
+/// The names from `bits` of the bits set in `mask`, for a difference.
+pub(super) fn mask_names(bits: &[(&str, i64)], mask: i64) -> String {
+    let names: Vec<&str> = bits
         .iter()
         .filter(|(_, v)| mask & v != 0)
         .map(|(n, _)| *n)
@@ -82,7 +83,7 @@ impl Runner<'_> {
         for pfd in fds {
             let (Some(fd), Some(events)) = (
                 field(pfd, "fd").and_then(int_of),
-                field(pfd, "events").and_then(mask_of),
+                field(pfd, "events").and_then(|e| mask_of(POLL_BITS, e)),
             ) else {
                 return not_run(format!("poll entry {}", fmt_expr(pfd)));
             };
@@ -98,14 +99,14 @@ impl Runner<'_> {
             let Some(want) = field(pfd, "revents") else {
                 continue;
             };
-            let Some(want) = mask_of(want) else {
+            let Some(want) = mask_of(POLL_BITS, want) else {
                 return not_run(format!("poll revents {}", fmt_expr(want)));
             };
             if want != mask {
                 return fail(
                     line,
-                    format!("poll revents {}", mask_names(want)),
-                    format!("poll revents {}", mask_names(mask)),
+                    format!("poll revents {}", mask_names(POLL_BITS, want)),
+                    format!("poll revents {}", mask_names(POLL_BITS, mask)),
                 );
             }
         }
