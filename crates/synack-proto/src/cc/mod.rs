@@ -554,8 +554,9 @@ mod tests {
         assert!(!cc.timeout_verdict(true));
     }
 
-    #[test]
-    fn a_recovery_with_a_retransmission_not_dsacked_stays() {
+    /// CUBIC at 40 segments after a loss's reduction, its recovery begun at
+    /// SND.UNA 5000 with `retransmitted` retransmissions before it.
+    fn cubic_recovering(retransmitted: u32) -> Cc {
         let mut cc = cubic_at(40 * MSS);
         cc.on_congestion(
             Congestion::Loss { reduced: false },
@@ -563,31 +564,30 @@ mod tests {
             MSS,
             Instant::ZERO,
         );
-        cc.watch_recovery(SeqNum(5000), 0);
+        cc.watch_recovery(SeqNum(5000), retransmitted);
+        cc
+    }
+
+    #[test]
+    fn a_recovery_with_a_retransmission_not_dsacked_stays() {
+        let mut cc = cubic_recovering(0);
         cc.on_recovery_end(28 * MSS, MSS);
         // Three retransmissions, two reported: a real loss among them.
         assert!(!cc.dsack_verdict(Some((SeqNum(6000), 2)), 3, true));
         assert!(!cc.dsack_verdict(None, 3, true));
         assert_eq!((cc.cwnd(), cc.ssthresh()), (28 * MSS, 28 * MSS));
+    }
+
+    #[test]
+    fn a_recovery_without_retransmissions_is_not_undone_by_a_dsack() {
         // No retransmission at all: a D-SACK proves nothing.
-        let mut cc = cubic_at(40 * MSS);
-        cc.on_congestion(
-            Congestion::Loss { reduced: false },
-            40 * MSS,
-            MSS,
-            Instant::ZERO,
-        );
-        cc.watch_recovery(SeqNum(5000), 7);
+        let mut cc = cubic_recovering(7);
         assert!(!cc.dsack_verdict(Some((SeqNum(6000), 1)), 7, true));
-        // A timeout after the recovery: its record replaces the recovery's.
-        let mut cc = cubic_at(40 * MSS);
-        cc.on_congestion(
-            Congestion::Loss { reduced: false },
-            40 * MSS,
-            MSS,
-            Instant::ZERO,
-        );
-        cc.watch_recovery(SeqNum(5000), 0);
+    }
+
+    #[test]
+    fn a_timeout_after_a_recovery_replaces_its_undo_record() {
+        let mut cc = cubic_recovering(0);
         cc.on_congestion(Congestion::Timeout, 28 * MSS, MSS, Instant::ZERO);
         assert!(!cc.dsack_verdict(Some((SeqNum(6000), 1)), 1, true));
         assert_eq!(cc.cwnd(), MSS);
