@@ -381,9 +381,15 @@ impl Tcb {
     /// synchronized states the SYN was acknowledged, but for a close in
     /// SYN-RECEIVED (RFC 9293 3.10.4), which sent a FIN right after the SYN
     /// and nothing else.
+    ///
+    /// The close's shape (SND.UNA = ISS, SND.MAX = ISS + 2) comes back after
+    /// exactly 2^32 - 1 acknowledged data octets with two in flight; no data
+    /// acknowledged tells the close apart.
     fn syn_acked(&self) -> bool {
         if self.state.is_synchronized() {
-            !(self.snd.una == self.snd.iss && self.snd.max == self.snd.iss + 2)
+            !(self.counters.bytes_acked == 0
+                && self.snd.una == self.snd.iss
+                && self.snd.max == self.snd.iss + 2)
         } else {
             self.snd.una.gt(self.snd.iss)
         }
@@ -525,7 +531,49 @@ impl Tcb {
 
 #[cfg(test)]
 mod tests {
-    use super::Tcb;
+    use super::{Origin, Tcb};
+    use crate::config::ConnConfig;
+    use crate::event::{ConnId, FourTuple};
+    use crate::state::State;
+    use crate::time::Instant;
+    use std::sync::Arc;
+    use synack_wire::SeqNum;
+
+    #[test]
+    fn the_syn_stays_acknowledged_when_snd_una_wraps_back_to_iss() {
+        let tuple = FourTuple {
+            local: "10.0.0.1:1000".parse().unwrap(),
+            remote: "10.0.0.2:80".parse().unwrap(),
+        };
+        let id = ConnId {
+            index: 0,
+            generation: 0,
+        };
+        let cfg = Arc::new(ConnConfig::default());
+        let mut t = Tcb::blank(
+            id,
+            tuple,
+            cfg,
+            SeqNum(7),
+            1460,
+            Instant::ZERO,
+            Origin::Active,
+        );
+        t.state = State::Established;
+        // 2^32 - 1 data octets acknowledged after the SYN bring SND.UNA back
+        // to ISS; two more are in flight. Data starts at SND.UNA, not ISS + 1.
+        t.snd.una = t.snd.iss;
+        t.snd.max = t.snd.iss + 2;
+        t.counters.bytes_acked = (1 << 32) - 1;
+        assert!(t.syn_acked());
+        assert_eq!(t.data_seq0(), t.snd.iss);
+        // RFC 9293 3.10.4: a close in SYN-RECEIVED sent its FIN right after
+        // the SYN, and nothing was acknowledged: the SYN is still out.
+        t.state = State::FinWait1;
+        t.counters.bytes_acked = 0;
+        assert!(!t.syn_acked());
+        assert_eq!(t.data_seq0(), t.snd.iss + 1);
+    }
 
     /// One TCB per connection, boxed: with its two buffers, its table entry
     /// and its slot it makes the heap bytes per idle connection end that
